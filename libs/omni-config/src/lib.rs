@@ -1,0 +1,352 @@
+//! Layered settings for every Omni service: built-in defaults, then an optional file, then `OMNI__…` variables.
+//!
+//! Settings are typed and passed explicitly; nothing reads a global. [`Settings::load`] fails with an
+//! [`Error`] that names the offending key, before any port is bound; the binary turns it into exit code 64.
+
+mod secret;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+/// The six services, in their documented port order.
+pub const SERVICES: [&str; 6] = ["catalog", "allocation", "orders", "fulfillment", "payments", "returns"];
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A layer could not be read or a value has the wrong type; the message names the key.
+    #[error("invalid configuration: {0}")]
+    Load(#[source] config::ConfigError),
+    /// A value parsed but is not acceptable.
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid {
+        /// The dotted key, e.g. `http.ports.orders`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every setting of every service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP listeners.
+    pub http: HttpSettings,
+    /// Kafka connection and topic names.
+    pub kafka: KafkaSettings,
+    /// Redis for hot reservations.
+    pub redis: RedisSettings,
+    /// PostgreSQL (or SQLite in dev).
+    pub database: DatabaseSettings,
+    /// Logs, traces, metrics.
+    pub telemetry: TelemetrySettings,
+    /// API keys and the principals they stand for.
+    pub auth: AuthSettings,
+    /// The token vault and PSP.
+    pub payments: PaymentsSettings,
+    /// The transactional outbox relay.
+    pub outbox: OutboxSettings,
+    /// Reservation defaults.
+    pub reservations: ReservationSettings,
+}
+
+/// HTTP listeners.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address to bind; `127.0.0.1` by default, `0.0.0.0` in a container.
+    pub host: String,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// How long in-flight work may take to finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+    /// Port per service.
+    pub ports: BTreeMap<String, u16>,
+}
+
+impl HttpSettings {
+    /// The configured port of a service.
+    pub fn port(&self, service: &str) -> u16 {
+        self.ports.get(service).copied().unwrap_or(0)
+    }
+}
+
+/// Kafka connection and topic names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// `host:port,...`; empty selects the embedded broker in dev mode.
+    pub bootstrap_servers: String,
+    /// Consumer groups are `<prefix>.<service>`.
+    pub group_prefix: String,
+    /// Bounds end-to-end latency: no broker answers a waiting fetch early.
+    pub fetch_wait_max_ms: u32,
+    /// Producer batching delay.
+    pub linger_ms: u32,
+    /// Extra librdkafka properties (SASL, TLS, ...). Values are secrets: never printed.
+    pub properties: BTreeMap<String, Secret>,
+    /// Physical topic name overrides by logical key (`orders`, `inventory`, ...).
+    pub topics: BTreeMap<String, String>,
+}
+
+/// Redis for hot reservations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`; empty selects the in-memory store in dev mode.
+    pub url: Secret,
+}
+
+/// Databases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Shared PostgreSQL URL; each service then uses its own schema. Empty selects SQLite in dev mode.
+    pub url: Secret,
+    /// Per-service URL overrides, e.g. `database.urls.orders`.
+    pub urls: BTreeMap<String, Secret>,
+    /// Where dev mode keeps its SQLite files and generated keys.
+    pub data_dir: String,
+    /// Connections per service pool.
+    pub pool_size: u32,
+}
+
+/// Log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs, traces, metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Log format.
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,omni_orders=debug`.
+    pub level: String,
+    /// OTLP/HTTP endpoint (e.g. `http://127.0.0.1:4318`); empty disables export.
+    pub otlp_endpoint: String,
+}
+
+/// A role a principal may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A partner marketplace: its own orders only.
+    Partner,
+    /// A store associate: their stores only.
+    Associate,
+    /// A store or merchandising manager.
+    Manager,
+    /// Everything.
+    Admin,
+    /// Another Omni service.
+    Service,
+}
+
+/// One API key and the principal it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// The key as sent in `Authorization: Bearer <key>`.
+    pub key: Secret,
+    /// The principal's name, used in audit entries.
+    pub name: String,
+    /// What it may do.
+    pub roles: Vec<Role>,
+    /// For partners: the partner it is.
+    #[serde(default)]
+    pub partner_id: Option<String>,
+    /// For associates: the stores they work at.
+    #[serde(default)]
+    pub locations: Vec<String>,
+}
+
+/// API keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Every accepted key.
+    pub api_keys: Vec<ApiKeySettings>,
+}
+
+/// The token vault and PSP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsSettings {
+    /// Base64 of 32 bytes: wraps the vault's data keys.
+    pub key_encryption_key: Secret,
+    /// Which PSP adapter: `sandbox`.
+    pub psp: String,
+}
+
+/// The transactional outbox relay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// How often the relay looks for unsent rows when nothing woke it.
+    pub poll_interval_ms: u64,
+    /// Rows per relay round.
+    pub batch_size: i64,
+}
+
+/// Reservation defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationSettings {
+    /// How long an order's hold lasts before the sweeper releases it.
+    pub ttl_seconds: u64,
+}
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `OMNI__SECTION__KEY` variables, and checks the result.
+    pub fn load(file: Option<&Path>) -> Result<Self> {
+        Self::load_with(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let env: std::collections::HashMap<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with("OMNI__")).collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("OMNI")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let settings: Settings = builder.build().and_then(|c| c.try_deserialize()).map_err(Error::Load)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone.
+    pub fn defaults() -> Result<Self> {
+        Self::load_with(None, std::iter::empty())
+    }
+
+    fn check(&self) -> Result<()> {
+        let invalid = |key: &str, reason: &str| Err(Error::Invalid { key: key.to_owned(), reason: reason.to_owned() });
+        if self.http.body_limit_bytes < 1024 {
+            return invalid("http.body_limit_bytes", "must be at least 1024");
+        }
+        for service in SERVICES {
+            if !self.http.ports.contains_key(service) {
+                return invalid(&format!("http.ports.{service}"), "is missing");
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (service, port) in &self.http.ports {
+            if !SERVICES.contains(&service.as_str()) {
+                return invalid(&format!("http.ports.{service}"), "names no service");
+            }
+            if *port != 0
+                && let Some(other) = seen.insert(*port, service)
+            {
+                return invalid(&format!("http.ports.{service}"), &format!("reuses port {port} of {other}"));
+            }
+        }
+        if self.database.pool_size == 0 {
+            return invalid("database.pool_size", "must be at least 1");
+        }
+        let db_url = self.database.url.expose();
+        if !(db_url.is_empty() || db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
+            return invalid("database.url", "must be a postgres:// URL (or empty for SQLite in dev mode)");
+        }
+        for (service, url) in &self.database.urls {
+            let url = url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite://")) {
+                return invalid(&format!("database.urls.{service}"), "must be a postgres:// or sqlite:// URL");
+            }
+        }
+        let redis = self.redis.url.expose();
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return invalid("redis.url", "must be a redis:// or rediss:// URL (or empty in dev mode)");
+        }
+        for key in self.kafka.topics.keys() {
+            if !omni_topic_keys().contains(&key.as_str()) {
+                return invalid(&format!("kafka.topics.{key}"), "names no topic");
+            }
+        }
+        if self.outbox.batch_size <= 0 {
+            return invalid("outbox.batch_size", "must be positive");
+        }
+        if self.reservations.ttl_seconds == 0 {
+            return invalid("reservations.ttl_seconds", "must be positive");
+        }
+        if self.payments.psp != "sandbox" {
+            return invalid("payments.psp", "must be `sandbox` (the only PSP adapter so far)");
+        }
+        for (i, key) in self.auth.api_keys.iter().enumerate() {
+            if key.key.expose().len() < 16 {
+                return invalid(&format!("auth.api_keys[{i}].key"), "must be at least 16 characters");
+            }
+            if key.roles.is_empty() {
+                return invalid(&format!("auth.api_keys[{i}].roles"), "must name at least one role");
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective settings as TOML, with every secret replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(value) => toml_like(&value, ""),
+            Err(e) => format!("# could not render settings: {e}"),
+        }
+    }
+}
+
+fn omni_topic_keys() -> [&'static str; 11] {
+    [
+        "orders_inbound",
+        "orders_inbound_dlq",
+        "orders",
+        "inventory",
+        "reservations",
+        "availability",
+        "fulfillment",
+        "payments",
+        "returns",
+        "catalog",
+        "signals",
+    ]
+}
+
+/// Renders a JSON object as TOML-shaped text (tables for objects, inline values otherwise).
+fn toml_like(value: &serde_json::Value, path: &str) -> String {
+    let serde_json::Value::Object(map) = value else { return String::new() };
+    let mut out = String::new();
+    for (k, v) in map.iter().filter(|(_, v)| !v.is_object()) {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    for (k, v) in map.iter().filter(|(_, v)| v.is_object()) {
+        let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        out.push_str(&format!("\n[{sub}]\n"));
+        out.push_str(&toml_like(v, &sub));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,522 @@
+//! HTTP request and response bodies shared across services. Requests reject unknown fields.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ContractError;
+use crate::ids::{CustomerId, LocationId, MovementId, OrderId, PartnerId, Sku};
+use crate::money::{Currency, Quantity};
+
+/// A latitude in degrees, -90 to 90.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "f64", into = "f64")]
+#[schema(value_type = f64)]
+pub struct Latitude(f64);
+
+/// A longitude in degrees, -180 to 180.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "f64", into = "f64")]
+#[schema(value_type = f64)]
+pub struct Longitude(f64);
+
+macro_rules! degrees {
+    ($name:ident, $field:literal, $limit:literal) => {
+        impl $name {
+            /// Parses degrees within range.
+            pub fn new(raw: f64) -> crate::Result<Self> {
+                if raw.is_finite() && (-$limit..=$limit).contains(&raw) {
+                    Ok(Self(raw))
+                } else {
+                    Err(ContractError::InvalidField {
+                        field: $field,
+                        reason: format!("must be between -{} and {}, got {raw}", $limit, $limit),
+                    })
+                }
+            }
+            /// The value in degrees.
+            pub fn degrees(self) -> f64 {
+                self.0
+            }
+        }
+        impl TryFrom<f64> for $name {
+            type Error = ContractError;
+            fn try_from(raw: f64) -> crate::Result<Self> {
+                Self::new(raw)
+            }
+        }
+        impl From<$name> for f64 {
+            fn from(v: $name) -> f64 {
+                v.0
+            }
+        }
+    };
+}
+degrees!(Latitude, "lat", 90.0);
+degrees!(Longitude, "lon", 180.0);
+
+/// A point on the earth.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeoPoint {
+    /// Latitude in degrees.
+    pub lat: Latitude,
+    /// Longitude in degrees.
+    pub lon: Longitude,
+}
+
+impl GeoPoint {
+    /// Great-circle distance in kilometres (haversine).
+    pub fn distance_km(&self, other: &GeoPoint) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0;
+        let (lat1, lat2) = (self.lat.0.to_radians(), other.lat.0.to_radians());
+        let dlat = lat2 - lat1;
+        let dlon = (other.lon.0 - self.lon.0).to_radians();
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().asin()
+    }
+}
+
+/// What kind of node a location is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    /// A store: sells at the till, can ship, offer pickup and curbside.
+    Store,
+    /// A warehouse: ships only.
+    Warehouse,
+}
+
+/// A way a location can serve an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Ships parcels.
+    Ship,
+    /// Hands orders over at the counter (BOPIS).
+    Pickup,
+    /// Hands orders over at the kerb.
+    Curbside,
+}
+
+/// A store or warehouse (`POST /v1/locations` body and the stored record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    /// Unique code.
+    pub id: LocationId,
+    /// Display name.
+    pub name: String,
+    /// Store or warehouse.
+    pub kind: LocationKind,
+    /// Latitude in degrees.
+    pub lat: Latitude,
+    /// Longitude in degrees.
+    pub lon: Longitude,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub timezone: String,
+    /// How it can serve orders.
+    pub capabilities: Vec<Capability>,
+}
+
+impl Location {
+    /// Where the location is.
+    pub fn point(&self) -> GeoPoint {
+        GeoPoint { lat: self.lat, lon: self.lon }
+    }
+}
+
+/// A sellable item (`POST /v1/skus` body and the stored record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuRecord {
+    /// Unique code.
+    pub sku: Sku,
+    /// Display title.
+    pub title: String,
+    /// Free-form tags such as `high-demand`; buffer rules match on them.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// What a stock movement does to on-hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKind {
+    /// Goods received: on-hand goes up.
+    Receipt,
+    /// Sold at the till: on-hand goes down.
+    PosSale,
+    /// A correction: on-hand goes up by the quantity.
+    Adjustment,
+    /// A cycle count: on-hand is set to the quantity.
+    Count,
+    /// Sent to another location: on-hand goes down.
+    TransferOut,
+    /// Received from another location: on-hand goes up.
+    TransferIn,
+    /// A resellable return: on-hand goes up.
+    ReturnRestock,
+}
+
+/// One stock movement (`POST /v1/inventory/movements` body and the `omni.inventory.v1` payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockMovement {
+    /// Idempotency key: a movement with an id already recorded is acknowledged and ignored.
+    pub event_id: MovementId,
+    /// Where the stock moved.
+    pub location_id: LocationId,
+    /// What moved.
+    pub sku: Sku,
+    /// How on-hand changes.
+    pub kind: MovementKind,
+    /// How many units.
+    pub quantity: Quantity,
+}
+
+/// Availability of one SKU at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LocationAvailability {
+    /// The location.
+    pub location_id: LocationId,
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Units held by reservations.
+    pub reserved: i64,
+    /// Available to promise: on-hand minus reserved (never negative).
+    pub atp: i64,
+}
+
+/// `GET /v1/availability/{sku}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Availability {
+    /// The SKU asked about.
+    pub sku: Sku,
+    /// The channel the answer is for.
+    pub channel: Channel,
+    /// What the channel may sell in total.
+    pub available: i64,
+    /// Per-location breakdown.
+    pub locations: Vec<LocationAvailability>,
+    /// Names of the buffer rules that applied (none yet in the walking skeleton).
+    pub rules: Vec<String>,
+}
+
+/// A selling channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The web shop.
+    Web,
+    /// The mobile app.
+    App,
+    /// A store till.
+    Pos,
+    /// Social commerce.
+    Social,
+    /// A partner marketplace (the partner is named on the order).
+    Marketplace,
+}
+
+impl Channel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::App => "app",
+            Channel::Pos => "pos",
+            Channel::Social => "social",
+            Channel::Marketplace => "marketplace",
+        }
+    }
+}
+
+/// A customer's tier; segments and rules can match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerTier {
+    /// Everyone.
+    #[default]
+    Standard,
+    /// Customers with a ring-fenced share of stock.
+    Vip,
+}
+
+/// Who is buying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The channel's customer id, if known.
+    #[serde(default)]
+    pub id: Option<CustomerId>,
+    /// The customer's tier.
+    #[serde(default)]
+    pub tier: CustomerTier,
+}
+
+/// One order line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    /// What is ordered.
+    pub sku: Sku,
+    /// How many.
+    pub quantity: Quantity,
+    /// Price of one unit in minor units of the order's currency.
+    pub unit_price_minor: UnitPrice,
+}
+
+/// A non-negative unit price in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "i64", into = "i64")]
+#[schema(value_type = i64)]
+pub struct UnitPrice(i64);
+
+impl UnitPrice {
+    /// Parses a price of zero or more minor units.
+    pub fn new(raw: i64) -> crate::Result<Self> {
+        if raw < 0 {
+            return Err(ContractError::InvalidField {
+                field: "unit_price_minor",
+                reason: format!("must not be negative, got {raw}"),
+            });
+        }
+        Ok(Self(raw))
+    }
+    /// Minor units.
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for UnitPrice {
+    type Error = ContractError;
+    fn try_from(raw: i64) -> crate::Result<Self> {
+        Self::new(raw)
+    }
+}
+
+impl From<UnitPrice> for i64 {
+    fn from(p: UnitPrice) -> i64 {
+        p.0
+    }
+}
+
+/// How the customer gets the goods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Delivery {
+    /// Shipped to an address at these coordinates.
+    Ship {
+        /// Latitude of the ship-to address.
+        lat: Latitude,
+        /// Longitude of the ship-to address.
+        lon: Longitude,
+    },
+    /// Picked up at the counter of a store.
+    Pickup {
+        /// The store.
+        location_id: LocationId,
+    },
+    /// Handed over at the kerb of a store.
+    Curbside {
+        /// The store.
+        location_id: LocationId,
+    },
+}
+
+/// How the order is paid for. Cards are referenced by vault token only, never by number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Tender {
+    /// A card tokenized by the payments service (`POST /v1/payments/tokens`).
+    Card {
+        /// The vault token.
+        token: String,
+    },
+    /// Paid to the marketplace already; nothing to authorize.
+    MarketplacePrepaid {},
+}
+
+/// `POST /v1/orders` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// Where the order was placed.
+    pub channel: Channel,
+    /// Who is buying.
+    #[serde(default = "default_customer")]
+    pub customer: Customer,
+    /// Currency of every price on the order.
+    pub currency: Currency,
+    /// What is ordered (1 to 100 lines).
+    pub lines: Vec<OrderLine>,
+    /// How it reaches the customer.
+    pub delivery: Delivery,
+    /// How it is paid.
+    pub tenders: Vec<Tender>,
+    /// Ship-by or pickup-by promise.
+    #[serde(default)]
+    pub promise_by: Option<DateTime<Utc>>,
+}
+
+fn default_customer() -> Customer {
+    Customer { id: None, tier: CustomerTier::Standard }
+}
+
+/// Where an order is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Taken and stored; not yet sourced.
+    Accepted,
+    /// Stock is held at a node.
+    Reserved,
+    /// Every tender is authorized.
+    PaymentAuthorized,
+    /// Released to the node that fulfils it.
+    Released,
+    /// Could not be completed; holds released, payments voided.
+    Failed,
+}
+
+impl OrderStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Accepted => "accepted",
+            OrderStatus::Reserved => "reserved",
+            OrderStatus::PaymentAuthorized => "payment_authorized",
+            OrderStatus::Released => "released",
+            OrderStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(raw: &str) -> crate::Result<Self> {
+        Ok(match raw {
+            "accepted" => OrderStatus::Accepted,
+            "reserved" => OrderStatus::Reserved,
+            "payment_authorized" => OrderStatus::PaymentAuthorized,
+            "released" => OrderStatus::Released,
+            "failed" => OrderStatus::Failed,
+            other => {
+                return Err(ContractError::InvalidField { field: "status", reason: format!("unknown status `{other}`") });
+            }
+        })
+    }
+
+    /// Whether no further step will happen.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderStatus::Released | OrderStatus::Failed)
+    }
+}
+
+/// An order as the orders service shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    /// Omni's id.
+    pub id: OrderId,
+    /// Lifecycle state.
+    pub status: OrderStatus,
+    /// The partner, for marketplace orders.
+    pub partner_id: Option<PartnerId>,
+    /// The partner's own id of the order.
+    pub partner_order_id: Option<String>,
+    /// What the customer asked for.
+    #[serde(flatten)]
+    pub request: NewOrder,
+    /// Sum of the lines in minor units.
+    pub total_minor: i64,
+    /// The node holding and fulfilling it, once sourced.
+    pub location_id: Option<LocationId>,
+    /// Why it failed, when it did.
+    pub failure_reason: Option<String>,
+    /// When Omni accepted it.
+    pub created_at: DateTime<Utc>,
+    /// Last state change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /v1/payments/tokens` body. The card number never leaves the payments service.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeCard {
+    /// Primary account number, digits only (spaces allowed).
+    pub number: String,
+    /// Expiry month, 1-12.
+    pub exp_month: u8,
+    /// Expiry year, four digits.
+    pub exp_year: u16,
+    /// Card verification code; checked once by the PSP flow, never stored.
+    #[serde(default)]
+    pub cvc: Option<String>,
+}
+
+impl std::fmt::Debug for TokenizeCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenizeCard")
+            .field("number", &"[redacted]")
+            .field("exp_month", &self.exp_month)
+            .field("exp_year", &self.exp_year)
+            .field("cvc", &self.cvc.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A vault token for a card, with the parts of the card that may be shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CardToken {
+    /// The token to put on an order's card tender.
+    pub token: String,
+    /// Card brand guessed from the number's prefix.
+    pub brand: String,
+    /// First six digits.
+    pub first6: String,
+    /// Last four digits.
+    pub last4: String,
+    /// Expiry month.
+    pub exp_month: u8,
+    /// Expiry year.
+    pub exp_year: u16,
+}
+
+/// Paging for list endpoints: `limit` is capped at 100.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Items per page (1-100, default 50).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+    /// Items to skip.
+    #[serde(default)]
+    pub offset: u32,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+impl Page {
+    /// The limit, clamped to 1..=100.
+    pub fn limit(&self) -> i64 {
+        i64::from(self.limit.clamp(1, 100))
+    }
+    /// The offset.
+    pub fn offset(&self) -> i64 {
+        i64::from(self.offset)
+    }
+}
+
+/// A partner marketplace order on `omni.orders.inbound.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerOrder {
+    /// The marketplace.
+    pub partner_id: PartnerId,
+    /// The marketplace's own order id; with `partner_id` the idempotency key.
+    pub partner_order_id: String,
+    /// The order itself.
+    pub order: NewOrder,
+}

@@ -1,0 +1,20 @@
+//! Event payloads, one module per topic. Each enum is the closed set of CloudEvents types of its topic.
+
+mod availability;
+mod catalog;
+mod fulfillment;
+mod inventory;
+mod orders;
+mod payments;
+mod reservations;
+
+pub use availability::*;
+pub use catalog::*;
+pub use fulfillment::*;
+pub use inventory::*;
+pub use orders::*;
+pub use payments::*;
+pub use reservations::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Order, PartnerOrder, Tender};
+use crate::envelope::AggregateKey;
+use crate::ids::{FulfillmentId, LocationId, OrderId, PaymentIntentId, ReservationId};
+use crate::money::Money;
+use crate::topic::Topic;
+
+/// Events on `omni.orders.inbound.v1`: orders from partner marketplaces.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InboundOrderEvent {
+    /// A partner submitted an order.
+    Submitted(PartnerOrder),
+}
+
+crate::event_payload!(InboundOrderEvent on Topic::OrdersInbound, {
+    Submitted(PartnerOrder) = "omni.partner_order.submitted",
+});
+
+impl AggregateKey for PartnerOrder {
+    fn aggregate_key(&self) -> String {
+        format!("{}:{}", self.partner_id, self.partner_order_id)
+    }
+}
+
+/// Events on `omni.orders.v1`: the order lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OrderEvent {
+    /// Omni took the order.
+    Accepted(OrderAccepted),
+    /// Stock is held for it.
+    Reserved(OrderReserved),
+    /// Its tenders are authorized.
+    PaymentAuthorized(OrderPaymentAuthorized),
+    /// A node was told to fulfil it.
+    Released(OrderReleased),
+    /// It cannot complete.
+    Failed(OrderFailed),
+}
+
+crate::event_payload!(OrderEvent on Topic::Orders, {
+    Accepted(OrderAccepted) = "omni.order.accepted",
+    Reserved(OrderReserved) = "omni.order.reserved",
+    PaymentAuthorized(OrderPaymentAuthorized) = "omni.order.payment_authorized",
+    Released(OrderReleased) = "omni.order.released",
+    Failed(OrderFailed) = "omni.order.failed",
+});
+
+/// `omni.order.accepted`: the whole order as accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderAccepted {
+    /// The order.
+    pub order: Order,
+}
+
+/// `omni.order.reserved`: what payments needs to authorize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderReserved {
+    /// The order.
+    pub order_id: OrderId,
+    /// The hold.
+    pub reservation_id: ReservationId,
+    /// Where stock is held.
+    pub location_id: LocationId,
+    /// The amount to authorize.
+    pub amount: Money,
+    /// The tenders to authorize it on (tokens only).
+    pub tenders: Vec<Tender>,
+}
+
+/// `omni.order.payment_authorized`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderPaymentAuthorized {
+    /// The order.
+    pub order_id: OrderId,
+    /// The authorized intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// The node holding its stock.
+    pub location_id: LocationId,
+}
+
+/// `omni.order.released`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderReleased {
+    /// The order.
+    pub order_id: OrderId,
+    /// The fulfillment the node works on.
+    pub fulfillment_id: FulfillmentId,
+    /// The node.
+    pub location_id: LocationId,
+}
+
+/// `omni.order.failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderFailed {
+    /// The order.
+    pub order_id: OrderId,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl AggregateKey for OrderAccepted {
+    fn aggregate_key(&self) -> String {
+        self.order.id.to_string()
+    }
+}
+
+macro_rules! keyed_by_order {
+    ($($ty:ty),+) => {$(
+        impl AggregateKey for $ty {
+            fn aggregate_key(&self) -> String {
+                self.order_id.to_string()
+            }
+        }
+    )+};
+}
+pub(crate) use keyed_by_order;
+
+keyed_by_order!(OrderReserved, OrderPaymentAuthorized, OrderReleased, OrderFailed);

@@ -1,0 +1,49 @@
+use serde::{Deserialize, Serialize};
+
+use super::orders::keyed_by_order;
+use crate::envelope::AggregateKey;
+use crate::ids::{OrderId, PaymentIntentId};
+use crate::money::Money;
+use crate::topic::Topic;
+
+/// Events on `omni.payments.v1`. Never card data: tokens and references only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PaymentEvent {
+    /// The PSP authorized the amount.
+    Authorized(PaymentAuthorized),
+    /// The PSP declined, or the tender could not be used.
+    Declined(PaymentDeclined),
+}
+
+crate::event_payload!(PaymentEvent on Topic::Payments, {
+    Authorized(PaymentAuthorized) = "omni.payment.authorized",
+    Declined(PaymentDeclined) = "omni.payment.declined",
+});
+
+/// `omni.payment.authorized`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentAuthorized {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// What was authorized.
+    pub amount: Money,
+    /// The PSP's reference of the authorization.
+    pub psp_reference: String,
+}
+
+/// `omni.payment.declined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentDeclined {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// Why, in words safe to show (no card data).
+    pub reason: String,
+}
+
+keyed_by_order!(PaymentAuthorized, PaymentDeclined);

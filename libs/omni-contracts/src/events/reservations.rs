@@ -1,0 +1,76 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::orders::keyed_by_order;
+use crate::envelope::AggregateKey;
+use crate::ids::{LocationId, OrderId, ReservationId, Sku};
+use crate::money::Quantity;
+use crate::topic::Topic;
+
+/// Events on `omni.reservations.v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ReservationEvent {
+    /// Every line is held at the location.
+    Held(ReservationHeld),
+    /// Some line was short; nothing is held.
+    Rejected(ReservationRejected),
+}
+
+crate::event_payload!(ReservationEvent on Topic::Reservations, {
+    Held(ReservationHeld) = "omni.reservation.held",
+    Rejected(ReservationRejected) = "omni.reservation.rejected",
+});
+
+/// One line of a hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldLine {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units held.
+    pub quantity: Quantity,
+}
+
+/// `omni.reservation.held`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationHeld {
+    /// The hold.
+    pub reservation_id: ReservationId,
+    /// The order it is for.
+    pub order_id: OrderId,
+    /// Where.
+    pub location_id: LocationId,
+    /// What.
+    pub lines: Vec<HoldLine>,
+    /// When it lapses unless extended or committed.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A line that could not be held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shortage {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units asked for.
+    pub requested: i64,
+    /// Units available to promise at the location.
+    pub available: i64,
+}
+
+/// `omni.reservation.rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRejected {
+    /// The hold that was asked for.
+    pub reservation_id: ReservationId,
+    /// The order it was for.
+    pub order_id: OrderId,
+    /// Where.
+    pub location_id: LocationId,
+    /// What was short.
+    pub shortages: Vec<Shortage>,
+}
+
+keyed_by_order!(ReservationHeld, ReservationRejected);

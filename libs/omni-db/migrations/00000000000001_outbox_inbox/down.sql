@@ -1,0 +1,1 @@
+DROP TABLE omni_inbox; DROP TABLE omni_outbox;

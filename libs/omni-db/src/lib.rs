@@ -1,0 +1,276 @@
+//! Diesel on PostgreSQL and SQLite behind one connection type ([`DbConnection`], a diesel `MultiConnection`),
+//! pooled, with per-service embedded migrations, the transactional outbox and the consumer inbox.
+//!
+//! Queries are written once against [`DbConnection`]; they run on PostgreSQL in production and on SQLite in
+//! `omni dev`. Blocking diesel calls run on tokio's blocking pool through [`Db::run`] and [`Db::transaction`].
+
+pub mod inbox;
+pub mod outbox;
+pub mod schema;
+pub mod testing;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ManageConnection, Pool};
+
+/// A connection checked out of a service's pool.
+pub type PooledConnection = diesel::r2d2::PooledConnection<Manager>;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// One connection type for both backends.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL: production and the real-backend tests.
+    Pg(PgConnection),
+    /// SQLite: `omni dev` and the embedded-backend tests.
+    Sqlite(SqliteConnection),
+}
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached or the URL is wrong.
+    #[error("cannot connect to the database at {target}: {source}")]
+    Connect {
+        /// The URL with any password removed.
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    /// No pooled connection became free in time.
+    #[error("no database connection available: {0}")]
+    Pool(#[source] diesel::r2d2::PoolError),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Migrations could not be applied.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// The blocking task running a query panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where a service's database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A PostgreSQL URL and the schema the service owns in it (created if missing).
+    Postgres {
+        /// `postgres://...`
+        url: String,
+        /// Schema name, or `None` to use the URL's default search path.
+        schema: Option<String>,
+    },
+    /// A SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl Target {
+    /// Parses `postgres://...`, `postgresql://...` or `sqlite://<path>`.
+    pub fn parse(url: &str, schema: Option<&str>) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres { url: url.to_owned(), schema: schema.map(str::to_owned) })
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Target::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(Error::Connect {
+                target: redact(url),
+                source: diesel::ConnectionError::InvalidConnectionUrl(
+                    "expected postgres://, postgresql:// or sqlite://".into(),
+                ),
+            })
+        }
+    }
+
+    /// The target with credentials removed, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Postgres { url, schema } => {
+                format!("{} (schema {})", redact(url), schema.as_deref().unwrap_or("public"))
+            }
+            Target::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+
+    fn establish(&self) -> Result<DbConnection> {
+        let connect_err = |source| Error::Connect { target: self.describe(), source };
+        match self {
+            Target::Postgres { url, schema } => {
+                let mut conn = PgConnection::establish(url).map_err(connect_err)?;
+                if let Some(schema) = schema {
+                    let quoted = quote_ident(schema);
+                    conn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}; SET search_path TO {quoted}"))
+                        .map_err(Error::Query)?;
+                }
+                Ok(DbConnection::Pg(conn))
+            }
+            Target::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        connect_err(diesel::ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display())))
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(connect_err)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 15000; \
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(Error::Query)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Removes the password from a URL for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// r2d2 manager that establishes exactly the configured backend (never falls back to another).
+#[derive(Debug)]
+pub struct Manager(Target);
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = Error;
+
+    fn connect(&self) -> Result<DbConnection> {
+        self.0.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<()> {
+        conn.batch_execute("SELECT 1").map_err(Error::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A service's connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    target: std::sync::Arc<Target>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("target", &self.target.describe()).finish()
+    }
+}
+
+/// Migrations shared by every service: the outbox and inbox tables.
+pub const COMMON_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+impl Db {
+    /// Connects (failing at once with a clear error if the database is unreachable) and builds the pool.
+    pub fn connect(target: Target, pool_size: u32) -> Result<Self> {
+        // One connection up front so a missing database is reported now, by name, not on first use.
+        drop(target.establish()?);
+        let pool_size = match target {
+            // SQLite serialises writers anyway; a small pool avoids busy waits.
+            Target::Sqlite(_) => pool_size.min(4),
+            Target::Postgres { .. } => pool_size,
+        };
+        let pool = Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build_unchecked(Manager(target.clone()));
+        Ok(Self { pool, target: std::sync::Arc::new(target) })
+    }
+
+    /// Applies the common migrations, then the service's own.
+    pub async fn migrate(&self, service_migrations: EmbeddedMigrations) -> Result<()> {
+        self.run(move |conn| match conn {
+            DbConnection::Pg(c) => apply_migrations(c, service_migrations),
+            DbConnection::Sqlite(c) => apply_migrations(c, service_migrations),
+        })
+        .await
+    }
+
+    /// Where this pool connects.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.target, Target::Postgres { .. })
+    }
+
+    /// A pooled connection for the calling (blocking) thread.
+    pub fn get(&self) -> Result<PooledConnection> {
+        self.pool.get().map_err(Error::Pool)
+    }
+
+    /// Runs blocking database work on tokio's blocking pool.
+    pub async fn run<T, E, F>(&self, f: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> std::result::Result<T, E> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(Error::Task(e.to_string())))?
+    }
+
+    /// Runs `f` in one transaction on tokio's blocking pool; an `Err` rolls it back.
+    pub async fn transaction<T, E, F>(&self, f: F) -> std::result::Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + From<diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> std::result::Result<T, E> + Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(f)).await
+    }
+
+    /// Checks the database answers (for `/health/ready`).
+    pub async fn ping(&self) -> Result<()> {
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(Error::Query)).await
+    }
+}
+
+fn apply_migrations<DB: diesel::backend::Backend>(
+    harness: &mut impl MigrationHarness<DB>,
+    service_migrations: EmbeddedMigrations,
+) -> Result<()> {
+    for set in [COMMON_MIGRATIONS, service_migrations] {
+        harness.run_pending_migrations(set).map_err(|e| Error::Migration(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Whether a query failed because a unique constraint already holds the row.
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// UTC now, as the naive timestamp both backends store.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

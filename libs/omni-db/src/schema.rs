@@ -1,0 +1,20 @@
+//! Tables every service shares (see `migrations/`).
+
+diesel::table! {
+    omni_outbox (id) {
+        id -> Text,
+        topic -> Text,
+        message_key -> Text,
+        headers -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    omni_inbox (consumer, event_id) {
+        consumer -> Text,
+        event_id -> Text,
+        received_at -> Timestamp,
+    }
+}

@@ -1,0 +1,95 @@
+//! Fresh databases for tests, so tests run in parallel without sharing state.
+
+use crate::{Db, Result, Target};
+
+/// Which backend a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Real PostgreSQL at `OMNI_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+    Postgres,
+    /// A SQLite file in a temporary directory.
+    Sqlite,
+}
+
+/// The admin URL tests create their databases through.
+pub fn admin_url() -> String {
+    std::env::var("OMNI_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database that exists for one test and is dropped after it.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Where it is.
+    pub target: Target,
+    /// The URL a service can be configured with.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    DropDatabase { admin: String, name: String },
+    RemoveDir(std::path::PathBuf),
+}
+
+impl TestDatabase {
+    /// Creates an empty database on the backend.
+    pub fn create(backend: Backend) -> Result<Self> {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        match backend {
+            Backend::Postgres => {
+                use diesel::connection::SimpleConnection;
+                use diesel::Connection;
+                let admin = admin_url();
+                let name = format!("omni_test_{suffix}");
+                let mut conn = diesel::PgConnection::establish(&admin).map_err(|source| crate::Error::Connect {
+                    target: crate::redact(&admin),
+                    source,
+                })?;
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))?;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+                let url = format!("{base}/{name}");
+                Ok(Self {
+                    target: Target::Postgres { url: url.clone(), schema: None },
+                    url,
+                    cleanup: Cleanup::DropDatabase { admin, name },
+                })
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("omni-test-{suffix}"));
+                std::fs::create_dir_all(&dir).map_err(|e| crate::Error::Migration(e.to_string()))?;
+                let path = dir.join("test.db");
+                Ok(Self {
+                    url: format!("sqlite://{}", path.display()),
+                    target: Target::Sqlite(path),
+                    cleanup: Cleanup::RemoveDir(dir),
+                })
+            }
+        }
+    }
+
+    /// A pool on it with the common and the given migrations applied.
+    pub async fn migrated(&self, migrations: diesel_migrations::EmbeddedMigrations) -> Result<Db> {
+        let db = Db::connect(self.target.clone(), 4)?;
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::DropDatabase { admin, name } => {
+                use diesel::connection::SimpleConnection;
+                use diesel::Connection;
+                if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+                    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+            Cleanup::RemoveDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! At-least-once consumers: a message's offset is stored only after its handler committed; a message that can
+//! never be handled goes to the dead-letter topic with the reason in headers and its bytes untouched, so the
+//! partition never stalls.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use omni_contracts::{ContractError, Envelope, EventPayload, Topic};
+use rdkafka::Message;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Headers;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{Kafka, Producer, Result};
+
+/// A received message, detached from the client.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The logical topic.
+    pub topic: Topic,
+    /// The physical topic it came from.
+    pub topic_name: String,
+    /// Partition and offset, for logs and the DLQ.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// The Kafka key.
+    pub key: String,
+    /// Every header.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub payload: Vec<u8>,
+}
+
+impl Incoming {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The CloudEvents id (the inbox key).
+    pub fn event_id(&self) -> &str {
+        self.header("ce_id").unwrap_or("")
+    }
+
+    /// Decodes the CloudEvent.
+    pub fn decode<T: EventPayload>(&self) -> Result<Envelope<T>, ContractError> {
+        Envelope::from_parts(|name| self.header(name), &self.payload)
+    }
+}
+
+/// How a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never succeed (bad schema, broken business rule): dead-letter it and move on.
+    #[error("{0}")]
+    Permanent(String),
+    /// A dependency failed; retry the same message with backoff.
+    #[error("{0}")]
+    Transient(String),
+}
+
+impl From<ContractError> for HandlerError {
+    fn from(e: ContractError) -> Self {
+        HandlerError::Permanent(e.to_string())
+    }
+}
+
+impl From<omni_db::Error> for HandlerError {
+    fn from(e: omni_db::Error) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+impl From<diesel::result::Error> for HandlerError {
+    fn from(e: diesel::result::Error) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+/// A message handler.
+pub type Handler = Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
+
+/// What a consumer reads and who it is.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    /// The service; the group id is `<prefix>.<service>.<name>`.
+    pub service: &'static str,
+    /// The consumer's name within the service (also its inbox name).
+    pub name: &'static str,
+    /// Topics to subscribe to.
+    pub topics: Vec<Topic>,
+}
+
+impl Kafka {
+    /// Runs a consumer until `shutdown`, then commits the stored offsets.
+    pub async fn consume(
+        &self,
+        spec: ConsumerSpec,
+        producer: Producer,
+        metrics: omni_telemetry::Metrics,
+        handler: Handler,
+        shutdown: CancellationToken,
+    ) -> Result<()> {
+        let group = format!("{}.{}.{}", self.settings().group_prefix, spec.service, spec.name);
+        let mut config = self.client_config();
+        config
+            .set("group.id", &group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "500")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", self.settings().fetch_wait_max_ms.to_string())
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("topic.metadata.refresh.interval.ms", "5000");
+        let consumer: StreamConsumer = config.create()?;
+        let names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
+        consumer.subscribe(&names)?;
+        tracing::info!(consumer = %group, topics = ?names, "Consumer started.");
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                m = consumer.recv() => m,
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(consumer = %group, error = %e, "Kafka receive failed; retrying.");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let incoming = self.detach(&message);
+            let outcome = self.handle(&spec, &producer, &metrics, &handler, incoming, &shutdown).await;
+            match outcome {
+                Handled::Done => consumer.store_offset_from_message(&message)?,
+                // Shutting down mid-retry: leave the offset, the message is handled after restart.
+                Handled::Abandoned => break,
+            }
+        }
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(consumer = %group, error = %e, "Nothing to commit at shutdown.");
+        }
+        tracing::info!(consumer = %group, "Consumer stopped.");
+        Ok(())
+    }
+
+    fn detach(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Incoming {
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        (header.key.to_owned(), header.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Incoming {
+            topic: self.topics().topic_of(message.topic()).unwrap_or(Topic::Signals),
+            topic_name: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
+            headers,
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        }
+    }
+
+    async fn handle(
+        &self,
+        spec: &ConsumerSpec,
+        producer: &Producer,
+        metrics: &omni_telemetry::Metrics,
+        handler: &Handler,
+        incoming: Incoming,
+        shutdown: &CancellationToken,
+    ) -> Handled {
+        let span = tracing::info_span!(
+            "kafka.consume",
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.destination.name = %incoming.topic_name,
+            messaging.consumer.group.name = spec.name,
+            ce_type = incoming.header("ce_type").unwrap_or(""),
+            ce_id = incoming.event_id(),
+        );
+        crate::trace::continue_from(&span, &incoming.headers);
+        let mut attempt: u32 = 0;
+        loop {
+            match handler(incoming.clone()).instrument(span.clone()).await {
+                Ok(()) => {
+                    metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "ok"]).inc();
+                    return Handled::Done;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    let _entered = span.enter();
+                    tracing::warn!(
+                        topic = %incoming.topic_name, partition = incoming.partition, offset = incoming.offset,
+                        reason = %reason, "Message cannot be handled; sending it to the dead-letter topic."
+                    );
+                    drop(_entered);
+                    if self.dead_letter(producer, spec, &incoming, &reason, shutdown).await {
+                        metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "dead_lettered"]).inc();
+                        return Handled::Done;
+                    }
+                    return Handled::Abandoned;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    attempt += 1;
+                    metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "retried"]).inc();
+                    let backoff = Duration::from_millis((25u64 << attempt.min(8)).min(5_000));
+                    tracing::warn!(
+                        topic = %incoming.topic_name, offset = incoming.offset, attempt, reason = %reason,
+                        "Handler failed; retrying the same message."
+                    );
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Handled::Abandoned,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes the original bytes and headers to the DLQ, adding `omni_dlq_*` headers with the reason.
+    /// Retries until the broker takes it or shutdown; `false` means it was not sent.
+    async fn dead_letter(
+        &self,
+        producer: &Producer,
+        spec: &ConsumerSpec,
+        incoming: &Incoming,
+        reason: &str,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let dlq = self.topics().dead_letter_name(incoming.topic);
+        let mut headers = incoming.headers.clone();
+        headers.push(("omni_dlq_reason".into(), reason.to_owned()));
+        headers.push(("omni_dlq_topic".into(), incoming.topic_name.clone()));
+        headers.push(("omni_dlq_partition".into(), incoming.partition.to_string()));
+        headers.push(("omni_dlq_offset".into(), incoming.offset.to_string()));
+        headers.push(("omni_dlq_consumer".into(), format!("{}.{}", spec.service, spec.name)));
+        loop {
+            match producer.send_raw(&dlq, &incoming.key, &headers, &incoming.payload).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(dlq = %dlq, error = %e, "Dead-letter publish failed; retrying.");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Handled {
+    Done,
+    Abandoned,
+}
+
+/// Wraps an async closure as a [`Handler`].
+pub fn handler<F, Fut>(f: F) -> Handler
+where
+    F: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    Arc::new(move |incoming| Box::pin(f(incoming)))
+}

@@ -1,0 +1,71 @@
+//! The idempotent producer.
+
+use std::time::Duration;
+
+use omni_contracts::{Envelope, EventPayload, Topic};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::{Kafka, Result};
+
+/// An idempotent producer (`enable.idempotence`, `acks=all`). Cloning shares it.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+    kafka: Kafka,
+    metrics: omni_telemetry::Metrics,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("bootstrap", &self.kafka.bootstrap()).finish()
+    }
+}
+
+impl Producer {
+    pub(crate) fn new(kafka: &Kafka, metrics: omni_telemetry::Metrics) -> Result<Self> {
+        let mut config = kafka.client_config();
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", kafka.settings().linger_ms.to_string())
+            .set("message.timeout.ms", "30000")
+            .set("compression.type", "none");
+        Ok(Self { inner: config.create()?, kafka: kafka.clone(), metrics })
+    }
+
+    /// Sends one message to a physical topic and waits for the broker's acknowledgement.
+    pub async fn send_raw(&self, topic: &str, key: &str, headers: &[(String, String)], body: &[u8]) -> Result<()> {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (name, value) in headers {
+            owned = owned.insert(Header { key: name, value: Some(value.as_bytes()) });
+        }
+        let record = FutureRecord::to(topic).key(key).payload(body).headers(owned);
+        self.inner
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| crate::Error::Client(e))?;
+        self.metrics.kafka_produced.with_label_values(&[topic]).inc();
+        Ok(())
+    }
+
+    /// Publishes an event directly (with the current trace context). Services publish state changes through
+    /// the outbox instead; this is for tools, simulators and partners.
+    pub async fn publish<T: EventPayload>(&self, envelope: &Envelope<T>) -> Result<()> {
+        let mut headers: Vec<(String, String)> =
+            envelope.headers().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        crate::trace::inject_current(&mut headers);
+        self.send_raw(self.kafka.topic_name(T::TOPIC), &envelope.data.key(), &headers, &envelope.data.encode()).await
+    }
+
+    /// The physical name of a topic.
+    pub fn topic_name(&self, topic: Topic) -> &str {
+        self.kafka.topic_name(topic)
+    }
+
+    /// Waits until every queued message is acknowledged (shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        use rdkafka::producer::Producer as _;
+        let _ = self.inner.flush(timeout);
+    }
+}
