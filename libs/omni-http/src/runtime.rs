@@ -1,0 +1,145 @@
+//! Running one service: HTTP server, consumers and outbox relay, started together and drained in order.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use omni_config::Settings;
+use omni_db::Db;
+use omni_kafka::consumer::Handler;
+use omni_kafka::{ConsumerSpec, Kafka, OutboxRelay, Producer};
+use omni_telemetry::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::ApiKeys;
+use crate::server::{ReadinessCheck, Shell};
+use crate::{Error, Result};
+
+/// Everything a service needs, built by the binary (or a test) from settings.
+#[derive(Debug)]
+pub struct ServiceContext {
+    /// The service's name, e.g. `orders`.
+    pub service: &'static str,
+    /// Effective settings.
+    pub settings: Arc<Settings>,
+    /// Its database, migrated.
+    pub db: Db,
+    /// Kafka connection settings and topic names.
+    pub kafka: Kafka,
+    /// Its producer.
+    pub producer: Producer,
+    /// Its metrics registry.
+    pub metrics: Metrics,
+    /// The bound HTTP listener (port 0 in tests).
+    pub listener: TcpListener,
+    /// Cancelled to stop the service.
+    pub shutdown: CancellationToken,
+}
+
+/// What a service adds to the shell.
+pub struct ServiceParts<F> {
+    /// Its OpenAPI document.
+    pub openapi: utoipa::openapi::OpenApi,
+    /// Registers its routes and state.
+    pub configure: F,
+    /// Its consumers and their handlers.
+    pub consumers: Vec<(ConsumerSpec, Handler)>,
+    /// Its outbox relay.
+    pub relay: OutboxRelay,
+    /// Extra readiness checks (Redis, ...).
+    pub readiness: Vec<ReadinessCheck>,
+    /// Background loops (sweepers, timers) that stop on the shutdown token.
+    pub background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+impl ServiceContext {
+    /// A relay for this service's outbox.
+    pub fn outbox_relay(&self) -> OutboxRelay {
+        OutboxRelay::new(self.service, self.db.clone(), self.producer.clone(), &self.settings.outbox, self.metrics.clone())
+    }
+
+    /// The consumer spec of one of this service's consumers.
+    pub fn consumer(&self, name: &'static str, topics: Vec<omni_contracts::Topic>) -> ConsumerSpec {
+        ConsumerSpec { service: self.service, name, topics }
+    }
+
+    /// Runs the service until the shutdown token is cancelled, then stops taking HTTP requests and messages,
+    /// lets in-flight work finish, drains the outbox, flushes the producer and returns.
+    pub async fn run<F>(self, parts: ServiceParts<F>) -> Result<()>
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    {
+        let keys = ApiKeys::from_settings(&self.settings.auth).map_err(Error::Startup)?;
+        let mut readiness = vec![db_check(&self.db), kafka_check(&self.kafka)];
+        readiness.extend(parts.readiness);
+        let shell = Shell {
+            service: self.service,
+            metrics: self.metrics.clone(),
+            keys,
+            body_limit: self.settings.http.body_limit_bytes,
+            openapi: Arc::new(with_bearer_auth(parts.openapi)),
+            readiness,
+        };
+        let grace = Duration::from_secs(self.settings.http.shutdown_grace_seconds);
+        let server = crate::server::start(shell, self.listener, grace, parts.configure).map_err(Error::Bind)?;
+        let server_handle = server.handle();
+        let server_task = tokio::spawn(server);
+
+        let relay_stop = CancellationToken::new();
+        let relay_task = tokio::spawn(parts.relay.run(relay_stop.clone()));
+
+        let mut workers = tokio::task::JoinSet::new();
+        for (spec, handler) in parts.consumers {
+            let kafka = self.kafka.clone();
+            let producer = self.producer.clone();
+            let metrics = self.metrics.clone();
+            let shutdown = self.shutdown.clone();
+            let name = spec.name;
+            workers.spawn(async move {
+                if let Err(e) = kafka.consume(spec, producer, metrics, handler, shutdown.clone()).await {
+                    tracing::error!(consumer = name, error = %e, "Consumer failed; stopping the service.");
+                    shutdown.cancel();
+                }
+            });
+        }
+        for task in parts.background {
+            workers.spawn(task);
+        }
+        tracing::info!(service = self.service, "Service started.");
+
+        self.shutdown.cancelled().await;
+        tracing::info!(service = self.service, "Shutting down: draining HTTP, consumers and the outbox.");
+        server_handle.stop(true).await;
+        let _ = server_task.await;
+        while workers.join_next().await.is_some() {}
+        relay_stop.cancel();
+        let _ = relay_task.await;
+        self.producer.flush(Duration::from_secs(5));
+        tracing::info!(service = self.service, "Service stopped.");
+        Ok(())
+    }
+}
+
+fn db_check(db: &Db) -> ReadinessCheck {
+    let db = db.clone();
+    ReadinessCheck::new("database", move || {
+        let db = db.clone();
+        async move { db.ping().await.map_err(|e| e.to_string()) }
+    })
+}
+
+fn kafka_check(kafka: &Kafka) -> ReadinessCheck {
+    let kafka = kafka.clone();
+    ReadinessCheck::new("kafka", move || {
+        let kafka = kafka.clone();
+        async move { kafka.ping(Duration::from_secs(2)).await.map_err(|e| e.to_string()) }
+    })
+}
+
+fn with_bearer_auth(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    doc
+}

@@ -1,0 +1,175 @@
+//! The actix-web server: common middleware, extractor configuration and the operational endpoints.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use omni_telemetry::Metrics;
+use tracing::Instrument;
+
+use crate::auth::ApiKeys;
+use crate::errors::{ApiError, Code};
+
+/// A named dependency check for `/health/ready`.
+#[derive(Clone)]
+pub struct ReadinessCheck {
+    /// Shown in the readiness answer, e.g. `database`.
+    pub name: &'static str,
+    /// Resolves to `Err(reason)` when the dependency is not usable.
+    pub check: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>,
+}
+
+impl ReadinessCheck {
+    /// Wraps an async check.
+    pub fn new<F, Fut>(name: &'static str, f: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        Self { name, check: Arc::new(move || Box::pin(f())) }
+    }
+}
+
+/// What the common part of every service's app needs.
+#[derive(Clone)]
+pub struct Shell {
+    /// The service's name.
+    pub service: &'static str,
+    /// Its registry.
+    pub metrics: Metrics,
+    /// Accepted API keys.
+    pub keys: ApiKeys,
+    /// Largest body.
+    pub body_limit: usize,
+    /// The service's OpenAPI document.
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
+    /// Checks behind `/health/ready`.
+    pub readiness: Vec<ReadinessCheck>,
+}
+
+/// Starts the HTTP server on `listener`. Signals are left to the caller ([`crate::ServiceContext`]), which stops
+/// the server gracefully on shutdown.
+pub fn start<F>(shell: Shell, listener: TcpListener, grace: Duration, configure: F) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let server = HttpServer::new(move || {
+        let shell = shell.clone();
+        let body_limit = shell.body_limit;
+        App::new()
+            .app_data(web::Data::new(shell.keys.clone()))
+            .app_data(web::Data::new(shell.clone()))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(web::JsonConfig::default().limit(body_limit).error_handler(|err, _| json_error(err).into()))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| ApiError::new(Code::InvalidQuery, err.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|err, _| ApiError::new(Code::InvalidPath, err.to_string()).into()),
+            )
+            .wrap(from_fn(observe))
+            .route("/health/live", web::get().to(live))
+            .route("/health/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
+            .route("/openapi.json", web::get().to(openapi))
+            .configure(configure.clone())
+            .default_service(web::to(route_not_found))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs().max(1))
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::OverflowKnownLength { length, limit } => {
+            ApiError::new(Code::PayloadTooLarge, format!("body of {length} bytes exceeds the limit of {limit} bytes"))
+        }
+        E::Overflow { limit } => ApiError::new(Code::PayloadTooLarge, format!("body exceeds the limit of {limit} bytes")),
+        E::ContentType => ApiError::new(Code::UnsupportedMediaType, "send the body as `Content-Type: application/json`"),
+        E::Deserialize(e) => ApiError::new(Code::InvalidBody, e.to_string()),
+        other => ApiError::new(Code::InvalidBody, other.to_string()),
+    }
+}
+
+async fn route_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(Code::RouteNotFound, format!("no route for {} {}", req.method(), req.path())))
+}
+
+/// Request id, span, metrics for every request.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let method = req.method().to_string();
+    let span = tracing::info_span!(
+        "http.request",
+        otel.kind = "server",
+        http.request.method = %method,
+        url.path = %req.path(),
+        request_id = %request_id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let shell = req.app_data::<web::Data<Shell>>().cloned();
+    let started = Instant::now();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status();
+    span.record("http.response.status_code", status.as_u16());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    if let Some(shell) = shell {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        shell.metrics.http_requests.with_label_values(&[&route, &method, status.as_str()]).inc();
+        shell.metrics.http_duration.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
+}
+
+async fn ready(shell: web::Data<Shell>) -> HttpResponse {
+    let checks = shell.readiness.iter().map(|c| async move {
+        let outcome = tokio::time::timeout(Duration::from_secs(3), (c.check)())
+            .await
+            .unwrap_or_else(|_| Err("timed out after 3 s".to_owned()));
+        (c.name, outcome)
+    });
+    let results = futures::future::join_all(checks).await;
+    let all_ok = results.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(name, r)| (name.to_owned(), serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned()))))
+        .collect();
+    let status = if all_ok { "ready" } else { "not_ready" };
+    let answer = serde_json::json!({ "status": status, "checks": body });
+    if all_ok { HttpResponse::Ok().json(answer) } else { HttpResponse::ServiceUnavailable().json(answer) }
+}
+
+async fn metrics(shell: web::Data<Shell>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(shell.metrics.render())
+}
+
+async fn openapi(shell: web::Data<Shell>) -> HttpResponse {
+    HttpResponse::Ok().json(shell.openapi.as_ref())
+}
