@@ -4,6 +4,7 @@
 //! Queries are written once against [`DbConnection`]; they run on PostgreSQL in production and on SQLite in
 //! `omni dev`. Blocking diesel calls run on tokio's blocking pool through [`Db::run`] and [`Db::transaction`].
 
+pub mod audit;
 pub mod inbox;
 pub mod outbox;
 pub mod schema;

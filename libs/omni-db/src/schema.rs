@@ -18,3 +18,14 @@ diesel::table! {
         received_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    omni_audit_log (id) {
+        id -> Text,
+        principal -> Text,
+        action -> Text,
+        subject -> Text,
+        detail -> Text,
+        recorded_at -> Timestamp,
+    }
+}

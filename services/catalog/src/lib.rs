@@ -1,1 +1,55 @@
-//! placeholder
+//! The catalog service: owns locations (stores, warehouses) and SKUs, and announces every change on
+//! `omni.catalog.v1` so allocation, fulfillment and the others keep their read models.
+
+pub mod db;
+pub mod domain;
+pub mod routes;
+
+use std::sync::Arc;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use omni_db::Db;
+use omni_http::{ServiceContext, ServiceParts};
+use tokio::sync::Notify;
+use utoipa::OpenApi;
+
+/// The service's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct State {
+    /// The catalog database.
+    pub db: Db,
+    /// Wakes the outbox relay after a commit.
+    pub relay: Arc<Notify>,
+}
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Omni catalog", description = "Locations and SKUs."),
+    paths(
+        routes::locations::create::create_location,
+        routes::locations::list::list_locations,
+        routes::skus::create::create_sku,
+        routes::skus::list::list_skus,
+    ),
+    components(schemas(omni_http::errors::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// Runs the catalog service until its shutdown token is cancelled.
+pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+    let relay = ctx.outbox_relay();
+    let state = State { db: ctx.db.clone(), relay: relay.waker() };
+    ctx.run(ServiceParts {
+        openapi: ApiDoc::openapi(),
+        configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),
+        consumers: vec![],
+        relay,
+        readiness: vec![],
+        background: vec![],
+    })
+    .await
+}

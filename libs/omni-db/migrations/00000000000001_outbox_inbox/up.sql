@@ -19,3 +19,13 @@ CREATE TABLE omni_inbox (
     received_at TIMESTAMP NOT NULL,
     PRIMARY KEY (consumer, event_id)
 );
+
+-- Privileged actions (stock adjustments, policy changes, detokenization, key rotation, catalog changes).
+CREATE TABLE omni_audit_log (
+    id TEXT PRIMARY KEY NOT NULL,
+    principal TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+);

@@ -1,0 +1,1 @@
+DROP TABLE skus; DROP TABLE locations;

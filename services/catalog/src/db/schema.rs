@@ -1,0 +1,23 @@
+diesel::table! {
+    locations (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        lat -> Double,
+        lon -> Double,
+        timezone -> Text,
+        capabilities -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    skus (sku) {
+        sku -> Text,
+        title -> Text,
+        tags -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -1,0 +1,60 @@
+use diesel::prelude::*;
+use omni_contracts::Sku;
+use omni_contracts::api::SkuRecord;
+use omni_db::DbConnection;
+
+use super::Upsert;
+use super::schema::skus;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = skus)]
+struct SkuRow {
+    sku: String,
+    title: String,
+    tags: String,
+}
+
+impl SkuRow {
+    fn into_record(self) -> Option<SkuRecord> {
+        Some(SkuRecord { sku: Sku::parse(&self.sku).ok()?, title: self.title, tags: serde_json::from_str(&self.tags).ok()? })
+    }
+}
+
+/// One SKU.
+pub fn find(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Option<SkuRecord>> {
+    let row = skus::table.find(sku.as_str()).select(SkuRow::as_select()).first(conn).optional()?;
+    Ok(row.and_then(SkuRow::into_record))
+}
+
+/// Inserts or updates a SKU.
+pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Upsert> {
+    let now = omni_db::now();
+    let tags = serde_json::to_string(&record.tags).unwrap_or_else(|_| "[]".into());
+    match find(conn, &record.sku)? {
+        Some(current) if current == *record => Ok(Upsert::Unchanged),
+        Some(_) => {
+            diesel::update(skus::table.find(record.sku.as_str()))
+                .set((skus::title.eq(&record.title), skus::tags.eq(tags), skus::updated_at.eq(now)))
+                .execute(conn)?;
+            Ok(Upsert::Updated)
+        }
+        None => {
+            diesel::insert_into(skus::table)
+                .values((
+                    skus::sku.eq(record.sku.as_str()),
+                    skus::title.eq(&record.title),
+                    skus::tags.eq(tags),
+                    skus::created_at.eq(now),
+                    skus::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(Upsert::Created)
+        }
+    }
+}
+
+/// A page of SKUs.
+pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> omni_db::Result<Vec<SkuRecord>> {
+    let rows = skus::table.order(skus::sku.asc()).limit(limit).offset(offset).select(SkuRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().filter_map(SkuRow::into_record).collect())
+}

@@ -1,0 +1,71 @@
+//! Catalog rules that need no I/O.
+
+use omni_contracts::api::{Location, SkuRecord};
+
+/// Checks what the wire types cannot: names, time zones, capability lists, tags.
+pub fn check_location(location: &Location) -> Result<(), String> {
+    if location.name.trim().is_empty() || location.name.len() > 200 {
+        return Err("name: must be 1 to 200 characters".into());
+    }
+    let tz = &location.timezone;
+    let tz_shaped = tz == "UTC"
+        || (tz.contains('/') && tz.len() <= 64 && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+    if !tz_shaped {
+        return Err(format!("timezone: `{tz}` is not an IANA zone name such as `Europe/Berlin`"));
+    }
+    if location.capabilities.is_empty() {
+        return Err("capabilities: must name at least one of ship, pickup, curbside".into());
+    }
+    if location.kind == omni_contracts::api::LocationKind::Warehouse
+        && location.capabilities.iter().any(|c| *c != omni_contracts::api::Capability::Ship)
+    {
+        return Err("capabilities: a warehouse can only ship".into());
+    }
+    Ok(())
+}
+
+/// Checks a SKU's title and tags.
+pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
+    if sku.title.trim().is_empty() || sku.title.len() > 500 {
+        return Err("title: must be 1 to 500 characters".into());
+    }
+    if sku.tags.len() > 50 {
+        return Err("tags: at most 50".into());
+    }
+    if let Some(bad) = sku.tags.iter().find(|t| t.is_empty() || t.len() > 64) {
+        return Err(format!("tags: `{bad}` must be 1 to 64 characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omni_contracts::api::*;
+    use omni_contracts::LocationId;
+
+    fn warehouse(capabilities: Vec<Capability>) -> Location {
+        Location {
+            id: LocationId::parse("WH-1").unwrap(),
+            name: "North".into(),
+            kind: LocationKind::Warehouse,
+            lat: Latitude::new(53.5).unwrap(),
+            lon: Longitude::new(10.0).unwrap(),
+            timezone: "Europe/Berlin".into(),
+            capabilities,
+        }
+    }
+
+    #[test]
+    fn a_warehouse_cannot_offer_pickup() {
+        assert!(check_location(&warehouse(vec![Capability::Ship, Capability::Pickup])).is_err());
+        assert!(check_location(&warehouse(vec![Capability::Ship])).is_ok());
+    }
+
+    #[test]
+    fn a_made_up_timezone_is_rejected() {
+        let mut l = warehouse(vec![Capability::Ship]);
+        l.timezone = "somewhere nice".into();
+        assert!(check_location(&l).unwrap_err().starts_with("timezone"));
+    }
+}
