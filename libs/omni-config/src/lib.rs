@@ -103,6 +103,8 @@ pub struct KafkaSettings {
 pub struct RedisSettings {
     /// `redis://host:port/db`; empty selects the in-memory store in dev mode.
     pub url: Secret,
+    /// Prefix of every key (several deployments or tests can share one Redis).
+    pub key_prefix: String,
 }
 
 /// Databases.

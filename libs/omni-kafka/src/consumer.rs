@@ -272,3 +272,13 @@ where
 {
     Arc::new(move |incoming| Box::pin(f(incoming)))
 }
+
+/// Wraps an async function of `(state, message)` as a [`Handler`]; the state is cloned per message.
+pub fn stateful<S, F, Fut>(state: S, f: F) -> Handler
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    Arc::new(move |incoming| Box::pin(f(state.clone(), incoming)))
+}

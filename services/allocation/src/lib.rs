@@ -1,1 +1,141 @@
-//! placeholder
+//! The allocation service: the inventory ledger (truth, in PostgreSQL), hot holds (Redis or in-memory) that
+//! never oversell, and availability published on every change.
+
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod holds;
+pub mod routes;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use omni_contracts::Topic;
+use omni_db::Db;
+use omni_kafka::consumer::stateful;
+use omni_http::{ReadinessCheck, ServiceContext, ServiceParts};
+use tokio::sync::Notify;
+use utoipa::OpenApi;
+
+pub use holds::HoldStore;
+
+/// The service's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Shared state of handlers and consumers.
+#[derive(Clone)]
+pub struct State {
+    /// Allocation's database (the truth).
+    pub db: Db,
+    /// The hot hold store.
+    pub holds: HoldStore,
+    /// Wakes the outbox relay.
+    pub relay: Arc<Notify>,
+    /// How long an order's hold lasts.
+    pub ttl: Duration,
+    stale: Arc<AtomicBool>,
+}
+
+impl State {
+    /// Marks the hold store as diverged from the ledger; it is rebuilt before the next reservation.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
+    /// Rebuilds the hold store from the ledger when it is empty (fresh process, Redis restarted empty) or was
+    /// marked stale. Returns whether the store can be trusted now; while it cannot, reservations fail closed.
+    pub async fn holds_ready(&self) -> bool {
+        let loaded = self.holds.is_loaded().await.unwrap_or(false);
+        if loaded && !self.stale.load(Ordering::SeqCst) {
+            return true;
+        }
+        match self.rebuild().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot rebuild the hold store from the ledger.");
+                false
+            }
+        }
+    }
+
+    async fn rebuild(&self) -> Result<(), String> {
+        self.stale.store(false, Ordering::SeqCst);
+        let snapshot = self
+            .db
+            .run(|conn| -> omni_db::Result<holds::Snapshot> {
+                let on_hand = db::ledger::all_levels(conn)?;
+                let holds = db::reservations::all_held(conn)?
+                    .into_iter()
+                    .map(|h| (h.reservation_id, h.location_id, h.lines))
+                    .collect();
+                Ok(holds::Snapshot { on_hand, holds })
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
+        tracing::info!(levels = snapshot.on_hand.len(), holds = snapshot.holds.len(), "Hold store rebuilt from the ledger.");
+        Ok(())
+    }
+}
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Omni allocation", description = "Inventory ledger, holds and availability."),
+    paths(routes::inventory::record_movement::record_movement, routes::availability::get::get_availability),
+    components(schemas(omni_http::errors::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// Runs allocation until its shutdown token is cancelled.
+pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()> {
+    let relay = ctx.outbox_relay();
+    let state = State {
+        db: ctx.db.clone(),
+        holds,
+        relay: relay.waker(),
+        ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
+        stale: Arc::new(AtomicBool::new(false)),
+    };
+    if !state.holds_ready().await {
+        return Err(omni_http::Error::Startup("cannot load the hold store from the ledger (redis.url)".into()));
+    }
+    let consumers = vec![
+        (ctx.consumer("catalog", vec![Topic::Catalog]), stateful(state.clone(), events::catalog::handle)),
+        (ctx.consumer("inventory", vec![Topic::Inventory]), stateful(state.clone(), events::inventory::handle)),
+        (ctx.consumer("sourcing", vec![Topic::Fulfillment]), stateful(state.clone(), events::sourcing::handle)),
+        (ctx.consumer("orders", vec![Topic::Orders]), stateful(state.clone(), events::orders::handle)),
+    ];
+    let watch = {
+        let state = state.clone();
+        let shutdown = ctx.shutdown.clone();
+        Box::pin(async move {
+            // A Redis that restarted empty is rebuilt within seconds, not on the next reservation only.
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => { state.holds_ready().await; }
+                }
+            }
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    };
+    let holds_check = {
+        let holds = state.holds.clone();
+        ReadinessCheck::new("holds", move || {
+            let holds = holds.clone();
+            async move { holds.ping().await.map_err(|e| e.to_string()) }
+        })
+    };
+    let http_state = state.clone();
+    ctx.run(ServiceParts {
+        openapi: ApiDoc::openapi(),
+        configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, http_state.clone()),
+        consumers,
+        relay,
+        readiness: vec![holds_check],
+        background: vec![watch],
+    })
+    .await
+}

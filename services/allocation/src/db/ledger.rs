@@ -1,0 +1,88 @@
+use diesel::dsl::sql;
+use diesel::sql_types::BigInt;
+use diesel::prelude::*;
+use omni_contracts::api::{LocationAvailability, MovementKind, StockMovement};
+use omni_contracts::{LocationId, Sku};
+use omni_db::DbConnection;
+
+use super::schema::{movements, reservation_lines, reservations};
+
+/// Whether a movement with this event id is already in the ledger.
+pub fn contains(conn: &mut DbConnection, event_id: &str) -> omni_db::Result<bool> {
+    let n: i64 = movements::table.filter(movements::event_id.eq(event_id)).count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// On-hand of a SKU at a location: the sum of its deltas.
+pub fn on_hand(conn: &mut DbConnection, location: &LocationId, sku: &Sku) -> omni_db::Result<i64> {
+    let total: i64 = movements::table
+        .filter(movements::sku.eq(sku.as_str()))
+        .filter(movements::location_id.eq(location.as_str()))
+        .select(sql::<BigInt>("CAST(COALESCE(SUM(delta), 0) AS BIGINT)"))
+        .first(conn)?;
+    Ok(total)
+}
+
+/// Appends a movement with its computed delta.
+pub fn append(conn: &mut DbConnection, movement: &StockMovement, delta: i64) -> omni_db::Result<()> {
+    diesel::insert_into(movements::table)
+        .values((
+            movements::event_id.eq(movement.event_id.to_string()),
+            movements::location_id.eq(movement.location_id.as_str()),
+            movements::sku.eq(movement.sku.as_str()),
+            movements::kind.eq(kind_name(movement.kind)),
+            movements::quantity.eq(i64::from(movement.quantity)),
+            movements::delta.eq(delta),
+            movements::recorded_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn kind_name(kind: MovementKind) -> &'static str {
+    match kind {
+        MovementKind::Receipt => "receipt",
+        MovementKind::PosSale => "pos_sale",
+        MovementKind::Adjustment => "adjustment",
+        MovementKind::Count => "count",
+        MovementKind::TransferOut => "transfer_out",
+        MovementKind::TransferIn => "transfer_in",
+        MovementKind::ReturnRestock => "return_restock",
+    }
+}
+
+/// The per-location picture of a SKU from the ledger and the held reservations.
+pub fn availability(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<LocationAvailability>> {
+    let on_hand: Vec<(String, i64)> = movements::table
+        .filter(movements::sku.eq(sku.as_str()))
+        .group_by(movements::location_id)
+        .select((movements::location_id, sql::<BigInt>(SUM_DELTA)))
+        .order(movements::location_id.asc())
+        .load(conn)?;
+    let held: Vec<(String, i64)> = reservation_lines::table
+        .inner_join(reservations::table)
+        .filter(reservation_lines::sku.eq(sku.as_str()))
+        .filter(reservations::status.eq("held"))
+        .group_by(reservations::location_id)
+        .select((reservations::location_id, sql::<BigInt>("CAST(COALESCE(SUM(reservation_lines.quantity), 0) AS BIGINT)")))
+        .load(conn)?;
+    Ok(on_hand
+        .into_iter()
+        .filter_map(|(location, on_hand)| {
+            let location_id = LocationId::parse(&location).ok()?;
+            let reserved = held.iter().find(|(l, _)| *l == location).map_or(0, |(_, q)| *q);
+            Some(LocationAvailability { location_id, on_hand, reserved, atp: crate::domain::atp(on_hand, reserved) })
+        })
+        .collect())
+}
+
+/// Every (location, SKU, on-hand) in the ledger, for rebuilding the hold store.
+pub fn all_levels(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, String, i64)>> {
+    Ok(movements::table
+        .group_by((movements::location_id, movements::sku))
+        .select((movements::location_id, movements::sku, sql::<BigInt>(SUM_DELTA)))
+        .load(conn)?)
+}
+
+/// `SUM(BIGINT)` is NUMERIC on PostgreSQL and INTEGER on SQLite; the cast gives one type on both.
+const SUM_DELTA: &str = "CAST(COALESCE(SUM(movements.delta), 0) AS BIGINT)";

@@ -1,0 +1,48 @@
+diesel::table! {
+    known_locations (id) {
+        id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    known_skus (sku) {
+        sku -> Text,
+        tags -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    movements (event_id) {
+        event_id -> Text,
+        location_id -> Text,
+        sku -> Text,
+        kind -> Text,
+        quantity -> BigInt,
+        delta -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reservations (reservation_id) {
+        reservation_id -> Text,
+        order_id -> Text,
+        location_id -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reservation_lines (reservation_id, sku) {
+        reservation_id -> Text,
+        sku -> Text,
+        quantity -> BigInt,
+    }
+}
+
+diesel::joinable!(reservation_lines -> reservations (reservation_id));
+diesel::allow_tables_to_appear_in_same_query!(reservations, reservation_lines);

@@ -1,0 +1,63 @@
+//! Allocation rules that need no I/O.
+
+use std::collections::BTreeMap;
+
+use omni_contracts::api::MovementKind;
+use omni_contracts::events::HoldLine;
+use omni_contracts::{Quantity, Sku};
+
+/// Available to promise: on-hand minus reserved, never below zero.
+pub fn atp(on_hand: i64, reserved: i64) -> i64 {
+    (on_hand - reserved).max(0)
+}
+
+/// How a movement changes on-hand, given the current on-hand (a count sets an absolute level).
+pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i64) -> i64 {
+    let q = i64::from(quantity);
+    match kind {
+        MovementKind::Receipt | MovementKind::Adjustment | MovementKind::TransferIn | MovementKind::ReturnRestock => q,
+        MovementKind::PosSale | MovementKind::TransferOut => -q,
+        MovementKind::Count => q - current_on_hand,
+    }
+}
+
+/// Merges lines on the same SKU, so two lines of one order can never each pass the stock check alone.
+pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, String> {
+    let mut by_sku: BTreeMap<&Sku, i64> = BTreeMap::new();
+    for line in lines {
+        *by_sku.entry(&line.sku).or_default() += i64::from(line.quantity);
+    }
+    by_sku
+        .into_iter()
+        .map(|(sku, q)| {
+            Quantity::new(q).map(|quantity| HoldLine { sku: sku.clone(), quantity }).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(sku: &str, q: i64) -> HoldLine {
+        HoldLine { sku: Sku::parse(sku).unwrap(), quantity: Quantity::new(q).unwrap() }
+    }
+
+    #[test]
+    fn two_lines_on_one_sku_are_checked_as_one() {
+        let merged = merge_lines(&[line("A", 1), line("B", 2), line("A", 2)]).unwrap();
+        assert_eq!(merged, vec![line("A", 3), line("B", 2)]);
+    }
+
+    #[test]
+    fn a_count_sets_an_absolute_level() {
+        assert_eq!(movement_delta(MovementKind::Count, Quantity::new(7).unwrap(), 10), -3);
+        assert_eq!(movement_delta(MovementKind::PosSale, Quantity::new(2).unwrap(), 10), -2);
+    }
+
+    #[test]
+    fn atp_never_goes_negative() {
+        assert_eq!(atp(2, 5), 0);
+        assert_eq!(atp(5, 2), 3);
+    }
+}

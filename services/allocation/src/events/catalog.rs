@@ -1,0 +1,24 @@
+use omni_contracts::events::CatalogEvent;
+use omni_kafka::{HandlerError, Incoming};
+
+use crate::State;
+use crate::db::catalog;
+
+/// Keeps the read model of locations and SKUs.
+pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    let event = incoming.decode::<CatalogEvent>()?;
+    let event_id = event.id.to_string();
+    state
+        .db
+        .transaction(move |conn| -> Result<(), HandlerError> {
+            if !omni_db::inbox::claim(conn, "allocation.catalog", &event_id)? {
+                return Ok(());
+            }
+            match &event.data {
+                CatalogEvent::LocationUpserted(location) => catalog::remember_location(conn, &location.id)?,
+                CatalogEvent::SkuUpserted(sku) => catalog::remember_sku(conn, &sku.sku, &sku.tags)?,
+            }
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,91 @@
+use omni_contracts::Envelope;
+use omni_contracts::events::{FulfillmentEvent, FulfillmentSourced, ReservationEvent, ReservationHeld, ReservationRejected};
+use omni_kafka::{HandlerError, Incoming};
+
+use crate::State;
+use crate::db::reservations;
+use crate::holds::ReserveOutcome;
+
+/// Places the hold routing asked for: Redis (or memory) first, then PostgreSQL with the outbox, then the
+/// acknowledgement (the stored offset). If the database write fails the hold is undone.
+pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    let event = incoming.decode::<FulfillmentEvent>()?;
+    let FulfillmentEvent::Sourced(sourced) = event.data else { return Ok(()) };
+    let id = sourced.reservation_id;
+    if state.db.run(move |conn| reservations::exists(conn, id)).await? {
+        return Ok(());
+    }
+    if !state.holds_ready().await {
+        return Err(HandlerError::Transient("hold store is being rebuilt; failing closed".into()));
+    }
+    let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
+    let outcome = state
+        .holds
+        .reserve(id, &sourced.location_id, &lines)
+        .await
+        .map_err(|e| HandlerError::Transient(e.to_string()))?;
+    let event_id = event.id.to_string();
+    let ttl = state.ttl;
+    let written = match outcome.clone() {
+        ReserveOutcome::Held => {
+            let sourced = sourced.clone();
+            state.db.transaction(move |conn| held(conn, &event_id, sourced, lines, ttl)).await
+        }
+        ReserveOutcome::Short(shortages) => {
+            let sourced = sourced.clone();
+            state
+                .db
+                .transaction(move |conn| -> Result<(), HandlerError> {
+                    if !omni_db::inbox::claim(conn, "allocation.sourcing", &event_id)? {
+                        return Ok(());
+                    }
+                    let rejected = ReservationRejected {
+                        reservation_id: sourced.reservation_id,
+                        order_id: sourced.order_id,
+                        location_id: sourced.location_id,
+                        shortages,
+                    };
+                    omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", ReservationEvent::Rejected(rejected)))?;
+                    Ok(())
+                })
+                .await
+        }
+    };
+    if let Err(e) = written {
+        if outcome == ReserveOutcome::Held
+            && let Err(undo) = state.holds.release(id, &sourced.location_id).await
+        {
+            tracing::error!(error = %undo, reservation.id = %id, "Could not undo a hold after a failed write; the reconciler repairs it.");
+            state.mark_stale();
+        }
+        return Err(e);
+    }
+    state.relay.notify_one();
+    Ok(())
+}
+
+fn held(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    sourced: FulfillmentSourced,
+    lines: Vec<omni_contracts::events::HoldLine>,
+    ttl: std::time::Duration,
+) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "allocation.sourcing", event_id)? {
+        return Ok(());
+    }
+    let expires_at = chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+    reservations::insert_held(conn, sourced.reservation_id, sourced.order_id, &sourced.location_id, &lines, expires_at.naive_utc())?;
+    for line in &lines {
+        crate::events::publish_availability(conn, &line.sku)?;
+    }
+    let held = ReservationHeld {
+        reservation_id: sourced.reservation_id,
+        order_id: sourced.order_id,
+        location_id: sourced.location_id,
+        lines,
+        expires_at,
+    };
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", ReservationEvent::Held(held)))?;
+    Ok(())
+}

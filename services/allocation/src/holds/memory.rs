@@ -1,0 +1,96 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use omni_contracts::events::{HoldLine, Shortage};
+use omni_contracts::{LocationId, ReservationId};
+
+use super::{ReserveOutcome, Snapshot};
+
+#[derive(Default)]
+struct Inner {
+    loaded: bool,
+    on_hand: HashMap<(String, String), i64>,
+    reserved: HashMap<(String, String), i64>,
+    holds: HashMap<String, (String, Vec<(String, i64)>)>,
+}
+
+/// The in-memory hold store: one mutex makes every operation atomic, as the Lua script is in Redis.
+#[derive(Clone, Default)]
+pub struct MemoryHolds {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl MemoryHolds {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied operation: every operation checks before
+        // it writes. So a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) {
+        *self.lock().on_hand.entry((location.to_string(), sku.to_owned())).or_default() += delta;
+    }
+
+    pub(super) fn reserve(&self, id: ReservationId, location: &LocationId, lines: &[HoldLine]) -> ReserveOutcome {
+        let mut inner = self.lock();
+        if inner.holds.contains_key(&id.to_string()) {
+            return ReserveOutcome::Held;
+        }
+        let loc = location.to_string();
+        let shortages: Vec<Shortage> = lines
+            .iter()
+            .filter_map(|line| {
+                let key = (loc.clone(), line.sku.to_string());
+                let available = inner.on_hand.get(&key).copied().unwrap_or(0) - inner.reserved.get(&key).copied().unwrap_or(0);
+                let requested = i64::from(line.quantity);
+                (available < requested).then(|| Shortage { sku: line.sku.clone(), requested, available: available.max(0) })
+            })
+            .collect();
+        if !shortages.is_empty() {
+            return ReserveOutcome::Short(shortages);
+        }
+        let mut held = Vec::with_capacity(lines.len());
+        for line in lines {
+            let q = i64::from(line.quantity);
+            *inner.reserved.entry((loc.clone(), line.sku.to_string())).or_default() += q;
+            held.push((line.sku.to_string(), q));
+        }
+        inner.holds.insert(id.to_string(), (loc, held));
+        ReserveOutcome::Held
+    }
+
+    pub(super) fn release(&self, id: ReservationId, location: &LocationId) {
+        let mut inner = self.lock();
+        if let Some((loc, lines)) = inner.holds.remove(&id.to_string()) {
+            debug_assert_eq!(loc, location.to_string());
+            for (sku, q) in lines {
+                *inner.reserved.entry((loc.clone(), sku)).or_default() -= q;
+            }
+        }
+    }
+
+    pub(super) fn levels(&self, location: &LocationId, sku: &str) -> (i64, i64) {
+        let inner = self.lock();
+        let key = (location.to_string(), sku.to_owned());
+        (inner.on_hand.get(&key).copied().unwrap_or(0), inner.reserved.get(&key).copied().unwrap_or(0))
+    }
+
+    pub(super) fn is_loaded(&self) -> bool {
+        self.lock().loaded
+    }
+
+    pub(super) fn load(&self, snapshot: &Snapshot) {
+        let mut inner = self.lock();
+        *inner = Inner::default();
+        for (loc, sku, q) in &snapshot.on_hand {
+            inner.on_hand.insert((loc.clone(), sku.clone()), *q);
+        }
+        for (id, loc, lines) in &snapshot.holds {
+            for (sku, q) in lines {
+                *inner.reserved.entry((loc.clone(), sku.clone())).or_default() += q;
+            }
+            inner.holds.insert(id.clone(), (loc.clone(), lines.clone()));
+        }
+        inner.loaded = true;
+    }
+}

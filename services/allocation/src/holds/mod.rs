@@ -1,0 +1,130 @@
+//! The hot hold store: Redis on real backends (one Lua script, all-or-nothing per location), an in-memory store
+//! with the same semantics in `omni dev`. PostgreSQL stays the truth; the store is rebuilt from it when empty.
+
+mod memory;
+mod redis_store;
+
+use omni_contracts::events::{HoldLine, Shortage};
+use omni_contracts::{LocationId, ReservationId};
+
+pub use memory::MemoryHolds;
+pub use redis_store::RedisHolds;
+
+/// Why the hold store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// Redis is unreachable or answered with an error.
+    #[error("hold store: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The store answered something the script never returns.
+    #[error("hold store answered unexpectedly: {0}")]
+    Protocol(String),
+}
+
+/// What a reserve call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// Every line is held (or was already held under this id).
+    Held,
+    /// Nothing is held; these lines were short.
+    Short(Vec<Shortage>),
+}
+
+/// The hold store in use.
+#[derive(Clone)]
+pub enum HoldStore {
+    /// Redis with the reserve script.
+    Redis(RedisHolds),
+    /// In-process, for `omni dev`.
+    Memory(MemoryHolds),
+}
+
+impl std::fmt::Debug for HoldStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HoldStore::Redis(_) => "HoldStore::Redis",
+            HoldStore::Memory(_) => "HoldStore::Memory",
+        })
+    }
+}
+
+impl HoldStore {
+    /// Adds `delta` to on-hand of a SKU at a location.
+    pub async fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.adjust_on_hand(location, sku, delta).await,
+            HoldStore::Memory(m) => {
+                m.adjust_on_hand(location, sku, delta);
+                Ok(())
+            }
+        }
+    }
+
+    /// Holds every line at the location, or none. Idempotent by reservation id. `lines` must be merged by SKU.
+    pub async fn reserve(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        lines: &[HoldLine],
+    ) -> Result<ReserveOutcome, HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.reserve(id, location, lines).await,
+            HoldStore::Memory(m) => Ok(m.reserve(id, location, lines)),
+        }
+    }
+
+    /// Releases a hold (no-op when it is not held).
+    pub async fn release(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.release(id, location).await,
+            HoldStore::Memory(m) => {
+                m.release(id, location);
+                Ok(())
+            }
+        }
+    }
+
+    /// `(on_hand, reserved)` of a SKU at a location.
+    pub async fn levels(&self, location: &LocationId, sku: &str) -> Result<(i64, i64), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.levels(location, sku).await,
+            HoldStore::Memory(m) => Ok(m.levels(location, sku)),
+        }
+    }
+
+    /// Whether the store has been loaded from the ledger (false after a Redis restart or a fresh process).
+    pub async fn is_loaded(&self) -> Result<bool, HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.is_loaded().await,
+            HoldStore::Memory(m) => Ok(m.is_loaded()),
+        }
+    }
+
+    /// Replaces the store's content with the ledger's truth and marks it loaded under a new generation.
+    pub async fn load(&self, snapshot: &Snapshot) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.load(snapshot).await,
+            HoldStore::Memory(m) => {
+                m.load(snapshot);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks the store answers (for `/health/ready`).
+    pub async fn ping(&self) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.ping().await,
+            HoldStore::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// The ledger's truth, to (re)load a store.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// `(location, sku, on_hand)`.
+    pub on_hand: Vec<(String, String, i64)>,
+    /// `(reservation id, location, [(sku, qty)])` of every held reservation.
+    pub holds: Vec<(String, String, Vec<(String, i64)>)>,
+}

@@ -1,0 +1,180 @@
+use omni_contracts::events::{HoldLine, Shortage};
+use omni_contracts::{LocationId, ReservationId, Sku};
+use redis::aio::ConnectionManager;
+
+use super::{HoldError, ReserveOutcome, Snapshot};
+
+/// Holds every line at one location or none; idempotent by reservation id.
+/// KEYS: on-hand hash, reserved hash, the reservation's hash. ARGV: line count, then sku, qty pairs.
+/// Returns `{"held"}` or `{"short", sku, requested, available, ...}`.
+const RESERVE: &str = r#"
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
+local n = tonumber(ARGV[1])
+local short = {'short'}
+for i = 0, n - 1 do
+  local sku = ARGV[2 + 2 * i]
+  local qty = tonumber(ARGV[3 + 2 * i])
+  local available = tonumber(redis.call('HGET', KEYS[1], sku) or '0') - tonumber(redis.call('HGET', KEYS[2], sku) or '0')
+  if available < qty then
+    table.insert(short, sku); table.insert(short, tostring(qty)); table.insert(short, tostring(math.max(available, 0)))
+  end
+end
+if #short > 1 then return short end
+for i = 0, n - 1 do
+  local sku = ARGV[2 + 2 * i]
+  local qty = tonumber(ARGV[3 + 2 * i])
+  redis.call('HINCRBY', KEYS[2], sku, qty)
+  redis.call('HSET', KEYS[3], sku, qty)
+end
+return {'held'}
+"#;
+
+/// Releases a hold: gives its lines back and deletes it. KEYS: reserved hash, the reservation's hash.
+const RELEASE: &str = r#"
+local lines = redis.call('HGETALL', KEYS[2])
+for i = 1, #lines, 2 do redis.call('HINCRBY', KEYS[1], lines[i], -tonumber(lines[i + 1])) end
+redis.call('DEL', KEYS[2])
+return #lines / 2
+"#;
+
+/// The Redis hold store. Every key of a location carries its hash tag, so one script stays in one cluster slot.
+#[derive(Clone)]
+pub struct RedisHolds {
+    conn: ConnectionManager,
+    prefix: String,
+    reserve: std::sync::Arc<redis::Script>,
+    release: std::sync::Arc<redis::Script>,
+}
+
+impl RedisHolds {
+    /// Connects (failing now, with the config key, if Redis is unreachable).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, HoldError> {
+        let client = redis::Client::open(url)?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            reserve: std::sync::Arc::new(redis::Script::new(RESERVE)),
+            release: std::sync::Arc::new(redis::Script::new(RELEASE)),
+        })
+    }
+
+    fn key(&self, location: &str, what: &str) -> String {
+        format!("{}:{{{location}}}:{what}", self.prefix)
+    }
+
+    fn generation_key(&self) -> String {
+        format!("{}:generation", self.prefix)
+    }
+
+    pub(super) async fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) -> Result<(), HoldError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("HINCRBY")
+            .arg(self.key(location.as_str(), "onhand"))
+            .arg(sku)
+            .arg(delta)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn reserve(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        lines: &[HoldLine],
+    ) -> Result<ReserveOutcome, HoldError> {
+        let loc = location.as_str();
+        let mut invocation = self.reserve.prepare_invoke();
+        invocation
+            .key(self.key(loc, "onhand"))
+            .key(self.key(loc, "reserved"))
+            .key(self.key(loc, &format!("res:{id}")))
+            .arg(lines.len());
+        for line in lines {
+            invocation.arg(line.sku.as_str()).arg(line.quantity.get());
+        }
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
+        match answer.first().map(String::as_str) {
+            Some("held") => Ok(ReserveOutcome::Held),
+            Some("short") => {
+                let shortages = answer[1..]
+                    .chunks(3)
+                    .map(|c| match c {
+                        [sku, requested, available] => Ok(Shortage {
+                            sku: Sku::parse(sku).map_err(|e| HoldError::Protocol(e.to_string()))?,
+                            requested: requested.parse().map_err(|_| HoldError::Protocol(requested.clone()))?,
+                            available: available.parse().map_err(|_| HoldError::Protocol(available.clone()))?,
+                        }),
+                        other => Err(HoldError::Protocol(format!("{other:?}"))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ReserveOutcome::Short(shortages))
+            }
+            _ => Err(HoldError::Protocol(format!("{answer:?}"))),
+        }
+    }
+
+    pub(super) async fn release(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+        let loc = location.as_str();
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .release
+            .key(self.key(loc, "reserved"))
+            .key(self.key(loc, &format!("res:{id}")))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn levels(&self, location: &LocationId, sku: &str) -> Result<(i64, i64), HoldError> {
+        let mut conn = self.conn.clone();
+        let loc = location.as_str();
+        let (on_hand, reserved): (Option<i64>, Option<i64>) = redis::pipe()
+            .cmd("HGET")
+            .arg(self.key(loc, "onhand"))
+            .arg(sku)
+            .cmd("HGET")
+            .arg(self.key(loc, "reserved"))
+            .arg(sku)
+            .query_async(&mut conn)
+            .await?;
+        Ok((on_hand.unwrap_or(0), reserved.unwrap_or(0)))
+    }
+
+    pub(super) async fn is_loaded(&self) -> Result<bool, HoldError> {
+        let mut conn = self.conn.clone();
+        let generation: Option<String> = redis::cmd("GET").arg(self.generation_key()).query_async(&mut conn).await?;
+        Ok(generation.is_some())
+    }
+
+    pub(super) async fn load(&self, snapshot: &Snapshot) -> Result<(), HoldError> {
+        let mut conn = self.conn.clone();
+        let mut locations: std::collections::BTreeSet<&str> = snapshot.on_hand.iter().map(|(l, _, _)| l.as_str()).collect();
+        locations.extend(snapshot.holds.iter().map(|(_, l, _)| l.as_str()));
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for loc in &locations {
+            pipe.cmd("DEL").arg(self.key(loc, "onhand")).arg(self.key(loc, "reserved")).ignore();
+        }
+        for (loc, sku, q) in &snapshot.on_hand {
+            pipe.cmd("HSET").arg(self.key(loc, "onhand")).arg(sku).arg(*q).ignore();
+        }
+        for (id, loc, lines) in &snapshot.holds {
+            for (sku, q) in lines {
+                pipe.cmd("HINCRBY").arg(self.key(loc, "reserved")).arg(sku).arg(*q).ignore();
+                pipe.cmd("HSET").arg(self.key(loc, &format!("res:{id}"))).arg(sku).arg(*q).ignore();
+            }
+        }
+        pipe.cmd("SET").arg(self.generation_key()).arg(uuid::Uuid::now_v7().to_string()).ignore();
+        let () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), HoldError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+}

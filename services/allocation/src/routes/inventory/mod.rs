@@ -1,0 +1,1 @@
+pub mod record_movement;
