@@ -1,1 +1,60 @@
-//! placeholder
+//! The orders service: takes orders from every channel exactly once (HTTP with idempotency keys, partner
+//! intake over Kafka) and drives each through the saga across the mesh.
+
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod routes;
+
+use std::sync::Arc;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use omni_contracts::Topic;
+use omni_db::Db;
+use omni_http::{ServiceContext, ServiceParts};
+use omni_kafka::consumer::stateful;
+use tokio::sync::Notify;
+use utoipa::OpenApi;
+
+/// The service's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Shared state of handlers and consumers.
+#[derive(Clone)]
+pub struct State {
+    /// The orders database.
+    pub db: Db,
+    /// Wakes the outbox relay.
+    pub relay: Arc<Notify>,
+}
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Omni orders", description = "Checkout, POS and partner orders, and their lifecycle."),
+    paths(routes::orders::create::create_order, routes::orders::get::get_order),
+    components(schemas(omni_http::errors::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// Runs the orders service until its shutdown token is cancelled.
+pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+    let relay = ctx.outbox_relay();
+    let state = State { db: ctx.db.clone(), relay: relay.waker() };
+    let consumers = vec![
+        (ctx.consumer("intake", vec![Topic::OrdersInbound]), stateful(state.clone(), events::inbound::handle)),
+        (
+            ctx.consumer("saga", vec![Topic::Reservations, Topic::Payments, Topic::Fulfillment]),
+            stateful(state.clone(), events::saga::handle),
+        ),
+    ];
+    ctx.run(ServiceParts {
+        openapi: ApiDoc::openapi(),
+        configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),
+        consumers,
+        relay,
+        readiness: vec![],
+        background: vec![],
+    })
+    .await
+}

@@ -1,0 +1,142 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use omni_contracts::api::{NewOrder, Order, OrderStatus};
+use omni_contracts::{LocationId, OrderId, PartnerId};
+use omni_db::DbConnection;
+
+use super::schema::orders;
+
+/// A stored order row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    /// Id.
+    pub id: String,
+    /// Lifecycle state.
+    pub status: String,
+    /// Channel.
+    pub channel: String,
+    /// Partner, for marketplace orders.
+    pub partner_id: Option<String>,
+    /// Partner's order id.
+    pub partner_order_id: Option<String>,
+    /// The request as JSON.
+    pub request: String,
+    /// Currency.
+    pub currency: String,
+    /// Total in minor units.
+    pub total_minor: i64,
+    /// Node holding stock.
+    pub location_id: Option<String>,
+    /// The hold.
+    pub reservation_id: Option<String>,
+    /// The fulfillment.
+    pub fulfillment_id: Option<String>,
+    /// The payment intent.
+    pub payment_intent_id: Option<String>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Accepted at.
+    pub created_at: chrono::NaiveDateTime,
+    /// Last change.
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl OrderRow {
+    /// The API view of the row.
+    pub fn to_order(&self) -> omni_db::Result<Order> {
+        let corrupt = |what: String| omni_db::Error::Migration(format!("order {} has a corrupt {what}", self.id));
+        Ok(Order {
+            id: OrderId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
+            status: OrderStatus::parse(&self.status).map_err(|e| corrupt(e.to_string()))?,
+            partner_id: self.partner_id.as_deref().map(PartnerId::parse).transpose().map_err(|e| corrupt(e.to_string()))?,
+            partner_order_id: self.partner_order_id.clone(),
+            request: serde_json::from_str::<NewOrder>(&self.request).map_err(|e| corrupt(e.to_string()))?,
+            total_minor: self.total_minor,
+            location_id: self.location_id.as_deref().map(LocationId::parse).transpose().map_err(|e| corrupt(e.to_string()))?,
+            failure_reason: self.failure_reason.clone(),
+            created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
+            updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
+        })
+    }
+}
+
+/// Inserts a new order in status `accepted`.
+pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
+    let request = serde_json::to_string(&order.request).map_err(|e| omni_db::Error::Migration(e.to_string()))?;
+    let now = order.created_at.naive_utc();
+    diesel::insert_into(orders::table)
+        .values((
+            orders::id.eq(order.id.to_string()),
+            orders::status.eq(order.status.as_str()),
+            orders::channel.eq(order.request.channel.as_str()),
+            orders::partner_id.eq(order.partner_id.as_ref().map(|p| p.to_string())),
+            orders::partner_order_id.eq(order.partner_order_id.clone()),
+            orders::request.eq(request),
+            orders::currency.eq(order.request.currency.as_str()),
+            orders::total_minor.eq(order.total_minor),
+            orders::created_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One order.
+pub fn find(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<OrderRow>> {
+    Ok(orders::table.find(id.to_string()).select(OrderRow::as_select()).first(conn).optional()?)
+}
+
+/// The order a partner already sent under its own id.
+pub fn find_by_partner(conn: &mut DbConnection, partner: &PartnerId, partner_order_id: &str) -> omni_db::Result<Option<OrderRow>> {
+    Ok(orders::table
+        .filter(orders::partner_id.eq(partner.as_str()))
+        .filter(orders::partner_order_id.eq(partner_order_id))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What a saga step changes on the row.
+#[derive(Debug, Default, Clone)]
+pub struct StepUpdate {
+    /// New status, if it changes.
+    pub status: Option<OrderStatus>,
+    /// Node, once known.
+    pub location_id: Option<String>,
+    /// Hold, once placed.
+    pub reservation_id: Option<String>,
+    /// Fulfillment, once created.
+    pub fulfillment_id: Option<String>,
+    /// Payment intent, once authorized.
+    pub payment_intent_id: Option<String>,
+    /// Failure reason.
+    pub failure_reason: Option<String>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = orders)]
+struct Changes<'a> {
+    status: Option<&'static str>,
+    location_id: Option<&'a str>,
+    reservation_id: Option<&'a str>,
+    fulfillment_id: Option<&'a str>,
+    payment_intent_id: Option<&'a str>,
+    failure_reason: Option<&'a str>,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// Applies a saga step (fields left `None` are unchanged).
+pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db::Result<()> {
+    let changes = Changes {
+        status: step.status.map(OrderStatus::as_str),
+        location_id: step.location_id.as_deref(),
+        reservation_id: step.reservation_id.as_deref(),
+        fulfillment_id: step.fulfillment_id.as_deref(),
+        payment_intent_id: step.payment_intent_id.as_deref(),
+        failure_reason: step.failure_reason.as_deref(),
+        updated_at: omni_db::now(),
+    };
+    diesel::update(orders::table.find(id.to_string())).set(&changes).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        status -> Text,
+        channel -> Text,
+        partner_id -> Nullable<Text>,
+        partner_order_id -> Nullable<Text>,
+        request -> Text,
+        currency -> Text,
+        total_minor -> BigInt,
+        location_id -> Nullable<Text>,
+        reservation_id -> Nullable<Text>,
+        fulfillment_id -> Nullable<Text>,
+        payment_intent_id -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idempotency_key) {
+        principal -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        order_id -> Text,
+        created_at -> Timestamp,
+    }
+}

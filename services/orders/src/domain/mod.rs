@@ -1,0 +1,4 @@
+//! Order rules and the saga's transitions: pure functions, no I/O.
+
+pub mod intake;
+pub mod saga;

@@ -1,0 +1,62 @@
+//! Accepting an order: one transaction stores it and its `omni.order.accepted` event.
+
+use omni_contracts::api::{NewOrder, Order, OrderStatus};
+use omni_contracts::events::{OrderAccepted, OrderEvent};
+use omni_contracts::{Envelope, OrderId, PartnerId};
+use omni_db::DbConnection;
+
+use crate::db::orders;
+
+/// Who sent the order, when it is a partner's.
+#[derive(Debug, Clone)]
+pub struct PartnerRef {
+    /// The partner.
+    pub partner_id: PartnerId,
+    /// Its own order id.
+    pub partner_order_id: String,
+}
+
+/// Why an order was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// It breaks a business rule; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for AcceptError {
+    fn from(e: diesel::result::Error) -> Self {
+        AcceptError::Db(omni_db::Error::Query(e))
+    }
+}
+
+/// Stores a new order and its accepted event in the caller's transaction. For a partner order already taken
+/// (same partner and partner order id) it returns the first order and writes nothing: `(order, false)`.
+pub fn accept(conn: &mut DbConnection, request: NewOrder, partner: Option<PartnerRef>) -> Result<(Order, bool), AcceptError> {
+    let total_minor = crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
+    if let Some(p) = &partner
+        && let Some(existing) = orders::find_by_partner(conn, &p.partner_id, &p.partner_order_id)?
+    {
+        return Ok((existing.to_order()?, false));
+    }
+    let now = chrono::Utc::now();
+    let order = Order {
+        id: OrderId::generate(),
+        status: OrderStatus::Accepted,
+        partner_id: partner.as_ref().map(|p| p.partner_id.clone()),
+        partner_order_id: partner.map(|p| p.partner_order_id),
+        request,
+        total_minor,
+        location_id: None,
+        failure_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    orders::insert(conn, &order)?;
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", OrderEvent::Accepted(OrderAccepted { order: order.clone() })))?;
+    tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
+    Ok((order, true))
+}

@@ -1,0 +1,122 @@
+//! The saga consumer: replies from allocation, payments and fulfillment move orders along.
+
+use omni_contracts::api::OrderStatus;
+use omni_contracts::events::*;
+use omni_contracts::{Envelope, Money, OrderId, Topic};
+use omni_kafka::{HandlerError, Incoming};
+
+use crate::State;
+use crate::db::orders::{self, StepUpdate};
+use crate::domain::saga::{SagaInput, Step, step};
+
+/// Applies one reply to its order, writing the next event in the same transaction.
+pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    let (event_id, order_id, input) = match incoming.topic {
+        Topic::Reservations => {
+            let e = incoming.decode::<ReservationEvent>()?;
+            let order_id = match &e.data {
+                ReservationEvent::Held(h) => h.order_id,
+                ReservationEvent::Rejected(r) => r.order_id,
+            };
+            (e.id, order_id, SagaInput::Reservation(e.data))
+        }
+        Topic::Payments => {
+            let e = incoming.decode::<PaymentEvent>()?;
+            let order_id = match &e.data {
+                PaymentEvent::Authorized(a) => a.order_id,
+                PaymentEvent::Declined(d) => d.order_id,
+            };
+            (e.id, order_id, SagaInput::Payment(e.data))
+        }
+        Topic::Fulfillment => {
+            let e = incoming.decode::<FulfillmentEvent>()?;
+            let order_id = match &e.data {
+                FulfillmentEvent::Sourced(s) => s.order_id,
+                FulfillmentEvent::Unsourceable(u) => u.order_id,
+                FulfillmentEvent::Released(r) => r.order_id,
+            };
+            (e.id, order_id, SagaInput::Fulfillment(e.data))
+        }
+        other => return Err(HandlerError::Permanent(format!("orders does not consume {}", other.default_name()))),
+    };
+    let event_id = event_id.to_string();
+    state.db.transaction(move |conn| advance(conn, &event_id, order_id, &input)).await?;
+    state.relay.notify_one();
+    Ok(())
+}
+
+fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, input: &SagaInput) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "orders.saga", event_id)? {
+        return Ok(());
+    }
+    let Some(row) = orders::find(conn, order_id)? else {
+        return Err(HandlerError::Permanent(format!("order {order_id} is unknown")));
+    };
+    let order = row.to_order()?;
+    let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", event));
+    match step(order.status, input) {
+        Step::Ignore => {
+            tracing::debug!(order.id = %order_id, status = order.status.as_str(), "Saga input not for this state; ignored.");
+        }
+        Step::Note => {
+            if let SagaInput::Fulfillment(FulfillmentEvent::Sourced(s)) = input {
+                let update = StepUpdate {
+                    location_id: Some(s.location_id.to_string()),
+                    fulfillment_id: Some(s.fulfillment_id.to_string()),
+                    ..StepUpdate::default()
+                };
+                orders::apply(conn, order_id, &update)?;
+            }
+        }
+        Step::Reserve => {
+            let SagaInput::Reservation(ReservationEvent::Held(held)) = input else { return Ok(()) };
+            let update = StepUpdate {
+                status: Some(OrderStatus::Reserved),
+                location_id: Some(held.location_id.to_string()),
+                reservation_id: Some(held.reservation_id.to_string()),
+                ..StepUpdate::default()
+            };
+            orders::apply(conn, order_id, &update)?;
+            let reserved = OrderReserved {
+                order_id,
+                reservation_id: held.reservation_id,
+                location_id: held.location_id.clone(),
+                amount: Money { amount_minor: order.total_minor, currency: order.request.currency },
+                tenders: order.request.tenders.clone(),
+            };
+            publish(conn, OrderEvent::Reserved(reserved))?;
+        }
+        Step::Authorize => {
+            let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input else { return Ok(()) };
+            let Some(location_id) = order.location_id.clone() else {
+                return Err(HandlerError::Permanent(format!("order {order_id} was authorized without a node")));
+            };
+            let update = StepUpdate {
+                status: Some(OrderStatus::PaymentAuthorized),
+                payment_intent_id: Some(auth.payment_intent_id.to_string()),
+                ..StepUpdate::default()
+            };
+            orders::apply(conn, order_id, &update)?;
+            publish(
+                conn,
+                OrderEvent::PaymentAuthorized(OrderPaymentAuthorized { order_id, payment_intent_id: auth.payment_intent_id, location_id }),
+            )?;
+        }
+        Step::Release => {
+            let SagaInput::Fulfillment(FulfillmentEvent::Released(r)) = input else { return Ok(()) };
+            orders::apply(conn, order_id, &StepUpdate { status: Some(OrderStatus::Released), ..StepUpdate::default() })?;
+            publish(
+                conn,
+                OrderEvent::Released(OrderReleased { order_id, fulfillment_id: r.fulfillment_id, location_id: r.location_id.clone() }),
+            )?;
+            tracing::info!(order.id = %order_id, location.id = %r.location_id, "Order released to its node.");
+        }
+        Step::Fail(reason) => {
+            let update = StepUpdate { status: Some(OrderStatus::Failed), failure_reason: Some(reason.clone()), ..StepUpdate::default() };
+            orders::apply(conn, order_id, &update)?;
+            publish(conn, OrderEvent::Failed(OrderFailed { order_id, reason: reason.clone() }))?;
+            tracing::info!(order.id = %order_id, reason = %reason, "Order failed.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+use actix_web::{HttpRequest, HttpResponse, web};
+use omni_config::Role;
+use omni_contracts::api::{NewOrder, Order};
+use omni_contracts::OrderId;
+use omni_http::{ApiError, Code, Principal};
+use sha2::{Digest, Sha256};
+
+use crate::State;
+use crate::db::{idempotency, orders};
+use crate::events::accept::{AcceptError, PartnerRef, accept};
+
+/// Places an order. `Idempotency-Key` is required: the same key with the same body answers the same order;
+/// with another body, 422. Partner keys place marketplace orders for their own partner only.
+#[utoipa::path(
+    post, path = "/v1/orders", request_body = NewOrder,
+    params(("Idempotency-Key" = String, Header, description = "1 to 255 characters, unique per order attempt")),
+    responses(
+        (status = 201, description = "Accepted (or the first answer to this key)", body = Order),
+        (status = 400, description = "Invalid body or missing key", body = omni_http::errors::ErrorBody),
+        (status = 422, description = "Key reused with another body", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_order(
+    state: web::Data<State>,
+    principal: Principal,
+    req: HttpRequest,
+    body: web::Json<NewOrder>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Partner, Role::Associate, Role::Manager, Role::Service])?;
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| ApiError::new(Code::InvalidHeader, "the `Idempotency-Key` header (1 to 255 characters) is required"))?
+        .to_owned();
+    let request = body.into_inner();
+    let hash = hex::encode(Sha256::digest(serde_json::to_vec(&request).map_err(ApiError::internal)?));
+    let partner = principal.partner_id.clone().filter(|_| principal.has(Role::Partner) && !principal.has(Role::Admin));
+    let who = principal.name.clone();
+    let order = state
+        .db
+        .transaction(move |conn| -> Result<Order, ApiError> {
+            if let Some((stored_hash, order_id)) = idempotency::find(conn, &who, &key)? {
+                if stored_hash != hash {
+                    return Err(ApiError::new(
+                        Code::IdempotencyKeyReused,
+                        "this Idempotency-Key was used with another body; use a new key for a new order",
+                    ));
+                }
+                let id = OrderId::parse(&order_id)?;
+                let row = orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
+                return Ok(row.to_order()?);
+            }
+            // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
+            let partner = partner.map(|partner_id| PartnerRef { partner_id, partner_order_id: key.clone() });
+            let (order, _) = accept(conn, request, partner).map_err(|e| match e {
+                AcceptError::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
+                AcceptError::Db(e) => e.into(),
+            })?;
+            idempotency::insert(conn, &who, &key, &hash, &order.id.to_string())?;
+            Ok(order)
+        })
+        .await?;
+    state.relay.notify_one();
+    Ok(HttpResponse::Created().json(order))
+}
