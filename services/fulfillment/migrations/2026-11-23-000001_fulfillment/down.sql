@@ -1,0 +1,1 @@
+DROP TABLE fulfillments; DROP TABLE node_stock; DROP TABLE nodes;

@@ -1,0 +1,5 @@
+//! Fulfillment's tables: the routing read models and the fulfillments.
+
+pub mod fulfillments;
+pub mod network;
+pub mod schema;

@@ -1,0 +1,67 @@
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use omni_contracts::api::{Capability, LocationAvailability};
+use omni_contracts::Sku;
+use omni_db::DbConnection;
+
+use super::schema::{node_stock, nodes};
+use crate::domain::routing::Node;
+
+/// Inserts or replaces a node from a catalog location.
+pub fn upsert_node(conn: &mut DbConnection, location: &omni_contracts::api::Location) -> omni_db::Result<()> {
+    let caps = location
+        .capabilities
+        .iter()
+        .map(|c| match c {
+            Capability::Ship => "ship",
+            Capability::Pickup => "pickup",
+            Capability::Curbside => "curbside",
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    diesel::delete(nodes::table.find(location.id.as_str())).execute(conn)?;
+    diesel::insert_into(nodes::table)
+        .values((
+            nodes::location_id.eq(location.id.as_str()),
+            nodes::lat.eq(location.lat.degrees()),
+            nodes::lon.eq(location.lon.degrees()),
+            nodes::capabilities.eq(caps),
+            nodes::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the stock picture of one SKU (the availability event lists every location that stocks it).
+pub fn replace_stock(conn: &mut DbConnection, sku: &Sku, locations: &[LocationAvailability]) -> omni_db::Result<()> {
+    diesel::delete(node_stock::table.filter(node_stock::sku.eq(sku.as_str()))).execute(conn)?;
+    let now = omni_db::now();
+    for l in locations {
+        diesel::insert_into(node_stock::table)
+            .values((
+                node_stock::location_id.eq(l.location_id.as_str()),
+                node_stock::sku.eq(sku.as_str()),
+                node_stock::atp.eq(l.atp),
+                node_stock::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Every node.
+pub fn nodes(conn: &mut DbConnection) -> omni_db::Result<Vec<Node>> {
+    let rows: Vec<(String, f64, f64, String)> =
+        nodes::table.select((nodes::location_id, nodes::lat, nodes::lon, nodes::capabilities)).load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, lat, lon, caps)| Node::from_row(&id, lat, lon, &caps)).collect())
+}
+
+/// ATP by (location, SKU) for the given SKUs.
+pub fn stock_for(conn: &mut DbConnection, skus: &[String]) -> omni_db::Result<HashMap<(String, String), i64>> {
+    let rows: Vec<(String, String, i64)> = node_stock::table
+        .filter(node_stock::sku.eq_any(skus))
+        .select((node_stock::location_id, node_stock::sku, node_stock::atp))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(l, s, a)| ((l, s), a)).collect())
+}

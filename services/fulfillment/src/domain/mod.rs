@@ -1,0 +1,3 @@
+//! Routing and fulfillment rules: pure functions, no I/O.
+
+pub mod routing;

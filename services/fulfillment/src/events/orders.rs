@@ -1,0 +1,90 @@
+use omni_contracts::events::*;
+use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
+use omni_kafka::{HandlerError, Incoming};
+
+use crate::State;
+use crate::db::fulfillments::{self, FulfillmentRow};
+use crate::db::network;
+use crate::domain::routing;
+
+/// Routes accepted orders and releases authorized ones to their node.
+pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    let event = incoming.decode::<OrderEvent>()?;
+    let event_id = event.id.to_string();
+    match event.data {
+        OrderEvent::Accepted(accepted) => {
+            state.db.transaction(move |conn| source(conn, &event_id, accepted)).await?;
+        }
+        OrderEvent::PaymentAuthorized(authorized) => {
+            state.db.transaction(move |conn| release(conn, &event_id, authorized)).await?;
+        }
+        _ => return Ok(()),
+    }
+    state.relay.notify_one();
+    Ok(())
+}
+
+fn source(conn: &mut omni_db::DbConnection, event_id: &str, accepted: OrderAccepted) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    let order = accepted.order;
+    let nodes = network::nodes(conn)?;
+    let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
+    let atp = network::stock_for(conn, &skus)?;
+    let decision = routing::route(&order.request.delivery, &order.request.lines, &nodes, &atp);
+    let Some(location_id) = decision.chosen.clone() else {
+        tracing::info!(order.id = %order.id, "No node can serve the order.");
+        let event = FulfillmentEvent::Unsourceable(OrderUnsourceable { order_id: order.id, candidates: decision.candidates });
+        omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", event))?;
+        return Ok(());
+    };
+    let fulfillment_id = FulfillmentId::generate();
+    let reservation_id = ReservationId::generate();
+    let explanation = serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
+    let now = omni_db::now();
+    fulfillments::insert(
+        conn,
+        &FulfillmentRow {
+            id: fulfillment_id.to_string(),
+            order_id: order.id.to_string(),
+            location_id: location_id.to_string(),
+            reservation_id: reservation_id.to_string(),
+            status: "sourced".into(),
+            explanation,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    let lines = order.request.lines.iter().map(|l| HoldLine { sku: l.sku.clone(), quantity: l.quantity }).collect();
+    tracing::info!(order.id = %order.id, location.id = %location_id, rule = %decision.rule, "Order sourced.");
+    let sourced = FulfillmentSourced {
+        order_id: order.id,
+        fulfillment_id,
+        reservation_id,
+        location_id,
+        lines,
+        candidates: decision.candidates,
+        rule: decision.rule,
+    };
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)))?;
+    Ok(())
+}
+
+fn release(conn: &mut omni_db::DbConnection, event_id: &str, authorized: OrderPaymentAuthorized) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    let current = fulfillments::for_order(conn, authorized.order_id)?;
+    let Some(row) = current.iter().rev().find(|f| f.status == "sourced") else {
+        return Err(HandlerError::Permanent(format!("order {} has no sourced fulfillment to release", authorized.order_id)));
+    };
+    fulfillments::set_status(conn, &row.id, "released")?;
+    let released = FulfillmentReleased {
+        order_id: authorized.order_id,
+        fulfillment_id: FulfillmentId::parse(&row.id)?,
+        location_id: LocationId::parse(&row.location_id)?,
+    };
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", FulfillmentEvent::Released(released)))?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! Returns' tables.
+
+pub mod order_views;
+pub mod schema;

@@ -1,0 +1,70 @@
+use diesel::prelude::*;
+use omni_contracts::OrderId;
+use omni_contracts::api::Order;
+use omni_db::DbConnection;
+use serde::Serialize;
+
+use super::schema::order_views;
+
+/// What returns knows of an order.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
+#[diesel(table_name = order_views)]
+pub struct OrderView {
+    /// The order.
+    pub order_id: String,
+    /// Its latest status.
+    pub status: String,
+    /// Lines as JSON.
+    pub lines: String,
+    /// Currency.
+    pub currency: String,
+    /// The node that fulfils it.
+    pub location_id: Option<String>,
+    /// The partner, for marketplace orders.
+    pub partner_id: Option<String>,
+    /// Accepted at (UTC).
+    #[schema(value_type = String)]
+    pub accepted_at: chrono::NaiveDateTime,
+    /// Last change (UTC).
+    #[schema(value_type = String)]
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// Records an accepted order (a replay leaves the row as it is).
+pub fn insert_accepted(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
+    if find(conn, order.id)?.is_some() {
+        return Ok(());
+    }
+    let lines = serde_json::to_string(&order.request.lines).unwrap_or_else(|_| "[]".into());
+    diesel::insert_into(order_views::table)
+        .values((
+            order_views::order_id.eq(order.id.to_string()),
+            order_views::status.eq(order.status.as_str()),
+            order_views::lines.eq(lines),
+            order_views::currency.eq(order.request.currency.as_str()),
+            order_views::partner_id.eq(order.partner_id.as_ref().map(|p| p.to_string())),
+            order_views::accepted_at.eq(order.created_at.naive_utc()),
+            order_views::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Updates the status (and node) of a known order; unknown orders are ignored.
+pub fn update_status(conn: &mut DbConnection, id: OrderId, status: &str, location_id: Option<&str>) -> omni_db::Result<()> {
+    let target = order_views::table.find(id.to_string());
+    match location_id {
+        Some(loc) => diesel::update(target)
+            .set((order_views::status.eq(status), order_views::location_id.eq(loc), order_views::updated_at.eq(omni_db::now())))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((order_views::status.eq(status), order_views::updated_at.eq(omni_db::now())))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// One order view.
+pub fn find(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<OrderView>> {
+    Ok(order_views::table.find(id.to_string()).select(OrderView::as_select()).first(conn).optional()?)
+}

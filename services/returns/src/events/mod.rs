@@ -1,0 +1,3 @@
+//! What returns consumes.
+
+pub mod orders;
