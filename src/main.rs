@@ -1,1 +1,84 @@
-fn main() {}
+//! `omni`: one binary for every Omni service. The CLI only: settings, telemetry, then a mesh of services.
+
+mod commands;
+mod demo_data;
+mod signals;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for invalid configuration (EX_CONFIG... sysexits' EX_USAGE, as documented).
+const EXIT_CONFIG: u8 = 64;
+
+/// Omni: distributed order management for omnichannel retail.
+#[derive(Debug, Parser)]
+#[command(name = "omni", version, about, long_about = None)]
+struct Cli {
+    /// A settings file (TOML) layered over the built-in defaults; `OMNI__SECTION__KEY` variables override both.
+    #[arg(long, global = true, env = "OMNI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one service against the configured Kafka, Redis and PostgreSQL (production).
+    Serve(commands::serve::Args),
+    /// Run all six services in this process on embedded backends (nothing to install).
+    Dev(commands::dev::Args),
+    /// `dev` plus a traffic simulator with a progress bar and a closing report.
+    Demo(commands::demo::Args),
+    /// Apply every service's database migrations (or one service's) and exit.
+    Migrate(commands::migrate::Args),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective settings with secrets redacted.
+    Print,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match omni_config::Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("omni: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Command::Config(ConfigCommand::Print) = cli.command {
+        print!("{}", settings.to_redacted_toml());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("omni: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(settings, args).await,
+            Command::Dev(args) => commands::dev::run(settings, args).await,
+            Command::Demo(args) => commands::demo::run(settings, args).await,
+            Command::Migrate(args) => commands::migrate::run(settings, args).await,
+            Command::Config(_) => Ok(()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("omni: {message}");
+            if message.starts_with("invalid configuration") { ExitCode::from(EXIT_CONFIG) } else { ExitCode::FAILURE }
+        }
+    }
+}

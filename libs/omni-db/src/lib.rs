@@ -172,6 +172,10 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     target: std::sync::Arc<Target>,
+    /// SQLite has one writer, and a deferred transaction that read a snapshot cannot upgrade to a write once
+    /// another writer committed ("database is locked" at once, whatever the busy timeout). Dev mode is not
+    /// about throughput, so every call on a SQLite database takes this lock: one at a time per service.
+    sqlite_writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -197,7 +201,8 @@ impl Db {
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build_unchecked(Manager(target.clone()));
-        Ok(Self { pool, target: std::sync::Arc::new(target) })
+        let sqlite_writer = matches!(target, Target::Sqlite(_)).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        Ok(Self { pool, target: std::sync::Arc::new(target), sqlite_writer })
     }
 
     /// Applies the common migrations, then the service's own.
@@ -232,7 +237,9 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> std::result::Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.sqlite_writer.clone();
         tokio::task::spawn_blocking(move || {
+            let _serialized = writer.as_ref().map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
             f(&mut conn)
         })

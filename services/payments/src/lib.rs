@@ -1,1 +1,156 @@
-//! placeholder
+//! The payments service: the card vault (tokenization with AES-256-GCM under rotating data keys wrapped by a
+//! key-encryption key), payment intents, and PSP calls behind an adapter (a sandbox PSP ships with Omni).
+//!
+//! Card numbers enter only here, through `POST /v1/payments/tokens`, and leave only towards the PSP. They never
+//! appear in logs, traces, events, error bodies or `Debug` output; at most the first six and last four digits
+//! are shown. The CVC is checked and forgotten, never stored. Detokenization happens only inside this service,
+//! for a PSP call, under its own principal, rate-limited and audited.
+//!
+//! Consumes `omni.orders.v1` (`omni.order.reserved`); publishes `omni.payments.v1` (`omni.payment.authorized`,
+//! `omni.payment.declined`) through the outbox.
+
+pub mod authorization;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod routes;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use omni_contracts::Topic;
+use omni_db::Db;
+use omni_http::{ServiceContext, ServiceParts};
+use tokio::sync::Notify;
+use utoipa::OpenApi;
+
+pub use error::{Error, Result};
+
+use crate::domain::psp::{Psp, SandboxPsp};
+use crate::domain::rate_limit::RateLimiter;
+use crate::domain::vault::Kek;
+
+/// The service's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Detokenizations allowed in a burst.
+pub const DETOKENIZE_BURST: u32 = 500;
+/// Detokenizations allowed per second, sustained.
+pub const DETOKENIZE_PER_SECOND: u32 = 200;
+
+/// The message when `payments.key_encryption_key` is unusable.
+const INVALID_KEK: &str = "invalid configuration: `payments.key_encryption_key` must be base64 of 32 bytes";
+
+/// Shared state of the handlers and the consumer.
+#[derive(Clone)]
+pub struct State {
+    /// The payments database.
+    pub db: Db,
+    /// Wakes the outbox relay after a commit.
+    pub relay: Arc<Notify>,
+    /// The key-encryption key that wraps the vault's data keys.
+    pub kek: Arc<Kek>,
+    /// The PSP adapter.
+    pub psp: Arc<dyn Psp>,
+    /// The detokenization rate limit.
+    pub detokenize_limit: Arc<Mutex<RateLimiter>>,
+}
+
+impl State {
+    /// State with the default detokenization limit.
+    pub fn new(db: Db, relay: Arc<Notify>, kek: Kek, psp: Arc<dyn Psp>) -> Self {
+        let limiter = RateLimiter::new(DETOKENIZE_BURST, DETOKENIZE_PER_SECOND, Instant::now());
+        Self {
+            db,
+            relay,
+            kek: Arc::new(kek),
+            psp,
+            detokenize_limit: Arc::new(Mutex::new(limiter)),
+        }
+    }
+}
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Omni payments",
+        description = "Card tokenization, vault key rotation and payment intents."
+    ),
+    paths(
+        routes::tokens::create::create_token,
+        routes::keys::rotate::rotate_keys,
+        routes::intents::list::list_intents,
+    ),
+    components(schemas(omni_http::errors::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// Parses the configured KEK: base64 of exactly 32 bytes.
+pub fn kek_from_settings(settings: &omni_config::PaymentsSettings) -> omni_http::Result<Kek> {
+    Kek::from_base64(settings.key_encryption_key.expose())
+        .map_err(|_| omni_http::Error::Startup(INVALID_KEK.into()))
+}
+
+/// The PSP adapter named by `payments.psp`.
+pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_http::Result<Arc<dyn Psp>> {
+    match settings.psp.as_str() {
+        "sandbox" => Ok(Arc::new(SandboxPsp::new())),
+        other => Err(omni_http::Error::Startup(format!(
+            "invalid configuration: `payments.psp` must be `sandbox` (the only PSP adapter so far), got `{other}`"
+        ))),
+    }
+}
+
+/// Opens the vault at start: checks the KEK unwraps every stored data key and creates the first one if there
+/// is none. Returns the active data key version. Several instances starting at once on an empty vault race for
+/// version 1; the losers retry and find it.
+pub async fn open_vault(db: &Db, kek: &Arc<Kek>) -> Result<i32> {
+    let mut attempt = 0;
+    loop {
+        let kek = kek.clone();
+        match db
+            .transaction(move |conn| db::data_keys::ensure_active(conn, &kek))
+            .await
+        {
+            Err(Error::RotationConflict) if attempt < 3 => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Runs the payments service until its shutdown token is cancelled.
+pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+    let kek = kek_from_settings(&ctx.settings.payments)?;
+    let psp = psp_from_settings(&ctx.settings.payments)?;
+    let relay = ctx.outbox_relay();
+    let state = State::new(ctx.db.clone(), relay.waker(), kek, psp);
+    let version = open_vault(&state.db, &state.kek).await.map_err(|e| match e {
+        Error::Crypto(e) => omni_http::Error::Startup(format!(
+            "invalid configuration: `payments.key_encryption_key` is not the key the vault was created with ({e})"
+        )),
+        Error::Db(e) => omni_http::Error::Db(e),
+        other => omni_http::Error::Startup(format!("cannot open the payments vault: {other}")),
+    })?;
+    tracing::info!(
+        data_key.version = version,
+        psp = state.psp.name(),
+        "Payments vault open."
+    );
+
+    let consumers = vec![(
+        ctx.consumer(events::orders::CONSUMER, vec![Topic::Orders]),
+        events::orders::handler(state.clone()),
+    )];
+    ctx.run(ServiceParts {
+        openapi: ApiDoc::openapi(),
+        configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),
+        consumers,
+        relay,
+        readiness: vec![],
+        background: vec![],
+    })
+    .await
+}

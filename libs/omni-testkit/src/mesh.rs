@@ -1,0 +1,251 @@
+//! The mesh: builds each service's context (database, Kafka, metrics, listener) and runs them together.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use omni_config::{SERVICES, Settings};
+use omni_db::{Db, Target};
+use omni_http::ServiceContext;
+use omni_kafka::{EmbeddedKafka, Kafka};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Which broker.
+#[derive(Debug, Clone)]
+pub enum KafkaBackend {
+    /// librdkafka's mock cluster in this process.
+    Embedded,
+    /// A real broker at these bootstrap servers.
+    External(String),
+}
+
+/// Which databases.
+#[derive(Debug, Clone)]
+pub enum DbBackend {
+    /// One SQLite file per service in this directory.
+    Sqlite(PathBuf),
+    /// One PostgreSQL database; each service in its own schema (or per-service URLs from settings).
+    Postgres(String),
+}
+
+/// Which hold store.
+#[derive(Debug, Clone)]
+pub enum HoldsBackend {
+    /// In-process.
+    Memory,
+    /// Redis at `url`, keys under `prefix`.
+    Redis {
+        /// `redis://...`
+        url: String,
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+/// How to start a mesh.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// Effective settings (ports, keys, topics...).
+    pub settings: Settings,
+    /// Broker.
+    pub kafka: KafkaBackend,
+    /// Databases.
+    pub db: DbBackend,
+    /// Hold store.
+    pub holds: HoldsBackend,
+    /// Bind every service to port 0 instead of its configured port.
+    pub ephemeral_ports: bool,
+    /// The services to run (default: all six).
+    pub services: Vec<&'static str>,
+}
+
+impl MeshOptions {
+    /// Every service on embedded backends, SQLite files in `data_dir`.
+    pub fn embedded(settings: Settings, data_dir: PathBuf) -> Self {
+        Self {
+            settings,
+            kafka: KafkaBackend::Embedded,
+            db: DbBackend::Sqlite(data_dir),
+            holds: HoldsBackend::Memory,
+            ephemeral_ports: false,
+            services: SERVICES.to_vec(),
+        }
+    }
+}
+
+/// A running mesh.
+pub struct Mesh {
+    endpoints: BTreeMap<&'static str, SocketAddr>,
+    kafka_bootstrap: String,
+    shutdown: CancellationToken,
+    tasks: JoinSet<(&'static str, omni_http::Result<()>)>,
+    settings: Arc<Settings>,
+    _embedded: Option<EmbeddedKafka>,
+}
+
+impl std::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mesh").field("endpoints", &self.endpoints).field("kafka", &self.kafka_bootstrap).finish()
+    }
+}
+
+impl Mesh {
+    /// Connects every backend (failing with one clear line naming the backend and its config key), migrates,
+    /// binds and starts the services.
+    pub async fn start(options: MeshOptions) -> anyhow::Result<Self> {
+        let settings = Arc::new(options.settings);
+        let topics = omni_kafka::topics::TopicNames::new(&settings.kafka.topics);
+        let (bootstrap, embedded) = match &options.kafka {
+            KafkaBackend::Embedded => {
+                let embedded = EmbeddedKafka::start(&topics).context("cannot start the embedded Kafka broker")?;
+                (embedded.bootstrap_servers().to_owned(), Some(embedded))
+            }
+            KafkaBackend::External(bootstrap) => (bootstrap.clone(), None),
+        };
+        let kafka = Kafka::new(&settings.kafka, &bootstrap);
+        kafka.ping(Duration::from_secs(10)).await?;
+        if embedded.is_none() {
+            omni_kafka::topics::ensure_topics(&kafka).await?;
+        }
+        let holds = match &options.holds {
+            HoldsBackend::Memory => omni_allocation::HoldStore::Memory(Default::default()),
+            HoldsBackend::Redis { url, prefix } => omni_allocation::HoldStore::Redis(
+                omni_allocation::holds::RedisHolds::connect(url, prefix)
+                    .await
+                    .map_err(|e| anyhow!("cannot reach Redis at {} (redis.url): {e}", omni_db::redact(url)))?,
+            ),
+        };
+        let shutdown = CancellationToken::new();
+        let mut contexts = Vec::new();
+        for service in &options.services {
+            let service: &'static str = SERVICES
+                .iter()
+                .copied()
+                .find(|s| s == service)
+                .ok_or_else(|| anyhow!("unknown service `{service}`; one of {SERVICES:?}"))?;
+            let target = db_target(&settings, &options.db, service)?;
+            let db = Db::connect(target.clone(), settings.database.pool_size)
+                .map_err(|e| anyhow!("{e} ({})", db_key(&settings, service)))?;
+            db.migrate(migrations(service)).await.with_context(|| format!("migrating the {service} database"))?;
+            let metrics = omni_telemetry::Metrics::new(service)?;
+            let producer = kafka.producer(&metrics)?;
+            let port = if options.ephemeral_ports { 0 } else { settings.http.port(service) };
+            let addr = format!("{}:{port}", settings.http.host);
+            let listener = TcpListener::bind(&addr)
+                .with_context(|| format!("cannot bind {service} to {addr} (http.host, http.ports.{service})"))?;
+            listener.set_nonblocking(true)?;
+            contexts.push(ServiceContext {
+                service,
+                settings: settings.clone(),
+                db,
+                kafka: kafka.clone(),
+                producer,
+                metrics,
+                listener,
+                shutdown: shutdown.child_token(),
+            });
+        }
+        let mut endpoints = BTreeMap::new();
+        let mut tasks = JoinSet::new();
+        for ctx in contexts {
+            let service = ctx.service;
+            endpoints.insert(service, ctx.listener.local_addr()?);
+            let holds = holds.clone();
+            tasks.spawn(async move {
+                let result = match service {
+                    "catalog" => omni_catalog::run(ctx).await,
+                    "allocation" => omni_allocation::run(ctx, holds).await,
+                    "orders" => omni_orders::run(ctx).await,
+                    "fulfillment" => omni_fulfillment::run(ctx).await,
+                    "payments" => omni_payments::run(ctx).await,
+                    _ => omni_returns::run(ctx).await,
+                };
+                (service, result)
+            });
+        }
+        Ok(Self { endpoints, kafka_bootstrap: bootstrap, shutdown, tasks, settings, _embedded: embedded })
+    }
+
+    /// `http://host:port` of a service.
+    pub fn url(&self, service: &str) -> String {
+        self.endpoints.get(service).map(|a| format!("http://{a}")).unwrap_or_default()
+    }
+
+    /// Every service's address.
+    pub fn endpoints(&self) -> &BTreeMap<&'static str, SocketAddr> {
+        &self.endpoints
+    }
+
+    /// The broker's bootstrap servers.
+    pub fn kafka_bootstrap(&self) -> &str {
+        &self.kafka_bootstrap
+    }
+
+    /// The settings the mesh runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// A token that stops the mesh when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until a service stops on its own (an error), returning its name and result.
+    pub async fn first_exit(&mut self) -> Option<(&'static str, omni_http::Result<()>)> {
+        self.tasks.join_next().await.map(|r| r.unwrap_or(("unknown", Err(omni_http::Error::Startup("task panicked".into())))))
+    }
+
+    /// Stops every service gracefully and waits for them; returns the first error.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((service, Err(e))) => first_error = first_error.or(Some(anyhow!("{service}: {e}"))),
+                Err(e) => first_error = first_error.or(Some(anyhow!("a service task failed: {e}"))),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The embedded migrations of a service.
+pub fn migrations(service: &str) -> diesel_migrations::EmbeddedMigrations {
+    match service {
+        "catalog" => omni_catalog::MIGRATIONS,
+        "allocation" => omni_allocation::MIGRATIONS,
+        "orders" => omni_orders::MIGRATIONS,
+        "fulfillment" => omni_fulfillment::MIGRATIONS,
+        "payments" => omni_payments::MIGRATIONS,
+        _ => omni_returns::MIGRATIONS,
+    }
+}
+
+fn db_key(settings: &Settings, service: &str) -> String {
+    if settings.database.urls.contains_key(service) { format!("database.urls.{service}") } else { "database.url".to_owned() }
+}
+
+/// Where a service's database is: a per-service URL from settings wins, then the backend's default.
+pub fn db_target(settings: &Settings, backend: &DbBackend, service: &str) -> anyhow::Result<Target> {
+    if let Some(url) = settings.database.urls.get(service) {
+        return Ok(Target::parse(url.expose(), None)?);
+    }
+    Ok(match backend {
+        DbBackend::Sqlite(dir) => Target::Sqlite(dir.join(format!("{service}.db"))),
+        DbBackend::Postgres(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("invalid configuration: `database.url` must be a postgres:// URL");
+            }
+            Target::Postgres { url: url.clone(), schema: Some(service.to_owned()) }
+        }
+    })
+}

@@ -1,0 +1,61 @@
+//! Test helpers: settings with a known admin key, backends from the environment the test script sets up, and
+//! polling without wall-clock assertions.
+
+use std::future::Future;
+use std::time::Duration;
+
+use omni_config::{ApiKeySettings, Role, Secret, Settings};
+
+/// The admin key tests use.
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// Default settings plus the test admin key.
+pub fn settings() -> Settings {
+    let mut settings = Settings::load_with(None, std::iter::empty()).unwrap_or_else(|e| panic!("defaults must load: {e}"));
+    settings.auth.api_keys.push(ApiKeySettings {
+        key: Secret::new(ADMIN_KEY),
+        name: "test-admin".into(),
+        roles: vec![Role::Admin],
+        partner_id: None,
+        locations: vec![],
+    });
+    settings.payments.key_encryption_key = Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    settings
+}
+
+/// The real broker the test script started (`OMNI_TEST_KAFKA_BOOTSTRAP`).
+pub fn kafka_bootstrap() -> Option<String> {
+    std::env::var("OMNI_TEST_KAFKA_BOOTSTRAP").ok().filter(|s| !s.is_empty())
+}
+
+/// The Redis the test script started (`OMNI_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
+pub fn redis_url() -> String {
+    std::env::var("OMNI_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    format!("omni-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Polls `probe` every 20 ms until it yields `Some`, giving up after `limit` (a liveness bound, not a timing
+/// assertion: it only turns a hang into a failure with `what` in the message).
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last_error = None;
+    loop {
+        match probe().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => last_error = Some(e),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("gave up waiting for {what} after {limit:?} (last error: {last_error:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,92 @@
+//! Payment intents: one per order for now, unique by order id (the idempotency key of authorization).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use omni_contracts::{Currency, Money, OrderId, PaymentIntentId};
+use omni_db::DbConnection;
+
+use super::schema::payment_intents;
+use crate::domain::intent::{IntentStatus, PaymentIntent, TenderRecord};
+use crate::{Error, Result};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = payment_intents)]
+struct IntentRow {
+    id: String,
+    order_id: String,
+    amount_minor: i64,
+    currency: String,
+    status: String,
+    psp_reference: Option<String>,
+    decline_reason: Option<String>,
+    tenders: String,
+    created_at: NaiveDateTime,
+}
+
+impl IntentRow {
+    fn into_intent(self) -> Result<PaymentIntent> {
+        let corrupt = |reason: String| Error::Corrupt {
+            what: "payment intent",
+            reason,
+        };
+        Ok(PaymentIntent {
+            id: PaymentIntentId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
+            order_id: OrderId::parse(&self.order_id).map_err(|e| corrupt(e.to_string()))?,
+            amount: Money {
+                amount_minor: self.amount_minor,
+                currency: Currency::parse(&self.currency).map_err(|e| corrupt(e.to_string()))?,
+            },
+            status: IntentStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(format!("unknown status `{}`", self.status)))?,
+            psp_reference: self.psp_reference,
+            decline_reason: self.decline_reason,
+            tenders: serde_json::from_str::<Vec<TenderRecord>>(&self.tenders)
+                .map_err(|e| corrupt(e.to_string()))?,
+            created_at: self.created_at.and_utc(),
+        })
+    }
+}
+
+/// Stores an intent in the caller's transaction. A second intent for the same order fails with a unique
+/// violation ([`Error::is_unique_violation`]).
+pub fn insert(conn: &mut DbConnection, intent: &PaymentIntent) -> Result<()> {
+    let tenders = serde_json::to_string(&intent.tenders).map_err(|e| Error::Corrupt {
+        what: "payment intent",
+        reason: e.to_string(),
+    })?;
+    diesel::insert_into(payment_intents::table)
+        .values((
+            payment_intents::id.eq(intent.id.to_string()),
+            payment_intents::order_id.eq(intent.order_id.to_string()),
+            payment_intents::amount_minor.eq(intent.amount.amount_minor),
+            payment_intents::currency.eq(intent.amount.currency.as_str()),
+            payment_intents::status.eq(intent.status.as_str()),
+            payment_intents::psp_reference.eq(intent.psp_reference.as_deref()),
+            payment_intents::decline_reason.eq(intent.decline_reason.as_deref()),
+            payment_intents::tenders.eq(tenders),
+            payment_intents::created_at.eq(intent.created_at.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether the order already has an intent.
+pub fn exists_for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<bool> {
+    let count: i64 = payment_intents::table
+        .filter(payment_intents::order_id.eq(order_id.to_string()))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// An order's intents, oldest first.
+pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<Vec<PaymentIntent>> {
+    payment_intents::table
+        .filter(payment_intents::order_id.eq(order_id.to_string()))
+        .order(payment_intents::id.asc())
+        .select(IntentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(IntentRow::into_intent)
+        .collect()
+}

@@ -1,0 +1,42 @@
+diesel::table! {
+    data_keys (version) {
+        version -> Integer,
+        wrapped_key -> Text,
+        created_at -> Timestamp,
+        retired -> Bool,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    vault_cards (token) {
+        token -> Text,
+        key_version -> Integer,
+        nonce -> Text,
+        ciphertext -> Text,
+        brand -> Text,
+        first6 -> Text,
+        last4 -> Text,
+        exp_month -> Integer,
+        exp_year -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payment_intents (id) {
+        id -> Text,
+        order_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        status -> Text,
+        psp_reference -> Nullable<Text>,
+        decline_reason -> Nullable<Text>,
+        tenders -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(vault_cards -> data_keys (key_version));
+
+diesel::allow_tables_to_appear_in_same_query!(data_keys, vault_cards, payment_intents);

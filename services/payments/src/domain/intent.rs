@@ -1,0 +1,240 @@
+//! Payment intents: what was asked of each tender of an order, and the one decision announced for the order.
+
+use chrono::{DateTime, Utc};
+use omni_contracts::api::Tender;
+use omni_contracts::{Money, OrderId, PaymentIntentId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::vault::is_token;
+
+/// The reference announced for a tender the marketplace already collected.
+pub const MARKETPLACE_PREPAID_REFERENCE: &str = "marketplace_prepaid";
+/// The decline reason for a card token the vault does not hold.
+pub const UNKNOWN_TOKEN: &str = "unknown card token";
+/// The decline reason for a vault entry that cannot be decrypted.
+pub const UNREADABLE_TOKEN: &str = "card token cannot be used";
+/// The decline reason for an order without tenders.
+pub const NO_TENDER: &str = "order has no tender";
+
+/// Where an intent stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// Every tender is authorized for the amount.
+    Authorized,
+    /// A tender was declined (earlier authorizations of the order were voided).
+    Declined,
+}
+
+impl IntentStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::Authorized => "authorized",
+            IntentStatus::Declined => "declined",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "authorized" => Some(IntentStatus::Authorized),
+            "declined" => Some(IntentStatus::Declined),
+            _ => None,
+        }
+    }
+}
+
+/// The kind of a tender, as stored on an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TenderKind {
+    /// A vault card token.
+    Card,
+    /// Paid to the marketplace already.
+    MarketplacePrepaid,
+}
+
+/// One tender of an intent and what happened to it. Holds vault tokens only, never card data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TenderRecord {
+    /// The kind of tender.
+    #[serde(rename = "type")]
+    pub kind: TenderKind,
+    /// The vault token of a card tender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// What the tender gave: approved with a reference, declined with a reason, or not tried (`None`) because
+    /// an earlier tender was declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<TenderOutcome>,
+}
+
+impl TenderRecord {
+    /// A tender of an order, not tried yet. A card "token" that is not token-shaped is not kept: a caller may
+    /// have put a card number there by mistake.
+    pub fn of(tender: &Tender) -> Self {
+        match tender {
+            Tender::Card { token } => {
+                let token = is_token(token).then(|| token.clone());
+                Self {
+                    kind: TenderKind::Card,
+                    token,
+                    outcome: None,
+                }
+            }
+            Tender::MarketplacePrepaid {} => Self {
+                kind: TenderKind::MarketplacePrepaid,
+                token: None,
+                outcome: None,
+            },
+        }
+    }
+}
+
+/// What one tender gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TenderOutcome {
+    /// Held by the PSP (or prepaid).
+    Approved {
+        /// The PSP's reference of the hold.
+        psp_reference: String,
+    },
+    /// Refused.
+    Declined {
+        /// Why, in words safe to show.
+        reason: String,
+    },
+}
+
+/// The one decision announced for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Every tender is authorized; the references, comma-separated, in tender order.
+    Authorized {
+        /// The PSP references.
+        psp_reference: String,
+    },
+    /// Declined for the first reason met.
+    Declined {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Decides an order's intent from its tenders: authorized only if it has tenders and every one was approved.
+pub fn decide(tenders: &[TenderRecord]) -> Decision {
+    if tenders.is_empty() {
+        return Decision::Declined {
+            reason: NO_TENDER.to_owned(),
+        };
+    }
+    let mut references = Vec::with_capacity(tenders.len());
+    for tender in tenders {
+        match &tender.outcome {
+            Some(TenderOutcome::Approved { psp_reference }) => references.push(psp_reference.as_str()),
+            Some(TenderOutcome::Declined { reason }) => {
+                return Decision::Declined {
+                    reason: reason.clone(),
+                };
+            }
+            None => {
+                return Decision::Declined {
+                    reason: "tender was not authorized".to_owned(),
+                };
+            }
+        }
+    }
+    Decision::Authorized {
+        psp_reference: references.join(","),
+    }
+}
+
+/// A payment intent as the API shows it. No card data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentIntent {
+    /// The intent.
+    pub id: PaymentIntentId,
+    /// The order it pays for.
+    pub order_id: OrderId,
+    /// The amount authorized (or asked for, if declined).
+    pub amount: Money,
+    /// Authorized or declined.
+    pub status: IntentStatus,
+    /// The PSP references of the holds, when authorized.
+    pub psp_reference: Option<String>,
+    /// Why it was declined.
+    pub decline_reason: Option<String>,
+    /// The order's tenders and what each gave.
+    pub tenders: Vec<TenderRecord>,
+    /// When it was decided.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approved(reference: &str) -> TenderRecord {
+        TenderRecord {
+            kind: TenderKind::Card,
+            token: Some("tok_x".into()),
+            outcome: Some(TenderOutcome::Approved {
+                psp_reference: reference.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn an_order_is_authorized_only_when_every_tender_is_approved() {
+        assert_eq!(
+            decide(&[approved("a"), approved("b")]),
+            Decision::Authorized {
+                psp_reference: "a,b".into()
+            }
+        );
+        let declined = TenderRecord {
+            outcome: Some(TenderOutcome::Declined {
+                reason: "card_declined".into(),
+            }),
+            ..approved("x")
+        };
+        assert_eq!(
+            decide(&[approved("a"), declined]),
+            Decision::Declined {
+                reason: "card_declined".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_order_without_tenders_is_declined() {
+        assert_eq!(
+            decide(&[]),
+            Decision::Declined {
+                reason: NO_TENDER.into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_card_number_put_where_a_token_belongs_is_not_kept() {
+        let record = TenderRecord::of(&Tender::Card {
+            token: "4242424242424242".into(),
+        });
+        assert_eq!(record.kind, TenderKind::Card);
+        assert_eq!(record.token, None);
+    }
+
+    #[test]
+    fn a_stored_tender_list_round_trips_through_json() {
+        let tenders = vec![
+            approved("sandbox_auth_x"),
+            TenderRecord::of(&Tender::MarketplacePrepaid {}),
+        ];
+        let json = serde_json::to_string(&tenders).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<TenderRecord>>(&json).unwrap(), tenders);
+    }
+}

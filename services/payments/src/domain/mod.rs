@@ -1,0 +1,8 @@
+//! Payments rules that need no I/O: card numbers, the vault's cryptography, intents, the PSP adapters and the
+//! detokenization rate limit. The part most worth unit tests.
+
+pub mod card;
+pub mod intent;
+pub mod psp;
+pub mod rate_limit;
+pub mod vault;

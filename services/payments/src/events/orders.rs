@@ -1,0 +1,28 @@
+//! The `orders` consumer: authorizes each reserved order once.
+
+use omni_contracts::events::OrderEvent;
+use omni_kafka::HandlerError;
+use omni_kafka::consumer::{Handler, Incoming};
+
+use crate::State;
+use crate::authorization::{self, Outcome};
+
+/// The consumer's name (its group is `<prefix>.payments.orders`).
+pub const CONSUMER: &str = "orders";
+
+/// Handles `omni.orders.v1`: `omni.order.reserved` → authorize; anything else → acknowledge.
+pub fn handler(state: State) -> Handler {
+    omni_kafka::consumer::handler(move |incoming: Incoming| {
+        let state = state.clone();
+        async move {
+            let envelope = incoming.decode::<OrderEvent>()?;
+            let OrderEvent::Reserved(reserved) = envelope.data else {
+                return Ok(());
+            };
+            match authorization::authorize_order(&state, incoming.event_id(), reserved).await {
+                Ok(Outcome::Decided(_) | Outcome::AlreadyDecided) => Ok(()),
+                Err(e) => Err(HandlerError::from(e)),
+            }
+        }
+    })
+}

@@ -1,0 +1,161 @@
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use omni_contracts::api::{CardToken, TokenizeCard};
+use omni_http::{ApiError, Code, Principal};
+use secrecy::zeroize::Zeroize;
+use serde_json::Value;
+
+use crate::State;
+use crate::db::vault;
+use crate::domain::card::Card;
+
+/// A tokenization body is a few dozen bytes; anything much larger is not a card.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
+const FIELDS: &str = "number, exp_month, exp_year, cvc";
+
+/// Tokenizes a card: checks the number (Luhn), the expiry and the CVC's shape, seals number and expiry in the
+/// vault and answers with a random token and the parts that may be shown. The CVC is never stored. Any
+/// authenticated principal may tokenize (checkout). Errors never repeat the number or the CVC.
+#[utoipa::path(
+    post, path = "/v1/payments/tokens", request_body = TokenizeCard,
+    responses(
+        (status = 201, description = "Tokenized", body = CardToken),
+        (status = 400, description = "The body is not a tokenization request", body = omni_http::errors::ErrorBody),
+        (status = 413, description = "The body is too large", body = omni_http::errors::ErrorBody),
+        (status = 415, description = "The body is not JSON", body = omni_http::errors::ErrorBody),
+        (status = 422, description = "Not a valid card (number, expiry or CVC)", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_token(
+    state: web::Data<State>,
+    _principal: Principal,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // The body is read and parsed here rather than by the shared JSON extractor, whose errors quote the
+    // offending value: a number sent as a JSON integer would come back in the error body.
+    if !is_json(request.content_type()) {
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            "send the body as `Content-Type: application/json`",
+        ));
+    }
+    let body = payload
+        .to_bytes_limited(MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Code::PayloadTooLarge,
+                format!("body exceeds the limit of {MAX_BODY_BYTES} bytes"),
+            )
+        })?
+        .map_err(|_| ApiError::new(Code::InvalidBody, "the body could not be read"))?;
+    let mut card_request = parse(&body).map_err(|reason| ApiError::new(Code::InvalidBody, reason))?;
+    let card = Card::from_request(&card_request, chrono::Utc::now().date_naive());
+    card_request.number.zeroize();
+    card_request.cvc.zeroize();
+    let card = card.map_err(|e| ApiError::new(Code::InvalidCard, e.to_string()))?;
+
+    let kek = state.kek.clone();
+    let token = state
+        .db
+        .transaction(move |conn| vault::tokenize(conn, &kek, &card))
+        .await?;
+    tracing::info!(token = %token.token, brand = %token.brand, "Card tokenized.");
+    Ok(HttpResponse::Created().json(token))
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads a [`TokenizeCard`] with error messages that name fields and expected shapes, never values.
+fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(format!("the body must be a JSON object with the fields {FIELDS}"));
+    };
+    if fields
+        .keys()
+        .any(|k| !matches!(k.as_str(), "number" | "exp_month" | "exp_year" | "cvc"))
+    {
+        return Err(format!("unknown field: the allowed fields are {FIELDS}"));
+    }
+    let number = match fields.remove("number") {
+        Some(Value::String(number)) => number,
+        Some(_) => return Err("number: must be a string of digits".into()),
+        None => return Err("number: missing".into()),
+    };
+    let small_integer =
+        |name: &str, fields: &mut serde_json::Map<String, Value>, max: u64| match fields.remove(name) {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|n| *n <= max)
+                .ok_or_else(|| format!("{name}: out of range")),
+            Some(_) => Err(format!("{name}: must be an integer")),
+            None => Err(format!("{name}: missing")),
+        };
+    let exp_month = u8::try_from(small_integer("exp_month", &mut fields, u64::from(u8::MAX))?)
+        .map_err(|_| "exp_month: out of range".to_owned())?;
+    let exp_year = u16::try_from(small_integer("exp_year", &mut fields, u64::from(u16::MAX))?)
+        .map_err(|_| "exp_year: out of range".to_owned())?;
+    let cvc = match fields.remove("cvc") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(cvc)) => Some(cvc),
+        Some(_) => return Err("cvc: must be a string of 3 or 4 digits".into()),
+    };
+    Ok(TokenizeCard {
+        number,
+        exp_month,
+        exp_year,
+        cvc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_well_formed_body_is_read() {
+        let card =
+            parse(br#"{"number":"4242 4242 4242 4242","exp_month":12,"exp_year":2030,"cvc":"123"}"#).unwrap();
+        assert_eq!(
+            (card.number.as_str(), card.exp_month, card.exp_year),
+            ("4242 4242 4242 4242", 12, 2030)
+        );
+        assert_eq!(card.cvc.as_deref(), Some("123"));
+    }
+
+    #[test]
+    fn body_errors_never_repeat_the_number_or_the_cvc() {
+        for body in [
+            r#"{"number":4242424242424242,"exp_month":12,"exp_year":2030}"#,
+            r#"{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":987}"#,
+            r#"{"number":"4242424242424242","exp_month":"12","exp_year":2030}"#,
+            r#"{"number":"4242424242424242","exp_month":12,"exp_year":2030,"4242424242424242":1}"#,
+            r#"{"number":"4242424242424242","exp_month":12,"exp_year":2030"#,
+            r#"["4242424242424242"]"#,
+        ] {
+            let message = parse(body.as_bytes()).unwrap_err();
+            assert!(!message.contains("4242"), "{body} -> {message}");
+            assert!(!message.contains("987"), "{body} -> {message}");
+        }
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        assert!(is_json("application/json"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json(""));
+    }
+}

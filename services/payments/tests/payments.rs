@@ -1,0 +1,569 @@
+//! The vault and payment intents against real databases: every scenario runs once on SQLite and once on
+//! PostgreSQL. HTTP and Kafka wiring are covered by the end-to-end tests.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, Utc};
+use diesel::prelude::*;
+use omni_config::{ApiKeySettings, AuthSettings, Role, Secret};
+use omni_contracts::api::{CardToken, Tender, TokenizeCard};
+use omni_contracts::events::OrderReserved;
+use omni_contracts::{Currency, LocationId, Money, OrderId, ReservationId};
+use omni_db::DbConnection;
+use omni_db::testing::{Backend, TestDatabase};
+use omni_http::ApiKeys;
+use omni_payments::authorization::{Outcome, authorize_order};
+use omni_payments::db::schema::vault_cards;
+use omni_payments::db::vault::{DETOKENIZE_ACTION, DETOKENIZE_PRINCIPAL, Detokenized, Purpose};
+use omni_payments::db::{data_keys, intents, vault};
+use omni_payments::domain::card::Card;
+use omni_payments::domain::intent::{IntentStatus, PaymentIntent};
+use omni_payments::domain::psp::SandboxPsp;
+use omni_payments::domain::vault::{Kek, is_token};
+use omni_payments::{Error, MIGRATIONS, State, open_vault};
+use tokio::sync::Notify;
+
+const APPROVE: &str = "4242424242424242";
+const DECLINE: &str = "4000000000000002";
+const INSUFFICIENT_FUNDS: &str = "4000000000009995";
+const OUTAGE_ONCE: &str = "4000000000000119";
+
+/// Runs each scenario once per backend, as `<scenario>::on_sqlite` and `<scenario>::on_postgres`.
+macro_rules! on_every_backend {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() -> anyhow::Result<()> {
+                super::$scenario(Backend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn on_postgres() -> anyhow::Result<()> {
+                super::$scenario(Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+on_every_backend!(
+    a_tokenized_card_is_stored_encrypted_and_detokenizes_back_with_an_audit_entry,
+    cards_sealed_before_a_rotation_still_detokenize_and_new_cards_use_the_new_key,
+    a_vault_opened_with_another_kek_refuses_to_start,
+    an_order_is_authorized_once_however_often_its_reservation_arrives,
+    declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason,
+    a_marketplace_prepaid_order_is_authorized_without_a_psp_call,
+    an_order_whose_psp_call_fails_is_not_decided_until_the_retry_succeeds,
+    the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_number,
+);
+
+const KEK: [u8; 32] = [42; 32];
+
+/// A migrated payments database with an open vault and the sandbox PSP.
+struct Fixture {
+    state: State,
+    _database: TestDatabase,
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> anyhow::Result<Self> {
+        let database = TestDatabase::create(backend)?;
+        let db = database.migrated(MIGRATIONS).await?;
+        let state = State::new(
+            db,
+            Arc::new(Notify::new()),
+            Kek::from_bytes(KEK),
+            Arc::new(SandboxPsp::new()),
+        );
+        assert_eq!(open_vault(&state.db, &state.kek).await?, 1);
+        Ok(Self {
+            state,
+            _database: database,
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConnection, &Kek) -> omni_payments::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let kek = self.state.kek.clone();
+        Ok(self.state.db.transaction(move |conn| f(conn, &kek)).await?)
+    }
+
+    async fn tokenize(&self, number: &str) -> anyhow::Result<CardToken> {
+        let card = card(number)?;
+        self.with(move |conn, kek| vault::tokenize(conn, kek, &card))
+            .await
+    }
+
+    async fn detokenize(&self, token: &str, order_id: OrderId) -> anyhow::Result<Detokenized> {
+        let token = token.to_owned();
+        self.with(move |conn, kek| vault::detokenize(conn, kek, &token, Purpose::Authorize(order_id)))
+            .await
+    }
+
+    async fn intents(&self, order_id: OrderId) -> anyhow::Result<Vec<PaymentIntent>> {
+        self.with(move |conn, _| intents::for_order(conn, order_id)).await
+    }
+
+    /// Every event waiting in the outbox, as (type, body).
+    async fn outbox(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let pending = self
+            .with(|conn, _| Ok(omni_db::outbox::pending(conn, 1_000)?))
+            .await?;
+        Ok(pending
+            .into_iter()
+            .map(|m| {
+                let kind = m
+                    .header_pairs()
+                    .into_iter()
+                    .find(|(k, _)| k == "ce_type")
+                    .map(|(_, v)| v)
+                    .unwrap_or_default();
+                (kind, m.body)
+            })
+            .collect())
+    }
+
+    async fn audit(&self) -> anyhow::Result<Vec<omni_db::audit::AuditEntry>> {
+        self.with(|conn, _| Ok(omni_db::audit::recent(conn, 1_000)?))
+            .await
+    }
+}
+
+fn card(number: &str) -> anyhow::Result<Card> {
+    let request = TokenizeCard {
+        number: number.into(),
+        exp_month: 12,
+        exp_year: next_year(),
+        cvc: Some("123".into()),
+    };
+    Ok(Card::from_request(&request, Utc::now().date_naive())?)
+}
+
+fn next_year() -> u16 {
+    u16::try_from(Utc::now().year() + 1).unwrap_or(2100)
+}
+
+/// A reserved-order event builder.
+fn reserved(tenders: Vec<Tender>) -> anyhow::Result<OrderReserved> {
+    Ok(OrderReserved {
+        order_id: OrderId::generate(),
+        reservation_id: ReservationId::generate(),
+        location_id: LocationId::parse("STORE-001")?,
+        amount: Money {
+            amount_minor: 4_999,
+            currency: Currency::parse("EUR")?,
+        },
+        tenders,
+    })
+}
+
+fn card_tender(token: &CardToken) -> Tender {
+    Tender::Card {
+        token: token.token.clone(),
+    }
+}
+
+async fn a_tokenized_card_is_stored_encrypted_and_detokenizes_back_with_an_audit_entry(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let token = fx.tokenize("4242 4242 4242 4242").await?;
+    assert!(is_token(&token.token), "{}", token.token);
+    assert_eq!(
+        (token.brand.as_str(), token.first6.as_str(), token.last4.as_str()),
+        ("visa", "424242", "4242")
+    );
+    assert_eq!((token.exp_month, token.exp_year), (12, next_year()));
+
+    let again = fx.tokenize(APPROVE).await?;
+    assert_ne!(
+        again.token, token.token,
+        "a token is never derived from the card number"
+    );
+
+    let stored: Vec<(String, String, String, String, String, String)> = fx
+        .with(|conn, _| {
+            Ok(vault_cards::table
+                .select((
+                    vault_cards::token,
+                    vault_cards::nonce,
+                    vault_cards::ciphertext,
+                    vault_cards::brand,
+                    vault_cards::first6,
+                    vault_cards::last4,
+                ))
+                .load(conn)?)
+        })
+        .await?;
+    assert_eq!(stored.len(), 2);
+    for row in &stored {
+        let all = format!("{row:?}");
+        assert!(!all.contains(APPROVE), "the number is stored in clear: {all}");
+        assert!(!all.contains("123\""), "something CVC-like is stored: {all}");
+    }
+
+    let order_id = OrderId::generate();
+    let Detokenized::Card(opened) = fx.detokenize(&token.token, order_id).await? else {
+        anyhow::bail!("the token did not detokenize");
+    };
+    assert_eq!(opened.pan.expose(), APPROVE);
+    assert_eq!((opened.expiry.month(), opened.expiry.year()), (12, next_year()));
+
+    assert!(matches!(
+        fx.detokenize("tok_aaaaaaaaaaaaaaaaaaaaaaaa", order_id).await?,
+        Detokenized::Unknown
+    ));
+    assert!(matches!(
+        fx.detokenize(APPROVE, order_id).await?,
+        Detokenized::Unknown
+    ));
+
+    let audit = fx.audit().await?;
+    let detokenizations: Vec<_> = audit.iter().filter(|e| e.action == DETOKENIZE_ACTION).collect();
+    assert_eq!(detokenizations.len(), 3);
+    assert!(
+        detokenizations
+            .iter()
+            .all(|e| e.principal == DETOKENIZE_PRINCIPAL)
+    );
+    assert!(
+        detokenizations
+            .iter()
+            .any(|e| e.subject == token.token && e.detail.contains("\"found\""))
+    );
+    assert!(detokenizations.iter().any(|e| e.subject == "[malformed token]"));
+    for entry in &audit {
+        assert!(
+            !format!("{entry:?}").contains(APPROVE),
+            "the audit log holds a card number: {entry:?}"
+        );
+    }
+    Ok(())
+}
+
+async fn cards_sealed_before_a_rotation_still_detokenize_and_new_cards_use_the_new_key(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let old = fx.tokenize(DECLINE).await?;
+    let old_token = old.token.clone();
+    assert_eq!(
+        fx.with(move |conn, _| vault::key_version(conn, &old_token))
+            .await?,
+        Some(1)
+    );
+
+    let rotation = fx.with(data_keys::rotate).await?;
+    assert_eq!(
+        (rotation.version, rotation.retired.as_slice()),
+        (2, [1].as_slice())
+    );
+
+    let new = fx.tokenize(APPROVE).await?;
+    let new_token = new.token.clone();
+    assert_eq!(
+        fx.with(move |conn, _| vault::key_version(conn, &new_token))
+            .await?,
+        Some(2)
+    );
+
+    let rotation = fx.with(data_keys::rotate).await?;
+    assert_eq!(
+        (rotation.version, rotation.retired.as_slice()),
+        (3, [2].as_slice())
+    );
+    let keys = fx.with(|conn, _| data_keys::list(conn)).await?;
+    let active: Vec<i32> = keys.iter().filter(|k| !k.retired).map(|k| k.version).collect();
+    assert_eq!(active, [3], "exactly one data key is active");
+    assert!(keys.iter().filter(|k| k.retired).all(|k| k.retired_at.is_some()));
+
+    for (token, number) in [(&old.token, DECLINE), (&new.token, APPROVE)] {
+        let Detokenized::Card(opened) = fx.detokenize(token, OrderId::generate()).await? else {
+            anyhow::bail!("{token} sealed under a retired key no longer detokenizes");
+        };
+        assert_eq!(opened.pan.expose(), number);
+    }
+    assert_eq!(
+        open_vault(&fx.state.db, &fx.state.kek).await?,
+        3,
+        "a restart keeps the active key"
+    );
+    Ok(())
+}
+
+async fn a_vault_opened_with_another_kek_refuses_to_start(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    fx.tokenize(APPROVE).await?;
+    let other = Arc::new(Kek::from_bytes([7; 32]));
+    match open_vault(&fx.state.db, &other).await {
+        Err(Error::Crypto(e)) => assert!(e.to_string().contains("version 1"), "{e}"),
+        other => anyhow::bail!("expected a KEK mismatch, got {other:?}"),
+    }
+    Ok(())
+}
+
+async fn an_order_is_authorized_once_however_often_its_reservation_arrives(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let token = fx.tokenize(APPROVE).await?;
+    let order = reserved(vec![card_tender(&token)])?;
+
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order.clone()).await? else {
+        anyhow::bail!("the first delivery must decide the order");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    assert!(
+        intent
+            .psp_reference
+            .as_deref()
+            .is_some_and(|r| r.starts_with("sandbox_auth_")),
+        "{intent:?}"
+    );
+    assert_eq!(intent.amount, order.amount);
+
+    assert_eq!(
+        authorize_order(&fx.state, "event-1", order.clone()).await?,
+        Outcome::AlreadyDecided
+    );
+    assert_eq!(
+        authorize_order(&fx.state, "event-2", order.clone()).await?,
+        Outcome::AlreadyDecided
+    );
+
+    assert_eq!(fx.intents(order.order_id).await?, vec![intent.clone()]);
+    let events = fx.outbox().await?;
+    assert_eq!(events.len(), 1, "exactly one event per order: {events:?}");
+    let (kind, body) = &events[0];
+    assert_eq!(kind, "omni.payment.authorized");
+    assert!(
+        body.contains(&intent.id.to_string()) && body.contains(&order.order_id.to_string()),
+        "{body}"
+    );
+    assert!(
+        !body.contains(APPROVE) && !body.contains("424242"),
+        "card data in an event: {body}"
+    );
+
+    let detokenizations = fx
+        .audit()
+        .await?
+        .into_iter()
+        .filter(|e| e.action == DETOKENIZE_ACTION)
+        .count();
+    assert_eq!(detokenizations, 1, "a decided order is not detokenized again");
+    Ok(())
+}
+
+async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let approve = fx.tokenize(APPROVE).await?;
+    let cases = [
+        (vec![card_tender(&fx.tokenize(DECLINE).await?)], "card_declined"),
+        (
+            vec![card_tender(&fx.tokenize(INSUFFICIENT_FUNDS).await?)],
+            "insufficient_funds",
+        ),
+        (
+            vec![Tender::Card {
+                token: "tok_zzzzzzzzzzzzzzzzzzzzzzzz".into(),
+            }],
+            "unknown card token",
+        ),
+        (
+            vec![Tender::Card {
+                token: APPROVE.into(),
+            }],
+            "unknown card token",
+        ),
+        (
+            vec![card_tender(&approve), card_tender(&fx.tokenize(DECLINE).await?)],
+            "card_declined",
+        ),
+        (vec![], "order has no tender"),
+    ];
+    for (i, (tenders, reason)) in cases.into_iter().enumerate() {
+        let order = reserved(tenders)?;
+        let Outcome::Decided(intent) =
+            authorize_order(&fx.state, &format!("event-{i}"), order.clone()).await?
+        else {
+            anyhow::bail!("case {i} was not decided");
+        };
+        assert_eq!(intent.status, IntentStatus::Declined, "case {i}");
+        assert_eq!(intent.decline_reason.as_deref(), Some(reason), "case {i}");
+        assert_eq!(intent.psp_reference, None, "case {i}");
+        let stored = fx.intents(order.order_id).await?;
+        assert_eq!(stored, vec![intent], "case {i}");
+        assert!(
+            !format!("{stored:?}").contains(APPROVE),
+            "case {i}: a card number was kept on the intent"
+        );
+    }
+    let events = fx.outbox().await?;
+    assert_eq!(events.len(), 6);
+    for (kind, body) in &events {
+        assert_eq!(kind, "omni.payment.declined");
+        assert!(
+            !body.contains("4242") && !body.contains("400000"),
+            "card data in an event: {body}"
+        );
+    }
+    Ok(())
+}
+
+async fn a_marketplace_prepaid_order_is_authorized_without_a_psp_call(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let order = reserved(vec![Tender::MarketplacePrepaid {}])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order).await? else {
+        anyhow::bail!("the order was not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    assert_eq!(intent.psp_reference.as_deref(), Some("marketplace_prepaid"));
+    assert!(
+        fx.audit().await?.iter().all(|e| e.action != DETOKENIZE_ACTION),
+        "nothing to detokenize"
+    );
+    assert_eq!(fx.outbox().await?.len(), 1);
+    Ok(())
+}
+
+async fn an_order_whose_psp_call_fails_is_not_decided_until_the_retry_succeeds(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let token = fx.tokenize(OUTAGE_ONCE).await?;
+    let order = reserved(vec![card_tender(&token)])?;
+    match authorize_order(&fx.state, "event-1", order.clone()).await {
+        Err(Error::Psp(_)) => {}
+        other => anyhow::bail!("expected a PSP outage, got {other:?}"),
+    }
+    assert!(fx.intents(order.order_id).await?.is_empty());
+    assert!(fx.outbox().await?.is_empty());
+
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order.clone()).await? else {
+        anyhow::bail!("the retry did not decide the order");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    assert_eq!(fx.outbox().await?.len(), 1);
+    Ok(())
+}
+
+fn api_key(key: &str, name: &str, roles: Vec<Role>) -> ApiKeySettings {
+    ApiKeySettings {
+        key: Secret::new(key),
+        name: name.into(),
+        roles,
+        partner_id: None,
+        locations: vec![],
+    }
+}
+
+async fn the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_number(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+
+    let fx = Fixture::new(backend).await?;
+    const CHECKOUT: &str = "Bearer checkout-key-000000001";
+    const ADMIN: &str = "Bearer admin-key-0000000000001";
+    let keys = ApiKeys::from_settings(&AuthSettings {
+        api_keys: vec![
+            api_key("checkout-key-000000001", "checkout", vec![Role::Associate]),
+            api_key("admin-key-0000000000001", "ops-admin", vec![Role::Admin]),
+        ],
+    })
+    .map_err(anyhow::Error::msg)?;
+    let state = fx.state.clone();
+    let app = init_service(
+        actix_web::App::new()
+            .app_data(actix_web::web::Data::new(keys))
+            .configure(move |cfg| omni_payments::routes::configure(cfg, state.clone())),
+    )
+    .await;
+    let post =
+        |key: &'static str, uri: &str| TestRequest::post().uri(uri).insert_header(("authorization", key));
+
+    let body = serde_json::json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": next_year(), "cvc": "123" });
+    let response = call_service(
+        &app,
+        post(CHECKOUT, "/v1/payments/tokens").set_json(&body).to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let token: CardToken = serde_json::from_slice(&read_body(response).await)?;
+    assert!(is_token(&token.token) && token.last4 == "4242");
+
+    let bad_bodies = [
+        (
+            serde_json::json!({ "number": 4242424242424242_u64, "exp_month": 12, "exp_year": next_year() }),
+            400,
+        ),
+        (
+            serde_json::json!({ "number": "4242424242424241", "exp_month": 12, "exp_year": next_year() }),
+            422,
+        ),
+        (
+            serde_json::json!({ "number": "4242424242424242", "exp_month": 12, "exp_year": 2001 }),
+            422,
+        ),
+        (
+            serde_json::json!({ "number": "4242424242424242", "exp_month": 12, "exp_year": next_year(), "cvc": 987 }),
+            400,
+        ),
+    ];
+    for (bad, status) in bad_bodies {
+        let response = call_service(
+            &app,
+            post(CHECKOUT, "/v1/payments/tokens").set_json(&bad).to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), status, "{bad}");
+        let text = String::from_utf8(read_body(response).await.to_vec())?;
+        assert!(text.contains("\"code\""), "{text}");
+        assert!(
+            !text.contains("424242424242") && !text.contains("987"),
+            "an error body echoes card data: {text}"
+        );
+    }
+    let plain = post(CHECKOUT, "/v1/payments/tokens")
+        .set_payload("4242424242424242")
+        .to_request();
+    assert_eq!(call_service(&app, plain).await.status(), 415);
+
+    let response = call_service(&app, post(CHECKOUT, "/v1/payments/keys/rotate").to_request()).await;
+    assert_eq!(response.status(), 403, "only admins rotate keys");
+    let response = call_service(&app, post(ADMIN, "/v1/payments/keys/rotate").to_request()).await;
+    assert_eq!(response.status(), 201);
+    let rotation: serde_json::Value = serde_json::from_slice(&read_body(response).await)?;
+    assert_eq!(rotation, serde_json::json!({ "version": 2, "retired": [1] }));
+    let audit = fx.audit().await?;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "payments.keys.rotated" && e.principal == "ops-admin"),
+        "{audit:?}"
+    );
+
+    let order = reserved(vec![card_tender(&token)])?;
+    authorize_order(&fx.state, "event-1", order.clone()).await?;
+    let list = |key: &'static str| {
+        TestRequest::get()
+            .uri(&format!("/v1/payments/intents?order_id={}", order.order_id))
+            .insert_header(("authorization", key))
+            .to_request()
+    };
+    assert_eq!(call_service(&app, list(CHECKOUT)).await.status(), 403);
+    let response = call_service(&app, list(ADMIN)).await;
+    assert_eq!(response.status(), 200);
+    let intents: Vec<PaymentIntent> = serde_json::from_slice(&read_body(response).await)?;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0].status, IntentStatus::Authorized);
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! `omni demo`: the dev mesh plus a traffic simulator, a progress bar and a closing report.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use omni_config::Settings;
+use omni_testkit::Client;
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::demo_data::{LOCATIONS, SKUS};
+
+/// Sandbox test card the sandbox PSP approves (documented in services/payments/SANDBOX_TEST_CARDS.md).
+const APPROVED_CARD: &str = "4242424242424242"; // sandbox test card
+/// Sandbox test card the sandbox PSP declines.
+const DECLINED_CARD: &str = "4000000000000002"; // sandbox test card
+
+/// Arguments of `omni demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    dev: crate::commands::dev::Args,
+    /// How many orders to place.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    orders: u32,
+    /// Orders in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+    /// Keep the mesh running after the report until Ctrl-C.
+    #[arg(long)]
+    keep_running: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    accepted: u64,
+    released: u64,
+    failed: u64,
+    rejected: u64,
+    latencies_ms: Vec<f64>,
+    failures: std::collections::BTreeMap<String, u64>,
+}
+
+/// Runs the demo and prints the report.
+pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
+    let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
+    let mut dev_args = args.dev.clone();
+    if !dev_args.fresh && dev_args.data_dir.is_none() {
+        // A demo measures a fresh run: its own data directory, emptied first.
+        dev_args.data_dir = Some(std::path::PathBuf::from(&settings.database.data_dir).join("demo"));
+        dev_args.fresh = true;
+    }
+    println!("Starting the mesh on embedded backends and loading demo data...");
+    let dev = crate::commands::dev::start(settings, &dev_args, true).await?;
+    let orders = Client::new(dev.mesh.url("orders"), &dev.admin_key);
+    let payments = Client::new(dev.mesh.url("payments"), &dev.admin_key);
+    let allocation = Client::new(dev.mesh.url("allocation"), &dev.admin_key);
+
+    let bar = ProgressBar::new(u64::from(args.orders));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} orders {pos}/{len} [{bar:40}] {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (orders, payments, tally, next, bar) = (orders.clone(), payments.clone(), tally.clone(), next.clone(), bar.clone());
+        let total = args.orders;
+        workers.spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < total {
+                let outcome = place_one(&orders, &payments).await;
+                let mut t = tally.lock().await;
+                match outcome {
+                    Ok(Outcome::Released(ms)) => {
+                        t.accepted += 1;
+                        t.released += 1;
+                        t.latencies_ms.push(ms);
+                    }
+                    Ok(Outcome::Failed(reason)) => {
+                        t.accepted += 1;
+                        t.failed += 1;
+                        *t.failures.entry(reason).or_default() += 1;
+                    }
+                    Err(e) => {
+                        t.rejected += 1;
+                        *t.failures.entry(format!("not accepted: {e}")).or_default() += 1;
+                    }
+                }
+                bar.set_message(format!("released {} failed {}", t.released, t.failed + t.rejected));
+                bar.inc(1);
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    bar.finish();
+    let elapsed = started.elapsed();
+    let oversold = oversold_units(&allocation).await?;
+    let t = tally.lock().await;
+    let mut latencies = t.latencies_ms.clone();
+    latencies.sort_by(f64::total_cmp);
+    println!();
+    println!("Omni demo report");
+    println!("  orders placed     {}", args.orders);
+    println!("  accepted          {}", t.accepted);
+    println!("  released          {}", t.released);
+    println!("  failed            {}", t.failed);
+    println!("  not accepted      {}", t.rejected);
+    for (reason, count) in &t.failures {
+        println!("    {count:>5} × {reason}");
+    }
+    println!("  order latency     p50 {:.1} ms, p99 {:.1} ms (POST to released, polled every 10 ms)", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    println!("  throughput        {:.1} orders/s over {:.1} s", f64::from(args.orders) / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!("  oversold units    {oversold}");
+    drop(t);
+    let mut mesh = dev.mesh;
+    let outcome = if args.keep_running {
+        println!("The mesh keeps running; press Ctrl-C to stop.");
+        tokio::select! {
+            _ = crate::signals::terminated() => mesh.stop().await,
+            exited = mesh.first_exit() => match exited { Some((name, Err(e))) => Err(anyhow::anyhow!("{name} stopped: {e}")), _ => Ok(()) },
+        }
+    } else {
+        mesh.stop().await
+    };
+    telemetry.shutdown();
+    outcome
+}
+
+enum Outcome {
+    Released(f64),
+    Failed(String),
+}
+
+async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome> {
+    let (card, lines, delivery) = {
+        let mut rng = rand::rng();
+        let card = if rng.random_bool(0.05) { DECLINED_CARD } else { APPROVED_CARD };
+        let lines: Vec<_> = (0..rng.random_range(1..=3))
+            .map(|_| {
+                let (sku, _, _) = SKUS[rng.random_range(0..SKUS.len())];
+                json!({ "sku": sku, "quantity": rng.random_range(1..=2), "unit_price_minor": rng.random_range(500..9_000) })
+            })
+            .collect();
+        let delivery = if rng.random_bool(0.2) {
+            let (store, ..) = LOCATIONS[rng.random_range(0..3)];
+            json!({ "type": "pickup", "location_id": store })
+        } else {
+            json!({ "type": "ship", "lat": 52.3 + rng.random_range(0.0..0.4), "lon": 12.8 + rng.random_range(0.0..0.9) })
+        };
+        (card, lines, delivery)
+    };
+    let token = payments.post("/v1/payments/tokens", &json!({ "number": card, "exp_month": 12, "exp_year": 2030 }), &[]).await?;
+    let token = token.body["token"].as_str().context("tokenization failed")?.to_owned();
+    let body = json!({
+        "channel": "web", "currency": "EUR", "lines": lines, "delivery": delivery,
+        "tenders": [{ "type": "card", "token": token }],
+    });
+    let key = uuid::Uuid::new_v4().to_string();
+    let started = Instant::now();
+    let created = orders.post("/v1/orders", &body, &[("Idempotency-Key", &key)]).await?;
+    if created.status != 201 {
+        anyhow::bail!("{} {}", created.status, created.body["code"]);
+    }
+    let id = created.body["id"].as_str().context("no order id")?.to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let order = orders.get(&format!("/v1/orders/{id}")).await?;
+        match order.body["status"].as_str() {
+            Some("released") => return Ok(Outcome::Released(started.elapsed().as_secs_f64() * 1000.0)),
+            Some("failed") => {
+                let reason = order.body["failure_reason"].as_str().unwrap_or("unknown").to_owned();
+                return Ok(Outcome::Failed(reason.split(':').next().unwrap_or("failed").to_owned()));
+            }
+            _ if Instant::now() > deadline => return Ok(Outcome::Failed("still in flight after 30 s".into())),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Units held beyond what is on hand, over every SKU and location (must be 0).
+async fn oversold_units(allocation: &Client) -> anyhow::Result<i64> {
+    let mut oversold = 0;
+    for (sku, _, _) in SKUS {
+        let answer = allocation.get(&format!("/v1/availability/{sku}")).await?;
+        for location in answer.body["locations"].as_array().into_iter().flatten() {
+            let on_hand = location["on_hand"].as_i64().unwrap_or(0);
+            let reserved = location["reserved"].as_i64().unwrap_or(0);
+            oversold += (reserved - on_hand).max(0);
+        }
+    }
+    Ok(oversold)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

@@ -1,0 +1,81 @@
+//! The demo data `omni dev` loads: stores and a warehouse around Berlin, a few SKUs, and stock. Loading is
+//! idempotent (fixed movement ids), so a restart does not double the stock.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use omni_testkit::Client;
+use omni_testkit::testing::eventually;
+use serde_json::json;
+
+/// `(id, name, kind, lat, lon, capabilities, units of each SKU)`.
+pub const LOCATIONS: &[(&str, &str, &str, f64, f64, &[&str], i64)] = &[
+    ("STORE-MITTE", "Berlin Mitte", "store", 52.5200, 13.4050, &["ship", "pickup", "curbside"], 25),
+    ("STORE-KREUZBERG", "Berlin Kreuzberg", "store", 52.4986, 13.4030, &["ship", "pickup"], 25),
+    ("STORE-POTSDAM", "Potsdam", "store", 52.3906, 13.0645, &["ship", "pickup", "curbside"], 25),
+    ("WH-BRANDENBURG", "Brandenburg warehouse", "warehouse", 52.4125, 12.5316, &["ship"], 200),
+];
+
+/// `(sku, title, tags)`.
+pub const SKUS: &[(&str, &str, &[&str])] = &[
+    ("TEE-BLACK-M", "T-shirt black M", &["apparel"]),
+    ("TEE-WHITE-M", "T-shirt white M", &["apparel"]),
+    ("SNEAKER-42", "Runner sneaker 42", &["footwear", "high-demand"]),
+    ("CAP-RED", "Cap red", &["accessories"]),
+    ("BAG-TOTE", "Tote bag", &["accessories"]),
+    ("JACKET-RAIN-L", "Rain jacket L", &["apparel", "weather"]),
+];
+
+/// Loads the demo data through the public APIs.
+pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), admin_key);
+    let allocation = Client::new(mesh.url("allocation"), admin_key);
+    let fulfillment = Client::new(mesh.url("fulfillment"), admin_key);
+    for (id, name, kind, lat, lon, caps, _) in LOCATIONS {
+        let body = json!({ "id": id, "name": name, "kind": kind, "lat": lat, "lon": lon, "timezone": "Europe/Berlin", "capabilities": caps });
+        expect_ok(catalog.post("/v1/locations", &body, &[]).await?, "create location")?;
+    }
+    for (sku, title, tags) in SKUS {
+        expect_ok(catalog.post("/v1/skus", &json!({ "sku": sku, "title": title, "tags": tags }), &[]).await?, "create SKU")?;
+    }
+    for (location, _, _, _, _, _, units) in LOCATIONS {
+        for (sku, _, _) in SKUS {
+            let body = json!({
+                "event_id": movement_id(location, sku), "location_id": location, "sku": sku,
+                "kind": "receipt", "quantity": units,
+            });
+            // Allocation learns of locations and SKUs from the catalog topic: retry while it has not yet.
+            eventually("allocation to accept the demo stock", Duration::from_secs(30), || async {
+                let answer = allocation.post("/v1/inventory/movements", &body, &[]).await?;
+                match answer.status {
+                    200 | 201 => Ok(Some(())),
+                    422 => Ok(None),
+                    other => bail!("receipt answered {other}: {}", answer.body),
+                }
+            })
+            .await?;
+        }
+    }
+    // Routing decides from the availability topic: wait until it has seen every SKU everywhere.
+    for (sku, _, _) in SKUS {
+        eventually("routing to see the demo stock", Duration::from_secs(30), || async {
+            let answer = fulfillment.get(&format!("/v1/stock/{sku}")).await?;
+            Ok(answer.body.as_array().filter(|nodes| nodes.len() == LOCATIONS.len()).map(|_| ()))
+        })
+        .await
+        .context("waiting for availability to reach fulfillment")?;
+    }
+    Ok(())
+}
+
+fn expect_ok(answer: omni_testkit::client::Answer, what: &str) -> anyhow::Result<()> {
+    if (200..300).contains(&answer.status) { Ok(()) } else { bail!("{what} answered {}: {}", answer.status, answer.body) }
+}
+
+/// A fixed id per (location, SKU) receipt, so seeding twice records it once.
+fn movement_id(location: &str, sku: &str) -> String {
+    let fnv = |s: &str| {
+        s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    };
+    uuid::Uuid::from_u64_pair(fnv(location), fnv(sku)).to_string()
+}
