@@ -238,7 +238,11 @@ impl Db {
     {
         let pool = self.pool.clone();
         let writer = self.sqlite_writer.clone();
+        // The caller's span follows the work onto the blocking thread, so events written to the outbox there
+        // carry the caller's trace context.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let _serialized = writer.as_ref().map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
             f(&mut conn)

@@ -78,13 +78,17 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry> {
     }
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("omni"));
+    // Spans reach OpenTelemetry at info level whatever the log filter says: trace context must propagate
+    // across Kafka even when logs are quiet.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("omni"))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let fmt = match settings.format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(false).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
     };
     // A second subscriber (another test in the same process) is not an error.
-    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init();
     Ok(Telemetry { provider: Some(provider) })
 }
 

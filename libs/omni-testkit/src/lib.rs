@@ -2,6 +2,7 @@
 //! tests all start services through [`Mesh`], on fixed ports or on port 0, against real or embedded backends.
 
 pub mod client;
+pub mod kafka;
 pub mod mesh;
 pub mod testing;
 

@@ -59,3 +59,14 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Gives the settings their own topic names and consumer groups, so meshes of parallel tests sharing one
+/// broker never see each other's messages.
+pub fn isolate_kafka(settings: &mut Settings) {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let run = &run[..12];
+    settings.kafka.group_prefix = format!("omni-test-{run}");
+    for topic in omni_contracts::Topic::ALL {
+        settings.kafka.topics.insert(topic.key().to_owned(), format!("{}.{run}", topic.default_name()));
+    }
+}

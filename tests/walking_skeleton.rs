@@ -1,0 +1,181 @@
+//! The walking skeleton: one order through all six services, over Kafka and HTTP, with every state in a
+//! database. The same scenario runs on the embedded backends (`omni dev`) and on the real ones the test
+//! script starts (PostgreSQL, Redis, the Nisshi Kafka broker).
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_contracts::api::{MovementKind, StockMovement};
+use omni_contracts::events::InventoryEvent;
+use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
+use omni_db::testing::{Backend, TestDatabase};
+use omni_testkit::kafka::collect;
+use omni_testkit::testing::{ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, redis_url, settings, unique_prefix};
+use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_walks_through_every_service_on_embedded_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let dir = tempdir();
+    let mut options = MeshOptions::embedded(settings(), dir.clone());
+    options.ephemeral_ports = true;
+    let result = walk_one_order(Mesh::start(options).await?).await;
+    let _ = std::fs::remove_dir_all(dir);
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let bootstrap = kafka_bootstrap().context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+    let database = TestDatabase::create(Backend::Postgres)?;
+    let mut settings = settings();
+    isolate_kafka(&mut settings);
+    let options = MeshOptions {
+        settings,
+        kafka: KafkaBackend::External(bootstrap),
+        db: DbBackend::Postgres(database.url.clone()),
+        holds: HoldsBackend::Redis { url: redis_url(), prefix: unique_prefix() },
+        ephemeral_ports: true,
+        services: omni_config::SERVICES.to_vec(),
+    };
+    walk_one_order(Mesh::start(options).await?).await
+}
+
+async fn walk_one_order(mesh: Mesh) -> anyhow::Result<()> {
+    let result = scenario(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+    let returns = Client::new(mesh.url("returns"), ADMIN_KEY);
+
+    // Catalog: a store far away and one near the customer, and a SKU.
+    for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
+        let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
+            "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+        let created = catalog.post("/v1/locations", &body, &[]).await?;
+        ensure!(created.status == 201, "location: {created:?}");
+    }
+    let sku = catalog.post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee", "tags": ["high-demand"] }), &[]).await?;
+    ensure!(sku.status == 201, "sku: {sku:?}");
+    eventually("allocation to learn the SKU", WAIT, || async {
+        Ok((allocation.get("/v1/availability/TEE-1").await?.status == 200).then_some(()))
+    })
+    .await?;
+
+    // Stock arrives as receipts on omni.inventory.v1, from a store system (here: this test's producer).
+    let producer = omni_kafka::Kafka::new(&mesh.settings().kafka, mesh.kafka_bootstrap())
+        .producer(&omni_telemetry::Metrics::new("test")?)?;
+    for location in ["STORE-NEAR", "STORE-FAR"] {
+        let receipt = StockMovement {
+            event_id: MovementId::generate(),
+            location_id: LocationId::parse(location)?,
+            sku: Sku::parse("TEE-1")?,
+            kind: MovementKind::Receipt,
+            quantity: Quantity::new(5)?,
+        };
+        producer.publish(&Envelope::new("store-system", InventoryEvent::Movement(receipt))).await?;
+    }
+    eventually("routing to see both stores' stock", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/TEE-1").await?;
+        Ok((stock.body.as_array().map(Vec::len) == Some(2) && stock.body[0]["atp"] == 5 && stock.body[1]["atp"] == 5).then_some(()))
+    })
+    .await?;
+
+    // Checkout: tokenize a sandbox card, place the order.
+    let token = payments
+        .post("/v1/payments/tokens", &json!({ "number": "4242424242424242", "exp_month": 12, "exp_year": 2030 }), &[])
+        .await?;
+    ensure!(token.status == 201, "tokenize: {token:?}");
+    let token = token.body["token"].as_str().context("token")?.to_owned();
+    let order = json!({
+        "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
+        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
+        "tenders": [{ "type": "card", "token": token }],
+    });
+    let placed = orders.post("/v1/orders", &order, &[("Idempotency-Key", "order-1")]).await?;
+    ensure!(placed.status == 201, "order: {placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let again = orders.post("/v1/orders", &order, &[("Idempotency-Key", "order-1")]).await?;
+    ensure!(again.body["id"] == placed.body["id"], "a retry with the same key must answer the same order");
+
+    let released = eventually("the order to be released", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
+        ensure!(current.body["status"] != "failed", "order failed: {}", current.body);
+        Ok((current.body["status"] == "released").then_some(current.body))
+    })
+    .await?;
+    ensure!(released["location_id"] == "STORE-NEAR", "routed to the nearest store: {released}");
+    ensure!(released["total_minor"] == 3998);
+
+    // Every service holds its part of the truth.
+    let sourcing = fulfillment.get(&format!("/v1/fulfillments?order_id={order_id}")).await?;
+    ensure!(sourcing.body[0]["status"] == "released", "{sourcing:?}");
+    ensure!(sourcing.body[0]["explanation"].as_str().is_some_and(|e| e.contains("STORE-FAR")), "explanation lists every candidate");
+    let availability = allocation.get("/v1/availability/TEE-1").await?;
+    let near = availability.body["locations"].as_array().context("locations")?.iter().find(|l| l["location_id"] == "STORE-NEAR").cloned();
+    ensure!(near.as_ref().is_some_and(|l| l["reserved"] == 2 && l["atp"] == 3), "held at the near store: {availability:?}");
+    ensure!(availability.body["available"] == 8);
+    let intents = payments.get(&format!("/v1/payments/intents?order_id={order_id}")).await?;
+    ensure!(intents.body.to_string().contains("authorized"), "{intents:?}");
+    ensure!(!intents.body.to_string().contains("4242424242424242"), "no card number outside the vault");
+    eventually("returns to see the released order", WAIT, || async {
+        let view = returns.get(&format!("/v1/returns/orders/{order_id}")).await?;
+        Ok((view.body["status"] == "released").then_some(()))
+    })
+    .await?;
+
+    // Every step is an event on its topic.
+    let names = |t: Topic| mesh.settings().kafka.topics.get(t.key()).cloned().unwrap_or_else(|| t.default_name().to_owned());
+    let topics: Vec<String> =
+        [Topic::Orders, Topic::Fulfillment, Topic::Reservations, Topic::Payments].into_iter().map(names).collect();
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let expected = [
+        "omni.order.accepted",
+        "omni.fulfillment.sourced",
+        "omni.reservation.held",
+        "omni.order.reserved",
+        "omni.payment.authorized",
+        "omni.order.payment_authorized",
+        "omni.fulfillment.released",
+        "omni.order.released",
+    ];
+    let seen = collect(mesh.kafka_bootstrap(), &topic_refs, WAIT, |seen| {
+        expected.iter().all(|t| seen.iter().any(|m| m.key == order_id && m.header("ce_type") == Some(*t)))
+    })
+    .await?;
+    let traceparents: Vec<_> = seen.iter().filter(|m| m.key == order_id).filter_map(|m| m.header("traceparent")).collect();
+    ensure!(traceparents.len() >= expected.len(), "every event carries a traceparent");
+    ensure!(
+        seen.iter().filter(|m| m.key == order_id).all(|m| !String::from_utf8_lossy(&m.body).contains("4242424242424242")),
+        "no card data in events"
+    );
+
+    // Bad input gets a clear 4xx naming the problem.
+    let unknown_field = orders.post("/v1/orders", &json!({ "channel": "web", "surprise": 1 }), &[("Idempotency-Key", "bad-1")]).await?;
+    ensure!(unknown_field.status == 400 && unknown_field.body["code"] == "invalid_body", "{unknown_field:?}");
+    ensure!(unknown_field.body["message"].as_str().is_some_and(|m| m.contains("surprise")));
+    let no_key = orders.post("/v1/orders", &order, &[]).await?;
+    ensure!(no_key.status == 400 && no_key.body["code"] == "invalid_header", "{no_key:?}");
+    let anonymous = orders.with_key("not-a-real-key-at-all").get(&format!("/v1/orders/{order_id}")).await?;
+    ensure!(anonymous.status == 401 && anonymous.body["type"] == "auth", "{anonymous:?}");
+    Ok(())
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("omni-skeleton-{}", uuid::Uuid::new_v4().simple()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
