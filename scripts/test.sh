@@ -7,9 +7,10 @@
 #
 #   --no-lint      skip cargo fmt --check and cargo clippy (quick local runs)
 #   --infra-only   set up PostgreSQL, Redis and a Nisshi broker, print the environment as
-#                  `export` lines and exit, leaving the broker running (its PID is in the
-#                  printed nisshi.pid; stop it with the printed kill command). Handy for
-#                  `eval "$(scripts/test.sh --infra-only | grep ^export)"` then cargo test/nextest.
+#                  `export` lines on stdout (progress on stderr) and exit, leaving the broker
+#                  running (its PID is in the nisshi.pid named on stderr; stop it with the
+#                  printed kill command). For developers:
+#                    eval "$(scripts/test.sh --infra-only)" && cargo nextest run
 #   other args     go to `cargo nextest run` (a filter, -E 'test(foo)', --run-ignored all, ...)
 #
 # Steps:
@@ -67,6 +68,14 @@ while (($#)); do
     esac
     shift
 done
+
+# --infra-only: progress goes to stderr, only the `export` lines to stdout, so that
+# `eval "$(scripts/test.sh --infra-only)"` works.
+if ((INFRA_ONLY)); then
+    exec 3>&1 1>&2
+else
+    exec 3>&1
+fi
 
 export HOME="${HOME:-/root}"
 [[ -d "$HOME/.cargo/bin" && ":$PATH:" != *":$HOME/.cargo/bin:"* ]] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -145,7 +154,7 @@ export OMNI_NISSHI_BIN="$NISSHI_BIN"
 
 log "test environment"
 for var in OMNI_TEST_DATABASE_URL OMNI_TEST_REDIS_URL OMNI_REDIS_SERVER_BIN OMNI_TEST_KAFKA_BOOTSTRAP OMNI_NISSHI_BIN; do
-    printf 'export %s=%q\n' "$var" "${!var}"
+    printf 'export %s=%q\n' "$var" "${!var}" >&3
 done
 
 if ((INFRA_ONLY)); then

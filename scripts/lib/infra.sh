@@ -213,17 +213,14 @@ ensure_redis() {
 nisshi_root() { printf '%s/nisshi' "$OMNI_TOOL_CACHE"; }
 
 nisshi_ok() {
-    local root bin
-    root=$(nisshi_root)
-    bin="$root/bin/nisshi"
+    local bin version
+    bin="$(nisshi_root)/bin/nisshi"
     [[ -x $bin ]] || return 1
-    # cargo install records what it installed; a binary without the record is accepted when it
-    # runs.
-    if [[ -f "$root/.crates2.json" ]] && ! grep -q "\"nisshi $NISSHI_VERSION " "$root/.crates2.json"; then
-        warn "$bin is not nisshi $NISSHI_VERSION: rebuilding"
+    version=$("$bin" --version 2>/dev/null) || return 1
+    if [[ $version != "nisshi $NISSHI_VERSION" ]]; then
+        warn "$bin is '$version', not nisshi $NISSHI_VERSION: rebuilding"
         return 1
     fi
-    "$bin" --help >/dev/null 2>&1
 }
 
 # PID of another process running `cargo install nisshi ... --root <our root>` (a build started by

@@ -1,6 +1,6 @@
 //! The CloudEvents envelope in Kafka binary mode: attributes travel as `ce_*` headers, the body is JSON.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use uuid::Uuid;
 
 use crate::error::{ContractError, Result};
@@ -56,7 +56,8 @@ pub struct Envelope<T> {
 impl<T: EventPayload> Envelope<T> {
     /// Wraps a payload produced by `service` now, with a fresh id.
     pub fn new(service: &str, data: T) -> Self {
-        Self { id: Uuid::now_v7(), source: format!("/omni/{service}"), time: Utc::now(), subject: data.key(), data }
+        // `ce_time` carries microseconds; keep no more, so an event equals itself after a round trip.
+        Self { id: Uuid::now_v7(), source: format!("/omni/{service}"), time: Utc::now().trunc_subsecs(6), subject: data.key(), data }
     }
 
     /// The CloudEvents `type`.

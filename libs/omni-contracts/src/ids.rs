@@ -69,9 +69,22 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-        #[serde(transparent)]
+        #[serde(try_from = "String", into = "String")]
         #[schema(value_type = String, format = Uuid)]
         pub struct $name(pub Uuid);
+
+        impl TryFrom<String> for $name {
+            type Error = ContractError;
+            fn try_from(raw: String) -> Result<Self> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0.to_string()
+            }
+        }
 
         impl $name {
             /// A new, time-ordered id (UUIDv7).

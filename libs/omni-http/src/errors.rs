@@ -146,10 +146,41 @@ impl ResponseError for ApiError {
         }
         HttpResponse::build(self.status_code()).json(ErrorBody {
             code: self.code.name().to_owned(),
-            message: self.message.clone(),
+            message: redact_card_numbers(&self.message),
             kind: self.code.kind().to_owned(),
         })
     }
+}
+
+/// Replaces every run of 12 or more digits (spaces and dashes allowed between them) with `[redacted]`, so a
+/// card number echoed by a decoder ("invalid type: integer `4242…`") never reaches an error body.
+pub fn redact_card_numbers(message: &str) -> String {
+    let chars: Vec<char> = message.chars().collect();
+    let mut out = String::with_capacity(message.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            let mut end = i;
+            let mut digits = 0;
+            while end < chars.len() && (chars[end].is_ascii_digit() || ((chars[end] == ' ' || chars[end] == '-') && end + 1 < chars.len() && chars[end + 1].is_ascii_digit())) {
+                if chars[end].is_ascii_digit() {
+                    digits += 1;
+                }
+                end += 1;
+            }
+            if digits >= 12 {
+                out.push_str("[redacted]");
+            } else {
+                out.extend(&chars[start..end]);
+            }
+            i = end;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `cause: source: source...` of an error.
@@ -188,6 +219,14 @@ impl From<omni_contracts::ContractError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_numbers_never_reach_an_error_body() {
+        let echoed = "invalid type: integer `4242424242424242`, expected a string at line 1 column 30";
+        assert_eq!(redact_card_numbers(echoed), "invalid type: integer `[redacted]`, expected a string at line 1 column 30");
+        assert_eq!(redact_card_numbers("card 4242 4242 4242 4242 declined"), "card [redacted] declined");
+        assert_eq!(redact_card_numbers("quantity: must be positive, got -3"), "quantity: must be positive, got -3");
+    }
 
     #[test]
     fn every_code_has_a_distinct_name() {

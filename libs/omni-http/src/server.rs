@@ -17,13 +17,16 @@ use tracing::Instrument;
 use crate::auth::ApiKeys;
 use crate::errors::{ApiError, Code};
 
+/// An async check that resolves to `Err(reason)` when a dependency is not usable.
+pub type CheckFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
 /// A named dependency check for `/health/ready`.
 #[derive(Clone)]
 pub struct ReadinessCheck {
     /// Shown in the readiness answer, e.g. `database`.
     pub name: &'static str,
-    /// Resolves to `Err(reason)` when the dependency is not usable.
-    pub check: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>,
+    /// The check.
+    pub check: CheckFn,
 }
 
 impl ReadinessCheck {

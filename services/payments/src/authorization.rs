@@ -18,6 +18,7 @@
 use std::time::Instant;
 
 use chrono::SubsecRound;
+use omni_contracts::api::Tender;
 use omni_contracts::events::{OrderReserved, PaymentAuthorized, PaymentDeclined, PaymentEvent};
 use omni_contracts::{Envelope, PaymentIntentId};
 
@@ -25,8 +26,8 @@ use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
 use crate::domain::card::Card;
 use crate::domain::intent::{
-    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, PaymentIntent, TenderKind, TenderOutcome,
-    TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
+    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, PaymentIntent, TenderOutcome, TenderRecord,
+    UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
 };
 use crate::domain::psp::{Authorization, AuthorizeRequest, Psp};
 use crate::{Error, Result, State};
@@ -150,7 +151,7 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
             }
             let cards = tenders
                 .iter()
-                .filter(|t| TenderRecord::of(t).kind == TenderKind::Card)
+                .filter(|t| matches!(t, Tender::Card { .. }))
                 .count();
             if cards > 0 {
                 let permits = u32::try_from(cards).unwrap_or(u32::MAX);
@@ -162,8 +163,8 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
             let mut prepared = Vec::with_capacity(tenders.len());
             for tender in &tenders {
                 prepared.push(match tender {
-                    omni_contracts::api::Tender::MarketplacePrepaid {} => Prepared::Prepaid,
-                    omni_contracts::api::Tender::Card { token } => {
+                    Tender::MarketplacePrepaid {} => Prepared::Prepaid,
+                    Tender::Card { token } => {
                         match vault::detokenize(conn, &kek, token, Purpose::Authorize(order_id))? {
                             Detokenized::Card(card) => Prepared::Card(card),
                             Detokenized::Unknown => Prepared::Unusable(UNKNOWN_TOKEN),
