@@ -8,12 +8,56 @@ use omni_testkit::Client;
 use omni_testkit::testing::eventually;
 use serde_json::json;
 
-/// `(id, name, kind, lat, lon, capabilities, units of each SKU)`.
-pub const LOCATIONS: &[(&str, &str, &str, f64, f64, &[&str], i64)] = &[
-    ("STORE-MITTE", "Berlin Mitte", "store", 52.5200, 13.4050, &["ship", "pickup", "curbside"], 25),
-    ("STORE-KREUZBERG", "Berlin Kreuzberg", "store", 52.4986, 13.4030, &["ship", "pickup"], 25),
-    ("STORE-POTSDAM", "Potsdam", "store", 52.3906, 13.0645, &["ship", "pickup", "curbside"], 25),
-    ("WH-BRANDENBURG", "Brandenburg warehouse", "warehouse", 52.4125, 12.5316, &["ship"], 200),
+/// A demo location and the units of each SKU it starts with.
+pub struct DemoLocation {
+    /// Code.
+    pub id: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    lat: f64,
+    lon: f64,
+    capabilities: &'static [&'static str],
+    units: i64,
+}
+
+/// The demo stores and warehouse.
+pub const LOCATIONS: &[DemoLocation] = &[
+    DemoLocation {
+        id: "STORE-MITTE",
+        name: "Berlin Mitte",
+        kind: "store",
+        lat: 52.5200,
+        lon: 13.4050,
+        capabilities: &["ship", "pickup", "curbside"],
+        units: 25,
+    },
+    DemoLocation {
+        id: "STORE-KREUZBERG",
+        name: "Berlin Kreuzberg",
+        kind: "store",
+        lat: 52.4986,
+        lon: 13.4030,
+        capabilities: &["ship", "pickup"],
+        units: 25,
+    },
+    DemoLocation {
+        id: "STORE-POTSDAM",
+        name: "Potsdam",
+        kind: "store",
+        lat: 52.3906,
+        lon: 13.0645,
+        capabilities: &["ship", "pickup", "curbside"],
+        units: 25,
+    },
+    DemoLocation {
+        id: "WH-BRANDENBURG",
+        name: "Brandenburg warehouse",
+        kind: "warehouse",
+        lat: 52.4125,
+        lon: 12.5316,
+        capabilities: &["ship"],
+        units: 200,
+    },
 ];
 
 /// `(sku, title, tags)`.
@@ -31,37 +75,61 @@ pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<
     let catalog = Client::new(mesh.url("catalog"), admin_key);
     let allocation = Client::new(mesh.url("allocation"), admin_key);
     let fulfillment = Client::new(mesh.url("fulfillment"), admin_key);
-    for (id, name, kind, lat, lon, caps, _) in LOCATIONS {
-        let body = json!({ "id": id, "name": name, "kind": kind, "lat": lat, "lon": lon, "timezone": "Europe/Berlin", "capabilities": caps });
-        expect_ok(catalog.post("/v1/locations", &body, &[]).await?, "create location")?;
+    for l in LOCATIONS {
+        let body = json!({ "id": l.id, "name": l.name, "kind": l.kind, "lat": l.lat, "lon": l.lon, "timezone": "Europe/Berlin", "capabilities": l.capabilities });
+        expect_ok(
+            catalog.post("/v1/locations", &body, &[]).await?,
+            "create location",
+        )?;
     }
     for (sku, title, tags) in SKUS {
-        expect_ok(catalog.post("/v1/skus", &json!({ "sku": sku, "title": title, "tags": tags }), &[]).await?, "create SKU")?;
+        expect_ok(
+            catalog
+                .post(
+                    "/v1/skus",
+                    &json!({ "sku": sku, "title": title, "tags": tags }),
+                    &[],
+                )
+                .await?,
+            "create SKU",
+        )?;
     }
-    for (location, _, _, _, _, _, units) in LOCATIONS {
+    for l in LOCATIONS {
         for (sku, _, _) in SKUS {
             let body = json!({
-                "event_id": movement_id(location, sku), "location_id": location, "sku": sku,
-                "kind": "receipt", "quantity": units,
+                "event_id": movement_id(l.id, sku), "location_id": l.id, "sku": sku,
+                "kind": "receipt", "quantity": l.units,
             });
             // Allocation learns of locations and SKUs from the catalog topic: retry while it has not yet.
-            eventually("allocation to accept the demo stock", Duration::from_secs(30), || async {
-                let answer = allocation.post("/v1/inventory/movements", &body, &[]).await?;
-                match answer.status {
-                    200 | 201 => Ok(Some(())),
-                    422 => Ok(None),
-                    other => bail!("receipt answered {other}: {}", answer.body),
-                }
-            })
+            eventually(
+                "allocation to accept the demo stock",
+                Duration::from_secs(30),
+                || async {
+                    let answer = allocation.post("/v1/inventory/movements", &body, &[]).await?;
+                    match answer.status {
+                        200 | 201 => Ok(Some(())),
+                        422 => Ok(None),
+                        other => bail!("receipt answered {other}: {}", answer.body),
+                    }
+                },
+            )
             .await?;
         }
     }
     // Routing decides from the availability topic: wait until it has seen every SKU everywhere.
     for (sku, _, _) in SKUS {
-        eventually("routing to see the demo stock", Duration::from_secs(30), || async {
-            let answer = fulfillment.get(&format!("/v1/stock/{sku}")).await?;
-            Ok(answer.body.as_array().filter(|nodes| nodes.len() == LOCATIONS.len()).map(|_| ()))
-        })
+        eventually(
+            "routing to see the demo stock",
+            Duration::from_secs(30),
+            || async {
+                let answer = fulfillment.get(&format!("/v1/stock/{sku}")).await?;
+                Ok(answer
+                    .body
+                    .as_array()
+                    .filter(|nodes| nodes.len() == LOCATIONS.len())
+                    .map(|_| ()))
+            },
+        )
         .await
         .context("waiting for availability to reach fulfillment")?;
     }
@@ -69,13 +137,19 @@ pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<
 }
 
 fn expect_ok(answer: omni_testkit::client::Answer, what: &str) -> anyhow::Result<()> {
-    if (200..300).contains(&answer.status) { Ok(()) } else { bail!("{what} answered {}: {}", answer.status, answer.body) }
+    if (200..300).contains(&answer.status) {
+        Ok(())
+    } else {
+        bail!("{what} answered {}: {}", answer.status, answer.body)
+    }
 }
 
 /// A fixed id per (location, SKU) receipt, so seeding twice records it once.
 fn movement_id(location: &str, sku: &str) -> String {
     let fnv = |s: &str| {
-        s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
     };
     uuid::Uuid::from_u64_pair(fnv(location), fnv(sku)).to_string()
 }

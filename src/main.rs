@@ -78,7 +78,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let message = format!("{e:#}");
             eprintln!("omni: {message}");
-            if message.starts_with("invalid configuration") { ExitCode::from(EXIT_CONFIG) } else { ExitCode::FAILURE }
+            if message.starts_with("invalid configuration") {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

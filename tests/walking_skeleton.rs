@@ -10,7 +10,9 @@ use omni_contracts::events::InventoryEvent;
 use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
 use omni_db::testing::{Backend, TestDatabase};
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, redis_url, settings, unique_prefix};
+use omni_testkit::testing::{
+    ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, redis_url, settings, unique_prefix,
+};
 use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use serde_json::json;
 
@@ -30,7 +32,8 @@ async fn an_order_walks_through_every_service_on_embedded_backends() -> anyhow::
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let bootstrap = kafka_bootstrap().context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+    let bootstrap = kafka_bootstrap()
+        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
     let database = TestDatabase::create(Backend::Postgres)?;
     let mut settings = settings();
     isolate_kafka(&mut settings);
@@ -38,7 +41,10 @@ async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Resu
         settings,
         kafka: KafkaBackend::External(bootstrap),
         db: DbBackend::Postgres(database.url.clone()),
-        holds: HoldsBackend::Redis { url: redis_url(), prefix: unique_prefix() },
+        holds: HoldsBackend::Redis {
+            url: redis_url(),
+            prefix: unique_prefix(),
+        },
         ephemeral_ports: true,
         services: omni_config::SERVICES.to_vec(),
     };
@@ -67,7 +73,13 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         let created = catalog.post("/v1/locations", &body, &[]).await?;
         ensure!(created.status == 201, "location: {created:?}");
     }
-    let sku = catalog.post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee", "tags": ["high-demand"] }), &[]).await?;
+    let sku = catalog
+        .post(
+            "/v1/skus",
+            &json!({ "sku": "TEE-1", "title": "Tee", "tags": ["high-demand"] }),
+            &[],
+        )
+        .await?;
     ensure!(sku.status == 201, "sku: {sku:?}");
     eventually("allocation to learn the SKU", WAIT, || async {
         Ok((allocation.get("/v1/availability/TEE-1").await?.status == 200).then_some(()))
@@ -85,17 +97,26 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
             kind: MovementKind::Receipt,
             quantity: Quantity::new(5)?,
         };
-        producer.publish(&Envelope::new("store-system", InventoryEvent::Movement(receipt))).await?;
+        producer
+            .publish(&Envelope::new("store-system", InventoryEvent::Movement(receipt)))
+            .await?;
     }
     eventually("routing to see both stores' stock", WAIT, || async {
         let stock = fulfillment.get("/v1/stock/TEE-1").await?;
-        Ok((stock.body.as_array().map(Vec::len) == Some(2) && stock.body[0]["atp"] == 5 && stock.body[1]["atp"] == 5).then_some(()))
+        Ok((stock.body.as_array().map(Vec::len) == Some(2)
+            && stock.body[0]["atp"] == 5
+            && stock.body[1]["atp"] == 5)
+            .then_some(()))
     })
     .await?;
 
     // Checkout: tokenize a sandbox card, place the order.
     let token = payments
-        .post("/v1/payments/tokens", &json!({ "number": "4242424242424242", "exp_month": 12, "exp_year": 2030 }), &[])
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": "4242424242424242", "exp_month": 12, "exp_year": 2030 }),
+            &[],
+        )
         .await?;
     ensure!(token.status == 201, "tokenize: {token:?}");
     let token = token.body["token"].as_str().context("token")?.to_owned();
@@ -105,32 +126,66 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
         "tenders": [{ "type": "card", "token": token }],
     });
-    let placed = orders.post("/v1/orders", &order, &[("Idempotency-Key", "order-1")]).await?;
+    let placed = orders
+        .post("/v1/orders", &order, &[("Idempotency-Key", "order-1")])
+        .await?;
     ensure!(placed.status == 201, "order: {placed:?}");
     let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
-    let again = orders.post("/v1/orders", &order, &[("Idempotency-Key", "order-1")]).await?;
-    ensure!(again.body["id"] == placed.body["id"], "a retry with the same key must answer the same order");
+    let again = orders
+        .post("/v1/orders", &order, &[("Idempotency-Key", "order-1")])
+        .await?;
+    ensure!(
+        again.body["id"] == placed.body["id"],
+        "a retry with the same key must answer the same order"
+    );
 
     let released = eventually("the order to be released", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
-        ensure!(current.body["status"] != "failed", "order failed: {}", current.body);
+        ensure!(
+            current.body["status"] != "failed",
+            "order failed: {}",
+            current.body
+        );
         Ok((current.body["status"] == "released").then_some(current.body))
     })
     .await?;
-    ensure!(released["location_id"] == "STORE-NEAR", "routed to the nearest store: {released}");
+    ensure!(
+        released["location_id"] == "STORE-NEAR",
+        "routed to the nearest store: {released}"
+    );
     ensure!(released["total_minor"] == 3998);
 
     // Every service holds its part of the truth.
-    let sourcing = fulfillment.get(&format!("/v1/fulfillments?order_id={order_id}")).await?;
+    let sourcing = fulfillment
+        .get(&format!("/v1/fulfillments?order_id={order_id}"))
+        .await?;
     ensure!(sourcing.body[0]["status"] == "released", "{sourcing:?}");
-    ensure!(sourcing.body[0]["explanation"].as_str().is_some_and(|e| e.contains("STORE-FAR")), "explanation lists every candidate");
+    ensure!(
+        sourcing.body[0]["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("STORE-FAR")),
+        "explanation lists every candidate"
+    );
     let availability = allocation.get("/v1/availability/TEE-1").await?;
-    let near = availability.body["locations"].as_array().context("locations")?.iter().find(|l| l["location_id"] == "STORE-NEAR").cloned();
-    ensure!(near.as_ref().is_some_and(|l| l["reserved"] == 2 && l["atp"] == 3), "held at the near store: {availability:?}");
+    let near = availability.body["locations"]
+        .as_array()
+        .context("locations")?
+        .iter()
+        .find(|l| l["location_id"] == "STORE-NEAR")
+        .cloned();
+    ensure!(
+        near.as_ref().is_some_and(|l| l["reserved"] == 2 && l["atp"] == 3),
+        "held at the near store: {availability:?}"
+    );
     ensure!(availability.body["available"] == 8);
-    let intents = payments.get(&format!("/v1/payments/intents?order_id={order_id}")).await?;
+    let intents = payments
+        .get(&format!("/v1/payments/intents?order_id={order_id}"))
+        .await?;
     ensure!(intents.body.to_string().contains("authorized"), "{intents:?}");
-    ensure!(!intents.body.to_string().contains("4242424242424242"), "no card number outside the vault");
+    ensure!(
+        !intents.body.to_string().contains("4242424242424242"),
+        "no card number outside the vault"
+    );
     eventually("returns to see the released order", WAIT, || async {
         let view = returns.get(&format!("/v1/returns/orders/{order_id}")).await?;
         Ok((view.body["status"] == "released").then_some(()))
@@ -138,9 +193,23 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     .await?;
 
     // Every step is an event on its topic.
-    let names = |t: Topic| mesh.settings().kafka.topics.get(t.key()).cloned().unwrap_or_else(|| t.default_name().to_owned());
-    let topics: Vec<String> =
-        [Topic::Orders, Topic::Fulfillment, Topic::Reservations, Topic::Payments].into_iter().map(names).collect();
+    let names = |t: Topic| {
+        mesh.settings()
+            .kafka
+            .topics
+            .get(t.key())
+            .cloned()
+            .unwrap_or_else(|| t.default_name().to_owned())
+    };
+    let topics: Vec<String> = [
+        Topic::Orders,
+        Topic::Fulfillment,
+        Topic::Reservations,
+        Topic::Payments,
+    ]
+    .into_iter()
+    .map(names)
+    .collect();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     let expected = [
         "omni.order.accepted",
@@ -153,24 +222,58 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         "omni.order.released",
     ];
     let seen = collect(mesh.kafka_bootstrap(), &topic_refs, WAIT, |seen| {
-        expected.iter().all(|t| seen.iter().any(|m| m.key == order_id && m.header("ce_type") == Some(*t)))
+        expected.iter().all(|t| {
+            seen.iter()
+                .any(|m| m.key == order_id && m.header("ce_type") == Some(*t))
+        })
     })
     .await?;
-    let traceparents: Vec<_> = seen.iter().filter(|m| m.key == order_id).filter_map(|m| m.header("traceparent")).collect();
-    ensure!(traceparents.len() >= expected.len(), "every event carries a traceparent");
+    let traceparents: Vec<_> = seen
+        .iter()
+        .filter(|m| m.key == order_id)
+        .filter_map(|m| m.header("traceparent"))
+        .collect();
     ensure!(
-        seen.iter().filter(|m| m.key == order_id).all(|m| !String::from_utf8_lossy(&m.body).contains("4242424242424242")),
+        traceparents.len() >= expected.len(),
+        "every event carries a traceparent"
+    );
+    ensure!(
+        seen.iter()
+            .filter(|m| m.key == order_id)
+            .all(|m| !String::from_utf8_lossy(&m.body).contains("4242424242424242")),
         "no card data in events"
     );
 
     // Bad input gets a clear 4xx naming the problem.
-    let unknown_field = orders.post("/v1/orders", &json!({ "channel": "web", "surprise": 1 }), &[("Idempotency-Key", "bad-1")]).await?;
-    ensure!(unknown_field.status == 400 && unknown_field.body["code"] == "invalid_body", "{unknown_field:?}");
-    ensure!(unknown_field.body["message"].as_str().is_some_and(|m| m.contains("surprise")));
+    let unknown_field = orders
+        .post(
+            "/v1/orders",
+            &json!({ "channel": "web", "surprise": 1 }),
+            &[("Idempotency-Key", "bad-1")],
+        )
+        .await?;
+    ensure!(
+        unknown_field.status == 400 && unknown_field.body["code"] == "invalid_body",
+        "{unknown_field:?}"
+    );
+    ensure!(
+        unknown_field.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("surprise"))
+    );
     let no_key = orders.post("/v1/orders", &order, &[]).await?;
-    ensure!(no_key.status == 400 && no_key.body["code"] == "invalid_header", "{no_key:?}");
-    let anonymous = orders.with_key("not-a-real-key-at-all").get(&format!("/v1/orders/{order_id}")).await?;
-    ensure!(anonymous.status == 401 && anonymous.body["type"] == "auth", "{anonymous:?}");
+    ensure!(
+        no_key.status == 400 && no_key.body["code"] == "invalid_header",
+        "{no_key:?}"
+    );
+    let anonymous = orders
+        .with_key("not-a-real-key-at-all")
+        .get(&format!("/v1/orders/{order_id}"))
+        .await?;
+    ensure!(
+        anonymous.status == 401 && anonymous.body["type"] == "auth",
+        "{anonymous:?}"
+    );
     Ok(())
 }
 

@@ -70,7 +70,13 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (orders, payments, tally, next, bar) = (orders.clone(), payments.clone(), tally.clone(), next.clone(), bar.clone());
+        let (orders, payments, tally, next, bar) = (
+            orders.clone(),
+            payments.clone(),
+            tally.clone(),
+            next.clone(),
+            bar.clone(),
+        );
         let total = args.orders;
         workers.spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < total {
@@ -92,7 +98,11 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
                         *t.failures.entry(format!("not accepted: {e}")).or_default() += 1;
                     }
                 }
-                bar.set_message(format!("released {} failed {}", t.released, t.failed + t.rejected));
+                bar.set_message(format!(
+                    "released {} failed {}",
+                    t.released,
+                    t.failed + t.rejected
+                ));
                 bar.inc(1);
             }
         });
@@ -114,8 +124,16 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     for (reason, count) in &t.failures {
         println!("    {count:>5} × {reason}");
     }
-    println!("  order latency     p50 {:.1} ms, p99 {:.1} ms (POST to released, polled every 10 ms)", percentile(&latencies, 0.50), percentile(&latencies, 0.99));
-    println!("  throughput        {:.1} orders/s over {:.1} s", f64::from(args.orders) / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "  order latency     p50 {:.1} ms, p99 {:.1} ms (POST to released, polled every 10 ms)",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99)
+    );
+    println!(
+        "  throughput        {:.1} orders/s over {:.1} s",
+        f64::from(args.orders) / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     println!("  oversold units    {oversold}");
     drop(t);
     let mut mesh = dev.mesh;
@@ -140,7 +158,11 @@ enum Outcome {
 async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome> {
     let (card, lines, delivery) = {
         let mut rng = rand::rng();
-        let card = if rng.random_bool(0.05) { DECLINED_CARD } else { APPROVED_CARD };
+        let card = if rng.random_bool(0.05) {
+            DECLINED_CARD
+        } else {
+            APPROVED_CARD
+        };
         let lines: Vec<_> = (0..rng.random_range(1..=3))
             .map(|_| {
                 let (sku, _, _) = SKUS[rng.random_range(0..SKUS.len())];
@@ -148,22 +170,33 @@ async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome
             })
             .collect();
         let delivery = if rng.random_bool(0.2) {
-            let (store, ..) = LOCATIONS[rng.random_range(0..3)];
+            let store = LOCATIONS[rng.random_range(0..3)].id;
             json!({ "type": "pickup", "location_id": store })
         } else {
             json!({ "type": "ship", "lat": 52.3 + rng.random_range(0.0..0.4), "lon": 12.8 + rng.random_range(0.0..0.9) })
         };
         (card, lines, delivery)
     };
-    let token = payments.post("/v1/payments/tokens", &json!({ "number": card, "exp_month": 12, "exp_year": 2030 }), &[]).await?;
-    let token = token.body["token"].as_str().context("tokenization failed")?.to_owned();
+    let token = payments
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": card, "exp_month": 12, "exp_year": 2030 }),
+            &[],
+        )
+        .await?;
+    let token = token.body["token"]
+        .as_str()
+        .context("tokenization failed")?
+        .to_owned();
     let body = json!({
         "channel": "web", "currency": "EUR", "lines": lines, "delivery": delivery,
         "tenders": [{ "type": "card", "token": token }],
     });
     let key = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
-    let created = orders.post("/v1/orders", &body, &[("Idempotency-Key", &key)]).await?;
+    let created = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", &key)])
+        .await?;
     if created.status != 201 {
         anyhow::bail!("{} {}", created.status, created.body["code"]);
     }
@@ -174,10 +207,17 @@ async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome
         match order.body["status"].as_str() {
             Some("released") => return Ok(Outcome::Released(started.elapsed().as_secs_f64() * 1000.0)),
             Some("failed") => {
-                let reason = order.body["failure_reason"].as_str().unwrap_or("unknown").to_owned();
-                return Ok(Outcome::Failed(reason.split(':').next().unwrap_or("failed").to_owned()));
+                let reason = order.body["failure_reason"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned();
+                return Ok(Outcome::Failed(
+                    reason.split(':').next().unwrap_or("failed").to_owned(),
+                ));
             }
-            _ if Instant::now() > deadline => return Ok(Outcome::Failed("still in flight after 30 s".into())),
+            _ if Instant::now() > deadline => {
+                return Ok(Outcome::Failed("still in flight after 30 s".into()));
+            }
             _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }

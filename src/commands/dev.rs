@@ -58,14 +58,20 @@ struct Endpoints<'a> {
 
 /// Starts the dev mesh (seeded unless `--no-seed`) and prints where everything is.
 pub async fn start(mut settings: Settings, args: &Args, quiet: bool) -> anyhow::Result<DevMesh> {
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(&settings.database.data_dir));
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&settings.database.data_dir));
     if args.fresh && data_dir.exists() {
-        std::fs::remove_dir_all(&data_dir).with_context(|| format!("cannot delete {}", data_dir.display()))?;
+        std::fs::remove_dir_all(&data_dir)
+            .with_context(|| format!("cannot delete {}", data_dir.display()))?;
     }
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let admin_key = match &args.admin_key {
         Some(key) => key.clone(),
-        None => kept_secret(&data_dir.join("admin-key"), || format!("omni-dev-{}", random_hex(12)))?,
+        None => kept_secret(&data_dir.join("admin-key"), || {
+            format!("omni-dev-{}", random_hex(12))
+        })?,
     };
     if admin_key.len() < 16 {
         anyhow::bail!("invalid configuration: `--admin-key` must be at least 16 characters");
@@ -83,9 +89,18 @@ pub async fn start(mut settings: Settings, args: &Args, quiet: bool) -> anyhow::
         })?;
         settings.payments.key_encryption_key = Secret::new(kek);
     }
-    let database = args.database.clone().or_else(|| Some(settings.database.url.expose().to_owned()).filter(|u| !u.is_empty()));
-    let redis = args.redis.clone().or_else(|| Some(settings.redis.url.expose().to_owned()).filter(|u| !u.is_empty()));
-    let kafka = args.kafka.clone().or_else(|| Some(settings.kafka.bootstrap_servers.clone()).filter(|u| !u.is_empty()));
+    let database = args
+        .database
+        .clone()
+        .or_else(|| Some(settings.database.url.expose().to_owned()).filter(|u| !u.is_empty()));
+    let redis = args
+        .redis
+        .clone()
+        .or_else(|| Some(settings.redis.url.expose().to_owned()).filter(|u| !u.is_empty()));
+    let kafka = args
+        .kafka
+        .clone()
+        .or_else(|| Some(settings.kafka.bootstrap_servers.clone()).filter(|u| !u.is_empty()));
     let prefix = settings.redis.key_prefix.clone();
     let options = MeshOptions {
         kafka: kafka.map_or(KafkaBackend::Embedded, KafkaBackend::External),
@@ -98,7 +113,9 @@ pub async fn start(mut settings: Settings, args: &Args, quiet: bool) -> anyhow::
     let backends = describe(&options);
     let mesh = Mesh::start(options).await?;
     if !args.no_seed {
-        crate::demo_data::seed(&mesh, &admin_key).await.context("loading the demo data")?;
+        crate::demo_data::seed(&mesh, &admin_key)
+            .await
+            .context("loading the demo data")?;
     }
     if let Some(path) = &args.endpoints_file {
         let endpoints = Endpoints {
@@ -106,7 +123,8 @@ pub async fn start(mut settings: Settings, args: &Args, quiet: bool) -> anyhow::
             kafka_bootstrap: mesh.kafka_bootstrap(),
             admin_key: &admin_key,
         };
-        std::fs::write(path, serde_json::to_vec_pretty(&endpoints)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&endpoints)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !quiet {
         println!("Omni dev mesh is up ({backends}).");
@@ -114,7 +132,10 @@ pub async fn start(mut settings: Settings, args: &Args, quiet: bool) -> anyhow::
             println!("  {service:<12} {}", mesh.url(service));
         }
         println!("  {:<12} {}", "kafka", mesh.kafka_bootstrap());
-        println!("  {:<12} {admin_key}   (send `Authorization: Bearer <key>`)", "admin key");
+        println!(
+            "  {:<12} {admin_key}   (send `Authorization: Bearer <key>`)",
+            "admin key"
+        );
         println!("  {:<12} {}", "data", data_dir.display());
         println!("Press Ctrl-C to stop.");
     }
@@ -156,7 +177,9 @@ fn kept_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result
 }
 
 fn random_hex(bytes: usize) -> String {
-    (0..bytes).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+    (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
 }
 
 /// Runs `omni dev` until Ctrl-C or SIGTERM.

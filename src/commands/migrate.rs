@@ -20,7 +20,10 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     } else {
         DbBackend::Postgres(settings.database.url.expose().to_owned())
     };
-    for service in omni_config::SERVICES.iter().filter(|s| args.service.as_deref().is_none_or(|only| only == **s)) {
+    for service in omni_config::SERVICES
+        .iter()
+        .filter(|s| args.service.as_deref().is_none_or(|only| only == **s))
+    {
         let target = db_target(&settings, &backend, service)?;
         let db = omni_db::Db::connect(target.clone(), 1).map_err(|e| anyhow!("{e} (database.url)"))?;
         db.migrate(migrations(service)).await?;

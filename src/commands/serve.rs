@@ -14,12 +14,20 @@ pub struct Args {
 
 /// Runs the service until SIGTERM or Ctrl-C, then drains it and exits 0.
 pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
-    let service: &'static str = omni_config::SERVICES.iter().copied().find(|s| *s == args.service).unwrap_or("catalog");
+    let service: &'static str = omni_config::SERVICES
+        .iter()
+        .copied()
+        .find(|s| *s == args.service)
+        .unwrap_or("catalog");
     if settings.kafka.bootstrap_servers.is_empty() {
-        bail!("invalid configuration: `kafka.bootstrap_servers` is required by `omni serve` (the embedded broker is for `omni dev`)");
+        bail!(
+            "invalid configuration: `kafka.bootstrap_servers` is required by `omni serve` (the embedded broker is for `omni dev`)"
+        );
     }
     if settings.database.url.is_empty() && !settings.database.urls.contains_key(service) {
-        bail!("invalid configuration: `database.url` (or `database.urls.{service}`) is required by `omni serve`");
+        bail!(
+            "invalid configuration: `database.url` (or `database.urls.{service}`) is required by `omni serve`"
+        );
     }
     if service == "allocation" && settings.redis.url.is_empty() {
         bail!("invalid configuration: `redis.url` is required by `omni serve allocation`");
@@ -34,7 +42,10 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
         holds: if settings.redis.url.is_empty() {
             HoldsBackend::Memory
         } else {
-            HoldsBackend::Redis { url: settings.redis.url.expose().to_owned(), prefix: settings.redis.key_prefix.clone() }
+            HoldsBackend::Redis {
+                url: settings.redis.url.expose().to_owned(),
+                prefix: settings.redis.key_prefix.clone(),
+            }
         },
         ephemeral_ports: false,
         services: vec![service],

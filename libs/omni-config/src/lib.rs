@@ -13,7 +13,14 @@ use serde::{Deserialize, Serialize};
 pub use secret::Secret;
 
 /// The six services, in their documented port order.
-pub const SERVICES: [&str; 6] = ["catalog", "allocation", "orders", "fulfillment", "payments", "returns"];
+pub const SERVICES: [&str; 6] = [
+    "catalog",
+    "allocation",
+    "orders",
+    "fulfillment",
+    "payments",
+    "returns",
+];
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -237,7 +244,10 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let settings: Settings = builder.build().and_then(|c| c.try_deserialize()).map_err(Error::Load)?;
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(Error::Load)?;
         settings.check()?;
         Ok(settings)
     }
@@ -248,7 +258,12 @@ impl Settings {
     }
 
     fn check(&self) -> Result<()> {
-        let invalid = |key: &str, reason: &str| Err(Error::Invalid { key: key.to_owned(), reason: reason.to_owned() });
+        let invalid = |key: &str, reason: &str| {
+            Err(Error::Invalid {
+                key: key.to_owned(),
+                reason: reason.to_owned(),
+            })
+        };
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
         }
@@ -265,7 +280,10 @@ impl Settings {
             if *port != 0
                 && let Some(other) = seen.insert(*port, service)
             {
-                return invalid(&format!("http.ports.{service}"), &format!("reuses port {port} of {other}"));
+                return invalid(
+                    &format!("http.ports.{service}"),
+                    &format!("reuses port {port} of {other}"),
+                );
             }
         }
         if self.database.pool_size == 0 {
@@ -273,17 +291,29 @@ impl Settings {
         }
         let db_url = self.database.url.expose();
         if !(db_url.is_empty() || db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
-            return invalid("database.url", "must be a postgres:// URL (or empty for SQLite in dev mode)");
+            return invalid(
+                "database.url",
+                "must be a postgres:// URL (or empty for SQLite in dev mode)",
+            );
         }
         for (service, url) in &self.database.urls {
             let url = url.expose();
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite://")) {
-                return invalid(&format!("database.urls.{service}"), "must be a postgres:// or sqlite:// URL");
+            if !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite://"))
+            {
+                return invalid(
+                    &format!("database.urls.{service}"),
+                    "must be a postgres:// or sqlite:// URL",
+                );
             }
         }
         let redis = self.redis.url.expose();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-            return invalid("redis.url", "must be a redis:// or rediss:// URL (or empty in dev mode)");
+            return invalid(
+                "redis.url",
+                "must be a redis:// or rediss:// URL (or empty in dev mode)",
+            );
         }
         for key in self.kafka.topics.keys() {
             if !omni_topic_keys().contains(&key.as_str()) {
@@ -301,10 +331,16 @@ impl Settings {
         }
         for (i, key) in self.auth.api_keys.iter().enumerate() {
             if key.key.expose().len() < 16 {
-                return invalid(&format!("auth.api_keys[{i}].key"), "must be at least 16 characters");
+                return invalid(
+                    &format!("auth.api_keys[{i}].key"),
+                    "must be at least 16 characters",
+                );
             }
             if key.roles.is_empty() {
-                return invalid(&format!("auth.api_keys[{i}].roles"), "must name at least one role");
+                return invalid(
+                    &format!("auth.api_keys[{i}].roles"),
+                    "must name at least one role",
+                );
             }
         }
         Ok(())
@@ -337,13 +373,19 @@ fn omni_topic_keys() -> [&'static str; 11] {
 
 /// Renders a JSON object as TOML-shaped text (tables for objects, inline values otherwise).
 fn toml_like(value: &serde_json::Value, path: &str) -> String {
-    let serde_json::Value::Object(map) = value else { return String::new() };
+    let serde_json::Value::Object(map) = value else {
+        return String::new();
+    };
     let mut out = String::new();
     for (k, v) in map.iter().filter(|(_, v)| !v.is_object()) {
         out.push_str(&format!("{k} = {v}\n"));
     }
     for (k, v) in map.iter().filter(|(_, v)| v.is_object()) {
-        let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        let sub = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
         out.push_str(&format!("\n[{sub}]\n"));
         out.push_str(&toml_like(v, &sub));
     }

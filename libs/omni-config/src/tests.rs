@@ -1,7 +1,10 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 #[test]
@@ -13,8 +16,14 @@ fn defaults_give_the_documented_ports() {
 
 #[test]
 fn environment_overrides_defaults() {
-    let s = Settings::load_with(None, env(&[("OMNI__HTTP__PORTS__ORDERS", "9000"), ("OMNI__KAFKA__BOOTSTRAP_SERVERS", "k:9092")]))
-        .unwrap();
+    let s = Settings::load_with(
+        None,
+        env(&[
+            ("OMNI__HTTP__PORTS__ORDERS", "9000"),
+            ("OMNI__KAFKA__BOOTSTRAP_SERVERS", "k:9092"),
+        ]),
+    )
+    .unwrap();
     assert_eq!(s.http.port("orders"), 9000);
     assert_eq!(s.kafka.bootstrap_servers, "k:9092");
 }
@@ -28,7 +37,11 @@ fn a_wrong_type_names_the_key() {
 #[test]
 fn a_port_clash_names_the_key() {
     let err = Settings::load_with(None, env(&[("OMNI__HTTP__PORTS__ORDERS", "8081")])).unwrap_err();
-    assert!(err.to_string().contains("http.ports.orders` reuses port 8081 of catalog"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("http.ports.orders` reuses port 8081 of catalog"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -41,11 +54,17 @@ fn a_bad_redis_url_names_the_key() {
 fn printed_settings_never_show_secrets() {
     let s = Settings::load_with(
         None,
-        env(&[("OMNI__DATABASE__URL", "postgres://u:hunter2@db/omni"), ("OMNI__PAYMENTS__KEY_ENCRYPTION_KEY", "c2VjcmV0")]),
+        env(&[
+            ("OMNI__DATABASE__URL", "postgres://u:hunter2@db/omni"),
+            ("OMNI__PAYMENTS__KEY_ENCRYPTION_KEY", "c2VjcmV0"),
+        ]),
     )
     .unwrap();
     let printed = s.to_redacted_toml();
-    assert!(!printed.contains("hunter2") && !printed.contains("c2VjcmV0"), "{printed}");
+    assert!(
+        !printed.contains("hunter2") && !printed.contains("c2VjcmV0"),
+        "{printed}"
+    );
     assert!(printed.contains("[redacted]"), "{printed}");
     assert!(!format!("{s:?}").contains("hunter2"));
 }

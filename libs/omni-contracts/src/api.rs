@@ -122,7 +122,10 @@ pub struct Location {
 impl Location {
     /// Where the location is.
     pub fn point(&self) -> GeoPoint {
-        GeoPoint { lat: self.lat, lon: self.lon }
+        GeoPoint {
+            lat: self.lat,
+            lon: self.lon,
+        }
     }
 }
 
@@ -362,7 +365,10 @@ pub struct NewOrder {
 }
 
 fn default_customer() -> Customer {
-    Customer { id: None, tier: CustomerTier::Standard }
+    Customer {
+        id: None,
+        tier: CustomerTier::Standard,
+    }
 }
 
 /// Where an order is in its lifecycle.
@@ -402,7 +408,10 @@ impl OrderStatus {
             "released" => OrderStatus::Released,
             "failed" => OrderStatus::Failed,
             other => {
-                return Err(ContractError::InvalidField { field: "status", reason: format!("unknown status `{other}`") });
+                return Err(ContractError::InvalidField {
+                    field: "status",
+                    reason: format!("unknown status `{other}`"),
+                });
             }
         })
     }

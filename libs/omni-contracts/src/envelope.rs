@@ -57,7 +57,13 @@ impl<T: EventPayload> Envelope<T> {
     /// Wraps a payload produced by `service` now, with a fresh id.
     pub fn new(service: &str, data: T) -> Self {
         // `ce_time` carries microseconds; keep no more, so an event equals itself after a round trip.
-        Self { id: Uuid::now_v7(), source: format!("/omni/{service}"), time: Utc::now().trunc_subsecs(6), subject: data.key(), data }
+        Self {
+            id: Uuid::now_v7(),
+            source: format!("/omni/{service}"),
+            time: Utc::now().trunc_subsecs(6),
+            subject: data.key(),
+            data,
+        }
     }
 
     /// The CloudEvents `type`.
@@ -81,7 +87,10 @@ impl<T: EventPayload> Envelope<T> {
     /// Rebuilds an event from its headers and body. `header` looks a header up by name.
     pub fn from_parts<'a>(header: impl Fn(&str) -> Option<&'a str>, body: &[u8]) -> Result<Self> {
         let attr = |name: &'static str| {
-            header(name).ok_or(ContractError::BadAttribute { attribute: name, reason: "is missing".into() })
+            header(name).ok_or(ContractError::BadAttribute {
+                attribute: name,
+                reason: "is missing".into(),
+            })
         };
         let spec = attr("ce_specversion")?;
         if spec != SPEC_VERSION {
@@ -90,10 +99,15 @@ impl<T: EventPayload> Envelope<T> {
                 reason: format!("is `{spec}`, expected `{SPEC_VERSION}`"),
             });
         }
-        let id = Uuid::parse_str(attr("ce_id")?)
-            .map_err(|e| ContractError::BadAttribute { attribute: "ce_id", reason: format!("is not a UUID: {e}") })?;
+        let id = Uuid::parse_str(attr("ce_id")?).map_err(|e| ContractError::BadAttribute {
+            attribute: "ce_id",
+            reason: format!("is not a UUID: {e}"),
+        })?;
         let time = DateTime::parse_from_rfc3339(attr("ce_time")?)
-            .map_err(|e| ContractError::BadAttribute { attribute: "ce_time", reason: format!("is not RFC 3339: {e}") })?
+            .map_err(|e| ContractError::BadAttribute {
+                attribute: "ce_time",
+                reason: format!("is not RFC 3339: {e}"),
+            })?
             .with_timezone(&Utc);
         let data = T::decode(attr("ce_type")?, body)?;
         Ok(Self {

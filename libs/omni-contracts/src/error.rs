@@ -39,7 +39,10 @@ pub enum ContractError {
 
 impl ContractError {
     pub(crate) fn field(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidField { field, reason: reason.into() }
+        Self::InvalidField {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 

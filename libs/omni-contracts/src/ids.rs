@@ -13,9 +13,15 @@ fn parse_code(field: &'static str, raw: &str) -> Result<String> {
         return Err(ContractError::field(field, "must not be empty"));
     }
     if raw.len() > MAX_CODE_LEN {
-        return Err(ContractError::field(field, format!("must be at most {MAX_CODE_LEN} characters")));
+        return Err(ContractError::field(
+            field,
+            format!("must be at most {MAX_CODE_LEN} characters"),
+        ));
     }
-    if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+    if let Some(bad) = raw
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
         return Err(ContractError::field(
             field,
             format!("may hold only letters, digits, '-', '_' and '.', found {bad:?}"),
@@ -168,7 +174,10 @@ mod tests {
     #[test]
     fn ids_deserialize_through_their_parser() {
         let err = serde_json::from_str::<LocationId>("\"\"").unwrap_err();
-        assert!(err.to_string().contains("location_id: must not be empty"), "{err}");
+        assert!(
+            err.to_string().contains("location_id: must not be empty"),
+            "{err}"
+        );
         let ok: LocationId = serde_json::from_str("\"STORE-001\"").unwrap();
         assert_eq!(ok.as_str(), "STORE-001");
     }

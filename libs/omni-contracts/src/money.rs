@@ -16,7 +16,10 @@ impl Currency {
     pub fn parse(raw: &str) -> Result<Self> {
         match raw.as_bytes() {
             [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(ContractError::field("currency", "must be three upper-case letters (ISO 4217)")),
+            _ => Err(ContractError::field(
+                "currency",
+                "must be three upper-case letters (ISO 4217)",
+            )),
         }
     }
 
@@ -69,10 +72,16 @@ impl Quantity {
     /// Parses a positive quantity.
     pub fn new(raw: i64) -> Result<Self> {
         if raw <= 0 {
-            return Err(ContractError::field("quantity", format!("must be positive, got {raw}")));
+            return Err(ContractError::field(
+                "quantity",
+                format!("must be positive, got {raw}"),
+            ));
         }
         if raw > i64::from(Self::MAX) {
-            return Err(ContractError::field("quantity", format!("must be at most {}, got {raw}", Self::MAX)));
+            return Err(ContractError::field(
+                "quantity",
+                format!("must be at most {}, got {raw}", Self::MAX),
+            ));
         }
         Ok(Self(raw as u32))
     }
@@ -104,7 +113,10 @@ mod tests {
     fn zero_and_negative_quantities_are_rejected() {
         assert!(Quantity::new(0).is_err());
         let err = serde_json::from_str::<Quantity>("-3").unwrap_err();
-        assert!(err.to_string().contains("quantity: must be positive, got -3"), "{err}");
+        assert!(
+            err.to_string().contains("quantity: must be positive, got -3"),
+            "{err}"
+        );
         assert_eq!(Quantity::new(3).unwrap().get(), 3);
     }
 

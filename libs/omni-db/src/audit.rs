@@ -24,7 +24,13 @@ pub struct AuditEntry {
 }
 
 /// Records an action in the caller's transaction.
-pub fn record(conn: &mut DbConnection, principal: &str, action: &str, subject: &str, detail: &serde_json::Value) -> Result<()> {
+pub fn record(
+    conn: &mut DbConnection,
+    principal: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<()> {
     diesel::insert_into(omni_audit_log::table)
         .values((
             omni_audit_log::id.eq(uuid::Uuid::now_v7().to_string()),

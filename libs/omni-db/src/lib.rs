@@ -77,7 +77,10 @@ impl Target {
     /// Parses `postgres://...`, `postgresql://...` or `sqlite://<path>`.
     pub fn parse(url: &str, schema: Option<&str>) -> Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Target::Postgres { url: url.to_owned(), schema: schema.map(str::to_owned) })
+            Ok(Target::Postgres {
+                url: url.to_owned(),
+                schema: schema.map(str::to_owned),
+            })
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             Ok(Target::Sqlite(PathBuf::from(path)))
         } else {
@@ -94,28 +97,40 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Postgres { url, schema } => {
-                format!("{} (schema {})", redact(url), schema.as_deref().unwrap_or("public"))
+                format!(
+                    "{} (schema {})",
+                    redact(url),
+                    schema.as_deref().unwrap_or("public")
+                )
             }
             Target::Sqlite(path) => format!("sqlite://{}", path.display()),
         }
     }
 
     fn establish(&self) -> Result<DbConnection> {
-        let connect_err = |source| Error::Connect { target: self.describe(), source };
+        let connect_err = |source| Error::Connect {
+            target: self.describe(),
+            source,
+        };
         match self {
             Target::Postgres { url, schema } => {
                 let mut conn = PgConnection::establish(url).map_err(connect_err)?;
                 if let Some(schema) = schema {
                     let quoted = quote_ident(schema);
-                    conn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}; SET search_path TO {quoted}"))
-                        .map_err(Error::Query)?;
+                    conn.batch_execute(&format!(
+                        "CREATE SCHEMA IF NOT EXISTS {quoted}; SET search_path TO {quoted}"
+                    ))
+                    .map_err(Error::Query)?;
                 }
                 Ok(DbConnection::Pg(conn))
             }
             Target::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        connect_err(diesel::ConnectionError::BadConnection(format!("cannot create {}: {e}", dir.display())))
+                        connect_err(diesel::ConnectionError::BadConnection(format!(
+                            "cannot create {}: {e}",
+                            dir.display()
+                        )))
                     })?;
                 }
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(connect_err)?;
@@ -180,7 +195,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("target", &self.target.describe()).finish()
+        f.debug_struct("Db")
+            .field("target", &self.target.describe())
+            .finish()
     }
 }
 
@@ -201,8 +218,13 @@ impl Db {
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
             .build_unchecked(Manager(target.clone()));
-        let sqlite_writer = matches!(target, Target::Sqlite(_)).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
-        Ok(Self { pool, target: std::sync::Arc::new(target), sqlite_writer })
+        let sqlite_writer =
+            matches!(target, Target::Sqlite(_)).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));
+        Ok(Self {
+            pool,
+            target: std::sync::Arc::new(target),
+            sqlite_writer,
+        })
     }
 
     /// Applies the common migrations, then the service's own.
@@ -243,7 +265,9 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let _serialized = writer.as_ref().map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let _serialized = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
             f(&mut conn)
         })
@@ -263,7 +287,8 @@ impl Db {
 
     /// Checks the database answers (for `/health/ready`).
     pub async fn ping(&self) -> Result<()> {
-        self.run(|conn| conn.batch_execute("SELECT 1").map_err(Error::Query)).await
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(Error::Query))
+            .await
     }
 }
 
@@ -272,14 +297,19 @@ fn apply_migrations<DB: diesel::backend::Backend>(
     service_migrations: EmbeddedMigrations,
 ) -> Result<()> {
     for set in [COMMON_MIGRATIONS, service_migrations] {
-        harness.run_pending_migrations(set).map_err(|e| Error::Migration(e.to_string()))?;
+        harness
+            .run_pending_migrations(set)
+            .map_err(|e| Error::Migration(e.to_string()))?;
     }
     Ok(())
 }
 
 /// Whether a query failed because a unique constraint already holds the row.
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
-    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 /// UTC now, as the naive timestamp both backends store.

@@ -33,13 +33,19 @@ impl OutboxMessage {
 
 /// Adds a message in the caller's transaction.
 pub fn enqueue(conn: &mut DbConnection, message: &OutboxMessage) -> Result<()> {
-    diesel::insert_into(omni_outbox::table).values(message).execute(conn)?;
+    diesel::insert_into(omni_outbox::table)
+        .values(message)
+        .execute(conn)?;
     Ok(())
 }
 
 /// The oldest unsent messages.
 pub fn pending(conn: &mut DbConnection, limit: i64) -> Result<Vec<OutboxMessage>> {
-    Ok(omni_outbox::table.order(omni_outbox::id.asc()).limit(limit).select(OutboxMessage::as_select()).load(conn)?)
+    Ok(omni_outbox::table
+        .order(omni_outbox::id.asc())
+        .limit(limit)
+        .select(OutboxMessage::as_select())
+        .load(conn)?)
 }
 
 /// Forgets messages the broker acknowledged.

@@ -39,19 +39,23 @@ impl TestDatabase {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         match backend {
             Backend::Postgres => {
-                use diesel::connection::SimpleConnection;
                 use diesel::Connection;
+                use diesel::connection::SimpleConnection;
                 let admin = admin_url();
                 let name = format!("omni_test_{suffix}");
-                let mut conn = diesel::PgConnection::establish(&admin).map_err(|source| crate::Error::Connect {
-                    target: crate::redact(&admin),
-                    source,
-                })?;
+                let mut conn =
+                    diesel::PgConnection::establish(&admin).map_err(|source| crate::Error::Connect {
+                        target: crate::redact(&admin),
+                        source,
+                    })?;
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))?;
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
                 let url = format!("{base}/{name}");
                 Ok(Self {
-                    target: Target::Postgres { url: url.clone(), schema: None },
+                    target: Target::Postgres {
+                        url: url.clone(),
+                        schema: None,
+                    },
                     url,
                     cleanup: Cleanup::DropDatabase { admin, name },
                 })
@@ -81,8 +85,8 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         match &self.cleanup {
             Cleanup::DropDatabase { admin, name } => {
-                use diesel::connection::SimpleConnection;
                 use diesel::Connection;
+                use diesel::connection::SimpleConnection;
                 if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
                     let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }

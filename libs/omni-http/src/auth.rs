@@ -61,14 +61,23 @@ impl ApiKeys {
                 .transpose()
                 .map_err(|e| format!("invalid configuration: `auth.api_keys[{i}].partner_id` {e}"))?;
             if key.roles.contains(&Role::Partner) && partner_id.is_none() {
-                return Err(format!("invalid configuration: `auth.api_keys[{i}].partner_id` is required for a partner key"));
+                return Err(format!(
+                    "invalid configuration: `auth.api_keys[{i}].partner_id` is required for a partner key"
+                ));
             }
             by_hash.insert(
                 digest(key.key.expose()),
-                Principal { name: key.name.clone(), roles: key.roles.clone(), partner_id, locations: key.locations.clone() },
+                Principal {
+                    name: key.name.clone(),
+                    roles: key.roles.clone(),
+                    partner_id,
+                    locations: key.locations.clone(),
+                },
             );
         }
-        Ok(Self { by_hash: Arc::new(by_hash) })
+        Ok(Self {
+            by_hash: Arc::new(by_hash),
+        })
     }
 
     fn lookup(&self, key: &str) -> Option<&Principal> {
@@ -103,6 +112,13 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::new(Code::MissingApiKey, "the Authorization header must be `Bearer <api key>`"))?;
-    keys.lookup(key).cloned().ok_or_else(|| ApiError::new(Code::InvalidApiKey, "the API key is not valid"))
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::MissingApiKey,
+                "the Authorization header must be `Bearer <api key>`",
+            )
+        })?;
+    keys.lookup(key)
+        .cloned()
+        .ok_or_else(|| ApiError::new(Code::InvalidApiKey, "the API key is not valid"))
 }

@@ -100,12 +100,20 @@ pub struct ErrorBody {
 impl ApiError {
     /// An error with a message for the caller.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), source: None }
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// A 5xx whose cause is logged, never shown.
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self { code: Code::Internal, message: "internal error".into(), source: Some(Box::new(cause)) }
+        Self {
+            code: Code::Internal,
+            message: "internal error".into(),
+            source: Some(Box::new(cause)),
+        }
     }
 
     /// A 503 whose cause is logged, never shown.
@@ -141,7 +149,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.code.status().is_server_error() {
-            let chain = self.source.as_ref().map(|s| error_chain(s.as_ref())).unwrap_or_default();
+            let chain = self
+                .source
+                .as_ref()
+                .map(|s| error_chain(s.as_ref()))
+                .unwrap_or_default();
             tracing::error!(code = self.code.name(), cause = %chain, "Request failed.");
         }
         HttpResponse::build(self.status_code()).json(ErrorBody {
@@ -163,7 +175,12 @@ pub fn redact_card_numbers(message: &str) -> String {
             let start = i;
             let mut end = i;
             let mut digits = 0;
-            while end < chars.len() && (chars[end].is_ascii_digit() || ((chars[end] == ' ' || chars[end] == '-') && end + 1 < chars.len() && chars[end + 1].is_ascii_digit())) {
+            while end < chars.len()
+                && (chars[end].is_ascii_digit()
+                    || ((chars[end] == ' ' || chars[end] == '-')
+                        && end + 1 < chars.len()
+                        && chars[end + 1].is_ascii_digit()))
+            {
                 if chars[end].is_ascii_digit() {
                     digits += 1;
                 }
@@ -223,9 +240,18 @@ mod tests {
     #[test]
     fn card_numbers_never_reach_an_error_body() {
         let echoed = "invalid type: integer `4242424242424242`, expected a string at line 1 column 30";
-        assert_eq!(redact_card_numbers(echoed), "invalid type: integer `[redacted]`, expected a string at line 1 column 30");
-        assert_eq!(redact_card_numbers("card 4242 4242 4242 4242 declined"), "card [redacted] declined");
-        assert_eq!(redact_card_numbers("quantity: must be positive, got -3"), "quantity: must be positive, got -3");
+        assert_eq!(
+            redact_card_numbers(echoed),
+            "invalid type: integer `[redacted]`, expected a string at line 1 column 30"
+        );
+        assert_eq!(
+            redact_card_numbers("card 4242 4242 4242 4242 declined"),
+            "card [redacted] declined"
+        );
+        assert_eq!(
+            redact_card_numbers("quantity: must be positive, got -3"),
+            "quantity: must be positive, got -3"
+        );
     }
 
     #[test]
@@ -239,11 +265,19 @@ mod tests {
     fn every_code_is_used_somewhere() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut sources = String::new();
-        for dir in ["services", "libs/omni-http/src/server.rs", "libs/omni-http/src/auth.rs", "libs/omni-http/src/runtime.rs"] {
+        for dir in [
+            "services",
+            "libs/omni-http/src/server.rs",
+            "libs/omni-http/src/auth.rs",
+            "libs/omni-http/src/runtime.rs",
+        ] {
             collect_rust(&root.join(dir), &mut sources);
         }
-        let unused: Vec<_> =
-            Code::ALL.iter().filter(|c| !sources.contains(&format!("Code::{}", c.variant()))).map(|c| c.name()).collect();
+        let unused: Vec<_> = Code::ALL
+            .iter()
+            .filter(|c| !sources.contains(&format!("Code::{}", c.variant())))
+            .map(|c| c.name())
+            .collect();
         assert!(unused.is_empty(), "error codes nobody uses: {unused:?}");
     }
 

@@ -56,12 +56,22 @@ pub struct ServiceParts<F> {
 impl ServiceContext {
     /// A relay for this service's outbox.
     pub fn outbox_relay(&self) -> OutboxRelay {
-        OutboxRelay::new(self.service, self.db.clone(), self.producer.clone(), &self.settings.outbox, self.metrics.clone())
+        OutboxRelay::new(
+            self.service,
+            self.db.clone(),
+            self.producer.clone(),
+            &self.settings.outbox,
+            self.metrics.clone(),
+        )
     }
 
     /// The consumer spec of one of this service's consumers.
     pub fn consumer(&self, name: &'static str, topics: Vec<omni_contracts::Topic>) -> ConsumerSpec {
-        ConsumerSpec { service: self.service, name, topics }
+        ConsumerSpec {
+            service: self.service,
+            name,
+            topics,
+        }
     }
 
     /// Runs the service until the shutdown token is cancelled, then stops taking HTTP requests and messages,
@@ -82,7 +92,8 @@ impl ServiceContext {
             readiness,
         };
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_seconds);
-        let server = crate::server::start(shell, self.listener, grace, parts.configure).map_err(Error::Bind)?;
+        let server =
+            crate::server::start(shell, self.listener, grace, parts.configure).map_err(Error::Bind)?;
         let server_handle = server.handle();
         let server_task = tokio::spawn(server);
 
@@ -97,7 +108,10 @@ impl ServiceContext {
             let shutdown = self.shutdown.clone();
             let name = spec.name;
             workers.spawn(async move {
-                if let Err(e) = kafka.consume(spec, producer, metrics, handler, shutdown.clone()).await {
+                if let Err(e) = kafka
+                    .consume(spec, producer, metrics, handler, shutdown.clone())
+                    .await
+                {
                     tracing::error!(consumer = name, error = %e, "Consumer failed; stopping the service.");
                     shutdown.cancel();
                 }
@@ -109,7 +123,10 @@ impl ServiceContext {
         tracing::info!(service = self.service, "Service started.");
 
         self.shutdown.cancelled().await;
-        tracing::info!(service = self.service, "Shutting down: draining HTTP, consumers and the outbox.");
+        tracing::info!(
+            service = self.service,
+            "Shutting down: draining HTTP, consumers and the outbox."
+        );
         server_handle.stop(true).await;
         let _ = server_task.await;
         while workers.join_next().await.is_some() {}
@@ -133,7 +150,12 @@ fn kafka_check(kafka: &Kafka) -> ReadinessCheck {
     let kafka = kafka.clone();
     ReadinessCheck::new("kafka", move || {
         let kafka = kafka.clone();
-        async move { kafka.ping(Duration::from_secs(2)).await.map_err(|e| e.to_string()) }
+        async move {
+            kafka
+                .ping(Duration::from_secs(2))
+                .await
+                .map_err(|e| e.to_string())
+        }
     })
 }
 

@@ -36,7 +36,10 @@ impl ReadinessCheck {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        Self { name, check: Arc::new(move || Box::pin(f())) }
+        Self {
+            name,
+            check: Arc::new(move || Box::pin(f())),
+        }
     }
 }
 
@@ -70,13 +73,18 @@ where
             .app_data(web::Data::new(shell.keys.clone()))
             .app_data(web::Data::new(shell.clone()))
             .app_data(web::PayloadConfig::new(body_limit))
-            .app_data(web::JsonConfig::default().limit(body_limit).error_handler(|err, _| json_error(err).into()))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(body_limit)
+                    .error_handler(|err, _| json_error(err).into()),
+            )
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|err, _| ApiError::new(Code::InvalidQuery, err.to_string()).into()),
             )
             .app_data(
-                web::PathConfig::default().error_handler(|err, _| ApiError::new(Code::InvalidPath, err.to_string()).into()),
+                web::PathConfig::default()
+                    .error_handler(|err, _| ApiError::new(Code::InvalidPath, err.to_string()).into()),
             )
             .wrap(from_fn(observe))
             .route("/health/live", web::get().to(live))
@@ -97,18 +105,28 @@ where
 fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
     match err {
-        E::OverflowKnownLength { length, limit } => {
-            ApiError::new(Code::PayloadTooLarge, format!("body of {length} bytes exceeds the limit of {limit} bytes"))
-        }
-        E::Overflow { limit } => ApiError::new(Code::PayloadTooLarge, format!("body exceeds the limit of {limit} bytes")),
-        E::ContentType => ApiError::new(Code::UnsupportedMediaType, "send the body as `Content-Type: application/json`"),
+        E::OverflowKnownLength { length, limit } => ApiError::new(
+            Code::PayloadTooLarge,
+            format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+        ),
+        E::Overflow { limit } => ApiError::new(
+            Code::PayloadTooLarge,
+            format!("body exceeds the limit of {limit} bytes"),
+        ),
+        E::ContentType => ApiError::new(
+            Code::UnsupportedMediaType,
+            "send the body as `Content-Type: application/json`",
+        ),
         E::Deserialize(e) => ApiError::new(Code::InvalidBody, e.to_string()),
         other => ApiError::new(Code::InvalidBody, other.to_string()),
     }
 }
 
 async fn route_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(Code::RouteNotFound, format!("no route for {} {}", req.method(), req.path())))
+    Err(ApiError::new(
+        Code::RouteNotFound,
+        format!("no route for {} {}", req.method(), req.path()),
+    ))
 }
 
 /// Request id, span, metrics for every request.
@@ -137,12 +155,24 @@ async fn observe(
     let status = res.status();
     span.record("http.response.status_code", status.as_u16());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
     if let Some(shell) = shell {
-        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        shell.metrics.http_requests.with_label_values(&[&route, &method, status.as_str()]).inc();
-        shell.metrics.http_duration.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        shell
+            .metrics
+            .http_requests
+            .with_label_values(&[&route, &method, status.as_str()])
+            .inc();
+        shell
+            .metrics
+            .http_duration
+            .with_label_values(&[&route, &method])
+            .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
 }
@@ -162,15 +192,26 @@ async fn ready(shell: web::Data<Shell>) -> HttpResponse {
     let all_ok = results.iter().all(|(_, r)| r.is_ok());
     let body: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
-        .map(|(name, r)| (name.to_owned(), serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned()))))
+        .map(|(name, r)| {
+            (
+                name.to_owned(),
+                serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned())),
+            )
+        })
         .collect();
     let status = if all_ok { "ready" } else { "not_ready" };
     let answer = serde_json::json!({ "status": status, "checks": body });
-    if all_ok { HttpResponse::Ok().json(answer) } else { HttpResponse::ServiceUnavailable().json(answer) }
+    if all_ok {
+        HttpResponse::Ok().json(answer)
+    } else {
+        HttpResponse::ServiceUnavailable().json(answer)
+    }
 }
 
 async fn metrics(shell: web::Data<Shell>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(shell.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(shell.metrics.render())
 }
 
 async fn openapi(shell: web::Data<Shell>) -> HttpResponse {

@@ -38,7 +38,10 @@ pub struct Incoming {
 impl Incoming {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The CloudEvents id (the inbox key).
@@ -82,7 +85,8 @@ impl From<diesel::result::Error> for HandlerError {
 }
 
 /// A message handler.
-pub type Handler = Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
 
 /// What a consumer reads and who it is.
 #[derive(Debug, Clone)]
@@ -135,7 +139,9 @@ impl Kafka {
                 }
             };
             let incoming = self.detach(&message);
-            let outcome = self.handle(&spec, &producer, &metrics, &handler, incoming, &shutdown).await;
+            let outcome = self
+                .handle(&spec, &producer, &metrics, &handler, incoming, &shutdown)
+                .await;
             match outcome {
                 Handled::Done => consumer.store_offset_from_message(&message)?,
                 // Shutting down mid-retry: leave the offset, the message is handled after restart.
@@ -155,7 +161,13 @@ impl Kafka {
             .map(|h| {
                 h.iter()
                     .map(|header| {
-                        (header.key.to_owned(), header.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default())
+                        (
+                            header.key.to_owned(),
+                            header
+                                .value
+                                .map(|v| String::from_utf8_lossy(v).into_owned())
+                                .unwrap_or_default(),
+                        )
                     })
                     .collect()
             })
@@ -165,7 +177,10 @@ impl Kafka {
             topic_name: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
-            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
             headers,
             payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
         }
@@ -194,7 +209,10 @@ impl Kafka {
         loop {
             match handler(incoming.clone()).instrument(span.clone()).await {
                 Ok(()) => {
-                    metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "ok"]).inc();
+                    metrics
+                        .kafka_consumed
+                        .with_label_values(&[&incoming.topic_name, "ok"])
+                        .inc();
                     return Handled::Done;
                 }
                 Err(HandlerError::Permanent(reason)) => {
@@ -204,15 +222,24 @@ impl Kafka {
                         reason = %reason, "Message cannot be handled; sending it to the dead-letter topic."
                     );
                     drop(_entered);
-                    if self.dead_letter(producer, spec, &incoming, &reason, shutdown).await {
-                        metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "dead_lettered"]).inc();
+                    if self
+                        .dead_letter(producer, spec, &incoming, &reason, shutdown)
+                        .await
+                    {
+                        metrics
+                            .kafka_consumed
+                            .with_label_values(&[&incoming.topic_name, "dead_lettered"])
+                            .inc();
                         return Handled::Done;
                     }
                     return Handled::Abandoned;
                 }
                 Err(HandlerError::Transient(reason)) => {
                     attempt += 1;
-                    metrics.kafka_consumed.with_label_values(&[&incoming.topic_name, "retried"]).inc();
+                    metrics
+                        .kafka_consumed
+                        .with_label_values(&[&incoming.topic_name, "retried"])
+                        .inc();
                     let backoff = Duration::from_millis((25u64 << attempt.min(8)).min(5_000));
                     tracing::warn!(
                         topic = %incoming.topic_name, offset = incoming.offset, attempt, reason = %reason,
@@ -243,9 +270,15 @@ impl Kafka {
         headers.push(("omni_dlq_topic".into(), incoming.topic_name.clone()));
         headers.push(("omni_dlq_partition".into(), incoming.partition.to_string()));
         headers.push(("omni_dlq_offset".into(), incoming.offset.to_string()));
-        headers.push(("omni_dlq_consumer".into(), format!("{}.{}", spec.service, spec.name)));
+        headers.push((
+            "omni_dlq_consumer".into(),
+            format!("{}.{}", spec.service, spec.name),
+        ));
         loop {
-            match producer.send_raw(&dlq, &incoming.key, &headers, &incoming.payload).await {
+            match producer
+                .send_raw(&dlq, &incoming.key, &headers, &incoming.payload)
+                .await
+            {
                 Ok(()) => return true,
                 Err(e) => {
                     tracing::warn!(dlq = %dlq, error = %e, "Dead-letter publish failed; retrying.");

@@ -44,13 +44,23 @@ impl EmbeddedKafka {
                 let _ = stop_rx.recv();
                 drop(cluster);
             })
-            .map_err(|e| Error::Unreachable { bootstrap: "embedded".into(), reason: e.to_string() })?;
+            .map_err(|e| Error::Unreachable {
+                bootstrap: "embedded".into(),
+                reason: e.to_string(),
+            })?;
         let bootstrap = ready_rx
             .recv()
             .map_err(|e| e.to_string())
             .and_then(|r| r)
-            .map_err(|reason| Error::Unreachable { bootstrap: "embedded".into(), reason })?;
-        Ok(Self { bootstrap, stop: Some(stop_tx), thread: Some(thread) })
+            .map_err(|reason| Error::Unreachable {
+                bootstrap: "embedded".into(),
+                reason,
+            })?;
+        Ok(Self {
+            bootstrap,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
 
     /// `host:port` of the mock broker.

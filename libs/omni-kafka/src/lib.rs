@@ -102,10 +102,16 @@ impl Kafka {
                 .client()
                 .fetch_metadata(None, timeout)
                 .map(|_| ())
-                .map_err(|e| Error::Unreachable { bootstrap, reason: e.to_string() })
+                .map_err(|e| Error::Unreachable {
+                    bootstrap,
+                    reason: e.to_string(),
+                })
         })
         .await
-        .map_err(|e| Error::Unreachable { bootstrap: self.bootstrap.clone(), reason: e.to_string() })?
+        .map_err(|e| Error::Unreachable {
+            bootstrap: self.bootstrap.clone(),
+            reason: e.to_string(),
+        })?
     }
 
     pub(crate) fn settings(&self) -> &KafkaSettings {

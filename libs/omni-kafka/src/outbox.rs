@@ -16,7 +16,11 @@ use crate::{Producer, Result};
 
 /// Builds the outbox row of an event, with the current span's `traceparent`.
 pub fn outbox_message<T: EventPayload>(envelope: &Envelope<T>) -> OutboxMessage {
-    let mut headers: Vec<(String, String)> = envelope.headers().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let mut headers: Vec<(String, String)> = envelope
+        .headers()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
     crate::trace::inject_current(&mut headers);
     OutboxMessage {
         id: envelope.id.to_string(),
@@ -53,7 +57,13 @@ impl std::fmt::Debug for OutboxRelay {
 
 impl OutboxRelay {
     /// A relay for `name`'s outbox (the name also keys its leader lock on PostgreSQL).
-    pub fn new(name: &str, db: Db, producer: Producer, settings: &omni_config::OutboxSettings, metrics: omni_telemetry::Metrics) -> Self {
+    pub fn new(
+        name: &str,
+        db: Db,
+        producer: Producer,
+        settings: &omni_config::OutboxSettings,
+        metrics: omni_telemetry::Metrics,
+    ) -> Self {
         Self {
             db,
             producer,
@@ -81,7 +91,9 @@ impl OutboxRelay {
                 match self.relay_once().await {
                     Ok(sent) if sent as i64 == self.batch_size => continue,
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(relay = %self.name, error = %e, "Outbox relay round failed; retrying."),
+                    Err(e) => {
+                        tracing::warn!(relay = %self.name, error = %e, "Outbox relay round failed; retrying.")
+                    }
                 }
             }
             tokio::select! {
@@ -114,8 +126,11 @@ impl OutboxRelay {
                 #[diesel(sql_type = diesel::sql_types::Bool)]
                 taken: bool,
             }
-            let DbConnection::Pg(pg) = &mut *conn else { return Ok(Some(LeaderLock(None))) };
-            let row: Taken = diesel::sql_query(format!("SELECT pg_try_advisory_lock({key}) AS taken")).get_result(pg)?;
+            let DbConnection::Pg(pg) = &mut *conn else {
+                return Ok(Some(LeaderLock(None)));
+            };
+            let row: Taken =
+                diesel::sql_query(format!("SELECT pg_try_advisory_lock({key}) AS taken")).get_result(pg)?;
             Ok(row.taken.then_some(LeaderLock(Some(conn))))
         })
         .await;
@@ -141,7 +156,10 @@ impl OutboxRelay {
             let topic = crate::topics::TopicNames::topic_key(&m.topic)
                 .map(|t| self.producer.topic_name(t).to_owned())
                 .unwrap_or_else(|| m.topic.clone());
-            self.producer.send_raw(&topic, &m.message_key, &m.header_pairs(), m.body.as_bytes()).await.map(|()| m.id.clone())
+            self.producer
+                .send_raw(&topic, &m.message_key, &m.header_pairs(), m.body.as_bytes())
+                .await
+                .map(|()| m.id.clone())
         });
         let results = futures::future::join_all(sends).await;
         let mut sent = Vec::with_capacity(results.len());
@@ -160,7 +178,10 @@ impl OutboxRelay {
                 outbox::depth(conn)
             })
             .await?;
-        self.metrics.outbox_depth.with_label_values(&[&self.name]).set(depth);
+        self.metrics
+            .outbox_depth
+            .with_label_values(&[&self.name])
+            .set(depth);
         match first_error {
             Some(e) => Err(e),
             None => Ok(count),
@@ -168,7 +189,10 @@ impl OutboxRelay {
     }
 }
 
-struct LeaderLock(#[allow(dead_code, reason = "held only to keep the advisory lock's session open")] Option<omni_db::PooledConnection>);
+struct LeaderLock(
+    #[allow(dead_code, reason = "held only to keep the advisory lock's session open")]
+    Option<omni_db::PooledConnection>,
+);
 
 fn lock_key(name: &str) -> i64 {
     // A stable 63-bit key from the relay name (FNV-1a), so every pod of a service contends for the same lock.

@@ -18,7 +18,9 @@ pub struct Producer {
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer").field("bootstrap", &self.kafka.bootstrap()).finish()
+        f.debug_struct("Producer")
+            .field("bootstrap", &self.kafka.bootstrap())
+            .finish()
     }
 }
 
@@ -31,14 +33,27 @@ impl Producer {
             .set("linger.ms", kafka.settings().linger_ms.to_string())
             .set("message.timeout.ms", "30000")
             .set("compression.type", "none");
-        Ok(Self { inner: config.create()?, kafka: kafka.clone(), metrics })
+        Ok(Self {
+            inner: config.create()?,
+            kafka: kafka.clone(),
+            metrics,
+        })
     }
 
     /// Sends one message to a physical topic and waits for the broker's acknowledgement.
-    pub async fn send_raw(&self, topic: &str, key: &str, headers: &[(String, String)], body: &[u8]) -> Result<()> {
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<()> {
         let mut owned = OwnedHeaders::new_with_capacity(headers.len());
         for (name, value) in headers {
-            owned = owned.insert(Header { key: name, value: Some(value.as_bytes()) });
+            owned = owned.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
         }
         let record = FutureRecord::to(topic).key(key).payload(body).headers(owned);
         self.inner
@@ -52,10 +67,19 @@ impl Producer {
     /// Publishes an event directly (with the current trace context). Services publish state changes through
     /// the outbox instead; this is for tools, simulators and partners.
     pub async fn publish<T: EventPayload>(&self, envelope: &Envelope<T>) -> Result<()> {
-        let mut headers: Vec<(String, String)> =
-            envelope.headers().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut headers: Vec<(String, String)> = envelope
+            .headers()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         crate::trace::inject_current(&mut headers);
-        self.send_raw(self.kafka.topic_name(T::TOPIC), &envelope.data.key(), &headers, &envelope.data.encode()).await
+        self.send_raw(
+            self.kafka.topic_name(T::TOPIC),
+            &envelope.data.key(),
+            &headers,
+            &envelope.data.encode(),
+        )
+        .await
     }
 
     /// The physical name of a topic.

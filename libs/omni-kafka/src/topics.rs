@@ -23,19 +23,32 @@ impl TopicNames {
     pub fn new(overrides: &BTreeMap<String, String>) -> Self {
         let names = Topic::ALL
             .iter()
-            .map(|t| (*t, overrides.get(t.key()).cloned().unwrap_or_else(|| t.default_name().to_owned())))
+            .map(|t| {
+                (
+                    *t,
+                    overrides
+                        .get(t.key())
+                        .cloned()
+                        .unwrap_or_else(|| t.default_name().to_owned()),
+                )
+            })
             .collect();
         Self { names }
     }
 
     /// The physical name of a topic.
     pub fn name(&self, topic: Topic) -> &str {
-        self.names.get(&topic).map_or(topic.default_name(), String::as_str)
+        self.names
+            .get(&topic)
+            .map_or(topic.default_name(), String::as_str)
     }
 
     /// The logical topic of a physical name.
     pub fn topic_of(&self, name: &str) -> Option<Topic> {
-        self.names.iter().find(|(_, n)| n.as_str() == name).map(|(t, _)| *t)
+        self.names
+            .iter()
+            .find(|(_, n)| n.as_str() == name)
+            .map(|(t, _)| *t)
     }
 
     /// Where a consumer of `topic` dead-letters what it cannot handle: the inbound topic has its own
@@ -49,8 +62,14 @@ impl TopicNames {
 
     /// Every topic Omni uses, with its DLQ, and whether it is compacted.
     pub fn all_physical(&self) -> Vec<(String, bool)> {
-        let mut all: Vec<(String, bool)> = Topic::ALL.iter().map(|t| (self.name(*t).to_owned(), t.compacted())).collect();
-        for topic in Topic::ALL.iter().filter(|t| !matches!(t, Topic::OrdersInbound | Topic::OrdersInboundDlq)) {
+        let mut all: Vec<(String, bool)> = Topic::ALL
+            .iter()
+            .map(|t| (self.name(*t).to_owned(), t.compacted()))
+            .collect();
+        for topic in Topic::ALL
+            .iter()
+            .filter(|t| !matches!(t, Topic::OrdersInbound | Topic::OrdersInboundDlq))
+        {
             all.push((self.dead_letter_name(*topic), false));
         }
         all
@@ -65,7 +84,11 @@ pub async fn ensure_topics(kafka: &Kafka) -> Result<()> {
         .iter()
         .map(|(name, compacted)| {
             let topic = NewTopic::new(name, DEFAULT_PARTITIONS, TopicReplication::Fixed(1));
-            if *compacted { topic.set("cleanup.policy", "compact") } else { topic }
+            if *compacted {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));

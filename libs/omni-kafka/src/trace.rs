@@ -17,7 +17,10 @@ struct SliceExtractor<'a>(&'a [(String, String)]);
 
 impl Extractor for SliceExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -40,5 +43,10 @@ pub fn continue_from(span: &tracing::Span, headers: &[(String, String)]) {
 /// The trace id of the current span, as 32 hex digits (all zeros when there is none).
 pub fn current_trace_id() -> String {
     use opentelemetry::trace::TraceContextExt;
-    tracing::Span::current().context().span().span_context().trace_id().to_string()
+    tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .trace_id()
+        .to_string()
 }

@@ -27,7 +27,10 @@ fn broker() -> anyhow::Result<Broker> {
     let mut settings = omni_testkit::testing::settings();
     omni_testkit::testing::isolate_kafka(&mut settings);
     let embedded = EmbeddedKafka::start(&TopicNames::new(&settings.kafka.topics))?;
-    Ok(Broker { kafka: Kafka::new(&settings.kafka, embedded.bootstrap_servers()), _embedded: embedded })
+    Ok(Broker {
+        kafka: Kafka::new(&settings.kafka, embedded.bootstrap_servers()),
+        _embedded: embedded,
+    })
 }
 
 fn movement() -> anyhow::Result<Envelope<InventoryEvent>> {
@@ -59,7 +62,10 @@ async fn a_consumer_span_continues_the_producer_trace() -> anyhow::Result<()> {
         futures_lite_block(&producer, movement()?).await?;
         trace
     };
-    ensure!(sent_trace != "00000000000000000000000000000000", "the producer span has a trace id");
+    ensure!(
+        sent_trace != "00000000000000000000000000000000",
+        "the producer span has a trace id"
+    );
     let received = Arc::new(Mutex::new(None::<String>));
     let shutdown = CancellationToken::new();
     let sink = received.clone();
@@ -68,21 +74,41 @@ async fn a_consumer_span_continues_the_producer_trace() -> anyhow::Result<()> {
         let sink = sink.clone();
         let stop = stop.clone();
         async move {
-            *sink.lock().map_err(|e| HandlerError::Transient(e.to_string()))? = Some(omni_kafka::trace::current_trace_id());
+            *sink.lock().map_err(|e| HandlerError::Transient(e.to_string()))? =
+                Some(omni_kafka::trace::current_trace_id());
             stop.cancel();
             Ok(())
         }
     });
-    let spec = ConsumerSpec { service: "test", name: "trace", topics: vec![Topic::Inventory] };
-    tokio::time::timeout(WAIT, broker.kafka.consume(spec, producer, metrics(), on_message, shutdown)).await??;
+    let spec = ConsumerSpec {
+        service: "test",
+        name: "trace",
+        topics: vec![Topic::Inventory],
+    };
+    tokio::time::timeout(
+        WAIT,
+        broker
+            .kafka
+            .consume(spec, producer, metrics(), on_message, shutdown),
+    )
+    .await??;
     let got = received.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
-    ensure!(got.as_deref() == Some(sent_trace.as_str()), "consumer trace {got:?} != producer trace {sent_trace}");
+    ensure!(
+        got.as_deref() == Some(sent_trace.as_str()),
+        "consumer trace {got:?} != producer trace {sent_trace}"
+    );
     Ok(())
 }
 
-async fn futures_lite_block(producer: &omni_kafka::Producer, envelope: Envelope<InventoryEvent>) -> anyhow::Result<()> {
+async fn futures_lite_block(
+    producer: &omni_kafka::Producer,
+    envelope: Envelope<InventoryEvent>,
+) -> anyhow::Result<()> {
     use tracing::Instrument;
-    producer.publish(&envelope).instrument(tracing::Span::current()).await?;
+    producer
+        .publish(&envelope)
+        .instrument(tracing::Span::current())
+        .await?;
     Ok(())
 }
 
@@ -95,26 +121,46 @@ async fn the_outbox_relay_delivers_once_after_a_crash_between_commit_and_send() 
         let event = movement()?;
         let id = event.id.to_string();
         // The state change committed with its event; then the process died before any relay ran.
-        db.transaction(move |conn| omni_kafka::outbox::enqueue(conn, &event)).await?;
+        db.transaction(move |conn| omni_kafka::outbox::enqueue(conn, &event))
+            .await?;
         let outbox = omni_testkit::testing::settings().outbox;
         // A new process starts its relay: it finds the row and sends it, then deletes it.
-        let relay = OutboxRelay::new("test", db.clone(), broker.kafka.producer(&metrics())?, &outbox, metrics());
-        ensure!(relay.relay_once().await? == 1, "{backend:?}: the committed event is sent after the restart");
+        let relay = OutboxRelay::new(
+            "test",
+            db.clone(),
+            broker.kafka.producer(&metrics())?,
+            &outbox,
+            metrics(),
+        );
+        ensure!(
+            relay.relay_once().await? == 1,
+            "{backend:?}: the committed event is sent after the restart"
+        );
         ensure!(relay.relay_once().await? == 0, "{backend:?}: and not again");
         let topic = broker.kafka.topic_name(Topic::Inventory).to_owned();
-        let seen = omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&topic], WAIT, |s| !s.is_empty()).await?;
+        let seen = omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&topic], WAIT, |s| !s.is_empty())
+            .await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let again = omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&topic], WAIT, |s| !s.is_empty()).await?;
-        ensure!(seen.len() == 1 && again.len() == 1, "{backend:?}: exactly one message on the topic");
-        ensure!(seen[0].header("ce_id") == Some(id.as_str()), "{backend:?}: it is the committed event");
-        let depth = db.run(|conn| omni_db::outbox::depth(conn)).await?;
+        let again =
+            omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&topic], WAIT, |s| !s.is_empty())
+                .await?;
+        ensure!(
+            seen.len() == 1 && again.len() == 1,
+            "{backend:?}: exactly one message on the topic"
+        );
+        ensure!(
+            seen[0].header("ce_id") == Some(id.as_str()),
+            "{backend:?}: it is the committed event"
+        );
+        let depth = db.run(omni_db::outbox::depth).await?;
         ensure!(depth == 0, "{backend:?}: the outbox is empty");
     }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_message_goes_to_the_dead_letter_topic_and_the_next_one_is_handled() -> anyhow::Result<()> {
+async fn a_malformed_message_goes_to_the_dead_letter_topic_and_the_next_one_is_handled() -> anyhow::Result<()>
+{
     let broker = broker()?;
     let producer = broker.kafka.producer(&metrics())?;
     let topic = broker.kafka.topic_name(Topic::Inventory).to_owned();
@@ -125,7 +171,9 @@ async fn a_malformed_message_goes_to_the_dead_letter_topic_and_the_next_one_is_h
         ("ce_source".to_owned(), "/test".to_owned()),
         ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
     ];
-    producer.send_raw(&topic, "A", &bad_headers, br#"{"event_id": "nope"}"#).await?;
+    producer
+        .send_raw(&topic, "A", &bad_headers, br#"{"event_id": "nope"}"#)
+        .await?;
     let good = movement()?;
     let good_id = good.id;
     producer.publish(&good).await?;
@@ -136,18 +184,37 @@ async fn a_malformed_message_goes_to_the_dead_letter_topic_and_the_next_one_is_h
         let (sink, stop) = (sink.clone(), stop.clone());
         async move {
             let event = incoming.decode::<InventoryEvent>()?;
-            sink.lock().map_err(|e| HandlerError::Transient(e.to_string()))?.push(event.id);
+            sink.lock()
+                .map_err(|e| HandlerError::Transient(e.to_string()))?
+                .push(event.id);
             stop.cancel();
             Ok(())
         }
     });
-    let spec = ConsumerSpec { service: "test", name: "dlq", topics: vec![Topic::Inventory] };
-    tokio::time::timeout(WAIT, broker.kafka.consume(spec, producer, metrics(), on_message, shutdown)).await??;
-    ensure!(*handled.lock().map_err(|e| anyhow::anyhow!("{e}"))? == vec![good_id], "the good message after the bad one is handled");
+    let spec = ConsumerSpec {
+        service: "test",
+        name: "dlq",
+        topics: vec![Topic::Inventory],
+    };
+    tokio::time::timeout(
+        WAIT,
+        broker
+            .kafka
+            .consume(spec, producer, metrics(), on_message, shutdown),
+    )
+    .await??;
+    ensure!(
+        *handled.lock().map_err(|e| anyhow::anyhow!("{e}"))? == vec![good_id],
+        "the good message after the bad one is handled"
+    );
     let dlq = broker.kafka.topics().dead_letter_name(Topic::Inventory);
-    let dead = omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&dlq], WAIT, |s| !s.is_empty()).await?;
+    let dead =
+        omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&dlq], WAIT, |s| !s.is_empty()).await?;
     ensure!(dead[0].body == br#"{"event_id": "nope"}"#, "original bytes kept");
     let reason = dead[0].header("omni_dlq_reason").unwrap_or_default();
-    ensure!(reason.contains("event_id"), "the reason names the field: {reason}");
+    ensure!(
+        reason.contains("event_id"),
+        "the reason names the field: {reason}"
+    );
     Ok(())
 }

@@ -60,7 +60,9 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry> {
         return Ok(Telemetry { provider: None });
     }
     let mut builder = SdkTracerProvider::builder().with_resource(
-        opentelemetry_sdk::Resource::builder().with_service_name(service.to_owned()).build(),
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(service.to_owned())
+            .build(),
     );
     if !settings.otlp_endpoint.is_empty() {
         use opentelemetry_otlp::WithExportConfig;
@@ -76,7 +78,9 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry> {
     if PROVIDER.set(provider.clone()).is_err() {
         return Ok(Telemetry { provider: None });
     }
-    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     opentelemetry::global::set_tracer_provider(provider.clone());
     // Spans reach OpenTelemetry at info level whatever the log filter says: trace context must propagate
     // across Kafka even when logs are quiet.
@@ -85,17 +89,29 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry> {
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let fmt = match settings.format {
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(false).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().flatten_event(true).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .boxed(),
     };
     // A second subscriber (another test in the same process) is not an error.
-    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init();
-    Ok(Telemetry { provider: Some(provider) })
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(otel)
+        .try_init();
+    Ok(Telemetry {
+        provider: Some(provider),
+    })
 }
 
 /// Installs a quiet subscriber for tests (warnings only unless `RUST_LOG` says otherwise), with OpenTelemetry
 /// contexts so trace propagation can be asserted.
 pub fn init_for_tests() {
     let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-    let settings = TelemetrySettings { format: LogFormat::Pretty, level, otlp_endpoint: String::new() };
+    let settings = TelemetrySettings {
+        format: LogFormat::Pretty,
+        level,
+        otlp_endpoint: String::new(),
+    };
     let _ = init(&settings, "omni-test");
 }

@@ -5,7 +5,9 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 use crate::Result;
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
-pub const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// A service's registry and its shared metrics. Cloning shares them.
 #[derive(Clone, Debug)]
@@ -31,27 +33,52 @@ impl Metrics {
     pub fn new(service: &str) -> Result<Self> {
         let labels = std::collections::HashMap::from([("service".to_owned(), service.to_owned())]);
         let registry = Registry::new_custom(Some("omni".to_owned()), Some(labels))?;
-        let http_requests =
-            IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests served"), &["route", "method", "status"])?;
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests served"),
+            &["route", "method", "status"],
+        )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
+                .buckets(LATENCY_BUCKETS.to_vec()),
             &["route", "method"],
         )?;
         let kafka_consumed = IntCounterVec::new(
-            Opts::new("kafka_messages_consumed_total", "Kafka messages handled, by outcome"),
+            Opts::new(
+                "kafka_messages_consumed_total",
+                "Kafka messages handled, by outcome",
+            ),
             &["topic", "outcome"],
         )?;
-        let kafka_produced =
-            IntCounterVec::new(Opts::new("kafka_messages_produced_total", "Kafka messages acknowledged by the broker"), &["topic"])?;
-        let kafka_lag = IntGaugeVec::new(Opts::new("kafka_consumer_lag", "Messages behind the high watermark"), &["topic"])?;
-        let outbox_depth = IntGaugeVec::new(Opts::new("outbox_depth", "Outbox events not yet published"), &["relay"])?;
+        let kafka_produced = IntCounterVec::new(
+            Opts::new(
+                "kafka_messages_produced_total",
+                "Kafka messages acknowledged by the broker",
+            ),
+            &["topic"],
+        )?;
+        let kafka_lag = IntGaugeVec::new(
+            Opts::new("kafka_consumer_lag", "Messages behind the high watermark"),
+            &["topic"],
+        )?;
+        let outbox_depth = IntGaugeVec::new(
+            Opts::new("outbox_depth", "Outbox events not yet published"),
+            &["relay"],
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(kafka_consumed.clone()))?;
         registry.register(Box::new(kafka_produced.clone()))?;
         registry.register(Box::new(kafka_lag.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, kafka_consumed, kafka_produced, kafka_lag, outbox_depth })
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            kafka_consumed,
+            kafka_produced,
+            kafka_lag,
+            outbox_depth,
+        })
     }
 
     /// The registry in the Prometheus text format.

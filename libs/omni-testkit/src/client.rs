@@ -33,13 +33,24 @@ impl Answer {
 impl Client {
     /// A client for `base` (e.g. `http://127.0.0.1:8083`) sending `key`.
     pub fn new(base: impl Into<String>, key: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default();
-        Self { http, base: base.into(), key: key.into() }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base: base.into(),
+            key: key.into(),
+        }
     }
 
     /// The same service with another key.
     pub fn with_key(&self, key: impl Into<String>) -> Self {
-        Self { http: self.http.clone(), base: self.base.clone(), key: key.into() }
+        Self {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            key: key.into(),
+        }
     }
 
     /// `GET path`.
@@ -48,7 +59,12 @@ impl Client {
     }
 
     /// `POST path` with a JSON body and extra headers.
-    pub async fn post<B: Serialize + ?Sized>(&self, path: &str, body: &B, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
+    pub async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
         let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
         for (name, value) in headers {
             request = request.header(*name, *value);

@@ -22,7 +22,10 @@ pub struct Seen {
 impl Seen {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON (`Null` if it is not JSON).
@@ -40,7 +43,10 @@ pub async fn collect(
 ) -> anyhow::Result<Vec<Seen>> {
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("omni-test-reader-{}", uuid::Uuid::new_v4().simple()))
+        .set(
+            "group.id",
+            format!("omni-test-reader-{}", uuid::Uuid::new_v4().simple()),
+        )
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "10")
@@ -55,11 +61,23 @@ pub async fn collect(
         };
         let headers = message
             .headers()
-            .map(|h| h.iter().map(|x| (x.key.to_owned(), String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned())).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|x| {
+                        (
+                            x.key.to_owned(),
+                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         seen.push(Seen {
             topic: message.topic().to_owned(),
-            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
+            key: message
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
             headers,
             body: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
         });

@@ -89,7 +89,10 @@ pub struct Mesh {
 
 impl std::fmt::Debug for Mesh {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mesh").field("endpoints", &self.endpoints).field("kafka", &self.kafka_bootstrap).finish()
+        f.debug_struct("Mesh")
+            .field("endpoints", &self.endpoints)
+            .field("kafka", &self.kafka_bootstrap)
+            .finish()
     }
 }
 
@@ -101,7 +104,8 @@ impl Mesh {
         let topics = omni_kafka::topics::TopicNames::new(&settings.kafka.topics);
         let (bootstrap, embedded) = match &options.kafka {
             KafkaBackend::Embedded => {
-                let embedded = EmbeddedKafka::start(&topics).context("cannot start the embedded Kafka broker")?;
+                let embedded =
+                    EmbeddedKafka::start(&topics).context("cannot start the embedded Kafka broker")?;
                 (embedded.bootstrap_servers().to_owned(), Some(embedded))
             }
             KafkaBackend::External(bootstrap) => (bootstrap.clone(), None),
@@ -116,7 +120,9 @@ impl Mesh {
             HoldsBackend::Redis { url, prefix } => omni_allocation::HoldStore::Redis(
                 omni_allocation::holds::RedisHolds::connect(url, prefix)
                     .await
-                    .map_err(|e| anyhow!("cannot reach Redis at {} (redis.url): {e}", omni_db::redact(url)))?,
+                    .map_err(|e| {
+                        anyhow!("cannot reach Redis at {} (redis.url): {e}", omni_db::redact(url))
+                    })?,
             ),
         };
         let shutdown = CancellationToken::new();
@@ -130,13 +136,20 @@ impl Mesh {
             let target = db_target(&settings, &options.db, service)?;
             let db = Db::connect(target.clone(), settings.database.pool_size)
                 .map_err(|e| anyhow!("{e} ({})", db_key(&settings, service)))?;
-            db.migrate(migrations(service)).await.with_context(|| format!("migrating the {service} database"))?;
+            db.migrate(migrations(service))
+                .await
+                .with_context(|| format!("migrating the {service} database"))?;
             let metrics = omni_telemetry::Metrics::new(service)?;
             let producer = kafka.producer(&metrics)?;
-            let port = if options.ephemeral_ports { 0 } else { settings.http.port(service) };
+            let port = if options.ephemeral_ports {
+                0
+            } else {
+                settings.http.port(service)
+            };
             let addr = format!("{}:{port}", settings.http.host);
-            let listener = TcpListener::bind(&addr)
-                .with_context(|| format!("cannot bind {service} to {addr} (http.host, http.ports.{service})"))?;
+            let listener = TcpListener::bind(&addr).with_context(|| {
+                format!("cannot bind {service} to {addr} (http.host, http.ports.{service})")
+            })?;
             listener.set_nonblocking(true)?;
             contexts.push(ServiceContext {
                 service,
@@ -167,12 +180,22 @@ impl Mesh {
                 (service, result)
             });
         }
-        Ok(Self { endpoints, kafka_bootstrap: bootstrap, shutdown, tasks, settings, _embedded: embedded })
+        Ok(Self {
+            endpoints,
+            kafka_bootstrap: bootstrap,
+            shutdown,
+            tasks,
+            settings,
+            _embedded: embedded,
+        })
     }
 
     /// `http://host:port` of a service.
     pub fn url(&self, service: &str) -> String {
-        self.endpoints.get(service).map(|a| format!("http://{a}")).unwrap_or_default()
+        self.endpoints
+            .get(service)
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default()
     }
 
     /// Every service's address.
@@ -197,7 +220,10 @@ impl Mesh {
 
     /// Waits until a service stops on its own (an error), returning its name and result.
     pub async fn first_exit(&mut self) -> Option<(&'static str, omni_http::Result<()>)> {
-        self.tasks.join_next().await.map(|r| r.unwrap_or(("unknown", Err(omni_http::Error::Startup("task panicked".into())))))
+        self.tasks
+            .join_next()
+            .await
+            .map(|r| r.unwrap_or(("unknown", Err(omni_http::Error::Startup("task panicked".into())))))
     }
 
     /// Stops every service gracefully and waits for them; returns the first error.
@@ -231,7 +257,11 @@ pub fn migrations(service: &str) -> diesel_migrations::EmbeddedMigrations {
 }
 
 fn db_key(settings: &Settings, service: &str) -> String {
-    if settings.database.urls.contains_key(service) { format!("database.urls.{service}") } else { "database.url".to_owned() }
+    if settings.database.urls.contains_key(service) {
+        format!("database.urls.{service}")
+    } else {
+        "database.url".to_owned()
+    }
 }
 
 /// Where a service's database is: a per-service URL from settings wins, then the backend's default.
@@ -245,7 +275,10 @@ pub fn db_target(settings: &Settings, backend: &DbBackend, service: &str) -> any
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("invalid configuration: `database.url` must be a postgres:// URL");
             }
-            Target::Postgres { url: url.clone(), schema: Some(service.to_owned()) }
+            Target::Postgres {
+                url: url.clone(),
+                schema: Some(service.to_owned()),
+            }
         }
     })
 }

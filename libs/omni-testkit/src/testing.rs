@@ -11,7 +11,8 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
 /// Default settings plus the test admin key.
 pub fn settings() -> Settings {
-    let mut settings = Settings::load_with(None, std::iter::empty()).unwrap_or_else(|e| panic!("defaults must load: {e}"));
+    let mut settings =
+        Settings::load_with(None, std::iter::empty()).unwrap_or_else(|e| panic!("defaults must load: {e}"));
     settings.auth.api_keys.push(ApiKeySettings {
         key: Secret::new(ADMIN_KEY),
         name: "test-admin".into(),
@@ -25,7 +26,9 @@ pub fn settings() -> Settings {
 
 /// The real broker the test script started (`OMNI_TEST_KAFKA_BOOTSTRAP`).
 pub fn kafka_bootstrap() -> Option<String> {
-    std::env::var("OMNI_TEST_KAFKA_BOOTSTRAP").ok().filter(|s| !s.is_empty())
+    std::env::var("OMNI_TEST_KAFKA_BOOTSTRAP")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// The Redis the test script started (`OMNI_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`).
@@ -67,6 +70,9 @@ pub fn isolate_kafka(settings: &mut Settings) {
     let run = &run[..12];
     settings.kafka.group_prefix = format!("omni-test-{run}");
     for topic in omni_contracts::Topic::ALL {
-        settings.kafka.topics.insert(topic.key().to_owned(), format!("{}.{run}", topic.default_name()));
+        settings
+            .kafka
+            .topics
+            .insert(topic.key().to_owned(), format!("{}.{run}", topic.default_name()));
     }
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_kafka::consumer::stateful;
 use omni_http::{ReadinessCheck, ServiceContext, ServiceParts};
+use omni_kafka::consumer::stateful;
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -68,14 +68,22 @@ impl State {
                 let on_hand = db::ledger::all_levels(conn)?;
                 let holds = db::reservations::all_held(conn)?
                     .into_iter()
-                    .map(|h| (h.reservation_id, h.location_id, h.lines))
+                    .map(|h| holds::SnapshotHold {
+                        id: h.reservation_id,
+                        location: h.location_id,
+                        lines: h.lines,
+                    })
                     .collect();
                 Ok(holds::Snapshot { on_hand, holds })
             })
             .await
             .map_err(|e| e.to_string())?;
         self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
-        tracing::info!(levels = snapshot.on_hand.len(), holds = snapshot.holds.len(), "Hold store rebuilt from the ledger.");
+        tracing::info!(
+            levels = snapshot.on_hand.len(),
+            holds = snapshot.holds.len(),
+            "Hold store rebuilt from the ledger."
+        );
         Ok(())
     }
 }
@@ -83,8 +91,14 @@ impl State {
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Omni allocation", description = "Inventory ledger, holds and availability."),
-    paths(routes::inventory::record_movement::record_movement, routes::availability::get::get_availability),
+    info(
+        title = "Omni allocation",
+        description = "Inventory ledger, holds and availability."
+    ),
+    paths(
+        routes::inventory::record_movement::record_movement,
+        routes::availability::get::get_availability
+    ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
 pub struct ApiDoc;
@@ -100,13 +114,27 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         stale: Arc::new(AtomicBool::new(false)),
     };
     if !state.holds_ready().await {
-        return Err(omni_http::Error::Startup("cannot load the hold store from the ledger (redis.url)".into()));
+        return Err(omni_http::Error::Startup(
+            "cannot load the hold store from the ledger (redis.url)".into(),
+        ));
     }
     let consumers = vec![
-        (ctx.consumer("catalog", vec![Topic::Catalog]), stateful(state.clone(), events::catalog::handle)),
-        (ctx.consumer("inventory", vec![Topic::Inventory]), stateful(state.clone(), events::inventory::handle)),
-        (ctx.consumer("sourcing", vec![Topic::Fulfillment]), stateful(state.clone(), events::sourcing::handle)),
-        (ctx.consumer("orders", vec![Topic::Orders]), stateful(state.clone(), events::orders::handle)),
+        (
+            ctx.consumer("catalog", vec![Topic::Catalog]),
+            stateful(state.clone(), events::catalog::handle),
+        ),
+        (
+            ctx.consumer("inventory", vec![Topic::Inventory]),
+            stateful(state.clone(), events::inventory::handle),
+        ),
+        (
+            ctx.consumer("sourcing", vec![Topic::Fulfillment]),
+            stateful(state.clone(), events::sourcing::handle),
+        ),
+        (
+            ctx.consumer("orders", vec![Topic::Orders]),
+            stateful(state.clone(), events::orders::handle),
+        ),
     ];
     let watch = {
         let state = state.clone();

@@ -9,15 +9,24 @@ pub fn check_location(location: &Location) -> Result<(), String> {
     }
     let tz = &location.timezone;
     let tz_shaped = tz == "UTC"
-        || (tz.contains('/') && tz.len() <= 64 && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
+        || (tz.contains('/')
+            && tz.len() <= 64
+            && tz
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
     if !tz_shaped {
-        return Err(format!("timezone: `{tz}` is not an IANA zone name such as `Europe/Berlin`"));
+        return Err(format!(
+            "timezone: `{tz}` is not an IANA zone name such as `Europe/Berlin`"
+        ));
     }
     if location.capabilities.is_empty() {
         return Err("capabilities: must name at least one of ship, pickup, curbside".into());
     }
     if location.kind == omni_contracts::api::LocationKind::Warehouse
-        && location.capabilities.iter().any(|c| *c != omni_contracts::api::Capability::Ship)
+        && location
+            .capabilities
+            .iter()
+            .any(|c| *c != omni_contracts::api::Capability::Ship)
     {
         return Err("capabilities: a warehouse can only ship".into());
     }
@@ -41,8 +50,8 @@ pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use omni_contracts::api::*;
     use omni_contracts::LocationId;
+    use omni_contracts::api::*;
 
     fn warehouse(capabilities: Vec<Capability>) -> Location {
         Location {

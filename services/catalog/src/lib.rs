@@ -42,7 +42,10 @@ pub struct ApiDoc;
 /// Runs the catalog service until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State { db: ctx.db.clone(), relay: relay.waker() };
+    let state = State {
+        db: ctx.db.clone(),
+        relay: relay.waker(),
+    };
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),

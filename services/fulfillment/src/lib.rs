@@ -31,7 +31,10 @@ pub struct State {
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Omni fulfillment", description = "Routing decisions and fulfillments."),
+    info(
+        title = "Omni fulfillment",
+        description = "Routing decisions and fulfillments."
+    ),
     paths(routes::fulfillments::list::list_fulfillments, routes::stock::get::get_stock),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -40,10 +43,19 @@ pub struct ApiDoc;
 /// Runs fulfillment until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State { db: ctx.db.clone(), relay: relay.waker() };
+    let state = State {
+        db: ctx.db.clone(),
+        relay: relay.waker(),
+    };
     let consumers = vec![
-        (ctx.consumer("network", vec![Topic::Catalog, Topic::Availability]), stateful(state.clone(), events::network::handle)),
-        (ctx.consumer("orders", vec![Topic::Orders]), stateful(state.clone(), events::orders::handle)),
+        (
+            ctx.consumer("network", vec![Topic::Catalog, Topic::Availability]),
+            stateful(state.clone(), events::network::handle),
+        ),
+        (
+            ctx.consumer("orders", vec![Topic::Orders]),
+            stateful(state.clone(), events::orders::handle),
+        ),
     ];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),

@@ -31,7 +31,10 @@ pub struct State {
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Omni orders", description = "Checkout, POS and partner orders, and their lifecycle."),
+    info(
+        title = "Omni orders",
+        description = "Checkout, POS and partner orders, and their lifecycle."
+    ),
     paths(routes::orders::create::create_order, routes::orders::get::get_order),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -40,11 +43,20 @@ pub struct ApiDoc;
 /// Runs the orders service until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State { db: ctx.db.clone(), relay: relay.waker() };
+    let state = State {
+        db: ctx.db.clone(),
+        relay: relay.waker(),
+    };
     let consumers = vec![
-        (ctx.consumer("intake", vec![Topic::OrdersInbound]), stateful(state.clone(), events::inbound::handle)),
         (
-            ctx.consumer("saga", vec![Topic::Reservations, Topic::Payments, Topic::Fulfillment]),
+            ctx.consumer("intake", vec![Topic::OrdersInbound]),
+            stateful(state.clone(), events::inbound::handle),
+        ),
+        (
+            ctx.consumer(
+                "saga",
+                vec![Topic::Reservations, Topic::Payments, Topic::Fulfillment],
+            ),
             stateful(state.clone(), events::saga::handle),
         ),
     ];

@@ -35,7 +35,10 @@ pub struct ApiDoc;
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
     let state = State { db: ctx.db.clone() };
-    let consumers = vec![(ctx.consumer("orders", vec![Topic::Orders]), stateful(state.clone(), events::orders::handle))];
+    let consumers = vec![(
+        ctx.consumer("orders", vec![Topic::Orders]),
+        stateful(state.clone(), events::orders::handle),
+    )];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),

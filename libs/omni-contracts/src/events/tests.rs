@@ -1,10 +1,10 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::api::{Location, LocationKind, Capability, Latitude, Longitude};
+use crate::ContractError;
+use crate::api::{Capability, Latitude, Location, LocationKind, Longitude};
 use crate::envelope::{Envelope, EventPayload};
 use crate::ids::LocationId;
-use crate::ContractError;
 
 fn store() -> Location {
     Location {
@@ -35,15 +35,23 @@ fn an_unknown_event_type_is_named_in_the_error() {
     let err = CatalogEvent::decode("omni.catalog.exploded", b"{}").unwrap_err();
     assert_eq!(
         err,
-        ContractError::UnknownEventType { event_type: "omni.catalog.exploded".into(), topic: "omni.catalog.v1" }
+        ContractError::UnknownEventType {
+            event_type: "omni.catalog.exploded".into(),
+            topic: "omni.catalog.v1"
+        }
     );
 }
 
 #[test]
 fn a_body_with_an_unknown_field_is_malformed() {
-    let mut body: serde_json::Value = serde_json::from_slice(&CatalogEvent::LocationUpserted(store()).encode()).unwrap();
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&CatalogEvent::LocationUpserted(store()).encode()).unwrap();
     body["surprise"] = serde_json::json!(1);
-    let err = CatalogEvent::decode("omni.catalog.location_upserted", &serde_json::to_vec(&body).unwrap()).unwrap_err();
+    let err = CatalogEvent::decode(
+        "omni.catalog.location_upserted",
+        &serde_json::to_vec(&body).unwrap(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("unknown field `surprise`"), "{err}");
 }
 

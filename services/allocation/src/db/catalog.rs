@@ -8,7 +8,10 @@ use super::schema::{known_locations, known_skus};
 pub fn remember_location(conn: &mut DbConnection, id: &LocationId) -> omni_db::Result<()> {
     if !location_known(conn, id)? {
         diesel::insert_into(known_locations::table)
-            .values((known_locations::id.eq(id.as_str()), known_locations::updated_at.eq(omni_db::now())))
+            .values((
+                known_locations::id.eq(id.as_str()),
+                known_locations::updated_at.eq(omni_db::now()),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -19,11 +22,18 @@ pub fn remember_sku(conn: &mut DbConnection, sku: &Sku, tags: &[String]) -> omni
     let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
     if sku_known(conn, sku)? {
         diesel::update(known_skus::table.find(sku.as_str()))
-            .set((known_skus::tags.eq(tags), known_skus::updated_at.eq(omni_db::now())))
+            .set((
+                known_skus::tags.eq(tags),
+                known_skus::updated_at.eq(omni_db::now()),
+            ))
             .execute(conn)?;
     } else {
         diesel::insert_into(known_skus::table)
-            .values((known_skus::sku.eq(sku.as_str()), known_skus::tags.eq(tags), known_skus::updated_at.eq(omni_db::now())))
+            .values((
+                known_skus::sku.eq(sku.as_str()),
+                known_skus::tags.eq(tags),
+                known_skus::updated_at.eq(omni_db::now()),
+            ))
             .execute(conn)?;
     }
     Ok(())
@@ -31,12 +41,18 @@ pub fn remember_sku(conn: &mut DbConnection, sku: &Sku, tags: &[String]) -> omni
 
 /// Whether the catalog announced the location.
 pub fn location_known(conn: &mut DbConnection, id: &LocationId) -> omni_db::Result<bool> {
-    let n: i64 = known_locations::table.filter(known_locations::id.eq(id.as_str())).count().get_result(conn)?;
+    let n: i64 = known_locations::table
+        .filter(known_locations::id.eq(id.as_str()))
+        .count()
+        .get_result(conn)?;
     Ok(n > 0)
 }
 
 /// Whether the catalog announced the SKU.
 pub fn sku_known(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<bool> {
-    let n: i64 = known_skus::table.filter(known_skus::sku.eq(sku.as_str())).count().get_result(conn)?;
+    let n: i64 = known_skus::table
+        .filter(known_skus::sku.eq(sku.as_str()))
+        .count()
+        .get_result(conn)?;
     Ok(n > 0)
 }

@@ -1,6 +1,6 @@
 use diesel::dsl::sql;
-use diesel::sql_types::BigInt;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use omni_contracts::api::{LocationAvailability, MovementKind, StockMovement};
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
@@ -9,7 +9,10 @@ use super::schema::{movements, reservation_lines, reservations};
 
 /// Whether a movement with this event id is already in the ledger.
 pub fn contains(conn: &mut DbConnection, event_id: &str) -> omni_db::Result<bool> {
-    let n: i64 = movements::table.filter(movements::event_id.eq(event_id)).count().get_result(conn)?;
+    let n: i64 = movements::table
+        .filter(movements::event_id.eq(event_id))
+        .count()
+        .get_result(conn)?;
     Ok(n > 0)
 }
 
@@ -64,14 +67,22 @@ pub fn availability(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<L
         .filter(reservation_lines::sku.eq(sku.as_str()))
         .filter(reservations::status.eq("held"))
         .group_by(reservations::location_id)
-        .select((reservations::location_id, sql::<BigInt>("CAST(COALESCE(SUM(reservation_lines.quantity), 0) AS BIGINT)")))
+        .select((
+            reservations::location_id,
+            sql::<BigInt>("CAST(COALESCE(SUM(reservation_lines.quantity), 0) AS BIGINT)"),
+        ))
         .load(conn)?;
     Ok(on_hand
         .into_iter()
         .filter_map(|(location, on_hand)| {
             let location_id = LocationId::parse(&location).ok()?;
             let reserved = held.iter().find(|(l, _)| *l == location).map_or(0, |(_, q)| *q);
-            Some(LocationAvailability { location_id, on_hand, reserved, atp: crate::domain::atp(on_hand, reserved) })
+            Some(LocationAvailability {
+                location_id,
+                on_hand,
+                reserved,
+                atp: crate::domain::atp(on_hand, reserved),
+            })
         })
         .collect())
 }

@@ -20,7 +20,10 @@ pub struct StoredHold {
 
 /// Whether a reservation with this id exists (held or not).
 pub fn exists(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<bool> {
-    let n: i64 = reservations::table.filter(reservations::reservation_id.eq(id.to_string())).count().get_result(conn)?;
+    let n: i64 = reservations::table
+        .filter(reservations::reservation_id.eq(id.to_string()))
+        .count()
+        .get_result(conn)?;
     Ok(n > 0)
 }
 
@@ -62,14 +65,22 @@ pub fn held_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Re
         .filter(reservations::status.eq("held"))
         .select(reservations::reservation_id)
         .load(conn)?;
-    ids.iter().map(|id| load(conn, id)).collect::<omni_db::Result<Vec<_>>>().map(|v| v.into_iter().flatten().collect())
+    ids.iter()
+        .map(|id| load(conn, id))
+        .collect::<omni_db::Result<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect())
 }
 
 /// Every held reservation (for rebuilding the hold store).
 pub fn all_held(conn: &mut DbConnection) -> omni_db::Result<Vec<StoredHold>> {
-    let ids: Vec<String> =
-        reservations::table.filter(reservations::status.eq("held")).select(reservations::reservation_id).load(conn)?;
-    ids.iter().map(|id| load(conn, id)).collect::<omni_db::Result<Vec<_>>>().map(|v| v.into_iter().flatten().collect())
+    let ids: Vec<String> = reservations::table
+        .filter(reservations::status.eq("held"))
+        .select(reservations::reservation_id)
+        .load(conn)?;
+    ids.iter()
+        .map(|id| load(conn, id))
+        .collect::<omni_db::Result<Vec<_>>>()
+        .map(|v| v.into_iter().flatten().collect())
 }
 
 fn load(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredHold>> {
@@ -78,16 +89,25 @@ fn load(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredHold>
         .select((reservations::location_id, reservations::expires_at))
         .first(conn)
         .optional()?;
-    let Some((location_id, expires_at)) = head else { return Ok(None) };
+    let Some((location_id, expires_at)) = head else {
+        return Ok(None);
+    };
     let lines = reservation_lines::table
         .filter(reservation_lines::reservation_id.eq(id))
         .select((reservation_lines::sku, reservation_lines::quantity))
         .load(conn)?;
-    Ok(Some(StoredHold { reservation_id: id.to_owned(), location_id, lines, expires_at }))
+    Ok(Some(StoredHold {
+        reservation_id: id.to_owned(),
+        location_id,
+        lines,
+        expires_at,
+    }))
 }
 
 /// Marks a hold released.
 pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<()> {
-    diesel::update(reservations::table.find(id)).set(reservations::status.eq("released")).execute(conn)?;
+    diesel::update(reservations::table.find(id))
+        .set(reservations::status.eq("released"))
+        .execute(conn)?;
     Ok(())
 }

@@ -15,7 +15,10 @@ pub fn atp(on_hand: i64, reserved: i64) -> i64 {
 pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i64) -> i64 {
     let q = i64::from(quantity);
     match kind {
-        MovementKind::Receipt | MovementKind::Adjustment | MovementKind::TransferIn | MovementKind::ReturnRestock => q,
+        MovementKind::Receipt
+        | MovementKind::Adjustment
+        | MovementKind::TransferIn
+        | MovementKind::ReturnRestock => q,
         MovementKind::PosSale | MovementKind::TransferOut => -q,
         MovementKind::Count => q - current_on_hand,
     }
@@ -30,7 +33,12 @@ pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, String> {
     by_sku
         .into_iter()
         .map(|(sku, q)| {
-            Quantity::new(q).map(|quantity| HoldLine { sku: sku.clone(), quantity }).map_err(|e| e.to_string())
+            Quantity::new(q)
+                .map(|quantity| HoldLine {
+                    sku: sku.clone(),
+                    quantity,
+                })
+                .map_err(|e| e.to_string())
         })
         .collect()
 }
@@ -40,7 +48,10 @@ mod tests {
     use super::*;
 
     fn line(sku: &str, q: i64) -> HoldLine {
-        HoldLine { sku: Sku::parse(sku).unwrap(), quantity: Quantity::new(q).unwrap() }
+        HoldLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(q).unwrap(),
+        }
     }
 
     #[test]
@@ -51,8 +62,14 @@ mod tests {
 
     #[test]
     fn a_count_sets_an_absolute_level() {
-        assert_eq!(movement_delta(MovementKind::Count, Quantity::new(7).unwrap(), 10), -3);
-        assert_eq!(movement_delta(MovementKind::PosSale, Quantity::new(2).unwrap(), 10), -2);
+        assert_eq!(
+            movement_delta(MovementKind::Count, Quantity::new(7).unwrap(), 10),
+            -3
+        );
+        assert_eq!(
+            movement_delta(MovementKind::PosSale, Quantity::new(2).unwrap(), 10),
+            -2
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ pub enum Recorded {
 
 /// Records a movement (HTTP or Kafka): ledger append and availability event in one transaction, then the hold
 /// store. `principal` is audited for HTTP callers.
-pub async fn record(state: &State, movement: StockMovement, principal: Option<String>) -> Result<Recorded, MovementError> {
+pub async fn record(
+    state: &State,
+    movement: StockMovement,
+    principal: Option<String>,
+) -> Result<Recorded, MovementError> {
     let stored = movement.clone();
     let outcome = state
         .db
@@ -60,7 +64,11 @@ pub async fn record(state: &State, movement: StockMovement, principal: Option<St
         .await?;
     if let (Recorded::New, delta) = outcome {
         state.relay.notify_one();
-        if let Err(e) = state.holds.adjust_on_hand(&movement.location_id, movement.sku.as_str(), delta).await {
+        if let Err(e) = state
+            .holds
+            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), delta)
+            .await
+        {
             // The ledger has it; the hot store will be rebuilt from the ledger.
             tracing::error!(error = %e, sku = %movement.sku, "Hold store missed a movement; rebuilding it from the ledger.");
             state.mark_stale();

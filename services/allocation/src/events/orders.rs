@@ -8,15 +8,31 @@ use crate::db::reservations;
 /// Releases the holds of an order that failed or was cancelled.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<OrderEvent>()?;
-    let OrderEvent::Failed(failed) = event.data else { return Ok(()) };
+    let OrderEvent::Failed(failed) = event.data else {
+        return Ok(());
+    };
     let order_id = failed.order_id;
-    let holds = state.db.run(move |conn| reservations::held_for_order(conn, order_id)).await?;
+    let holds = state
+        .db
+        .run(move |conn| reservations::held_for_order(conn, order_id))
+        .await?;
     for hold in holds {
-        let (Ok(id), Ok(location)) = (ReservationId::parse(&hold.reservation_id), LocationId::parse(&hold.location_id)) else {
+        let (Ok(id), Ok(location)) = (
+            ReservationId::parse(&hold.reservation_id),
+            LocationId::parse(&hold.location_id),
+        ) else {
             continue;
         };
-        state.holds.release(id, &location).await.map_err(|e| HandlerError::Transient(e.to_string()))?;
-        let skus: Vec<Sku> = hold.lines.iter().filter_map(|(s, _)| Sku::parse(s).ok()).collect();
+        state
+            .holds
+            .release(id, &location)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let skus: Vec<Sku> = hold
+            .lines
+            .iter()
+            .filter_map(|(s, _)| Sku::parse(s).ok())
+            .collect();
         let hold_id = hold.reservation_id.clone();
         state
             .db

@@ -1,5 +1,7 @@
 use omni_contracts::Envelope;
-use omni_contracts::events::{FulfillmentEvent, FulfillmentSourced, ReservationEvent, ReservationHeld, ReservationRejected};
+use omni_contracts::events::{
+    FulfillmentEvent, FulfillmentSourced, ReservationEvent, ReservationHeld, ReservationRejected,
+};
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
@@ -10,13 +12,17 @@ use crate::holds::ReserveOutcome;
 /// acknowledgement (the stored offset). If the database write fails the hold is undone.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<FulfillmentEvent>()?;
-    let FulfillmentEvent::Sourced(sourced) = event.data else { return Ok(()) };
+    let FulfillmentEvent::Sourced(sourced) = event.data else {
+        return Ok(());
+    };
     let id = sourced.reservation_id;
     if state.db.run(move |conn| reservations::exists(conn, id)).await? {
         return Ok(());
     }
     if !state.holds_ready().await {
-        return Err(HandlerError::Transient("hold store is being rebuilt; failing closed".into()));
+        return Err(HandlerError::Transient(
+            "hold store is being rebuilt; failing closed".into(),
+        ));
     }
     let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
     let outcome = state
@@ -29,7 +35,10 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     let written = match outcome.clone() {
         ReserveOutcome::Held => {
             let sourced = sourced.clone();
-            state.db.transaction(move |conn| held(conn, &event_id, sourced, lines, ttl)).await
+            state
+                .db
+                .transaction(move |conn| held(conn, &event_id, sourced, lines, ttl))
+                .await
         }
         ReserveOutcome::Short(shortages) => {
             let sourced = sourced.clone();
@@ -45,7 +54,10 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                         location_id: sourced.location_id,
                         shortages,
                     };
-                    omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", ReservationEvent::Rejected(rejected)))?;
+                    omni_kafka::outbox::enqueue(
+                        conn,
+                        &Envelope::new("allocation", ReservationEvent::Rejected(rejected)),
+                    )?;
                     Ok(())
                 })
                 .await
@@ -74,8 +86,16 @@ fn held(
     if !omni_db::inbox::claim(conn, "allocation.sourcing", event_id)? {
         return Ok(());
     }
-    let expires_at = chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
-    reservations::insert_held(conn, sourced.reservation_id, sourced.order_id, &sourced.location_id, &lines, expires_at.naive_utc())?;
+    let expires_at =
+        chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+    reservations::insert_held(
+        conn,
+        sourced.reservation_id,
+        sourced.order_id,
+        &sourced.location_id,
+        &lines,
+        expires_at.naive_utc(),
+    )?;
     for line in &lines {
         crate::events::publish_availability(conn, &line.sku)?;
     }

@@ -24,14 +24,25 @@ impl MemoryHolds {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied operation: every operation checks before
         // it writes. So a poisoned lock is still consistent.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(super) fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) {
-        *self.lock().on_hand.entry((location.to_string(), sku.to_owned())).or_default() += delta;
+        *self
+            .lock()
+            .on_hand
+            .entry((location.to_string(), sku.to_owned()))
+            .or_default() += delta;
     }
 
-    pub(super) fn reserve(&self, id: ReservationId, location: &LocationId, lines: &[HoldLine]) -> ReserveOutcome {
+    pub(super) fn reserve(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        lines: &[HoldLine],
+    ) -> ReserveOutcome {
         let mut inner = self.lock();
         if inner.holds.contains_key(&id.to_string()) {
             return ReserveOutcome::Held;
@@ -41,9 +52,14 @@ impl MemoryHolds {
             .iter()
             .filter_map(|line| {
                 let key = (loc.clone(), line.sku.to_string());
-                let available = inner.on_hand.get(&key).copied().unwrap_or(0) - inner.reserved.get(&key).copied().unwrap_or(0);
+                let available = inner.on_hand.get(&key).copied().unwrap_or(0)
+                    - inner.reserved.get(&key).copied().unwrap_or(0);
                 let requested = i64::from(line.quantity);
-                (available < requested).then(|| Shortage { sku: line.sku.clone(), requested, available: available.max(0) })
+                (available < requested).then(|| Shortage {
+                    sku: line.sku.clone(),
+                    requested,
+                    available: available.max(0),
+                })
             })
             .collect();
         if !shortages.is_empty() {
@@ -52,7 +68,10 @@ impl MemoryHolds {
         let mut held = Vec::with_capacity(lines.len());
         for line in lines {
             let q = i64::from(line.quantity);
-            *inner.reserved.entry((loc.clone(), line.sku.to_string())).or_default() += q;
+            *inner
+                .reserved
+                .entry((loc.clone(), line.sku.to_string()))
+                .or_default() += q;
             held.push((line.sku.to_string(), q));
         }
         inner.holds.insert(id.to_string(), (loc, held));
@@ -72,7 +91,10 @@ impl MemoryHolds {
     pub(super) fn levels(&self, location: &LocationId, sku: &str) -> (i64, i64) {
         let inner = self.lock();
         let key = (location.to_string(), sku.to_owned());
-        (inner.on_hand.get(&key).copied().unwrap_or(0), inner.reserved.get(&key).copied().unwrap_or(0))
+        (
+            inner.on_hand.get(&key).copied().unwrap_or(0),
+            inner.reserved.get(&key).copied().unwrap_or(0),
+        )
     }
 
     pub(super) fn is_loaded(&self) -> bool {
@@ -85,11 +107,16 @@ impl MemoryHolds {
         for (loc, sku, q) in &snapshot.on_hand {
             inner.on_hand.insert((loc.clone(), sku.clone()), *q);
         }
-        for (id, loc, lines) in &snapshot.holds {
-            for (sku, q) in lines {
-                *inner.reserved.entry((loc.clone(), sku.clone())).or_default() += q;
+        for hold in &snapshot.holds {
+            for (sku, q) in &hold.lines {
+                *inner
+                    .reserved
+                    .entry((hold.location.clone(), sku.clone()))
+                    .or_default() += q;
             }
-            inner.holds.insert(id.clone(), (loc.clone(), lines.clone()));
+            inner
+                .holds
+                .insert(hold.id.clone(), (hold.location.clone(), hold.lines.clone()));
         }
         inner.loaded = true;
     }

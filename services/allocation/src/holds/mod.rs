@@ -50,7 +50,12 @@ impl std::fmt::Debug for HoldStore {
 
 impl HoldStore {
     /// Adds `delta` to on-hand of a SKU at a location.
-    pub async fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) -> Result<(), HoldError> {
+    pub async fn adjust_on_hand(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        delta: i64,
+    ) -> Result<(), HoldError> {
         match self {
             HoldStore::Redis(r) => r.adjust_on_hand(location, sku, delta).await,
             HoldStore::Memory(m) => {
@@ -125,6 +130,17 @@ impl HoldStore {
 pub struct Snapshot {
     /// `(location, sku, on_hand)`.
     pub on_hand: Vec<(String, String, i64)>,
-    /// `(reservation id, location, [(sku, qty)])` of every held reservation.
-    pub holds: Vec<(String, String, Vec<(String, i64)>)>,
+    /// Every held reservation.
+    pub holds: Vec<SnapshotHold>,
+}
+
+/// A held reservation in a [`Snapshot`].
+#[derive(Debug, Clone)]
+pub struct SnapshotHold {
+    /// Reservation id.
+    pub id: String,
+    /// Location.
+    pub location: String,
+    /// `(sku, quantity)` lines.
+    pub lines: Vec<(String, i64)>,
 }

@@ -67,7 +67,12 @@ impl RedisHolds {
         format!("{}:generation", self.prefix)
     }
 
-    pub(super) async fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) -> Result<(), HoldError> {
+    pub(super) async fn adjust_on_hand(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        delta: i64,
+    ) -> Result<(), HoldError> {
         let mut conn = self.conn.clone();
         let _: i64 = redis::cmd("HINCRBY")
             .arg(self.key(location.as_str(), "onhand"))
@@ -104,8 +109,12 @@ impl RedisHolds {
                     .map(|c| match c {
                         [sku, requested, available] => Ok(Shortage {
                             sku: Sku::parse(sku).map_err(|e| HoldError::Protocol(e.to_string()))?,
-                            requested: requested.parse().map_err(|_| HoldError::Protocol(requested.clone()))?,
-                            available: available.parse().map_err(|_| HoldError::Protocol(available.clone()))?,
+                            requested: requested
+                                .parse()
+                                .map_err(|_| HoldError::Protocol(requested.clone()))?,
+                            available: available
+                                .parse()
+                                .map_err(|_| HoldError::Protocol(available.clone()))?,
                         }),
                         other => Err(HoldError::Protocol(format!("{other:?}"))),
                     })
@@ -145,29 +154,52 @@ impl RedisHolds {
 
     pub(super) async fn is_loaded(&self) -> Result<bool, HoldError> {
         let mut conn = self.conn.clone();
-        let generation: Option<String> = redis::cmd("GET").arg(self.generation_key()).query_async(&mut conn).await?;
+        let generation: Option<String> = redis::cmd("GET")
+            .arg(self.generation_key())
+            .query_async(&mut conn)
+            .await?;
         Ok(generation.is_some())
     }
 
     pub(super) async fn load(&self, snapshot: &Snapshot) -> Result<(), HoldError> {
         let mut conn = self.conn.clone();
-        let mut locations: std::collections::BTreeSet<&str> = snapshot.on_hand.iter().map(|(l, _, _)| l.as_str()).collect();
-        locations.extend(snapshot.holds.iter().map(|(_, l, _)| l.as_str()));
+        let mut locations: std::collections::BTreeSet<&str> =
+            snapshot.on_hand.iter().map(|(l, _, _)| l.as_str()).collect();
+        locations.extend(snapshot.holds.iter().map(|h| h.location.as_str()));
         let mut pipe = redis::pipe();
         pipe.atomic();
         for loc in &locations {
-            pipe.cmd("DEL").arg(self.key(loc, "onhand")).arg(self.key(loc, "reserved")).ignore();
+            pipe.cmd("DEL")
+                .arg(self.key(loc, "onhand"))
+                .arg(self.key(loc, "reserved"))
+                .ignore();
         }
         for (loc, sku, q) in &snapshot.on_hand {
-            pipe.cmd("HSET").arg(self.key(loc, "onhand")).arg(sku).arg(*q).ignore();
+            pipe.cmd("HSET")
+                .arg(self.key(loc, "onhand"))
+                .arg(sku)
+                .arg(*q)
+                .ignore();
         }
-        for (id, loc, lines) in &snapshot.holds {
-            for (sku, q) in lines {
-                pipe.cmd("HINCRBY").arg(self.key(loc, "reserved")).arg(sku).arg(*q).ignore();
-                pipe.cmd("HSET").arg(self.key(loc, &format!("res:{id}"))).arg(sku).arg(*q).ignore();
+        for hold in &snapshot.holds {
+            let (id, loc) = (&hold.id, &hold.location);
+            for (sku, q) in &hold.lines {
+                pipe.cmd("HINCRBY")
+                    .arg(self.key(loc, "reserved"))
+                    .arg(sku)
+                    .arg(*q)
+                    .ignore();
+                pipe.cmd("HSET")
+                    .arg(self.key(loc, &format!("res:{id}")))
+                    .arg(sku)
+                    .arg(*q)
+                    .ignore();
             }
         }
-        pipe.cmd("SET").arg(self.generation_key()).arg(uuid::Uuid::now_v7().to_string()).ignore();
+        pipe.cmd("SET")
+            .arg(self.generation_key())
+            .arg(uuid::Uuid::now_v7().to_string())
+            .ignore();
         let () = pipe.query_async(&mut conn).await?;
         Ok(())
     }

@@ -1,6 +1,6 @@
 use diesel::prelude::*;
-use omni_contracts::api::{Capability, Latitude, Location, LocationKind, Longitude};
 use omni_contracts::LocationId;
+use omni_contracts::api::{Capability, Latitude, Location, LocationKind, Longitude};
 use omni_db::DbConnection;
 
 use super::Upsert;
@@ -24,7 +24,10 @@ impl LocationRow {
             id: LocationId::parse(&self.id)?,
             name: self.name,
             kind: serde_json::from_value(serde_json::Value::String(self.kind)).map_err(|e| {
-                omni_contracts::ContractError::InvalidField { field: "kind", reason: e.to_string() }
+                omni_contracts::ContractError::InvalidField {
+                    field: "kind",
+                    reason: e.to_string(),
+                }
             })?,
             lat: Latitude::new(self.lat)?,
             lon: Longitude::new(self.lon)?,
@@ -33,7 +36,9 @@ impl LocationRow {
                 .capabilities
                 .split(',')
                 .filter(|c| !c.is_empty())
-                .filter_map(|c| serde_json::from_value::<Capability>(serde_json::Value::String(c.to_owned())).ok())
+                .filter_map(|c| {
+                    serde_json::from_value::<Capability>(serde_json::Value::String(c.to_owned())).ok()
+                })
                 .collect(),
         })
     }
@@ -83,12 +88,18 @@ pub fn upsert(conn: &mut DbConnection, location: &Location) -> omni_db::Result<U
     match existing {
         Some(current) if current == *location => Ok(Upsert::Unchanged),
         Some(_) => {
-            diesel::update(locations::table.find(location.id.as_str())).set(values).execute(conn)?;
+            diesel::update(locations::table.find(location.id.as_str()))
+                .set(values)
+                .execute(conn)?;
             Ok(Upsert::Updated)
         }
         None => {
             diesel::insert_into(locations::table)
-                .values((locations::id.eq(location.id.as_str()), values, locations::created_at.eq(now)))
+                .values((
+                    locations::id.eq(location.id.as_str()),
+                    values,
+                    locations::created_at.eq(now),
+                ))
                 .execute(conn)?;
             Ok(Upsert::Created)
         }

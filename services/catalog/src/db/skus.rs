@@ -16,13 +16,21 @@ struct SkuRow {
 
 impl SkuRow {
     fn into_record(self) -> Option<SkuRecord> {
-        Some(SkuRecord { sku: Sku::parse(&self.sku).ok()?, title: self.title, tags: serde_json::from_str(&self.tags).ok()? })
+        Some(SkuRecord {
+            sku: Sku::parse(&self.sku).ok()?,
+            title: self.title,
+            tags: serde_json::from_str(&self.tags).ok()?,
+        })
     }
 }
 
 /// One SKU.
 pub fn find(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Option<SkuRecord>> {
-    let row = skus::table.find(sku.as_str()).select(SkuRow::as_select()).first(conn).optional()?;
+    let row = skus::table
+        .find(sku.as_str())
+        .select(SkuRow::as_select())
+        .first(conn)
+        .optional()?;
     Ok(row.and_then(SkuRow::into_record))
 }
 
@@ -34,7 +42,11 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
         Some(current) if current == *record => Ok(Upsert::Unchanged),
         Some(_) => {
             diesel::update(skus::table.find(record.sku.as_str()))
-                .set((skus::title.eq(&record.title), skus::tags.eq(tags), skus::updated_at.eq(now)))
+                .set((
+                    skus::title.eq(&record.title),
+                    skus::tags.eq(tags),
+                    skus::updated_at.eq(now),
+                ))
                 .execute(conn)?;
             Ok(Upsert::Updated)
         }
@@ -55,6 +67,11 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
 
 /// A page of SKUs.
 pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> omni_db::Result<Vec<SkuRecord>> {
-    let rows = skus::table.order(skus::sku.asc()).limit(limit).offset(offset).select(SkuRow::as_select()).load(conn)?;
+    let rows = skus::table
+        .order(skus::sku.asc())
+        .limit(limit)
+        .offset(offset)
+        .select(SkuRow::as_select())
+        .load(conn)?;
     Ok(rows.into_iter().filter_map(SkuRow::into_record).collect())
 }

@@ -58,7 +58,10 @@ pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<
 /// Moves a fulfillment to a new status.
 pub fn set_status(conn: &mut DbConnection, id: &str, status: &str) -> omni_db::Result<()> {
     diesel::update(fulfillments::table.find(id))
-        .set((fulfillments::status.eq(status), fulfillments::updated_at.eq(omni_db::now())))
+        .set((
+            fulfillments::status.eq(status),
+            fulfillments::updated_at.eq(omni_db::now()),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use omni_contracts::api::{Capability, LocationAvailability};
 use omni_contracts::Sku;
+use omni_contracts::api::{Capability, LocationAvailability};
 use omni_db::DbConnection;
 
 use super::schema::{node_stock, nodes};
@@ -34,7 +34,11 @@ pub fn upsert_node(conn: &mut DbConnection, location: &omni_contracts::api::Loca
 }
 
 /// Replaces the stock picture of one SKU (the availability event lists every location that stocks it).
-pub fn replace_stock(conn: &mut DbConnection, sku: &Sku, locations: &[LocationAvailability]) -> omni_db::Result<()> {
+pub fn replace_stock(
+    conn: &mut DbConnection,
+    sku: &Sku,
+    locations: &[LocationAvailability],
+) -> omni_db::Result<()> {
     diesel::delete(node_stock::table.filter(node_stock::sku.eq(sku.as_str()))).execute(conn)?;
     let now = omni_db::now();
     for l in locations {
@@ -52,13 +56,20 @@ pub fn replace_stock(conn: &mut DbConnection, sku: &Sku, locations: &[LocationAv
 
 /// Every node.
 pub fn nodes(conn: &mut DbConnection) -> omni_db::Result<Vec<Node>> {
-    let rows: Vec<(String, f64, f64, String)> =
-        nodes::table.select((nodes::location_id, nodes::lat, nodes::lon, nodes::capabilities)).load(conn)?;
-    Ok(rows.into_iter().filter_map(|(id, lat, lon, caps)| Node::from_row(&id, lat, lon, &caps)).collect())
+    let rows: Vec<(String, f64, f64, String)> = nodes::table
+        .select((nodes::location_id, nodes::lat, nodes::lon, nodes::capabilities))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, lat, lon, caps)| Node::from_row(&id, lat, lon, &caps))
+        .collect())
 }
 
 /// ATP by (location, SKU) for the given SKUs.
-pub fn stock_for(conn: &mut DbConnection, skus: &[String]) -> omni_db::Result<HashMap<(String, String), i64>> {
+pub fn stock_for(
+    conn: &mut DbConnection,
+    skus: &[String],
+) -> omni_db::Result<HashMap<(String, String), i64>> {
     let rows: Vec<(String, String, i64)> = node_stock::table
         .filter(node_stock::sku.eq_any(skus))
         .select((node_stock::location_id, node_stock::sku, node_stock::atp))

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use omni_contracts::LocationId;
 use omni_contracts::api::{Capability, Delivery, GeoPoint, Latitude, Longitude, OrderLine};
 use omni_contracts::events::Candidate;
-use omni_contracts::LocationId;
 
 /// A node as routing sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +23,10 @@ impl Node {
     pub fn from_row(id: &str, lat: f64, lon: f64, caps: &str) -> Option<Self> {
         Some(Self {
             id: LocationId::parse(id).ok()?,
-            point: GeoPoint { lat: Latitude::new(lat).ok()?, lon: Longitude::new(lon).ok()? },
+            point: GeoPoint {
+                lat: Latitude::new(lat).ok()?,
+                lon: Longitude::new(lon).ok()?,
+            },
             capabilities: caps
                 .split(',')
                 .filter_map(|c| match c {
@@ -49,7 +52,12 @@ pub struct Decision {
 }
 
 /// Routes an order's lines for its delivery, given ATP by `(location, sku)`.
-pub fn route(delivery: &Delivery, lines: &[OrderLine], nodes: &[Node], atp: &HashMap<(String, String), i64>) -> Decision {
+pub fn route(
+    delivery: &Delivery,
+    lines: &[OrderLine],
+    nodes: &[Node],
+    atp: &HashMap<(String, String), i64>,
+) -> Decision {
     let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
     for line in lines {
         *wanted.entry(line.sku.as_str()).or_default() += i64::from(line.quantity);
@@ -67,7 +75,10 @@ pub fn route(delivery: &Delivery, lines: &[OrderLine], nodes: &[Node], atp: &Has
             let short: Vec<String> = wanted
                 .iter()
                 .filter_map(|(sku, q)| {
-                    let have = atp.get(&(node.id.to_string(), (*sku).to_owned())).copied().unwrap_or(0);
+                    let have = atp
+                        .get(&(node.id.to_string(), (*sku).to_owned()))
+                        .copied()
+                        .unwrap_or(0);
                     (have < *q).then(|| format!("{sku} {have}/{q}"))
                 })
                 .collect();
@@ -78,22 +89,43 @@ pub fn route(delivery: &Delivery, lines: &[OrderLine], nodes: &[Node], atp: &Has
             } else {
                 None
             };
-            Candidate { location_id: node.id.clone(), distance_km, eligible: reason.is_none(), reason }
+            Candidate {
+                location_id: node.id.clone(),
+                distance_km,
+                eligible: reason.is_none(),
+                reason,
+            }
         })
         .collect();
     if let Some(id) = only
         && candidates.is_empty()
     {
-        candidates.push(Candidate { location_id: id.clone(), distance_km: 0.0, eligible: false, reason: Some("unknown store".into()) });
+        candidates.push(Candidate {
+            location_id: id.clone(),
+            distance_km: 0.0,
+            eligible: false,
+            reason: Some("unknown store".into()),
+        });
     }
-    candidates.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km).then_with(|| a.location_id.cmp(&b.location_id)));
-    let chosen = candidates.iter().find(|c| c.eligible).map(|c| c.location_id.clone());
+    candidates.sort_by(|a, b| {
+        a.distance_km
+            .total_cmp(&b.distance_km)
+            .then_with(|| a.location_id.cmp(&b.location_id))
+    });
+    let chosen = candidates
+        .iter()
+        .find(|c| c.eligible)
+        .map(|c| c.location_id.clone());
     let rule = match (delivery, &chosen) {
         (Delivery::Ship { .. }, Some(_)) => "nearest node that can ship every line".to_owned(),
         (_, Some(_)) => format!("{} at the customer's chosen store", capability_name(needed)),
         (_, None) => "no eligible node".to_owned(),
     };
-    Decision { chosen, candidates, rule }
+    Decision {
+        chosen,
+        candidates,
+        rule,
+    }
 }
 
 fn capability_name(c: Capability) -> &'static str {
@@ -115,17 +147,30 @@ mod tests {
     }
 
     fn line(sku: &str, q: i64) -> OrderLine {
-        OrderLine { sku: Sku::parse(sku).unwrap(), quantity: Quantity::new(q).unwrap(), unit_price_minor: UnitPrice::new(100).unwrap() }
+        OrderLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(q).unwrap(),
+            unit_price_minor: UnitPrice::new(100).unwrap(),
+        }
     }
 
     fn ship_to_berlin() -> Delivery {
-        Delivery::Ship { lat: Latitude::new(52.52).unwrap(), lon: Longitude::new(13.40).unwrap() }
+        Delivery::Ship {
+            lat: Latitude::new(52.52).unwrap(),
+            lon: Longitude::new(13.40).unwrap(),
+        }
     }
 
     #[test]
     fn the_nearest_node_with_every_line_in_stock_wins() {
-        let nodes = [node("BERLIN", 52.5, 13.4, "ship,pickup"), node("HAMBURG", 53.55, 10.0, "ship")];
-        let atp = HashMap::from([(("BERLIN".into(), "A".into()), 1), (("HAMBURG".into(), "A".into()), 5)]);
+        let nodes = [
+            node("BERLIN", 52.5, 13.4, "ship,pickup"),
+            node("HAMBURG", 53.55, 10.0, "ship"),
+        ];
+        let atp = HashMap::from([
+            (("BERLIN".into(), "A".into()), 1),
+            (("HAMBURG".into(), "A".into()), 5),
+        ]);
         let decision = route(&ship_to_berlin(), &[line("A", 2)], &nodes, &atp);
         assert_eq!(decision.chosen.unwrap().as_str(), "HAMBURG");
         assert_eq!(decision.candidates[0].reason.as_deref(), Some("short: A 1/2"));
@@ -135,14 +180,23 @@ mod tests {
     fn two_lines_on_one_sku_are_summed_before_the_stock_check() {
         let nodes = [node("BERLIN", 52.5, 13.4, "ship")];
         let atp = HashMap::from([(("BERLIN".into(), "A".into()), 2)]);
-        assert!(route(&ship_to_berlin(), &[line("A", 1), line("A", 2)], &nodes, &atp).chosen.is_none());
+        assert!(
+            route(&ship_to_berlin(), &[line("A", 1), line("A", 2)], &nodes, &atp)
+                .chosen
+                .is_none()
+        );
     }
 
     #[test]
     fn pickup_only_considers_the_chosen_store() {
-        let nodes = [node("BERLIN", 52.5, 13.4, "ship,pickup"), node("POTSDAM", 52.4, 13.06, "ship,pickup")];
+        let nodes = [
+            node("BERLIN", 52.5, 13.4, "ship,pickup"),
+            node("POTSDAM", 52.4, 13.06, "ship,pickup"),
+        ];
         let atp = HashMap::from([(("POTSDAM".into(), "A".into()), 9)]);
-        let delivery = Delivery::Pickup { location_id: LocationId::parse("BERLIN").unwrap() };
+        let delivery = Delivery::Pickup {
+            location_id: LocationId::parse("BERLIN").unwrap(),
+        };
         let decision = route(&delivery, &[line("A", 1)], &nodes, &atp);
         assert!(decision.chosen.is_none());
         assert_eq!(decision.candidates.len(), 1);

@@ -1,5 +1,5 @@
-use omni_contracts::events::{AvailabilityEvent, CatalogEvent};
 use omni_contracts::Topic;
+use omni_contracts::events::{AvailabilityEvent, CatalogEvent};
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
@@ -11,16 +11,27 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         Topic::Catalog => {
             let event = incoming.decode::<CatalogEvent>()?;
             if let CatalogEvent::LocationUpserted(location) = event.data {
-                state.db.transaction(move |conn| network::upsert_node(conn, &location)).await?;
+                state
+                    .db
+                    .transaction(move |conn| network::upsert_node(conn, &location))
+                    .await?;
             }
         }
         Topic::Availability => {
             // Compacted topic: the latest picture of a SKU replaces the previous one, so replays are harmless.
             let event = incoming.decode::<AvailabilityEvent>()?;
             let AvailabilityEvent::Changed(changed) = event.data;
-            state.db.transaction(move |conn| network::replace_stock(conn, &changed.sku, &changed.locations)).await?;
+            state
+                .db
+                .transaction(move |conn| network::replace_stock(conn, &changed.sku, &changed.locations))
+                .await?;
         }
-        other => return Err(HandlerError::Permanent(format!("unexpected topic {}", other.default_name()))),
+        other => {
+            return Err(HandlerError::Permanent(format!(
+                "unexpected topic {}",
+                other.default_name()
+            )));
+        }
     }
     Ok(())
 }

@@ -13,10 +13,16 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     let event_id = event.id.to_string();
     match event.data {
         OrderEvent::Accepted(accepted) => {
-            state.db.transaction(move |conn| source(conn, &event_id, accepted)).await?;
+            state
+                .db
+                .transaction(move |conn| source(conn, &event_id, accepted))
+                .await?;
         }
         OrderEvent::PaymentAuthorized(authorized) => {
-            state.db.transaction(move |conn| release(conn, &event_id, authorized)).await?;
+            state
+                .db
+                .transaction(move |conn| release(conn, &event_id, authorized))
+                .await?;
         }
         _ => return Ok(()),
     }
@@ -24,7 +30,11 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     Ok(())
 }
 
-fn source(conn: &mut omni_db::DbConnection, event_id: &str, accepted: OrderAccepted) -> Result<(), HandlerError> {
+fn source(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    accepted: OrderAccepted,
+) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
@@ -35,13 +45,17 @@ fn source(conn: &mut omni_db::DbConnection, event_id: &str, accepted: OrderAccep
     let decision = routing::route(&order.request.delivery, &order.request.lines, &nodes, &atp);
     let Some(location_id) = decision.chosen.clone() else {
         tracing::info!(order.id = %order.id, "No node can serve the order.");
-        let event = FulfillmentEvent::Unsourceable(OrderUnsourceable { order_id: order.id, candidates: decision.candidates });
+        let event = FulfillmentEvent::Unsourceable(OrderUnsourceable {
+            order_id: order.id,
+            candidates: decision.candidates,
+        });
         omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", event))?;
         return Ok(());
     };
     let fulfillment_id = FulfillmentId::generate();
     let reservation_id = ReservationId::generate();
-    let explanation = serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
+    let explanation =
+        serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
     let now = omni_db::now();
     fulfillments::insert(
         conn,
@@ -56,7 +70,15 @@ fn source(conn: &mut omni_db::DbConnection, event_id: &str, accepted: OrderAccep
             updated_at: now,
         },
     )?;
-    let lines = order.request.lines.iter().map(|l| HoldLine { sku: l.sku.clone(), quantity: l.quantity }).collect();
+    let lines = order
+        .request
+        .lines
+        .iter()
+        .map(|l| HoldLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
     tracing::info!(order.id = %order.id, location.id = %location_id, rule = %decision.rule, "Order sourced.");
     let sourced = FulfillmentSourced {
         order_id: order.id,
@@ -67,17 +89,27 @@ fn source(conn: &mut omni_db::DbConnection, event_id: &str, accepted: OrderAccep
         candidates: decision.candidates,
         rule: decision.rule,
     };
-    omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)))?;
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)),
+    )?;
     Ok(())
 }
 
-fn release(conn: &mut omni_db::DbConnection, event_id: &str, authorized: OrderPaymentAuthorized) -> Result<(), HandlerError> {
+fn release(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    authorized: OrderPaymentAuthorized,
+) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
     let current = fulfillments::for_order(conn, authorized.order_id)?;
     let Some(row) = current.iter().rev().find(|f| f.status == "sourced") else {
-        return Err(HandlerError::Permanent(format!("order {} has no sourced fulfillment to release", authorized.order_id)));
+        return Err(HandlerError::Permanent(format!(
+            "order {} has no sourced fulfillment to release",
+            authorized.order_id
+        )));
     };
     fulfillments::set_status(conn, &row.id, "released")?;
     let released = FulfillmentReleased {
@@ -85,6 +117,9 @@ fn release(conn: &mut omni_db::DbConnection, event_id: &str, authorized: OrderPa
         fulfillment_id: FulfillmentId::parse(&row.id)?,
         location_id: LocationId::parse(&row.location_id)?,
     };
-    omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", FulfillmentEvent::Released(released)))?;
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("fulfillment", FulfillmentEvent::Released(released)),
+    )?;
     Ok(())
 }

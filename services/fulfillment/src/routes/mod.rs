@@ -10,6 +10,9 @@ use crate::State;
 /// Registers fulfillment's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(web::Data::new(state))
-        .route("/v1/fulfillments", web::get().to(fulfillments::list::list_fulfillments))
+        .route(
+            "/v1/fulfillments",
+            web::get().to(fulfillments::list::list_fulfillments),
+        )
         .route("/v1/stock/{sku}", web::get().to(stock::get::get_stock));
 }

@@ -4,7 +4,11 @@ use omni_db::DbConnection;
 use super::schema::idempotency_keys;
 
 /// `(request hash, order id)` stored under a principal's key.
-pub fn find(conn: &mut DbConnection, principal: &str, key: &str) -> omni_db::Result<Option<(String, String)>> {
+pub fn find(
+    conn: &mut DbConnection,
+    principal: &str,
+    key: &str,
+) -> omni_db::Result<Option<(String, String)>> {
     Ok(idempotency_keys::table
         .filter(idempotency_keys::principal.eq(principal))
         .filter(idempotency_keys::idempotency_key.eq(key))
@@ -14,7 +18,13 @@ pub fn find(conn: &mut DbConnection, principal: &str, key: &str) -> omni_db::Res
 }
 
 /// Remembers a key's request and answer.
-pub fn insert(conn: &mut DbConnection, principal: &str, key: &str, hash: &str, order_id: &str) -> omni_db::Result<()> {
+pub fn insert(
+    conn: &mut DbConnection,
+    principal: &str,
+    key: &str,
+    hash: &str,
+    order_id: &str,
+) -> omni_db::Result<()> {
     diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::principal.eq(principal),

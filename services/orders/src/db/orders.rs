@@ -45,15 +45,26 @@ pub struct OrderRow {
 impl OrderRow {
     /// The API view of the row.
     pub fn to_order(&self) -> omni_db::Result<Order> {
-        let corrupt = |what: String| omni_db::Error::Migration(format!("order {} has a corrupt {what}", self.id));
+        let corrupt =
+            |what: String| omni_db::Error::Migration(format!("order {} has a corrupt {what}", self.id));
         Ok(Order {
             id: OrderId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
             status: OrderStatus::parse(&self.status).map_err(|e| corrupt(e.to_string()))?,
-            partner_id: self.partner_id.as_deref().map(PartnerId::parse).transpose().map_err(|e| corrupt(e.to_string()))?,
+            partner_id: self
+                .partner_id
+                .as_deref()
+                .map(PartnerId::parse)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
             partner_order_id: self.partner_order_id.clone(),
             request: serde_json::from_str::<NewOrder>(&self.request).map_err(|e| corrupt(e.to_string()))?,
             total_minor: self.total_minor,
-            location_id: self.location_id.as_deref().map(LocationId::parse).transpose().map_err(|e| corrupt(e.to_string()))?,
+            location_id: self
+                .location_id
+                .as_deref()
+                .map(LocationId::parse)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
             failure_reason: self.failure_reason.clone(),
             created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
@@ -63,7 +74,8 @@ impl OrderRow {
 
 /// Inserts a new order in status `accepted`.
 pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
-    let request = serde_json::to_string(&order.request).map_err(|e| omni_db::Error::Migration(e.to_string()))?;
+    let request =
+        serde_json::to_string(&order.request).map_err(|e| omni_db::Error::Migration(e.to_string()))?;
     let now = order.created_at.naive_utc();
     diesel::insert_into(orders::table)
         .values((
@@ -84,11 +96,19 @@ pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
 
 /// One order.
 pub fn find(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<OrderRow>> {
-    Ok(orders::table.find(id.to_string()).select(OrderRow::as_select()).first(conn).optional()?)
+    Ok(orders::table
+        .find(id.to_string())
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// The order a partner already sent under its own id.
-pub fn find_by_partner(conn: &mut DbConnection, partner: &PartnerId, partner_order_id: &str) -> omni_db::Result<Option<OrderRow>> {
+pub fn find_by_partner(
+    conn: &mut DbConnection,
+    partner: &PartnerId,
+    partner_order_id: &str,
+) -> omni_db::Result<Option<OrderRow>> {
     Ok(orders::table
         .filter(orders::partner_id.eq(partner.as_str()))
         .filter(orders::partner_order_id.eq(partner_order_id))
@@ -137,6 +157,8 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db
         failure_reason: step.failure_reason.as_deref(),
         updated_at: omni_db::now(),
     };
-    diesel::update(orders::table.find(id.to_string())).set(&changes).execute(conn)?;
+    diesel::update(orders::table.find(id.to_string()))
+        .set(&changes)
+        .execute(conn)?;
     Ok(())
 }

@@ -11,7 +11,10 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
         return Err("lines: an order needs at least one line".into());
     }
     if order.lines.len() > MAX_LINES {
-        return Err(format!("lines: at most {MAX_LINES} lines per order, got {}", order.lines.len()));
+        return Err(format!(
+            "lines: at most {MAX_LINES} lines per order, got {}",
+            order.lines.len()
+        ));
     }
     if order.tenders.is_empty() {
         return Err("tenders: an order needs at least one tender".into());
@@ -23,14 +26,27 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
         return Err("channel: a partner's orders must use the `marketplace` channel".into());
     }
     if !partner && order.channel == Channel::Marketplace {
-        return Err("channel: `marketplace` orders are sent by partner keys or the partner intake topic".into());
+        return Err(
+            "channel: `marketplace` orders are sent by partner keys or the partner intake topic".into(),
+        );
     }
-    if !partner && order.tenders.iter().any(|t| matches!(t, Tender::MarketplacePrepaid {})) {
+    if !partner
+        && order
+            .tenders
+            .iter()
+            .any(|t| matches!(t, Tender::MarketplacePrepaid {}))
+    {
         return Err("tenders: `marketplace_prepaid` is for partner orders only".into());
     }
-    if let Some(Tender::Card { token }) = order.tenders.iter().find(|t| matches!(t, Tender::Card { token } if !token.starts_with("tok_"))) {
+    if let Some(Tender::Card { token }) = order
+        .tenders
+        .iter()
+        .find(|t| matches!(t, Tender::Card { token } if !token.starts_with("tok_")))
+    {
         let shown: String = token.chars().take(4).collect();
-        return Err(format!("tenders: `{shown}…` is not a vault token; tokenize the card with the payments service first"));
+        return Err(format!(
+            "tenders: `{shown}…` is not a vault token; tokenize the card with the payments service first"
+        ));
     }
     order.lines.iter().try_fold(0i64, |total, line| {
         i64::from(line.quantity)

@@ -41,7 +41,13 @@ pub fn step(status: OrderStatus, input: &SagaInput) -> Step {
             let reasons: Vec<String> = u
                 .candidates
                 .iter()
-                .map(|c| format!("{}: {}", c.location_id, c.reason.as_deref().unwrap_or("not eligible")))
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c.location_id,
+                        c.reason.as_deref().unwrap_or("not eligible")
+                    )
+                })
                 .collect();
             Step::Fail(if reasons.is_empty() {
                 "no node can serve this delivery".into()
@@ -51,12 +57,17 @@ pub fn step(status: OrderStatus, input: &SagaInput) -> Step {
         }
         (S::Accepted, SagaInput::Reservation(ReservationEvent::Held(_))) => Step::Reserve,
         (S::Accepted, SagaInput::Reservation(ReservationEvent::Rejected(r))) => {
-            let short: Vec<String> =
-                r.shortages.iter().map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available)).collect();
+            let short: Vec<String> = r
+                .shortages
+                .iter()
+                .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
+                .collect();
             Step::Fail(format!("out of stock at {}: {}", r.location_id, short.join(", ")))
         }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
-        (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => Step::Fail(format!("payment declined: {}", d.reason)),
+        (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => {
+            Step::Fail(format!("payment declined: {}", d.reason))
+        }
         (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(_))) => Step::Release,
         _ => Step::Ignore,
     }
@@ -73,13 +84,20 @@ mod tests {
             reservation_id: ReservationId::generate(),
             order_id: OrderId::generate(),
             location_id: LocationId::parse("S1").unwrap(),
-            shortages: vec![Shortage { sku: Sku::parse("A").unwrap(), requested: 2, available: 1 }],
+            shortages: vec![Shortage {
+                sku: Sku::parse("A").unwrap(),
+                requested: 2,
+                available: 1,
+            }],
         }))
     }
 
     #[test]
     fn a_rejected_hold_fails_an_accepted_order_naming_what_was_short() {
-        assert_eq!(step(OrderStatus::Accepted, &rejected()), Step::Fail("out of stock at S1: A (2 asked, 1 available)".into()));
+        assert_eq!(
+            step(OrderStatus::Accepted, &rejected()),
+            Step::Fail("out of stock at S1: A (2 asked, 1 available)".into())
+        );
     }
 
     #[test]

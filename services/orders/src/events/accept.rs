@@ -35,8 +35,13 @@ impl From<diesel::result::Error> for AcceptError {
 
 /// Stores a new order and its accepted event in the caller's transaction. For a partner order already taken
 /// (same partner and partner order id) it returns the first order and writes nothing: `(order, false)`.
-pub fn accept(conn: &mut DbConnection, request: NewOrder, partner: Option<PartnerRef>) -> Result<(Order, bool), AcceptError> {
-    let total_minor = crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
+pub fn accept(
+    conn: &mut DbConnection,
+    request: NewOrder,
+    partner: Option<PartnerRef>,
+) -> Result<(Order, bool), AcceptError> {
+    let total_minor =
+        crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
     if let Some(p) = &partner
         && let Some(existing) = orders::find_by_partner(conn, &p.partner_id, &p.partner_order_id)?
     {
@@ -56,7 +61,13 @@ pub fn accept(conn: &mut DbConnection, request: NewOrder, partner: Option<Partne
         updated_at: now,
     };
     orders::insert(conn, &order)?;
-    omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", OrderEvent::Accepted(OrderAccepted { order: order.clone() })))?;
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "orders",
+            OrderEvent::Accepted(OrderAccepted { order: order.clone() }),
+        ),
+    )?;
     tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
     Ok((order, true))
 }

@@ -11,9 +11,14 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     let event = incoming.decode::<InboundOrderEvent>()?;
     let InboundOrderEvent::Submitted(partner_order) = event.data;
     if partner_order.partner_order_id.is_empty() || partner_order.partner_order_id.len() > 128 {
-        return Err(HandlerError::Permanent("partner_order_id: must be 1 to 128 characters".into()));
+        return Err(HandlerError::Permanent(
+            "partner_order_id: must be 1 to 128 characters".into(),
+        ));
     }
-    let partner = PartnerRef { partner_id: partner_order.partner_id, partner_order_id: partner_order.partner_order_id };
+    let partner = PartnerRef {
+        partner_id: partner_order.partner_id,
+        partner_order_id: partner_order.partner_order_id,
+    };
     let outcome = state
         .db
         .transaction(move |conn| accept(conn, partner_order.order, Some(partner)))

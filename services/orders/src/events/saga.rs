@@ -37,15 +37,28 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             };
             (e.id, order_id, SagaInput::Fulfillment(e.data))
         }
-        other => return Err(HandlerError::Permanent(format!("orders does not consume {}", other.default_name()))),
+        other => {
+            return Err(HandlerError::Permanent(format!(
+                "orders does not consume {}",
+                other.default_name()
+            )));
+        }
     };
     let event_id = event_id.to_string();
-    state.db.transaction(move |conn| advance(conn, &event_id, order_id, &input)).await?;
+    state
+        .db
+        .transaction(move |conn| advance(conn, &event_id, order_id, &input))
+        .await?;
     state.relay.notify_one();
     Ok(())
 }
 
-fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, input: &SagaInput) -> Result<(), HandlerError> {
+fn advance(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    order_id: OrderId,
+    input: &SagaInput,
+) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "orders.saga", event_id)? {
         return Ok(());
     }
@@ -53,7 +66,9 @@ fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, 
         return Err(HandlerError::Permanent(format!("order {order_id} is unknown")));
     };
     let order = row.to_order()?;
-    let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", event));
+    let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| {
+        omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", event))
+    };
     match step(order.status, input) {
         Step::Ignore => {
             tracing::debug!(order.id = %order_id, status = order.status.as_str(), "Saga input not for this state; ignored.");
@@ -69,7 +84,9 @@ fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, 
             }
         }
         Step::Reserve => {
-            let SagaInput::Reservation(ReservationEvent::Held(held)) = input else { return Ok(()) };
+            let SagaInput::Reservation(ReservationEvent::Held(held)) = input else {
+                return Ok(());
+            };
             let update = StepUpdate {
                 status: Some(OrderStatus::Reserved),
                 location_id: Some(held.location_id.to_string()),
@@ -81,15 +98,22 @@ fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, 
                 order_id,
                 reservation_id: held.reservation_id,
                 location_id: held.location_id.clone(),
-                amount: Money { amount_minor: order.total_minor, currency: order.request.currency },
+                amount: Money {
+                    amount_minor: order.total_minor,
+                    currency: order.request.currency,
+                },
                 tenders: order.request.tenders.clone(),
             };
             publish(conn, OrderEvent::Reserved(reserved))?;
         }
         Step::Authorize => {
-            let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input else { return Ok(()) };
+            let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input else {
+                return Ok(());
+            };
             let Some(location_id) = order.location_id.clone() else {
-                return Err(HandlerError::Permanent(format!("order {order_id} was authorized without a node")));
+                return Err(HandlerError::Permanent(format!(
+                    "order {order_id} was authorized without a node"
+                )));
             };
             let update = StepUpdate {
                 status: Some(OrderStatus::PaymentAuthorized),
@@ -99,22 +123,49 @@ fn advance(conn: &mut omni_db::DbConnection, event_id: &str, order_id: OrderId, 
             orders::apply(conn, order_id, &update)?;
             publish(
                 conn,
-                OrderEvent::PaymentAuthorized(OrderPaymentAuthorized { order_id, payment_intent_id: auth.payment_intent_id, location_id }),
+                OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                    order_id,
+                    payment_intent_id: auth.payment_intent_id,
+                    location_id,
+                }),
             )?;
         }
         Step::Release => {
-            let SagaInput::Fulfillment(FulfillmentEvent::Released(r)) = input else { return Ok(()) };
-            orders::apply(conn, order_id, &StepUpdate { status: Some(OrderStatus::Released), ..StepUpdate::default() })?;
+            let SagaInput::Fulfillment(FulfillmentEvent::Released(r)) = input else {
+                return Ok(());
+            };
+            orders::apply(
+                conn,
+                order_id,
+                &StepUpdate {
+                    status: Some(OrderStatus::Released),
+                    ..StepUpdate::default()
+                },
+            )?;
             publish(
                 conn,
-                OrderEvent::Released(OrderReleased { order_id, fulfillment_id: r.fulfillment_id, location_id: r.location_id.clone() }),
+                OrderEvent::Released(OrderReleased {
+                    order_id,
+                    fulfillment_id: r.fulfillment_id,
+                    location_id: r.location_id.clone(),
+                }),
             )?;
             tracing::info!(order.id = %order_id, location.id = %r.location_id, "Order released to its node.");
         }
         Step::Fail(reason) => {
-            let update = StepUpdate { status: Some(OrderStatus::Failed), failure_reason: Some(reason.clone()), ..StepUpdate::default() };
+            let update = StepUpdate {
+                status: Some(OrderStatus::Failed),
+                failure_reason: Some(reason.clone()),
+                ..StepUpdate::default()
+            };
             orders::apply(conn, order_id, &update)?;
-            publish(conn, OrderEvent::Failed(OrderFailed { order_id, reason: reason.clone() }))?;
+            publish(
+                conn,
+                OrderEvent::Failed(OrderFailed {
+                    order_id,
+                    reason: reason.clone(),
+                }),
+            )?;
             tracing::info!(order.id = %order_id, reason = %reason, "Order failed.");
         }
     }

@@ -51,14 +51,26 @@ pub fn insert_accepted(conn: &mut DbConnection, order: &Order) -> omni_db::Resul
 }
 
 /// Updates the status (and node) of a known order; unknown orders are ignored.
-pub fn update_status(conn: &mut DbConnection, id: OrderId, status: &str, location_id: Option<&str>) -> omni_db::Result<()> {
+pub fn update_status(
+    conn: &mut DbConnection,
+    id: OrderId,
+    status: &str,
+    location_id: Option<&str>,
+) -> omni_db::Result<()> {
     let target = order_views::table.find(id.to_string());
     match location_id {
         Some(loc) => diesel::update(target)
-            .set((order_views::status.eq(status), order_views::location_id.eq(loc), order_views::updated_at.eq(omni_db::now())))
+            .set((
+                order_views::status.eq(status),
+                order_views::location_id.eq(loc),
+                order_views::updated_at.eq(omni_db::now()),
+            ))
             .execute(conn)?,
         None => diesel::update(target)
-            .set((order_views::status.eq(status), order_views::updated_at.eq(omni_db::now())))
+            .set((
+                order_views::status.eq(status),
+                order_views::updated_at.eq(omni_db::now()),
+            ))
             .execute(conn)?,
     };
     Ok(())
@@ -66,5 +78,9 @@ pub fn update_status(conn: &mut DbConnection, id: OrderId, status: &str, locatio
 
 /// One order view.
 pub fn find(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<OrderView>> {
-    Ok(order_views::table.find(id.to_string()).select(OrderView::as_select()).first(conn).optional()?)
+    Ok(order_views::table
+        .find(id.to_string())
+        .select(OrderView::as_select())
+        .first(conn)
+        .optional()?)
 }

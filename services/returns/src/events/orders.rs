@@ -16,9 +16,15 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             }
             match &event.data {
                 OrderEvent::Accepted(a) => order_views::insert_accepted(conn, &a.order)?,
-                OrderEvent::Reserved(r) => order_views::update_status(conn, r.order_id, "reserved", Some(r.location_id.as_str()))?,
-                OrderEvent::PaymentAuthorized(p) => order_views::update_status(conn, p.order_id, "payment_authorized", None)?,
-                OrderEvent::Released(r) => order_views::update_status(conn, r.order_id, "released", Some(r.location_id.as_str()))?,
+                OrderEvent::Reserved(r) => {
+                    order_views::update_status(conn, r.order_id, "reserved", Some(r.location_id.as_str()))?
+                }
+                OrderEvent::PaymentAuthorized(p) => {
+                    order_views::update_status(conn, p.order_id, "payment_authorized", None)?
+                }
+                OrderEvent::Released(r) => {
+                    order_views::update_status(conn, r.order_id, "released", Some(r.location_id.as_str()))?
+                }
                 OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
             }
             Ok(())

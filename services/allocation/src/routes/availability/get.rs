@@ -48,5 +48,11 @@ pub async fn get_availability(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("SKU `{sku}`")))?;
     let available = locations.iter().map(|l| l.atp).sum();
-    Ok(HttpResponse::Ok().json(Availability { sku, channel: query.channel, available, locations, rules: vec![] }))
+    Ok(HttpResponse::Ok().json(Availability {
+        sku,
+        channel: query.channel,
+        available,
+        locations,
+        rules: vec![],
+    }))
 }

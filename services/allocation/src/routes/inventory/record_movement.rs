@@ -26,8 +26,16 @@ pub async fn record_movement(
     principal.require_any(&[Role::Associate, Role::Manager, Role::Service])?;
     let movement = body.into_inner();
     let store_scoped = !principal.has(Role::Manager) && !principal.has(Role::Service);
-    if store_scoped && !principal.locations.iter().any(|l| l == movement.location_id.as_str()) {
-        return Err(ApiError::new(Code::Forbidden, format!("{} does not work at {}", principal.name, movement.location_id)));
+    if store_scoped
+        && !principal
+            .locations
+            .iter()
+            .any(|l| l == movement.location_id.as_str())
+    {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!("{} does not work at {}", principal.name, movement.location_id),
+        ));
     }
     match record(&state, movement.clone(), Some(principal.name.clone())).await {
         Ok(Recorded::New) => Ok(HttpResponse::Created().json(movement)),

@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use omni_config::Role;
+use omni_contracts::Envelope;
 use omni_contracts::api::Location;
 use omni_contracts::events::CatalogEvent;
-use omni_contracts::Envelope;
 use omni_http::{ApiError, Code, Principal};
 
 use crate::State;
@@ -33,8 +33,17 @@ pub async fn create_location(
         .transaction(move |conn| -> Result<Upsert, ApiError> {
             let outcome = locations::upsert(conn, &stored)?;
             if outcome != Upsert::Unchanged {
-                omni_db::audit::record(conn, &principal.name, "catalog.location.upserted", stored.id.as_str(), &serde_json::json!({ "outcome": format!("{outcome:?}") }))?;
-                omni_kafka::outbox::enqueue(conn, &Envelope::new("catalog", CatalogEvent::LocationUpserted(stored)))?;
+                omni_db::audit::record(
+                    conn,
+                    &principal.name,
+                    "catalog.location.upserted",
+                    stored.id.as_str(),
+                    &serde_json::json!({ "outcome": format!("{outcome:?}") }),
+                )?;
+                omni_kafka::outbox::enqueue(
+                    conn,
+                    &Envelope::new("catalog", CatalogEvent::LocationUpserted(stored)),
+                )?;
             }
             Ok(outcome)
         })

@@ -17,6 +17,9 @@ pub async fn list_locations(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let (limit, offset) = (page.limit(), page.offset());
-    let found = state.db.run(move |conn| locations::list(conn, limit, offset)).await?;
+    let found = state
+        .db
+        .run(move |conn| locations::list(conn, limit, offset))
+        .await?;
     Ok(HttpResponse::Ok().json(found))
 }

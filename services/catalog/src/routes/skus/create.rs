@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use omni_config::Role;
+use omni_contracts::Envelope;
 use omni_contracts::api::SkuRecord;
 use omni_contracts::events::CatalogEvent;
-use omni_contracts::Envelope;
 use omni_http::{ApiError, Code, Principal};
 
 use crate::State;
@@ -33,8 +33,17 @@ pub async fn create_sku(
         .transaction(move |conn| -> Result<Upsert, ApiError> {
             let outcome = skus::upsert(conn, &stored)?;
             if outcome != Upsert::Unchanged {
-                omni_db::audit::record(conn, &principal.name, "catalog.sku.upserted", stored.sku.as_str(), &serde_json::json!({ "outcome": format!("{outcome:?}") }))?;
-                omni_kafka::outbox::enqueue(conn, &Envelope::new("catalog", CatalogEvent::SkuUpserted(stored)))?;
+                omni_db::audit::record(
+                    conn,
+                    &principal.name,
+                    "catalog.sku.upserted",
+                    stored.sku.as_str(),
+                    &serde_json::json!({ "outcome": format!("{outcome:?}") }),
+                )?;
+                omni_kafka::outbox::enqueue(
+                    conn,
+                    &Envelope::new("catalog", CatalogEvent::SkuUpserted(stored)),
+                )?;
             }
             Ok(outcome)
         })

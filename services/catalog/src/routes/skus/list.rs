@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use omni_contracts::api::{SkuRecord, Page};
+use omni_contracts::api::{Page, SkuRecord};
 use omni_http::{ApiError, Principal};
 
 use crate::State;

@@ -25,7 +25,11 @@ pub async fn list_fulfillments(
     _principal: Principal,
     query: web::Query<FulfillmentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let order_id = OrderId::parse(&query.order_id).map_err(|e| ApiError::new(Code::InvalidQuery, e.to_string()))?;
-    let rows = state.db.run(move |conn| fulfillments::for_order(conn, order_id)).await?;
+    let order_id =
+        OrderId::parse(&query.order_id).map_err(|e| ApiError::new(Code::InvalidQuery, e.to_string()))?;
+    let rows = state
+        .db
+        .run(move |conn| fulfillments::for_order(conn, order_id))
+        .await?;
     Ok(HttpResponse::Ok().json(rows))
 }

@@ -21,11 +21,18 @@ pub struct NodeStock {
     responses((status = 200, description = "ATP per node", body = [NodeStock])),
     security(("api_key" = []))
 )]
-pub async fn get_stock(state: web::Data<State>, _principal: Principal, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_stock(
+    state: web::Data<State>,
+    _principal: Principal,
+    sku: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(ApiError::from)?;
     let skus = vec![sku.to_string()];
     let stock = state.db.run(move |conn| network::stock_for(conn, &skus)).await?;
-    let mut rows: Vec<NodeStock> = stock.into_iter().map(|((location_id, _), atp)| NodeStock { location_id, atp }).collect();
+    let mut rows: Vec<NodeStock> = stock
+        .into_iter()
+        .map(|((location_id, _), atp)| NodeStock { location_id, atp })
+        .collect();
     rows.sort_by(|a, b| a.location_id.cmp(&b.location_id));
     Ok(HttpResponse::Ok().json(rows))
 }

@@ -1,7 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use omni_config::Role;
-use omni_contracts::api::{NewOrder, Order};
 use omni_contracts::OrderId;
+use omni_contracts::api::{NewOrder, Order};
 use omni_http::{ApiError, Code, Principal};
 use sha2::{Digest, Sha256};
 
@@ -34,11 +34,21 @@ pub async fn create_order(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| ApiError::new(Code::InvalidHeader, "the `Idempotency-Key` header (1 to 255 characters) is required"))?
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidHeader,
+                "the `Idempotency-Key` header (1 to 255 characters) is required",
+            )
+        })?
         .to_owned();
     let request = body.into_inner();
-    let hash = hex::encode(Sha256::digest(serde_json::to_vec(&request).map_err(ApiError::internal)?));
-    let partner = principal.partner_id.clone().filter(|_| principal.has(Role::Partner) && !principal.has(Role::Admin));
+    let hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&request).map_err(ApiError::internal)?,
+    ));
+    let partner = principal
+        .partner_id
+        .clone()
+        .filter(|_| principal.has(Role::Partner) && !principal.has(Role::Admin));
     let who = principal.name.clone();
     let order = state
         .db
@@ -51,11 +61,15 @@ pub async fn create_order(
                     ));
                 }
                 let id = OrderId::parse(&order_id)?;
-                let row = orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
+                let row =
+                    orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
                 return Ok(row.to_order()?);
             }
             // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
-            let partner = partner.map(|partner_id| PartnerRef { partner_id, partner_order_id: key.clone() });
+            let partner = partner.map(|partner_id| PartnerRef {
+                partner_id,
+                partner_order_id: key.clone(),
+            });
             let (order, _) = accept(conn, request, partner).map_err(|e| match e {
                 AcceptError::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
                 AcceptError::Db(e) => e.into(),

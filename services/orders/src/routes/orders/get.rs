@@ -16,10 +16,17 @@ use crate::db::orders;
     ),
     security(("api_key" = []))
 )]
-pub async fn get_order(state: web::Data<State>, principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_order(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&id).map_err(|e| ApiError::new(omni_http::Code::InvalidPath, e.to_string()))?;
     let row = state.db.run(move |conn| orders::find(conn, id)).await?;
-    let order = row.map(|r| r.to_order()).transpose()?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
+    let order = row
+        .map(|r| r.to_order())
+        .transpose()?
+        .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
     let partner_only = principal.roles.iter().all(|r| *r == Role::Partner);
     if partner_only && order.partner_id != principal.partner_id {
         return Err(ApiError::not_found(format!("order {id}")));

@@ -14,8 +14,13 @@ use crate::db::order_views::{self, OrderView};
     ),
     security(("api_key" = []))
 )]
-pub async fn lookup_order(state: web::Data<State>, _principal: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn lookup_order(
+    state: web::Data<State>,
+    _principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
     let view = state.db.run(move |conn| order_views::find(conn, id)).await?;
-    view.map(|v| HttpResponse::Ok().json(v)).ok_or_else(|| ApiError::not_found(format!("order {id}")))
+    view.map(|v| HttpResponse::Ok().json(v))
+        .ok_or_else(|| ApiError::not_found(format!("order {id}")))
 }
