@@ -264,7 +264,12 @@ mod tests {
     #[test]
     fn every_code_is_used_somewhere() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut sources = String::new();
+        // This file's constructors (`not_found`, `unavailable`) count; its tests and the table itself do not.
+        let this_file =
+            std::fs::read_to_string(root.join("libs/omni-http/src/errors.rs")).unwrap_or_default();
+        let table_end = this_file.find("/// An error answer.").unwrap_or(0);
+        let tests_start = this_file.find("#[cfg(test)]").unwrap_or(this_file.len());
+        let mut sources = this_file[table_end..tests_start].to_owned();
         for dir in [
             "services",
             "libs/omni-http/src/server.rs",
