@@ -1,0 +1,158 @@
+//! The hold store conformance suite: every scenario runs on the Redis store (real Redis) and on the in-memory
+//! store `omni dev` uses, and both must behave the same.
+
+use anyhow::ensure;
+use omni_allocation::HoldStore;
+use omni_allocation::holds::{MemoryHolds, RedisHolds, ReserveOutcome, Snapshot, SnapshotHold};
+use omni_contracts::events::HoldLine;
+use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
+
+async fn stores() -> anyhow::Result<Vec<(&'static str, HoldStore)>> {
+    let redis = RedisHolds::connect(
+        &omni_testkit::testing::redis_url(),
+        &omni_testkit::testing::unique_prefix(),
+    )
+    .await?;
+    Ok(vec![
+        ("memory", HoldStore::Memory(MemoryHolds::default())),
+        ("redis", HoldStore::Redis(redis)),
+    ])
+}
+
+fn loc() -> LocationId {
+    LocationId::parse("S1").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn line(sku: &str, q: i64) -> HoldLine {
+    HoldLine {
+        sku: Sku::parse(sku).unwrap_or_else(|e| panic!("{e}")),
+        quantity: Quantity::new(q).unwrap_or_else(|e| panic!("{e}")),
+    }
+}
+
+#[tokio::test]
+async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        store.adjust_on_hand(&loc(), "A", 2).await?;
+        store.adjust_on_hand(&loc(), "B", 1).await?;
+        let outcome = store
+            .reserve(ReservationId::generate(), &loc(), &[line("A", 1), line("B", 2)])
+            .await?;
+        let ReserveOutcome::Short(short) = outcome else {
+            anyhow::bail!("{name}: must be short")
+        };
+        ensure!(
+            short.len() == 1
+                && short[0].sku.as_str() == "B"
+                && short[0].requested == 2
+                && short[0].available == 1,
+            "{name}: {short:?}"
+        );
+        ensure!(
+            store.levels(&loc(), "A").await? == (2, 0),
+            "{name}: nothing of A is held after a short B"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        store.adjust_on_hand(&loc(), "A", 3).await?;
+        let id = ReservationId::generate();
+        ensure!(
+            store.reserve(id, &loc(), &[line("A", 2)]).await? == ReserveOutcome::Held,
+            "{name}"
+        );
+        ensure!(
+            store.reserve(id, &loc(), &[line("A", 2)]).await? == ReserveOutcome::Held,
+            "{name}: a retry answers held"
+        );
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 2),
+            "{name}: and holds nothing more"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        store.adjust_on_hand(&loc(), "A", 1).await?;
+        let first = store
+            .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+            .await?;
+        let second = store
+            .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+            .await?;
+        ensure!(
+            first == ReserveOutcome::Held && matches!(second, ReserveOutcome::Short(_)),
+            "{name}: {first:?} {second:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        store.adjust_on_hand(&loc(), "A", 10).await?;
+        let attempts = (0..32).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+                    .await
+            })
+        });
+        let mut held = 0;
+        for attempt in futures::future::join_all(attempts).await {
+            if attempt?? == ReserveOutcome::Held {
+                held += 1;
+            }
+        }
+        ensure!(held == 10, "{name}: {held} held of 10 on hand");
+        ensure!(store.levels(&loc(), "A").await? == (10, 10), "{name}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_released_hold_is_available_again_and_a_second_release_changes_nothing() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        store.adjust_on_hand(&loc(), "A", 2).await?;
+        let id = ReservationId::generate();
+        store.reserve(id, &loc(), &[line("A", 2)]).await?;
+        store.release(id, &loc()).await?;
+        store.release(id, &loc()).await?;
+        ensure!(store.levels(&loc(), "A").await? == (2, 0), "{name}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn loading_a_snapshot_replaces_the_store_and_marks_it_loaded() -> anyhow::Result<()> {
+    for (name, store) in stores().await? {
+        ensure!(!store.is_loaded().await?, "{name}: a new store is not loaded");
+        let id = ReservationId::generate();
+        let snapshot = Snapshot {
+            on_hand: vec![("S1".into(), "A".into(), 5)],
+            holds: vec![SnapshotHold {
+                id: id.to_string(),
+                location: "S1".into(),
+                lines: vec![("A".into(), 2)],
+            }],
+        };
+        store.load(&snapshot).await?;
+        ensure!(store.is_loaded().await?, "{name}");
+        ensure!(store.levels(&loc(), "A").await? == (5, 2), "{name}");
+        store.release(id, &loc()).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (5, 0),
+            "{name}: a loaded hold can be released"
+        );
+    }
+    Ok(())
+}
