@@ -34,13 +34,12 @@ pub enum DbConnection {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The database could not be reached or the URL is wrong.
-    #[error("cannot connect to the database at {target}: {source}")]
+    #[error("cannot connect to the database at {target}: {reason}")]
     Connect {
         /// The URL with any password removed.
         target: String,
-        /// The driver's error.
-        #[source]
-        source: diesel::ConnectionError,
+        /// The driver's error on one line.
+        reason: String,
     },
     /// No pooled connection became free in time.
     #[error("no database connection available: {0}")]
@@ -86,9 +85,7 @@ impl Target {
         } else {
             Err(Error::Connect {
                 target: redact(url),
-                source: diesel::ConnectionError::InvalidConnectionUrl(
-                    "expected postgres://, postgresql:// or sqlite://".into(),
-                ),
+                reason: "expected postgres://, postgresql:// or sqlite://".into(),
             })
         }
     }
@@ -108,9 +105,9 @@ impl Target {
     }
 
     fn establish(&self) -> Result<DbConnection> {
-        let connect_err = |source| Error::Connect {
+        let connect_err = |source: diesel::ConnectionError| Error::Connect {
             target: self.describe(),
-            source,
+            reason: one_line(&source),
         };
         match self {
             Target::Postgres { url, schema } => {
@@ -143,6 +140,11 @@ impl Target {
             }
         }
     }
+}
+
+/// A driver message on one line (libpq's span several).
+fn one_line(err: &dyn std::fmt::Display) -> String {
+    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn quote_ident(name: &str) -> String {

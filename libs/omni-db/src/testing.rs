@@ -46,7 +46,7 @@ impl TestDatabase {
                 let mut conn =
                     diesel::PgConnection::establish(&admin).map_err(|source| crate::Error::Connect {
                         target: crate::redact(&admin),
-                        source,
+                        reason: source.to_string(),
                     })?;
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))?;
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
