@@ -244,6 +244,8 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         "no card data in events"
     );
 
+    partner_order_over_kafka(mesh, &producer, &orders).await?;
+
     // Bad input gets a clear 4xx naming the problem.
     let unknown_field = orders
         .post(
@@ -273,6 +275,101 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     ensure!(
         anonymous.status == 401 && anonymous.body["type"] == "auth",
         "{anonymous:?}"
+    );
+    Ok(())
+}
+
+/// A marketplace order on `omni.orders.inbound.v1`, sent twice, after a malformed message with the same key:
+/// the malformed one is dead-lettered with its reason, the order is taken once and released.
+async fn partner_order_over_kafka(
+    mesh: &Mesh,
+    producer: &omni_kafka::Producer,
+    orders: &Client,
+) -> anyhow::Result<()> {
+    let names = |t: Topic| {
+        mesh.settings()
+            .kafka
+            .topics
+            .get(t.key())
+            .cloned()
+            .unwrap_or_else(|| t.default_name().to_owned())
+    };
+    let inbound = names(Topic::OrdersInbound);
+    let key = "acme-market:PO-1001";
+    let broken_headers = vec![
+        ("ce_specversion".to_owned(), "1.0".to_owned()),
+        ("ce_id".to_owned(), uuid::Uuid::new_v4().to_string()),
+        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
+        ("ce_source".to_owned(), "/partners/acme-market".to_owned()),
+        ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
+    ];
+    producer
+        .send_raw(&inbound, key, &broken_headers, b"{\"partner_id\": 42")
+        .await?;
+    let partner_order: omni_contracts::api::PartnerOrder = serde_json::from_value(json!({
+        "partner_id": "acme-market", "partner_order_id": "PO-1001",
+        "order": {
+            "channel": "marketplace", "currency": "EUR",
+            "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 2100 }],
+            "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
+            "tenders": [{ "type": "marketplace_prepaid" }]
+        }
+    }))?;
+    for _ in 0..2 {
+        let submitted = omni_contracts::events::InboundOrderEvent::Submitted(partner_order.clone());
+        producer.publish(&Envelope::new("acme-market", submitted)).await?;
+    }
+    let orders_topic = names(Topic::Orders);
+    let accepted = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
+        seen.iter().any(|m| {
+            m.header("ce_type") == Some("omni.order.accepted")
+                && m.json()["order"]["partner_order_id"] == "PO-1001"
+        })
+    })
+    .await?;
+    let first = accepted
+        .iter()
+        .find(|m| {
+            m.header("ce_type") == Some("omni.order.accepted")
+                && m.json()["order"]["partner_order_id"] == "PO-1001"
+        })
+        .context("accepted event")?;
+    let partner_order_id = first.json()["order"]["id"]
+        .as_str()
+        .context("order id")?
+        .to_owned();
+    eventually("the partner order to be released", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{partner_order_id}")).await?;
+        ensure!(
+            current.body["status"] != "failed",
+            "partner order failed: {}",
+            current.body
+        );
+        Ok((current.body["status"] == "released").then_some(()))
+    })
+    .await?;
+    let all = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
+        seen.iter()
+            .any(|m| m.key == partner_order_id && m.header("ce_type") == Some("omni.order.released"))
+    })
+    .await?;
+    let taken = all
+        .iter()
+        .filter(|m| {
+            m.header("ce_type") == Some("omni.order.accepted")
+                && m.json()["order"]["partner_order_id"] == "PO-1001"
+        })
+        .count();
+    ensure!(taken == 1, "the duplicate partner order was taken {taken} times");
+    let dlq = names(Topic::OrdersInboundDlq);
+    let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| !seen.is_empty()).await?;
+    ensure!(
+        dead[0].body == b"{\"partner_id\": 42",
+        "the original bytes are kept"
+    );
+    ensure!(
+        dead[0].header("omni_dlq_reason").is_some_and(|r| !r.is_empty()),
+        "with the reason in a header"
     );
     Ok(())
 }

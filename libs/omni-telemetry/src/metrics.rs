@@ -22,8 +22,6 @@ pub struct Metrics {
     pub kafka_consumed: IntCounterVec,
     /// `omni_kafka_messages_produced_total{topic}`.
     pub kafka_produced: IntCounterVec,
-    /// `omni_kafka_consumer_lag{topic}`: messages behind the high watermark, per topic.
-    pub kafka_lag: IntGaugeVec,
     /// `omni_outbox_depth`: events written but not yet acknowledged by the broker.
     pub outbox_depth: IntGaugeVec,
 }
@@ -68,7 +66,6 @@ impl Metrics {
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(kafka_consumed.clone()))?;
         registry.register(Box::new(kafka_produced.clone()))?;
-        registry.register(Box::new(kafka_lag.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
         Ok(Self {
             registry,
