@@ -73,7 +73,6 @@ impl Metrics {
             http_duration,
             kafka_consumed,
             kafka_produced,
-            kafka_lag,
             outbox_depth,
         })
     }
