@@ -54,10 +54,6 @@ impl Metrics {
             ),
             &["topic"],
         )?;
-        let kafka_lag = IntGaugeVec::new(
-            Opts::new("kafka_consumer_lag", "Messages behind the high watermark"),
-            &["topic"],
-        )?;
         let outbox_depth = IntGaugeVec::new(
             Opts::new("outbox_depth", "Outbox events not yet published"),
             &["relay"],
