@@ -28,9 +28,9 @@ enum Command {
     /// Run one service against the configured Kafka, Redis and PostgreSQL (production).
     Serve(commands::serve::Args),
     /// Run all six services in this process on embedded backends (nothing to install).
-    Dev(commands::dev::Args),
+    Dev(commands::dev::DevArgs),
     /// `dev` plus a traffic simulator with a progress bar and a closing report.
-    Demo(commands::demo::Args),
+    Demo(commands::demo::DemoArgs),
     /// Apply every service's database migrations (or one service's) and exit.
     Migrate(commands::migrate::Args),
     /// Inspect configuration.
@@ -84,5 +84,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

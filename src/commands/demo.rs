@@ -20,9 +20,9 @@ const DECLINED_CARD: &str = "4000000000000002"; // sandbox test card
 
 /// Arguments of `omni demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct DemoArgs {
     #[command(flatten)]
-    dev: crate::commands::dev::Args,
+    dev: crate::commands::dev::DevArgs,
     /// How many orders to place.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     orders: u32,
@@ -45,7 +45,7 @@ struct Tally {
 }
 
 /// Runs the demo and prints the report.
-pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
+pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
     let mut dev_args = args.dev.clone();
     if !dev_args.fresh && dev_args.data_dir.is_none() {
