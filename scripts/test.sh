@@ -71,10 +71,9 @@ done
 
 # --infra-only: progress goes to stderr, only the `export` lines to stdout, so that
 # `eval "$(scripts/test.sh --infra-only)"` works.
+# (fd 3 is open only then; services are started with 3>&- so that they never hold it.)
 if ((INFRA_ONLY)); then
     exec 3>&1 1>&2
-else
-    exec 3>&1
 fi
 
 export HOME="${HOME:-/root}"
@@ -154,7 +153,11 @@ export OMNI_NISSHI_BIN="$NISSHI_BIN"
 
 log "test environment"
 for var in OMNI_TEST_DATABASE_URL OMNI_TEST_REDIS_URL OMNI_REDIS_SERVER_BIN OMNI_TEST_KAFKA_BOOTSTRAP OMNI_NISSHI_BIN; do
-    printf 'export %s=%q\n' "$var" "${!var}" >&3
+    if ((INFRA_ONLY)); then
+        printf 'export %s=%q\n' "$var" "${!var}" >&3
+    else
+        printf 'export %s=%q\n' "$var" "${!var}"
+    fi
 done
 
 if ((INFRA_ONLY)); then

@@ -3,6 +3,9 @@
 # Installs and starts what the test suite talks to: PostgreSQL, Redis and the Nisshi Kafka-protocol
 # broker. Sourced by scripts/test.sh after scripts/lib/common.sh; never run on its own.
 #
+# Servers started here get `3>&-`: scripts/test.sh --infra-only keeps its stdout on fd 3, and a
+# server holding it would keep `$(scripts/test.sh --infra-only)` waiting for ever.
+#
 # Expects: OMNI_TOOL_CACHE (heavy tools, kept outside the work tree), SCRATCH (this run's scratch
 # dir), STARTED_PIDS (array of PIDs this run started, stopped by the caller's EXIT trap).
 
@@ -146,7 +149,7 @@ ensure_postgres() {
         info "cluster $ver/$name is running"
     else
         info "starting cluster $ver/$name"
-        as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start
+        as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start 3>&-
         pg_wait_ready || die "PostgreSQL did not accept connections on 127.0.0.1:$PG_PORT within 30 s"
     fi
 
@@ -196,7 +199,7 @@ ensure_redis() {
     mkdir -p "$dir"
     info "starting redis-server on 127.0.0.1:$REDIS_PORT (dir $dir)"
     redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
-        --dir "$dir" --logfile "$dir/redis.log" --pidfile "$dir/redis.pid"
+        --dir "$dir" --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" 3>&-
     local i
     for ((i = 0; i < 30; i++)); do
         redis_ping && return 0
@@ -306,7 +309,7 @@ start_nisshi() {
             --advertised-listener-url "tcp://127.0.0.1:$port" \
             --storage-engine memory://nisshi/ \
             --group-initial-rebalance-delay 0s \
-            >"$SCRATCH/nisshi.log" 2>&1 </dev/null &
+            >"$SCRATCH/nisshi.log" 2>&1 </dev/null 3>&- &
         pid=$!
         STARTED_PIDS+=("$pid")
         printf '%s\n' "$pid" >"$SCRATCH/nisshi.pid"

@@ -239,13 +239,13 @@ mod tests {
 
     #[test]
     fn card_numbers_never_reach_an_error_body() {
-        let echoed = "invalid type: integer `4242424242424242`, expected a string at line 1 column 30";
+        let echoed = "invalid type: integer `4242424242424241`, expected a string at line 1 column 30";
         assert_eq!(
             redact_card_numbers(echoed),
             "invalid type: integer `[redacted]`, expected a string at line 1 column 30"
         );
         assert_eq!(
-            redact_card_numbers("card 4242 4242 4242 4242 declined"),
+            redact_card_numbers("card 4242 4242 4242 4241 declined"),
             "card [redacted] declined"
         );
         assert_eq!(

@@ -2,6 +2,7 @@
 
 pub mod locations;
 pub mod skus;
+pub mod upsert;
 
 use actix_web::web;
 

@@ -81,9 +81,9 @@ mod tests {
     #[test]
     fn a_raw_card_number_as_token_is_refused_without_echoing_it() {
         let mut o = web_order();
-        o["tenders"][0]["token"] = serde_json::json!("4242424242424242");
+        o["tenders"][0]["token"] = serde_json::json!("4242424242424241");
         let err = check(&order(o), false).unwrap_err();
-        assert!(!err.contains("4242424242424242"), "{err}");
+        assert!(!err.contains("4242424242424241"), "{err}");
     }
 
     #[test]

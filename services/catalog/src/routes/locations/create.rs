@@ -1,14 +1,13 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
-use omni_contracts::Envelope;
 use omni_contracts::api::Location;
 use omni_contracts::events::CatalogEvent;
-use omni_http::{ApiError, Code, Principal};
+use omni_http::{ApiError, Principal};
 
 use crate::State;
-use crate::db::{Upsert, locations};
+use crate::db::locations;
+use crate::routes::upsert::{RecordKind, upsert};
 
-/// Creates or changes a location. Same content again is a no-op (200); new is 201.
+/// Creates or changes a location (manager or admin; audited). Same content again is a no-op (200); new is 201.
 #[utoipa::path(
     post, path = "/v1/locations", request_body = Location,
     responses(
@@ -24,33 +23,12 @@ pub async fn create_location(
     principal: Principal,
     body: web::Json<Location>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Manager])?;
-    let location = body.into_inner();
-    crate::domain::check_location(&location).map_err(|reason| ApiError::new(Code::InvalidBody, reason))?;
-    let stored = location.clone();
-    let outcome = state
-        .db
-        .transaction(move |conn| -> Result<Upsert, ApiError> {
-            let outcome = locations::upsert(conn, &stored)?;
-            if outcome != Upsert::Unchanged {
-                omni_db::audit::record(
-                    conn,
-                    &principal.name,
-                    "catalog.location.upserted",
-                    stored.id.as_str(),
-                    &serde_json::json!({ "outcome": format!("{outcome:?}") }),
-                )?;
-                omni_kafka::outbox::enqueue(
-                    conn,
-                    &Envelope::new("catalog", CatalogEvent::LocationUpserted(stored)),
-                )?;
-            }
-            Ok(outcome)
-        })
-        .await?;
-    state.relay.notify_one();
-    Ok(match outcome {
-        Upsert::Created => HttpResponse::Created().json(location),
-        Upsert::Updated | Upsert::Unchanged => HttpResponse::Ok().json(location),
-    })
+    let kind = RecordKind {
+        action: "catalog.location.upserted",
+        check: crate::domain::check_location,
+        store: locations::upsert,
+        subject: |l: &Location| l.id.to_string(),
+        event: CatalogEvent::LocationUpserted,
+    };
+    upsert(&state, principal, body.into_inner(), kind).await
 }
