@@ -13,10 +13,10 @@ use tokio::sync::Mutex;
 
 use crate::demo_data::{LOCATIONS, SKUS};
 
-/// Sandbox test card the sandbox PSP approves (documented in services/payments/SANDBOX_TEST_CARDS.md).
-const APPROVED_CARD: &str = "4242424242424242"; // sandbox test card
+/// Sandbox test card the sandbox PSP approves (documented in services/payments/sandbox-test-cards.md).
+const APPROVED_CARD: &str = "4242 4242 4242 4242"; // sandbox test card
 /// Sandbox test card the sandbox PSP declines.
-const DECLINED_CARD: &str = "4000000000000002"; // sandbox test card
+const DECLINED_CARD: &str = "4000 0000 0000 0002"; // sandbox test card
 
 /// Arguments of `omni demo`.
 #[derive(Debug, clap::Args)]
