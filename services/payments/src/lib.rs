@@ -28,8 +28,9 @@ use utoipa::OpenApi;
 
 pub use error::{Error, Result};
 
-use crate::domain::psp::{Psp, SandboxPsp};
+use crate::domain::psp::Psp;
 use crate::domain::rate_limit::RateLimiter;
+use crate::domain::sandbox_psp::SandboxPsp;
 use crate::domain::vault::Kek;
 
 /// The service's own migrations.

@@ -18,7 +18,7 @@ use omni_payments::db::vault::{DETOKENIZE_ACTION, DETOKENIZE_PRINCIPAL, Detokeni
 use omni_payments::db::{data_keys, intents, vault};
 use omni_payments::domain::card::Card;
 use omni_payments::domain::intent::{IntentStatus, PaymentIntent};
-use omni_payments::domain::psp::SandboxPsp;
+use omni_payments::domain::sandbox_psp::SandboxPsp;
 use omni_payments::domain::vault::{Kek, is_token};
 use omni_payments::{Error, MIGRATIONS, State, open_vault};
 use tokio::sync::Notify;

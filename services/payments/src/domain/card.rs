@@ -264,6 +264,10 @@ impl Card {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::sandbox::{
+        AMEX_APPROVED, DINERS, DISCOVER, JCB, MASTERCARD_2_SERIES, MASTERCARD_APPROVED, UNIONPAY,
+        UNKNOWN_BRAND, VISA_APPROVED, VISA_DECLINED, VISA_INSUFFICIENT_FUNDS,
+    };
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
@@ -281,11 +285,11 @@ mod tests {
     #[test]
     fn the_luhn_check_accepts_test_cards_and_rejects_a_single_digit_typo() {
         for good in [
-            "4242424242424242",
-            "4000000000000002",
-            "4000000000009995",
-            "378282246310005",
-            "5555555555554444",
+            VISA_APPROVED,
+            VISA_DECLINED,
+            VISA_INSUFFICIENT_FUNDS,
+            AMEX_APPROVED,
+            MASTERCARD_APPROVED,
         ] {
             assert!(luhn_valid(good), "{good}");
         }
@@ -297,7 +301,7 @@ mod tests {
     #[test]
     fn spaces_in_a_number_are_ignored() {
         let pan = Pan::parse("4242 4242 4242 4242").unwrap();
-        assert_eq!(pan.expose(), "4242424242424242");
+        assert_eq!(pan.expose(), VISA_APPROVED);
         assert_eq!((pan.first6(), pan.last4()), ("424242", "4242"));
         assert_eq!(pan.brand(), Brand::Visa);
     }
@@ -333,9 +337,9 @@ mod tests {
 
     #[test]
     fn the_debug_form_of_a_card_shows_at_most_first_six_and_last_four() {
-        let card = Card::from_request(&request("4242424242424242"), today()).unwrap();
+        let card = Card::from_request(&request(VISA_APPROVED), today()).unwrap();
         let shown = format!("{card:?}");
-        assert!(!shown.contains("4242424242424242"), "{shown}");
+        assert!(!shown.contains(VISA_APPROVED), "{shown}");
         assert!(shown.contains("424242******4242"), "{shown}");
     }
 
@@ -345,7 +349,7 @@ mod tests {
             "{:?}",
             TokenizeCard {
                 cvc: Some("987".into()),
-                ..request("4242424242424242")
+                ..request(VISA_APPROVED)
             }
         );
         assert!(!shown.contains("4242"), "{shown}");
@@ -381,25 +385,25 @@ mod tests {
 
     #[test]
     fn a_cvc_must_be_three_or_four_digits_and_is_not_kept() {
-        let mut bad = request("4242424242424242");
+        let mut bad = request(VISA_APPROVED);
         bad.cvc = Some("12a".into());
         assert_eq!(Card::from_request(&bad, today()).unwrap_err(), CardError::Cvc);
         let no_cvc = TokenizeCard {
             cvc: None,
-            ..request("4242424242424242")
+            ..request(VISA_APPROVED)
         };
         assert!(Card::from_request(&no_cvc, today()).is_ok());
     }
 
     #[test]
     fn brands_are_guessed_from_the_prefix() {
-        assert_eq!(Brand::of("5555555555554444"), Brand::Mastercard);
-        assert_eq!(Brand::of("2223003122003222"), Brand::Mastercard);
-        assert_eq!(Brand::of("378282246310005"), Brand::Amex);
-        assert_eq!(Brand::of("6011111111111117"), Brand::Discover);
-        assert_eq!(Brand::of("3566002020360505"), Brand::Jcb);
-        assert_eq!(Brand::of("36227206271667"), Brand::Diners);
-        assert_eq!(Brand::of("6200000000000005"), Brand::UnionPay);
-        assert_eq!(Brand::of("9999999999999995"), Brand::Unknown);
+        assert_eq!(Brand::of(MASTERCARD_APPROVED), Brand::Mastercard);
+        assert_eq!(Brand::of(MASTERCARD_2_SERIES), Brand::Mastercard);
+        assert_eq!(Brand::of(AMEX_APPROVED), Brand::Amex);
+        assert_eq!(Brand::of(DISCOVER), Brand::Discover);
+        assert_eq!(Brand::of(JCB), Brand::Jcb);
+        assert_eq!(Brand::of(DINERS), Brand::Diners);
+        assert_eq!(Brand::of(UNIONPAY), Brand::UnionPay);
+        assert_eq!(Brand::of(UNKNOWN_BRAND), Brand::Unknown);
     }
 }

@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn a_card_number_put_where_a_token_belongs_is_not_kept() {
         let record = TenderRecord::of(&Tender::Card {
-            token: "4242424242424242".into(),
+            token: crate::domain::sandbox::VISA_APPROVED.into(),
         });
         assert_eq!(record.kind, TenderKind::Card);
         assert_eq!(record.token, None);

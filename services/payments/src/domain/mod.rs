@@ -5,4 +5,6 @@ pub mod card;
 pub mod intent;
 pub mod psp;
 pub mod rate_limit;
+pub mod sandbox;
+pub mod sandbox_psp;
 pub mod vault;

@@ -313,6 +313,7 @@ mod tests {
 
     use super::*;
     use crate::domain::card::luhn_valid;
+    use crate::domain::sandbox::{VISA_APPROVED, VISA_DECLINED};
 
     fn card(number: &str) -> Card {
         let request = TokenizeCard {
@@ -340,8 +341,8 @@ mod tests {
 
     #[test]
     fn a_card_number_is_never_mistaken_for_a_token() {
-        assert!(!is_token("4242424242424242"));
-        assert!(!is_token("tok_4242424242424242"));
+        assert!(!is_token(VISA_APPROVED));
+        assert!(!is_token(&format!("tok_{VISA_APPROVED}")));
         assert!(!is_token(&format!(
             "{TOKEN_PREFIX}{}",
             "1".repeat(TOKEN_RANDOM_LEN)
@@ -355,15 +356,15 @@ mod tests {
         assert_eq!(sealed.key_version, 1);
         assert!(!sealed.ciphertext.contains("4242"));
         let opened = key.open("tok_a", &sealed).unwrap();
-        assert_eq!(opened.pan.expose(), "4242424242424242");
+        assert_eq!(opened.pan.expose(), VISA_APPROVED);
         assert_eq!((opened.expiry.month(), opened.expiry.year()), (4, 2031));
     }
 
     #[test]
     fn sealing_the_same_card_twice_gives_different_ciphertexts() {
         let key = DataKey::generate(1);
-        let a = key.seal("tok_a", &card("4242424242424242")).unwrap();
-        let b = key.seal("tok_a", &card("4242424242424242")).unwrap();
+        let a = key.seal("tok_a", &card(VISA_APPROVED)).unwrap();
+        let b = key.seal("tok_a", &card(VISA_APPROVED)).unwrap();
         assert_ne!(a.nonce, b.nonce);
         assert_ne!(a.ciphertext, b.ciphertext);
     }
@@ -371,7 +372,7 @@ mod tests {
     #[test]
     fn a_ciphertext_moved_to_another_token_does_not_open() {
         let key = DataKey::generate(1);
-        let sealed = key.seal("tok_a", &card("4242424242424242")).unwrap();
+        let sealed = key.seal("tok_a", &card(VISA_APPROVED)).unwrap();
         assert_eq!(
             key.open("tok_b", &sealed).unwrap_err(),
             CryptoError::Open {
@@ -386,11 +387,11 @@ mod tests {
         let kek = Kek::from_bytes([7; KEY_LEN]);
         let old = DataKey::generate(1);
         let wrapped_old = kek.wrap(&old).unwrap();
-        let sealed_old = old.seal("tok_old", &card("4000000000000002")).unwrap();
+        let sealed_old = old.seal("tok_old", &card(VISA_DECLINED)).unwrap();
         drop(old);
 
         let new = DataKey::generate(2);
-        let sealed_new = new.seal("tok_new", &card("4242424242424242")).unwrap();
+        let sealed_new = new.seal("tok_new", &card(VISA_APPROVED)).unwrap();
         assert_eq!(sealed_new.key_version, 2);
         assert!(
             new.open("tok_old", &sealed_old).is_err(),
@@ -400,7 +401,7 @@ mod tests {
         let retired = kek.unwrap_key(1, &wrapped_old).unwrap();
         assert_eq!(
             retired.open("tok_old", &sealed_old).unwrap().pan.expose(),
-            "4000000000000002"
+            VISA_DECLINED
         );
     }
 
