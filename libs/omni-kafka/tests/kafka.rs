@@ -16,21 +16,36 @@ use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A broker per test: the embedded one, with topics suffixed so nothing is shared.
+/// A broker for one test, with topics suffixed so nothing is shared.
 struct Broker {
+    name: &'static str,
     kafka: Kafka,
-    _embedded: EmbeddedKafka,
+    _embedded: Option<EmbeddedKafka>,
 }
 
-fn broker() -> anyhow::Result<Broker> {
+/// Every scenario runs on the embedded broker and on the real one the test script started.
+async fn brokers() -> anyhow::Result<Vec<Broker>> {
     omni_telemetry::init_for_tests();
     let mut settings = omni_testkit::testing::settings();
     omni_testkit::testing::isolate_kafka(&mut settings);
     let embedded = EmbeddedKafka::start(&TopicNames::new(&settings.kafka.topics))?;
-    Ok(Broker {
-        kafka: Kafka::new(&settings.kafka, embedded.bootstrap_servers()),
-        _embedded: embedded,
-    })
+    let local = Kafka::new(&settings.kafka, embedded.bootstrap_servers());
+    let mut brokers = vec![Broker {
+        name: "embedded",
+        kafka: local,
+        _embedded: Some(embedded),
+    }];
+    let bootstrap = omni_testkit::testing::kafka_bootstrap().ok_or_else(|| {
+        anyhow::anyhow!("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")
+    })?;
+    let real = Kafka::new(&settings.kafka, &bootstrap);
+    omni_kafka::topics::ensure_topics(&real).await?;
+    brokers.push(Broker {
+        name: "nisshi",
+        kafka: real,
+        _embedded: None,
+    });
+    Ok(brokers)
 }
 
 fn movement() -> anyhow::Result<Envelope<InventoryEvent>> {
@@ -52,7 +67,13 @@ fn metrics() -> omni_telemetry::Metrics {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_span_continues_the_producer_trace() -> anyhow::Result<()> {
-    let broker = broker()?;
+    for broker in brokers().await? {
+        consumer_span_continues_producer_trace(&broker).await?;
+    }
+    Ok(())
+}
+
+async fn consumer_span_continues_producer_trace(broker: &Broker) -> anyhow::Result<()> {
     let producer = broker.kafka.producer(&metrics())?;
     let sent_trace = {
         let span = tracing::info_span!("checkout");
@@ -114,8 +135,10 @@ async fn futures_lite_block(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_relay_delivers_once_after_a_crash_between_commit_and_send() -> anyhow::Result<()> {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let broker = broker()?;
+    for (backend, broker) in [Backend::Sqlite, Backend::Postgres]
+        .into_iter()
+        .zip(brokers().await?)
+    {
         let database = TestDatabase::create(backend)?;
         let db = database.migrated(omni_db::COMMON_MIGRATIONS).await?;
         let event = movement()?;
@@ -161,7 +184,13 @@ async fn the_outbox_relay_delivers_once_after_a_crash_between_commit_and_send() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_message_goes_to_the_dead_letter_topic_and_the_next_one_is_handled() -> anyhow::Result<()>
 {
-    let broker = broker()?;
+    for broker in brokers().await? {
+        dead_letters_and_moves_on(&broker).await?;
+    }
+    Ok(())
+}
+
+async fn dead_letters_and_moves_on(broker: &Broker) -> anyhow::Result<()> {
     let producer = broker.kafka.producer(&metrics())?;
     let topic = broker.kafka.topic_name(Topic::Inventory).to_owned();
     let bad_headers = vec![
