@@ -116,7 +116,8 @@ async fn consumer_span_continues_producer_trace(broker: &Broker) -> anyhow::Resu
     let got = received.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
     ensure!(
         got.as_deref() == Some(sent_trace.as_str()),
-        "consumer trace {got:?} != producer trace {sent_trace}"
+        "{}: consumer trace {got:?} != producer trace {sent_trace}",
+        broker.name
     );
     Ok(())
 }
@@ -157,7 +158,8 @@ async fn the_outbox_relay_delivers_once_after_a_crash_between_commit_and_send() 
         );
         ensure!(
             relay.relay_once().await? == 1,
-            "{backend:?}: the committed event is sent after the restart"
+            "{backend:?} via {}: the committed event is sent after the restart",
+            broker.name
         );
         ensure!(relay.relay_once().await? == 0, "{backend:?}: and not again");
         let topic = broker.kafka.topic_name(Topic::Inventory).to_owned();
@@ -234,7 +236,8 @@ async fn dead_letters_and_moves_on(broker: &Broker) -> anyhow::Result<()> {
     .await??;
     ensure!(
         *handled.lock().map_err(|e| anyhow::anyhow!("{e}"))? == vec![good_id],
-        "the good message after the bad one is handled"
+        "{}: the good message after the bad one is handled",
+        broker.name
     );
     let dlq = broker.kafka.topics().dead_letter_name(Topic::Inventory);
     let dead =
