@@ -133,3 +133,57 @@ fn dev_mode_starts_writes_its_endpoints_and_stops_cleanly_on_sigterm() -> anyhow
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+#[test]
+fn serve_runs_one_service_on_real_backends_and_drains_on_sigterm() -> anyhow::Result<()> {
+    let bootstrap = omni_testkit::testing::kafka_bootstrap()
+        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+    let database = omni_db::testing::TestDatabase::create(omni_db::testing::Backend::Postgres)?;
+    let port = free_port()?;
+    let mut child = omni()
+        .args(["serve", "catalog"])
+        .env("OMNI__DATABASE__URL", &database.url)
+        .env("OMNI__KAFKA__BOOTSTRAP_SERVERS", &bootstrap)
+        .env("OMNI__HTTP__PORTS__CATALOG", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let started = std::time::Instant::now();
+    let ready = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET /health/ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer)?;
+            if answer.starts_with("HTTP/1.1 200") {
+                break answer;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) || child.try_wait()?.is_some() {
+            let _ = child.kill();
+            anyhow::bail!("omni serve catalog never became ready");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    ensure!(
+        ready.contains("\"database\":\"ok\"") && ready.contains("\"kafka\":\"ok\""),
+        "{ready}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait()? {
+            break exit;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill()?;
+            anyhow::bail!("omni serve did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ensure!(exit.success(), "a drained stop exits 0, got {exit:?}");
+    Ok(())
+}
