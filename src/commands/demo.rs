@@ -45,7 +45,11 @@ struct Tally {
 }
 
 /// Runs the demo and prints the report.
-pub async fn run(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+    if std::env::var_os("OMNI__TELEMETRY__LEVEL").is_none() && std::env::var_os("RUST_LOG").is_none() {
+        // The report is the output; keep the services' logs to warnings unless asked otherwise.
+        settings.telemetry.level = "warn".into();
+    }
     let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
     let mut dev_args = args.dev.clone();
     if !dev_args.fresh && dev_args.data_dir.is_none() {
@@ -212,7 +216,12 @@ async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome
                     .unwrap_or("unknown")
                     .to_owned();
                 return Ok(Outcome::Failed(
-                    reason.split(':').next().unwrap_or("failed").to_owned(),
+                    reason
+                        .split([':', '('])
+                        .next()
+                        .unwrap_or("failed")
+                        .trim()
+                        .to_owned(),
                 ));
             }
             _ if Instant::now() > deadline => {

@@ -88,8 +88,13 @@ pub fn init(settings: &TelemetrySettings, service: &str) -> Result<Telemetry> {
         .with_tracer(provider.tracer("omni"))
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let fmt = match settings.format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+        // Logs go to stderr: stdout is for what a command prints (endpoints, reports, config).
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
             .boxed(),
