@@ -379,3 +379,126 @@ fn tempdir() -> std::path::PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
+
+/// An order accepted and held while payments is down, then the whole mesh stopped: nothing is lost. The next
+/// start finishes the saga from the committed offsets, the outboxes and the inboxes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let bootstrap = kafka_bootstrap()
+        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+    let database = TestDatabase::create(Backend::Postgres)?;
+    let mut settings = settings();
+    isolate_kafka(&mut settings);
+    let options = MeshOptions {
+        settings,
+        kafka: KafkaBackend::External(bootstrap),
+        db: DbBackend::Postgres(database.url.clone()),
+        holds: HoldsBackend::Redis {
+            url: redis_url(),
+            prefix: unique_prefix(),
+        },
+        ephemeral_ports: true,
+        services: omni_config::SERVICES.to_vec(),
+    };
+    // The card is tokenized first, by payments alone; then payments stays down.
+    let payments_only = Mesh::start(MeshOptions {
+        services: vec!["payments"],
+        ..options.clone()
+    })
+    .await?;
+    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
+            &[],
+        )
+        .await?;
+    payments_only.stop().await?;
+    let token = token.body["token"].as_str().context("token")?.to_owned();
+    let without_payments = MeshOptions {
+        services: omni_config::SERVICES
+            .iter()
+            .copied()
+            .filter(|s| *s != "payments")
+            .collect(),
+        ..options.clone()
+    };
+    let first = Mesh::start(without_payments).await?;
+    let order_id = match accept_one_order(&first, &token).await {
+        Ok(id) => id,
+        Err(e) => {
+            let _ = first.stop().await;
+            return Err(e);
+        }
+    };
+    first.stop().await?;
+
+    let second = Mesh::start(options).await?;
+    let orders = Client::new(second.url("orders"), ADMIN_KEY);
+    let outcome = eventually("the order to be released after the restart", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
+        ensure!(
+            current.body["status"] != "failed",
+            "order failed: {}",
+            current.body
+        );
+        Ok((current.body["status"] == "released").then_some(()))
+    })
+    .await;
+    second.stop().await?;
+    outcome
+}
+
+/// Catalog, stock and one order, returning once the order is held (payments is not running).
+async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let body = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
+    ensure!(
+        catalog
+            .post("/v1/skus", &json!({ "sku": "MUG", "title": "Mug" }), &[])
+            .await?
+            .status
+            == 201
+    );
+    let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "STORE-1", "sku": "MUG", "kind": "receipt", "quantity": 3 });
+    eventually("allocation to take the receipt", WAIT, || async {
+        Ok([200, 201]
+            .contains(
+                &allocation
+                    .post("/v1/inventory/movements", &receipt, &[])
+                    .await?
+                    .status,
+            )
+            .then_some(()))
+    })
+    .await?;
+    eventually("routing to see the stock", WAIT, || async {
+        Ok((fulfillment.get("/v1/stock/MUG").await?.body[0]["atp"] == 3).then_some(()))
+    })
+    .await?;
+    let order = json!({
+        "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": "MUG", "quantity": 1, "unit_price_minor": 900 }],
+        "delivery": { "type": "ship", "lat": 52.4, "lon": 13.3 },
+        "tenders": [{ "type": "card", "token": token }],
+    });
+    let placed = Client::new(mesh.url("orders"), ADMIN_KEY)
+        .post("/v1/orders", &order, &[("Idempotency-Key", "restart-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("order id")?;
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    eventually("the order to be held, waiting for payment", WAIT, || async {
+        Ok((orders.get(&format!("/v1/orders/{id}")).await?.body["status"] == "reserved").then_some(()))
+    })
+    .await?;
+    Ok(id)
+}
