@@ -11,7 +11,7 @@ use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
 use omni_db::testing::{Backend, TestDatabase};
 use omni_testkit::kafka::collect;
 use omni_testkit::testing::{
-    ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, redis_url, settings, unique_prefix,
+    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, settings,
 };
 use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use serde_json::json;
@@ -35,6 +35,7 @@ async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Resu
     let bootstrap = kafka_bootstrap()
         .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
     let database = TestDatabase::create(Backend::Postgres)?;
+    let redis = RedisNamespace::new();
     let mut settings = settings();
     isolate_kafka(&mut settings);
     let options = MeshOptions {
@@ -42,8 +43,8 @@ async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Resu
         kafka: KafkaBackend::External(bootstrap),
         db: DbBackend::Postgres(database.url.clone()),
         holds: HoldsBackend::Redis {
-            url: redis_url(),
-            prefix: unique_prefix(),
+            url: redis.url.clone(),
+            prefix: redis.prefix.clone(),
         },
         ephemeral_ports: true,
         services: omni_config::SERVICES.to_vec(),
@@ -388,6 +389,7 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
     let bootstrap = kafka_bootstrap()
         .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
     let database = TestDatabase::create(Backend::Postgres)?;
+    let redis = RedisNamespace::new();
     let mut settings = settings();
     isolate_kafka(&mut settings);
     let options = MeshOptions {
@@ -395,8 +397,8 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
         kafka: KafkaBackend::External(bootstrap),
         db: DbBackend::Postgres(database.url.clone()),
         holds: HoldsBackend::Redis {
-            url: redis_url(),
-            prefix: unique_prefix(),
+            url: redis.url.clone(),
+            prefix: redis.prefix.clone(),
         },
         ephemeral_ports: true,
         services: omni_config::SERVICES.to_vec(),

@@ -76,3 +76,47 @@ pub fn isolate_kafka(settings: &mut Settings) {
             .insert(topic.key().to_owned(), format!("{}.{run}", topic.default_name()));
     }
 }
+
+/// A Redis key namespace for one test; its keys are deleted when it is dropped, so the shared Redis does not
+/// fill up with test data.
+#[derive(Debug)]
+pub struct RedisNamespace {
+    /// The Redis URL.
+    pub url: String,
+    /// The key prefix (pass it as the hold store's prefix).
+    pub prefix: String,
+}
+
+impl RedisNamespace {
+    /// A fresh prefix on the test Redis.
+    pub fn new() -> Self {
+        Self {
+            url: redis_url(),
+            prefix: unique_prefix(),
+        }
+    }
+}
+
+impl Default for RedisNamespace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RedisNamespace {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        for chunk in keys.chunks(500) {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+        }
+    }
+}

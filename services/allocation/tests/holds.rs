@@ -6,17 +6,17 @@ use omni_allocation::HoldStore;
 use omni_allocation::holds::{MemoryHolds, RedisHolds, ReserveOutcome, Snapshot, SnapshotHold};
 use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
+use omni_testkit::testing::RedisNamespace;
 
-async fn stores() -> anyhow::Result<Vec<(&'static str, HoldStore)>> {
-    let redis = RedisHolds::connect(
-        &omni_testkit::testing::redis_url(),
-        &omni_testkit::testing::unique_prefix(),
-    )
-    .await?;
-    Ok(vec![
+/// The stores under test, and the Redis namespace that is cleaned up when the test ends.
+async fn stores() -> anyhow::Result<(Vec<(&'static str, HoldStore)>, RedisNamespace)> {
+    let namespace = RedisNamespace::new();
+    let redis = RedisHolds::connect(&namespace.url, &namespace.prefix).await?;
+    let stores = vec![
         ("memory", HoldStore::Memory(MemoryHolds::default())),
         ("redis", HoldStore::Redis(redis)),
-    ])
+    ];
+    Ok((stores, namespace))
 }
 
 fn loc() -> LocationId {
@@ -32,7 +32,8 @@ fn line(sku: &str, q: i64) -> HoldLine {
 
 #[tokio::test]
 async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 2).await?;
         store.adjust_on_hand(&loc(), "B", 1).await?;
         let outcome = store
@@ -58,7 +59,8 @@ async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 3).await?;
         let id = ReservationId::generate();
         ensure!(
@@ -79,7 +81,8 @@ async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 1).await?;
         let first = store
             .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
@@ -97,7 +100,8 @@ async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 10).await?;
         let attempts = (0..32).map(|_| {
             let store = store.clone();
@@ -121,7 +125,8 @@ async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<(
 
 #[tokio::test]
 async fn a_released_hold_is_available_again_and_a_second_release_changes_nothing() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 2).await?;
         let id = ReservationId::generate();
         store.reserve(id, &loc(), &[line("A", 2)]).await?;
@@ -134,7 +139,8 @@ async fn a_released_hold_is_available_again_and_a_second_release_changes_nothing
 
 #[tokio::test]
 async fn loading_a_snapshot_replaces_the_store_and_marks_it_loaded() -> anyhow::Result<()> {
-    for (name, store) in stores().await? {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
         ensure!(!store.is_loaded().await?, "{name}: a new store is not loaded");
         let id = ReservationId::generate();
         let snapshot = Snapshot {
