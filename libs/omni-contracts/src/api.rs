@@ -529,3 +529,53 @@ pub struct PartnerOrder {
     /// The order itself.
     pub order: NewOrder,
 }
+
+/// One line of a hold request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationLine {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units to hold.
+    pub quantity: Quantity,
+}
+
+/// `POST /v1/reservations` body: a checkout hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReservation {
+    /// Chosen by the caller; the idempotency key of the hold.
+    pub reservation_id: crate::ids::ReservationId,
+    /// Hold at this location; when absent, allocation picks one that can hold every line.
+    #[serde(default)]
+    pub location_id: Option<LocationId>,
+    /// The selling channel.
+    pub channel: Channel,
+    /// What to hold (1 to 100 lines).
+    pub lines: Vec<ReservationLine>,
+    /// How long the hold lasts unless extended or committed (1 to 86,400 seconds).
+    pub ttl_seconds: u32,
+}
+
+/// `POST /v1/reservations/{id}/extend` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendReservation {
+    /// New lifetime from now (1 to 86,400 seconds).
+    pub ttl_seconds: u32,
+}
+
+/// A hold as allocation shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reservation {
+    /// The hold.
+    pub reservation_id: crate::ids::ReservationId,
+    /// `held`, `released`, `expired` or `committed`.
+    pub status: String,
+    /// Where the units are held.
+    pub location_id: LocationId,
+    /// What is held.
+    pub lines: Vec<ReservationLine>,
+    /// When it lapses unless extended or committed.
+    pub expires_at: DateTime<Utc>,
+}

@@ -69,6 +69,8 @@ error_codes! {
     UnknownReference = (UNPROCESSABLE_ENTITY, "invalid_request", "unknown_reference"),
     /// The same `Idempotency-Key` was sent with another body.
     IdempotencyKeyReused = (UNPROCESSABLE_ENTITY, "invalid_request", "idempotency_key_reused"),
+    /// Not enough stock to hold what was asked; nothing was held.
+    InsufficientStock = (CONFLICT, "invalid_request", "insufficient_stock"),
     /// A card could not be tokenized (bad number, expired).
     InvalidCard = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_card"),
     /// A dependency is down; retry later.

@@ -58,6 +58,11 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
+    /// `DELETE path`.
+    pub async fn delete_path(&self, path: &str) -> anyhow::Result<Answer> {
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
+    }
+
     /// `POST path` with a JSON body and extra headers.
     pub async fn post<B: Serialize + ?Sized>(
         &self,

@@ -5,6 +5,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod holds;
+pub mod reservation;
 pub mod routes;
 
 use std::sync::Arc;
@@ -97,7 +98,12 @@ impl State {
     ),
     paths(
         routes::inventory::record_movement::record_movement,
-        routes::availability::get::get_availability
+        routes::availability::get::get_availability,
+        routes::reservations::create::create_reservation,
+        routes::reservations::get::get_reservation,
+        routes::reservations::extend::extend_reservation,
+        routes::reservations::commit::commit_reservation,
+        routes::reservations::release::release_reservation,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -156,6 +162,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
             async move { holds.ping().await.map_err(|e| e.to_string()) }
         })
     };
+    let ctx_shutdown = ctx.shutdown.clone();
     let http_state = state.clone();
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
@@ -163,7 +170,27 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         consumers,
         relay,
         readiness: vec![holds_check],
-        background: vec![watch],
+        background: vec![watch, sweeper(state.clone(), ctx_shutdown)],
     })
     .await
+}
+
+/// Expires holds whose time has passed, once a second (bounded batches; more right away if a batch was full).
+fn sweeper(
+    state: State,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            match reservation::sweep(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "Expired holds released."),
+                Err(e) => tracing::warn!(error = %e, "Hold sweep failed; retrying."),
+            }
+        }
+    })
 }

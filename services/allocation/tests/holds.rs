@@ -162,3 +162,25 @@ async fn loading_a_snapshot_replaces_the_store_and_marks_it_loaded() -> anyhow::
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        store.adjust_on_hand(&loc(), "A", 5).await?;
+        let id = ReservationId::generate();
+        store.reserve(id, &loc(), &[line("A", 2)]).await?;
+        store.commit(id, &loc()).await?;
+        store.commit(id, &loc()).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: committed once"
+        );
+        store.release(id, &loc()).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: a committed hold cannot be released"
+        );
+    }
+    Ok(())
+}

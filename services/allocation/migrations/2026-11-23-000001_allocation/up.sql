@@ -22,16 +22,19 @@ CREATE TABLE movements (
 );
 CREATE INDEX movements_by_sku ON movements (sku, location_id);
 
--- Holds placed for orders; the Redis (or in-memory) hold store mirrors the held ones.
+-- Holds placed for orders (order_id set) and checkouts (order_id empty); the Redis (or in-memory) hold store
+-- mirrors the held ones. status: held, released, expired, committed.
 CREATE TABLE reservations (
     reservation_id TEXT PRIMARY KEY NOT NULL,
-    order_id TEXT NOT NULL,
+    order_id TEXT,
+    channel TEXT NOT NULL,
     location_id TEXT NOT NULL,
     status TEXT NOT NULL,
     expires_at TIMESTAMP NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX reservations_by_order ON reservations (order_id);
+CREATE INDEX reservations_due ON reservations (status, expires_at);
 
 CREATE TABLE reservation_lines (
     reservation_id TEXT NOT NULL,

@@ -28,18 +28,58 @@ pub fn on_hand(conn: &mut DbConnection, location: &LocationId, sku: &Sku) -> omn
 
 /// Appends a movement with its computed delta.
 pub fn append(conn: &mut DbConnection, movement: &StockMovement, delta: i64) -> omni_db::Result<()> {
+    let entry = Entry {
+        event_id: &movement.event_id.to_string(),
+        location: movement.location_id.as_str(),
+        sku: movement.sku.as_str(),
+        kind: kind_name(movement.kind),
+        quantity: i64::from(movement.quantity),
+        delta,
+    };
+    append_entry(conn, &entry)
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Idempotency key.
+    pub event_id: &'a str,
+    /// Location.
+    pub location: &'a str,
+    /// SKU.
+    pub sku: &'a str,
+    /// `receipt`, `pos_sale`, ... or `commit` (a fulfilled hold).
+    pub kind: &'a str,
+    /// Units as reported.
+    pub quantity: i64,
+    /// Change of on-hand.
+    pub delta: i64,
+}
+
+/// Appends a ledger row.
+pub fn append_entry(conn: &mut DbConnection, entry: &Entry<'_>) -> omni_db::Result<()> {
     diesel::insert_into(movements::table)
         .values((
-            movements::event_id.eq(movement.event_id.to_string()),
-            movements::location_id.eq(movement.location_id.as_str()),
-            movements::sku.eq(movement.sku.as_str()),
-            movements::kind.eq(kind_name(movement.kind)),
-            movements::quantity.eq(i64::from(movement.quantity)),
-            movements::delta.eq(delta),
+            movements::event_id.eq(entry.event_id),
+            movements::location_id.eq(entry.location),
+            movements::sku.eq(entry.sku),
+            movements::kind.eq(entry.kind),
+            movements::quantity.eq(entry.quantity),
+            movements::delta.eq(entry.delta),
             movements::recorded_at.eq(omni_db::now()),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Every location that has a ledger row for the SKU.
+pub fn locations_of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<String>> {
+    Ok(movements::table
+        .filter(movements::sku.eq(sku.as_str()))
+        .select(movements::location_id)
+        .distinct()
+        .order(movements::location_id.asc())
+        .load(conn)?)
 }
 
 fn kind_name(kind: MovementKind) -> &'static str {

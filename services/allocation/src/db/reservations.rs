@@ -1,3 +1,8 @@
+//! Reservations in PostgreSQL, the truth the hold store mirrors. Every state change is a conditional update
+//! (`WHERE status = 'held' ...`), so an extension racing the sweeper, or a commit racing a release, has exactly
+//! one winner.
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, OrderId, ReservationId};
@@ -5,20 +10,44 @@ use omni_db::DbConnection;
 
 use super::schema::{reservation_lines, reservations};
 
-/// A held reservation as stored.
+/// Far enough ahead to mean "until fulfilled": holds of paid orders are pinned here.
+pub const PINNED_UNTIL: &str = "9999-12-31T00:00:00";
+
+/// A reservation as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredHold {
     /// The hold.
     pub reservation_id: String,
+    /// The order, for holds placed by the saga.
+    pub order_id: Option<String>,
     /// Where.
     pub location_id: String,
+    /// `held`, `released`, `expired` or `committed`.
+    pub status: String,
     /// `(sku, quantity)` lines.
     pub lines: Vec<(String, i64)>,
     /// Expiry (UTC).
-    pub expires_at: chrono::NaiveDateTime,
+    pub expires_at: NaiveDateTime,
 }
 
-/// Whether a reservation with this id exists (held or not).
+/// What to insert for a new hold.
+#[derive(Debug, Clone)]
+pub struct NewHold<'a> {
+    /// The hold's id.
+    pub id: ReservationId,
+    /// The order, when the saga placed it.
+    pub order_id: Option<OrderId>,
+    /// The selling channel (`web`, ... or `order` for saga holds).
+    pub channel: &'a str,
+    /// Where.
+    pub location: &'a LocationId,
+    /// What (merged by SKU).
+    pub lines: &'a [HoldLine],
+    /// When it lapses.
+    pub expires_at: NaiveDateTime,
+}
+
+/// Whether a reservation with this id exists (in any state).
 pub fn exists(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<bool> {
     let n: i64 = reservations::table
         .filter(reservations::reservation_id.eq(id.to_string()))
@@ -28,34 +57,66 @@ pub fn exists(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<boo
 }
 
 /// Records a hold and its lines.
-pub fn insert_held(
-    conn: &mut DbConnection,
-    id: ReservationId,
-    order_id: OrderId,
-    location: &LocationId,
-    lines: &[HoldLine],
-    expires_at: chrono::NaiveDateTime,
-) -> omni_db::Result<()> {
+pub fn insert_held(conn: &mut DbConnection, hold: &NewHold<'_>) -> omni_db::Result<()> {
     diesel::insert_into(reservations::table)
         .values((
-            reservations::reservation_id.eq(id.to_string()),
-            reservations::order_id.eq(order_id.to_string()),
-            reservations::location_id.eq(location.as_str()),
+            reservations::reservation_id.eq(hold.id.to_string()),
+            reservations::order_id.eq(hold.order_id.map(|o| o.to_string())),
+            reservations::channel.eq(hold.channel),
+            reservations::location_id.eq(hold.location.as_str()),
             reservations::status.eq("held"),
-            reservations::expires_at.eq(expires_at),
+            reservations::expires_at.eq(hold.expires_at),
             reservations::created_at.eq(omni_db::now()),
         ))
         .execute(conn)?;
-    for line in lines {
+    for line in hold.lines {
         diesel::insert_into(reservation_lines::table)
             .values((
-                reservation_lines::reservation_id.eq(id.to_string()),
+                reservation_lines::reservation_id.eq(hold.id.to_string()),
                 reservation_lines::sku.eq(line.sku.as_str()),
                 reservation_lines::quantity.eq(i64::from(line.quantity)),
             ))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// One reservation with its lines.
+pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredHold>> {
+    let head: Option<(Option<String>, String, String, NaiveDateTime)> = reservations::table
+        .find(id)
+        .select((
+            reservations::order_id,
+            reservations::location_id,
+            reservations::status,
+            reservations::expires_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((order_id, location_id, status, expires_at)) = head else {
+        return Ok(None);
+    };
+    let lines = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(id))
+        .order(reservation_lines::sku.asc())
+        .select((reservation_lines::sku, reservation_lines::quantity))
+        .load(conn)?;
+    Ok(Some(StoredHold {
+        reservation_id: id.to_owned(),
+        order_id,
+        location_id,
+        status,
+        lines,
+        expires_at,
+    }))
+}
+
+fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<StoredHold>> {
+    let mut holds = Vec::with_capacity(ids.len());
+    for id in ids {
+        holds.extend(find(conn, id)?);
+    }
+    Ok(holds)
 }
 
 /// The held reservations of an order.
@@ -65,10 +126,7 @@ pub fn held_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Re
         .filter(reservations::status.eq("held"))
         .select(reservations::reservation_id)
         .load(conn)?;
-    ids.iter()
-        .map(|id| load(conn, id))
-        .collect::<omni_db::Result<Vec<_>>>()
-        .map(|v| v.into_iter().flatten().collect())
+    load_all(conn, &ids)
 }
 
 /// Every held reservation (for rebuilding the hold store).
@@ -77,37 +135,88 @@ pub fn all_held(conn: &mut DbConnection) -> omni_db::Result<Vec<StoredHold>> {
         .filter(reservations::status.eq("held"))
         .select(reservations::reservation_id)
         .load(conn)?;
-    ids.iter()
-        .map(|id| load(conn, id))
-        .collect::<omni_db::Result<Vec<_>>>()
-        .map(|v| v.into_iter().flatten().collect())
+    load_all(conn, &ids)
 }
 
-fn load(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredHold>> {
-    let head: Option<(String, chrono::NaiveDateTime)> = reservations::table
-        .find(id)
-        .select((reservations::location_id, reservations::expires_at))
-        .first(conn)
-        .optional()?;
-    let Some((location_id, expires_at)) = head else {
-        return Ok(None);
-    };
-    let lines = reservation_lines::table
-        .filter(reservation_lines::reservation_id.eq(id))
-        .select((reservation_lines::sku, reservation_lines::quantity))
+/// Held reservations whose expiry has passed, oldest first.
+pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> omni_db::Result<Vec<StoredHold>> {
+    let ids: Vec<String> = reservations::table
+        .filter(reservations::status.eq("held"))
+        .filter(reservations::expires_at.lt(now))
+        .order(reservations::expires_at.asc())
+        .limit(limit)
+        .select(reservations::reservation_id)
         .load(conn)?;
-    Ok(Some(StoredHold {
-        reservation_id: id.to_owned(),
-        location_id,
-        lines,
-        expires_at,
-    }))
+    load_all(conn, &ids)
 }
 
-/// Marks a hold released.
-pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<()> {
-    diesel::update(reservations::table.find(id))
-        .set(reservations::status.eq("released"))
-        .execute(conn)?;
-    Ok(())
+/// Moves a held, unexpired reservation to `status`; `false` when it was not held (or already expired, for
+/// anything but `expired` itself).
+pub fn transition(
+    conn: &mut DbConnection,
+    id: &str,
+    status: &str,
+    now: NaiveDateTime,
+) -> omni_db::Result<bool> {
+    let held = reservations::table
+        .filter(reservations::reservation_id.eq(id))
+        .filter(reservations::status.eq("held"));
+    let changed = if status == "expired" {
+        diesel::update(held.filter(reservations::expires_at.lt(now)))
+            .set(reservations::status.eq(status))
+            .execute(conn)?
+    } else {
+        diesel::update(held.filter(reservations::expires_at.ge(now)))
+            .set(reservations::status.eq(status))
+            .execute(conn)?
+    };
+    Ok(changed == 1)
+}
+
+/// Moves the expiry of a held, unexpired reservation; `false` when it is not held or already expired.
+pub fn extend(
+    conn: &mut DbConnection,
+    id: &str,
+    until: NaiveDateTime,
+    now: NaiveDateTime,
+) -> omni_db::Result<bool> {
+    let changed = diesel::update(
+        reservations::table
+            .filter(reservations::reservation_id.eq(id))
+            .filter(reservations::status.eq("held"))
+            .filter(reservations::expires_at.ge(now)),
+    )
+    .set(reservations::expires_at.eq(until))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Pins the held reservations of a paid order until they are fulfilled (they no longer expire).
+pub fn pin_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<usize> {
+    let until = pinned_until();
+    Ok(diesel::update(
+        reservations::table
+            .filter(reservations::order_id.eq(order_id.to_string()))
+            .filter(reservations::status.eq("held")),
+    )
+    .set(reservations::expires_at.eq(until))
+    .execute(conn)?)
+}
+
+/// The expiry of pinned holds.
+pub fn pinned_until() -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(PINNED_UNTIL, "%Y-%m-%dT%H:%M:%S").unwrap_or(NaiveDateTime::MAX)
+}
+
+/// Marks a held reservation released whatever its expiry (cancelled, or its order failed); `false` when it
+/// was not held.
+pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<bool> {
+    let changed = diesel::update(
+        reservations::table
+            .find(id)
+            .filter(reservations::status.eq("held")),
+    )
+    .set(reservations::status.eq("released"))
+    .execute(conn)?;
+    Ok(changed == 1)
 }

@@ -28,7 +28,8 @@ diesel::table! {
 diesel::table! {
     reservations (reservation_id) {
         reservation_id -> Text,
-        order_id -> Text,
+        order_id -> Nullable<Text>,
+        channel -> Text,
         location_id -> Text,
         status -> Text,
         expires_at -> Timestamp,

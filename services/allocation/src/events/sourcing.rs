@@ -88,14 +88,15 @@ fn held(
     }
     let expires_at =
         chrono::Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
-    reservations::insert_held(
-        conn,
-        sourced.reservation_id,
-        sourced.order_id,
-        &sourced.location_id,
-        &lines,
-        expires_at.naive_utc(),
-    )?;
+    let hold = reservations::NewHold {
+        id: sourced.reservation_id,
+        order_id: Some(sourced.order_id),
+        channel: "order",
+        location: &sourced.location_id,
+        lines: &lines,
+        expires_at: expires_at.naive_utc(),
+    };
+    reservations::insert_held(conn, &hold)?;
     for line in &lines {
         crate::events::publish_availability(conn, &line.sku)?;
     }

@@ -78,6 +78,16 @@ impl MemoryHolds {
         ReserveOutcome::Held
     }
 
+    pub(super) fn commit(&self, id: ReservationId) {
+        let mut inner = self.lock();
+        if let Some((loc, lines)) = inner.holds.remove(&id.to_string()) {
+            for (sku, q) in lines {
+                *inner.reserved.entry((loc.clone(), sku.clone())).or_default() -= q;
+                *inner.on_hand.entry((loc.clone(), sku)).or_default() -= q;
+            }
+        }
+    }
+
     pub(super) fn release(&self, id: ReservationId, location: &LocationId) {
         let mut inner = self.lock();
         if let Some((loc, lines)) = inner.holds.remove(&id.to_string()) {

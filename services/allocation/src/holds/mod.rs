@@ -89,6 +89,17 @@ impl HoldStore {
         }
     }
 
+    /// Commits a hold (fulfilled): its units leave on-hand and reserved together; no-op when not held.
+    pub async fn commit(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.commit(id, location).await,
+            HoldStore::Memory(m) => {
+                m.commit(id);
+                Ok(())
+            }
+        }
+    }
+
     /// `(on_hand, reserved)` of a SKU at a location.
     pub async fn levels(&self, location: &LocationId, sku: &str) -> Result<(i64, i64), HoldError> {
         match self {

@@ -37,6 +37,18 @@ redis.call('DEL', KEYS[2])
 return #lines / 2
 "#;
 
+/// Commits a hold: the units leave on-hand and the hold is gone (fulfilled). KEYS: on-hand hash, reserved hash,
+/// the reservation's hash. Returns the number of lines (0 when nothing was held).
+const COMMIT: &str = r#"
+local lines = redis.call('HGETALL', KEYS[3])
+for i = 1, #lines, 2 do
+  redis.call('HINCRBY', KEYS[1], lines[i], -tonumber(lines[i + 1]))
+  redis.call('HINCRBY', KEYS[2], lines[i], -tonumber(lines[i + 1]))
+end
+redis.call('DEL', KEYS[3])
+return #lines / 2
+"#;
+
 /// The Redis hold store. Every key of a location carries its hash tag, so one script stays in one cluster slot.
 #[derive(Clone)]
 pub struct RedisHolds {
@@ -44,6 +56,7 @@ pub struct RedisHolds {
     prefix: String,
     reserve: std::sync::Arc<redis::Script>,
     release: std::sync::Arc<redis::Script>,
+    commit: std::sync::Arc<redis::Script>,
 }
 
 impl RedisHolds {
@@ -56,6 +69,7 @@ impl RedisHolds {
             prefix: prefix.to_owned(),
             reserve: std::sync::Arc::new(redis::Script::new(RESERVE)),
             release: std::sync::Arc::new(redis::Script::new(RELEASE)),
+            commit: std::sync::Arc::new(redis::Script::new(COMMIT)),
         })
     }
 
@@ -123,6 +137,19 @@ impl RedisHolds {
             }
             _ => Err(HoldError::Protocol(format!("{answer:?}"))),
         }
+    }
+
+    pub(super) async fn commit(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+        let loc = location.as_str();
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .commit
+            .key(self.key(loc, "onhand"))
+            .key(self.key(loc, "reserved"))
+            .key(self.key(loc, &format!("res:{id}")))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
     }
 
     pub(super) async fn release(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {

@@ -2,6 +2,7 @@
 
 pub mod availability;
 pub mod inventory;
+pub mod reservations;
 
 use actix_web::web;
 
@@ -9,6 +10,7 @@ use crate::State;
 
 /// Registers allocation's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
+    use reservations::{commit, create, extend, get, release};
     cfg.app_data(web::Data::new(state))
         .route(
             "/v1/inventory/movements",
@@ -17,5 +19,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .route(
             "/v1/availability/{sku}",
             web::get().to(availability::get::get_availability),
+        )
+        .route("/v1/reservations", web::post().to(create::create_reservation))
+        .route("/v1/reservations/{id}", web::get().to(get::get_reservation))
+        .route(
+            "/v1/reservations/{id}",
+            web::delete().to(release::release_reservation),
+        )
+        .route(
+            "/v1/reservations/{id}/extend",
+            web::post().to(extend::extend_reservation),
+        )
+        .route(
+            "/v1/reservations/{id}/commit",
+            web::post().to(commit::commit_reservation),
         );
 }

@@ -1,0 +1,375 @@
+//! The lifecycle of a hold: place, extend, commit, release, expire. PostgreSQL decides (conditional updates);
+//! the hold store follows. Placing goes store → database (undo the store on failure); releasing and committing
+//! go database → store, so a crash in between leaves the store holding too much, never too little: it fails
+//! safe, and the rebuild or reconciler repairs it.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use omni_contracts::api::{NewReservation, Reservation, ReservationLine};
+use omni_contracts::events::{HoldLine, Shortage};
+use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
+
+use crate::State;
+use crate::db::reservations::{self, NewHold, StoredHold};
+use crate::db::{catalog, ledger};
+use crate::holds::ReserveOutcome;
+
+/// Most lines one hold may carry.
+pub const MAX_LINES: usize = 100;
+/// Longest lifetime of a hold, in seconds.
+pub const MAX_TTL_SECONDS: u32 = 86_400;
+
+/// Why a hold operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldFailure {
+    /// The request breaks a rule; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such reservation.
+    #[error("reservation {0} not found")]
+    NotFound(String),
+    /// The reservation is no longer held (its status says why).
+    #[error("reservation {id} is {status}")]
+    NotHeld {
+        /// The reservation.
+        id: String,
+        /// Its status.
+        status: String,
+    },
+    /// Not enough stock at any candidate location.
+    #[error("not enough stock: {}", describe(.0))]
+    Short(Vec<Shortage>),
+    /// The hold store is being rebuilt or unreachable: fail closed.
+    #[error("holds are unavailable: {0}")]
+    Unavailable(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for HoldFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        HoldFailure::Db(omni_db::Error::Query(e))
+    }
+}
+
+fn describe(shortages: &[Shortage]) -> String {
+    shortages
+        .iter()
+        .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The API view of a stored hold.
+pub fn view(hold: &StoredHold) -> Result<Reservation, HoldFailure> {
+    let corrupt = |e: omni_contracts::ContractError| {
+        HoldFailure::Invalid(format!("stored reservation is corrupt: {e}"))
+    };
+    Ok(Reservation {
+        reservation_id: ReservationId::parse(&hold.reservation_id).map_err(corrupt)?,
+        status: hold.status.clone(),
+        location_id: LocationId::parse(&hold.location_id).map_err(corrupt)?,
+        lines: hold
+            .lines
+            .iter()
+            .map(|(sku, q)| {
+                Ok(ReservationLine {
+                    sku: Sku::parse(sku)?,
+                    quantity: Quantity::new(*q)?,
+                })
+            })
+            .collect::<Result<_, omni_contracts::ContractError>>()
+            .map_err(corrupt)?,
+        expires_at: DateTime::<Utc>::from_naive_utc_and_offset(hold.expires_at, Utc),
+    })
+}
+
+/// Places a checkout hold. Idempotent by reservation id: a retry answers the existing hold (`false`).
+pub async fn place(state: &State, request: NewReservation) -> Result<(Reservation, bool), HoldFailure> {
+    if request.lines.is_empty() || request.lines.len() > MAX_LINES {
+        return Err(HoldFailure::Invalid(format!(
+            "lines: 1 to {MAX_LINES} lines, got {}",
+            request.lines.len()
+        )));
+    }
+    if request.ttl_seconds == 0 || request.ttl_seconds > MAX_TTL_SECONDS {
+        return Err(HoldFailure::Invalid(format!(
+            "ttl_seconds: 1 to {MAX_TTL_SECONDS}, got {}",
+            request.ttl_seconds
+        )));
+    }
+    let id = request.reservation_id;
+    if let Some(existing) = find(state, &id.to_string()).await? {
+        return Ok((view(&existing)?, false));
+    }
+    let wanted: Vec<HoldLine> = request
+        .lines
+        .iter()
+        .map(|l| HoldLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    let lines = crate::domain::merge_lines(&wanted).map_err(HoldFailure::Invalid)?;
+    let candidates = candidates(state, request.location_id.clone(), lines.clone()).await?;
+    if !state.holds_ready().await {
+        return Err(HoldFailure::Unavailable(
+            "the hold store is being rebuilt from the ledger".into(),
+        ));
+    }
+    let expires_at = Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds));
+    let mut shortages = Vec::new();
+    for location in candidates {
+        match state
+            .holds
+            .reserve(id, &location, &lines)
+            .await
+            .map_err(|e| HoldFailure::Unavailable(e.to_string()))?
+        {
+            ReserveOutcome::Short(short) => shortages = short,
+            ReserveOutcome::Held => {
+                let channel = request.channel.as_str();
+                let (stored_lines, stored_location) = (lines.clone(), location.clone());
+                let written = state
+                    .db
+                    .transaction(move |conn| -> Result<(), HoldFailure> {
+                        let hold = NewHold {
+                            id,
+                            order_id: None,
+                            channel,
+                            location: &stored_location,
+                            lines: &stored_lines,
+                            expires_at: expires_at.naive_utc(),
+                        };
+                        reservations::insert_held(conn, &hold)?;
+                        for line in &stored_lines {
+                            crate::events::publish_availability(conn, &line.sku)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = written {
+                    if state.holds.release(id, &location).await.is_err() {
+                        state.mark_stale();
+                    }
+                    return Err(e);
+                }
+                state.relay.notify_one();
+                let held = find(state, &id.to_string())
+                    .await?
+                    .ok_or_else(|| HoldFailure::NotFound(id.to_string()))?;
+                return Ok((view(&held)?, true));
+            }
+        }
+    }
+    Err(HoldFailure::Short(shortages))
+}
+
+/// The locations to try, best first: the requested one, or every location that has all lines in stock by the
+/// ledger, most stock first.
+async fn candidates(
+    state: &State,
+    requested: Option<LocationId>,
+    lines: Vec<HoldLine>,
+) -> Result<Vec<LocationId>, HoldFailure> {
+    state
+        .db
+        .run(move |conn| -> Result<Vec<LocationId>, HoldFailure> {
+            for line in &lines {
+                if !catalog::sku_known(conn, &line.sku)? {
+                    return Err(HoldFailure::Invalid(format!("sku: unknown SKU `{}`", line.sku)));
+                }
+            }
+            if let Some(location) = requested {
+                if !catalog::location_known(conn, &location)? {
+                    return Err(HoldFailure::Invalid(format!(
+                        "location_id: unknown location `{location}`"
+                    )));
+                }
+                return Ok(vec![location]);
+            }
+            let mut atp: std::collections::BTreeMap<LocationId, (usize, i64)> = Default::default();
+            for line in &lines {
+                for at in ledger::availability(conn, &line.sku)? {
+                    if at.atp >= i64::from(line.quantity) {
+                        let entry = atp.entry(at.location_id).or_default();
+                        entry.0 += 1;
+                        entry.1 += at.atp;
+                    }
+                }
+            }
+            let mut ranked: Vec<(LocationId, i64)> = atp
+                .into_iter()
+                .filter(|(_, (n, _))| *n == lines.len())
+                .map(|(l, (_, total))| (l, total))
+                .collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let mut ranked: Vec<LocationId> = ranked.into_iter().map(|(l, _)| l).collect();
+            if ranked.is_empty() {
+                // Nothing has every line: try the location with the most of the first line, to report shortages.
+                if let Some(best) = ledger::availability(conn, &lines[0].sku)?
+                    .into_iter()
+                    .max_by_key(|l| l.atp)
+                {
+                    ranked.push(best.location_id);
+                }
+            }
+            Ok(ranked)
+        })
+        .await
+}
+
+async fn find(state: &State, id: &str) -> Result<Option<StoredHold>, HoldFailure> {
+    let id = id.to_owned();
+    Ok(state.db.run(move |conn| reservations::find(conn, &id)).await?)
+}
+
+/// Extends a held, unexpired reservation by `ttl_seconds` from now.
+pub async fn extend(state: &State, id: &str, ttl_seconds: u32) -> Result<Reservation, HoldFailure> {
+    if ttl_seconds == 0 || ttl_seconds > MAX_TTL_SECONDS {
+        return Err(HoldFailure::Invalid(format!(
+            "ttl_seconds: 1 to {MAX_TTL_SECONDS}, got {ttl_seconds}"
+        )));
+    }
+    let until = (Utc::now() + chrono::Duration::seconds(i64::from(ttl_seconds))).naive_utc();
+    let key = id.to_owned();
+    let extended = state
+        .db
+        .transaction(move |conn| reservations::extend(conn, &key, until, omni_db::now()))
+        .await?;
+    let hold = find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    if !extended {
+        return Err(not_held(&hold));
+    }
+    view(&hold)
+}
+
+fn not_held(hold: &StoredHold) -> HoldFailure {
+    let status = if hold.status == "held" {
+        "expired".to_owned()
+    } else {
+        hold.status.clone()
+    };
+    HoldFailure::NotHeld {
+        id: hold.reservation_id.clone(),
+        status,
+    }
+}
+
+/// Ends a hold: `released` (cancelled) or `expired` (the sweeper). Releasing a hold that is no longer held is
+/// a no-op that answers its current state.
+pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reservation, HoldFailure> {
+    let hold = find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let now = omni_db::now();
+    let stored = hold.clone();
+    let ended = state
+        .db
+        .transaction(move |conn| -> Result<bool, HoldFailure> {
+            let ended = if status == "released" {
+                reservations::mark_released(conn, &stored.reservation_id)?
+            } else {
+                reservations::transition(conn, &stored.reservation_id, status, now)?
+            };
+            if ended {
+                publish_lines(conn, &stored)?;
+            }
+            Ok(ended)
+        })
+        .await?;
+    if ended {
+        follow_store(state, &hold, false).await;
+    }
+    let current = find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    view(&current)
+}
+
+/// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
+pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    let hold = find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let now = omni_db::now();
+    let stored = hold.clone();
+    let committed = state
+        .db
+        .transaction(move |conn| -> Result<bool, HoldFailure> {
+            if !reservations::transition(conn, &stored.reservation_id, "committed", now)? {
+                return Ok(false);
+            }
+            for (sku, quantity) in &stored.lines {
+                let event_id = format!("commit:{}:{sku}", stored.reservation_id);
+                let entry = ledger::Entry {
+                    event_id: &event_id,
+                    location: &stored.location_id,
+                    sku,
+                    kind: "commit",
+                    quantity: *quantity,
+                    delta: -quantity,
+                };
+                ledger::append_entry(conn, &entry)?;
+            }
+            publish_lines(conn, &stored)?;
+            Ok(true)
+        })
+        .await?;
+    let current = find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    if !committed {
+        return Err(not_held(&current));
+    }
+    follow_store(state, &hold, true).await;
+    view(&current)
+}
+
+fn publish_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::Result<()> {
+    for (sku, _) in &hold.lines {
+        if let Ok(sku) = Sku::parse(sku) {
+            crate::events::publish_availability(conn, &sku)?;
+        }
+    }
+    Ok(())
+}
+
+/// After the database decided, the store follows; if it cannot, it is rebuilt from the ledger.
+async fn follow_store(state: &State, hold: &StoredHold, commit: bool) {
+    state.relay.notify_one();
+    let (Ok(id), Ok(location)) = (
+        ReservationId::parse(&hold.reservation_id),
+        LocationId::parse(&hold.location_id),
+    ) else {
+        return;
+    };
+    let outcome = if commit {
+        state.holds.commit(id, &location).await
+    } else {
+        state.holds.release(id, &location).await
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, reservation.id = %id, "Hold store missed a change; rebuilding it from the ledger.");
+        state.mark_stale();
+    }
+}
+
+/// Expires every hold whose time has passed; returns how many.
+pub async fn sweep(state: &State) -> Result<usize, HoldFailure> {
+    let now: NaiveDateTime = omni_db::now();
+    let due = state
+        .db
+        .run(move |conn| reservations::due(conn, now, 200))
+        .await?;
+    let mut expired = 0;
+    for hold in due {
+        if end(state, &hold.reservation_id, "expired").await?.status == "expired" {
+            tracing::info!(reservation.id = %hold.reservation_id, order.id = ?hold.order_id, "Hold expired and released.");
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}

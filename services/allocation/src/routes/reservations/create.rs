@@ -1,0 +1,32 @@
+use actix_web::{HttpResponse, web};
+use omni_contracts::api::{NewReservation, Reservation};
+use omni_http::{ApiError, Principal};
+
+use crate::State;
+
+/// Holds stock for a checkout: every line at one location, or nothing (409 naming what is short). Idempotent by
+/// `reservation_id`: a retry answers the existing hold with 200.
+#[utoipa::path(
+    post, path = "/v1/reservations", request_body = NewReservation,
+    responses(
+        (status = 201, description = "Held", body = Reservation),
+        (status = 200, description = "Already placed under this id", body = Reservation),
+        (status = 409, description = "Not enough stock", body = omni_http::errors::ErrorBody),
+        (status = 422, description = "Unknown SKU or location", body = omni_http::errors::ErrorBody),
+        (status = 503, description = "Holds unavailable (failing closed)", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_reservation(
+    state: web::Data<State>,
+    principal: Principal,
+    body: web::Json<NewReservation>,
+) -> Result<HttpResponse, ApiError> {
+    super::may_hold(&principal)?;
+    let (reservation, created) = crate::reservation::place(&state, body.into_inner()).await?;
+    Ok(if created {
+        HttpResponse::Created().json(reservation)
+    } else {
+        HttpResponse::Ok().json(reservation)
+    })
+}

@@ -1,0 +1,26 @@
+use actix_web::{HttpResponse, web};
+use omni_contracts::api::{ExtendReservation, Reservation};
+use omni_http::{ApiError, Principal};
+
+use crate::State;
+
+/// Extends a hold (payment pending). A hold that has expired, even if not yet swept, cannot be extended (409).
+#[utoipa::path(
+    post, path = "/v1/reservations/{id}/extend", request_body = ExtendReservation,
+    params(("id" = String, Path, description = "Reservation id")),
+    responses(
+        (status = 200, description = "Extended", body = Reservation),
+        (status = 404, description = "No such reservation", body = omni_http::errors::ErrorBody),
+        (status = 409, description = "Expired, released or committed", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn extend_reservation(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<ExtendReservation>,
+) -> Result<HttpResponse, ApiError> {
+    super::may_hold(&principal)?;
+    Ok(HttpResponse::Ok().json(crate::reservation::extend(&state, &id, body.ttl_seconds).await?))
+}

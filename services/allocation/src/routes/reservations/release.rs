@@ -1,0 +1,23 @@
+use actix_web::{HttpResponse, web};
+use omni_http::{ApiError, Principal};
+
+use crate::State;
+
+/// Releases a hold (checkout abandoned). Releasing one that is no longer held changes nothing.
+#[utoipa::path(
+    delete, path = "/v1/reservations/{id}", params(("id" = String, Path, description = "Reservation id")),
+    responses(
+        (status = 204, description = "Released (or no longer held)"),
+        (status = 404, description = "No such reservation", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn release_reservation(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    super::may_hold(&principal)?;
+    crate::reservation::end(&state, &id, "released").await?;
+    Ok(HttpResponse::NoContent().finish())
+}

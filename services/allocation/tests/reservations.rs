@@ -1,0 +1,374 @@
+//! Checkout holds over HTTP, through catalog and allocation on both backend sets: all-or-nothing, idempotent,
+//! extend, commit, release and expiry, each ordering tested deliberately.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_db::testing::{Backend, TestDatabase};
+use omni_testkit::testing::{
+    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, settings,
+};
+use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A catalog + allocation mesh with SKUs A and B at store S1, on one backend set.
+struct Stage {
+    mesh: Mesh,
+    allocation: Client,
+    _db: Option<TestDatabase>,
+    _redis: Option<RedisNamespace>,
+    _dir: Option<std::path::PathBuf>,
+}
+
+impl Stage {
+    async fn start(real: bool, stock: &[(&str, i64)]) -> anyhow::Result<Self> {
+        omni_telemetry::init_for_tests();
+        let mut settings = settings();
+        let (options, db, redis, dir) = if real {
+            isolate_kafka(&mut settings);
+            let db = TestDatabase::create(Backend::Postgres)?;
+            let redis = RedisNamespace::new();
+            let options = MeshOptions {
+                settings,
+                kafka: KafkaBackend::External(
+                    kafka_bootstrap().context("OMNI_TEST_KAFKA_BOOTSTRAP is not set")?,
+                ),
+                db: DbBackend::Postgres(db.url.clone()),
+                holds: HoldsBackend::Redis {
+                    url: redis.url.clone(),
+                    prefix: redis.prefix.clone(),
+                },
+                ephemeral_ports: true,
+                services: vec!["catalog", "allocation"],
+            };
+            (options, Some(db), Some(redis), None)
+        } else {
+            let dir = std::env::temp_dir().join(format!("omni-holds-{}", uuid::Uuid::new_v4().simple()));
+            let mut options = MeshOptions::embedded(settings, dir.clone());
+            options.ephemeral_ports = true;
+            options.services = vec!["catalog", "allocation"];
+            (options, None, None, Some(dir))
+        };
+        let mesh = Mesh::start(options).await?;
+        let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+        let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+        let store = json!({ "id": "S1", "name": "S1", "kind": "store", "lat": 52.5, "lon": 13.4,
+            "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+        ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+        for (sku, units) in stock {
+            ensure!(
+                catalog
+                    .post("/v1/skus", &json!({ "sku": sku, "title": sku }), &[])
+                    .await?
+                    .status
+                    == 201
+            );
+            let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": sku, "kind": "receipt", "quantity": units });
+            eventually("allocation to take the receipt", WAIT, || async {
+                Ok([200, 201]
+                    .contains(
+                        &allocation
+                            .post("/v1/inventory/movements", &receipt, &[])
+                            .await?
+                            .status,
+                    )
+                    .then_some(()))
+            })
+            .await?;
+        }
+        Ok(Self {
+            mesh,
+            allocation,
+            _db: db,
+            _redis: redis,
+            _dir: dir,
+        })
+    }
+
+    async fn hold(
+        &self,
+        id: &str,
+        lines: Value,
+        ttl_seconds: u32,
+    ) -> anyhow::Result<omni_testkit::client::Answer> {
+        let body = json!({ "reservation_id": id, "location_id": "S1", "channel": "web", "lines": lines, "ttl_seconds": ttl_seconds });
+        self.allocation.post("/v1/reservations", &body, &[]).await
+    }
+
+    async fn levels(&self, sku: &str) -> anyhow::Result<(i64, i64)> {
+        let answer = self.allocation.get(&format!("/v1/availability/{sku}")).await?;
+        let at = &answer.body["locations"][0];
+        Ok((
+            at["on_hand"].as_i64().unwrap_or(-1),
+            at["reserved"].as_i64().unwrap_or(-1),
+        ))
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let result = self.mesh.stop().await;
+        if let Some(dir) = &self._dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        result
+    }
+}
+
+fn id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+async fn on_both<F, Fut>(stock: &[(&str, i64)], scenario: F) -> anyhow::Result<()>
+where
+    F: Fn(Stage) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Stage>>,
+{
+    for real in [false, true] {
+        let stage = scenario(Stage::start(real, stock).await?)
+            .await
+            .with_context(|| format!("real backends: {real}"))?;
+        stage.stop().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_takes_every_line_or_none_and_a_retry_answers_the_same_hold() -> anyhow::Result<()> {
+    on_both(&[("A", 2), ("B", 1)], |stage| async move {
+        let short = stage
+            .hold(
+                &id(),
+                json!([{ "sku": "A", "quantity": 1 }, { "sku": "B", "quantity": 2 }]),
+                60,
+            )
+            .await?;
+        ensure!(
+            short.status == 409 && short.body["code"] == "insufficient_stock",
+            "{short:?}"
+        );
+        ensure!(
+            short.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("B (2 asked, 1 available)")),
+            "{short:?}"
+        );
+        ensure!(stage.levels("A").await? == (2, 0), "nothing of A is held");
+        let hold_id = id();
+        let held = stage
+            .hold(&hold_id, json!([{ "sku": "A", "quantity": 2 }]), 60)
+            .await?;
+        ensure!(held.status == 201 && held.body["status"] == "held", "{held:?}");
+        let again = stage
+            .hold(&hold_id, json!([{ "sku": "A", "quantity": 2 }]), 60)
+            .await?;
+        ensure!(
+            again.status == 200 && again.body["reservation_id"] == held.body["reservation_id"],
+            "{again:?}"
+        );
+        ensure!(stage.levels("A").await? == (2, 2), "held once");
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_lines_of_one_order_on_the_same_sku_are_checked_together() -> anyhow::Result<()> {
+    on_both(&[("A", 2)], |stage| async move {
+        let both = stage
+            .hold(
+                &id(),
+                json!([{ "sku": "A", "quantity": 1 }, { "sku": "A", "quantity": 2 }]),
+                60,
+            )
+            .await?;
+        ensure!(
+            both.status == 409,
+            "3 units of A on two lines must not pass a stock of 2: {both:?}"
+        );
+        ensure!(stage.levels("A").await? == (2, 0));
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_unit_goes_to_exactly_one_of_two_clients() -> anyhow::Result<()> {
+    on_both(&[("A", 1)], |stage| async move {
+        let lines = json!([{ "sku": "A", "quantity": 1 }]);
+        let (one, two) = (id(), id());
+        let (first, second) = tokio::join!(
+            stage.hold(&one, lines.clone(), 60),
+            stage.hold(&two, lines.clone(), 60)
+        );
+        let mut statuses = [first?.status, second?.status];
+        statuses.sort_unstable();
+        ensure!(statuses == [201, 409], "{statuses:?}");
+        ensure!(stage.levels("A").await? == (1, 1));
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_committed_hold_leaves_on_hand_once_and_cannot_be_released() -> anyhow::Result<()> {
+    on_both(&[("A", 5)], |stage| async move {
+        let hold_id = id();
+        ensure!(
+            stage
+                .hold(&hold_id, json!([{ "sku": "A", "quantity": 2 }]), 60)
+                .await?
+                .status
+                == 201
+        );
+        let extended = stage
+            .allocation
+            .post(
+                &format!("/v1/reservations/{hold_id}/extend"),
+                &json!({ "ttl_seconds": 600 }),
+                &[],
+            )
+            .await?;
+        ensure!(
+            extended.status == 200 && extended.body["status"] == "held",
+            "{extended:?}"
+        );
+        let committed = stage
+            .allocation
+            .post(&format!("/v1/reservations/{hold_id}/commit"), &json!({}), &[])
+            .await?;
+        ensure!(
+            committed.status == 200 && committed.body["status"] == "committed",
+            "{committed:?}"
+        );
+        ensure!(
+            stage.levels("A").await? == (3, 0),
+            "on-hand down by 2, nothing held"
+        );
+        let twice = stage
+            .allocation
+            .post(&format!("/v1/reservations/{hold_id}/commit"), &json!({}), &[])
+            .await?;
+        ensure!(
+            twice.status == 409 && twice.body["code"] == "conflict",
+            "{twice:?}"
+        );
+        let released = stage
+            .allocation
+            .delete_path(&format!("/v1/reservations/{hold_id}"))
+            .await?;
+        ensure!(released.status == 204);
+        let after = stage
+            .allocation
+            .get(&format!("/v1/reservations/{hold_id}"))
+            .await?;
+        ensure!(after.body["status"] == "committed", "{after:?}");
+        ensure!(stage.levels("A").await? == (3, 0), "the release changed nothing");
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_released_hold_is_on_sale_again() -> anyhow::Result<()> {
+    on_both(&[("A", 1)], |stage| async move {
+        let hold_id = id();
+        ensure!(
+            stage
+                .hold(&hold_id, json!([{ "sku": "A", "quantity": 1 }]), 60)
+                .await?
+                .status
+                == 201
+        );
+        ensure!(
+            stage
+                .allocation
+                .delete_path(&format!("/v1/reservations/{hold_id}"))
+                .await?
+                .status
+                == 204
+        );
+        ensure!(
+            stage
+                .allocation
+                .delete_path(&format!("/v1/reservations/{hold_id}"))
+                .await?
+                .status
+                == 204,
+            "idempotent"
+        );
+        ensure!(stage.levels("A").await? == (1, 0));
+        ensure!(
+            stage
+                .hold(&id(), json!([{ "sku": "A", "quantity": 1 }]), 60)
+                .await?
+                .status
+                == 201
+        );
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_extension_before_expiry_keeps_the_hold_and_one_after_expiry_is_refused() -> anyhow::Result<()> {
+    on_both(&[("A", 2)], |stage| async move {
+        // Extended in time: survives its original expiry.
+        let kept = id();
+        ensure!(
+            stage
+                .hold(&kept, json!([{ "sku": "A", "quantity": 1 }]), 2)
+                .await?
+                .status
+                == 201
+        );
+        let extended = stage
+            .allocation
+            .post(
+                &format!("/v1/reservations/{kept}/extend"),
+                &json!({ "ttl_seconds": 600 }),
+                &[],
+            )
+            .await?;
+        ensure!(extended.status == 200, "{extended:?}");
+        // Not extended: expires; an extension after its expiry is refused even before the sweeper runs.
+        let lapsed = id();
+        ensure!(
+            stage
+                .hold(&lapsed, json!([{ "sku": "A", "quantity": 1 }]), 1)
+                .await?
+                .status
+                == 201
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let late = stage
+            .allocation
+            .post(
+                &format!("/v1/reservations/{lapsed}/extend"),
+                &json!({ "ttl_seconds": 600 }),
+                &[],
+            )
+            .await?;
+        ensure!(late.status == 409, "an expired hold cannot be extended: {late:?}");
+        eventually("the sweeper to expire the lapsed hold", WAIT, || async {
+            let hold = stage
+                .allocation
+                .get(&format!("/v1/reservations/{lapsed}"))
+                .await?;
+            Ok((hold.body["status"] == "expired").then_some(()))
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let still = stage.allocation.get(&format!("/v1/reservations/{kept}")).await?;
+        ensure!(
+            still.body["status"] == "held",
+            "the extended hold outlived its first expiry: {still:?}"
+        );
+        ensure!(
+            stage.levels("A").await? == (2, 1),
+            "only the extended hold remains"
+        );
+        Ok(stage)
+    })
+    .await
+}
