@@ -37,6 +37,9 @@ pub struct State {
     /// How long an order's hold lasts.
     pub ttl: Duration,
     stale: Arc<AtomicBool>,
+    /// Changes to the store (reads of the ledger followed by writes to the store) hold this shared; a rebuild
+    /// holds it exclusively, so a rebuild never interleaves with a change and counts it twice or not at all.
+    changes: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl State {
@@ -61,7 +64,14 @@ impl State {
         }
     }
 
+    /// Taken around every change that touches the ledger and then the hold store. Never call
+    /// [`State::holds_ready`] while holding it.
+    pub async fn change_guard(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.changes.read().await
+    }
+
     async fn rebuild(&self) -> Result<(), String> {
+        let _exclusive = self.changes.write().await;
         self.stale.store(false, Ordering::SeqCst);
         let snapshot = self
             .db
@@ -118,6 +128,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         relay: relay.waker(),
         ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
         stale: Arc::new(AtomicBool::new(false)),
+        changes: Arc::new(tokio::sync::RwLock::new(())),
     };
     if !state.holds_ready().await {
         return Err(omni_http::Error::Startup(

@@ -117,6 +117,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             "the hold store is being rebuilt from the ledger".into(),
         ));
     }
+    let _change = state.change_guard().await;
     let expires_at = Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds));
     let mut shortages = Vec::new();
     for location in candidates {
@@ -261,6 +262,7 @@ fn not_held(hold: &StoredHold) -> HoldFailure {
 /// Ends a hold: `released` (cancelled) or `expired` (the sweeper). Releasing a hold that is no longer held is
 /// a no-op that answers its current state.
 pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reservation, HoldFailure> {
+    let _change = state.change_guard().await;
     let hold = find(state, id)
         .await?
         .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
@@ -291,6 +293,7 @@ pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reserv
 
 /// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
 pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    let _change = state.change_guard().await;
     let hold = find(state, id)
         .await?
         .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;

@@ -38,6 +38,7 @@ pub async fn record(
     movement: StockMovement,
     principal: Option<String>,
 ) -> Result<Recorded, MovementError> {
+    let _change = state.change_guard().await;
     let stored = movement.clone();
     let outcome = state
         .db

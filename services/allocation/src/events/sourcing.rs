@@ -24,6 +24,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             "hold store is being rebuilt; failing closed".into(),
         ));
     }
+    let _change = state.change_guard().await;
     let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
     let outcome = state
         .holds
