@@ -372,3 +372,52 @@ async fn an_extension_before_expiry_keeps_the_hold_and_one_after_expiry_is_refus
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pos_sale_of_a_held_unit_names_the_newest_hold_as_short() -> anyhow::Result<()> {
+    on_both(&[("A", 3)], |stage| async move {
+        let (older, newer) = (id(), id());
+        ensure!(stage.hold(&older, json!([{ "sku": "A", "quantity": 1 }]), 600).await?.status == 201);
+        ensure!(stage.hold(&newer, json!([{ "sku": "A", "quantity": 1 }]), 600).await?.status == 201);
+        let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "A", "kind": "pos_sale", "quantity": 2 });
+        ensure!(stage.allocation.post("/v1/inventory/movements", &sale, &[]).await?.status == 201);
+        ensure!(stage.levels("A").await? == (1, 2), "the sale happened; both holds remain");
+        let topic = stage
+            .mesh
+            .settings()
+            .kafka
+            .topics
+            .get("reservations")
+            .cloned()
+            .unwrap_or_else(|| "omni.reservations.v1".into());
+        let seen = omni_testkit::kafka::collect(stage.mesh.kafka_bootstrap(), &[&topic], WAIT, |seen| {
+            seen.iter().any(|m| m.header("ce_type") == Some("omni.reservation.shortage"))
+        })
+        .await?;
+        let shortage = seen.iter().find(|m| m.header("ce_type") == Some("omni.reservation.shortage")).context("shortage")?.json();
+        ensure!(shortage["short_units"] == 1 && shortage["reservations"] == json!([newer]), "{shortage}");
+        Ok(stage)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_count_of_a_sku_never_received_at_the_location_is_refused() -> anyhow::Result<()> {
+    on_both(&[("A", 3)], |stage| async move {
+        let catalog = Client::new(stage.mesh.url("catalog"), ADMIN_KEY);
+        ensure!(catalog.post("/v1/skus", &json!({ "sku": "NEW", "title": "New" }), &[]).await?.status == 201);
+        let count = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "NEW", "kind": "count", "quantity": 4 });
+        let answer = eventually("allocation to learn the SKU and refuse the count", WAIT, || async {
+            let answer = stage.allocation.post("/v1/inventory/movements", &count, &[]).await?;
+            Ok(answer.body["message"].as_str().is_some_and(|m| m.contains("never received")).then_some(answer))
+        })
+        .await?;
+        ensure!(answer.status == 422 && answer.body["code"] == "unknown_reference", "{answer:?}");
+        let zero = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "A", "kind": "pos_sale", "quantity": 0 });
+        let refused = stage.allocation.post("/v1/inventory/movements", &zero, &[]).await?;
+        ensure!(refused.status == 400 && refused.body["message"].as_str().is_some_and(|m| m.contains("quantity")), "{refused:?}");
+        ensure!(stage.levels("A").await? == (3, 0), "the ledger is unchanged");
+        Ok(stage)
+    })
+    .await
+}

@@ -14,12 +14,41 @@ pub enum ReservationEvent {
     Held(ReservationHeld),
     /// Some line was short; nothing is held.
     Rejected(ReservationRejected),
+    /// Stock left a location (a POS sale, a count) while units there were held: some holds are short.
+    Shortage(StockShortage),
 }
 
 crate::event_payload!(ReservationEvent on Topic::Reservations, {
     Held(ReservationHeld) = "omni.reservation.held",
     Rejected(ReservationRejected) = "omni.reservation.rejected",
+    Shortage(StockShortage) = "omni.reservation.shortage",
 });
+
+/// `omni.reservation.shortage`: on-hand fell below what is held; the newest holds are the short ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockShortage {
+    /// Where.
+    pub location_id: LocationId,
+    /// What.
+    pub sku: Sku,
+    /// On-hand after the movement.
+    pub on_hand: i64,
+    /// Units held there.
+    pub reserved: i64,
+    /// Units held beyond on-hand.
+    pub short_units: i64,
+    /// The holds that cannot all be served, newest first.
+    pub reservations: Vec<ReservationId>,
+    /// Their orders (holds placed by the saga), to be re-routed.
+    pub orders: Vec<OrderId>,
+}
+
+impl AggregateKey for StockShortage {
+    fn aggregate_key(&self) -> String {
+        self.sku.to_string()
+    }
+}
 
 /// One line of a hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -220,3 +220,26 @@ pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<bool>
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// The held reservations of a SKU at a location, newest first: `(reservation id, order id, quantity)`.
+pub fn held_at(
+    conn: &mut DbConnection,
+    location: &LocationId,
+    sku: &str,
+) -> omni_db::Result<Vec<(String, Option<String>, i64)>> {
+    Ok(reservation_lines::table
+        .inner_join(reservations::table)
+        .filter(reservations::location_id.eq(location.as_str()))
+        .filter(reservations::status.eq("held"))
+        .filter(reservation_lines::sku.eq(sku))
+        .order((
+            reservations::created_at.desc(),
+            reservations::reservation_id.desc(),
+        ))
+        .select((
+            reservations::reservation_id,
+            reservations::order_id,
+            reservation_lines::quantity,
+        ))
+        .load(conn)?)
+}

@@ -78,3 +78,43 @@ mod tests {
         assert_eq!(atp(5, 2), 3);
     }
 }
+
+/// Which holds a shortfall hits: the newest first, until their units cover what is missing.
+/// `holds` are `(id, quantity)` newest first; returns the units short and the affected holds.
+pub fn short_holds<T: Clone>(on_hand: i64, holds: &[(T, i64)]) -> (i64, Vec<T>) {
+    let reserved: i64 = holds.iter().map(|(_, q)| q).sum();
+    let short = reserved - on_hand.max(0);
+    if short <= 0 {
+        return (0, Vec::new());
+    }
+    let mut covered = 0;
+    let affected = holds
+        .iter()
+        .take_while(|(_, q)| {
+            let needed = covered < short;
+            covered += q;
+            needed
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    (short, affected)
+}
+
+#[cfg(test)]
+mod shortage_tests {
+    use super::short_holds;
+
+    #[test]
+    fn the_newest_holds_are_the_short_ones() {
+        // 5 held (newest first: 2, 1, 2); a POS sale leaves 2 on hand: 3 short, the two newest holds are hit.
+        assert_eq!(
+            short_holds(2, &[("c", 2), ("b", 1), ("a", 2)]),
+            (3, vec!["c", "b"])
+        );
+    }
+
+    #[test]
+    fn no_shortage_when_on_hand_covers_the_holds() {
+        assert_eq!(short_holds(5, &[("a", 5)]), (0, Vec::<&str>::new()));
+    }
+}

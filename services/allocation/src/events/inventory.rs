@@ -1,5 +1,6 @@
 use omni_contracts::api::StockMovement;
-use omni_contracts::events::InventoryEvent;
+use omni_contracts::events::{InventoryEvent, ReservationEvent, StockShortage};
+use omni_contracts::{Envelope, OrderId, ReservationId};
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
@@ -52,12 +53,23 @@ pub async fn record(
             if !catalog::sku_known(conn, &stored.sku)? {
                 return Err(MovementError::UnknownReference(format!("sku: unknown SKU `{}`", stored.sku)));
             }
+            if stored.kind == omni_contracts::api::MovementKind::Count
+                && !ledger::locations_of(conn, &stored.sku)?.iter().any(|l| l == stored.location_id.as_str())
+            {
+                return Err(MovementError::UnknownReference(format!(
+                    "sku: `{}` was never received at `{}`; a count corrects stock that exists",
+                    stored.sku, stored.location_id
+                )));
+            }
             let current = ledger::on_hand(conn, &stored.location_id, &stored.sku)?;
             let delta = crate::domain::movement_delta(stored.kind, stored.quantity, current);
             ledger::append(conn, &stored, delta)?;
             if let Some(principal) = principal {
                 let detail = serde_json::json!({ "event_id": stored.event_id, "kind": stored.kind, "quantity": stored.quantity, "delta": delta });
                 omni_db::audit::record(conn, &principal, "inventory.movement.recorded", &format!("{}/{}", stored.location_id, stored.sku), &detail)?;
+            }
+            if delta < 0 {
+                announce_shortage(conn, &stored, current + delta)?;
             }
             crate::events::publish_availability(conn, &stored.sku)?;
             Ok((Recorded::New, delta))
@@ -76,6 +88,46 @@ pub async fn record(
         }
     }
     Ok(outcome.0)
+}
+
+/// When stock leaving a location leaves less than is held there, names the holds that are short (newest first)
+/// in an `omni.reservation.shortage` event, in the movement's transaction.
+fn announce_shortage(
+    conn: &mut omni_db::DbConnection,
+    movement: &StockMovement,
+    on_hand: i64,
+) -> omni_db::Result<()> {
+    let holds = crate::db::reservations::held_at(conn, &movement.location_id, movement.sku.as_str())?;
+    let by_id: Vec<((String, Option<String>), i64)> =
+        holds.into_iter().map(|(id, order, q)| ((id, order), q)).collect();
+    let (short_units, affected) = crate::domain::short_holds(on_hand, &by_id);
+    if short_units == 0 {
+        return Ok(());
+    }
+    let reserved = by_id.iter().map(|(_, q)| q).sum();
+    let shortage = StockShortage {
+        location_id: movement.location_id.clone(),
+        sku: movement.sku.clone(),
+        on_hand,
+        reserved,
+        short_units,
+        reservations: affected
+            .iter()
+            .filter_map(|(id, _)| ReservationId::parse(id).ok())
+            .collect(),
+        orders: affected
+            .iter()
+            .filter_map(|(_, order)| order.as_deref().and_then(|o| OrderId::parse(o).ok()))
+            .collect(),
+    };
+    tracing::warn!(
+        sku = %movement.sku, location.id = %movement.location_id, short_units,
+        "Stock left a location below what is held there; the newest holds are short."
+    );
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("allocation", ReservationEvent::Shortage(shortage)),
+    )
 }
 
 /// `omni.inventory.v1` consumer.

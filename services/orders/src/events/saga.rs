@@ -17,6 +17,8 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let order_id = match &e.data {
                 ReservationEvent::Held(h) => h.order_id,
                 ReservationEvent::Rejected(r) => r.order_id,
+                // Re-routing the orders of a shortage is the orders issue's (#4) shortage path.
+                ReservationEvent::Shortage(_) => return Ok(()),
             };
             (e.id, order_id, SagaInput::Reservation(e.data))
         }
