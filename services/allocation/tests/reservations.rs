@@ -421,3 +421,27 @@ async fn a_count_of_a_sku_never_received_at_the_location_is_refused() -> anyhow:
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn availability_near_a_point_counts_only_the_locations_within_the_radius() -> anyhow::Result<()> {
+    on_both(&[("A", 3)], |stage| async move {
+        let catalog = Client::new(stage.mesh.url("catalog"), ADMIN_KEY);
+        let munich = json!({ "id": "S2", "name": "Munich", "kind": "store", "lat": 48.14, "lon": 11.58,
+            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        ensure!(catalog.post("/v1/locations", &munich, &[]).await?.status == 201);
+        let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S2", "sku": "A", "kind": "receipt", "quantity": 4 });
+        eventually("allocation to take the receipt", WAIT, || async {
+            Ok([200, 201].contains(&stage.allocation.post("/v1/inventory/movements", &receipt, &[]).await?.status).then_some(()))
+        })
+        .await?;
+        let everywhere = stage.allocation.get("/v1/availability/A").await?;
+        ensure!(everywhere.body["available"] == 7, "{everywhere:?}");
+        let near_berlin = stage.allocation.get("/v1/availability/A?channel=web&lat=52.52&lon=13.40&radius_km=50").await?;
+        ensure!(near_berlin.body["available"] == 3, "{near_berlin:?}");
+        ensure!(near_berlin.body["locations"].as_array().map(Vec::len) == Some(1));
+        let half = stage.allocation.get("/v1/availability/A?lat=52.52&lon=13.40").await?;
+        ensure!(half.status == 400 && half.body["code"] == "invalid_query", "{half:?}");
+        Ok(stage)
+    })
+    .await
+}

@@ -1,6 +1,8 @@
 -- Read models of the catalog (allocation learns of locations and SKUs from omni.catalog.v1).
 CREATE TABLE known_locations (
     id TEXT PRIMARY KEY NOT NULL,
+    lat DOUBLE PRECISION NOT NULL,
+    lon DOUBLE PRECISION NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );
 

@@ -1,20 +1,39 @@
 use diesel::prelude::*;
+use omni_contracts::api::Location;
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
 use super::schema::{known_locations, known_skus};
 
-/// Remembers a location announced by the catalog.
-pub fn remember_location(conn: &mut DbConnection, id: &LocationId) -> omni_db::Result<()> {
-    if !location_known(conn, id)? {
+/// Remembers a location announced by the catalog, with where it is.
+pub fn remember_location(conn: &mut DbConnection, location: &Location) -> omni_db::Result<()> {
+    let (lat, lon) = (location.lat.degrees(), location.lon.degrees());
+    if location_known(conn, &location.id)? {
+        diesel::update(known_locations::table.find(location.id.as_str()))
+            .set((
+                known_locations::lat.eq(lat),
+                known_locations::lon.eq(lon),
+                known_locations::updated_at.eq(omni_db::now()),
+            ))
+            .execute(conn)?;
+    } else {
         diesel::insert_into(known_locations::table)
             .values((
-                known_locations::id.eq(id.as_str()),
+                known_locations::id.eq(location.id.as_str()),
+                known_locations::lat.eq(lat),
+                known_locations::lon.eq(lon),
                 known_locations::updated_at.eq(omni_db::now()),
             ))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Where every known location is: `(id, lat, lon)`.
+pub fn location_points(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, f64, f64)>> {
+    Ok(known_locations::table
+        .select((known_locations::id, known_locations::lat, known_locations::lon))
+        .load(conn)?)
 }
 
 /// Remembers a SKU announced by the catalog, with its tags.

@@ -1,6 +1,8 @@
 diesel::table! {
     known_locations (id) {
         id -> Text,
+        lat -> Double,
+        lon -> Double,
         updated_at -> Timestamp,
     }
 }

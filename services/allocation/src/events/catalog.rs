@@ -15,7 +15,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 return Ok(());
             }
             match &event.data {
-                CatalogEvent::LocationUpserted(location) => catalog::remember_location(conn, &location.id)?,
+                CatalogEvent::LocationUpserted(location) => catalog::remember_location(conn, location)?,
                 CatalogEvent::SkuUpserted(sku) => catalog::remember_sku(conn, &sku.sku, &sku.tags)?,
             }
             Ok(())

@@ -1,11 +1,14 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::Sku;
-use omni_contracts::api::{Availability, Channel};
-use omni_http::{ApiError, Principal};
+use omni_contracts::api::{Availability, Channel, GeoPoint, Latitude, Longitude};
+use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
 use crate::State;
 use crate::db::{catalog, ledger};
+
+/// Largest search radius.
+const MAX_RADIUS_KM: f64 = 20_000.0;
 
 /// Query of `GET /v1/availability/{sku}`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -14,17 +17,47 @@ pub struct AvailabilityQuery {
     /// The selling channel (default `web`).
     #[serde(default = "web")]
     pub channel: Channel,
+    /// With `lon` and `radius_km`: only locations within the radius of this point.
+    pub lat: Option<f64>,
+    /// Longitude of the point.
+    pub lon: Option<f64>,
+    /// Radius in kilometres (0 to 20,000).
+    pub radius_km: Option<f64>,
 }
 
 fn web() -> Channel {
     Channel::Web
 }
 
-/// What a channel may sell of a SKU, in total and per location.
+impl AvailabilityQuery {
+    /// The search circle, if one was asked for; all three of `lat`, `lon`, `radius_km` or none.
+    fn circle(&self) -> Result<Option<(GeoPoint, f64)>, ApiError> {
+        let invalid = |m: String| ApiError::new(Code::InvalidQuery, m);
+        match (self.lat, self.lon, self.radius_km) {
+            (None, None, None) => Ok(None),
+            (Some(lat), Some(lon), Some(radius)) => {
+                let point = GeoPoint {
+                    lat: Latitude::new(lat).map_err(|e| invalid(e.to_string()))?,
+                    lon: Longitude::new(lon).map_err(|e| invalid(e.to_string()))?,
+                };
+                if !(radius.is_finite() && (0.0..=MAX_RADIUS_KM).contains(&radius)) {
+                    return Err(invalid(format!(
+                        "radius_km: must be between 0 and {MAX_RADIUS_KM}, got {radius}"
+                    )));
+                }
+                Ok(Some((point, radius)))
+            }
+            _ => Err(invalid("lat, lon and radius_km: give all three or none".into())),
+        }
+    }
+}
+
+/// What a channel may sell of a SKU, in total and per location (optionally only near a point).
 #[utoipa::path(
     get, path = "/v1/availability/{sku}", params(("sku" = String, Path, description = "The SKU"), AvailabilityQuery),
     responses(
         (status = 200, description = "Availability", body = Availability),
+        (status = 400, description = "Invalid query", body = omni_http::errors::ErrorBody),
         (status = 404, description = "Unknown SKU", body = omni_http::errors::ErrorBody),
     ),
     security(("api_key" = []))
@@ -36,17 +69,34 @@ pub async fn get_availability(
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(ApiError::from)?;
+    let circle = query.circle()?;
     let lookup = sku.clone();
-    let locations = state
+    let found = state
         .db
         .run(move |conn| -> Result<Option<_>, ApiError> {
             if !catalog::sku_known(conn, &lookup)? {
                 return Ok(None);
             }
-            Ok(Some(ledger::availability(conn, &lookup)?))
+            Ok(Some((
+                ledger::availability(conn, &lookup)?,
+                catalog::location_points(conn)?,
+            )))
         })
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("SKU `{sku}`")))?;
+        .await?;
+    let (mut locations, points) = found.ok_or_else(|| ApiError::not_found(format!("SKU `{sku}`")))?;
+    if let Some((center, radius)) = circle {
+        locations.retain(|l| {
+            points
+                .iter()
+                .find(|(id, _, _)| id == l.location_id.as_str())
+                .is_some_and(
+                    |(_, lat, lon)| match (Latitude::new(*lat), Longitude::new(*lon)) {
+                        (Ok(lat), Ok(lon)) => center.distance_km(&GeoPoint { lat, lon }) <= radius,
+                        _ => false,
+                    },
+                )
+        });
+    }
     let available = locations.iter().map(|l| l.atp).sum();
     Ok(HttpResponse::Ok().json(Availability {
         sku,
