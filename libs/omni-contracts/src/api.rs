@@ -140,6 +140,9 @@ pub struct SkuRecord {
     /// Free-form tags such as `high-demand`; buffer rules match on them.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// On-hand below which a location asks for replenishment (one request per crossing).
+    #[serde(default)]
+    pub reorder_point: Option<u32>,
 }
 
 /// What a stock movement does to on-hand.

@@ -445,3 +445,40 @@ async fn availability_near_a_point_counts_only_the_locations_within_the_radius()
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn falling_below_the_reorder_point_drafts_one_replenishment_per_crossing() -> anyhow::Result<()> {
+    on_both(&[], |stage| async move {
+        let catalog = Client::new(stage.mesh.url("catalog"), ADMIN_KEY);
+        let warehouse = json!({ "id": "W1", "name": "Warehouse", "kind": "warehouse", "lat": 52.0, "lon": 13.0,
+            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        ensure!(catalog.post("/v1/locations", &warehouse, &[]).await?.status == 201);
+        let sku = json!({ "sku": "R", "title": "Reordered", "reorder_point": 5 });
+        ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
+        for (location, units) in [("S1", 6), ("W1", 40)] {
+            let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": location, "sku": "R", "kind": "receipt", "quantity": units });
+            eventually("allocation to take the receipt", WAIT, || async {
+                Ok([200, 201].contains(&stage.allocation.post("/v1/inventory/movements", &receipt, &[]).await?.status).then_some(()))
+            })
+            .await?;
+        }
+        for _ in 0..2 {
+            let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "R", "kind": "pos_sale", "quantity": 1 });
+            ensure!(stage.allocation.post("/v1/inventory/movements", &sale, &[]).await?.status == 201);
+        }
+        // 6 → 5 stays at the point; 5 → 4 crosses it once.
+        let topic = stage.mesh.settings().kafka.topics.get("inventory").cloned().unwrap_or_else(|| "omni.inventory.v1".into());
+        let seen = omni_testkit::kafka::collect(stage.mesh.kafka_bootstrap(), &[&topic], WAIT, |seen| {
+            seen.iter().any(|m| m.header("ce_type") == Some("omni.inventory.replenishment_requested"))
+        })
+        .await?;
+        let requests: Vec<_> =
+            seen.iter().filter(|m| m.header("ce_type") == Some("omni.inventory.replenishment_requested")).map(|m| m.json()).collect();
+        ensure!(requests.len() == 1, "{requests:?}");
+        let request = &requests[0];
+        ensure!(request["location_id"] == "S1" && request["on_hand"] == 4 && request["suggested_quantity"] == 6, "{request}");
+        ensure!(request["draft"] == json!({ "kind": "transfer", "from_location_id": "W1" }), "{request}");
+        Ok(stage)
+    })
+    .await
+}

@@ -38,6 +38,9 @@ pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
     if sku.title.trim().is_empty() || sku.title.len() > 500 {
         return Err("title: must be 1 to 500 characters".into());
     }
+    if sku.reorder_point.is_some_and(|r| r > 1_000_000) {
+        return Err("reorder_point: at most 1000000".into());
+    }
     if sku.tags.len() > 50 {
         return Err("tags: at most 50".into());
     }

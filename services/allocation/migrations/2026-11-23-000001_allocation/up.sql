@@ -9,6 +9,7 @@ CREATE TABLE known_locations (
 CREATE TABLE known_skus (
     sku TEXT PRIMARY KEY NOT NULL,
     tags TEXT NOT NULL,
+    reorder_point BIGINT,
     updated_at TIMESTAMP NOT NULL
 );
 

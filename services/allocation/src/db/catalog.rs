@@ -1,5 +1,5 @@
 use diesel::prelude::*;
-use omni_contracts::api::Location;
+use omni_contracts::api::{Location, SkuRecord};
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
@@ -36,26 +36,39 @@ pub fn location_points(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, 
         .load(conn)?)
 }
 
-/// Remembers a SKU announced by the catalog, with its tags.
-pub fn remember_sku(conn: &mut DbConnection, sku: &Sku, tags: &[String]) -> omni_db::Result<()> {
-    let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
-    if sku_known(conn, sku)? {
-        diesel::update(known_skus::table.find(sku.as_str()))
+/// Remembers a SKU announced by the catalog, with its tags and reorder point.
+pub fn remember_sku(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<()> {
+    let tags = serde_json::to_string(&record.tags).unwrap_or_else(|_| "[]".into());
+    let reorder_point = record.reorder_point.map(i64::from);
+    if sku_known(conn, &record.sku)? {
+        diesel::update(known_skus::table.find(record.sku.as_str()))
             .set((
                 known_skus::tags.eq(tags),
+                known_skus::reorder_point.eq(reorder_point),
                 known_skus::updated_at.eq(omni_db::now()),
             ))
             .execute(conn)?;
     } else {
         diesel::insert_into(known_skus::table)
             .values((
-                known_skus::sku.eq(sku.as_str()),
+                known_skus::sku.eq(record.sku.as_str()),
                 known_skus::tags.eq(tags),
+                known_skus::reorder_point.eq(reorder_point),
                 known_skus::updated_at.eq(omni_db::now()),
             ))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The SKU's reorder point, if it has one.
+pub fn reorder_point(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Option<i64>> {
+    Ok(known_skus::table
+        .find(sku.as_str())
+        .select(known_skus::reorder_point)
+        .first(conn)
+        .optional()?
+        .flatten())
 }
 
 /// Whether the catalog announced the location.

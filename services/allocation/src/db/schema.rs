@@ -11,6 +11,7 @@ diesel::table! {
     known_skus (sku) {
         sku -> Text,
         tags -> Text,
+        reorder_point -> Nullable<BigInt>,
         updated_at -> Timestamp,
     }
 }

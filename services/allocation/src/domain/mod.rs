@@ -100,6 +100,51 @@ pub fn short_holds<T: Clone>(on_hand: i64, holds: &[(T, i64)]) -> (i64, Vec<T>) 
     (short, affected)
 }
 
+/// Units to ask for when on-hand went from `before` to `after`: `Some` only for the movement that crosses the
+/// reorder point downwards; enough to bring on-hand back to twice the reorder point.
+pub fn replenishment_needed(reorder_point: i64, before: i64, after: i64) -> Option<i64> {
+    (before >= reorder_point && after < reorder_point).then(|| (2 * reorder_point - after).max(1))
+}
+
+/// The location that can give `quantity` and still keep its own reorder point, with the most to spare.
+pub fn best_donor<L: Clone>(donors: &[(L, i64)], reorder_point: i64, quantity: i64) -> Option<L> {
+    donors
+        .iter()
+        .filter(|(_, atp)| atp - quantity >= reorder_point)
+        .max_by_key(|(_, atp)| *atp)
+        .map(|(l, _)| l.clone())
+}
+
+#[cfg(test)]
+mod replenishment_tests {
+    use super::{best_donor, replenishment_needed};
+
+    #[test]
+    fn only_the_movement_that_crosses_the_reorder_point_asks() {
+        assert_eq!(replenishment_needed(5, 6, 4), Some(6));
+        assert_eq!(
+            replenishment_needed(5, 4, 3),
+            None,
+            "already below: no second request"
+        );
+        assert_eq!(
+            replenishment_needed(5, 9, 5),
+            None,
+            "at the point is not below it"
+        );
+    }
+
+    #[test]
+    fn a_transfer_comes_from_the_location_with_most_to_spare() {
+        assert_eq!(best_donor(&[("A", 12), ("B", 30), ("C", 9)], 5, 6), Some("B"));
+        assert_eq!(
+            best_donor(&[("A", 10)], 5, 6),
+            None,
+            "giving 6 would put A under its own point"
+        );
+    }
+}
+
 #[cfg(test)]
 mod shortage_tests {
     use super::short_holds;

@@ -16,7 +16,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             }
             match &event.data {
                 CatalogEvent::LocationUpserted(location) => catalog::remember_location(conn, location)?,
-                CatalogEvent::SkuUpserted(sku) => catalog::remember_sku(conn, &sku.sku, &sku.tags)?,
+                CatalogEvent::SkuUpserted(sku) => catalog::remember_sku(conn, sku)?,
             }
             Ok(())
         })

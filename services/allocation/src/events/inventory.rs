@@ -1,5 +1,8 @@
+use omni_contracts::LocationId;
 use omni_contracts::api::StockMovement;
-use omni_contracts::events::{InventoryEvent, ReservationEvent, StockShortage};
+use omni_contracts::events::{
+    InventoryEvent, ReplenishmentDraft, ReplenishmentRequest, ReservationEvent, StockShortage,
+};
 use omni_contracts::{Envelope, OrderId, ReservationId};
 use omni_kafka::{HandlerError, Incoming};
 
@@ -70,6 +73,7 @@ pub async fn record(
             }
             if delta < 0 {
                 announce_shortage(conn, &stored, current + delta)?;
+                request_replenishment(conn, &stored, current, current + delta)?;
             }
             crate::events::publish_availability(conn, &stored.sku)?;
             Ok((Recorded::New, delta))
@@ -130,10 +134,53 @@ fn announce_shortage(
     )
 }
 
+/// When on-hand crosses the SKU's reorder point downwards, drafts a transfer from the location with the most
+/// to spare, or a purchase order when none has spare (one request per crossing: only the movement that
+/// crosses the point asks).
+fn request_replenishment(
+    conn: &mut omni_db::DbConnection,
+    movement: &StockMovement,
+    before: i64,
+    after: i64,
+) -> omni_db::Result<()> {
+    let Some(reorder_point) = crate::db::catalog::reorder_point(conn, &movement.sku)? else {
+        return Ok(());
+    };
+    let Some(suggested_quantity) = crate::domain::replenishment_needed(reorder_point, before, after) else {
+        return Ok(());
+    };
+    let donors: Vec<(LocationId, i64)> = ledger::availability(conn, &movement.sku)?
+        .into_iter()
+        .filter(|l| l.location_id != movement.location_id)
+        .map(|l| (l.location_id, l.atp))
+        .collect();
+    let draft = match crate::domain::best_donor(&donors, reorder_point, suggested_quantity) {
+        Some(from_location_id) => ReplenishmentDraft::Transfer { from_location_id },
+        None => ReplenishmentDraft::PurchaseOrder {},
+    };
+    let request = ReplenishmentRequest {
+        request_id: omni_contracts::MovementId::generate(),
+        location_id: movement.location_id.clone(),
+        sku: movement.sku.clone(),
+        on_hand: after,
+        reorder_point,
+        suggested_quantity,
+        draft,
+    };
+    tracing::info!(sku = %movement.sku, location.id = %movement.location_id, after, reorder_point, "Replenishment requested.");
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("allocation", InventoryEvent::ReplenishmentRequested(request)),
+    )
+}
+
 /// `omni.inventory.v1` consumer.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<InventoryEvent>()?;
-    let InventoryEvent::Movement(movement) = event.data;
+    let InventoryEvent::Movement(movement) = event.data else {
+        // Allocation's own replenishment requests share the topic; they are for planners, not for the ledger.
+        return Ok(());
+    };
     match record(&state, movement, None).await {
         Ok(_) => Ok(()),
         Err(MovementError::UnknownReference(reason)) => Err(HandlerError::Permanent(reason)),

@@ -16,6 +16,7 @@ CREATE TABLE skus (
     title TEXT NOT NULL,
     -- JSON array of tags
     tags TEXT NOT NULL,
+    reorder_point BIGINT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

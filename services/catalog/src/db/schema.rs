@@ -17,6 +17,7 @@ diesel::table! {
         sku -> Text,
         title -> Text,
         tags -> Text,
+        reorder_point -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

@@ -12,6 +12,7 @@ struct SkuRow {
     sku: String,
     title: String,
     tags: String,
+    reorder_point: Option<i64>,
 }
 
 impl SkuRow {
@@ -20,6 +21,7 @@ impl SkuRow {
             sku: Sku::parse(&self.sku).ok()?,
             title: self.title,
             tags: serde_json::from_str(&self.tags).ok()?,
+            reorder_point: self.reorder_point.and_then(|r| u32::try_from(r).ok()),
         })
     }
 }
@@ -45,6 +47,7 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
                 .set((
                     skus::title.eq(&record.title),
                     skus::tags.eq(tags),
+                    skus::reorder_point.eq(record.reorder_point.map(i64::from)),
                     skus::updated_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -56,6 +59,7 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
                     skus::sku.eq(record.sku.as_str()),
                     skus::title.eq(&record.title),
                     skus::tags.eq(tags),
+                    skus::reorder_point.eq(record.reorder_point.map(i64::from)),
                     skus::created_at.eq(now),
                     skus::updated_at.eq(now),
                 ))
