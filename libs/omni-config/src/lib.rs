@@ -218,6 +218,8 @@ pub struct OutboxSettings {
 pub struct ReservationSettings {
     /// How long an order's hold lasts before the sweeper releases it.
     pub ttl_seconds: u64,
+    /// How often the hold store is compared with the ledger.
+    pub reconcile_interval_seconds: u64,
 }
 
 const DEFAULTS: &str = include_str!("defaults.toml");

@@ -73,8 +73,18 @@ impl State {
     async fn rebuild(&self) -> Result<(), String> {
         let _exclusive = self.changes.write().await;
         self.stale.store(false, Ordering::SeqCst);
-        let snapshot = self
-            .db
+        let snapshot = self.ledger_snapshot().await?;
+        self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
+        tracing::info!(
+            levels = snapshot.on_hand.len(),
+            holds = snapshot.holds.len(),
+            "Hold store rebuilt from the ledger."
+        );
+        Ok(())
+    }
+
+    async fn ledger_snapshot(&self) -> Result<holds::Snapshot, String> {
+        self.db
             .run(|conn| -> omni_db::Result<holds::Snapshot> {
                 let on_hand = db::ledger::all_levels(conn)?;
                 let holds = db::reservations::all_held(conn)?
@@ -88,14 +98,42 @@ impl State {
                 Ok(holds::Snapshot { on_hand, holds })
             })
             .await
-            .map_err(|e| e.to_string())?;
-        self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
-        tracing::info!(
-            levels = snapshot.on_hand.len(),
-            holds = snapshot.holds.len(),
-            "Hold store rebuilt from the ledger."
-        );
-        Ok(())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Compares every level in the hold store with the ledger while no change is in flight, and reloads the
+    /// store if any differs. Returns how many (location, SKU) levels differed.
+    pub async fn reconcile(&self) -> Result<usize, String> {
+        let _exclusive = self.changes.write().await;
+        let snapshot = self.ledger_snapshot().await?;
+        let expected = snapshot.expected_levels();
+        let mut diverged = 0;
+        let locations: std::collections::BTreeSet<&String> = expected.keys().map(|(l, _)| l).collect();
+        for location in locations {
+            let Ok(location_id) = omni_contracts::LocationId::parse(location) else {
+                continue;
+            };
+            let have = self
+                .holds
+                .location_levels(&location_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            for ((_, sku), want) in expected
+                .range((location.clone(), String::new())..)
+                .take_while(|((l, _), _)| l == location)
+            {
+                let got = have.get(sku).copied().unwrap_or((0, 0));
+                if got != *want {
+                    tracing::warn!(location.id = %location, sku = %sku, ?got, ?want, "Hold store diverged from the ledger.");
+                    diverged += 1;
+                }
+            }
+        }
+        if diverged > 0 {
+            self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
+            tracing::warn!(diverged, "Hold store repaired from the ledger.");
+        }
+        Ok(diverged)
     }
 }
 
@@ -174,6 +212,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         })
     };
     let ctx_shutdown = ctx.shutdown.clone();
+    let reconcile_every = Duration::from_secs(ctx.settings.reservations.reconcile_interval_seconds.max(1));
     let http_state = state.clone();
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
@@ -181,7 +220,11 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         consumers,
         relay,
         readiness: vec![holds_check],
-        background: vec![watch, sweeper(state.clone(), ctx_shutdown)],
+        background: vec![
+            watch,
+            sweeper(state.clone(), ctx_shutdown.clone()),
+            reconciler(state.clone(), ctx_shutdown, reconcile_every),
+        ],
     })
     .await
 }
@@ -201,6 +244,25 @@ fn sweeper(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "Expired holds released."),
                 Err(e) => tracing::warn!(error = %e, "Hold sweep failed; retrying."),
+            }
+        }
+    })
+}
+
+/// Compares the hold store with the ledger every `every` and repairs divergence.
+fn reconciler(
+    state: State,
+    shutdown: tokio_util::sync::CancellationToken,
+    every: Duration,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = state.reconcile().await {
+                tracing::warn!(error = %e, "Reconciliation failed; retrying.");
             }
         }
     })

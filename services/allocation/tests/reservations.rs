@@ -26,6 +26,7 @@ impl Stage {
     async fn start(real: bool, stock: &[(&str, i64)]) -> anyhow::Result<Self> {
         omni_telemetry::init_for_tests();
         let mut settings = settings();
+        settings.reservations.reconcile_interval_seconds = 1;
         let (options, db, redis, dir) = if real {
             isolate_kafka(&mut settings);
             let db = TestDatabase::create(Backend::Postgres)?;
@@ -481,4 +482,59 @@ async fn falling_below_the_reorder_point_drafts_one_replenishment_per_crossing()
         Ok(stage)
     })
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reconciler_repairs_a_redis_that_diverged_from_the_ledger() -> anyhow::Result<()> {
+    let stage = Stage::start(true, &[("A", 5)]).await?;
+    let outcome = async {
+        ensure!(
+            stage
+                .hold(&id(), json!([{ "sku": "A", "quantity": 2 }]), 600)
+                .await?
+                .status
+                == 201
+        );
+        let namespace = stage._redis.as_ref().context("real backends")?;
+        let mut conn = redis::Client::open(namespace.url.as_str())?
+            .get_multiplexed_async_connection()
+            .await?;
+        let onhand = format!("{}:{{S1}}:onhand", namespace.prefix);
+        let reserved = format!("{}:{{S1}}:reserved", namespace.prefix);
+        // Something outside Omni corrupts the hot store: 100 phantom units and a lost hold.
+        let _: i64 = redis::cmd("HINCRBY")
+            .arg(&onhand)
+            .arg("A")
+            .arg(100)
+            .query_async(&mut conn)
+            .await?;
+        let _: i64 = redis::cmd("HSET")
+            .arg(&reserved)
+            .arg("A")
+            .arg(0)
+            .query_async(&mut conn)
+            .await?;
+        eventually("the reconciler to repair Redis", WAIT, || {
+            let mut conn = conn.clone();
+            let (onhand, reserved) = (onhand.clone(), reserved.clone());
+            async move {
+                let have: (Option<i64>, Option<i64>) = redis::pipe()
+                    .cmd("HGET")
+                    .arg(&onhand)
+                    .arg("A")
+                    .cmd("HGET")
+                    .arg(&reserved)
+                    .arg("A")
+                    .query_async(&mut conn)
+                    .await?;
+                Ok((have == (Some(5), Some(2))).then_some(()))
+            }
+        })
+        .await?;
+        ensure!(stage.levels("A").await? == (5, 2), "the ledger was never touched");
+        Ok(())
+    }
+    .await;
+    stage.stop().await?;
+    outcome
 }

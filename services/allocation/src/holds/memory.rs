@@ -107,6 +107,26 @@ impl MemoryHolds {
         )
     }
 
+    pub(super) fn location_levels(
+        &self,
+        location: &LocationId,
+    ) -> std::collections::HashMap<String, (i64, i64)> {
+        let inner = self.lock();
+        let loc = location.to_string();
+        let mut levels: std::collections::HashMap<String, (i64, i64)> = Default::default();
+        for ((l, sku), q) in &inner.on_hand {
+            if *l == loc {
+                levels.entry(sku.clone()).or_default().0 = *q;
+            }
+        }
+        for ((l, sku), q) in &inner.reserved {
+            if *l == loc {
+                levels.entry(sku.clone()).or_default().1 = *q;
+            }
+        }
+        levels
+    }
+
     pub(super) fn is_loaded(&self) -> bool {
         self.lock().loaded
     }

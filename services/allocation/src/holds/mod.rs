@@ -108,6 +108,17 @@ impl HoldStore {
         }
     }
 
+    /// Every `sku → (on_hand, reserved)` at a location, in one round trip.
+    pub async fn location_levels(
+        &self,
+        location: &LocationId,
+    ) -> Result<std::collections::HashMap<String, (i64, i64)>, HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.location_levels(location).await,
+            HoldStore::Memory(m) => Ok(m.location_levels(location)),
+        }
+    }
+
     /// Whether the store has been loaded from the ledger (false after a Redis restart or a fresh process).
     pub async fn is_loaded(&self) -> Result<bool, HoldError> {
         match self {
@@ -143,6 +154,22 @@ pub struct Snapshot {
     pub on_hand: Vec<(String, String, i64)>,
     /// Every held reservation.
     pub holds: Vec<SnapshotHold>,
+}
+
+impl Snapshot {
+    /// `(on_hand, reserved)` by `(location, sku)` as the ledger says they should be.
+    pub fn expected_levels(&self) -> std::collections::BTreeMap<(String, String), (i64, i64)> {
+        let mut levels: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
+        for (location, sku, on_hand) in &self.on_hand {
+            levels.entry((location.clone(), sku.clone())).or_default().0 += on_hand;
+        }
+        for hold in &self.holds {
+            for (sku, q) in &hold.lines {
+                levels.entry((hold.location.clone(), sku.clone())).or_default().1 += q;
+            }
+        }
+        levels
+    }
 }
 
 /// A held reservation in a [`Snapshot`].

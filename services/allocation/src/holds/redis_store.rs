@@ -179,6 +179,32 @@ impl RedisHolds {
         Ok((on_hand.unwrap_or(0), reserved.unwrap_or(0)))
     }
 
+    pub(super) async fn location_levels(
+        &self,
+        location: &LocationId,
+    ) -> Result<std::collections::HashMap<String, (i64, i64)>, HoldError> {
+        let mut conn = self.conn.clone();
+        let loc = location.as_str();
+        let (on_hand, reserved): (
+            std::collections::HashMap<String, i64>,
+            std::collections::HashMap<String, i64>,
+        ) = redis::pipe()
+            .cmd("HGETALL")
+            .arg(self.key(loc, "onhand"))
+            .cmd("HGETALL")
+            .arg(self.key(loc, "reserved"))
+            .query_async(&mut conn)
+            .await?;
+        let mut levels: std::collections::HashMap<String, (i64, i64)> = Default::default();
+        for (sku, q) in on_hand {
+            levels.entry(sku).or_default().0 = q;
+        }
+        for (sku, q) in reserved {
+            levels.entry(sku).or_default().1 = q;
+        }
+        Ok(levels)
+    }
+
     pub(super) async fn is_loaded(&self) -> Result<bool, HoldError> {
         let mut conn = self.conn.clone();
         let generation: Option<String> = redis::cmd("GET")
