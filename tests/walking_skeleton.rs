@@ -8,12 +8,9 @@ use anyhow::{Context, ensure};
 use omni_contracts::api::{MovementKind, StockMovement};
 use omni_contracts::events::InventoryEvent;
 use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
-use omni_db::testing::{Backend, TestDatabase};
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{
-    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, settings,
-};
-use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -32,23 +29,8 @@ async fn an_order_walks_through_every_service_on_embedded_backends() -> anyhow::
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_order_walks_through_every_service_on_real_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let bootstrap = kafka_bootstrap()
-        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
-    let database = TestDatabase::create(Backend::Postgres)?;
-    let redis = RedisNamespace::new();
-    let mut settings = settings();
-    isolate_kafka(&mut settings);
-    let options = MeshOptions {
-        settings,
-        kafka: KafkaBackend::External(bootstrap),
-        db: DbBackend::Postgres(database.url.clone()),
-        holds: HoldsBackend::Redis {
-            url: redis.url.clone(),
-            prefix: redis.prefix.clone(),
-        },
-        ephemeral_ports: true,
-        services: omni_config::SERVICES.to_vec(),
-    };
+    let backends = RealBackends::new(settings())?;
+    let options = backends.options.clone();
     walk_one_order(Mesh::start(options).await?).await
 }
 
@@ -386,23 +368,8 @@ fn tempdir() -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let bootstrap = kafka_bootstrap()
-        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
-    let database = TestDatabase::create(Backend::Postgres)?;
-    let redis = RedisNamespace::new();
-    let mut settings = settings();
-    isolate_kafka(&mut settings);
-    let options = MeshOptions {
-        settings,
-        kafka: KafkaBackend::External(bootstrap),
-        db: DbBackend::Postgres(database.url.clone()),
-        holds: HoldsBackend::Redis {
-            url: redis.url.clone(),
-            prefix: redis.prefix.clone(),
-        },
-        ephemeral_ports: true,
-        services: omni_config::SERVICES.to_vec(),
-    };
+    let backends = RealBackends::new(settings())?;
+    let options = backends.options.clone();
     // The card is tokenized first, by payments alone; then payments stays down.
     let payments_only = Mesh::start(MeshOptions {
         services: vec!["payments"],
@@ -467,18 +434,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
             .status
             == 201
     );
-    let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "STORE-1", "sku": "MUG", "kind": "receipt", "quantity": 3 });
-    eventually("allocation to take the receipt", WAIT, || async {
-        Ok([200, 201]
-            .contains(
-                &allocation
-                    .post("/v1/inventory/movements", &receipt, &[])
-                    .await?
-                    .status,
-            )
-            .then_some(()))
-    })
-    .await?;
+    receive_stock(&allocation, "STORE-1", "MUG", 3).await?;
     eventually("routing to see the stock", WAIT, || async {
         Ok((fulfillment.get("/v1/stock/MUG").await?.body[0]["atp"] == 3).then_some(()))
     })

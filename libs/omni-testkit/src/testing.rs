@@ -120,3 +120,69 @@ impl Drop for RedisNamespace {
         }
     }
 }
+
+/// Everything a mesh on the real backends needs for one test: its own database, Redis namespace, topics and
+/// consumer groups. Keep it alive for the test; dropping it cleans up.
+#[derive(Debug)]
+pub struct RealBackends {
+    /// Options for [`crate::Mesh::start`] (all six services; change `services` to run fewer).
+    pub options: crate::MeshOptions,
+    /// The test's database.
+    pub database: omni_db::testing::TestDatabase,
+    /// The test's Redis keys.
+    pub redis: RedisNamespace,
+}
+
+impl RealBackends {
+    /// Backends from the environment the test script prepared (`OMNI_TEST_*`), with `settings`.
+    pub fn new(mut settings: Settings) -> anyhow::Result<Self> {
+        let bootstrap = kafka_bootstrap().ok_or_else(|| {
+            anyhow::anyhow!("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")
+        })?;
+        let database = omni_db::testing::TestDatabase::create(omni_db::testing::Backend::Postgres)?;
+        let redis = RedisNamespace::new();
+        isolate_kafka(&mut settings);
+        let options = crate::MeshOptions {
+            settings,
+            kafka: crate::KafkaBackend::External(bootstrap),
+            db: crate::DbBackend::Postgres(database.url.clone()),
+            holds: crate::HoldsBackend::Redis {
+                url: redis.url.clone(),
+                prefix: redis.prefix.clone(),
+            },
+            ephemeral_ports: true,
+            services: omni_config::SERVICES.to_vec(),
+        };
+        Ok(Self {
+            options,
+            database,
+            redis,
+        })
+    }
+}
+
+/// Records a receipt at allocation, retrying while allocation has not yet learned the location or SKU from the
+/// catalog topic.
+pub async fn receive_stock(
+    allocation: &crate::Client,
+    location: &str,
+    sku: &str,
+    units: i64,
+) -> anyhow::Result<()> {
+    let receipt = serde_json::json!({
+        "event_id": uuid::Uuid::now_v7(), "location_id": location, "sku": sku, "kind": "receipt", "quantity": units,
+    });
+    eventually(
+        "allocation to take the receipt",
+        Duration::from_secs(30),
+        || async {
+            let answer = allocation.post("/v1/inventory/movements", &receipt, &[]).await?;
+            match answer.status {
+                200 | 201 => Ok(Some(())),
+                422 => Ok(None),
+                other => anyhow::bail!("receipt answered {other}: {}", answer.body),
+            }
+        },
+    )
+    .await
+}

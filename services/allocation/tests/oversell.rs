@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use omni_db::testing::{Backend, TestDatabase};
-use omni_testkit::testing::{ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, settings, unique_prefix};
+use omni_testkit::testing::{
+    ADMIN_KEY, eventually, isolate_kafka, kafka_bootstrap, receive_stock, settings, unique_prefix,
+};
 use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use rand::Rng;
 use serde_json::json;
@@ -164,23 +166,7 @@ async fn run_load(mesh: &Mesh, redis: &mut OwnRedis, prefix: &str) -> anyhow::Re
                 == 201
         );
         for location in LOCATIONS {
-            let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": location,
-                "sku": format!("SKU-{sku}"), "kind": "receipt", "quantity": UNITS });
-            eventually(
-                "allocation to take the receipt",
-                Duration::from_secs(30),
-                || async {
-                    Ok([200, 201]
-                        .contains(
-                            &allocation
-                                .post("/v1/inventory/movements", &receipt, &[])
-                                .await?
-                                .status,
-                        )
-                        .then_some(()))
-                },
-            )
-            .await?;
+            receive_stock(&allocation, location, &format!("SKU-{sku}"), UNITS).await?;
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use omni_db::testing::{Backend, TestDatabase};
 use omni_testkit::testing::{
-    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, settings,
+    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, receive_stock, settings,
 };
 use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use serde_json::{Value, json};
@@ -66,18 +66,7 @@ impl Stage {
                     .status
                     == 201
             );
-            let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": sku, "kind": "receipt", "quantity": units });
-            eventually("allocation to take the receipt", WAIT, || async {
-                Ok([200, 201]
-                    .contains(
-                        &allocation
-                            .post("/v1/inventory/movements", &receipt, &[])
-                            .await?
-                            .status,
-                    )
-                    .then_some(()))
-            })
-            .await?;
+            receive_stock(&allocation, "S1", sku, *units).await?;
         }
         Ok(Self {
             mesh,
@@ -430,18 +419,23 @@ async fn availability_near_a_point_counts_only_the_locations_within_the_radius()
         let munich = json!({ "id": "S2", "name": "Munich", "kind": "store", "lat": 48.14, "lon": 11.58,
             "timezone": "Europe/Berlin", "capabilities": ["ship"] });
         ensure!(catalog.post("/v1/locations", &munich, &[]).await?.status == 201);
-        let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S2", "sku": "A", "kind": "receipt", "quantity": 4 });
-        eventually("allocation to take the receipt", WAIT, || async {
-            Ok([200, 201].contains(&stage.allocation.post("/v1/inventory/movements", &receipt, &[]).await?.status).then_some(()))
-        })
-        .await?;
+        receive_stock(&stage.allocation, "S2", "A", 4).await?;
         let everywhere = stage.allocation.get("/v1/availability/A").await?;
         ensure!(everywhere.body["available"] == 7, "{everywhere:?}");
-        let near_berlin = stage.allocation.get("/v1/availability/A?channel=web&lat=52.52&lon=13.40&radius_km=50").await?;
+        let near_berlin = stage
+            .allocation
+            .get("/v1/availability/A?channel=web&lat=52.52&lon=13.40&radius_km=50")
+            .await?;
         ensure!(near_berlin.body["available"] == 3, "{near_berlin:?}");
         ensure!(near_berlin.body["locations"].as_array().map(Vec::len) == Some(1));
-        let half = stage.allocation.get("/v1/availability/A?lat=52.52&lon=13.40").await?;
-        ensure!(half.status == 400 && half.body["code"] == "invalid_query", "{half:?}");
+        let half = stage
+            .allocation
+            .get("/v1/availability/A?lat=52.52&lon=13.40")
+            .await?;
+        ensure!(
+            half.status == 400 && half.body["code"] == "invalid_query",
+            "{half:?}"
+        );
         Ok(stage)
     })
     .await
@@ -457,11 +451,7 @@ async fn falling_below_the_reorder_point_drafts_one_replenishment_per_crossing()
         let sku = json!({ "sku": "R", "title": "Reordered", "reorder_point": 5 });
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
         for (location, units) in [("S1", 6), ("W1", 40)] {
-            let receipt = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": location, "sku": "R", "kind": "receipt", "quantity": units });
-            eventually("allocation to take the receipt", WAIT, || async {
-                Ok([200, 201].contains(&stage.allocation.post("/v1/inventory/movements", &receipt, &[]).await?.status).then_some(()))
-            })
-            .await?;
+            receive_stock(&stage.allocation, location, "R", units).await?;
         }
         for _ in 0..2 {
             let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "R", "kind": "pos_sale", "quantity": 1 });
