@@ -93,6 +93,18 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     })
     .await?;
 
+    // Omni measures how long a stock change takes to reach routing.
+    let metrics = fulfillment.get_text("/metrics").await?;
+    let observed = metrics
+        .lines()
+        .find(|l| l.starts_with("omni_availability_lag_seconds_count"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    ensure!(
+        observed.is_some_and(|n| n >= 2),
+        "availability lag is measured: {observed:?}"
+    );
+
     // Checkout: tokenize a sandbox card, place the order.
     let token = payments
         .post(

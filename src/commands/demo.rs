@@ -115,6 +115,8 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     bar.finish();
     let elapsed = started.elapsed();
     let oversold = oversold_units(&allocation).await?;
+    let fulfillment = Client::new(dev.mesh.url("fulfillment"), &dev.admin_key);
+    let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
     let t = tally.lock().await;
     let mut latencies = t.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
@@ -138,6 +140,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         f64::from(args.orders) / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );
+    match lag {
+        Some((count, p50, p99)) => println!(
+            "  availability lag  p50 ≤ {p50} ms, p99 ≤ {p99} ms over {count} stock changes (stock change → routing, histogram buckets)"
+        ),
+        None => println!("  availability lag  not measured"),
+    }
     println!("  oversold units    {oversold}");
     drop(t);
     let mut mesh = dev.mesh;
@@ -252,4 +260,38 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// `(count, p50, p99)` in milliseconds from the `omni_availability_lag_seconds` histogram: the upper bounds of the
+/// buckets the percentiles fall in.
+fn availability_lag(metrics: &str) -> Option<(u64, f64, f64)> {
+    let mut buckets: Vec<(f64, u64)> = metrics
+        .lines()
+        .filter(|l| l.starts_with("omni_availability_lag_seconds_bucket"))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let count = l.rsplit(' ').next()?.parse().ok()?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                },
+                count,
+            ))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let at = |p: f64| {
+        let rank = (total as f64 * p).ceil() as u64;
+        buckets
+            .iter()
+            .find(|(_, c)| *c >= rank)
+            .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
+    };
+    Some((total, at(0.50), at(0.99)))
 }

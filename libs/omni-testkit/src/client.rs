@@ -58,6 +58,18 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
+    /// `GET path` as text (e.g. `/metrics`).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// `DELETE path`.
     pub async fn delete_path(&self, path: &str) -> anyhow::Result<Answer> {
         self.send(self.http.delete(format!("{}{path}", self.base))).await

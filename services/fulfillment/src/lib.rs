@@ -26,6 +26,9 @@ pub struct State {
     pub db: Db,
     /// Wakes the outbox relay.
     pub relay: Arc<Notify>,
+    /// `omni_availability_lag_seconds`: from allocation computing a SKU's availability (in the transaction of
+    /// the movement or hold that changed it) to routing seeing it.
+    pub availability_lag: prometheus::Histogram,
 }
 
 /// The OpenAPI document, generated from the handlers.
@@ -43,9 +46,22 @@ pub struct ApiDoc;
 /// Runs fulfillment until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
+    let availability_lag = prometheus::Histogram::with_opts(
+        prometheus::HistogramOpts::new(
+            "availability_lag_seconds",
+            "From a stock change in allocation to routing seeing the new availability",
+        )
+        .buckets(omni_telemetry::metrics::LATENCY_BUCKETS.to_vec()),
+    )
+    .map_err(|e| omni_http::Error::Startup(e.to_string()))?;
+    ctx.metrics
+        .registry
+        .register(Box::new(availability_lag.clone()))
+        .map_err(|e| omni_http::Error::Startup(e.to_string()))?;
     let state = State {
         db: ctx.db.clone(),
         relay: relay.waker(),
+        availability_lag,
     };
     let consumers = vec![
         (

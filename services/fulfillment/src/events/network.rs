@@ -21,6 +21,11 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             // Compacted topic: the latest picture of a SKU replaces the previous one, so replays are harmless.
             let event = incoming.decode::<AvailabilityEvent>()?;
             let AvailabilityEvent::Changed(changed) = event.data;
+            let lag = (chrono::Utc::now() - changed.computed_at)
+                .num_microseconds()
+                .unwrap_or(0)
+                .max(0);
+            state.availability_lag.observe(lag as f64 / 1e6);
             state
                 .db
                 .transaction(move |conn| network::replace_stock(conn, &changed.sku, &changed.locations))
