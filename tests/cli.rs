@@ -110,24 +110,34 @@ fn dev_mode_starts_writes_its_endpoints_and_stops_cleanly_on_sigterm() -> anyhow
             .as_str()
             .is_some_and(|b| b.starts_with("127.0.0.1:"))
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    ensure!(status.success());
-    let started = std::time::Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait()? {
-            break exit;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill()?;
-            anyhow::bail!("dev mode did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = stop_with_sigterm(&mut child, "dev mode did not stop on SIGTERM")?;
     let _ = std::fs::remove_dir_all(&dir);
     ensure!(exit.success(), "a clean stop exits 0, got {exit:?}");
     Ok(())
+}
+
+/// Sends SIGTERM and waits (bounded) for the process to exit; `what` names the failure if it does not.
+fn stop_with_sigterm(
+    child: &mut std::process::Child,
+    what: &str,
+) -> anyhow::Result<std::process::ExitStatus> {
+    ensure!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?
+            .success()
+    );
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(exit) = child.try_wait()? {
+            return Ok(exit);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill()?;
+            anyhow::bail!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -170,20 +180,7 @@ fn serve_runs_one_service_on_real_backends_and_drains_on_sigterm() -> anyhow::Re
         ready.contains("\"database\":\"ok\"") && ready.contains("\"kafka\":\"ok\""),
         "{ready}"
     );
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    let started = std::time::Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait()? {
-            break exit;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill()?;
-            anyhow::bail!("omni serve did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = stop_with_sigterm(&mut child, "omni serve did not stop on SIGTERM")?;
     ensure!(exit.success(), "a drained stop exits 0, got {exit:?}");
     Ok(())
 }

@@ -156,9 +156,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                     return Err(e);
                 }
                 state.relay.notify_one();
-                let held = find(state, &id.to_string())
-                    .await?
-                    .ok_or_else(|| HoldFailure::NotFound(id.to_string()))?;
+                let held = existing(state, &id.to_string()).await?;
                 return Ok((view(&held)?, true));
             }
         }
@@ -220,6 +218,13 @@ async fn candidates(
         .await
 }
 
+/// The reservation, or `NotFound`.
+async fn existing(state: &State, id: &str) -> Result<StoredHold, HoldFailure> {
+    find(state, id)
+        .await?
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))
+}
+
 async fn find(state: &State, id: &str) -> Result<Option<StoredHold>, HoldFailure> {
     let id = id.to_owned();
     Ok(state.db.run(move |conn| reservations::find(conn, &id)).await?)
@@ -238,9 +243,7 @@ pub async fn extend(state: &State, id: &str, ttl_seconds: u32) -> Result<Reserva
         .db
         .transaction(move |conn| reservations::extend(conn, &key, until, omni_db::now()))
         .await?;
-    let hold = find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let hold = existing(state, id).await?;
     if !extended {
         return Err(not_held(&hold));
     }
@@ -263,9 +266,7 @@ fn not_held(hold: &StoredHold) -> HoldFailure {
 /// a no-op that answers its current state.
 pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reservation, HoldFailure> {
     let _change = state.change_guard().await;
-    let hold = find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let hold = existing(state, id).await?;
     let now = omni_db::now();
     let stored = hold.clone();
     let ended = state
@@ -285,18 +286,14 @@ pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reserv
     if ended {
         follow_store(state, &hold, false).await;
     }
-    let current = find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let current = existing(state, id).await?;
     view(&current)
 }
 
 /// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
 pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
     let _change = state.change_guard().await;
-    let hold = find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let hold = existing(state, id).await?;
     let now = omni_db::now();
     let stored = hold.clone();
     let committed = state
@@ -321,9 +318,7 @@ pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure>
             Ok(true)
         })
         .await?;
-    let current = find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let current = existing(state, id).await?;
     if !committed {
         return Err(not_held(&current));
     }

@@ -87,6 +87,25 @@ impl Stage {
         self.allocation.post("/v1/reservations", &body, &[]).await
     }
 
+    async fn extend(&self, id: &str, ttl_seconds: u32) -> anyhow::Result<omni_testkit::client::Answer> {
+        let path = format!("/v1/reservations/{id}/extend");
+        self.allocation
+            .post(&path, &json!({ "ttl_seconds": ttl_seconds }), &[])
+            .await
+    }
+
+    async fn commit(&self, id: &str) -> anyhow::Result<omni_testkit::client::Answer> {
+        self.allocation
+            .post(&format!("/v1/reservations/{id}/commit"), &json!({}), &[])
+            .await
+    }
+
+    async fn release(&self, id: &str) -> anyhow::Result<omni_testkit::client::Answer> {
+        self.allocation
+            .delete_path(&format!("/v1/reservations/{id}"))
+            .await
+    }
+
     async fn levels(&self, sku: &str) -> anyhow::Result<(i64, i64)> {
         let answer = self.allocation.get(&format!("/v1/availability/{sku}")).await?;
         let at = &answer.body["locations"][0];
@@ -211,22 +230,12 @@ async fn a_committed_hold_leaves_on_hand_once_and_cannot_be_released() -> anyhow
                 .status
                 == 201
         );
-        let extended = stage
-            .allocation
-            .post(
-                &format!("/v1/reservations/{hold_id}/extend"),
-                &json!({ "ttl_seconds": 600 }),
-                &[],
-            )
-            .await?;
+        let extended = stage.extend(&hold_id, 600).await?;
         ensure!(
             extended.status == 200 && extended.body["status"] == "held",
             "{extended:?}"
         );
-        let committed = stage
-            .allocation
-            .post(&format!("/v1/reservations/{hold_id}/commit"), &json!({}), &[])
-            .await?;
+        let committed = stage.commit(&hold_id).await?;
         ensure!(
             committed.status == 200 && committed.body["status"] == "committed",
             "{committed:?}"
@@ -235,18 +244,12 @@ async fn a_committed_hold_leaves_on_hand_once_and_cannot_be_released() -> anyhow
             stage.levels("A").await? == (3, 0),
             "on-hand down by 2, nothing held"
         );
-        let twice = stage
-            .allocation
-            .post(&format!("/v1/reservations/{hold_id}/commit"), &json!({}), &[])
-            .await?;
+        let twice = stage.commit(&hold_id).await?;
         ensure!(
             twice.status == 409 && twice.body["code"] == "conflict",
             "{twice:?}"
         );
-        let released = stage
-            .allocation
-            .delete_path(&format!("/v1/reservations/{hold_id}"))
-            .await?;
+        let released = stage.release(&hold_id).await?;
         ensure!(released.status == 204);
         let after = stage
             .allocation
@@ -270,23 +273,8 @@ async fn a_released_hold_is_on_sale_again() -> anyhow::Result<()> {
                 .status
                 == 201
         );
-        ensure!(
-            stage
-                .allocation
-                .delete_path(&format!("/v1/reservations/{hold_id}"))
-                .await?
-                .status
-                == 204
-        );
-        ensure!(
-            stage
-                .allocation
-                .delete_path(&format!("/v1/reservations/{hold_id}"))
-                .await?
-                .status
-                == 204,
-            "idempotent"
-        );
+        ensure!(stage.release(&hold_id).await?.status == 204);
+        ensure!(stage.release(&hold_id).await?.status == 204, "idempotent");
         ensure!(stage.levels("A").await? == (1, 0));
         ensure!(
             stage
@@ -312,14 +300,7 @@ async fn an_extension_before_expiry_keeps_the_hold_and_one_after_expiry_is_refus
                 .status
                 == 201
         );
-        let extended = stage
-            .allocation
-            .post(
-                &format!("/v1/reservations/{kept}/extend"),
-                &json!({ "ttl_seconds": 600 }),
-                &[],
-            )
-            .await?;
+        let extended = stage.extend(&kept, 600).await?;
         ensure!(extended.status == 200, "{extended:?}");
         // Not extended: expires; an extension after its expiry is refused even before the sweeper runs.
         let lapsed = id();
@@ -331,14 +312,7 @@ async fn an_extension_before_expiry_keeps_the_hold_and_one_after_expiry_is_refus
                 == 201
         );
         tokio::time::sleep(Duration::from_millis(1100)).await;
-        let late = stage
-            .allocation
-            .post(
-                &format!("/v1/reservations/{lapsed}/extend"),
-                &json!({ "ttl_seconds": 600 }),
-                &[],
-            )
-            .await?;
+        let late = stage.extend(&lapsed, 600).await?;
         ensure!(late.status == 409, "an expired hold cannot be extended: {late:?}");
         eventually("the sweeper to expire the lapsed hold", WAIT, || async {
             let hold = stage
