@@ -117,13 +117,14 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             "the hold store is being rebuilt from the ledger".into(),
         ));
     }
+    let keep_back = crate::holds::KeepBack::new();
     let _change = state.change_guard().await;
     let expires_at = Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds));
     let mut shortages = Vec::new();
     for location in candidates {
         match state
             .holds
-            .reserve(id, &location, &lines)
+            .reserve(id, &location, &lines, &keep_back)
             .await
             .map_err(|e| HoldFailure::Unavailable(e.to_string()))?
         {

@@ -3,7 +3,7 @@
 
 use anyhow::ensure;
 use omni_allocation::HoldStore;
-use omni_allocation::holds::{MemoryHolds, RedisHolds, ReserveOutcome, Snapshot, SnapshotHold};
+use omni_allocation::holds::{KeepBack, MemoryHolds, RedisHolds, ReserveOutcome, Snapshot, SnapshotHold};
 use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 use omni_testkit::testing::RedisNamespace;
@@ -37,7 +37,12 @@ async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
         store.adjust_on_hand(&loc(), "A", 2).await?;
         store.adjust_on_hand(&loc(), "B", 1).await?;
         let outcome = store
-            .reserve(ReservationId::generate(), &loc(), &[line("A", 1), line("B", 2)])
+            .reserve(
+                ReservationId::generate(),
+                &loc(),
+                &[line("A", 1), line("B", 2)],
+                &KeepBack::new(),
+            )
             .await?;
         let ReserveOutcome::Short(short) = outcome else {
             anyhow::bail!("{name}: must be short")
@@ -64,11 +69,17 @@ async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
         store.adjust_on_hand(&loc(), "A", 3).await?;
         let id = ReservationId::generate();
         ensure!(
-            store.reserve(id, &loc(), &[line("A", 2)]).await? == ReserveOutcome::Held,
+            store
+                .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+                .await?
+                == ReserveOutcome::Held,
             "{name}"
         );
         ensure!(
-            store.reserve(id, &loc(), &[line("A", 2)]).await? == ReserveOutcome::Held,
+            store
+                .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+                .await?
+                == ReserveOutcome::Held,
             "{name}: a retry answers held"
         );
         ensure!(
@@ -85,10 +96,20 @@ async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
     for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 1).await?;
         let first = store
-            .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+            .reserve(
+                ReservationId::generate(),
+                &loc(),
+                &[line("A", 1)],
+                &KeepBack::new(),
+            )
             .await?;
         let second = store
-            .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+            .reserve(
+                ReservationId::generate(),
+                &loc(),
+                &[line("A", 1)],
+                &KeepBack::new(),
+            )
             .await?;
         ensure!(
             first == ReserveOutcome::Held && matches!(second, ReserveOutcome::Short(_)),
@@ -107,7 +128,12 @@ async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<(
             let store = store.clone();
             tokio::spawn(async move {
                 store
-                    .reserve(ReservationId::generate(), &loc(), &[line("A", 1)])
+                    .reserve(
+                        ReservationId::generate(),
+                        &loc(),
+                        &[line("A", 1)],
+                        &KeepBack::new(),
+                    )
                     .await
             })
         });
@@ -129,7 +155,9 @@ async fn a_released_hold_is_available_again_and_a_second_release_changes_nothing
     for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 2).await?;
         let id = ReservationId::generate();
-        store.reserve(id, &loc(), &[line("A", 2)]).await?;
+        store
+            .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+            .await?;
         store.release(id, &loc()).await?;
         store.release(id, &loc()).await?;
         ensure!(store.levels(&loc(), "A").await? == (2, 0), "{name}");
@@ -169,7 +197,9 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
     for (name, store) in stores {
         store.adjust_on_hand(&loc(), "A", 5).await?;
         let id = ReservationId::generate();
-        store.reserve(id, &loc(), &[line("A", 2)]).await?;
+        store
+            .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+            .await?;
         store.commit(id, &loc()).await?;
         store.commit(id, &loc()).await?;
         ensure!(

@@ -6,7 +6,7 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
 use crate::db::reservations;
-use crate::holds::ReserveOutcome;
+use crate::holds::{KeepBack, ReserveOutcome};
 
 /// Places the hold routing asked for: Redis (or memory) first, then PostgreSQL with the outbox, then the
 /// acknowledgement (the stored offset). If the database write fails the hold is undone.
@@ -28,7 +28,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
     let outcome = state
         .holds
-        .reserve(id, &sourced.location_id, &lines)
+        .reserve(id, &sourced.location_id, &lines, &KeepBack::new())
         .await
         .map_err(|e| HandlerError::Transient(e.to_string()))?;
     let event_id = event.id.to_string();

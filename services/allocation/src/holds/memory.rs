@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId};
 
-use super::{ReserveOutcome, Snapshot};
+use super::{KeepBack, ReserveOutcome, Snapshot};
 
 #[derive(Default)]
 struct Inner {
@@ -42,6 +42,7 @@ impl MemoryHolds {
         id: ReservationId,
         location: &LocationId,
         lines: &[HoldLine],
+        keep_back: &KeepBack,
     ) -> ReserveOutcome {
         let mut inner = self.lock();
         if inner.holds.contains_key(&id.to_string()) {
@@ -53,7 +54,8 @@ impl MemoryHolds {
             .filter_map(|line| {
                 let key = (loc.clone(), line.sku.to_string());
                 let available = inner.on_hand.get(&key).copied().unwrap_or(0)
-                    - inner.reserved.get(&key).copied().unwrap_or(0);
+                    - inner.reserved.get(&key).copied().unwrap_or(0)
+                    - keep_back.get(&line.sku).copied().unwrap_or(0).max(0);
                 let requested = i64::from(line.quantity);
                 (available < requested).then(|| Shortage {
                     sku: line.sku.clone(),

@@ -8,7 +8,11 @@ use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId};
 
 pub use memory::MemoryHolds;
-pub use redis_store::RedisHolds;
+pub use redis_store::{RESERVE_SCRIPT, RedisHolds};
+
+/// Units the caller's buffer rules withhold from it, by SKU (absent: none). A hold succeeds only if the
+/// location keeps at least this many units unheld after it.
+pub type KeepBack = std::collections::BTreeMap<omni_contracts::Sku, i64>;
 
 /// Why the hold store failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,16 +69,18 @@ impl HoldStore {
         }
     }
 
-    /// Holds every line at the location, or none. Idempotent by reservation id. `lines` must be merged by SKU.
+    /// Holds every line at the location, or none, leaving at least `keep_back` of each SKU unheld.
+    /// Idempotent by reservation id. `lines` must be merged by SKU.
     pub async fn reserve(
         &self,
         id: ReservationId,
         location: &LocationId,
         lines: &[HoldLine],
+        keep_back: &KeepBack,
     ) -> Result<ReserveOutcome, HoldError> {
         match self {
-            HoldStore::Redis(r) => r.reserve(id, location, lines).await,
-            HoldStore::Memory(m) => Ok(m.reserve(id, location, lines)),
+            HoldStore::Redis(r) => r.reserve(id, location, lines, keep_back).await,
+            HoldStore::Memory(m) => Ok(m.reserve(id, location, lines, keep_back)),
         }
     }
 

@@ -2,27 +2,28 @@ use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId, Sku};
 use redis::aio::ConnectionManager;
 
-use super::{HoldError, ReserveOutcome, Snapshot};
+use super::{HoldError, KeepBack, ReserveOutcome, Snapshot};
 
 /// Holds every line at one location or none; idempotent by reservation id.
-/// KEYS: on-hand hash, reserved hash, the reservation's hash. ARGV: line count, then sku, qty pairs.
-/// Returns `{"held"}` or `{"short", sku, requested, available, ...}`.
-const RESERVE: &str = r#"
+/// KEYS: on-hand hash, reserved hash, the reservation's hash. ARGV: line count, then `sku, qty, keep_back`
+/// triples (`keep_back`: units the caller's buffer rules withhold from it). Returns `{"held"}` or
+/// `{"short", sku, requested, available, ...}`.
+pub const RESERVE_SCRIPT: &str = r#"
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
 local n = tonumber(ARGV[1])
 local short = {'short'}
 for i = 0, n - 1 do
-  local sku = ARGV[2 + 2 * i]
-  local qty = tonumber(ARGV[3 + 2 * i])
-  local available = tonumber(redis.call('HGET', KEYS[1], sku) or '0') - tonumber(redis.call('HGET', KEYS[2], sku) or '0')
+  local sku = ARGV[2 + 3 * i]
+  local qty = tonumber(ARGV[3 + 3 * i])
+  local available = tonumber(redis.call('HGET', KEYS[1], sku) or '0') - tonumber(redis.call('HGET', KEYS[2], sku) or '0') - tonumber(ARGV[4 + 3 * i])
   if available < qty then
     table.insert(short, sku); table.insert(short, tostring(qty)); table.insert(short, tostring(math.max(available, 0)))
   end
 end
 if #short > 1 then return short end
 for i = 0, n - 1 do
-  local sku = ARGV[2 + 2 * i]
-  local qty = tonumber(ARGV[3 + 2 * i])
+  local sku = ARGV[2 + 3 * i]
+  local qty = tonumber(ARGV[3 + 3 * i])
   redis.call('HINCRBY', KEYS[2], sku, qty)
   redis.call('HSET', KEYS[3], sku, qty)
 end
@@ -67,7 +68,7 @@ impl RedisHolds {
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
-            reserve: std::sync::Arc::new(redis::Script::new(RESERVE)),
+            reserve: std::sync::Arc::new(redis::Script::new(RESERVE_SCRIPT)),
             release: std::sync::Arc::new(redis::Script::new(RELEASE)),
             commit: std::sync::Arc::new(redis::Script::new(COMMIT)),
         })
@@ -102,6 +103,7 @@ impl RedisHolds {
         id: ReservationId,
         location: &LocationId,
         lines: &[HoldLine],
+        keep_back: &KeepBack,
     ) -> Result<ReserveOutcome, HoldError> {
         let loc = location.as_str();
         let mut invocation = self.reserve.prepare_invoke();
@@ -111,7 +113,10 @@ impl RedisHolds {
             .key(self.key(loc, &format!("res:{id}")))
             .arg(lines.len());
         for line in lines {
-            invocation.arg(line.sku.as_str()).arg(line.quantity.get());
+            invocation
+                .arg(line.sku.as_str())
+                .arg(line.quantity.get())
+                .arg(keep_back.get(&line.sku).copied().unwrap_or(0).max(0));
         }
         let mut conn = self.conn.clone();
         let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
