@@ -16,6 +16,7 @@ pub struct DemoLocation {
     kind: &'static str,
     lat: f64,
     lon: f64,
+    region: &'static str,
     capabilities: &'static [&'static str],
     units: i64,
 }
@@ -28,6 +29,7 @@ pub const LOCATIONS: &[DemoLocation] = &[
         kind: "store",
         lat: 52.5200,
         lon: 13.4050,
+        region: "berlin",
         capabilities: &["ship", "pickup", "curbside"],
         units: 25,
     },
@@ -37,6 +39,7 @@ pub const LOCATIONS: &[DemoLocation] = &[
         kind: "store",
         lat: 52.4986,
         lon: 13.4030,
+        region: "berlin",
         capabilities: &["ship", "pickup"],
         units: 25,
     },
@@ -46,6 +49,7 @@ pub const LOCATIONS: &[DemoLocation] = &[
         kind: "store",
         lat: 52.3906,
         lon: 13.0645,
+        region: "brandenburg",
         capabilities: &["ship", "pickup", "curbside"],
         units: 25,
     },
@@ -55,6 +59,7 @@ pub const LOCATIONS: &[DemoLocation] = &[
         kind: "warehouse",
         lat: 52.4125,
         lon: 12.5316,
+        region: "brandenburg",
         capabilities: &["ship"],
         units: 200,
     },
@@ -76,7 +81,7 @@ pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<
     let allocation = Client::new(mesh.url("allocation"), admin_key);
     let fulfillment = Client::new(mesh.url("fulfillment"), admin_key);
     for l in LOCATIONS {
-        let body = json!({ "id": l.id, "name": l.name, "kind": l.kind, "lat": l.lat, "lon": l.lon, "timezone": "Europe/Berlin", "capabilities": l.capabilities });
+        let body = json!({ "id": l.id, "name": l.name, "kind": l.kind, "lat": l.lat, "lon": l.lon, "timezone": "Europe/Berlin", "region": l.region, "capabilities": l.capabilities });
         expect_ok(
             catalog.post("/v1/locations", &body, &[]).await?,
             "create location",

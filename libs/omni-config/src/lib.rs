@@ -63,6 +63,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Reservation defaults.
     pub reservations: ReservationSettings,
+    /// Buffer and segment policies.
+    pub policies: PolicySettings,
 }
 
 /// HTTP listeners.
@@ -222,6 +224,16 @@ pub struct ReservationSettings {
     pub reconcile_interval_seconds: u64,
 }
 
+/// Buffer and segment policies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// A JSON policy file (`{"policies": [...]}`) kept in sync with the database and hot-reloaded; empty: none.
+    pub file: String,
+    /// How often allocation checks the file, other replicas' changes, rule windows and weather.
+    pub reload_interval_seconds: u64,
+}
+
 const DEFAULTS: &str = include_str!("defaults.toml");
 
 impl Settings {
@@ -324,6 +336,9 @@ impl Settings {
         }
         if self.outbox.batch_size <= 0 {
             return invalid("outbox.batch_size", "must be positive");
+        }
+        if self.policies.reload_interval_seconds == 0 {
+            return invalid("policies.reload_interval_seconds", "must be positive");
         }
         if self.reservations.ttl_seconds == 0 {
             return invalid("reservations.ttl_seconds", "must be positive");

@@ -115,6 +115,9 @@ pub struct Location {
     pub lon: Longitude,
     /// IANA time zone, e.g. `Europe/Berlin`.
     pub timezone: String,
+    /// A region code buffer rules can match on, e.g. `north`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// How it can serve orders.
     pub capabilities: Vec<Capability>,
 }
@@ -194,6 +197,24 @@ pub struct LocationAvailability {
     pub atp: i64,
 }
 
+/// What one location offers a channel: its ATP less what buffer and segment rules withhold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationOffer {
+    /// The location.
+    pub location_id: LocationId,
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Units held by reservations.
+    pub reserved: i64,
+    /// Available to promise: on-hand minus reserved (never negative).
+    pub atp: i64,
+    /// What the channel (and the asking segment) may sell here.
+    pub available: i64,
+    /// The rules that withheld units here.
+    pub rules: Vec<crate::policies::AppliedRule>,
+}
+
 /// `GET /v1/availability/{sku}` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Availability {
@@ -201,12 +222,17 @@ pub struct Availability {
     pub sku: Sku,
     /// The channel the answer is for.
     pub channel: Channel,
-    /// What the channel may sell in total.
+    /// The customer tier the answer is for.
+    pub tier: CustomerTier,
+    /// The segment the answer is for, if any (a VIP tier is always in the `vip` segment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::policies::Segment>,
+    /// What the channel may sell in total: the sum of `available` over the locations.
     pub available: i64,
     /// Per-location breakdown.
-    pub locations: Vec<LocationAvailability>,
-    /// Names of the buffer rules that applied (none yet in the walking skeleton).
-    pub rules: Vec<String>,
+    pub locations: Vec<LocationOffer>,
+    /// Every rule that withheld units somewhere, once (the per-location lists say how many where).
+    pub rules: Vec<crate::ids::PolicyId>,
 }
 
 /// A selling channel.
@@ -552,8 +578,14 @@ pub struct NewReservation {
     /// Hold at this location; when absent, allocation picks one that can hold every line.
     #[serde(default)]
     pub location_id: Option<LocationId>,
-    /// The selling channel.
+    /// The selling channel; its buffer rules bind the hold.
     pub channel: Channel,
+    /// The customer's tier (VIPs may take units ring-fenced for them).
+    #[serde(default)]
+    pub tier: CustomerTier,
+    /// A segment the hold is for (`preorder`, `curbside`), whose ring-fenced units it may take.
+    #[serde(default)]
+    pub segment: Option<crate::policies::Segment>,
     /// What to hold (1 to 100 lines).
     pub lines: Vec<ReservationLine>,
     /// How long the hold lasts unless extended or committed (1 to 86,400 seconds).

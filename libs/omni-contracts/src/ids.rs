@@ -130,6 +130,11 @@ code_id!(
     "partner_id"
 );
 code_id!(
+    /// A buffer or segment policy's code, e.g. `storm-buffer`.
+    PolicyId,
+    "id"
+);
+code_id!(
     /// A customer's id in the selling channel.
     CustomerId,
     "customer_id"

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod money;
+pub mod policies;
 pub mod topic;
 
 pub use envelope::{Envelope, EventPayload};

@@ -67,6 +67,8 @@ error_codes! {
     Conflict = (CONFLICT, "invalid_request", "conflict"),
     /// The request names something that does not exist (an unknown SKU or location).
     UnknownReference = (UNPROCESSABLE_ENTITY, "invalid_request", "unknown_reference"),
+    /// A buffer or segment policy could never match or contradicts itself; the message names the field.
+    InvalidPolicy = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_policy"),
     /// The same `Idempotency-Key` was sent with another body.
     IdempotencyKeyReused = (UNPROCESSABLE_ENTITY, "invalid_request", "idempotency_key_reused"),
     /// Not enough stock to hold what was asked; nothing was held.

@@ -1,10 +1,12 @@
 //! The allocation service: the inventory ledger (truth, in PostgreSQL), hot holds (Redis or in-memory) that
 //! never oversell, and availability published on every change.
 
+pub mod availability;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod holds;
+pub mod policies;
 pub mod reservation;
 pub mod routes;
 
@@ -36,6 +38,8 @@ pub struct State {
     pub relay: Arc<Notify>,
     /// How long an order's hold lasts.
     pub ttl: Duration,
+    /// The buffer and segment policies in force.
+    pub policies: Arc<policies::Policies>,
     stale: Arc<AtomicBool>,
     /// Changes to the store (reads of the ledger followed by writes to the store) hold this shared; a rebuild
     /// holds it exclusively, so a rebuild never interleaves with a change and counts it twice or not at all.
@@ -152,6 +156,12 @@ impl State {
         routes::reservations::extend::extend_reservation,
         routes::reservations::commit::commit_reservation,
         routes::reservations::release::release_reservation,
+        routes::policies::create::create_policy,
+        routes::policies::list::list_policies,
+        routes::policies::get::get_policy,
+        routes::policies::replace::replace_policy,
+        routes::policies::delete::delete_policy,
+        routes::policies::versions::list_versions,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -165,9 +175,22 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         holds,
         relay: relay.waker(),
         ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
+        policies: Arc::new(policies::Policies::new(
+            Some(ctx.settings.policies.file.trim())
+                .filter(|f| !f.is_empty())
+                .map(std::path::PathBuf::from),
+        )),
         stale: Arc::new(AtomicBool::new(false)),
         changes: Arc::new(tokio::sync::RwLock::new(())),
     };
+    if let Some(path) = state.policies.file.clone() {
+        policies::sync_file(&state, &path)
+            .await
+            .map_err(omni_http::Error::Startup)?;
+    }
+    policies::reload(&state)
+        .await
+        .map_err(|e| omni_http::Error::Startup(format!("cannot load policies: {e}")))?;
     if !state.holds_ready().await {
         return Err(omni_http::Error::Startup(
             "cannot load the hold store from the ledger (redis.url)".into(),
@@ -189,6 +212,10 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         (
             ctx.consumer("orders", vec![Topic::Orders]),
             stateful(state.clone(), events::orders::handle),
+        ),
+        (
+            ctx.consumer("signals", vec![Topic::Signals]),
+            stateful(state.clone(), events::signals::handle),
         ),
     ];
     let watch = {
@@ -213,6 +240,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
     };
     let ctx_shutdown = ctx.shutdown.clone();
     let reconcile_every = Duration::from_secs(ctx.settings.reservations.reconcile_interval_seconds.max(1));
+    let reload_every = Duration::from_secs(ctx.settings.policies.reload_interval_seconds.max(1));
     let http_state = state.clone();
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
@@ -223,7 +251,8 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         background: vec![
             watch,
             sweeper(state.clone(), ctx_shutdown.clone()),
-            reconciler(state.clone(), ctx_shutdown, reconcile_every),
+            reconciler(state.clone(), ctx_shutdown.clone(), reconcile_every),
+            Box::pin(policies::keep_current(state.clone(), ctx_shutdown, reload_every)),
         ],
     })
     .await

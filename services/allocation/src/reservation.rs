@@ -11,7 +11,8 @@ use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 use crate::State;
 use crate::db::reservations::{self, NewHold, StoredHold};
 use crate::db::{catalog, ledger};
-use crate::holds::ReserveOutcome;
+use crate::domain::policy::{Caller, PolicySet};
+use crate::holds::{KeepBack, ReserveOutcome};
 
 /// Most lines one hold may carry.
 pub const MAX_LINES: usize = 100;
@@ -117,11 +118,17 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             "the hold store is being rebuilt from the ledger".into(),
         ));
     }
-    let keep_back = crate::holds::KeepBack::new();
+    let policies = state.policies.current();
+    let caller = Caller {
+        channel: request.channel,
+        tier: request.tier,
+        segment: request.segment,
+    };
     let _change = state.change_guard().await;
     let expires_at = Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds));
     let mut shortages = Vec::new();
     for location in candidates {
+        let keep_back = keep_back(state, &policies, &location, &lines, caller).await?;
         match state
             .holds
             .reserve(id, &location, &lines, &keep_back)
@@ -132,6 +139,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             ReserveOutcome::Held => {
                 let channel = request.channel.as_str();
                 let (stored_lines, stored_location) = (lines.clone(), location.clone());
+                let policies = policies.clone();
                 let written = state
                     .db
                     .transaction(move |conn| -> Result<(), HoldFailure> {
@@ -145,7 +153,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         };
                         reservations::insert_held(conn, &hold)?;
                         for line in &stored_lines {
-                            crate::events::publish_availability(conn, &line.sku)?;
+                            crate::events::publish_availability(conn, &policies, &line.sku)?;
                         }
                         Ok(())
                     })
@@ -270,6 +278,7 @@ pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reserv
     let hold = existing(state, id).await?;
     let now = omni_db::now();
     let stored = hold.clone();
+    let policies = state.policies.current();
     let ended = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
@@ -279,7 +288,7 @@ pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reserv
                 reservations::transition(conn, &stored.reservation_id, status, now)?
             };
             if ended {
-                publish_lines(conn, &stored)?;
+                publish_lines(conn, &policies, &stored)?;
             }
             Ok(ended)
         })
@@ -297,6 +306,7 @@ pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure>
     let hold = existing(state, id).await?;
     let now = omni_db::now();
     let stored = hold.clone();
+    let policies = state.policies.current();
     let committed = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
@@ -315,7 +325,7 @@ pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure>
                 };
                 ledger::append_entry(conn, &entry)?;
             }
-            publish_lines(conn, &stored)?;
+            publish_lines(conn, &policies, &stored)?;
             Ok(true)
         })
         .await?;
@@ -327,10 +337,14 @@ pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure>
     view(&current)
 }
 
-fn publish_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::Result<()> {
+fn publish_lines(
+    conn: &mut omni_db::DbConnection,
+    policies: &PolicySet,
+    hold: &StoredHold,
+) -> omni_db::Result<()> {
     for (sku, _) in &hold.lines {
         if let Ok(sku) = Sku::parse(sku) {
-            crate::events::publish_availability(conn, &sku)?;
+            crate::events::publish_availability(conn, policies, &sku)?;
         }
     }
     Ok(())
@@ -371,4 +385,26 @@ pub async fn sweep(state: &State) -> Result<usize, HoldFailure> {
         }
     }
     Ok(expired)
+}
+
+/// What the caller's buffer rules keep back at `location` from the SKUs of `lines`.
+pub async fn keep_back(
+    state: &State,
+    policies: &std::sync::Arc<PolicySet>,
+    location: &LocationId,
+    lines: &[HoldLine],
+    caller: Caller,
+) -> Result<KeepBack, HoldFailure> {
+    if policies.iter().next().is_none() {
+        return Ok(KeepBack::new());
+    }
+    let (policies, location) = (policies.clone(), location.clone());
+    let skus: Vec<Sku> = lines.iter().map(|l| l.sku.clone()).collect();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let skus: Vec<&Sku> = skus.iter().collect();
+            crate::availability::keep_back(conn, &policies, &location, &skus, &caller, Utc::now())
+        })
+        .await?)
 }

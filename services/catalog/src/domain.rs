@@ -19,6 +19,17 @@ pub fn check_location(location: &Location) -> Result<(), String> {
             "timezone: `{tz}` is not an IANA zone name such as `Europe/Berlin`"
         ));
     }
+    if let Some(region) = &location.region
+        && (region.is_empty()
+            || region.len() > 64
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        return Err(format!(
+            "region: `{region}` must be 1 to 64 letters, digits, '-', '_' or '.'"
+        ));
+    }
     if location.capabilities.is_empty() {
         return Err("capabilities: must name at least one of ship, pickup, curbside".into());
     }
@@ -64,6 +75,7 @@ mod tests {
             lat: Latitude::new(53.5).unwrap(),
             lon: Longitude::new(10.0).unwrap(),
             timezone: "Europe/Berlin".into(),
+            region: None,
             capabilities,
         }
     }

@@ -51,6 +51,12 @@ pub struct FulfillmentSourced {
     pub location_id: LocationId,
     /// What to hold there.
     pub lines: Vec<HoldLine>,
+    /// The order's channel: its buffer rules bind the hold (absent from older events: no rules apply).
+    #[serde(default)]
+    pub channel: Option<crate::api::Channel>,
+    /// The customer's tier.
+    #[serde(default)]
+    pub tier: crate::api::CustomerTier,
     /// Every node considered.
     pub candidates: Vec<Candidate>,
     /// The rule that decided, in words.

@@ -7,6 +7,7 @@ mod inventory;
 mod orders;
 mod payments;
 mod reservations;
+mod signals;
 
 pub use availability::*;
 pub use catalog::*;
@@ -15,6 +16,7 @@ pub use inventory::*;
 pub use orders::*;
 pub use payments::*;
 pub use reservations::*;
+pub use signals::*;
 
 #[cfg(test)]
 mod tests;

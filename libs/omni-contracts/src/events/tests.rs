@@ -14,6 +14,7 @@ fn store() -> Location {
         lat: Latitude::new(52.52).unwrap(),
         lon: Longitude::new(13.41).unwrap(),
         timezone: "Europe/Berlin".into(),
+        region: Some("berlin".into()),
         capabilities: vec![Capability::Ship, Capability::Pickup],
     }
 }

@@ -137,3 +137,30 @@ pub fn all_levels(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, Strin
 
 /// `SUM(BIGINT)` is NUMERIC on PostgreSQL and INTEGER on SQLite; the cast gives one type on both.
 const SUM_DELTA: &str = "CAST(COALESCE(SUM(movements.delta), 0) AS BIGINT)";
+
+/// Units of a SKU sold (POS sales and fulfilled holds) per location since `since`.
+pub fn sold_since(
+    conn: &mut DbConnection,
+    sku: &Sku,
+    since: chrono::NaiveDateTime,
+) -> omni_db::Result<Vec<(String, i64)>> {
+    Ok(movements::table
+        .filter(movements::sku.eq(sku.as_str()))
+        .filter(movements::kind.eq_any(["pos_sale", "commit"]))
+        .filter(movements::recorded_at.ge(since))
+        .group_by(movements::location_id)
+        .select((
+            movements::location_id,
+            sql::<BigInt>("CAST(COALESCE(SUM(movements.quantity), 0) AS BIGINT)"),
+        ))
+        .load(conn)?)
+}
+
+/// Every SKU the ledger has seen.
+pub fn skus(conn: &mut DbConnection) -> omni_db::Result<Vec<String>> {
+    Ok(movements::table
+        .select(movements::sku)
+        .distinct()
+        .order(movements::sku.asc())
+        .load(conn)?)
+}

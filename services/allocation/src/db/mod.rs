@@ -1,6 +1,7 @@
-//! Allocation's tables: the catalog read model, the movement ledger and reservations.
+//! Allocation's tables: the catalog read model, the movement ledger, reservations and buffer policies.
 
 pub mod catalog;
 pub mod ledger;
+pub mod policies;
 pub mod reservations;
 pub mod schema;

@@ -4,6 +4,39 @@ diesel::table! {
         lat -> Double,
         lon -> Double,
         updated_at -> Timestamp,
+        timezone -> Text,
+        region -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    location_weather (location_id) {
+        location_id -> Text,
+        condition -> Text,
+        observed_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    policies (id) {
+        id -> Text,
+        spec -> Text,
+        version -> BigInt,
+        source -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    policy_versions (id, version) {
+        id -> Text,
+        version -> BigInt,
+        spec -> Nullable<Text>,
+        source -> Text,
+        changed_by -> Text,
+        changed_at -> Timestamp,
     }
 }
 

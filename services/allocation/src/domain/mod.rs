@@ -1,5 +1,7 @@
 //! Allocation rules that need no I/O.
 
+pub mod policy;
+
 use std::collections::BTreeMap;
 
 use omni_contracts::api::MovementKind;

@@ -8,6 +8,10 @@ use crate::db::catalog;
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<CatalogEvent>()?;
     let event_id = event.id.to_string();
+    let changed_sku = match &event.data {
+        CatalogEvent::SkuUpserted(record) => Some(record.sku.clone()),
+        CatalogEvent::LocationUpserted(_) => None,
+    };
     state
         .db
         .transaction(move |conn| -> Result<(), HandlerError> {
@@ -20,5 +24,14 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             }
             Ok(())
         })
-        .await
+        .await?;
+    // New tags can bring a SKU under rules (or out of them).
+    if let Some(sku) = changed_sku
+        && state.policies.current().iter().next().is_some()
+    {
+        crate::policies::republish(&state, vec![sku])
+            .await
+            .map_err(HandlerError::Transient)?;
+    }
+    Ok(())
 }

@@ -44,6 +44,7 @@ pub async fn record(
 ) -> Result<Recorded, MovementError> {
     let _change = state.change_guard().await;
     let stored = movement.clone();
+    let policies = state.policies.current();
     let outcome = state
         .db
         .transaction(move |conn| -> Result<(Recorded, i64), MovementError> {
@@ -75,7 +76,7 @@ pub async fn record(
                 announce_shortage(conn, &stored, current + delta)?;
                 request_replenishment(conn, &stored, current, current + delta)?;
             }
-            crate::events::publish_availability(conn, &stored.sku)?;
+            crate::events::publish_availability(conn, &policies, &stored.sku)?;
             Ok((Recorded::New, delta))
         })
         .await?;

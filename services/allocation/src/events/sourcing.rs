@@ -6,6 +6,7 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
 use crate::db::reservations;
+use crate::domain::policy::{Caller, PolicySet};
 use crate::holds::{KeepBack, ReserveOutcome};
 
 /// Places the hold routing asked for: Redis (or memory) first, then PostgreSQL with the outbox, then the
@@ -24,11 +25,25 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             "hold store is being rebuilt; failing closed".into(),
         ));
     }
-    let _change = state.change_guard().await;
     let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
+    let policies = state.policies.current();
+    let keep_back = match sourced.channel {
+        Some(channel) => {
+            let caller = Caller {
+                channel,
+                tier: sourced.tier,
+                segment: None,
+            };
+            crate::reservation::keep_back(&state, &policies, &sourced.location_id, &lines, caller)
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?
+        }
+        None => KeepBack::new(),
+    };
+    let _change = state.change_guard().await;
     let outcome = state
         .holds
-        .reserve(id, &sourced.location_id, &lines, &KeepBack::new())
+        .reserve(id, &sourced.location_id, &lines, &keep_back)
         .await
         .map_err(|e| HandlerError::Transient(e.to_string()))?;
     let event_id = event.id.to_string();
@@ -38,7 +53,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let sourced = sourced.clone();
             state
                 .db
-                .transaction(move |conn| held(conn, &event_id, sourced, lines, ttl))
+                .transaction(move |conn| held(conn, &policies, &event_id, sourced, lines, ttl))
                 .await
         }
         ReserveOutcome::Short(shortages) => {
@@ -79,6 +94,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
 
 fn held(
     conn: &mut omni_db::DbConnection,
+    policies: &PolicySet,
     event_id: &str,
     sourced: FulfillmentSourced,
     lines: Vec<omni_contracts::events::HoldLine>,
@@ -99,7 +115,7 @@ fn held(
     };
     reservations::insert_held(conn, &hold)?;
     for line in &lines {
-        crate::events::publish_availability(conn, &line.sku)?;
+        crate::events::publish_availability(conn, policies, &line.sku)?;
     }
     let held = ReservationHeld {
         reservation_id: sourced.reservation_id,

@@ -16,6 +16,7 @@ struct LocationRow {
     lon: f64,
     timezone: String,
     capabilities: String,
+    region: Option<String>,
 }
 
 impl LocationRow {
@@ -32,6 +33,7 @@ impl LocationRow {
             lat: Latitude::new(self.lat)?,
             lon: Longitude::new(self.lon)?,
             timezone: self.timezone,
+            region: self.region,
             capabilities: self
                 .capabilities
                 .split(',')
@@ -83,6 +85,7 @@ pub fn upsert(conn: &mut DbConnection, location: &Location) -> omni_db::Result<U
         locations::lon.eq(location.lon.degrees()),
         locations::timezone.eq(&location.timezone),
         locations::capabilities.eq(capability_list(&location.capabilities)),
+        locations::region.eq(location.region.as_deref()),
         locations::updated_at.eq(now),
     );
     match existing {

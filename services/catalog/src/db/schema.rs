@@ -9,6 +9,7 @@ diesel::table! {
         capabilities -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        region -> Nullable<Text>,
     }
 }
 

@@ -86,6 +86,8 @@ fn source(
         reservation_id,
         location_id,
         lines,
+        channel: Some(order.request.channel),
+        tier: order.request.customer.tier,
         candidates: decision.candidates,
         rule: decision.rule,
     };

@@ -1,11 +1,14 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::Sku;
-use omni_contracts::api::{Availability, Channel, GeoPoint, Latitude, Longitude};
+use omni_contracts::api::{Availability, Channel, CustomerTier, GeoPoint, Latitude, Longitude};
+use omni_contracts::policies::Segment;
 use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
 use crate::State;
-use crate::db::{catalog, ledger};
+use crate::availability::SkuPicture;
+use crate::db::catalog;
+use crate::domain::policy::Caller;
 
 /// Largest search radius.
 const MAX_RADIUS_KM: f64 = 20_000.0;
@@ -17,6 +20,11 @@ pub struct AvailabilityQuery {
     /// The selling channel (default `web`).
     #[serde(default = "web")]
     pub channel: Channel,
+    /// The customer's tier (default `standard`); a VIP sees units ring-fenced for VIPs.
+    #[serde(default)]
+    pub tier: CustomerTier,
+    /// A segment (`preorder`, `curbside`, `vip`) whose ring-fenced units the caller may take.
+    pub segment: Option<Segment>,
     /// With `lon` and `radius_km`: only locations within the radius of this point.
     pub lat: Option<f64>,
     /// Longitude of the point.
@@ -52,7 +60,8 @@ impl AvailabilityQuery {
     }
 }
 
-/// What a channel may sell of a SKU, in total and per location (optionally only near a point).
+/// What a channel (and a customer tier or segment) may sell of a SKU, in total and per location (optionally only
+/// near a point), after buffer and segment rules; `rules` says which withheld units.
 #[utoipa::path(
     get, path = "/v1/availability/{sku}", params(("sku" = String, Path, description = "The SKU"), AvailabilityQuery),
     responses(
@@ -71,14 +80,22 @@ pub async fn get_availability(
     let sku = Sku::parse(&sku).map_err(ApiError::from)?;
     let circle = query.circle()?;
     let lookup = sku.clone();
+    let policies = state.policies.current();
+    let caller = Caller {
+        channel: query.channel,
+        tier: query.tier,
+        segment: query.segment,
+    };
     let found = state
         .db
         .run(move |conn| -> Result<Option<_>, ApiError> {
             if !catalog::sku_known(conn, &lookup)? {
                 return Ok(None);
             }
+            let now = chrono::Utc::now();
+            let picture = SkuPicture::read(conn, &policies, &lookup, now)?;
             Ok(Some((
-                ledger::availability(conn, &lookup)?,
+                picture.offers(&policies, &caller, now),
                 catalog::location_points(conn)?,
             )))
         })
@@ -97,12 +114,20 @@ pub async fn get_availability(
                 )
         });
     }
-    let available = locations.iter().map(|l| l.atp).sum();
+    let available = locations.iter().map(|l| l.available).sum();
+    let mut rules: Vec<_> = locations
+        .iter()
+        .flat_map(|l| l.rules.iter().map(|r| r.id.clone()))
+        .collect();
+    rules.sort();
+    rules.dedup();
     Ok(HttpResponse::Ok().json(Availability {
         sku,
         channel: query.channel,
+        tier: query.tier,
+        segment: query.segment,
         available,
         locations,
-        rules: vec![],
+        rules,
     }))
 }

@@ -1,0 +1,241 @@
+//! The run's own slice of the real backends (a database, a Redis key prefix, topics and consumer groups),
+//! removed when the run ends, and the catalog + allocation mesh started on them with stock to sell.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use futures::StreamExt;
+use omni_config::Settings;
+use omni_testkit::testing::{ADMIN_KEY, receive_stock};
+use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use serde_json::json;
+
+use crate::BackendArgs;
+
+/// A short id naming everything this run creates.
+pub fn run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// A PostgreSQL database of this run's own, dropped (with its connections) when this is dropped.
+#[derive(Debug)]
+pub struct RunDatabase {
+    admin: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl RunDatabase {
+    /// Creates `omni_loadtest_<run>` through the admin URL.
+    pub fn create(admin: &str, run: &str) -> anyhow::Result<Self> {
+        let name = format!("omni_loadtest_{run}");
+        let mut conn = diesel::PgConnection::establish(admin)
+            .with_context(|| format!("cannot reach PostgreSQL at {}", omni_db::redact(admin)))?;
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+        Ok(Self {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for RunDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.admin) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A Redis key prefix of this run's own; its keys are deleted when this is dropped.
+#[derive(Debug)]
+pub struct RunRedis {
+    /// `redis://host:port`.
+    pub url: String,
+    /// Prefix of every key the run writes.
+    pub prefix: String,
+}
+
+impl RunRedis {
+    /// The prefix `omni-loadtest-<run>` on the Redis at `url` (checked now).
+    pub fn new(url: &str, run: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let mut conn = client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .with_context(|| format!("cannot reach Redis at {url}"))?;
+        let _: String = redis::cmd("PING").query(&mut conn)?;
+        Ok(Self {
+            url: url.to_owned(),
+            prefix: format!("omni-loadtest-{run}"),
+        })
+    }
+
+    /// Host and port of the URL, for `redis-benchmark`.
+    pub fn host_port(&self) -> anyhow::Result<(String, u16)> {
+        let rest = self
+            .url
+            .strip_prefix("redis://")
+            .context("only redis:// URLs are supported")?;
+        let rest = rest.split('/').next().unwrap_or(rest);
+        ensure!(
+            !rest.contains('@'),
+            "redis-benchmark is driven without credentials"
+        );
+        Ok(match rest.rsplit_once(':') {
+            Some((host, port)) => (host.to_owned(), port.parse().context("Redis port")?),
+            None => (rest.to_owned(), 6379),
+        })
+    }
+
+    /// Deletes every key under `pattern` (a glob below the prefix), in batches, without blocking Redis.
+    pub fn delete(&self, pattern: &str) -> anyhow::Result<u64> {
+        let mut conn = redis::Client::open(self.url.as_str())?.get_connection()?;
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:{pattern}", self.prefix))
+                .arg("COUNT")
+                .arg(2000)
+                .query(&mut conn)?;
+            if !keys.is_empty() {
+                let n: u64 = redis::cmd("UNLINK").arg(&keys).query(&mut conn)?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+}
+
+impl Drop for RunRedis {
+    fn drop(&mut self) {
+        let _ = self.delete("*");
+    }
+}
+
+/// Everything one run owns on the backends. Dropping it removes the database and the Redis keys.
+#[derive(Debug)]
+pub struct RunBackends {
+    /// Names the run's database, key prefix, topics and groups.
+    pub run: String,
+    /// Broker bootstrap servers.
+    pub kafka: String,
+    /// The run's database.
+    pub database: RunDatabase,
+    /// The run's Redis prefix.
+    pub redis: RunRedis,
+}
+
+impl RunBackends {
+    /// Claims a database and a Redis prefix on the backends named by `args`.
+    pub fn claim(args: &BackendArgs) -> anyhow::Result<Self> {
+        let Some(kafka) = args.kafka.clone().filter(|k| !k.is_empty()) else {
+            bail!(
+                "no broker: pass --kafka 127.0.0.1:PORT or set OMNI_TEST_KAFKA_BOOTSTRAP \
+                 (eval \"$(scripts/test.sh --infra-only)\" starts a Nisshi broker and exports it)"
+            );
+        };
+        let run = run_id();
+        Ok(Self {
+            database: RunDatabase::create(&args.database_url, &run)?,
+            redis: RunRedis::new(&args.redis_url, &run)?,
+            kafka,
+            run,
+        })
+    }
+
+    /// Settings for the mesh: the test admin key, this run's topics and consumer groups, and the given
+    /// pool size and consumer fetch wait.
+    pub fn settings(&self, pool_size: u32, fetch_wait_max_ms: u32) -> Settings {
+        let mut settings = omni_testkit::testing::settings();
+        settings.kafka.group_prefix = format!("omni-loadtest-{}", self.run);
+        for topic in omni_contracts::Topic::ALL {
+            settings.kafka.topics.insert(
+                topic.key().to_owned(),
+                format!("{}.loadtest-{}", topic.default_name(), self.run),
+            );
+        }
+        settings.database.pool_size = pool_size;
+        settings.kafka.fetch_wait_max_ms = fetch_wait_max_ms;
+        settings
+    }
+
+    /// Starts catalog and allocation on this run's backends, on ephemeral loopback ports.
+    pub async fn start_mesh(&self, settings: Settings) -> anyhow::Result<Mesh> {
+        ensure!(
+            settings.http.host == "127.0.0.1",
+            "the benchmarks bind to 127.0.0.1 only"
+        );
+        Mesh::start(MeshOptions {
+            settings,
+            kafka: KafkaBackend::External(self.kafka.clone()),
+            db: DbBackend::Postgres(self.database.url.clone()),
+            holds: HoldsBackend::Redis {
+                url: self.redis.url.clone(),
+                prefix: self.redis.prefix.clone(),
+            },
+            ephemeral_ports: true,
+            services: vec!["catalog", "allocation"],
+        })
+        .await
+        .context("starting catalog and allocation")
+    }
+}
+
+/// Announces one store and the SKUs through the catalog, then receives `units` of each at the store through
+/// allocation (which learns of them from `omni.catalog.v1`).
+pub async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    let answer = catalog.post("/v1/locations", &body, &[]).await?;
+    ensure!(
+        matches!(answer.status, 200 | 201),
+        "creating location {location}: {answer:?}"
+    );
+    let bar = crate::stats::progress("seeding SKUs", skus.len() as u64 * 2);
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(skus)
+        .map(|sku| {
+            let (catalog, bar) = (&catalog, &bar);
+            async move {
+                let answer = catalog
+                    .post("/v1/skus", &json!({ "sku": sku, "title": sku }), &[])
+                    .await?;
+                ensure!(
+                    matches!(answer.status, 200 | 201),
+                    "creating SKU {sku}: {answer:?}"
+                );
+                bar.inc(1);
+                Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    results.into_iter().collect::<anyhow::Result<()>>()?;
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(skus)
+        .map(|sku| {
+            let (allocation, bar) = (&allocation, &bar);
+            async move {
+                receive_stock(allocation, location, sku, units).await?;
+                bar.inc(1);
+                Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    results.into_iter().collect::<anyhow::Result<()>>()
+}

@@ -1,0 +1,33 @@
+-- What buffer rules match on: a location's time zone and region, and its latest weather signal.
+ALTER TABLE known_locations ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE known_locations ADD COLUMN region TEXT;
+
+CREATE TABLE location_weather (
+    location_id TEXT PRIMARY KEY NOT NULL,
+    condition TEXT NOT NULL,
+    observed_at TIMESTAMP NOT NULL,
+    valid_until TIMESTAMP
+);
+
+-- Buffer and segment policies in force (spec is the rule's JSON), from HTTP (source = database) or the policy
+-- file (source = file).
+CREATE TABLE policies (
+    id TEXT PRIMARY KEY NOT NULL,
+    spec TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+
+-- Every version of every policy, append-only; a deletion is a version without a spec. Its row count is the
+-- revision other replicas poll to hot-reload.
+CREATE TABLE policy_versions (
+    id TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    spec TEXT,
+    source TEXT NOT NULL,
+    changed_by TEXT NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (id, version)
+);

@@ -1,0 +1,172 @@
+//! What each channel may sell: the ledger's ATP per location less what buffer and segment rules withhold.
+//! Reads the database (in the caller's connection); the rules themselves are in [`crate::domain::policy`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use omni_contracts::api::{Channel, LocationAvailability, LocationOffer};
+use omni_contracts::events::{ChannelAvailability, ChannelLocation};
+use omni_contracts::{LocationId, Sku};
+use omni_db::DbConnection;
+
+use crate::db::{catalog, ledger};
+use crate::domain::policy::{Caller, LocationFacts, PolicySet, SkuFacts};
+use crate::holds::KeepBack;
+
+/// Every channel, in the order availability events list them.
+pub const CHANNELS: [Channel; 5] = [
+    Channel::Web,
+    Channel::App,
+    Channel::Pos,
+    Channel::Social,
+    Channel::Marketplace,
+];
+
+/// Everything needed to apply rules to one SKU at every location that stocks it.
+#[derive(Debug, Clone)]
+pub struct SkuPicture {
+    /// The SKU.
+    pub sku: Sku,
+    /// Ledger levels per location.
+    pub levels: Vec<LocationAvailability>,
+    tags: Vec<String>,
+    locations: BTreeMap<LocationId, LocationFacts>,
+    /// Units sold per location and velocity window.
+    sold: BTreeMap<LocationId, BTreeMap<u32, i64>>,
+}
+
+impl SkuPicture {
+    /// Reads the SKU's levels and, when any rule could concern it, what rules match on.
+    pub fn read(
+        conn: &mut DbConnection,
+        policies: &PolicySet,
+        sku: &Sku,
+        now: DateTime<Utc>,
+    ) -> omni_db::Result<Self> {
+        let levels = ledger::availability(conn, sku)?;
+        let mut picture = Self {
+            sku: sku.clone(),
+            levels,
+            tags: Vec::new(),
+            locations: BTreeMap::new(),
+            sold: BTreeMap::new(),
+        };
+        if policies.iter().next().is_none() {
+            return Ok(picture);
+        }
+        picture.tags = catalog::tags_of(conn, sku)?;
+        if !policies.iter().any(|p| p.concerns_sku(sku, &picture.tags)) {
+            return Ok(picture);
+        }
+        picture.locations = catalog::location_facts(conn)?
+            .into_iter()
+            .map(|l| (l.id.clone(), l))
+            .collect();
+        for window in policies.velocity_windows() {
+            let since = (now - chrono::Duration::minutes(i64::from(window))).naive_utc();
+            for (location, units) in ledger::sold_since(conn, sku, since)? {
+                if let Ok(id) = LocationId::parse(&location) {
+                    picture.sold.entry(id).or_default().insert(window, units);
+                }
+            }
+        }
+        Ok(picture)
+    }
+
+    fn withheld(
+        &self,
+        policies: &PolicySet,
+        level: &LocationAvailability,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> crate::domain::policy::Withholding {
+        let Some(location) = self.locations.get(&level.location_id) else {
+            return Default::default();
+        };
+        let no_sales = BTreeMap::new();
+        let facts = SkuFacts {
+            sku: &self.sku,
+            tags: &self.tags,
+            sold: self.sold.get(&level.location_id).unwrap_or(&no_sales),
+        };
+        policies.withheld(&facts, location, caller, level.on_hand, now)
+    }
+
+    /// What `caller` may sell at each location.
+    pub fn offers(&self, policies: &PolicySet, caller: &Caller, now: DateTime<Utc>) -> Vec<LocationOffer> {
+        self.levels
+            .iter()
+            .map(|level| {
+                let withheld = self.withheld(policies, level, caller, now);
+                LocationOffer {
+                    location_id: level.location_id.clone(),
+                    on_hand: level.on_hand,
+                    reserved: level.reserved,
+                    atp: level.atp,
+                    available: withheld.available(level.atp),
+                    rules: withheld.rules,
+                }
+            })
+            .collect()
+    }
+
+    /// What each channel may sell, for standard customers in no segment (what availability events carry).
+    pub fn channels(&self, policies: &PolicySet, now: DateTime<Utc>) -> Vec<ChannelAvailability> {
+        CHANNELS
+            .iter()
+            .map(|channel| {
+                let offers = self.offers(policies, &Caller::standard(*channel), now);
+                let mut rules: Vec<_> = offers.iter().flat_map(|o| o.rules.iter().map(|r| r.id.clone())).collect();
+                rules.sort();
+                rules.dedup();
+                ChannelAvailability {
+                    channel: *channel,
+                    available: offers.iter().map(|o| o.available).sum(),
+                    locations: offers
+                        .into_iter()
+                        .filter(|o| o.available > 0)
+                        .map(|o| ChannelLocation {
+                            location_id: o.location_id,
+                            available: o.available,
+                        })
+                        .collect(),
+                    rules,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Units the rules keep from `caller` at `location` for each SKU of a hold (SKUs no rule touches are absent).
+pub fn keep_back(
+    conn: &mut DbConnection,
+    policies: &PolicySet,
+    location: &LocationId,
+    skus: &[&Sku],
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> omni_db::Result<KeepBack> {
+    let mut keep = KeepBack::new();
+    if policies.iter().next().is_none() {
+        return Ok(keep);
+    }
+    for sku in skus {
+        let picture = SkuPicture::read(conn, policies, sku, now)?;
+        let level = picture
+            .levels
+            .iter()
+            .find(|l| l.location_id == *location)
+            .cloned()
+            .unwrap_or(LocationAvailability {
+                location_id: location.clone(),
+                on_hand: 0,
+                reserved: 0,
+                atp: 0,
+            });
+        let units = picture.withheld(policies, &level, caller, now).units;
+        if units > 0 {
+            keep.insert((*sku).clone(), units);
+        }
+    }
+    Ok(keep)
+}

@@ -1,0 +1,277 @@
+//! Policies at run time: the set in force (swapped atomically), kept in step with the database (other replicas'
+//! changes) and the policy file, and availability re-published when rules change, a rule window opens or
+//! closes, or the weather changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::Utc;
+use omni_contracts::policies::{PolicyFile, PolicySource};
+use omni_contracts::{LocationId, PolicyId, Sku};
+use omni_db::DbConnection;
+
+use crate::State;
+use crate::db::{catalog, ledger, policies};
+use crate::domain::policy::{CompiledPolicy, PolicySet};
+
+/// Most SKUs re-published in one transaction.
+const REPUBLISH_BATCH: usize = 200;
+
+/// The policy runtime shared by handlers and the reload loop.
+#[derive(Debug, Default)]
+pub struct Policies {
+    current: RwLock<Arc<PolicySet>>,
+    revision: Mutex<Option<i64>>,
+    file_content: Mutex<Option<String>>,
+    scheduled: Mutex<BTreeMap<LocationId, BTreeSet<PolicyId>>>,
+    /// The policy file, if configured.
+    pub file: Option<PathBuf>,
+}
+
+impl Policies {
+    /// A runtime reading `file` (if any).
+    pub fn new(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            ..Self::default()
+        }
+    }
+
+    /// The rules in force now.
+    pub fn current(&self) -> Arc<PolicySet> {
+        self.current
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    fn swap(&self, set: PolicySet) -> Arc<PolicySet> {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *current, Arc::new(set))
+    }
+}
+
+/// Compiles stored policies; one that no longer passes the checks is left out (and logged), not fatal.
+pub fn compile(stored: Vec<omni_contracts::policies::Policy>) -> PolicySet {
+    PolicySet::new(
+        stored
+            .into_iter()
+            .filter_map(|p| {
+                let id = p.spec.id.clone();
+                CompiledPolicy::new(p.spec, p.version)
+                    .map_err(|e| tracing::error!(policy.id = %id, error = %e, "Stored policy is invalid; ignored."))
+                    .ok()
+            })
+            .collect(),
+    )
+}
+
+/// Loads the rules from the database if they changed since the last load, and re-publishes the availability of
+/// every SKU a changed rule concerns. Returns how many SKUs were re-published.
+pub async fn reload(state: &State) -> Result<usize, String> {
+    let known = *state.policies.revision.lock().unwrap_or_else(|p| p.into_inner());
+    let loaded = state
+        .db
+        .run(move |conn| -> omni_db::Result<Option<(i64, Vec<_>)>> {
+            let revision = policies::revision(conn)?;
+            if Some(revision) == known {
+                return Ok(None);
+            }
+            Ok(Some((revision, policies::all(conn)?)))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some((revision, stored)) = loaded else {
+        return Ok(0);
+    };
+    let set = compile(stored);
+    let before = state.policies.swap(set.clone());
+    *state.policies.revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);
+    let changed: Vec<CompiledPolicy> = set.changed_since(&before).into_iter().cloned().collect();
+    tracing::info!(revision, rules = set.iter().count(), changed = changed.len(), "Policies loaded.");
+    if known.is_none() {
+        // The first load of this process: nothing published before was computed with other rules here.
+        return Ok(0);
+    }
+    republish_concerned(state, &changed).await
+}
+
+/// Reads the policy file and, if its content changed, brings the database's file policies in line with it:
+/// all of the file or none of it (a bad file changes nothing and is logged with the rule and field at fault).
+pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
+    let content = std::fs::read_to_string(path)
+        .map_err(|e| format!("policies.file: cannot read {}: {e}", path.display()))?;
+    if state
+        .policies
+        .file_content
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_deref()
+        == Some(content.as_str())
+    {
+        return Ok(false);
+    }
+    let file = parse_file(&content).map_err(|e| format!("policies.file {}: {e}", path.display()))?;
+    let by = format!("file:{}", path.display());
+    state
+        .db
+        .transaction(move |conn| -> Result<(), omni_db::Error> { apply_file(conn, &file, &by) })
+        .await
+        .map_err(|e| e.to_string())?;
+    *state.policies.file_content.lock().unwrap_or_else(|p| p.into_inner()) = Some(content);
+    Ok(true)
+}
+
+/// Parses and checks a policy file: JSON `{"policies": [...]}`, unique ids, every rule valid.
+pub fn parse_file(content: &str) -> Result<PolicyFile, String> {
+    let file: PolicyFile = serde_json::from_str(content).map_err(|e| e.to_string())?;
+    let mut seen = BTreeSet::new();
+    for (i, spec) in file.policies.iter().enumerate() {
+        if !seen.insert(spec.id.clone()) {
+            return Err(format!("policies[{i}].id: `{}` appears twice", spec.id));
+        }
+        crate::domain::policy::check(spec).map_err(|e| format!("policies[{i}] (`{}`).{e}", spec.id))?;
+    }
+    Ok(file)
+}
+
+fn apply_file(conn: &mut DbConnection, file: &PolicyFile, by: &str) -> omni_db::Result<()> {
+    let wanted: BTreeSet<&str> = file.policies.iter().map(|p| p.id.as_str()).collect();
+    for spec in &file.policies {
+        match policies::write(conn, spec, PolicySource::File, by, None) {
+            Ok((stored, true)) => omni_db::audit::record(
+                conn,
+                by,
+                "policy.written",
+                spec.id.as_str(),
+                &serde_json::json!({ "version": stored.version, "source": "file" }),
+            )?,
+            Ok((_, false)) => {}
+            Err(policies::WriteRefused::Db(e)) => return Err(e),
+            Err(refused) => {
+                tracing::error!(policy.id = %spec.id, error = %refused, "Policy file entry not applied.");
+            }
+        }
+    }
+    for id in policies::ids_from(conn, PolicySource::File)? {
+        if wanted.contains(id.as_str()) {
+            continue;
+        }
+        let Ok(policy_id) = PolicyId::parse(&id) else { continue };
+        match policies::delete(conn, &policy_id, PolicySource::File, by) {
+            Ok(_) => omni_db::audit::record(
+                conn,
+                by,
+                "policy.deleted",
+                &id,
+                &serde_json::json!({ "source": "file" }),
+            )?,
+            Err(policies::WriteRefused::Db(e)) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Re-publishes availability where a rule's time window, dates or weather condition turned on or off since the
+/// last check. Returns how many SKUs were re-published.
+pub async fn check_schedule(state: &State) -> Result<usize, String> {
+    let set = state.policies.current();
+    if !set.iter().any(|p| p.is_scheduled()) {
+        return Ok(0);
+    }
+    let facts = state
+        .db
+        .run(|conn| catalog::location_facts(conn))
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let mut toggled: BTreeSet<PolicyId> = BTreeSet::new();
+    {
+        let mut scheduled = state.policies.scheduled.lock().unwrap_or_else(|p| p.into_inner());
+        for location in &facts {
+            let on = set.scheduled_state(location, now);
+            let before = scheduled.insert(location.id.clone(), on.clone());
+            if let Some(before) = before {
+                toggled.extend(before.symmetric_difference(&on).cloned());
+            }
+        }
+    }
+    if toggled.is_empty() {
+        return Ok(0);
+    }
+    tracing::info!(rules = ?toggled, "Rule windows or weather changed; re-publishing availability.");
+    let changed: Vec<CompiledPolicy> = set.iter().filter(|p| toggled.contains(&p.spec.id)).cloned().collect();
+    republish_concerned(state, &changed).await
+}
+
+/// Re-publishes the availability of every SKU in the ledger that one of `changed` concerns.
+async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Result<usize, String> {
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let changed = changed.to_vec();
+    let skus = state
+        .db
+        .run(move |conn| -> omni_db::Result<Vec<Sku>> {
+            let tags = catalog::sku_tags(conn)?;
+            Ok(ledger::skus(conn)?
+                .into_iter()
+                .filter_map(|s| Sku::parse(&s).ok())
+                .filter(|sku| {
+                    let tags = tags.get(sku.as_str()).map(Vec::as_slice).unwrap_or_default();
+                    changed.iter().any(|p| p.concerns_sku(sku, tags))
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    republish(state, skus).await
+}
+
+/// Publishes the current availability of `skus` again, in bounded transactions.
+pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
+    let count = skus.len();
+    for batch in skus.chunks(REPUBLISH_BATCH) {
+        let batch = batch.to_vec();
+        let policies = state.policies.current();
+        state
+            .db
+            .transaction(move |conn| -> omni_db::Result<()> {
+                for sku in &batch {
+                    crate::events::publish_availability(conn, &policies, sku)?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    if count > 0 {
+        state.relay.notify_one();
+    }
+    Ok(count)
+}
+
+/// Keeps policies current until shutdown: the file, other replicas' changes, windows and weather.
+pub async fn keep_current(state: State, shutdown: tokio_util::sync::CancellationToken, every: std::time::Duration) {
+    loop {
+        if let Some(path) = state.policies.file.clone() {
+            match sync_file(&state, &path).await {
+                Ok(true) => tracing::info!(file = %path.display(), "Policy file applied."),
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "Policy file not applied; the rules in force stay."),
+            }
+        }
+        if let Err(e) = reload(&state).await {
+            tracing::warn!(error = %e, "Policy reload failed; retrying.");
+        }
+        if let Err(e) = check_schedule(&state).await {
+            tracing::warn!(error = %e, "Rule window check failed; retrying.");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,18 @@
+use actix_web::{HttpResponse, web};
+use omni_contracts::policies::Policy;
+use omni_http::{ApiError, Principal};
+
+use crate::State;
+use crate::db::policies;
+
+/// Every policy in force (database and file), by id.
+#[utoipa::path(
+    get, path = "/v1/policies",
+    responses((status = 200, description = "The policies", body = [Policy])),
+    security(("api_key" = []))
+)]
+pub async fn list_policies(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    super::may_read(&principal)?;
+    let all = state.db.run(policies::all).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
