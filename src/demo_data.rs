@@ -75,6 +75,18 @@ pub const SKUS: &[(&str, &str, &[&str])] = &[
     ("JACKET-RAIN-L", "Rain jacket L", &["apparel", "weather"]),
 ];
 
+/// The demo's buffer rules: hide the last 2 units of `high-demand` SKUs from web and marketplaces, 3 in a storm.
+pub fn demo_policies() -> [serde_json::Value; 2] {
+    [
+        json!({ "id": "last-units", "description": "Hide the last 2 units of high-demand SKUs from web and marketplaces",
+                "when": { "sku_tags": ["high-demand"], "channels": ["web", "marketplace"] },
+                "effect": { "hold_back": { "units": 2 } } }),
+        json!({ "id": "storm", "description": "3 units when a storm is forecast at the store",
+                "when": { "sku_tags": ["high-demand"], "channels": ["web", "marketplace"], "weather": ["storm"] },
+                "effect": { "hold_back": { "units": 3 } } }),
+    ]
+}
+
 /// Loads the demo data through the public APIs.
 pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<()> {
     let catalog = Client::new(mesh.url("catalog"), admin_key);
@@ -120,6 +132,13 @@ pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<
             )
             .await?;
         }
+    }
+    // The storm example of docs/POLICIES.md: the last units of high-demand SKUs stay in the stores.
+    for rule in demo_policies() {
+        expect_ok(
+            allocation.post("/v1/policies", &rule, &[]).await?,
+            "create policy",
+        )?;
     }
     // Routing decides from the availability topic: wait until it has seen every SKU everywhere.
     for (sku, _, _) in SKUS {

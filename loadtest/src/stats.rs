@@ -34,11 +34,6 @@ impl Latencies {
         self.0.extend(other.0);
     }
 
-    /// How many samples.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     /// p50, p99 and max, in milliseconds (`None` without samples).
     pub fn summary(&self) -> Option<Summary> {
         let mut sorted = self.0.clone();

@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// Orders in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     concurrency: u32,
+    /// Milliseconds between POS sales at the stores racing the web orders (0: no POS sales).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pos_interval_ms: u64,
     /// Keep the mesh running after the report until Ctrl-C.
     #[arg(long)]
     keep_running: bool,
@@ -70,6 +73,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let tally = Arc::new(Mutex::new(Tally::default()));
+    let pos_done = tokio_util::sync::CancellationToken::new();
+    let pos = tokio::spawn(pos_sales(
+        allocation.clone(),
+        Duration::from_millis(args.pos_interval_ms),
+        pos_done.clone(),
+    ));
     let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -112,6 +121,8 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         });
     }
     while workers.join_next().await.is_some() {}
+    pos_done.cancel();
+    let pos = pos.await.unwrap_or_default();
     bar.finish();
     let elapsed = started.elapsed();
     let oversold = oversold_units(&allocation).await?;
@@ -146,7 +157,17 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         ),
         None => println!("  availability lag  not measured"),
     }
-    println!("  oversold units    {oversold}");
+    println!(
+        "  POS sales         {} at the stores, {} of them took a unit held for an online order (shortage raised)",
+        pos.sold, pos.took_held
+    );
+    // A till sells what is on the shelf even if it is held online: each such sale can leave one unit held beyond
+    // on-hand (a shortage event names the order to re-route). Anything beyond that would be Omni overselling.
+    let oversold_by_omni = (oversold - i64::try_from(pos.took_held).unwrap_or(i64::MAX)).max(0);
+    println!(
+        "  oversold units    {oversold_by_omni} (held beyond on-hand: {oversold}, of which POS shelf sales explain up to {})",
+        pos.took_held
+    );
     drop(t);
     let mut mesh = dev.mesh;
     let outcome = if args.keep_running {
@@ -160,6 +181,67 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     };
     telemetry.shutdown();
     outcome
+}
+
+#[derive(Debug, Default)]
+struct PosTally {
+    sold: u64,
+    took_held: u64,
+}
+
+/// Sells one unit at a time at the stores' tills, racing the web orders for the last units: a random SKU at a
+/// random store, if its shelf has one (a till sells what is physically there, held or not).
+async fn pos_sales(
+    allocation: Client,
+    every: Duration,
+    done: tokio_util::sync::CancellationToken,
+) -> PosTally {
+    let mut tally = PosTally::default();
+    if every.is_zero() {
+        return tally;
+    }
+    let stores: Vec<&str> = LOCATIONS
+        .iter()
+        .filter(|l| l.id.starts_with("STORE"))
+        .map(|l| l.id)
+        .collect();
+    while !done.is_cancelled() {
+        let (store, sku) = {
+            let mut rng = rand::rng();
+            (
+                stores[rng.random_range(0..stores.len())],
+                SKUS[rng.random_range(0..SKUS.len())].0,
+            )
+        };
+        if let Ok(answer) = allocation
+            .get(&format!("/v1/availability/{sku}?channel=pos"))
+            .await
+        {
+            let shelf = answer.body["locations"]
+                .as_array()
+                .and_then(|l| l.iter().find(|l| l["location_id"] == store).cloned());
+            let (on_hand, atp) = shelf.map_or((0, 0), |l| {
+                (l["on_hand"].as_i64().unwrap_or(0), l["atp"].as_i64().unwrap_or(0))
+            });
+            if on_hand > 0 {
+                let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": store, "sku": sku,
+                                   "kind": "pos_sale", "quantity": 1 });
+                if let Ok(a) = allocation.post("/v1/inventory/movements", &sale, &[]).await
+                    && a.status == 201
+                {
+                    tally.sold += 1;
+                    if atp == 0 {
+                        tally.took_held += 1;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = done.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+    tally
 }
 
 enum Outcome {

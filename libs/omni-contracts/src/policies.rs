@@ -72,7 +72,7 @@ pub struct Conditions {
     pub velocity: Option<Velocity>,
 }
 
-/// A local time-of-day window, `HH:MM` to `HH:MM` (end excluded).
+/// A local time-of-day window, `HH:MM` (or `HH:MM:SS`) to `HH:MM` (end excluded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeWindow {

@@ -89,6 +89,29 @@ impl Client {
         self.send(request).await
     }
 
+    /// `PUT path` with a JSON body and extra headers.
+    pub async fn put<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
+        let mut request = self.http.put(format!("{}{path}", self.base)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    /// `DELETE path` with extra headers.
+    pub async fn delete_with(&self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let mut request = self.http.delete(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Answer> {
         let response = request.bearer_auth(&self.key).send().await?;
         let status = response.status().as_u16();

@@ -42,7 +42,13 @@ struct Tally {
 }
 
 /// Runs `load.clients` clients against allocation at `base` for `seconds` (at most `load.max_requests` holds).
-pub async fn run(base: &str, shape: Shape, load: &Load, seconds: u64, label: &str) -> anyhow::Result<HoldRun> {
+pub async fn run(
+    base: &str,
+    shape: Shape,
+    load: &Load,
+    seconds: u64,
+    label: &str,
+) -> anyhow::Result<HoldRun> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(load.clients)
         .timeout(Duration::from_secs(30))

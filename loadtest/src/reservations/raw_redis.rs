@@ -135,8 +135,8 @@ pub fn run(
         stdout,
         String::from_utf8_lossy(&output.stderr)
     );
-    let (per_sec, p50, p99) = parse_csv(&stdout)
-        .with_context(|| format!("unexpected redis-benchmark output: {stdout}"))?;
+    let (per_sec, p50, p99) =
+        parse_csv(&stdout).with_context(|| format!("unexpected redis-benchmark output: {stdout}"))?;
     let held: Vec<i64> = redis::cmd("HVALS").arg(&reserved).query(&mut conn)?;
     let held = held.iter().sum::<i64>().max(0) as u64 / 3;
     redis.delete("raw:*")?;
@@ -171,11 +171,7 @@ pub fn parse_csv(output: &str) -> Option<(f64, f64, f64)> {
         let i = header.iter().position(|h| h == name)?;
         row.get(i)?.parse().ok()
     };
-    Some((
-        field("rps")?,
-        field("p50_latency_ms")?,
-        field("p99_latency_ms")?,
-    ))
+    Some((field("rps")?, field("p50_latency_ms")?, field("p99_latency_ms")?))
 }
 
 /// Splits one line of quoted CSV fields; the test name may contain commas inside its quotes.

@@ -121,7 +121,8 @@ impl RowLock {
                 .select((stock::id, stock::quantity, stock::quantity_allocated))
                 .for_update()
                 .load(c)?;
-            if rows.len() != skus.len() || rows.iter().any(|(_, on_hand, allocated)| on_hand - allocated < 1) {
+            if rows.len() != skus.len() || rows.iter().any(|(_, on_hand, allocated)| on_hand - allocated < 1)
+            {
                 return Ok(false);
             }
             let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
@@ -143,7 +144,13 @@ impl RowLock {
     }
 
     /// Runs `load.clients` sessions for `seconds` (at most `load.max_requests` orders).
-    pub async fn run(&self, shape: Shape, load: &Load, seconds: u64, label: &str) -> anyhow::Result<RowLockRun> {
+    pub async fn run(
+        &self,
+        shape: Shape,
+        load: &Load,
+        seconds: u64,
+        label: &str,
+    ) -> anyhow::Result<RowLockRun> {
         let issued = Arc::new(AtomicU64::new(0));
         let allocated = Arc::new(AtomicU64::new(0));
         let started = Instant::now();

@@ -116,7 +116,10 @@ impl SkuPicture {
             .iter()
             .map(|channel| {
                 let offers = self.offers(policies, &Caller::standard(*channel), now);
-                let mut rules: Vec<_> = offers.iter().flat_map(|o| o.rules.iter().map(|r| r.id.clone())).collect();
+                let mut rules: Vec<_> = offers
+                    .iter()
+                    .flat_map(|o| o.rules.iter().map(|r| r.id.clone()))
+                    .collect();
                 rules.sort();
                 rules.dedup();
                 ChannelAvailability {

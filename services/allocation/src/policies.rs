@@ -89,7 +89,12 @@ pub async fn reload(state: &State) -> Result<usize, String> {
     let before = state.policies.swap(set.clone());
     *state.policies.revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);
     let changed: Vec<CompiledPolicy> = set.changed_since(&before).into_iter().cloned().collect();
-    tracing::info!(revision, rules = set.iter().count(), changed = changed.len(), "Policies loaded.");
+    tracing::info!(
+        revision,
+        rules = set.iter().count(),
+        changed = changed.len(),
+        "Policies loaded."
+    );
     if known.is_none() {
         // The first load of this process: nothing published before was computed with other rules here.
         return Ok(0);
@@ -119,7 +124,11 @@ pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
         .transaction(move |conn| -> Result<(), omni_db::Error> { apply_file(conn, &file, &by) })
         .await
         .map_err(|e| e.to_string())?;
-    *state.policies.file_content.lock().unwrap_or_else(|p| p.into_inner()) = Some(content);
+    *state
+        .policies
+        .file_content
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(content);
     Ok(true)
 }
 
@@ -158,7 +167,9 @@ fn apply_file(conn: &mut DbConnection, file: &PolicyFile, by: &str) -> omni_db::
         if wanted.contains(id.as_str()) {
             continue;
         }
-        let Ok(policy_id) = PolicyId::parse(&id) else { continue };
+        let Ok(policy_id) = PolicyId::parse(&id) else {
+            continue;
+        };
         match policies::delete(conn, &policy_id, PolicySource::File, by) {
             Ok(_) => omni_db::audit::record(
                 conn,
@@ -179,6 +190,7 @@ fn apply_file(conn: &mut DbConnection, file: &PolicyFile, by: &str) -> omni_db::
 pub async fn check_schedule(state: &State) -> Result<usize, String> {
     let set = state.policies.current();
     if !set.iter().any(|p| p.is_scheduled()) {
+        state.policies.scheduled.lock().unwrap_or_else(|p| p.into_inner()).clear();
         return Ok(0);
     }
     let facts = state
@@ -187,23 +199,41 @@ pub async fn check_schedule(state: &State) -> Result<usize, String> {
         .await
         .map_err(|e| e.to_string())?;
     let now = Utc::now();
-    let mut toggled: BTreeSet<PolicyId> = BTreeSet::new();
-    {
-        let mut scheduled = state.policies.scheduled.lock().unwrap_or_else(|p| p.into_inner());
-        for location in &facts {
-            let on = set.scheduled_state(location, now);
-            let before = scheduled.insert(location.id.clone(), on.clone());
-            if let Some(before) = before {
-                toggled.extend(before.symmetric_difference(&on).cloned());
-            }
-        }
-    }
+    let states: BTreeMap<LocationId, BTreeSet<PolicyId>> = facts
+        .iter()
+        .map(|location| (location.id.clone(), set.scheduled_state(location, now)))
+        .collect();
+    // A location not seen before counts as "everything off", so a rule that is on when first seen is published.
+    let toggled: BTreeSet<PolicyId> = {
+        let scheduled = state.policies.scheduled.lock().unwrap_or_else(|p| p.into_inner());
+        let none = BTreeSet::new();
+        states
+            .iter()
+            .flat_map(|(id, on)| {
+                on.symmetric_difference(scheduled.get(id).unwrap_or(&none))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
     if toggled.is_empty() {
         return Ok(0);
     }
     tracing::info!(rules = ?toggled, "Rule windows or weather changed; re-publishing availability.");
-    let changed: Vec<CompiledPolicy> = set.iter().filter(|p| toggled.contains(&p.spec.id)).cloned().collect();
-    republish_concerned(state, &changed).await
+    let changed: Vec<CompiledPolicy> = set
+        .iter()
+        .filter(|p| toggled.contains(&p.spec.id))
+        .cloned()
+        .collect();
+    let republished = republish_concerned(state, &changed).await?;
+    // Only once published: a failed attempt is retried on the next check.
+    state
+        .policies
+        .scheduled
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(states);
+    Ok(republished)
 }
 
 /// Re-publishes the availability of every SKU in the ledger that one of `changed` concerns.
@@ -254,7 +284,11 @@ pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
 }
 
 /// Keeps policies current until shutdown: the file, other replicas' changes, windows and weather.
-pub async fn keep_current(state: State, shutdown: tokio_util::sync::CancellationToken, every: std::time::Duration) {
+pub async fn keep_current(
+    state: State,
+    shutdown: tokio_util::sync::CancellationToken,
+    every: std::time::Duration,
+) {
     loop {
         if let Some(path) = state.policies.file.clone() {
             match sync_file(&state, &path).await {

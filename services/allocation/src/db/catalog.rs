@@ -100,7 +100,11 @@ pub fn sku_known(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<bool> {
 /// Every known location with what buffer rules match on: `(id, region, timezone)` and the latest weather.
 pub fn location_facts(conn: &mut DbConnection) -> omni_db::Result<Vec<LocationFacts>> {
     let rows: Vec<(String, Option<String>, String)> = known_locations::table
-        .select((known_locations::id, known_locations::region, known_locations::timezone))
+        .select((
+            known_locations::id,
+            known_locations::region,
+            known_locations::timezone,
+        ))
         .order(known_locations::id.asc())
         .load(conn)?;
     let weather: Vec<(String, String, Option<chrono::NaiveDateTime>)> = location_weather::table
@@ -113,10 +117,13 @@ pub fn location_facts(conn: &mut DbConnection) -> omni_db::Result<Vec<LocationFa
     Ok(rows
         .into_iter()
         .filter_map(|(id, region, tz)| {
-            let weather = weather.iter().find(|(l, _, _)| *l == id).and_then(|(_, c, until)| {
-                let condition = serde_json::from_value(serde_json::Value::String(c.clone())).ok()?;
-                Some((condition, until.map(|u| u.and_utc())))
-            });
+            let weather = weather
+                .iter()
+                .find(|(l, _, _)| *l == id)
+                .and_then(|(_, c, until)| {
+                    let condition = serde_json::from_value(serde_json::Value::String(c.clone())).ok()?;
+                    Some((condition, until.map(|u| u.and_utc())))
+                });
             Some(LocationFacts {
                 id: LocationId::parse(&id).ok()?,
                 region,
@@ -145,7 +152,9 @@ pub fn tags_of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<String
         .select(known_skus::tags)
         .first(conn)
         .optional()?;
-    Ok(tags.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+    Ok(tags
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
 }
 
 /// Keeps a weather signal unless a newer one is already kept. Returns whether it was kept.

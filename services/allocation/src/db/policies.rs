@@ -35,7 +35,11 @@ fn source_name(source: PolicySource) -> &'static str {
 }
 
 fn parse_source(raw: &str) -> PolicySource {
-    if raw == "file" { PolicySource::File } else { PolicySource::Database }
+    if raw == "file" {
+        PolicySource::File
+    } else {
+        PolicySource::Database
+    }
 }
 
 type PolicyRow = (String, String, i64, String, String, chrono::NaiveDateTime);
@@ -192,20 +196,23 @@ pub fn delete(
 
 /// Every version of a policy, oldest first (empty when it never existed).
 pub fn versions(conn: &mut DbConnection, id: &PolicyId) -> omni_db::Result<Vec<PolicyVersion>> {
-    let rows: Vec<(String, i64, Option<String>, String, String, chrono::NaiveDateTime)> = policy_versions::table
-        .filter(policy_versions::id.eq(id.as_str()))
-        .order(policy_versions::version.asc())
-        .load(conn)?;
+    let rows: Vec<(String, i64, Option<String>, String, String, chrono::NaiveDateTime)> =
+        policy_versions::table
+            .filter(policy_versions::id.eq(id.as_str()))
+            .order(policy_versions::version.asc())
+            .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(_, version, spec, source, changed_by, changed_at)| PolicyVersion {
-            id: id.clone(),
-            version,
-            spec: spec.and_then(|s| serde_json::from_str(&s).ok()),
-            source: parse_source(&source),
-            changed_by,
-            changed_at: changed_at.and_utc(),
-        })
+        .map(
+            |(_, version, spec, source, changed_by, changed_at)| PolicyVersion {
+                id: id.clone(),
+                version,
+                spec: spec.and_then(|s| serde_json::from_str(&s).ok()),
+                source: parse_source(&source),
+                changed_by,
+                changed_at: changed_at.and_utc(),
+            },
+        )
         .collect())
 }
 

@@ -15,9 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use omni_contracts::api::{Channel, CustomerTier};
-use omni_contracts::policies::{
-    AppliedRule, Conditions, Effect, PolicySpec, Segment, WeatherCondition,
-};
+use omni_contracts::policies::{AppliedRule, Conditions, Effect, PolicySpec, Segment, WeatherCondition};
 use omni_contracts::{LocationId, PolicyId, Sku};
 
 /// Longest velocity window: 30 days.
@@ -102,7 +100,10 @@ impl CompiledPolicy {
     pub fn new(spec: PolicySpec, version: i64) -> Result<Self, String> {
         check(&spec)?;
         let window = match &spec.when.local_time {
-            Some(w) => Some((parse_time("when.local_time.from", &w.from)?, parse_time("when.local_time.to", &w.to)?)),
+            Some(w) => Some((
+                parse_time("when.local_time.from", &w.from)?,
+                parse_time("when.local_time.to", &w.to)?,
+            )),
             None => None,
         };
         Ok(Self {
@@ -139,11 +140,10 @@ impl CompiledPolicy {
             .dates
             .as_ref()
             .is_none_or(|d| (d.from..=d.to).contains(&local.date_naive()));
-        let weather_matches = when.weather.as_ref().is_none_or(|wanted| {
-            location
-                .weather_at(now)
-                .is_some_and(|w| wanted.contains(&w))
-        });
+        let weather_matches = when
+            .weather
+            .as_ref()
+            .is_none_or(|wanted| location.weather_at(now).is_some_and(|w| wanted.contains(&w)));
         in_window && in_dates && weather_matches
     }
 
@@ -155,7 +155,13 @@ impl CompiledPolicy {
     }
 
     /// Whether every condition holds for this SKU at this location for this caller now.
-    pub fn matches(&self, sku: &SkuFacts<'_>, location: &LocationFacts, caller: &Caller, now: DateTime<Utc>) -> bool {
+    pub fn matches(
+        &self,
+        sku: &SkuFacts<'_>,
+        location: &LocationFacts,
+        caller: &Caller,
+        now: DateTime<Utc>,
+    ) -> bool {
         let when = &self.spec.when;
         self.spec.enabled
             && self.concerns_sku(sku.sku, sku.tags)
@@ -165,16 +171,22 @@ impl CompiledPolicy {
                 .as_ref()
                 .is_none_or(|r| location.region.as_ref().is_some_and(|have| r.contains(have)))
             && when.channels.as_ref().is_none_or(|c| c.contains(&caller.channel))
-            && when.customer_tiers.as_ref().is_none_or(|t| t.contains(&caller.tier))
-            && when.velocity.as_ref().is_none_or(|v| {
-                sku.sold.get(&v.window_minutes).copied().unwrap_or(0) >= i64::from(v.units)
-            })
+            && when
+                .customer_tiers
+                .as_ref()
+                .is_none_or(|t| t.contains(&caller.tier))
+            && when
+                .velocity
+                .as_ref()
+                .is_none_or(|v| sku.sold.get(&v.window_minutes).copied().unwrap_or(0) >= i64::from(v.units))
             && self.scheduled_on(location, now)
     }
 }
 
 fn parse_time(field: &str, raw: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(raw, "%H:%M").map_err(|_| format!("{field}: `{raw}` is not a time of day such as `18:00`"))
+    NaiveTime::parse_from_str(raw, "%H:%M")
+        .or_else(|_| NaiveTime::parse_from_str(raw, "%H:%M:%S"))
+        .map_err(|_| format!("{field}: `{raw}` is not a time of day such as `18:00` or `18:00:30`"))
 }
 
 /// The checks every rule passes wherever it comes from: no empty lists (they could never match), sane
@@ -215,7 +227,9 @@ pub fn check(spec: &PolicySpec) -> Result<(), String> {
 fn check_conditions(when: &Conditions) -> Result<(), String> {
     fn non_empty<T>(field: &str, list: &Option<Vec<T>>) -> Result<(), String> {
         match list {
-            Some(l) if l.is_empty() => Err(format!("{field}: an empty list can never match; leave it out to match all")),
+            Some(l) if l.is_empty() => Err(format!(
+                "{field}: an empty list can never match; leave it out to match all"
+            )),
             Some(l) if l.len() > 1_000 => Err(format!("{field}: at most 1,000 entries")),
             _ => Ok(()),
         }
@@ -228,12 +242,19 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
     non_empty("when.customer_tiers", &when.customer_tiers)?;
     non_empty("when.weather", &when.weather)?;
     for (field, list) in [("when.sku_tags", &when.sku_tags), ("when.regions", &when.regions)] {
-        if let Some(bad) = list.iter().flatten().find(|t| t.trim().is_empty() || t.len() > 64) {
+        if let Some(bad) = list
+            .iter()
+            .flatten()
+            .find(|t| t.trim().is_empty() || t.len() > 64)
+        {
             return Err(format!("{field}: `{bad}` must be 1 to 64 characters"));
         }
     }
     if let Some(w) = &when.local_time {
-        let (from, to) = (parse_time("when.local_time.from", &w.from)?, parse_time("when.local_time.to", &w.to)?);
+        let (from, to) = (
+            parse_time("when.local_time.from", &w.from)?,
+            parse_time("when.local_time.to", &w.to)?,
+        );
         if from == to {
             return Err("when.local_time: `from` equals `to`, so the window is empty".into());
         }
@@ -241,7 +262,10 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
     if let Some(d) = &when.dates
         && d.from > d.to
     {
-        return Err(format!("when.dates: `from` ({}) is after `to` ({})", d.from, d.to));
+        return Err(format!(
+            "when.dates: `from` ({}) is after `to` ({})",
+            d.from, d.to
+        ));
     }
     if let Some(v) = &when.velocity {
         if v.window_minutes == 0 || v.window_minutes > MAX_VELOCITY_WINDOW_MINUTES {
@@ -260,7 +284,9 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
 fn check_amount(field: &str, amount: omni_contracts::policies::Amount, min: u32) -> Result<(), String> {
     use omni_contracts::policies::Amount;
     match amount {
-        Amount::Units(u) if u < min || u > MAX_UNITS => Err(format!("{field}.units: {min} to {MAX_UNITS}, got {u}")),
+        Amount::Units(u) if u < min || u > MAX_UNITS => {
+            Err(format!("{field}.units: {min} to {MAX_UNITS}, got {u}"))
+        }
         Amount::Percent(p) if p < min.max(1) || p > 100 => {
             Err(format!("{field}.percent: {} to 100, got {p}", min.max(1)))
         }
@@ -296,8 +322,13 @@ pub fn check_reachable(
         return Err(format!("when.locations[{i}]: unknown location `{unknown}`"));
     }
     let sku_ok = |sku: &str, tags: &[String]| {
-        when.skus.as_ref().is_none_or(|s| s.iter().any(|x| x.as_str() == sku))
-            && when.sku_tags.as_ref().is_none_or(|t| t.iter().any(|x| tags.contains(x)))
+        when.skus
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|x| x.as_str() == sku))
+            && when
+                .sku_tags
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|x| tags.contains(x)))
     };
     if (when.skus.is_some() || when.sku_tags.is_some()) && !skus.iter().any(|(s, tags)| sku_ok(s, tags)) {
         return Err(match &when.skus {
@@ -306,7 +337,9 @@ pub fn check_reachable(
         });
     }
     let location_ok = |id: &str, region: &Option<String>| {
-        when.locations.as_ref().is_none_or(|l| l.iter().any(|x| x.as_str() == id))
+        when.locations
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|x| x.as_str() == id))
             && when
                 .regions
                 .as_ref()

@@ -38,8 +38,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .route("/v1/policies", web::post().to(policies::create::create_policy))
         .route("/v1/policies", web::get().to(policies::list::list_policies))
         .route("/v1/policies/{id}", web::get().to(policies::get::get_policy))
-        .route("/v1/policies/{id}", web::put().to(policies::replace::replace_policy))
-        .route("/v1/policies/{id}", web::delete().to(policies::delete::delete_policy))
+        .route(
+            "/v1/policies/{id}",
+            web::put().to(policies::replace::replace_policy),
+        )
+        .route(
+            "/v1/policies/{id}",
+            web::delete().to(policies::delete::delete_policy),
+        )
         .route(
             "/v1/policies/{id}/versions",
             web::get().to(policies::versions::list_versions),

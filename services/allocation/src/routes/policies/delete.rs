@@ -31,11 +31,15 @@ pub async fn delete_policy(
     let deleted = state
         .db
         .transaction(move |conn| -> Result<Policy, ApiError> {
-            let current = policies::find(conn, &id)?.ok_or_else(|| ApiError::not_found(format!("policy `{id}`")))?;
+            let current =
+                policies::find(conn, &id)?.ok_or_else(|| ApiError::not_found(format!("policy `{id}`")))?;
             if current.version != version {
                 return Err(ApiError::new(
                     Code::Conflict,
-                    format!("version: policy `{id}` is at version {}, not {version}", current.version),
+                    format!(
+                        "version: policy `{id}` is at version {}, not {version}",
+                        current.version
+                    ),
                 ));
             }
             let deleted = policies::delete(conn, &id, PolicySource::Database, &by)?;

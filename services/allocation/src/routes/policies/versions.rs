@@ -22,7 +22,10 @@ pub async fn list_versions(
     super::may_read(&principal)?;
     let id = super::policy_id(&id)?;
     let lookup = id.clone();
-    let history = state.db.run(move |conn| policies::versions(conn, &lookup)).await?;
+    let history = state
+        .db
+        .run(move |conn| policies::versions(conn, &lookup))
+        .await?;
     if history.is_empty() {
         return Err(ApiError::not_found(format!("policy `{id}`")));
     }

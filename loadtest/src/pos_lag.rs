@@ -1,0 +1,449 @@
+//! `omni-loadtest pos-lag`: POS sales published on `omni.inventory.v1` at a paced rate, each matched to the
+//! `omni.availability.v1` event allocation publishes for it; the lag between the two, on the real broker.
+//!
+//! Matching: every SKU starts with the same on-hand, and its k-th sale leaves exactly `UNITS - k` on hand, so
+//! an availability event of SKU s showing `UNITS - k` at the store is the answer to s's k-th sale (events of one
+//! SKU share a key, hence a partition, hence their order, from the till to the reader).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use chrono::{DateTime, Utc};
+use omni_contracts::api::{MovementKind, StockMovement};
+use omni_contracts::events::{AvailabilityEvent, InventoryEvent};
+use omni_contracts::{Envelope, EventPayload, LocationId, MovementId, Quantity, Sku, Topic};
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::BackendArgs;
+use crate::backends::{RunBackends, seed};
+use crate::reservations::{LOCATION, sku_name};
+use crate::stats::{CpuMeter, Latencies, progress, verdict};
+
+/// On-hand of every SKU before the sales.
+const UNITS: i64 = 1_000_000;
+/// Goals, in milliseconds.
+const GOAL_P50_MS: f64 = 10.0;
+const GOAL_P99_MS: f64 = 50.0;
+
+/// `pos-lag` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PosLagArgs {
+    /// POS sales per second, paced evenly.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    rate: u32,
+    /// Seconds of paced sales (rate × seconds sales in all).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    seconds: u64,
+    /// SKUs the sales go round-robin over (one store).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    skus: u32,
+    /// Most seconds to wait, after the last sale, for the last availability events.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    drain_seconds: u64,
+    /// fetch.wait.max.ms of allocation's consumers and of the availability reader (kafka.fetch_wait_max_ms).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    fetch_wait_max_ms: u32,
+    /// Allocation's database pool (database.pool_size; 8 is the shipped default).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pool_size: u32,
+}
+
+/// One sale as sent.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    wall: DateTime<Utc>,
+}
+
+/// One availability event as seen at the store.
+#[derive(Debug, Clone)]
+struct Seen {
+    sku: String,
+    on_hand: i64,
+    computed_at: DateTime<Utc>,
+    at: Instant,
+}
+
+/// Runs the benchmark and prints the lag.
+pub async fn run(backends: &BackendArgs, args: PosLagArgs) -> anyhow::Result<()> {
+    let total = u64::from(args.rate) * args.seconds;
+    ensure!(
+        total / u64::from(args.skus) < UNITS as u64,
+        "more sales per SKU than units on hand: raise --skus"
+    );
+    let run = RunBackends::claim(backends)?;
+    println!("== omni-loadtest pos-lag (run {}) ==", run.run);
+    println!("command: {}", std::env::args().collect::<Vec<_>>().join(" "));
+    println!(
+        "{total} pos_sale movements at {} /s for {} s over {} SKUs at {LOCATION} on the broker at {}; \
+         fetch.wait.max.ms {} (allocation's consumers and the reader); allocation pool {}.",
+        args.rate, args.seconds, args.skus, run.kafka, args.fetch_wait_max_ms, args.pool_size
+    );
+    let settings = run.settings(args.pool_size, args.fetch_wait_max_ms);
+    let mesh = run.start_mesh(settings.clone()).await?;
+    let outcome = measure(&run, &mesh, &settings, &args, total).await;
+    if let Err(e) = mesh.stop().await {
+        eprintln!("warning: a service stopped with an error: {e:#}");
+    }
+    outcome
+}
+
+async fn measure(
+    run: &RunBackends,
+    mesh: &omni_testkit::Mesh,
+    settings: &omni_config::Settings,
+    args: &PosLagArgs,
+    total: u64,
+) -> anyhow::Result<()> {
+    let topics = omni_kafka::topics::TopicNames::new(&settings.kafka.topics);
+    let skus: Vec<String> = (0..args.skus).map(sku_name).collect();
+
+    // The reader is assigned before the stock arrives and sees the receipts' events first: once it has, it is
+    // live, and every sale's lag is measured from a warm reader.
+    let reader = Reader::start(
+        &run.kafka,
+        topics.name(Topic::Availability),
+        args.fetch_wait_max_ms,
+    )?;
+    seed(mesh, LOCATION, &skus, UNITS).await?;
+    let seeded = tokio::time::timeout(Duration::from_secs(60), async {
+        while reader.stocked(UNITS) < skus.len() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    ensure!(
+        seeded.is_ok(),
+        "the receipts' availability events did not arrive within 60 s"
+    );
+
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &run.kafka)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", settings.kafka.linger_ms.to_string())
+        .set("message.timeout.ms", "30000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .context("creating the POS producer")?;
+    let inventory = topics.name(Topic::Inventory).to_owned();
+    let location = LocationId::parse(LOCATION)?;
+    let parsed: Vec<Sku> = skus.iter().map(|s| Sku::parse(s)).collect::<Result<_, _>>()?;
+    let one = Quantity::new(1)?;
+
+    let bar = progress("pos sales", total);
+    let mut sent: HashMap<(u32, i64), Sent> = HashMap::with_capacity(total as usize);
+    let mut sold = vec![0_i64; skus.len()];
+    let mut deliveries = Vec::with_capacity(total as usize);
+    let mut refused = 0_u64;
+    let meter = CpuMeter::start();
+    let period = Duration::from_secs_f64(1.0 / f64::from(args.rate));
+    let started = tokio::time::Instant::now();
+    for i in 0..total {
+        tokio::time::sleep_until(started + period.mul_f64(i as f64)).await;
+        let sku = (i % u64::from(args.skus)) as u32;
+        let event = Envelope::new(
+            "pos",
+            InventoryEvent::Movement(StockMovement {
+                event_id: MovementId::generate(),
+                location_id: location.clone(),
+                sku: parsed[sku as usize].clone(),
+                kind: MovementKind::PosSale,
+                quantity: one,
+            }),
+        );
+        let mut headers = OwnedHeaders::new_with_capacity(8);
+        for (name, value) in event.headers() {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let (key, body) = (event.data.key(), event.data.encode());
+        let record = FutureRecord::to(&inventory)
+            .key(&key)
+            .payload(&body)
+            .headers(headers);
+        let at = Instant::now();
+        match producer.send_result(record) {
+            Ok(delivery) => {
+                sold[sku as usize] += 1;
+                sent.insert((sku, UNITS - sold[sku as usize]), Sent { at, wall: Utc::now() });
+                deliveries.push(delivery);
+            }
+            Err(_) => refused += 1,
+        }
+        if i % 100 == 0 {
+            bar.set_position(i);
+            bar.set_message(format!("{} availability events matched", reader.answers()));
+        }
+    }
+    let produced_in = started.elapsed();
+    bar.finish_and_clear();
+    let mut failed = refused;
+    for delivery in deliveries {
+        if !matches!(delivery.await, Ok(Ok(_))) {
+            failed += 1;
+        }
+    }
+    let expected = sent.len();
+    eprintln!("{expected} sales sent in {produced_in:.1?}; waiting for their availability events...");
+    let drained = tokio::time::timeout(Duration::from_secs(args.drain_seconds), async {
+        while reader.answers() < expected {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .is_ok();
+    let busy = meter.busy_percent();
+    let seen = reader.stop().await;
+
+    // Match and summarise.
+    let index: HashMap<&str, u32> = skus
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let mut matched: HashMap<(u32, i64), &Seen> = HashMap::new();
+    for s in &seen {
+        if let Some(i) = index.get(s.sku.as_str()) {
+            matched.entry((*i, s.on_hand)).or_insert(s);
+        }
+    }
+    let mut pairs: Vec<(Sent, &Seen)> = sent
+        .iter()
+        .filter_map(|(k, sent)| matched.get(k).map(|seen| (*sent, *seen)))
+        .collect();
+    pairs.sort_by_key(|(sent, _)| sent.at);
+    let (mut lag, mut into, mut out) = (Latencies::default(), Latencies::default(), Latencies::default());
+    for (sent, seen) in &pairs {
+        lag.record(seen.at.saturating_duration_since(sent.at));
+        into.record_ms((seen.computed_at - sent.wall).num_microseconds().unwrap_or(0) as f64 / 1e3);
+        out.record_ms(
+            seen.at.saturating_duration_since(sent.at).as_secs_f64() * 1e3
+                - (seen.computed_at - sent.wall).num_microseconds().unwrap_or(0) as f64 / 1e3,
+        );
+    }
+    let tenth = (pairs.len() / 10).max(1);
+    let mut first = Latencies::default();
+    let mut last = Latencies::default();
+    for (sent, seen) in pairs.iter().take(tenth) {
+        first.record(seen.at.saturating_duration_since(sent.at));
+    }
+    for (sent, seen) in pairs.iter().rev().take(tenth) {
+        last.record(seen.at.saturating_duration_since(sent.at));
+    }
+    let span = match (pairs.first(), pairs.iter().map(|(_, s)| s.at).max()) {
+        (Some((first_sent, _)), Some(last_seen)) => last_seen.saturating_duration_since(first_sent.at),
+        _ => Duration::ZERO,
+    };
+    let applied_rate = crate::stats::rate(pairs.len() as u64, span);
+    let offered_rate = crate::stats::rate(expected as u64, produced_in);
+
+    println!(
+        "sent {expected} sales in {:.1} s ({offered_rate:.0} /s offered; {failed} not acknowledged by the broker); \
+         matched {} availability events{}; CPU {}",
+        produced_in.as_secs_f64(),
+        pairs.len(),
+        if drained {
+            String::new()
+        } else {
+            format!(
+                " ({} still missing after {} s of draining)",
+                expected - pairs.len(),
+                args.drain_seconds
+            )
+        },
+        busy.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0} %"))
+    );
+    println!(
+        "allocation applied {applied_rate:.0} sales/s end to end (matched events ÷ first sale to last event)"
+    );
+    let fmt = |l: &Latencies| l.summary().map_or_else(|| "n/a".to_owned(), |s| s.to_string());
+    println!("lag, sale sent → availability event read: {}", fmt(&lag));
+    println!(
+        "  of which sale sent → availability computed in allocation: {}",
+        fmt(&into)
+    );
+    println!(
+        "  and computed → read (commit, outbox relay, broker, reader): {}",
+        fmt(&out)
+    );
+    println!(
+        "  first tenth of the sales: {}; last tenth: {}",
+        fmt(&first),
+        fmt(&last)
+    );
+
+    let summary = lag.summary();
+    let (p50, p99) = (summary.map(|s| s.p50), summary.map(|s| s.p99));
+    println!();
+    println!("== Goals ==");
+    println!(
+        "lag p50 {:>10}  goal ≤ {GOAL_P50_MS} ms  {}",
+        p50.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms")),
+        verdict(p50, GOAL_P50_MS, true)
+    );
+    println!(
+        "lag p99 {:>10}  goal ≤ {GOAL_P99_MS} ms  {}",
+        p99.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms")),
+        verdict(p99, GOAL_P99_MS, true)
+    );
+    let missed = p50.is_none_or(|v| v > GOAL_P50_MS) || p99.is_none_or(|v| v > GOAL_P99_MS);
+    if missed {
+        println!();
+        println!("== Likely why ==");
+        let into_p50 = into.summary().map_or(0.0, |s| s.p50);
+        let out_p50 = out.summary().map_or(0.0, |s| s.p50);
+        let growing = match (first.summary(), last.summary()) {
+            (Some(f), Some(l)) => l.p50 > 2.0 * f.p50 + 10.0,
+            _ => false,
+        };
+        if applied_rate < 0.95 * offered_rate || growing {
+            println!(
+                "- allocation does not keep up with {offered_rate:.0} sales/s: it applied {applied_rate:.0} /s, so a \
+                 queue builds on omni.inventory.v1 and the lag grows through the run (last tenth vs first). Its \
+                 inventory consumer handles one movement at a time, each a PostgreSQL transaction (ledger append, \
+                 on-hand and availability recomputed by summing the SKU's ledger and holds, outbox row) committed \
+                 with synchronous_commit before the next; one consumer for all partitions cannot overlap them."
+            );
+        }
+        println!(
+            "- where the time goes (p50): {into_p50:.1} ms from the sale to allocation computing availability \
+             (producer, broker, allocation's fetch, queueing, the transaction so far), {out_p50:.1} ms from there \
+             to the reader (commit, outbox relay woken after the commit: a read, a publish with acks=all, a \
+             delete; broker; the reader's fetch). Each Kafka hop can wait up to fetch.wait.max.ms={} ms: \
+             the broker answers a waiting fetch only when it expires.",
+            args.fetch_wait_max_ms
+        );
+    }
+    Ok(())
+}
+
+/// Reads `omni.availability.v1` from the beginning of every partition, keeping each event's SKU, on-hand at
+/// the store and arrival time.
+struct Reader {
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+    below: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Reader {
+    fn start(bootstrap: &str, topic: &str, fetch_wait_max_ms: u32) -> anyhow::Result<Self> {
+        let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set(
+                "group.id",
+                format!("omni-loadtest-reader-{}", crate::backends::run_id()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string())
+            .create()
+            .context("creating the availability reader")?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .context("reading the availability topic's partitions")?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        ensure!(partitions > 0, "topic {topic} has no partitions");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        for p in 0..partitions {
+            assignment.add_partition_offset(topic, p as i32, rdkafka::Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let below = Arc::new(AtomicU64::new(0));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = {
+            let (seen, below, stop) = (seen.clone(), below.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    let message = tokio::select! {
+                        _ = stop.cancelled() => break,
+                        m = consumer.recv() => m,
+                    };
+                    let Ok(message) = message else { continue };
+                    let at = Instant::now();
+                    let headers: Vec<(String, String)> = message
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|x| {
+                                    (
+                                        x.key.to_owned(),
+                                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let header =
+                        |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+                    let Ok(event) = Envelope::<AvailabilityEvent>::from_parts(
+                        header,
+                        message.payload().unwrap_or_default(),
+                    ) else {
+                        continue;
+                    };
+                    let AvailabilityEvent::Changed(changed_event) = event.data;
+                    let Some(at_store) = changed_event
+                        .locations
+                        .iter()
+                        .find(|l| l.location_id.as_str() == LOCATION)
+                    else {
+                        continue;
+                    };
+                    if at_store.on_hand < UNITS {
+                        below.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.push(Seen {
+                            sku: changed_event.sku.to_string(),
+                            on_hand: at_store.on_hand,
+                            computed_at: changed_event.computed_at,
+                            at,
+                        });
+                    }
+                }
+            })
+        };
+        Ok(Self {
+            seen,
+            below,
+            task,
+            stop,
+        })
+    }
+
+    /// SKUs seen with exactly `units` on hand (the receipts' events).
+    fn stocked(&self, units: i64) -> usize {
+        self.seen.lock().map_or(0, |seen| {
+            seen.iter()
+                .filter(|s| s.on_hand == units)
+                .map(|s| s.sku.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        })
+    }
+
+    /// Events seen with less than the receipts' on-hand: answers to sales (a redelivered one counts twice).
+    fn answers(&self) -> usize {
+        self.below.load(Ordering::Relaxed) as usize
+    }
+
+    async fn stop(self) -> Vec<Seen> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
