@@ -195,7 +195,7 @@ pub async fn check_schedule(state: &State) -> Result<usize, String> {
     }
     let facts = state
         .db
-        .run(|conn| catalog::location_facts(conn))
+        .run(catalog::location_facts)
         .await
         .map_err(|e| e.to_string())?;
     let now = Utc::now();
