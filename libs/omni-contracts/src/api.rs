@@ -607,10 +607,21 @@ pub struct Reservation {
     pub reservation_id: crate::ids::ReservationId,
     /// `held`, `released`, `expired` or `committed`.
     pub status: String,
-    /// Where the units are held.
+    /// Where the units are held (for a hold split across locations: the one holding most units).
     pub location_id: LocationId,
-    /// What is held.
+    /// What is held, in all.
     pub lines: Vec<ReservationLine>,
+    /// What is held where: one entry, or several when no single location had every line.
+    pub locations: Vec<ReservationPart>,
     /// When it lapses unless extended or committed.
     pub expires_at: DateTime<Utc>,
+}
+
+/// The part of a hold at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReservationPart {
+    /// The location.
+    pub location_id: LocationId,
+    /// What is held there.
+    pub lines: Vec<ReservationLine>,
 }

@@ -190,7 +190,12 @@ fn apply_file(conn: &mut DbConnection, file: &PolicyFile, by: &str) -> omni_db::
 pub async fn check_schedule(state: &State) -> Result<usize, String> {
     let set = state.policies.current();
     if !set.iter().any(|p| p.is_scheduled()) {
-        state.policies.scheduled.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        state
+            .policies
+            .scheduled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         return Ok(0);
     }
     let facts = state

@@ -4,7 +4,7 @@
 //! safe, and the rebuild or reconciler repairs it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use omni_contracts::api::{NewReservation, Reservation, ReservationLine};
+use omni_contracts::api::{NewReservation, Reservation, ReservationLine, ReservationPart};
 use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 
@@ -61,28 +61,122 @@ fn describe(shortages: &[Shortage]) -> String {
         .join(", ")
 }
 
+fn corrupt(e: omni_contracts::ContractError) -> HoldFailure {
+    HoldFailure::Invalid(format!("stored reservation is corrupt: {e}"))
+}
+
+fn api_lines(lines: &[(String, i64)]) -> Result<Vec<ReservationLine>, HoldFailure> {
+    lines
+        .iter()
+        .map(|(sku, q)| {
+            Ok(ReservationLine {
+                sku: Sku::parse(sku)?,
+                quantity: Quantity::new(*q)?,
+            })
+        })
+        .collect::<Result<_, omni_contracts::ContractError>>()
+        .map_err(corrupt)
+}
+
 /// The API view of a stored hold.
 pub fn view(hold: &StoredHold) -> Result<Reservation, HoldFailure> {
-    let corrupt = |e: omni_contracts::ContractError| {
-        HoldFailure::Invalid(format!("stored reservation is corrupt: {e}"))
-    };
+    view_group(&hold.reservation_id, std::slice::from_ref(hold))
+}
+
+/// The API view of a hold known to the caller as `id`: one stored hold, or the parts of a split one. Its status
+/// is `held` only while every part is; otherwise the first part's that is not.
+pub fn view_group(id: &str, parts: &[StoredHold]) -> Result<Reservation, HoldFailure> {
+    let first = parts
+        .first()
+        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+    let status = parts
+        .iter()
+        .find(|p| p.status != "held")
+        .unwrap_or(first)
+        .status
+        .clone();
+    let mut total: std::collections::BTreeMap<String, i64> = Default::default();
+    for (sku, q) in parts.iter().flat_map(|p| p.lines.iter()) {
+        *total.entry(sku.clone()).or_default() += q;
+    }
+    let biggest = parts
+        .iter()
+        .max_by_key(|p| p.lines.iter().map(|(_, q)| q).sum::<i64>())
+        .unwrap_or(first);
     Ok(Reservation {
-        reservation_id: ReservationId::parse(&hold.reservation_id).map_err(corrupt)?,
-        status: hold.status.clone(),
-        location_id: LocationId::parse(&hold.location_id).map_err(corrupt)?,
-        lines: hold
-            .lines
+        reservation_id: ReservationId::parse(id).map_err(corrupt)?,
+        status,
+        location_id: LocationId::parse(&biggest.location_id).map_err(corrupt)?,
+        lines: api_lines(&total.into_iter().collect::<Vec<_>>())?,
+        locations: parts
             .iter()
-            .map(|(sku, q)| {
-                Ok(ReservationLine {
-                    sku: Sku::parse(sku)?,
-                    quantity: Quantity::new(*q)?,
+            .map(|p| {
+                Ok(ReservationPart {
+                    location_id: LocationId::parse(&p.location_id).map_err(corrupt)?,
+                    lines: api_lines(&p.lines)?,
                 })
             })
-            .collect::<Result<_, omni_contracts::ContractError>>()
-            .map_err(corrupt)?,
-        expires_at: DateTime::<Utc>::from_naive_utc_and_offset(hold.expires_at, Utc),
+            .collect::<Result<_, HoldFailure>>()?,
+        expires_at: DateTime::<Utc>::from_naive_utc_and_offset(
+            parts
+                .iter()
+                .map(|p| p.expires_at)
+                .min()
+                .unwrap_or(first.expires_at),
+            Utc,
+        ),
     })
+}
+
+/// The stored holds a caller's id stands for: the hold itself, or the parts of a split hold (empty: unknown).
+pub async fn members(state: &State, id: &str) -> Result<Vec<StoredHold>, HoldFailure> {
+    let id = id.to_owned();
+    Ok(state
+        .db
+        .run(move |conn| -> omni_db::Result<Vec<StoredHold>> {
+            match reservations::find(conn, &id)? {
+                Some(hold) => Ok(vec![hold]),
+                None => reservations::parts_of(conn, &id),
+            }
+        })
+        .await?)
+}
+
+/// A hold as the caller knows it (one location or split).
+pub async fn get(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    view_group(id, &members(state, id).await?)
+}
+
+/// Releases a hold, every part of a split one.
+pub async fn release_all(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    for part in members(state, id).await? {
+        end(state, &part.reservation_id, "released").await?;
+    }
+    get(state, id).await
+}
+
+/// Commits a hold, every part of a split one.
+pub async fn commit_all(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    let parts = members(state, id).await?;
+    if parts.is_empty() {
+        return Err(HoldFailure::NotFound(id.to_owned()));
+    }
+    for part in parts {
+        commit(state, &part.reservation_id).await?;
+    }
+    get(state, id).await
+}
+
+/// Extends a hold, every part of a split one.
+pub async fn extend_all(state: &State, id: &str, ttl_seconds: u32) -> Result<Reservation, HoldFailure> {
+    let parts = members(state, id).await?;
+    if parts.is_empty() {
+        return Err(HoldFailure::NotFound(id.to_owned()));
+    }
+    for part in parts {
+        extend(state, &part.reservation_id, ttl_seconds).await?;
+    }
+    get(state, id).await
 }
 
 /// Places a checkout hold. Idempotent by reservation id: a retry answers the existing hold (`false`).
@@ -100,8 +194,9 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         )));
     }
     let id = request.reservation_id;
-    if let Some(existing) = find(state, &id.to_string()).await? {
-        return Ok((view(&existing)?, false));
+    let placed = members(state, &id.to_string()).await?;
+    if !placed.is_empty() {
+        return Ok((view_group(&id.to_string(), &placed)?, false));
     }
     let wanted: Vec<HoldLine> = request
         .lines
@@ -146,6 +241,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         let hold = NewHold {
                             id,
                             order_id: None,
+                            parent: None,
                             channel,
                             location: &stored_location,
                             lines: &stored_lines,
@@ -170,7 +266,112 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             }
         }
     }
+    if request.location_id.is_none() {
+        // No single location has every line: split the hold, a part per location, all or none.
+        let available = split_availability(state, &policies, &lines, caller).await?;
+        if let Some(plan) = crate::domain::split_plan(&lines, &available) {
+            return place_split(state, id, &request, plan, caller, expires_at).await;
+        }
+    }
     Err(HoldFailure::Short(shortages))
+}
+
+/// What the caller may take of each SKU at each location, under its rules.
+async fn split_availability(
+    state: &State,
+    policies: &std::sync::Arc<PolicySet>,
+    lines: &[HoldLine],
+    caller: Caller,
+) -> Result<std::collections::BTreeMap<LocationId, std::collections::BTreeMap<Sku, i64>>, HoldFailure> {
+    let (policies, skus) = (
+        policies.clone(),
+        lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>(),
+    );
+    Ok(state
+        .db
+        .run(move |conn| -> omni_db::Result<_> {
+            let now = Utc::now();
+            let mut available: std::collections::BTreeMap<LocationId, std::collections::BTreeMap<Sku, i64>> =
+                Default::default();
+            for sku in &skus {
+                let picture = crate::availability::SkuPicture::read(conn, &policies, sku, now)?;
+                for offer in picture.offers(&policies, &caller, now) {
+                    available
+                        .entry(offer.location_id)
+                        .or_default()
+                        .insert(sku.clone(), offer.available);
+                }
+            }
+            Ok(available)
+        })
+        .await?)
+}
+
+/// Holds each part of a split plan in the store (undoing the held ones if one is short), then records every
+/// part under the caller's id in one transaction (undoing the store if that fails).
+async fn place_split(
+    state: &State,
+    id: ReservationId,
+    request: &NewReservation,
+    plan: Vec<(LocationId, Vec<HoldLine>)>,
+    caller: Caller,
+    expires_at: DateTime<Utc>,
+) -> Result<(Reservation, bool), HoldFailure> {
+    let policies = state.policies.current();
+    let mut held: Vec<(ReservationId, LocationId, Vec<HoldLine>)> = Vec::with_capacity(plan.len());
+    let undo = |held: Vec<(ReservationId, LocationId, Vec<HoldLine>)>| async move {
+        for (part, location, _) in held {
+            if state.holds.release(part, &location).await.is_err() {
+                state.mark_stale();
+            }
+        }
+    };
+    for (location, lines) in plan {
+        let keep_back = keep_back(state, &policies, &location, &lines, caller).await?;
+        let part = ReservationId::generate();
+        match state.holds.reserve(part, &location, &lines, &keep_back).await {
+            Ok(ReserveOutcome::Held) => held.push((part, location, lines)),
+            Ok(ReserveOutcome::Short(short)) => {
+                undo(held).await;
+                return Err(HoldFailure::Short(short));
+            }
+            Err(e) => {
+                undo(held).await;
+                return Err(HoldFailure::Unavailable(e.to_string()));
+            }
+        }
+    }
+    let (parts, channel) = (held.clone(), request.channel.as_str());
+    let written = state
+        .db
+        .transaction(move |conn| -> Result<(), HoldFailure> {
+            let mut skus = std::collections::BTreeSet::new();
+            for (part, location, lines) in &parts {
+                let hold = NewHold {
+                    id: *part,
+                    order_id: None,
+                    parent: Some(id),
+                    channel,
+                    location,
+                    lines,
+                    expires_at: expires_at.naive_utc(),
+                };
+                reservations::insert_held(conn, &hold)?;
+                skus.extend(lines.iter().map(|l| l.sku.clone()));
+            }
+            for sku in &skus {
+                crate::events::publish_availability(conn, &policies, sku)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = written {
+        undo(held).await;
+        return Err(e);
+    }
+    state.relay.notify_one();
+    tracing::info!(reservation.id = %id, parts = held.len(), "Hold split across locations.");
+    Ok((get(state, &id.to_string()).await?, true))
 }
 
 /// The locations to try, best first: the requested one, or every location that has all lines in stock by the

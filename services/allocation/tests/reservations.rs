@@ -502,3 +502,92 @@ async fn the_reconciler_repairs_a_redis_that_diverged_from_the_ledger() -> anyho
     stage.stop().await?;
     outcome
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_no_single_location_can_take_is_split_across_locations_all_or_nothing() -> anyhow::Result<()> {
+    on_both(&[("A", 5), ("B", 1)], |stage| async move {
+        let catalog = Client::new(stage.mesh.url("catalog"), ADMIN_KEY);
+        let s2 = json!({ "id": "S2", "name": "S2", "kind": "store", "lat": 52.4, "lon": 13.1,
+            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        ensure!(catalog.post("/v1/locations", &s2, &[]).await?.status == 201);
+        receive_stock(&stage.allocation, "S2", "A", 3).await?;
+
+        let place = |hold_id: String, lines: Value| {
+            let body =
+                json!({ "reservation_id": hold_id, "channel": "web", "lines": lines, "ttl_seconds": 60 });
+            let allocation = stage.allocation.clone();
+            async move { allocation.post("/v1/reservations", &body, &[]).await }
+        };
+        // 7 of A and 1 of B: S1 has 5 A and the B, S2 the other 2 A.
+        let split_id = id();
+        let lines = json!([{ "sku": "A", "quantity": 7 }, { "sku": "B", "quantity": 1 }]);
+        let held = place(split_id.clone(), lines.clone()).await?;
+        ensure!(held.status == 201, "{held:?}");
+        let parts = held.body["locations"].as_array().context("locations")?;
+        ensure!(parts.len() == 2, "{}", held.body);
+        ensure!(
+            held.body["location_id"] == "S1"
+                && parts[0]["location_id"] == "S1"
+                && parts[1]["location_id"] == "S2"
+        );
+        ensure!(
+            parts[1]["lines"] == json!([{ "sku": "A", "quantity": 2 }]),
+            "{}",
+            held.body
+        );
+        ensure!(held.body["lines"] == json!([{ "sku": "A", "quantity": 7 }, { "sku": "B", "quantity": 1 }]));
+        let again = place(split_id.clone(), lines).await?;
+        ensure!(
+            again.status == 200 && again.body["locations"] == held.body["locations"],
+            "a retry answers the same hold"
+        );
+        ensure!(
+            stage
+                .allocation
+                .get(&format!("/v1/reservations/{split_id}"))
+                .await?
+                .body
+                == held.body
+        );
+
+        // What is left (1 A at S2) cannot cover 2: nothing is held anywhere.
+        let short = place(id(), json!([{ "sku": "A", "quantity": 2 }])).await?;
+        ensure!(short.status == 409, "{short:?}");
+        let availability = stage.allocation.get("/v1/availability/A").await?;
+        ensure!(availability.body["available"] == 1, "{}", availability.body);
+
+        // Releasing the hold releases every part; committing a split hold takes the units at each location.
+        ensure!(stage.release(&split_id).await?.status == 204);
+        ensure!(
+            stage
+                .allocation
+                .get(&format!("/v1/reservations/{split_id}"))
+                .await?
+                .body["status"]
+                == "released"
+        );
+        ensure!(stage.allocation.get("/v1/availability/A").await?.body["available"] == 8);
+        let second = id();
+        ensure!(
+            place(second.clone(), json!([{ "sku": "A", "quantity": 6 }]))
+                .await?
+                .status
+                == 201
+        );
+        let committed = stage.commit(&second).await?;
+        ensure!(
+            committed.status == 200 && committed.body["status"] == "committed",
+            "{committed:?}"
+        );
+        let after = stage.allocation.get("/v1/availability/A").await?;
+        let on_hand: Vec<i64> = after.body["locations"]
+            .as_array()
+            .context("locations")?
+            .iter()
+            .map(|l| l["on_hand"].as_i64().unwrap_or(-1))
+            .collect();
+        ensure!(on_hand == vec![0, 2], "S1 gave 5, S2 gave 1: {}", after.body);
+        Ok(stage)
+    })
+    .await
+}

@@ -1,3 +1,7 @@
+-- A hold split across locations is stored as one reservation per location, each naming the caller's id.
+ALTER TABLE reservations ADD COLUMN parent_id TEXT;
+CREATE INDEX reservations_by_parent ON reservations (parent_id);
+
 -- What buffer rules match on: a location's time zone and region, and its latest weather signal.
 ALTER TABLE known_locations ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 ALTER TABLE known_locations ADD COLUMN region TEXT;

@@ -37,6 +37,8 @@ pub struct NewHold<'a> {
     pub id: ReservationId,
     /// The order, when the saga placed it.
     pub order_id: Option<OrderId>,
+    /// For a part of a hold split across locations: the id the caller knows the hold by.
+    pub parent: Option<ReservationId>,
     /// The selling channel (`web`, ... or `order` for saga holds).
     pub channel: &'a str,
     /// Where.
@@ -62,6 +64,7 @@ pub fn insert_held(conn: &mut DbConnection, hold: &NewHold<'_>) -> omni_db::Resu
         .values((
             reservations::reservation_id.eq(hold.id.to_string()),
             reservations::order_id.eq(hold.order_id.map(|o| o.to_string())),
+            reservations::parent_id.eq(hold.parent.map(|p| p.to_string())),
             reservations::channel.eq(hold.channel),
             reservations::location_id.eq(hold.location.as_str()),
             reservations::status.eq("held"),
@@ -117,6 +120,16 @@ fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<Stor
         holds.extend(find(conn, id)?);
     }
     Ok(holds)
+}
+
+/// The parts of a hold split across locations (empty when `parent` is not split).
+pub fn parts_of(conn: &mut DbConnection, parent: &str) -> omni_db::Result<Vec<StoredHold>> {
+    let ids: Vec<String> = reservations::table
+        .filter(reservations::parent_id.eq(parent))
+        .order(reservations::location_id.asc())
+        .select(reservations::reservation_id)
+        .load(conn)?;
+    load_all(conn, &ids)
 }
 
 /// The held reservations of an order.

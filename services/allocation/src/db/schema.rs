@@ -70,6 +70,7 @@ diesel::table! {
         status -> Text,
         expires_at -> Timestamp,
         created_at -> Timestamp,
+        parent_id -> Nullable<Text>,
     }
 }
 

@@ -45,6 +45,106 @@ pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, String> {
         .collect()
 }
 
+/// Most locations one hold may be split across.
+pub const MAX_SPLIT_LOCATIONS: usize = 5;
+
+/// Splits merged `lines` across locations when no single one can hold them all: greedily the location that
+/// covers most of what is still missing first (ties by id), so as few locations as possible; one line's units
+/// may come from several. `available` is what the caller may take per location and SKU. `None` when even all
+/// locations together (at most [`MAX_SPLIT_LOCATIONS`]) fall short.
+pub fn split_plan<L: Clone + Ord>(
+    lines: &[HoldLine],
+    available: &BTreeMap<L, BTreeMap<Sku, i64>>,
+) -> Option<Vec<(L, Vec<HoldLine>)>> {
+    let mut missing: BTreeMap<&Sku, i64> = lines.iter().map(|l| (&l.sku, i64::from(l.quantity))).collect();
+    let mut left: BTreeMap<&L, &BTreeMap<Sku, i64>> = available.iter().collect();
+    let mut plan = Vec::new();
+    while missing.values().any(|q| *q > 0) {
+        if plan.len() == MAX_SPLIT_LOCATIONS {
+            return None;
+        }
+        let covers = |stock: &BTreeMap<Sku, i64>| -> i64 {
+            missing
+                .iter()
+                .map(|(sku, q)| (*q).min(stock.get(*sku).copied().unwrap_or(0).max(0)))
+                .sum()
+        };
+        let (location, stock) = left
+            .iter()
+            .map(|(l, s)| (*l, *s, covers(s)))
+            .filter(|(_, _, c)| *c > 0)
+            .max_by(|a, b| a.2.cmp(&b.2).then_with(|| b.0.cmp(a.0)))
+            .map(|(l, s, _)| (l.clone(), s))?;
+        left.remove(&location);
+        let mut part = Vec::new();
+        for (sku, q) in missing.iter_mut() {
+            let take = (*q).min(stock.get(*sku).copied().unwrap_or(0).max(0));
+            if take > 0 {
+                *q -= take;
+                part.push(HoldLine {
+                    sku: (*sku).clone(),
+                    quantity: Quantity::new(take).ok()?,
+                });
+            }
+        }
+        plan.push((location, part));
+    }
+    Some(plan)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    fn line(sku: &str, q: i64) -> HoldLine {
+        HoldLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(q).unwrap(),
+        }
+    }
+
+    fn stock(entries: &[(&'static str, &[(&str, i64)])]) -> BTreeMap<&'static str, BTreeMap<Sku, i64>> {
+        entries
+            .iter()
+            .map(|(l, skus)| {
+                (
+                    *l,
+                    skus.iter().map(|(s, q)| (Sku::parse(s).unwrap(), *q)).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_location_covering_most_goes_first_and_the_rest_comes_from_the_next() {
+        let available = stock(&[
+            ("A", &[("X", 2), ("Y", 5)]),
+            ("B", &[("X", 3)]),
+            ("C", &[("Y", 1)]),
+        ]);
+        let plan = split_plan(&[line("X", 4), line("Y", 3)], &available).unwrap();
+        assert_eq!(
+            plan,
+            vec![("A", vec![line("X", 2), line("Y", 3)]), ("B", vec![line("X", 2)])]
+        );
+    }
+
+    #[test]
+    fn no_plan_when_everything_together_is_short() {
+        let available = stock(&[("A", &[("X", 2)]), ("B", &[("X", 1)])]);
+        assert_eq!(split_plan(&[line("X", 4)], &available), None);
+    }
+
+    #[test]
+    fn no_more_than_the_most_locations() {
+        let available: BTreeMap<String, BTreeMap<Sku, i64>> = (0..10)
+            .map(|i| (format!("L{i}"), BTreeMap::from([(Sku::parse("X").unwrap(), 1)])))
+            .collect();
+        assert_eq!(split_plan(&[line("X", 6)], &available), None);
+        assert_eq!(split_plan(&[line("X", 5)], &available).map(|p| p.len()), Some(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

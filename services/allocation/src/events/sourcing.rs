@@ -108,6 +108,7 @@ fn held(
     let hold = reservations::NewHold {
         id: sourced.reservation_id,
         order_id: Some(sourced.order_id),
+        parent: None,
         channel: "order",
         location: &sourced.location_id,
         lines: &lines,

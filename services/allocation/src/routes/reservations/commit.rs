@@ -20,5 +20,5 @@ pub async fn commit_reservation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     super::may_hold(&principal)?;
-    Ok(HttpResponse::Ok().json(crate::reservation::commit(&state, &id).await?))
+    Ok(HttpResponse::Ok().json(crate::reservation::commit_all(&state, &id).await?))
 }

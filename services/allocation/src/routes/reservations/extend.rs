@@ -22,5 +22,5 @@ pub async fn extend_reservation(
     body: web::Json<ExtendReservation>,
 ) -> Result<HttpResponse, ApiError> {
     super::may_hold(&principal)?;
-    Ok(HttpResponse::Ok().json(crate::reservation::extend(&state, &id, body.ttl_seconds).await?))
+    Ok(HttpResponse::Ok().json(crate::reservation::extend_all(&state, &id, body.ttl_seconds).await?))
 }

@@ -3,9 +3,8 @@ use omni_contracts::api::Reservation;
 use omni_http::{ApiError, Principal};
 
 use crate::State;
-use crate::db::reservations;
 
-/// One hold with its lines and status.
+/// One hold with its lines and status (every part of a hold split across locations).
 #[utoipa::path(
     get, path = "/v1/reservations/{id}", params(("id" = String, Path, description = "Reservation id")),
     responses(
@@ -19,8 +18,5 @@ pub async fn get_reservation(
     _principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = id.clone();
-    let hold = state.db.run(move |conn| reservations::find(conn, &key)).await?;
-    let hold = hold.ok_or_else(|| ApiError::not_found(format!("reservation {id}")))?;
-    Ok(HttpResponse::Ok().json(crate::reservation::view(&hold)?))
+    Ok(HttpResponse::Ok().json(crate::reservation::get(&state, &id).await?))
 }

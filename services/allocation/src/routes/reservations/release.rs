@@ -18,6 +18,6 @@ pub async fn release_reservation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     super::may_hold(&principal)?;
-    crate::reservation::end(&state, &id, "released").await?;
+    crate::reservation::release_all(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
