@@ -75,13 +75,13 @@ impl Stage {
                     prefix: redis.prefix.clone(),
                 },
                 ephemeral_ports: true,
-                services: vec!["catalog", "allocation"],
+                services: vec!["catalog", "allocation", "fulfillment"],
             };
             (options, Some(db), Some(redis))
         } else {
             let mut options = MeshOptions::embedded(settings, dir.clone());
             options.ephemeral_ports = true;
-            options.services = vec!["catalog", "allocation"];
+            options.services = vec!["catalog", "allocation", "fulfillment"];
             (options, None, None)
         };
         let backend = options.db.clone();
@@ -222,6 +222,15 @@ async fn the_storm_example_shapes_availability_binds_holds_and_follows_the_weath
             stage.available("CAP", "channel=web").await? == (5, vec![]),
             "untagged SKUs are untouched"
         );
+        // Routing sees the same per-channel figures, so it does not send a web order to units web may not sell.
+        let fulfillment = Client::new(stage.mesh.url("fulfillment"), ADMIN_KEY);
+        for (query, expected) in [("?channel=web", 3), ("?channel=pos", 5), ("", 5)] {
+            eventually("routing to see the channel's stock", WAIT, || async {
+                let answer = fulfillment.get(&format!("/v1/stock/SNEAKER{query}")).await?;
+                Ok((answer.body[0]["atp"] == expected).then_some(()))
+            })
+            .await?;
+        }
 
         // Holds obey the buffer: web may take 3, not 4; the till may still take the rest.
         ensure!(

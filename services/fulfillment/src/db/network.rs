@@ -2,10 +2,11 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 use omni_contracts::Sku;
-use omni_contracts::api::{Capability, LocationAvailability};
+use omni_contracts::api::{Capability, Channel, LocationAvailability};
+use omni_contracts::events::ChannelAvailability;
 use omni_db::DbConnection;
 
-use super::schema::{node_stock, nodes};
+use super::schema::{node_channel_stock, node_stock, nodes};
 use crate::domain::routing::Node;
 
 /// Inserts or replaces a node from a catalog location.
@@ -33,13 +34,34 @@ pub fn upsert_node(conn: &mut DbConnection, location: &omni_contracts::api::Loca
     Ok(())
 }
 
-/// Replaces the stock picture of one SKU (the availability event lists every location that stocks it).
+/// Replaces the stock picture of one SKU (the availability event lists every location that stocks it, and what
+/// each channel may sell there; a location missing from a channel's list has nothing for it).
 pub fn replace_stock(
     conn: &mut DbConnection,
     sku: &Sku,
     locations: &[LocationAvailability],
+    channels: &[ChannelAvailability],
 ) -> omni_db::Result<()> {
     diesel::delete(node_stock::table.filter(node_stock::sku.eq(sku.as_str()))).execute(conn)?;
+    diesel::delete(node_channel_stock::table.filter(node_channel_stock::sku.eq(sku.as_str())))
+        .execute(conn)?;
+    for channel in channels {
+        for l in locations {
+            let available = channel
+                .locations
+                .iter()
+                .find(|c| c.location_id == l.location_id)
+                .map_or(0, |c| c.available);
+            diesel::insert_into(node_channel_stock::table)
+                .values((
+                    node_channel_stock::location_id.eq(l.location_id.as_str()),
+                    node_channel_stock::sku.eq(sku.as_str()),
+                    node_channel_stock::channel.eq(channel.channel.as_str()),
+                    node_channel_stock::available.eq(available),
+                ))
+                .execute(conn)?;
+        }
+    }
     let now = omni_db::now();
     for l in locations {
         diesel::insert_into(node_stock::table)
@@ -65,14 +87,32 @@ pub fn nodes(conn: &mut DbConnection) -> omni_db::Result<Vec<Node>> {
         .collect())
 }
 
-/// ATP by (location, SKU) for the given SKUs.
+/// What `channel` may sell by (location, SKU) for the given SKUs: its figure after buffer rules where
+/// allocation published one, else (and without a channel) the ATP.
 pub fn stock_for(
     conn: &mut DbConnection,
     skus: &[String],
+    channel: Option<Channel>,
 ) -> omni_db::Result<HashMap<(String, String), i64>> {
     let rows: Vec<(String, String, i64)> = node_stock::table
         .filter(node_stock::sku.eq_any(skus))
         .select((node_stock::location_id, node_stock::sku, node_stock::atp))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(l, s, a)| ((l, s), a)).collect())
+    let mut stock: HashMap<(String, String), i64> = rows.into_iter().map(|(l, s, a)| ((l, s), a)).collect();
+    let Some(channel) = channel else {
+        return Ok(stock);
+    };
+    let for_channel: Vec<(String, String, i64)> = node_channel_stock::table
+        .filter(node_channel_stock::sku.eq_any(skus))
+        .filter(node_channel_stock::channel.eq(channel.as_str()))
+        .select((
+            node_channel_stock::location_id,
+            node_channel_stock::sku,
+            node_channel_stock::available,
+        ))
+        .load(conn)?;
+    for (l, s, available) in for_channel {
+        stock.insert((l, s), available);
+    }
+    Ok(stock)
 }

@@ -9,6 +9,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    node_channel_stock (location_id, sku, channel) {
+        location_id -> Text,
+        sku -> Text,
+        channel -> Text,
+        available -> BigInt,
+    }
+}
+
+diesel::table! {
     node_stock (location_id, sku) {
         location_id -> Text,
         sku -> Text,

@@ -28,7 +28,9 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             state.availability_lag.observe(lag as f64 / 1e6);
             state
                 .db
-                .transaction(move |conn| network::replace_stock(conn, &changed.sku, &changed.locations))
+                .transaction(move |conn| {
+                    network::replace_stock(conn, &changed.sku, &changed.locations, &changed.channels)
+                })
                 .await?;
         }
         other => {

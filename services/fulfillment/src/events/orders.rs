@@ -41,7 +41,7 @@ fn source(
     let order = accepted.order;
     let nodes = network::nodes(conn)?;
     let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
-    let atp = network::stock_for(conn, &skus)?;
+    let atp = network::stock_for(conn, &skus, Some(order.request.channel))?;
     let decision = routing::route(&order.request.delivery, &order.request.lines, &nodes, &atp);
     let Some(location_id) = decision.chosen.clone() else {
         tracing::info!(order.id = %order.id, "No node can serve the order.");

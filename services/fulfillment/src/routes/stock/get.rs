@@ -1,5 +1,6 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::Sku;
+use omni_contracts::api::Channel;
 use omni_http::{ApiError, Principal};
 use serde::Serialize;
 
@@ -15,9 +16,17 @@ pub struct NodeStock {
     pub atp: i64,
 }
 
+/// Query of `GET /v1/stock/{sku}`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StockQuery {
+    /// What this channel may sell after buffer rules, instead of the ATP.
+    pub channel: Option<Channel>,
+}
+
 /// The stock picture routing decides from (fed by `omni.availability.v1`).
 #[utoipa::path(
-    get, path = "/v1/stock/{sku}", params(("sku" = String, Path, description = "The SKU")),
+    get, path = "/v1/stock/{sku}", params(("sku" = String, Path, description = "The SKU"), StockQuery),
     responses((status = 200, description = "ATP per node", body = [NodeStock])),
     security(("api_key" = []))
 )]
@@ -25,10 +34,14 @@ pub async fn get_stock(
     state: web::Data<State>,
     _principal: Principal,
     sku: web::Path<String>,
+    query: web::Query<StockQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = Sku::parse(&sku).map_err(ApiError::from)?;
     let skus = vec![sku.to_string()];
-    let stock = state.db.run(move |conn| network::stock_for(conn, &skus)).await?;
+    let stock = state
+        .db
+        .run(move |conn| network::stock_for(conn, &skus, query.channel))
+        .await?;
     let mut rows: Vec<NodeStock> = stock
         .into_iter()
         .map(|((location_id, _), atp)| NodeStock { location_id, atp })
