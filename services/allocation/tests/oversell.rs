@@ -1,5 +1,6 @@
 //! The oversell invariant on real PostgreSQL, Redis and Kafka: 64 concurrent clients hold 1–3 units on 1–3
-//! lines across 20 SKUs × 2 locations (50 units each), and release or commit many of their holds, while this
+//! lines across 20 SKUs × 2 locations (50 units each), and release or commit many of their holds while 8 tills
+//! sell single units (a `pos` hold committed at once), while this
 //! test's own Redis is killed (`kill -9`) and restarted empty twice. At every check and at the end: nothing is
 //! held or committed beyond what was received, every acknowledged hold is in PostgreSQL, and Redis equals the
 //! ledger once the load stops.
@@ -23,6 +24,8 @@ const HOLDS_PER_CLIENT: usize = 20;
 const SKUS: usize = 20;
 const LOCATIONS: [&str; 2] = ["L1", "L2"];
 const UNITS: i64 = 50;
+const TILLS: usize = 8;
+const SALES_PER_TILL: usize = 20;
 
 /// A redis-server of this test's own, on a free port, that can be killed and restarted empty.
 struct OwnRedis {
@@ -206,6 +209,34 @@ async fn run_load(mesh: &Mesh, redis: &mut OwnRedis, prefix: &str) -> anyhow::Re
         });
     }
 
+    // Tills at both stores sell single units at the same time, the way an integrated POS does: a hold on the
+    // `pos` channel, committed at payment, so a till never sells a unit held for someone else.
+    let pos_sold = Arc::new(AtomicUsize::new(0));
+    for till in 0..TILLS {
+        let (allocation, pos_sold) = (allocation.clone(), pos_sold.clone());
+        clients.spawn(async move {
+            for _ in 0..SALES_PER_TILL {
+                let (id, body) = {
+                    let mut rng = rand::rng();
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let sku = format!("SKU-{}", rng.random_range(0..SKUS));
+                    let body = json!({ "reservation_id": id, "location_id": LOCATIONS[till % LOCATIONS.len()],
+                        "channel": "pos", "lines": [{ "sku": sku, "quantity": 1 }], "ttl_seconds": 60 });
+                    (id, body)
+                };
+                if let Ok(answer) = allocation.post("/v1/reservations", &body, &[]).await
+                    && answer.status == 201
+                    && let Ok(sold) = allocation
+                        .post(&format!("/v1/reservations/{id}/commit"), &json!({}), &[])
+                        .await
+                    && sold.status == 200
+                {
+                    pos_sold.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+
     // A checker samples the invariant while the load runs; Redis is killed at a third and two thirds.
     let total = CLIENTS * HOLDS_PER_CLIENT;
     let finished = Arc::new(AtomicBool::new(false));
@@ -252,9 +283,11 @@ async fn run_load(mesh: &Mesh, redis: &mut OwnRedis, prefix: &str) -> anyhow::Re
     while clients.join_next().await.is_some() {}
     finished.store(true, Ordering::SeqCst);
     let (worst, checks) = checker.await?;
+    let pos_sold = pos_sold.load(Ordering::SeqCst);
     println!(
-        "oversell: {checks} checks during the run, worst {worst} units; rebuilds after restart took {rebuilds:?}"
+        "oversell: {checks} checks during the run, worst {worst} units, {pos_sold} POS sales; rebuilds after restart took {rebuilds:?}"
     );
+    ensure!(pos_sold > 0, "the tills sold something");
     ensure!(worst == 0, "units oversold during the run: {worst}");
     ensure!(oversold(&allocation).await? == 0, "units oversold at the end");
 
