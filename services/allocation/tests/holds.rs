@@ -214,3 +214,52 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_hold_never_takes_the_units_its_rules_keep_back() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        store.adjust_on_hand(&loc(), "A", 5).await?;
+        store.adjust_on_hand(&loc(), "B", 5).await?;
+        let keep = KeepBack::from([(Sku::parse("A")?, 2)]);
+        let outcome = store
+            .reserve(
+                ReservationId::generate(),
+                &loc(),
+                &[line("A", 4), line("B", 1)],
+                &keep,
+            )
+            .await?;
+        let ReserveOutcome::Short(short) = outcome else {
+            anyhow::bail!("{name}: 4 of A digs into the 2 kept back")
+        };
+        ensure!(
+            short.len() == 1 && short[0].sku.as_str() == "A" && short[0].available == 3,
+            "{name}: {short:?}"
+        );
+        ensure!(
+            store.levels(&loc(), "B").await? == (5, 0),
+            "{name}: all or nothing"
+        );
+        ensure!(
+            store
+                .reserve(ReservationId::generate(), &loc(), &[line("A", 3)], &keep)
+                .await?
+                == ReserveOutcome::Held,
+            "{name}: up to the kept-back units is fine"
+        );
+        ensure!(
+            store
+                .reserve(
+                    ReservationId::generate(),
+                    &loc(),
+                    &[line("A", 2)],
+                    &KeepBack::new()
+                )
+                .await?
+                == ReserveOutcome::Held,
+            "{name}: a caller no rule restricts may take them"
+        );
+    }
+    Ok(())
+}
