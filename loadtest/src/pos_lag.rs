@@ -29,22 +29,30 @@ use crate::stats::{CpuMeter, Latencies, progress, verdict};
 const UNITS: i64 = 1_000_000;
 /// Goals, in milliseconds.
 const GOAL_P50_MS: f64 = 10.0;
+/// Sales per second of the warm-up.
+const WARMUP_RATE: u32 = 50;
 const GOAL_P99_MS: f64 = 50.0;
 
 /// `pos-lag` flags.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PosLagArgs {
-    /// POS sales per second, paced evenly.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=20_000))]
-    rate: u32,
-    /// Seconds of paced sales (rate × seconds sales in all).
+    /// POS sales per second, paced evenly; several (`100,1000`) run one after the other, slowest first, each
+    /// reported on its own. The goals apply at 1,000/s.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000_u32],
+          value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    rate: Vec<u32>,
+    /// Seconds of paced sales per rate (rate × seconds sales in all).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
     seconds: u64,
     /// SKUs the sales go round-robin over (one store).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     skus: u32,
-    /// Most seconds to wait, after the last sale, for the last availability events.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    /// Unmeasured seconds of sales at 50/s first (connections, caches, prepared statements), drained before
+    /// the measured rates.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(0..=60))]
+    warmup_seconds: u64,
+    /// Most seconds to wait, after the last sale of a rate, for the last availability events.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=900))]
     drain_seconds: u64,
     /// fetch.wait.max.ms of allocation's consumers and of the availability reader (kafka.fetch_wait_max_ms).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -70,9 +78,26 @@ struct Seen {
     at: Instant,
 }
 
+/// What one rate gave.
+#[derive(Debug)]
+struct Phase {
+    rate: u32,
+    lag: Option<crate::stats::Summary>,
+    applied_rate: f64,
+    offered_rate: f64,
+    into_p50: f64,
+    out_p50: f64,
+    growing: bool,
+    missing: usize,
+}
+
 /// Runs the benchmark and prints the lag.
 pub async fn run(backends: &BackendArgs, args: PosLagArgs) -> anyhow::Result<()> {
-    let total = u64::from(args.rate) * args.seconds;
+    let mut rates = args.rate.clone();
+    rates.sort_unstable();
+    rates.dedup();
+    let total: u64 = rates.iter().map(|r| u64::from(*r) * args.seconds).sum::<u64>()
+        + u64::from(WARMUP_RATE) * args.warmup_seconds;
     ensure!(
         total / u64::from(args.skus) < UNITS as u64,
         "more sales per SKU than units on hand: raise --skus"
@@ -81,17 +106,25 @@ pub async fn run(backends: &BackendArgs, args: PosLagArgs) -> anyhow::Result<()>
     println!("== omni-loadtest pos-lag (run {}) ==", run.run);
     println!("command: {}", std::env::args().collect::<Vec<_>>().join(" "));
     println!(
-        "{total} pos_sale movements at {} /s for {} s over {} SKUs at {LOCATION} on the broker at {}; \
-         fetch.wait.max.ms {} (allocation's consumers and the reader); allocation pool {}.",
-        args.rate, args.seconds, args.skus, run.kafka, args.fetch_wait_max_ms, args.pool_size
+        "pos_sale movements at {rates:?} /s (slowest first), {} s each, round-robin over {} SKUs at {LOCATION}, \
+         on the broker at {}; fetch.wait.max.ms {} (allocation's consumers and the reader); allocation pool {}; \
+         load average before: {}.",
+        args.seconds,
+        args.skus,
+        run.kafka,
+        args.fetch_wait_max_ms,
+        args.pool_size,
+        crate::stats::load_average()
     );
     let settings = run.settings(args.pool_size, args.fetch_wait_max_ms);
     let mesh = run.start_mesh(settings.clone()).await?;
-    let outcome = measure(&run, &mesh, &settings, &args, total).await;
+    let outcome = measure(&run, &mesh, &settings, &args, &rates).await;
     if let Err(e) = mesh.stop().await {
         eprintln!("warning: a service stopped with an error: {e:#}");
     }
-    outcome
+    let phases = outcome?;
+    report(&phases, args.fetch_wait_max_ms);
+    Ok(())
 }
 
 async fn measure(
@@ -99,8 +132,8 @@ async fn measure(
     mesh: &omni_testkit::Mesh,
     settings: &omni_config::Settings,
     args: &PosLagArgs,
-    total: u64,
-) -> anyhow::Result<()> {
+    rates: &[u32],
+) -> anyhow::Result<Vec<Phase>> {
     let topics = omni_kafka::topics::TopicNames::new(&settings.kafka.topics);
     let skus: Vec<String> = (0..args.skus).map(sku_name).collect();
 
@@ -132,107 +165,182 @@ async fn measure(
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .context("creating the POS producer")?;
-    let inventory = topics.name(Topic::Inventory).to_owned();
-    let location = LocationId::parse(LOCATION)?;
-    let parsed: Vec<Sku> = skus.iter().map(|s| Sku::parse(s)).collect::<Result<_, _>>()?;
-    let one = Quantity::new(1)?;
-
-    let bar = progress("pos sales", total);
-    let mut sent: HashMap<(u32, i64), Sent> = HashMap::with_capacity(total as usize);
-    let mut sold = vec![0_i64; skus.len()];
-    let mut deliveries = Vec::with_capacity(total as usize);
-    let mut refused = 0_u64;
-    let meter = CpuMeter::start();
-    let period = Duration::from_secs_f64(1.0 / f64::from(args.rate));
-    let started = tokio::time::Instant::now();
-    for i in 0..total {
-        tokio::time::sleep_until(started + period.mul_f64(i as f64)).await;
-        let sku = (i % u64::from(args.skus)) as u32;
-        let event = Envelope::new(
-            "pos",
-            InventoryEvent::Movement(StockMovement {
-                event_id: MovementId::generate(),
-                location_id: location.clone(),
-                sku: parsed[sku as usize].clone(),
-                kind: MovementKind::PosSale,
-                quantity: one,
-            }),
-        );
-        let mut headers = OwnedHeaders::new_with_capacity(8);
-        for (name, value) in event.headers() {
-            headers = headers.insert(Header {
-                key: name,
-                value: Some(value.as_bytes()),
-            });
-        }
-        let (key, body) = (event.data.key(), event.data.encode());
-        let record = FutureRecord::to(&inventory)
-            .key(&key)
-            .payload(&body)
-            .headers(headers);
-        let at = Instant::now();
-        match producer.send_result(record) {
-            Ok(delivery) => {
-                sold[sku as usize] += 1;
-                sent.insert((sku, UNITS - sold[sku as usize]), Sent { at, wall: Utc::now() });
-                deliveries.push(delivery);
+    let mut till = Till {
+        producer,
+        topic: topics.name(Topic::Inventory).to_owned(),
+        location: LocationId::parse(LOCATION)?,
+        skus: skus.iter().map(|s| Sku::parse(s)).collect::<Result<_, _>>()?,
+        sold: vec![0; skus.len()],
+    };
+    let mut expected_so_far = 0;
+    if args.warmup_seconds > 0 {
+        let warmup = till.sell(WARMUP_RATE, args.warmup_seconds, &reader).await?;
+        expected_so_far += warmup.sent.len();
+        // Bounded: a warm-up that never drains shows up as missing events in the first measured rate.
+        let _ = tokio::time::timeout(Duration::from_secs(args.drain_seconds), async {
+            while reader.answers() < expected_so_far {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Err(_) => refused += 1,
-        }
-        if i % 100 == 0 {
-            bar.set_position(i);
-            bar.set_message(format!("{} availability events matched", reader.answers()));
-        }
+        })
+        .await;
     }
-    let produced_in = started.elapsed();
-    bar.finish_and_clear();
-    let mut failed = refused;
-    for delivery in deliveries {
-        if !matches!(delivery.await, Ok(Ok(_))) {
-            failed += 1;
-        }
+    let mut phases = Vec::new();
+    for rate in rates {
+        let phase = till.sell(*rate, args.seconds, &reader).await?;
+        expected_so_far += phase.sent.len();
+        eprintln!(
+            "{} sales sent at {rate}/s in {:.1?}; waiting for their availability events...",
+            phase.sent.len(),
+            phase.produced_in
+        );
+        let drained = tokio::time::timeout(Duration::from_secs(args.drain_seconds), async {
+            while reader.answers() < expected_so_far {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .is_ok();
+        let seen = reader.snapshot();
+        phases.push(summarise(
+            *rate,
+            &phase,
+            &seen,
+            &skus,
+            drained,
+            args.drain_seconds,
+        ));
     }
-    let expected = sent.len();
-    eprintln!("{expected} sales sent in {produced_in:.1?}; waiting for their availability events...");
-    let drained = tokio::time::timeout(Duration::from_secs(args.drain_seconds), async {
-        while reader.answers() < expected {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .is_ok();
-    let busy = meter.busy_percent();
-    let seen = reader.stop().await;
+    reader.stop().await;
+    Ok(phases)
+}
 
-    // Match and summarise.
+/// The POS producer: Omni's producer settings, one store, sales round-robin over the SKUs.
+struct Till {
+    producer: FutureProducer,
+    topic: String,
+    location: LocationId,
+    skus: Vec<Sku>,
+    sold: Vec<i64>,
+}
+
+/// The sales of one rate.
+struct Sales {
+    sent: HashMap<(u32, i64), Sent>,
+    produced_in: Duration,
+    failed: u64,
+    cpu: Option<f64>,
+}
+
+impl Till {
+    /// Sells one unit at a time at `rate` per second for `seconds`; remembers each sale by the on-hand it leaves.
+    async fn sell(&mut self, rate: u32, seconds: u64, reader: &Reader) -> anyhow::Result<Sales> {
+        let total = u64::from(rate) * seconds;
+        let one = Quantity::new(1)?;
+        let bar = progress(&format!("pos sales at {rate}/s"), total);
+        let mut sent = HashMap::with_capacity(total as usize);
+        let mut deliveries = Vec::with_capacity(total as usize);
+        let mut failed = 0_u64;
+        let meter = CpuMeter::start();
+        let answered_before = reader.answers();
+        let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let started = tokio::time::Instant::now();
+        for i in 0..total {
+            tokio::time::sleep_until(started + period.mul_f64(i as f64)).await;
+            let sku = (i % self.skus.len() as u64) as usize;
+            let event = Envelope::new(
+                "pos",
+                InventoryEvent::Movement(StockMovement {
+                    event_id: MovementId::generate(),
+                    location_id: self.location.clone(),
+                    sku: self.skus[sku].clone(),
+                    kind: MovementKind::PosSale,
+                    quantity: one,
+                }),
+            );
+            let mut headers = OwnedHeaders::new_with_capacity(8);
+            for (name, value) in event.headers() {
+                headers = headers.insert(Header {
+                    key: name,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let (key, body) = (event.data.key(), event.data.encode());
+            let record = FutureRecord::to(&self.topic)
+                .key(&key)
+                .payload(&body)
+                .headers(headers);
+            let at = Instant::now();
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.sold[sku] += 1;
+                    sent.insert(
+                        (sku as u32, UNITS - self.sold[sku]),
+                        Sent { at, wall: Utc::now() },
+                    );
+                    deliveries.push(delivery);
+                }
+                Err(_) => failed += 1,
+            }
+            if i % 100 == 0 {
+                bar.set_position(i);
+                bar.set_message(format!(
+                    "{} availability events back",
+                    reader.answers() - answered_before
+                ));
+            }
+        }
+        let produced_in = started.elapsed();
+        bar.finish_and_clear();
+        for delivery in deliveries {
+            if !matches!(delivery.await, Ok(Ok(_))) {
+                failed += 1;
+            }
+        }
+        Ok(Sales {
+            sent,
+            produced_in,
+            failed,
+            cpu: meter.busy_percent(),
+        })
+    }
+}
+
+/// Matches one rate's sales to the events seen, prints its figures and returns them.
+fn summarise(
+    rate: u32,
+    sales: &Sales,
+    seen: &[Seen],
+    skus: &[String],
+    drained: bool,
+    drain_seconds: u64,
+) -> Phase {
     let index: HashMap<&str, u32> = skus
         .iter()
         .enumerate()
         .map(|(i, s)| (s.as_str(), i as u32))
         .collect();
-    let mut matched: HashMap<(u32, i64), &Seen> = HashMap::new();
-    for s in &seen {
+    let mut first_seen: HashMap<(u32, i64), &Seen> = HashMap::new();
+    for s in seen {
         if let Some(i) = index.get(s.sku.as_str()) {
-            matched.entry((*i, s.on_hand)).or_insert(s);
+            first_seen.entry((*i, s.on_hand)).or_insert(s);
         }
     }
-    let mut pairs: Vec<(Sent, &Seen)> = sent
+    let mut pairs: Vec<(Sent, &Seen)> = sales
+        .sent
         .iter()
-        .filter_map(|(k, sent)| matched.get(k).map(|seen| (*sent, *seen)))
+        .filter_map(|(k, sent)| first_seen.get(k).map(|seen| (*sent, *seen)))
         .collect();
     pairs.sort_by_key(|(sent, _)| sent.at);
     let (mut lag, mut into, mut out) = (Latencies::default(), Latencies::default(), Latencies::default());
     for (sent, seen) in &pairs {
-        lag.record(seen.at.saturating_duration_since(sent.at));
-        into.record_ms((seen.computed_at - sent.wall).num_microseconds().unwrap_or(0) as f64 / 1e3);
-        out.record_ms(
-            seen.at.saturating_duration_since(sent.at).as_secs_f64() * 1e3
-                - (seen.computed_at - sent.wall).num_microseconds().unwrap_or(0) as f64 / 1e3,
-        );
+        let total_ms = seen.at.saturating_duration_since(sent.at).as_secs_f64() * 1e3;
+        let into_ms = (seen.computed_at - sent.wall).num_microseconds().unwrap_or(0) as f64 / 1e3;
+        lag.record_ms(total_ms);
+        into.record_ms(into_ms);
+        out.record_ms(total_ms - into_ms);
     }
     let tenth = (pairs.len() / 10).max(1);
-    let mut first = Latencies::default();
-    let mut last = Latencies::default();
+    let (mut first, mut last) = (Latencies::default(), Latencies::default());
     for (sent, seen) in pairs.iter().take(tenth) {
         first.record(seen.at.saturating_duration_since(sent.at));
     }
@@ -243,87 +351,119 @@ async fn measure(
         (Some((first_sent, _)), Some(last_seen)) => last_seen.saturating_duration_since(first_sent.at),
         _ => Duration::ZERO,
     };
-    let applied_rate = crate::stats::rate(pairs.len() as u64, span);
-    let offered_rate = crate::stats::rate(expected as u64, produced_in);
-
+    let expected = sales.sent.len();
+    let phase = Phase {
+        rate,
+        lag: lag.summary(),
+        applied_rate: crate::stats::rate(pairs.len() as u64, span),
+        offered_rate: crate::stats::rate(expected as u64, sales.produced_in),
+        into_p50: into.summary().map_or(0.0, |s| s.p50),
+        out_p50: out.summary().map_or(0.0, |s| s.p50),
+        growing: match (first.summary(), last.summary()) {
+            (Some(f), Some(l)) => l.p50 > 2.0 * f.p50 + 10.0,
+            _ => false,
+        },
+        missing: expected - pairs.len(),
+    };
+    let fmt = |l: &Latencies| l.summary().map_or_else(|| "n/a".to_owned(), |s| s.to_string());
+    println!();
+    println!("-- {rate} sales/s --");
     println!(
-        "sent {expected} sales in {:.1} s ({offered_rate:.0} /s offered; {failed} not acknowledged by the broker); \
-         matched {} availability events{}; CPU {}",
-        produced_in.as_secs_f64(),
+        "sent {expected} sales in {:.1} s ({:.0} /s offered; {} not acknowledged by the broker); matched {} \
+         availability events{}; CPU {}",
+        sales.produced_in.as_secs_f64(),
+        phase.offered_rate,
+        sales.failed,
         pairs.len(),
         if drained {
             String::new()
         } else {
             format!(
-                " ({} still missing after {} s of draining)",
-                expected - pairs.len(),
-                args.drain_seconds
+                " ({} still missing after {drain_seconds} s of draining)",
+                phase.missing
             )
         },
-        busy.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0} %"))
+        sales
+            .cpu
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0} %"))
     );
     println!(
-        "allocation applied {applied_rate:.0} sales/s end to end (matched events ÷ first sale to last event)"
+        "allocation applied {:.0} sales/s end to end (matched events ÷ first sale to last event)",
+        phase.applied_rate
     );
-    let fmt = |l: &Latencies| l.summary().map_or_else(|| "n/a".to_owned(), |s| s.to_string());
     println!("lag, sale sent → availability event read: {}", fmt(&lag));
     println!(
-        "  of which sale sent → availability computed in allocation: {}",
+        "  sale sent → availability computed in allocation: {}",
         fmt(&into)
     );
     println!(
-        "  and computed → read (commit, outbox relay, broker, reader): {}",
+        "  computed → read (commit, outbox relay, broker, reader): {}",
         fmt(&out)
     );
-    println!(
-        "  first tenth of the sales: {}; last tenth: {}",
-        fmt(&first),
-        fmt(&last)
-    );
+    println!("  first tenth of the sales: {}", fmt(&first));
+    println!("  last tenth of the sales:  {}", fmt(&last));
+    phase
+}
 
-    let summary = lag.summary();
-    let (p50, p99) = (summary.map(|s| s.p50), summary.map(|s| s.p99));
+fn report(phases: &[Phase], fetch_wait_max_ms: u32) {
     println!();
-    println!("== Goals ==");
-    println!(
-        "lag p50 {:>10}  goal ≤ {GOAL_P50_MS} ms  {}",
-        p50.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms")),
-        verdict(p50, GOAL_P50_MS, true)
-    );
-    println!(
-        "lag p99 {:>10}  goal ≤ {GOAL_P99_MS} ms  {}",
-        p99.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms")),
-        verdict(p99, GOAL_P99_MS, true)
-    );
-    let missed = p50.is_none_or(|v| v > GOAL_P50_MS) || p99.is_none_or(|v| v > GOAL_P99_MS);
-    if missed {
-        println!();
-        println!("== Likely why ==");
-        let into_p50 = into.summary().map_or(0.0, |s| s.p50);
-        let out_p50 = out.summary().map_or(0.0, |s| s.p50);
-        let growing = match (first.summary(), last.summary()) {
-            (Some(f), Some(l)) => l.p50 > 2.0 * f.p50 + 10.0,
-            _ => false,
-        };
-        if applied_rate < 0.95 * offered_rate || growing {
-            println!(
-                "- allocation does not keep up with {offered_rate:.0} sales/s: it applied {applied_rate:.0} /s, so a \
-                 queue builds on omni.inventory.v1 and the lag grows through the run (last tenth vs first). Its \
-                 inventory consumer handles one movement at a time, each a PostgreSQL transaction (ledger append, \
-                 on-hand and availability recomputed by summing the SKU's ledger and holds, outbox row) committed \
-                 with synchronous_commit before the next; one consumer for all partitions cannot overlap them."
-            );
-        }
+    println!("== Goals (at 1,000 sales/s; other rates for reference) ==");
+    for phase in phases {
+        let (p50, p99) = (phase.lag.map(|s| s.p50), phase.lag.map(|s| s.p99));
+        let judged = phase.rate == 1000;
+        let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms"));
         println!(
-            "- where the time goes (p50): {into_p50:.1} ms from the sale to allocation computing availability \
-             (producer, broker, allocation's fetch, queueing, the transaction so far), {out_p50:.1} ms from there \
-             to the reader (commit, outbox relay woken after the commit: a read, a publish with acks=all, a \
-             delete; broker; the reader's fetch). Each Kafka hop can wait up to fetch.wait.max.ms={} ms: \
-             the broker answers a waiting fetch only when it expires.",
-            args.fetch_wait_max_ms
+            "{:>6}/s  lag p50 {:>10} (goal ≤ {GOAL_P50_MS} ms) {:<12}  p99 {:>10} (goal ≤ {GOAL_P99_MS} ms) {}",
+            phase.rate,
+            show(p50),
+            if judged {
+                verdict(p50, GOAL_P50_MS, true)
+            } else {
+                "reference"
+            },
+            show(p99),
+            if judged {
+                verdict(p99, GOAL_P99_MS, true)
+            } else {
+                "reference"
+            },
         );
     }
-    Ok(())
+    let mut why = Vec::new();
+    for phase in phases {
+        let missed = phase
+            .lag
+            .is_none_or(|s| s.p50 > GOAL_P50_MS || s.p99 > GOAL_P99_MS);
+        if !missed {
+            continue;
+        }
+        let rate = phase.rate;
+        if phase.applied_rate < 0.95 * phase.offered_rate || phase.growing || phase.missing > 0 {
+            why.push(format!(
+                "[{rate}/s] allocation does not keep up: it applied {:.0} sales/s of the {:.0} offered, so a queue \
+                 builds on omni.inventory.v1 and the lag grows through the run (last tenth against first). Its \
+                 inventory consumer handles one movement at a time, each a PostgreSQL transaction (ledger append, \
+                 on-hand and availability recomputed from the SKU's ledger and holds, outbox row) committed with \
+                 synchronous_commit before the next; one consumer for every partition cannot overlap them.",
+                phase.applied_rate, phase.offered_rate
+            ));
+        }
+        why.push(format!(
+            "[{rate}/s] where the time goes (p50): {:.1} ms from the sale to allocation computing availability \
+             (producer, broker, allocation's fetch, any queue, the transaction so far), {:.1} ms from there to the \
+             reader (commit, the outbox relay woken after it: a read, a publish with acks=all, a delete; the \
+             broker; the reader's fetch). Each Kafka hop can wait up to fetch.wait.max.ms = {fetch_wait_max_ms} ms, \
+             since the broker answers a waiting fetch only when it expires.",
+            phase.into_p50, phase.out_p50
+        ));
+    }
+    if !why.is_empty() {
+        println!();
+        println!("== Where a goal is missed, and the likely why ==");
+        for line in why {
+            println!("- {line}");
+        }
+    }
 }
 
 /// Reads `omni.availability.v1` from the beginning of every partition, keeping each event's SKU, on-hand at
@@ -441,9 +581,13 @@ impl Reader {
         self.below.load(Ordering::Relaxed) as usize
     }
 
-    async fn stop(self) -> Vec<Seen> {
+    /// Everything seen so far.
+    fn snapshot(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }

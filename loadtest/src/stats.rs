@@ -123,6 +123,15 @@ fn read_cpu() -> Option<(u64, u64)> {
     cpu_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
+/// The 1, 5 and 15 minute load averages from `/proc/loadavg`, as printed there ("n/a" elsewhere): how busy the
+/// shared machine was around a run.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "n/a".to_owned(),
+        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
 /// A progress bar over `len` steps on stderr (hidden when stderr is not a terminal).
 pub fn progress(what: &str, len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);

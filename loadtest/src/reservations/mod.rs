@@ -165,8 +165,15 @@ pub async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Resul
     println!(
         "{} clients per side, {} s measured after {} s warm-up, 3 lines x 1 unit per hold at {LOCATION}, {} SKUs; \
          {} % of holds released at once, the rest left to expire (ttl {} s); {cores} cores; \
-         synchronous_commit={durability} for allocation and the row-lock baseline alike (one database).",
-        load.clients, args.seconds, args.warmup_seconds, args.skus, args.release_percent, args.ttl_seconds
+         synchronous_commit={durability} for allocation and the row-lock baseline alike (one database); \
+         load average before: {}.",
+        load.clients,
+        args.seconds,
+        args.warmup_seconds,
+        args.skus,
+        args.release_percent,
+        args.ttl_seconds,
+        crate::stats::load_average()
     );
     let mut results: Vec<ShapeResults> = args
         .shapes
@@ -329,6 +336,7 @@ pub async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Resul
     );
 
     report(&results, &durability, cores);
+    println!("load average after: {}", crate::stats::load_average());
     Ok(())
 }
 
