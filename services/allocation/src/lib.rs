@@ -184,9 +184,16 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         changes: Arc::new(tokio::sync::RwLock::new(())),
     };
     if let Some(path) = state.policies.file.clone() {
-        policies::sync_file(&state, &path)
-            .await
-            .map_err(omni_http::Error::Startup)?;
+        // A bad file stops the start, naming the rule and field; a write conflict with another replica applying
+        // the same file at the same moment does not (the reload loop applies it again).
+        let content = std::fs::read_to_string(&path).map_err(|e| {
+            omni_http::Error::Startup(format!("policies.file: cannot read {}: {e}", path.display()))
+        })?;
+        policies::parse_file(&content)
+            .map_err(|e| omni_http::Error::Startup(format!("policies.file {}: {e}", path.display())))?;
+        if let Err(e) = policies::sync_file(&state, &path).await {
+            tracing::warn!(error = %e, "Policy file not applied yet; retrying.");
+        }
     }
     policies::reload(&state)
         .await

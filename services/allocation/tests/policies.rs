@@ -520,3 +520,19 @@ async fn a_policy_file_is_applied_hot_reloaded_and_only_changed_there() -> anyho
     .await?;
     stage.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_policy_file_stops_the_start_naming_the_rule_and_field() -> anyhow::Result<()> {
+    let bad = json!({ "policies": [{ "id": "broken", "when": { "channels": [] }, "effect": { "hold_back": { "units": 1 } } }] });
+    let Err(refused) = Stage::start(false, Some(&bad)).await else {
+        anyhow::bail!("allocation started with a policy that can never match");
+    };
+    let message = format!("{refused:#}");
+    ensure!(
+        message.contains("policies.file")
+            && message.contains("`broken`")
+            && message.contains("when.channels"),
+        "{message}"
+    );
+    Ok(())
+}

@@ -125,7 +125,8 @@ fn announce_shortage(
             .filter_map(|(_, order)| order.as_deref().and_then(|o| OrderId::parse(o).ok()))
             .collect(),
     };
-    tracing::warn!(
+    // A business event (the shortage event re-routes the orders), not a fault of the service: info, not warn.
+    tracing::info!(
         sku = %movement.sku, location.id = %movement.location_id, short_units,
         "Stock left a location below what is held there; the newest holds are short."
     );
