@@ -523,11 +523,25 @@ async fn a_policy_file_is_applied_hot_reloaded_and_only_changed_there() -> anyho
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_bad_policy_file_stops_the_start_naming_the_rule_and_field() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let dir = std::env::temp_dir().join(format!("omni-policies-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("policies.json");
     let bad = json!({ "policies": [{ "id": "broken", "when": { "channels": [] }, "effect": { "hold_back": { "units": 1 } } }] });
-    let Err(refused) = Stage::start(false, Some(&bad)).await else {
-        anyhow::bail!("allocation started with a policy that can never match");
+    std::fs::write(&path, serde_json::to_vec(&bad)?)?;
+    let mut settings = settings();
+    settings.policies.file = path.display().to_string();
+    let mut options = MeshOptions::embedded(settings, dir.clone());
+    options.ephemeral_ports = true;
+    options.services = vec!["allocation"];
+    let mut mesh = Mesh::start(options).await?;
+    let exited = tokio::time::timeout(WAIT, mesh.first_exit()).await;
+    let _ = mesh.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let Ok(Some(("allocation", Err(refused)))) = exited else {
+        anyhow::bail!("allocation kept running with a policy that can never match: {exited:?}");
     };
-    let message = format!("{refused:#}");
+    let message = refused.to_string();
     ensure!(
         message.contains("policies.file")
             && message.contains("`broken`")
