@@ -36,6 +36,8 @@ pub enum OrderEvent {
     Released(OrderReleased),
     /// It cannot complete.
     Failed(OrderFailed),
+    /// Its hold was refused at the chosen node: routing must choose again without the excluded nodes.
+    RerouteRequested(OrderRerouteRequested),
 }
 
 crate::event_payload!(OrderEvent on Topic::Orders, {
@@ -44,7 +46,28 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     PaymentAuthorized(OrderPaymentAuthorized) = "omni.order.payment_authorized",
     Released(OrderReleased) = "omni.order.released",
     Failed(OrderFailed) = "omni.order.failed",
+    RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
 });
+
+/// `omni.order.reroute_requested`: route the order again, avoiding the nodes that already refused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRerouteRequested {
+    /// The order.
+    pub order: Order,
+    /// Nodes not to choose again.
+    pub exclude: Vec<LocationId>,
+    /// Why the last node could not take it.
+    pub reason: String,
+    /// 1 for the first re-route.
+    pub attempt: u32,
+}
+
+impl AggregateKey for OrderRerouteRequested {
+    fn aggregate_key(&self) -> String {
+        self.order.id.to_string()
+    }
+}
 
 /// `omni.order.accepted`: the whole order as accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

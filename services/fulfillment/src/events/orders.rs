@@ -15,7 +15,13 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         OrderEvent::Accepted(accepted) => {
             state
                 .db
-                .transaction(move |conn| source(conn, &event_id, accepted))
+                .transaction(move |conn| source(conn, &event_id, accepted.order, &[]))
+                .await?;
+        }
+        OrderEvent::RerouteRequested(again) => {
+            state
+                .db
+                .transaction(move |conn| source(conn, &event_id, again.order, &again.exclude))
                 .await?;
         }
         OrderEvent::PaymentAuthorized(authorized) => {
@@ -33,13 +39,22 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
 fn source(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
-    accepted: OrderAccepted,
+    order: omni_contracts::api::Order,
+    exclude: &[LocationId],
 ) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
-    let order = accepted.order;
-    let nodes = network::nodes(conn)?;
+    // Routing again: the refused attempt is over, so a later release must not pick it.
+    for f in fulfillments::for_order(conn, order.id)? {
+        if f.status == "sourced" {
+            fulfillments::set_status(conn, &f.id, "refused")?;
+        }
+    }
+    let nodes: Vec<_> = network::nodes(conn)?
+        .into_iter()
+        .filter(|n| !exclude.contains(&n.id))
+        .collect();
     let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
     let atp = network::stock_for(conn, &skus, Some(order.request.channel))?;
     let decision = routing::route(&order.request.delivery, &order.request.lines, &nodes, &atp);

@@ -40,9 +40,21 @@ pub struct OrderRow {
     pub created_at: chrono::NaiveDateTime,
     /// Last change.
     pub updated_at: chrono::NaiveDateTime,
+    /// Nodes that refused its hold, comma-separated.
+    pub excluded_locations: String,
+    /// How often it was routed again.
+    pub reroutes: i32,
 }
 
 impl OrderRow {
+    /// Nodes that refused the order's hold.
+    pub fn excluded(&self) -> Vec<LocationId> {
+        self.excluded_locations
+            .split(',')
+            .filter_map(|l| LocationId::parse(l).ok())
+            .collect()
+    }
+
     /// The API view of the row.
     pub fn to_order(&self) -> omni_db::Result<Order> {
         let corrupt =
@@ -132,6 +144,8 @@ pub struct StepUpdate {
     pub payment_intent_id: Option<String>,
     /// Failure reason.
     pub failure_reason: Option<String>,
+    /// A node that refused the hold, to exclude from routing from now on (counts a re-route).
+    pub exclude: Option<String>,
 }
 
 #[derive(AsChangeset)]
@@ -160,5 +174,20 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db
     diesel::update(orders::table.find(id.to_string()))
         .set(&changes)
         .execute(conn)?;
+    if let Some(location) = &step.exclude {
+        let row = find(conn, id)?;
+        let mut excluded: Vec<String> = row
+            .map(|r| r.excluded().into_iter().map(|l| l.to_string()).collect())
+            .unwrap_or_default();
+        if !excluded.contains(location) {
+            excluded.push(location.clone());
+        }
+        diesel::update(orders::table.find(id.to_string()))
+            .set((
+                orders::excluded_locations.eq(excluded.join(",")),
+                orders::reroutes.eq(orders::reroutes + 1),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
 }

@@ -15,6 +15,8 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        excluded_locations -> Text,
+        reroutes -> Integer,
     }
 }
 

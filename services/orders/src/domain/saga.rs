@@ -1,5 +1,7 @@
 //! The order saga: which event moves an order from which state to which, and what it announces.
 //! accepted → reserved → payment_authorized → released; any failure → failed (holds released by allocation).
+//! A hold refused at the chosen node sends the order back to routing without that node, up to
+//! [`MAX_REROUTES`] times.
 
 use omni_contracts::api::OrderStatus;
 use omni_contracts::events::{FulfillmentEvent, PaymentEvent, ReservationEvent};
@@ -15,6 +17,9 @@ pub enum SagaInput {
     Fulfillment(FulfillmentEvent),
 }
 
+/// How often an order whose hold was refused is routed again before it fails.
+pub const MAX_REROUTES: u32 = 3;
+
 /// What the saga does with an input in a given state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -26,14 +31,21 @@ pub enum Step {
     Authorize,
     /// Move to `released`.
     Release,
+    /// Stay `accepted` and ask routing to choose again without `exclude`.
+    Reroute {
+        /// Why the node could not take it.
+        reason: String,
+        /// The node that refused.
+        exclude: omni_contracts::LocationId,
+    },
     /// Move to `failed` with a reason.
     Fail(String),
     /// Not for this state (a replay or a late event): ignore.
     Ignore,
 }
 
-/// The transition for `input` when the order is in `status`.
-pub fn step(status: OrderStatus, input: &SagaInput) -> Step {
+/// The transition for `input` when the order is in `status` and was routed again `reroutes` times.
+pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
     use OrderStatus as S;
     match (status, input) {
         (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Sourced(_))) => Step::Note,
@@ -62,7 +74,15 @@ pub fn step(status: OrderStatus, input: &SagaInput) -> Step {
                 .iter()
                 .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
                 .collect();
-            Step::Fail(format!("out of stock at {}: {}", r.location_id, short.join(", ")))
+            let reason = format!("out of stock at {}: {}", r.location_id, short.join(", "));
+            if reroutes < MAX_REROUTES {
+                Step::Reroute {
+                    reason,
+                    exclude: r.location_id.clone(),
+                }
+            } else {
+                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
+            }
         }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
         (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => {
@@ -93,15 +113,26 @@ mod tests {
     }
 
     #[test]
-    fn a_rejected_hold_fails_an_accepted_order_naming_what_was_short() {
+    fn a_rejected_hold_sends_the_order_back_to_routing_without_that_node() {
         assert_eq!(
-            step(OrderStatus::Accepted, &rejected()),
-            Step::Fail("out of stock at S1: A (2 asked, 1 available)".into())
+            step(OrderStatus::Accepted, 0, &rejected()),
+            Step::Reroute {
+                reason: "out of stock at S1: A (2 asked, 1 available)".into(),
+                exclude: LocationId::parse("S1").unwrap(),
+            }
+        );
+    }
+
+    #[test]
+    fn after_the_last_reroute_a_rejected_hold_fails_the_order_naming_what_was_short() {
+        assert_eq!(
+            step(OrderStatus::Accepted, MAX_REROUTES, &rejected()),
+            Step::Fail("out of stock at S1: A (2 asked, 1 available) (after 3 other nodes)".into())
         );
     }
 
     #[test]
     fn a_replayed_event_after_the_order_moved_on_is_ignored() {
-        assert_eq!(step(OrderStatus::Released, &rejected()), Step::Ignore);
+        assert_eq!(step(OrderStatus::Released, 0, &rejected()), Step::Ignore);
     }
 }

@@ -68,10 +68,11 @@ fn advance(
         return Err(HandlerError::Permanent(format!("order {order_id} is unknown")));
     };
     let order = row.to_order()?;
+    let reroutes = u32::try_from(row.reroutes).unwrap_or(0);
     let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| {
         omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", event))
     };
-    match step(order.status, input) {
+    match step(order.status, reroutes, input) {
         Step::Ignore => {
             tracing::debug!(order.id = %order_id, status = order.status.as_str(), "Saga input not for this state; ignored.");
         }
@@ -153,6 +154,25 @@ fn advance(
                 }),
             )?;
             tracing::info!(order.id = %order_id, location.id = %r.location_id, "Order released to its node.");
+        }
+        Step::Reroute { reason, exclude } => {
+            let update = StepUpdate {
+                exclude: Some(exclude.to_string()),
+                ..StepUpdate::default()
+            };
+            orders::apply(conn, order_id, &update)?;
+            let mut excluded = row.excluded();
+            excluded.push(exclude.clone());
+            publish(
+                conn,
+                OrderEvent::RerouteRequested(OrderRerouteRequested {
+                    order,
+                    exclude: excluded,
+                    reason: reason.clone(),
+                    attempt: reroutes + 1,
+                }),
+            )?;
+            tracing::info!(order.id = %order_id, location.id = %exclude, reason = %reason, "Hold refused; routing again.");
         }
         Step::Fail(reason) => {
             let update = StepUpdate {

@@ -26,6 +26,8 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                     order_views::update_status(conn, r.order_id, "released", Some(r.location_id.as_str()))?
                 }
                 OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
+                // Still accepted: routing chooses another node.
+                OrderEvent::RerouteRequested(_) => {}
             }
             Ok(())
         })
