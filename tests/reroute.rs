@@ -145,3 +145,134 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A till sells the units an order holds at the near store: the shortage sends the order back to routing,
+/// allocation gives up the short hold, and the order is held (then, once payments runs, released) at the far
+/// store. Payments is down at first so the order is still held, not yet released, when the till sells.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let options = backends.options.clone();
+    let payments_only = Mesh::start(MeshOptions {
+        services: vec!["payments"],
+        ..options.clone()
+    })
+    .await?;
+    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
+            &[],
+        )
+        .await?;
+    payments_only.stop().await?;
+    let token = token.body["token"].as_str().context("token")?.to_owned();
+    let without_payments = MeshOptions {
+        services: omni_config::SERVICES
+            .iter()
+            .copied()
+            .filter(|s| *s != "payments")
+            .collect(),
+        ..options.clone()
+    };
+    let first = Mesh::start(without_payments).await?;
+    let outcome = held_then_short(&first, &token).await;
+    first.stop().await?;
+    let order_id = outcome?;
+
+    let second = Mesh::start(options).await?;
+    let orders = Client::new(second.url("orders"), ADMIN_KEY);
+    let released = eventually("the re-routed order to be released", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
+        ensure!(current.body["status"] != "failed", "{}", current.body);
+        Ok((current.body["status"] == "released").then_some(current.body))
+    })
+    .await;
+    second.stop().await?;
+    let released = released?;
+    ensure!(released["location_id"] == "STORE-FAR", "{released}");
+    Ok(())
+}
+
+async fn held_then_short(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
+        let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
+            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
+    }
+    ensure!(
+        catalog
+            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
+            .await?
+            .status
+            == 201
+    );
+    for location in ["STORE-NEAR", "STORE-FAR"] {
+        receive_stock(&allocation, location, "TEE-1", 3).await?;
+    }
+    eventually("routing to see both stores", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/TEE-1").await?;
+        Ok((stock.body.as_array().map(Vec::len) == Some(2)).then_some(()))
+    })
+    .await?;
+    let order = json!({
+        "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
+        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
+        "tenders": [{ "type": "card", "token": token }],
+    });
+    let placed = orders
+        .post("/v1/orders", &order, &[("Idempotency-Key", "shortage-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let order_path = format!("/v1/orders/{order_id}");
+    eventually("the order to be held at the near store", WAIT, || async {
+        let current = orders.get(&order_path).await?;
+        Ok(
+            (current.body["status"] == "reserved" && current.body["location_id"] == "STORE-NEAR")
+                .then_some(()),
+        )
+    })
+    .await?;
+
+    // The till sells all three units on the shelf, two of them held for the order.
+    let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "STORE-NEAR", "sku": "TEE-1",
+        "kind": "pos_sale", "quantity": 3 });
+    ensure!(
+        allocation
+            .post("/v1/inventory/movements", &sale, &[])
+            .await?
+            .status
+            == 201
+    );
+    eventually("the order to be held at the far store", WAIT, || async {
+        let current = orders.get(&order_path).await?;
+        ensure!(current.body["status"] != "failed", "{}", current.body);
+        Ok(
+            (current.body["status"] == "reserved" && current.body["location_id"] == "STORE-FAR")
+                .then_some(()),
+        )
+    })
+    .await?;
+    eventually(
+        "the short hold at the near store to be released",
+        WAIT,
+        || async {
+            let availability = allocation.get("/v1/availability/TEE-1").await?;
+            let near = availability.body["locations"]
+                .as_array()
+                .and_then(|l| l.iter().find(|l| l["location_id"] == "STORE-NEAR").cloned());
+            Ok(near
+                .is_some_and(|n| n["reserved"] == 0 && n["on_hand"] == 0)
+                .then_some(()))
+        },
+    )
+    .await?;
+    Ok(order_id)
+}

@@ -1,4 +1,4 @@
-use omni_contracts::events::OrderEvent;
+use omni_contracts::events::{OrderEvent, OrderFailed, OrderRerouteRequested};
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
@@ -6,7 +6,7 @@ use crate::db::reservations;
 use crate::reservation::{self, HoldFailure};
 
 /// Follows orders: a paid order's holds are pinned until fulfilled (they no longer expire); a failed order's
-/// holds are released.
+/// holds, and those of an order routed again (after a shortage), are released.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<OrderEvent>()?;
     match event.data {
@@ -18,8 +18,11 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 .await?;
             tracing::debug!(order.id = %order_id, pinned, "Holds of a paid order pinned until fulfilled.");
         }
-        OrderEvent::Failed(failed) => {
-            let order_id = failed.order_id;
+        OrderEvent::Failed(OrderFailed { order_id, .. })
+        | OrderEvent::RerouteRequested(OrderRerouteRequested {
+            order: omni_contracts::api::Order { id: order_id, .. },
+            ..
+        }) => {
             let holds = state
                 .db
                 .run(move |conn| reservations::held_for_order(conn, order_id))

@@ -25,6 +25,9 @@ pub const MAX_REROUTES: u32 = 3;
 pub enum Step {
     /// Record a detail without changing state (a sourcing decision).
     Note,
+    /// Keep the authorization of an order that was routed again while payments was deciding (it stays valid
+    /// for the new node).
+    KeepAuthorization,
     /// Move to `reserved` and ask payments to authorize.
     Reserve,
     /// Move to `payment_authorized` and ask fulfillment to release.
@@ -84,7 +87,25 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                 Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
             }
         }
+        (S::Reserved | S::PaymentAuthorized, SagaInput::Reservation(ReservationEvent::Shortage(s))) => {
+            let reason = format!(
+                "shortage at {}: {} fell to {} on hand with {} held",
+                s.location_id, s.sku, s.on_hand, s.reserved
+            );
+            if reroutes < MAX_REROUTES {
+                Step::Reroute {
+                    reason,
+                    exclude: s.location_id.clone(),
+                }
+            } else {
+                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
+            }
+        }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
+        (S::Accepted, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::KeepAuthorization,
+        (S::Accepted, SagaInput::Payment(PaymentEvent::Declined(d))) => {
+            Step::Fail(format!("payment declined: {}", d.reason))
+        }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => {
             Step::Fail(format!("payment declined: {}", d.reason))
         }
@@ -129,6 +150,30 @@ mod tests {
             step(OrderStatus::Accepted, MAX_REROUTES, &rejected()),
             Step::Fail("out of stock at S1: A (2 asked, 1 available) (after 3 other nodes)".into())
         );
+    }
+
+    fn shortage() -> SagaInput {
+        SagaInput::Reservation(ReservationEvent::Shortage(StockShortage {
+            location_id: LocationId::parse("S1").unwrap(),
+            sku: Sku::parse("A").unwrap(),
+            on_hand: 0,
+            reserved: 1,
+            short_units: 1,
+            reservations: vec![],
+            orders: vec![],
+        }))
+    }
+
+    #[test]
+    fn a_shortage_sends_a_held_or_paid_order_back_to_routing_but_not_a_released_one() {
+        for status in [OrderStatus::Reserved, OrderStatus::PaymentAuthorized] {
+            assert!(
+                matches!(step(status, 0, &shortage()), Step::Reroute { exclude, .. } if exclude.as_str() == "S1"),
+                "{status:?}"
+            );
+            assert!(matches!(step(status, MAX_REROUTES, &shortage()), Step::Fail(_)));
+        }
+        assert_eq!(step(OrderStatus::Released, 0, &shortage()), Step::Ignore);
     }
 
     #[test]

@@ -17,8 +17,21 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let order_id = match &e.data {
                 ReservationEvent::Held(h) => h.order_id,
                 ReservationEvent::Rejected(r) => r.order_id,
-                // Re-routing the orders of a shortage is the orders issue's (#4) shortage path.
-                ReservationEvent::Shortage(_) => return Ok(()),
+                ReservationEvent::Shortage(s) => {
+                    // One shortage can hit several orders: each is routed again on its own.
+                    for order_id in s.orders.clone() {
+                        let (key, input) = (
+                            format!("{}:{order_id}", e.id),
+                            SagaInput::Reservation(e.data.clone()),
+                        );
+                        state
+                            .db
+                            .transaction(move |conn| advance(conn, &key, order_id, &input))
+                            .await?;
+                    }
+                    state.relay.notify_one();
+                    return Ok(());
+                }
             };
             (e.id, order_id, SagaInput::Reservation(e.data))
         }
@@ -86,10 +99,39 @@ fn advance(
                 orders::apply(conn, order_id, &update)?;
             }
         }
+        Step::KeepAuthorization => {
+            if let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input {
+                let update = StepUpdate {
+                    payment_intent_id: Some(auth.payment_intent_id.to_string()),
+                    ..StepUpdate::default()
+                };
+                orders::apply(conn, order_id, &update)?;
+            }
+        }
         Step::Reserve => {
             let SagaInput::Reservation(ReservationEvent::Held(held)) = input else {
                 return Ok(());
             };
+            if let Some(intent) = row.payment_intent_id.as_deref() {
+                // Routed again after a shortage: the authorization stands (same order, same amount), so the
+                // order goes straight back to being released at its new node.
+                let update = StepUpdate {
+                    status: Some(OrderStatus::PaymentAuthorized),
+                    location_id: Some(held.location_id.to_string()),
+                    reservation_id: Some(held.reservation_id.to_string()),
+                    ..StepUpdate::default()
+                };
+                orders::apply(conn, order_id, &update)?;
+                publish(
+                    conn,
+                    OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                        order_id,
+                        payment_intent_id: omni_contracts::PaymentIntentId::parse(intent)?,
+                        location_id: held.location_id.clone(),
+                    }),
+                )?;
+                return Ok(());
+            }
             let update = StepUpdate {
                 status: Some(OrderStatus::Reserved),
                 location_id: Some(held.location_id.to_string()),
@@ -157,6 +199,7 @@ fn advance(
         }
         Step::Reroute { reason, exclude } => {
             let update = StepUpdate {
+                status: Some(OrderStatus::Accepted),
                 exclude: Some(exclude.to_string()),
                 ..StepUpdate::default()
             };
