@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl};
 use futures::StreamExt;
 use omni_config::Settings;
 use omni_testkit::testing::{ADMIN_KEY, receive_stock};
@@ -238,4 +238,73 @@ pub async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> a
         .await;
     bar.finish_and_clear();
     results.into_iter().collect::<anyhow::Result<()>>()
+}
+
+/// PostgreSQL's counters for one database (`pg_stat_database`): what a run cost the database.
+#[derive(Debug, Clone, Copy, Default, diesel::QueryableByName)]
+pub struct DbActivity {
+    /// Transactions committed or rolled back (every autocommit statement is one).
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub xacts: i64,
+    /// Rows read by scans (returned by sequential and index scans, or fetched by index scans).
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub rows_read: i64,
+    /// Rows inserted, updated or deleted.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub rows_written: i64,
+}
+
+impl DbActivity {
+    /// The counters of the database at `url` now, from a fresh session. Backends publish their counts about
+    /// once a second while busy, so a figure over a run of several seconds is close, not exact.
+    pub fn read(url: &str) -> anyhow::Result<Self> {
+        let mut pg = diesel::PgConnection::establish(url).context("connecting to read pg_stat_database")?;
+        Ok(diesel::sql_query(
+            "SELECT (xact_commit + xact_rollback)::BIGINT AS xacts, \
+                    (tup_returned + tup_fetched)::BIGINT AS rows_read, \
+                    (tup_inserted + tup_updated + tup_deleted)::BIGINT AS rows_written \
+             FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .get_result(&mut pg)?)
+    }
+
+    /// What happened since `earlier`, per `operations` (none: zeros).
+    pub fn per_operation(&self, earlier: &DbActivity, operations: u64) -> (f64, f64, f64) {
+        let n = operations.max(1) as f64;
+        (
+            (self.xacts - earlier.xacts) as f64 / n,
+            (self.rows_read - earlier.rows_read) as f64 / n,
+            (self.rows_written - earlier.rows_written) as f64 / n,
+        )
+    }
+}
+
+/// `ANALYZE`s every table of the database at `url`, as autovacuum does on a running system: fresh tables have
+/// no statistics, and a benchmark of a few seconds would otherwise measure plans made for empty tables.
+pub fn analyze(url: &str) -> anyhow::Result<()> {
+    let mut pg = diesel::PgConnection::establish(url).context("connecting to ANALYZE")?;
+    pg.batch_execute("ANALYZE")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_cost_is_spread_over_the_operations() {
+        let before = DbActivity {
+            xacts: 100,
+            rows_read: 1_000,
+            rows_written: 10,
+        };
+        let after = DbActivity {
+            xacts: 300,
+            rows_read: 5_000,
+            rows_written: 70,
+        };
+        assert_eq!(after.per_operation(&before, 20), (10.0, 200.0, 3.0));
+        // No operations: the whole difference, not a division by zero.
+        assert_eq!(after.per_operation(&before, 0), (200.0, 4_000.0, 60.0));
+    }
 }

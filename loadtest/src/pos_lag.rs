@@ -42,7 +42,7 @@ pub struct PosLagArgs {
           value_parser = clap::value_parser!(u32).range(1..=20_000))]
     rate: Vec<u32>,
     /// Seconds of paced sales per rate (rate × seconds sales in all).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     seconds: u64,
     /// SKUs the sales go round-robin over (one store).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -314,23 +314,7 @@ fn summarise(
     drained: bool,
     drain_seconds: u64,
 ) -> Phase {
-    let index: HashMap<&str, u32> = skus
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i as u32))
-        .collect();
-    let mut first_seen: HashMap<(u32, i64), &Seen> = HashMap::new();
-    for s in seen {
-        if let Some(i) = index.get(s.sku.as_str()) {
-            first_seen.entry((*i, s.on_hand)).or_insert(s);
-        }
-    }
-    let mut pairs: Vec<(Sent, &Seen)> = sales
-        .sent
-        .iter()
-        .filter_map(|(k, sent)| first_seen.get(k).map(|seen| (*sent, *seen)))
-        .collect();
-    pairs.sort_by_key(|(sent, _)| sent.at);
+    let pairs = match_sales(&sales.sent, seen, skus);
     let (mut lag, mut into, mut out) = (Latencies::default(), Latencies::default(), Latencies::default());
     for (sent, seen) in &pairs {
         let total_ms = seen.at.saturating_duration_since(sent.at).as_secs_f64() * 1e3;
@@ -403,6 +387,32 @@ fn summarise(
     println!("  first tenth of the sales: {}", fmt(&first));
     println!("  last tenth of the sales:  {}", fmt(&last));
     phase
+}
+
+/// Pairs each sale with the first availability event of its SKU showing the on-hand it left, in the order the
+/// sales were sent; sales without such an event are left out (a redelivered event counts once).
+fn match_sales<'a>(
+    sent: &HashMap<(u32, i64), Sent>,
+    seen: &'a [Seen],
+    skus: &[String],
+) -> Vec<(Sent, &'a Seen)> {
+    let index: HashMap<&str, u32> = skus
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let mut first_seen: HashMap<(u32, i64), &Seen> = HashMap::new();
+    for s in seen {
+        if let Some(i) = index.get(s.sku.as_str()) {
+            first_seen.entry((*i, s.on_hand)).or_insert(s);
+        }
+    }
+    let mut pairs: Vec<(Sent, &Seen)> = sent
+        .iter()
+        .filter_map(|(k, sent)| first_seen.get(k).map(|seen| (*sent, *seen)))
+        .collect();
+    pairs.sort_by_key(|(sent, _)| sent.at);
+    pairs
 }
 
 fn report(phases: &[Phase], fetch_wait_max_ms: u32) {
@@ -589,5 +599,46 @@ impl Reader {
     async fn stop(self) {
         self.stop.cancel();
         let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_sale_meets_the_first_event_showing_the_on_hand_it_left() {
+        let t0 = Instant::now();
+        let wall = Utc::now();
+        let skus = vec!["A".to_owned(), "B".to_owned()];
+        let sale = |ms: u64| Sent {
+            at: t0 + Duration::from_millis(ms),
+            wall,
+        };
+        let event = |sku: &str, on_hand: i64, ms: u64| Seen {
+            sku: sku.to_owned(),
+            on_hand,
+            computed_at: wall,
+            at: t0 + Duration::from_millis(ms),
+        };
+        let sent = HashMap::from([
+            ((0, UNITS - 1), sale(0)),
+            ((1, UNITS - 1), sale(1)),
+            ((0, UNITS - 2), sale(2)),
+        ]);
+        let seen = vec![
+            event("A", UNITS, 0),     // the receipt: no sale left it
+            event("A", UNITS - 1, 9), // A's first sale
+            event("B", UNITS - 1, 12),
+            event("A", UNITS - 1, 30), // redelivered: the first arrival counts
+            event("C", UNITS - 1, 5),  // not a SKU of the run
+        ];
+        let pairs = match_sales(&sent, &seen, &skus);
+        let lags: Vec<u128> = pairs
+            .iter()
+            .map(|(s, e)| e.at.duration_since(s.at).as_millis())
+            .collect();
+        // A's second sale never came back: it is missing, not matched to something else.
+        assert_eq!(lags, vec![9, 11]);
     }
 }
