@@ -21,7 +21,7 @@ use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::BackendArgs;
-use crate::backends::{RunBackends, seed};
+use crate::backends::{DbActivity, RunBackends, seed};
 use crate::reservations::{LOCATION, sku_name};
 use crate::stats::{CpuMeter, Latencies, progress, verdict};
 
@@ -186,6 +186,7 @@ async fn measure(
     }
     let mut phases = Vec::new();
     for rate in rates {
+        let db_before = db_activity(&run.database.url);
         let phase = till.sell(*rate, args.seconds, &reader).await?;
         expected_so_far += phase.sent.len();
         eprintln!(
@@ -201,17 +202,27 @@ async fn measure(
         .await
         .is_ok();
         let seen = reader.snapshot();
+        let db = db_before
+            .zip(db_activity(&run.database.url))
+            .map(|(before, after)| after.per_operation(&before, phase.sent.len() as u64));
         phases.push(summarise(
             *rate,
             &phase,
             &seen,
             &skus,
-            drained,
-            args.drain_seconds,
+            (drained, args.drain_seconds),
+            db,
         ));
     }
     reader.stop().await;
     Ok(phases)
+}
+
+/// PostgreSQL's counters now, if they can be read (the figures are informative, not required).
+fn db_activity(url: &str) -> Option<DbActivity> {
+    tokio::task::block_in_place(|| DbActivity::read(url))
+        .map_err(|e| eprintln!("warning: cannot read pg_stat_database: {e:#}"))
+        .ok()
 }
 
 /// The POS producer: Omni's producer settings, one store, sales round-robin over the SKUs.
@@ -311,8 +322,8 @@ fn summarise(
     sales: &Sales,
     seen: &[Seen],
     skus: &[String],
-    drained: bool,
-    drain_seconds: u64,
+    (drained, drain_seconds): (bool, u64),
+    db: Option<(f64, f64, f64)>,
 ) -> Phase {
     let pairs = match_sales(&sales.sent, seen, skus);
     let (mut lag, mut into, mut out) = (Latencies::default(), Latencies::default(), Latencies::default());
@@ -375,6 +386,12 @@ fn summarise(
         "allocation applied {:.0} sales/s end to end (matched events ÷ first sale to last event)",
         phase.applied_rate
     );
+    if let Some((xacts, read, written)) = db {
+        println!(
+            "PostgreSQL: ~{xacts:.0} transactions, ~{read:.0} rows read, ~{written:.0} rows written per sale \
+             (the outbox relay's included)"
+        );
+    }
     println!("lag, sale sent → availability event read: {}", fmt(&lag));
     println!(
         "  sale sent → availability computed in allocation: {}",
