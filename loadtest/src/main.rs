@@ -31,12 +31,18 @@ struct Cli {
 #[derive(Debug, Clone, Args)]
 struct BackendArgs {
     /// Kafka bootstrap servers of a real broker (Nisshi): 127.0.0.1:PORT.
-    #[arg(long, global = true, env = "OMNI_TEST_KAFKA_BOOTSTRAP")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Backends",
+        env = "OMNI_TEST_KAFKA_BOOTSTRAP"
+    )]
     kafka: Option<String>,
     /// PostgreSQL admin URL; the run creates (and drops) its own database through it.
     #[arg(
         long,
         global = true,
+        help_heading = "Backends",
         env = "OMNI_TEST_DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
@@ -45,6 +51,7 @@ struct BackendArgs {
     #[arg(
         long,
         global = true,
+        help_heading = "Backends",
         env = "OMNI_TEST_REDIS_URL",
         default_value = "redis://127.0.0.1:6379"
     )]
