@@ -86,8 +86,15 @@ pub async fn reload(state: &State) -> Result<usize, String> {
         return Ok(0);
     };
     let set = compile(stored);
-    let before = state.policies.swap(set.clone());
-    *state.policies.revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);
+    let before = {
+        // Two reloads can race (the loop and an HTTP change): the newer revision wins, never the older.
+        let mut loaded = state.policies.revision.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.is_some_and(|r| r >= revision) {
+            return Ok(0);
+        }
+        *loaded = Some(revision);
+        state.policies.swap(set.clone())
+    };
     let changed: Vec<CompiledPolicy> = set.changed_since(&before).into_iter().cloned().collect();
     tracing::info!(
         revision,
