@@ -35,7 +35,11 @@ pub struct State {
         title = "Omni orders",
         description = "Checkout, POS and partner orders, and their lifecycle."
     ),
-    paths(routes::orders::create::create_order, routes::orders::get::get_order),
+    paths(
+        routes::orders::create::create_order,
+        routes::orders::get::get_order,
+        routes::orders::list::list_orders
+    ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
 pub struct ApiDoc;

@@ -129,6 +129,27 @@ pub fn find_by_partner(
         .optional()?)
 }
 
+/// Orders oldest first (ids are time-ordered), after `after`, at most `limit`.
+pub fn page(
+    conn: &mut DbConnection,
+    partner: Option<&PartnerId>,
+    status: Option<OrderStatus>,
+    after: Option<OrderId>,
+    limit: i64,
+) -> omni_db::Result<Vec<OrderRow>> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    if let Some(partner) = partner {
+        query = query.filter(orders::partner_id.eq(partner.as_str().to_owned()));
+    }
+    if let Some(status) = status {
+        query = query.filter(orders::status.eq(status.as_str()));
+    }
+    if let Some(after) = after {
+        query = query.filter(orders::id.gt(after.to_string()));
+    }
+    Ok(query.order(orders::id.asc()).limit(limit).load(conn)?)
+}
+
 /// What a saga step changes on the row.
 #[derive(Debug, Default, Clone)]
 pub struct StepUpdate {

@@ -1,2 +1,3 @@
 pub mod create;
 pub mod get;
+pub mod list;
