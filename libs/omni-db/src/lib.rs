@@ -219,6 +219,9 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(Duration::from_secs(10))
+            // No `SELECT 1` before every use: a broken connection fails its query, which callers retry, and
+            // the pool replaces it. The ping was a round trip on every call of every hot path.
+            .test_on_check_out(false)
             .build_unchecked(Manager(target.clone()));
         let sqlite_writer =
             matches!(target, Target::Sqlite(_)).then(|| std::sync::Arc::new(std::sync::Mutex::new(())));

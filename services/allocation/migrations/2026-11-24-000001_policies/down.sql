@@ -1,3 +1,5 @@
+DROP INDEX reservation_lines_held_by_sku;
+ALTER TABLE reservation_lines DROP COLUMN held;
 DROP INDEX reservations_by_parent;
 ALTER TABLE reservations DROP COLUMN parent_id;
 DROP TABLE policy_versions;

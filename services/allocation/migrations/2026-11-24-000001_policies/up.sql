@@ -1,3 +1,10 @@
+-- Whether a line's reservation is held, kept on the line so availability reads only held lines (their number
+-- is bounded by what is held now), not every line a SKU ever had.
+ALTER TABLE reservation_lines ADD COLUMN held BOOLEAN NOT NULL DEFAULT TRUE;
+UPDATE reservation_lines SET held = FALSE
+    WHERE reservation_id IN (SELECT reservation_id FROM reservations WHERE status <> 'held');
+CREATE INDEX reservation_lines_held_by_sku ON reservation_lines (sku, held);
+
 -- A hold split across locations is stored as one reservation per location, each naming the caller's id.
 ALTER TABLE reservations ADD COLUMN parent_id TEXT;
 CREATE INDEX reservations_by_parent ON reservations (parent_id);

@@ -105,7 +105,7 @@ pub fn availability(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<L
     let held: Vec<(String, i64)> = reservation_lines::table
         .inner_join(reservations::table)
         .filter(reservation_lines::sku.eq(sku.as_str()))
-        .filter(reservations::status.eq("held"))
+        .filter(reservation_lines::held.eq(true))
         .group_by(reservations::location_id)
         .select((
             reservations::location_id,

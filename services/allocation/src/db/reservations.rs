@@ -183,6 +183,9 @@ pub fn transition(
             .set(reservations::status.eq(status))
             .execute(conn)?
     };
+    if changed == 1 {
+        lines_no_longer_held(conn, id)?;
+    }
     Ok(changed == 1)
 }
 
@@ -231,7 +234,17 @@ pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<bool>
     )
     .set(reservations::status.eq("released"))
     .execute(conn)?;
+    if changed == 1 {
+        lines_no_longer_held(conn, id)?;
+    }
     Ok(changed == 1)
+}
+
+fn lines_no_longer_held(conn: &mut DbConnection, id: &str) -> omni_db::Result<()> {
+    diesel::update(reservation_lines::table.filter(reservation_lines::reservation_id.eq(id)))
+        .set(reservation_lines::held.eq(false))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The held reservations of a SKU at a location, newest first: `(reservation id, order id, quantity)`.

@@ -79,6 +79,7 @@ diesel::table! {
         reservation_id -> Text,
         sku -> Text,
         quantity -> BigInt,
+        held -> Bool,
     }
 }
 
