@@ -414,6 +414,8 @@ pub enum OrderStatus {
     Released,
     /// Could not be completed; holds released, payments voided.
     Failed,
+    /// Cancelled before release; holds released, payments voided.
+    Cancelled,
 }
 
 impl OrderStatus {
@@ -425,6 +427,7 @@ impl OrderStatus {
             OrderStatus::PaymentAuthorized => "payment_authorized",
             OrderStatus::Released => "released",
             OrderStatus::Failed => "failed",
+            OrderStatus::Cancelled => "cancelled",
         }
     }
 
@@ -436,6 +439,7 @@ impl OrderStatus {
             "payment_authorized" => OrderStatus::PaymentAuthorized,
             "released" => OrderStatus::Released,
             "failed" => OrderStatus::Failed,
+            "cancelled" => OrderStatus::Cancelled,
             other => {
                 return Err(ContractError::InvalidField {
                     field: "status",

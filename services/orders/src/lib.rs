@@ -38,7 +38,8 @@ pub struct State {
     paths(
         routes::orders::create::create_order,
         routes::orders::get::get_order,
-        routes::orders::list::list_orders
+        routes::orders::list::list_orders,
+        routes::orders::cancel::cancel_order
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]

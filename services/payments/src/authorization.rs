@@ -117,6 +117,8 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
                     order.id = %order_id, payment_intent.id = %intent.id,
                     reason = intent.decline_reason.as_deref().unwrap_or(""), "Payment declined."
                 ),
+                // A new intent is authorized or declined; it is voided only later.
+                IntentStatus::Voided => {}
             }
             Ok(Outcome::Decided(intent))
         }
@@ -216,11 +218,14 @@ async fn commit(state: &State, event_id: &str, intent: &PaymentIntent) -> Result
                     amount: intent.amount,
                     psp_reference: reference.clone().unwrap_or_default(),
                 }),
-                (IntentStatus::Declined, _, reason) => PaymentEvent::Declined(PaymentDeclined {
-                    order_id: intent.order_id,
-                    payment_intent_id: intent.id,
-                    reason: reason.clone().unwrap_or_default(),
-                }),
+                // A new intent is never voided (that comes later), so this arm is the declined one.
+                (IntentStatus::Declined | IntentStatus::Voided, _, reason) => {
+                    PaymentEvent::Declined(PaymentDeclined {
+                        order_id: intent.order_id,
+                        payment_intent_id: intent.id,
+                        reason: reason.clone().unwrap_or_default(),
+                    })
+                }
             };
             omni_kafka::outbox::enqueue(conn, &Envelope::new("payments", event))?;
             Ok(true)
@@ -236,4 +241,37 @@ async fn void_all(psp: &dyn Psp, references: &[String]) {
             tracing::warn!(psp = psp.name(), psp_reference = %reference, error = %e, "Could not void an unused authorization.");
         }
     }
+}
+
+/// Voids the authorizations of an order that failed or was cancelled: each authorized intent is marked voided
+/// (once, so a replay voids nothing twice) and its approved PSP holds are released. Returns how many intents.
+pub async fn void_order(state: &State, order_id: omni_contracts::OrderId) -> Result<usize> {
+    let intents = state
+        .db
+        .transaction(move |conn| -> Result<Vec<crate::domain::intent::PaymentIntent>> {
+            let mut voided = Vec::new();
+            for intent in crate::db::intents::for_order(conn, order_id)? {
+                if crate::db::intents::mark_voided(conn, intent.id)? {
+                    voided.push(intent);
+                }
+            }
+            Ok(voided)
+        })
+        .await?;
+    let references: Vec<String> = intents
+        .iter()
+        .flat_map(|i| i.tenders.iter())
+        .filter_map(|t| match &t.outcome {
+            Some(crate::domain::intent::TenderOutcome::Approved { psp_reference }) => {
+                Some(psp_reference.clone())
+            }
+            _ => None,
+        })
+        .filter(|r| r != "marketplace_prepaid")
+        .collect();
+    void_all(state.psp.as_ref(), &references).await;
+    for intent in &intents {
+        tracing::info!(order.id = %order_id, payment_intent.id = %intent.id, "Authorization voided.");
+    }
+    Ok(intents.len())
 }

@@ -36,6 +36,8 @@ pub enum OrderEvent {
     Released(OrderReleased),
     /// It cannot complete.
     Failed(OrderFailed),
+    /// Cancelled before release: holds are released and authorizations voided.
+    Cancelled(OrderCancelled),
     /// Its hold was refused at the chosen node: routing must choose again without the excluded nodes.
     RerouteRequested(OrderRerouteRequested),
 }
@@ -47,7 +49,18 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     Released(OrderReleased) = "omni.order.released",
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
+    Cancelled(OrderCancelled) = "omni.order.cancelled",
 });
+
+/// `omni.order.cancelled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCancelled {
+    /// The order.
+    pub order_id: OrderId,
+    /// Who cancelled it.
+    pub by: String,
+}
 
 /// `omni.order.reroute_requested`: route the order again, avoiding the nodes that already refused it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,4 +157,10 @@ macro_rules! keyed_by_order {
 }
 pub(crate) use keyed_by_order;
 
-keyed_by_order!(OrderReserved, OrderPaymentAuthorized, OrderReleased, OrderFailed);
+keyed_by_order!(
+    OrderReserved,
+    OrderPaymentAuthorized,
+    OrderReleased,
+    OrderFailed,
+    OrderCancelled
+);

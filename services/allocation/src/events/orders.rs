@@ -1,4 +1,4 @@
-use omni_contracts::events::{OrderEvent, OrderFailed, OrderRerouteRequested};
+use omni_contracts::events::{OrderCancelled, OrderEvent, OrderFailed, OrderRerouteRequested};
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
@@ -19,6 +19,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             tracing::debug!(order.id = %order_id, pinned, "Holds of a paid order pinned until fulfilled.");
         }
         OrderEvent::Failed(OrderFailed { order_id, .. })
+        | OrderEvent::Cancelled(OrderCancelled { order_id, .. })
         | OrderEvent::RerouteRequested(OrderRerouteRequested {
             order: omni_contracts::api::Order { id: order_id, .. },
             ..

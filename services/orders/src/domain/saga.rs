@@ -43,6 +43,9 @@ pub enum Step {
     },
     /// Move to `failed` with a reason.
     Fail(String),
+    /// A hold or an authorization arrived for a cancelled order: announce the cancellation again, so allocation
+    /// releases the hold and payments voids the authorization.
+    CancelAgain,
     /// Not for this state (a replay or a late event): ignore.
     Ignore,
 }
@@ -103,6 +106,8 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
         (S::Accepted, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::KeepAuthorization,
+        (S::Cancelled, SagaInput::Reservation(ReservationEvent::Held(_)))
+        | (S::Cancelled, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::CancelAgain,
         (S::Accepted, SagaInput::Payment(PaymentEvent::Declined(d))) => {
             Step::Fail(format!("payment declined: {}", d.reason))
         }
@@ -174,6 +179,19 @@ mod tests {
             assert!(matches!(step(status, MAX_REROUTES, &shortage()), Step::Fail(_)));
         }
         assert_eq!(step(OrderStatus::Released, 0, &shortage()), Step::Ignore);
+    }
+
+    #[test]
+    fn a_hold_placed_after_a_cancellation_is_announced_again_for_release() {
+        let held = SagaInput::Reservation(ReservationEvent::Held(ReservationHeld {
+            reservation_id: ReservationId::generate(),
+            order_id: OrderId::generate(),
+            location_id: LocationId::parse("S1").unwrap(),
+            lines: vec![],
+            expires_at: chrono::Utc::now(),
+        }));
+        assert_eq!(step(OrderStatus::Cancelled, 0, &held), Step::CancelAgain);
+        assert_eq!(step(OrderStatus::Cancelled, 0, &rejected()), Step::Ignore);
     }
 
     #[test]

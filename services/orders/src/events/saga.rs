@@ -99,6 +99,11 @@ fn advance(
                 orders::apply(conn, order_id, &update)?;
             }
         }
+        Step::CancelAgain => {
+            let by = row.failure_reason.clone().unwrap_or_else(|| "cancelled".into());
+            publish(conn, OrderEvent::Cancelled(OrderCancelled { order_id, by }))?;
+            tracing::info!(order.id = %order_id, "A hold or authorization arrived after the cancellation; announced it again.");
+        }
         Step::KeepAuthorization => {
             if let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input {
                 let update = StepUpdate {

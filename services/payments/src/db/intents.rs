@@ -79,6 +79,18 @@ pub fn exists_for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<bo
     Ok(count > 0)
 }
 
+/// Marks an authorized intent voided; `false` when it was not authorized (voided already, or declined).
+pub fn mark_voided(conn: &mut DbConnection, id: PaymentIntentId) -> Result<bool> {
+    let changed = diesel::update(
+        payment_intents::table
+            .find(id.to_string())
+            .filter(payment_intents::status.eq(IntentStatus::Authorized.as_str())),
+    )
+    .set(payment_intents::status.eq(IntentStatus::Voided.as_str()))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// An order's intents, oldest first.
 pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<Vec<PaymentIntent>> {
     payment_intents::table

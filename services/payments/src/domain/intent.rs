@@ -25,6 +25,8 @@ pub enum IntentStatus {
     Authorized,
     /// A tender was declined (earlier authorizations of the order were voided).
     Declined,
+    /// Authorized, then voided because the order failed or was cancelled.
+    Voided,
 }
 
 impl IntentStatus {
@@ -33,6 +35,7 @@ impl IntentStatus {
         match self {
             IntentStatus::Authorized => "authorized",
             IntentStatus::Declined => "declined",
+            IntentStatus::Voided => "voided",
         }
     }
 
@@ -41,6 +44,7 @@ impl IntentStatus {
         match raw {
             "authorized" => Some(IntentStatus::Authorized),
             "declined" => Some(IntentStatus::Declined),
+            "voided" => Some(IntentStatus::Voided),
             _ => None,
         }
     }

@@ -10,14 +10,23 @@ use crate::authorization::{self, Outcome};
 /// The consumer's name (its group is `<prefix>.payments.orders`).
 pub const CONSUMER: &str = "orders";
 
-/// Handles `omni.orders.v1`: `omni.order.reserved` → authorize; anything else → acknowledge.
+/// Handles `omni.orders.v1`: `omni.order.reserved` → authorize; `failed` or `cancelled` → void what was
+/// authorized; anything else → acknowledge.
 pub fn handler(state: State) -> Handler {
     omni_kafka::consumer::handler(move |incoming: Incoming| {
         let state = state.clone();
         async move {
             let envelope = incoming.decode::<OrderEvent>()?;
-            let OrderEvent::Reserved(reserved) = envelope.data else {
-                return Ok(());
+            let reserved = match envelope.data {
+                OrderEvent::Reserved(reserved) => reserved,
+                OrderEvent::Failed(omni_contracts::events::OrderFailed { order_id, .. })
+                | OrderEvent::Cancelled(omni_contracts::events::OrderCancelled { order_id, .. }) => {
+                    return authorization::void_order(&state, order_id)
+                        .await
+                        .map(|_| ())
+                        .map_err(HandlerError::from);
+                }
+                _ => return Ok(()),
             };
             match authorization::authorize_order(&state, incoming.event_id(), reserved).await {
                 Ok(Outcome::Decided(_) | Outcome::AlreadyDecided) => Ok(()),

@@ -28,6 +28,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
                 // Still accepted: routing chooses another node.
                 OrderEvent::RerouteRequested(_) => {}
+                OrderEvent::Cancelled(c) => order_views::update_status(conn, c.order_id, "cancelled", None)?,
             }
             Ok(())
         })

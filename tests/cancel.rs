@@ -1,0 +1,140 @@
+//! Cancelling an order before release: its hold is released, an authorization that arrives afterwards is voided,
+//! and a released order can no longer be cancelled. Payments is down while the order is held, so the
+//! cancellation deterministically comes between the hold and the authorization.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_order_gives_back_its_hold_and_its_late_authorization_is_voided() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let options = backends.options.clone();
+    let payments_only = Mesh::start(MeshOptions {
+        services: vec!["payments"],
+        ..options.clone()
+    })
+    .await?;
+    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
+            &[],
+        )
+        .await?;
+    payments_only.stop().await?;
+    let token = token.body["token"].as_str().context("token")?.to_owned();
+    let without_payments = MeshOptions {
+        services: omni_config::SERVICES
+            .iter()
+            .copied()
+            .filter(|s| *s != "payments")
+            .collect(),
+        ..options.clone()
+    };
+    let first = Mesh::start(without_payments).await?;
+    let outcome = held_then_cancelled(&first, &token).await;
+    first.stop().await?;
+    let order_id = outcome?;
+
+    let second = Mesh::start(options).await?;
+    let outcome = voided_after_restart(&second, &order_id, &token).await;
+    second.stop().await?;
+    outcome
+}
+
+fn order(token: &str) -> serde_json::Value {
+    json!({
+        "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
+        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
+        "tenders": [{ "type": "card", "token": token }],
+    })
+}
+
+async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+    ensure!(
+        catalog
+            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
+            .await?
+            .status
+            == 201
+    );
+    receive_stock(&allocation, "STORE-1", "TEE-1", 5).await?;
+    eventually("routing to see the stock", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/TEE-1").await?;
+        Ok((stock.body[0]["atp"] == 5).then_some(()))
+    })
+    .await?;
+    let placed = orders
+        .post("/v1/orders", &order(token), &[("Idempotency-Key", "cancel-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let path = format!("/v1/orders/{order_id}");
+    eventually("the order to be held", WAIT, || async {
+        Ok((orders.get(&path).await?.body["status"] == "reserved").then_some(()))
+    })
+    .await?;
+
+    let cancelled = orders.post(&format!("{path}/cancel"), &json!({}), &[]).await?;
+    ensure!(
+        cancelled.status == 200 && cancelled.body["status"] == "cancelled",
+        "{cancelled:?}"
+    );
+    let again = orders.post(&format!("{path}/cancel"), &json!({}), &[]).await?;
+    ensure!(
+        again.status == 200 && again.body["status"] == "cancelled",
+        "cancelling twice is harmless: {again:?}"
+    );
+    eventually("the hold to be released", WAIT, || async {
+        let availability = allocation.get("/v1/availability/TEE-1").await?;
+        Ok((availability.body["locations"][0]["reserved"] == 0).then_some(()))
+    })
+    .await?;
+    Ok(order_id)
+}
+
+async fn voided_after_restart(mesh: &Mesh, order_id: &str, token: &str) -> anyhow::Result<()> {
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+    // Payments now authorizes the reservation it missed; the cancelled order has it voided at once.
+    eventually("the late authorization to be voided", WAIT, || async {
+        let intents = payments
+            .get(&format!("/v1/payments/intents?order_id={order_id}"))
+            .await?;
+        Ok((intents.body[0]["status"] == "voided").then_some(()))
+    })
+    .await?;
+    ensure!(orders.get(&format!("/v1/orders/{order_id}")).await?.body["status"] == "cancelled");
+
+    // A released order cannot be cancelled.
+    let placed = orders
+        .post("/v1/orders", &order(token), &[("Idempotency-Key", "cancel-2")])
+        .await?;
+    let second = placed.body["id"].as_str().context("order id")?.to_owned();
+    eventually("the second order to be released", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{second}")).await?;
+        ensure!(current.body["status"] != "failed", "{}", current.body);
+        Ok((current.body["status"] == "released").then_some(()))
+    })
+    .await?;
+    let refused = orders
+        .post(&format!("/v1/orders/{second}/cancel"), &json!({}), &[])
+        .await?;
+    ensure!(refused.status == 409, "{refused:?}");
+    Ok(())
+}
