@@ -329,6 +329,11 @@ async fn partner_order_over_kafka(
                 && m.json()["order"]["partner_order_id"] == "PO-1001"
         })
         .context("accepted event")?;
+    ensure!(
+        first.header("ce_partnerid") == Some("acme-market"),
+        "a partner's order events carry the partner in a header: {:?}",
+        first.headers
+    );
     let partner_order_id = first.json()["order"]["id"]
         .as_str()
         .context("order id")?
@@ -343,6 +348,28 @@ async fn partner_order_over_kafka(
         Ok((current.body["status"] == "released").then_some(()))
     })
     .await?;
+    // Every state change of the partner's order is on omni.orders.v1 with the partner header; web orders have none.
+    let lifecycle = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
+        seen.iter().any(|m| {
+            m.header("ce_type") == Some("omni.order.released")
+                && m.json()["order_id"] == partner_order_id.as_str()
+        })
+    })
+    .await?;
+    for event in lifecycle.iter().filter(|m| m.key == partner_order_id) {
+        ensure!(
+            event.header("ce_partnerid") == Some("acme-market"),
+            "{:?} of the partner order lacks the partner header",
+            event.header("ce_type")
+        );
+    }
+    ensure!(
+        lifecycle
+            .iter()
+            .filter(|m| m.key != partner_order_id)
+            .all(|m| m.header("ce_partnerid").is_none()),
+        "orders of no partner carry no partner header"
+    );
     let all = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
         seen.iter()
             .any(|m| m.key == partner_order_id && m.header("ce_type") == Some("omni.order.released"))

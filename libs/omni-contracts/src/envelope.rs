@@ -49,6 +49,9 @@ pub struct Envelope<T> {
     pub time: DateTime<Utc>,
     /// `ce_subject`: the aggregate id (equal to the Kafka key).
     pub subject: String,
+    /// `ce_partnerid` (a CloudEvents extension): the marketplace partner the event concerns, so a per-partner
+    /// bridge can filter a topic by header without decoding bodies.
+    pub partner: Option<String>,
     /// The payload.
     pub data: T,
 }
@@ -62,8 +65,15 @@ impl<T: EventPayload> Envelope<T> {
             source: format!("/omni/{service}"),
             time: Utc::now().trunc_subsecs(6),
             subject: data.key(),
+            partner: None,
             data,
         }
+    }
+
+    /// The same event, marked as concerning `partner`.
+    pub fn for_partner(mut self, partner: Option<&crate::ids::PartnerId>) -> Self {
+        self.partner = partner.map(|p| p.to_string());
+        self
     }
 
     /// The CloudEvents `type`.
@@ -73,7 +83,7 @@ impl<T: EventPayload> Envelope<T> {
 
     /// The `ce_*` attributes as Kafka headers (plus `content-type`), in a stable order.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut headers = vec![
             ("ce_specversion", SPEC_VERSION.to_owned()),
             ("ce_id", self.id.to_string()),
             ("ce_type", self.event_type().to_owned()),
@@ -81,7 +91,11 @@ impl<T: EventPayload> Envelope<T> {
             ("ce_time", self.time.to_rfc3339_opts(SecondsFormat::Micros, true)),
             ("ce_subject", self.subject.clone()),
             ("content-type", CONTENT_TYPE.to_owned()),
-        ]
+        ];
+        if let Some(partner) = &self.partner {
+            headers.push(("ce_partnerid", partner.clone()));
+        }
+        headers
     }
 
     /// Rebuilds an event from its headers and body. `header` looks a header up by name.
@@ -115,6 +129,7 @@ impl<T: EventPayload> Envelope<T> {
             source: attr("ce_source")?.to_owned(),
             time,
             subject: header("ce_subject").map_or_else(|| data.key(), str::to_owned),
+            partner: header("ce_partnerid").map(str::to_owned),
             data,
         })
     }

@@ -66,7 +66,8 @@ pub fn accept(
         &Envelope::new(
             "orders",
             OrderEvent::Accepted(OrderAccepted { order: order.clone() }),
-        ),
+        )
+        .for_partner(order.partner_id.as_ref()),
     )?;
     tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
     Ok((order, true))

@@ -82,8 +82,13 @@ fn advance(
     };
     let order = row.to_order()?;
     let reroutes = u32::try_from(row.reroutes).unwrap_or(0);
+    let order_partner = order.partner_id.clone();
     let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| {
-        omni_kafka::outbox::enqueue(conn, &Envelope::new("orders", event))
+        // Every state change of a partner's order carries the partner in `ce_partnerid`.
+        omni_kafka::outbox::enqueue(
+            conn,
+            &Envelope::new("orders", event).for_partner(order_partner.as_ref()),
+        )
     };
     match step(order.status, reroutes, input) {
         Step::Ignore => {

@@ -66,7 +66,8 @@ pub async fn cancel_order(
                 &omni_contracts::Envelope::new(
                     "orders",
                     OrderEvent::Cancelled(OrderCancelled { order_id: id, by }),
-                ),
+                )
+                .for_partner(order.partner_id.as_ref()),
             )?;
             omni_db::audit::record(
                 conn,
