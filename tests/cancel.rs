@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, eventually, receive_stock, settings, token_from_payments_alone,
+};
+use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -16,28 +18,8 @@ async fn a_cancelled_order_gives_back_its_hold_and_its_late_authorization_is_voi
     omni_telemetry::init_for_tests();
     let backends = RealBackends::new(settings())?;
     let options = backends.options.clone();
-    let payments_only = Mesh::start(MeshOptions {
-        services: vec!["payments"],
-        ..options.clone()
-    })
-    .await?;
-    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
-            &[],
-        )
-        .await?;
-    payments_only.stop().await?;
-    let token = token.body["token"].as_str().context("token")?.to_owned();
-    let without_payments = MeshOptions {
-        services: omni_config::SERVICES
-            .iter()
-            .copied()
-            .filter(|s| *s != "payments")
-            .collect(),
-        ..options.clone()
-    };
+    let token = token_from_payments_alone(&options).await?;
+    let without_payments = options.without("payments");
     let first = Mesh::start(without_payments).await?;
     let outcome = held_then_cancelled(&first, &token).await;
     first.stop().await?;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use omni_contracts::Topic;
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, eventually, receive_stock, settings, token_from_payments_alone,
+};
 use omni_testkit::{Client, Mesh, MeshOptions};
 use serde_json::json;
 
@@ -116,13 +118,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     .await?;
     ensure!(released["location_id"] == "STORE-FAR", "{released}");
 
-    let topic = mesh
-        .settings()
-        .kafka
-        .topics
-        .get(Topic::Orders.key())
-        .cloned()
-        .unwrap_or_else(|| Topic::Orders.default_name().to_owned());
+    let topic = mesh.topic(Topic::Orders);
     let seen = collect(mesh.kafka_bootstrap(), &[topic.as_str()], WAIT, |seen| {
         seen.iter()
             .any(|m| m.header("ce_type") == Some("omni.order.reroute_requested"))
@@ -154,28 +150,8 @@ async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
     let backends = RealBackends::new(settings())?;
     let options = backends.options.clone();
-    let payments_only = Mesh::start(MeshOptions {
-        services: vec!["payments"],
-        ..options.clone()
-    })
-    .await?;
-    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
-            &[],
-        )
-        .await?;
-    payments_only.stop().await?;
-    let token = token.body["token"].as_str().context("token")?.to_owned();
-    let without_payments = MeshOptions {
-        services: omni_config::SERVICES
-            .iter()
-            .copied()
-            .filter(|s| *s != "payments")
-            .collect(),
-        ..options.clone()
-    };
+    let token = token_from_payments_alone(&options).await?;
+    let without_payments = options.without("payments");
     let first = Mesh::start(without_payments).await?;
     let outcome = held_then_short(&first, &token).await;
     first.stop().await?;

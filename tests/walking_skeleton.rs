@@ -9,7 +9,9 @@ use omni_contracts::api::{MovementKind, StockMovement};
 use omni_contracts::events::InventoryEvent;
 use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, eventually, receive_stock, settings, token_from_payments_alone,
+};
 use omni_testkit::{Client, Mesh, MeshOptions};
 use serde_json::json;
 
@@ -188,14 +190,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     .await?;
 
     // Every step is an event on its topic.
-    let names = |t: Topic| {
-        mesh.settings()
-            .kafka
-            .topics
-            .get(t.key())
-            .cloned()
-            .unwrap_or_else(|| t.default_name().to_owned())
-    };
+    let names = |t: Topic| mesh.topic(t);
     let topics: Vec<String> = [
         Topic::Orders,
         Topic::Fulfillment,
@@ -281,14 +276,7 @@ async fn partner_order_over_kafka(
     producer: &omni_kafka::Producer,
     orders: &Client,
 ) -> anyhow::Result<()> {
-    let names = |t: Topic| {
-        mesh.settings()
-            .kafka
-            .topics
-            .get(t.key())
-            .cloned()
-            .unwrap_or_else(|| t.default_name().to_owned())
-    };
+    let names = |t: Topic| mesh.topic(t);
     let inbound = names(Topic::OrdersInbound);
     let key = "acme-market:PO-1001";
     let broken_headers = vec![
@@ -348,15 +336,13 @@ async fn partner_order_over_kafka(
         Ok((current.body["status"] == "released").then_some(()))
     })
     .await?;
-    // Every state change of the partner's order is on omni.orders.v1 with the partner header; web orders have none.
-    let lifecycle = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
-        seen.iter().any(|m| {
-            m.header("ce_type") == Some("omni.order.released")
-                && m.json()["order_id"] == partner_order_id.as_str()
-        })
+    let all = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
+        seen.iter()
+            .any(|m| m.key == partner_order_id && m.header("ce_type") == Some("omni.order.released"))
     })
     .await?;
-    for event in lifecycle.iter().filter(|m| m.key == partner_order_id) {
+    // Every state change of the partner's order is on omni.orders.v1 with the partner header; web orders have none.
+    for event in all.iter().filter(|m| m.key == partner_order_id) {
         ensure!(
             event.header("ce_partnerid") == Some("acme-market"),
             "{:?} of the partner order lacks the partner header",
@@ -364,17 +350,11 @@ async fn partner_order_over_kafka(
         );
     }
     ensure!(
-        lifecycle
-            .iter()
+        all.iter()
             .filter(|m| m.key != partner_order_id)
             .all(|m| m.header("ce_partnerid").is_none()),
         "orders of no partner carry no partner header"
     );
-    let all = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
-        seen.iter()
-            .any(|m| m.key == partner_order_id && m.header("ce_type") == Some("omni.order.released"))
-    })
-    .await?;
     let taken = all
         .iter()
         .filter(|m| {
@@ -410,28 +390,8 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
     let backends = RealBackends::new(settings())?;
     let options = backends.options.clone();
     // The card is tokenized first, by payments alone; then payments stays down.
-    let payments_only = Mesh::start(MeshOptions {
-        services: vec!["payments"],
-        ..options.clone()
-    })
-    .await?;
-    let token = Client::new(payments_only.url("payments"), ADMIN_KEY)
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
-            &[],
-        )
-        .await?;
-    payments_only.stop().await?;
-    let token = token.body["token"].as_str().context("token")?.to_owned();
-    let without_payments = MeshOptions {
-        services: omni_config::SERVICES
-            .iter()
-            .copied()
-            .filter(|s| *s != "payments")
-            .collect(),
-        ..options.clone()
-    };
+    let token = token_from_payments_alone(&options).await?;
+    let without_payments = options.without("payments");
     let first = Mesh::start(without_payments).await?;
     let order_id = match accept_one_order(&first, &token).await {
         Ok(id) => id,

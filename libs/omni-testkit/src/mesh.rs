@@ -64,6 +64,14 @@ pub struct MeshOptions {
 }
 
 impl MeshOptions {
+    /// The same mesh without one service (to keep it down while the rest runs).
+    pub fn without(&self, service: &str) -> Self {
+        Self {
+            services: self.services.iter().copied().filter(|s| *s != service).collect(),
+            ..self.clone()
+        }
+    }
+
     /// Every service on embedded backends, SQLite files in `data_dir`.
     pub fn embedded(settings: Settings, data_dir: PathBuf) -> Self {
         Self {
@@ -211,6 +219,13 @@ impl Mesh {
     /// The settings the mesh runs with.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The physical name of a topic in this mesh (tests give theirs a unique suffix).
+    pub fn topic(&self, topic: omni_contracts::Topic) -> String {
+        omni_kafka::topics::TopicNames::new(&self.settings.kafka.topics)
+            .name(topic)
+            .to_owned()
     }
 
     /// A token that stops the mesh when cancelled.

@@ -161,6 +161,29 @@ impl RealBackends {
     }
 }
 
+/// Tokenizes an approved sandbox card with payments running alone on `options`' backends, then stops it: for
+/// tests that keep payments down while orders are held.
+pub async fn token_from_payments_alone(options: &crate::MeshOptions) -> anyhow::Result<String> {
+    let payments = crate::Mesh::start(crate::MeshOptions {
+        services: vec!["payments"],
+        ..options.clone()
+    })
+    .await?;
+    let token = crate::Client::new(payments.url("payments"), ADMIN_KEY)
+        .post(
+            "/v1/payments/tokens",
+            &serde_json::json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
+            &[],
+        )
+        .await;
+    payments.stop().await?;
+    let token = token?;
+    token.body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("tokenization answered {}: {}", token.status, token.body))
+}
+
 /// Records a receipt at allocation, retrying while allocation has not yet learned the location or SKU from the
 /// catalog topic.
 pub async fn receive_stock(

@@ -131,15 +131,7 @@ pub fn view_group(id: &str, parts: &[StoredHold]) -> Result<Reservation, HoldFai
 /// The stored holds a caller's id stands for: the hold itself, or the parts of a split hold (empty: unknown).
 pub async fn members(state: &State, id: &str) -> Result<Vec<StoredHold>, HoldFailure> {
     let id = id.to_owned();
-    Ok(state
-        .db
-        .run(move |conn| -> omni_db::Result<Vec<StoredHold>> {
-            match reservations::find(conn, &id)? {
-                Some(hold) => Ok(vec![hold]),
-                None => reservations::parts_of(conn, &id),
-            }
-        })
-        .await?)
+    Ok(state.db.run(move |conn| reservations::group(conn, &id)).await?)
 }
 
 /// A hold as the caller knows it (one location or split).

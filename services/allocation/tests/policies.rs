@@ -9,11 +9,8 @@ use omni_config::{ApiKeySettings, Role, Secret};
 use omni_contracts::Envelope;
 use omni_contracts::events::{SignalEvent, WeatherSignal};
 use omni_contracts::policies::WeatherCondition;
-use omni_db::testing::{Backend, TestDatabase};
-use omni_testkit::testing::{
-    ADMIN_KEY, RedisNamespace, eventually, isolate_kafka, kafka_bootstrap, receive_stock, settings,
-};
-use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::{Client, DbBackend, Mesh, MeshOptions};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -26,8 +23,7 @@ struct Stage {
     backend: DbBackend,
     manager: Client,
     associate: Client,
-    _db: Option<TestDatabase>,
-    _redis: Option<RedisNamespace>,
+    _backends: Option<RealBackends>,
     dir: std::path::PathBuf,
 }
 
@@ -60,30 +56,15 @@ impl Stage {
             std::fs::write(&path, serde_json::to_vec_pretty(file)?)?;
             settings.policies.file = path.display().to_string();
         }
-        let (options, db, redis) = if real {
-            isolate_kafka(&mut settings);
-            let db = TestDatabase::create(Backend::Postgres)?;
-            let redis = RedisNamespace::new();
-            let options = MeshOptions {
-                settings,
-                kafka: KafkaBackend::External(
-                    kafka_bootstrap().context("OMNI_TEST_KAFKA_BOOTSTRAP is not set")?,
-                ),
-                db: DbBackend::Postgres(db.url.clone()),
-                holds: HoldsBackend::Redis {
-                    url: redis.url.clone(),
-                    prefix: redis.prefix.clone(),
-                },
-                ephemeral_ports: true,
-                services: vec!["catalog", "allocation", "fulfillment"],
-            };
-            (options, Some(db), Some(redis))
+        let (mut options, backends) = if real {
+            let backends = RealBackends::new(settings)?;
+            (backends.options.clone(), Some(backends))
         } else {
             let mut options = MeshOptions::embedded(settings, dir.clone());
             options.ephemeral_ports = true;
-            options.services = vec!["catalog", "allocation", "fulfillment"];
-            (options, None, None)
+            (options, None)
         };
+        options.services = vec!["catalog", "allocation", "fulfillment"];
         let backend = options.db.clone();
         let mesh = Mesh::start(options).await?;
         let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
@@ -101,8 +82,7 @@ impl Stage {
             associate: Client::new(mesh.url("allocation"), ASSOCIATE_KEY),
             mesh,
             backend,
-            _db: db,
-            _redis: redis,
+            _backends: backends,
             dir,
         })
     }
@@ -155,17 +135,6 @@ impl Stage {
             .publish(&Envelope::new("weather-feed", SignalEvent::Weather(signal)))
             .await?;
         Ok(())
-    }
-
-    fn availability_topic(&self) -> String {
-        let topic = omni_contracts::Topic::Availability;
-        self.mesh
-            .settings()
-            .kafka
-            .topics
-            .get(topic.key())
-            .cloned()
-            .unwrap_or_else(|| topic.default_name().to_owned())
     }
 
     async fn stop(self) -> anyhow::Result<()> {
@@ -255,7 +224,7 @@ async fn the_storm_example_shapes_availability_binds_holds_and_follows_the_weath
         .await?;
         let events = omni_testkit::kafka::collect(
             stage.mesh.kafka_bootstrap(),
-            &[stage.availability_topic().as_str()],
+            &[stage.mesh.topic(omni_contracts::Topic::Availability).as_str()],
             WAIT,
             |seen| {
                 seen.iter().any(|m| {
@@ -452,7 +421,7 @@ async fn a_rule_window_opening_and_closing_republishes_availability() -> anyhow:
                            "from": opens.format("%H:%M:%S").to_string(), "to": closes.format("%H:%M:%S").to_string() } },
                        "effect": { "hold_back": { "units": 4 } } });
     ensure!(stage.manager.post("/v1/policies", &rule, &[]).await?.status == 201);
-    let topic = stage.availability_topic();
+    let topic = stage.mesh.topic(omni_contracts::Topic::Availability);
     let cap_web = |m: &omni_testkit::kafka::Seen| -> Option<i64> {
         let body = m.json();
         (body["sku"] == "CAP").then_some(())?;

@@ -107,23 +107,23 @@ pub fn location_facts(conn: &mut DbConnection) -> omni_db::Result<Vec<LocationFa
         ))
         .order(known_locations::id.asc())
         .load(conn)?;
-    let weather: Vec<(String, String, Option<chrono::NaiveDateTime>)> = location_weather::table
+    let weather: BTreeMap<String, (String, Option<chrono::NaiveDateTime>)> = location_weather::table
         .select((
             location_weather::location_id,
             location_weather::condition,
             location_weather::valid_until,
         ))
-        .load(conn)?;
+        .load::<(String, String, Option<chrono::NaiveDateTime>)>(conn)?
+        .into_iter()
+        .map(|(location, condition, until)| (location, (condition, until)))
+        .collect();
     Ok(rows
         .into_iter()
         .filter_map(|(id, region, tz)| {
-            let weather = weather
-                .iter()
-                .find(|(l, _, _)| *l == id)
-                .and_then(|(_, c, until)| {
-                    let condition = serde_json::from_value(serde_json::Value::String(c.clone())).ok()?;
-                    Some((condition, until.map(|u| u.and_utc())))
-                });
+            let weather = weather.get(&id).and_then(|(c, until)| {
+                let condition = serde_json::from_value(serde_json::Value::String(c.clone())).ok()?;
+                Some((condition, until.map(|u| u.and_utc())))
+            });
             Some(LocationFacts {
                 id: LocationId::parse(&id).ok()?,
                 region,

@@ -122,10 +122,15 @@ fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<Stor
     Ok(holds)
 }
 
-/// The parts of a hold split across locations (empty when `parent` is not split).
-pub fn parts_of(conn: &mut DbConnection, parent: &str) -> omni_db::Result<Vec<StoredHold>> {
+/// The holds a caller's id stands for, in one lookup: the hold itself, or the parts of a split one (by
+/// location). Empty when the id is unknown.
+pub fn group(conn: &mut DbConnection, id: &str) -> omni_db::Result<Vec<StoredHold>> {
     let ids: Vec<String> = reservations::table
-        .filter(reservations::parent_id.eq(parent))
+        .filter(
+            reservations::reservation_id
+                .eq(id)
+                .or(reservations::parent_id.eq(id)),
+        )
         .order(reservations::location_id.asc())
         .select(reservations::reservation_id)
         .load(conn)?;

@@ -122,44 +122,42 @@ fn advance(
             let SagaInput::Reservation(ReservationEvent::Held(held)) = input else {
                 return Ok(());
             };
-            if let Some(intent) = row.payment_intent_id.as_deref() {
-                // Routed again after a shortage: the authorization stands (same order, same amount), so the
-                // order goes straight back to being released at its new node.
-                let update = StepUpdate {
-                    status: Some(OrderStatus::PaymentAuthorized),
-                    location_id: Some(held.location_id.to_string()),
-                    reservation_id: Some(held.reservation_id.to_string()),
-                    ..StepUpdate::default()
-                };
-                orders::apply(conn, order_id, &update)?;
-                publish(
-                    conn,
-                    OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
-                        order_id,
-                        payment_intent_id: omni_contracts::PaymentIntentId::parse(intent)?,
-                        location_id: held.location_id.clone(),
-                    }),
-                )?;
-                return Ok(());
-            }
+            // Routed again after a shortage with its authorization granted: that stands (same order, same
+            // amount), so the order goes straight back to being released at its new node.
+            let authorized = row
+                .payment_intent_id
+                .as_deref()
+                .map(omni_contracts::PaymentIntentId::parse)
+                .transpose()?;
             let update = StepUpdate {
-                status: Some(OrderStatus::Reserved),
+                status: Some(if authorized.is_some() {
+                    OrderStatus::PaymentAuthorized
+                } else {
+                    OrderStatus::Reserved
+                }),
                 location_id: Some(held.location_id.to_string()),
                 reservation_id: Some(held.reservation_id.to_string()),
                 ..StepUpdate::default()
             };
             orders::apply(conn, order_id, &update)?;
-            let reserved = OrderReserved {
-                order_id,
-                reservation_id: held.reservation_id,
-                location_id: held.location_id.clone(),
-                amount: Money {
-                    amount_minor: order.total_minor,
-                    currency: order.request.currency,
-                },
-                tenders: order.request.tenders.clone(),
+            let event = match authorized {
+                Some(payment_intent_id) => OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                    order_id,
+                    payment_intent_id,
+                    location_id: held.location_id.clone(),
+                }),
+                None => OrderEvent::Reserved(OrderReserved {
+                    order_id,
+                    reservation_id: held.reservation_id,
+                    location_id: held.location_id.clone(),
+                    amount: Money {
+                        amount_minor: order.total_minor,
+                        currency: order.request.currency,
+                    },
+                    tenders: order.request.tenders.clone(),
+                }),
             };
-            publish(conn, OrderEvent::Reserved(reserved))?;
+            publish(conn, event)?;
         }
         Step::Authorize => {
             let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input else {
