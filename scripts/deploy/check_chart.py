@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Lints and renders charts/omni with Helm's own Go SDK (helm-python-sdk), checks what it renders, and checks that
+bad values are refused.
+
+    check_chart.py --out DIR
+
+1. `helm lint --strict` (kube 1.30) with the default values and with charts/omni/ci/production-values.yaml.
+2. Renders the default, production-like and development (values-dev.yaml) values into DIR/<name>.yaml, for
+   kubernetes-validate and checkov (run by scripts/check-deploy.sh), and asserts what a platform team relies on:
+   a Deployment, Service, HPA, PodDisruptionBudget and NetworkPolicy per service running `omni serve <service>`,
+   probes on /health/live and /health/ready, the restricted security context, the default-deny policy, the
+   migrations hook Job, and (production-like) the ServiceMonitor, the PrometheusRule with every alert's
+   runbook_url pointing at an anchor that exists in docs/OPERATIONS.md, and the dashboards ConfigMaps.
+3. Every file in charts/tests/bad-values/ is refused: `# expect: schema` files by values.schema.json (and so by
+   install, lint and template), `# expect: render` files by the templates' own checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+from helm_python import chart as helm
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "omni"
+BAD = ROOT / "charts" / "tests" / "bad-values"
+OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
+SERVICES = ["catalog", "allocation", "orders", "fulfillment", "payments", "returns"]
+KUBE = "v1.30.0"
+RELEASE, NAMESPACE = "omni", "omni"
+
+failures: list[str] = []
+
+
+def check(ok: bool, what: str) -> None:
+    if not ok:
+        failures.append(what)
+        print(f"  FAIL: {what}")
+
+
+def load_values(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def lint(name: str, values: dict | None) -> None:
+    report = helm.lint(str(CHART), values, strict=True, kube_version=KUBE, namespace=NAMESPACE)
+    problems = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2] + [
+        {"error": e} for e in report.get("errors", [])
+    ]
+    for p in problems:
+        print(f"  {p.get('path', '')}: {p['error']}")
+    check(not problems, f"helm lint --strict with {name} values")
+    if not problems:
+        print(f"ok: helm lint --strict ({name} values, kube {KUBE})")
+
+
+def render(chart: helm.Chart, values: dict | None) -> list[dict]:
+    manifests = chart.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    docs = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                doc.setdefault("__template", path)
+                docs.append(doc)
+    return docs
+
+
+def write(docs: list[dict], out: Path) -> None:
+    clean = [{k: v for k, v in d.items() if k != "__template"} for d in docs]
+    out.write_text(yaml.safe_dump_all(clean, sort_keys=False))
+
+
+def find(docs: list[dict], kind: str, name: str) -> dict | None:
+    return next((d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name), None)
+
+
+def anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes."""
+    out = set()
+    for line in markdown.splitlines():
+        if m := re.match(r"^#{1,6}\s+(.*)$", line):
+            text = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower())
+            out.add(text.replace(" ", "-"))
+    return out
+
+
+def assert_common(label: str, docs: list[dict], values: dict) -> None:
+    merged_services = values.get("services", {})
+    hpa_default = values.get("serviceDefaults", {}).get("autoscaling", {}).get("enabled", True)
+    check(find(docs, "NetworkPolicy", f"{RELEASE}-default-deny") is not None, f"{label}: default-deny NetworkPolicy")
+    deny = find(docs, "NetworkPolicy", f"{RELEASE}-default-deny") or {"spec": {}}
+    check(deny["spec"].get("policyTypes") == ["Ingress", "Egress"] and "ingress" not in deny["spec"]
+          and "egress" not in deny["spec"], f"{label}: default-deny denies both directions")
+    for svc in SERVICES:
+        name = f"{RELEASE}-{svc}"
+        dep = find(docs, "Deployment", name)
+        check(dep is not None, f"{label}: Deployment {name}")
+        if dep is None:
+            continue
+        pod = dep["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        check(c.get("args") == ["serve", svc], f"{label}: {name} runs `omni serve {svc}`")
+        check(c["livenessProbe"]["httpGet"]["path"] == "/health/live", f"{label}: {name} liveness on /health/live")
+        check(c["startupProbe"]["httpGet"]["path"] == "/health/live", f"{label}: {name} startup probe")
+        check(c["readinessProbe"]["httpGet"]["path"] == "/health/ready", f"{label}: {name} readiness on /health/ready")
+        check(bool(c["resources"].get("requests")) and bool(c["resources"].get("limits")), f"{label}: {name} resources")
+        sc, psc = c["securityContext"], pod["securityContext"]
+        check(sc.get("runAsNonRoot") and psc.get("runAsNonRoot"), f"{label}: {name} runAsNonRoot")
+        check(sc.get("readOnlyRootFilesystem") is True, f"{label}: {name} readOnlyRootFilesystem")
+        check(sc.get("allowPrivilegeEscalation") is False, f"{label}: {name} allowPrivilegeEscalation false")
+        check(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{label}: {name} drops ALL capabilities")
+        check(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{label}: {name} seccomp RuntimeDefault")
+        check(any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), f"{label}: {name} writable /tmp")
+        check(pod.get("automountServiceAccountToken") is False, f"{label}: {name} mounts no API token")
+        env = {e["name"]: e for e in c.get("env", [])}
+        db = env.get(f"OMNI__DATABASE__URLS__{svc.upper()}") or env.get("OMNI__DATABASE__URL")
+        check(db is not None and "secretKeyRef" in db.get("valueFrom", {}), f"{label}: {name} database URL from a Secret")
+        check(("OMNI__REDIS__URL" in env) == (svc == "allocation"), f"{label}: only allocation gets the Redis URL")
+        check(("OMNI__PAYMENTS__KEY_ENCRYPTION_KEY" in env) == (svc == "payments"), f"{label}: only payments gets the KEK")
+        port = c["ports"][0]["containerPort"]
+        svc_obj = find(docs, "Service", name)
+        check(svc_obj is not None and svc_obj["spec"]["ports"][0]["port"] == port, f"{label}: Service {name}")
+        hpa = find(docs, "HorizontalPodAutoscaler", name)
+        own_hpa = merged_services.get(svc, {}).get("autoscaling", {}).get("enabled", hpa_default)
+        check((hpa is not None) == own_hpa, f"{label}: HPA {name} {'present' if own_hpa else 'absent'}")
+        check(("replicas" in dep["spec"]) != own_hpa, f"{label}: {name} replicas left to the HPA")
+        np = find(docs, "NetworkPolicy", name)
+        check(np is not None, f"{label}: NetworkPolicy {name}")
+        if np:
+            ports = {p["port"] for rule in np["spec"]["egress"] for p in rule.get("ports", [])}
+            check(53 in ports, f"{label}: {name} may resolve DNS")
+            redis_port = values.get("networkPolicy", {}).get("egress", {}).get("redis", {}).get("ports", [{"port": 6379}])[0]["port"]
+            check((redis_port in ports) == (svc == "allocation"), f"{label}: only allocation may reach Redis")
+    job = find(docs, "Job", f"{RELEASE}-migrations")
+    check(job is not None, f"{label}: migrations Job")
+    if job:
+        ann = job["metadata"].get("annotations", {})
+        check(ann.get("helm.sh/hook") == "pre-install,pre-upgrade", f"{label}: migrations Job is a pre-install/pre-upgrade hook")
+        check(job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"], f"{label}: the Job runs `omni migrate`")
+
+
+def assert_production(docs: list[dict], values: dict) -> None:
+    label = "production"
+    check(find(docs, "ServiceMonitor", RELEASE) is not None, f"{label}: ServiceMonitor")
+    sm = find(docs, "ServiceMonitor", RELEASE)
+    if sm:
+        check(sm["spec"]["endpoints"][0].get("honorLabels") is True,
+              f"{label}: ServiceMonitor keeps the metrics' own service label (honorLabels)")
+    rule = find(docs, "PrometheusRule", RELEASE)
+    check(rule is not None, f"{label}: PrometheusRule")
+    if rule:
+        alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+        expected = {"OmniAvailabilityLagHigh", "OmniOversoldUnits", "OmniKafkaConsumerLagHigh", "OmniOutboxBacklog",
+                    "OmniHttp5xxRateHigh", "OmniReservationLatencyHigh"}
+        check({a["alert"] for a in alerts} >= expected, f"{label}: PrometheusRule has every SLO alert")
+        base = values["metrics"]["prometheusRule"]["runbookBaseUrl"]
+        have = anchors(OPERATIONS.read_text()) if OPERATIONS.exists() else set()
+        for a in alerts:
+            url = a.get("annotations", {}).get("runbook_url", "")
+            check(url.startswith(base + "#"), f"{label}: {a['alert']} runbook_url uses runbookBaseUrl")
+            anchor = url.partition("#")[2]
+            check(anchor in have, f"{label}: {a['alert']} runbook anchor #{anchor} exists in docs/OPERATIONS.md")
+    boards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    check(len(boards) == 7, f"{label}: 7 Grafana dashboard ConfigMaps labelled grafana_dashboard=\"1\" (found {len(boards)})")
+    for b in boards:
+        for key, text in b["data"].items():
+            try:
+                json.loads(text)
+            except ValueError as e:
+                check(False, f"{label}: dashboard {key} is JSON ({e})")
+    settings = find(docs, "Secret", f"{RELEASE}-settings")
+    check(settings is not None, f"{label}: settings Secret")
+    if settings:
+        toml = settings["stringData"]["omni.toml"]
+        check('"security.protocol" = "SASL_SSL"' in toml, f"{label}: Kafka SASL_SSL in the settings file")
+        check("[[auth.api_keys]]" in toml, f"{label}: API keys in the settings file")
+
+
+def negative(chart: helm.Chart) -> None:
+    files = sorted(BAD.glob("*.yaml"))
+    check(len(files) >= 2, "bad-values files exist")
+    for path in files:
+        header = path.read_text().splitlines()[0]
+        m = re.match(r"#\s*expect:\s*(schema|render)", header)
+        check(m is not None, f"{path.name}: first line is `# expect: schema|render`")
+        if not m:
+            continue
+        expect = m.group(1)
+        values = load_values(path)
+        schema_error = render_error = None
+        try:
+            chart.validate_schema(values)  # merges the chart defaults itself, as install does
+        except Exception as e:  # noqa: BLE001 - any refusal counts; the message is printed
+            schema_error = str(e)
+        try:
+            render(chart, values)
+        except Exception as e:  # noqa: BLE001
+            render_error = str(e)
+        if expect == "schema":
+            ok = schema_error is not None and render_error is not None
+            why = (schema_error or "").splitlines()[0:3]
+        else:
+            ok = schema_error is None and render_error is not None
+            why = (render_error or "").splitlines()[0:1]
+        check(ok, f"{path.name} must fail the {expect} check (schema: {schema_error is not None}, "
+                  f"render: {render_error is not None})")
+        if ok:
+            print(f"ok: {path.name} refused by the {expect} check: {' '.join(w.strip() for w in why)[:200]}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    prod_values = load_values(CHART / "ci" / "production-values.yaml")
+    dev_values = load_values(CHART / "values-dev.yaml")
+    lint("default", None)
+    lint("production-like", prod_values)
+
+    chart = helm.Chart.load(str(CHART))
+    chart.validate_schema({})
+    for name, values in (("default", {}), ("production", prod_values), ("dev", dev_values)):
+        docs = render(chart, values)
+        write(docs, args.out / f"{name}.yaml")
+        kinds: dict[str, int] = {}
+        for d in docs:
+            kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+        print(f"ok: rendered {name} values: {len(docs)} objects ("
+              + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f") -> {args.out / (name + '.yaml')}")
+        assert_common(name, docs, chart.merge_values(values))
+    assert_production(render(chart, prod_values), chart.merge_values(prod_values))
+    negative(chart)
+
+    if failures:
+        print(f"{len(failures)} chart check(s) failed")
+        return 1
+    print("ok: chart assertions passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
