@@ -7,8 +7,10 @@ pub mod domain;
 pub mod events;
 pub mod holds;
 pub mod policies;
+pub mod publisher;
 pub mod reservation;
 pub mod routes;
+pub mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +38,10 @@ pub struct State {
     pub holds: HoldStore,
     /// Wakes the outbox relay.
     pub relay: Arc<Notify>,
+    /// Wakes the availability publisher.
+    pub availability: Arc<Notify>,
+    /// Records new checkout holds, several per transaction.
+    pub writer: writer::HoldWriter,
     /// How long an order's hold lasts.
     pub ttl: Duration,
     /// The buffer and segment policies in force.
@@ -47,6 +53,12 @@ pub struct State {
 }
 
 impl State {
+    /// After a commit that wrote events or availability marks: wakes the relay and the availability publisher.
+    pub fn changed(&self) {
+        self.relay.notify_one();
+        self.availability.notify_one();
+    }
+
     /// Marks the hold store as diverged from the ledger; it is rebuilt before the next reservation.
     pub fn mark_stale(&self) {
         self.stale.store(true, Ordering::SeqCst);
@@ -174,6 +186,8 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         db: ctx.db.clone(),
         holds,
         relay: relay.waker(),
+        availability: Arc::new(Notify::new()),
+        writer: writer::HoldWriter::start(ctx.db.clone()),
         ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
         policies: Arc::new(policies::Policies::new(
             Some(ctx.settings.policies.file.trim())
@@ -259,6 +273,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
             watch,
             sweeper(state.clone(), ctx_shutdown.clone()),
             reconciler(state.clone(), ctx_shutdown.clone(), reconcile_every),
+            publisher::run(state.clone(), ctx_shutdown.clone()),
             Box::pin(policies::keep_current(state.clone(), ctx_shutdown, reload_every)),
         ],
     })

@@ -272,17 +272,16 @@ async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Resul
     republish(state, skus).await
 }
 
-/// Publishes the current availability of `skus` again, in bounded transactions.
+/// Publishes the current availability of `skus` again (marks them for the publisher, in bounded transactions).
 pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
     let count = skus.len();
     for batch in skus.chunks(REPUBLISH_BATCH) {
         let batch = batch.to_vec();
-        let policies = state.policies.current();
         state
             .db
             .transaction(move |conn| -> omni_db::Result<()> {
                 for sku in &batch {
-                    crate::events::publish_availability(conn, &policies, sku)?;
+                    crate::events::availability_changed(conn, sku)?;
                 }
                 Ok(())
             })
@@ -290,7 +289,7 @@ pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
             .map_err(|e| e.to_string())?;
     }
     if count > 0 {
-        state.relay.notify_one();
+        state.changed();
     }
     Ok(count)
 }

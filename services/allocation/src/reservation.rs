@@ -3,7 +3,7 @@
 //! go database → store, so a crash in between leaves the store holding too much, never too little: it fails
 //! safe, and the rebuild or reconciler repairs it.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use omni_contracts::api::{NewReservation, Reservation, ReservationLine, ReservationPart};
 use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
@@ -141,10 +141,11 @@ pub async fn get(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
 
 /// Releases a hold, every part of a split one.
 pub async fn release_all(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+    let mut now = Vec::new();
     for part in members(state, id).await? {
-        end(state, &part.reservation_id, "released").await?;
+        now.push(end_part(state, part, "released").await?);
     }
-    get(state, id).await
+    view_group(id, &now)
 }
 
 /// Commits a hold, every part of a split one.
@@ -153,10 +154,11 @@ pub async fn commit_all(state: &State, id: &str) -> Result<Reservation, HoldFail
     if parts.is_empty() {
         return Err(HoldFailure::NotFound(id.to_owned()));
     }
+    let mut now = Vec::with_capacity(parts.len());
     for part in parts {
-        commit(state, &part.reservation_id).await?;
+        now.push(commit_part(state, part).await?);
     }
-    get(state, id).await
+    view_group(id, &now)
 }
 
 /// Extends a hold, every part of a split one.
@@ -186,10 +188,6 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         )));
     }
     let id = request.reservation_id;
-    let placed = members(state, &id.to_string()).await?;
-    if !placed.is_empty() {
-        return Ok((view_group(&id.to_string(), &placed)?, false));
-    }
     let wanted: Vec<HoldLine> = request
         .lines
         .iter()
@@ -199,7 +197,10 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         })
         .collect();
     let lines = crate::domain::merge_lines(&wanted).map_err(HoldFailure::Invalid)?;
-    let candidates = candidates(state, request.location_id.clone(), lines.clone()).await?;
+    let candidates = match candidates(state, id, request.location_id.clone(), lines.clone()).await? {
+        Candidates::Placed(placed) => return Ok((view_group(&id.to_string(), &placed)?, false)),
+        Candidates::Locations(locations) => locations,
+    };
     if !state.holds_ready().await {
         return Err(HoldFailure::Unavailable(
             "the hold store is being rebuilt from the ledger".into(),
@@ -212,7 +213,9 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         segment: request.segment,
     };
     let _change = state.change_guard().await;
-    let expires_at = Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds));
+    // Microseconds, as the database keeps it, so the answer to a retry (read back) is the first answer.
+    let expires_at =
+        (Utc::now() + chrono::Duration::seconds(i64::from(request.ttl_seconds))).trunc_subsecs(6);
     let mut shortages = Vec::new();
     for location in candidates {
         let keep_back = keep_back(state, &policies, &location, &lines, caller).await?;
@@ -224,36 +227,40 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         {
             ReserveOutcome::Short(short) => shortages = short,
             ReserveOutcome::Held => {
-                let channel = request.channel.as_str();
-                let (stored_lines, stored_location) = (lines.clone(), location.clone());
-                let policies = policies.clone();
                 let written = state
-                    .db
-                    .transaction(move |conn| -> Result<(), HoldFailure> {
-                        let hold = NewHold {
-                            id,
-                            order_id: None,
-                            parent: None,
-                            channel,
-                            location: &stored_location,
-                            lines: &stored_lines,
-                            expires_at: expires_at.naive_utc(),
-                        };
-                        reservations::insert_held(conn, &hold)?;
-                        for line in &stored_lines {
-                            crate::events::publish_availability(conn, &policies, &line.sku)?;
-                        }
-                        Ok(())
+                    .writer
+                    .write(crate::writer::PlacedHold {
+                        id,
+                        channel: request.channel.as_str(),
+                        location: location.clone(),
+                        lines: lines.clone(),
+                        expires_at: expires_at.naive_utc(),
                     })
                     .await;
+                if let Err(HoldFailure::Db(omni_db::Error::Query(e))) = &written
+                    && omni_db::is_unique_violation(e)
+                {
+                    // A concurrent retry of the same hold recorded it first; the store's hold is that one's.
+                    return Ok((get(state, &id.to_string()).await?, false));
+                }
                 if let Err(e) = written {
                     if state.holds.release(id, &location).await.is_err() {
                         state.mark_stale();
                     }
                     return Err(e);
                 }
-                state.relay.notify_one();
-                let held = existing(state, &id.to_string()).await?;
+                state.changed();
+                let held = StoredHold {
+                    reservation_id: id.to_string(),
+                    order_id: None,
+                    location_id: location.to_string(),
+                    status: "held".into(),
+                    lines: lines
+                        .iter()
+                        .map(|l| (l.sku.to_string(), i64::from(l.quantity)))
+                        .collect(),
+                    expires_at: expires_at.naive_utc(),
+                };
                 return Ok((view(&held)?, true));
             }
         }
@@ -352,7 +359,7 @@ async fn place_split(
                 skus.extend(lines.iter().map(|l| l.sku.clone()));
             }
             for sku in &skus {
-                crate::events::publish_availability(conn, &policies, sku)?;
+                crate::events::availability_changed(conn, sku)?;
             }
             Ok(())
         })
@@ -361,25 +368,37 @@ async fn place_split(
         undo(held).await;
         return Err(e);
     }
-    state.relay.notify_one();
+    state.changed();
     tracing::info!(reservation.id = %id, parts = held.len(), "Hold split across locations.");
     Ok((get(state, &id.to_string()).await?, true))
 }
 
-/// The locations to try, best first: the requested one, or every location that has all lines in stock by the
-/// ledger, most stock first.
+/// What a new hold request finds in one database call.
+enum Candidates {
+    /// The id is taken: a retry, answered with what was placed.
+    Placed(Vec<StoredHold>),
+    /// The locations to try, best first.
+    Locations(Vec<LocationId>),
+}
+
+/// In one database call: the hold already placed under `id` (a retry), or the locations to try, best first: the
+/// requested one, or every location that has all lines in stock by the ledger, most stock first.
 async fn candidates(
     state: &State,
+    id: ReservationId,
     requested: Option<LocationId>,
     lines: Vec<HoldLine>,
-) -> Result<Vec<LocationId>, HoldFailure> {
+) -> Result<Candidates, HoldFailure> {
     state
         .db
-        .run(move |conn| -> Result<Vec<LocationId>, HoldFailure> {
-            for line in &lines {
-                if !catalog::sku_known(conn, &line.sku)? {
-                    return Err(HoldFailure::Invalid(format!("sku: unknown SKU `{}`", line.sku)));
-                }
+        .run(move |conn| -> Result<Candidates, HoldFailure> {
+            let placed = reservations::group(conn, &id.to_string())?;
+            if !placed.is_empty() {
+                return Ok(Candidates::Placed(placed));
+            }
+            let skus: Vec<&Sku> = lines.iter().map(|l| &l.sku).collect();
+            if let Some(sku) = catalog::first_unknown_sku(conn, &skus)? {
+                return Err(HoldFailure::Invalid(format!("sku: unknown SKU `{sku}`")));
             }
             if let Some(location) = requested {
                 if !catalog::location_known(conn, &location)? {
@@ -387,7 +406,7 @@ async fn candidates(
                         "location_id: unknown location `{location}`"
                     )));
                 }
-                return Ok(vec![location]);
+                return Ok(Candidates::Locations(vec![location]));
             }
             let mut atp: std::collections::BTreeMap<LocationId, (usize, i64)> = Default::default();
             for line in &lines {
@@ -415,7 +434,7 @@ async fn candidates(
                     ranked.push(best.location_id);
                 }
             }
-            Ok(ranked)
+            Ok(Candidates::Locations(ranked))
         })
         .await
 }
@@ -467,11 +486,15 @@ fn not_held(hold: &StoredHold) -> HoldFailure {
 /// Ends a hold: `released` (cancelled) or `expired` (the sweeper). Releasing a hold that is no longer held is
 /// a no-op that answers its current state.
 pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reservation, HoldFailure> {
-    let _change = state.change_guard().await;
     let hold = existing(state, id).await?;
+    view(&end_part(state, hold, status).await?)
+}
+
+/// Ends one stored hold (as read by the caller); returns it as it is now.
+async fn end_part(state: &State, hold: StoredHold, status: &'static str) -> Result<StoredHold, HoldFailure> {
+    let _change = state.change_guard().await;
     let now = omni_db::now();
     let stored = hold.clone();
-    let policies = state.policies.current();
     let ended = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
@@ -481,25 +504,33 @@ pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reserv
                 reservations::transition(conn, &stored.reservation_id, status, now)?
             };
             if ended {
-                publish_lines(conn, &policies, &stored)?;
+                mark_lines(conn, &stored)?;
             }
             Ok(ended)
         })
         .await?;
-    if ended {
-        follow_store(state, &hold, false).await;
+    if !ended {
+        // Someone else ended it first: answer what it is now.
+        return existing(state, &hold.reservation_id).await;
     }
-    let current = existing(state, id).await?;
-    view(&current)
+    follow_store(state, &hold, false).await;
+    Ok(StoredHold {
+        status: status.to_owned(),
+        ..hold
+    })
 }
 
 /// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
 pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
-    let _change = state.change_guard().await;
     let hold = existing(state, id).await?;
+    view(&commit_part(state, hold).await?)
+}
+
+/// Commits one stored hold (as read by the caller); returns it as it is now.
+async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, HoldFailure> {
+    let _change = state.change_guard().await;
     let now = omni_db::now();
     let stored = hold.clone();
-    let policies = state.policies.current();
     let committed = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
@@ -518,26 +549,25 @@ pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure>
                 };
                 ledger::append_entry(conn, &entry)?;
             }
-            publish_lines(conn, &policies, &stored)?;
+            mark_lines(conn, &stored)?;
             Ok(true)
         })
         .await?;
-    let current = existing(state, id).await?;
     if !committed {
-        return Err(not_held(&current));
+        return Err(not_held(&existing(state, &hold.reservation_id).await?));
     }
     follow_store(state, &hold, true).await;
-    view(&current)
+    Ok(StoredHold {
+        status: "committed".to_owned(),
+        ..hold
+    })
 }
 
-fn publish_lines(
-    conn: &mut omni_db::DbConnection,
-    policies: &PolicySet,
-    hold: &StoredHold,
-) -> omni_db::Result<()> {
+/// Marks the availability of a hold's SKUs as changed, in the caller's transaction.
+fn mark_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::Result<()> {
     for (sku, _) in &hold.lines {
         if let Ok(sku) = Sku::parse(sku) {
-            crate::events::publish_availability(conn, policies, &sku)?;
+            crate::events::availability_changed(conn, &sku)?;
         }
     }
     Ok(())
@@ -545,7 +575,7 @@ fn publish_lines(
 
 /// After the database decided, the store follows; if it cannot, it is rebuilt from the ledger.
 async fn follow_store(state: &State, hold: &StoredHold, commit: bool) {
-    state.relay.notify_one();
+    state.changed();
     let (Ok(id), Ok(location)) = (
         ReservationId::parse(&hold.reservation_id),
         LocationId::parse(&hold.location_id),
@@ -572,8 +602,9 @@ pub async fn sweep(state: &State) -> Result<usize, HoldFailure> {
         .await?;
     let mut expired = 0;
     for hold in due {
-        if end(state, &hold.reservation_id, "expired").await?.status == "expired" {
-            tracing::info!(reservation.id = %hold.reservation_id, order.id = ?hold.order_id, "Hold expired and released.");
+        let (id, order) = (hold.reservation_id.clone(), hold.order_id.clone());
+        if end_part(state, hold, "expired").await?.status == "expired" {
+            tracing::info!(reservation.id = %id, order.id = ?order, "Hold expired and released.");
             expired += 1;
         }
     }

@@ -97,6 +97,17 @@ pub fn sku_known(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<bool> {
     Ok(n > 0)
 }
 
+/// The first of `skus` the catalog never announced, if any (one query for all).
+pub fn first_unknown_sku<'a>(conn: &mut DbConnection, skus: &[&'a Sku]) -> omni_db::Result<Option<&'a Sku>> {
+    let known: std::collections::HashSet<String> = known_skus::table
+        .filter(known_skus::sku.eq_any(skus.iter().map(|s| s.as_str())))
+        .select(known_skus::sku)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    Ok(skus.iter().copied().find(|s| !known.contains(s.as_str())))
+}
+
 /// Every known location with what buffer rules match on: `(id, region, timezone)` and the latest weather.
 pub fn location_facts(conn: &mut DbConnection) -> omni_db::Result<Vec<LocationFacts>> {
     let rows: Vec<(String, Option<String>, String)> = known_locations::table

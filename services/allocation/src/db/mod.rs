@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod ledger;
+pub mod marks;
 pub mod policies;
 pub mod reservations;
 pub mod schema;

@@ -60,26 +60,70 @@ pub fn exists(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<boo
 
 /// Records a hold and its lines.
 pub fn insert_held(conn: &mut DbConnection, hold: &NewHold<'_>) -> omni_db::Result<()> {
-    diesel::insert_into(reservations::table)
-        .values((
-            reservations::reservation_id.eq(hold.id.to_string()),
-            reservations::order_id.eq(hold.order_id.map(|o| o.to_string())),
-            reservations::parent_id.eq(hold.parent.map(|p| p.to_string())),
-            reservations::channel.eq(hold.channel),
-            reservations::location_id.eq(hold.location.as_str()),
-            reservations::status.eq("held"),
-            reservations::expires_at.eq(hold.expires_at),
-            reservations::created_at.eq(omni_db::now()),
-        ))
-        .execute(conn)?;
-    for line in hold.lines {
-        diesel::insert_into(reservation_lines::table)
-            .values((
-                reservation_lines::reservation_id.eq(hold.id.to_string()),
-                reservation_lines::sku.eq(line.sku.as_str()),
-                reservation_lines::quantity.eq(i64::from(line.quantity)),
-            ))
-            .execute(conn)?;
+    insert_held_many(conn, std::slice::from_ref(hold))
+}
+
+/// Records holds and their lines, two statements for all of them.
+pub fn insert_held_many(conn: &mut DbConnection, holds: &[NewHold<'_>]) -> omni_db::Result<()> {
+    let now = omni_db::now();
+    let ids: Vec<String> = holds.iter().map(|h| h.id.to_string()).collect();
+    let heads: Vec<_> = holds
+        .iter()
+        .zip(&ids)
+        .map(|(hold, id)| {
+            (
+                reservations::reservation_id.eq(id.as_str()),
+                reservations::order_id.eq(hold.order_id.map(|o| o.to_string())),
+                reservations::parent_id.eq(hold.parent.map(|p| p.to_string())),
+                reservations::channel.eq(hold.channel),
+                reservations::location_id.eq(hold.location.as_str()),
+                reservations::status.eq("held"),
+                reservations::expires_at.eq(hold.expires_at),
+                reservations::created_at.eq(now),
+            )
+        })
+        .collect();
+    match conn {
+        // One statement for all rows where the backend has multi-row inserts; SQLite (`omni dev`) row by row.
+        DbConnection::Pg(pg) => {
+            diesel::insert_into(reservations::table)
+                .values(&heads)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for head in &heads {
+                diesel::insert_into(reservations::table)
+                    .values(head.clone())
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    let lines: Vec<_> = holds
+        .iter()
+        .zip(&ids)
+        .flat_map(|(hold, id)| {
+            hold.lines.iter().map(move |line| {
+                (
+                    reservation_lines::reservation_id.eq(id.as_str()),
+                    reservation_lines::sku.eq(line.sku.as_str()),
+                    reservation_lines::quantity.eq(i64::from(line.quantity)),
+                )
+            })
+        })
+        .collect();
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::insert_into(reservation_lines::table)
+                .values(&lines)
+                .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for line in &lines {
+                diesel::insert_into(reservation_lines::table)
+                    .values(*line)
+                    .execute(sqlite)?;
+            }
+        }
     }
     Ok(())
 }

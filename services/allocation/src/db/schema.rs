@@ -85,3 +85,10 @@ diesel::table! {
 
 diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::allow_tables_to_appear_in_same_query!(reservations, reservation_lines);
+
+diesel::table! {
+    availability_marks (id) {
+        id -> Text,
+        sku -> Text,
+    }
+}

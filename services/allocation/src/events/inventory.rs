@@ -44,7 +44,6 @@ pub async fn record(
 ) -> Result<Recorded, MovementError> {
     let _change = state.change_guard().await;
     let stored = movement.clone();
-    let policies = state.policies.current();
     let outcome = state
         .db
         .transaction(move |conn| -> Result<(Recorded, i64), MovementError> {
@@ -76,12 +75,12 @@ pub async fn record(
                 announce_shortage(conn, &stored, current + delta)?;
                 request_replenishment(conn, &stored, current, current + delta)?;
             }
-            crate::events::publish_availability(conn, &policies, &stored.sku)?;
+            crate::events::availability_changed(conn, &stored.sku)?;
             Ok((Recorded::New, delta))
         })
         .await?;
     if let (Recorded::New, delta) = outcome {
-        state.relay.notify_one();
+        state.changed();
         if let Err(e) = state
             .holds
             .adjust_on_hand(&movement.location_id, movement.sku.as_str(), delta)

@@ -12,6 +12,12 @@ use omni_db::DbConnection;
 
 use crate::domain::policy::PolicySet;
 
+/// Notes, in the caller's transaction, that the availability of `sku` changed; the publisher sends it after
+/// the commit (call `State::changed` then).
+pub fn availability_changed(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<()> {
+    crate::db::marks::mark(conn, sku)
+}
+
 /// Writes the current availability of `sku` to the outbox, per location and per channel under `policies`, in
 /// the caller's transaction.
 pub fn publish_availability(conn: &mut DbConnection, policies: &PolicySet, sku: &Sku) -> omni_db::Result<()> {

@@ -6,7 +6,7 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
 use crate::db::reservations;
-use crate::domain::policy::{Caller, PolicySet};
+use crate::domain::policy::Caller;
 use crate::holds::{KeepBack, ReserveOutcome};
 
 /// Places the hold routing asked for: Redis (or memory) first, then PostgreSQL with the outbox, then the
@@ -53,7 +53,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let sourced = sourced.clone();
             state
                 .db
-                .transaction(move |conn| held(conn, &policies, &event_id, sourced, lines, ttl))
+                .transaction(move |conn| held(conn, &event_id, sourced, lines, ttl))
                 .await
         }
         ReserveOutcome::Short(shortages) => {
@@ -88,13 +88,12 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         }
         return Err(e);
     }
-    state.relay.notify_one();
+    state.changed();
     Ok(())
 }
 
 fn held(
     conn: &mut omni_db::DbConnection,
-    policies: &PolicySet,
     event_id: &str,
     sourced: FulfillmentSourced,
     lines: Vec<omni_contracts::events::HoldLine>,
@@ -116,7 +115,7 @@ fn held(
     };
     reservations::insert_held(conn, &hold)?;
     for line in &lines {
-        crate::events::publish_availability(conn, policies, &line.sku)?;
+        crate::events::availability_changed(conn, &line.sku)?;
     }
     let held = ReservationHeld {
         reservation_id: sourced.reservation_id,

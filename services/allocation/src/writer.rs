@@ -1,0 +1,140 @@
+//! Group commit for new checkout holds. A hold is acknowledged only after its row is durable in PostgreSQL
+//! (DESIGN §4: store → database → acknowledge), but holds that arrive together need not each pay for a commit:
+//! a writer takes every hold waiting in its queue (up to `MAX_BATCH`) and records them in one transaction. If
+//! that transaction fails, each hold of the batch is written on its own, so one bad hold fails only itself.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use omni_contracts::events::HoldLine;
+use omni_contracts::{LocationId, ReservationId};
+use omni_db::Db;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::db::reservations::{self, NewHold};
+use crate::reservation::HoldFailure;
+
+/// Most holds one transaction records.
+pub const MAX_BATCH: usize = 64;
+/// Writers taking batches from the queue: one commits while the next batch gathers.
+const WRITERS: usize = 2;
+/// Holds waiting for a writer before callers wait to enqueue (bounded memory).
+const QUEUE: usize = 1_024;
+
+/// A hold placed in the hold store, to be recorded.
+#[derive(Debug, Clone)]
+pub struct PlacedHold {
+    /// Its id.
+    pub id: ReservationId,
+    /// The selling channel.
+    pub channel: &'static str,
+    /// Where.
+    pub location: LocationId,
+    /// What (merged by SKU).
+    pub lines: Vec<HoldLine>,
+    /// When it lapses.
+    pub expires_at: NaiveDateTime,
+}
+
+impl PlacedHold {
+    fn as_new(&self) -> NewHold<'_> {
+        NewHold {
+            id: self.id,
+            order_id: None,
+            parent: None,
+            channel: self.channel,
+            location: &self.location,
+            lines: &self.lines,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+struct Pending {
+    hold: PlacedHold,
+    done: oneshot::Sender<Result<(), HoldFailure>>,
+}
+
+/// The queue in front of the writers.
+#[derive(Clone)]
+pub struct HoldWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl HoldWriter {
+    /// Starts the writers on `db`; they stop when the last `HoldWriter` clone is dropped.
+    pub fn start(db: Db) -> Self {
+        let (queue, waiting) = mpsc::channel(QUEUE);
+        let waiting = Arc::new(Mutex::new(waiting));
+        for _ in 0..WRITERS {
+            tokio::spawn(write_batches(db.clone(), waiting.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Records `hold` (and its availability marks); returns once it is committed, or why it was not.
+    pub async fn write(&self, hold: PlacedHold) -> Result<(), HoldFailure> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { hold, done })
+            .await
+            .map_err(|_| HoldFailure::Unavailable("allocation is shutting down".into()))?;
+        answer
+            .await
+            .map_err(|_| HoldFailure::Unavailable("the hold writer stopped".into()))?
+    }
+}
+
+async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+    loop {
+        let batch = {
+            let mut waiting = waiting.lock().await;
+            let Some(first) = waiting.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match waiting.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let holds: Vec<PlacedHold> = batch.iter().map(|p| p.hold.clone()).collect();
+        let together = db.transaction(move |conn| record(conn, &holds)).await;
+        match together {
+            Ok(()) => {
+                for pending in batch {
+                    let _ = pending.done.send(Ok(()));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some(pending) = batch.into_iter().next() {
+                    let _ = pending.done.send(Err(e));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, holds = batch.len(), "A batch of holds failed; recording each alone.");
+                for pending in batch {
+                    let hold = vec![pending.hold.clone()];
+                    let alone = db.transaction(move |conn| record(conn, &hold)).await;
+                    let _ = pending.done.send(alone);
+                }
+            }
+        }
+    }
+}
+
+fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<(), HoldFailure> {
+    let rows: Vec<NewHold<'_>> = holds.iter().map(PlacedHold::as_new).collect();
+    reservations::insert_held_many(conn, &rows)?;
+    let skus: std::collections::BTreeSet<&omni_contracts::Sku> = holds
+        .iter()
+        .flat_map(|h| h.lines.iter().map(|l| &l.sku))
+        .collect();
+    for sku in skus {
+        crate::events::availability_changed(conn, sku)?;
+    }
+    Ok(())
+}
