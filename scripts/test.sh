@@ -19,7 +19,8 @@
 #   2. PostgreSQL on 127.0.0.1:5432, trust auth, superuser role postgres
 #   3. Redis on 127.0.0.1:6379
 #   4. Nisshi (Kafka protocol) broker, built once into $OMNI_TOOL_CACHE, started on a free port
-#   5. cargo fmt --check, .ci/check-boundaries, cargo clippy -D warnings, cargo nextest run
+#   5. cargo fmt --check, scripts/check-deploy.sh (deployment artifacts), .ci/check-boundaries,
+#      cargo clippy -D warnings, cargo nextest run
 #
 # Exports for the tests:
 #   OMNI_TEST_DATABASE_URL     postgres://postgres@127.0.0.1:5432/postgres
@@ -191,6 +192,11 @@ if ((LINT)); then
     cargo fmt --all -- --check
     step_end
 fi
+
+# Deployment artifacts (chart, manifests, Dockerfile, alerts, dashboards, Tiltfile): no cargo, no cluster.
+step_begin "deploy checks"
+bash "$ROOT/scripts/check-deploy.sh"
+step_end
 
 step_begin "check-boundaries"
 bash "$ROOT/.ci/check-boundaries"
