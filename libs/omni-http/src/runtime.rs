@@ -71,6 +71,7 @@ impl ServiceContext {
             service: self.service,
             name,
             topics,
+            batching: None,
         }
     }
 

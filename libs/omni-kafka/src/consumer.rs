@@ -88,6 +88,28 @@ impl From<diesel::result::Error> for HandlerError {
 pub type Handler =
     Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
 
+/// A handler of several messages at once (in the order they were received), all or nothing: `Ok` means every
+/// one of them is handled and committed; on `Err` nothing of the batch may have been committed, and the consumer
+/// hands each message to the one-message [`Handler`] instead (which retries or dead-letters it on its own).
+pub type BatchHandler = Arc<
+    dyn Fn(Vec<Incoming>) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync,
+>;
+
+/// A consumer's batch handler and the most messages it takes at once.
+#[derive(Clone)]
+pub struct Batching {
+    /// Most messages per batch: what has already arrived is taken, the consumer never waits to fill a batch.
+    pub max: usize,
+    /// The handler.
+    pub handler: BatchHandler,
+}
+
+impl std::fmt::Debug for Batching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batching").field("max", &self.max).finish()
+    }
+}
+
 /// What a consumer reads and who it is.
 #[derive(Debug, Clone)]
 pub struct ConsumerSpec {
@@ -97,6 +119,20 @@ pub struct ConsumerSpec {
     pub name: &'static str,
     /// Topics to subscribe to.
     pub topics: Vec<Topic>,
+    /// When set, messages already waiting are handled together (one transaction for many), which is what lets
+    /// a consumer keep up with a busy topic: a commit per message bounds it by commit latency.
+    pub batching: Option<Batching>,
+}
+
+impl ConsumerSpec {
+    /// Handles up to `max` waiting messages at once with `handler` (see [`BatchHandler`]).
+    pub fn batched(mut self, max: usize, handler: BatchHandler) -> Self {
+        self.batching = Some(Batching {
+            max: max.max(1),
+            handler,
+        });
+        self
+    }
 }
 
 impl Kafka {
@@ -138,14 +174,62 @@ impl Kafka {
                     continue;
                 }
             };
-            let incoming = self.detach(&message);
-            let outcome = self
-                .handle(&spec, &producer, &metrics, &handler, incoming, &shutdown)
-                .await;
-            match outcome {
-                Handled::Done => consumer.store_offset_from_message(&message)?,
-                // Shutting down mid-retry: leave the offset, the message is handled after restart.
-                Handled::Abandoned => break,
+            let mut messages = vec![message];
+            if let Some(batching) = &spec.batching {
+                use futures::FutureExt;
+                while messages.len() < batching.max {
+                    match consumer.recv().now_or_never() {
+                        Some(Ok(next)) => messages.push(next),
+                        _ => break,
+                    }
+                }
+            }
+            if messages.len() > 1
+                && let Some(batching) = &spec.batching
+            {
+                let batch: Vec<Incoming> = messages.iter().map(|m| self.detach(m)).collect();
+                let topic = batch[0].topic_name.clone();
+                let span = tracing::info_span!(
+                    "kafka.consume_batch",
+                    otel.kind = "consumer",
+                    messaging.system = "kafka",
+                    messaging.destination.name = %topic,
+                    messaging.consumer.group.name = spec.name,
+                    messaging.batch.message_count = batch.len(),
+                );
+                match (batching.handler)(batch).instrument(span).await {
+                    Ok(()) => {
+                        metrics
+                            .kafka_consumed
+                            .with_label_values(&[&topic, "ok"])
+                            .inc_by(messages.len() as u64);
+                        for message in &messages {
+                            consumer.store_offset_from_message(message)?;
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(consumer = %group, error = %e, messages = messages.len(), "Batch not handled; handling its messages one by one.");
+                    }
+                }
+            }
+            let mut abandoned = false;
+            for message in &messages {
+                let incoming = self.detach(message);
+                let outcome = self
+                    .handle(&spec, &producer, &metrics, &handler, incoming, &shutdown)
+                    .await;
+                match outcome {
+                    Handled::Done => consumer.store_offset_from_message(message)?,
+                    // Shutting down mid-retry: leave the offset, the message is handled after restart.
+                    Handled::Abandoned => {
+                        abandoned = true;
+                        break;
+                    }
+                }
+            }
+            if abandoned {
+                break;
             }
         }
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -304,6 +388,16 @@ where
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
     Arc::new(move |incoming| Box::pin(f(incoming)))
+}
+
+/// Wraps an async function of `(state, messages)` as a [`BatchHandler`]; the state is cloned per batch.
+pub fn stateful_batch<S, F, Fut>(state: S, f: F) -> BatchHandler
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, Vec<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    Arc::new(move |batch| Box::pin(f(state.clone(), batch)))
 }
 
 /// Wraps an async function of `(state, message)` as a [`Handler`]; the state is cloned per message.

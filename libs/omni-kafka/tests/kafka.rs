@@ -105,6 +105,7 @@ async fn consumer_span_continues_producer_trace(broker: &Broker) -> anyhow::Resu
         service: "test",
         name: "trace",
         topics: vec![Topic::Inventory],
+        batching: None,
     };
     tokio::time::timeout(
         WAIT,
@@ -226,6 +227,7 @@ async fn dead_letters_and_moves_on(broker: &Broker) -> anyhow::Result<()> {
         service: "test",
         name: "dlq",
         topics: vec![Topic::Inventory],
+        batching: None,
     };
     tokio::time::timeout(
         WAIT,
@@ -247,6 +249,133 @@ async fn dead_letters_and_moves_on(broker: &Broker) -> anyhow::Result<()> {
     ensure!(
         reason.contains("event_id"),
         "the reason names the field: {reason}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_consumer_handles_waiting_messages_together_and_a_failed_batch_one_by_one()
+-> anyhow::Result<()> {
+    for broker in brokers().await? {
+        batches_and_falls_back(&broker).await?;
+    }
+    Ok(())
+}
+
+async fn batches_and_falls_back(broker: &Broker) -> anyhow::Result<()> {
+    let producer = broker.kafka.producer(&metrics())?;
+    let topic = broker.kafka.topic_name(Topic::Inventory).to_owned();
+    // 20 good movements with one malformed message among the last ones, all waiting before the consumer starts.
+    let mut good = Vec::new();
+    for n in 0..20 {
+        if n == 18 {
+            let headers = vec![
+                ("ce_specversion".to_owned(), "1.0".to_owned()),
+                ("ce_id".to_owned(), uuid::Uuid::new_v4().to_string()),
+                ("ce_type".to_owned(), "omni.inventory.movement".to_owned()),
+                ("ce_source".to_owned(), "/test".to_owned()),
+                ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
+            ];
+            producer.send_raw(&topic, "A", &headers, b"{}").await?;
+        }
+        let event = movement()?;
+        good.push(event.id);
+        producer.publish(&event).await?;
+    }
+    let batched = Arc::new(Mutex::new(Vec::new()));
+    let single = Arc::new(Mutex::new(Vec::new()));
+    let shutdown = CancellationToken::new();
+    let expected = good.len();
+    let done = {
+        let (batched, single, stop) = (batched.clone(), single.clone(), shutdown.clone());
+        move || {
+            let n = batched
+                .lock()
+                .map_or(0, |b: std::sync::MutexGuard<'_, Vec<_>>| b.len())
+                + single
+                    .lock()
+                    .map_or(0, |s: std::sync::MutexGuard<'_, Vec<_>>| s.len());
+            if n >= expected {
+                stop.cancel();
+            }
+        }
+    };
+    let on_batch: omni_kafka::consumer::BatchHandler = {
+        let (sink, done) = (batched.clone(), done.clone());
+        Arc::new(move |messages: Vec<omni_kafka::Incoming>| {
+            let (sink, done) = (sink.clone(), done.clone());
+            Box::pin(async move {
+                // All or nothing, as the contract asks: decode every message before recording any.
+                let ids = messages
+                    .iter()
+                    .map(|m| m.decode::<InventoryEvent>().map(|e| e.id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sink.lock()
+                    .map_err(|e| HandlerError::Transient(e.to_string()))?
+                    .extend(ids);
+                done();
+                Ok(())
+            })
+        })
+    };
+    let on_message = {
+        let (sink, done) = (single.clone(), done.clone());
+        handler(move |incoming| {
+            let (sink, done) = (sink.clone(), done.clone());
+            async move {
+                let event = incoming.decode::<InventoryEvent>()?;
+                sink.lock()
+                    .map_err(|e| HandlerError::Transient(e.to_string()))?
+                    .push(event.id);
+                done();
+                Ok(())
+            }
+        })
+    };
+    let spec = ConsumerSpec {
+        service: "test",
+        name: "batched",
+        topics: vec![Topic::Inventory],
+        batching: None,
+    }
+    .batched(8, on_batch);
+    tokio::time::timeout(
+        WAIT,
+        broker
+            .kafka
+            .consume(spec, producer, metrics(), on_message, shutdown),
+    )
+    .await??;
+    let (batched, single) = (
+        batched.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone(),
+        single.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone(),
+    );
+    ensure!(
+        !batched.is_empty(),
+        "{}: waiting messages were handled in batches",
+        broker.name
+    );
+    ensure!(
+        !single.is_empty(),
+        "{}: the batch with the malformed message was handled one by one",
+        broker.name
+    );
+    let mut all: Vec<_> = batched.iter().chain(single.iter()).copied().collect();
+    all.sort();
+    let mut want = good.clone();
+    want.sort();
+    ensure!(
+        all == want,
+        "{}: every good message handled exactly once",
+        broker.name
+    );
+    let dlq = broker.kafka.topics().dead_letter_name(Topic::Inventory);
+    let dead =
+        omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&dlq], WAIT, |s| !s.is_empty()).await?;
+    ensure!(
+        dead.iter().any(|d| d.body == b"{}"),
+        "{}: the malformed message is in the DLQ",
+        broker.name
     );
     Ok(())
 }

@@ -29,6 +29,9 @@ pub use holds::HoldStore;
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Most inventory movements applied in one transaction (those already waiting on the topic).
+pub const INVENTORY_BATCH: usize = 256;
+
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
 pub struct State {
@@ -223,7 +226,10 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
             stateful(state.clone(), events::catalog::handle),
         ),
         (
-            ctx.consumer("inventory", vec![Topic::Inventory]),
+            ctx.consumer("inventory", vec![Topic::Inventory]).batched(
+                INVENTORY_BATCH,
+                omni_kafka::consumer::stateful_batch(state.clone(), events::inventory::handle_batch),
+            ),
             stateful(state.clone(), events::inventory::handle),
         ),
         (

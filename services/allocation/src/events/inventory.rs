@@ -35,55 +35,44 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// Records a movement (HTTP or Kafka): ledger append and availability event in one transaction, then the hold
+/// Records a movement (HTTP or Kafka): ledger append and availability mark in one transaction, then the hold
 /// store. `principal` is audited for HTTP callers.
 pub async fn record(
     state: &State,
     movement: StockMovement,
     principal: Option<String>,
 ) -> Result<Recorded, MovementError> {
+    let recorded = record_many(state, vec![movement], principal).await?;
+    Ok(recorded.first().copied().unwrap_or(Recorded::Duplicate))
+}
+
+/// Records movements in order, all in one transaction (all or none), then follows with the hold store.
+pub async fn record_many(
+    state: &State,
+    movements: Vec<StockMovement>,
+    principal: Option<String>,
+) -> Result<Vec<Recorded>, MovementError> {
     let _change = state.change_guard().await;
-    let stored = movement.clone();
-    let outcome = state
+    let stored = movements.clone();
+    let outcomes = state
         .db
-        .transaction(move |conn| -> Result<(Recorded, i64), MovementError> {
-            if ledger::contains(conn, &stored.event_id.to_string())? {
-                return Ok((Recorded::Duplicate, 0));
-            }
-            if !catalog::location_known(conn, &stored.location_id)? {
-                return Err(MovementError::UnknownReference(format!("location_id: unknown location `{}`", stored.location_id)));
-            }
-            if !catalog::sku_known(conn, &stored.sku)? {
-                return Err(MovementError::UnknownReference(format!("sku: unknown SKU `{}`", stored.sku)));
-            }
-            if stored.kind == omni_contracts::api::MovementKind::Count
-                && !ledger::locations_of(conn, &stored.sku)?.iter().any(|l| l == stored.location_id.as_str())
-            {
-                return Err(MovementError::UnknownReference(format!(
-                    "sku: `{}` was never received at `{}`; a count corrects stock that exists",
-                    stored.sku, stored.location_id
-                )));
-            }
-            let current = ledger::on_hand(conn, &stored.location_id, &stored.sku)?;
-            let delta = crate::domain::movement_delta(stored.kind, stored.quantity, current);
-            ledger::append(conn, &stored, delta)?;
-            if let Some(principal) = principal {
-                let detail = serde_json::json!({ "event_id": stored.event_id, "kind": stored.kind, "quantity": stored.quantity, "delta": delta });
-                omni_db::audit::record(conn, &principal, "inventory.movement.recorded", &format!("{}/{}", stored.location_id, stored.sku), &detail)?;
-            }
-            if delta < 0 {
-                announce_shortage(conn, &stored, current + delta)?;
-                request_replenishment(conn, &stored, current, current + delta)?;
-            }
-            crate::events::availability_changed(conn, &stored.sku)?;
-            Ok((Recorded::New, delta))
+        .transaction(move |conn| -> Result<Vec<(Recorded, i64)>, MovementError> {
+            stored
+                .iter()
+                .map(|movement| apply(conn, movement, principal.as_deref()))
+                .collect()
         })
         .await?;
-    if let (Recorded::New, delta) = outcome {
+    if outcomes.iter().any(|(r, _)| *r == Recorded::New) {
         state.changed();
+    }
+    for (movement, (recorded, delta)) in movements.iter().zip(&outcomes) {
+        if *recorded != Recorded::New {
+            continue;
+        }
         if let Err(e) = state
             .holds
-            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), delta)
+            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), *delta)
             .await
         {
             // The ledger has it; the hot store will be rebuilt from the ledger.
@@ -91,7 +80,60 @@ pub async fn record(
             state.mark_stale();
         }
     }
-    Ok(outcome.0)
+    Ok(outcomes.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Appends one movement to the ledger in the caller's transaction, with what it announces (shortage,
+/// replenishment, availability mark); returns whether it was new and its change to on-hand.
+fn apply(
+    conn: &mut omni_db::DbConnection,
+    stored: &StockMovement,
+    principal: Option<&str>,
+) -> Result<(Recorded, i64), MovementError> {
+    if ledger::contains(conn, &stored.event_id.to_string())? {
+        return Ok((Recorded::Duplicate, 0));
+    }
+    if !catalog::location_known(conn, &stored.location_id)? {
+        return Err(MovementError::UnknownReference(format!(
+            "location_id: unknown location `{}`",
+            stored.location_id
+        )));
+    }
+    if !catalog::sku_known(conn, &stored.sku)? {
+        return Err(MovementError::UnknownReference(format!(
+            "sku: unknown SKU `{}`",
+            stored.sku
+        )));
+    }
+    if stored.kind == omni_contracts::api::MovementKind::Count
+        && !ledger::locations_of(conn, &stored.sku)?
+            .iter()
+            .any(|l| l == stored.location_id.as_str())
+    {
+        return Err(MovementError::UnknownReference(format!(
+            "sku: `{}` was never received at `{}`; a count corrects stock that exists",
+            stored.sku, stored.location_id
+        )));
+    }
+    let current = ledger::on_hand(conn, &stored.location_id, &stored.sku)?;
+    let delta = crate::domain::movement_delta(stored.kind, stored.quantity, current);
+    ledger::append(conn, stored, delta)?;
+    if let Some(principal) = principal {
+        let detail = serde_json::json!({ "event_id": stored.event_id, "kind": stored.kind, "quantity": stored.quantity, "delta": delta });
+        omni_db::audit::record(
+            conn,
+            principal,
+            "inventory.movement.recorded",
+            &format!("{}/{}", stored.location_id, stored.sku),
+            &detail,
+        )?;
+    }
+    if delta < 0 {
+        announce_shortage(conn, stored, current + delta)?;
+        request_replenishment(conn, stored, current, current + delta)?;
+    }
+    crate::events::availability_changed(conn, &stored.sku)?;
+    Ok((Recorded::New, delta))
 }
 
 /// When stock leaving a location leaves less than is held there, names the holds that are short (newest first)
@@ -183,6 +225,23 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         return Ok(());
     };
     match record(&state, movement, None).await {
+        Ok(_) => Ok(()),
+        Err(MovementError::UnknownReference(reason)) => Err(HandlerError::Permanent(reason)),
+        Err(MovementError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
+    }
+}
+
+/// `omni.inventory.v1` consumer, for the movements already waiting: one transaction for all of them. Any
+/// message that cannot be decoded or recorded fails the batch, and the consumer hands each message to
+/// [`handle`] instead (which dead-letters only the bad one).
+pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
+    let mut movements = Vec::with_capacity(batch.len());
+    for incoming in &batch {
+        if let InventoryEvent::Movement(movement) = incoming.decode::<InventoryEvent>()?.data {
+            movements.push(movement);
+        }
+    }
+    match record_many(&state, movements, None).await {
         Ok(_) => Ok(()),
         Err(MovementError::UnknownReference(reason)) => Err(HandlerError::Permanent(reason)),
         Err(MovementError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
