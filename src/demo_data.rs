@@ -8,6 +8,9 @@ use omni_testkit::Client;
 use omni_testkit::testing::eventually;
 use serde_json::json;
 
+/// The demo marketplace partner (the one the published partner order examples name).
+pub const DEMO_PARTNER: &str = "northwind-market";
+
 /// A demo location and the units of each SKU it starts with.
 pub struct DemoLocation {
     /// Code.

@@ -103,7 +103,8 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse::<u64>().ok());
     ensure!(
-        observed.is_some_and(|n| n >= 2),
+        // Both receipts may arrive in one availability event (changes of one SKU are published together).
+        observed.is_some_and(|n| n >= 1),
         "availability lag is measured: {observed:?}"
     );
 
@@ -291,12 +292,12 @@ async fn partner_order_over_kafka(
         .await?;
     let partner_order: omni_contracts::api::PartnerOrder = serde_json::from_value(json!({
         "partner_id": "acme-market", "partner_order_id": "PO-1001",
-        "order": {
-            "channel": "marketplace", "currency": "EUR",
-            "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 2100 }],
-            "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
-            "tenders": [{ "type": "marketplace_prepaid" }]
-        }
+        "placed_at": "2026-11-23T09:30:00Z", "currency": "EUR", "customer": { "tier": "standard" },
+        "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 2100 }],
+        "total_minor": 2100,
+        "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
+        "promise_by": "2026-11-26T18:00:00Z",
+        "tenders": [{ "type": "marketplace_prepaid" }]
     }))?;
     for _ in 0..2 {
         let submitted = omni_contracts::events::InboundOrderEvent::Submitted(partner_order.clone());
@@ -363,6 +364,13 @@ async fn partner_order_over_kafka(
         })
         .count();
     ensure!(taken == 1, "the duplicate partner order was taken {taken} times");
+    ensure!(
+        all.iter()
+            .any(|m| m.header("ce_type") == Some("omni.order.duplicate_received")
+                && m.json()["order_id"] == partner_order_id.as_str()
+                && m.header("ce_partnerid") == Some("acme-market")),
+        "the duplicate is acknowledged to the partner with the first order's id"
+    );
     let dlq = names(Topic::OrdersInboundDlq);
     let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| !seen.is_empty()).await?;
     ensure!(

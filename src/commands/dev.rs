@@ -83,6 +83,14 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
         partner_id: None,
         locations: vec![],
     });
+    // The demo marketplace, so the examples in docs/schemas/examples/ are taken as they are.
+    if settings.orders.partner(crate::demo_data::DEMO_PARTNER).is_none() {
+        settings.orders.partners.push(omni_config::PartnerSettings {
+            id: crate::demo_data::DEMO_PARTNER.into(),
+            name: "Northwind Market (demo)".into(),
+            enabled: true,
+        });
+    }
     if settings.payments.key_encryption_key.is_empty() {
         let kek = kept_secret(&data_dir.join("kek"), || {
             base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())

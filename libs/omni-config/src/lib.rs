@@ -65,6 +65,8 @@ pub struct Settings {
     pub reservations: ReservationSettings,
     /// Buffer and segment policies.
     pub policies: PolicySettings,
+    /// Order intake and the saga.
+    pub orders: OrdersSettings,
 }
 
 /// HTTP listeners.
@@ -234,6 +236,46 @@ pub struct PolicySettings {
     pub reload_interval_seconds: u64,
 }
 
+/// Order intake and the saga.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersSettings {
+    /// The partner marketplaces whose orders are taken (on `omni.orders.inbound.v1` and by partner keys).
+    pub partners: Vec<PartnerSettings>,
+    /// Largest partner order message taken, in bytes; bigger ones go to the DLQ.
+    pub max_message_bytes: usize,
+    /// How long an accepted order may wait for its hold before it fails (routing or allocation silent).
+    pub reserve_timeout_seconds: u64,
+    /// How long a reserved order may wait for its payment authorization before it fails.
+    pub payment_timeout_seconds: u64,
+    /// Most orders on their way to a hold at once; the rest wait, closest promise date first.
+    pub max_in_flight: usize,
+}
+
+/// A partner marketplace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    /// Its code, as in `partner_id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Whether its orders are taken now (a disabled partner's orders go to the DLQ, its keys get 403).
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl OrdersSettings {
+    /// The partner with this id, if registered.
+    pub fn partner(&self, id: &str) -> Option<&PartnerSettings> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+}
+
 const DEFAULTS: &str = include_str!("defaults.toml");
 
 impl Settings {
@@ -299,6 +341,39 @@ impl Settings {
                     &format!("reuses port {port} of {other}"),
                 );
             }
+        }
+        let mut partners = std::collections::HashSet::new();
+        for partner in &self.orders.partners {
+            if partner.id.is_empty()
+                || partner.id.len() > 64
+                || !partner
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return invalid(
+                    "orders.partners.id",
+                    &format!(
+                        "`{}` is not a partner code (1 to 64 letters, digits, '-', '_', '.')",
+                        partner.id
+                    ),
+                );
+            }
+            if !partners.insert(partner.id.as_str()) {
+                return invalid("orders.partners.id", &format!("`{}` is listed twice", partner.id));
+            }
+        }
+        if self.orders.max_message_bytes < 1024 {
+            return invalid("orders.max_message_bytes", "must be at least 1024");
+        }
+        if self.orders.reserve_timeout_seconds == 0 || self.orders.payment_timeout_seconds == 0 {
+            return invalid(
+                "orders",
+                "reserve_timeout_seconds and payment_timeout_seconds must be at least 1",
+            );
+        }
+        if self.orders.max_in_flight == 0 {
+            return invalid("orders.max_in_flight", "must be at least 1");
         }
         if self.database.pool_size == 0 {
             return invalid("database.pool_size", "must be at least 1");

@@ -280,7 +280,7 @@ pub enum CustomerTier {
 #[serde(deny_unknown_fields)]
 pub struct Customer {
     /// The channel's customer id, if known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<CustomerId>,
     /// The customer's tier.
     #[serde(default)]
@@ -391,6 +391,9 @@ pub struct NewOrder {
     /// Ship-by or pickup-by promise.
     #[serde(default)]
     pub promise_by: Option<DateTime<Utc>>,
+    /// When the customer placed it, where that was before Omni took it (a marketplace, an offline till).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
 }
 
 fn default_customer() -> Customer {
@@ -551,7 +554,8 @@ impl Page {
     }
 }
 
-/// A partner marketplace order on `omni.orders.inbound.v1`.
+/// A partner marketplace order on `omni.orders.inbound.v1`, version 1. Its JSON Schema is
+/// `docs/schemas/partner-order.v1.schema.json`, which intake checks every message against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerOrder {
@@ -559,8 +563,38 @@ pub struct PartnerOrder {
     pub partner_id: PartnerId,
     /// The marketplace's own order id; with `partner_id` the idempotency key.
     pub partner_order_id: String,
-    /// The order itself.
-    pub order: NewOrder,
+    /// When the customer placed it on the marketplace.
+    pub placed_at: DateTime<Utc>,
+    /// Currency of every amount.
+    pub currency: Currency,
+    /// Who is buying.
+    pub customer: Customer,
+    /// What is ordered.
+    pub lines: Vec<OrderLine>,
+    /// Sum of the lines (quantity × unit price) in minor units; must add up.
+    pub total_minor: i64,
+    /// How it reaches the customer.
+    pub delivery: Delivery,
+    /// Ship-by or pickup-by promise.
+    pub promise_by: DateTime<Utc>,
+    /// How it is paid (usually `marketplace_prepaid`).
+    pub tenders: Vec<Tender>,
+}
+
+impl PartnerOrder {
+    /// The order Omni takes for it (channel `marketplace`).
+    pub fn to_new_order(&self) -> NewOrder {
+        NewOrder {
+            channel: Channel::Marketplace,
+            customer: self.customer.clone(),
+            currency: self.currency,
+            lines: self.lines.clone(),
+            delivery: self.delivery.clone(),
+            tenders: self.tenders.clone(),
+            promise_by: Some(self.promise_by),
+            placed_at: Some(self.placed_at),
+        }
+    }
 }
 
 /// One line of a hold request.

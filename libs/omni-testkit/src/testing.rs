@@ -21,8 +21,26 @@ pub fn settings() -> Settings {
         locations: vec![],
     });
     settings.payments.key_encryption_key = Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    settings.orders.partners = TEST_PARTNERS
+        .iter()
+        .map(|(id, enabled)| omni_config::PartnerSettings {
+            id: (*id).to_owned(),
+            name: format!("{id} (test)"),
+            enabled: *enabled,
+        })
+        .collect();
     settings
 }
+
+/// The partners the test settings register: `(id, enabled)`. The demo's partner is among them, so the
+/// published examples in `docs/schemas/examples/` are taken as they are.
+pub const TEST_PARTNERS: &[(&str, bool)] = &[
+    ("acme", true),
+    ("acme-market", true),
+    ("northwind-market", true),
+    ("other-market", true),
+    ("paused-market", false),
+];
 
 /// The real broker the test script started (`OMNI_TEST_KAFKA_BOOTSTRAP`).
 pub fn kafka_bootstrap() -> Option<String> {

@@ -2,6 +2,7 @@
 //! intake over Kafka) and drives each through the saga across the mesh.
 
 pub mod db;
+pub mod dispatch;
 pub mod domain;
 pub mod events;
 pub mod routes;
@@ -26,6 +27,18 @@ pub struct State {
     pub db: Db,
     /// Wakes the outbox relay.
     pub relay: Arc<Notify>,
+    /// Wakes the dispatcher.
+    pub dispatch: Arc<Notify>,
+    /// Partners, limits and the saga's clocks.
+    pub settings: Arc<omni_config::OrdersSettings>,
+}
+
+impl State {
+    /// After a commit that stored orders or events: wakes the relay and the dispatcher.
+    pub fn changed(&self) {
+        self.relay.notify_one();
+        self.dispatch.notify_one();
+    }
 }
 
 /// The OpenAPI document, generated from the handlers.
@@ -51,11 +64,17 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let state = State {
         db: ctx.db.clone(),
         relay: relay.waker(),
+        dispatch: Arc::new(Notify::new()),
+        settings: Arc::new(ctx.settings.orders.clone()),
     };
     let consumers = vec![
         (
             ctx.consumer("intake", vec![Topic::OrdersInbound]),
             stateful(state.clone(), events::inbound::handle),
+        ),
+        (
+            ctx.consumer("catalog", vec![Topic::Catalog]),
+            stateful(state.clone(), events::catalog::handle),
         ),
         (
             ctx.consumer(
@@ -65,13 +84,14 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
             stateful(state.clone(), events::saga::handle),
         ),
     ];
+    let background = vec![dispatch::run(state.clone(), ctx.shutdown.clone())];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),
         consumers,
         relay,
         readiness: vec![],
-        background: vec![],
+        background,
     })
     .await
 }

@@ -40,6 +40,8 @@ pub enum OrderEvent {
     Cancelled(OrderCancelled),
     /// Its hold was refused at the chosen node: routing must choose again without the excluded nodes.
     RerouteRequested(OrderRerouteRequested),
+    /// A partner sent an order it had sent before: nothing new was made; this names the first order.
+    DuplicateReceived(OrderDuplicateReceived),
 }
 
 crate::event_payload!(OrderEvent on Topic::Orders, {
@@ -50,7 +52,28 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
     Cancelled(OrderCancelled) = "omni.order.cancelled",
+    DuplicateReceived(OrderDuplicateReceived) = "omni.order.duplicate_received",
 });
+
+/// `omni.order.duplicate_received`: the acknowledgement of a partner order sent again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderDuplicateReceived {
+    /// The order the first message made.
+    pub order_id: OrderId,
+    /// The partner.
+    pub partner_id: crate::ids::PartnerId,
+    /// Its own id of the order.
+    pub partner_order_id: String,
+    /// Where the order is now.
+    pub status: crate::api::OrderStatus,
+}
+
+impl AggregateKey for OrderDuplicateReceived {
+    fn aggregate_key(&self) -> String {
+        self.order_id.to_string()
+    }
+}
 
 /// `omni.order.cancelled`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -101,9 +101,82 @@ pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
             orders::total_minor.eq(order.total_minor),
             orders::created_at.eq(now),
             orders::updated_at.eq(now),
+            orders::promise_by.eq(order.request.promise_by.map(|p| p.naive_utc())),
+            orders::traceparent.eq(current_traceparent()),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The caller's trace context, kept with a new order.
+fn current_traceparent() -> Option<String> {
+    let mut headers = Vec::new();
+    omni_kafka::trace::inject_current(&mut headers);
+    headers
+        .into_iter()
+        .find(|(k, _)| k == "traceparent")
+        .map(|(_, v)| v)
+}
+
+/// The trace context an order arrived with.
+pub fn traceparent(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<String>> {
+    Ok(orders::table
+        .find(id.to_string())
+        .select(orders::traceparent)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Orders sent on to routing that have no hold yet.
+pub fn in_flight(conn: &mut DbConnection) -> omni_db::Result<i64> {
+    Ok(orders::table
+        .filter(orders::status.eq(OrderStatus::Accepted.as_str()))
+        .filter(orders::dispatched_at.is_not_null())
+        .count()
+        .get_result(conn)?)
+}
+
+/// Accepted orders not sent on yet, closest promise date first (none last), then oldest first.
+pub fn waiting(conn: &mut DbConnection, limit: i64) -> omni_db::Result<Vec<OrderRow>> {
+    Ok(orders::table
+        .filter(orders::dispatched_at.is_null())
+        .filter(orders::status.eq(OrderStatus::Accepted.as_str()))
+        .order((
+            orders::promise_by.is_null().asc(),
+            orders::promise_by.asc(),
+            orders::created_at.asc(),
+            orders::id.asc(),
+        ))
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .load(conn)?)
+}
+
+/// Records that the order was sent on now (its step's clock starts).
+pub fn mark_dispatched(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<()> {
+    let now = omni_db::now();
+    diesel::update(orders::table.find(id.to_string()))
+        .set((orders::dispatched_at.eq(now), orders::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Orders in `status` (and sent on) unchanged since before `before`: `(id, updated_at)`, oldest first.
+pub fn stale(
+    conn: &mut DbConnection,
+    status: OrderStatus,
+    before: chrono::NaiveDateTime,
+    limit: i64,
+) -> omni_db::Result<Vec<(String, chrono::NaiveDateTime)>> {
+    Ok(orders::table
+        .filter(orders::status.eq(status.as_str()))
+        .filter(orders::dispatched_at.is_not_null())
+        .filter(orders::updated_at.lt(before))
+        .order(orders::updated_at.asc())
+        .limit(limit)
+        .select((orders::id, orders::updated_at))
+        .load(conn)?)
 }
 
 /// One order.

@@ -17,6 +17,22 @@ diesel::table! {
         updated_at -> Timestamp,
         excluded_locations -> Text,
         reroutes -> Integer,
+        promise_by -> Nullable<Timestamp>,
+        dispatched_at -> Nullable<Timestamp>,
+        traceparent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    known_skus (sku) {
+        sku -> Text,
+    }
+}
+
+diesel::table! {
+    known_locations (id) {
+        id -> Text,
+        capabilities -> Text,
     }
 }
 

@@ -56,6 +56,52 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
     })
 }
 
+/// Where a partner stands with Omni.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerStanding {
+    /// Not in `orders.partners`.
+    Unknown,
+    /// Registered, but its orders are not taken now.
+    Disabled,
+    /// Its orders are taken.
+    Enabled,
+}
+
+/// Business rules of a partner order beyond its schema: a registered, enabled partner, and a total that adds up.
+/// Returns the order Omni takes for it and its total.
+pub fn check_partner_order(
+    order: &omni_contracts::api::PartnerOrder,
+    standing: PartnerStanding,
+) -> Result<(NewOrder, i64), String> {
+    match standing {
+        PartnerStanding::Unknown => {
+            return Err(format!(
+                "partner_id: `{}` is not a registered partner",
+                order.partner_id
+            ));
+        }
+        PartnerStanding::Disabled => {
+            return Err(format!(
+                "partner_id: `{}` is disabled; its orders are not taken",
+                order.partner_id
+            ));
+        }
+        PartnerStanding::Enabled => {}
+    }
+    if order.partner_order_id.is_empty() || order.partner_order_id.len() > 128 {
+        return Err("partner_order_id: must be 1 to 128 characters".into());
+    }
+    let new_order = order.to_new_order();
+    let total = check(&new_order, true)?;
+    if total != order.total_minor {
+        return Err(format!(
+            "total_minor: {} does not add up; the lines come to {total}",
+            order.total_minor
+        ));
+    }
+    Ok((new_order, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +137,28 @@ mod tests {
         let mut o = web_order();
         o["channel"] = serde_json::json!("marketplace");
         assert!(check(&order(o), false).unwrap_err().starts_with("channel"));
+    }
+
+    fn partner_order(total: i64) -> omni_contracts::api::PartnerOrder {
+        serde_json::from_value(serde_json::json!({
+            "partner_id": "northwind-market", "partner_order_id": "NW-1", "placed_at": "2026-11-23T09:00:00Z",
+            "currency": "EUR", "customer": {"tier": "standard"},
+            "lines": [{"sku": "A", "quantity": 2, "unit_price_minor": 1500}],
+            "total_minor": total, "delivery": {"type": "ship", "lat": 52.5, "lon": 13.4},
+            "promise_by": "2026-11-25T18:00:00Z", "tenders": [{"type": "marketplace_prepaid"}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_partner_order_must_come_from_an_enabled_partner_and_add_up() {
+        let (order, total) = check_partner_order(&partner_order(3000), PartnerStanding::Enabled).unwrap();
+        assert_eq!((order.channel, total), (Channel::Marketplace, 3000));
+        let err = check_partner_order(&partner_order(2999), PartnerStanding::Enabled).unwrap_err();
+        assert!(err.starts_with("total_minor") && err.contains("3000"), "{err}");
+        let err = check_partner_order(&partner_order(3000), PartnerStanding::Unknown).unwrap_err();
+        assert!(err.contains("not a registered partner"), "{err}");
+        let err = check_partner_order(&partner_order(3000), PartnerStanding::Disabled).unwrap_err();
+        assert!(err.contains("disabled"), "{err}");
     }
 }

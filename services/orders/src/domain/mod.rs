@@ -1,4 +1,5 @@
 //! Order rules and the saga's transitions: pure functions, no I/O.
 
 pub mod intake;
+pub mod partner_schema;
 pub mod saga;

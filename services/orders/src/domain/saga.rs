@@ -15,6 +15,13 @@ pub enum SagaInput {
     Payment(PaymentEvent),
     /// From `omni.fulfillment.v1`.
     Fulfillment(FulfillmentEvent),
+    /// The order stayed in `status` longer than that step may take.
+    TimedOut {
+        /// The state it waited in.
+        status: OrderStatus,
+        /// What it waited for, for the failure reason.
+        reason: String,
+    },
 }
 
 /// How often an order whose hold was refused is routed again before it fails.
@@ -54,6 +61,13 @@ pub enum Step {
 pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
     use OrderStatus as S;
     match (status, input) {
+        // Only a step that is still waiting times out: if the reply came meanwhile, the state moved on.
+        (current, SagaInput::TimedOut { status, reason })
+            if current == *status && matches!(current, S::Accepted | S::Reserved) =>
+        {
+            Step::Fail(reason.clone())
+        }
+        (_, SagaInput::TimedOut { .. }) => Step::Ignore,
         (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Sourced(_))) => Step::Note,
         (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(u))) => {
             let reasons: Vec<String> = u
@@ -136,6 +150,28 @@ mod tests {
                 available: 1,
             }],
         }))
+    }
+
+    #[test]
+    fn a_step_times_out_only_while_the_order_still_waits_in_it() {
+        let timed_out = |status| SagaInput::TimedOut {
+            status,
+            reason: "no hold within 120 s".into(),
+        };
+        assert_eq!(
+            step(OrderStatus::Accepted, 0, &timed_out(OrderStatus::Accepted)),
+            Step::Fail("no hold within 120 s".into())
+        );
+        assert_eq!(
+            step(OrderStatus::Reserved, 0, &timed_out(OrderStatus::Accepted)),
+            Step::Ignore,
+            "the hold came meanwhile"
+        );
+        assert_eq!(
+            step(OrderStatus::Released, 0, &timed_out(OrderStatus::Released)),
+            Step::Ignore,
+            "released orders wait for their node, not for the saga"
+        );
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Accepting an order: one transaction stores it and its `omni.order.accepted` event.
 
 use omni_contracts::api::{NewOrder, Order, OrderStatus};
-use omni_contracts::events::{OrderAccepted, OrderEvent};
-use omni_contracts::{Envelope, OrderId, PartnerId};
+use omni_contracts::{OrderId, PartnerId};
 use omni_db::DbConnection;
 
 use crate::db::orders;
@@ -33,8 +32,10 @@ impl From<diesel::result::Error> for AcceptError {
     }
 }
 
-/// Stores a new order and its accepted event in the caller's transaction. For a partner order already taken
-/// (same partner and partner order id) it returns the first order and writes nothing: `(order, false)`.
+/// Stores a new order in the caller's transaction, waiting for the dispatcher (which announces
+/// `omni.order.accepted` when it sends the order on to routing, closest promise date first). For a partner order
+/// already taken (same partner and partner order id) it returns the first order and writes nothing:
+/// `(order, false)`.
 pub fn accept(
     conn: &mut DbConnection,
     request: NewOrder,
@@ -61,14 +62,29 @@ pub fn accept(
         updated_at: now,
     };
     orders::insert(conn, &order)?;
-    omni_kafka::outbox::enqueue(
-        conn,
-        &Envelope::new(
-            "orders",
-            OrderEvent::Accepted(OrderAccepted { order: order.clone() }),
-        )
-        .for_partner(order.partner_id.as_ref()),
-    )?;
     tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
     Ok((order, true))
+}
+
+/// Whether the catalog (as orders knows it) has every SKU of the order and the store it is picked up or handed
+/// over at, with that capability. Checked for partner orders, whose senders cannot be asked again.
+pub fn check_catalog(conn: &mut DbConnection, order: &NewOrder) -> Result<(), AcceptError> {
+    let skus: Vec<&omni_contracts::Sku> = order.lines.iter().map(|l| &l.sku).collect();
+    if let Some(sku) = crate::db::catalog::first_unknown_sku(conn, &skus)? {
+        return Err(AcceptError::Invalid(format!("lines: unknown SKU `{sku}`")));
+    }
+    let (location, needs) = match &order.delivery {
+        omni_contracts::api::Delivery::Ship { .. } => return Ok(()),
+        omni_contracts::api::Delivery::Pickup { location_id } => (location_id, "pickup"),
+        omni_contracts::api::Delivery::Curbside { location_id } => (location_id, "curbside"),
+    };
+    match crate::db::catalog::capabilities(conn, location)? {
+        None => Err(AcceptError::Invalid(format!(
+            "delivery.location_id: unknown location `{location}`"
+        ))),
+        Some(capabilities) if !capabilities.iter().any(|c| c == needs) => Err(AcceptError::Invalid(format!(
+            "delivery.location_id: `{location}` does not offer {needs}"
+        ))),
+        Some(_) => Ok(()),
+    }
 }

@@ -1,44 +1,109 @@
 //! Partner marketplace intake on `omni.orders.inbound.v1`: each partner order is taken exactly once.
+//!
+//! A message is checked in this order, and the first failure sends it to `omni.orders.inbound.dlq.v1` with the
+//! reason in `omni_dlq_reason` and its bytes untouched (the partition moves on): CloudEvents headers
+//! (`ce_type` = `omni.partner_order.submitted`, a `ce_id`), size, JSON, the published schema
+//! (`docs/schemas/partner-order.v1.schema.json`), the partner (registered and enabled), the total, the
+//! catalog (known SKUs; a pickup or curbside store that offers it). A redelivered message (same `ce_id`) changes
+//! nothing; a partner order sent again (same partner and partner order id, any `ce_id`) is acknowledged with
+//! `omni.order.duplicate_received` naming the first order, and never makes a second one.
 
-use omni_contracts::events::InboundOrderEvent;
+use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
+use omni_contracts::{Envelope, PartnerId};
 use omni_kafka::{HandlerError, Incoming};
 
-use super::accept::{AcceptError, PartnerRef, accept};
+use super::accept::{AcceptError, PartnerRef, accept, check_catalog};
 use crate::State;
+use crate::db::orders;
+use crate::domain::intake::{PartnerStanding, check_partner_order};
+
+/// The CloudEvents type of a partner order.
+pub const SUBMITTED: &str = "omni.partner_order.submitted";
 
 /// Takes a partner order; a malformed or invalid one goes to the DLQ with the reason.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
-    let event = incoming.decode::<InboundOrderEvent>()?;
-    let InboundOrderEvent::Submitted(partner_order) = event.data;
-    if partner_order.partner_order_id.is_empty() || partner_order.partner_order_id.len() > 128 {
+    match incoming.header("ce_type") {
+        Some(SUBMITTED) => {}
+        Some(other) => {
+            return Err(HandlerError::Permanent(format!(
+                "header ce_type: `{other}` is not `{SUBMITTED}`"
+            )));
+        }
+        None => {
+            return Err(HandlerError::Permanent(format!(
+                "header ce_type: missing (CloudEvents binary mode, `{SUBMITTED}`)"
+            )));
+        }
+    }
+    let event_id = incoming.event_id().to_owned();
+    if event_id.is_empty() || event_id.len() > 256 {
         return Err(HandlerError::Permanent(
-            "partner_order_id: must be 1 to 128 characters".into(),
+            "header ce_id: required, 1 to 256 characters".into(),
         ));
     }
+    let partner_order =
+        crate::domain::partner_schema::parse(&incoming.payload, state.settings.max_message_bytes)
+            .map_err(HandlerError::Permanent)?;
+    let standing = match state.settings.partner(partner_order.partner_id.as_str()) {
+        None => PartnerStanding::Unknown,
+        Some(p) if !p.enabled => PartnerStanding::Disabled,
+        Some(_) => PartnerStanding::Enabled,
+    };
+    let (request, _) = check_partner_order(&partner_order, standing).map_err(HandlerError::Permanent)?;
     let partner = PartnerRef {
-        partner_id: partner_order.partner_id,
-        partner_order_id: partner_order.partner_order_id,
+        partner_id: partner_order.partner_id.clone(),
+        partner_order_id: partner_order.partner_order_id.clone(),
     };
     let outcome = state
         .db
-        .transaction(move |conn| accept(conn, partner_order.order, Some(partner)))
+        .transaction(move |conn| -> Result<Option<bool>, AcceptError> {
+            if !omni_db::inbox::claim(conn, "orders.intake", &event_id)? {
+                return Ok(None);
+            }
+            if let Some(first) =
+                orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
+            {
+                acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, &first)?;
+                return Ok(Some(false));
+            }
+            check_catalog(conn, &request)?;
+            let (_, created) = accept(conn, request, Some(partner))?;
+            Ok(Some(created))
+        })
         .await;
     match outcome {
-        Ok((order, created)) => {
-            if created {
-                state.relay.notify_one();
-            } else {
-                tracing::info!(order.id = %order.id, "Duplicate partner order acknowledged with the first order.");
-            }
+        Ok(Some(_)) => {
+            state.changed();
             Ok(())
         }
+        Ok(None) => Ok(()),
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
-        Err(AcceptError::Db(e)) if is_duplicate_race(&e) => Err(HandlerError::Transient(e.to_string())),
+        // Two deliveries of one partner order racing: the unique index stops the second; its retry finds the
+        // first and acknowledges it as a duplicate.
         Err(AcceptError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
     }
 }
 
-/// Two deliveries of one partner order racing: the unique index stops the second; its retry finds the first.
-fn is_duplicate_race(e: &omni_db::Error) -> bool {
-    matches!(e, omni_db::Error::Query(q) if omni_db::is_unique_violation(q))
+fn acknowledge_duplicate(
+    conn: &mut omni_db::DbConnection,
+    partner_id: &PartnerId,
+    partner_order_id: &str,
+    first: &orders::OrderRow,
+) -> Result<(), AcceptError> {
+    let first = first.to_order()?;
+    tracing::info!(order.id = %first.id, partner.id = %partner_id, partner_order_id, "Duplicate partner order acknowledged with the first order.");
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "orders",
+            OrderEvent::DuplicateReceived(OrderDuplicateReceived {
+                order_id: first.id,
+                partner_id: partner_id.clone(),
+                partner_order_id: partner_order_id.to_owned(),
+                status: first.status,
+            }),
+        )
+        .for_partner(Some(partner_id)),
+    )?;
+    Ok(())
 }

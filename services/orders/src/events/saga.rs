@@ -29,7 +29,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                             .transaction(move |conn| advance(conn, &key, order_id, &input))
                             .await?;
                     }
-                    state.relay.notify_one();
+                    state.changed();
                     return Ok(());
                 }
             };
@@ -64,11 +64,12 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         .db
         .transaction(move |conn| advance(conn, &event_id, order_id, &input))
         .await?;
-    state.relay.notify_one();
+    state.changed();
     Ok(())
 }
 
-fn advance(
+/// Applies one saga input to its order in the caller's transaction (once per `event_id`).
+pub(crate) fn advance(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     order_id: OrderId,

@@ -29,6 +29,8 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 // Still accepted: routing chooses another node.
                 OrderEvent::RerouteRequested(_) => {}
                 OrderEvent::Cancelled(c) => order_views::update_status(conn, c.order_id, "cancelled", None)?,
+                // An acknowledgement for the partner; the order did not change.
+                OrderEvent::DuplicateReceived(_) => {}
             }
             Ok(())
         })

@@ -80,6 +80,6 @@ pub async fn cancel_order(
             Ok(row.to_order()?)
         })
         .await?;
-    state.relay.notify_one();
+    state.changed();
     Ok(HttpResponse::Ok().json(order))
 }

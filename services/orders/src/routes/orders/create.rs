@@ -49,6 +49,23 @@ pub async fn create_order(
         .partner_id
         .clone()
         .filter(|_| principal.has(Role::Partner) && !principal.has(Role::Admin));
+    if let Some(partner_id) = &partner {
+        match state.settings.partner(partner_id.as_str()) {
+            Some(p) if p.enabled => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    format!("partner `{partner_id}` is disabled; its orders are not taken"),
+                ));
+            }
+            None => {
+                return Err(ApiError::new(
+                    Code::Forbidden,
+                    format!("partner `{partner_id}` is not registered (orders.partners)"),
+                ));
+            }
+        }
+    }
     let who = principal.name.clone();
     let order = state
         .db
@@ -78,6 +95,6 @@ pub async fn create_order(
             Ok(order)
         })
         .await?;
-    state.relay.notify_one();
+    state.changed();
     Ok(HttpResponse::Created().json(order))
 }

@@ -1,0 +1,80 @@
+//! The catalog as orders knows it (from `omni.catalog.v1`): which SKUs exist, and which locations and what they
+//! can do, so intake can refuse a partner order for something that does not exist.
+
+use diesel::prelude::*;
+use omni_contracts::api::{Capability, Location};
+use omni_contracts::{LocationId, Sku};
+use omni_db::DbConnection;
+
+use super::schema::{known_locations, known_skus};
+
+/// Remembers a SKU (idempotent).
+pub fn remember_sku(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<()> {
+    let known: i64 = known_skus::table
+        .filter(known_skus::sku.eq(sku.as_str()))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        diesel::insert_into(known_skus::table)
+            .values(known_skus::sku.eq(sku.as_str()))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Remembers a location and its capabilities (the latest wins).
+pub fn remember_location(conn: &mut DbConnection, location: &Location) -> omni_db::Result<()> {
+    let capabilities = location
+        .capabilities
+        .iter()
+        .map(|c| capability_name(*c))
+        .collect::<Vec<_>>()
+        .join(",");
+    let updated = diesel::update(known_locations::table.find(location.id.as_str()))
+        .set(known_locations::capabilities.eq(&capabilities))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(known_locations::table)
+            .values((
+                known_locations::id.eq(location.id.as_str()),
+                known_locations::capabilities.eq(&capabilities),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The first of `skus` the catalog never announced, if any (one query for all).
+pub fn first_unknown_sku<'a>(conn: &mut DbConnection, skus: &[&'a Sku]) -> omni_db::Result<Option<&'a Sku>> {
+    let known: std::collections::HashSet<String> = known_skus::table
+        .filter(known_skus::sku.eq_any(skus.iter().map(|s| s.as_str())))
+        .select(known_skus::sku)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    Ok(skus.iter().copied().find(|s| !known.contains(s.as_str())))
+}
+
+/// A location's capabilities, or `None` when the catalog never announced it.
+pub fn capabilities(conn: &mut DbConnection, id: &LocationId) -> omni_db::Result<Option<Vec<String>>> {
+    let row: Option<String> = known_locations::table
+        .find(id.as_str())
+        .select(known_locations::capabilities)
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|c| {
+        c.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }))
+}
+
+/// The wire name of a capability (`ship`, `pickup`, `curbside`).
+pub fn capability_name(capability: Capability) -> &'static str {
+    match capability {
+        Capability::Ship => "ship",
+        Capability::Pickup => "pickup",
+        Capability::Curbside => "curbside",
+    }
+}
