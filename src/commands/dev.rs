@@ -145,6 +145,12 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
             "admin key"
         );
         println!("  {:<12} {}", "data", data_dir.display());
+        println!(
+            "  {:<12} {} (send docs/schemas/examples/*.json to {} as `omni.partner_order.submitted`)",
+            "partner",
+            crate::demo_data::DEMO_PARTNER,
+            mesh.topic(omni_contracts::Topic::OrdersInbound)
+        );
         println!("Press Ctrl-C to stop.");
     }
     Ok(DevMesh { mesh, admin_key })

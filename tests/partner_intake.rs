@@ -1,0 +1,412 @@
+//! Partner intake on `omni.orders.inbound.v1`: the published examples are taken by `omni dev` as they are; bad
+//! messages go to the DLQ with a reason naming the problem while good ones around them are taken; and when
+//! orders back up, the ones closest to their promise date go on first, each step with its timeout.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_contracts::Topic;
+use omni_kafka::Kafka;
+use omni_testkit::kafka::collect;
+use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn headers() -> Vec<(String, String)> {
+    vec![
+        ("ce_specversion".to_owned(), "1.0".to_owned()),
+        ("ce_id".to_owned(), uuid::Uuid::new_v4().to_string()),
+        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
+        ("ce_source".to_owned(), "/partners/test".to_owned()),
+        ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
+    ]
+}
+
+fn producer(settings: &omni_config::Settings, bootstrap: &str) -> anyhow::Result<omni_kafka::Producer> {
+    let metrics = omni_telemetry::Metrics::new("test")?;
+    Ok(Kafka::new(&settings.kafka, bootstrap).producer(&metrics)?)
+}
+
+/// `omni dev`, started as a user starts it, takes every file in `docs/schemas/examples/` as it is, from its
+/// Kafka intake to release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_examples_are_taken_by_omni_dev_as_they_are() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let dir = std::env::temp_dir().join(format!("omni-intake-{}", uuid::Uuid::new_v4().simple()));
+    let endpoints = dir.join("endpoints.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omni"))
+        .args([
+            "dev",
+            "--ephemeral-ports",
+            "--admin-key",
+            "intake-test-admin-key-1234",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--endpoints-file")
+        .arg(&endpoints)
+        .env_remove("OMNI__KAFKA__BOOTSTRAP_SERVERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let outcome = examples_taken(&endpoints).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopped = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    stopped.await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn examples_taken(endpoints: &std::path::Path) -> anyhow::Result<()> {
+    let text = eventually(
+        "omni dev to start and load its demo data",
+        Duration::from_secs(120),
+        || async { Ok(std::fs::read_to_string(endpoints).ok()) },
+    )
+    .await?;
+    let endpoints: serde_json::Value = serde_json::from_str(&text)?;
+    let bootstrap = endpoints["kafka_bootstrap"].as_str().context("kafka_bootstrap")?;
+    let orders = Client::new(
+        endpoints["services"]["orders"]
+            .as_str()
+            .context("orders url")?
+            .to_owned(),
+        endpoints["admin_key"].as_str().context("admin key")?,
+    );
+    let defaults = omni_config::Settings::defaults()?;
+    let producer = producer(&defaults, bootstrap)?;
+    let inbound = omni_kafka::topics::TopicNames::new(&defaults.kafka.topics)
+        .name(Topic::OrdersInbound)
+        .to_owned();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemas/examples");
+    let mut sent = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let body = std::fs::read(&path)?;
+            let example: serde_json::Value = serde_json::from_slice(&body)?;
+            let key = format!("{}:{}", example["partner_id"], example["partner_order_id"]);
+            producer.send_raw(&inbound, &key, &headers(), &body).await?;
+            sent.push(
+                example["partner_order_id"]
+                    .as_str()
+                    .context("partner_order_id")?
+                    .to_owned(),
+            );
+        }
+    }
+    ensure!(sent.len() >= 3, "the examples cover ship, pickup and curbside");
+    eventually("every example to be released", WAIT, || async {
+        let listed = orders
+            .get("/v1/orders?partner=northwind-market&limit=100")
+            .await?;
+        let taken = listed.body["orders"].as_array().cloned().unwrap_or_default();
+        for order in &taken {
+            ensure!(order["status"] != "failed", "an example failed: {order}");
+        }
+        let released = sent.iter().all(|id| {
+            taken
+                .iter()
+                .any(|o| o["partner_order_id"] == id.as_str() && o["status"] == "released")
+        });
+        Ok(released.then_some(()))
+    })
+    .await
+}
+
+/// Each kind of bad message goes to the DLQ with its original bytes and a reason naming the problem; the good
+/// orders around them are taken once; a resent order is acknowledged with the first order's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_partner_orders_are_dead_lettered_with_their_reason_and_good_ones_are_taken_once()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let embedded = MeshOptions {
+        ephemeral_ports: true,
+        ..MeshOptions::embedded(settings(), tempdir())
+    };
+    let mesh = Mesh::start(embedded).await?;
+    let outcome = rejects_and_takes(&mesh).await;
+    mesh.stop().await?;
+    outcome?;
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let outcome = rejects_and_takes(&mesh).await;
+    mesh.stop().await?;
+    outcome
+}
+
+fn partner_order(partner: &str, id: &str) -> serde_json::Value {
+    json!({
+        "partner_id": partner, "partner_order_id": id, "placed_at": "2026-11-23T09:00:00Z",
+        "currency": "EUR", "customer": { "tier": "standard" },
+        "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 2100 }],
+        "total_minor": 2100, "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
+        "promise_by": "2026-11-26T18:00:00Z", "tenders": [{ "type": "marketplace_prepaid" }]
+    })
+}
+
+async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+    let sku = json!({ "sku": "TEE-1", "title": "Tee" });
+    ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
+    receive_stock(&allocation, "STORE-1", "TEE-1", 20).await?;
+    eventually("routing to see the stock", WAIT, || async {
+        Ok((fulfillment.get("/v1/stock/TEE-1").await?.body[0]["atp"] == 20).then_some(()))
+    })
+    .await?;
+
+    let producer = producer(mesh.settings(), mesh.kafka_bootstrap())?;
+    let inbound = mesh.topic(Topic::OrdersInbound);
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut order = partner_order("acme-market", &format!("BAD-{}", uuid::Uuid::new_v4().simple()));
+        f(&mut order);
+        serde_json::to_vec(&order).unwrap_or_default()
+    };
+    // (body, what the reason must name)
+    let bad: Vec<(Vec<u8>, &str)> = vec![
+        (b"{\"partner_id\": ".to_vec(), "not JSON"),
+        (
+            edit(&|o| o["lines"][0]["quantity"] = json!("one")),
+            "/lines/0/quantity",
+        ),
+        (
+            edit(&|o| o["lines"][0]["quantity"] = json!(-1)),
+            "/lines/0/quantity",
+        ),
+        (edit(&|o| o["status"] = json!("released")), "status"),
+        (edit(&|o| o["reservation_id"] = json!("r-1")), "reservation_id"),
+        (
+            edit(&|o| {
+                o.as_object_mut().map(|m| m.remove("promise_by"));
+            }),
+            "promise_by",
+        ),
+        (
+            edit(&|o| o["partner_id"] = json!("nobody-market")),
+            "not a registered partner",
+        ),
+        (edit(&|o| o["partner_id"] = json!("paused-market")), "disabled"),
+        (edit(&|o| o["total_minor"] = json!(2000)), "total_minor"),
+        (
+            edit(&|o| o["lines"][0]["sku"] = json!("NO-SUCH-SKU")),
+            "unknown SKU",
+        ),
+        (
+            edit(&|o| o["delivery"] = json!({ "type": "curbside", "location_id": "STORE-1" })),
+            "does not offer curbside",
+        ),
+        (
+            edit(&|o| o["delivery"] = json!({ "type": "pickup", "location_id": "NOWHERE" })),
+            "unknown location",
+        ),
+        (vec![b' '; 300 * 1024], "bytes"),
+    ];
+    let good = ["GOOD-1", "GOOD-2"];
+    producer
+        .send_raw(
+            &inbound,
+            "k",
+            &headers(),
+            &serde_json::to_vec(&partner_order("acme-market", good[0]))?,
+        )
+        .await?;
+    for (body, _) in &bad {
+        producer.send_raw(&inbound, "k", &headers(), body).await?;
+    }
+    // A message that is not a partner order at all, by its CloudEvents type.
+    let mut wrong_type = headers();
+    wrong_type[2].1 = "omni.order.accepted".into();
+    producer
+        .send_raw(
+            &inbound,
+            "k",
+            &wrong_type,
+            &serde_json::to_vec(&partner_order("acme-market", "X"))?,
+        )
+        .await?;
+    // The second good order, then the first again (a partner's resend: a new ce_id).
+    for id in [good[1], good[0]] {
+        producer
+            .send_raw(
+                &inbound,
+                "k",
+                &headers(),
+                &serde_json::to_vec(&partner_order("acme-market", id))?,
+            )
+            .await?;
+    }
+
+    let dlq = mesh.topic(Topic::OrdersInboundDlq);
+    let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| {
+        seen.len() > bad.len()
+    })
+    .await?;
+    for (body, reason) in &bad {
+        let entry = dead
+            .iter()
+            .find(|d| &d.body == body)
+            .with_context(|| format!("a message that should fail for `{reason}` is not in the DLQ"))?;
+        let got = entry.header("omni_dlq_reason").unwrap_or_default();
+        ensure!(
+            got.contains(reason),
+            "DLQ reason `{got}` does not name `{reason}`"
+        );
+    }
+    ensure!(
+        dead.iter()
+            .any(|d| d.header("omni_dlq_reason").is_some_and(|r| r.contains("ce_type"))),
+        "the wrong CloudEvents type is dead-lettered by its header"
+    );
+    let listed = eventually("both good orders to be taken", WAIT, || async {
+        let listed = orders.get("/v1/orders?partner=acme-market&limit=100").await?;
+        let taken = listed.body["orders"].as_array().cloned().unwrap_or_default();
+        Ok((taken.len() >= 2).then_some(taken))
+    })
+    .await?;
+    for id in good {
+        let n = listed.iter().filter(|o| o["partner_order_id"] == id).count();
+        ensure!(n == 1, "{id} was taken {n} times");
+    }
+    let first_id = listed
+        .iter()
+        .find(|o| o["partner_order_id"] == good[0])
+        .and_then(|o| o["id"].as_str())
+        .context("first order id")?
+        .to_owned();
+    let orders_topic = mesh.topic(Topic::Orders);
+    collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {
+        seen.iter().any(|m| {
+            m.header("ce_type") == Some("omni.order.duplicate_received")
+                && m.json()["order_id"] == first_id.as_str()
+                && m.header("ce_partnerid") == Some("acme-market")
+        })
+    })
+    .await
+    .context("the resent order is acknowledged with the first order's id")?;
+    Ok(())
+}
+
+/// Routing is down, at most two orders may be on their way to a hold, and a hold must come within 3 s: the two
+/// first orders go on and time out; of the four waiting, the two closest to their promise date go next, then
+/// the rest (no promise date last).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backlog_goes_on_closest_promise_first_and_each_step_times_out() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = settings();
+    settings.orders.max_in_flight = 2;
+    settings.orders.reserve_timeout_seconds = 3;
+    let options = MeshOptions {
+        ephemeral_ports: true,
+        ..MeshOptions::embedded(settings, tempdir())
+    }
+    .without("fulfillment");
+    let mesh = Mesh::start(options).await?;
+    let outcome = backlog(&mesh).await;
+    mesh.stop().await?;
+    outcome
+}
+
+async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let now = chrono::Utc::now();
+    let place = |name: &'static str, promise_days: Option<i64>| {
+        let orders = &orders;
+        async move {
+            let mut body = json!({
+                "channel": "web", "currency": "EUR",
+                "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 100 }],
+                "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 },
+                "tenders": [{ "type": "card", "token": "tok_backlogtest" }],
+            });
+            if let Some(days) = promise_days {
+                body["promise_by"] = json!(now + chrono::Duration::days(days));
+            }
+            let placed = orders
+                .post("/v1/orders", &body, &[("Idempotency-Key", name)])
+                .await?;
+            ensure!(placed.status == 201, "{placed:?}");
+            Ok::<String, anyhow::Error>(placed.body["id"].as_str().context("id")?.to_owned())
+        }
+    };
+    let first = [place("a", Some(5)).await?, place("b", Some(4)).await?];
+    // Both are on their way before the backlog forms (sending an order on stamps its `updated_at`).
+    eventually("the first two orders to go on", WAIT, || async {
+        for id in &first {
+            let order = orders.get(&format!("/v1/orders/{id}")).await?.body;
+            if order["updated_at"] == order["created_at"] {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })
+    .await?;
+    let c = place("c", Some(3)).await?;
+    let d = place("d", Some(1)).await?;
+    let e = place("e", Some(2)).await?;
+    let f = place("f", None).await?;
+    let all: Vec<String> = first
+        .iter()
+        .cloned()
+        .chain([c.clone(), d.clone(), e.clone(), f.clone()])
+        .collect();
+    let failed = eventually("every order to time out in turn", WAIT, || async {
+        let mut failed = Vec::new();
+        for id in &all {
+            let order = orders.get(&format!("/v1/orders/{id}")).await?.body;
+            if order["status"] != "failed" {
+                return Ok(None);
+            }
+            failed.push(order);
+        }
+        Ok(Some(failed))
+    })
+    .await?;
+    for order in &failed {
+        let reason = order["failure_reason"].as_str().unwrap_or_default();
+        ensure!(reason.contains("no hold within 3 s"), "{reason}");
+    }
+    let failed_at = |id: &str| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let order = failed.iter().find(|o| o["id"] == id).context("order")?;
+        Ok(serde_json::from_value(order["updated_at"].clone())?)
+    };
+    let (dd, ee, cc, ff) = (failed_at(&d)?, failed_at(&e)?, failed_at(&c)?, failed_at(&f)?);
+    ensure!(
+        dd.max(ee) < cc.min(ff),
+        "the two closest promises (d {dd}, e {ee}) went on before c ({cc}) and the one without a promise ({ff})"
+    );
+    ensure!(
+        failed_at(&first[0])?.max(failed_at(&first[1])?) < dd.min(ee),
+        "the first two went on first"
+    );
+    Ok(())
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("omni-intake-{}", uuid::Uuid::new_v4().simple()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
