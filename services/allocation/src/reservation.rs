@@ -505,6 +505,9 @@ async fn end_part(state: &State, hold: StoredHold, status: &'static str) -> Resu
             };
             if ended {
                 mark_lines(conn, &stored)?;
+                if status == "expired" {
+                    announce_expiry(conn, &stored)?;
+                }
             }
             Ok(ended)
         })
@@ -561,6 +564,26 @@ async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, Hold
         status: "committed".to_owned(),
         ..hold
     })
+}
+
+/// Tells the saga that an order's hold lapsed (`omni.reservation.expired`), in the caller's transaction.
+fn announce_expiry(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> Result<(), HoldFailure> {
+    let Some(order) = hold.order_id.as_deref() else {
+        return Ok(());
+    };
+    let expired = omni_contracts::events::ReservationExpired {
+        reservation_id: ReservationId::parse(&hold.reservation_id).map_err(corrupt)?,
+        order_id: omni_contracts::OrderId::parse(order).map_err(corrupt)?,
+        location_id: LocationId::parse(&hold.location_id).map_err(corrupt)?,
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &omni_contracts::Envelope::new(
+            "allocation",
+            omni_contracts::events::ReservationEvent::Expired(expired),
+        ),
+    )?;
+    Ok(())
 }
 
 /// Marks the availability of a hold's SKUs as changed, in the caller's transaction.

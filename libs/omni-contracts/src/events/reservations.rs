@@ -16,13 +16,28 @@ pub enum ReservationEvent {
     Rejected(ReservationRejected),
     /// Stock left a location (a POS sale, a count) while units there were held: some holds are short.
     Shortage(StockShortage),
+    /// An order's hold lapsed before it was paid for (the sweeper released it).
+    Expired(ReservationExpired),
 }
 
 crate::event_payload!(ReservationEvent on Topic::Reservations, {
     Held(ReservationHeld) = "omni.reservation.held",
     Rejected(ReservationRejected) = "omni.reservation.rejected",
     Shortage(StockShortage) = "omni.reservation.shortage",
+    Expired(ReservationExpired) = "omni.reservation.expired",
 });
+
+/// `omni.reservation.expired`: an order's hold lapsed and its units are on sale again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationExpired {
+    /// The hold.
+    pub reservation_id: ReservationId,
+    /// The order it was for.
+    pub order_id: OrderId,
+    /// Where.
+    pub location_id: LocationId,
+}
 
 /// `omni.reservation.shortage`: on-hand fell below what is held; the newest holds are the short ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,4 +117,4 @@ pub struct ReservationRejected {
     pub shortages: Vec<Shortage>,
 }
 
-keyed_by_order!(ReservationHeld, ReservationRejected);
+keyed_by_order!(ReservationHeld, ReservationRejected, ReservationExpired);

@@ -118,6 +118,13 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                 Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
             }
         }
+        // Holds are pinned once paid; one that lapses before is gone, and with it the order's claim on the stock.
+        (S::Accepted | S::Reserved, SagaInput::Reservation(ReservationEvent::Expired(e))) => {
+            Step::Fail(format!(
+                "the hold at {} expired before the payment was authorized",
+                e.location_id
+            ))
+        }
         (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
         (S::Accepted, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::KeepAuthorization,
         (S::Cancelled, SagaInput::Reservation(ReservationEvent::Held(_)))

@@ -17,6 +17,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let order_id = match &e.data {
                 ReservationEvent::Held(h) => h.order_id,
                 ReservationEvent::Rejected(r) => r.order_id,
+                ReservationEvent::Expired(x) => x.order_id,
                 ReservationEvent::Shortage(s) => {
                     // One shortage can hit several orders: each is routed again on its own.
                     for order_id in s.orders.clone() {

@@ -1,0 +1,164 @@
+//! The saga's failure paths, each end to end on the mesh: out of stock everywhere, a declined card (the hold
+//! goes back on sale), and a hold that lapses before the payment (the order fails, the units are on sale again).
+//! The happy path is the walking skeleton; re-routing and cancellation have their own files.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_testkit::testing::{ADMIN_KEY, eventually, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("omni-saga-{}", uuid::Uuid::new_v4().simple()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn embedded(settings: omni_config::Settings) -> MeshOptions {
+    MeshOptions {
+        ephemeral_ports: true,
+        ..MeshOptions::embedded(settings, tempdir())
+    }
+}
+
+/// One store with 3 units of TEE-1, visible to routing.
+async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+    let sku = json!({ "sku": "TEE-1", "title": "Tee" });
+    ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
+    receive_stock(&allocation, "STORE-1", "TEE-1", 3).await?;
+    if mesh.endpoints().contains_key("fulfillment") {
+        let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+        eventually("routing to see the stock", WAIT, || async {
+            Ok((fulfillment.get("/v1/stock/TEE-1").await?.body[0]["atp"] == 3).then_some(()))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+async fn tokenize(mesh: &Mesh, number: &str) -> anyhow::Result<String> {
+    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+    let answer = payments
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": number, "exp_month": 1, "exp_year": 2031 }),
+            &[],
+        )
+        .await?;
+    Ok(answer.body["token"].as_str().context("token")?.to_owned())
+}
+
+async fn place(mesh: &Mesh, key: &str, quantity: u32, token: &str) -> anyhow::Result<String> {
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let order = json!({
+        "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": "TEE-1", "quantity": quantity, "unit_price_minor": 1999 }],
+        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
+        "tenders": [{ "type": "card", "token": token }],
+    });
+    let placed = orders
+        .post("/v1/orders", &order, &[("Idempotency-Key", key)])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    Ok(placed.body["id"].as_str().context("order id")?.to_owned())
+}
+
+async fn failed_with(mesh: &Mesh, order_id: &str) -> anyhow::Result<String> {
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    eventually("the order to fail", WAIT, || async {
+        let current = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        ensure!(
+            current["status"] != "released",
+            "the order was released: {current}"
+        );
+        Ok((current["status"] == "failed")
+            .then(|| current["failure_reason"].as_str().unwrap_or_default().to_owned()))
+    })
+    .await
+}
+
+async fn available(mesh: &Mesh) -> anyhow::Result<i64> {
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?;
+    answer.body["available"].as_i64().context("available")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_no_node_can_serve_fails_as_out_of_stock() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mesh = Mesh::start(embedded(settings())).await?;
+    let outcome = async {
+        stocked(&mesh).await?;
+        let token = tokenize(&mesh, "4242 4242 4242 4242").await?;
+        let order = place(&mesh, "too-many", 5, &token).await?;
+        let reason = failed_with(&mesh, &order).await?;
+        ensure!(
+            reason.contains("STORE-1"),
+            "the reason names the node and why: {reason}"
+        );
+        ensure!(available(&mesh).await? == 3, "nothing stays held");
+        Ok(())
+    }
+    .await;
+    mesh.stop().await?;
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_declined_card_fails_the_order_and_its_hold_goes_back_on_sale() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mesh = Mesh::start(embedded(settings())).await?;
+    let outcome = async {
+        stocked(&mesh).await?;
+        // The sandbox PSP's documented declining card.
+        let token = tokenize(&mesh, "4000 0000 0000 0002").await?;
+        let order = place(&mesh, "declined", 2, &token).await?;
+        let reason = failed_with(&mesh, &order).await?;
+        ensure!(reason.contains("card_declined"), "{reason}");
+        eventually("the hold to be released", WAIT, || async {
+            Ok((available(&mesh).await? == 3).then_some(()))
+        })
+        .await
+    }
+    .await;
+    mesh.stop().await?;
+    outcome
+}
+
+/// Payments is down, so the order waits for its authorization while its 2-second hold lapses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_that_lapses_before_payment_fails_the_order_and_frees_the_units() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = settings();
+    settings.reservations.ttl_seconds = 2;
+    let options = embedded(settings);
+    let token = omni_testkit::testing::token_from_payments_alone(&options).await?;
+    let mesh = Mesh::start(options.without("payments")).await?;
+    let outcome = async {
+        stocked(&mesh).await?;
+        let order = place(&mesh, "lapses", 2, &token).await?;
+        let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+        eventually("the order to be held", WAIT, || async {
+            let status = orders.get(&format!("/v1/orders/{order}")).await?.body["status"].clone();
+            Ok((status == "reserved" || status == "failed").then_some(()))
+        })
+        .await?;
+        let reason = failed_with(&mesh, &order).await?;
+        ensure!(reason.contains("expired before the payment"), "{reason}");
+        eventually("the units to be on sale again", WAIT, || async {
+            Ok((available(&mesh).await? == 3).then_some(()))
+        })
+        .await
+    }
+    .await;
+    mesh.stop().await?;
+    outcome
+}
