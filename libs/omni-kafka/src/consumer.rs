@@ -157,6 +157,12 @@ impl Kafka {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("topic.metadata.refresh.interval.ms", "5000");
+        // Operators may tune how fast a dead member is noticed: `kafka.properties` win over these defaults.
+        for key in ["session.timeout.ms", "heartbeat.interval.ms"] {
+            if let Some(value) = self.settings().properties.get(key) {
+                config.set(key, value.expose());
+            }
+        }
         let consumer: StreamConsumer = config.create()?;
         let names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
         consumer.subscribe(&names)?;

@@ -1,0 +1,358 @@
+//! Crash test of partner intake on the real broker (Nisshi) and PostgreSQL: a feed of 5,000 partner orders with
+//! 5 % exact duplicates and 1 % malformed messages, while `omni serve orders` is killed (`kill -9`) and
+//! restarted at random 20 times. Afterwards: every valid partner order has exactly one order (none lost, none
+//! twice) and every malformed message is in the DLQ with a reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use omni_contracts::{Envelope, Topic};
+use omni_testkit::Client;
+use omni_testkit::kafka::collect;
+use omni_testkit::testing::{eventually, isolate_kafka, kafka_bootstrap, settings};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+const ORDERS: usize = 5_000;
+const DUPLICATE_PERCENT: usize = 5;
+const MALFORMED_PERCENT: usize = 1;
+const KILLS: usize = 20;
+const ADMIN: &str = "crash-test-admin-key-0123456789";
+
+struct Run {
+    config: std::path::PathBuf,
+    port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start(run: &Run) -> anyhow::Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_omni"))
+        .args(["serve", "orders", "--config"])
+        .arg(&run.config)
+        .env_remove("OMNI_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
+fn kill_hard(child: &mut Child) -> anyhow::Result<()> {
+    let _ = child.kill(); // SIGKILL
+    child.wait()?;
+    Ok(())
+}
+
+async fn ready(port: u16, child: &mut Child) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(answer) = client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
+            && answer.status().is_success()
+        {
+            return Ok(());
+        }
+        if let Some(exit) = child.try_wait()? {
+            bail!("omni serve orders exited before it was ready: {exit:?}");
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("omni serve orders was not ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn order(id: &str, units: u32) -> serde_json::Value {
+    json!({
+        "partner_id": "acme-market", "partner_order_id": id, "placed_at": "2026-11-23T09:00:00Z",
+        "currency": "EUR", "customer": { "tier": "standard" },
+        "lines": [{ "sku": "CRASH-SKU", "quantity": units, "unit_price_minor": 250 }],
+        "total_minor": i64::from(units) * 250,
+        "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
+        "promise_by": "2026-11-26T18:00:00Z", "tenders": [{ "type": "marketplace_prepaid" }]
+    })
+}
+
+fn headers(ce_id: &str) -> Vec<(String, String)> {
+    vec![
+        ("ce_specversion".to_owned(), "1.0".to_owned()),
+        ("ce_id".to_owned(), ce_id.to_owned()),
+        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
+        ("ce_source".to_owned(), "/partners/acme-market".to_owned()),
+        ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
+    ]
+}
+
+/// One message of the feed.
+struct Message {
+    ce_id: String,
+    body: Vec<u8>,
+}
+
+/// The feed, shuffled: every valid order once, 5 % of them again (the same bytes; half with the same `ce_id`,
+/// a redelivery, half with a new one, a partner's resend), and 1 % malformed ones of several kinds.
+fn feed(rng: &mut rand::rngs::StdRng) -> (Vec<Message>, BTreeSet<String>, Vec<Vec<u8>>) {
+    let mut messages = Vec::new();
+    let mut valid = BTreeSet::new();
+    for n in 0..ORDERS {
+        let id = format!("CRASH-{n:05}");
+        let body = serde_json::to_vec(&order(&id, 1 + (n % 3) as u32)).unwrap_or_default();
+        let ce_id = uuid::Uuid::new_v4().to_string();
+        messages.push(Message {
+            ce_id: ce_id.clone(),
+            body: body.clone(),
+        });
+        if n % (100 / DUPLICATE_PERCENT) == 0 {
+            let ce_id = if n % 2 == 0 {
+                ce_id
+            } else {
+                uuid::Uuid::new_v4().to_string()
+            };
+            messages.push(Message { ce_id, body });
+        }
+        valid.insert(id);
+    }
+    let mut malformed = Vec::new();
+    for n in 0..ORDERS * MALFORMED_PERCENT / 100 {
+        let id = format!("BROKEN-{n:03}");
+        let body = match n % 5 {
+            0 => format!("{{\"partner_id\": \"acme-market\", \"partner_order_id\": \"{id}\"").into_bytes(),
+            1 => {
+                let mut o = order(&id, 1);
+                o["lines"][0]["quantity"] = json!(0);
+                serde_json::to_vec(&o).unwrap_or_default()
+            }
+            2 => {
+                let mut o = order(&id, 1);
+                o["total_minor"] = json!(1);
+                serde_json::to_vec(&o).unwrap_or_default()
+            }
+            3 => {
+                let mut o = order(&id, 1);
+                o["partner_id"] = json!("unknown-market");
+                serde_json::to_vec(&o).unwrap_or_default()
+            }
+            _ => {
+                let mut o = order(&id, 1);
+                o["surprise"] = json!(true);
+                serde_json::to_vec(&o).unwrap_or_default()
+            }
+        };
+        malformed.push(body.clone());
+        messages.push(Message {
+            ce_id: uuid::Uuid::new_v4().to_string(),
+            body,
+        });
+    }
+    // Shuffle (Fisher-Yates), so duplicates and bad messages are spread through the feed.
+    for i in (1..messages.len()).rev() {
+        let j = rng.random_range(0..=i);
+        messages.swap(i, j);
+    }
+    (messages, valid, malformed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partner_intake_takes_every_order_exactly_once_while_killed_twenty_times() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let bootstrap = kafka_bootstrap()
+        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+    let database = omni_db::testing::TestDatabase::create(omni_db::testing::Backend::Postgres)?;
+    let mut settings = settings();
+    isolate_kafka(&mut settings);
+    settings.kafka.bootstrap_servers = bootstrap.clone();
+
+    let dir = std::env::temp_dir().join(format!("omni-crash-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let port = free_port()?;
+    let topics: String = settings
+        .kafka
+        .topics
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+        .collect();
+    let config = format!(
+        "[http.ports]\norders = {port}\n\n[database]\nurl = \"{db}\"\n\n[kafka]\nbootstrap_servers = \"{bootstrap}\"\n\
+         group_prefix = \"{group}\"\n\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
+         \"heartbeat.interval.ms\" = \"500\"\n\n[kafka.topics]\n{topics}\n\
+         [[auth.api_keys]]\nkey = \"{ADMIN}\"\nname = \"crash-admin\"\nroles = [\"admin\"]\n\n\
+         [[orders.partners]]\nid = \"acme-market\"\nname = \"Acme\"\n",
+        db = database.url,
+        group = settings.kafka.group_prefix,
+    );
+    let run = Run {
+        config: dir.join("omni.toml"),
+        port,
+        _dir: TempDir(dir.clone()),
+    };
+    std::fs::write(&run.config, config)?;
+
+    let metrics = omni_telemetry::Metrics::new("crash-test")?;
+    let kafka = omni_kafka::Kafka::new(&settings.kafka, &bootstrap);
+    let producer = kafka.producer(&metrics)?;
+    // Orders learns the SKU from the catalog topic, as in production.
+    let sku: omni_contracts::api::SkuRecord =
+        serde_json::from_value(json!({ "sku": "CRASH-SKU", "title": "Crash test tee" }))?;
+    producer
+        .publish(&Envelope::new(
+            "catalog",
+            omni_contracts::events::CatalogEvent::SkuUpserted(sku),
+        ))
+        .await?;
+
+    let mut child = start(&run)?;
+    let outcome = crash_run(&run, &mut child, &producer, &kafka).await;
+    let _ = kill_hard(&mut child);
+    outcome
+}
+
+async fn crash_run(
+    run: &Run,
+    child: &mut Child,
+    producer: &omni_kafka::Producer,
+    kafka: &omni_kafka::Kafka,
+) -> anyhow::Result<()> {
+    ready(run.port, child).await?;
+    let orders = Client::new(format!("http://127.0.0.1:{}", run.port), ADMIN);
+    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    // The catalog reached orders once a probe order is taken (a probe that raced it is dead-lettered; retry).
+    let mut probe = 0;
+    eventually("orders to know the catalog", Duration::from_secs(60), || {
+        probe += 1;
+        let (orders, inbound) = (&orders, &inbound);
+        let id = format!("PROBE-{probe}");
+        async move {
+            let body = serde_json::to_vec(&order(&id, 1))?;
+            producer
+                .send_raw(inbound, &id, &headers(&uuid::Uuid::new_v4().to_string()), &body)
+                .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let listed = orders.get("/v1/orders?partner=acme-market&limit=100").await?;
+            Ok(listed.body["orders"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty())
+                .then_some(()))
+        }
+    })
+    .await?;
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261123);
+    let (messages, valid, malformed) = feed(&mut rng);
+    let total = messages.len();
+    // The feed runs in the background, paced over ~20 s, while the service is killed and restarted.
+    let sender = {
+        let producer = producer.clone();
+        let inbound = inbound.clone();
+        tokio::spawn(async move {
+            for (n, message) in messages.iter().enumerate() {
+                let key = format!("k{}", n % 64);
+                producer
+                    .send_raw(&inbound, &key, &headers(&message.ce_id), &message.body)
+                    .await?;
+                if n % 256 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1_000)).await;
+                }
+            }
+            Ok::<usize, anyhow::Error>(messages.len())
+        })
+    };
+    let mut kills = 0;
+    while kills < KILLS {
+        let alive = Duration::from_millis(rng.random_range(300..2_500));
+        tokio::time::sleep(alive).await;
+        kill_hard(child)?;
+        kills += 1;
+        *child = start(run)?;
+        ready(run.port, child).await?;
+    }
+    let sent = sender.await??;
+    ensure!(sent == total, "the whole feed was sent");
+
+    // Drain: every valid order taken, every malformed one dead-lettered.
+    let taken = eventually(
+        "every valid partner order to be taken",
+        Duration::from_secs(300),
+        || async {
+            let taken = all_partner_orders(&orders).await?;
+            let ids: BTreeSet<&String> = taken.keys().collect();
+            Ok(valid.iter().all(|id| ids.contains(id)).then_some(taken))
+        },
+    )
+    .await?;
+    let twice: Vec<_> = taken.iter().filter(|(_, n)| **n > 1).collect();
+    ensure!(twice.is_empty(), "partner orders taken more than once: {twice:?}");
+    let unexpected: Vec<_> = taken
+        .keys()
+        .filter(|id| !valid.contains(*id) && !id.starts_with("PROBE-"))
+        .collect();
+    ensure!(
+        unexpected.is_empty(),
+        "orders that should not exist: {unexpected:?}"
+    );
+    let dlq = kafka.topics().dead_letter_name(Topic::OrdersInbound);
+    let dead = collect(kafka.bootstrap(), &[&dlq], Duration::from_secs(120), |seen| {
+        malformed.iter().all(|m| seen.iter().any(|d| &d.body == m))
+    })
+    .await?;
+    for body in &malformed {
+        let entry = dead
+            .iter()
+            .find(|d| &d.body == body)
+            .context("a malformed message is missing from the DLQ")?;
+        ensure!(
+            entry.header("omni_dlq_reason").is_some_and(|r| !r.is_empty()),
+            "a DLQ entry without a reason"
+        );
+    }
+    println!(
+        "crash test: {total} messages ({} valid orders, {} malformed), {kills} kills; {} orders taken once each, \
+         {} DLQ entries",
+        valid.len(),
+        malformed.len(),
+        taken.len(),
+        dead.len()
+    );
+    Ok(())
+}
+
+/// Every order of the partner, counted by partner order id, read page by page.
+async fn all_partner_orders(orders: &Client) -> anyhow::Result<BTreeMap<String, usize>> {
+    let mut counts = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!("/v1/orders?partner=acme-market&limit=100&after={a}"),
+            None => "/v1/orders?partner=acme-market&limit=100".to_owned(),
+        };
+        let page = orders.get(&path).await?;
+        ensure!(
+            page.status == 200,
+            "listing answered {}: {}",
+            page.status,
+            page.body
+        );
+        for o in page.body["orders"].as_array().cloned().unwrap_or_default() {
+            let id = o["partner_order_id"].as_str().unwrap_or_default().to_owned();
+            *counts.entry(id).or_insert(0) += 1;
+        }
+        match page.body["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => return Ok(counts),
+        }
+    }
+}
