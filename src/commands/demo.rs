@@ -32,6 +32,10 @@ pub struct DemoArgs {
     /// Milliseconds between POS sales at the stores racing the web orders (0: no POS sales).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pos_interval_ms: u64,
+    /// Marketplace orders to send through the Kafka intake while the web orders run (about 10 % of them sent
+    /// twice, one malformed message per 20).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    marketplace_orders: u32,
     /// Keep the mesh running after the report until Ctrl-C.
     #[arg(long)]
     keep_running: bool,
@@ -51,7 +55,8 @@ struct Tally {
 pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("OMNI__TELEMETRY__LEVEL").is_none() && std::env::var_os("RUST_LOG").is_none() {
         // The report is the output; keep the services' logs to warnings unless asked otherwise.
-        settings.telemetry.level = "warn".into();
+        // The marketplace feed's malformed messages are dead-lettered on purpose; the report counts them.
+        settings.telemetry.level = "warn,omni_kafka::consumer=error".into();
     }
     let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
     let mut dev_args = args.dev.clone();
@@ -79,6 +84,15 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.pos_interval_ms),
         pos_done.clone(),
     ));
+    let marketplace = {
+        // Spread over about as long as the web orders take (~15 ms each at the default concurrency).
+        let spread =
+            Duration::from_millis(u64::from(args.orders) * 15 / u64::from(args.concurrency.max(1)).max(1))
+                .max(Duration::from_secs(1));
+        let count = args.marketplace_orders;
+        let mesh = &dev.mesh;
+        async move { crate::commands::demo_marketplace::feed(mesh, count, spread).await }
+    };
     let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -120,7 +134,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
             }
         });
     }
-    while workers.join_next().await.is_some() {}
+    let (_, sent) = tokio::join!(
+        async { while workers.join_next().await.is_some() {} },
+        marketplace
+    );
+    let sent = sent.context("sending the marketplace orders")?;
     pos_done.cancel();
     let pos = pos.await.unwrap_or_default();
     bar.finish();
@@ -128,6 +146,9 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     let oversold = oversold_units(&allocation).await?;
     let fulfillment = Client::new(dev.mesh.url("fulfillment"), &dev.admin_key);
     let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
+    let market =
+        crate::commands::demo_marketplace::outcome(&dev.mesh, &orders, &sent, Duration::from_secs(60))
+            .await?;
     let t = tally.lock().await;
     let mut latencies = t.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
@@ -168,6 +189,28 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         "  oversold units    {oversold_by_omni} (held beyond on-hand: {oversold}, of which POS shelf sales explain up to {})",
         pos.took_held
     );
+    let statuses: Vec<String> = market.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!(
+        "  marketplace       {} orders over Kafka ({} sent twice, {} malformed): {} taken ({}), {} taken twice",
+        sent.orders,
+        sent.duplicates,
+        sent.malformed,
+        market.by_status.values().sum::<u64>(),
+        if statuses.is_empty() {
+            "none".to_owned()
+        } else {
+            statuses.join(", ")
+        },
+        market.taken_twice
+    );
+    println!(
+        "                    {} resends acknowledged with the first order; {} in the DLQ",
+        market.acknowledged,
+        market.dead_letters.values().sum::<u64>()
+    );
+    for (reason, count) in &market.dead_letters {
+        println!("    {count:>5} × {reason}");
+    }
     drop(t);
     let mut mesh = dev.mesh;
     let outcome = if args.keep_running {

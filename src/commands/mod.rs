@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod demo_marketplace;
 pub mod dev;
 pub mod migrate;
 pub mod serve;
