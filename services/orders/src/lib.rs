@@ -20,6 +20,9 @@ use utoipa::OpenApi;
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Most partner orders taken in one transaction (those already waiting on the intake topic).
+pub const INTAKE_BATCH: usize = 128;
+
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
 pub struct State {
@@ -69,7 +72,10 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     };
     let consumers = vec![
         (
-            ctx.consumer("intake", vec![Topic::OrdersInbound]),
+            ctx.consumer("intake", vec![Topic::OrdersInbound]).batched(
+                INTAKE_BATCH,
+                omni_kafka::consumer::stateful_batch(state.clone(), events::inbound::handle_batch),
+            ),
             stateful(state.clone(), events::inbound::handle),
         ),
         (

@@ -20,8 +20,31 @@ use crate::domain::intake::{PartnerStanding, check_partner_order};
 /// The CloudEvents type of a partner order.
 pub const SUBMITTED: &str = "omni.partner_order.submitted";
 
+/// A partner order that passed every check that needs no database.
+struct Checked {
+    event_id: String,
+    partner: PartnerRef,
+    request: omni_contracts::api::NewOrder,
+}
+
 /// Takes a partner order; a malformed or invalid one goes to the DLQ with the reason.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    let checked = check(&state, &incoming)?;
+    take_all(&state, vec![checked]).await
+}
+
+/// Takes the partner orders already waiting, in one transaction. Any message that fails a check fails the
+/// batch, and the consumer hands each message to [`handle`] instead (which dead-letters only the bad one).
+pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
+    let checked = batch
+        .iter()
+        .map(|incoming| check(&state, incoming))
+        .collect::<Result<Vec<_>, _>>()?;
+    take_all(&state, checked).await
+}
+
+/// The checks that need no database: headers, size, JSON, schema, partner, total.
+fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     match incoming.header("ce_type") {
         Some(SUBMITTED) => {}
         Some(other) => {
@@ -50,33 +73,47 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         Some(_) => PartnerStanding::Enabled,
     };
     let (request, _) = check_partner_order(&partner_order, standing).map_err(HandlerError::Permanent)?;
-    let partner = PartnerRef {
-        partner_id: partner_order.partner_id.clone(),
-        partner_order_id: partner_order.partner_order_id.clone(),
-    };
+    Ok(Checked {
+        event_id,
+        partner: PartnerRef {
+            partner_id: partner_order.partner_id,
+            partner_order_id: partner_order.partner_order_id,
+        },
+        request,
+    })
+}
+
+/// Records checked partner orders in one transaction, in order: a redelivery (same `ce_id`) changes nothing, a
+/// resend (same partner order) is acknowledged, anything else is checked against the catalog and accepted.
+async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
     let outcome = state
         .db
-        .transaction(move |conn| -> Result<Option<bool>, AcceptError> {
-            if !omni_db::inbox::claim(conn, "orders.intake", &event_id)? {
-                return Ok(None);
+        .transaction(move |conn| -> Result<bool, AcceptError> {
+            let mut wrote = false;
+            for order in checked {
+                if !omni_db::inbox::claim(conn, "orders.intake", &order.event_id)? {
+                    continue;
+                }
+                wrote = true;
+                let partner = order.partner;
+                if let Some(first) =
+                    orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
+                {
+                    acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, &first)?;
+                    continue;
+                }
+                check_catalog(conn, &order.request)?;
+                accept(conn, order.request, Some(partner))?;
             }
-            if let Some(first) =
-                orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
-            {
-                acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, &first)?;
-                return Ok(Some(false));
-            }
-            check_catalog(conn, &request)?;
-            let (_, created) = accept(conn, request, Some(partner))?;
-            Ok(Some(created))
+            Ok(wrote)
         })
         .await;
     match outcome {
-        Ok(Some(_)) => {
+        Ok(true) => {
             state.changed();
             Ok(())
         }
-        Ok(None) => Ok(()),
+        Ok(false) => Ok(()),
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
         // Two deliveries of one partner order racing: the unique index stops the second; its retry finds the
         // first and acknowledges it as a duplicate.
