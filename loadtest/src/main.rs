@@ -1,10 +1,12 @@
 //! `omni-loadtest`: Omni's benchmarks against the real backends, each printing both sides and their ratio from
 //! one run. `reservations` compares checkout holds through allocation with raw `redis-benchmark` EVALSHA of the
 //! same script and with a PostgreSQL row-lock allocation of the shape Saleor uses; `pos-lag` measures how long a
-//! POS sale takes to show on `omni.availability.v1` at a paced rate. Every run is bounded in count and time,
+//! POS sale takes to show on `omni.availability.v1` at a paced rate; `intake` compares partner intake with a
+//! bare consumer of the same topic. Every run is bounded in count and time,
 //! talks to 127.0.0.1 only, and works in its own database, Redis key prefix and topics.
 
 mod backends;
+mod intake;
 mod pos_lag;
 mod reservations;
 mod stats;
@@ -66,6 +68,9 @@ enum Command {
     /// POS sale → availability event lag: pos_sale movements on omni.inventory.v1 at a paced rate, matched
     /// to the omni.availability.v1 events they cause; p50/p99 lag.
     PosLag(pos_lag::PosLagArgs),
+    /// Partner orders/s through the Kafka intake ÷ a bare consumer reading the same topic, and order-in →
+    /// reserved-event-out latency at half of the intake's maximum rate.
+    Intake(intake::IntakeArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
             match cli.command {
                 Command::Reservations(args) => reservations::run(&cli.backends, args).await,
                 Command::PosLag(args) => pos_lag::run(&cli.backends, args).await,
+                Command::Intake(args) => intake::run(&cli.backends, args).await,
             }
         };
         // Ctrl-C drops the run, so its database, keys and services are cleaned up on the way out.

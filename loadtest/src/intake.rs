@@ -1,0 +1,410 @@
+//! `omni-loadtest intake`: partner orders/s through the orders service's Kafka intake ÷ a bare consumer reading
+//! the same messages on the same broker, and the order-in → `omni.order.reserved`-out latency at half of the
+//! intake's maximum rate through the whole mesh.
+//!
+//! Throughput: the run fills `omni.orders.inbound.v1` with `--orders` valid partner orders while orders is
+//! stopped, then starts it and measures from its first stored order to its last (`created_at` in its table),
+//! so start-up and the consumer group join are not counted. The bare consumer then reads the same messages with
+//! a fresh group, from its first message to the last. Latency: the full mesh with ample stock; partner orders
+//! are sent paced at half the measured intake rate; a reader on `omni.orders.v1` matches each order's
+//! `omni.order.accepted` (which names the partner order id) and `omni.order.reserved`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use diesel::{Connection, RunQueryDsl};
+use omni_contracts::Topic;
+use omni_testkit::testing::{ADMIN_KEY, eventually};
+use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use rdkafka::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use serde_json::json;
+
+use crate::BackendArgs;
+use crate::backends::RunBackends;
+use crate::stats::{Latencies, ratio, verdict};
+
+const PARTNER: &str = "acme-market";
+const SKU: &str = "LT-INTAKE-1";
+const STORE: &str = "LT-1";
+
+/// Arguments of `omni-loadtest intake`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IntakeArgs {
+    /// Partner orders in the throughput run (and messages the bare consumer reads).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    orders: u64,
+    /// Seconds of paced orders in the latency run.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    latency_seconds: u64,
+    /// Orders/s in the latency run; default: half the intake rate just measured.
+    #[arg(long)]
+    latency_rate: Option<f64>,
+    /// Most seconds to wait for the last reserved event after the paced orders.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    drain_seconds: u64,
+}
+
+fn partner_order(id: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "partner_id": PARTNER, "partner_order_id": id, "placed_at": chrono::Utc::now(),
+        "currency": "EUR", "customer": { "tier": "standard" },
+        "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": 1000 }],
+        "total_minor": 1000, "delivery": { "type": "ship", "lat": 52.51, "lon": 13.39 },
+        "promise_by": chrono::Utc::now() + chrono::Duration::days(2),
+        "tenders": [{ "type": "marketplace_prepaid" }]
+    }))
+    .unwrap_or_default()
+}
+
+fn headers() -> Vec<(String, String)> {
+    vec![
+        ("ce_specversion".to_owned(), "1.0".to_owned()),
+        ("ce_id".to_owned(), uuid::Uuid::now_v7().to_string()),
+        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
+        ("ce_source".to_owned(), format!("/partners/{PARTNER}")),
+        ("ce_time".to_owned(), chrono::Utc::now().to_rfc3339()),
+    ]
+}
+
+fn options(
+    backends: &RunBackends,
+    settings: omni_config::Settings,
+    services: Vec<&'static str>,
+) -> MeshOptions {
+    MeshOptions {
+        settings,
+        kafka: KafkaBackend::External(backends.kafka.clone()),
+        db: DbBackend::Postgres(backends.database.url.clone()),
+        holds: HoldsBackend::Redis {
+            url: backends.redis.url.clone(),
+            prefix: backends.redis.prefix.clone(),
+        },
+        ephemeral_ports: true,
+        services,
+    }
+}
+
+/// Runs the benchmark and prints both sides and their ratio.
+pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result<()> {
+    let backends = RunBackends::claim(backend_args)?;
+    let settings = backends.settings(8, 10);
+    println!("== omni-loadtest intake (run {}) ==", backends.run);
+    println!(
+        "{} partner orders; 2 cores; load average before: {}",
+        args.orders,
+        crate::stats::load_average()
+    );
+    let metrics = omni_telemetry::Metrics::new("loadtest")?;
+    let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
+    let producer = kafka.producer(&metrics)?;
+    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+
+    // The whole mesh, with ample stock; orders learns the SKU, and a probe proves intake works end to end.
+    let mesh = Mesh::start(options(
+        &backends,
+        settings.clone(),
+        omni_config::SERVICES.to_vec(),
+    ))
+    .await?;
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let store = json!({ "id": STORE, "name": STORE, "kind": "warehouse", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    ensure!(matches!(
+        catalog.post("/v1/locations", &store, &[]).await?.status,
+        200 | 201
+    ));
+    let sku = json!({ "sku": SKU, "title": SKU });
+    ensure!(matches!(
+        catalog.post("/v1/skus", &sku, &[]).await?.status,
+        200 | 201
+    ));
+    omni_testkit::testing::receive_stock(&allocation, STORE, SKU, 100_000_000).await?;
+    let mut probe = 0;
+    eventually("intake to take a probe order", Duration::from_secs(60), || {
+        probe += 1;
+        let (producer, inbound, orders) = (&producer, &inbound, &orders);
+        async move {
+            let id = format!("PROBE-{probe}");
+            producer
+                .send_raw(inbound, &id, &headers(), &partner_order(&id))
+                .await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let listed = orders
+                .get(&format!("/v1/orders?partner={PARTNER}&limit=1"))
+                .await?;
+            Ok(listed.body["orders"]
+                .as_array()
+                .is_some_and(|o| !o.is_empty())
+                .then_some(()))
+        }
+    })
+    .await?;
+    mesh.stop().await?;
+
+    // Throughput: fill the topic while orders is down, then let it drain.
+    let bar = crate::stats::progress("filling omni.orders.inbound.v1", args.orders);
+    let mut sends = futures::stream::FuturesUnordered::new();
+    for n in 0..args.orders {
+        let id = format!("TP-{n:07}");
+        let (producer, inbound) = (&producer, &inbound);
+        sends.push(async move {
+            producer
+                .send_raw(inbound, &id, &headers(), &partner_order(&id))
+                .await
+        });
+        if sends.len() >= 1_000 {
+            use futures::StreamExt;
+            while let Some(sent) = sends.next().await {
+                sent?;
+                bar.inc(1);
+            }
+        }
+    }
+    {
+        use futures::StreamExt;
+        while let Some(sent) = sends.next().await {
+            sent?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
+    let cpu = crate::stats::CpuMeter::start();
+    let db_url = format!("{}?options=-csearch_path%3Dorders", backends.database.url);
+    let expected = i64::try_from(args.orders).unwrap_or(i64::MAX);
+    let drained = eventually("intake to take every order", Duration::from_secs(600), || {
+        let db_url = db_url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(i64, f64)>> {
+                let mut pg = diesel::PgConnection::establish(&db_url)?;
+                let row: Span = diesel::sql_query(
+                    "SELECT COUNT(*)::BIGINT AS taken, \
+                     COALESCE(EXTRACT(EPOCH FROM (MAX(created_at) - MIN(created_at))), 0)::FLOAT8 AS seconds \
+                     FROM orders WHERE partner_order_id LIKE 'TP-%'",
+                )
+                .get_result(&mut pg)?;
+                Ok((row.taken >= expected).then_some((row.taken, row.seconds)))
+            })
+            .await?
+        }
+    })
+    .await;
+    let busy = cpu.busy_percent();
+    orders_only.stop().await?;
+    let (taken, seconds) = drained?;
+    let intake_rate = (taken - 1).max(1) as f64 / seconds.max(1e-6);
+    println!(
+        "intake: {taken} partner orders stored in {seconds:.2} s (first to last commit) = {intake_rate:.0} orders/s; CPU {}",
+        busy.map_or("?".to_owned(), |b| format!("{b:.0} %"))
+    );
+
+    // The bare consumer: the same messages, a fresh group, nothing but counting.
+    let bare_rate = bare_consumer(&backends.kafka, &inbound, args.orders).await?;
+    println!(
+        "bare consumer: {} messages read at {bare_rate:.0} messages/s (first to last)",
+        args.orders
+    );
+
+    // Latency at half the intake's rate, through the whole mesh.
+    let paced = args.latency_rate.unwrap_or(intake_rate / 2.0).max(1.0);
+    let mesh = Mesh::start(options(
+        &backends,
+        settings.clone(),
+        omni_config::SERVICES.to_vec(),
+    ))
+    .await?;
+    let orders_topic = kafka.topic_name(Topic::Orders).to_owned();
+    let reader = Reader::start(&backends.kafka, &orders_topic)?;
+    let count = (paced * args.latency_seconds as f64).round().max(1.0) as u64;
+    println!("latency: {count} partner orders at {paced:.0}/s through the whole mesh...");
+    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let mut sends = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let started = Instant::now();
+    for n in 0..count {
+        let due = started + Duration::from_secs_f64(n as f64 / paced);
+        tokio::time::sleep_until(due.into()).await;
+        let id = format!("LAT-{n:07}");
+        sent_at.insert(id.clone(), Instant::now());
+        // Sent without waiting for the broker's answer, so the pace holds whatever the produce latency.
+        let (producer, inbound) = (producer.clone(), inbound.clone());
+        sends.push(tokio::spawn(async move {
+            producer
+                .send_raw(&inbound, &id, &headers(), &partner_order(&id))
+                .await
+        }));
+    }
+    for send in sends {
+        send.await??;
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.drain_seconds);
+    while reader.reserved(&sent_at) < sent_at.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut latencies = Latencies::default();
+    let pairs = reader.matched(&sent_at);
+    let reader_count = pairs.len();
+    for (id, reserved_at) in pairs {
+        latencies.record(reserved_at.duration_since(sent_at[&id]));
+    }
+    reader.stop();
+    mesh.stop().await?;
+    let matched_count = reader_count;
+    let matched = latencies.summary();
+
+    println!();
+    println!("== Ratio (intake orders/s ÷ bare consumer messages/s) ==");
+    let r = ratio(intake_rate, bare_rate);
+    println!(
+        "intake {intake_rate:.0}/s ÷ bare {bare_rate:.0}/s = {} (goal ≥ 0.3) {}",
+        r.map_or("?".to_owned(), |r| format!("{r:.3}")),
+        verdict(r, 0.3, false)
+    );
+    match matched {
+        Some(s) => println!(
+            "order in → omni.order.reserved out at {paced:.0}/s: {matched_count} of {count} reserved within the drain; {s}"
+        ),
+        None => println!("order in → omni.order.reserved out: no order was reserved within the drain time"),
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Span {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    taken: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    seconds: f64,
+}
+
+/// Reads `count` messages of `topic` with a fresh group; returns messages/s from the first to the last.
+async fn bare_consumer(bootstrap: &str, topic: &str, count: u64) -> anyhow::Result<f64> {
+    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set(
+            "group.id",
+            format!("omni-loadtest-bare-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let mut first: Option<Instant> = None;
+    let mut read = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while read < count {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .context("the bare consumer stalled for 30 s")??;
+        let payload = message.payload().unwrap_or_default();
+        if payload.windows(3).any(|w| w == b"TP-") {
+            first.get_or_insert_with(Instant::now);
+            read += 1;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the bare consumer did not finish within 300 s"
+        );
+    }
+    let elapsed = first.map_or(Duration::ZERO, |f| f.elapsed());
+    Ok((read - 1).max(1) as f64 / elapsed.as_secs_f64().max(1e-6))
+}
+
+/// Reads `omni.orders.v1` from the start: which order is which partner order, and when each was reserved.
+struct Reader {
+    partner_of: Arc<Mutex<HashMap<String, String>>>,
+    reserved_at: Arc<Mutex<HashMap<String, Instant>>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Reader {
+    fn start(bootstrap: &str, topic: &str) -> anyhow::Result<Self> {
+        let consumer: StreamConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set(
+                "group.id",
+                format!("omni-loadtest-reader-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .set("auto.offset.reset", "latest")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()?;
+        consumer.subscribe(&[topic])?;
+        let (partner_of, reserved_at) = (
+            Arc::new(Mutex::new(HashMap::new())),
+            Arc::new(Mutex::new(HashMap::new())),
+        );
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (p, r, s) = (partner_of.clone(), reserved_at.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = s.cancelled() => break,
+                    m = consumer.recv() => m,
+                };
+                let Ok(message) = message else { continue };
+                let at = Instant::now();
+                let kind = message
+                    .headers()
+                    .and_then(|h| {
+                        use rdkafka::message::Headers;
+                        h.iter()
+                            .find(|h| h.key == "ce_type")
+                            .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+                    })
+                    .unwrap_or_default();
+                let body: serde_json::Value =
+                    serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or_default();
+                match kind.as_str() {
+                    "omni.order.accepted" => {
+                        if let (Some(order), Some(partner_order)) = (
+                            body["order"]["id"].as_str(),
+                            body["order"]["partner_order_id"].as_str(),
+                        ) && let Ok(mut p) = p.lock()
+                        {
+                            p.insert(order.to_owned(), partner_order.to_owned());
+                        }
+                    }
+                    "omni.order.reserved" => {
+                        if let (Some(order), Ok(mut r)) = (body["order_id"].as_str(), r.lock()) {
+                            r.entry(order.to_owned()).or_insert(at);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        Ok(Self {
+            partner_of,
+            reserved_at,
+            stop,
+        })
+    }
+
+    /// `(partner order id, reserved at)` for the sent orders reserved so far.
+    fn matched(&self, sent: &HashMap<String, Instant>) -> Vec<(String, Instant)> {
+        let (Ok(partner_of), Ok(reserved_at)) = (self.partner_of.lock(), self.reserved_at.lock()) else {
+            return Vec::new();
+        };
+        reserved_at
+            .iter()
+            .filter_map(|(order, at)| {
+                let partner_order = partner_of.get(order)?;
+                sent.contains_key(partner_order)
+                    .then(|| (partner_order.clone(), *at))
+            })
+            .collect()
+    }
+
+    fn reserved(&self, sent: &HashMap<String, Instant>) -> usize {
+        self.matched(sent).len()
+    }
+
+    fn stop(self) {
+        self.stop.cancel();
+    }
+}
