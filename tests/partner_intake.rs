@@ -20,7 +20,7 @@ fn headers() -> Vec<(String, String)> {
         ("ce_specversion".to_owned(), "1.0".to_owned()),
         ("ce_id".to_owned(), uuid::Uuid::new_v4().to_string()),
         ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
-        ("ce_source".to_owned(), "/partners/test".to_owned()),
+        ("ce_source".to_owned(), "/partner-test".to_owned()),
         ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
     ]
 }
@@ -225,6 +225,13 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         ),
         (vec![b' '; 300 * 1024], "bytes"),
     ];
+    // A sender naming itself may send only its own orders.
+    let mut impostor = headers();
+    impostor[3].1 = "/partners/other-market".into();
+    let impostor_body = edit(&|_| {});
+    producer
+        .send_raw(&inbound, "k", &impostor, &impostor_body)
+        .await?;
     let good = ["GOOD-1", "GOOD-2"];
     producer
         .send_raw(
@@ -262,7 +269,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
 
     let dlq = mesh.topic(Topic::OrdersInboundDlq);
     let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| {
-        seen.len() > bad.len()
+        seen.len() > bad.len() + 1
     })
     .await?;
     for (body, reason) in &bad {
@@ -280,6 +287,17 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         dead.iter()
             .any(|d| d.header("omni_dlq_reason").is_some_and(|r| r.contains("ce_type"))),
         "the wrong CloudEvents type is dead-lettered by its header"
+    );
+    let impostor = dead
+        .iter()
+        .find(|d| d.body == impostor_body)
+        .context("the order sent in another partner's name is not in the DLQ")?;
+    ensure!(
+        impostor
+            .header("omni_dlq_reason")
+            .is_some_and(|r| r.contains("does not match the sender")),
+        "{:?}",
+        impostor.header("omni_dlq_reason")
     );
     let listed = eventually("both good orders to be taken", WAIT, || async {
         let listed = orders.get("/v1/orders?partner=acme-market&limit=100").await?;

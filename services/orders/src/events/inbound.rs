@@ -67,6 +67,17 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     let partner_order =
         crate::domain::partner_schema::parse(&incoming.payload, state.settings.max_message_bytes)
             .map_err(HandlerError::Permanent)?;
+    // A sender that names itself (`ce_source` = `/partners/<id>`) may send only its own orders.
+    if let Some(sender) = incoming
+        .header("ce_source")
+        .and_then(|s| s.strip_prefix("/partners/"))
+        && sender != partner_order.partner_id.as_str()
+    {
+        return Err(HandlerError::Permanent(format!(
+            "partner_id: `{}` does not match the sender `/partners/{sender}` (ce_source)",
+            partner_order.partner_id
+        )));
+    }
     let standing = match state.settings.partner(partner_order.partner_id.as_str()) {
         None => PartnerStanding::Unknown,
         Some(p) if !p.enabled => PartnerStanding::Disabled,
