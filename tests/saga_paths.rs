@@ -162,3 +162,80 @@ async fn a_hold_that_lapses_before_payment_fails_the_order_and_frees_the_units()
     mesh.stop().await?;
     outcome
 }
+
+/// A released order is fulfilled when its store ships it: the fulfillment completes (an associate of another
+/// store cannot), allocation commits the hold so the units leave on-hand, and the order becomes `fulfilled`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = settings();
+    settings.auth.api_keys.push(omni_config::ApiKeySettings {
+        key: omni_config::Secret::new("associate-elsewhere-key-0123456789"),
+        name: "associate-elsewhere".into(),
+        roles: vec![omni_config::Role::Associate],
+        partner_id: None,
+        locations: vec!["STORE-2".into()],
+    });
+    let mesh = Mesh::start(embedded(settings)).await?;
+    let outcome = async {
+        stocked(&mesh).await?;
+        let token = tokenize(&mesh, "4242 4242 4242 4242").await?;
+        let order = place(&mesh, "shipped", 2, &token).await?;
+        let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+        eventually("the order to be released", WAIT, || async {
+            let current = orders.get(&format!("/v1/orders/{order}")).await?.body;
+            ensure!(current["status"] != "failed", "{current}");
+            Ok((current["status"] == "released").then_some(()))
+        })
+        .await?;
+        let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+        let listed = fulfillment
+            .get(&format!("/v1/fulfillments?order_id={order}"))
+            .await?
+            .body;
+        let id = listed
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["status"] == "released"))
+            .and_then(|f| f["id"].as_str())
+            .context("a released fulfillment")?
+            .to_owned();
+        let path = format!("/v1/fulfillments/{id}/complete");
+        let elsewhere = Client::new(mesh.url("fulfillment"), "associate-elsewhere-key-0123456789");
+        let refused = elsewhere.post(&path, &json!({ "how": "shipped" }), &[]).await?;
+        ensure!(refused.status == 404, "another store's associate: {refused:?}");
+        let bad = fulfillment
+            .post(&path, &json!({ "how": "teleported" }), &[])
+            .await?;
+        ensure!(bad.status == 400, "{bad:?}");
+        let done = fulfillment.post(&path, &json!({ "how": "shipped" }), &[]).await?;
+        ensure!(
+            done.status == 200 && done.body["status"] == "completed",
+            "{done:?}"
+        );
+        let again = fulfillment.post(&path, &json!({ "how": "shipped" }), &[]).await?;
+        ensure!(
+            again.status == 200 && again.body["status"] == "completed",
+            "{again:?}"
+        );
+        eventually("the order to be fulfilled", WAIT, || async {
+            Ok(
+                (orders.get(&format!("/v1/orders/{order}")).await?.body["status"] == "fulfilled")
+                    .then_some(()),
+            )
+        })
+        .await?;
+        let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+        eventually("the units to leave on-hand", WAIT, || async {
+            let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?.body;
+            let store = answer["locations"]
+                .as_array()
+                .and_then(|l| l.iter().find(|l| l["location_id"] == "STORE-1").cloned())
+                .unwrap_or_default();
+            Ok((store["on_hand"] == 1 && store["atp"] == 1).then_some(()))
+        })
+        .await
+    }
+    .await;
+    mesh.stop().await?;
+    outcome
+}

@@ -415,6 +415,8 @@ pub enum OrderStatus {
     PaymentAuthorized,
     /// Released to the node that fulfils it.
     Released,
+    /// Shipped, or handed over to the customer; its units have left the node's stock.
+    Fulfilled,
     /// Could not be completed; holds released, payments voided.
     Failed,
     /// Cancelled before release; holds released, payments voided.
@@ -429,6 +431,7 @@ impl OrderStatus {
             OrderStatus::Reserved => "reserved",
             OrderStatus::PaymentAuthorized => "payment_authorized",
             OrderStatus::Released => "released",
+            OrderStatus::Fulfilled => "fulfilled",
             OrderStatus::Failed => "failed",
             OrderStatus::Cancelled => "cancelled",
         }
@@ -441,6 +444,7 @@ impl OrderStatus {
             "reserved" => OrderStatus::Reserved,
             "payment_authorized" => OrderStatus::PaymentAuthorized,
             "released" => OrderStatus::Released,
+            "fulfilled" => OrderStatus::Fulfilled,
             "failed" => OrderStatus::Failed,
             "cancelled" => OrderStatus::Cancelled,
             other => {

@@ -38,7 +38,11 @@ pub struct State {
         title = "Omni fulfillment",
         description = "Routing decisions and fulfillments."
     ),
-    paths(routes::fulfillments::list::list_fulfillments, routes::stock::get::get_stock),
+    paths(
+        routes::fulfillments::list::list_fulfillments,
+        routes::fulfillments::complete::complete_fulfillment,
+        routes::stock::get::get_stock
+    ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
 pub struct ApiDoc;

@@ -15,12 +15,15 @@ pub enum FulfillmentEvent {
     Unsourceable(OrderUnsourceable),
     /// The node was told to fulfil.
     Released(FulfillmentReleased),
+    /// The node shipped the order or handed it over: its units left the node.
+    Completed(FulfillmentCompleted),
 }
 
 crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
     Sourced(FulfillmentSourced) = "omni.fulfillment.sourced",
     Unsourceable(OrderUnsourceable) = "omni.fulfillment.unsourceable",
     Released(FulfillmentReleased) = "omni.fulfillment.released",
+    Completed(FulfillmentCompleted) = "omni.fulfillment.completed",
 });
 
 /// One node considered by routing, and how it scored.
@@ -85,4 +88,33 @@ pub struct FulfillmentReleased {
     pub location_id: LocationId,
 }
 
-keyed_by_order!(FulfillmentSourced, OrderUnsourceable, FulfillmentReleased);
+keyed_by_order!(
+    FulfillmentSourced,
+    OrderUnsourceable,
+    FulfillmentReleased,
+    FulfillmentCompleted
+);
+
+/// How a fulfillment reached the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HandedOver {
+    /// Handed to the carrier.
+    Shipped,
+    /// Collected at the counter or the kerb.
+    PickedUp,
+}
+
+/// `omni.fulfillment.completed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentCompleted {
+    /// The order.
+    pub order_id: OrderId,
+    /// The fulfillment.
+    pub fulfillment_id: FulfillmentId,
+    /// The node.
+    pub location_id: LocationId,
+    /// How.
+    pub how: HandedOver,
+}

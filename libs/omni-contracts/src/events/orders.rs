@@ -34,6 +34,8 @@ pub enum OrderEvent {
     PaymentAuthorized(OrderPaymentAuthorized),
     /// A node was told to fulfil it.
     Released(OrderReleased),
+    /// The node shipped it or handed it over.
+    Fulfilled(OrderFulfilled),
     /// It cannot complete.
     Failed(OrderFailed),
     /// Cancelled before release: holds are released and authorizations voided.
@@ -49,6 +51,7 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     Reserved(OrderReserved) = "omni.order.reserved",
     PaymentAuthorized(OrderPaymentAuthorized) = "omni.order.payment_authorized",
     Released(OrderReleased) = "omni.order.released",
+    Fulfilled(OrderFulfilled) = "omni.order.fulfilled",
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
     Cancelled(OrderCancelled) = "omni.order.cancelled",
@@ -180,7 +183,20 @@ macro_rules! keyed_by_order {
 }
 pub(crate) use keyed_by_order;
 
+/// `omni.order.fulfilled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderFulfilled {
+    /// The order.
+    pub order_id: OrderId,
+    /// The node.
+    pub location_id: LocationId,
+    /// How it reached the customer.
+    pub how: super::fulfillment::HandedOver,
+}
+
 keyed_by_order!(
+    OrderFulfilled,
     OrderReserved,
     OrderPaymentAuthorized,
     OrderReleased,

@@ -13,8 +13,10 @@ use crate::holds::{KeepBack, ReserveOutcome};
 /// acknowledgement (the stored offset). If the database write fails the hold is undone.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<FulfillmentEvent>()?;
-    let FulfillmentEvent::Sourced(sourced) = event.data else {
-        return Ok(());
+    let sourced = match event.data {
+        FulfillmentEvent::Sourced(sourced) => sourced,
+        FulfillmentEvent::Completed(completed) => return commit_order(&state, completed.order_id).await,
+        _ => return Ok(()),
     };
     let id = sourced.reservation_id;
     if state.db.run(move |conn| reservations::exists(conn, id)).await? {
@@ -125,5 +127,23 @@ fn held(
         expires_at,
     };
     omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", ReservationEvent::Held(held)))?;
+    Ok(())
+}
+
+/// The node shipped the order or handed it over: its holds are committed (the units leave on-hand, a `commit`
+/// row per line in the ledger). A redelivery finds nothing held and changes nothing.
+async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Result<(), HandlerError> {
+    let holds = state
+        .db
+        .run(move |conn| reservations::held_for_order(conn, order_id))
+        .await?;
+    for hold in holds {
+        match crate::reservation::commit(state, &hold.reservation_id).await {
+            Ok(_) | Err(crate::reservation::HoldFailure::NotHeld { .. }) => {
+                tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
+            }
+            Err(e) => return Err(HandlerError::Transient(e.to_string())),
+        }
+    }
     Ok(())
 }

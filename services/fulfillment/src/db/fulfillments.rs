@@ -17,7 +17,7 @@ pub struct FulfillmentRow {
     pub location_id: String,
     /// The hold allocation placed for it.
     pub reservation_id: String,
-    /// `sourced` or `released`.
+    /// `sourced`, `released`, `refused` (the hold was refused there; routed again) or `completed`.
     pub status: String,
     /// JSON explanation of the sourcing decision.
     pub explanation: String,
@@ -53,6 +53,15 @@ pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<
         .order(fulfillments::created_at.asc())
         .select(FulfillmentRow::as_select())
         .load(conn)?)
+}
+
+/// One fulfillment.
+pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<FulfillmentRow>> {
+    Ok(fulfillments::table
+        .find(id)
+        .select(FulfillmentRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Moves a fulfillment to a new status.

@@ -14,5 +14,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
             "/v1/fulfillments",
             web::get().to(fulfillments::list::list_fulfillments),
         )
+        .route(
+            "/v1/fulfillments/{id}/complete",
+            web::post().to(fulfillments::complete::complete_fulfillment),
+        )
         .route("/v1/stock/{sku}", web::get().to(stock::get::get_stock));
 }

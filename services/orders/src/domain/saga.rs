@@ -1,5 +1,6 @@
 //! The order saga: which event moves an order from which state to which, and what it announces.
-//! accepted → reserved → payment_authorized → released; any failure → failed (holds released by allocation).
+//! accepted → reserved → payment_authorized → released → fulfilled; any failure → failed (holds released by
+//! allocation).
 //! A hold refused at the chosen node sends the order back to routing without that node, up to
 //! [`MAX_REROUTES`] times.
 
@@ -41,6 +42,8 @@ pub enum Step {
     Authorize,
     /// Move to `released`.
     Release,
+    /// Move to `fulfilled`: the node shipped it or handed it over.
+    Fulfil,
     /// Stay `accepted` and ask routing to choose again without `exclude`.
     Reroute {
         /// Why the node could not take it.
@@ -136,6 +139,7 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
             Step::Fail(format!("payment declined: {}", d.reason))
         }
         (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(_))) => Step::Release,
+        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(_))) => Step::Fulfil,
         _ => Step::Ignore,
     }
 }

@@ -50,6 +50,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 FulfillmentEvent::Sourced(s) => s.order_id,
                 FulfillmentEvent::Unsourceable(u) => u.order_id,
                 FulfillmentEvent::Released(r) => r.order_id,
+                FulfillmentEvent::Completed(c) => c.order_id,
             };
             (e.id, order_id, SagaInput::Fulfillment(e.data))
         }
@@ -206,6 +207,28 @@ pub(crate) fn advance(
                 }),
             )?;
             tracing::info!(order.id = %order_id, location.id = %r.location_id, "Order released to its node.");
+        }
+        Step::Fulfil => {
+            let SagaInput::Fulfillment(FulfillmentEvent::Completed(c)) = input else {
+                return Ok(());
+            };
+            orders::apply(
+                conn,
+                order_id,
+                &StepUpdate {
+                    status: Some(OrderStatus::Fulfilled),
+                    ..StepUpdate::default()
+                },
+            )?;
+            publish(
+                conn,
+                OrderEvent::Fulfilled(OrderFulfilled {
+                    order_id,
+                    location_id: c.location_id.clone(),
+                    how: c.how,
+                }),
+            )?;
+            tracing::info!(order.id = %order_id, location.id = %c.location_id, how = ?c.how, "Order fulfilled.");
         }
         Step::Reroute { reason, exclude } => {
             let update = StepUpdate {

@@ -25,6 +25,9 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 OrderEvent::Released(r) => {
                     order_views::update_status(conn, r.order_id, "released", Some(r.location_id.as_str()))?
                 }
+                OrderEvent::Fulfilled(f) => {
+                    order_views::update_status(conn, f.order_id, "fulfilled", Some(f.location_id.as_str()))?
+                }
                 OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
                 // Still accepted: routing chooses another node.
                 OrderEvent::RerouteRequested(_) => {}

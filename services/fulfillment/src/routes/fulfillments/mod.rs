@@ -1,1 +1,2 @@
+pub mod complete;
 pub mod list;

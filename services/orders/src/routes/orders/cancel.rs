@@ -40,7 +40,7 @@ pub async fn cancel_order(
             }
             match order.status {
                 OrderStatus::Cancelled => return Ok(order),
-                OrderStatus::Released | OrderStatus::Failed => {
+                OrderStatus::Released | OrderStatus::Fulfilled | OrderStatus::Failed => {
                     return Err(ApiError::new(
                         Code::Conflict,
                         format!(

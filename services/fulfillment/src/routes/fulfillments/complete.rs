@@ -1,0 +1,81 @@
+use actix_web::{HttpResponse, web};
+use omni_config::Role;
+use omni_contracts::events::{FulfillmentCompleted, FulfillmentEvent, HandedOver};
+use omni_contracts::{Envelope, FulfillmentId, LocationId, OrderId};
+use omni_http::{ApiError, Code, Principal};
+use serde::Deserialize;
+
+use crate::State;
+use crate::db::fulfillments::{self, FulfillmentRow};
+
+/// `POST /v1/fulfillments/{id}/complete` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Completion {
+    /// `shipped` (handed to the carrier) or `picked_up` (collected at the counter or the kerb).
+    pub how: HandedOver,
+}
+
+/// The node shipped the order or handed it over: the fulfillment is completed, allocation takes its units off
+/// on-hand (the hold is committed) and the order becomes `fulfilled`. Associates complete only their own
+/// stores' fulfillments. Completing a completed fulfillment answers it again.
+#[utoipa::path(
+    post, path = "/v1/fulfillments/{id}/complete", request_body = Completion,
+    params(("id" = String, Path, description = "The fulfillment")),
+    responses(
+        (status = 200, description = "Completed (or already)", body = FulfillmentRow),
+        (status = 404, description = "No such fulfillment at the caller's stores", body = omni_http::errors::ErrorBody),
+        (status = 409, description = "Not released to the node (yet, or any more)", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn complete_fulfillment(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<Completion>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Associate, Role::Manager, Role::Service])?;
+    let id = FulfillmentId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
+    let how = body.into_inner().how;
+    let store_only = !principal.has(Role::Manager) && !principal.has(Role::Service);
+    let (stores, who) = (principal.locations.clone(), principal.name.clone());
+    let (row, completed_now) = state
+        .db
+        .transaction(move |conn| -> Result<(FulfillmentRow, bool), ApiError> {
+            let row = fulfillments::find(conn, &id.to_string())?
+                .filter(|r| !store_only || stores.contains(&r.location_id))
+                .ok_or_else(|| ApiError::not_found(format!("fulfillment {id}")))?;
+            match row.status.as_str() {
+                "completed" => return Ok((row, false)),
+                "released" => {}
+                other => {
+                    return Err(ApiError::new(
+                        Code::Conflict,
+                        format!("fulfillment {id} is {other}; only a released fulfillment can be completed"),
+                    ));
+                }
+            }
+            fulfillments::set_status(conn, &row.id, "completed")?;
+            let event = FulfillmentCompleted {
+                order_id: OrderId::parse(&row.order_id)?,
+                fulfillment_id: id,
+                location_id: LocationId::parse(&row.location_id)?,
+                how,
+            };
+            omni_kafka::outbox::enqueue(
+                conn,
+                &Envelope::new("fulfillment", FulfillmentEvent::Completed(event)),
+            )?;
+            let detail = serde_json::json!({ "how": how, "order_id": row.order_id });
+            omni_db::audit::record(conn, &who, "fulfillment.completed", &row.id, &detail)?;
+            let row = fulfillments::find(conn, &row.id)?.ok_or_else(|| ApiError::not_found("fulfillment"))?;
+            Ok((row, true))
+        })
+        .await?;
+    if completed_now {
+        state.relay.notify_one();
+        tracing::info!(fulfillment.id = %row.id, order.id = %row.order_id, how = ?how, "Fulfillment completed.");
+    }
+    Ok(HttpResponse::Ok().json(row))
+}
