@@ -164,7 +164,8 @@ async fn a_hold_that_lapses_before_payment_fails_the_order_and_frees_the_units()
 }
 
 /// A released order is fulfilled when its store ships it: the fulfillment completes (an associate of another
-/// store cannot), allocation commits the hold so the units leave on-hand, and the order becomes `fulfilled`.
+/// store cannot), allocation commits the hold so the units leave on-hand, the order becomes `fulfilled`, payments
+/// captures the authorization once, and the order is `completed`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
@@ -217,13 +218,36 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
             again.status == 200 && again.body["status"] == "completed",
             "{again:?}"
         );
-        eventually("the order to be fulfilled", WAIT, || async {
-            Ok(
-                (orders.get(&format!("/v1/orders/{order}")).await?.body["status"] == "fulfilled")
-                    .then_some(()),
-            )
+        // Fulfilled, then completed once payments captured the authorization.
+        eventually("the order to be completed", WAIT, || async {
+            let status = orders.get(&format!("/v1/orders/{order}")).await?.body["status"].clone();
+            Ok((status == "completed").then_some(()))
         })
         .await?;
+        let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+        let intents = payments
+            .get(&format!("/v1/payments/intents?order_id={order}"))
+            .await?
+            .body;
+        let statuses: Vec<_> = intents
+            .as_array()
+            .map(|i| i.iter().map(|i| i["status"].clone()).collect())
+            .unwrap_or_default();
+        ensure!(
+            statuses == vec![json!("captured")],
+            "one intent, captured once: {intents}"
+        );
+        let topic = mesh.topic(omni_contracts::Topic::Orders);
+        let seen = omni_testkit::kafka::collect(mesh.kafka_bootstrap(), &[&topic], WAIT, |seen| {
+            seen.iter()
+                .any(|m| m.key == order && m.header("ce_type") == Some("omni.order.completed"))
+        })
+        .await?;
+        ensure!(
+            seen.iter()
+                .any(|m| m.key == order && m.header("ce_type") == Some("omni.order.fulfilled")),
+            "fulfilled is announced before completed"
+        );
         let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
         eventually("the units to leave on-hand", WAIT, || async {
             let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?.body;

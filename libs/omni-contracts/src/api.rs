@@ -417,6 +417,8 @@ pub enum OrderStatus {
     Released,
     /// Shipped, or handed over to the customer; its units have left the node's stock.
     Fulfilled,
+    /// Fulfilled and paid: the payment was captured (or prepaid to the marketplace).
+    Completed,
     /// Could not be completed; holds released, payments voided.
     Failed,
     /// Cancelled before release; holds released, payments voided.
@@ -432,6 +434,7 @@ impl OrderStatus {
             OrderStatus::PaymentAuthorized => "payment_authorized",
             OrderStatus::Released => "released",
             OrderStatus::Fulfilled => "fulfilled",
+            OrderStatus::Completed => "completed",
             OrderStatus::Failed => "failed",
             OrderStatus::Cancelled => "cancelled",
         }
@@ -445,6 +448,7 @@ impl OrderStatus {
             "payment_authorized" => OrderStatus::PaymentAuthorized,
             "released" => OrderStatus::Released,
             "fulfilled" => OrderStatus::Fulfilled,
+            "completed" => OrderStatus::Completed,
             "failed" => OrderStatus::Failed,
             "cancelled" => OrderStatus::Cancelled,
             other => {

@@ -117,8 +117,8 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
                     order.id = %order_id, payment_intent.id = %intent.id,
                     reason = intent.decline_reason.as_deref().unwrap_or(""), "Payment declined."
                 ),
-                // A new intent is authorized or declined; it is voided only later.
-                IntentStatus::Voided => {}
+                // A new intent is authorized or declined; it is voided or captured only later.
+                IntentStatus::Voided | IntentStatus::Captured => {}
             }
             Ok(Outcome::Decided(intent))
         }
@@ -218,8 +218,8 @@ async fn commit(state: &State, event_id: &str, intent: &PaymentIntent) -> Result
                     amount: intent.amount,
                     psp_reference: reference.clone().unwrap_or_default(),
                 }),
-                // A new intent is never voided (that comes later), so this arm is the declined one.
-                (IntentStatus::Declined | IntentStatus::Voided, _, reason) => {
+                // A new intent is never voided or captured (that comes later), so this arm is the declined one.
+                (IntentStatus::Declined | IntentStatus::Voided | IntentStatus::Captured, _, reason) => {
                     PaymentEvent::Declined(PaymentDeclined {
                         order_id: intent.order_id,
                         payment_intent_id: intent.id,
@@ -274,4 +274,58 @@ pub async fn void_order(state: &State, order_id: omni_contracts::OrderId) -> Res
         tracing::info!(order.id = %order_id, payment_intent.id = %intent.id, "Authorization voided.");
     }
     Ok(intents.len())
+}
+
+/// Captures the authorizations of a fulfilled order: each approved PSP hold is captured (with an idempotency
+/// key per intent and tender, so a retried capture is a no-op at the PSP), then each authorized intent is marked
+/// captured with its `omni.payment.captured` event in one transaction (a conditional update: a replay captures
+/// nothing twice). Marketplace-prepaid tenders need no PSP call. Returns how many intents were captured now.
+pub async fn capture_order(state: &State, order_id: omni_contracts::OrderId) -> Result<usize> {
+    let authorized: Vec<PaymentIntent> = state
+        .db
+        .run(move |conn| intents::for_order(conn, order_id))
+        .await?
+        .into_iter()
+        .filter(|i| i.status == IntentStatus::Authorized)
+        .collect();
+    for intent in &authorized {
+        for (position, tender) in intent.tenders.iter().enumerate() {
+            if let Some(TenderOutcome::Approved { psp_reference }) = &tender.outcome
+                && psp_reference != MARKETPLACE_PREPAID_REFERENCE
+            {
+                state
+                    .psp
+                    .capture(psp_reference, format!("capture:{}:{position}", intent.id))
+                    .await?;
+            }
+        }
+    }
+    let captured = state
+        .db
+        .transaction(move |conn| -> Result<usize> {
+            let mut captured = 0;
+            for intent in &authorized {
+                if intents::mark_captured(conn, intent.id)? {
+                    omni_kafka::outbox::enqueue(
+                        conn,
+                        &Envelope::new(
+                            "payments",
+                            PaymentEvent::Captured(omni_contracts::events::PaymentCaptured {
+                                order_id: intent.order_id,
+                                payment_intent_id: intent.id,
+                                amount: intent.amount,
+                            }),
+                        ),
+                    )?;
+                    captured += 1;
+                }
+            }
+            Ok(captured)
+        })
+        .await?;
+    if captured > 0 {
+        state.relay.notify_one();
+        tracing::info!(order.id = %order_id, intents = captured, "Payment captured.");
+    }
+    Ok(captured)
 }

@@ -36,6 +36,8 @@ pub enum OrderEvent {
     Released(OrderReleased),
     /// The node shipped it or handed it over.
     Fulfilled(OrderFulfilled),
+    /// Fulfilled and paid.
+    Completed(OrderCompleted),
     /// It cannot complete.
     Failed(OrderFailed),
     /// Cancelled before release: holds are released and authorizations voided.
@@ -52,6 +54,7 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     PaymentAuthorized(OrderPaymentAuthorized) = "omni.order.payment_authorized",
     Released(OrderReleased) = "omni.order.released",
     Fulfilled(OrderFulfilled) = "omni.order.fulfilled",
+    Completed(OrderCompleted) = "omni.order.completed",
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
     Cancelled(OrderCancelled) = "omni.order.cancelled",
@@ -195,7 +198,16 @@ pub struct OrderFulfilled {
     pub how: super::fulfillment::HandedOver,
 }
 
+/// `omni.order.completed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCompleted {
+    /// The order.
+    pub order_id: OrderId,
+}
+
 keyed_by_order!(
+    OrderCompleted,
     OrderFulfilled,
     OrderReserved,
     OrderPaymentAuthorized,

@@ -13,11 +13,14 @@ pub enum PaymentEvent {
     Authorized(PaymentAuthorized),
     /// The PSP declined, or the tender could not be used.
     Declined(PaymentDeclined),
+    /// The authorized amount was captured (the order was fulfilled).
+    Captured(PaymentCaptured),
 }
 
 crate::event_payload!(PaymentEvent on Topic::Payments, {
     Authorized(PaymentAuthorized) = "omni.payment.authorized",
     Declined(PaymentDeclined) = "omni.payment.declined",
+    Captured(PaymentCaptured) = "omni.payment.captured",
 });
 
 /// `omni.payment.authorized`.
@@ -46,4 +49,16 @@ pub struct PaymentDeclined {
     pub reason: String,
 }
 
-keyed_by_order!(PaymentAuthorized, PaymentDeclined);
+/// `omni.payment.captured`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentCaptured {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// What was captured.
+    pub amount: Money,
+}
+
+keyed_by_order!(PaymentAuthorized, PaymentDeclined, PaymentCaptured);

@@ -44,6 +44,8 @@ pub enum Step {
     Release,
     /// Move to `fulfilled`: the node shipped it or handed it over.
     Fulfil,
+    /// Move to `completed`: fulfilled and paid.
+    Complete,
     /// Stay `accepted` and ask routing to choose again without `exclude`.
     Reroute {
         /// Why the node could not take it.
@@ -140,6 +142,7 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         }
         (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(_))) => Step::Release,
         (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(_))) => Step::Fulfil,
+        (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(_))) => Step::Complete,
         _ => Step::Ignore,
     }
 }

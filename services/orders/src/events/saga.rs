@@ -41,6 +41,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             let order_id = match &e.data {
                 PaymentEvent::Authorized(a) => a.order_id,
                 PaymentEvent::Declined(d) => d.order_id,
+                PaymentEvent::Captured(c) => c.order_id,
             };
             (e.id, order_id, SagaInput::Payment(e.data))
         }
@@ -229,6 +230,18 @@ pub(crate) fn advance(
                 }),
             )?;
             tracing::info!(order.id = %order_id, location.id = %c.location_id, how = ?c.how, "Order fulfilled.");
+        }
+        Step::Complete => {
+            orders::apply(
+                conn,
+                order_id,
+                &StepUpdate {
+                    status: Some(OrderStatus::Completed),
+                    ..StepUpdate::default()
+                },
+            )?;
+            publish(conn, OrderEvent::Completed(OrderCompleted { order_id }))?;
+            tracing::info!(order.id = %order_id, "Order completed: fulfilled and paid.");
         }
         Step::Reroute { reason, exclude } => {
             let update = StepUpdate {

@@ -91,6 +91,19 @@ pub fn mark_voided(conn: &mut DbConnection, id: PaymentIntentId) -> Result<bool>
     Ok(changed == 1)
 }
 
+/// Marks an authorized intent captured; `false` when it was not authorized (captured already, voided or
+/// declined), so a replay never captures twice.
+pub fn mark_captured(conn: &mut DbConnection, id: PaymentIntentId) -> Result<bool> {
+    let changed = diesel::update(
+        payment_intents::table
+            .find(id.to_string())
+            .filter(payment_intents::status.eq(IntentStatus::Authorized.as_str())),
+    )
+    .set(payment_intents::status.eq(IntentStatus::Captured.as_str()))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// An order's intents, oldest first.
 pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<Vec<PaymentIntent>> {
     payment_intents::table

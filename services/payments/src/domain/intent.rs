@@ -27,6 +27,8 @@ pub enum IntentStatus {
     Declined,
     /// Authorized, then voided because the order failed or was cancelled.
     Voided,
+    /// Authorized, then captured because the order was fulfilled.
+    Captured,
 }
 
 impl IntentStatus {
@@ -36,6 +38,7 @@ impl IntentStatus {
             IntentStatus::Authorized => "authorized",
             IntentStatus::Declined => "declined",
             IntentStatus::Voided => "voided",
+            IntentStatus::Captured => "captured",
         }
     }
 
@@ -45,6 +48,7 @@ impl IntentStatus {
             "authorized" => Some(IntentStatus::Authorized),
             "declined" => Some(IntentStatus::Declined),
             "voided" => Some(IntentStatus::Voided),
+            "captured" => Some(IntentStatus::Captured),
             _ => None,
         }
     }

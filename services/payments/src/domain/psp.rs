@@ -58,4 +58,8 @@ pub trait Psp: Send + Sync {
 
     /// Releases an authorization that will not be captured.
     fn void<'a>(&'a self, psp_reference: &'a str) -> PspFuture<'a, ()>;
+
+    /// Captures an authorization (the order was fulfilled). `idempotency_key` makes a retried capture a no-op,
+    /// so an amount is never captured twice.
+    fn capture<'a>(&'a self, psp_reference: &'a str, idempotency_key: String) -> PspFuture<'a, ()>;
 }

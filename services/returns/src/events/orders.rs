@@ -28,6 +28,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 OrderEvent::Fulfilled(f) => {
                     order_views::update_status(conn, f.order_id, "fulfilled", Some(f.location_id.as_str()))?
                 }
+                OrderEvent::Completed(c) => order_views::update_status(conn, c.order_id, "completed", None)?,
                 OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
                 // Still accepted: routing chooses another node.
                 OrderEvent::RerouteRequested(_) => {}

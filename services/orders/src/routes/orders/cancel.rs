@@ -40,7 +40,10 @@ pub async fn cancel_order(
             }
             match order.status {
                 OrderStatus::Cancelled => return Ok(order),
-                OrderStatus::Released | OrderStatus::Fulfilled | OrderStatus::Failed => {
+                OrderStatus::Released
+                | OrderStatus::Fulfilled
+                | OrderStatus::Completed
+                | OrderStatus::Failed => {
                     return Err(ApiError::new(
                         Code::Conflict,
                         format!(
