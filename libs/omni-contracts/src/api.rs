@@ -146,6 +146,9 @@ pub struct SkuRecord {
     /// On-hand below which a location asks for replenishment (one request per crossing).
     #[serde(default)]
     pub reorder_point: Option<u32>,
+    /// The list price of one unit; store associates sell at it (only managers override it at the till).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<crate::money::Money>,
 }
 
 /// What a stock movement does to on-hand.

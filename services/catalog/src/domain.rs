@@ -55,6 +55,9 @@ pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
     if sku.tags.len() > 50 {
         return Err("tags: at most 50".into());
     }
+    if sku.price.is_some_and(|p| p.amount_minor < 0) {
+        return Err("price.amount_minor: must not be negative".into());
+    }
     if let Some(bad) = sku.tags.iter().find(|t| t.is_empty() || t.len() > 64) {
         return Err(format!("tags: `{bad}` must be 1 to 64 characters"));
     }

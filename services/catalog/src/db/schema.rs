@@ -21,5 +21,7 @@ diesel::table! {
         reorder_point -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        price_minor -> Nullable<BigInt>,
+        price_currency -> Nullable<Text>,
     }
 }

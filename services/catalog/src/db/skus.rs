@@ -13,6 +13,8 @@ struct SkuRow {
     title: String,
     tags: String,
     reorder_point: Option<i64>,
+    price_minor: Option<i64>,
+    price_currency: Option<String>,
 }
 
 impl SkuRow {
@@ -22,6 +24,13 @@ impl SkuRow {
             title: self.title,
             tags: serde_json::from_str(&self.tags).ok()?,
             reorder_point: self.reorder_point.and_then(|r| u32::try_from(r).ok()),
+            price: match (self.price_minor, self.price_currency) {
+                (Some(amount_minor), Some(currency)) => Some(omni_contracts::Money {
+                    amount_minor,
+                    currency: omni_contracts::Currency::parse(&currency).ok()?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -48,6 +57,8 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
                     skus::title.eq(&record.title),
                     skus::tags.eq(tags),
                     skus::reorder_point.eq(record.reorder_point.map(i64::from)),
+                    skus::price_minor.eq(record.price.map(|p| p.amount_minor)),
+                    skus::price_currency.eq(record.price.map(|p| p.currency.as_str().to_owned())),
                     skus::updated_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -60,6 +71,8 @@ pub fn upsert(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<Up
                     skus::title.eq(&record.title),
                     skus::tags.eq(tags),
                     skus::reorder_point.eq(record.reorder_point.map(i64::from)),
+                    skus::price_minor.eq(record.price.map(|p| p.amount_minor)),
+                    skus::price_currency.eq(record.price.map(|p| p.currency.as_str().to_owned())),
                     skus::created_at.eq(now),
                     skus::updated_at.eq(now),
                 ))

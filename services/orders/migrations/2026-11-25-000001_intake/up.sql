@@ -10,7 +10,9 @@ CREATE INDEX orders_by_status_and_age ON orders (status, updated_at);
 
 -- The catalog as intake checks partner orders against it (from omni.catalog.v1).
 CREATE TABLE known_skus (
-    sku TEXT PRIMARY KEY NOT NULL
+    sku TEXT PRIMARY KEY NOT NULL,
+    price_minor BIGINT,
+    price_currency TEXT
 );
 CREATE TABLE known_locations (
     id TEXT PRIMARY KEY NOT NULL,

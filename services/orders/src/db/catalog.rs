@@ -2,24 +2,61 @@
 //! can do, so intake can refuse a partner order for something that does not exist.
 
 use diesel::prelude::*;
-use omni_contracts::api::{Capability, Location};
-use omni_contracts::{LocationId, Sku};
+use std::collections::HashMap;
+
+use omni_contracts::api::{Capability, Location, SkuRecord};
+use omni_contracts::{Currency, LocationId, Money, Sku};
 use omni_db::DbConnection;
 
 use super::schema::{known_locations, known_skus};
 
-/// Remembers a SKU (idempotent).
-pub fn remember_sku(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<()> {
-    let known: i64 = known_skus::table
-        .filter(known_skus::sku.eq(sku.as_str()))
-        .count()
-        .get_result(conn)?;
-    if known == 0 {
+/// Remembers a SKU and its list price (the latest wins).
+pub fn remember_sku(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Result<()> {
+    let (minor, currency) = (
+        record.price.map(|p| p.amount_minor),
+        record.price.map(|p| p.currency.as_str().to_owned()),
+    );
+    let updated = diesel::update(known_skus::table.find(record.sku.as_str()))
+        .set((
+            known_skus::price_minor.eq(minor),
+            known_skus::price_currency.eq(currency.clone()),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
         diesel::insert_into(known_skus::table)
-            .values(known_skus::sku.eq(sku.as_str()))
+            .values((
+                known_skus::sku.eq(record.sku.as_str()),
+                known_skus::price_minor.eq(minor),
+                known_skus::price_currency.eq(currency),
+            ))
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The list prices the catalog gives for `skus` (SKUs without one are absent).
+pub fn prices(conn: &mut DbConnection, skus: &[&Sku]) -> omni_db::Result<HashMap<String, Money>> {
+    let rows: Vec<(String, Option<i64>, Option<String>)> = known_skus::table
+        .filter(known_skus::sku.eq_any(skus.iter().map(|s| s.as_str())))
+        .select((
+            known_skus::sku,
+            known_skus::price_minor,
+            known_skus::price_currency,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(sku, minor, currency)| {
+            let currency = Currency::parse(&currency?).ok()?;
+            Some((
+                sku,
+                Money {
+                    amount_minor: minor?,
+                    currency,
+                },
+            ))
+        })
+        .collect())
 }
 
 /// Remembers a location and its capabilities (the latest wins).

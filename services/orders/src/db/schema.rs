@@ -26,6 +26,8 @@ diesel::table! {
 diesel::table! {
     known_skus (sku) {
         sku -> Text,
+        price_minor -> Nullable<BigInt>,
+        price_currency -> Nullable<Text>,
     }
 }
 

@@ -56,6 +56,40 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
     })
 }
 
+/// A till's lines must carry the catalog's list price unless the caller may override prices (managers): a
+/// store associate cannot sell below (or above) the price. Lines of SKUs without a list price are free.
+pub fn check_till_prices(
+    order: &NewOrder,
+    prices: &std::collections::HashMap<String, omni_contracts::Money>,
+    may_override: bool,
+) -> Result<(), String> {
+    if order.channel != Channel::Pos || may_override {
+        return Ok(());
+    }
+    for (i, line) in order.lines.iter().enumerate() {
+        let Some(price) = prices.get(line.sku.as_str()) else {
+            continue;
+        };
+        if price.currency != order.currency {
+            return Err(format!(
+                "lines[{i}].unit_price_minor: `{}` is priced in {}, the order is in {}",
+                line.sku,
+                price.currency.as_str(),
+                order.currency.as_str()
+            ));
+        }
+        if price.amount_minor != line.unit_price_minor.minor() {
+            return Err(format!(
+                "lines[{i}].unit_price_minor: {} is not the list price {} of `{}`; only a manager may override a price at the till",
+                line.unit_price_minor.minor(),
+                price.amount_minor,
+                line.sku
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Where a partner stands with Omni.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartnerStanding {
@@ -160,5 +194,41 @@ mod tests {
         assert!(err.contains("not a registered partner"), "{err}");
         let err = check_partner_order(&partner_order(3000), PartnerStanding::Disabled).unwrap_err();
         assert!(err.contains("disabled"), "{err}");
+    }
+
+    #[test]
+    fn a_till_sells_at_the_list_price_unless_a_manager_overrides() {
+        let mut till = web_order();
+        till["channel"] = serde_json::json!("pos");
+        let till = order(till);
+        let prices: std::collections::HashMap<String, omni_contracts::Money> = [(
+            "A".to_owned(),
+            omni_contracts::Money {
+                amount_minor: 1500,
+                currency: omni_contracts::Currency::parse("EUR").unwrap(),
+            },
+        )]
+        .into();
+        assert!(
+            check_till_prices(&till, &prices, false).is_ok(),
+            "A at its price, B has none"
+        );
+        let mut cheaper = till.clone();
+        cheaper.lines[0].unit_price_minor = omni_contracts::api::UnitPrice::new(999).unwrap();
+        let err = check_till_prices(&cheaper, &prices, false).unwrap_err();
+        assert!(
+            err.starts_with("lines[0].unit_price_minor") && err.contains("1500"),
+            "{err}"
+        );
+        assert!(
+            check_till_prices(&cheaper, &prices, true).is_ok(),
+            "a manager may"
+        );
+        let mut web = cheaper.clone();
+        web.channel = Channel::Web;
+        assert!(
+            check_till_prices(&web, &prices, false).is_ok(),
+            "web prices are the shop's"
+        );
     }
 }

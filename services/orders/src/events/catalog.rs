@@ -14,7 +14,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         .transaction(move |conn| -> Result<(), HandlerError> {
             match &event.data {
                 CatalogEvent::LocationUpserted(location) => catalog::remember_location(conn, location)?,
-                CatalogEvent::SkuUpserted(record) => catalog::remember_sku(conn, &record.sku)?,
+                CatalogEvent::SkuUpserted(record) => catalog::remember_sku(conn, record)?,
             }
             Ok(())
         })

@@ -67,6 +67,7 @@ pub async fn create_order(
         }
     }
     let who = principal.name.clone();
+    let may_override = principal.has(Role::Manager);
     let order = state
         .db
         .transaction(move |conn| -> Result<Order, ApiError> {
@@ -81,6 +82,12 @@ pub async fn create_order(
                 let row =
                     orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
                 return Ok(row.to_order()?);
+            }
+            if request.channel == omni_contracts::api::Channel::Pos {
+                let skus: Vec<&omni_contracts::Sku> = request.lines.iter().map(|l| &l.sku).collect();
+                let prices = crate::db::catalog::prices(conn, &skus)?;
+                crate::domain::intake::check_till_prices(&request, &prices, may_override)
+                    .map_err(|reason| ApiError::new(Code::Forbidden, reason))?;
             }
             // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
             let partner = partner.map(|partner_id| PartnerRef {

@@ -1,0 +1,2 @@
+ALTER TABLE skus DROP COLUMN price_currency;
+ALTER TABLE skus DROP COLUMN price_minor;

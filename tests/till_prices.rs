@@ -1,0 +1,103 @@
+//! A till sells at the catalog's list price: a store associate cannot set another unit price on a POS order
+//! (403 naming the line), a manager can, and lines of SKUs without a list price are left as sent.
+
+use std::time::Duration;
+
+use anyhow::ensure;
+use omni_testkit::testing::{ADMIN_KEY, eventually, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(60);
+const ASSOCIATE: &str = "till-associate-key-0123456789";
+const MANAGER: &str = "till-manager-key-0123456789";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_associate_sells_at_the_list_price_and_a_manager_may_override_it() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = settings();
+    for (key, role) in [
+        (ASSOCIATE, omni_config::Role::Associate),
+        (MANAGER, omni_config::Role::Manager),
+    ] {
+        settings.auth.api_keys.push(omni_config::ApiKeySettings {
+            key: omni_config::Secret::new(key),
+            name: format!("{role:?}").to_lowercase(),
+            roles: vec![role],
+            partner_id: None,
+            locations: vec!["STORE-1".into()],
+        });
+    }
+    let dir = std::env::temp_dir().join(format!("omni-till-{}", uuid::Uuid::new_v4().simple()));
+    let mesh = Mesh::start(MeshOptions {
+        ephemeral_ports: true,
+        ..MeshOptions::embedded(settings, dir)
+    })
+    .await?;
+    let outcome = tills(&mesh).await;
+    mesh.stop().await?;
+    outcome
+}
+
+async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+    let priced =
+        json!({ "sku": "TEE-1", "title": "Tee", "price": { "amount_minor": 1999, "currency": "EUR" } });
+    ensure!(catalog.post("/v1/skus", &priced, &[]).await?.status == 201);
+    let negative =
+        json!({ "sku": "TEE-2", "title": "Tee", "price": { "amount_minor": -1, "currency": "EUR" } });
+    let refused = catalog.post("/v1/skus", &negative, &[]).await?;
+    ensure!(
+        refused.status == 400
+            && refused.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("price"))
+    );
+    let unpriced = json!({ "sku": "CAP-1", "title": "Cap" });
+    ensure!(catalog.post("/v1/skus", &unpriced, &[]).await?.status == 201);
+    for sku in ["TEE-1", "CAP-1"] {
+        receive_stock(&allocation, "STORE-1", sku, 10).await?;
+    }
+    eventually("routing to see the stock", WAIT, || async {
+        Ok((fulfillment.get("/v1/stock/CAP-1").await?.body[0]["atp"] == 10).then_some(()))
+    })
+    .await?;
+
+    let till = |price: i64, cap_price: i64| {
+        json!({
+            "channel": "pos", "currency": "EUR",
+            "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": price },
+                      { "sku": "CAP-1", "quantity": 1, "unit_price_minor": cap_price }],
+            "delivery": { "type": "pickup", "location_id": "STORE-1" },
+            "tenders": [{ "type": "card", "token": "tok_tillsale" }],
+        })
+    };
+    let associate = Client::new(mesh.url("orders"), ASSOCIATE);
+    let cheaper = associate
+        .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-1")])
+        .await?;
+    ensure!(cheaper.status == 403, "an associate's own price: {cheaper:?}");
+    let message = cheaper.body["message"].as_str().unwrap_or_default();
+    ensure!(
+        message.starts_with("lines[0].unit_price_minor") && message.contains("1999"),
+        "{message}"
+    );
+    let listed = associate
+        .post("/v1/orders", &till(1999, 500), &[("Idempotency-Key", "till-2")])
+        .await?;
+    ensure!(
+        listed.status == 201,
+        "the list price (and any price of an unpriced SKU): {listed:?}"
+    );
+    let manager = Client::new(mesh.url("orders"), MANAGER);
+    let overridden = manager
+        .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-3")])
+        .await?;
+    ensure!(overridden.status == 201, "a manager overrides: {overridden:?}");
+    Ok(())
+}
