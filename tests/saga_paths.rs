@@ -248,6 +248,40 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
                 .any(|m| m.key == order && m.header("ce_type") == Some("omni.order.fulfilled")),
             "fulfilled is announced before completed"
         );
+        // The metrics an SRE alerts on: orders by state and channel, hold latency by outcome, oversold units.
+        let metrics = orders.get_text("/metrics").await?;
+        for state in [
+            "accepted",
+            "reserved",
+            "payment_authorized",
+            "released",
+            "fulfilled",
+            "completed",
+        ] {
+            ensure!(
+                metrics.lines().any(|l| l.starts_with("omni_orders_total{")
+                    && l.contains("channel=\"web\"")
+                    && l.contains(&format!("state=\"{state}\""))
+                    && l.ends_with(" 1")),
+                "omni_orders_total counts the order entering {state}:\n{metrics}"
+            );
+        }
+        let allocation_metrics = Client::new(mesh.url("allocation"), ADMIN_KEY)
+            .get_text("/metrics")
+            .await?;
+        ensure!(
+            allocation_metrics
+                .lines()
+                .any(|l| l.starts_with("omni_reservation_duration_seconds_count{")
+                    && l.contains("outcome=\"held\"")),
+            "hold latency by outcome"
+        );
+        ensure!(
+            allocation_metrics
+                .lines()
+                .any(|l| l.starts_with("omni_oversold_units")),
+            "oversold units"
+        );
         let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
         eventually("the units to leave on-hand", WAIT, || async {
             let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?.body;

@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod holds;
+pub mod metrics;
 pub mod policies;
 pub mod publisher;
 pub mod reservation;
@@ -45,6 +46,8 @@ pub struct State {
     pub availability: Arc<Notify>,
     /// Records new checkout holds, several per transaction.
     pub writer: writer::HoldWriter,
+    /// Hold latency and oversold units.
+    pub metrics: metrics::AllocationMetrics,
     /// How long an order's hold lasts.
     pub ttl: Duration,
     /// The buffer and segment policies in force.
@@ -126,6 +129,9 @@ impl State {
         let _exclusive = self.changes.write().await;
         let snapshot = self.ledger_snapshot().await?;
         let expected = snapshot.expected_levels();
+        self.metrics
+            .oversold_units
+            .set(holds::Snapshot::units_beyond_on_hand(&expected));
         let mut diverged = 0;
         let locations: std::collections::BTreeSet<&String> = expected.keys().map(|(l, _)| l).collect();
         for location in locations {
@@ -191,6 +197,8 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         relay: relay.waker(),
         availability: Arc::new(Notify::new()),
         writer: writer::HoldWriter::start(ctx.db.clone()),
+        metrics: metrics::AllocationMetrics::register(&ctx.metrics.registry)
+            .map_err(|e| omni_http::Error::Startup(format!("cannot register allocation's metrics: {e}")))?,
         ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
         policies: Arc::new(policies::Policies::new(
             Some(ctx.settings.policies.file.trim())

@@ -103,10 +103,11 @@ pub async fn expire_round(state: &State) -> Result<usize, HandlerError> {
                 reason: why.replace("{}", &seconds.to_string()),
             };
             let key = format!("timeout:{id}:{}:{updated_at}", status.as_str());
-            state
+            let moved = state
                 .db
                 .transaction(move |conn| crate::events::saga::advance(conn, &key, order_id, &input))
                 .await?;
+            state.count(moved);
             failed += 1;
         }
     }

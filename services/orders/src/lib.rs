@@ -34,9 +34,18 @@ pub struct State {
     pub dispatch: Arc<Notify>,
     /// Partners, limits and the saga's clocks.
     pub settings: Arc<omni_config::OrdersSettings>,
+    /// `omni_orders_total{channel, state}`: orders entering each state.
+    pub orders_total: prometheus::IntCounterVec,
 }
 
 impl State {
+    /// Counts an order entering a state (`None`: nothing moved).
+    pub fn count(&self, moved: events::saga::Moved) {
+        if let Some((channel, state)) = moved {
+            self.orders_total.with_label_values(&[&channel, &state]).inc();
+        }
+    }
+
     /// After a commit that stored orders or events: wakes the relay and the dispatcher.
     pub fn changed(&self) {
         self.relay.notify_one();
@@ -61,6 +70,15 @@ impl State {
 )]
 pub struct ApiDoc;
 
+fn orders_total(registry: &prometheus::Registry) -> prometheus::Result<prometheus::IntCounterVec> {
+    let counter = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("orders_total", "Orders entering each state, by channel"),
+        &["channel", "state"],
+    )?;
+    registry.register(Box::new(counter.clone()))?;
+    Ok(counter)
+}
+
 /// Runs the orders service until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let relay = ctx.outbox_relay();
@@ -69,6 +87,8 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         relay: relay.waker(),
         dispatch: Arc::new(Notify::new()),
         settings: Arc::new(ctx.settings.orders.clone()),
+        orders_total: orders_total(&ctx.metrics.registry)
+            .map_err(|e| omni_http::Error::Startup(format!("cannot register orders' metrics: {e}")))?,
     };
     let consumers = vec![
         (

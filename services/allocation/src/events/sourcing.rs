@@ -43,6 +43,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         None => KeepBack::new(),
     };
     let _change = state.change_guard().await;
+    let started = std::time::Instant::now();
     let outcome = state
         .holds
         .reserve(id, &sourced.location_id, &lines, &keep_back)
@@ -81,6 +82,15 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 .await
         }
     };
+    let took = started.elapsed();
+    state.metrics.observe_hold(
+        match (&written, &outcome) {
+            (Err(_), _) => crate::metrics::HoldOutcome::Failed,
+            (Ok(()), ReserveOutcome::Held) => crate::metrics::HoldOutcome::Held,
+            (Ok(()), ReserveOutcome::Short(_)) => crate::metrics::HoldOutcome::Rejected,
+        },
+        took,
+    );
     if let Err(e) = written {
         if outcome == ReserveOutcome::Held
             && let Err(undo) = state.holds.release(id, &sourced.location_id).await

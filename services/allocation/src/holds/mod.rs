@@ -163,6 +163,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Units held beyond on-hand, summed over every (location, SKU) of `levels` (from [`Self::expected_levels`]).
+    pub fn units_beyond_on_hand(levels: &std::collections::BTreeMap<(String, String), (i64, i64)>) -> i64 {
+        levels
+            .values()
+            .map(|(on_hand, reserved)| (reserved - on_hand).max(0))
+            .sum()
+    }
+
     /// `(on_hand, reserved)` by `(location, sku)` as the ledger says they should be.
     pub fn expected_levels(&self) -> std::collections::BTreeMap<(String, String), (i64, i64)> {
         let mut levels: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();

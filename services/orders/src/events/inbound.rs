@@ -99,8 +99,8 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
 async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
     let outcome = state
         .db
-        .transaction(move |conn| -> Result<bool, AcceptError> {
-            let mut wrote = false;
+        .transaction(move |conn| -> Result<(bool, u64), AcceptError> {
+            let (mut wrote, mut taken) = (false, 0);
             for order in checked {
                 if !omni_db::inbox::claim(conn, "orders.intake", &order.event_id)? {
                     continue;
@@ -115,16 +115,21 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                 }
                 check_catalog(conn, &order.request)?;
                 accept(conn, order.request, Some(partner))?;
+                taken += 1;
             }
-            Ok(wrote)
+            Ok((wrote, taken))
         })
         .await;
     match outcome {
-        Ok(true) => {
+        Ok((true, taken)) => {
+            state
+                .orders_total
+                .with_label_values(&["marketplace", "accepted"])
+                .inc_by(taken);
             state.changed();
             Ok(())
         }
-        Ok(false) => Ok(()),
+        Ok((false, _)) => Ok(()),
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
         // Two deliveries of one partner order racing: the unique index stops the second; its retry finds the
         // first and acknowledges it as a duplicate.

@@ -25,10 +25,11 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                             format!("{}:{order_id}", e.id),
                             SagaInput::Reservation(e.data.clone()),
                         );
-                        state
+                        let moved = state
                             .db
                             .transaction(move |conn| advance(conn, &key, order_id, &input))
                             .await?;
+                        state.count(moved);
                     }
                     state.changed();
                     return Ok(());
@@ -63,16 +64,35 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         }
     };
     let event_id = event_id.to_string();
-    state
+    let moved = state
         .db
         .transaction(move |conn| advance(conn, &event_id, order_id, &input))
         .await?;
+    state.count(moved);
     state.changed();
     Ok(())
 }
 
-/// Applies one saga input to its order in the caller's transaction (once per `event_id`).
+/// An order's move to a new state: `(channel, state)`, for `omni_orders_total`.
+pub type Moved = Option<(String, String)>;
+
+/// Applies one saga input to its order in the caller's transaction (once per `event_id`); returns the order's
+/// channel and new state when the state changed.
 pub(crate) fn advance(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    order_id: OrderId,
+    input: &SagaInput,
+) -> Result<Moved, HandlerError> {
+    let before = orders::find(conn, order_id)?.map(|r| r.status);
+    apply_input(conn, event_id, order_id, input)?;
+    Ok(match (before, orders::find(conn, order_id)?) {
+        (Some(before), Some(after)) if after.status != before => Some((after.channel, after.status)),
+        _ => None,
+    })
+}
+
+fn apply_input(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     order_id: OrderId,

@@ -23,7 +23,15 @@ pub async fn create_reservation(
     body: web::Json<NewReservation>,
 ) -> Result<HttpResponse, ApiError> {
     super::may_hold(&principal)?;
-    let (reservation, created) = crate::reservation::place(&state, body.into_inner()).await?;
+    let started = std::time::Instant::now();
+    let placed = crate::reservation::place(&state, body.into_inner()).await;
+    let outcome = match &placed {
+        Ok(_) => crate::metrics::HoldOutcome::Held,
+        Err(crate::reservation::HoldFailure::Short(_)) => crate::metrics::HoldOutcome::Rejected,
+        Err(_) => crate::metrics::HoldOutcome::Failed,
+    };
+    state.metrics.observe_hold(outcome, started.elapsed());
+    let (reservation, created) = placed?;
     Ok(if created {
         HttpResponse::Created().json(reservation)
     } else {

@@ -31,7 +31,7 @@ pub async fn cancel_order(
     let (who, partner) = (principal.name.clone(), principal.partner_id.clone());
     let order = state
         .db
-        .transaction(move |conn| -> Result<Order, ApiError> {
+        .transaction(move |conn| -> Result<(Order, bool), ApiError> {
             let not_found = || ApiError::not_found(format!("order {id}"));
             let row = orders::find(conn, id)?.ok_or_else(not_found)?;
             let order = row.to_order()?;
@@ -39,7 +39,7 @@ pub async fn cancel_order(
                 return Err(not_found());
             }
             match order.status {
-                OrderStatus::Cancelled => return Ok(order),
+                OrderStatus::Cancelled => return Ok((order, false)),
                 OrderStatus::Released
                 | OrderStatus::Fulfilled
                 | OrderStatus::Completed
@@ -80,9 +80,16 @@ pub async fn cancel_order(
                 &serde_json::json!({ "from": order.status.as_str() }),
             )?;
             let row = orders::find(conn, id)?.ok_or_else(not_found)?;
-            Ok(row.to_order()?)
+            Ok((row.to_order()?, true))
         })
         .await?;
+    let (order, cancelled_now) = order;
+    if cancelled_now {
+        state.count(Some((
+            order.request.channel.as_str().to_owned(),
+            "cancelled".to_owned(),
+        )));
+    }
     state.changed();
     Ok(HttpResponse::Ok().json(order))
 }

@@ -70,7 +70,7 @@ pub async fn create_order(
     let may_override = principal.has(Role::Manager);
     let order = state
         .db
-        .transaction(move |conn| -> Result<Order, ApiError> {
+        .transaction(move |conn| -> Result<(Order, bool), ApiError> {
             if let Some((stored_hash, order_id)) = idempotency::find(conn, &who, &key)? {
                 if stored_hash != hash {
                     return Err(ApiError::new(
@@ -81,7 +81,7 @@ pub async fn create_order(
                 let id = OrderId::parse(&order_id)?;
                 let row =
                     orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
-                return Ok(row.to_order()?);
+                return Ok((row.to_order()?, false));
             }
             if request.channel == omni_contracts::api::Channel::Pos {
                 let skus: Vec<&omni_contracts::Sku> = request.lines.iter().map(|l| &l.sku).collect();
@@ -99,9 +99,16 @@ pub async fn create_order(
                 AcceptError::Db(e) => e.into(),
             })?;
             idempotency::insert(conn, &who, &key, &hash, &order.id.to_string())?;
-            Ok(order)
+            Ok((order, true))
         })
         .await?;
+    let (order, created) = order;
     state.changed();
+    if created {
+        state.count(Some((
+            order.request.channel.as_str().to_owned(),
+            "accepted".to_owned(),
+        )));
+    }
     Ok(HttpResponse::Created().json(order))
 }
