@@ -267,6 +267,17 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         anonymous.status == 401 && anonymous.body["type"] == "auth",
         "{anonymous:?}"
     );
+    // Consumer lag per partition, from the Kafka client's statistics (every 5 s).
+    eventually("consumer lag to be published", WAIT, || async {
+        let metrics = orders.get_text("/metrics").await?;
+        Ok(metrics
+            .lines()
+            .any(|l| {
+                l.starts_with("omni_kafka_consumer_lag_messages{") && l.contains("consumer=\"orders.saga\"")
+            })
+            .then_some(()))
+    })
+    .await?;
     Ok(())
 }
 

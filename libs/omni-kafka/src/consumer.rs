@@ -163,7 +163,11 @@ impl Kafka {
                 config.set(key, value.expose());
             }
         }
-        let consumer: StreamConsumer = config.create()?;
+        config.set("statistics.interval.ms", "5000");
+        let consumer: StreamConsumer<LagContext> = config.create_with_context(LagContext {
+            consumer: format!("{}.{}", spec.service, spec.name),
+            lag: metrics.kafka_consumer_lag.clone(),
+        })?;
         let names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
         consumer.subscribe(&names)?;
         tracing::info!(consumer = %group, topics = ?names, "Consumer started.");
@@ -381,6 +385,29 @@ impl Kafka {
         }
     }
 }
+
+/// Publishes each assigned partition's consumer lag from librdkafka's statistics.
+struct LagContext {
+    consumer: String,
+    lag: prometheus::IntGaugeVec,
+}
+
+impl rdkafka::ClientContext for LagContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                // -1 is librdkafka's internal unassigned partition; a lag of -1 means "not known yet".
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    self.lag
+                        .with_label_values(&[&self.consumer, topic, &partition.to_string()])
+                        .set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagContext {}
 
 enum Handled {
     Done,

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub kafka_produced: IntCounterVec,
     /// `omni_outbox_depth`: events written but not yet acknowledged by the broker.
     pub outbox_depth: IntGaugeVec,
+    /// `omni_kafka_consumer_lag_messages{consumer,topic,partition}`: messages behind the partition's end, from the
+    /// client's statistics every 5 s.
+    pub kafka_consumer_lag: IntGaugeVec,
 }
 
 impl Metrics {
@@ -58,6 +61,14 @@ impl Metrics {
             Opts::new("outbox_depth", "Outbox events not yet published"),
             &["relay"],
         )?;
+        let kafka_consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "kafka_consumer_lag_messages",
+                "Messages between a consumer's position and the end of the partition",
+            ),
+            &["consumer", "topic", "partition"],
+        )?;
+        registry.register(Box::new(kafka_consumer_lag.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(kafka_consumed.clone()))?;
@@ -70,6 +81,7 @@ impl Metrics {
             kafka_consumed,
             kafka_produced,
             outbox_depth,
+            kafka_consumer_lag,
         })
     }
 
