@@ -28,6 +28,7 @@
 #   OMNI_REDIS_SERVER_BIN      path of redis-server (for tests that run their own)
 #   OMNI_TEST_KAFKA_BOOTSTRAP  127.0.0.1:<port> of this run's Nisshi broker
 #   OMNI_NISSHI_BIN            path of the nisshi binary
+#   OMNI_PROMTOOL_BIN          promtool (from the deploy checks), for the /metrics lint test
 #
 # Environment knobs:
 #   OMNI_TOOL_CACHE   heavy tools (nisshi, cargo-nextest if absent); default ~/.cache/omni-tools
@@ -197,6 +198,8 @@ fi
 step_begin "deploy checks"
 bash "$ROOT/scripts/check-deploy.sh"
 step_end
+# The deploy checks installed promtool; tests lint each service's /metrics with it (`promtool check metrics`).
+export OMNI_PROMTOOL_BIN="$OMNI_TOOL_CACHE/prometheus-2.42/promtool"
 
 step_begin "check-boundaries"
 bash "$ROOT/.ci/check-boundaries"

@@ -1,0 +1,73 @@
+//! Every service's `/metrics` passes `promtool check metrics` (Prometheus' own lint of the exposition format:
+//! names, types, help texts, counter suffixes), after some traffic so that the labelled series exist.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, ensure};
+use omni_testkit::testing::{ADMIN_KEY, receive_stock, settings};
+use omni_testkit::{Client, Mesh, MeshOptions};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_service_exposes_metrics_that_promtool_accepts() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let promtool = std::env::var("OMNI_PROMTOOL_BIN")
+        .ok()
+        .filter(|p| std::path::Path::new(p).exists())
+        .context("OMNI_PROMTOOL_BIN is not set: run the suite with scripts/test.sh (its deploy checks install promtool)")?;
+    let dir = std::env::temp_dir().join(format!("omni-metrics-{}", uuid::Uuid::new_v4().simple()));
+    let mesh = Mesh::start(MeshOptions {
+        ephemeral_ports: true,
+        ..MeshOptions::embedded(settings(), dir)
+    })
+    .await?;
+    let outcome = lint(&mesh, &promtool).await;
+    mesh.stop().await?;
+    outcome
+}
+
+async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
+    // Some traffic, so counters, histograms and gauges with labels have series.
+    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
+        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
+    ensure!(
+        catalog
+            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
+            .await?
+            .status
+            == 201
+    );
+    receive_stock(&allocation, "STORE-1", "TEE-1", 5).await?;
+    let hold = json!({ "reservation_id": uuid::Uuid::new_v4(), "location_id": "STORE-1", "channel": "web",
+        "lines": [{ "sku": "TEE-1", "quantity": 1 }], "ttl_seconds": 60 });
+    ensure!(allocation.post("/v1/reservations", &hold, &[]).await?.status == 201);
+    for service in omni_config::SERVICES {
+        let text = Client::new(mesh.url(service), ADMIN_KEY)
+            .get_text("/metrics")
+            .await?;
+        ensure!(text.contains("# TYPE omni_"), "{service}: no metrics");
+        let mut child = Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .context("promtool's stdin")?
+            .write_all(text.as_bytes())?;
+        let output = child.wait_with_output()?;
+        ensure!(
+            output.status.success(),
+            "{service}: promtool check metrics failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
