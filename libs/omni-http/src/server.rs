@@ -141,9 +141,13 @@ async fn observe(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = req.method().to_string();
+    let service = req
+        .app_data::<web::Data<Shell>>()
+        .map_or("unknown", |shell| shell.service);
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
+        omni.service = service,
         http.request.method = %method,
         url.path = %req.path(),
         request_id = %request_id,

@@ -202,6 +202,7 @@ impl Kafka {
                 let span = tracing::info_span!(
                     "kafka.consume_batch",
                     otel.kind = "consumer",
+                    omni.service = spec.service,
                     messaging.system = "kafka",
                     messaging.destination.name = %topic,
                     messaging.consumer.group.name = spec.name,
@@ -292,6 +293,7 @@ impl Kafka {
         let span = tracing::info_span!(
             "kafka.consume",
             otel.kind = "consumer",
+            omni.service = spec.service,
             messaging.system = "kafka",
             messaging.destination.name = %incoming.topic_name,
             messaging.consumer.group.name = spec.name,
