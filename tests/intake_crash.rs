@@ -89,13 +89,7 @@ fn order(id: &str, units: u32) -> serde_json::Value {
 }
 
 fn headers(ce_id: &str) -> Vec<(String, String)> {
-    vec![
-        ("ce_specversion".to_owned(), "1.0".to_owned()),
-        ("ce_id".to_owned(), ce_id.to_owned()),
-        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
-        ("ce_source".to_owned(), "/partners/acme-market".to_owned()),
-        ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
-    ]
+    omni_testkit::kafka::partner_order_headers(ce_id, "/partners/acme-market")
 }
 
 /// One message of the feed.

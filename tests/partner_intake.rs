@@ -16,13 +16,7 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn headers() -> Vec<(String, String)> {
-    vec![
-        ("ce_specversion".to_owned(), "1.0".to_owned()),
-        ("ce_id".to_owned(), uuid::Uuid::new_v4().to_string()),
-        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
-        ("ce_source".to_owned(), "/partner-test".to_owned()),
-        ("ce_time".to_owned(), "2026-11-23T10:00:00Z".to_owned()),
-    ]
+    omni_testkit::kafka::partner_order_headers(&uuid::Uuid::new_v4().to_string(), "/partner-test")
 }
 
 fn producer(settings: &omni_config::Settings, bootstrap: &str) -> anyhow::Result<omni_kafka::Producer> {

@@ -60,13 +60,10 @@ fn partner_order(id: &str) -> Vec<u8> {
 }
 
 fn headers() -> Vec<(String, String)> {
-    vec![
-        ("ce_specversion".to_owned(), "1.0".to_owned()),
-        ("ce_id".to_owned(), uuid::Uuid::now_v7().to_string()),
-        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
-        ("ce_source".to_owned(), format!("/partners/{PARTNER}")),
-        ("ce_time".to_owned(), chrono::Utc::now().to_rfc3339()),
-    ]
+    omni_testkit::kafka::partner_order_headers(
+        &uuid::Uuid::now_v7().to_string(),
+        &format!("/partners/{PARTNER}"),
+    )
 }
 
 fn options(

@@ -84,3 +84,15 @@ pub async fn collect(
     }
     Ok(seen)
 }
+
+/// The CloudEvents headers of a partner order on `omni.orders.inbound.v1` (binary mode), as a marketplace sends
+/// them: `ce_type` `omni.partner_order.submitted`, the given `ce_id` and `ce_source` (e.g. `/partners/<id>`), now.
+pub fn partner_order_headers(ce_id: &str, source: &str) -> Vec<(String, String)> {
+    vec![
+        ("ce_specversion".to_owned(), "1.0".to_owned()),
+        ("ce_id".to_owned(), ce_id.to_owned()),
+        ("ce_type".to_owned(), "omni.partner_order.submitted".to_owned()),
+        ("ce_source".to_owned(), source.to_owned()),
+        ("ce_time".to_owned(), chrono::Utc::now().to_rfc3339()),
+    ]
+}
