@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, ensure};
-use omni_testkit::testing::{ADMIN_KEY, receive_stock, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, receive_stock, settings};
+use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -16,15 +16,10 @@ async fn every_service_exposes_metrics_that_promtool_accepts() -> anyhow::Result
         .ok()
         .filter(|p| std::path::Path::new(p).exists())
         .context("OMNI_PROMTOOL_BIN is not set: run the suite with scripts/test.sh (its deploy checks install promtool)")?;
-    let dir = std::env::temp_dir().join(format!("omni-metrics-{}", uuid::Uuid::new_v4().simple()));
-    let mesh = Mesh::start(MeshOptions {
-        ephemeral_ports: true,
-        ..MeshOptions::embedded(settings(), dir)
+    on_mesh(embedded_options(settings()), async |mesh| {
+        lint(mesh, &promtool).await
     })
-    .await?;
-    let outcome = lint(&mesh, &promtool).await;
-    mesh.stop().await?;
-    outcome
+    .await
 }
 
 async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {

@@ -9,8 +9,10 @@ use anyhow::{Context, ensure};
 use omni_contracts::Topic;
 use omni_kafka::Kafka;
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings,
+};
+use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -132,19 +134,9 @@ async fn examples_taken(endpoints: &std::path::Path) -> anyhow::Result<()> {
 async fn bad_partner_orders_are_dead_lettered_with_their_reason_and_good_ones_are_taken_once()
 -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let embedded = MeshOptions {
-        ephemeral_ports: true,
-        ..MeshOptions::embedded(settings(), tempdir())
-    };
-    let mesh = Mesh::start(embedded).await?;
-    let outcome = rejects_and_takes(&mesh).await;
-    mesh.stop().await?;
-    outcome?;
+    on_mesh(embedded_options(settings()), rejects_and_takes).await?;
     let backends = RealBackends::new(settings())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let outcome = rejects_and_takes(&mesh).await;
-    mesh.stop().await?;
-    outcome
+    on_mesh(backends.options.clone(), rejects_and_takes).await
 }
 
 fn partner_order(partner: &str, id: &str) -> serde_json::Value {
@@ -331,15 +323,7 @@ async fn a_backlog_goes_on_closest_promise_first_and_each_step_times_out() -> an
     let mut settings = settings();
     settings.orders.max_in_flight = 2;
     settings.orders.reserve_timeout_seconds = 3;
-    let options = MeshOptions {
-        ephemeral_ports: true,
-        ..MeshOptions::embedded(settings, tempdir())
-    }
-    .without("fulfillment");
-    let mesh = Mesh::start(options).await?;
-    let outcome = backlog(&mesh).await;
-    mesh.stop().await?;
-    outcome
+    on_mesh(embedded_options(settings).without("fulfillment"), backlog).await
 }
 
 async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
@@ -415,10 +399,4 @@ async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
         "the first two went on first"
     );
     Ok(())
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("omni-intake-{}", uuid::Uuid::new_v4().simple()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
 }

@@ -5,24 +5,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use omni_testkit::testing::{ADMIN_KEY, eventually, receive_stock, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::testing::{ADMIN_KEY, embedded_options, eventually, on_mesh, receive_stock, settings};
+use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("omni-saga-{}", uuid::Uuid::new_v4().simple()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
-}
-
-fn embedded(settings: omni_config::Settings) -> MeshOptions {
-    MeshOptions {
-        ephemeral_ports: true,
-        ..MeshOptions::embedded(settings, tempdir())
-    }
-}
 
 /// One store with 3 units of TEE-1, visible to routing.
 async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
@@ -94,43 +81,37 @@ async fn available(mesh: &Mesh) -> anyhow::Result<i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_order_no_node_can_serve_fails_as_out_of_stock() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let mesh = Mesh::start(embedded(settings())).await?;
-    let outcome = async {
-        stocked(&mesh).await?;
-        let token = tokenize(&mesh, "4242 4242 4242 4242").await?;
-        let order = place(&mesh, "too-many", 5, &token).await?;
-        let reason = failed_with(&mesh, &order).await?;
+    on_mesh(embedded_options(settings()), async |mesh| {
+        stocked(mesh).await?;
+        let token = tokenize(mesh, "4242 4242 4242 4242").await?;
+        let order = place(mesh, "too-many", 5, &token).await?;
+        let reason = failed_with(mesh, &order).await?;
         ensure!(
             reason.contains("STORE-1"),
             "the reason names the node and why: {reason}"
         );
-        ensure!(available(&mesh).await? == 3, "nothing stays held");
+        ensure!(available(mesh).await? == 3, "nothing stays held");
         Ok(())
-    }
-    .await;
-    mesh.stop().await?;
-    outcome
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_declined_card_fails_the_order_and_its_hold_goes_back_on_sale() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let mesh = Mesh::start(embedded(settings())).await?;
-    let outcome = async {
-        stocked(&mesh).await?;
+    on_mesh(embedded_options(settings()), async |mesh| {
+        stocked(mesh).await?;
         // The sandbox PSP's documented declining card.
-        let token = tokenize(&mesh, "4000 0000 0000 0002").await?;
-        let order = place(&mesh, "declined", 2, &token).await?;
-        let reason = failed_with(&mesh, &order).await?;
+        let token = tokenize(mesh, "4000 0000 0000 0002").await?;
+        let order = place(mesh, "declined", 2, &token).await?;
+        let reason = failed_with(mesh, &order).await?;
         ensure!(reason.contains("card_declined"), "{reason}");
         eventually("the hold to be released", WAIT, || async {
-            Ok((available(&mesh).await? == 3).then_some(()))
+            Ok((available(mesh).await? == 3).then_some(()))
         })
         .await
-    }
-    .await;
-    mesh.stop().await?;
-    outcome
+    })
+    .await
 }
 
 /// Payments is down, so the order waits for its authorization while its 2-second hold lapses.
@@ -139,28 +120,25 @@ async fn a_hold_that_lapses_before_payment_fails_the_order_and_frees_the_units()
     omni_telemetry::init_for_tests();
     let mut settings = settings();
     settings.reservations.ttl_seconds = 2;
-    let options = embedded(settings);
+    let options = embedded_options(settings);
     let token = omni_testkit::testing::token_from_payments_alone(&options).await?;
-    let mesh = Mesh::start(options.without("payments")).await?;
-    let outcome = async {
-        stocked(&mesh).await?;
-        let order = place(&mesh, "lapses", 2, &token).await?;
+    on_mesh(options.without("payments"), async |mesh| {
+        stocked(mesh).await?;
+        let order = place(mesh, "lapses", 2, &token).await?;
         let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
         eventually("the order to be held", WAIT, || async {
             let status = orders.get(&format!("/v1/orders/{order}")).await?.body["status"].clone();
             Ok((status == "reserved" || status == "failed").then_some(()))
         })
         .await?;
-        let reason = failed_with(&mesh, &order).await?;
+        let reason = failed_with(mesh, &order).await?;
         ensure!(reason.contains("expired before the payment"), "{reason}");
         eventually("the units to be on sale again", WAIT, || async {
-            Ok((available(&mesh).await? == 3).then_some(()))
+            Ok((available(mesh).await? == 3).then_some(()))
         })
         .await
-    }
-    .await;
-    mesh.stop().await?;
-    outcome
+    })
+    .await
 }
 
 /// A released order is fulfilled when its store ships it: the fulfillment completes (an associate of another
@@ -177,11 +155,10 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
         partner_id: None,
         locations: vec!["STORE-2".into()],
     });
-    let mesh = Mesh::start(embedded(settings)).await?;
-    let outcome = async {
-        stocked(&mesh).await?;
-        let token = tokenize(&mesh, "4242 4242 4242 4242").await?;
-        let order = place(&mesh, "shipped", 2, &token).await?;
+    on_mesh(embedded_options(settings), async |mesh| {
+        stocked(mesh).await?;
+        let token = tokenize(mesh, "4242 4242 4242 4242").await?;
+        let order = place(mesh, "shipped", 2, &token).await?;
         let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
         eventually("the order to be released", WAIT, || async {
             let current = orders.get(&format!("/v1/orders/{order}")).await?.body;
@@ -292,8 +269,6 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
             Ok((store["on_hand"] == 1 && store["atp"] == 1).then_some(()))
         })
         .await
-    }
-    .await;
-    mesh.stop().await?;
-    outcome
+    })
+    .await
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use anyhow::ensure;
-use omni_testkit::testing::{ADMIN_KEY, eventually, receive_stock, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::testing::{ADMIN_KEY, embedded_options, eventually, on_mesh, receive_stock, settings};
+use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -28,15 +28,7 @@ async fn an_associate_sells_at_the_list_price_and_a_manager_may_override_it() ->
             locations: vec!["STORE-1".into()],
         });
     }
-    let dir = std::env::temp_dir().join(format!("omni-till-{}", uuid::Uuid::new_v4().simple()));
-    let mesh = Mesh::start(MeshOptions {
-        ephemeral_ports: true,
-        ..MeshOptions::embedded(settings, dir)
-    })
-    .await?;
-    let outcome = tills(&mesh).await;
-    mesh.stop().await?;
-    outcome
+    on_mesh(embedded_options(settings), tills).await
 }
 
 async fn tills(mesh: &Mesh) -> anyhow::Result<()> {

@@ -309,6 +309,27 @@ fn apply_migrations<DB: diesel::backend::Backend>(
     Ok(())
 }
 
+/// A stable 63-bit advisory-lock key for `name` (FNV-1a), so every replica of a service contends for the same lock.
+pub fn lock_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+/// Serialises the caller's transaction with every other one taking the lock named `name`, across replicas: a
+/// PostgreSQL transaction-scoped advisory lock, released at commit or rollback. SQLite needs none (one process,
+/// writers already serialised).
+pub fn lock_transaction(conn: &mut DbConnection, name: &str) -> Result<()> {
+    if matches!(conn, DbConnection::Pg(_)) {
+        conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock_key(name)))
+            .map_err(Error::Query)?;
+    }
+    Ok(())
+}
+
 /// Whether a query failed because a unique constraint already holds the row.
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(

@@ -195,13 +195,8 @@ struct LeaderLock(
 );
 
 fn lock_key(name: &str) -> i64 {
-    // A stable 63-bit key from the relay name (FNV-1a), so every pod of a service contends for the same lock.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("omni-outbox:{name}").bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash >> 1) as i64
+    // Every pod of a service contends for the same lock.
+    omni_db::lock_key(&format!("omni-outbox:{name}"))
 }
 
 /// Runs raw SQL on a connection (used by tests that simulate crashes).

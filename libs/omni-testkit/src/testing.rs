@@ -227,3 +227,23 @@ pub async fn receive_stock(
     )
     .await
 }
+
+/// Every service on embedded backends (SQLite files in a fresh temporary folder), on ephemeral loopback ports.
+pub fn embedded_options(settings: Settings) -> crate::MeshOptions {
+    let dir = std::env::temp_dir().join(format!("omni-test-{}", uuid::Uuid::new_v4().simple()));
+    crate::MeshOptions {
+        ephemeral_ports: true,
+        ..crate::MeshOptions::embedded(settings, dir)
+    }
+}
+
+/// Starts a mesh, runs `test` on it, and stops the mesh whatever `test` answered; the test's error comes first.
+pub async fn on_mesh(
+    options: crate::MeshOptions,
+    test: impl AsyncFnOnce(&crate::Mesh) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mesh = crate::Mesh::start(options).await?;
+    let outcome = test(&mesh).await;
+    let stopped = mesh.stop().await;
+    outcome.and(stopped)
+}

@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use omni_contracts::Sku;
-use omni_db::DbConnection;
 
 use crate::State;
 use crate::db::marks;
@@ -21,8 +20,8 @@ use crate::db::marks;
 pub const ROUND_MARKS: i64 = 2_000;
 /// How often the publisher looks for marks when nobody woke it (marks left by another replica or a crash).
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// Transaction-scoped advisory lock key: one publisher per allocation schema at a time, across replicas.
-const PUBLISHER_LOCK: i64 = 0x6f6d_6e69_6176_6c31; // "omniavl1"
+/// One publisher per allocation schema at a time, across replicas.
+const PUBLISHER_LOCK: &str = "omni-allocation:availability-publisher";
 
 /// Publishes one round; returns how many SKUs were published and whether marks remain.
 pub async fn publish_round(state: &State) -> omni_db::Result<(usize, bool)> {
@@ -30,10 +29,7 @@ pub async fn publish_round(state: &State) -> omni_db::Result<(usize, bool)> {
     let outcome = state
         .db
         .transaction(move |conn| -> omni_db::Result<(usize, bool)> {
-            if matches!(conn, DbConnection::Pg(_)) {
-                use diesel::connection::SimpleConnection;
-                conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({PUBLISHER_LOCK})"))?;
-            }
+            omni_db::lock_transaction(conn, PUBLISHER_LOCK)?;
             let taken = marks::take(conn, ROUND_MARKS)?;
             if taken.is_empty() {
                 return Ok((0, false));

@@ -15,7 +15,6 @@ use chrono::Utc;
 use omni_contracts::api::OrderStatus;
 use omni_contracts::events::{OrderAccepted, OrderEvent};
 use omni_contracts::{Envelope, OrderId};
-use omni_db::DbConnection;
 use omni_kafka::HandlerError;
 
 use crate::State;
@@ -28,8 +27,8 @@ const ROUND: i64 = 256;
 const POLL: Duration = Duration::from_millis(250);
 /// How often the clocks are checked.
 const TICK: Duration = Duration::from_secs(1);
-/// Transaction-scoped advisory lock: one dispatcher per orders schema at a time, across replicas.
-const DISPATCH_LOCK: i64 = 0x6f6d_6e69_6f72_6431; // "omniord1"
+/// One dispatcher per orders schema at a time, across replicas.
+const DISPATCH_LOCK: &str = "omni-orders:dispatcher";
 
 /// Sends waiting orders on while there is room; returns how many.
 pub async fn dispatch_round(state: &State) -> omni_db::Result<usize> {
@@ -37,10 +36,7 @@ pub async fn dispatch_round(state: &State) -> omni_db::Result<usize> {
     let sent = state
         .db
         .transaction(move |conn| -> omni_db::Result<usize> {
-            if matches!(conn, DbConnection::Pg(_)) {
-                use diesel::connection::SimpleConnection;
-                conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({DISPATCH_LOCK})"))?;
-            }
+            omni_db::lock_transaction(conn, DISPATCH_LOCK)?;
             let room = max_in_flight - orders::in_flight(conn)?;
             if room <= 0 {
                 return Ok(0);
@@ -51,7 +47,7 @@ pub async fn dispatch_round(state: &State) -> omni_db::Result<usize> {
                 orders::mark_dispatched(conn, order.id)?;
                 // The announcement continues the trace the order arrived with (HTTP request or partner message).
                 let span = tracing::info_span!("order.dispatch", order.id = %order.id);
-                if let Some(parent) = orders::traceparent(conn, order.id)? {
+                if let Some(parent) = row.traceparent.clone() {
                     omni_kafka::trace::continue_from(&span, &[("traceparent".to_owned(), parent)]);
                 }
                 let _entered = span.enter();

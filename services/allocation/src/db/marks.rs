@@ -31,8 +31,3 @@ pub fn take(conn: &mut DbConnection, limit: i64) -> omni_db::Result<Vec<(String,
 pub fn clear(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<usize> {
     Ok(diesel::delete(availability_marks::table.filter(availability_marks::id.eq_any(ids))).execute(conn)?)
 }
-
-/// How many marks wait (for the outbox-depth style gauge and tests).
-pub fn depth(conn: &mut DbConnection) -> omni_db::Result<i64> {
-    Ok(availability_marks::table.count().get_result(conn)?)
-}

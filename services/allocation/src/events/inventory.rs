@@ -217,18 +217,9 @@ fn request_replenishment(
     )
 }
 
-/// `omni.inventory.v1` consumer.
+/// `omni.inventory.v1` consumer: one message (as a batch of one).
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
-    let event = incoming.decode::<InventoryEvent>()?;
-    let InventoryEvent::Movement(movement) = event.data else {
-        // Allocation's own replenishment requests share the topic; they are for planners, not for the ledger.
-        return Ok(());
-    };
-    match record(&state, movement, None).await {
-        Ok(_) => Ok(()),
-        Err(MovementError::UnknownReference(reason)) => Err(HandlerError::Permanent(reason)),
-        Err(MovementError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
-    }
+    handle_batch(state, vec![incoming]).await
 }
 
 /// `omni.inventory.v1` consumer, for the movements already waiting: one transaction for all of them. Any
@@ -240,6 +231,10 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
         if let InventoryEvent::Movement(movement) = incoming.decode::<InventoryEvent>()?.data {
             movements.push(movement);
         }
+    }
+    if movements.is_empty() {
+        // Allocation's own replenishment requests share the topic; they are for planners, not for the ledger.
+        return Ok(());
     }
     match record_many(&state, movements, None).await {
         Ok(_) => Ok(()),

@@ -40,6 +40,8 @@ pub struct OrderRow {
     pub created_at: chrono::NaiveDateTime,
     /// Last change.
     pub updated_at: chrono::NaiveDateTime,
+    /// The W3C trace context the order arrived with (its later announcement continues that trace).
+    pub traceparent: Option<String>,
     /// Nodes that refused its hold, comma-separated.
     pub excluded_locations: String,
     /// How often it was routed again.
@@ -116,16 +118,6 @@ fn current_traceparent() -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == "traceparent")
         .map(|(_, v)| v)
-}
-
-/// The trace context an order arrived with.
-pub fn traceparent(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Option<String>> {
-    Ok(orders::table
-        .find(id.to_string())
-        .select(orders::traceparent)
-        .first::<Option<String>>(conn)
-        .optional()?
-        .flatten())
 }
 
 /// Orders sent on to routing that have no hold yet.

@@ -84,22 +84,8 @@ pub(crate) fn advance(
     order_id: OrderId,
     input: &SagaInput,
 ) -> Result<Moved, HandlerError> {
-    let before = orders::find(conn, order_id)?.map(|r| r.status);
-    apply_input(conn, event_id, order_id, input)?;
-    Ok(match (before, orders::find(conn, order_id)?) {
-        (Some(before), Some(after)) if after.status != before => Some((after.channel, after.status)),
-        _ => None,
-    })
-}
-
-fn apply_input(
-    conn: &mut omni_db::DbConnection,
-    event_id: &str,
-    order_id: OrderId,
-    input: &SagaInput,
-) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "orders.saga", event_id)? {
-        return Ok(());
+        return Ok(None);
     }
     let Some(row) = orders::find(conn, order_id)? else {
         return Err(HandlerError::Permanent(format!("order {order_id} is unknown")));
@@ -114,6 +100,7 @@ fn apply_input(
             &Envelope::new("orders", event).for_partner(order_partner.as_ref()),
         )
     };
+    let (mut entered, before) = (None, order.status);
     match step(order.status, reroutes, input) {
         Step::Ignore => {
             tracing::debug!(order.id = %order_id, status = order.status.as_str(), "Saga input not for this state; ignored.");
@@ -125,7 +112,7 @@ fn apply_input(
                     fulfillment_id: Some(s.fulfillment_id.to_string()),
                     ..StepUpdate::default()
                 };
-                orders::apply(conn, order_id, &update)?;
+                apply(conn, order_id, &update, &mut entered)?;
             }
         }
         Step::CancelAgain => {
@@ -139,12 +126,12 @@ fn apply_input(
                     payment_intent_id: Some(auth.payment_intent_id.to_string()),
                     ..StepUpdate::default()
                 };
-                orders::apply(conn, order_id, &update)?;
+                apply(conn, order_id, &update, &mut entered)?;
             }
         }
         Step::Reserve => {
             let SagaInput::Reservation(ReservationEvent::Held(held)) = input else {
-                return Ok(());
+                return Ok(None);
             };
             // Routed again after a shortage with its authorization granted: that stands (same order, same
             // amount), so the order goes straight back to being released at its new node.
@@ -163,7 +150,7 @@ fn apply_input(
                 reservation_id: Some(held.reservation_id.to_string()),
                 ..StepUpdate::default()
             };
-            orders::apply(conn, order_id, &update)?;
+            apply(conn, order_id, &update, &mut entered)?;
             let event = match authorized {
                 Some(payment_intent_id) => OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
                     order_id,
@@ -185,7 +172,7 @@ fn apply_input(
         }
         Step::Authorize => {
             let SagaInput::Payment(PaymentEvent::Authorized(auth)) = input else {
-                return Ok(());
+                return Ok(None);
             };
             let Some(location_id) = order.location_id.clone() else {
                 return Err(HandlerError::Permanent(format!(
@@ -197,7 +184,7 @@ fn apply_input(
                 payment_intent_id: Some(auth.payment_intent_id.to_string()),
                 ..StepUpdate::default()
             };
-            orders::apply(conn, order_id, &update)?;
+            apply(conn, order_id, &update, &mut entered)?;
             publish(
                 conn,
                 OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
@@ -209,15 +196,16 @@ fn apply_input(
         }
         Step::Release => {
             let SagaInput::Fulfillment(FulfillmentEvent::Released(r)) = input else {
-                return Ok(());
+                return Ok(None);
             };
-            orders::apply(
+            apply(
                 conn,
                 order_id,
                 &StepUpdate {
                     status: Some(OrderStatus::Released),
                     ..StepUpdate::default()
                 },
+                &mut entered,
             )?;
             publish(
                 conn,
@@ -231,15 +219,16 @@ fn apply_input(
         }
         Step::Fulfil => {
             let SagaInput::Fulfillment(FulfillmentEvent::Completed(c)) = input else {
-                return Ok(());
+                return Ok(None);
             };
-            orders::apply(
+            apply(
                 conn,
                 order_id,
                 &StepUpdate {
                     status: Some(OrderStatus::Fulfilled),
                     ..StepUpdate::default()
                 },
+                &mut entered,
             )?;
             publish(
                 conn,
@@ -252,13 +241,14 @@ fn apply_input(
             tracing::info!(order.id = %order_id, location.id = %c.location_id, how = ?c.how, "Order fulfilled.");
         }
         Step::Complete => {
-            orders::apply(
+            apply(
                 conn,
                 order_id,
                 &StepUpdate {
                     status: Some(OrderStatus::Completed),
                     ..StepUpdate::default()
                 },
+                &mut entered,
             )?;
             publish(conn, OrderEvent::Completed(OrderCompleted { order_id }))?;
             tracing::info!(order.id = %order_id, "Order completed: fulfilled and paid.");
@@ -269,7 +259,7 @@ fn apply_input(
                 exclude: Some(exclude.to_string()),
                 ..StepUpdate::default()
             };
-            orders::apply(conn, order_id, &update)?;
+            apply(conn, order_id, &update, &mut entered)?;
             let mut excluded = row.excluded();
             excluded.push(exclude.clone());
             publish(
@@ -289,7 +279,7 @@ fn apply_input(
                 failure_reason: Some(reason.clone()),
                 ..StepUpdate::default()
             };
-            orders::apply(conn, order_id, &update)?;
+            apply(conn, order_id, &update, &mut entered)?;
             publish(
                 conn,
                 OrderEvent::Failed(OrderFailed {
@@ -300,5 +290,20 @@ fn apply_input(
             tracing::info!(order.id = %order_id, reason = %reason, "Order failed.");
         }
     }
-    Ok(())
+    Ok(entered
+        .filter(|status| *status != before)
+        .map(|status: OrderStatus| (row.channel.clone(), status.as_str().to_owned())))
+}
+
+/// Applies a step's update to the order, noting the state it enters.
+fn apply(
+    conn: &mut omni_db::DbConnection,
+    order_id: OrderId,
+    update: &StepUpdate,
+    entered: &mut Option<OrderStatus>,
+) -> omni_db::Result<()> {
+    if update.status.is_some() {
+        *entered = update.status;
+    }
+    orders::apply(conn, order_id, update)
 }
