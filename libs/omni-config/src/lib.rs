@@ -234,6 +234,11 @@ pub struct PolicySettings {
     pub file: String,
     /// How often allocation checks the file, other replicas' changes, rule windows and weather.
     pub reload_interval_seconds: u64,
+    /// Kubernetes mode: the namespace whose `BufferPolicy` resources (allocation) and `RoutingPolicy` resources
+    /// (fulfillment) are watched and hot-reloaded; empty: off.
+    pub kubernetes_namespace: String,
+    /// A JSON file of routing rules (`{"rules": [...]}`) for fulfillment, hot-reloaded; empty: none.
+    pub routing_file: String,
 }
 
 /// Order intake and the saga.

@@ -68,7 +68,33 @@ macro_rules! code_id {
                 f.write_str(&self.0)
             }
         }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                code_schema()
+            }
+        }
     };
+}
+
+/// The JSON Schema of a code (what [`parse_code`] accepts), for custom resource definitions.
+#[cfg(feature = "schema")]
+fn code_schema() -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_CODE_LEN,
+        "pattern": "^[A-Za-z0-9._-]+$"
+    })
 }
 
 macro_rules! uuid_id {

@@ -7,12 +7,14 @@
 //! This crate must never depend on diesel, rdkafka or actix: CI fails if one appears (`.ci/check-boundaries`).
 
 pub mod api;
+pub mod card_data;
 pub mod envelope;
 pub mod error;
 pub mod events;
 pub mod ids;
 pub mod money;
 pub mod policies;
+pub mod routing;
 pub mod topic;
 
 pub use envelope::{Envelope, EventPayload};

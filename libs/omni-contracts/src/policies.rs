@@ -38,6 +38,7 @@ fn enabled() -> bool {
 
 /// Conditions of a rule. Each one given must match; a list matches when any of its entries does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// These SKUs only.
@@ -74,6 +75,7 @@ pub struct Conditions {
 
 /// A local time-of-day window, `HH:MM` (or `HH:MM:SS`) to `HH:MM` (end excluded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeWindow {
     /// Start, e.g. `18:00`.
@@ -84,6 +86,7 @@ pub struct TimeWindow {
 
 /// A range of local dates, both ends included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
     /// First day.
@@ -95,6 +98,7 @@ pub struct DateRange {
 /// Sales velocity: at least `units` sold (POS sales and fulfilled holds) at the location in the last
 /// `window_minutes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Velocity {
     /// How far back to count, 1 to 43,200 minutes (30 days).
@@ -105,6 +109,7 @@ pub struct Velocity {
 
 /// A weather condition, as reported on `omni.signals.v1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WeatherCondition {
     /// Nothing notable.
@@ -123,6 +128,7 @@ pub enum WeatherCondition {
 
 /// A customer segment that units can be ring-fenced for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Segment {
     /// Customers of the VIP tier.
@@ -135,6 +141,7 @@ pub enum Segment {
 
 /// What a rule does where it applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Effect {
     /// Withhold units from whoever the rule matches.
@@ -145,6 +152,7 @@ pub enum Effect {
 
 /// How many units: a count, or a percentage of on-hand (rounded up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Amount {
     /// This many units.
@@ -155,6 +163,7 @@ pub enum Amount {
 
 /// Units kept for a segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RingFence {
     /// Who the units are kept for.
@@ -171,6 +180,8 @@ pub enum PolicySource {
     Database,
     /// Loaded from the policy file (`policies.file`).
     File,
+    /// A `BufferPolicy` resource in the watched namespace (`policies.kubernetes_namespace`).
+    Kubernetes,
 }
 
 /// A stored policy: its spec and its version.

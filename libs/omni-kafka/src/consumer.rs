@@ -350,8 +350,9 @@ impl Kafka {
         }
     }
 
-    /// Publishes the original bytes and headers to the DLQ, adding `omni_dlq_*` headers with the reason.
-    /// Retries until the broker takes it or shutdown; `false` means it was not sent.
+    /// Publishes the original bytes and headers to the DLQ, adding `omni_dlq_*` headers with the reason; but
+    /// what looks like a card number is masked (and `omni_dlq_redacted` says so): card data never leaves the
+    /// vault (DESIGN §6). Retries until the broker takes it or shutdown; `false` means it was not sent.
     async fn dead_letter(
         &self,
         producer: &Producer,
@@ -361,7 +362,11 @@ impl Kafka {
         shutdown: &CancellationToken,
     ) -> bool {
         let dlq = self.topics().dead_letter_name(incoming.topic);
-        let mut headers = incoming.headers.clone();
+        let (key, payload, mut headers, redacted) = redact_card_numbers(incoming);
+        if redacted {
+            tracing::warn!(topic = %incoming.topic_name, offset = incoming.offset, "A dead-lettered message held what looks like a card number; masked in the DLQ copy.");
+            headers.push(("omni_dlq_redacted".into(), "card-number".into()));
+        }
         headers.push(("omni_dlq_reason".into(), reason.to_owned()));
         headers.push(("omni_dlq_topic".into(), incoming.topic_name.clone()));
         headers.push(("omni_dlq_partition".into(), incoming.partition.to_string()));
@@ -371,10 +376,7 @@ impl Kafka {
             format!("{}.{}", spec.service, spec.name),
         ));
         loop {
-            match producer
-                .send_raw(&dlq, &incoming.key, &headers, &incoming.payload)
-                .await
-            {
+            match producer.send_raw(&dlq, &key, &headers, &payload).await {
                 Ok(()) => return true,
                 Err(e) => {
                     tracing::warn!(dlq = %dlq, error = %e, "Dead-letter publish failed; retrying.");
@@ -386,6 +388,36 @@ impl Kafka {
             }
         }
     }
+}
+
+/// The key, payload and headers of a message to dead-letter, with card-number-like digit runs masked; `true`
+/// when anything was.
+fn redact_card_numbers(
+    incoming: &Incoming,
+) -> (String, std::borrow::Cow<'_, [u8]>, Vec<(String, String)>, bool) {
+    use omni_contracts::card_data::mask_card_numbers;
+    let mut redacted = false;
+    let mut text = |value: &str| match mask_card_numbers(value.as_bytes()) {
+        Some(masked) => {
+            redacted = true;
+            String::from_utf8_lossy(&masked).into_owned()
+        }
+        None => value.to_owned(),
+    };
+    let key = text(&incoming.key);
+    let headers = incoming
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), text(value)))
+        .collect();
+    let payload = match mask_card_numbers(&incoming.payload) {
+        Some(masked) => {
+            redacted = true;
+            std::borrow::Cow::Owned(masked)
+        }
+        None => std::borrow::Cow::Borrowed(incoming.payload.as_slice()),
+    };
+    (key, payload, headers, redacted)
 }
 
 /// Publishes each assigned partition's consumer lag from librdkafka's statistics.

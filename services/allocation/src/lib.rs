@@ -223,6 +223,18 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
     policies::reload(&state)
         .await
         .map_err(|e| omni_http::Error::Startup(format!("cannot load policies: {e}")))?;
+    let kubernetes = match ctx.settings.policies.kubernetes_namespace.trim() {
+        "" => None,
+        namespace => Some((
+            omni_kube::watch::client().await.map_err(|e| {
+                omni_http::Error::Startup(format!(
+                    "policies.kubernetes_namespace is `{namespace}` but there is no Kubernetes API to watch \
+                     (in-cluster service account or KUBECONFIG): {e}"
+                ))
+            })?,
+            namespace.to_owned(),
+        )),
+    };
     if !state.holds_ready().await {
         return Err(omni_http::Error::Startup(
             "cannot load the hold store from the ledger (redis.url)".into(),
@@ -277,19 +289,33 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
     let reconcile_every = Duration::from_secs(ctx.settings.reservations.reconcile_interval_seconds.max(1));
     let reload_every = Duration::from_secs(ctx.settings.policies.reload_interval_seconds.max(1));
     let http_state = state.clone();
+    let mut background = vec![
+        watch,
+        sweeper(state.clone(), ctx_shutdown.clone()),
+        reconciler(state.clone(), ctx_shutdown.clone(), reconcile_every),
+        publisher::run(state.clone(), ctx_shutdown.clone()),
+        Box::pin(policies::keep_current(
+            state.clone(),
+            ctx_shutdown.clone(),
+            reload_every,
+        )) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ];
+    if let Some((client, namespace)) = kubernetes {
+        tracing::info!(namespace = %namespace, "Watching BufferPolicy resources.");
+        background.push(Box::pin(policies::watch_kubernetes(
+            state.clone(),
+            client,
+            namespace,
+            ctx_shutdown,
+        )));
+    }
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, http_state.clone()),
         consumers,
         relay,
         readiness: vec![holds_check],
-        background: vec![
-            watch,
-            sweeper(state.clone(), ctx_shutdown.clone()),
-            reconciler(state.clone(), ctx_shutdown.clone(), reconcile_every),
-            publisher::run(state.clone(), ctx_shutdown.clone()),
-            Box::pin(policies::keep_current(state.clone(), ctx_shutdown, reload_every)),
-        ],
+        background,
     })
     .await
 }

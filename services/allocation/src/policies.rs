@@ -128,7 +128,9 @@ pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
     let by = format!("file:{}", path.display());
     state
         .db
-        .transaction(move |conn| -> Result<(), omni_db::Error> { apply_file(conn, &file, &by) })
+        .transaction(move |conn| -> Result<(), omni_db::Error> {
+            apply_source(conn, &file.policies, PolicySource::File, &by)
+        })
         .await
         .map_err(|e| e.to_string())?;
     *state
@@ -152,44 +154,118 @@ pub fn parse_file(content: &str) -> Result<PolicyFile, String> {
     Ok(file)
 }
 
-fn apply_file(conn: &mut DbConnection, file: &PolicyFile, by: &str) -> omni_db::Result<()> {
-    let wanted: BTreeSet<&str> = file.policies.iter().map(|p| p.id.as_str()).collect();
-    for spec in &file.policies {
-        match policies::write(conn, spec, PolicySource::File, by, None) {
+/// Brings the database's policies from `source` in line with `specs`: writes what changed, deletes what is gone,
+/// audits each change as `by`. An entry the store refuses (an id another source manages) is logged and skipped.
+fn apply_source(
+    conn: &mut DbConnection,
+    specs: &[omni_contracts::policies::PolicySpec],
+    source: PolicySource,
+    by: &str,
+) -> omni_db::Result<()> {
+    let source_json = serde_json::to_value(source).unwrap_or_default();
+    let wanted: BTreeSet<&str> = specs.iter().map(|p| p.id.as_str()).collect();
+    for spec in specs {
+        match policies::write(conn, spec, source, by, None) {
             Ok((stored, true)) => omni_db::audit::record(
                 conn,
                 by,
                 "policy.written",
                 spec.id.as_str(),
-                &serde_json::json!({ "version": stored.version, "source": "file" }),
+                &serde_json::json!({ "version": stored.version, "source": source_json }),
             )?,
             Ok((_, false)) => {}
             Err(policies::WriteRefused::Db(e)) => return Err(e),
             Err(refused) => {
-                tracing::error!(policy.id = %spec.id, error = %refused, "Policy file entry not applied.");
+                tracing::error!(policy.id = %spec.id, error = %refused, source = %source_json, "Policy not applied.");
             }
         }
     }
-    for id in policies::ids_from(conn, PolicySource::File)? {
+    for id in policies::ids_from(conn, source)? {
         if wanted.contains(id.as_str()) {
             continue;
         }
         let Ok(policy_id) = PolicyId::parse(&id) else {
             continue;
         };
-        match policies::delete(conn, &policy_id, PolicySource::File, by) {
+        match policies::delete(conn, &policy_id, source, by) {
             Ok(_) => omni_db::audit::record(
                 conn,
                 by,
                 "policy.deleted",
                 &id,
-                &serde_json::json!({ "source": "file" }),
+                &serde_json::json!({ "source": source_json }),
             )?,
             Err(policies::WriteRefused::Db(e)) => return Err(e),
             Err(_) => {}
         }
     }
     Ok(())
+}
+
+/// Applies the `BufferPolicy` resources of the watched namespace: every valid one is written as a `kubernetes`
+/// policy, any other `kubernetes` policy is deleted, and the rules in force are reloaded at once. A resource that
+/// is not a valid rule is logged with the field at fault and left out; the rest still apply.
+pub async fn sync_kubernetes(
+    state: &State,
+    namespace: &str,
+    resources: Vec<omni_kube::BufferPolicy>,
+) -> Result<usize, String> {
+    let specs: Vec<_> = resources
+        .iter()
+        .filter_map(|resource| {
+            let name = resource.metadata.name.clone().unwrap_or_default();
+            resource
+                .to_spec()
+                .and_then(|spec| crate::domain::policy::check(&spec).map(|()| spec))
+                .map_err(|e| tracing::error!(resource = %name, namespace, error = %e, "BufferPolicy is not a valid rule; ignored."))
+                .ok()
+        })
+        .collect();
+    let applied = specs.len();
+    let by = format!("kubernetes:{namespace}");
+    state
+        .db
+        .transaction(move |conn| -> Result<(), omni_db::Error> {
+            apply_source(conn, &specs, PolicySource::Kubernetes, &by)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    reload(state).await?;
+    Ok(applied)
+}
+
+/// Keeps the `BufferPolicy` resources of `namespace` applied until shutdown (Kubernetes mode).
+pub async fn watch_kubernetes(
+    state: State,
+    client: kube::Client,
+    namespace: String,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let api = kube::Api::<omni_kube::BufferPolicy>::namespaced(client, &namespace);
+    let (sink, mut snapshots) = tokio::sync::mpsc::channel(1);
+    let watch = tokio::spawn(omni_kube::watch::snapshots(api, sink, shutdown.clone()));
+    while let Some(mut snapshot) = snapshots.recv().await {
+        // Only the newest set matters; skip any that queued up behind a slow database.
+        while let Ok(newer) = snapshots.try_recv() {
+            snapshot = newer;
+        }
+        loop {
+            match sync_kubernetes(&state, &namespace, snapshot.clone()).await {
+                Ok(applied) => {
+                    tracing::info!(namespace = %namespace, applied, "BufferPolicy resources applied.");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "BufferPolicy resources not applied; retrying.");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+    watch.abort();
 }
 
 /// Re-publishes availability where a rule's time window, dates or weather condition turned on or off since the

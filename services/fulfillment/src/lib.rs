@@ -5,6 +5,7 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod routes;
+pub mod rules;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct State {
     /// `omni_availability_lag_seconds`: from allocation computing a SKU's availability (in the transaction of
     /// the movement or hold that changed it) to routing seeing it.
     pub availability_lag: prometheus::Histogram,
+    /// The routing rules in force.
+    pub rules: Arc<rules::RoutingRules>,
 }
 
 /// The OpenAPI document, generated from the handlers.
@@ -62,10 +65,42 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         .registry
         .register(Box::new(availability_lag.clone()))
         .map_err(|e| omni_http::Error::Startup(e.to_string()))?;
+    let rules = Arc::new(rules::RoutingRules::new(
+        Some(ctx.settings.policies.routing_file.trim())
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from),
+    ));
+    if let Some(path) = rules.file.clone() {
+        // A bad routing file stops the start, naming the rule and field.
+        rules.sync_file(&path).map_err(omni_http::Error::Startup)?;
+    }
+    let mut background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
+        vec![Box::pin(rules::keep_file_current(
+            rules.clone(),
+            std::time::Duration::from_secs(ctx.settings.policies.reload_interval_seconds.max(1)),
+            ctx.shutdown.clone(),
+        ))];
+    let namespace = ctx.settings.policies.kubernetes_namespace.trim();
+    if !namespace.is_empty() {
+        let client = omni_kube::watch::client().await.map_err(|e| {
+            omni_http::Error::Startup(format!(
+                "policies.kubernetes_namespace is `{namespace}` but there is no Kubernetes API to watch \
+                 (in-cluster service account or KUBECONFIG): {e}"
+            ))
+        })?;
+        tracing::info!(namespace, "Watching RoutingPolicy resources.");
+        background.push(Box::pin(rules::watch_kubernetes(
+            rules.clone(),
+            client,
+            namespace.to_owned(),
+            ctx.shutdown.clone(),
+        )));
+    }
     let state = State {
         db: ctx.db.clone(),
         relay: relay.waker(),
         availability_lag,
+        rules,
     };
     let consumers = vec![
         (
@@ -83,7 +118,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         consumers,
         relay,
         readiness: vec![],
-        background: vec![],
+        background,
     })
     .await
 }

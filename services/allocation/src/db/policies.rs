@@ -31,14 +31,15 @@ fn source_name(source: PolicySource) -> &'static str {
     match source {
         PolicySource::Database => "database",
         PolicySource::File => "file",
+        PolicySource::Kubernetes => "kubernetes",
     }
 }
 
 fn parse_source(raw: &str) -> PolicySource {
-    if raw == "file" {
-        PolicySource::File
-    } else {
-        PolicySource::Database
+    match raw {
+        "file" => PolicySource::File,
+        "kubernetes" => PolicySource::Kubernetes,
+        _ => PolicySource::Database,
     }
 }
 

@@ -1,11 +1,14 @@
 //! Choosing the node for an order: candidates that can serve the delivery type and hold every line; the
-//! nearest wins. Every decision keeps its explanation (each candidate, its distance, why not).
+//! nearest wins. Routing rules can take nodes out for the orders they match, cap how far a shipment travels, or
+//! make nodes count as nearer. Every decision keeps its explanation (each candidate, its distance, why not, and
+//! the rules that applied).
 
 use std::collections::{BTreeMap, HashMap};
 
 use omni_contracts::LocationId;
-use omni_contracts::api::{Capability, Delivery, GeoPoint, Latitude, Longitude, OrderLine};
+use omni_contracts::api::{Capability, Channel, Delivery, GeoPoint, Latitude, Longitude, OrderLine};
 use omni_contracts::events::Candidate;
+use omni_contracts::routing::{RoutingEffect, RoutingRule};
 
 /// A node as routing sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,12 +54,64 @@ pub struct Decision {
     pub rule: String,
 }
 
-/// Routes an order's lines for its delivery, given ATP by `(location, sku)`.
+/// The enabled routing rules whose conditions an order matches.
+pub fn applicable<'a>(
+    rules: &'a [RoutingRule],
+    channel: Channel,
+    delivery: &Delivery,
+    lines: &[OrderLine],
+) -> Vec<&'a RoutingRule> {
+    let kind = match delivery {
+        Delivery::Ship { .. } => Capability::Ship,
+        Delivery::Pickup { .. } => Capability::Pickup,
+        Delivery::Curbside { .. } => Capability::Curbside,
+    };
+    rules
+        .iter()
+        .filter(|rule| rule.enabled)
+        .filter(|rule| rule.when.channels.as_ref().is_none_or(|c| c.contains(&channel)))
+        .filter(|rule| rule.when.deliveries.as_ref().is_none_or(|d| d.contains(&kind)))
+        .filter(|rule| {
+            rule.when
+                .skus
+                .as_ref()
+                .is_none_or(|skus| lines.iter().any(|l| skus.contains(&l.sku)))
+        })
+        .collect()
+}
+
+/// Why the rules take a node out for this order, if they do.
+fn ruled_out(rules: &[&RoutingRule], node: &LocationId, shipping_km: Option<f64>) -> Option<String> {
+    rules.iter().find_map(|rule| match &rule.effect {
+        RoutingEffect::Exclude(list) if list.locations.contains(node) => {
+            Some(format!("excluded by routing rule `{}`", rule.id))
+        }
+        RoutingEffect::MaxDistanceKm(km) if shipping_km.is_some_and(|d| d > f64::from(*km)) => {
+            Some(format!("farther than {km} km (routing rule `{}`)", rule.id))
+        }
+        _ => None,
+    })
+}
+
+/// How many km nearer the rules make a node count (the largest preference that names it).
+fn preference_km(rules: &[&RoutingRule], node: &LocationId) -> f64 {
+    rules
+        .iter()
+        .filter_map(|rule| match &rule.effect {
+            RoutingEffect::Prefer(p) if p.locations.contains(node) => Some(f64::from(p.bonus_km)),
+            _ => None,
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Routes an order's lines for its delivery, given ATP by `(location, sku)` and the routing rules that apply to
+/// the order ([`applicable`]).
 pub fn route(
     delivery: &Delivery,
     lines: &[OrderLine],
     nodes: &[Node],
     atp: &HashMap<(String, String), i64>,
+    rules: &[&RoutingRule],
 ) -> Decision {
     let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
     for line in lines {
@@ -84,6 +139,8 @@ pub fn route(
                 .collect();
             let reason = if !node.capabilities.contains(&needed) {
                 Some(format!("cannot {}", capability_name(needed)))
+            } else if let Some(why) = ruled_out(rules, &node.id, origin.map(|_| distance_km)) {
+                Some(why)
             } else if !short.is_empty() {
                 Some(format!("short: {}", short.join(", ")))
             } else {
@@ -107,20 +164,26 @@ pub fn route(
             reason: Some("unknown store".into()),
         });
     }
+    // Nearest first, preferred nodes counting as nearer by their bonus.
+    let effective = |c: &Candidate| c.distance_km - preference_km(rules, &c.location_id);
     candidates.sort_by(|a, b| {
-        a.distance_km
-            .total_cmp(&b.distance_km)
+        effective(a)
+            .total_cmp(&effective(b))
             .then_with(|| a.location_id.cmp(&b.location_id))
     });
     let chosen = candidates
         .iter()
         .find(|c| c.eligible)
         .map(|c| c.location_id.clone());
-    let rule = match (delivery, &chosen) {
+    let mut rule = match (delivery, &chosen) {
         (Delivery::Ship { .. }, Some(_)) => "nearest node that can ship every line".to_owned(),
         (_, Some(_)) => format!("{} at the customer's chosen store", capability_name(needed)),
         (_, None) => "no eligible node".to_owned(),
     };
+    if !rules.is_empty() {
+        let names: Vec<String> = rules.iter().map(|r| format!("`{}`", r.id)).collect();
+        rule.push_str(&format!(", under routing rules {}", names.join(", ")));
+    }
     Decision {
         chosen,
         candidates,
@@ -171,7 +234,7 @@ mod tests {
             (("BERLIN".into(), "A".into()), 1),
             (("HAMBURG".into(), "A".into()), 5),
         ]);
-        let decision = route(&ship_to_berlin(), &[line("A", 2)], &nodes, &atp);
+        let decision = route(&ship_to_berlin(), &[line("A", 2)], &nodes, &atp, &[]);
         assert_eq!(decision.chosen.unwrap().as_str(), "HAMBURG");
         assert_eq!(decision.candidates[0].reason.as_deref(), Some("short: A 1/2"));
     }
@@ -181,9 +244,15 @@ mod tests {
         let nodes = [node("BERLIN", 52.5, 13.4, "ship")];
         let atp = HashMap::from([(("BERLIN".into(), "A".into()), 2)]);
         assert!(
-            route(&ship_to_berlin(), &[line("A", 1), line("A", 2)], &nodes, &atp)
-                .chosen
-                .is_none()
+            route(
+                &ship_to_berlin(),
+                &[line("A", 1), line("A", 2)],
+                &nodes,
+                &atp,
+                &[]
+            )
+            .chosen
+            .is_none()
         );
     }
 
@@ -197,8 +266,86 @@ mod tests {
         let delivery = Delivery::Pickup {
             location_id: LocationId::parse("BERLIN").unwrap(),
         };
-        let decision = route(&delivery, &[line("A", 1)], &nodes, &atp);
+        let decision = route(&delivery, &[line("A", 1)], &nodes, &atp, &[]);
         assert!(decision.chosen.is_none());
         assert_eq!(decision.candidates.len(), 1);
+    }
+
+    fn rule(json: serde_json::Value) -> RoutingRule {
+        let rule: RoutingRule = serde_json::from_value(json).unwrap();
+        rule.check().unwrap();
+        rule
+    }
+
+    #[test]
+    fn routing_rules_exclude_nodes_cap_distance_and_prefer_nodes_for_the_orders_they_match() {
+        let nodes = [
+            node("BERLIN", 52.5, 13.4, "ship,pickup"),
+            node("POTSDAM", 52.4, 13.06, "ship"),
+            node("HAMBURG", 53.55, 10.0, "ship"),
+        ];
+        let atp = HashMap::from([
+            (("BERLIN".into(), "A".into()), 5),
+            (("POTSDAM".into(), "A".into()), 5),
+            (("HAMBURG".into(), "A".into()), 5),
+        ]);
+        let lines = [line("A", 1)];
+        let rules = [
+            rule(
+                serde_json::json!({ "id": "no-flagship", "when": { "channels": ["marketplace"] },
+                "effect": { "exclude": { "locations": ["BERLIN"] } } }),
+            ),
+            rule(
+                serde_json::json!({ "id": "close-only", "when": { "deliveries": ["ship"] },
+                "effect": { "max_distance_km": 100 } }),
+            ),
+            rule(serde_json::json!({ "id": "dc-first", "enabled": false,
+                "effect": { "prefer": { "locations": ["HAMBURG"], "bonus_km": 1000 } } })),
+        ];
+        // A web order: the flagship rule does not match, the nearest node wins.
+        let web = applicable(&rules, Channel::Web, &ship_to_berlin(), &lines);
+        assert_eq!(web.len(), 1);
+        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &web);
+        assert_eq!(decision.chosen.unwrap().as_str(), "BERLIN");
+        assert!(decision.rule.contains("`close-only`"), "{}", decision.rule);
+        let hamburg = decision
+            .candidates
+            .iter()
+            .find(|c| c.location_id.as_str() == "HAMBURG")
+            .unwrap();
+        assert_eq!(
+            hamburg.reason.as_deref(),
+            Some("farther than 100 km (routing rule `close-only`)")
+        );
+
+        // A marketplace order: the flagship is out, Potsdam is next.
+        let marketplace = applicable(&rules, Channel::Marketplace, &ship_to_berlin(), &lines);
+        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &marketplace);
+        assert_eq!(decision.chosen.unwrap().as_str(), "POTSDAM");
+        let berlin = decision
+            .candidates
+            .iter()
+            .find(|c| c.location_id.as_str() == "BERLIN")
+            .unwrap();
+        assert_eq!(
+            berlin.reason.as_deref(),
+            Some("excluded by routing rule `no-flagship`")
+        );
+
+        // A preference makes a farther node count as nearer; the disabled one never applies.
+        assert!(
+            applicable(&rules, Channel::Web, &ship_to_berlin(), &lines)
+                .iter()
+                .all(|r| r.id.as_str() != "dc-first")
+        );
+        let prefer = [rule(serde_json::json!({ "id": "dc-first",
+            "effect": { "prefer": { "locations": ["HAMBURG"], "bonus_km": 1000 } } }))];
+        let preferred = applicable(&prefer, Channel::Web, &ship_to_berlin(), &lines);
+        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &preferred);
+        assert_eq!(decision.chosen.unwrap().as_str(), "HAMBURG");
+        assert!(
+            decision.candidates[0].distance_km > 200.0,
+            "the true distance is kept"
+        );
     }
 }

@@ -13,15 +13,17 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     let event_id = event.id.to_string();
     match event.data {
         OrderEvent::Accepted(accepted) => {
+            let rules = state.rules.current();
             state
                 .db
-                .transaction(move |conn| source(conn, &event_id, accepted.order, &[]))
+                .transaction(move |conn| source(conn, &event_id, accepted.order, &[], &rules))
                 .await?;
         }
         OrderEvent::RerouteRequested(again) => {
+            let rules = state.rules.current();
             state
                 .db
-                .transaction(move |conn| source(conn, &event_id, again.order, &again.exclude))
+                .transaction(move |conn| source(conn, &event_id, again.order, &again.exclude, &rules))
                 .await?;
         }
         OrderEvent::PaymentAuthorized(authorized) => {
@@ -41,6 +43,7 @@ fn source(
     event_id: &str,
     order: omni_contracts::api::Order,
     exclude: &[LocationId],
+    rules: &[omni_contracts::routing::RoutingRule],
 ) -> Result<(), HandlerError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
@@ -57,7 +60,19 @@ fn source(
         .collect();
     let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
     let atp = network::stock_for(conn, &skus, Some(order.request.channel))?;
-    let decision = routing::route(&order.request.delivery, &order.request.lines, &nodes, &atp);
+    let applicable = routing::applicable(
+        rules,
+        order.request.channel,
+        &order.request.delivery,
+        &order.request.lines,
+    );
+    let decision = routing::route(
+        &order.request.delivery,
+        &order.request.lines,
+        &nodes,
+        &atp,
+        &applicable,
+    );
     let Some(location_id) = decision.chosen.clone() else {
         tracing::info!(order.id = %order.id, "No node can serve the order.");
         let event = FulfillmentEvent::Unsourceable(OrderUnsourceable {

@@ -4,9 +4,11 @@
 use diesel::prelude::*;
 use std::collections::HashMap;
 
-use omni_contracts::api::{Capability, Location, SkuRecord};
-use omni_contracts::{Currency, LocationId, Money, Sku};
+use omni_contracts::api::{Capability, Location, NewOrder, SkuRecord};
+use omni_contracts::{Currency, Money, Sku};
 use omni_db::DbConnection;
+
+use crate::domain::known_catalog::KnownCatalog;
 
 use super::schema::{known_locations, known_skus};
 
@@ -81,30 +83,41 @@ pub fn remember_location(conn: &mut DbConnection, location: &Location) -> omni_d
     Ok(())
 }
 
-/// The first of `skus` the catalog never announced, if any (one query for all).
-pub fn first_unknown_sku<'a>(conn: &mut DbConnection, skus: &[&'a Sku]) -> omni_db::Result<Option<&'a Sku>> {
-    let known: std::collections::HashSet<String> = known_skus::table
-        .filter(known_skus::sku.eq_any(skus.iter().map(|s| s.as_str())))
-        .select(known_skus::sku)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect();
-    Ok(skus.iter().copied().find(|s| !known.contains(s.as_str())))
-}
-
-/// A location's capabilities, or `None` when the catalog never announced it.
-pub fn capabilities(conn: &mut DbConnection, id: &LocationId) -> omni_db::Result<Option<Vec<String>>> {
-    let row: Option<String> = known_locations::table
-        .find(id.as_str())
-        .select(known_locations::capabilities)
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|c| {
-        c.split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
+/// The catalog as orders knows it for the SKUs and locations `orders` refer to (two queries for all).
+pub fn known_for<'a>(
+    conn: &mut DbConnection,
+    orders: impl IntoIterator<Item = &'a NewOrder>,
+) -> omni_db::Result<KnownCatalog> {
+    let (skus, locations) = crate::domain::known_catalog::referenced(orders);
+    let skus = if skus.is_empty() {
+        Default::default()
+    } else {
+        known_skus::table
+            .filter(known_skus::sku.eq_any(skus))
+            .select(known_skus::sku)
+            .load::<String>(conn)?
+            .into_iter()
             .collect()
-    }))
+    };
+    let locations = if locations.is_empty() {
+        Default::default()
+    } else {
+        known_locations::table
+            .filter(known_locations::id.eq_any(locations))
+            .select((known_locations::id, known_locations::capabilities))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(|(id, capabilities)| {
+                let capabilities = capabilities
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                (id, capabilities)
+            })
+            .collect()
+    };
+    Ok(KnownCatalog { skus, locations })
 }
 
 /// The wire name of a capability (`ship`, `pickup`, `curbside`).

@@ -88,25 +88,46 @@ impl OrderRow {
 
 /// Inserts a new order in status `accepted`.
 pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
-    let request =
-        serde_json::to_string(&order.request).map_err(|e| omni_db::Error::Migration(e.to_string()))?;
-    let now = order.created_at.naive_utc();
-    diesel::insert_into(orders::table)
-        .values((
-            orders::id.eq(order.id.to_string()),
-            orders::status.eq(order.status.as_str()),
-            orders::channel.eq(order.request.channel.as_str()),
-            orders::partner_id.eq(order.partner_id.as_ref().map(|p| p.to_string())),
-            orders::partner_order_id.eq(order.partner_order_id.clone()),
-            orders::request.eq(request),
-            orders::currency.eq(order.request.currency.as_str()),
-            orders::total_minor.eq(order.total_minor),
-            orders::created_at.eq(now),
-            orders::updated_at.eq(now),
-            orders::promise_by.eq(order.request.promise_by.map(|p| p.naive_utc())),
-            orders::traceparent.eq(current_traceparent()),
-        ))
-        .execute(conn)?;
+    insert_many(conn, std::slice::from_ref(order))
+}
+
+/// Inserts new orders in status `accepted`, in one statement where the backend has multi-row inserts (SQLite,
+/// in `omni dev`, row by row). They all carry the caller's trace context.
+pub fn insert_many(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Result<()> {
+    let traceparent = current_traceparent();
+    let rows = new_orders
+        .iter()
+        .map(|order| {
+            let request = serde_json::to_string(&order.request)
+                .map_err(|e| omni_db::Error::Migration(e.to_string()))?;
+            let now = order.created_at.naive_utc();
+            Ok((
+                orders::id.eq(order.id.to_string()),
+                orders::status.eq(order.status.as_str()),
+                orders::channel.eq(order.request.channel.as_str()),
+                orders::partner_id.eq(order.partner_id.as_ref().map(|p| p.to_string())),
+                orders::partner_order_id.eq(order.partner_order_id.clone()),
+                orders::request.eq(request),
+                orders::currency.eq(order.request.currency.as_str()),
+                orders::total_minor.eq(order.total_minor),
+                orders::created_at.eq(now),
+                orders::updated_at.eq(now),
+                orders::promise_by.eq(order.request.promise_by.map(|p| p.naive_utc())),
+                orders::traceparent.eq(traceparent.clone()),
+            ))
+        })
+        .collect::<omni_db::Result<Vec<_>>>()?;
+    match conn {
+        DbConnection::Pg(pg) if !rows.is_empty() => {
+            diesel::insert_into(orders::table).values(&rows).execute(pg)?;
+        }
+        DbConnection::Pg(_) => {}
+        DbConnection::Sqlite(sqlite) => {
+            for row in rows {
+                diesel::insert_into(orders::table).values(row).execute(sqlite)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -192,6 +213,31 @@ pub fn find_by_partner(
         .select(OrderRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The orders partners already sent under their own ids, by `(partner id, partner order id)`; one query.
+pub fn find_by_partner_many(
+    conn: &mut DbConnection,
+    keys: &[(&str, &str)],
+) -> omni_db::Result<std::collections::HashMap<(String, String), OrderRow>> {
+    if keys.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let wanted: std::collections::HashSet<(&str, &str)> = keys.iter().copied().collect();
+    let partners: std::collections::BTreeSet<&str> = keys.iter().map(|(p, _)| *p).collect();
+    Ok(orders::table
+        .filter(orders::partner_order_id.eq_any(keys.iter().map(|(_, id)| *id)))
+        .filter(orders::partner_id.eq_any(partners))
+        .select(OrderRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .filter_map(|row| {
+            let key = (row.partner_id.clone()?, row.partner_order_id.clone()?);
+            wanted
+                .contains(&(key.0.as_str(), key.1.as_str()))
+                .then_some((key, row))
+        })
+        .collect())
 }
 
 /// Orders oldest first (ids are time-ordered), after `after`, at most `limit`.

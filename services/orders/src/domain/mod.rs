@@ -1,5 +1,6 @@
 //! Order rules and the saga's transitions: pure functions, no I/O.
 
 pub mod intake;
+pub mod known_catalog;
 pub mod partner_schema;
 pub mod saga;

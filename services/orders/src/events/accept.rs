@@ -48,8 +48,17 @@ pub fn accept(
     {
         return Ok((existing.to_order()?, false));
     }
+    let order = new_order(request, partner, total_minor);
+    orders::insert(conn, &order)?;
+    tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
+    Ok((order, true))
+}
+
+/// A new order in status `accepted`, not stored yet; `total_minor` is what [`crate::domain::intake::check`]
+/// computed.
+pub fn new_order(request: NewOrder, partner: Option<PartnerRef>, total_minor: i64) -> Order {
     let now = chrono::Utc::now();
-    let order = Order {
+    Order {
         id: OrderId::generate(),
         status: OrderStatus::Accepted,
         partner_id: partner.as_ref().map(|p| p.partner_id.clone()),
@@ -60,31 +69,5 @@ pub fn accept(
         failure_reason: None,
         created_at: now,
         updated_at: now,
-    };
-    orders::insert(conn, &order)?;
-    tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
-    Ok((order, true))
-}
-
-/// Whether the catalog (as orders knows it) has every SKU of the order and the store it is picked up or handed
-/// over at, with that capability. Checked for partner orders, whose senders cannot be asked again.
-pub fn check_catalog(conn: &mut DbConnection, order: &NewOrder) -> Result<(), AcceptError> {
-    let skus: Vec<&omni_contracts::Sku> = order.lines.iter().map(|l| &l.sku).collect();
-    if let Some(sku) = crate::db::catalog::first_unknown_sku(conn, &skus)? {
-        return Err(AcceptError::Invalid(format!("lines: unknown SKU `{sku}`")));
-    }
-    let (location, needs) = match &order.delivery {
-        omni_contracts::api::Delivery::Ship { .. } => return Ok(()),
-        omni_contracts::api::Delivery::Pickup { location_id } => (location_id, "pickup"),
-        omni_contracts::api::Delivery::Curbside { location_id } => (location_id, "curbside"),
-    };
-    match crate::db::catalog::capabilities(conn, location)? {
-        None => Err(AcceptError::Invalid(format!(
-            "delivery.location_id: unknown location `{location}`"
-        ))),
-        Some(capabilities) if !capabilities.iter().any(|c| c == needs) => Err(AcceptError::Invalid(format!(
-            "delivery.location_id: `{location}` does not offer {needs}"
-        ))),
-        Some(_) => Ok(()),
     }
 }

@@ -8,11 +8,14 @@
 //! nothing; a partner order sent again (same partner and partner order id, any `ce_id`) is acknowledged with
 //! `omni.order.duplicate_received` naming the first order, and never makes a second one.
 
+use std::collections::HashMap;
+
+use omni_contracts::api::Order;
 use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
 use omni_contracts::{Envelope, PartnerId};
 use omni_kafka::{HandlerError, Incoming};
 
-use super::accept::{AcceptError, PartnerRef, accept, check_catalog};
+use super::accept::{AcceptError, PartnerRef, new_order};
 use crate::State;
 use crate::db::orders;
 use crate::domain::intake::{PartnerStanding, check_partner_order};
@@ -94,30 +97,49 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     })
 }
 
-/// Records checked partner orders in one transaction, in order: a redelivery (same `ce_id`) changes nothing, a
-/// resend (same partner order) is acknowledged, anything else is checked against the catalog and accepted.
+/// Records checked partner orders in one transaction, in order, with a fixed number of statements whatever
+/// their number: a redelivery (same `ce_id`) changes nothing, a resend (same partner order, here or in an earlier
+/// transaction) is acknowledged with the first order, anything else is checked against the catalog and accepted.
 async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
     let outcome = state
         .db
         .transaction(move |conn| -> Result<(bool, u64), AcceptError> {
-            let (mut wrote, mut taken) = (false, 0);
-            for order in checked {
-                if !omni_db::inbox::claim(conn, "orders.intake", &order.event_id)? {
-                    continue;
-                }
-                wrote = true;
-                let partner = order.partner;
-                if let Some(first) =
-                    orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
-                {
-                    acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, &first)?;
-                    continue;
-                }
-                check_catalog(conn, &order.request)?;
-                accept(conn, order.request, Some(partner))?;
-                taken += 1;
+            let event_ids: Vec<&str> = checked.iter().map(|o| o.event_id.as_str()).collect();
+            let mut fresh = omni_db::inbox::claim_many(conn, "orders.intake", &event_ids)?;
+            // A `ce_id` repeated within the batch counts once: the first.
+            let fresh: Vec<Checked> = checked
+                .into_iter()
+                .filter(|o| fresh.remove(&o.event_id))
+                .collect();
+            if fresh.is_empty() {
+                return Ok((false, 0));
             }
-            Ok((wrote, taken))
+            let keys: Vec<(&str, &str)> = fresh
+                .iter()
+                .map(|o| (o.partner.partner_id.as_str(), o.partner.partner_order_id.as_str()))
+                .collect();
+            let mut first_orders: HashMap<(String, String), Order> = orders::find_by_partner_many(conn, &keys)?
+                .into_iter()
+                .map(|(key, row)| Ok((key, row.to_order()?)))
+                .collect::<Result<_, omni_db::Error>>()?;
+            let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
+            let mut taken = Vec::new();
+            for order in fresh {
+                let partner = order.partner;
+                let key = (partner.partner_id.to_string(), partner.partner_order_id.clone());
+                if let Some(first) = first_orders.get(&key) {
+                    acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, first)?;
+                    continue;
+                }
+                catalog.check(&order.request).map_err(AcceptError::Invalid)?;
+                let total_minor = crate::domain::intake::check(&order.request, true).map_err(AcceptError::Invalid)?;
+                let accepted = new_order(order.request, Some(partner), total_minor);
+                tracing::info!(order.id = %accepted.id, partner.id = %key.0, partner_order_id = %key.1, total_minor, "Partner order accepted.");
+                first_orders.insert(key, accepted.clone());
+                taken.push(accepted);
+            }
+            orders::insert_many(conn, &taken)?;
+            Ok((true, taken.len() as u64))
         })
         .await;
     match outcome {
@@ -141,9 +163,8 @@ fn acknowledge_duplicate(
     conn: &mut omni_db::DbConnection,
     partner_id: &PartnerId,
     partner_order_id: &str,
-    first: &orders::OrderRow,
+    first: &Order,
 ) -> Result<(), AcceptError> {
-    let first = first.to_order()?;
     tracing::info!(order.id = %first.id, partner.id = %partner_id, partner_order_id, "Duplicate partner order acknowledged with the first order.");
     omni_kafka::outbox::enqueue(
         conn,

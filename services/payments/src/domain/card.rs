@@ -121,27 +121,7 @@ impl std::fmt::Debug for Pan {
     }
 }
 
-/// Whether a string of ASCII digits passes the Luhn (mod 10) check. Anything else is not valid.
-pub fn luhn_valid(digits: &str) -> bool {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
+pub use omni_contracts::card_data::luhn_valid;
 
 /// A card brand, guessed from the number's prefix (good enough for display; the PSP decides routing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,112 @@
+//! Card numbers where they must not be: the Luhn check, and masking what looks like a card number in bytes that
+//! leave a service (a dead-lettered message keeps its original bytes, but never a card number: DESIGN §6).
+
+/// Fewest and most digits of a card number (PAN).
+const PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
+/// Trailing digits left visible when a card number is masked.
+const SHOWN_LAST: usize = 4;
+
+/// Whether a string of ASCII digits passes the Luhn (mod 10) check. Anything else is not valid.
+pub fn luhn_valid(digits: &str) -> bool {
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && luhn_sum(digits.bytes()).is_multiple_of(10)
+}
+
+fn luhn_sum(digits: impl DoubleEndedIterator<Item = u8>) -> u32 {
+    digits
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            match (i % 2 == 1, d * 2) {
+                (true, doubled) if doubled > 9 => doubled - 9,
+                (true, doubled) => doubled,
+                (false, _) => d,
+            }
+        })
+        .sum()
+}
+
+/// `bytes` with every run that looks like a card number (13 to 19 digits, optionally grouped by single spaces
+/// or dashes, passing the Luhn check) masked with `*` but for its last four digits; `None` when there is none.
+/// Longer digit runs are not card numbers and are left alone. A false positive (a Luhn-valid 16-digit id) is
+/// masked too: losing an id in a dead-letter copy is cheaper than keeping a card number.
+pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut masked: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        // A run: digits, with single separators between them.
+        let start = i;
+        let mut positions = Vec::new();
+        let mut end = i;
+        while end < bytes.len() {
+            if bytes[end].is_ascii_digit() {
+                positions.push(end);
+                end += 1;
+            } else if matches!(bytes[end], b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+            {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        if PAN_DIGITS.contains(&positions.len())
+            && luhn_sum(positions.iter().map(|&p| bytes[p])).is_multiple_of(10)
+        {
+            let out = masked.get_or_insert_with(|| bytes.to_vec());
+            for &p in &positions[..positions.len() - SHOWN_LAST] {
+                out[p] = b'*';
+            }
+        }
+        debug_assert!(end > start);
+        i = end;
+    }
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_luhn_check_accepts_test_cards_and_rejects_a_typo() {
+        assert!(luhn_valid("4242424242424242"));
+        assert!(!luhn_valid("4242424242424241"));
+        assert!(!luhn_valid(""));
+        assert!(!luhn_valid("4242 4242"));
+    }
+
+    #[test]
+    fn card_numbers_are_masked_but_for_the_last_four_in_any_grouping() {
+        let masked = mask_card_numbers(br#"{"note":"card 4242424242424242, or 4000-0566-5566-5556 ok"}"#);
+        assert_eq!(
+            masked.as_deref(),
+            Some(&br#"{"note":"card ************4242, or ****-****-****-5556 ok"}"#[..])
+        );
+        let spaced = mask_card_numbers(b"5555 5555 5555 4444").unwrap_or_default();
+        assert_eq!(spaced, b"**** **** **** 4444");
+    }
+
+    #[test]
+    fn other_numbers_are_left_alone() {
+        for harmless in [
+            &br#"{"quantity":2,"unit_price_minor":1999,"placed_at":"2026-11-23T10:00:00Z"}"#[..],
+            b"4242424242424241",           // fails the Luhn check
+            b"42424242424242424242424242", // too long to be a card number
+            b"424242424242",               // too short
+            b"4242  4242 4242 4242",       // two separators in a row end the run
+        ] {
+            assert_eq!(
+                mask_card_numbers(harmless),
+                None,
+                "{}",
+                String::from_utf8_lossy(harmless)
+            );
+        }
+    }
+}
