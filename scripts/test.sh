@@ -30,6 +30,7 @@
 #   OMNI_NISSHI_BIN            path of the nisshi binary
 #   OMNI_PROMTOOL_BIN          promtool (from the deploy checks), for the /metrics lint test
 #   OMNI_OTELTAP_PYTHON        a python with oteltap (from the deploy checks), for the trace test
+#   OMNI_KUBE_API_PYTHON       a python with kmock (from the deploy checks), for the policy resource watch test
 #
 # Environment knobs:
 #   OMNI_TOOL_CACHE   heavy tools (nisshi, cargo-nextest if absent); default ~/.cache/omni-tools
@@ -203,6 +204,7 @@ step_end
 export OMNI_PROMTOOL_BIN="$OMNI_TOOL_CACHE/prometheus-2.42/promtool"
 # ...and oteltap into their venv, the OTLP receiver of the trace test.
 export OMNI_OTELTAP_PYTHON="$OMNI_TOOL_CACHE/deploy-venv/bin/python"
+export OMNI_KUBE_API_PYTHON="$OMNI_TOOL_CACHE/deploy-venv/bin/python"
 
 step_begin "check-boundaries"
 bash "$ROOT/.ci/check-boundaries"

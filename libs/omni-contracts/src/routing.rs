@@ -4,6 +4,7 @@
 //! `RoutingPolicy` resources in Kubernetes or in a routing file (`{"rules": [...]}`).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::{Capability, Channel};
 use crate::ids::{LocationId, PolicyId, Sku};
@@ -14,7 +15,7 @@ pub const MAX_RULE_LOCATIONS: usize = 1_000;
 pub const MAX_RULE_KM: u32 = 20_000;
 
 /// A routing rule as written by its author.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoutingRule {
@@ -38,7 +39,7 @@ fn enabled() -> bool {
 }
 
 /// Which orders a routing rule applies to. Each condition given must match.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConditions {
@@ -54,7 +55,7 @@ pub struct RoutingConditions {
 }
 
 /// What a routing rule does to the orders it matches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RoutingEffect {
@@ -67,7 +68,7 @@ pub enum RoutingEffect {
 }
 
 /// Nodes a rule names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NodeList {
@@ -76,7 +77,7 @@ pub struct NodeList {
 }
 
 /// Nodes to prefer, and by how much.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Preference {
@@ -87,7 +88,7 @@ pub struct Preference {
 }
 
 /// A routing file: `{"rules": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingFile {
     /// The rules.

@@ -44,7 +44,8 @@ pub struct State {
     paths(
         routes::fulfillments::list::list_fulfillments,
         routes::fulfillments::complete::complete_fulfillment,
-        routes::stock::get::get_stock
+        routes::stock::get::get_stock,
+        routes::routing_rules::list::list_routing_rules
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]

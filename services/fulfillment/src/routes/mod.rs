@@ -1,6 +1,7 @@
 //! HTTP routes, one handler per file.
 
 pub mod fulfillments;
+pub mod routing_rules;
 pub mod stock;
 
 use actix_web::web;
@@ -17,6 +18,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .route(
             "/v1/fulfillments/{id}/complete",
             web::post().to(fulfillments::complete::complete_fulfillment),
+        )
+        .route(
+            "/v1/routing-rules",
+            web::get().to(routing_rules::list::list_routing_rules),
         )
         .route("/v1/stock/{sku}", web::get().to(stock::get::get_stock));
 }
