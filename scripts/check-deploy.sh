@@ -7,9 +7,12 @@
 #
 # Checks (each runs even when an earlier one failed; the summary lists them all, the exit code is 1 if any failed):
 #   helm chart      helm lint --strict and template (Helm's Go SDK through helm-python-sdk) with the default values,
-#                   charts/omni/ci/production-values.yaml and values-dev.yaml; assertions on the rendered objects;
-#                   every charts/tests/bad-values/*.yaml refused (string replica count, missing Kafka bootstrap...)
-#   manifests       kubernetes-validate --strict -k 1.30.0 on the rendered chart and on k8s/deps/
+#                   charts/omni/ci/production-values.yaml, values-dev.yaml and policies.kubernetes.enabled=false;
+#                   assertions on the rendered objects (the policy watchers' RBAC, token and egress among them);
+#                   every charts/tests/bad-values/*.yaml refused (string replica count, missing Kafka bootstrap...);
+#                   charts/omni/examples/ valid against the CRDs' openAPIV3Schema
+#   manifests       kubernetes-validate --strict -k 1.30.0 on the rendered chart, the CRDs (charts/omni/crds/)
+#                   and k8s/deps/
 #   checkov         on the rendered chart (skips and their reasons: scripts/deploy/checkov*.yaml)
 #   hadolint        Dockerfile and k8s/nisshi/Dockerfile, --failure-threshold warning
 #   promtool        check rules + test rules (charts/omni/files/prometheus, charts/tests/prometheus)
@@ -183,7 +186,7 @@ check_chart() {
 
 check_manifests() {
     local f rc=0
-    for f in "$SCRATCH"/rendered/{default,production,dev}.yaml k8s/deps/*.yaml; do
+    for f in "$SCRATCH"/rendered/{default,production,dev,policies-off}.yaml charts/omni/crds/*.yaml k8s/deps/*.yaml; do
         [[ -f $f ]] || {
             printf 'missing: %s (the chart check renders it)\n' "$f"
             rc=1

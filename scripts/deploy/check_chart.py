@@ -11,8 +11,17 @@ bad values are refused.
    probes on /health/live and /health/ready, the restricted security context, the default-deny policy, the
    migrations hook Job, and (production-like) the ServiceMonitor, the PrometheusRule with every alert's
    runbook_url pointing at an anchor that exists in docs/OPERATIONS.md, and the dashboards ConfigMaps.
+   Kubernetes mode (policies.kubernetes.enabled, on in all three): allocation and fulfillment, and only they,
+   run as their own ServiceAccount with a token mounted, OMNI__POLICIES__KUBERNETES_NAMESPACE = the release
+   namespace and egress to the API server, each bound by a RoleBinding to a Role that may only get, list and
+   watch its one kind of charts/omni/crds/ (group omni.dev). With the switch off (DIR/policies-off.yaml) there
+   is no Role, RoleBinding or extra ServiceAccount and no pod mounts a token. No values yield a ClusterRole.
 3. Every file in charts/tests/bad-values/ is refused: `# expect: schema` files by values.schema.json (and so by
    install, lint and template), `# expect: render` files by the templates' own checks.
+4. The policy custom resources: charts/omni/crds/ defines BufferPolicy and RoutingPolicy (omni.dev/v1alpha1,
+   namespaced), and every resource in charts/omni/examples/ is valid against its CRD's openAPIV3Schema (with
+   python-jsonschema, which the deploy venv has through checkov; unknown fields refused, as kubectl's strict
+   field validation does). scripts/check-deploy.sh validates the CRDs themselves with kubernetes-validate.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import jsonschema
 import yaml
 from helm_python import chart as helm
 
@@ -31,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "omni"
 BAD = ROOT / "charts" / "tests" / "bad-values"
 OPERATIONS = ROOT / "docs" / "OPERATIONS.md"
+CRDS = CHART / "crds"
+EXAMPLES = CHART / "examples"
 SERVICES = ["catalog", "allocation", "orders", "fulfillment", "payments", "returns"]
 KUBE = "v1.30.0"
 RELEASE, NAMESPACE = "omni", "omni"
@@ -42,6 +54,10 @@ PLANNED_SETTINGS = {"redis.cluster"}
 # Tables of libs/omni-config whose keys are free (maps), and the list of API keys with its fields.
 MAP_SETTINGS = {"http.ports", "kafka.topics", "kafka.properties", "database.urls"}
 API_KEY_FIELDS = {"key", "name", "roles", "partner_id", "locations"}
+# Kubernetes mode: the kind of charts/omni/crds/ each service watches, and all its Role may do with it.
+POLICY_KINDS = {"allocation": "BufferPolicy", "fulfillment": "RoutingPolicy"}
+POLICY_GROUP, POLICY_VERSION = "omni.dev", "v1alpha1"
+READ_VERBS = ["get", "list", "watch"]
 
 failures: list[str] = []
 
@@ -149,6 +165,7 @@ def assert_settings(label: str, docs: list[dict]) -> None:
 
 def assert_common(label: str, docs: list[dict], values: dict) -> None:
     assert_settings(label, docs)
+    assert_policy_access(label, docs, values)
     merged_services = values.get("services", {})
     hpa_default = values.get("serviceDefaults", {}).get("autoscaling", {}).get("enabled", True)
     check(find(docs, "NetworkPolicy", f"{RELEASE}-default-deny") is not None, f"{label}: default-deny NetworkPolicy")
@@ -175,7 +192,6 @@ def assert_common(label: str, docs: list[dict], values: dict) -> None:
         check(sc.get("capabilities", {}).get("drop") == ["ALL"], f"{label}: {name} drops ALL capabilities")
         check(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{label}: {name} seccomp RuntimeDefault")
         check(any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), f"{label}: {name} writable /tmp")
-        check(pod.get("automountServiceAccountToken") is False, f"{label}: {name} mounts no API token")
         env = {e["name"]: e for e in c.get("env", [])}
         db = env.get(f"OMNI__DATABASE__URLS__{svc.upper()}") or env.get("OMNI__DATABASE__URL")
         check(db is not None and "secretKeyRef" in db.get("valueFrom", {}), f"{label}: {name} database URL from a Secret")
@@ -201,6 +217,190 @@ def assert_common(label: str, docs: list[dict], values: dict) -> None:
         ann = job["metadata"].get("annotations", {})
         check(ann.get("helm.sh/hook") == "pre-install,pre-upgrade", f"{label}: migrations Job is a pre-install/pre-upgrade hook")
         check(job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"], f"{label}: the Job runs `omni migrate`")
+        check(job["spec"]["template"]["spec"].get("automountServiceAccountToken") is False,
+              f"{label}: the migrations Job mounts no API token")
+
+
+def load_crds() -> dict[str, dict]:
+    """The committed CustomResourceDefinitions by kind."""
+    crds = {}
+    for path in sorted(CRDS.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                crds[doc["spec"]["names"]["kind"]] = doc
+    return crds
+
+
+def policy_egress(values: dict) -> dict:
+    """The egress rule to the API server as omni.egressRule renders it."""
+    rule = values["networkPolicy"]["egress"]["kubernetesApi"]
+    return {"ports": rule["ports"], **({"to": rule["to"]} if rule.get("to") else {})}
+
+
+def assert_policy_access(label: str, docs: list[dict], values: dict) -> None:
+    """Kubernetes mode: only the pods that watch policy resources get a token, their own account, the namespace
+    variable and egress to the API server, and their Roles only read their own kind. Off: none of it."""
+    on = values["policies"]["kubernetes"]["enabled"]
+    services = values.get("services", {})
+    plurals = {kind: crd["spec"]["names"]["plural"] for kind, crd in load_crds().items()}
+    readers = {svc: plurals.get(kind) for svc, kind in POLICY_KINDS.items() if on and services[svc]["enabled"]}
+    shared_sa = values["serviceAccount"]["name"] or (RELEASE if values["serviceAccount"]["create"] else "default")
+    env_map = next((d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-env")), {})
+    check("OMNI__POLICIES__KUBERNETES_NAMESPACE" not in env_map,
+          f"{label}: the policy namespace is no shared setting (not in the env ConfigMap)")
+    api_rule = policy_egress(values)
+    for svc in SERVICES:
+        name = f"{RELEASE}-{svc}"
+        dep = find(docs, "Deployment", name)
+        if dep is None:
+            continue
+        pod = dep["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in pod["containers"][0].get("env", [])}
+        watches = svc in readers
+        check(pod.get("automountServiceAccountToken") is watches,
+              f"{label}: {name} {'mounts its API token' if watches else 'mounts no API token'}")
+        check(pod.get("serviceAccountName") == (name if watches else shared_sa),
+              f"{label}: {name} runs as {name if watches else shared_sa}")
+        ns = env.get("OMNI__POLICIES__KUBERNETES_NAMESPACE")
+        check((ns is not None and ns.get("value") == NAMESPACE) if watches else ns is None,
+              f"{label}: {name} {'watches' if watches else 'does not watch'} the release namespace's policies")
+        np = find(docs, "NetworkPolicy", name)
+        if np:
+            check((api_rule in np["spec"]["egress"]) == watches,
+                  f"{label}: {name} {'may' if watches else 'may not'} reach the Kubernetes API server")
+    watchers = {f"{RELEASE}-{svc}" for svc in readers}
+    for d in docs:
+        what = f"{d['kind']} {d['metadata']['name']}"
+        workload = d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+        if workload and d["metadata"]["name"] not in watchers:
+            pod = d["spec"].get("jobTemplate", d)["spec"]["template"]["spec"]
+            check(pod.get("automountServiceAccountToken") is False, f"{label}: {what} mounts no API token")
+        if d["kind"] == "ServiceAccount":
+            check(d.get("automountServiceAccountToken") is False, f"{label}: {what} leaves the token to the pods")
+    check(not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")], f"{label}: no cluster-wide RBAC")
+    roles = [d for d in docs if d["kind"] == "Role"]
+    bindings = [d for d in docs if d["kind"] == "RoleBinding"]
+    accounts = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+    check(len(roles) == len(readers) and len(bindings) == len(readers),
+          f"{label}: one Role and one RoleBinding per policy watcher ({len(readers)}; found {len(roles)} Roles, "
+          f"{len(bindings)} RoleBindings)")
+    check(accounts - {shared_sa, f"{RELEASE}-migrations"} == watchers,
+          f"{label}: ServiceAccounts are the shared one, the migrations Job's and one per policy watcher "
+          f"(found {sorted(accounts)})")
+    for svc, plural in readers.items():
+        name = f"{RELEASE}-{svc}"
+        role = find(docs, "Role", f"{name}-policy-reader")
+        binding = find(docs, "RoleBinding", f"{name}-policy-reader")
+        check(plural is not None, f"{label}: charts/omni/crds/ defines {POLICY_KINDS[svc]}")
+        check(role is not None and role["metadata"].get("namespace") == NAMESPACE
+              and role.get("rules") == [{"apiGroups": [POLICY_GROUP], "resources": [plural], "verbs": READ_VERBS}],
+              f"{label}: Role {name}-policy-reader may only get, list and watch {plural}.{POLICY_GROUP}")
+        check(binding is not None and binding["metadata"].get("namespace") == NAMESPACE
+              and binding.get("roleRef") == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                             "name": f"{name}-policy-reader"}
+              and binding.get("subjects") == [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
+              f"{label}: RoleBinding {name}-policy-reader binds that Role to ServiceAccount {name} only")
+
+
+def structural(schema: dict) -> dict:
+    """A CRD's openAPIV3Schema as JSON Schema: `nullable` admits null, and an object with `properties` refuses
+    unknown fields (the API server would prune them; kubectl's strict field validation refuses them)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties", "definitions"):
+            out[key] = {k: structural(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "not"):
+            out[key] = structural(value)
+        elif key in ("oneOf", "anyOf", "allOf"):
+            out[key] = [structural(v) for v in value]
+        elif key != "nullable":
+            out[key] = value
+    if schema.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if "properties" in out and "additionalProperties" not in out and not schema.get(
+            "x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
+    return out
+
+
+FORMATS = jsonschema.FormatChecker()
+
+
+@FORMATS.checks("uint32")
+def _uint32(value: object) -> bool:
+    return not isinstance(value, int) or 0 <= value < 2**32
+
+
+@FORMATS.checks("int32")
+def _int32(value: object) -> bool:
+    return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+def resource_errors(resource: dict, crds: dict[str, dict]) -> list[str]:
+    """Why a custom resource would not be accepted by its CRD (empty: it would)."""
+    crd = crds.get(resource.get("kind"))
+    if crd is None:
+        return [f"kind {resource.get('kind')!r} is not defined in charts/omni/crds/"]
+    group = crd["spec"]["group"]
+    version = next((v for v in crd["spec"]["versions"] if f"{group}/{v['name']}" == resource.get("apiVersion")), None)
+    if version is None or not version.get("served"):
+        return [f"apiVersion {resource.get('apiVersion')!r} is not served by {crd['metadata']['name']}"]
+    errors = []
+    meta = resource.get("metadata") or {}
+    name = meta.get("name", "")
+    # A resource's name is its rule's id: a DNS subdomain (Kubernetes) and a code of at most 64 characters (Omni).
+    if not (re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name) and len(name) <= 64):
+        errors.append(f"metadata.name {name!r}: lower-case letters, digits, '-' and '.', at most 64 characters")
+    if "namespace" in meta:
+        errors.append("metadata.namespace: leave it out, so that `kubectl -n <release namespace>` decides")
+    body = {k: v for k, v in resource.items() if k not in ("apiVersion", "kind", "metadata")}
+    validator = jsonschema.Draft7Validator(structural(version["schema"]["openAPIV3Schema"]), format_checker=FORMATS)
+    for e in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+        errors.append(f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message[:160]}")
+    return errors
+
+
+def check_policy_resources() -> None:
+    crds = load_crds()
+    for kind in POLICY_KINDS.values():
+        crd = crds.get(kind)
+        check(crd is not None, f"charts/omni/crds/ defines {kind}")
+        if crd:
+            spec = crd["spec"]
+            check(spec["group"] == POLICY_GROUP and spec["scope"] == "Namespaced"
+                  and [v["name"] for v in spec["versions"] if v.get("served")] == [POLICY_VERSION],
+                  f"CRD {crd['metadata']['name']}: namespaced, {POLICY_GROUP}/{POLICY_VERSION} served")
+            check(crd["metadata"]["name"] == f"{spec['names']['plural']}.{spec['group']}",
+                  f"CRD {crd['metadata']['name']} is named <plural>.<group>")
+    seen = set()
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        for resource in (d for d in yaml.safe_load_all(path.read_text()) if d):
+            errors = resource_errors(resource, crds)
+            what = f"{path.relative_to(ROOT)}: {resource.get('kind')} {resource.get('metadata', {}).get('name')}"
+            for e in errors:
+                print(f"  {what}: {e}")
+            check(not errors, f"{what} is valid against its CRD")
+            if not errors:
+                seen.add(resource["kind"])
+                print(f"ok: {what} is valid against its CRD's openAPIV3Schema")
+    check(seen >= set(POLICY_KINDS.values()),
+          f"charts/omni/examples/ has a valid {' and a valid '.join(POLICY_KINDS.values())}")
+    # The validation itself bites: each of these is refused.
+    storm = {"apiVersion": f"{POLICY_GROUP}/{POLICY_VERSION}", "kind": "BufferPolicy", "metadata": {"name": "storm"},
+             "spec": {"when": {"weather": ["storm"]}, "effect": {"hold_back": {"units": 2}}}}
+    check(not resource_errors(storm, crds), "a minimal BufferPolicy is valid")
+    for change, why in (
+            ({"when": {"wether": ["storm"]}}, "a misspelt condition"),
+            ({"effect": {"hold_back": {"units": 2}, "ring_fence": {"segment": "vip", "amount": {"percent": 10}}}},
+             "two effects at once"),
+            ({"effect": {"hold_back": {"units": "2"}}}, "a string amount"),
+            ({"effect": {"hold_back": {"units": 2, "percent": 5}}}, "two amounts at once"),
+            ({"when": {"weather": ["drizzle"]}}, "an unknown weather"),
+    ):
+        bad = {**storm, "spec": {**storm["spec"], **change}}
+        check(bool(resource_errors(bad, crds)), f"a BufferPolicy with {why} is refused by the CRD schema check")
 
 
 def assert_production(docs: list[dict], values: dict) -> None:
@@ -285,7 +485,9 @@ def main() -> int:
 
     chart = helm.Chart.load(str(CHART))
     chart.validate_schema({})
-    for name, values in (("default", {}), ("production", prod_values), ("dev", dev_values)):
+    policies_off = {"policies": {"kubernetes": {"enabled": False}}}
+    for name, values in (("default", {}), ("production", prod_values), ("dev", dev_values),
+                         ("policies-off", policies_off)):
         docs = render(chart, values)
         write(docs, args.out / f"{name}.yaml")
         kinds: dict[str, int] = {}
@@ -296,6 +498,7 @@ def main() -> int:
         assert_common(name, docs, chart.merge_values(values))
     assert_production(render(chart, prod_values), chart.merge_values(prod_values))
     negative(chart)
+    check_policy_resources()
 
     if failures:
         print(f"{len(failures)} chart check(s) failed")

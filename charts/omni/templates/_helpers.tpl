@@ -30,6 +30,33 @@
 {{- end -}}
 {{- end -}}
 
+{{/* Policy resources (Kubernetes mode) -------------------------------------------------------------------- */}}
+
+{{/* The custom resources (plural, group omni.dev) each service watches in Kubernetes mode. */}}
+{{- define "omni.policyResources" -}}
+allocation: bufferpolicies
+fulfillment: routingpolicies
+{{- end -}}
+
+{{/*
+"true" when the service watches policy resources: policies.kubernetes.enabled and a service that has a kind to
+watch. Call with (dict "root" $ "service" "allocation").
+*/}}
+{{- define "omni.watchesPolicies" -}}
+{{- if and .root.Values.policies.kubernetes.enabled (hasKey (fromYaml (include "omni.policyResources" .root)) .service) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* A service's account: its own policy reader when it watches policy resources, else the shared one. */}}
+{{- define "omni.podServiceAccountName" -}}
+{{- if include "omni.watchesPolicies" . -}}
+{{- include "omni.serviceName" . -}}
+{{- else -}}
+{{- include "omni.serviceAccountName" .root -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Labels ----------------------------------------------------------------------------------------------- */}}
 
 {{- define "omni.selectorLabels" -}}
@@ -133,11 +160,15 @@ helm.sh/hook-delete-policy: before-hook-creation
 
 {{/* Pod and container security ------------------------------------------------------------------------- */}}
 
+{{/*
+The pod's service account token, security context and pull secrets. Call with (dict "root" $ "token" true|false):
+only the pods that watch policy resources (omni.watchesPolicies) mount a token.
+*/}}
 {{- define "omni.podSecurity" -}}
-automountServiceAccountToken: false
+automountServiceAccountToken: {{ .token }}
 securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
-{{- with .Values.imagePullSecrets }}
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}

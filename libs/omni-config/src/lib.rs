@@ -116,6 +116,10 @@ pub struct RedisSettings {
     pub url: Secret,
     /// Prefix of every key (several deployments or tests can share one Redis).
     pub key_prefix: String,
+    /// Redis Cluster: `url` lists seed nodes, comma-separated.
+    pub cluster: bool,
+    /// PEM CA certificates to trust for `rediss://`; empty: the system's roots.
+    pub ca_file: String,
 }
 
 /// Databases.

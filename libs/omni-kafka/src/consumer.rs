@@ -362,7 +362,12 @@ impl Kafka {
         shutdown: &CancellationToken,
     ) -> bool {
         let dlq = self.topics().dead_letter_name(incoming.topic);
-        let (key, payload, mut headers, redacted) = redact_card_numbers(incoming);
+        let DeadLetter {
+            key,
+            payload,
+            mut headers,
+            redacted,
+        } = redact_card_numbers(incoming);
         if redacted {
             tracing::warn!(topic = %incoming.topic_name, offset = incoming.offset, "A dead-lettered message held what looks like a card number; masked in the DLQ copy.");
             headers.push(("omni_dlq_redacted".into(), "card-number".into()));
@@ -390,11 +395,17 @@ impl Kafka {
     }
 }
 
-/// The key, payload and headers of a message to dead-letter, with card-number-like digit runs masked; `true`
-/// when anything was.
-fn redact_card_numbers(
-    incoming: &Incoming,
-) -> (String, std::borrow::Cow<'_, [u8]>, Vec<(String, String)>, bool) {
+/// A message as it goes to the DLQ.
+struct DeadLetter<'a> {
+    key: String,
+    payload: std::borrow::Cow<'a, [u8]>,
+    headers: Vec<(String, String)>,
+    /// Whether anything was masked.
+    redacted: bool,
+}
+
+/// The key, payload and headers of a message to dead-letter, with card-number-like digit runs masked.
+fn redact_card_numbers(incoming: &Incoming) -> DeadLetter<'_> {
     use omni_contracts::card_data::mask_card_numbers;
     let mut redacted = false;
     let mut text = |value: &str| match mask_card_numbers(value.as_bytes()) {
@@ -417,7 +428,12 @@ fn redact_card_numbers(
         }
         None => std::borrow::Cow::Borrowed(incoming.payload.as_slice()),
     };
-    (key, payload, headers, redacted)
+    DeadLetter {
+        key,
+        payload,
+        headers,
+        redacted,
+    }
 }
 
 /// Publishes each assigned partition's consumer lag from librdkafka's statistics.

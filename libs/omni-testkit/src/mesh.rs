@@ -126,11 +126,13 @@ impl Mesh {
         let holds = match &options.holds {
             HoldsBackend::Memory => omni_allocation::HoldStore::Memory(Default::default()),
             HoldsBackend::Redis { url, prefix } => omni_allocation::HoldStore::Redis(
-                omni_allocation::holds::RedisHolds::connect(url, prefix)
-                    .await
-                    .map_err(|e| {
-                        anyhow!("cannot reach Redis at {} (redis.url): {e}", omni_db::redact(url))
-                    })?,
+                omni_allocation::holds::RedisHolds::connect_with(
+                    url,
+                    prefix,
+                    &redis_options(&settings.redis)?,
+                )
+                .await
+                .map_err(|e| anyhow!("cannot reach Redis at {} (redis.url): {e}", omni_db::redact(url)))?,
             ),
         };
         let shutdown = CancellationToken::new();
@@ -295,5 +297,19 @@ pub fn db_target(settings: &Settings, backend: &DbBackend, service: &str) -> any
                 schema: Some(service.to_owned()),
             }
         }
+    })
+}
+
+/// The Redis settings beyond the URL: cluster mode and the CA to trust for `rediss://`.
+fn redis_options(redis: &omni_config::RedisSettings) -> anyhow::Result<omni_allocation::holds::RedisOptions> {
+    let ca_file = redis.ca_file.trim();
+    let ca_pem = if ca_file.is_empty() {
+        None
+    } else {
+        Some(std::fs::read(ca_file).map_err(|e| anyhow!("redis.ca_file: cannot read {ca_file}: {e}"))?)
+    };
+    Ok(omni_allocation::holds::RedisOptions {
+        cluster: redis.cluster,
+        ca_pem,
     })
 }

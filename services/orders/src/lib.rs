@@ -21,7 +21,7 @@ use utoipa::OpenApi;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Most partner orders taken in one transaction (those already waiting on the intake topic).
-pub const INTAKE_BATCH: usize = 128;
+pub const INTAKE_BATCH: usize = 512;
 
 /// Shared state of handlers and consumers.
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId};
 
 pub use memory::MemoryHolds;
-pub use redis_store::{RESERVE_SCRIPT, RedisHolds};
+pub use redis_store::{RESERVE_SCRIPT, RedisHolds, RedisOptions};
 
 /// Units the caller's buffer rules withhold from it, by SKU (absent: none). A hold succeeds only if the
 /// location keeps at least this many units unheld after it.

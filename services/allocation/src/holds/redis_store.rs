@@ -50,10 +50,55 @@ redis.call('DEL', KEYS[3])
 return #lines / 2
 "#;
 
-/// The Redis hold store. Every key of a location carries its hash tag, so one script stays in one cluster slot.
+/// How to reach Redis beyond its URL.
+#[derive(Debug, Clone, Default)]
+pub struct RedisOptions {
+    /// Redis Cluster: the URL lists seed nodes, comma-separated (`redis://a:6379,redis://b:6379`).
+    pub cluster: bool,
+    /// PEM certificates to trust for `rediss://` instead of the system's roots (a private CA).
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// One Redis server (reconnecting) or a Redis Cluster (routing each command by its key's slot).
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The Redis hold store. Every key of a location carries its hash tag, so one script (and one location's
+/// pipeline) stays in one cluster slot.
 #[derive(Clone)]
 pub struct RedisHolds {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
     reserve: std::sync::Arc<redis::Script>,
     release: std::sync::Arc<redis::Script>,
@@ -61,10 +106,31 @@ pub struct RedisHolds {
 }
 
 impl RedisHolds {
-    /// Connects (failing now, with the config key, if Redis is unreachable).
+    /// Connects to one Redis server (failing now if it is unreachable).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, HoldError> {
-        let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client).await?;
+        Self::connect_with(url, prefix, &RedisOptions::default()).await
+    }
+
+    /// Connects to one server or a cluster, over TLS for `rediss://` URLs (failing now if unreachable).
+    pub async fn connect_with(url: &str, prefix: &str, options: &RedisOptions) -> Result<Self, HoldError> {
+        let certificates = || redis::TlsCertificates {
+            client_tls: None,
+            root_cert: options.ca_pem.clone(),
+        };
+        let conn = if options.cluster {
+            let nodes: Vec<&str> = url.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+            let mut builder = redis::cluster::ClusterClientBuilder::new(nodes);
+            if options.ca_pem.is_some() {
+                builder = builder.certs(certificates());
+            }
+            Connection::Cluster(builder.build()?.get_async_connection().await?)
+        } else {
+            let client = match options.ca_pem {
+                Some(_) => redis::Client::build_with_tls(url, certificates())?,
+                None => redis::Client::open(url)?,
+            };
+            Connection::Single(ConnectionManager::new(client).await?)
+        };
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
@@ -221,44 +287,57 @@ impl RedisHolds {
 
     pub(super) async fn load(&self, snapshot: &Snapshot) -> Result<(), HoldError> {
         let mut conn = self.conn.clone();
-        let mut locations: std::collections::BTreeSet<&str> =
-            snapshot.on_hand.iter().map(|(l, _, _)| l.as_str()).collect();
-        locations.extend(snapshot.holds.iter().map(|h| h.location.as_str()));
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for loc in &locations {
+        // What each location holds: its on-hand rows and its holds.
+        type Rows<'a> = (Vec<(&'a str, i64)>, Vec<&'a super::SnapshotHold>);
+        let mut locations: std::collections::BTreeMap<&str, Rows<'_>> = Default::default();
+        for (loc, sku, q) in &snapshot.on_hand {
+            locations
+                .entry(loc.as_str())
+                .or_default()
+                .0
+                .push((sku.as_str(), *q));
+        }
+        for hold in &snapshot.holds {
+            locations.entry(hold.location.as_str()).or_default().1.push(hold);
+        }
+        // One atomic pipeline per location (its keys share a cluster slot); the generation is set last, so a
+        // load cut short is simply done again (every step overwrites).
+        for (loc, (on_hand, holds)) in &locations {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
             pipe.cmd("DEL")
                 .arg(self.key(loc, "onhand"))
                 .arg(self.key(loc, "reserved"))
                 .ignore();
-        }
-        for (loc, sku, q) in &snapshot.on_hand {
-            pipe.cmd("HSET")
-                .arg(self.key(loc, "onhand"))
-                .arg(sku)
-                .arg(*q)
-                .ignore();
-        }
-        for hold in &snapshot.holds {
-            let (id, loc) = (&hold.id, &hold.location);
-            for (sku, q) in &hold.lines {
-                pipe.cmd("HINCRBY")
-                    .arg(self.key(loc, "reserved"))
-                    .arg(sku)
-                    .arg(*q)
-                    .ignore();
+            for (sku, q) in on_hand {
                 pipe.cmd("HSET")
-                    .arg(self.key(loc, &format!("res:{id}")))
+                    .arg(self.key(loc, "onhand"))
                     .arg(sku)
                     .arg(*q)
                     .ignore();
             }
+            for hold in holds {
+                let id = &hold.id;
+                for (sku, q) in &hold.lines {
+                    pipe.cmd("HINCRBY")
+                        .arg(self.key(loc, "reserved"))
+                        .arg(sku)
+                        .arg(*q)
+                        .ignore();
+                    pipe.cmd("HSET")
+                        .arg(self.key(loc, &format!("res:{id}")))
+                        .arg(sku)
+                        .arg(*q)
+                        .ignore();
+                }
+            }
+            let () = pipe.query_async(&mut conn).await?;
         }
-        pipe.cmd("SET")
+        let () = redis::cmd("SET")
             .arg(self.generation_key())
             .arg(uuid::Uuid::now_v7().to_string())
-            .ignore();
-        let () = pipe.query_async(&mut conn).await?;
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 
