@@ -23,6 +23,9 @@ pub enum HoldError {
     /// The store answered something the script never returns.
     #[error("hold store answered unexpectedly: {0}")]
     Protocol(String),
+    /// Redis did not answer a first connection in time.
+    #[error("hold store: no connection within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 /// What a reserve call did.

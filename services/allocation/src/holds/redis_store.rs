@@ -50,6 +50,9 @@ redis.call('DEL', KEYS[3])
 return #lines / 2
 "#;
 
+/// How long the first connection may take before the start fails.
+const FIRST_CONNECTION: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How to reach Redis beyond its URL.
 #[derive(Debug, Clone, Default)]
 pub struct RedisOptions {
@@ -123,12 +126,22 @@ impl RedisHolds {
             if options.ca_pem.is_some() {
                 builder = builder.certs(certificates());
             }
-            Connection::Cluster(builder.build()?.get_async_connection().await?)
+            let client = builder.build()?;
+            Connection::Cluster(
+                tokio::time::timeout(FIRST_CONNECTION, client.get_async_connection())
+                    .await
+                    .map_err(|_| HoldError::Timeout(FIRST_CONNECTION))??,
+            )
         } else {
             let client = match options.ca_pem {
                 Some(_) => redis::Client::build_with_tls(url, certificates())?,
                 None => redis::Client::open(url)?,
             };
+            // One plain connection first: the manager retries a refused TLS handshake for ever, so a wrong CA
+            // or a plain-text port would hang the start instead of failing it with the reason.
+            tokio::time::timeout(FIRST_CONNECTION, client.get_multiplexed_async_connection())
+                .await
+                .map_err(|_| HoldError::Timeout(FIRST_CONNECTION))??;
             Connection::Single(ConnectionManager::new(client).await?)
         };
         Ok(Self {
