@@ -8,7 +8,8 @@
 # layer, then the workspace) -> runtime (debian slim, the binary and the shared libraries it links).
 # Linked at run time: libpq (diesel's postgres backend through pq-sys) and libsqlite3 (diesel's sqlite
 # backend, used by `omni dev`); librdkafka is built from source and linked statically (rdkafka-sys), zlib is
-# part of the base image. Kafka TLS/SASL-SCRAM needs rdkafka's `ssl` feature: libssl3 is in the base image.
+# part of the base image; Kafka TLS and SASL over TLS use OpenSSL (rdkafka's `ssl` feature; libssl3 is in the base
+# image).
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
@@ -18,7 +19,7 @@ FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS chef
 # time a stable point release replaces them, so the base image tag is what pins them.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev libsqlite3-dev pkg-config \
+    && apt-get install -y --no-install-recommends libpq-dev libsqlite3-dev libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /src
@@ -40,7 +41,7 @@ FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # See the note on DL3008 in the chef stage.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libpq5 libsqlite3-0 \
+    && apt-get install -y --no-install-recommends ca-certificates libpq5 libsqlite3-0 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 omni \
     && useradd --system --uid 10001 --gid omni --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin omni

@@ -15,7 +15,7 @@
 #
 # Steps:
 #   1. system packages (apt-get only for what is missing): postgresql, redis-server, libpq-dev,
-#      libsqlite3-dev, pkg-config, build-essential, python3; cargo-nextest
+#      libsqlite3-dev, libssl-dev, pkg-config, build-essential, python3; cargo-nextest
 #   2. PostgreSQL on 127.0.0.1:5432, trust auth, superuser role postgres
 #   3. Redis on 127.0.0.1:6379
 #   4. Nisshi (Kafka protocol) broker, built once into $OMNI_TOOL_CACHE, started on a free port

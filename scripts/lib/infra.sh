@@ -36,6 +36,7 @@ ensure_system_packages() {
     command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
     pkg_installed libpq-dev || missing+=(libpq-dev)          # diesel's postgres backend
     pkg_installed libsqlite3-dev || missing+=(libsqlite3-dev) # diesel's sqlite backend
+    pkg_installed libssl-dev || missing+=(libssl-dev)         # rdkafka's TLS (OpenSSL)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     pkg_installed build-essential || missing+=(build-essential) # cc/make for the bundled librdkafka
     command -v python3 >/dev/null 2>&1 || missing+=(python3)     # free_port

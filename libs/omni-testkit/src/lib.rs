@@ -5,6 +5,7 @@ pub mod client;
 pub mod kafka;
 pub mod mesh;
 pub mod testing;
+pub mod tls;
 
 pub use client::Client;
 pub use mesh::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};

@@ -84,69 +84,6 @@ fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl command line.
-fn certificates(dir: &std::path::Path) -> anyhow::Result<()> {
-    let path = |name: &str| dir.join(name).display().to_string();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=omni-test-ca",
-            "-keyout",
-            &path("ca.key"),
-            "-out",
-            &path("ca.crt"),
-        ],
-    )?;
-    run(
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            &path("server.key"),
-            "-out",
-            &path("server.csr"),
-        ],
-    )?;
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )?;
-    run(
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &path("server.csr"),
-            "-CA",
-            &path("ca.crt"),
-            "-CAkey",
-            &path("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &path("san.ext"),
-            "-out",
-            &path("server.crt"),
-        ],
-    )?;
-    Ok(())
-}
-
 fn location(i: usize) -> LocationId {
     LocationId::parse(&format!("STORE-{i}")).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -247,11 +184,9 @@ async fn same_as_memory(store: HoldStore) -> anyhow::Result<()> {
 #[tokio::test]
 async fn the_hold_store_works_over_tls_with_a_private_ca() -> anyhow::Result<()> {
     let mut servers = Servers::new()?;
-    let certs = servers.dir.join("certs");
-    std::fs::create_dir_all(&certs)?;
-    certificates(&certs)?;
+    let certs = omni_testkit::tls::certificates(&servers.dir.join("certs"))?;
     let port = free_port()?;
-    let file = |name: &str| certs.join(name).display().to_string();
+    let file = |path: &std::path::Path| path.display().to_string();
     servers.spawn(
         port,
         &[
@@ -260,17 +195,17 @@ async fn the_hold_store_works_over_tls_with_a_private_ca() -> anyhow::Result<()>
             "--tls-port".into(),
             port.to_string(),
             "--tls-cert-file".into(),
-            file("server.crt"),
+            file(&certs.cert),
             "--tls-key-file".into(),
-            file("server.key"),
+            file(&certs.key),
             "--tls-ca-cert-file".into(),
-            file("ca.crt"),
+            file(&certs.ca),
             "--tls-auth-clients".into(),
             "no".into(),
         ],
     )?;
     let url = format!("rediss://127.0.0.1:{port}");
-    let ca_pem = std::fs::read(certs.join("ca.crt"))?;
+    let ca_pem = std::fs::read(&certs.ca)?;
     // Without the CA the server's certificate is not trusted: the connection is refused, not downgraded.
     let Err(untrusted) = RedisHolds::connect(&url, "tls").await else {
         bail!("a certificate from an unknown CA was accepted");
