@@ -20,6 +20,9 @@ use utoipa::OpenApi;
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Most order events routed or released in one transaction (those already waiting).
+pub const ORDERS_BATCH: usize = 256;
+
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
 pub struct State {
@@ -109,7 +112,10 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
             stateful(state.clone(), events::network::handle),
         ),
         (
-            ctx.consumer("orders", vec![Topic::Orders]),
+            ctx.consumer("orders", vec![Topic::Orders]).batched(
+                ORDERS_BATCH,
+                omni_kafka::consumer::stateful_batch(state.clone(), events::orders::handle_batch),
+            ),
             stateful(state.clone(), events::orders::handle),
         ),
     ];

@@ -23,6 +23,9 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Most partner orders taken in one transaction (those already waiting on the intake topic).
 pub const INTAKE_BATCH: usize = 512;
 
+/// Most saga replies applied in one transaction (those already waiting).
+pub const SAGA_BATCH: usize = 256;
+
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
 pub struct State {
@@ -106,6 +109,10 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
             ctx.consumer(
                 "saga",
                 vec![Topic::Reservations, Topic::Payments, Topic::Fulfillment],
+            )
+            .batched(
+                SAGA_BATCH,
+                omni_kafka::consumer::stateful_batch(state.clone(), events::saga::handle_batch),
             ),
             stateful(state.clone(), events::saga::handle),
         ),

@@ -9,32 +9,41 @@ use crate::domain::routing;
 
 /// Routes accepted orders and releases authorized ones to their node.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
-    let event = incoming.decode::<OrderEvent>()?;
-    let event_id = event.id.to_string();
-    match event.data {
-        OrderEvent::Accepted(accepted) => {
-            let rules = state.rules.current();
-            state
-                .db
-                .transaction(move |conn| source(conn, &event_id, accepted.order, &[], &rules))
-                .await?;
-        }
-        OrderEvent::RerouteRequested(again) => {
-            let rules = state.rules.current();
-            state
-                .db
-                .transaction(move |conn| source(conn, &event_id, again.order, &again.exclude, &rules))
-                .await?;
-        }
-        OrderEvent::PaymentAuthorized(authorized) => {
-            state
-                .db
-                .transaction(move |conn| release(conn, &event_id, authorized))
-                .await?;
-        }
-        _ => return Ok(()),
+    handle_batch(state, vec![incoming]).await
+}
+
+/// Routes and releases for the order events already waiting, in order, in one transaction (one commit for the
+/// batch). An event that fails fails the batch; the consumer then hands each message to [`handle`] alone.
+pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
+    let events = batch
+        .iter()
+        .map(|incoming| {
+            let event = incoming.decode::<OrderEvent>()?;
+            Ok((event.id.to_string(), event.data))
+        })
+        .collect::<Result<Vec<_>, HandlerError>>()?;
+    let rules = state.rules.current();
+    let wrote = state
+        .db
+        .transaction(move |conn| -> Result<bool, HandlerError> {
+            let mut wrote = false;
+            for (event_id, data) in events {
+                match data {
+                    OrderEvent::Accepted(accepted) => source(conn, &event_id, accepted.order, &[], &rules)?,
+                    OrderEvent::RerouteRequested(again) => {
+                        source(conn, &event_id, again.order, &again.exclude, &rules)?
+                    }
+                    OrderEvent::PaymentAuthorized(authorized) => release(conn, &event_id, authorized)?,
+                    _ => continue,
+                }
+                wrote = true;
+            }
+            Ok(wrote)
+        })
+        .await?;
+    if wrote {
+        state.relay.notify_one();
     }
-    state.relay.notify_one();
     Ok(())
 }
 

@@ -11,6 +11,35 @@ use crate::domain::saga::{SagaInput, Step, step};
 
 /// Applies one reply to its order, writing the next event in the same transaction.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
+    handle_batch(state, vec![incoming]).await
+}
+
+/// Applies the replies already waiting, in order, in one transaction (one commit for the batch). A reply that
+/// fails fails the batch; the consumer then hands each message to [`handle`] alone.
+pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
+    let mut inputs = Vec::new();
+    for incoming in &batch {
+        inputs.extend(saga_inputs(incoming)?);
+    }
+    let moved = state
+        .db
+        .transaction(move |conn| -> Result<Vec<Moved>, HandlerError> {
+            inputs
+                .iter()
+                .map(|(key, order_id, input)| advance(conn, key, *order_id, input))
+                .collect()
+        })
+        .await?;
+    for m in moved {
+        state.count(m);
+    }
+    state.changed();
+    Ok(())
+}
+
+/// What a reply means to the orders it concerns: `(inbox key, order, input)`, one per order (a shortage can hit
+/// several orders: each is routed again on its own).
+fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>, HandlerError> {
     let (event_id, order_id, input) = match incoming.topic {
         Topic::Reservations => {
             let e = incoming.decode::<ReservationEvent>()?;
@@ -19,20 +48,17 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 ReservationEvent::Rejected(r) => r.order_id,
                 ReservationEvent::Expired(x) => x.order_id,
                 ReservationEvent::Shortage(s) => {
-                    // One shortage can hit several orders: each is routed again on its own.
-                    for order_id in s.orders.clone() {
-                        let (key, input) = (
-                            format!("{}:{order_id}", e.id),
-                            SagaInput::Reservation(e.data.clone()),
-                        );
-                        let moved = state
-                            .db
-                            .transaction(move |conn| advance(conn, &key, order_id, &input))
-                            .await?;
-                        state.count(moved);
-                    }
-                    state.changed();
-                    return Ok(());
+                    return Ok(s
+                        .orders
+                        .iter()
+                        .map(|order_id| {
+                            (
+                                format!("{}:{order_id}", e.id),
+                                *order_id,
+                                SagaInput::Reservation(e.data.clone()),
+                            )
+                        })
+                        .collect());
                 }
             };
             (e.id, order_id, SagaInput::Reservation(e.data))
@@ -63,14 +89,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             )));
         }
     };
-    let event_id = event_id.to_string();
-    let moved = state
-        .db
-        .transaction(move |conn| advance(conn, &event_id, order_id, &input))
-        .await?;
-    state.count(moved);
-    state.changed();
-    Ok(())
+    Ok(vec![(event_id.to_string(), order_id, input)])
 }
 
 /// An order's move to a new state: `(channel, state)`, for `omni_orders_total`.
