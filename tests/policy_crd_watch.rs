@@ -112,8 +112,69 @@ async fn policy_resources_are_watched_and_hot_reloaded_by_allocation_and_fulfill
     let outcome = watched(&api, &endpoints).await;
     drop(omni);
     drop(kube_api);
+    let outcome = match outcome {
+        Ok(()) => retired_without_kubernetes(&dir).await,
+        failed => failed,
+    };
     let _ = std::fs::remove_dir_all(&dir);
     outcome
+}
+
+/// `omni dev` again on the same data, without Kubernetes mode: the policy whose resource was left in place is
+/// deleted (it could otherwise never be changed or removed).
+async fn retired_without_kubernetes(dir: &std::path::Path) -> anyhow::Result<()> {
+    let endpoints = dir.join("endpoints-2.json");
+    let _omni = Running(
+        Command::new(env!("CARGO_BIN_EXE_omni"))
+            .args([
+                "dev",
+                "--ephemeral-ports",
+                "--no-seed",
+                "--admin-key",
+                "crd-test-admin-key-1234",
+            ])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--endpoints-file")
+            .arg(&endpoints)
+            .env_remove("KUBECONFIG")
+            .env_remove("OMNI__POLICIES__KUBERNETES_NAMESPACE")
+            .env_remove("OMNI__KAFKA__BOOTSTRAP_SERVERS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let text = eventually("omni dev to start again", Duration::from_secs(120), || async {
+        Ok(std::fs::read_to_string(&endpoints).ok())
+    })
+    .await?;
+    let endpoints: Value = serde_json::from_str(&text)?;
+    let allocation = Client::new(
+        endpoints["services"]["allocation"]
+            .as_str()
+            .context("allocation url")?
+            .to_owned(),
+        endpoints["admin_key"].as_str().context("admin key")?,
+    );
+    let answer = allocation.get("/v1/policies/kube-left-behind").await?;
+    ensure!(
+        answer.status == 404,
+        "a Kubernetes policy outlived Kubernetes mode: {}",
+        answer.body
+    );
+    let versions = allocation.get("/v1/policies/kube-left-behind/versions").await?;
+    let last = versions
+        .body
+        .as_array()
+        .and_then(|v| v.last())
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        last["spec"].is_null() && last["changed_by"] == "kubernetes mode off",
+        "the retirement is not in the history: {}",
+        versions.body
+    );
+    Ok(())
 }
 
 async fn watched(api: &str, endpoints: &std::path::Path) -> anyhow::Result<()> {
@@ -258,6 +319,18 @@ async fn watched(api: &str, endpoints: &std::path::Path) -> anyhow::Result<()> {
         text.contains("excluded by routing rule `no-mitte-shipments`"),
         "{text}"
     );
+
+    // A resource left in place when Kubernetes mode is switched off (checked after the restart).
+    let left = json!({
+        "apiVersion": "omni.dev/v1alpha1", "kind": "BufferPolicy",
+        "metadata": { "name": "kube-left-behind" },
+        "spec": { "effect": { "hold_back": { "units": 1 } } }
+    });
+    kube(http.post(resource_url(api, "bufferpolicies", None)).json(&left)).await?;
+    eventually("allocation to apply the last BufferPolicy", WAIT, || async {
+        Ok((allocation.get("/v1/policies/kube-left-behind").await?.status == 200).then_some(()))
+    })
+    .await?;
     Ok(())
 }
 

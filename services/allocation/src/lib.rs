@@ -224,7 +224,12 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         .await
         .map_err(|e| omni_http::Error::Startup(format!("cannot load policies: {e}")))?;
     let kubernetes = match ctx.settings.policies.kubernetes_namespace.trim() {
-        "" => None,
+        "" => {
+            policies::retire_kubernetes(&state)
+                .await
+                .map_err(|e| omni_http::Error::Startup(format!("cannot retire Kubernetes policies: {e}")))?;
+            None
+        }
         namespace => Some((
             omni_kube::watch::client().await.map_err(|e| {
                 omni_http::Error::Startup(format!(

@@ -234,6 +234,20 @@ pub async fn sync_kubernetes(
     Ok(applied)
 }
 
+/// Outside Kubernetes mode no resource is watched, so no rule comes from one: policies a Kubernetes-mode run left
+/// behind are deleted (audited), as if their resources were. Without this they would stay in force and, being
+/// managed by a source that is gone, could not be changed or removed at all.
+pub async fn retire_kubernetes(state: &State) -> Result<(), String> {
+    state
+        .db
+        .transaction(move |conn| -> Result<(), omni_db::Error> {
+            apply_source(conn, &[], PolicySource::Kubernetes, "kubernetes mode off")
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    reload(state).await.map(|_| ())
+}
+
 /// Keeps the `BufferPolicy` resources of `namespace` applied until shutdown (Kubernetes mode).
 pub async fn watch_kubernetes(
     state: State,
