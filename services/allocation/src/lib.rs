@@ -32,6 +32,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Most inventory movements applied in one transaction (those already waiting on the topic).
 pub const INVENTORY_BATCH: usize = 256;
+/// Most holds routing asked for whose records are written in one transaction (those already waiting).
+pub const SOURCING_BATCH: usize = 128;
 
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
@@ -258,7 +260,10 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
             stateful(state.clone(), events::inventory::handle),
         ),
         (
-            ctx.consumer("sourcing", vec![Topic::Fulfillment]),
+            ctx.consumer("sourcing", vec![Topic::Fulfillment]).batched(
+                SOURCING_BATCH,
+                omni_kafka::consumer::stateful_batch(state.clone(), events::sourcing::handle_batch),
+            ),
             stateful(state.clone(), events::sourcing::handle),
         ),
         (

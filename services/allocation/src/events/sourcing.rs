@@ -12,20 +12,74 @@ use crate::holds::{KeepBack, ReserveOutcome};
 /// Places the hold routing asked for: Redis (or memory) first, then PostgreSQL with the outbox, then the
 /// acknowledgement (the stored offset). If the database write fails the hold is undone.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
-    let event = incoming.decode::<FulfillmentEvent>()?;
-    let sourced = match event.data {
-        FulfillmentEvent::Sourced(sourced) => sourced,
-        FulfillmentEvent::Completed(completed) => return commit_order(&state, completed.order_id).await,
-        _ => return Ok(()),
-    };
+    handle_batch(state, vec![incoming]).await
+}
+
+/// A hold placed (or refused) in the store whose record is not written yet.
+struct Placed {
+    event_id: String,
+    sourced: FulfillmentSourced,
+    lines: Vec<omni_contracts::events::HoldLine>,
+    outcome: ReserveOutcome,
+    started: std::time::Instant,
+}
+
+/// Places the holds of the fulfillment events already waiting, in order: each in the hold store as it comes,
+/// and their records (hold rows, availability marks, `held` / `rejected` events) in one transaction, one commit
+/// for the batch. A completion in the batch first writes what was placed before it. If the write fails, every
+/// hold of the batch is undone and the batch fails (the consumer then takes its messages one by one).
+pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
+    let events = batch
+        .iter()
+        .map(|incoming| incoming.decode::<FulfillmentEvent>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut placed: Vec<Placed> = Vec::new();
+    // Held from the first hold until its record is written (so the reconciler never sees one without the
+    // other), and never while the store is checked or a completion commits (both may need it exclusively).
+    let mut guard = None;
+    for event in events {
+        match event.data {
+            FulfillmentEvent::Sourced(sourced) => {
+                if guard.is_none() {
+                    if !state.holds_ready().await {
+                        return Err(HandlerError::Transient(
+                            "hold store is being rebuilt; failing closed".into(),
+                        ));
+                    }
+                    guard = Some(state.change_guard().await);
+                }
+                match place(&state, event.id.to_string(), sourced).await {
+                    Ok(Some(p)) => placed.push(p),
+                    Ok(None) => {}
+                    Err(e) => {
+                        undo(&state, &placed).await;
+                        return Err(e);
+                    }
+                }
+            }
+            FulfillmentEvent::Completed(completed) => {
+                write(&state, std::mem::take(&mut placed)).await?;
+                guard = None;
+                commit_order(&state, completed.order_id).await?;
+            }
+            _ => {}
+        }
+    }
+    let written = write(&state, placed).await;
+    drop(guard);
+    written
+}
+
+/// Reserves in the hold store (the caller holds the change guard); `None` when the hold was placed before (a
+/// redelivery).
+async fn place(
+    state: &State,
+    event_id: String,
+    sourced: FulfillmentSourced,
+) -> Result<Option<Placed>, HandlerError> {
     let id = sourced.reservation_id;
     if state.db.run(move |conn| reservations::exists(conn, id)).await? {
-        return Ok(());
-    }
-    if !state.holds_ready().await {
-        return Err(HandlerError::Transient(
-            "hold store is being rebuilt; failing closed".into(),
-        ));
+        return Ok(None);
     }
     let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
     let policies = state.policies.current();
@@ -36,71 +90,109 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 tier: sourced.tier,
                 segment: None,
             };
-            crate::reservation::keep_back(&state, &policies, &sourced.location_id, &lines, caller)
+            crate::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller)
                 .await
                 .map_err(|e| HandlerError::Transient(e.to_string()))?
         }
         None => KeepBack::new(),
     };
-    let _change = state.change_guard().await;
     let started = std::time::Instant::now();
     let outcome = state
         .holds
         .reserve(id, &sourced.location_id, &lines, &keep_back)
         .await
         .map_err(|e| HandlerError::Transient(e.to_string()))?;
-    let event_id = event.id.to_string();
+    Ok(Some(Placed {
+        event_id,
+        sourced,
+        lines,
+        outcome,
+        started,
+    }))
+}
+
+/// Writes the records of placed holds in one transaction; undoes them all if it fails.
+async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HandlerError> {
+    if placed.is_empty() {
+        return Ok(());
+    }
     let ttl = state.ttl;
-    let written = match outcome.clone() {
-        ReserveOutcome::Held => {
-            let sourced = sourced.clone();
-            state
-                .db
-                .transaction(move |conn| held(conn, &event_id, sourced, lines, ttl))
-                .await
-        }
-        ReserveOutcome::Short(shortages) => {
-            let sourced = sourced.clone();
-            state
-                .db
-                .transaction(move |conn| -> Result<(), HandlerError> {
-                    if !omni_db::inbox::claim(conn, "allocation.sourcing", &event_id)? {
-                        return Ok(());
-                    }
-                    let rejected = ReservationRejected {
-                        reservation_id: sourced.reservation_id,
-                        order_id: sourced.order_id,
-                        location_id: sourced.location_id,
-                        shortages,
-                    };
-                    omni_kafka::outbox::enqueue(
-                        conn,
-                        &Envelope::new("allocation", ReservationEvent::Rejected(rejected)),
-                    )?;
-                    Ok(())
-                })
-                .await
-        }
-    };
-    let took = started.elapsed();
-    state.metrics.observe_hold(
-        match (&written, &outcome) {
-            (Err(_), _) => crate::metrics::HoldOutcome::Failed,
-            (Ok(()), ReserveOutcome::Held) => crate::metrics::HoldOutcome::Held,
-            (Ok(()), ReserveOutcome::Short(_)) => crate::metrics::HoldOutcome::Rejected,
-        },
-        took,
-    );
+    let records: Vec<(
+        String,
+        FulfillmentSourced,
+        Vec<omni_contracts::events::HoldLine>,
+        ReserveOutcome,
+    )> = placed
+        .iter()
+        .map(|p| {
+            (
+                p.event_id.clone(),
+                p.sourced.clone(),
+                p.lines.clone(),
+                p.outcome.clone(),
+            )
+        })
+        .collect();
+    let written = state
+        .db
+        .transaction(move |conn| -> Result<(), HandlerError> {
+            for (event_id, sourced, lines, outcome) in records {
+                match outcome {
+                    ReserveOutcome::Held => held(conn, &event_id, sourced, lines, ttl)?,
+                    ReserveOutcome::Short(shortages) => rejected(conn, &event_id, sourced, shortages)?,
+                }
+            }
+            Ok(())
+        })
+        .await;
+    for p in &placed {
+        state.metrics.observe_hold(
+            match (&written, &p.outcome) {
+                (Err(_), _) => crate::metrics::HoldOutcome::Failed,
+                (Ok(()), ReserveOutcome::Held) => crate::metrics::HoldOutcome::Held,
+                (Ok(()), ReserveOutcome::Short(_)) => crate::metrics::HoldOutcome::Rejected,
+            },
+            p.started.elapsed(),
+        );
+    }
     if let Err(e) = written {
-        if outcome == ReserveOutcome::Held
-            && let Err(undo) = state.holds.release(id, &sourced.location_id).await
-        {
-            tracing::error!(error = %undo, reservation.id = %id, "Could not undo a hold after a failed write; the reconciler repairs it.");
-            state.mark_stale();
-        }
+        undo(state, &placed).await;
         return Err(e);
     }
     state.changed();
+    Ok(())
+}
+
+/// Releases the holds placed in the store whose records were not written.
+async fn undo(state: &State, placed: &[Placed]) {
+    for p in placed.iter().filter(|p| p.outcome == ReserveOutcome::Held) {
+        let id = p.sourced.reservation_id;
+        if let Err(undo) = state.holds.release(id, &p.sourced.location_id).await {
+            tracing::error!(error = %undo, reservation.id = %id, "Could not undo a hold after a failed write; the reconciler repairs it.");
+            state.mark_stale();
+        }
+    }
+}
+
+fn rejected(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    sourced: FulfillmentSourced,
+    shortages: Vec<omni_contracts::events::Shortage>,
+) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "allocation.sourcing", event_id)? {
+        return Ok(());
+    }
+    let rejected = ReservationRejected {
+        reservation_id: sourced.reservation_id,
+        order_id: sourced.order_id,
+        location_id: sourced.location_id,
+        shortages,
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("allocation", ReservationEvent::Rejected(rejected)),
+    )?;
     Ok(())
 }
 
