@@ -41,7 +41,6 @@ pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
             continue;
         }
         // A run: digits, with single separators between them.
-        let start = i;
         let mut positions = Vec::new();
         let mut end = i;
         while end < bytes.len() {
@@ -63,7 +62,6 @@ pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
                 out[p] = b'*';
             }
         }
-        debug_assert!(end > start);
         i = end;
     }
     masked
@@ -71,6 +69,9 @@ pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    //! The card numbers here are the sandbox PSP's documented test cards (services/payments/src/domain/sandbox.rs:
+    //! 4242424242424242 Visa approved, 4000000000000002 Visa declined, 5555555555554444 Mastercard approved), never real
+    //! ones.
     use super::*;
 
     #[test]
@@ -83,10 +84,10 @@ mod tests {
 
     #[test]
     fn card_numbers_are_masked_but_for_the_last_four_in_any_grouping() {
-        let masked = mask_card_numbers(br#"{"note":"card 4242424242424242, or 4000-0566-5566-5556 ok"}"#);
+        let masked = mask_card_numbers(br#"{"note":"card 4242424242424242, or 4000-0000-0000-0002 ok"}"#);
         assert_eq!(
             masked.as_deref(),
-            Some(&br#"{"note":"card ************4242, or ****-****-****-5556 ok"}"#[..])
+            Some(&br#"{"note":"card ************4242, or ****-****-****-0002 ok"}"#[..])
         );
         let spaced = mask_card_numbers(b"5555 5555 5555 4444").unwrap_or_default();
         assert_eq!(spaced, b"**** **** **** 4444");

@@ -10,22 +10,7 @@ use crate::{DbConnection, Result};
 /// and the caller must skip it. A concurrent duplicate makes the transaction fail on the primary key and
 /// retry, after which this returns `false`.
 pub fn claim(conn: &mut DbConnection, consumer: &str, event_id: &str) -> Result<bool> {
-    let seen: i64 = omni_inbox::table
-        .filter(omni_inbox::consumer.eq(consumer))
-        .filter(omni_inbox::event_id.eq(event_id))
-        .count()
-        .get_result(conn)?;
-    if seen > 0 {
-        return Ok(false);
-    }
-    diesel::insert_into(omni_inbox::table)
-        .values((
-            omni_inbox::consumer.eq(consumer),
-            omni_inbox::event_id.eq(event_id),
-            omni_inbox::received_at.eq(crate::now()),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    Ok(claim_many(conn, consumer, &[event_id])?.contains(event_id))
 }
 
 /// Claims many events for a consumer inside the caller's transaction, in two statements whatever their number.

@@ -233,12 +233,9 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
             None
         }
         namespace => Some((
-            omni_kube::watch::client().await.map_err(|e| {
-                omni_http::Error::Startup(format!(
-                    "policies.kubernetes_namespace is `{namespace}` but there is no Kubernetes API to watch \
-                     (in-cluster service account or KUBECONFIG): {e}"
-                ))
-            })?,
+            omni_kube::watch::client(namespace)
+                .await
+                .map_err(omni_http::Error::Startup)?,
             namespace.to_owned(),
         )),
     };

@@ -86,12 +86,9 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         ))];
     let namespace = ctx.settings.policies.kubernetes_namespace.trim();
     if !namespace.is_empty() {
-        let client = omni_kube::watch::client().await.map_err(|e| {
-            omni_http::Error::Startup(format!(
-                "policies.kubernetes_namespace is `{namespace}` but there is no Kubernetes API to watch \
-                 (in-cluster service account or KUBECONFIG): {e}"
-            ))
-        })?;
+        let client = omni_kube::watch::client(namespace)
+            .await
+            .map_err(omni_http::Error::Startup)?;
         tracing::info!(namespace, "Watching RoutingPolicy resources.");
         background.push(Box::pin(rules::watch_kubernetes(
             rules.clone(),

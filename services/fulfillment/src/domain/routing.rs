@@ -164,13 +164,16 @@ pub fn route(
             reason: Some("unknown store".into()),
         });
     }
-    // Nearest first, preferred nodes counting as nearer by their bonus.
-    let effective = |c: &Candidate| c.distance_km - preference_km(rules, &c.location_id);
-    candidates.sort_by(|a, b| {
-        effective(a)
-            .total_cmp(&effective(b))
+    // Nearest first, preferred nodes counting as nearer by their bonus (worked out once per node).
+    let mut ranked: Vec<(f64, Candidate)> = candidates
+        .into_iter()
+        .map(|c| (c.distance_km - preference_km(rules, &c.location_id), c))
+        .collect();
+    ranked.sort_by(|(a_km, a), (b_km, b)| {
+        a_km.total_cmp(b_km)
             .then_with(|| a.location_id.cmp(&b.location_id))
     });
+    let candidates: Vec<Candidate> = ranked.into_iter().map(|(_, c)| c).collect();
     let chosen = candidates
         .iter()
         .find(|c| c.eligible)

@@ -28,6 +28,7 @@ struct Checked {
     event_id: String,
     partner: PartnerRef,
     request: omni_contracts::api::NewOrder,
+    total_minor: i64,
 }
 
 /// Takes a partner order; a malformed or invalid one goes to the DLQ with the reason.
@@ -86,7 +87,8 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
         Some(p) if !p.enabled => PartnerStanding::Disabled,
         Some(_) => PartnerStanding::Enabled,
     };
-    let (request, _) = check_partner_order(&partner_order, standing).map_err(HandlerError::Permanent)?;
+    let (request, total_minor) =
+        check_partner_order(&partner_order, standing).map_err(HandlerError::Permanent)?;
     Ok(Checked {
         event_id,
         partner: PartnerRef {
@@ -94,6 +96,7 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
             partner_order_id: partner_order.partner_order_id,
         },
         request,
+        total_minor,
     })
 }
 
@@ -132,7 +135,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                     continue;
                 }
                 catalog.check(&order.request).map_err(AcceptError::Invalid)?;
-                let total_minor = crate::domain::intake::check(&order.request, true).map_err(AcceptError::Invalid)?;
+                let total_minor = order.total_minor;
                 let accepted = new_order(order.request, Some(partner), total_minor);
                 tracing::info!(order.id = %accepted.id, partner.id = %key.0, partner_order_id = %key.1, total_minor, "Partner order accepted.");
                 first_orders.insert(key, accepted.clone());
