@@ -50,6 +50,9 @@ pub enum Error {
     /// Migrations could not be applied.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// Stored data breaks a rule the code relies on (a corrupt column, a row that must exist and does not).
+    #[error("stored data is inconsistent: {0}")]
+    Inconsistent(String),
     /// The blocking task running a query panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),

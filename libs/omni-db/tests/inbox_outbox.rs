@@ -29,6 +29,75 @@ async fn the_inbox_drops_a_replayed_event() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_batch_claim_names_each_new_event_once() -> anyhow::Result<()> {
+    for backend in BACKENDS {
+        let database = TestDatabase::create(backend)?;
+        let db = database.migrated(omni_db::COMMON_MIGRATIONS).await?;
+        let first = db
+            .transaction(|conn| omni_db::inbox::claim_many(conn, "orders.intake", &["a", "b", "a"]))
+            .await?;
+        let second = db
+            .transaction(|conn| omni_db::inbox::claim_many(conn, "orders.intake", &["b", "c", "c"]))
+            .await?;
+        let none = db
+            .transaction(|conn| omni_db::inbox::claim_many(conn, "orders.intake", &[]))
+            .await?;
+        let mut first: Vec<String> = first.into_iter().collect();
+        first.sort();
+        ensure!(first == ["a", "b"], "{backend:?}: first batch {first:?}");
+        ensure!(
+            second.into_iter().collect::<Vec<_>>() == ["c"],
+            "{backend:?}: only the new event of the second batch"
+        );
+        ensure!(none.is_empty(), "{backend:?}: an empty batch claims nothing");
+    }
+    Ok(())
+}
+
+/// Two replicas handling one event at once: the second claim waits for the first transaction and, once that
+/// committed, finds the event taken.
+#[tokio::test]
+async fn a_concurrent_claim_waits_for_the_first_and_skips_the_event() -> anyhow::Result<()> {
+    let database = TestDatabase::create(Backend::Postgres)?;
+    let db = database.migrated(omni_db::COMMON_MIGRATIONS).await?;
+    let (claimed_tx, claimed_rx) = std::sync::mpsc::channel::<()>();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let first_db = db.clone();
+    let first = tokio::spawn(async move {
+        first_db
+            .transaction(move |conn| {
+                let claimed = omni_db::inbox::claim(conn, "c", "event-3")?;
+                let _ = claimed_tx.send(());
+                // Holds the claim uncommitted until the second claim is under way.
+                let _ = commit_rx.recv_timeout(std::time::Duration::from_secs(10));
+                Ok::<_, omni_db::Error>(claimed)
+            })
+            .await
+    });
+    tokio::task::spawn_blocking(move || claimed_rx.recv_timeout(std::time::Duration::from_secs(10)))
+        .await??;
+    let second_db = db.clone();
+    let second = tokio::spawn(async move {
+        second_db
+            .transaction(|conn| omni_db::inbox::claim(conn, "c", "event-3"))
+            .await
+    });
+    // The second claim is blocked on the first transaction's row lock until it commits.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    ensure!(
+        !second.is_finished(),
+        "the second claim waits for the first transaction"
+    );
+    commit_tx.send(())?;
+    ensure!(first.await??, "the first claim takes the event");
+    ensure!(
+        !second.await??,
+        "the second claim, after the first committed, skips it"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_claim_rolled_back_with_its_transaction_is_claimed_again() -> anyhow::Result<()> {
     for backend in BACKENDS {
         let database = TestDatabase::create(backend)?;

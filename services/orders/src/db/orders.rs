@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use omni_contracts::api::{NewOrder, Order, OrderStatus};
@@ -60,7 +62,7 @@ impl OrderRow {
     /// The API view of the row.
     pub fn to_order(&self) -> omni_db::Result<Order> {
         let corrupt =
-            |what: String| omni_db::Error::Migration(format!("order {} has a corrupt {what}", self.id));
+            |what: String| omni_db::Error::Inconsistent(format!("order {} has a corrupt {what}", self.id));
         Ok(Order {
             id: OrderId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
             status: OrderStatus::parse(&self.status).map_err(|e| corrupt(e.to_string()))?,
@@ -86,20 +88,17 @@ impl OrderRow {
     }
 }
 
-/// Inserts a new order in status `accepted`.
-pub fn insert(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
-    insert_many(conn, std::slice::from_ref(order))
-}
-
-/// Inserts new orders in status `accepted`, in one statement where the backend has multi-row inserts (SQLite,
-/// in `omni dev`, row by row). They all carry the caller's trace context.
-pub fn insert_many(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Result<()> {
+/// Stores new orders (status `accepted`) in one statement, skipping any whose partner order id the partner used before
+/// (`ON CONFLICT DO NOTHING` on the unique index, which also waits for a concurrent transaction storing the same
+/// one); returns the ids of the orders stored. The others' first orders are found with [`find_by_partner`]. The
+/// orders carry the caller's trace context.
+pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Result<HashSet<OrderId>> {
     let traceparent = current_traceparent();
     let rows = new_orders
         .iter()
         .map(|order| {
             let request = serde_json::to_string(&order.request)
-                .map_err(|e| omni_db::Error::Migration(e.to_string()))?;
+                .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?;
             let now = order.created_at.naive_utc();
             Ok((
                 orders::id.eq(order.id.to_string()),
@@ -117,18 +116,35 @@ pub fn insert_many(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Re
             ))
         })
         .collect::<omni_db::Result<Vec<_>>>()?;
-    match conn {
-        DbConnection::Pg(pg) if !rows.is_empty() => {
-            diesel::insert_into(orders::table).values(&rows).execute(pg)?;
-        }
-        DbConnection::Pg(_) => {}
+    let stored: Vec<String> = match conn {
+        DbConnection::Pg(_) if rows.is_empty() => Vec::new(),
+        DbConnection::Pg(pg) => diesel::insert_into(orders::table)
+            .values(&rows)
+            .on_conflict((orders::partner_id, orders::partner_order_id))
+            .do_nothing()
+            .returning(orders::id)
+            .get_results(pg)?,
         DbConnection::Sqlite(sqlite) => {
-            for row in rows {
-                diesel::insert_into(orders::table).values(row).execute(sqlite)?;
+            let mut stored = Vec::with_capacity(rows.len());
+            for (row, order) in rows.into_iter().zip(new_orders) {
+                let written = diesel::insert_into(orders::table)
+                    .values(row)
+                    .on_conflict((orders::partner_id, orders::partner_order_id))
+                    .do_nothing()
+                    .execute(sqlite)?;
+                if written == 1 {
+                    stored.push(order.id.to_string());
+                }
             }
+            stored
         }
-    }
-    Ok(())
+    };
+    stored
+        .iter()
+        .map(|id| {
+            OrderId::parse(id).map_err(|e| omni_db::Error::Inconsistent(format!("orders.id {id}: {e}")))
+        })
+        .collect()
 }
 
 /// The caller's trace context, kept with a new order.
@@ -213,31 +229,6 @@ pub fn find_by_partner(
         .select(OrderRow::as_select())
         .first(conn)
         .optional()?)
-}
-
-/// The orders partners already sent under their own ids, by `(partner id, partner order id)`; one query.
-pub fn find_by_partner_many(
-    conn: &mut DbConnection,
-    keys: &[(&str, &str)],
-) -> omni_db::Result<std::collections::HashMap<(String, String), OrderRow>> {
-    if keys.is_empty() {
-        return Ok(std::collections::HashMap::new());
-    }
-    let wanted: std::collections::HashSet<(&str, &str)> = keys.iter().copied().collect();
-    let partners: std::collections::BTreeSet<&str> = keys.iter().map(|(p, _)| *p).collect();
-    Ok(orders::table
-        .filter(orders::partner_order_id.eq_any(keys.iter().map(|(_, id)| *id)))
-        .filter(orders::partner_id.eq_any(partners))
-        .select(OrderRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .filter_map(|row| {
-            let key = (row.partner_id.clone()?, row.partner_order_id.clone()?);
-            wanted
-                .contains(&(key.0.as_str(), key.1.as_str()))
-                .then_some((key, row))
-        })
-        .collect())
 }
 
 /// Orders oldest first (ids are time-ordered), after `after`, at most `limit`.

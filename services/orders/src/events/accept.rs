@@ -49,7 +49,22 @@ pub fn accept(
         return Ok((existing.to_order()?, false));
     }
     let order = new_order(request, partner, total_minor);
-    orders::insert(conn, &order)?;
+    if !orders::insert_new(conn, std::slice::from_ref(&order))?.contains(&order.id) {
+        // A concurrent transaction stored the same partner order first: that one is the order.
+        let existing = match (&order.partner_id, &order.partner_order_id) {
+            (Some(partner_id), Some(partner_order_id)) => {
+                orders::find_by_partner(conn, partner_id, partner_order_id)?
+            }
+            _ => None,
+        };
+        return match existing {
+            Some(existing) => Ok((existing.to_order()?, false)),
+            None => Err(AcceptError::Db(omni_db::Error::Inconsistent(format!(
+                "order {} was neither stored nor found",
+                order.id
+            )))),
+        };
+    }
     tracing::info!(order.id = %order.id, channel = order.request.channel.as_str(), total_minor, "Order accepted.");
     Ok((order, true))
 }

@@ -8,11 +8,11 @@
 //! nothing; a partner order sent again (same partner and partner order id, any `ce_id`) is acknowledged with
 //! `omni.order.duplicate_received` naming the first order, and never makes a second one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use omni_contracts::Envelope;
 use omni_contracts::api::Order;
 use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
-use omni_contracts::{Envelope, PartnerId};
 use omni_kafka::{HandlerError, Incoming};
 
 use super::accept::{AcceptError, PartnerRef, new_order};
@@ -103,6 +103,9 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
 /// Records checked partner orders in one transaction, in order, with a fixed number of statements whatever
 /// their number: a redelivery (same `ce_id`) changes nothing, a resend (same partner order, here or in an earlier
 /// transaction) is acknowledged with the first order, anything else is checked against the catalog and accepted.
+///
+/// The earlier orders are found by the insert itself (`ON CONFLICT DO NOTHING` on the partner's order id): only
+/// the resends it skipped are looked up, one by one, so the common case costs no lookup at all.
 async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
     let outcome = state
         .db
@@ -117,32 +120,53 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
             if fresh.is_empty() {
                 return Ok((false, 0));
             }
-            let keys: Vec<(&str, &str)> = fresh
-                .iter()
-                .map(|o| (o.partner.partner_id.as_str(), o.partner.partner_order_id.as_str()))
-                .collect();
-            let mut first_orders: HashMap<(String, String), Order> = orders::find_by_partner_many(conn, &keys)?
-                .into_iter()
-                .map(|(key, row)| Ok((key, row.to_order()?)))
-                .collect::<Result<_, omni_db::Error>>()?;
             let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
-            let mut taken = Vec::new();
+            // The first order of each partner order in the batch, once known (stored now or before).
+            let mut first_orders: HashMap<PartnerKey, Order> = HashMap::new();
+            let mut candidates: Vec<Order> = Vec::new();
+            let mut resends: Vec<PartnerRef> = Vec::new();
+            let mut in_batch: HashSet<PartnerKey> = HashSet::new();
             for order in fresh {
-                let partner = order.partner;
-                let key = (partner.partner_id.to_string(), partner.partner_order_id.clone());
-                if let Some(first) = first_orders.get(&key) {
-                    acknowledge_duplicate(conn, &partner.partner_id, &partner.partner_order_id, first)?;
+                let key = partner_key(&order.partner);
+                if !in_batch.insert(key.clone()) {
+                    resends.push(order.partner);
                     continue;
                 }
-                catalog.check(&order.request).map_err(AcceptError::Invalid)?;
+                if let Err(reason) = catalog.check(&order.request) {
+                    // A resend of an order taken before is acknowledged whatever the catalog says now.
+                    let first = first_order(conn, &order.partner)?.ok_or(AcceptError::Invalid(reason))?;
+                    first_orders.insert(key, first);
+                    resends.push(order.partner);
+                    continue;
+                }
                 let total_minor = order.total_minor;
-                let accepted = new_order(order.request, Some(partner), total_minor);
-                tracing::info!(order.id = %accepted.id, partner.id = %key.0, partner_order_id = %key.1, total_minor, "Partner order accepted.");
-                first_orders.insert(key, accepted.clone());
-                taken.push(accepted);
+                candidates.push(new_order(order.request, Some(order.partner), total_minor));
             }
-            orders::insert_many(conn, &taken)?;
-            Ok((true, taken.len() as u64))
+            let stored = orders::insert_new(conn, &candidates)?;
+            let mut taken = 0;
+            for candidate in candidates {
+                let partner = PartnerRef {
+                    partner_id: candidate.partner_id.clone().ok_or_else(|| missing("partner_id"))?,
+                    partner_order_id: candidate.partner_order_id.clone().ok_or_else(|| missing("partner_order_id"))?,
+                };
+                if stored.contains(&candidate.id) {
+                    tracing::info!(order.id = %candidate.id, partner.id = %partner.partner_id, partner_order_id = %partner.partner_order_id, total_minor = candidate.total_minor, "Partner order accepted.");
+                    taken += 1;
+                    first_orders.insert(partner_key(&partner), candidate);
+                } else {
+                    // Taken in an earlier transaction (or a concurrent one that committed first).
+                    let first = first_order(conn, &partner)?.ok_or_else(|| missing("the first order"))?;
+                    acknowledge_duplicate(conn, &partner, &first)?;
+                    first_orders.insert(partner_key(&partner), first);
+                }
+            }
+            for partner in resends {
+                let first = first_orders
+                    .get(&partner_key(&partner))
+                    .ok_or_else(|| missing("the first order"))?;
+                acknowledge_duplicate(conn, &partner, first)?;
+            }
+            Ok((true, taken))
         })
         .await;
     match outcome {
@@ -162,12 +186,34 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
     }
 }
 
+/// A partner order's identity: `(partner id, partner order id)`.
+type PartnerKey = (String, String);
+
+fn partner_key(partner: &PartnerRef) -> PartnerKey {
+    (partner.partner_id.to_string(), partner.partner_order_id.clone())
+}
+
+/// The order stored earlier under this partner order id.
+fn first_order(conn: &mut omni_db::DbConnection, partner: &PartnerRef) -> Result<Option<Order>, AcceptError> {
+    orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
+        .map(|row| row.to_order())
+        .transpose()
+        .map_err(AcceptError::Db)
+}
+
+/// A row that cannot be missing is: the transaction is retried.
+fn missing(what: &str) -> AcceptError {
+    AcceptError::Db(omni_db::Error::Inconsistent(format!(
+        "partner intake: {what} is missing after the insert"
+    )))
+}
+
 fn acknowledge_duplicate(
     conn: &mut omni_db::DbConnection,
-    partner_id: &PartnerId,
-    partner_order_id: &str,
+    partner: &PartnerRef,
     first: &Order,
 ) -> Result<(), AcceptError> {
+    let (partner_id, partner_order_id) = (&partner.partner_id, partner.partner_order_id.as_str());
     tracing::info!(order.id = %first.id, partner.id = %partner_id, partner_order_id, "Duplicate partner order acknowledged with the first order.");
     omni_kafka::outbox::enqueue(
         conn,
