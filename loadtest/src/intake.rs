@@ -208,6 +208,8 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         latencies.record(reserved_at.duration_since(sent_at[&id]));
     }
     reader.stop();
+    // Where the paced orders are now, so a shortfall says whether orders are still on their way or failed.
+    let statuses = latency_statuses(&backends.database.url).await;
     mesh.stop().await?;
     let matched_count = reader_count;
     let matched = latencies.summary();
@@ -226,6 +228,10 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         r.map_or("?".to_owned(), |r| format!("{r:.4}")),
         verdict(r, 0.3, false)
     );
+    match statuses {
+        Ok(statuses) => println!("the paced orders now: {statuses}"),
+        Err(e) => println!("the paced orders' statuses could not be read: {e:#}"),
+    }
     match matched {
         Some(s) => println!(
             "order in → omni.order.reserved out at {paced:.0}/s: {matched_count} of {count} reserved within the drain; {s}"
@@ -284,6 +290,38 @@ async fn prepared_mesh(
     })
     .await?;
     Ok(mesh)
+}
+
+/// The paced orders by status (and failure reason), e.g. `released 1990, failed (no hold within 30 s) 10`.
+async fn latency_statuses(database_url: &str) -> anyhow::Result<String> {
+    let db_url = format!("{database_url}?options=-csearch_path%3Dorders");
+    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut pg = diesel::PgConnection::establish(&db_url)?;
+        let rows: Vec<StatusCount> = diesel::sql_query(
+            "SELECT status, failure_reason, COUNT(*)::BIGINT AS orders FROM orders \
+             WHERE partner_order_id LIKE 'LAT-%' GROUP BY 1, 2 ORDER BY 3 DESC",
+        )
+        .load(&mut pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| match &r.failure_reason {
+                Some(reason) => format!("{} ({reason}) {}", r.status, r.orders),
+                None => format!("{} {}", r.status, r.orders),
+            })
+            .collect::<Vec<_>>()
+            .join(", "))
+    })
+    .await?
+}
+
+#[derive(diesel::QueryableByName)]
+struct StatusCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    failure_reason: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    orders: i64,
 }
 
 #[derive(diesel::QueryableByName)]
