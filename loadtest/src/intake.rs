@@ -1,12 +1,15 @@
 //! `omni-loadtest intake`: partner orders/s through the orders service's Kafka intake ÷ a bare consumer reading
-//! the same messages on the same broker, and the order-in → `omni.order.reserved`-out latency at half of the
-//! intake's maximum rate through the whole mesh.
+//! the same messages on the same broker, the whole pipeline's maximum rate (order in → `omni.order.reserved`
+//! out), and that latency at half of the pipeline's maximum rate.
 //!
 //! Throughput: the run fills `omni.orders.inbound.v1` with `--orders` valid partner orders while orders is
 //! stopped, then starts it and measures from its first stored order to its last (`created_at` in its table),
 //! so start-up and the consumer group join are not counted. The bare consumer then reads the same messages with
-//! a fresh group, from its first message to the last. Latency: the full mesh with ample stock; partner orders
-//! are sent paced at half the measured intake rate; a reader on `omni.orders.v1` matches each order's
+//! a fresh group, from its first message to the last. Pipeline maximum: fresh backends, the full mesh with ample
+//! stock; `--pipeline-orders` partner orders are sent at once and a reader on `omni.orders.v1` times their
+//! `omni.order.reserved` events, first to last. Intake alone is far faster than the saga behind it, so half of
+//! intake's rate would only measure a growing queue. Latency: fresh backends again; partner orders are sent
+//! paced at half the pipeline's maximum (or `--latency-rate`); the reader matches each order's
 //! `omni.order.accepted` (which names the partner order id) and `omni.order.reserved`.
 
 use std::collections::HashMap;
@@ -39,7 +42,10 @@ pub struct IntakeArgs {
     /// Seconds of paced orders in the latency run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     latency_seconds: u64,
-    /// Orders/s in the latency run; default: half the intake rate just measured.
+    /// Partner orders sent at once to find the whole pipeline's maximum rate (order in → reserved out).
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+    pipeline_orders: u64,
+    /// Orders/s in the latency run; default: half the pipeline's maximum rate just measured.
     #[arg(long)]
     latency_rate: Option<f64>,
     /// Most seconds to wait for the last reserved event after the paced orders.
@@ -104,32 +110,14 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     mesh.stop().await?;
 
     // Throughput: fill the topic while orders is down, then let it drain.
-    let bar = crate::stats::progress("filling omni.orders.inbound.v1", args.orders);
-    let mut sends = futures::stream::FuturesUnordered::new();
-    for n in 0..args.orders {
-        let id = format!("TP-{n:07}");
-        let (producer, inbound) = (&producer, &inbound);
-        sends.push(async move {
-            producer
-                .send_raw(inbound, &id, &headers(), &partner_order(&id))
-                .await
-        });
-        if sends.len() >= 1_000 {
-            use futures::StreamExt;
-            while let Some(sent) = sends.next().await {
-                sent?;
-                bar.inc(1);
-            }
-        }
-    }
-    {
-        use futures::StreamExt;
-        while let Some(sent) = sends.next().await {
-            sent?;
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
+    send_all(
+        &producer,
+        &inbound,
+        "TP",
+        args.orders,
+        "filling omni.orders.inbound.v1",
+    )
+    .await?;
     let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
     let cpu = crate::stats::CpuMeter::start();
     let db_url = format!("{}?options=-csearch_path%3Dorders", backends.database.url);
@@ -163,9 +151,15 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     // The bare consumer: the same messages, a fresh group, nothing but counting.
     let (bare_rate, bare_first_rate) = bare_consumer(&backends.kafka, &inbound, args.orders).await?;
 
-    // Latency at half the intake's rate, through the whole mesh, on fresh backends (no backlog from above).
-    let paced = args.latency_rate.unwrap_or(intake_rate / 2.0).max(1.0);
+    // The pipeline's maximum: a burst through the whole mesh on fresh backends (no backlog from above).
     drop(backends);
+    let pipeline = pipeline_maximum(backend_args, &metrics, args.pipeline_orders, args.drain_seconds).await?;
+
+    // Latency at half the pipeline's maximum, through the whole mesh, on fresh backends again.
+    let paced = args
+        .latency_rate
+        .unwrap_or(pipeline.rate.unwrap_or(1.0) / 2.0)
+        .max(1.0);
     let backends = RunBackends::claim(backend_args)?;
     let settings = backends.settings(8, 10);
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
@@ -228,6 +222,16 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         r.map_or("?".to_owned(), |r| format!("{r:.4}")),
         verdict(r, 0.3, false)
     );
+    match pipeline.rate {
+        Some(rate) => println!(
+            "pipeline maximum (order in → omni.order.reserved out): {rate:.0} orders/s ({} of {} reserved, first to last; intake alone {intake_rate:.0}/s)",
+            pipeline.reserved, args.pipeline_orders
+        ),
+        None => println!(
+            "pipeline maximum: not measured ({} of {} reserved within the drain)",
+            pipeline.reserved, args.pipeline_orders
+        ),
+    }
     match statuses {
         Ok(statuses) => println!("the paced orders now: {statuses}"),
         Err(e) => println!("the paced orders' statuses could not be read: {e:#}"),
@@ -239,6 +243,87 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         None => println!("order in → omni.order.reserved out: no order was reserved within the drain time"),
     }
     Ok(())
+}
+
+/// Sends `count` partner orders `<prefix>-0000000`… as fast as the broker takes them (up to 1,000 in flight).
+async fn send_all(
+    producer: &omni_kafka::Producer,
+    inbound: &str,
+    prefix: &str,
+    count: u64,
+    what: &str,
+) -> anyhow::Result<HashMap<String, Instant>> {
+    use futures::StreamExt;
+    let bar = crate::stats::progress(what, count);
+    let mut sent = HashMap::new();
+    let mut sends = futures::stream::FuturesUnordered::new();
+    for n in 0..count {
+        let id = format!("{prefix}-{n:07}");
+        sent.insert(id.clone(), Instant::now());
+        sends.push(async move {
+            producer
+                .send_raw(inbound, &id, &headers(), &partner_order(&id))
+                .await
+        });
+        if sends.len() >= 1_000 {
+            while let Some(done) = sends.next().await {
+                done?;
+                bar.inc(1);
+            }
+        }
+    }
+    while let Some(done) = sends.next().await {
+        done?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(sent)
+}
+
+/// What the burst through the whole mesh showed.
+struct Pipeline {
+    /// Reserved orders/s from the first reserved event to the last; `None` when fewer than two were reserved.
+    rate: Option<f64>,
+    /// Orders of the burst reserved within the drain.
+    reserved: usize,
+}
+
+/// Sends `count` partner orders at once through the whole mesh, on fresh backends, and times their
+/// `omni.order.reserved` events from the first to the last.
+async fn pipeline_maximum(
+    backend_args: &BackendArgs,
+    metrics: &omni_telemetry::Metrics,
+    count: u64,
+    drain_seconds: u64,
+) -> anyhow::Result<Pipeline> {
+    let backends = RunBackends::claim(backend_args)?;
+    let settings = backends.settings(8, 10);
+    let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
+    let producer = kafka.producer(metrics)?;
+    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    let orders_topic = kafka.topic_name(Topic::Orders).to_owned();
+    let mesh = prepared_mesh(&backends, &settings, &producer, &inbound).await?;
+    let reader = Reader::start(&backends.kafka, &orders_topic)?;
+    println!("pipeline: {count} partner orders at once through the whole mesh...");
+    let sent = send_all(&producer, &inbound, "PL", count, "sending the burst").await?;
+    let deadline = Instant::now() + Duration::from_secs(drain_seconds);
+    while reader.reserved(&sent) < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let times: Vec<Instant> = reader.matched(&sent).into_iter().map(|(_, at)| at).collect();
+    reader.stop();
+    mesh.stop().await?;
+    let span = times
+        .iter()
+        .max()
+        .zip(times.iter().min())
+        .map(|(last, first)| last.duration_since(*first).as_secs_f64());
+    Ok(Pipeline {
+        rate: span
+            .filter(|s| *s > 0.0 && times.len() >= 2)
+            .map(|s| (times.len() - 1) as f64 / s),
+        reserved: times.len(),
+    })
 }
 
 /// The whole mesh on `backends`, with a warehouse holding ample stock of the SKU, once a probe partner order went

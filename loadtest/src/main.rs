@@ -68,8 +68,8 @@ enum Command {
     /// POS sale → availability event lag: pos_sale movements on omni.inventory.v1 at a paced rate, matched
     /// to the omni.availability.v1 events they cause; p50/p99 lag.
     PosLag(pos_lag::PosLagArgs),
-    /// Partner orders/s through the Kafka intake ÷ a bare consumer reading the same topic, and order-in →
-    /// reserved-event-out latency at half of the intake's maximum rate.
+    /// Partner orders/s through the Kafka intake ÷ a bare consumer reading the same topic, the whole pipeline's
+    /// maximum rate (order in → reserved event out), and that latency at half of the pipeline's maximum.
     Intake(intake::IntakeArgs),
 }
 
