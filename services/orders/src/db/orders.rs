@@ -157,11 +157,14 @@ fn current_traceparent() -> Option<String> {
         .map(|(_, v)| v)
 }
 
+/// The orders in flight, as the partial index `orders_in_flight` defines them. A literal, not binds: a prepared
+/// statement's generic plan can use a partial index only when the query states its predicate as written.
+const IN_FLIGHT: &str = "status = 'accepted' AND dispatched_at IS NOT NULL";
+
 /// Orders sent on to routing that have no hold yet.
 pub fn in_flight(conn: &mut DbConnection) -> omni_db::Result<i64> {
     Ok(orders::table
-        .filter(orders::status.eq(OrderStatus::Accepted.as_str()))
-        .filter(orders::dispatched_at.is_not_null())
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(IN_FLIGHT))
         .count()
         .get_result(conn)?)
 }
@@ -313,4 +316,19 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db
             .execute(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_flight_query_states_the_partial_index_predicate_as_the_migration_wrote_it() {
+        let migration = include_str!("../../migrations/2026-11-26-000001_dispatch_indexes/up.sql");
+        assert!(
+            migration.contains(&format!("WHERE {IN_FLIGHT};")),
+            "orders_in_flight's predicate is `{IN_FLIGHT}`"
+        );
+        assert!(IN_FLIGHT.contains(&format!("status = '{}'", OrderStatus::Accepted.as_str())));
+    }
 }
