@@ -42,8 +42,9 @@ pub struct IntakeArgs {
     /// Seconds of paced orders in the latency run.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     latency_seconds: u64,
-    /// Partner orders sent at once to find the whole pipeline's maximum rate (order in → reserved out).
-    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+    /// Partner orders sent at once to find the whole pipeline's maximum rate (order in → reserved out). At least
+    /// 1,000: a smaller burst's reserved events can arrive in one fetch, and first-to-last says nothing.
+    #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1_000..=100_000))]
     pipeline_orders: u64,
     /// Orders/s in the latency run; default: half the pipeline's maximum rate just measured.
     #[arg(long)]
