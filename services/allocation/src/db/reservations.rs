@@ -107,6 +107,7 @@ pub fn insert_held_many(conn: &mut DbConnection, holds: &[NewHold<'_>]) -> omni_
                     reservation_lines::reservation_id.eq(id.as_str()),
                     reservation_lines::sku.eq(line.sku.as_str()),
                     reservation_lines::quantity.eq(i64::from(line.quantity)),
+                    reservation_lines::location_id.eq(hold.location.as_str()),
                 )
             })
         })

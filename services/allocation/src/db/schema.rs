@@ -80,6 +80,7 @@ diesel::table! {
         sku -> Text,
         quantity -> BigInt,
         held -> Bool,
+        location_id -> Text,
     }
 }
 

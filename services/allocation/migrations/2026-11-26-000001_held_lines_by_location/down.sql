@@ -1,0 +1,2 @@
+DROP INDEX reservation_lines_held;
+ALTER TABLE reservation_lines DROP COLUMN location_id;
