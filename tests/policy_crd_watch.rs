@@ -90,23 +90,10 @@ async fn policy_resources_are_watched_and_hot_reloaded_by_allocation_and_fulfill
     let (kube_api, api, kubeconfig) = start_kube_api(&dir)?;
     let endpoints = dir.join("endpoints.json");
     let omni = Running(
-        Command::new(env!("CARGO_BIN_EXE_omni"))
-            .args([
-                "dev",
-                "--ephemeral-ports",
-                "--admin-key",
-                "crd-test-admin-key-1234",
-            ])
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--endpoints-file")
-            .arg(&endpoints)
+        omni_dev(&dir, &endpoints, &[])
             .env("KUBECONFIG", &kubeconfig)
             .env("OMNI__POLICIES__KUBERNETES_NAMESPACE", NAMESPACE)
             .env("OMNI__POLICIES__RELOAD_INTERVAL_SECONDS", "1")
-            .env_remove("OMNI__KAFKA__BOOTSTRAP_SERVERS")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()?,
     );
     let outcome = watched(&api, &endpoints).await;
@@ -120,28 +107,35 @@ async fn policy_resources_are_watched_and_hot_reloaded_by_allocation_and_fulfill
     outcome
 }
 
+/// `omni dev` on the embedded backends with its data in `dir/data`, writing its endpoints to `endpoints`.
+fn omni_dev(dir: &std::path::Path, endpoints: &std::path::Path, extra_args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_omni"));
+    command
+        .args([
+            "dev",
+            "--ephemeral-ports",
+            "--admin-key",
+            "crd-test-admin-key-1234",
+        ])
+        .args(extra_args)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--endpoints-file")
+        .arg(endpoints)
+        .env_remove("OMNI__KAFKA__BOOTSTRAP_SERVERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
 /// `omni dev` again on the same data, without Kubernetes mode: the policy whose resource was left in place is
 /// deleted (it could otherwise never be changed or removed).
 async fn retired_without_kubernetes(dir: &std::path::Path) -> anyhow::Result<()> {
     let endpoints = dir.join("endpoints-2.json");
     let _omni = Running(
-        Command::new(env!("CARGO_BIN_EXE_omni"))
-            .args([
-                "dev",
-                "--ephemeral-ports",
-                "--no-seed",
-                "--admin-key",
-                "crd-test-admin-key-1234",
-            ])
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .arg("--endpoints-file")
-            .arg(&endpoints)
+        omni_dev(dir, &endpoints, &["--no-seed"])
             .env_remove("KUBECONFIG")
             .env_remove("OMNI__POLICIES__KUBERNETES_NAMESPACE")
-            .env_remove("OMNI__KAFKA__BOOTSTRAP_SERVERS")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()?,
     );
     let text = eventually("omni dev to start again", Duration::from_secs(120), || async {

@@ -33,21 +33,24 @@ pub fn claim_many(
         .copied()
         .filter(|id| distinct.insert(*id))
         .collect();
-    let now = crate::now();
-    let row = |id: &str| {
-        (
-            omni_inbox::consumer.eq(consumer.to_owned()),
-            omni_inbox::event_id.eq(id.to_owned()),
-            omni_inbox::received_at.eq(now),
-        )
-    };
     if ids.is_empty() {
         return Ok(std::collections::HashSet::new());
     }
+    let now = crate::now();
+    let rows: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            (
+                omni_inbox::consumer.eq(consumer),
+                omni_inbox::event_id.eq(*id),
+                omni_inbox::received_at.eq(now),
+            )
+        })
+        .collect();
     match conn {
         // One statement where the backend has multi-row inserts; SQLite (`omni dev`) row by row.
         DbConnection::Pg(pg) => Ok(diesel::insert_into(omni_inbox::table)
-            .values(ids.iter().map(|id| row(id)).collect::<Vec<_>>())
+            .values(&rows)
             .on_conflict_do_nothing()
             .returning(omni_inbox::event_id)
             .get_results::<String>(pg)?
@@ -55,9 +58,9 @@ pub fn claim_many(
             .collect()),
         DbConnection::Sqlite(sqlite) => {
             let mut fresh = std::collections::HashSet::new();
-            for id in ids {
+            for (row, id) in rows.into_iter().zip(ids) {
                 let written = diesel::insert_into(omni_inbox::table)
-                    .values(row(id))
+                    .values(row)
                     .on_conflict_do_nothing()
                     .execute(sqlite)?;
                 if written == 1 {

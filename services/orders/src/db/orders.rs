@@ -116,16 +116,25 @@ pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Res
             ))
         })
         .collect::<omni_db::Result<Vec<_>>>()?;
-    let stored: Vec<String> = match conn {
-        DbConnection::Pg(_) if rows.is_empty() => Vec::new(),
-        DbConnection::Pg(pg) => diesel::insert_into(orders::table)
-            .values(&rows)
-            .on_conflict((orders::partner_id, orders::partner_order_id))
-            .do_nothing()
-            .returning(orders::id)
-            .get_results(pg)?,
+    match conn {
+        DbConnection::Pg(_) if rows.is_empty() => Ok(HashSet::new()),
+        DbConnection::Pg(pg) => {
+            let stored: HashSet<String> = diesel::insert_into(orders::table)
+                .values(&rows)
+                .on_conflict((orders::partner_id, orders::partner_order_id))
+                .do_nothing()
+                .returning(orders::id)
+                .get_results::<String>(pg)?
+                .into_iter()
+                .collect();
+            Ok(new_orders
+                .iter()
+                .map(|order| order.id)
+                .filter(|id| stored.contains(&id.to_string()))
+                .collect())
+        }
         DbConnection::Sqlite(sqlite) => {
-            let mut stored = Vec::with_capacity(rows.len());
+            let mut stored = HashSet::new();
             for (row, order) in rows.into_iter().zip(new_orders) {
                 let written = diesel::insert_into(orders::table)
                     .values(row)
@@ -133,18 +142,12 @@ pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Res
                     .do_nothing()
                     .execute(sqlite)?;
                 if written == 1 {
-                    stored.push(order.id.to_string());
+                    stored.insert(order.id);
                 }
             }
-            stored
+            Ok(stored)
         }
-    };
-    stored
-        .iter()
-        .map(|id| {
-            OrderId::parse(id).map_err(|e| omni_db::Error::Inconsistent(format!("orders.id {id}: {e}")))
-        })
-        .collect()
+    }
 }
 
 /// The caller's trace context, kept with a new order.

@@ -43,14 +43,9 @@ pub fn accept(
 ) -> Result<(Order, bool), AcceptError> {
     let total_minor =
         crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
-    if let Some(p) = &partner
-        && let Some(existing) = orders::find_by_partner(conn, &p.partner_id, &p.partner_order_id)?
-    {
-        return Ok((existing.to_order()?, false));
-    }
     let order = new_order(request, partner, total_minor);
     if !orders::insert_new(conn, std::slice::from_ref(&order))?.contains(&order.id) {
-        // A concurrent transaction stored the same partner order first: that one is the order.
+        // The partner sent this order before (or a concurrent transaction stored it first): that one is the order.
         let existing = match (&order.partner_id, &order.partner_order_id) {
             (Some(partner_id), Some(partner_order_id)) => {
                 orders::find_by_partner(conn, partner_id, partner_order_id)?

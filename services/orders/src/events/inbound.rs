@@ -124,6 +124,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
             // The first order of each partner order in the batch, once known (stored now or before).
             let mut first_orders: HashMap<PartnerKey, Order> = HashMap::new();
             let mut candidates: Vec<Order> = Vec::new();
+            let mut candidate_partners: Vec<PartnerRef> = Vec::new();
             let mut resends: Vec<PartnerRef> = Vec::new();
             let mut in_batch: HashSet<PartnerKey> = HashSet::new();
             for order in fresh {
@@ -139,23 +140,19 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                     resends.push(order.partner);
                     continue;
                 }
-                let total_minor = order.total_minor;
-                candidates.push(new_order(order.request, Some(order.partner), total_minor));
+                candidate_partners.push(order.partner.clone());
+                candidates.push(new_order(order.request, Some(order.partner), order.total_minor));
             }
             let stored = orders::insert_new(conn, &candidates)?;
             let mut taken = 0;
-            for candidate in candidates {
-                let partner = PartnerRef {
-                    partner_id: candidate.partner_id.clone().ok_or_else(|| missing("partner_id"))?,
-                    partner_order_id: candidate.partner_order_id.clone().ok_or_else(|| missing("partner_order_id"))?,
-                };
+            for (candidate, partner) in candidates.into_iter().zip(candidate_partners) {
                 if stored.contains(&candidate.id) {
                     tracing::info!(order.id = %candidate.id, partner.id = %partner.partner_id, partner_order_id = %partner.partner_order_id, total_minor = candidate.total_minor, "Partner order accepted.");
                     taken += 1;
                     first_orders.insert(partner_key(&partner), candidate);
                 } else {
                     // Taken in an earlier transaction (or a concurrent one that committed first).
-                    let first = first_order(conn, &partner)?.ok_or_else(|| missing("the first order"))?;
+                    let first = first_order(conn, &partner)?.ok_or_else(first_order_missing)?;
                     acknowledge_duplicate(conn, &partner, &first)?;
                     first_orders.insert(partner_key(&partner), first);
                 }
@@ -163,7 +160,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
             for partner in resends {
                 let first = first_orders
                     .get(&partner_key(&partner))
-                    .ok_or_else(|| missing("the first order"))?;
+                    .ok_or_else(first_order_missing)?;
                 acknowledge_duplicate(conn, &partner, first)?;
             }
             Ok((true, taken))
@@ -180,8 +177,8 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
         }
         Ok((false, _)) => Ok(()),
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
-        // Two deliveries of one partner order racing: the unique index stops the second; its retry finds the
-        // first and acknowledges it as a duplicate.
+        // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
+        // acknowledges it as a duplicate.
         Err(AcceptError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
     }
 }
@@ -202,10 +199,10 @@ fn first_order(conn: &mut omni_db::DbConnection, partner: &PartnerRef) -> Result
 }
 
 /// A row that cannot be missing is: the transaction is retried.
-fn missing(what: &str) -> AcceptError {
-    AcceptError::Db(omni_db::Error::Inconsistent(format!(
-        "partner intake: {what} is missing after the insert"
-    )))
+fn first_order_missing() -> AcceptError {
+    AcceptError::Db(omni_db::Error::Inconsistent(
+        "partner intake: the first order is missing after the insert".into(),
+    ))
 }
 
 fn acknowledge_duplicate(
