@@ -131,8 +131,11 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
             kafka_bootstrap: mesh.kafka_bootstrap(),
             admin_key: &admin_key,
         };
-        std::fs::write(path, serde_json::to_vec_pretty(&endpoints)?)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        // Written beside it and renamed into place, so a script polling for the file never reads it half-written.
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, serde_json::to_vec_pretty(&endpoints)?)
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !quiet {
         println!("Omni dev mesh is up ({backends}).");
