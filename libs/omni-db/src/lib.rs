@@ -8,6 +8,7 @@ pub mod audit;
 pub mod inbox;
 pub mod outbox;
 pub mod schema;
+pub mod statistics;
 pub mod testing;
 
 use std::path::PathBuf;

@@ -158,3 +158,47 @@ async fn the_outbox_hands_out_events_in_the_order_they_were_written() -> anyhow:
     }
     Ok(())
 }
+
+/// A table that grew from empty is analyzed once it holds enough rows (PostgreSQL's statistics reach it within
+/// seconds), and not again until it has doubled; SQLite gathers none.
+#[tokio::test]
+async fn a_table_that_grew_from_empty_gets_statistics() -> anyhow::Result<()> {
+    for backend in BACKENDS {
+        let database = TestDatabase::create(backend)?;
+        let db = database.migrated(omni_db::COMMON_MIGRATIONS).await?;
+        let ids: Vec<String> = (0..2_000).map(|i| format!("event-{i}")).collect();
+        db.transaction(move |conn| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            omni_db::inbox::claim_many(conn, "orders.intake", &ids)
+        })
+        .await?;
+        let refresh =
+            || db.run(|conn| omni_db::statistics::refresh_if_grown(conn, "omni_inbox", &["consumer"], 1_000));
+        let bad_table = db
+            .run(|conn| omni_db::statistics::refresh_if_grown(conn, "omni_inbox; DROP", &[], 1))
+            .await;
+        let bad_column = db
+            .run(|conn| omni_db::statistics::refresh_if_grown(conn, "omni_inbox", &["a b"], 1))
+            .await;
+        ensure!(
+            bad_table.is_err() && bad_column.is_err(),
+            "{backend:?}: names that are not plain identifiers are refused"
+        );
+        if backend == Backend::Sqlite {
+            ensure!(!refresh().await?, "SQLite: nothing to analyze");
+            continue;
+        }
+        // The server's activity statistics lag commits (up to ~10 s for an idle session).
+        let mut analyzed = false;
+        for _ in 0..120 {
+            if refresh().await? {
+                analyzed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        ensure!(analyzed, "{backend:?}: 2,000 rows never analyzed");
+        ensure!(!refresh().await?, "{backend:?}: analyzed again without growing");
+    }
+    Ok(())
+}

@@ -27,19 +27,38 @@ const ROUND: i64 = 256;
 const POLL: Duration = Duration::from_millis(250);
 /// How often the clocks are checked.
 const TICK: Duration = Duration::from_secs(1);
+/// Orders below which the table's statistics are left to autovacuum.
+const STATISTICS_FLOOR: i64 = 10_000;
+/// The columns of `orders` the dispatcher's and the clocks' queries filter and sort on.
+const PLANNED_COLUMNS: &[&str] = &[
+    "status",
+    "dispatched_at",
+    "promise_by",
+    "created_at",
+    "updated_at",
+];
 /// One dispatcher per orders schema at a time, across replicas.
 const DISPATCH_LOCK: &str = "omni-orders:dispatcher";
 
-/// Sends waiting orders on while there is room; returns how many.
-pub async fn dispatch_round(state: &State) -> omni_db::Result<usize> {
+/// What one dispatch round did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Orders sent on.
+    pub sent: usize,
+    /// Whether every slot is taken now: until a slot frees, new orders wait without another round.
+    pub full: bool,
+}
+
+/// Sends waiting orders on while there is room.
+pub async fn dispatch_round(state: &State) -> omni_db::Result<Round> {
     let max_in_flight = i64::try_from(state.settings.max_in_flight).unwrap_or(i64::MAX);
-    let sent = state
+    let round = state
         .db
-        .transaction(move |conn| -> omni_db::Result<usize> {
+        .transaction(move |conn| -> omni_db::Result<Round> {
             omni_db::lock_transaction(conn, DISPATCH_LOCK)?;
             let room = max_in_flight - orders::in_flight(conn)?;
             if room <= 0 {
-                return Ok(0);
+                return Ok(Round { sent: 0, full: true });
             }
             let waiting = orders::waiting(conn, room.min(ROUND))?;
             for row in &waiting {
@@ -58,13 +77,16 @@ pub async fn dispatch_round(state: &State) -> omni_db::Result<usize> {
                         .for_partner(partner.as_ref()),
                 )?;
             }
-            Ok(waiting.len())
+            Ok(Round {
+                sent: waiting.len(),
+                full: waiting.len() as i64 == room,
+            })
         })
         .await?;
-    if sent > 0 {
+    if round.sent > 0 {
         state.relay.notify_one();
     }
-    Ok(sent)
+    Ok(round)
 }
 
 /// Fails the orders whose step took too long; returns how many.
@@ -121,22 +143,49 @@ pub fn run(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         let mut last_tick = tokio::time::Instant::now();
+        // Every slot was taken at the last round: orders arriving alone do not start another one (a freed slot,
+        // or the poll for replies another replica applied, does).
+        let mut full = false;
+        let mut last_round = tokio::time::Instant::now();
         loop {
-            match dispatch_round(&state).await {
-                Ok(n) if n as i64 == ROUND => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "Dispatch failed; retrying."),
+            if !full || last_round.elapsed() >= POLL {
+                last_round = tokio::time::Instant::now();
+                match dispatch_round(&state).await {
+                    Ok(round) if round.sent as i64 == ROUND && !round.full => continue,
+                    Ok(round) => full = round.full,
+                    Err(e) => {
+                        full = false;
+                        tracing::warn!(error = %e, "Dispatch failed; retrying.");
+                    }
+                }
             }
             if last_tick.elapsed() >= TICK {
                 last_tick = tokio::time::Instant::now();
+                // A burst into a new install outgrows autovacuum: without statistics the planner can count the
+                // orders in flight through the whole backlog.
+                let refreshed = state
+                    .db
+                    .run(|conn| {
+                        omni_db::statistics::refresh_if_grown(
+                            conn,
+                            "orders",
+                            PLANNED_COLUMNS,
+                            STATISTICS_FLOOR,
+                        )
+                    })
+                    .await;
+                if let Err(e) = refreshed {
+                    tracing::warn!(error = %e, "Statistics of orders not refreshed; retrying.");
+                }
                 if let Err(e) = expire_round(&state).await {
                     tracing::warn!(error = %e, "Saga timeouts not checked; retrying.");
                 }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = state.dispatch.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = state.dispatch.notified() => full = false,
+                _ = state.arrived.notified() => {}
+                _ = tokio::time::sleep(POLL) => full = false,
             }
         }
     })

@@ -33,8 +33,10 @@ pub struct State {
     pub db: Db,
     /// Wakes the outbox relay.
     pub relay: Arc<Notify>,
-    /// Wakes the dispatcher.
+    /// Wakes the dispatcher when slots may have freed (a reply moved an order on, a cancel, a timeout).
     pub dispatch: Arc<Notify>,
+    /// Wakes the dispatcher when new orders wait (it sends them only if the last round left room).
+    pub arrived: Arc<Notify>,
     /// Partners, limits and the saga's clocks.
     pub settings: Arc<omni_config::OrdersSettings>,
     /// `omni_orders_total{channel, state}`: orders entering each state.
@@ -49,10 +51,17 @@ impl State {
         }
     }
 
-    /// After a commit that stored orders or events: wakes the relay and the dispatcher.
+    /// After a commit that moved orders on or stored events: wakes the relay and the dispatcher.
     pub fn changed(&self) {
         self.relay.notify_one();
         self.dispatch.notify_one();
+    }
+
+    /// After a commit that stored new orders (and nothing else): wakes the relay and tells the dispatcher they
+    /// wait. While every slot is taken, this costs the dispatcher nothing: new orders cannot free a slot.
+    pub fn orders_arrived(&self) {
+        self.relay.notify_one();
+        self.arrived.notify_one();
     }
 }
 
@@ -89,6 +98,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         db: ctx.db.clone(),
         relay: relay.waker(),
         dispatch: Arc::new(Notify::new()),
+        arrived: Arc::new(Notify::new()),
         settings: Arc::new(ctx.settings.orders.clone()),
         orders_total: orders_total(&ctx.metrics.registry)
             .map_err(|e| omni_http::Error::Startup(format!("cannot register orders' metrics: {e}")))?,

@@ -172,7 +172,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                 .orders_total
                 .with_label_values(&["marketplace", "accepted"])
                 .inc_by(taken);
-            state.changed();
+            state.orders_arrived();
             Ok(())
         }
         Ok((false, _)) => Ok(()),

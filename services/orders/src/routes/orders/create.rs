@@ -103,7 +103,7 @@ pub async fn create_order(
         })
         .await?;
     let (order, created) = order;
-    state.changed();
+    state.orders_arrived();
     if created {
         state.count(Some((
             order.request.channel.as_str().to_owned(),
