@@ -2,6 +2,7 @@
 //! never be handled goes to the dead-letter topic with the reason in headers and its bytes untouched, so the
 //! partition never stalls.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use omni_contracts::{ContractError, Envelope, EventPayload, Topic};
 use rdkafka::Message;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::Headers;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -88,6 +89,9 @@ impl From<diesel::result::Error> for HandlerError {
 pub type Handler =
     Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
 
+/// A handler's work on a message or a batch, not started yet.
+pub type Handling = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+
 /// A handler of several messages at once (in the order they were received), all or nothing: `Ok` means every
 /// one of them is handled and committed; on `Err` nothing of the batch may have been committed, and the consumer
 /// hands each message to the one-message [`Handler`] instead (which retries or dead-letters it on its own).
@@ -102,11 +106,16 @@ pub struct Batching {
     pub max: usize,
     /// The handler.
     pub handler: BatchHandler,
+    /// Most batches handled at once: 1, or more with [`ConsumerSpec::overlapping`].
+    pub in_flight: usize,
 }
 
 impl std::fmt::Debug for Batching {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Batching").field("max", &self.max).finish()
+        f.debug_struct("Batching")
+            .field("max", &self.max)
+            .field("in_flight", &self.in_flight)
+            .finish()
     }
 }
 
@@ -130,8 +139,149 @@ impl ConsumerSpec {
         self.batching = Some(Batching {
             max: max.max(1),
             handler,
+            in_flight: 1,
         });
         self
+    }
+
+    /// Reads and handles the next batches while the ones before are still committing, up to `batches` at once:
+    /// the consumer's own work (parsing, checks) and the database's commits overlap. Offsets are still stored in
+    /// order, each batch's only once it and every batch before it are handled. Only for a consumer whose
+    /// messages do not depend on each other's order (batches may commit in any order; a handler that must see
+    /// one message before another in a later batch cannot use this). Without [`Self::batched`], nothing changes.
+    pub fn overlapping(mut self, batches: usize) -> Self {
+        if let Some(batching) = &mut self.batching {
+            batching.in_flight = batches.max(1);
+        }
+        self
+    }
+}
+
+/// Stores a handled message's offset for the next commit. A partition taken away by a rebalance meanwhile
+/// refuses it; its new owner reads the message again, and the inbox skips what was committed.
+fn store_offset<C: ConsumerContext>(
+    consumer: &StreamConsumer<C>,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+) {
+    if let Err(e) = consumer.store_offset_from_message(message) {
+        tracing::warn!(topic = message.topic(), partition = message.partition(), offset = message.offset(), error = %e, "Offset not stored (partition reassigned?); the message will be read again.");
+    }
+}
+
+/// A batch handed to its handler, with the messages whose offsets wait for it.
+struct InFlight<'c> {
+    outcome: tokio::task::JoinHandle<Result<(), HandlerError>>,
+    messages: Vec<rdkafka::message::BorrowedMessage<'c>>,
+}
+
+/// The outcome of the oldest batch in flight, once it has one; never, when there is none.
+async fn settled(in_flight: &mut VecDeque<InFlight<'_>>) -> Result<(), HandlerError> {
+    match in_flight.front_mut() {
+        Some(batch) => (&mut batch.outcome).await.unwrap_or_else(panicked),
+        None => std::future::pending().await,
+    }
+}
+
+/// A batch handler that panicked failed: its messages are handled one by one.
+fn panicked(e: tokio::task::JoinError) -> Result<(), HandlerError> {
+    Err(HandlerError::Transient(format!("batch handler panicked: {e}")))
+}
+
+/// What one running consumer works with.
+struct Run<'a, C: ConsumerContext + 'static> {
+    kafka: &'a Kafka,
+    spec: &'a ConsumerSpec,
+    consumer: &'a StreamConsumer<C>,
+    producer: &'a Producer,
+    metrics: &'a omni_telemetry::Metrics,
+    handler: &'a Handler,
+    shutdown: &'a CancellationToken,
+}
+
+impl<C: ConsumerContext + 'static> Run<'_, C> {
+    /// The batch handler's work on these messages, in its tracing span (not started yet).
+    fn start_batch(
+        &self,
+        batching: &Batching,
+        messages: &[rdkafka::message::BorrowedMessage<'_>],
+    ) -> tracing::instrument::Instrumented<Handling> {
+        let batch: Vec<Incoming> = messages.iter().map(|m| self.kafka.detach(m)).collect();
+        let span = tracing::info_span!(
+            "kafka.consume_batch",
+            otel.kind = "consumer",
+            omni.service = self.spec.service,
+            messaging.system = "kafka",
+            messaging.destination.name = messages.first().map_or("", |m| m.topic()),
+            messaging.consumer.group.name = self.spec.name,
+            messaging.batch.message_count = batch.len(),
+        );
+        (batching.handler)(batch).instrument(span)
+    }
+
+    /// Waits for the oldest batches in flight until at most `keep` are left, settling each in order; `false` if
+    /// shutdown left a message unhandled.
+    async fn settle_in_flight(&self, in_flight: &mut VecDeque<InFlight<'_>>, keep: usize) -> bool {
+        while in_flight.len() > keep {
+            let Some(mut batch) = in_flight.pop_front() else {
+                break;
+            };
+            let outcome = (&mut batch.outcome).await.unwrap_or_else(panicked);
+            if !self.settle(&batch.messages, outcome).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Stores a handled batch's offsets, or, when the batch failed, hands its messages one by one to the
+    /// one-message handler (which retries or dead-letters each); `false` if shutdown left a message unhandled.
+    async fn settle(
+        &self,
+        messages: &[rdkafka::message::BorrowedMessage<'_>],
+        outcome: Result<(), HandlerError>,
+    ) -> bool {
+        match outcome {
+            Ok(()) => {
+                if let Some(first) = messages.first() {
+                    self.metrics
+                        .kafka_consumed
+                        .with_label_values(&[first.topic(), "ok"])
+                        .inc_by(messages.len() as u64);
+                }
+                for message in messages {
+                    store_offset(self.consumer, message);
+                }
+                true
+            }
+            Err(e) => {
+                tracing::debug!(consumer = self.spec.name, error = %e, messages = messages.len(), "Batch not handled; handling its messages one by one.");
+                self.handle_each(messages).await
+            }
+        }
+    }
+
+    /// Handles messages one at a time, storing each offset once handled; `false` if shutdown left one unhandled.
+    async fn handle_each(&self, messages: &[rdkafka::message::BorrowedMessage<'_>]) -> bool {
+        for message in messages {
+            let incoming = self.kafka.detach(message);
+            match self
+                .kafka
+                .handle(
+                    self.spec,
+                    self.producer,
+                    self.metrics,
+                    self.handler,
+                    incoming,
+                    self.shutdown,
+                )
+                .await
+            {
+                Handled::Done => store_offset(self.consumer, message),
+                // Shutting down mid-retry: leave the offset, the message is handled after restart.
+                Handled::Abandoned => return false,
+            }
+        }
+        true
     }
 }
 
@@ -171,9 +321,30 @@ impl Kafka {
         let names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
         consumer.subscribe(&names)?;
         tracing::info!(consumer = %group, topics = ?names, "Consumer started.");
+        let run = Run {
+            kafka: self,
+            spec: &spec,
+            consumer: &consumer,
+            producer: &producer,
+            metrics: &metrics,
+            handler: &handler,
+            shutdown: &shutdown,
+        };
+        // With `overlapping`, the batches still committing while the next one is read, oldest first.
+        let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
+        let mut abandoned = false;
         loop {
             let message = tokio::select! {
                 _ = shutdown.cancelled() => break,
+                outcome = settled(&mut in_flight) => {
+                    // Nothing new arrived while the oldest batch in flight committed: settle it now.
+                    let messages = in_flight.pop_front().map(|batch| batch.messages).unwrap_or_default();
+                    if !run.settle(&messages, outcome).await {
+                        abandoned = true;
+                        break;
+                    }
+                    continue;
+                }
                 m = consumer.recv() => m,
             };
             let message = match message {
@@ -194,54 +365,45 @@ impl Kafka {
                     }
                 }
             }
-            if messages.len() > 1
-                && let Some(batching) = &spec.batching
-            {
-                let batch: Vec<Incoming> = messages.iter().map(|m| self.detach(m)).collect();
-                let topic = batch[0].topic_name.clone();
-                let span = tracing::info_span!(
-                    "kafka.consume_batch",
-                    otel.kind = "consumer",
-                    omni.service = spec.service,
-                    messaging.system = "kafka",
-                    messaging.destination.name = %topic,
-                    messaging.consumer.group.name = spec.name,
-                    messaging.batch.message_count = batch.len(),
-                );
-                match (batching.handler)(batch).instrument(span).await {
-                    Ok(()) => {
-                        metrics
-                            .kafka_consumed
-                            .with_label_values(&[&topic, "ok"])
-                            .inc_by(messages.len() as u64);
-                        for message in &messages {
-                            consumer.store_offset_from_message(message)?;
-                        }
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::debug!(consumer = %group, error = %e, messages = messages.len(), "Batch not handled; handling its messages one by one.");
-                    }
-                }
-            }
-            let mut abandoned = false;
-            for message in &messages {
-                let incoming = self.detach(message);
-                let outcome = self
-                    .handle(&spec, &producer, &metrics, &handler, incoming, &shutdown)
-                    .await;
-                match outcome {
-                    Handled::Done => consumer.store_offset_from_message(message)?,
-                    // Shutting down mid-retry: leave the offset, the message is handled after restart.
-                    Handled::Abandoned => {
+            let batch = spec
+                .batching
+                .as_ref()
+                .filter(|_| messages.len() > 1)
+                .map(|batching| (batching, run.start_batch(batching, &messages)));
+            let outcome = match batch {
+                Some((batching, running)) if batching.in_flight > 1 => {
+                    // With as many batches in flight as allowed, the oldest settles first: offsets in order.
+                    in_flight.push_back(InFlight {
+                        outcome: tokio::spawn(running),
+                        messages,
+                    });
+                    if !run.settle_in_flight(&mut in_flight, batching.in_flight - 1).await {
                         abandoned = true;
                         break;
                     }
+                    continue;
                 }
-            }
-            if abandoned {
+                Some((_, running)) => Some(running.await),
+                None => None,
+            };
+            // A lone message (or a consumer without batches) waits for the batch in flight: offsets in order.
+            let handled = run.settle_in_flight(&mut in_flight, 0).await
+                && match outcome {
+                    Some(outcome) => run.settle(&messages, outcome).await,
+                    None => run.handle_each(&messages).await,
+                };
+            if !handled {
+                abandoned = true;
                 break;
             }
+        }
+        // Batches still in flight finish their transactions; their offsets are stored only if nothing before them
+        // was left unhandled (otherwise they are read again after restart, and the inbox skips what they committed).
+        if !abandoned {
+            run.settle_in_flight(&mut in_flight, 0).await;
+        }
+        for mut batch in in_flight {
+            let _ = (&mut batch.outcome).await;
         }
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(consumer = %group, error = %e, "Nothing to commit at shutdown.");

@@ -379,3 +379,124 @@ async fn batches_and_falls_back(broker: &Broker) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// An overlapping consumer keeps several batches in flight: the first batch finishes last, yet every message is
+/// handled once and, after a restart in the same group, nothing is read again (every offset was stored, in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlapping_consumer_handles_batches_out_of_order_and_stores_every_offset() -> anyhow::Result<()>
+{
+    for broker in brokers().await? {
+        overlaps_and_commits(&broker).await?;
+    }
+    Ok(())
+}
+
+/// `(batch number, ids)` in the order the batches finished (`usize::MAX`: handled one by one).
+type Finished = Arc<Mutex<Vec<(usize, Vec<uuid::Uuid>)>>>;
+
+async fn overlaps_and_commits(broker: &Broker) -> anyhow::Result<()> {
+    let producer = broker.kafka.producer(&metrics())?;
+    let mut sent = Vec::new();
+    for _ in 0..40 {
+        let event = movement()?;
+        sent.push(event.id);
+        producer.publish(&event).await?;
+    }
+    let finished: Finished = Arc::new(Mutex::new(Vec::new()));
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let consume = |finished: Finished, expected: usize, limit: Duration| {
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let (started, in_batches) = (started.clone(), finished.clone());
+        let on_batch: omni_kafka::consumer::BatchHandler =
+            Arc::new(move |messages: Vec<omni_kafka::Incoming>| {
+                let (finished, stop, started) = (in_batches.clone(), stop.clone(), started.clone());
+                Box::pin(async move {
+                    let n = started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n == 0 {
+                        // The first batch commits slowly: the ones after it finish first.
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    let ids = messages
+                        .iter()
+                        .map(|m| m.decode::<InventoryEvent>().map(|e| e.id))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let mut finished = finished
+                        .lock()
+                        .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                    finished.push((n, ids));
+                    if finished.iter().map(|(_, ids)| ids.len()).sum::<usize>() >= expected {
+                        stop.cancel();
+                    }
+                    Ok(())
+                })
+            });
+        let on_message = {
+            let finished = finished.clone();
+            handler(move |incoming| {
+                let finished = finished.clone();
+                async move {
+                    let id = incoming.decode::<InventoryEvent>()?.id;
+                    finished
+                        .lock()
+                        .map_err(|e| HandlerError::Transient(e.to_string()))?
+                        .push((usize::MAX, vec![id]));
+                    Ok(())
+                }
+            })
+        };
+        let spec = ConsumerSpec {
+            service: "test",
+            name: "overlapping",
+            topics: vec![Topic::Inventory],
+            batching: None,
+        }
+        .batched(4, on_batch)
+        .overlapping(3);
+        let kafka = broker.kafka.clone();
+        let producer = producer.clone();
+        async move {
+            let stopper = shutdown.clone();
+            let stop_later = tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                stopper.cancel();
+            });
+            let outcome = kafka
+                .consume(spec, producer, metrics(), on_message, shutdown)
+                .await;
+            stop_later.abort();
+            outcome
+        }
+    };
+    tokio::time::timeout(WAIT, consume(finished.clone(), sent.len(), WAIT)).await??;
+    let first_run = finished.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+    let mut handled: Vec<uuid::Uuid> = first_run.iter().flat_map(|(_, ids)| ids.clone()).collect();
+    handled.sort();
+    let mut want = sent.clone();
+    want.sort();
+    ensure!(
+        handled == want,
+        "{}: every message handled exactly once",
+        broker.name
+    );
+    ensure!(
+        first_run
+            .iter()
+            .position(|(n, _)| *n == 0)
+            .is_some_and(|at| at > 0),
+        "{}: a later batch finished before the slow first one ({:?})",
+        broker.name,
+        first_run.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+    );
+    // The same group again: everything was committed, so nothing comes back within a few seconds.
+    let again = Arc::new(Mutex::new(Vec::new()));
+    tokio::time::timeout(WAIT, consume(again.clone(), 1, Duration::from_secs(5))).await??;
+    let again = again.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+    ensure!(
+        again.is_empty(),
+        "{}: {} batches read again after a clean restart",
+        broker.name,
+        again.len()
+    );
+    Ok(())
+}

@@ -23,6 +23,10 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// Most partner orders taken in one transaction (those already waiting on the intake topic).
 pub const INTAKE_BATCH: usize = 512;
 
+/// Most intake batches handled at once (each in its own transaction): checking the next overlaps committing
+/// the ones before.
+pub const INTAKE_BATCHES_IN_FLIGHT: usize = 3;
+
 /// Most saga replies applied in one transaction (those already waiting).
 pub const SAGA_BATCH: usize = 256;
 
@@ -105,10 +109,14 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     };
     let consumers = vec![
         (
-            ctx.consumer("intake", vec![Topic::OrdersInbound]).batched(
-                INTAKE_BATCH,
-                omni_kafka::consumer::stateful_batch(state.clone(), events::inbound::handle_batch),
-            ),
+            // Partner orders do not depend on each other's order (a resend waits for the first order's insert
+            // whichever batch holds it), so the next batches are checked while the ones before commit.
+            ctx.consumer("intake", vec![Topic::OrdersInbound])
+                .batched(
+                    INTAKE_BATCH,
+                    omni_kafka::consumer::stateful_batch(state.clone(), events::inbound::handle_batch),
+                )
+                .overlapping(INTAKE_BATCHES_IN_FLIGHT),
             stateful(state.clone(), events::inbound::handle),
         ),
         (
