@@ -2,6 +2,7 @@
 //! so a redelivered event is recognised and skipped.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Text, Timestamp};
 
 use crate::schema::omni_inbox;
 use crate::{DbConnection, Result};
@@ -37,30 +38,30 @@ pub fn claim_many(
         return Ok(std::collections::HashSet::new());
     }
     let now = crate::now();
-    let rows: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            (
-                omni_inbox::consumer.eq(consumer),
-                omni_inbox::event_id.eq(*id),
-                omni_inbox::received_at.eq(now),
-            )
-        })
-        .collect();
     match conn {
-        // One statement where the backend has multi-row inserts; SQLite (`omni dev`) row by row.
-        DbConnection::Pg(pg) => Ok(diesel::insert_into(omni_inbox::table)
-            .values(&rows)
-            .on_conflict_do_nothing()
-            .returning(omni_inbox::event_id)
-            .get_results::<String>(pg)?
-            .into_iter()
-            .collect()),
+        // One prepared statement whatever the number of events, the ids as one array (a multi-row VALUES list
+        // would be a new statement for every size, parsed and planned each time); SQLite (`omni dev`) row by row.
+        DbConnection::Pg(pg) => {
+            let claimed: Vec<Claimed> = diesel::sql_query(
+                "INSERT INTO omni_inbox (consumer, event_id, received_at) \
+                 SELECT $1, event_id, $2 FROM unnest($3::TEXT[]) AS event_id \
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+            )
+            .bind::<Text, _>(consumer)
+            .bind::<Timestamp, _>(now)
+            .bind::<Array<Text>, _>(&ids)
+            .load(pg)?;
+            Ok(claimed.into_iter().map(|c| c.event_id).collect())
+        }
         DbConnection::Sqlite(sqlite) => {
             let mut fresh = std::collections::HashSet::new();
-            for (row, id) in rows.into_iter().zip(ids) {
+            for id in ids {
                 let written = diesel::insert_into(omni_inbox::table)
-                    .values(row)
+                    .values((
+                        omni_inbox::consumer.eq(consumer),
+                        omni_inbox::event_id.eq(id),
+                        omni_inbox::received_at.eq(now),
+                    ))
                     .on_conflict_do_nothing()
                     .execute(sqlite)?;
                 if written == 1 {
@@ -70,4 +71,10 @@ pub fn claim_many(
             Ok(fresh)
         }
     }
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    event_id: String,
 }
