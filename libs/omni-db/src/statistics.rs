@@ -52,7 +52,12 @@ pub fn refresh_if_grown(
     } else {
         format!(" ({})", columns.join(", "))
     };
-    diesel::sql_query(format!("ANALYZE {table}{columns}")).execute(pg)?;
+    // A small sample (3,000 rows instead of 30,000) is plenty to tell the planner how the rows split, and the
+    // burst is still going on; autovacuum's own analyze later gathers the full statistics.
+    pg.transaction(|pg| {
+        diesel::sql_query(format!("SET LOCAL default_statistics_target = {SAMPLE_TARGET}")).execute(pg)?;
+        diesel::sql_query(format!("ANALYZE {table}{columns}")).execute(pg)
+    })?;
     tracing::info!(
         table,
         rows = counts.live_rows,
@@ -61,6 +66,9 @@ pub fn refresh_if_grown(
     );
     Ok(true)
 }
+
+/// The statistics target of a refresh (PostgreSQL samples 300 rows per unit; its default is 100).
+const SAMPLE_TARGET: u32 = 10;
 
 /// Whether a table of `live_rows` rows, `analyzed_rows` when last analyzed (negative: never), needs analyzing.
 fn needs_analysis(analyzed_rows: f64, live_rows: i64, min_rows: i64) -> bool {
