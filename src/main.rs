@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: glibc's `malloc`/`free` took ~11 % of all CPU during partner
+/// intake (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for invalid configuration (EX_CONFIG... sysexits' EX_USAGE, as documented).
 const EXIT_CONFIG: u8 = 64;
 
