@@ -85,19 +85,16 @@ impl From<diesel::result::Error> for HandlerError {
     }
 }
 
-/// A message handler.
-pub type Handler =
-    Arc<dyn Fn(Incoming) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync>;
-
 /// A handler's work on a message or a batch, not started yet.
 pub type Handling = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+
+/// A message handler.
+pub type Handler = Arc<dyn Fn(Incoming) -> Handling + Send + Sync>;
 
 /// A handler of several messages at once (in the order they were received), all or nothing: `Ok` means every
 /// one of them is handled and committed; on `Err` nothing of the batch may have been committed, and the consumer
 /// hands each message to the one-message [`Handler`] instead (which retries or dead-letters it on its own).
-pub type BatchHandler = Arc<
-    dyn Fn(Vec<Incoming>) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> + Send + Sync,
->;
+pub type BatchHandler = Arc<dyn Fn(Vec<Incoming>) -> Handling + Send + Sync>;
 
 /// A consumer's batch handler and the most messages it takes at once.
 #[derive(Clone)]
@@ -222,11 +219,12 @@ impl<C: ConsumerContext + 'static> Run<'_, C> {
     /// shutdown left a message unhandled.
     async fn settle_in_flight(&self, in_flight: &mut VecDeque<InFlight<'_>>, keep: usize) -> bool {
         while in_flight.len() > keep {
-            let Some(mut batch) = in_flight.pop_front() else {
-                break;
-            };
-            let outcome = (&mut batch.outcome).await.unwrap_or_else(panicked);
-            if !self.settle(&batch.messages, outcome).await {
+            let outcome = settled(in_flight).await;
+            let messages = in_flight
+                .pop_front()
+                .map(|batch| batch.messages)
+                .unwrap_or_default();
+            if !self.settle(&messages, outcome).await {
                 return false;
             }
         }
@@ -402,8 +400,8 @@ impl Kafka {
         if !abandoned {
             run.settle_in_flight(&mut in_flight, 0).await;
         }
-        for mut batch in in_flight {
-            let _ = (&mut batch.outcome).await;
+        for batch in in_flight {
+            let _ = batch.outcome.await;
         }
         if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
             tracing::debug!(consumer = %group, error = %e, "Nothing to commit at shutdown.");

@@ -185,7 +185,7 @@ pub fn run(
                 _ = shutdown.cancelled() => break,
                 _ = state.dispatch.notified() => full = false,
                 _ = state.arrived.notified() => {}
-                _ = tokio::time::sleep(POLL) => full = false,
+                _ = tokio::time::sleep(POLL) => {}
             }
         }
     })

@@ -100,14 +100,13 @@ pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Res
     let traceparent = current_traceparent();
     let rows = new_orders
         .iter()
-        .map(|order| NewRow::of(order, traceparent.clone()))
+        .map(|order| NewRow::of(order, traceparent.as_deref()))
         .collect::<omni_db::Result<Vec<_>>>()?;
     match conn {
         DbConnection::Pg(pg) => {
             // One prepared statement whatever the batch's size: each column travels as one array. A multi-row
             // VALUES list is a new statement for every size, parsed and planned each time (about a fifth of
             // PostgreSQL's time during intake).
-            let column = |f: fn(&NewRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
             let stored: Vec<StoredId> = diesel::sql_query(
                 "INSERT INTO orders (id, status, channel, partner_id, partner_order_id, request, currency, \
                  total_minor, created_at, updated_at, promise_by, traceparent) \
@@ -115,27 +114,24 @@ pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Res
                  $7::TEXT[], $8::BIGINT[], $9::TIMESTAMP[], $9::TIMESTAMP[], $10::TIMESTAMP[], $11::TEXT[]) \
                  ON CONFLICT (partner_id, partner_order_id) DO NOTHING RETURNING id",
             )
-            .bind::<Array<Text>, _>(column(|r| r.id.clone()))
-            .bind::<Array<Text>, _>(column(|r| r.status.to_owned()))
-            .bind::<Array<Text>, _>(column(|r| r.channel.to_owned()))
-            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_id.clone()).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Text>>, _>(
-                rows.iter()
-                    .map(|r| r.partner_order_id.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind::<Array<Text>, _>(column(|r| r.request.clone()))
-            .bind::<Array<Text>, _>(column(|r| r.currency.clone()))
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.status).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.channel).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_id.as_deref()).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_order_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.request.as_str()).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(rows.iter().map(|r| r.currency).collect::<Vec<_>>())
             .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.total_minor).collect::<Vec<_>>())
             .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
             .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.promise_by).collect::<Vec<_>>())
-            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.traceparent.clone()).collect::<Vec<_>>())
+            .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.traceparent).collect::<Vec<_>>())
             .load(pg)?;
             let stored: HashSet<String> = stored.into_iter().map(|s| s.id).collect();
-            Ok(new_orders
+            Ok(rows
                 .iter()
-                .map(|order| order.id)
-                .filter(|id| stored.contains(&id.to_string()))
+                .zip(new_orders)
+                .filter(|(row, _)| stored.contains(&row.id))
+                .map(|(_, order)| order.id)
                 .collect())
         }
         DbConnection::Sqlite(sqlite) => {
@@ -168,32 +164,32 @@ pub fn insert_new(conn: &mut DbConnection, new_orders: &[Order]) -> omni_db::Res
     }
 }
 
-/// A new order's row (status `accepted`; created and updated at once).
-struct NewRow {
+/// A new order's row (status `accepted`; created and updated at once), borrowing what it can from the order.
+struct NewRow<'a> {
     id: String,
     status: &'static str,
     channel: &'static str,
     partner_id: Option<String>,
-    partner_order_id: Option<String>,
+    partner_order_id: Option<&'a str>,
     request: String,
-    currency: String,
+    currency: &'a str,
     total_minor: i64,
     created_at: chrono::NaiveDateTime,
     promise_by: Option<chrono::NaiveDateTime>,
-    traceparent: Option<String>,
+    traceparent: Option<&'a str>,
 }
 
-impl NewRow {
-    fn of(order: &Order, traceparent: Option<String>) -> omni_db::Result<Self> {
+impl<'a> NewRow<'a> {
+    fn of(order: &'a Order, traceparent: Option<&'a str>) -> omni_db::Result<Self> {
         Ok(Self {
             id: order.id.to_string(),
             status: order.status.as_str(),
             channel: order.request.channel.as_str(),
             partner_id: order.partner_id.as_ref().map(ToString::to_string),
-            partner_order_id: order.partner_order_id.clone(),
+            partner_order_id: order.partner_order_id.as_deref(),
             request: serde_json::to_string(&order.request)
                 .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?,
-            currency: order.request.currency.as_str().to_owned(),
+            currency: order.request.currency.as_str(),
             total_minor: order.total_minor,
             created_at: order.created_at.naive_utc(),
             promise_by: order.request.promise_by.map(|p| p.naive_utc()),
