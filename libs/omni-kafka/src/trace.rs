@@ -13,18 +13,18 @@ impl Injector for VecInjector<'_> {
     }
 }
 
-struct SliceExtractor<'a>(&'a [(String, String)]);
+struct SliceExtractor<'a>(&'a [(&'a str, &'a str)]);
 
 impl Extractor for SliceExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| *v)
     }
 
     fn keys(&self) -> Vec<&str> {
-        self.0.iter().map(|(k, _)| k.as_str()).collect()
+        self.0.iter().map(|(k, _)| *k).collect()
     }
 }
 
@@ -35,8 +35,9 @@ pub fn inject_current(headers: &mut Vec<(String, String)>) {
 }
 
 /// Makes `span` a child of the context in `headers`, if any.
-pub fn continue_from(span: &tracing::Span, headers: &[(String, String)]) {
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&SliceExtractor(headers)));
+pub fn continue_from<'a>(span: &tracing::Span, headers: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let headers: Vec<(&str, &str)> = headers.into_iter().collect();
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&SliceExtractor(&headers)));
     let _ = span.set_parent(parent);
 }
 

@@ -66,8 +66,8 @@ pub async fn dispatch_round(state: &State) -> omni_db::Result<Round> {
                 orders::mark_dispatched(conn, order.id)?;
                 // The announcement continues the trace the order arrived with (HTTP request or partner message).
                 let span = tracing::info_span!("order.dispatch", order.id = %order.id);
-                if let Some(parent) = row.traceparent.clone() {
-                    omni_kafka::trace::continue_from(&span, &[("traceparent".to_owned(), parent)]);
+                if let Some(parent) = row.traceparent.as_deref() {
+                    omni_kafka::trace::continue_from(&span, [("traceparent", parent)]);
                 }
                 let _entered = span.enter();
                 let partner = order.partner_id.clone();
