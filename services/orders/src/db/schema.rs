@@ -20,6 +20,7 @@ diesel::table! {
         promise_by -> Nullable<Timestamp>,
         dispatched_at -> Nullable<Timestamp>,
         traceparent -> Nullable<Text>,
+        intake_event_id -> Nullable<Text>,
     }
 }
 

@@ -44,7 +44,7 @@ pub fn accept(
     let total_minor =
         crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
     let order = new_order(request, partner, total_minor);
-    if !orders::insert_new(conn, std::slice::from_ref(&order))?.contains(&order.id) {
+    if !orders::insert_new(conn, [(&order, None)])?.contains(&order.id) {
         // The partner sent this order before (or a concurrent transaction stored it first): that one is the order.
         let existing = match (&order.partner_id, &order.partner_order_id) {
             (Some(partner_id), Some(partner_order_id)) => {

@@ -105,82 +105,119 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
 /// transaction) is acknowledged with the first order, anything else is checked against the catalog and accepted.
 ///
 /// The earlier orders are found by the insert itself (`ON CONFLICT DO NOTHING` on the partner's order id): only
-/// the resends it skipped are looked up, one by one, so the common case costs no lookup at all.
+/// the resends it skipped are looked up, one by one, so the common case costs no lookup at all. Each order keeps
+/// the `ce_id` it arrived in, so a redelivery is told from a resend by the first order itself; only resends are
+/// claimed in the inbox (so each is acknowledged once), and the common case writes no inbox row.
 async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
     let outcome = state
         .db
-        .transaction(move |conn| -> Result<(bool, u64), AcceptError> {
-            let event_ids: Vec<&str> = checked.iter().map(|o| o.event_id.as_str()).collect();
-            let mut fresh = omni_db::inbox::claim_many(conn, "orders.intake", &event_ids)?;
+        .transaction(move |conn| -> Result<u64, AcceptError> {
             // A `ce_id` repeated within the batch counts once: the first.
-            let fresh: Vec<Checked> = checked
+            let mut seen = HashSet::new();
+            let first_arrivals: Vec<bool> = checked.iter().map(|o| seen.insert(o.event_id.as_str())).collect();
+            let fresh = checked
                 .into_iter()
-                .filter(|o| fresh.remove(&o.event_id))
-                .collect();
-            if fresh.is_empty() {
-                return Ok((false, 0));
-            }
+                .zip(first_arrivals)
+                .filter_map(|(order, first)| first.then_some(order));
+            let fresh: Vec<Checked> = fresh.collect();
             let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
             // The first order of each partner order in the batch, once known (stored now or before).
-            let mut first_orders: HashMap<PartnerKey, Order> = HashMap::new();
-            let mut candidates: Vec<Order> = Vec::new();
-            let mut candidate_partners: Vec<PartnerRef> = Vec::new();
-            let mut resends: Vec<PartnerRef> = Vec::new();
+            let mut first_orders: HashMap<PartnerKey, FirstOrder> = HashMap::new();
+            let mut candidates: Vec<Candidate> = Vec::new();
+            // Messages naming a partner order taken before (or earlier in the batch): `(partner, ce_id)`.
+            let mut again: Vec<(PartnerRef, String)> = Vec::new();
             let mut in_batch: HashSet<PartnerKey> = HashSet::new();
             for order in fresh {
                 let key = partner_key(&order.partner);
                 if !in_batch.insert(key.clone()) {
-                    resends.push(order.partner);
+                    again.push((order.partner, order.event_id));
                     continue;
                 }
                 if let Err(reason) = catalog.check(&order.request) {
                     // A resend of an order taken before is acknowledged whatever the catalog says now.
                     let first = first_order(conn, &order.partner)?.ok_or(AcceptError::Invalid(reason))?;
                     first_orders.insert(key, first);
-                    resends.push(order.partner);
+                    again.push((order.partner, order.event_id));
                     continue;
                 }
-                candidate_partners.push(order.partner.clone());
-                candidates.push(new_order(order.request, Some(order.partner), order.total_minor));
+                candidates.push(Candidate {
+                    order: new_order(order.request, Some(order.partner.clone()), order.total_minor),
+                    partner: order.partner,
+                    event_id: order.event_id,
+                });
             }
-            let stored = orders::insert_new(conn, &candidates)?;
+            let stored = orders::insert_new(
+                conn,
+                candidates.iter().map(|c| (&c.order, Some(c.event_id.as_str()))),
+            )?;
             let mut taken = 0;
-            for (candidate, partner) in candidates.into_iter().zip(candidate_partners) {
-                if stored.contains(&candidate.id) {
-                    tracing::info!(order.id = %candidate.id, partner.id = %partner.partner_id, partner_order_id = %partner.partner_order_id, total_minor = candidate.total_minor, "Partner order accepted.");
+            for Candidate { order, partner, event_id } in candidates {
+                if stored.contains(&order.id) {
+                    tracing::debug!(order.id = %order.id, partner.id = %partner.partner_id, partner_order_id = %partner.partner_order_id, total_minor = order.total_minor, "Partner order accepted.");
                     taken += 1;
-                    first_orders.insert(partner_key(&partner), candidate);
+                    first_orders.insert(partner_key(&partner), FirstOrder { order, event_id: Some(event_id) });
                 } else {
                     // Taken in an earlier transaction (or a concurrent one that committed first).
                     let first = first_order(conn, &partner)?.ok_or_else(first_order_missing)?;
-                    acknowledge_duplicate(conn, &partner, &first)?;
                     first_orders.insert(partner_key(&partner), first);
+                    again.push((partner, event_id));
                 }
             }
-            for partner in resends {
-                let first = first_orders
-                    .get(&partner_key(&partner))
-                    .ok_or_else(first_order_missing)?;
-                acknowledge_duplicate(conn, &partner, first)?;
+            // The message the first order arrived in, delivered again, changes nothing; any other is a resend,
+            // acknowledged once (its `ce_id` claimed in the inbox; orders taken before the first order kept its
+            // `ce_id` had theirs claimed there too).
+            let resends: Vec<(PartnerRef, String)> = again
+                .into_iter()
+                .map(|(partner, event_id)| {
+                    let first = first_orders.get(&partner_key(&partner)).ok_or_else(first_order_missing)?;
+                    Ok((first.event_id.as_deref() != Some(event_id.as_str())).then_some((partner, event_id)))
+                })
+                .filter_map(Result::transpose)
+                .collect::<Result<_, AcceptError>>()?;
+            let event_ids: Vec<&str> = resends.iter().map(|(_, event_id)| event_id.as_str()).collect();
+            let unacknowledged = omni_db::inbox::claim_many(conn, "orders.intake", &event_ids)?;
+            for (partner, event_id) in &resends {
+                if unacknowledged.contains(event_id) {
+                    let first = first_orders.get(&partner_key(partner)).ok_or_else(first_order_missing)?;
+                    acknowledge_duplicate(conn, partner, &first.order)?;
+                }
             }
-            Ok((true, taken))
+            Ok(taken)
         })
         .await;
     match outcome {
-        Ok((true, taken)) => {
-            state
-                .orders_total
-                .with_label_values(&["marketplace", "accepted"])
-                .inc_by(taken);
-            state.orders_arrived();
+        Ok(taken) => {
+            if taken > 0 {
+                // One line per batch: at tens of thousands of orders a second, a line per order costs more than
+                // checking it. Each order is on `omni.orders.v1` once sent on, and at debug level here.
+                tracing::info!(orders = taken, "Partner orders accepted.");
+                state
+                    .orders_total
+                    .with_label_values(&["marketplace", "accepted"])
+                    .inc_by(taken);
+                state.orders_arrived();
+            }
             Ok(())
         }
-        Ok((false, _)) => Ok(()),
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
         // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
         // acknowledges it as a duplicate.
         Err(AcceptError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
     }
+}
+
+/// A partner order about to be stored: the new order, who sent it and the `ce_id` it arrived in.
+struct Candidate {
+    order: Order,
+    partner: PartnerRef,
+    event_id: String,
+}
+
+/// The order a partner order made, and the `ce_id` of the message it arrived in (unknown for orders taken
+/// before that was kept, or taken over HTTP).
+struct FirstOrder {
+    order: Order,
+    event_id: Option<String>,
 }
 
 /// A partner order's identity: `(partner id, partner order id)`.
@@ -191,11 +228,17 @@ fn partner_key(partner: &PartnerRef) -> PartnerKey {
 }
 
 /// The order stored earlier under this partner order id.
-fn first_order(conn: &mut omni_db::DbConnection, partner: &PartnerRef) -> Result<Option<Order>, AcceptError> {
-    orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)?
-        .map(|row| row.to_order())
-        .transpose()
-        .map_err(AcceptError::Db)
+fn first_order(
+    conn: &mut omni_db::DbConnection,
+    partner: &PartnerRef,
+) -> Result<Option<FirstOrder>, AcceptError> {
+    let Some(row) = orders::find_by_partner(conn, &partner.partner_id, &partner.partner_order_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(FirstOrder {
+        order: row.to_order()?,
+        event_id: row.intake_event_id,
+    }))
 }
 
 /// A row that cannot be missing is: the transaction is retried.
