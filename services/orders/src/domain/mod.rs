@@ -3,4 +3,5 @@
 pub mod intake;
 pub mod known_catalog;
 pub mod partner_schema;
+pub mod partner_wire;
 pub mod saga;
