@@ -395,11 +395,23 @@ pub struct NewOrder {
     /// How it is paid.
     pub tenders: Vec<Tender>,
     /// Ship-by or pickup-by promise.
-    #[serde(default)]
+    #[serde(default, serialize_with = "rfc3339")]
     pub promise_by: Option<DateTime<Utc>>,
     /// When the customer placed it, where that was before Omni took it (a marketplace, an offline till).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "rfc3339")]
     pub placed_at: Option<DateTime<Utc>>,
+}
+
+/// An optional instant written exactly as chrono writes it (RFC 3339, `Z`, the fraction digits it needs), but
+/// formatted once into a buffer: chrono's own `Serialize` goes through `collect_str`, one escaped character at a
+/// time (half of storing an order's request during intake).
+fn rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => {
+            serializer.serialize_some(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).as_str())
+        }
+        None => serializer.serialize_none(),
+    }
 }
 
 fn default_customer() -> Customer {
@@ -676,4 +688,42 @@ pub struct ReservationPart {
     pub location_id: LocationId,
     /// What is held there.
     pub lines: Vec<ReservationLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn an_order_s_instants_are_written_as_chrono_writes_them() {
+        let instants = [
+            Utc.with_ymd_and_hms(2026, 11, 24, 9, 30, 0).single(),
+            Utc.timestamp_opt(1_795_000_000, 123_000_000).single(),
+            Utc.timestamp_opt(1_795_000_000, 123_456_000).single(),
+            Utc.timestamp_opt(1_795_000_000, 123_456_789).single(),
+            Utc.timestamp_opt(1_795_000_000, 1).single(),
+            Some(Utc::now()),
+        ];
+        for at in instants {
+            let at = at.unwrap_or_else(|| panic!("a valid instant"));
+            let ours = serde_json::to_string(&SerializeWith(Some(at))).unwrap_or_default();
+            let chrono = serde_json::to_string(&Some(at)).unwrap_or_default();
+            assert_eq!(ours, chrono);
+            assert_eq!(serde_json::from_str::<DateTime<Utc>>(&ours).ok(), Some(at));
+        }
+        assert_eq!(
+            serde_json::to_string(&SerializeWith(None)).unwrap_or_default(),
+            "null"
+        );
+    }
+
+    struct SerializeWith(Option<DateTime<Utc>>);
+
+    impl Serialize for SerializeWith {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            rfc3339(&self.0, serializer)
+        }
+    }
 }
