@@ -121,22 +121,29 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                 .filter_map(|(order, first)| first.then_some(order));
             let fresh: Vec<Checked> = fresh.collect();
             let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
-            // The first order of each partner order in the batch, once known (stored now or before).
+            // Which messages name a partner order an earlier message of the batch named.
+            let repeats: Vec<bool> = {
+                let mut named = HashSet::new();
+                fresh
+                    .iter()
+                    .map(|o| !named.insert((o.partner.partner_id.as_str(), o.partner.partner_order_id.as_str())))
+                    .collect()
+            };
+            let batch_repeats = repeats.contains(&true);
+            // The first order of each partner order named again, once known (stored now or before).
             let mut first_orders: HashMap<PartnerKey, FirstOrder> = HashMap::new();
-            let mut candidates: Vec<Candidate> = Vec::new();
+            let mut candidates: Vec<Candidate> = Vec::with_capacity(fresh.len());
             // Messages naming a partner order taken before (or earlier in the batch): `(partner, ce_id)`.
             let mut again: Vec<(PartnerRef, String)> = Vec::new();
-            let mut in_batch: HashSet<PartnerKey> = HashSet::new();
-            for order in fresh {
-                let key = partner_key(&order.partner);
-                if !in_batch.insert(key.clone()) {
+            for (order, repeat) in fresh.into_iter().zip(repeats) {
+                if repeat {
                     again.push((order.partner, order.event_id));
                     continue;
                 }
                 if let Err(reason) = catalog.check(&order.request) {
                     // A resend of an order taken before is acknowledged whatever the catalog says now.
                     let first = first_order(conn, &order.partner)?.ok_or(AcceptError::Invalid(reason))?;
-                    first_orders.insert(key, first);
+                    first_orders.insert(partner_key(&order.partner), first);
                     again.push((order.partner, order.event_id));
                     continue;
                 }
@@ -155,7 +162,10 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                 if stored.contains(&order.id) {
                     tracing::debug!(order.id = %order.id, partner.id = %partner.partner_id, partner_order_id = %partner.partner_order_id, total_minor = order.total_minor, "Partner order accepted.");
                     taken += 1;
-                    first_orders.insert(partner_key(&partner), FirstOrder { order, event_id: Some(event_id) });
+                    // Kept only for a later message of the batch naming the same partner order.
+                    if batch_repeats {
+                        first_orders.insert(partner_key(&partner), FirstOrder { order, event_id: Some(event_id) });
+                    }
                 } else {
                     // Taken in an earlier transaction (or a concurrent one that committed first).
                     let first = first_order(conn, &partner)?.ok_or_else(first_order_missing)?;
