@@ -37,7 +37,7 @@ pub struct Incoming {
 
 impl Incoming {
     /// A message as the client would hand it over; header values that are not UTF-8 are read lossily.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         topic: Topic,
         topic_name: &str,
         partition: i32,

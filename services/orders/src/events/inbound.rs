@@ -113,13 +113,13 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
         .db
         .transaction(move |conn| -> Result<u64, AcceptError> {
             // A `ce_id` repeated within the batch counts once: the first.
-            let mut seen = HashSet::new();
-            let first_arrivals: Vec<bool> = checked.iter().map(|o| seen.insert(o.event_id.as_str())).collect();
-            let fresh = checked
-                .into_iter()
-                .zip(first_arrivals)
-                .filter_map(|(order, first)| first.then_some(order));
-            let fresh: Vec<Checked> = fresh.collect();
+            let first_arrivals: Vec<bool> = {
+                let mut seen = HashSet::new();
+                checked.iter().map(|o| seen.insert(o.event_id.as_str())).collect()
+            };
+            let mut first_arrivals = first_arrivals.into_iter();
+            let mut fresh = checked;
+            fresh.retain(|_| first_arrivals.next().unwrap_or(false));
             let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
             // Which messages name a partner order an earlier message of the batch named.
             let repeats: Vec<bool> = {
