@@ -109,10 +109,16 @@ pub fn insert_new<'a>(
     }
     match conn {
         DbConnection::Pg(pg) => {
-            // Most batches repeat no partner order: a plain insert, in a savepoint, skips the speculative insertion
-            // `ON CONFLICT` costs on every row (a quarter of the insert, measured). A repeat fails it, and the batch
-            // goes in again skipping the repeats.
-            let plain = pg.transaction(|pg| bind_new_rows(INSERT_NEW, &rows).execute(pg));
+            // Most batches repeat no partner order: they go in with `COPY`, in a savepoint. It skips the speculative
+            // insertion `ON CONFLICT` costs on every row, and the array unpacking and per-row heap insertion of an
+            // `INSERT`: 40 % less of PostgreSQL's time than a plain `INSERT … unnest`, which was a quarter less than
+            // with `ON CONFLICT` (docs/PERFORMANCE.md). A repeat fails it, and the batch goes in again skipping the
+            // repeats.
+            let plain = pg.transaction(|pg| {
+                diesel::copy_from(orders::table)
+                    .from_insertable(&rows)
+                    .execute(pg)
+            });
             match plain {
                 Ok(_) => return Ok(rows.iter().map(|row| row.order_id).collect()),
                 Err(diesel::result::Error::DatabaseError(
@@ -121,7 +127,7 @@ pub fn insert_new<'a>(
                 )) => {}
                 Err(e) => return Err(e.into()),
             }
-            let stored: Vec<StoredId> = bind_new_rows(INSERT_NEW_SKIPPING_REPEATS, &rows).load(pg)?;
+            let stored: Vec<StoredId> = bind_new_rows(&rows).load(pg)?;
             let stored: HashSet<String> = stored.into_iter().map(|s| s.id).collect();
             Ok(rows
                 .iter()
@@ -131,23 +137,9 @@ pub fn insert_new<'a>(
         }
         DbConnection::Sqlite(sqlite) => {
             let mut stored = HashSet::new();
-            for row in rows {
+            for row in &rows {
                 let written = diesel::insert_into(orders::table)
-                    .values((
-                        orders::id.eq(row.id),
-                        orders::status.eq(row.status),
-                        orders::channel.eq(row.channel),
-                        orders::partner_id.eq(row.partner_id),
-                        orders::partner_order_id.eq(row.partner_order_id),
-                        orders::request.eq(row.request),
-                        orders::currency.eq(row.currency),
-                        orders::total_minor.eq(row.total_minor),
-                        orders::created_at.eq(row.created_at),
-                        orders::updated_at.eq(row.created_at),
-                        orders::promise_by.eq(row.promise_by),
-                        orders::traceparent.eq(row.traceparent),
-                        orders::intake_event_id.eq(row.intake_event_id),
-                    ))
+                    .values(row)
                     .on_conflict((orders::partner_id, orders::partner_order_id))
                     .do_nothing()
                     .execute(sqlite)?;
@@ -160,33 +152,20 @@ pub fn insert_new<'a>(
     }
 }
 
-/// New orders, one column per array: one prepared statement whatever the batch's size (a multi-row VALUES list is
-/// a new statement for every size, parsed and planned each time: about a fifth of PostgreSQL's time during intake).
-macro_rules! insert_new_sql {
-    () => {
-        "INSERT INTO orders (id, status, channel, partner_id, partner_order_id, request, currency, total_minor, \
-         created_at, updated_at, promise_by, traceparent, intake_event_id) \
-         SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
-         $8::BIGINT[], $9::TIMESTAMP[], $9::TIMESTAMP[], $10::TIMESTAMP[], $11::TEXT[], $12::TEXT[])"
-    };
-}
-
-/// Stores every row, or fails on a partner order stored before.
-const INSERT_NEW: &str = insert_new_sql!();
-
 /// Stores the rows whose partner order is new, waiting for a concurrent transaction storing the same one; returns
-/// the ids stored.
-const INSERT_NEW_SKIPPING_REPEATS: &str = concat!(
-    insert_new_sql!(),
-    " ON CONFLICT (partner_id, partner_order_id) DO NOTHING RETURNING id"
-);
+/// the ids stored. One column per array: one prepared statement whatever the batch's size (a multi-row VALUES list
+/// is a new statement for every size, parsed and planned each time).
+const INSERT_NEW_SKIPPING_REPEATS: &str = "INSERT INTO orders (id, status, channel, partner_id, partner_order_id, \
+     request, currency, total_minor, created_at, updated_at, promise_by, traceparent, intake_event_id) \
+     SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
+     $8::BIGINT[], $9::TIMESTAMP[], $9::TIMESTAMP[], $10::TIMESTAMP[], $11::TEXT[], $12::TEXT[]) \
+     ON CONFLICT (partner_id, partner_order_id) DO NOTHING RETURNING id";
 
-/// `sql` ([`INSERT_NEW`] or [`INSERT_NEW_SKIPPING_REPEATS`]) with the rows bound, one array per column.
+/// [`INSERT_NEW_SKIPPING_REPEATS`] with the rows bound, one array per column.
 fn bind_new_rows<'a>(
-    sql: &'static str,
     rows: &'a [NewRow<'a>],
 ) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery> {
-    diesel::sql_query(sql)
+    diesel::sql_query(INSERT_NEW_SKIPPING_REPEATS)
         .into_boxed()
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.status).collect::<Vec<_>>())
@@ -203,7 +182,10 @@ fn bind_new_rows<'a>(
 }
 
 /// A new order's row (status `accepted`; created and updated at once), borrowing what it can from the order.
+#[derive(Insertable)]
+#[diesel(table_name = orders, treat_none_as_default_value = false)]
 struct NewRow<'a> {
+    #[diesel(skip_insertion)]
     order_id: OrderId,
     id: String,
     status: &'static str,
@@ -214,6 +196,7 @@ struct NewRow<'a> {
     currency: &'a str,
     total_minor: i64,
     created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
     promise_by: Option<chrono::NaiveDateTime>,
     traceparent: Option<&'a str>,
     intake_event_id: Option<&'a str>,
@@ -237,6 +220,7 @@ impl<'a> NewRow<'a> {
             currency: order.request.currency.as_str(),
             total_minor: order.total_minor,
             created_at: order.created_at.naive_utc(),
+            updated_at: order.created_at.naive_utc(),
             promise_by: order.request.promise_by.map(|p| p.naive_utc()),
             traceparent,
             intake_event_id,
@@ -433,5 +417,81 @@ mod tests {
             "orders_in_flight's predicate is `{IN_FLIGHT}`"
         );
         assert!(IN_FLIGHT.contains(&format!("status = '{}'", OrderStatus::Accepted.as_str())));
+    }
+
+    /// A new order for the published pickup example, under `partner_order_id`.
+    fn example_order(partner_order_id: &str) -> anyhow::Result<Order> {
+        use crate::domain::intake::{PartnerStanding, check_partner_order};
+        use crate::events::accept::{PartnerRef, new_order};
+        let example = include_bytes!("../../../../docs/schemas/examples/pickup-in-store.json");
+        let partner_order =
+            crate::domain::partner_schema::parse(example, 1 << 20).map_err(anyhow::Error::msg)?;
+        let (request, total_minor) =
+            check_partner_order(&partner_order, PartnerStanding::Enabled).map_err(anyhow::Error::msg)?;
+        let partner = PartnerRef {
+            partner_id: partner_order.partner_id,
+            partner_order_id: partner_order_id.to_owned(),
+        };
+        Ok(new_order(request, Some(partner), total_minor))
+    }
+
+    /// On both backends: a batch stores every new order as it was; a later batch naming a partner order stored
+    /// before stores only its new ones (on PostgreSQL, the `COPY` fails and the batch goes in again skipping the
+    /// repeat), and the partner order keeps its first order.
+    #[tokio::test]
+    async fn a_batch_stores_its_new_orders_and_skips_a_partner_order_stored_before() -> anyhow::Result<()> {
+        use omni_db::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let database = TestDatabase::create(backend)?;
+            let db = database.migrated(crate::MIGRATIONS).await?;
+            let [a, b, a_again, c] = ["A", "B", "A", "C"].map(example_order);
+            let (a, b, a_again, c) = (a?, b?, a_again?, c?);
+            let first = {
+                let (a, b) = (a.clone(), b.clone());
+                db.transaction(move |conn| insert_new(conn, [(&a, Some("ce-a")), (&b, Some("ce-b"))]))
+                    .await?
+            };
+            anyhow::ensure!(
+                first == HashSet::from([a.id, b.id]),
+                "{backend:?}: first batch {first:?}"
+            );
+            let second = {
+                let (a_again, c) = (a_again.clone(), c.clone());
+                db.transaction(move |conn| insert_new(conn, [(&a_again, Some("ce-a2")), (&c, Some("ce-c"))]))
+                    .await?
+            };
+            anyhow::ensure!(
+                second == HashSet::from([c.id]),
+                "{backend:?}: second batch {second:?}"
+            );
+            let partner = a
+                .partner_id
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("a partner order"))?;
+            let (stored_a, stored_c, repeat) = db
+                .transaction(move |conn| -> omni_db::Result<_> {
+                    Ok((
+                        find_by_partner(conn, &partner, "A")?,
+                        find(conn, c.id)?,
+                        find(conn, a_again.id)?,
+                    ))
+                })
+                .await?;
+            let stored_a = stored_a.ok_or_else(|| anyhow::anyhow!("{backend:?}: A is not stored"))?;
+            anyhow::ensure!(
+                stored_a.intake_event_id.as_deref() == Some("ce-a"),
+                "{backend:?}: {stored_a:?}"
+            );
+            let read = stored_a.to_order()?;
+            anyhow::ensure!(
+                (read.id, &read.request, read.total_minor, read.status)
+                    == (a.id, &a.request, a.total_minor, a.status),
+                "{backend:?}: A reads back as it was stored"
+            );
+            let stored_c = stored_c.ok_or_else(|| anyhow::anyhow!("{backend:?}: C is not stored"))?;
+            anyhow::ensure!(stored_c.created_at == stored_c.updated_at && stored_c.status == "accepted");
+            anyhow::ensure!(repeat.is_none(), "{backend:?}: the repeat made a second order");
+        }
+        Ok(())
     }
 }
