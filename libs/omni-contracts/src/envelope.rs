@@ -61,7 +61,7 @@ impl<T: EventPayload> Envelope<T> {
     pub fn new(service: &str, data: T) -> Self {
         // `ce_time` carries microseconds; keep no more, so an event equals itself after a round trip.
         Self {
-            id: Uuid::now_v7(),
+            id: crate::ids::time_ordered_uuid(),
             source: format!("/omni/{service}"),
             time: Utc::now().trunc_subsecs(6),
             subject: data.key(),

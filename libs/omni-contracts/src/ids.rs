@@ -8,6 +8,42 @@ use crate::error::{ContractError, Result};
 
 const MAX_CODE_LEN: usize = 64;
 
+/// A new UUIDv7, later than every one this process made before, like [`Uuid::now_v7`] (RFC 9562 §6.2 method 1: a
+/// 42-bit counter under the millisecond, seeded at random each millisecond, the millisecond moved on when it
+/// overflows), but with its random bits from the thread's CSPRNG (`rand::rng()`, seeded from the OS) instead of a
+/// `getrandom` system call per id: that call was 5 % of the orders service's CPU at intake rates.
+pub fn time_ordered_uuid() -> Uuid {
+    use rand::Rng;
+    /// The counter's 42 bits; it is seeded below half of that, so a millisecond has room for 2^41 ids.
+    const COUNTER_MAX: u64 = (1 << 42) - 1;
+    const SEED_MASK: u64 = (1 << 41) - 1;
+    static LAST: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((0, 0));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut rng = rand::rng();
+    let (millis, counter) = {
+        let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (millis, counter) = *last;
+        *last = if now > millis {
+            (now, rng.random::<u64>() & SEED_MASK)
+        } else if counter < COUNTER_MAX {
+            (millis, counter + 1)
+        } else {
+            (millis + 1, rng.random::<u64>() & SEED_MASK)
+        };
+        *last
+    };
+    // The 80 bits after the millisecond: the version (the builder sets it), the counter's high 12 bits, the variant
+    // (the builder sets it), its low 30 bits, then 32 random bits.
+    let mut bytes = [0u8; 10];
+    bytes[..2].copy_from_slice(&((counter >> 30) as u16).to_be_bytes());
+    bytes[2..].copy_from_slice(
+        &(((counter & ((1 << 30) - 1)) << 32) | u64::from(rng.random::<u32>())).to_be_bytes(),
+    );
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+}
+
 fn parse_code(field: &'static str, raw: &str) -> Result<String> {
     if raw.is_empty() {
         return Err(ContractError::field(field, "must not be empty"));
@@ -121,7 +157,7 @@ macro_rules! uuid_id {
         impl $name {
             /// A new, time-ordered id (UUIDv7).
             pub fn generate() -> Self {
-                Self(Uuid::now_v7())
+                Self(time_ordered_uuid())
             }
 
             /// Parses the hyphenated UUID form.
@@ -195,6 +231,38 @@ uuid_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_ordered_uuids_are_version_7_carry_the_time_and_only_grow_also_across_threads() {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let threads: Vec<_> = (0..2)
+            .map(|_| std::thread::spawn(|| (0..50_000).map(|_| time_ordered_uuid()).collect::<Vec<_>>()))
+            .collect();
+        let made: Vec<Vec<Uuid>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let after = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        for ids in &made {
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "each thread's ids grow");
+            for id in ids {
+                assert_eq!(id.get_version(), Some(uuid::Version::SortRand));
+                assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+                let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+                let millis = u128::from(secs) * 1000 + u128::from(nanos / 1_000_000);
+                // The counter may push the millisecond on by a little when it overflows; never back.
+                assert!(
+                    millis >= before && millis <= after + 1_000,
+                    "{id}: {millis} not in {before}..={after}"
+                );
+            }
+        }
+        let all: std::collections::HashSet<&Uuid> = made.iter().flatten().collect();
+        assert_eq!(all.len(), 100_000, "every id is new");
+    }
 
     #[test]
     fn a_sku_with_a_space_is_rejected_naming_the_field() {
