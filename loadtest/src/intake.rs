@@ -340,6 +340,14 @@ async fn prepared_mesh(
         200 | 201
     ));
     omni_testkit::testing::receive_stock(&allocation, STORE, SKU, 1_000_000).await?;
+    // Routing picks nodes from its own view of the stock (from allocation's events): until it has the receipt,
+    // an order fails as one no node can serve.
+    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    eventually("routing to see the stock", Duration::from_secs(60), || async {
+        let stock = fulfillment.get(&format!("/v1/stock/{SKU}")).await?;
+        Ok((stock.body[0]["atp"].as_i64() > Some(0)).then_some(()))
+    })
+    .await?;
     let mut probe = 0;
     eventually("intake to take a probe order", Duration::from_secs(60), || {
         probe += 1;

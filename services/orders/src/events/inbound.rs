@@ -114,7 +114,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
         .transaction(move |conn| -> Result<u64, AcceptError> {
             // A `ce_id` repeated within the batch counts once: the first.
             let first_arrivals: Vec<bool> = {
-                let mut seen = HashSet::new();
+                let mut seen = HashSet::with_capacity(checked.len());
                 checked.iter().map(|o| seen.insert(o.event_id.as_str())).collect()
             };
             let mut first_arrivals = first_arrivals.into_iter();
@@ -123,7 +123,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
             let catalog = crate::db::catalog::known_for(conn, fresh.iter().map(|o| &o.request))?;
             // Which messages name a partner order an earlier message of the batch named.
             let repeats: Vec<bool> = {
-                let mut named = HashSet::new();
+                let mut named = HashSet::with_capacity(fresh.len());
                 fresh
                     .iter()
                     .map(|o| !named.insert((o.partner.partner_id.as_str(), o.partner.partner_order_id.as_str())))
