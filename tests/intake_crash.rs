@@ -224,25 +224,15 @@ async fn crash_run(
     ready(run.port, child).await?;
     let orders = Client::new(format!("http://127.0.0.1:{}", run.port), ADMIN);
     let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
-    // The catalog reached orders once a probe order is taken (a probe that raced it is dead-lettered; retry).
-    let mut probe = 0;
-    eventually("orders to know the catalog", Duration::from_secs(60), || {
-        probe += 1;
-        let (orders, inbound) = (&orders, &inbound);
-        let id = format!("PROBE-{probe}");
-        async move {
-            let body = serde_json::to_vec(&order(&id, 1))?;
-            producer
-                .send_raw(inbound, &id, &headers(&uuid::Uuid::new_v4().to_string()), &body)
-                .await?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let listed = orders.get("/v1/orders?partner=acme-market&limit=100").await?;
-            Ok(listed.body["orders"]
-                .as_array()
-                .is_some_and(|o| !o.is_empty())
-                .then_some(()))
-        }
-    })
+    // The catalog reached orders once a probe order is taken.
+    omni_testkit::kafka::until_intake_takes_a_probe(
+        producer,
+        &inbound,
+        &orders,
+        "acme-market",
+        |id| Ok(serde_json::to_vec(&order(id, 1))?),
+        Duration::from_millis(500),
+    )
     .await?;
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261123);

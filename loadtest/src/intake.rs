@@ -348,24 +348,14 @@ async fn prepared_mesh(
         Ok((stock.body[0]["atp"].as_i64() > Some(0)).then_some(()))
     })
     .await?;
-    let mut probe = 0;
-    eventually("intake to take a probe order", Duration::from_secs(60), || {
-        probe += 1;
-        let (orders, id) = (&orders, format!("PROBE-{probe}"));
-        async move {
-            producer
-                .send_raw(inbound, &id, &headers(), &partner_order(&id))
-                .await?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let listed = orders
-                .get(&format!("/v1/orders?partner={PARTNER}&limit=1"))
-                .await?;
-            Ok(listed.body["orders"]
-                .as_array()
-                .is_some_and(|o| !o.is_empty())
-                .then_some(()))
-        }
-    })
+    omni_testkit::kafka::until_intake_takes_a_probe(
+        producer,
+        inbound,
+        &orders,
+        PARTNER,
+        |id| Ok(partner_order(id)),
+        Duration::from_millis(300),
+    )
     .await?;
     Ok(mesh)
 }
