@@ -92,9 +92,10 @@ impl OrderRow {
 }
 
 /// Stores new orders (status `accepted`), each with the `ce_id` of the partner message it arrived in (if any), in
-/// one statement, skipping any whose partner order id the partner used before (`ON CONFLICT DO NOTHING` on the
-/// unique index, which also waits for a concurrent transaction storing the same one); returns the ids of the orders
-/// stored. The others' first orders are found with [`find_by_partner`]. The orders carry the caller's trace context.
+/// a fixed number of statements whatever their number, skipping any whose partner order id the partner used before
+/// (the unique index decides, and waits for a concurrent transaction storing the same one); returns the ids of the
+/// orders stored. The others' first orders are found with [`find_by_partner`]. The orders carry the caller's trace
+/// context.
 pub fn insert_new<'a>(
     conn: &mut DbConnection,
     new_orders: impl IntoIterator<Item = (&'a Order, Option<&'a str>)>,
