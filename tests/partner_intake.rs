@@ -179,10 +179,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     let sku = json!({ "sku": "TEE-1", "title": "Tee" });
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 20).await?;
-    eventually("routing to see the stock", WAIT, || async {
-        Ok((fulfillment.get("/v1/stock/TEE-1").await?.body[0]["atp"] == 20).then_some(()))
-    })
-    .await?;
+    omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 20, WAIT).await?;
 
     let producer = producer(mesh.settings(), mesh.kafka_bootstrap())?;
     let inbound = mesh.topic(Topic::OrdersInbound);

@@ -23,10 +23,7 @@ async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
     receive_stock(&allocation, "STORE-1", "TEE-1", 3).await?;
     if mesh.endpoints().contains_key("fulfillment") {
         let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
-        eventually("routing to see the stock", WAIT, || async {
-            Ok((fulfillment.get("/v1/stock/TEE-1").await?.body[0]["atp"] == 3).then_some(()))
-        })
-        .await?;
+        omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 3, WAIT).await?;
     }
     Ok(())
 }

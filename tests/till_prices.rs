@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::ensure;
-use omni_testkit::testing::{ADMIN_KEY, embedded_options, eventually, on_mesh, receive_stock, settings};
+use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, receive_stock, settings};
 use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
@@ -55,10 +55,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
     for sku in ["TEE-1", "CAP-1"] {
         receive_stock(&allocation, "STORE-1", sku, 10).await?;
     }
-    eventually("routing to see the stock", WAIT, || async {
-        Ok((fulfillment.get("/v1/stock/CAP-1").await?.body[0]["atp"] == 10).then_some(()))
-    })
-    .await?;
+    omni_testkit::testing::until_routing_sees(&fulfillment, "CAP-1", 10, WAIT).await?;
 
     let till = |price: i64, cap_price: i64| {
         json!({

@@ -453,10 +453,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
             == 201
     );
     receive_stock(&allocation, "STORE-1", "MUG", 3).await?;
-    eventually("routing to see the stock", WAIT, || async {
-        Ok((fulfillment.get("/v1/stock/MUG").await?.body[0]["atp"] == 3).then_some(()))
-    })
-    .await?;
+    omni_testkit::testing::until_routing_sees(&fulfillment, "MUG", 3, WAIT).await?;
     let order = json!({
         "channel": "web", "currency": "EUR",
         "lines": [{ "sku": "MUG", "quantity": 1, "unit_price_minor": 900 }],

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use diesel::{Connection, RunQueryDsl};
 use omni_contracts::Topic;
-use omni_testkit::testing::{ADMIN_KEY, eventually};
+use omni_testkit::testing::ADMIN_KEY;
 use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -340,14 +340,8 @@ async fn prepared_mesh(
         200 | 201
     ));
     omni_testkit::testing::receive_stock(&allocation, STORE, SKU, 1_000_000).await?;
-    // Routing picks nodes from its own view of the stock (from allocation's events): until it has the receipt,
-    // an order fails as one no node can serve.
     let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
-    eventually("routing to see the stock", Duration::from_secs(60), || async {
-        let stock = fulfillment.get(&format!("/v1/stock/{SKU}")).await?;
-        Ok((stock.body[0]["atp"].as_i64() > Some(0)).then_some(()))
-    })
-    .await?;
+    omni_testkit::testing::until_routing_sees(&fulfillment, SKU, 1_000_000, Duration::from_secs(60)).await?;
     omni_testkit::kafka::until_intake_takes_a_probe(
         producer,
         inbound,

@@ -202,6 +202,20 @@ pub async fn token_from_payments_alone(options: &crate::MeshOptions) -> anyhow::
         .ok_or_else(|| anyhow::anyhow!("tokenization answered {}: {}", token.status, token.body))
 }
 
+/// Waits up to `limit` until routing (fulfillment's view of the stock, fed by allocation's events) shows `atp` units
+/// of `sku` at its first node: until then an order for it fails as one no node can serve.
+pub async fn until_routing_sees(
+    fulfillment: &crate::Client,
+    sku: &str,
+    atp: i64,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    eventually("routing to see the stock", limit, || async {
+        Ok((fulfillment.get(&format!("/v1/stock/{sku}")).await?.body[0]["atp"] == atp).then_some(()))
+    })
+    .await
+}
+
 /// Records a receipt at allocation, retrying while allocation has not yet learned the location or SKU from the
 /// catalog topic.
 pub async fn receive_stock(
