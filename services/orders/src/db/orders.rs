@@ -323,6 +323,10 @@ pub fn find_by_partner(
 }
 
 /// Orders oldest first (ids are time-ordered), after `after`, at most `limit`.
+///
+/// With a status, each query reads only what it returns: the orders sent on to routing through
+/// `orders_sent_on_by_status` (status, then id), the ones not sent on yet through `orders_waiting` (the backlog, whose
+/// predicate they match); the two pages are merged.
 pub fn page(
     conn: &mut DbConnection,
     partner: Option<&PartnerId>,
@@ -330,17 +334,27 @@ pub fn page(
     after: Option<OrderId>,
     limit: i64,
 ) -> omni_db::Result<Vec<OrderRow>> {
-    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
-    if let Some(partner) = partner {
-        query = query.filter(orders::partner_id.eq(partner.as_str().to_owned()));
+    let query = || {
+        let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+        if let Some(partner) = partner {
+            query = query.filter(orders::partner_id.eq(partner.as_str().to_owned()));
+        }
+        if let Some(status) = status {
+            query = query.filter(orders::status.eq(status.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(orders::id.gt(after.to_string()));
+        }
+        query.order(orders::id.asc()).limit(limit)
+    };
+    if status.is_none() {
+        return Ok(query().load(conn)?);
     }
-    if let Some(status) = status {
-        query = query.filter(orders::status.eq(status.as_str()));
-    }
-    if let Some(after) = after {
-        query = query.filter(orders::id.gt(after.to_string()));
-    }
-    Ok(query.order(orders::id.asc()).limit(limit).load(conn)?)
+    let mut rows = query().filter(orders::dispatched_at.is_not_null()).load(conn)?;
+    rows.extend(query().filter(orders::dispatched_at.is_null()).load(conn)?);
+    rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(rows)
 }
 
 /// What a saga step changes on the row.
@@ -434,6 +448,61 @@ mod tests {
             partner_order_id: partner_order_id.to_owned(),
         };
         Ok(new_order(request, Some(partner), total_minor))
+    }
+
+    /// On both backends: a page of one status holds the orders sent on to routing and those still waiting (read
+    /// through different indexes), merged oldest first, and paging on from the last one misses none.
+    #[tokio::test]
+    async fn a_status_page_merges_the_orders_sent_on_and_the_waiting_ones_oldest_first() -> anyhow::Result<()>
+    {
+        use omni_db::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let database = TestDatabase::create(backend)?;
+            let db = database.migrated(crate::MIGRATIONS).await?;
+            let orders: Vec<Order> = (0..7)
+                .map(|n| example_order(&format!("P-{n}")))
+                .collect::<anyhow::Result<_>>()?;
+            let ids: Vec<OrderId> = orders.iter().map(|o| o.id).collect();
+            let listed = db
+                .transaction(move |conn| -> omni_db::Result<_> {
+                    insert_new(conn, orders.iter().map(|o| (o, None)))?;
+                    // Sent on: 0, 2, 3 (3 then cancelled), 5; waiting: 1, 4 (cancelled while waiting), 6.
+                    for n in [0, 2, 3, 5] {
+                        mark_dispatched(conn, orders[n].id)?;
+                    }
+                    let cancelled = StepUpdate {
+                        status: Some(OrderStatus::Cancelled),
+                        ..StepUpdate::default()
+                    };
+                    apply(conn, orders[3].id, &cancelled)?;
+                    apply(conn, orders[4].id, &cancelled)?;
+                    let mut pages = Vec::new();
+                    let mut after = None;
+                    loop {
+                        let page = page(conn, None, Some(OrderStatus::Accepted), after, 2)?;
+                        let Some(last) = page.last() else { break };
+                        after = Some(
+                            OrderId::parse(&last.id)
+                                .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?,
+                        );
+                        pages.push(page.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+                    }
+                    let cancelled = page(conn, None, Some(OrderStatus::Cancelled), None, 10)?;
+                    Ok((pages, cancelled.into_iter().map(|r| r.id).collect::<Vec<_>>()))
+                })
+                .await?;
+            let (pages, cancelled) = listed;
+            let id = |n: usize| ids[n].to_string();
+            anyhow::ensure!(
+                pages == vec![vec![id(0), id(1)], vec![id(2), id(5)], vec![id(6)]],
+                "{backend:?}: accepted pages {pages:?}"
+            );
+            anyhow::ensure!(
+                cancelled == vec![id(3), id(4)],
+                "{backend:?}: cancelled {cancelled:?}"
+            );
+        }
+        Ok(())
     }
 
     /// On both backends: a batch stores every new order as it was; a later batch naming a partner order stored

@@ -1,0 +1,2 @@
+DROP INDEX orders_sent_on_by_status;
+CREATE INDEX orders_by_status ON orders (status);
