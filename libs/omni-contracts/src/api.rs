@@ -407,11 +407,59 @@ pub struct NewOrder {
 /// time (half of storing an order's request during intake).
 fn rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
     match at {
-        Some(at) => {
-            serializer.serialize_some(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).as_str())
-        }
+        Some(at) => match write_rfc3339(at, &mut [0; RFC3339_MAX]) {
+            Some(text) => serializer.serialize_some(text),
+            None => {
+                serializer.serialize_some(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true).as_str())
+            }
+        },
         None => serializer.serialize_none(),
     }
+}
+
+/// The longest instant [`write_rfc3339`] writes: `2026-11-24T09:30:00.123456789Z`.
+const RFC3339_MAX: usize = 30;
+
+/// `at` as chrono writes it (`SecondsFormat::AutoSi`, `Z`: no fraction, or 3, 6 or 9 digits, as few as hold it),
+/// into `buf`, with no allocation and no formatting machinery; `None` for a year outside 0–9999 or a leap second,
+/// which chrono writes.
+fn write_rfc3339<'b>(at: &DateTime<Utc>, buf: &'b mut [u8; RFC3339_MAX]) -> Option<&'b str> {
+    use chrono::{Datelike, Timelike};
+    fn digits(buf: &mut [u8], mut n: u32) {
+        for d in buf.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    }
+    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    let nanos = at.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    buf[..20].copy_from_slice(b"0000-00-00T00:00:00.");
+    digits(&mut buf[0..4], year);
+    digits(&mut buf[5..7], at.month());
+    digits(&mut buf[8..10], at.day());
+    digits(&mut buf[11..13], at.hour());
+    digits(&mut buf[14..16], at.minute());
+    digits(&mut buf[17..19], at.second());
+    let end = match nanos {
+        0 => 19,
+        n if n % 1_000_000 == 0 => {
+            digits(&mut buf[20..23], n / 1_000_000);
+            23
+        }
+        n if n % 1_000 == 0 => {
+            digits(&mut buf[20..26], n / 1_000);
+            26
+        }
+        n => {
+            digits(&mut buf[20..29], n);
+            29
+        }
+    };
+    buf[end] = b'Z';
+    std::str::from_utf8(&buf[..=end]).ok()
 }
 
 fn default_customer() -> Customer {
@@ -704,9 +752,24 @@ mod tests {
             Utc.timestamp_opt(1_795_000_000, 123_456_000).single(),
             Utc.timestamp_opt(1_795_000_000, 123_456_789).single(),
             Utc.timestamp_opt(1_795_000_000, 1).single(),
+            Utc.timestamp_opt(1_795_000_000, 10_000).single(),
+            Utc.timestamp_opt(1_795_000_000, 999_999_999).single(),
+            // A leap second, and years chrono writes with a sign: written by chrono itself.
+            Utc.timestamp_opt(1_795_000_019, 1_500_000_000).single(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).single(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single(),
+            Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).single(),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).single(),
             Some(Utc::now()),
         ];
-        for at in instants {
+        let many = (0..2_000i64).map(|n| {
+            Utc.timestamp_opt(
+                n * 7_919_993_777 % 253_402_300_799,
+                (n * 7_654_321) as u32 % 1_000_000_000,
+            )
+            .single()
+        });
+        for at in instants.into_iter().chain(many) {
             let at = at.unwrap_or_else(|| panic!("a valid instant"));
             let ours = serde_json::to_string(&SerializeWith(Some(at))).unwrap_or_default();
             let chrono = serde_json::to_string(&Some(at)).unwrap_or_default();

@@ -171,7 +171,7 @@ fn bind_new_rows<'a>(
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.status).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.channel).collect::<Vec<_>>())
-        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_id.as_deref()).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_id).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.partner_order_id).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.request.as_str()).collect::<Vec<_>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.currency).collect::<Vec<_>>())
@@ -191,7 +191,7 @@ struct NewRow<'a> {
     id: String,
     status: &'static str,
     channel: &'static str,
-    partner_id: Option<String>,
+    partner_id: Option<&'a str>,
     partner_order_id: Option<&'a str>,
     request: String,
     currency: &'a str,
@@ -211,10 +211,16 @@ impl<'a> NewRow<'a> {
     ) -> omni_db::Result<Self> {
         Ok(Self {
             order_id: order.id,
-            id: order.id.to_string(),
+            // Straight into the text, without the formatting machinery `to_string` goes through.
+            id: order
+                .id
+                .0
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned(),
             status: order.status.as_str(),
             channel: order.request.channel.as_str(),
-            partner_id: order.partner_id.as_ref().map(ToString::to_string),
+            partner_id: order.partner_id.as_ref().map(PartnerId::as_str),
             partner_order_id: order.partner_order_id.as_deref(),
             request: serde_json::to_string(&order.request)
                 .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?,
