@@ -330,9 +330,9 @@ pub fn find_by_partner(
 
 /// Orders oldest first (ids are time-ordered), after `after`, at most `limit`.
 ///
-/// With a status, each query reads only what it returns: the orders sent on to routing through
-/// `orders_sent_on_by_status` (status, then id), the ones not sent on yet through `orders_waiting` (the backlog, whose
-/// predicate they match); the two pages are merged.
+/// With a status, each part is read through its own index: the orders sent on to routing through
+/// `orders_sent_on_by_status` (status, then id: the page is the index's next entries), the ones not sent on yet
+/// through `orders_waiting` (the backlog, whose predicate they match, sorted); the two pages are merged.
 pub fn page(
     conn: &mut DbConnection,
     partner: Option<&PartnerId>,
@@ -351,13 +351,24 @@ pub fn page(
         if let Some(after) = after {
             query = query.filter(orders::id.gt(after.to_string()));
         }
-        query.order(orders::id.asc()).limit(limit)
+        query.limit(limit)
     };
     if status.is_none() {
-        return Ok(query().load(conn)?);
+        return Ok(query().order(orders::id.asc()).load(conn)?);
     }
-    let mut rows = query().filter(orders::dispatched_at.is_not_null()).load(conn)?;
-    rows.extend(query().filter(orders::dispatched_at.is_null()).load(conn)?);
+    let mut rows = query()
+        .filter(orders::dispatched_at.is_not_null())
+        .order(orders::id.asc())
+        .load(conn)?;
+    // Sorted on `id || ''`, which no index orders: otherwise PostgreSQL may walk the primary key from `after`,
+    // through every order sent on before it finds the backlog at the end (41.7 ms against 4.1 ms, 200,000 orders
+    // with 10,000 waiting, `EXPLAIN ANALYZE`).
+    rows.extend(
+        query()
+            .filter(orders::dispatched_at.is_null())
+            .order(orders::id.concat("").asc())
+            .load(conn)?,
+    );
     rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(rows)
