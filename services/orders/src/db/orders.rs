@@ -211,13 +211,7 @@ impl<'a> NewRow<'a> {
     ) -> omni_db::Result<Self> {
         Ok(Self {
             order_id: order.id,
-            // Straight into the text, without the formatting machinery `to_string` goes through.
-            id: order
-                .id
-                .0
-                .hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer())
-                .to_owned(),
+            id: order.id.to_string(),
             status: order.status.as_str(),
             channel: order.request.channel.as_str(),
             partner_id: order.partner_id.as_ref().map(PartnerId::as_str),
