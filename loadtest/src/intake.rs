@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::BackendArgs;
 use crate::backends::RunBackends;
-use crate::stats::{Latencies, ratio, verdict};
+use crate::stats::{Latencies, ProcessSnapshot, ratio, verdict};
 
 const PARTNER: &str = "acme-market";
 const SKU: &str = "LT-INTAKE-1";
@@ -120,17 +120,22 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     )
     .await?;
     let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
-    let cpu = crate::stats::CpuMeter::start();
     let db_url = format!("{}?options=-csearch_path%3Dorders", backends.database.url);
     let expected = i64::try_from(args.orders).unwrap_or(i64::MAX);
     let drained = tokio::task::spawn_blocking(move || wait_for_intake(&db_url, expected)).await?;
-    let busy = cpu.busy_percent();
     orders_only.stop().await?;
-    let (taken, seconds) = drained?;
+    let Drained {
+        taken,
+        seconds,
+        cpu_by_program,
+    } = drained?;
     let intake_rate = (taken - 1).max(1) as f64 / seconds.max(1e-6);
     println!(
-        "intake: {taken} partner orders stored in {seconds:.2} s (first to last commit) = {intake_rate:.0} orders/s; CPU {}",
-        busy.map_or("?".to_owned(), |b| format!("{b:.0} %"))
+        "intake: {taken} partner orders stored in {seconds:.2} s (first to last commit) = {intake_rate:.0} orders/s"
+    );
+    println!(
+        "CPU per order stored (µs, by program, the whole machine over those seconds): {}",
+        per_order(&cpu_by_program, taken)
     );
 
     // The bare consumer: the same messages, a fresh group, nothing but counting.
@@ -228,6 +233,22 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         None => println!("order in → omni.order.reserved out: no order was reserved within the drain time"),
     }
     Ok(())
+}
+
+/// CPU time per order by program, the four busiest by name and the rest together: a figure that moves far less
+/// than a rate on a shared machine, so two builds can be compared by it.
+fn per_order(spent: &[(String, f64)], orders: i64) -> String {
+    let orders = orders.max(1) as f64;
+    let micros = |seconds: f64| seconds * 1e6 / orders;
+    let total = spent.iter().fold(0.0, |sum, (_, s)| sum + s);
+    let mut parts: Vec<String> = spent
+        .iter()
+        .take(4)
+        .map(|(name, seconds)| format!("{name} {:.1}", micros(*seconds)))
+        .collect();
+    let rest = spent.iter().skip(4).fold(0.0, |sum, (_, s)| sum + s);
+    parts.push(format!("other {:.1}", micros(rest)));
+    format!("{} (total {:.1})", parts.join(", "), micros(total))
 }
 
 /// Sends `count` partner orders `<prefix>-0000000`… as fast as the broker takes them (up to 1,000 in flight).
@@ -390,12 +411,15 @@ struct StatusCount {
 /// how many and the seconds from the first to the last. Progress comes from PostgreSQL's statistics (rows inserted
 /// into `orders`, no scan); the exact count and span are read once they say enough rows are in. (Until this was
 /// cheap, a `COUNT(*)` over the whole table every 20 ms on a new connection took a third of PostgreSQL's time.)
-fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<(i64, f64)> {
-    const POLL: Duration = Duration::from_millis(250);
+fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
+    // Often enough that the CPU figures below overhang the span by at most a tenth of a second at each end.
+    const POLL: Duration = Duration::from_millis(100);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut pg = diesel::PgConnection::establish(db_url)?;
+    let mut snapshots = vec![ProcessSnapshot::read()];
     loop {
-        // Statistics lag commits by up to a second; the exact query below decides.
+        // Statistics lag commits (an idle backend reports its last ones up to 10 s later); the exact query below
+        // decides.
         let inserted: Counted = diesel::sql_query(
             "SELECT COALESCE(SUM(n_tup_ins), 0)::BIGINT AS n FROM pg_stat_user_tables \
              WHERE schemaname = 'orders' AND relname = 'orders'",
@@ -404,12 +428,20 @@ fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<(i64, f64)> {
         if inserted.n >= expected {
             let span: Span = diesel::sql_query(
                 "SELECT COUNT(*)::BIGINT AS taken, \
-                 COALESCE(EXTRACT(EPOCH FROM (MAX(created_at) - MIN(created_at))), 0)::FLOAT8 AS seconds \
+                 COALESCE(EXTRACT(EPOCH FROM MIN(created_at)), 0)::FLOAT8 AS first, \
+                 COALESCE(EXTRACT(EPOCH FROM MAX(created_at)), 0)::FLOAT8 AS last \
                  FROM orders WHERE partner_order_id LIKE 'TP-%'",
             )
             .get_result(&mut pg)?;
             if span.taken >= expected {
-                return Ok((span.taken, span.seconds));
+                let cpu_by_program = crate::stats::enclosing(&snapshots, span.first, span.last)
+                    .map(|(before, after)| crate::stats::spent_between(before, after))
+                    .unwrap_or_default();
+                return Ok(Drained {
+                    taken: span.taken,
+                    seconds: span.last - span.first,
+                    cpu_by_program,
+                });
             }
         }
         ensure!(
@@ -417,7 +449,18 @@ fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<(i64, f64)> {
             "intake stored fewer than {expected} orders within 600 s"
         );
         std::thread::sleep(POLL);
+        snapshots.push(ProcessSnapshot::read());
     }
+}
+
+/// What the orders service stored from the filled topic.
+struct Drained {
+    /// Orders stored.
+    taken: i64,
+    /// Seconds from the first order's commit to the last's.
+    seconds: f64,
+    /// CPU seconds each program on the machine spent over those seconds (give or take one poll at each end).
+    cpu_by_program: Vec<(String, f64)>,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -431,7 +474,9 @@ struct Span {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     taken: i64,
     #[diesel(sql_type = diesel::sql_types::Double)]
-    seconds: f64,
+    first: f64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    last: f64,
 }
 
 /// Reads `count` messages of `topic` with a fresh group; returns messages/s from subscribing to the last (the

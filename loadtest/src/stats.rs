@@ -1,5 +1,6 @@
 //! Pure helpers for the reports: percentiles, rates, ratios against goals, progress bars.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -119,6 +120,107 @@ impl CpuMeter {
     }
 }
 
+/// A process's command name and CPU time (user + system, all its threads, in clock ticks) from its
+/// `/proc/<pid>/stat` line. The name is in parentheses and may itself hold spaces or parentheses: the fields
+/// after it are counted from the last `)`.
+pub fn process_ticks(stat: &str) -> Option<(String, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?.to_owned();
+    // After the name: state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15).
+    let mut rest = stat.get(close + 1..)?.split_whitespace().skip(11);
+    let utime: u64 = rest.next()?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
+/// Clock ticks per second in `/proc`'s times (`USER_HZ`: 100 on every Linux architecture Omni builds for).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// Each process's command name and CPU ticks at one instant (seconds since the Unix epoch).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSnapshot {
+    /// When it was read.
+    pub at: f64,
+    /// Per pid: command name and ticks so far.
+    pub ticks: HashMap<u32, (String, u64)>,
+}
+
+impl ProcessSnapshot {
+    /// Reads every process in `/proc` (Linux only; empty elsewhere).
+    pub fn read() -> Self {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Self {
+            at,
+            ticks: read_processes(),
+        }
+    }
+}
+
+/// CPU seconds each program spent from `before` to `after`, most first. A process started in between counts from
+/// zero; one that ended in between is not counted.
+pub fn spent_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Vec<(String, f64)> {
+    let mut by_command: HashMap<&str, u64> = HashMap::new();
+    for (pid, (name, ticks)) in &after.ticks {
+        let earlier = before
+            .ticks
+            .get(pid)
+            .filter(|(n, _)| n == name)
+            .map_or(0, |(_, t)| *t);
+        *by_command.entry(name).or_default() += ticks.saturating_sub(earlier);
+    }
+    let mut seconds: Vec<(String, f64)> = by_command
+        .into_iter()
+        .filter(|(_, ticks)| *ticks > 0)
+        .map(|(name, ticks)| (name.to_owned(), ticks as f64 / TICKS_PER_SECOND))
+        .collect();
+    seconds.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    seconds
+}
+
+/// Of snapshots in time order, the two that enclose `from`..`to` most tightly: the last read at or before `from`
+/// and the first at or after `to` (the first and the last when none is).
+pub fn enclosing(
+    snapshots: &[ProcessSnapshot],
+    from: f64,
+    to: f64,
+) -> Option<(&ProcessSnapshot, &ProcessSnapshot)> {
+    let before = snapshots
+        .iter()
+        .rev()
+        .find(|s| s.at <= from)
+        .or(snapshots.first())?;
+    let after = snapshots.iter().find(|s| s.at >= to).or(snapshots.last())?;
+    Some((before, after))
+}
+
+/// The program a process name stands for: a kernel worker's name changes with the work it does
+/// (`kworker/u8:2-writeback`), so every kernel worker is `kworker`.
+pub fn program(name: &str) -> &str {
+    if name.starts_with("kworker/") {
+        "kworker"
+    } else {
+        name
+    }
+}
+
+fn read_processes() -> HashMap<u32, (String, u64)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (name, ticks) = process_ticks(&stat)?;
+            Some((pid, (program(&name).to_owned(), ticks)))
+        })
+        .collect()
+}
+
 fn read_cpu() -> Option<(u64, u64)> {
     cpu_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
 }
@@ -183,6 +285,71 @@ mod tests {
         assert_eq!(verdict(Some(9.0), 10.0, true), "met");
         assert_eq!(verdict(None, 10.0, true), "NOT MEASURED");
         assert_eq!(rate(500, Duration::from_millis(250)), 2000.0);
+    }
+
+    #[test]
+    fn a_process_stat_line_gives_its_name_and_user_plus_system_ticks() {
+        let stat =
+            "4242 (postgres) S 1 4242 4242 0 -1 4194560 900 0 3 0 1500 250 0 0 20 0 1 0 77 2000000 500";
+        assert_eq!(process_ticks(stat), Some(("postgres".to_owned(), 1750)));
+        // A name with a space and a parenthesis in it.
+        let stat = "7 (tokio (rt) x) R 1 7 7 0 -1 0 0 0 0 0 12 3 0 0 20 0 9 0 5 0 0";
+        assert_eq!(process_ticks(stat), Some(("tokio (rt) x".to_owned(), 15)));
+        assert_eq!(process_ticks("7 (short) R 1"), None);
+    }
+
+    fn snapshot(at: f64, processes: &[(u32, &str, u64)]) -> ProcessSnapshot {
+        ProcessSnapshot {
+            at,
+            ticks: processes
+                .iter()
+                .map(|(pid, name, t)| (*pid, ((*name).to_owned(), *t)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn cpu_spent_is_summed_by_program_counting_new_processes_from_zero() {
+        let before = snapshot(
+            10.0,
+            &[
+                (1, "postgres", 100),
+                (2, "postgres", 50),
+                (3, "nisshi", 7),
+                (4, "idle", 9),
+            ],
+        );
+        // pid 2 ended, pid 5 started, pid 4 spent nothing, and pid 3 is now another program (pid reused).
+        let after = snapshot(
+            11.0,
+            &[
+                (1, "postgres", 160),
+                (5, "postgres", 30),
+                (3, "omni", 20),
+                (4, "idle", 9),
+            ],
+        );
+        assert_eq!(
+            spent_between(&before, &after),
+            vec![("postgres".to_owned(), 0.9), ("omni".to_owned(), 0.2)]
+        );
+    }
+
+    #[test]
+    fn kernel_workers_are_one_program_whatever_they_work_on() {
+        assert_eq!(program("kworker/u8:2-writeback"), "kworker");
+        assert_eq!(program("kworker/0:1H-kblockd"), "kworker");
+        assert_eq!(program("postgres"), "postgres");
+    }
+
+    #[test]
+    fn the_enclosing_snapshots_are_the_tightest_around_the_span() {
+        let snapshots: Vec<ProcessSnapshot> =
+            [1.0, 2.0, 3.0, 4.0].iter().map(|at| snapshot(*at, &[])).collect();
+        let at = |pair: Option<(&ProcessSnapshot, &ProcessSnapshot)>| pair.map(|(a, b)| (a.at, b.at));
+        assert_eq!(at(enclosing(&snapshots, 2.5, 3.0)), Some((2.0, 3.0)));
+        assert_eq!(at(enclosing(&snapshots, 0.5, 9.0)), Some((1.0, 4.0)));
+        assert_eq!(at(enclosing(&[], 0.5, 9.0)), None);
     }
 
     #[test]
