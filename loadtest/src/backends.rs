@@ -29,8 +29,8 @@ pub struct RunDatabase {
 }
 
 impl RunDatabase {
-    /// Creates `omni_loadtest_<run>` through the admin URL.
-    pub fn create(admin: &str, run: &str) -> anyhow::Result<Self> {
+    /// Creates `omni_loadtest_<run>` through the admin URL; the mesh reaches it with `sslmode`.
+    pub fn create(admin: &str, run: &str, sslmode: &str) -> anyhow::Result<Self> {
         let name = format!("omni_loadtest_{run}");
         let mut conn = diesel::PgConnection::establish(admin)
             .with_context(|| format!("cannot reach PostgreSQL at {}", omni_db::redact(admin)))?;
@@ -38,9 +38,16 @@ impl RunDatabase {
         let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
         Ok(Self {
             admin: admin.to_owned(),
-            url: format!("{base}/{name}"),
+            url: format!("{base}/{name}?sslmode={sslmode}"),
             name,
         })
+    }
+}
+
+impl RunDatabase {
+    /// Its URL with `schema` first on the search path (each service keeps its tables in its own schema).
+    pub fn url_in_schema(&self, schema: &str) -> String {
+        format!("{}&options=-csearch_path%3D{schema}", self.url)
     }
 }
 
@@ -147,7 +154,7 @@ impl RunBackends {
         };
         let run = run_id();
         Ok(Self {
-            database: RunDatabase::create(&args.database_url, &run)?,
+            database: RunDatabase::create(&args.database_url, &run, args.database_sslmode.as_str())?,
             redis: RunRedis::new(&args.redis_url, &run)?,
             kafka,
             run,

@@ -97,8 +97,9 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     let settings = backends.settings(8, 10);
     println!("== omni-loadtest intake (run {}) ==", backends.run);
     println!(
-        "{} partner orders; 2 cores; load average before: {}",
+        "{} partner orders; 2 cores; PostgreSQL sslmode={}; load average before: {}",
         args.orders,
+        backend_args.database_sslmode.as_str(),
         crate::stats::load_average()
     );
     let metrics = omni_telemetry::Metrics::new("loadtest")?;
@@ -120,18 +121,27 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     )
     .await?;
     let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
-    let db_url = format!("{}?options=-csearch_path%3Dorders", backends.database.url);
+    let db_url = backends.database.url_in_schema("orders");
     let expected = i64::try_from(args.orders).unwrap_or(i64::MAX);
     let drained = tokio::task::spawn_blocking(move || wait_for_intake(&db_url, expected)).await?;
     orders_only.stop().await?;
     let Drained {
         taken,
         seconds,
+        by_tenth,
         cpu_by_program,
     } = drained?;
     let intake_rate = (taken - 1).max(1) as f64 / seconds.max(1e-6);
     println!(
         "intake: {taken} partner orders stored in {seconds:.2} s (first to last commit) = {intake_rate:.0} orders/s"
+    );
+    println!(
+        "orders/s in each tenth of those seconds: {}",
+        by_tenth
+            .iter()
+            .map(|n| format!("{:.0}", *n as f64 * 10.0 / seconds.max(1e-6)))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "CPU per order stored (µs, by program, the whole machine over those seconds): {}",
@@ -193,7 +203,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     }
     reader.stop();
     // Where the paced orders are now, so a shortfall says whether orders are still on their way or failed.
-    let statuses = latency_statuses(&backends.database.url).await;
+    let statuses = latency_statuses(backends.database.url_in_schema("orders")).await;
     mesh.stop().await?;
     let matched_count = reader_count;
     let matched = latencies.summary();
@@ -376,8 +386,7 @@ async fn prepared_mesh(
 }
 
 /// The paced orders by status (and failure reason), e.g. `released 1990, failed (no hold within 30 s) 10`.
-async fn latency_statuses(database_url: &str) -> anyhow::Result<String> {
-    let db_url = format!("{database_url}?options=-csearch_path%3Dorders");
+async fn latency_statuses(db_url: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let mut pg = diesel::PgConnection::establish(&db_url)?;
         let rows: Vec<StatusCount> = diesel::sql_query(
@@ -412,7 +421,6 @@ struct StatusCount {
 /// into `orders`, no scan); the exact count and span are read once they say enough rows are in. (Until this was
 /// cheap, a `COUNT(*)` over the whole table every 20 ms on a new connection took a third of PostgreSQL's time.)
 fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
-    // Often enough that the CPU figures below overhang the span by at most a tenth of a second at each end.
     const POLL: Duration = Duration::from_millis(100);
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut pg = diesel::PgConnection::establish(db_url)?;
@@ -434,10 +442,19 @@ fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
             )
             .get_result(&mut pg)?;
             if span.taken >= expected {
-                let cpu_by_program = crate::stats::enclosing(&snapshots, span.first, span.last)
-                    .map(|(before, after)| crate::stats::spent_between(before, after))
-                    .unwrap_or_default();
+                let cpu_by_program = crate::stats::spent_over(&snapshots, span.first, span.last);
+                // How steady intake was: orders stored in each tenth of the span.
+                let tenths: Vec<Tenth> = diesel::sql_query(
+                    "SELECT COUNT(o.tenth)::BIGINT AS taken FROM generate_series(0, 9) AS t(tenth) LEFT JOIN \
+                     (SELECT LEAST(FLOOR((EXTRACT(EPOCH FROM created_at) - $1) / ($2 - $1) * 10), 9) AS tenth \
+                     FROM orders WHERE partner_order_id LIKE 'TP-%') AS o ON o.tenth = t.tenth \
+                     GROUP BY t.tenth ORDER BY t.tenth",
+                )
+                .bind::<diesel::sql_types::Double, _>(span.first)
+                .bind::<diesel::sql_types::Double, _>(span.last.max(span.first + 1e-6))
+                .load(&mut pg)?;
                 return Ok(Drained {
+                    by_tenth: tenths.iter().map(|t| t.taken).collect(),
                     taken: span.taken,
                     seconds: span.last - span.first,
                     cpu_by_program,
@@ -459,8 +476,16 @@ struct Drained {
     taken: i64,
     /// Seconds from the first order's commit to the last's.
     seconds: f64,
-    /// CPU seconds each program on the machine spent over those seconds (give or take one poll at each end).
+    /// Orders stored in each tenth of those seconds.
+    by_tenth: Vec<i64>,
+    /// CPU seconds each program on the machine spent over those seconds (interpolated between polls).
     cpu_by_program: Vec<(String, f64)>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Tenth {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    taken: i64,
 }
 
 #[derive(diesel::QueryableByName)]

@@ -54,6 +54,17 @@ struct BackendArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
+    /// TLS between the mesh and the run's database (libpq's `sslmode`). Off by default: the broker and Redis are
+    /// reached in plaintext on loopback too, so a ratio against the broker compares like with like; `prefer`
+    /// is libpq's own default (TLS whenever the server offers it), `require` what a deployment over a network uses.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Backends",
+        value_enum,
+        default_value_t = SslMode::Disable
+    )]
+    database_sslmode: SslMode,
     /// Redis URL; the run uses its own key prefix and deletes its keys at the end.
     #[arg(
         long,
@@ -63,6 +74,25 @@ struct BackendArgs {
         default_value = "redis://127.0.0.1:6379"
     )]
     redis_url: String,
+}
+
+/// libpq's `sslmode` values the benchmarks offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+}
+
+impl SslMode {
+    /// As libpq spells it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

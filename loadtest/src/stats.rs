@@ -180,20 +180,26 @@ pub fn spent_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Vec<(
     seconds
 }
 
-/// Of snapshots in time order, the two that enclose `from`..`to` most tightly: the last read at or before `from`
-/// and the first at or after `to` (the first and the last when none is).
-pub fn enclosing(
-    snapshots: &[ProcessSnapshot],
-    from: f64,
-    to: f64,
-) -> Option<(&ProcessSnapshot, &ProcessSnapshot)> {
-    let before = snapshots
-        .iter()
-        .rev()
-        .find(|s| s.at <= from)
-        .or(snapshots.first())?;
-    let after = snapshots.iter().find(|s| s.at >= to).or(snapshots.last())?;
-    Some((before, after))
+/// CPU seconds each program spent from `from` to `to` (seconds since the Unix epoch), most first, from snapshots in
+/// time order: each interval between two snapshots counts by the share of it inside the span, as if the CPU was
+/// spent evenly over it. (Reading `/proc` for every process costs a few milliseconds, so snapshots come a tenth of
+/// a second apart; a short span would be overstated by most of an interval at each end without this.)
+pub fn spent_over(snapshots: &[ProcessSnapshot], from: f64, to: f64) -> Vec<(String, f64)> {
+    let mut by_command: HashMap<String, f64> = HashMap::new();
+    for pair in snapshots.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let length = after.at - before.at;
+        let inside = after.at.min(to) - before.at.max(from);
+        if length <= 0.0 || inside <= 0.0 {
+            continue;
+        }
+        for (name, seconds) in spent_between(before, after) {
+            *by_command.entry(name).or_default() += seconds * inside / length;
+        }
+    }
+    let mut seconds: Vec<(String, f64)> = by_command.into_iter().filter(|(_, s)| *s > 0.0).collect();
+    seconds.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    seconds
 }
 
 /// The program a process name stands for: a kernel worker's name changes with the work it does
@@ -343,13 +349,23 @@ mod tests {
     }
 
     #[test]
-    fn the_enclosing_snapshots_are_the_tightest_around_the_span() {
-        let snapshots: Vec<ProcessSnapshot> =
-            [1.0, 2.0, 3.0, 4.0].iter().map(|at| snapshot(*at, &[])).collect();
-        let at = |pair: Option<(&ProcessSnapshot, &ProcessSnapshot)>| pair.map(|(a, b)| (a.at, b.at));
-        assert_eq!(at(enclosing(&snapshots, 2.5, 3.0)), Some((2.0, 3.0)));
-        assert_eq!(at(enclosing(&snapshots, 0.5, 9.0)), Some((1.0, 4.0)));
-        assert_eq!(at(enclosing(&[], 0.5, 9.0)), None);
+    fn cpu_over_a_span_counts_each_interval_by_its_share_inside() {
+        let snapshots = [
+            snapshot(1.0, &[(1, "postgres", 0)]),
+            snapshot(2.0, &[(1, "postgres", 100)]),
+            snapshot(3.0, &[(1, "postgres", 300)]),
+        ];
+        // Half of the first second (0.5 s of 1 s busy) and a quarter of the next (0.5 s of 2 s).
+        assert_eq!(
+            spent_over(&snapshots, 1.5, 2.25),
+            vec![("postgres".to_owned(), 1.0)]
+        );
+        // The whole span, and a span beyond the snapshots counts what they saw.
+        assert_eq!(
+            spent_over(&snapshots, 0.0, 9.0),
+            vec![("postgres".to_owned(), 3.0)]
+        );
+        assert!(spent_over(&snapshots[..1], 0.0, 9.0).is_empty());
     }
 
     #[test]
