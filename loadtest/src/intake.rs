@@ -46,6 +46,10 @@ pub struct IntakeArgs {
     /// 1,000: a smaller burst's reserved events can arrive in one fetch, and first-to-last says nothing.
     #[arg(long, default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1_000..=100_000))]
     pipeline_orders: u64,
+    /// The consumers' `fetch.wait.max.ms` in every phase (`kafka.fetch_wait_max_ms`, Omni's default 10): how long
+    /// the broker may hold a fetch with nothing to answer, and on Nisshi also how long it spends assembling one.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=5_000))]
+    fetch_wait_max_ms: u32,
     /// Orders/s in the latency run; default: half the pipeline's maximum rate just measured.
     #[arg(long)]
     latency_rate: Option<f64>,
@@ -94,7 +98,7 @@ fn options(
 /// Runs the benchmark and prints both sides and their ratio.
 pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result<()> {
     let backends = RunBackends::claim(backend_args)?;
-    let settings = backends.settings(8, 10);
+    let settings = backends.settings(8, args.fetch_wait_max_ms);
     println!("== omni-loadtest intake (run {}) ==", backends.run);
     println!(
         "{} partner orders; 2 cores; PostgreSQL sslmode={}; load average before: {}",
@@ -149,11 +153,19 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     );
 
     // The bare consumer: the same messages, a fresh group, nothing but counting.
-    let (bare_rate, bare_first_rate) = bare_consumer(&backends.kafka, &inbound, args.orders).await?;
+    let (bare_rate, bare_first_rate) =
+        bare_consumer(&backends.kafka, &inbound, args.orders, args.fetch_wait_max_ms).await?;
 
     // The pipeline's maximum: a burst through the whole mesh on fresh backends (no backlog from above).
     drop(backends);
-    let pipeline = pipeline_maximum(backend_args, &metrics, args.pipeline_orders, args.drain_seconds).await?;
+    let pipeline = pipeline_maximum(
+        backend_args,
+        &metrics,
+        args.pipeline_orders,
+        args.drain_seconds,
+        args.fetch_wait_max_ms,
+    )
+    .await?;
 
     // Latency at half the pipeline's maximum, through the whole mesh, on fresh backends again.
     let paced = args
@@ -161,7 +173,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         .unwrap_or(pipeline.rate.unwrap_or(1.0) / 2.0)
         .max(1.0);
     let backends = RunBackends::claim(backend_args)?;
-    let settings = backends.settings(8, 10);
+    let settings = backends.settings(8, args.fetch_wait_max_ms);
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
     let producer = kafka.producer(&metrics)?;
     let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
@@ -311,9 +323,10 @@ async fn pipeline_maximum(
     metrics: &omni_telemetry::Metrics,
     count: u64,
     drain_seconds: u64,
+    fetch_wait_max_ms: u32,
 ) -> anyhow::Result<Pipeline> {
     let backends = RunBackends::claim(backend_args)?;
-    let settings = backends.settings(8, 10);
+    let settings = backends.settings(8, fetch_wait_max_ms);
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
     let producer = kafka.producer(metrics)?;
     let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
@@ -506,7 +519,12 @@ struct Span {
 
 /// Reads `count` messages of `topic` with a fresh group; returns messages/s from subscribing to the last (the
 /// join and first fetch included), and from the first message to the last (already prefetched: memory speed).
-async fn bare_consumer(bootstrap: &str, topic: &str, count: u64) -> anyhow::Result<(f64, f64)> {
+async fn bare_consumer(
+    bootstrap: &str,
+    topic: &str,
+    count: u64,
+    fetch_wait_max_ms: u32,
+) -> anyhow::Result<(f64, f64)> {
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set(
@@ -515,6 +533,8 @@ async fn bare_consumer(bootstrap: &str, topic: &str, count: u64) -> anyhow::Resu
         )
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // As orders' consumer: on Nisshi it also bounds how long the broker assembles one fetch.
+        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string())
         .create()?;
     consumer.subscribe(&[topic])?;
     let subscribed = Instant::now();
