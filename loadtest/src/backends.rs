@@ -42,9 +42,7 @@ impl RunDatabase {
             name,
         })
     }
-}
 
-impl RunDatabase {
     /// Its URL with `schema` first on the search path (each service keeps its tables in its own schema).
     pub fn url_in_schema(&self, schema: &str) -> String {
         format!("{}&options=-csearch_path%3D{schema}", self.url)

@@ -159,9 +159,9 @@ impl ProcessSnapshot {
     }
 }
 
-/// CPU seconds each program spent from `before` to `after`, most first. A process started in between counts from
-/// zero; one that ended in between is not counted.
-pub fn spent_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Vec<(String, f64)> {
+/// Clock ticks each program spent from `before` to `after`. A process started in between counts from zero; one that
+/// ended in between is not counted.
+fn ticks_between<'a>(before: &ProcessSnapshot, after: &'a ProcessSnapshot) -> HashMap<&'a str, u64> {
     let mut by_command: HashMap<&str, u64> = HashMap::new();
     for (pid, (name, ticks)) in &after.ticks {
         let earlier = before
@@ -171,11 +171,12 @@ pub fn spent_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Vec<(
             .map_or(0, |(_, t)| *t);
         *by_command.entry(name).or_default() += ticks.saturating_sub(earlier);
     }
-    let mut seconds: Vec<(String, f64)> = by_command
-        .into_iter()
-        .filter(|(_, ticks)| *ticks > 0)
-        .map(|(name, ticks)| (name.to_owned(), ticks as f64 / TICKS_PER_SECOND))
-        .collect();
+    by_command
+}
+
+/// The programs that spent any time, most first (then by name, so equal figures print in a stable order).
+fn most_first(seconds: HashMap<String, f64>) -> Vec<(String, f64)> {
+    let mut seconds: Vec<(String, f64)> = seconds.into_iter().filter(|(_, s)| *s > 0.0).collect();
     seconds.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     seconds
 }
@@ -193,13 +194,12 @@ pub fn spent_over(snapshots: &[ProcessSnapshot], from: f64, to: f64) -> Vec<(Str
         if length <= 0.0 || inside <= 0.0 {
             continue;
         }
-        for (name, seconds) in spent_between(before, after) {
-            *by_command.entry(name).or_default() += seconds * inside / length;
+        for (name, ticks) in ticks_between(before, after) {
+            *by_command.entry(name.to_owned()).or_default() +=
+                ticks as f64 / TICKS_PER_SECOND * inside / length;
         }
     }
-    let mut seconds: Vec<(String, f64)> = by_command.into_iter().filter(|(_, s)| *s > 0.0).collect();
-    seconds.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    seconds
+    most_first(by_command)
 }
 
 /// The program a process name stands for: a kernel worker's name changes with the work it does
@@ -336,7 +336,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            spent_between(&before, &after),
+            spent_over(&[before, after], 10.0, 11.0),
             vec![("postgres".to_owned(), 0.9), ("omni".to_owned(), 0.2)]
         );
     }
