@@ -53,6 +53,10 @@ pub struct IntakeArgs {
     /// Orders/s in the latency run; default: half the pipeline's maximum rate just measured.
     #[arg(long)]
     latency_rate: Option<f64>,
+    /// Also print the throughput run as a timeline, every 50 ms instead of every tenth: orders stored, the cores
+    /// busy in all and each program's. Shows whether intake waits (cores idle) or works (cores busy) when slow.
+    #[arg(long)]
+    timeline: bool,
     /// Most seconds to wait for the last reserved event after the paced orders.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     drain_seconds: u64,
@@ -127,13 +131,19 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
     let db_url = backends.database.url_in_schema("orders");
     let expected = i64::try_from(args.orders).unwrap_or(i64::MAX);
-    let drained = tokio::task::spawn_blocking(move || wait_for_intake(&db_url, expected)).await?;
+    let poll = if args.timeline {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_millis(100)
+    };
+    let drained = tokio::task::spawn_blocking(move || wait_for_intake(&db_url, expected, poll)).await?;
     orders_only.stop().await?;
     let Drained {
         taken,
         seconds,
         by_tenth,
         cpu_by_program,
+        timeline,
     } = drained?;
     let intake_rate = (taken - 1).max(1) as f64 / seconds.max(1e-6);
     println!(
@@ -151,6 +161,12 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         "CPU per order stored (µs, by program, the whole machine over those seconds): {}",
         per_order(&cpu_by_program, taken)
     );
+    if args.timeline {
+        println!("timeline (from the first order stored; cores busy of 2):");
+        for line in &timeline {
+            println!("  {line}");
+        }
+    }
 
     // The bare consumer: the same messages, a fresh group, nothing but counting.
     let (bare_rate, bare_first_rate) =
@@ -433,8 +449,7 @@ struct StatusCount {
 /// how many and the seconds from the first to the last. Progress comes from PostgreSQL's statistics (rows inserted
 /// into `orders`, no scan); the exact count and span are read once they say enough rows are in. (Until this was
 /// cheap, a `COUNT(*)` over the whole table every 20 ms on a new connection took a third of PostgreSQL's time.)
-fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
-    const POLL: Duration = Duration::from_millis(100);
+fn wait_for_intake(db_url: &str, expected: i64, poll: Duration) -> anyhow::Result<Drained> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut pg = diesel::PgConnection::establish(db_url)?;
     let mut snapshots = vec![ProcessSnapshot::read()];
@@ -466,11 +481,13 @@ fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
                 .bind::<diesel::sql_types::Double, _>(span.first)
                 .bind::<diesel::sql_types::Double, _>(span.last.max(span.first + 1e-6))
                 .load(&mut pg)?;
+                let timeline = timeline(&mut pg, &snapshots, span.first, span.last)?;
                 return Ok(Drained {
                     by_tenth: tenths.iter().map(|t| t.taken).collect(),
                     taken: span.taken,
                     seconds: span.last - span.first,
                     cpu_by_program,
+                    timeline,
                 });
             }
         }
@@ -478,9 +495,61 @@ fn wait_for_intake(db_url: &str, expected: i64) -> anyhow::Result<Drained> {
             Instant::now() < deadline,
             "intake stored fewer than {expected} orders within 600 s"
         );
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
         snapshots.push(ProcessSnapshot::read());
     }
+}
+
+/// One line per interval between snapshots that overlaps the span from `first` to `last` (seconds since the
+/// epoch): its start from `first`, orders stored in it per second, the cores busy and the three busiest programs.
+fn timeline(
+    pg: &mut diesel::PgConnection,
+    snapshots: &[ProcessSnapshot],
+    first: f64,
+    last: f64,
+) -> anyhow::Result<Vec<String>> {
+    let bounds: Vec<f64> = snapshots.iter().map(|s| s.at).collect();
+    // `width_bucket`: 0 before the first bound, i for [bounds[i-1], bounds[i]).
+    let buckets: Vec<Bucket> = diesel::sql_query(
+        "SELECT width_bucket(EXTRACT(EPOCH FROM created_at)::FLOAT8, $1) AS bucket, COUNT(*)::BIGINT AS taken \
+         FROM orders WHERE partner_order_id LIKE 'TP-%' GROUP BY 1",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Double>, _>(&bounds)
+    .load(pg)?;
+    let taken: HashMap<i32, i64> = buckets.into_iter().map(|b| (b.bucket, b.taken)).collect();
+    Ok(snapshots
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[1].at > first && pair[0].at <= last)
+        .map(|(i, pair)| {
+            let usage = crate::stats::usage_between(&pair[0], &pair[1]);
+            let stored = taken
+                .get(&(i32::try_from(i).unwrap_or(i32::MAX) + 1))
+                .copied()
+                .unwrap_or(0);
+            let programs = usage
+                .by_program
+                .iter()
+                .take(3)
+                .map(|(name, cores)| format!("{name} {cores:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{:+6.3} s  {:>7.0} orders/s  busy {}  ({programs})",
+                pair[0].at - first,
+                stored as f64 / (pair[1].at - pair[0].at).max(1e-6),
+                usage.busy_cores.map_or("?".to_owned(), |c| format!("{c:.2}")),
+            )
+        })
+        .collect())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Bucket {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    bucket: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    taken: i64,
 }
 
 /// What the orders service stored from the filled topic.
@@ -493,6 +562,8 @@ struct Drained {
     by_tenth: Vec<i64>,
     /// CPU seconds each program on the machine spent over those seconds (interpolated between polls).
     cpu_by_program: Vec<(String, f64)>,
+    /// The span poll by poll (see [`timeline`]).
+    timeline: Vec<String>,
 }
 
 #[derive(diesel::QueryableByName)]

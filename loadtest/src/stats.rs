@@ -144,6 +144,8 @@ pub struct ProcessSnapshot {
     pub at: f64,
     /// Per pid: command name and ticks so far.
     pub ticks: HashMap<u32, (String, u64)>,
+    /// The whole machine's busy and total ticks so far (all cores), from `/proc/stat`.
+    pub machine: Option<(u64, u64)>,
 }
 
 impl ProcessSnapshot {
@@ -155,7 +157,43 @@ impl ProcessSnapshot {
         Self {
             at,
             ticks: read_processes(),
+            machine: read_cpu(),
         }
+    }
+}
+
+/// How the CPUs were used between two snapshots: the cores busy in all (from `/proc/stat`, when both have it) and
+/// each program's share, in cores (1.0: one core all the time), most first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    /// Cores busy, whatever ran on them.
+    pub busy_cores: Option<f64>,
+    /// Cores each program used, most first.
+    pub by_program: Vec<(String, f64)>,
+}
+
+/// [`Usage`] from `before` to `after`.
+pub fn usage_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Usage {
+    let seconds = after.at - before.at;
+    if seconds <= 0.0 {
+        return Usage {
+            busy_cores: None,
+            by_program: Vec::new(),
+        };
+    }
+    let cores = |ticks: u64| ticks as f64 / TICKS_PER_SECOND / seconds;
+    let busy_cores = match (before.machine, after.machine) {
+        // `/proc/stat` adds up every core's busy ticks.
+        (Some((busy0, _)), Some((busy1, _))) => Some(cores(busy1.saturating_sub(busy0))),
+        _ => None,
+    };
+    let by_program = ticks_between(before, after)
+        .into_iter()
+        .map(|(name, ticks)| (name.to_owned(), cores(ticks)))
+        .collect();
+    Usage {
+        busy_cores,
+        by_program: most_first(by_program),
     }
 }
 
@@ -311,6 +349,7 @@ mod tests {
                 .iter()
                 .map(|(pid, name, t)| (*pid, ((*name).to_owned(), *t)))
                 .collect(),
+            machine: None,
         }
     }
 
@@ -366,6 +405,24 @@ mod tests {
             vec![("postgres".to_owned(), 3.0)]
         );
         assert!(spent_over(&snapshots[..1], 0.0, 9.0).is_empty());
+    }
+
+    #[test]
+    fn usage_is_in_cores_over_the_interval() {
+        let mut before = snapshot(10.0, &[(1, "postgres", 100), (2, "omni", 40)]);
+        let mut after = snapshot(10.5, &[(1, "postgres", 140), (2, "omni", 50)]);
+        // Without `/proc/stat`, the busy cores are unknown.
+        assert_eq!(usage_between(&before, &after).busy_cores, None);
+        before.machine = Some((1_000, 5_000));
+        after.machine = Some((1_070, 5_100));
+        let usage = usage_between(&before, &after);
+        // 70 busy ticks in half a second: 1.4 cores.
+        assert!(usage.busy_cores.is_some_and(|c| (c - 1.4).abs() < 1e-9));
+        assert_eq!(
+            usage.by_program,
+            vec![("postgres".to_owned(), 0.8), ("omni".to_owned(), 0.2)]
+        );
+        assert_eq!(usage_between(&after, &before).by_program, Vec::new());
     }
 
     #[test]
