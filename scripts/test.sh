@@ -18,9 +18,11 @@
 #      libsqlite3-dev, libssl-dev, pkg-config, build-essential, python3; cargo-nextest
 #   2. PostgreSQL on 127.0.0.1:5432, trust auth, superuser role postgres
 #   3. Redis on 127.0.0.1:6379
-#   4. Nisshi (Kafka protocol) broker, built once into $OMNI_TOOL_CACHE, started on a free port
+#   4. Nisshi (Kafka protocol) broker, built once into $OMNI_TOOL_CACHE; when it is not there yet, a
+#      full run builds it in the background while steps 5 and 6 build the workspace
 #   5. cargo fmt --check, scripts/check-deploy.sh (deployment artifacts), .ci/check-boundaries,
-#      cargo clippy -D warnings, cargo nextest run
+#      cargo clippy -D warnings
+#   6. the broker started on a free port, cargo nextest run
 #
 # Exports for the tests:
 #   OMNI_TEST_DATABASE_URL     postgres://postgres@127.0.0.1:5432/postgres
@@ -102,6 +104,12 @@ cleanup() {
         local pid
         for pid in "${STARTED_PIDS[@]}"; do stop_pid "$pid"; done
     fi
+    # A background build of the broker still running (the run failed before the tests): stop its process group.
+    # It resumes where it stopped next time (its target dir is kept).
+    if [[ -n ${NISSHI_BUILD_PID:-} ]]; then
+        kill -TERM -- "-$NISSHI_BUILD_PID" 2>/dev/null
+        wait "$NISSHI_BUILD_PID" 2>/dev/null
+    fi
     print_timings
     # Repeat the test runner's closing line last, so it is the run's last word.
     if [[ -n $NEXTEST_LOG && -f $NEXTEST_LOG ]]; then
@@ -139,32 +147,49 @@ step_begin "redis"
 ensure_redis
 step_end
 
-step_begin "nisshi binary"
-ensure_nisshi
-step_end
+# Starts the broker and exports the test environment (printed as `export` lines).
+start_broker_and_export() {
+    step_begin "nisshi broker"
+    ((INFRA_ONLY)) && NISSHI_DETACH=1
+    start_nisshi
+    step_end
 
-step_begin "nisshi broker"
-((INFRA_ONLY)) && NISSHI_DETACH=1
-start_nisshi
-step_end
+    export OMNI_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+    export OMNI_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    OMNI_REDIS_SERVER_BIN=$(command -v redis-server)
+    export OMNI_REDIS_SERVER_BIN
+    export OMNI_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$NISSHI_PORT"
+    export OMNI_NISSHI_BIN="$NISSHI_BIN"
 
-export OMNI_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-export OMNI_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-OMNI_REDIS_SERVER_BIN=$(command -v redis-server)
-export OMNI_REDIS_SERVER_BIN
-export OMNI_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$NISSHI_PORT"
-export OMNI_NISSHI_BIN="$NISSHI_BIN"
+    log "test environment"
+    local var
+    for var in OMNI_TEST_DATABASE_URL OMNI_TEST_REDIS_URL OMNI_REDIS_SERVER_BIN OMNI_TEST_KAFKA_BOOTSTRAP OMNI_NISSHI_BIN; do
+        if ((INFRA_ONLY)); then
+            printf 'export %s=%q\n' "$var" "${!var}" >&3
+        else
+            printf 'export %s=%q\n' "$var" "${!var}"
+        fi
+    done
+}
 
-log "test environment"
-for var in OMNI_TEST_DATABASE_URL OMNI_TEST_REDIS_URL OMNI_REDIS_SERVER_BIN OMNI_TEST_KAFKA_BOOTSTRAP OMNI_NISSHI_BIN; do
-    if ((INFRA_ONLY)); then
-        printf 'export %s=%q\n' "$var" "${!var}" >&3
-    else
-        printf 'export %s=%q\n' "$var" "${!var}"
-    fi
-done
+# On a new machine the broker takes about 20 minutes to build. A full run builds it in the background, beside the
+# lint and the workspace's build, which need no broker (each leaves a core idle at times: linking, the last crates
+# of the graph); the tests wait for it. Only --infra-only needs the broker at once.
+NISSHI_BUILD_PID=""
+if ((INFRA_ONLY)) || nisshi_ok; then
+    step_begin "nisshi binary"
+    ensure_nisshi
+    step_end
+else
+    log "nisshi binary: building in the background (log $SCRATCH/nisshi-build.out)"
+    # Its own process group, so that a failed run stops the whole build (cargo and every rustc) on exit.
+    setsid bash -c 'set -euo pipefail; source "$1/scripts/lib/common.sh"; source "$1/scripts/lib/infra.sh"; ensure_nisshi' \
+        _ "$ROOT" >"$SCRATCH/nisshi-build.out" 2>&1 </dev/null 3>&- &
+    NISSHI_BUILD_PID=$!
+fi
 
 if ((INFRA_ONLY)); then
+    start_broker_and_export
     KEEP_RUNNING=1
     log "infrastructure is up; the broker keeps running after this script"
     info "nisshi PID $NISSHI_PID (also in $SCRATCH/nisshi.pid), log $SCRATCH/nisshi.log"
@@ -217,8 +242,28 @@ if ((LINT)); then
 fi
 
 nextest=(cargo nextest run --workspace --no-fail-fast)
-is_ci && nextest+=(--profile ci)
+nextest_build=(cargo nextest run --workspace --no-run)
+is_ci && nextest+=(--profile ci) && nextest_build+=(--profile ci)
 nextest+=("${NEXTEST_ARGS[@]}")
+
+if [[ -n $NISSHI_BUILD_PID ]]; then
+    # Build the tests while the broker still builds; then wait for it.
+    step_begin "cargo nextest --no-run"
+    "${nextest_build[@]}"
+    step_end
+    step_begin "nisshi binary (background build)"
+    if ! wait "$NISSHI_BUILD_PID"; then
+        NISSHI_BUILD_PID=""
+        cat "$SCRATCH/nisshi-build.out" >&2
+        die "the background build of nisshi failed (above)"
+    fi
+    NISSHI_BUILD_PID=""
+    cat "$SCRATCH/nisshi-build.out"
+    ensure_nisshi
+    step_end
+fi
+start_broker_and_export
+
 step_begin "cargo nextest"
 info "${nextest[*]}"
 if is_ci; then
