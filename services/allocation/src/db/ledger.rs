@@ -1,11 +1,11 @@
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use omni_contracts::api::{LocationAvailability, MovementKind, StockMovement};
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
-use super::schema::{movements, reservation_lines};
+use super::schema::{movements, reservation_lines, stock_checkpoints};
 
 /// Whether a movement with this event id is already in the ledger.
 pub fn contains(conn: &mut DbConnection, event_id: &str) -> omni_db::Result<bool> {
@@ -16,14 +16,142 @@ pub fn contains(conn: &mut DbConnection, event_id: &str) -> omni_db::Result<bool
     Ok(n > 0)
 }
 
-/// On-hand of a SKU at a location: the sum of its deltas.
+/// On-hand of a SKU at a location (see [`levels`]).
 pub fn on_hand(conn: &mut DbConnection, location: &LocationId, sku: &Sku) -> omni_db::Result<i64> {
-    let total: i64 = movements::table
-        .filter(movements::sku.eq(sku.as_str()))
-        .filter(movements::location_id.eq(location.as_str()))
-        .select(sql::<BigInt>("CAST(COALESCE(SUM(delta), 0) AS BIGINT)"))
+    Ok(levels(conn, sku)?
+        .into_iter()
+        .find(|(l, _)| l == location.as_str())
+        .map_or(0, |(_, on_hand)| on_hand))
+}
+
+/// Movements a SKU's tail may hold before [`levels`] takes a checkpoint: what on-hand sums at most (about), at the
+/// cost of one more checkpoint row per location every this many movements.
+pub const CHECKPOINT_AFTER: i64 = 1_000;
+
+/// A SKU's on-hand by location, in location order: its newest checkpoint plus the movements written after the
+/// checkpoint's cut. Every location that has ever had a movement of the SKU is there, at 0 too. When the tail has
+/// grown past [`CHECKPOINT_AFTER`] movements it takes a new checkpoint, in the caller's transaction.
+pub fn levels(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Levels> {
+    levels_checkpointing_after(conn, sku, CHECKPOINT_AFTER)
+}
+
+/// [`levels`], with a checkpoint once the tail is longer than `after` movements.
+pub fn levels_checkpointing_after(conn: &mut DbConnection, sku: &Sku, after: i64) -> omni_db::Result<Levels> {
+    let (cut, checkpointed) = newest_checkpoint(conn, sku)?;
+    let of_sku = movements::table.filter(movements::sku.eq(sku.as_str()));
+    let tail: Vec<(String, i64, i64)> = match cut {
+        Some(cut) => of_sku
+            .filter(movements::written_by.ge(cut))
+            .group_by(movements::location_id)
+            .select(tail_sums())
+            .load(conn)?,
+        // Without a checkpoint the tail is the whole history, the rows from before `written_by` (NULL) too.
+        None => of_sku
+            .group_by(movements::location_id)
+            .select(tail_sums())
+            .load(conn)?,
+    };
+    let tail_length: i64 = tail.iter().map(|(_, _, n)| n).sum();
+    let levels = crate::domain::levels(
+        checkpointed,
+        tail.into_iter().map(|(location, delta, _)| (location, delta)),
+    );
+    if tail_length > after {
+        checkpoint(conn, sku, cut)?;
+    }
+    Ok(levels)
+}
+
+/// What a tail sums by location: the location, its change of on-hand, and its number of movements.
+fn tail_sums() -> (
+    movements::location_id,
+    diesel::expression::SqlLiteral<BigInt>,
+    diesel::expression::SqlLiteral<BigInt>,
+) {
+    (
+        movements::location_id,
+        sql::<BigInt>(SUM_DELTA),
+        sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+    )
+}
+
+/// On-hand by location.
+pub type Levels = Vec<(String, i64)>;
+
+/// The cut of a SKU's newest checkpoint (`None` without one) and its on-hand by location.
+fn newest_checkpoint(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<(Option<i64>, Levels)> {
+    let cut: Option<i64> = stock_checkpoints::table
+        .filter(stock_checkpoints::sku.eq(sku.as_str()))
+        .select(diesel::dsl::max(stock_checkpoints::cut))
         .first(conn)?;
-    Ok(total)
+    let Some(cut) = cut else {
+        return Ok((None, Vec::new()));
+    };
+    let levels = stock_checkpoints::table
+        .filter(stock_checkpoints::sku.eq(sku.as_str()))
+        .filter(stock_checkpoints::cut.eq(cut))
+        .select((stock_checkpoints::location_id, stock_checkpoints::on_hand))
+        .load(conn)?;
+    Ok((Some(cut), levels))
+}
+
+/// Inserts a checkpoint of the SKU at the newest cut that is safe now: the `previous` checkpoint (none: the rows
+/// from before `written_by` instead) plus the movements from its cut up to the new one. Nothing when the cut has
+/// not moved; a checkpoint at the same cut taken meanwhile by another transaction is the same sum, and stays.
+fn checkpoint(conn: &mut DbConnection, sku: &Sku, previous: Option<i64>) -> omni_db::Result<()> {
+    let cut: i64 = diesel::select(sql::<BigInt>(safe_cut(conn))).get_result(conn)?;
+    if previous.is_some_and(|previous| cut <= previous) {
+        return Ok(());
+    }
+    let (sku, first, previous) = (sku.as_str(), previous.is_none(), previous.unwrap_or(i64::MIN));
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(CHECKPOINT)
+            .bind::<Text, _>(sku)
+            .bind::<BigInt, _>(cut)
+            .bind::<BigInt, _>(previous)
+            .bind::<Bool, _>(first)
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::sql_query(CHECKPOINT.replace('$', "?"))
+            .bind::<Text, _>(sku)
+            .bind::<BigInt, _>(cut)
+            .bind::<BigInt, _>(previous)
+            .bind::<Bool, _>(first)
+            .execute(sqlite)?,
+    };
+    Ok(())
+}
+
+/// A checkpoint of SKU $1 at cut $2: the checkpoint at cut $3 plus the movements from $3 up to $2, by location; in
+/// the first ($4), also the rows from before `written_by`. `WHERE true`: SQLite parses an upsert after
+/// `INSERT … SELECT` only when the select has a `WHERE`.
+const CHECKPOINT: &str = "INSERT INTO stock_checkpoints (sku, cut, location_id, on_hand) \
+     SELECT $1, $2, location_id, CAST(SUM(on_hand) AS BIGINT) FROM ( \
+         SELECT location_id, on_hand FROM stock_checkpoints WHERE sku = $1 AND cut = $3 \
+         UNION ALL \
+         SELECT location_id, delta AS on_hand FROM movements \
+         WHERE sku = $1 AND ((written_by >= $3 AND written_by < $2) OR ($4 AND written_by IS NULL)) \
+     ) AS moved WHERE true GROUP BY location_id \
+     ON CONFLICT DO NOTHING";
+
+/// The highest cut below which no movement can still appear. PostgreSQL: the oldest transaction still running
+/// when this statement's snapshot was taken; every transaction with a lower id has committed or rolled back.
+/// SQLite: writers take turns, so every movement there is already written; the next one is numbered above it.
+fn safe_cut(conn: &DbConnection) -> &'static str {
+    match conn {
+        DbConnection::Pg(_) => "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)",
+        DbConnection::Sqlite(_) => NEXT_SQLITE_WRITE,
+    }
+}
+
+/// What a movement written now is numbered on SQLite: one more than the highest rowid (the ledger deletes nothing).
+const NEXT_SQLITE_WRITE: &str = "(SELECT COALESCE(MAX(rowid), 0) + 1 FROM movements)";
+
+/// What a movement is numbered with as it is written (`written_by`): on PostgreSQL its transaction's id.
+fn written_by(conn: &DbConnection) -> &'static str {
+    match conn {
+        DbConnection::Pg(_) => "txid_current()",
+        DbConnection::Sqlite(_) => NEXT_SQLITE_WRITE,
+    }
 }
 
 /// Appends a movement with its computed delta.
@@ -67,19 +195,18 @@ pub fn append_entry(conn: &mut DbConnection, entry: &Entry<'_>) -> omni_db::Resu
             movements::quantity.eq(entry.quantity),
             movements::delta.eq(entry.delta),
             movements::recorded_at.eq(omni_db::now()),
+            movements::written_by.eq(sql::<Nullable<BigInt>>(written_by(conn))),
         ))
         .execute(conn)?;
     Ok(())
 }
 
-/// Every location that has a ledger row for the SKU.
+/// Every location that has a ledger row for the SKU, in order.
 pub fn locations_of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<String>> {
-    Ok(movements::table
-        .filter(movements::sku.eq(sku.as_str()))
-        .select(movements::location_id)
-        .distinct()
-        .order(movements::location_id.asc())
-        .load(conn)?)
+    Ok(levels(conn, sku)?
+        .into_iter()
+        .map(|(location, _)| location)
+        .collect())
 }
 
 fn kind_name(kind: MovementKind) -> &'static str {
@@ -100,12 +227,7 @@ const HELD: &str = "held";
 
 /// The per-location picture of a SKU from the ledger and the held reservations.
 pub fn availability(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<LocationAvailability>> {
-    let on_hand: Vec<(String, i64)> = movements::table
-        .filter(movements::sku.eq(sku.as_str()))
-        .group_by(movements::location_id)
-        .select((movements::location_id, sql::<BigInt>(SUM_DELTA)))
-        .order(movements::location_id.asc())
-        .load(conn)?;
+    let on_hand = levels(conn, sku)?;
     let held: Vec<(String, i64)> = reservation_lines::table
         .filter(reservation_lines::sku.eq(sku.as_str()))
         .filter(sql::<Bool>(HELD))
@@ -130,7 +252,8 @@ pub fn availability(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<L
         .collect())
 }
 
-/// Every (location, SKU, on-hand) in the ledger, for rebuilding the hold store.
+/// Every (location, SKU, on-hand) in the ledger, for rebuilding the hold store. It sums the whole ledger, not the
+/// checkpoints: it runs only when the hold store lost its data, and the movements are the truth.
 pub fn all_levels(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, String, i64)>> {
     Ok(movements::table
         .group_by((movements::location_id, movements::sku))

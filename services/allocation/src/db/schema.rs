@@ -58,6 +58,16 @@ diesel::table! {
         quantity -> BigInt,
         delta -> BigInt,
         recorded_at -> Timestamp,
+        written_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    stock_checkpoints (sku, cut, location_id) {
+        sku -> Text,
+        cut -> BigInt,
+        location_id -> Text,
+        on_hand -> BigInt,
     }
 }
 

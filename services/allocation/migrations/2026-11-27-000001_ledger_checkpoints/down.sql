@@ -1,0 +1,3 @@
+DROP TABLE stock_checkpoints;
+DROP INDEX movements_tail;
+ALTER TABLE movements DROP COLUMN written_by;
