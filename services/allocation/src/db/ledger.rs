@@ -78,21 +78,30 @@ fn tail_sums() -> (
 /// On-hand by location.
 pub type Levels = Vec<(String, i64)>;
 
-/// The cut of a SKU's newest checkpoint (`None` without one) and its on-hand by location.
+/// The cut of a SKU's newest checkpoint (`None` without one) and its on-hand by location, in one query.
 fn newest_checkpoint(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<(Option<i64>, Levels)> {
-    let cut: Option<i64> = stock_checkpoints::table
+    let rows: Vec<(i64, String, i64)> = stock_checkpoints::table
         .filter(stock_checkpoints::sku.eq(sku.as_str()))
-        .select(diesel::dsl::max(stock_checkpoints::cut))
-        .first(conn)?;
-    let Some(cut) = cut else {
-        return Ok((None, Vec::new()));
-    };
-    let levels = stock_checkpoints::table
-        .filter(stock_checkpoints::sku.eq(sku.as_str()))
-        .filter(stock_checkpoints::cut.eq(cut))
-        .select((stock_checkpoints::location_id, stock_checkpoints::on_hand))
+        .filter(
+            sql::<Bool>(
+                "stock_checkpoints.cut = (SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = ",
+            )
+            .bind::<Text, _>(sku.as_str())
+            .sql(")"),
+        )
+        .select((
+            stock_checkpoints::cut,
+            stock_checkpoints::location_id,
+            stock_checkpoints::on_hand,
+        ))
         .load(conn)?;
-    Ok((Some(cut), levels))
+    let cut = rows.first().map(|(cut, _, _)| *cut);
+    Ok((
+        cut,
+        rows.into_iter()
+            .map(|(_, location, on_hand)| (location, on_hand))
+            .collect(),
+    ))
 }
 
 /// Inserts a checkpoint of the SKU at the newest cut that is safe now: the `previous` checkpoint (none: the rows
