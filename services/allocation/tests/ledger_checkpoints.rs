@@ -8,6 +8,7 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use diesel_migrations::MigrationHarness;
 use omni_allocation::db::ledger::{self, Entry};
 use omni_contracts::Sku;
 use omni_db::DbConnection;
@@ -73,7 +74,9 @@ async fn levels_always_sum_the_whole_ledger(backend: Backend) -> anyhow::Result<
     let db = database.migrated(omni_allocation::MIGRATIONS).await?;
     db.run(|conn| -> anyhow::Result<()> {
         let sku = sku();
-        // Rows written before the migration have no `written_by`: the first checkpoint must take them in.
+        // Rows written before the checkpoints' migration: it must take them in as the first checkpoints.
+        conn.revert_last_migration(omni_allocation::MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("reverting the checkpoints' migration: {e}"))?;
         for old in 0..50_usize {
             use omni_allocation::db::schema::movements;
             diesel::insert_into(movements::table)
@@ -88,6 +91,9 @@ async fn levels_always_sum_the_whole_ledger(backend: Backend) -> anyhow::Result<
                 ))
                 .execute(conn)?;
         }
+        conn.run_pending_migrations(omni_allocation::MIGRATIONS)
+            .map_err(|e| anyhow::anyhow!("the checkpoints' migration: {e}"))?;
+        ensure!(ledger::levels_checkpointing_after(conn, &sku, 0)? == whole_ledger(conn)?);
         let mut n = 0;
         for round in 0..30_i64 {
             // Each round writes 60 movements in one transaction, a mix of receipts and sales at every location.

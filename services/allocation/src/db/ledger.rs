@@ -37,108 +37,86 @@ pub fn levels(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Levels> {
 
 /// [`levels`], with a checkpoint once the tail is longer than `after` movements.
 pub fn levels_checkpointing_after(conn: &mut DbConnection, sku: &Sku, after: i64) -> omni_db::Result<Levels> {
-    let (cut, checkpointed) = newest_checkpoint(conn, sku)?;
-    let of_sku = movements::table.filter(movements::sku.eq(sku.as_str()));
-    let tail: Vec<(String, i64, i64)> = match cut {
-        Some(cut) => of_sku
-            .filter(movements::written_by.ge(cut))
-            .group_by(movements::location_id)
-            .select(tail_sums())
-            .load(conn)?,
-        // Without a checkpoint the tail is the whole history, the rows from before `written_by` (NULL) too.
-        None => of_sku
-            .group_by(movements::location_id)
-            .select(tail_sums())
-            .load(conn)?,
+    let levels: Vec<Level> = match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(LEVELS)
+            .bind::<Text, _>(sku.as_str())
+            .bind::<BigInt, _>(i64::MIN)
+            .load(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::sql_query(LEVELS.replace('$', "?"))
+            .bind::<Text, _>(sku.as_str())
+            .bind::<BigInt, _>(i64::MIN)
+            .load(sqlite)?,
     };
-    let tail_length: i64 = tail.iter().map(|(_, _, n)| n).sum();
-    let levels = crate::domain::levels(
-        checkpointed,
-        tail.into_iter().map(|(location, delta, _)| (location, delta)),
-    );
-    if tail_length > after {
-        checkpoint(conn, sku, cut)?;
+    if levels.iter().map(|l| l.moved).sum::<i64>() > after {
+        let newest: Option<i64> = stock_checkpoints::table
+            .filter(stock_checkpoints::sku.eq(sku.as_str()))
+            .select(diesel::dsl::max(stock_checkpoints::cut))
+            .first(conn)?;
+        checkpoint(conn, sku, newest)?;
     }
-    Ok(levels)
+    Ok(levels.into_iter().map(|l| (l.location_id, l.on_hand)).collect())
 }
 
-/// What a tail sums by location: the location, its change of on-hand, and its number of movements.
-fn tail_sums() -> (
-    movements::location_id,
-    diesel::expression::SqlLiteral<BigInt>,
-    diesel::expression::SqlLiteral<BigInt>,
-) {
-    (
-        movements::location_id,
-        sql::<BigInt>(SUM_DELTA),
-        sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
-    )
+/// A SKU's ($1) on-hand by location in one statement: the rows of its newest checkpoint and the movements written
+/// since that checkpoint's cut (all of them, without one: $2 is below every cut), with how many movements that
+/// tail holds per location. Every SKU with movements from before `written_by` has a checkpoint at cut 0 (the
+/// migration), so the tail never holds those.
+const LEVELS: &str = "SELECT location_id, CAST(SUM(on_hand) AS BIGINT) AS on_hand, CAST(SUM(moved) AS BIGINT) AS moved \
+     FROM ( \
+         SELECT location_id, on_hand, 0 AS moved FROM stock_checkpoints \
+         WHERE sku = $1 AND cut = (SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = $1) \
+         UNION ALL \
+         SELECT location_id, delta AS on_hand, 1 AS moved FROM movements \
+         WHERE sku = $1 \
+         AND written_by >= COALESCE((SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = $1), $2) \
+     ) AS levels GROUP BY location_id ORDER BY location_id";
+
+/// One location's row of [`LEVELS`].
+#[derive(QueryableByName)]
+struct Level {
+    #[diesel(sql_type = Text)]
+    location_id: String,
+    #[diesel(sql_type = BigInt)]
+    on_hand: i64,
+    /// Movements of the tail at this location.
+    #[diesel(sql_type = BigInt)]
+    moved: i64,
 }
 
 /// On-hand by location.
 pub type Levels = Vec<(String, i64)>;
 
-/// The cut of a SKU's newest checkpoint (`None` without one) and its on-hand by location, in one query.
-fn newest_checkpoint(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<(Option<i64>, Levels)> {
-    let rows: Vec<(i64, String, i64)> = stock_checkpoints::table
-        .filter(stock_checkpoints::sku.eq(sku.as_str()))
-        .filter(
-            sql::<Bool>(
-                "stock_checkpoints.cut = (SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = ",
-            )
-            .bind::<Text, _>(sku.as_str())
-            .sql(")"),
-        )
-        .select((
-            stock_checkpoints::cut,
-            stock_checkpoints::location_id,
-            stock_checkpoints::on_hand,
-        ))
-        .load(conn)?;
-    let cut = rows.first().map(|(cut, _, _)| *cut);
-    Ok((
-        cut,
-        rows.into_iter()
-            .map(|(_, location, on_hand)| (location, on_hand))
-            .collect(),
-    ))
-}
-
-/// Inserts a checkpoint of the SKU at the newest cut that is safe now: the `previous` checkpoint (none: the rows
-/// from before `written_by` instead) plus the movements from its cut up to the new one. Nothing when the cut has
-/// not moved; a checkpoint at the same cut taken meanwhile by another transaction is the same sum, and stays.
+/// Inserts a checkpoint of the SKU at the newest cut that is safe now: the `previous` checkpoint plus the movements
+/// from its cut up to the new one. Nothing when the cut has not moved; a checkpoint at the same cut taken meanwhile
+/// by another transaction is the same sum, and stays.
 fn checkpoint(conn: &mut DbConnection, sku: &Sku, previous: Option<i64>) -> omni_db::Result<()> {
     let cut: i64 = diesel::select(sql::<BigInt>(safe_cut(conn))).get_result(conn)?;
     if previous.is_some_and(|previous| cut <= previous) {
         return Ok(());
     }
-    let (sku, first, previous) = (sku.as_str(), previous.is_none(), previous.unwrap_or(i64::MIN));
+    let (sku, previous) = (sku.as_str(), previous.unwrap_or(i64::MIN));
     match conn {
         DbConnection::Pg(pg) => diesel::sql_query(CHECKPOINT)
             .bind::<Text, _>(sku)
             .bind::<BigInt, _>(cut)
             .bind::<BigInt, _>(previous)
-            .bind::<Bool, _>(first)
             .execute(pg)?,
         DbConnection::Sqlite(sqlite) => diesel::sql_query(CHECKPOINT.replace('$', "?"))
             .bind::<Text, _>(sku)
             .bind::<BigInt, _>(cut)
             .bind::<BigInt, _>(previous)
-            .bind::<Bool, _>(first)
             .execute(sqlite)?,
     };
     Ok(())
 }
 
-/// A checkpoint of SKU $1 at cut $2: the checkpoint at cut $3 plus the movements from $3 up to $2, by location; in
-/// the first ($4), also the rows from before `written_by`. `WHERE true`: SQLite parses an upsert after
-/// `INSERT … SELECT` only when the select has a `WHERE`.
+/// A checkpoint of SKU $1 at cut $2: the checkpoint at cut $3 plus the movements from $3 up to $2, by location.
+/// `WHERE true`: SQLite parses an upsert after `INSERT … SELECT` only when the select has a `WHERE`.
 const CHECKPOINT: &str = "INSERT INTO stock_checkpoints (sku, cut, location_id, on_hand) \
      SELECT $1, $2, location_id, CAST(SUM(on_hand) AS BIGINT) FROM ( \
          SELECT location_id, on_hand FROM stock_checkpoints WHERE sku = $1 AND cut = $3 \
          UNION ALL \
-         SELECT location_id, delta AS on_hand FROM movements \
-         WHERE sku = $1 AND ((written_by >= $3 AND written_by < $2) OR ($4 AND written_by IS NULL)) \
+         SELECT location_id, delta AS on_hand FROM movements WHERE sku = $1 AND written_by >= $3 AND written_by < $2 \
      ) AS moved WHERE true GROUP BY location_id \
      ON CONFLICT DO NOTHING";
 

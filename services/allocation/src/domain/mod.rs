@@ -13,19 +13,6 @@ pub fn atp(on_hand: i64, reserved: i64) -> i64 {
     (on_hand - reserved).max(0)
 }
 
-/// On-hand by location from a checkpoint and the sums of the movements after it, in location order: a location in
-/// either is there, at 0 too.
-pub fn levels(
-    checkpointed: impl IntoIterator<Item = (String, i64)>,
-    moved_since: impl IntoIterator<Item = (String, i64)>,
-) -> Vec<(String, i64)> {
-    let mut levels: BTreeMap<String, i64> = checkpointed.into_iter().collect();
-    for (location, delta) in moved_since {
-        *levels.entry(location).or_default() += delta;
-    }
-    levels.into_iter().collect()
-}
-
 /// How a movement changes on-hand, given the current on-hand (a count sets an absolute level).
 pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i64) -> i64 {
     let q = i64::from(quantity);
@@ -276,21 +263,5 @@ mod shortage_tests {
     #[test]
     fn no_shortage_when_on_hand_covers_the_holds() {
         assert_eq!(short_holds(5, &[("a", 5)]), (0, Vec::<&str>::new()));
-    }
-}
-
-#[cfg(test)]
-mod levels_tests {
-    use super::*;
-
-    #[test]
-    fn levels_add_the_movements_since_to_the_checkpoint_by_location() {
-        let checkpointed = [("B".to_owned(), 5), ("A".to_owned(), 0)];
-        let moved_since = [("C".to_owned(), 2), ("B".to_owned(), -3)];
-        assert_eq!(
-            levels(checkpointed, moved_since),
-            vec![("A".to_owned(), 0), ("B".to_owned(), 2), ("C".to_owned(), 2)]
-        );
-        assert_eq!(levels([], []), Vec::<(String, i64)>::new());
     }
 }
