@@ -32,9 +32,8 @@ checkpoint() { # $1: the previous cut (or NULL), $2: whether this is the SKU's f
 }
 WHOLE="SELECT location_id, CAST(COALESCE(SUM(delta), 0) AS BIGINT) FROM movements WHERE sku = 'HOT'
        GROUP BY location_id ORDER BY location_id;"
-NEWEST="SELECT cut, location_id, on_hand FROM stock_checkpoints WHERE sku = 'HOT'
-        AND stock_checkpoints.cut = (SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = 'HOT');"
-CUT_OF_NEWEST="SELECT MAX(cut) AS cut FROM stock_checkpoints WHERE sku = 'HOT' \\gset"
+NEWEST="SELECT MAX(cut) AS cut FROM stock_checkpoints WHERE sku = 'HOT' \\gset
+        SELECT location_id, on_hand FROM stock_checkpoints WHERE sku = 'HOT' AND cut = :cut;"
 TAIL="SELECT location_id, CAST(COALESCE(SUM(delta), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM movements
       WHERE sku = 'HOT' AND written_by >= :cut GROUP BY location_id;"
 
@@ -64,7 +63,6 @@ echo "== allocation's tables from the migrations, in schema $SCHEMA; $MOVEMENTS 
     echo "\\timing on"
     for _ in 1 2 3; do
         echo "\\echo 'the newest checkpoint:'"; echo "$NEWEST"
-        echo "\\timing off"; echo "$CUT_OF_NEWEST"; echo "\\timing on"
         echo "\\echo 'the tail of 800 since its cut:'"; echo "$TAIL"
     done
     echo "\\echo 'a checkpoint over that tail:'"; checkpoint :cut false

@@ -103,6 +103,15 @@ async fn levels_always_sum_the_whole_ledger(backend: Backend) -> anyhow::Result<
                     let location = LOCATIONS[usize::try_from(i % 3)?];
                     let delta = if (i + round) % 4 == 0 { 7 } else { -2 };
                     write(conn, n, location, delta)?;
+                    // Inside the writing transaction too, as the inventory consumer reads on-hand for each movement
+                    // of a batch.
+                    if i % 7 == 0 {
+                        let levels = ledger::levels(conn, &sku)?;
+                        ensure!(
+                            levels == whole_ledger(conn)?,
+                            "inside round {round}, after movement {i}: {levels:?}"
+                        );
+                    }
                 }
                 Ok(())
             })?;

@@ -37,50 +37,55 @@ pub fn levels(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Levels> {
 
 /// [`levels`], with a checkpoint once the tail is longer than `after` movements.
 pub fn levels_checkpointing_after(conn: &mut DbConnection, sku: &Sku, after: i64) -> omni_db::Result<Levels> {
-    let levels: Vec<Level> = match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(LEVELS)
-            .bind::<Text, _>(sku.as_str())
-            .bind::<BigInt, _>(i64::MIN)
-            .load(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::sql_query(LEVELS.replace('$', "?"))
-            .bind::<Text, _>(sku.as_str())
-            .bind::<BigInt, _>(i64::MIN)
-            .load(sqlite)?,
+    // Plain statements that diesel prepares once per connection. A single statement with the newest cut as a
+    // subquery (a `UNION` of the checkpoint and the tail) planned so much slower that allocation applied half the
+    // POS sales per second (docs/PERFORMANCE.md).
+    let of_sku = movements::table.filter(movements::sku.eq(sku.as_str()));
+    let cut: Option<i64> = stock_checkpoints::table
+        .filter(stock_checkpoints::sku.eq(sku.as_str()))
+        .select(diesel::dsl::max(stock_checkpoints::cut))
+        .first(conn)?;
+    let (checkpointed, tail): (Levels, Vec<(String, i64, i64)>) = match cut {
+        Some(cut) => (
+            stock_checkpoints::table
+                .filter(stock_checkpoints::sku.eq(sku.as_str()))
+                .filter(stock_checkpoints::cut.eq(cut))
+                .select((stock_checkpoints::location_id, stock_checkpoints::on_hand))
+                .load(conn)?,
+            of_sku
+                .filter(movements::written_by.ge(cut))
+                .group_by(movements::location_id)
+                .select(tail_sums())
+                .load(conn)?,
+        ),
+        // Without a checkpoint the tail is all of the SKU's movements.
+        None => (
+            Vec::new(),
+            of_sku
+                .group_by(movements::location_id)
+                .select(tail_sums())
+                .load(conn)?,
+        ),
     };
-    if levels.iter().map(|l| l.moved).sum::<i64>() > after {
-        let newest: Option<i64> = stock_checkpoints::table
-            .filter(stock_checkpoints::sku.eq(sku.as_str()))
-            .select(diesel::dsl::max(stock_checkpoints::cut))
-            .first(conn)?;
-        checkpoint(conn, sku, newest)?;
+    if tail.iter().map(|(_, _, moved)| moved).sum::<i64>() > after {
+        checkpoint(conn, sku, cut)?;
     }
-    Ok(levels.into_iter().map(|l| (l.location_id, l.on_hand)).collect())
+    Ok(crate::domain::levels(checkpointed.into_iter().chain(
+        tail.into_iter().map(|(location, delta, _)| (location, delta)),
+    )))
 }
 
-/// A SKU's ($1) on-hand by location in one statement: the rows of its newest checkpoint and the movements written
-/// since that checkpoint's cut (all of them, without one: $2 is below every cut), with how many movements that
-/// tail holds per location. Every SKU with movements from before `written_by` has a checkpoint at cut 0 (the
-/// migration), so the tail never holds those.
-const LEVELS: &str = "SELECT location_id, CAST(SUM(on_hand) AS BIGINT) AS on_hand, CAST(SUM(moved) AS BIGINT) AS moved \
-     FROM ( \
-         SELECT location_id, on_hand, 0 AS moved FROM stock_checkpoints \
-         WHERE sku = $1 AND cut = (SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = $1) \
-         UNION ALL \
-         SELECT location_id, delta AS on_hand, 1 AS moved FROM movements \
-         WHERE sku = $1 \
-         AND written_by >= COALESCE((SELECT MAX(newest.cut) FROM stock_checkpoints newest WHERE newest.sku = $1), $2) \
-     ) AS levels GROUP BY location_id ORDER BY location_id";
-
-/// One location's row of [`LEVELS`].
-#[derive(QueryableByName)]
-struct Level {
-    #[diesel(sql_type = Text)]
-    location_id: String,
-    #[diesel(sql_type = BigInt)]
-    on_hand: i64,
-    /// Movements of the tail at this location.
-    #[diesel(sql_type = BigInt)]
-    moved: i64,
+/// What a tail sums by location: the location, its change of on-hand, and its number of movements.
+fn tail_sums() -> (
+    movements::location_id,
+    diesel::expression::SqlLiteral<BigInt>,
+    diesel::expression::SqlLiteral<BigInt>,
+) {
+    (
+        movements::location_id,
+        sql::<BigInt>(SUM_DELTA),
+        sql::<BigInt>("CAST(COUNT(*) AS BIGINT)"),
+    )
 }
 
 /// On-hand by location.

@@ -13,6 +13,16 @@ pub fn atp(on_hand: i64, reserved: i64) -> i64 {
     (on_hand - reserved).max(0)
 }
 
+/// On-hand by location, in location order, from a checkpoint's rows and the sums of the movements after it (a
+/// location may be in both): a location in either is there, at 0 too.
+pub fn levels(amounts: impl IntoIterator<Item = (String, i64)>) -> Vec<(String, i64)> {
+    let mut levels: BTreeMap<String, i64> = BTreeMap::new();
+    for (location, amount) in amounts {
+        *levels.entry(location).or_default() += amount;
+    }
+    levels.into_iter().collect()
+}
+
 /// How a movement changes on-hand, given the current on-hand (a count sets an absolute level).
 pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i64) -> i64 {
     let q = i64::from(quantity);
@@ -263,5 +273,25 @@ mod shortage_tests {
     #[test]
     fn no_shortage_when_on_hand_covers_the_holds() {
         assert_eq!(short_holds(5, &[("a", 5)]), (0, Vec::<&str>::new()));
+    }
+}
+
+#[cfg(test)]
+mod levels_tests {
+    use super::*;
+
+    #[test]
+    fn levels_add_up_by_location_in_location_order() {
+        let amounts = [
+            ("B".to_owned(), 5),
+            ("A".to_owned(), 0),
+            ("C".to_owned(), 2),
+            ("B".to_owned(), -3),
+        ];
+        assert_eq!(
+            levels(amounts),
+            vec![("A".to_owned(), 0), ("B".to_owned(), 2), ("C".to_owned(), 2)]
+        );
+        assert_eq!(levels([]), Vec::<(String, i64)>::new());
     }
 }
