@@ -99,18 +99,16 @@ fn checkpoint(conn: &mut DbConnection, sku: &Sku, previous: Option<i64>) -> omni
     if previous.is_some_and(|previous| cut <= previous) {
         return Ok(());
     }
-    let (sku, previous) = (sku.as_str(), previous.unwrap_or(i64::MIN));
+    let insert = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(sku.as_str())
+            .bind::<BigInt, _>(cut)
+            .bind::<BigInt, _>(previous.unwrap_or(i64::MIN))
+    };
+    // Raw SQL: PostgreSQL numbers its parameters `$n`, SQLite `?n`.
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(CHECKPOINT)
-            .bind::<Text, _>(sku)
-            .bind::<BigInt, _>(cut)
-            .bind::<BigInt, _>(previous)
-            .execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::sql_query(CHECKPOINT.replace('$', "?"))
-            .bind::<Text, _>(sku)
-            .bind::<BigInt, _>(cut)
-            .bind::<BigInt, _>(previous)
-            .execute(sqlite)?,
+        DbConnection::Pg(pg) => insert(CHECKPOINT.to_owned()).execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert(CHECKPOINT.replace('$', "?")).execute(sqlite)?,
     };
     Ok(())
 }
