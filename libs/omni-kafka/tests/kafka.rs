@@ -325,6 +325,9 @@ async fn batches_and_falls_back(broker: &Broker) -> anyhow::Result<()> {
         handler(move |incoming| {
             let (sink, done) = (sink.clone(), done.clone());
             async move {
+                // A lone message (the embedded broker sometimes hands over just one) is slow: meanwhile the client
+                // fetches the rest, and the next reads find batches waiting.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let event = incoming.decode::<InventoryEvent>()?;
                 sink.lock()
                     .map_err(|e| HandlerError::Transient(e.to_string()))?
