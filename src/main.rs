@@ -43,6 +43,9 @@ enum Command {
     Config(ConfigCommand),
     /// Write the policy custom resource definitions (BufferPolicy, RoutingPolicy) generated from the Rust types.
     Crdgen(commands::crdgen::Args),
+    /// Print the authorization table every service enforces (who may call each route, whose objects it
+    /// touches) as Markdown, as published in docs/AUTHORIZATION.md.
+    Authz,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +77,13 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Authz => {
+            print!(
+                "{}",
+                omni_http::authz::markdown(&omni_testkit::mesh::authorization())
+            );
+            return ExitCode::SUCCESS;
+        }
         command => command,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -89,7 +99,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => commands::dev::run(settings, args).await,
             Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::Migrate(args) => commands::migrate::run(settings, args).await,
-            Command::Config(_) | Command::Crdgen(_) => Ok(()),
+            Command::Config(_) | Command::Crdgen(_) | Command::Authz => Ok(()),
         }
     });
     match outcome {

@@ -1,5 +1,6 @@
-//! A till sells at the catalog's list price: a store associate cannot set another unit price on a POS order
-//! (403 naming the line), a manager can, and lines of SKUs without a list price are left as sent.
+//! A till sells at the catalog's list price: a store associate cannot set another unit price on an order,
+//! whatever channel it names (403 naming the line), a manager can, lines of SKUs without a list price are left as
+//! sent, and a SKU whose price orders has not learned yet is refused (409), never waved through.
 
 use std::time::Duration;
 
@@ -67,6 +68,34 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         })
     };
     let associate = Client::new(mesh.url("orders"), ASSOCIATE);
+    let ghost = json!({
+        "channel": "pos", "currency": "EUR",
+        "lines": [{ "sku": "GHOST-1", "quantity": 1, "unit_price_minor": 1 }],
+        "delivery": { "type": "pickup", "location_id": "STORE-1" },
+        "tenders": [{ "type": "card", "token": "tok_tillsale" }],
+    });
+    let unknown = associate
+        .post("/v1/orders", &ghost, &[("Idempotency-Key", "till-0")])
+        .await?;
+    ensure!(
+        unknown.status == 409
+            && unknown.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("not known to orders yet")),
+        "a price orders has not learned is refused: {unknown:?}"
+    );
+    // Orders learns prices from the catalog topic: until it has, the listed price is refused too (409, retry).
+    let listed = omni_testkit::testing::eventually("orders to learn the list prices", WAIT, || async {
+        let answer = associate
+            .post("/v1/orders", &till(1999, 500), &[("Idempotency-Key", "till-2")])
+            .await?;
+        Ok((answer.status != 409).then_some(answer))
+    })
+    .await?;
+    ensure!(
+        listed.status == 201,
+        "the list price (and any price of an unpriced SKU): {listed:?}"
+    );
     let cheaper = associate
         .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-1")])
         .await?;
@@ -76,12 +105,14 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         message.starts_with("lines[0].unit_price_minor") && message.contains("1999"),
         "{message}"
     );
-    let listed = associate
-        .post("/v1/orders", &till(1999, 500), &[("Idempotency-Key", "till-2")])
+    let mut named_web = till(999, 500);
+    named_web["channel"] = json!("web");
+    let web = associate
+        .post("/v1/orders", &named_web, &[("Idempotency-Key", "till-4")])
         .await?;
     ensure!(
-        listed.status == 201,
-        "the list price (and any price of an unpriced SKU): {listed:?}"
+        web.status == 403,
+        "a till sale called `web` is checked all the same: {web:?}"
     );
     let manager = Client::new(mesh.url("orders"), MANAGER);
     let overridden = manager

@@ -166,11 +166,13 @@ pub enum Role {
     Partner,
     /// A store associate: their stores only.
     Associate,
-    /// A store or merchandising manager.
+    /// A store manager (their stores, when the key names some) or a merchandising manager (every store).
     Manager,
+    /// Reads the audit trail and what it refers to; changes nothing.
+    Auditor,
     /// Everything.
     Admin,
-    /// Another Omni service.
+    /// Another Omni service (a checkout, the mesh itself): every object its service holds.
     Service,
 }
 
@@ -187,9 +189,34 @@ pub struct ApiKeySettings {
     /// For partners: the partner it is.
     #[serde(default)]
     pub partner_id: Option<String>,
-    /// For associates: the stores they work at.
+    /// For associates (required) and store managers: the stores they work at.
     #[serde(default)]
     pub locations: Vec<String>,
+}
+
+impl ApiKeySettings {
+    /// Why the key's scope is ambiguous, if it is: a partner key is a partner and nothing else, an associate
+    /// works at named stores, and only associates and managers are scoped to stores.
+    pub fn scope_problem(&self) -> std::result::Result<(), &'static str> {
+        let partner = self.roles.contains(&Role::Partner);
+        if partner && (self.roles.len() > 1 || self.partner_id.is_none()) {
+            return Err("a partner key holds the partner role alone and names its `partner_id`");
+        }
+        if !partner && self.partner_id.is_some() {
+            return Err("only a partner key names a `partner_id`");
+        }
+        if self.roles.contains(&Role::Associate) && self.locations.is_empty() {
+            return Err("an associate key names the stores it works at (`locations`)");
+        }
+        let store_roles_only = self
+            .roles
+            .iter()
+            .all(|r| matches!(r, Role::Associate | Role::Manager));
+        if !self.locations.is_empty() && !store_roles_only {
+            return Err("only associate and manager keys are scoped to stores (`locations`)");
+        }
+        Ok(())
+    }
 }
 
 /// API keys.
@@ -441,6 +468,29 @@ impl Settings {
                 return invalid(
                     &format!("auth.api_keys[{i}].roles"),
                     "must name at least one role",
+                );
+            }
+            if let Err(reason) = key.scope_problem() {
+                return invalid(&format!("auth.api_keys[{i}]"), reason);
+            }
+            if let Some(partner) = &key.partner_id
+                && self.orders.partner(partner).is_none()
+            {
+                return invalid(
+                    &format!("auth.api_keys[{i}].partner_id"),
+                    &format!("`{partner}` is not a registered partner (orders.partners)"),
+                );
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, key) in self.auth.api_keys.iter().enumerate() {
+            if !names.insert(key.name.as_str()) {
+                return invalid(
+                    &format!("auth.api_keys[{i}].name"),
+                    &format!(
+                        "`{}` names two keys; audit entries must tell them apart",
+                        key.name
+                    ),
                 );
             }
         }

@@ -4,11 +4,13 @@
 //! consumers and outbox relay and drains them in order on shutdown.
 
 pub mod auth;
+pub mod authz;
 pub mod errors;
 pub mod runtime;
 pub mod server;
 
 pub use auth::{ApiKeys, Principal};
+pub use authz::{Method, Objects, Rule};
 pub use errors::{ApiError, Code};
 pub use runtime::{ServiceContext, ServiceParts};
 pub use server::ReadinessCheck;

@@ -41,6 +41,8 @@ pub struct ServiceContext {
 pub struct ServiceParts<F> {
     /// Its OpenAPI document.
     pub openapi: utoipa::openapi::OpenApi,
+    /// Its authorization table: a rule per route (`configure` registers routes through them).
+    pub authorization: &'static [crate::authz::Rule],
     /// Registers its routes and state.
     pub configure: F,
     /// Its consumers and their handlers.
@@ -81,16 +83,19 @@ impl ServiceContext {
     where
         F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     {
-        let keys = ApiKeys::from_settings(&self.settings.auth).map_err(Error::Startup)?;
-        let mut readiness = vec![db_check(&self.db), kafka_check(&self.kafka)];
+        let keys = ApiKeys::from_settings(&self.settings.auth, &self.settings.orders.partners)
+            .map_err(Error::Startup)?;
+        let mut readiness = vec![db_check(&self.db), kafka_check(&self.producer)];
         readiness.extend(parts.readiness);
         let shell = Shell {
             service: self.service,
             metrics: self.metrics.clone(),
             keys,
+            table: crate::authz::Table(parts.authorization),
             body_limit: self.settings.http.body_limit_bytes,
             openapi: Arc::new(with_bearer_auth(parts.openapi)),
             readiness,
+            last_readiness: Default::default(),
         };
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_seconds);
         let server =
@@ -147,12 +152,13 @@ fn db_check(db: &Db) -> ReadinessCheck {
     })
 }
 
-fn kafka_check(kafka: &Kafka) -> ReadinessCheck {
-    let kafka = kafka.clone();
+/// Kafka through the service's own producer: a probe opens no connection of its own.
+fn kafka_check(producer: &Producer) -> ReadinessCheck {
+    let producer = producer.clone();
     ReadinessCheck::new("kafka", move || {
-        let kafka = kafka.clone();
+        let producer = producer.clone();
         async move {
-            kafka
+            producer
                 .ping(Duration::from_secs(2))
                 .await
                 .map_err(|e| e.to_string())

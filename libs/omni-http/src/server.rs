@@ -15,6 +15,7 @@ use omni_telemetry::Metrics;
 use tracing::Instrument;
 
 use crate::auth::ApiKeys;
+use crate::authz::Table;
 use crate::errors::{ApiError, Code};
 
 /// An async check that resolves to `Err(reason)` when a dependency is not usable.
@@ -52,13 +53,25 @@ pub struct Shell {
     pub metrics: Metrics,
     /// Accepted API keys.
     pub keys: ApiKeys,
+    /// The service's authorization table.
+    pub table: Table,
     /// Largest body.
     pub body_limit: usize,
     /// The service's OpenAPI document.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     /// Checks behind `/health/ready`.
     pub readiness: Vec<ReadinessCheck>,
+    /// The last readiness answer and when it was taken: probes within [`READINESS_REUSE`] share it, and only one
+    /// runs the checks at a time, so callers (who need no key) cannot multiply the load on the dependencies.
+    pub last_readiness: Arc<tokio::sync::Mutex<Option<(Instant, Readiness)>>>,
 }
+
+/// How long one readiness answer is reused.
+pub const READINESS_REUSE: Duration = Duration::from_secs(1);
+
+/// The outcome of every readiness check: `(name, "ok" or the reason)`.
+#[derive(Debug, Clone)]
+pub struct Readiness(Vec<(&'static str, Result<(), String>)>);
 
 /// Starts the HTTP server on `listener`. Signals are left to the caller ([`crate::ServiceContext`]), which stops
 /// the server gracefully on shutdown.
@@ -86,6 +99,8 @@ where
                 web::PathConfig::default()
                     .error_handler(|err, _| ApiError::new(Code::InvalidPath, err.to_string()).into()),
             )
+            .app_data(web::Data::new(shell.table))
+            .wrap(from_fn(crate::authz::enforce))
             .wrap(from_fn(observe))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
@@ -129,6 +144,22 @@ async fn route_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, Ap
     ))
 }
 
+/// The method as a metric label: one of the methods Omni serves, or `other` (so an unauthenticated caller
+/// inventing methods cannot add series).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Request id, span, metrics for every request.
 async fn observe(
     req: ServiceRequest,
@@ -140,7 +171,7 @@ async fn observe(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let service = req
         .app_data::<web::Data<Shell>>()
         .map_or("unknown", |shell| shell.service);
@@ -170,12 +201,12 @@ async fn observe(
         shell
             .metrics
             .http_requests
-            .with_label_values(&[&route, &method, status.as_str()])
+            .with_label_values(&[&route, method, status.as_str()])
             .inc();
         shell
             .metrics
             .http_duration
-            .with_label_values(&[&route, &method])
+            .with_label_values(&[&route, method])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(res)
@@ -185,31 +216,51 @@ async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
 }
 
-async fn ready(shell: web::Data<Shell>) -> HttpResponse {
-    let checks = shell.readiness.iter().map(|c| async move {
-        let outcome = tokio::time::timeout(Duration::from_secs(3), (c.check)())
-            .await
-            .unwrap_or_else(|_| Err("timed out after 3 s".to_owned()));
-        (c.name, outcome)
-    });
-    let results = futures::future::join_all(checks).await;
-    let all_ok = results.iter().all(|(_, r)| r.is_ok());
-    let body: serde_json::Map<String, serde_json::Value> = results
-        .into_iter()
-        .map(|(name, r)| {
-            (
-                name.to_owned(),
-                serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned())),
-            )
-        })
-        .collect();
+/// `/health/ready`: up or down for anyone; which dependency failed, and why, only for a caller with a valid key.
+async fn ready(shell: web::Data<Shell>, req: actix_web::HttpRequest) -> HttpResponse {
+    let readiness = {
+        let mut last = shell.last_readiness.lock().await;
+        match last.as_ref() {
+            Some((at, answer)) if at.elapsed() < READINESS_REUSE => answer.clone(),
+            _ => {
+                let answer = check_readiness(&shell.readiness).await;
+                *last = Some((Instant::now(), answer.clone()));
+                answer
+            }
+        }
+    };
+    let all_ok = readiness.0.iter().all(|(_, r)| r.is_ok());
     let status = if all_ok { "ready" } else { "not_ready" };
-    let answer = serde_json::json!({ "status": status, "checks": body });
+    let answer = if crate::auth::authenticate(&req).is_ok() {
+        let checks: serde_json::Map<String, serde_json::Value> = readiness
+            .0
+            .into_iter()
+            .map(|(name, r)| {
+                (
+                    name.to_owned(),
+                    serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned())),
+                )
+            })
+            .collect();
+        serde_json::json!({ "status": status, "checks": checks })
+    } else {
+        serde_json::json!({ "status": status })
+    };
     if all_ok {
         HttpResponse::Ok().json(answer)
     } else {
         HttpResponse::ServiceUnavailable().json(answer)
     }
+}
+
+async fn check_readiness(checks: &[ReadinessCheck]) -> Readiness {
+    let checks = checks.iter().map(|c| async move {
+        let outcome = tokio::time::timeout(Duration::from_secs(3), (c.check)())
+            .await
+            .unwrap_or_else(|_| Err("timed out after 3 s".to_owned()));
+        (c.name, outcome)
+    });
+    Readiness(futures::future::join_all(checks).await)
 }
 
 async fn metrics(shell: web::Data<Shell>) -> HttpResponse {

@@ -87,6 +87,25 @@ impl Producer {
         self.kafka.topic_name(topic)
     }
 
+    /// Asks the cluster for its metadata over this producer's own connections (a readiness check that opens
+    /// nothing new).
+    pub async fn ping(&self, timeout: Duration) -> Result<()> {
+        use rdkafka::producer::Producer as _;
+        let inner = self.inner.clone();
+        let bootstrap = self.kafka.bootstrap().to_owned();
+        tokio::task::spawn_blocking(move || {
+            inner
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+        .map_err(|reason| crate::Error::Unreachable { bootstrap, reason })
+    }
+
     /// Waits until every queued message is acknowledged (shutdown).
     pub fn flush(&self, timeout: Duration) {
         use rdkafka::producer::Producer as _;

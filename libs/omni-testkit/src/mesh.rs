@@ -85,6 +85,18 @@ impl MeshOptions {
     }
 }
 
+/// The mesh's authorization table: each service with its rules, in the order of `SERVICES`.
+pub fn authorization() -> [(&'static str, &'static [omni_http::Rule]); 6] {
+    [
+        ("catalog", omni_catalog::routes::AUTHORIZATION),
+        ("allocation", omni_allocation::routes::AUTHORIZATION),
+        ("orders", omni_orders::routes::AUTHORIZATION),
+        ("fulfillment", omni_fulfillment::routes::AUTHORIZATION),
+        ("payments", omni_payments::routes::AUTHORIZATION),
+        ("returns", omni_returns::routes::AUTHORIZATION),
+    ]
+}
+
 /// A running mesh.
 pub struct Mesh {
     endpoints: BTreeMap<&'static str, SocketAddr>,

@@ -318,6 +318,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
     }
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
+        authorization: routes::AUTHORIZATION,
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, http_state.clone()),
         consumers,
         relay,

@@ -36,6 +36,15 @@ pub enum HoldFailure {
         /// Its status.
         status: String,
     },
+    /// The extension would end the hold sooner than it ends now (a pinned hold of a paid order, or a shorter
+    /// time): holds are only ever extended.
+    #[error("reservation {id} is held until {until}; an extension cannot shorten it")]
+    WouldShorten {
+        /// The reservation.
+        id: String,
+        /// When it ends now.
+        until: String,
+    },
     /// Not enough stock at any candidate location.
     #[error("not enough stock: {}", describe(.0))]
     Short(Vec<Shortage>),
@@ -466,6 +475,16 @@ pub async fn extend(state: &State, id: &str, ttl_seconds: u32) -> Result<Reserva
         .await?;
     let hold = existing(state, id).await?;
     if !extended {
+        if hold.status == "held" && hold.expires_at > until {
+            return Err(HoldFailure::WouldShorten {
+                id: hold.reservation_id.clone(),
+                until: if hold.expires_at >= reservations::pinned_until() {
+                    "its order is fulfilled (pinned)".to_owned()
+                } else {
+                    format!("{}Z", hold.expires_at.format("%Y-%m-%dT%H:%M:%S"))
+                },
+            });
+        }
         return Err(not_held(&hold));
     }
     view(&hold)

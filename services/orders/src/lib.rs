@@ -138,6 +138,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     let background = vec![dispatch::run(state.clone(), ctx.shutdown.clone())];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
+        authorization: routes::AUTHORIZATION,
         configure: move |cfg: &mut actix_web::web::ServiceConfig| routes::configure(cfg, state.clone()),
         consumers,
         relay,

@@ -473,17 +473,26 @@ async fn the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_nu
     let fx = Fixture::new(backend).await?;
     const CHECKOUT: &str = "Bearer checkout-key-000000001";
     const ADMIN: &str = "Bearer admin-key-0000000000001";
-    let keys = ApiKeys::from_settings(&AuthSettings {
-        api_keys: vec![
-            api_key("checkout-key-000000001", "checkout", vec![Role::Associate]),
-            api_key("admin-key-0000000000001", "ops-admin", vec![Role::Admin]),
-        ],
-    })
+    let mut associate = api_key("checkout-key-000000001", "checkout", vec![Role::Associate]);
+    associate.locations = vec!["STORE-1".into()];
+    let keys = ApiKeys::from_settings(
+        &AuthSettings {
+            api_keys: vec![
+                associate,
+                api_key("admin-key-0000000000001", "ops-admin", vec![Role::Admin]),
+            ],
+        },
+        &[],
+    )
     .map_err(anyhow::Error::msg)?;
     let state = fx.state.clone();
     let app = init_service(
         actix_web::App::new()
             .app_data(actix_web::web::Data::new(keys))
+            .app_data(actix_web::web::Data::new(omni_http::authz::Table(
+                omni_payments::routes::AUTHORIZATION,
+            )))
+            .wrap(actix_web::middleware::from_fn(omni_http::authz::enforce))
             .configure(move |cfg| omni_payments::routes::configure(cfg, state.clone())),
     )
     .await;

@@ -239,7 +239,8 @@ pub fn transition(
     Ok(changed == 1)
 }
 
-/// Moves the expiry of a held, unexpired reservation; `false` when it is not held or already expired.
+/// Moves the expiry of a held, unexpired reservation later (never earlier: a pinned hold stays pinned); `false`
+/// when it is not held, already expired, or would be shortened.
 pub fn extend(
     conn: &mut DbConnection,
     id: &str,
@@ -250,7 +251,8 @@ pub fn extend(
         reservations::table
             .filter(reservations::reservation_id.eq(id))
             .filter(reservations::status.eq("held"))
-            .filter(reservations::expires_at.ge(now)),
+            .filter(reservations::expires_at.ge(now))
+            .filter(reservations::expires_at.le(until)),
     )
     .set(reservations::expires_at.eq(until))
     .execute(conn)?;

@@ -1,21 +1,42 @@
-//! HTTP routes, one handler per file.
+//! HTTP routes, one handler per file, each registered through its rule in [`AUTHORIZATION`].
 
 pub mod locations;
 pub mod skus;
 pub mod upsert;
 
 use actix_web::web;
+use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
+use omni_http::{Method, Objects, Rule};
 
 use crate::State;
 
+/// Adds or changes a location (merchandising).
+pub const CREATE_LOCATION: Rule = Rule::new(Method::Post, "/v1/locations", &[Manager], Objects::Shared);
+/// Lists locations.
+pub const LIST_LOCATIONS: Rule = Rule::new(
+    Method::Get,
+    "/v1/locations",
+    &[Partner, Associate, Manager, Auditor, Service],
+    Objects::Shared,
+);
+/// Adds or changes a SKU (merchandising).
+pub const CREATE_SKU: Rule = Rule::new(Method::Post, "/v1/skus", &[Manager], Objects::Shared);
+/// Lists SKUs.
+pub const LIST_SKUS: Rule = Rule::new(
+    Method::Get,
+    "/v1/skus",
+    &[Partner, Associate, Manager, Auditor, Service],
+    Objects::Shared,
+);
+
+/// The catalog's part of the authorization table.
+pub const AUTHORIZATION: &[Rule] = &[CREATE_LOCATION, LIST_LOCATIONS, CREATE_SKU, LIST_SKUS];
+
 /// Registers the catalog's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
-    cfg.app_data(web::Data::new(state))
-        .route(
-            "/v1/locations",
-            web::post().to(locations::create::create_location),
-        )
-        .route("/v1/locations", web::get().to(locations::list::list_locations))
-        .route("/v1/skus", web::post().to(skus::create::create_sku))
-        .route("/v1/skus", web::get().to(skus::list::list_skus));
+    cfg.app_data(web::Data::new(state));
+    CREATE_LOCATION.register(cfg, locations::create::create_location);
+    LIST_LOCATIONS.register(cfg, locations::list::list_locations);
+    CREATE_SKU.register(cfg, skus::create::create_sku);
+    LIST_SKUS.register(cfg, skus::list::list_skus);
 }

@@ -1,27 +1,57 @@
-//! HTTP routes, one handler per file.
+//! HTTP routes, one handler per file, each registered through its rule in [`AUTHORIZATION`].
 
 pub mod fulfillments;
 pub mod routing_rules;
 pub mod stock;
 
 use actix_web::web;
+use omni_config::Role::{Associate, Auditor, Manager, Service};
+use omni_http::{Method, Objects, Rule};
 
 use crate::State;
 
+/// An order's fulfillments with their routing explanations.
+pub const LIST_FULFILLMENTS: Rule = Rule::new(
+    Method::Get,
+    "/v1/fulfillments",
+    &[Associate, Manager, Auditor, Service],
+    Objects::AtStores,
+);
+/// Completes a released fulfillment (shipped or handed over).
+pub const COMPLETE_FULFILLMENT: Rule = Rule::new(
+    Method::Post,
+    "/v1/fulfillments/{id}/complete",
+    &[Associate, Manager, Service],
+    Objects::AtStores,
+);
+/// The routing rules in force.
+pub const LIST_ROUTING_RULES: Rule = Rule::new(
+    Method::Get,
+    "/v1/routing-rules",
+    &[Associate, Manager, Auditor, Service],
+    Objects::Shared,
+);
+/// ATP per node, as routing sees it.
+pub const GET_STOCK: Rule = Rule::new(
+    Method::Get,
+    "/v1/stock/{sku}",
+    &[Associate, Manager, Auditor, Service],
+    Objects::Shared,
+);
+
+/// Fulfillment's part of the authorization table.
+pub const AUTHORIZATION: &[Rule] = &[
+    LIST_FULFILLMENTS,
+    COMPLETE_FULFILLMENT,
+    LIST_ROUTING_RULES,
+    GET_STOCK,
+];
+
 /// Registers fulfillment's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
-    cfg.app_data(web::Data::new(state))
-        .route(
-            "/v1/fulfillments",
-            web::get().to(fulfillments::list::list_fulfillments),
-        )
-        .route(
-            "/v1/fulfillments/{id}/complete",
-            web::post().to(fulfillments::complete::complete_fulfillment),
-        )
-        .route(
-            "/v1/routing-rules",
-            web::get().to(routing_rules::list::list_routing_rules),
-        )
-        .route("/v1/stock/{sku}", web::get().to(stock::get::get_stock));
+    cfg.app_data(web::Data::new(state));
+    LIST_FULFILLMENTS.register(cfg, fulfillments::list::list_fulfillments);
+    COMPLETE_FULFILLMENT.register(cfg, fulfillments::complete::complete_fulfillment);
+    LIST_ROUTING_RULES.register(cfg, routing_rules::list::list_routing_rules);
+    GET_STOCK.register(cfg, stock::get::get_stock);
 }

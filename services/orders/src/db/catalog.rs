@@ -36,8 +36,9 @@ pub fn remember_sku(conn: &mut DbConnection, record: &SkuRecord) -> omni_db::Res
     Ok(())
 }
 
-/// The list prices the catalog gives for `skus` (SKUs without one are absent).
-pub fn prices(conn: &mut DbConnection, skus: &[&Sku]) -> omni_db::Result<HashMap<String, Money>> {
+/// The SKUs of `skus` orders has learned from the catalog, each with its list price if it has one (SKUs not
+/// learned yet are absent).
+pub fn prices(conn: &mut DbConnection, skus: &[&Sku]) -> omni_db::Result<HashMap<String, Option<Money>>> {
     let rows: Vec<(String, Option<i64>, Option<String>)> = known_skus::table
         .filter(known_skus::sku.eq_any(skus.iter().map(|s| s.as_str())))
         .select((
@@ -48,15 +49,15 @@ pub fn prices(conn: &mut DbConnection, skus: &[&Sku]) -> omni_db::Result<HashMap
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(sku, minor, currency)| {
-            let currency = Currency::parse(&currency?).ok()?;
-            Some((
-                sku,
-                Money {
-                    amount_minor: minor?,
-                    currency,
-                },
-            ))
+        .map(|(sku, minor, currency)| {
+            let price =
+                minor
+                    .zip(currency.and_then(|c| Currency::parse(&c).ok()))
+                    .map(|(amount_minor, currency)| Money {
+                        amount_minor,
+                        currency,
+                    });
+            (sku, price)
         })
         .collect())
 }

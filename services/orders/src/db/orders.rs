@@ -329,15 +329,18 @@ pub fn find_by_partner(
 /// through `orders_waiting` (the backlog, whose predicate they match, sorted); the two pages are merged.
 pub fn page(
     conn: &mut DbConnection,
-    partner: Option<&PartnerId>,
-    status: Option<OrderStatus>,
+    filter: &PageFilter<'_>,
     after: Option<OrderId>,
     limit: i64,
 ) -> omni_db::Result<Vec<OrderRow>> {
+    let status = filter.status;
     let query = || {
         let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
-        if let Some(partner) = partner {
+        if let Some(partner) = filter.partner {
             query = query.filter(orders::partner_id.eq(partner.as_str().to_owned()));
+        }
+        if let Some(stores) = filter.stores {
+            query = query.filter(orders::location_id.eq_any(stores.to_vec()));
         }
         if let Some(status) = status {
             query = query.filter(orders::status.eq(status.as_str()));
@@ -366,6 +369,17 @@ pub fn page(
     rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(rows)
+}
+
+/// Which orders a page holds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PageFilter<'a> {
+    /// Only this partner's.
+    pub partner: Option<&'a PartnerId>,
+    /// Only those held at one of these stores (a store-scoped caller).
+    pub stores: Option<&'a [String]>,
+    /// Only those in this state.
+    pub status: Option<OrderStatus>,
 }
 
 /// What a saga step changes on the row.
@@ -490,7 +504,15 @@ mod tests {
                     let mut pages = Vec::new();
                     let mut after = None;
                     loop {
-                        let page = page(conn, None, Some(OrderStatus::Accepted), after, 2)?;
+                        let page = page(
+                            conn,
+                            &PageFilter {
+                                status: Some(OrderStatus::Accepted),
+                                ..PageFilter::default()
+                            },
+                            after,
+                            2,
+                        )?;
                         let Some(last) = page.last() else { break };
                         after = Some(
                             OrderId::parse(&last.id)
@@ -498,7 +520,15 @@ mod tests {
                         );
                         pages.push(page.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
                     }
-                    let cancelled = page(conn, None, Some(OrderStatus::Cancelled), None, 10)?;
+                    let cancelled = page(
+                        conn,
+                        &PageFilter {
+                            status: Some(OrderStatus::Cancelled),
+                            ..PageFilter::default()
+                        },
+                        None,
+                        10,
+                    )?;
                     Ok((pages, cancelled.into_iter().map(|r| r.id).collect::<Vec<_>>()))
                 })
                 .await?;

@@ -56,35 +56,48 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
     })
 }
 
-/// A till's lines must carry the catalog's list price unless the caller may override prices (managers): a
-/// store associate cannot sell below (or above) the price. Lines of SKUs without a list price are free.
-pub fn check_till_prices(
+/// Why an associate's order was refused on price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriceRefusal {
+    /// A line's price is not the list price (the message names the line and the list price).
+    NotTheListPrice(String),
+    /// Orders has not learned a line's SKU from the catalog yet: it cannot tell the price, so it refuses for now.
+    NotKnownYet(String),
+}
+
+/// An associate sells at the catalog's list price, whatever channel the order names (a till sale called `web`
+/// is still checked): each line must carry its SKU's list price. A SKU orders has not learned yet is refused
+/// (it fails closed: the price might be anything); a known SKU without a list price is sold as sent. Managers
+/// override prices and do not come here.
+pub fn check_associate_prices(
     order: &NewOrder,
-    prices: &std::collections::HashMap<String, omni_contracts::Money>,
-    may_override: bool,
-) -> Result<(), String> {
-    if order.channel != Channel::Pos || may_override {
-        return Ok(());
-    }
+    prices: &std::collections::HashMap<String, Option<omni_contracts::Money>>,
+) -> Result<(), PriceRefusal> {
     for (i, line) in order.lines.iter().enumerate() {
-        let Some(price) = prices.get(line.sku.as_str()) else {
+        let Some(known) = prices.get(line.sku.as_str()) else {
+            return Err(PriceRefusal::NotKnownYet(format!(
+                "lines[{i}].sku: the price of `{}` is not known to orders yet; retry shortly",
+                line.sku
+            )));
+        };
+        let Some(price) = known else {
             continue;
         };
         if price.currency != order.currency {
-            return Err(format!(
+            return Err(PriceRefusal::NotTheListPrice(format!(
                 "lines[{i}].unit_price_minor: `{}` is priced in {}, the order is in {}",
                 line.sku,
                 price.currency.as_str(),
                 order.currency.as_str()
-            ));
+            )));
         }
         if price.amount_minor != line.unit_price_minor.minor() {
-            return Err(format!(
-                "lines[{i}].unit_price_minor: {} is not the list price {} of `{}`; only a manager may override a price at the till",
+            return Err(PriceRefusal::NotTheListPrice(format!(
+                "lines[{i}].unit_price_minor: {} is not the list price {} of `{}`; only a manager may override a price",
                 line.unit_price_minor.minor(),
                 price.amount_minor,
                 line.sku
-            ));
+            )));
         }
     }
     Ok(())
@@ -197,38 +210,44 @@ mod tests {
     }
 
     #[test]
-    fn a_till_sells_at_the_list_price_unless_a_manager_overrides() {
-        let mut till = web_order();
-        till["channel"] = serde_json::json!("pos");
-        let till = order(till);
-        let prices: std::collections::HashMap<String, omni_contracts::Money> = [(
-            "A".to_owned(),
-            omni_contracts::Money {
-                amount_minor: 1500,
-                currency: omni_contracts::Currency::parse("EUR").unwrap(),
-            },
-        )]
+    fn an_associate_sells_at_the_list_price_on_any_channel_and_never_at_an_unknown_one() {
+        let eur = omni_contracts::Currency::parse("EUR").unwrap();
+        let mut prices: std::collections::HashMap<String, Option<omni_contracts::Money>> = [
+            (
+                "A".to_owned(),
+                Some(omni_contracts::Money {
+                    amount_minor: 1500,
+                    currency: eur,
+                }),
+            ),
+            ("B".to_owned(), None),
+        ]
         .into();
-        assert!(
-            check_till_prices(&till, &prices, false).is_ok(),
-            "A at its price, B has none"
-        );
-        let mut cheaper = till.clone();
-        cheaper.lines[0].unit_price_minor = omni_contracts::api::UnitPrice::new(999).unwrap();
-        let err = check_till_prices(&cheaper, &prices, false).unwrap_err();
-        assert!(
-            err.starts_with("lines[0].unit_price_minor") && err.contains("1500"),
-            "{err}"
-        );
-        assert!(
-            check_till_prices(&cheaper, &prices, true).is_ok(),
-            "a manager may"
-        );
-        let mut web = cheaper.clone();
-        web.channel = Channel::Web;
-        assert!(
-            check_till_prices(&web, &prices, false).is_ok(),
-            "web prices are the shop's"
-        );
+        for channel in ["pos", "web"] {
+            let mut raw = web_order();
+            raw["channel"] = serde_json::json!(channel);
+            let till = order(raw);
+            assert_eq!(
+                check_associate_prices(&till, &prices),
+                Ok(()),
+                "A at its price, B has none"
+            );
+            let mut cheaper = till.clone();
+            cheaper.lines[0].unit_price_minor = omni_contracts::api::UnitPrice::new(999).unwrap();
+            match check_associate_prices(&cheaper, &prices) {
+                Err(PriceRefusal::NotTheListPrice(m)) => {
+                    assert!(
+                        m.starts_with("lines[0].unit_price_minor") && m.contains("1500"),
+                        "{m}"
+                    );
+                }
+                other => panic!("{channel}: {other:?}"),
+            }
+        }
+        prices.remove("B");
+        match check_associate_prices(&order(web_order()), &prices) {
+            Err(PriceRefusal::NotKnownYet(m)) => assert!(m.starts_with("lines[1].sku"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

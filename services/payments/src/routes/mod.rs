@@ -1,24 +1,40 @@
-//! HTTP routes, one handler per file. No route returns or accepts a card number except tokenization, and no
-//! route detokenizes.
+//! HTTP routes, one handler per file, each registered through its rule in [`AUTHORIZATION`]. No route returns
+//! or accepts a card number except tokenization, and no route detokenizes.
 
 pub mod intents;
 pub mod keys;
 pub mod tokens;
 
 use actix_web::web;
+use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
+use omni_http::{Method, Objects, Rule};
 
 use crate::State;
 
+/// Tokenizes a card; the token pays only the creator's orders.
+pub const CREATE_TOKEN: Rule = Rule::new(
+    Method::Post,
+    "/v1/payments/tokens",
+    &[Partner, Associate, Manager, Service],
+    Objects::OwnTokens,
+);
+/// Rotates the vault's data key.
+pub const ROTATE_KEYS: Rule = Rule::new(Method::Post, "/v1/payments/keys/rotate", &[], Objects::Shared);
+/// Lists payment intents.
+pub const LIST_INTENTS: Rule = Rule::new(
+    Method::Get,
+    "/v1/payments/intents",
+    &[Manager, Auditor, Service],
+    Objects::Orders,
+);
+
+/// The payments service's part of the authorization table.
+pub const AUTHORIZATION: &[Rule] = &[CREATE_TOKEN, ROTATE_KEYS, LIST_INTENTS];
+
 /// Registers the payments routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
-    cfg.app_data(web::Data::new(state))
-        .route(
-            "/v1/payments/tokens",
-            web::post().to(tokens::create::create_token),
-        )
-        .route(
-            "/v1/payments/keys/rotate",
-            web::post().to(keys::rotate::rotate_keys),
-        )
-        .route("/v1/payments/intents", web::get().to(intents::list::list_intents));
+    cfg.app_data(web::Data::new(state));
+    CREATE_TOKEN.register(cfg, tokens::create::create_token);
+    ROTATE_KEYS.register(cfg, keys::rotate::rotate_keys);
+    LIST_INTENTS.register(cfg, intents::list::list_intents);
 }

@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_contracts::api::StockMovement;
 use omni_http::{ApiError, Code, Principal};
 
@@ -23,15 +22,8 @@ pub async fn record_movement(
     principal: Principal,
     body: web::Json<StockMovement>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Associate, Role::Manager, Role::Service])?;
     let movement = body.into_inner();
-    let store_scoped = !principal.has(Role::Manager) && !principal.has(Role::Service);
-    if store_scoped
-        && !principal
-            .locations
-            .iter()
-            .any(|l| l == movement.location_id.as_str())
-    {
+    if !principal.works_at(movement.location_id.as_str()) {
         return Err(ApiError::new(
             Code::Forbidden,
             format!("{} does not work at {}", principal.name, movement.location_id),

@@ -9,7 +9,6 @@ pub mod list;
 pub mod replace;
 pub mod versions;
 
-use omni_config::Role;
 use omni_contracts::PolicyId;
 use omni_contracts::policies::PolicySpec;
 use omni_http::{ApiError, Code, Principal};
@@ -17,14 +16,19 @@ use omni_http::{ApiError, Code, Principal};
 use crate::State;
 use crate::db::{catalog, policies};
 
-/// Managers and admins may change policies.
+/// Policies act across the network: a manager kept to some stores may not change them (the table admits only
+/// managers and admins to the writing routes).
 fn may_write(principal: &Principal) -> Result<(), ApiError> {
-    principal.require_any(&[Role::Manager, Role::Admin])
-}
-
-/// Staff and services may read them; partners may not.
-fn may_read(principal: &Principal) -> Result<(), ApiError> {
-    principal.require_any(&[Role::Associate, Role::Manager, Role::Admin, Role::Service])
+    if principal.is_scoped() {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "{} is kept to some stores; policies are changed by merchandising managers",
+                principal.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn policy_id(raw: &str) -> Result<PolicyId, ApiError> {

@@ -19,6 +19,6 @@ pub async fn commit_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    super::may_hold(&principal)?;
+    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
     Ok(HttpResponse::Ok().json(crate::reservation::commit_all(&state, &id).await?))
 }

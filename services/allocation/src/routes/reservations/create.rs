@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::api::{NewReservation, Reservation};
-use omni_http::{ApiError, Principal};
+use omni_http::{ApiError, Code, Principal};
 
 use crate::State;
 
@@ -22,9 +22,28 @@ pub async fn create_reservation(
     principal: Principal,
     body: web::Json<NewReservation>,
 ) -> Result<HttpResponse, ApiError> {
-    super::may_hold(&principal)?;
+    let request = body.into_inner();
+    // A store-scoped principal holds stock only at its own stores, named in the request.
+    match &request.location_id {
+        Some(location) if !principal.works_at(location.as_str()) => {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                format!("{} does not work at {location}", principal.name),
+            ));
+        }
+        None if principal.is_scoped() => {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                format!(
+                    "{} holds stock only at its stores: name one in `location_id`",
+                    principal.name
+                ),
+            ));
+        }
+        _ => {}
+    }
     let started = std::time::Instant::now();
-    let placed = crate::reservation::place(&state, body.into_inner()).await;
+    let placed = crate::reservation::place(&state, request).await;
     let outcome = match &placed {
         Ok(_) => crate::metrics::HoldOutcome::Held,
         Err(crate::reservation::HoldFailure::Short(_)) => crate::metrics::HoldOutcome::Rejected,

@@ -21,6 +21,6 @@ pub async fn extend_reservation(
     id: web::Path<String>,
     body: web::Json<ExtendReservation>,
 ) -> Result<HttpResponse, ApiError> {
-    super::may_hold(&principal)?;
+    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
     Ok(HttpResponse::Ok().json(crate::reservation::extend_all(&state, &id, body.ttl_seconds).await?))
 }

@@ -15,8 +15,9 @@ use crate::State;
 )]
 pub async fn get_reservation(
     state: web::Data<State>,
-    _principal: Principal,
+    principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    super::authorized(&state, &principal, &id, super::Intent::Read).await?;
     Ok(HttpResponse::Ok().json(crate::reservation::get(&state, &id).await?))
 }

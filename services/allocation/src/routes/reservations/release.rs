@@ -17,7 +17,7 @@ pub async fn release_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    super::may_hold(&principal)?;
+    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
     crate::reservation::release_all(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -22,14 +22,22 @@ pub struct FulfillmentQuery {
 )]
 pub async fn list_fulfillments(
     state: web::Data<State>,
-    _principal: Principal,
+    principal: Principal,
     query: web::Query<FulfillmentQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let order_id =
         OrderId::parse(&query.order_id).map_err(|e| ApiError::new(Code::InvalidQuery, e.to_string()))?;
-    let rows = state
+    let rows: Vec<FulfillmentRow> = state
         .db
         .run(move |conn| fulfillments::for_order(conn, order_id))
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|r| principal.works_at(&r.location_id))
+        .collect();
+    if rows.is_empty() && principal.is_scoped() {
+        return Err(ApiError::not_found(format!(
+            "fulfillments of order {order_id} at your stores"
+        )));
+    }
     Ok(HttpResponse::Ok().json(rows))
 }

@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_contracts::OrderId;
 use omni_contracts::api::{Order, OrderStatus};
 use omni_contracts::events::{OrderCancelled, OrderEvent};
@@ -10,7 +9,7 @@ use crate::db::orders::{self, StepUpdate};
 
 /// Cancels an order that is not yet released: its holds are released and its authorizations voided (by
 /// allocation and payments, on `omni.order.cancelled`). Cancelling a cancelled order answers it again; a
-/// released or failed one cannot be cancelled (409). A partner may cancel only its own orders. Audited.
+/// released or failed one cannot be cancelled (409). A partner may cancel only its own orders, an associate only orders at their stores. Audited.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/cancel", params(("id" = String, Path, description = "Order id")),
     responses(
@@ -25,17 +24,18 @@ pub async fn cancel_order(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Partner, Role::Associate, Role::Manager, Role::Service])?;
     let id = OrderId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
-    let partner_only = principal.roles.iter().all(|r| *r == Role::Partner);
-    let (who, partner) = (principal.name.clone(), principal.partner_id.clone());
+    let who = principal.name.clone();
     let order = state
         .db
         .transaction(move |conn| -> Result<(Order, bool), ApiError> {
             let not_found = || ApiError::not_found(format!("order {id}"));
             let row = orders::find(conn, id)?.ok_or_else(not_found)?;
             let order = row.to_order()?;
-            if partner_only && order.partner_id != partner {
+            if !principal.sees(
+                order.partner_id.as_ref(),
+                order.location_id.as_ref().map(|l| l.as_str()),
+            ) {
                 return Err(not_found());
             }
             match order.status {

@@ -10,13 +10,17 @@ use crate::db::{idempotency, orders};
 use crate::events::accept::{AcceptError, PartnerRef, accept};
 
 /// Places an order. `Idempotency-Key` is required: the same key with the same body answers the same order;
-/// with another body, 422. Partner keys place marketplace orders for their own partner only.
+/// with another body, 422. Partner keys place marketplace orders for their own partner only. An associate's
+/// lines must carry the list price whatever the channel (403), and a SKU orders has not learned yet is refused
+/// (409, retry); managers may override prices.
 #[utoipa::path(
     post, path = "/v1/orders", request_body = NewOrder,
     params(("Idempotency-Key" = String, Header, description = "1 to 255 characters, unique per order attempt")),
     responses(
         (status = 201, description = "Accepted (or the first answer to this key)", body = Order),
         (status = 400, description = "Invalid body or missing key", body = omni_http::errors::ErrorBody),
+        (status = 403, description = "An associate's price is not the list price", body = omni_http::errors::ErrorBody),
+        (status = 409, description = "A SKU's price is not known yet (retry)", body = omni_http::errors::ErrorBody),
         (status = 422, description = "Key reused with another body", body = omni_http::errors::ErrorBody),
     ),
     security(("api_key" = []))
@@ -27,7 +31,6 @@ pub async fn create_order(
     req: HttpRequest,
     body: web::Json<NewOrder>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Partner, Role::Associate, Role::Manager, Role::Service])?;
     let key = req
         .headers()
         .get("idempotency-key")
@@ -45,29 +48,11 @@ pub async fn create_order(
     let hash = hex::encode(Sha256::digest(
         serde_json::to_vec(&request).map_err(ApiError::internal)?,
     ));
-    let partner = principal
-        .partner_id
-        .clone()
-        .filter(|_| principal.has(Role::Partner) && !principal.has(Role::Admin));
-    if let Some(partner_id) = &partner {
-        match state.settings.partner(partner_id.as_str()) {
-            Some(p) if p.enabled => {}
-            Some(_) => {
-                return Err(ApiError::new(
-                    Code::Forbidden,
-                    format!("partner `{partner_id}` is disabled; its orders are not taken"),
-                ));
-            }
-            None => {
-                return Err(ApiError::new(
-                    Code::Forbidden,
-                    format!("partner `{partner_id}` is not registered (orders.partners)"),
-                ));
-            }
-        }
-    }
+    // A partner key acts only as its partner (a disabled partner's keys never get here: 403 at the door).
+    let partner = principal.partner_id.clone();
     let who = principal.name.clone();
-    let may_override = principal.has(Role::Manager);
+    // An associate sells at list prices whatever channel the order names; managers (and admins) may override.
+    let checks_prices = principal.has(Role::Associate) && !principal.has(Role::Manager);
     let order = state
         .db
         .transaction(move |conn| -> Result<(Order, bool), ApiError> {
@@ -83,11 +68,14 @@ pub async fn create_order(
                     orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
                 return Ok((row.to_order()?, false));
             }
-            if request.channel == omni_contracts::api::Channel::Pos {
+            if checks_prices {
+                use crate::domain::intake::{PriceRefusal, check_associate_prices};
                 let skus: Vec<&omni_contracts::Sku> = request.lines.iter().map(|l| &l.sku).collect();
                 let prices = crate::db::catalog::prices(conn, &skus)?;
-                crate::domain::intake::check_till_prices(&request, &prices, may_override)
-                    .map_err(|reason| ApiError::new(Code::Forbidden, reason))?;
+                check_associate_prices(&request, &prices).map_err(|refusal| match refusal {
+                    PriceRefusal::NotTheListPrice(reason) => ApiError::new(Code::Forbidden, reason),
+                    PriceRefusal::NotKnownYet(reason) => ApiError::new(Code::Conflict, reason),
+                })?;
             }
             // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
             let partner = partner.map(|partner_id| PartnerRef {

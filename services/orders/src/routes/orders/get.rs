@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_contracts::OrderId;
 use omni_contracts::api::Order;
 use omni_http::{ApiError, Principal};
@@ -7,7 +6,7 @@ use omni_http::{ApiError, Principal};
 use crate::State;
 use crate::db::orders;
 
-/// One order. A partner sees only its own orders (404 for others').
+/// One order. A partner sees only its own orders, an associate only orders at their stores (404 for others').
 #[utoipa::path(
     get, path = "/v1/orders/{id}", params(("id" = String, Path, description = "Order id")),
     responses(
@@ -27,8 +26,10 @@ pub async fn get_order(
         .map(|r| r.to_order())
         .transpose()?
         .ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
-    let partner_only = principal.roles.iter().all(|r| *r == Role::Partner);
-    if partner_only && order.partner_id != principal.partner_id {
+    if !principal.sees(
+        order.partner_id.as_ref(),
+        order.location_id.as_ref().map(|l| l.as_str()),
+    ) {
         return Err(ApiError::not_found(format!("order {id}")));
     }
     Ok(HttpResponse::Ok().json(order))

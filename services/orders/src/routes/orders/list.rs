@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_contracts::api::{Order, OrderStatus};
 use omni_contracts::{OrderId, PartnerId};
 use omni_http::{ApiError, Code, Principal};
@@ -35,7 +34,7 @@ pub struct OrderPage {
 }
 
 /// Orders, oldest first, filtered by partner and status, in bounded pages. A partner key sees only its own
-/// orders; naming another partner is refused.
+/// orders (naming another partner is refused), an associate only the orders at their stores.
 #[utoipa::path(
     get, path = "/v1/orders", params(ListQuery),
     responses(
@@ -67,12 +66,7 @@ pub async fn list_orders(
         .map(PartnerId::parse)
         .transpose()
         .map_err(|e| invalid(format!("partner: {e}")))?;
-    let partner_only = principal.roles.iter().all(|r| *r == Role::Partner);
-    if partner_only {
-        let own = principal
-            .partner_id
-            .clone()
-            .ok_or_else(|| ApiError::new(Code::Forbidden, "this partner key names no partner"))?;
+    if let Some(own) = principal.partner_id.clone() {
         if partner.as_ref().is_some_and(|p| *p != own) {
             return Err(ApiError::new(
                 Code::Forbidden,
@@ -82,9 +76,18 @@ pub async fn list_orders(
         partner = Some(own);
     }
     let status = query.status;
+    // A store-scoped principal sees the orders at its stores only.
+    let stores = (!principal.locations.is_empty()).then(|| principal.locations.clone());
     let rows = state
         .db
-        .run(move |conn| orders::page(conn, partner.as_ref(), status, after, i64::from(limit) + 1))
+        .run(move |conn| {
+            let filter = orders::PageFilter {
+                partner: partner.as_ref(),
+                stores: stores.as_deref(),
+                status,
+            };
+            orders::page(conn, &filter, after, i64::from(limit) + 1)
+        })
         .await?;
     let mut orders: Vec<Order> = rows.iter().map(|r| r.to_order()).collect::<Result<_, _>>()?;
     let next = if orders.len() > limit as usize {

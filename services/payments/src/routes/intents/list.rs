@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_contracts::OrderId;
 use omni_http::{ApiError, Principal};
 use serde::Deserialize;
@@ -33,7 +32,15 @@ pub async fn list_intents(
     principal: Principal,
     query: web::Query<IntentQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Service, Role::Manager])?;
+    if principal.is_scoped() {
+        return Err(omni_http::ApiError::new(
+            omni_http::Code::Forbidden,
+            format!(
+                "{} is kept to some stores; payment intents are listed to unscoped staff",
+                principal.name
+            ),
+        ));
+    }
     let order_id = query.order_id;
     let found = state
         .db

@@ -1,5 +1,4 @@
 use actix_web::{HttpResponse, web};
-use omni_config::Role;
 use omni_http::{ApiError, Principal};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,7 +26,6 @@ pub struct KeyRotation {
     security(("api_key" = []))
 )]
 pub async fn rotate_keys(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Admin])?;
     let kek = state.kek.clone();
     let name = principal.name.clone();
     let rotation = state

@@ -16,11 +16,18 @@ use crate::db::order_views::{self, OrderView};
 )]
 pub async fn lookup_order(
     state: web::Data<State>,
-    _principal: Principal,
+    principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
     let view = state.db.run(move |conn| order_views::find(conn, id)).await?;
-    view.map(|v| HttpResponse::Ok().json(v))
-        .ok_or_else(|| ApiError::not_found(format!("order {id}")))
+    view.filter(|v| {
+        let partner = v
+            .partner_id
+            .as_deref()
+            .and_then(|p| omni_contracts::PartnerId::parse(p).ok());
+        principal.sees(partner.as_ref(), v.location_id.as_deref())
+    })
+    .map(|v| HttpResponse::Ok().json(v))
+    .ok_or_else(|| ApiError::not_found(format!("order {id}")))
 }
