@@ -45,7 +45,10 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         let placed = admin
             .post(
                 "/v1/orders",
-                &order("web", json!({ "type": "card", "token": "tok_x" })),
+                &order(
+                    "web",
+                    json!({ "type": "card", "token": "tok_abcdefghijklmnopqrstuvwx" }),
+                ),
                 &[("Idempotency-Key", key)],
             )
             .await?;

@@ -248,6 +248,12 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     // A partner that wrongly sends a card number: dead-lettered, the number masked in the DLQ copy (DESIGN §6).
     let with_card = edit(&|o| o["customer"]["card_number"] = json!("4242 4242 4242 4242"));
     producer.send_raw(&inbound, "k", &headers(), &with_card).await?;
+    // A card number where a reason would quote it (the partner id): the reason is masked like the body.
+    let carded_partner = edit(&|o| o["partner_id"] = json!("4242424242424242"));
+    producer
+        .send_raw(&inbound, "k", &headers(), &carded_partner)
+        .await?;
+    let masked_partner = String::from_utf8(carded_partner)?.replace("4242424242424242", "************4242");
     let good = ["GOOD-1", "GOOD-2"];
     producer
         .send_raw(
@@ -290,7 +296,11 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     let expected: Vec<&[u8]> = bad
         .iter()
         .map(|(body, _)| body.as_slice())
-        .chain([impostor_body.as_slice(), masked.as_bytes()])
+        .chain([
+            impostor_body.as_slice(),
+            masked.as_bytes(),
+            masked_partner.as_bytes(),
+        ])
         .collect();
     let dead = collect(mesh.kafka_bootstrap(), &[&dlq], WAIT, |seen| {
         expected.iter().all(|body| seen.iter().any(|d| d.body == *body))
@@ -338,6 +348,14 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         "{:?}",
         carded.header("omni_dlq_reason")
     );
+    for entry in &dead {
+        for (name, value) in &entry.headers {
+            ensure!(
+                omni_contracts::card_data::mask_card_numbers(value.as_bytes()).is_none(),
+                "a card number in the DLQ header {name}: {value}"
+            );
+        }
+    }
     ensure!(
         !dead
             .iter()
@@ -398,7 +416,7 @@ async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
                 "channel": "web", "currency": "EUR",
                 "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 100 }],
                 "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 },
-                "tenders": [{ "type": "card", "token": "tok_backlogtest" }],
+                "tenders": [{ "type": "card", "token": "tok_backlogtestbacklogtestba" }],
             });
             if let Some(days) = promise_days {
                 body["promise_by"] = json!(now + chrono::Duration::days(days));

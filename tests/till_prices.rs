@@ -64,7 +64,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
             "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": price },
                       { "sku": "CAP-1", "quantity": 1, "unit_price_minor": cap_price }],
             "delivery": { "type": "pickup", "location_id": "STORE-1" },
-            "tenders": [{ "type": "card", "token": "tok_tillsale" }],
+            "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
         })
     };
     let associate = Client::new(mesh.url("orders"), ASSOCIATE);
@@ -72,7 +72,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         "channel": "pos", "currency": "EUR",
         "lines": [{ "sku": "GHOST-1", "quantity": 1, "unit_price_minor": 1 }],
         "delivery": { "type": "pickup", "location_id": "STORE-1" },
-        "tenders": [{ "type": "card", "token": "tok_tillsale" }],
+        "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
     });
     let unknown = associate
         .post("/v1/orders", &ghost, &[("Idempotency-Key", "till-0")])

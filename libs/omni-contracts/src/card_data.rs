@@ -1,6 +1,29 @@
 //! Card numbers where they must not be: the Luhn check, and masking what looks like a card number in bytes that
 //! leave a service (a dead-lettered message keeps its original bytes, but never a card number: DESIGN §6).
 
+/// Every vault token starts with this.
+pub const TOKEN_PREFIX: &str = "tok_";
+/// Random characters after the prefix (24 × 5 bits = 120 bits).
+pub const TOKEN_RANDOM_LEN: usize = 24;
+/// The characters a vault token draws from: lower-case base32 (only 2 to 7 among the digits).
+pub const TOKEN_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// Whether `candidate` has the exact form of a vault token (`tok_` + 24 lower-case base32 characters): the one
+/// form a tender may carry, so `tok_<card number>` and other card-bearing strings are refused at the door.
+pub fn is_vault_token(candidate: &str) -> bool {
+    candidate.strip_prefix(TOKEN_PREFIX).is_some_and(|random| {
+        random.len() == TOKEN_RANDOM_LEN && random.bytes().all(|b| TOKEN_ALPHABET.contains(&b))
+    })
+}
+
+/// `text` with every card-number-like run masked (see [`mask_card_numbers`]), for reasons and log lines.
+pub fn mask_text(text: &str) -> std::borrow::Cow<'_, str> {
+    match mask_card_numbers(text.as_bytes()) {
+        Some(masked) => std::borrow::Cow::Owned(String::from_utf8_lossy(&masked).into_owned()),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// Fewest and most digits of a card number (PAN).
 const PAN_DIGITS: std::ops::RangeInclusive<usize> = 13..=19;
 /// Trailing digits left visible when a card number is masked.

@@ -110,7 +110,8 @@ impl<T: EventPayload> Envelope<T> {
         if spec != SPEC_VERSION {
             return Err(ContractError::BadAttribute {
                 attribute: "ce_specversion",
-                reason: format!("is `{spec}`, expected `{SPEC_VERSION}`"),
+                // Never the raw value: a header is the sender's to fill, with anything.
+                reason: format!("is not `{SPEC_VERSION}`"),
             });
         }
         let id = Uuid::parse_str(attr("ce_id")?).map_err(|e| ContractError::BadAttribute {

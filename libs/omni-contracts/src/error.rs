@@ -11,8 +11,9 @@ pub enum ContractError {
         /// What is wrong, in words a caller can act on.
         reason: String,
     },
-    /// A CloudEvent carries a type this topic does not define.
-    #[error("unknown event type `{event_type}` on topic {topic}")]
+    /// A CloudEvent carries a type this topic does not define. The message never quotes the received type: a
+    /// header is the sender's to fill, with anything (even a card number).
+    #[error("unknown event type on topic {topic} (`ce_type` names none of its types)")]
     UnknownEventType {
         /// The `ce_type` that was received.
         event_type: String,

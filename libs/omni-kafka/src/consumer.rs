@@ -516,7 +516,8 @@ impl Kafka {
                     let _entered = span.enter();
                     tracing::warn!(
                         topic = %incoming.topic_name(), partition = incoming.partition, offset = incoming.offset,
-                        reason = %reason, "Message cannot be handled; sending it to the dead-letter topic."
+                        reason = %omni_contracts::card_data::mask_text(&reason),
+                        "Message cannot be handled; sending it to the dead-letter topic."
                     );
                     drop(_entered);
                     if self
@@ -573,7 +574,9 @@ impl Kafka {
             tracing::warn!(topic = %incoming.topic_name(), offset = incoming.offset, "A dead-lettered message held what looks like a card number; masked in the DLQ copy.");
             headers.push(("omni_dlq_redacted".into(), "card-number".into()));
         }
-        headers.push(("omni_dlq_reason".into(), reason.to_owned()));
+        // A reason may quote what the message carried: masked like the body.
+        let reason = omni_contracts::card_data::mask_text(reason);
+        headers.push(("omni_dlq_reason".into(), reason.into_owned()));
         headers.push(("omni_dlq_topic".into(), incoming.topic_name().to_owned()));
         headers.push(("omni_dlq_partition".into(), incoming.partition.to_string()));
         headers.push(("omni_dlq_offset".into(), incoming.offset.to_string()));

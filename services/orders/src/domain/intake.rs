@@ -41,7 +41,7 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
     if let Some(Tender::Card { token }) = order
         .tenders
         .iter()
-        .find(|t| matches!(t, Tender::Card { token } if !token.starts_with("tok_")))
+        .find(|t| matches!(t, Tender::Card { token } if !omni_contracts::card_data::is_vault_token(token)))
     {
         let shown: String = token.chars().take(4).collect();
         return Err(format!(
@@ -162,7 +162,7 @@ mod tests {
             "channel": "web", "currency": "EUR",
             "lines": [{"sku": "A", "quantity": 2, "unit_price_minor": 1500}, {"sku": "B", "quantity": 1, "unit_price_minor": 999}],
             "delivery": {"type": "ship", "lat": 52.5, "lon": 13.4},
-            "tenders": [{"type": "card", "token": "tok_abc"}]
+            "tenders": [{"type": "card", "token": "tok_abcdefghijklmnopqrstuvwx"}]
         })
     }
 
@@ -177,6 +177,13 @@ mod tests {
         o["tenders"][0]["token"] = serde_json::json!("4242424242424241");
         let err = check(&order(o), false).unwrap_err();
         assert!(!err.contains("4242424242424241"), "{err}");
+        let mut o = web_order();
+        o["tenders"][0]["token"] = serde_json::json!("tok_4242424242424242");
+        let err = check(&order(o), false).unwrap_err();
+        assert!(
+            err.contains("not a vault token") && !err.contains("4242"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,12 +24,8 @@ use super::card::{Card, Expiry, Pan};
 pub const KEY_LEN: usize = 32;
 /// Bytes in an AES-GCM nonce.
 pub const NONCE_LEN: usize = 12;
-/// Every token starts with this.
-pub const TOKEN_PREFIX: &str = "tok_";
-/// Random characters after the prefix (24 × 5 bits = 120 bits).
-pub const TOKEN_RANDOM_LEN: usize = 24;
-
-const TOKEN_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+use omni_contracts::card_data::TOKEN_ALPHABET;
+pub use omni_contracts::card_data::{TOKEN_PREFIX, TOKEN_RANDOM_LEN};
 
 /// Why a cryptographic step failed. Never carries key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,9 +297,7 @@ pub fn new_token() -> String {
 
 /// Whether a string has the shape of a vault token (used to refuse junk before touching the database).
 pub fn is_token(candidate: &str) -> bool {
-    candidate.strip_prefix(TOKEN_PREFIX).is_some_and(|random| {
-        random.len() == TOKEN_RANDOM_LEN && random.bytes().all(|b| TOKEN_ALPHABET.contains(&b))
-    })
+    omni_contracts::card_data::is_vault_token(candidate)
 }
 
 #[cfg(test)]
