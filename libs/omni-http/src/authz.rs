@@ -60,10 +60,9 @@ pub enum Objects {
     /// Holds: a store-scoped principal only at its stores; a hold placed for an order is changed only by the
     /// service principal, and a pinned hold (a paid order's) is never shortened.
     Holds,
-    /// Card tokens and payments: a token pays only orders of the principal that created it.
+    /// Card tokens: the caller tokenizes its own customers' cards. (Binding a token to the principal that
+    /// created it, so it pays only that principal's orders, is still to come.)
     OwnTokens,
-    /// The audit trail: read by auditors, written by no route.
-    Audit,
 }
 
 impl Objects {
@@ -79,8 +78,7 @@ impl Objects {
                 "associates and store managers: holds at their stores, and not holds of an order (only the \
                  service principal changes those); a pinned hold is never shortened"
             }
-            Objects::OwnTokens => "a token pays only orders of the principal that created it",
-            Objects::Audit => "every entry of this service's trail",
+            Objects::OwnTokens => "the caller's customers' cards (tokens are not yet bound to their creator)",
         }
     }
 }

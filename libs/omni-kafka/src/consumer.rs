@@ -610,14 +610,12 @@ struct DeadLetter<'a> {
 
 /// The key, payload and headers of a message to dead-letter, with card-number-like digit runs masked.
 fn redact_card_numbers(incoming: &Incoming) -> DeadLetter<'_> {
-    use omni_contracts::card_data::mask_card_numbers;
+    use omni_contracts::card_data::{mask_card_numbers, mask_text};
     let mut redacted = false;
-    let mut text = |value: &str| match mask_card_numbers(value.as_bytes()) {
-        Some(masked) => {
-            redacted = true;
-            String::from_utf8_lossy(&masked).into_owned()
-        }
-        None => value.to_owned(),
+    let mut text = |value: &str| {
+        let masked = mask_text(value);
+        redacted |= matches!(masked, std::borrow::Cow::Owned(_));
+        masked.into_owned()
     };
     let key = text(incoming.key());
     let headers = incoming
