@@ -612,6 +612,19 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
             .as_str()
             .context("the order's hold")?
             .to_owned();
+        // Allocation pins a paid order's hold when it reads the order's event: wait for it, so that what the
+        // tests compare (before and after a refused call) is the settled world.
+        let hold = order_hold[i].clone();
+        eventually("the paid order's hold to be pinned", WAIT, || async {
+            let held = admin("allocation")
+                .get(&format!("/v1/reservations/{hold}"))
+                .await?;
+            Ok(held.body["expires_at"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("9999"))
+                .then_some(()))
+        })
+        .await?;
         eventually("returns to learn the order", WAIT, || async {
             let view = admin("returns").get(&format!("/v1/returns/orders/{id}")).await?;
             Ok((view.status == 200 && view.body["location_id"] == side.store()).then_some(()))
