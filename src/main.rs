@@ -43,6 +43,8 @@ enum Command {
     Config(ConfigCommand),
     /// Write the policy custom resource definitions (BufferPolicy, RoutingPolicy) generated from the Rust types.
     Crdgen(commands::crdgen::Args),
+    /// Check the services' audit logs (hash chains): `omni audit verify`.
+    Audit(commands::audit::Args),
     /// Print the authorization table every service enforces (who may call each route, whose objects it
     /// touches) as Markdown, as published in docs/AUTHORIZATION.md.
     Authz,
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => commands::dev::run(settings, args).await,
             Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::Migrate(args) => commands::migrate::run(settings, args).await,
+            Command::Audit(args) => commands::audit::run(settings, args).await,
             Command::Config(_) | Command::Crdgen(_) | Command::Authz => Ok(()),
         }
     });

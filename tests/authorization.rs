@@ -6,7 +6,8 @@
 //! at, and otherwise an answer of the route itself. Refusals change nothing. A route a service serves (its
 //! OpenAPI document) that is missing from the table, a rule without a route, or a rule this test cannot build a
 //! call for fails the test. Then the attacks the table alone does not stop: a paid order's pinned hold cannot be
-//! shortened, released or committed by a store, and the lists show each caller only its own.
+//! shortened, released or committed by a store, a card token pays only its owner's orders and never leaves
+//! payments, and the lists show each caller only its own.
 
 use std::time::Duration;
 
@@ -246,7 +247,7 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             rule.path.into(),
             Some(json!({ "sku": format!("NEW-{}", &unique()[..12]), "title": "New" })),
         ),
-        (Method::Get, "/v1/locations" | "/v1/skus" | "/v1/policies" | "/v1/routing-rules") => {
+        (Method::Get, "/v1/locations" | "/v1/skus" | "/v1/policies" | "/v1/routing-rules" | "/v1/audit") => {
             call(rule.path.into(), None)
         }
         (Method::Post, "/v1/inventory/movements") => call(
@@ -743,6 +744,113 @@ async fn a_store_cannot_shorten_release_or_commit_a_paid_orders_pinned_hold() ->
 
         let after = as_key(ADMIN_KEY).get(&format!("/v1/reservations/{hold}")).await?;
         ensure!(after.body == before.body, "the hold changed: {after:?}");
+        Ok(())
+    })
+    .await
+}
+
+/// A card token is not cash: an associate of store B who learns the token store A's till made for a customer
+/// cannot pay with it (the order fails, and payments never opens the card), and the token never leaves payments:
+/// orders keep, show and announce the card's payment-method reference and what may be shown of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_callers()), async |mesh| {
+        build_world(mesh).await?;
+        let caller = |name: &str| {
+            callers()
+                .into_iter()
+                .find(|c| c.name == name)
+                .context("no such caller")
+        };
+        let (associate_a, associate_b) = (caller("associate-a")?, caller("associate-b")?);
+        let as_caller = |c: &Caller, service| Client::new(mesh.url(service), c.key.unwrap_or_default());
+        let tokenized = as_caller(&associate_a, "payments")
+            .post(
+                "/v1/payments/tokens",
+                &json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031 }),
+                &[],
+            )
+            .await?;
+        ensure!(tokenized.status == 201, "{tokenized:?}");
+        let token = tokenized.body["token"].as_str().context("token")?.to_owned();
+        let reference = tokenized.body["reference"]
+            .as_str()
+            .context("reference")?
+            .to_owned();
+
+        let place = async |c: &Caller| -> anyhow::Result<String> {
+            let placed = as_caller(c, "orders")
+                .post(
+                    "/v1/orders",
+                    &order_body(c, &token),
+                    &[("Idempotency-Key", "card-of-store-a")],
+                )
+                .await?;
+            ensure!(placed.status == 201, "{placed:?}");
+            ensure!(
+                !placed.body.to_string().contains(&token)
+                    && placed.body["tenders"][0]["reference"] == reference.as_str(),
+                "the order keeps the card's reference, never its token: {}",
+                placed.body
+            );
+            Ok(placed.body["id"].as_str().context("order id")?.to_owned())
+        };
+        let own = place(&associate_a).await?;
+        let stolen = place(&associate_b).await?;
+
+        let admin = Client::new(mesh.url("orders"), ADMIN_KEY);
+        let settled = |id: String| {
+            let admin = admin.clone();
+            async move {
+                eventually("the order to be decided", WAIT, || async {
+                    let now = admin.get(&format!("/v1/orders/{id}")).await?;
+                    let status = now.body["status"].as_str().unwrap_or_default().to_owned();
+                    Ok(matches!(status.as_str(), "released" | "failed").then_some(now.body))
+                })
+                .await
+            }
+        };
+        let own = settled(own).await?;
+        ensure!(
+            own["status"] == "released"
+                && own["tenders"][0]["card"]["last4"] == "4242"
+                && own["tenders"][0]["card"]["brand"] == "visa",
+            "the till's own sale is paid and shows the card's last four: {own}"
+        );
+        let stolen = settled(stolen).await?;
+        ensure!(
+            stolen["status"] == "failed"
+                && stolen["failure_reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("not issued to the payer")),
+            "another store's associate paid with the token: {stolen}"
+        );
+
+        let topics = [
+            mesh.topic(omni_contracts::Topic::Orders),
+            mesh.topic(omni_contracts::Topic::Payments),
+        ];
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let stolen_id = stolen["id"].as_str().context("id")?.to_owned();
+        let seen = omni_testkit::kafka::collect(mesh.kafka_bootstrap(), &topics, WAIT, |seen| {
+            seen.iter()
+                .any(|m| m.header("ce_type") == Some("omni.order.failed") && m.key == stolen_id)
+        })
+        .await?;
+        for message in &seen {
+            let text = String::from_utf8_lossy(&message.body);
+            ensure!(
+                !text.contains(&token) && !text.contains("tok_"),
+                "a token in an event on {}: {text}",
+                message.topic
+            );
+        }
+        ensure!(
+            seen.iter()
+                .any(|m| String::from_utf8_lossy(&m.body).contains(&reference)),
+            "the events name the card by its reference"
+        );
         Ok(())
     })
     .await

@@ -223,7 +223,7 @@ async fn crash_run(
 ) -> anyhow::Result<()> {
     ready(run.port, child).await?;
     let orders = Client::new(format!("http://127.0.0.1:{}", run.port), ADMIN);
-    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    let inbound = kafka.topics().partner_inbound_name("acme-market");
     // The catalog reached orders once a probe order is taken.
     omni_testkit::kafka::until_intake_takes_a_probe(
         producer,

@@ -1,6 +1,8 @@
-//! Partner intake on `omni.orders.inbound.v1`: the published examples are taken by `omni dev` as they are; bad
-//! messages go to the DLQ with a reason naming the problem while good ones around them are taken; and when
-//! orders back up, the ones closest to their promise date go on first, each step with its timeout.
+//! Partner intake, each partner on its own `omni.orders.inbound.<partner>.v1`: the published examples are taken by
+//! `omni dev` as they are; bad messages go to the DLQ with a reason naming the problem while good ones around them
+//! are taken; a partner cannot pose as another, name a tier or a promise its registration does not allow, or
+//! pre-empt another's order ids; and when orders back up, the ones closest to their promise date go on first,
+//! each step with its timeout.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -90,8 +92,7 @@ async fn examples_taken(endpoints: &std::path::Path) -> anyhow::Result<()> {
     let defaults = omni_config::Settings::defaults()?;
     let producer = producer(&defaults, bootstrap)?;
     let inbound = omni_kafka::topics::TopicNames::new(&defaults.kafka.topics)
-        .name(Topic::OrdersInbound)
-        .to_owned();
+        .partner_inbound_name(omni_testkit::testing::DEMO_PARTNER);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schemas/examples");
     let mut sent = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -182,7 +183,8 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 20, WAIT).await?;
 
     let producer = producer(mesh.settings(), mesh.kafka_bootstrap())?;
-    let inbound = mesh.topic(Topic::OrdersInbound);
+    let inbound = mesh.partner_topic("acme-market");
+    let started = chrono::Utc::now();
     // Orders checks SKUs against its own view of the catalog (from omni.catalog.v1), which may lag routing's view
     // of the stock: the good orders below are sent once a probe is taken.
     omni_testkit::kafka::until_intake_takes_a_probe(
@@ -220,9 +222,16 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         ),
         (
             edit(&|o| o["partner_id"] = json!("nobody-market")),
-            "not a registered partner",
+            "not the partner whose topic carried it (`acme-market`)",
         ),
-        (edit(&|o| o["partner_id"] = json!("paused-market")), "disabled"),
+        (
+            edit(&|o| o["partner_id"] = json!("other-market")),
+            "not the partner whose topic carried it (`acme-market`)",
+        ),
+        (
+            edit(&|o| o["customer"]["tier"] = json!("vip")),
+            "customer.tier: `vip` is not a tier this partner may name",
+        ),
         (edit(&|o| o["total_minor"] = json!(2000)), "total_minor"),
         (
             edit(&|o| o["lines"][0]["sku"] = json!("NO-SUCH-SKU")),
@@ -238,13 +247,39 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         ),
         (vec![b' '; 300 * 1024], "bytes"),
     ];
-    // A sender naming itself may send only its own orders.
+    // A sender naming another partner in `ce_source`.
     let mut impostor = headers();
     impostor[3].1 = "/partners/other-market".into();
     let impostor_body = edit(&|_| {});
     producer
         .send_raw(&inbound, "k", &impostor, &impostor_body)
         .await?;
+    // Elsewhere than on the partner's own topic: a disabled partner's topic, the shared topic that names no sender,
+    // and another partner's topic carrying an order in acme's name, to pre-empt acme's own order id (which acme
+    // then sends itself: it is taken as new, not answered as a duplicate of the forgery).
+    let elsewhere = [
+        (
+            mesh.partner_topic("paused-market"),
+            edit(&|o| o["partner_id"] = json!("paused-market")),
+            "disabled",
+        ),
+        (
+            mesh.topic(Topic::OrdersInbound),
+            edit(&|_| {}),
+            "does not say which partner sent this",
+        ),
+        (
+            mesh.partner_topic("other-market"),
+            edit(&|o| {
+                o["partner_order_id"] = json!("PRE-EMPTED-1");
+                o["customer"]["tier"] = json!("vip");
+            }),
+            "not the partner whose topic carried it (`other-market`)",
+        ),
+    ];
+    for (topic, body, _) in &elsewhere {
+        producer.send_raw(topic, "k", &headers(), body).await?;
+    }
     // A partner that wrongly sends a card number: dead-lettered, the number masked in the DLQ copy (DESIGN §6).
     let with_card = edit(&|o| o["customer"]["card_number"] = json!("4242 4242 4242 4242"));
     producer.send_raw(&inbound, "k", &headers(), &with_card).await?;
@@ -254,7 +289,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         .send_raw(&inbound, "k", &headers(), &carded_partner)
         .await?;
     let masked_partner = String::from_utf8(carded_partner)?.replace("4242424242424242", "************4242");
-    let good = ["GOOD-1", "GOOD-2"];
+    let good = ["GOOD-1", "GOOD-2", "PRE-EMPTED-1", "LATE-1"];
     producer
         .send_raw(
             &inbound,
@@ -277,15 +312,15 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
             &serde_json::to_vec(&partner_order("acme-market", "X"))?,
         )
         .await?;
-    // The second good order, then the first again (a partner's resend: a new ce_id).
-    for id in [good[1], good[0]] {
+    // The other good orders (one with its promise long past: it is taken, but not ahead of everyone), then the
+    // first again (a partner's resend: a new ce_id).
+    for id in [good[1], good[2], good[3], good[0]] {
+        let mut order = partner_order("acme-market", id);
+        if id == "LATE-1" {
+            order["promise_by"] = json!("2020-01-01T00:00:00Z");
+        }
         producer
-            .send_raw(
-                &inbound,
-                "k",
-                &headers(),
-                &serde_json::to_vec(&partner_order("acme-market", id))?,
-            )
+            .send_raw(&inbound, "k", &headers(), &serde_json::to_vec(&order)?)
             .await?;
     }
 
@@ -296,6 +331,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     let expected: Vec<&[u8]> = bad
         .iter()
         .map(|(body, _)| body.as_slice())
+        .chain(elsewhere.iter().map(|(_, body, _)| body.as_slice()))
         .chain([
             impostor_body.as_slice(),
             masked.as_bytes(),
@@ -309,7 +345,8 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
                 .any(|d| d.header("omni_dlq_reason").is_some_and(|r| r.contains("ce_type")))
     })
     .await?;
-    for (body, reason) in &bad {
+    let all_bad = bad.iter().map(|(b, r)| (b, r));
+    for (body, reason) in all_bad.chain(elsewhere.iter().map(|(_, b, r)| (b, r))) {
         let entry = dead
             .iter()
             .find(|d| &d.body == body)
@@ -332,7 +369,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
     ensure!(
         impostor
             .header("omni_dlq_reason")
-            .is_some_and(|r| r.contains("does not match the sender")),
+            .is_some_and(|r| r.contains("header ce_source: names another partner")),
         "{:?}",
         impostor.header("omni_dlq_reason")
     );
@@ -375,6 +412,23 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         let n = listed.iter().filter(|o| o["partner_order_id"] == id).count();
         ensure!(n == 1, "{id} was taken {n} times");
     }
+    let late = listed
+        .iter()
+        .find(|o| o["partner_order_id"] == "LATE-1")
+        .context("the late order")?;
+    let promise: chrono::DateTime<chrono::Utc> = serde_json::from_value(late["promise_by"].clone())?;
+    ensure!(
+        promise >= started,
+        "a promise long past moves no order ahead of everyone else's: {promise}"
+    );
+    let pre_empted = listed
+        .iter()
+        .find(|o| o["partner_order_id"] == "PRE-EMPTED-1")
+        .context("acme's own order, after the forgery")?;
+    ensure!(
+        pre_empted["customer"]["tier"] == "standard",
+        "the order taken is acme's own, not the forgery: {pre_empted}"
+    );
     let first_id = listed
         .iter()
         .find(|o| o["partner_order_id"] == good[0])

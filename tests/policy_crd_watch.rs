@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use omni_contracts::Topic;
 use omni_testkit::Client;
 use omni_testkit::testing::eventually;
 use serde_json::{Value, json};
@@ -335,8 +334,7 @@ async fn send_ship_example(endpoints: &Value, orders: &Client) -> anyhow::Result
     let metrics = omni_telemetry::Metrics::new("test")?;
     let producer = omni_kafka::Kafka::new(&defaults.kafka, bootstrap).producer(&metrics)?;
     let inbound = omni_kafka::topics::TopicNames::new(&defaults.kafka.topics)
-        .name(Topic::OrdersInbound)
-        .to_owned();
+        .partner_inbound_name(omni_testkit::testing::DEMO_PARTNER);
     let mut example: Value = serde_json::from_str(&std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/schemas/examples/ship-to-home.json"

@@ -281,7 +281,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A marketplace order on `omni.orders.inbound.v1`, sent twice, after a malformed message with the same key:
+/// A marketplace order on its partner's `omni.orders.inbound.acme-market.v1`, sent twice, after a malformed message with the same key:
 /// the malformed one is dead-lettered with its reason, the order is taken once and released.
 async fn partner_order_over_kafka(
     mesh: &Mesh,
@@ -289,7 +289,7 @@ async fn partner_order_over_kafka(
     orders: &Client,
 ) -> anyhow::Result<()> {
     let names = |t: Topic| mesh.topic(t);
-    let inbound = names(Topic::OrdersInbound);
+    let inbound = mesh.partner_topic("acme-market");
     let key = "acme-market:PO-1001";
     let broken_headers = vec![
         ("ce_specversion".to_owned(), "1.0".to_owned()),

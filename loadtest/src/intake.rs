@@ -2,7 +2,7 @@
 //! the same messages on the same broker, the whole pipeline's maximum rate (order in → `omni.order.reserved`
 //! out), and that latency at half of the pipeline's maximum rate.
 //!
-//! Throughput: the run fills `omni.orders.inbound.v1` with `--orders` valid partner orders while orders is
+//! Throughput: the run fills the partner's `omni.orders.inbound.<partner>.v1` with `--orders` valid partner orders while orders is
 //! stopped, then starts it and measures from its first stored order to its last (`created_at` in its table),
 //! so start-up and the consumer group join are not counted. The bare consumer then reads the same messages with
 //! a fresh group, from its first message to the last. Pipeline maximum: fresh backends, the full mesh with ample
@@ -113,7 +113,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     let metrics = omni_telemetry::Metrics::new("loadtest")?;
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
     let producer = kafka.producer(&metrics)?;
-    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    let inbound = kafka.topics().partner_inbound_name(PARTNER);
 
     // The whole mesh, with ample stock; orders learns the SKU, and a probe proves intake works end to end.
     let mesh = prepared_mesh(&backends, &settings, &producer, &inbound).await?;
@@ -125,7 +125,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         &inbound,
         "TP",
         args.orders,
-        "filling omni.orders.inbound.v1",
+        "filling the partner's inbound topic",
     )
     .await?;
     let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
@@ -189,7 +189,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
     let settings = backends.settings(8, args.fetch_wait_max_ms);
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
     let producer = kafka.producer(&metrics)?;
-    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    let inbound = kafka.topics().partner_inbound_name(PARTNER);
     let orders_topic = kafka.topic_name(Topic::Orders).to_owned();
     let mesh = prepared_mesh(&backends, &settings, &producer, &inbound).await?;
     // Started once the mesh created the topics (a subscription to a topic not there yet waits for the next
@@ -342,7 +342,7 @@ async fn pipeline_maximum(
     let settings = backends.settings(8, fetch_wait_max_ms);
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &backends.kafka);
     let producer = kafka.producer(metrics)?;
-    let inbound = kafka.topic_name(Topic::OrdersInbound).to_owned();
+    let inbound = kafka.topics().partner_inbound_name(PARTNER);
     let orders_topic = kafka.topic_name(Topic::Orders).to_owned();
     let mesh = prepared_mesh(&backends, &settings, &producer, &inbound).await?;
     let reader = Reader::start(&backends.kafka, &orders_topic)?;

@@ -1,4 +1,4 @@
-//! The demo's marketplace: partner orders sent through the Kafka intake (`omni.orders.inbound.v1`) as a partner
+//! The demo's marketplace: partner orders sent through the Kafka intake (`omni.orders.inbound.<partner>.v1`) as a partner
 //! would, some of them twice and a few malformed, and what became of them.
 
 use std::collections::BTreeMap;
@@ -87,7 +87,7 @@ pub async fn feed(mesh: &Mesh, count: u32, spread: Duration) -> anyhow::Result<S
     let metrics = omni_telemetry::Metrics::new("demo-marketplace")?;
     let producer =
         omni_kafka::Kafka::new(&mesh.settings().kafka, mesh.kafka_bootstrap()).producer(&metrics)?;
-    let topic = mesh.topic(Topic::OrdersInbound);
+    let topic = mesh.partner_topic(DEMO_PARTNER);
     let pause = spread / count.max(1);
     let mut sent = Sent::default();
     for n in 0..count {

@@ -85,11 +85,10 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
     });
     // The demo marketplace, so the examples in docs/schemas/examples/ are taken as they are.
     if settings.orders.partner(crate::demo_data::DEMO_PARTNER).is_none() {
-        settings.orders.partners.push(omni_config::PartnerSettings {
-            id: crate::demo_data::DEMO_PARTNER.into(),
-            name: "Northwind Market (demo)".into(),
-            enabled: true,
-        });
+        let mut demo =
+            omni_config::PartnerSettings::new(crate::demo_data::DEMO_PARTNER, "Northwind Market (demo)");
+        demo.allowed_tiers.push("vip".into());
+        settings.orders.partners.push(demo);
     }
     if settings.payments.key_encryption_key.is_empty() {
         let kek = kept_secret(&data_dir.join("kek"), || {
@@ -152,7 +151,7 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
             "  {:<12} {} (send docs/schemas/examples/*.json to {} as `omni.partner_order.submitted`)",
             "partner",
             crate::demo_data::DEMO_PARTNER,
-            mesh.topic(omni_contracts::Topic::OrdersInbound)
+            mesh.partner_topic(crate::demo_data::DEMO_PARTNER)
         );
         println!("Press Ctrl-C to stop.");
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod crdgen;
 pub mod demo;
 pub mod demo_marketplace;

@@ -276,7 +276,8 @@ pub struct PolicySettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrdersSettings {
-    /// The partner marketplaces whose orders are taken (on `omni.orders.inbound.v1` and by partner keys).
+    /// The partner marketplaces whose orders are taken (each on its own `omni.orders.inbound.<id>.v1`, and by
+    /// partner keys).
     pub partners: Vec<PartnerSettings>,
     /// Largest partner order message taken, in bytes; bigger ones go to the DLQ.
     pub max_message_bytes: usize,
@@ -299,10 +300,49 @@ pub struct PartnerSettings {
     /// Whether its orders are taken now (a disabled partner's orders go to the DLQ, its keys get 403).
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// The customer tiers its orders may name (`standard`, `vip`); an order naming another is refused.
+    #[serde(default = "standard_tier_only")]
+    pub allowed_tiers: Vec<String>,
+    /// The earliest promise date its orders may name, in minutes after Omni takes the order: a sooner promise
+    /// (one in the past, with 0) is moved to that earliest time, so no partner moves its orders ahead of
+    /// everyone else's (an order already late is due now, not before every other).
+    #[serde(default)]
+    pub earliest_promise_minutes: u32,
+    /// Most lines on one of its orders (at most 100, Omni's own limit).
+    #[serde(default = "max_partner_lines")]
+    pub max_lines: u32,
 }
 
 fn enabled() -> bool {
     true
+}
+
+fn standard_tier_only() -> Vec<String> {
+    vec!["standard".to_owned()]
+}
+
+fn max_partner_lines() -> u32 {
+    100
+}
+
+/// The customer tiers an order may name.
+pub const CUSTOMER_TIERS: [&str; 2] = ["standard", "vip"];
+
+/// A partner code that would name a topic Omni itself uses (`omni.orders.inbound.dlq.v1`).
+const RESERVED_PARTNER_IDS: [&str; 1] = ["dlq"];
+
+impl PartnerSettings {
+    /// An enabled partner with the default bounds (standard customers, no promise before intake, 100 lines).
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            enabled: true,
+            allowed_tiers: standard_tier_only(),
+            earliest_promise_minutes: 0,
+            max_lines: max_partner_lines(),
+        }
+    }
 }
 
 impl OrdersSettings {
@@ -397,6 +437,34 @@ impl Settings {
             }
             if !partners.insert(partner.id.as_str()) {
                 return invalid("orders.partners.id", &format!("`{}` is listed twice", partner.id));
+            }
+            if RESERVED_PARTNER_IDS.contains(&partner.id.as_str()) {
+                return invalid(
+                    "orders.partners.id",
+                    &format!("`{}` is reserved: its inbound topic would be the DLQ", partner.id),
+                );
+            }
+            if let Some(tier) = partner
+                .allowed_tiers
+                .iter()
+                .find(|t| !CUSTOMER_TIERS.contains(&t.as_str()))
+            {
+                return invalid(
+                    "orders.partners.allowed_tiers",
+                    &format!(
+                        "`{tier}` (partner `{}`) is not one of {CUSTOMER_TIERS:?}",
+                        partner.id
+                    ),
+                );
+            }
+            if !(1..=100).contains(&partner.max_lines) {
+                return invalid(
+                    "orders.partners.max_lines",
+                    &format!(
+                        "{} (partner `{}`) must be 1 to 100",
+                        partner.max_lines, partner.id
+                    ),
+                );
             }
         }
         if self.orders.max_message_bytes < 1024 {

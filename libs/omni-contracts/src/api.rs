@@ -281,6 +281,25 @@ pub enum CustomerTier {
     Vip,
 }
 
+impl CustomerTier {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomerTier::Standard => "standard",
+            CustomerTier::Vip => "vip",
+        }
+    }
+
+    /// Reads the wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "standard" => Some(CustomerTier::Standard),
+            "vip" => Some(CustomerTier::Vip),
+            _ => None,
+        }
+    }
+}
+
 /// Who is buying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -364,11 +383,12 @@ pub enum Delivery {
     },
 }
 
-/// How the order is paid for. Cards are referenced by vault token only, never by number.
+/// How the order is paid for, as a caller sends it. Cards are referenced by vault token only, never by number;
+/// the token is spent at intake: what the order keeps is a [`PaymentMethod`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Tender {
-    /// A card tokenized by the payments service (`POST /v1/payments/tokens`).
+    /// A card tokenized by the payments service (`POST /v1/payments/tokens`) for the same caller.
     Card {
         /// The vault token.
         token: String,
@@ -377,10 +397,90 @@ pub enum Tender {
     MarketplacePrepaid {},
 }
 
-/// `POST /v1/orders` body.
+impl Tender {
+    /// What an accepted order keeps of this tender: a card by its payment-method reference, never the token.
+    pub fn to_payment_method(&self) -> PaymentMethod {
+        match self {
+            Tender::Card { token } => PaymentMethod::Card {
+                reference: crate::card_data::method_reference(token),
+                card: None,
+            },
+            Tender::MarketplacePrepaid {} => PaymentMethod::MarketplacePrepaid {},
+        }
+    }
+}
+
+/// How an accepted order is paid, as Omni keeps, shows and announces it: a card by its payment-method reference
+/// (and, once payments has looked at it, its brand, last four digits and expiry), never by token or number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PaymentMethod {
+    /// A card in the vault.
+    Card {
+        /// The payment-method reference (`pm_…`): names the card to payments, cannot pay anything itself.
+        reference: String,
+        /// What may be shown of the card, once payments has reported it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card: Option<CardSummary>,
+    },
+    /// Paid to the marketplace already; nothing to authorize.
+    MarketplacePrepaid {},
+}
+
+/// What may be shown of a tokenized card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardSummary {
+    /// Card brand guessed from the number's prefix.
+    pub brand: String,
+    /// Last four digits.
+    pub last4: String,
+    /// Expiry month.
+    pub exp_month: u8,
+    /// Expiry year.
+    pub exp_year: u16,
+}
+
+/// Who placed an order, and so whose card tokens may pay it: a partner (any of its keys) or one principal.
+/// Written `partner:<id>` or `principal:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+pub struct Payer(String);
+
+impl Payer {
+    /// A partner: the tokens of any of its keys pay any of its orders.
+    pub fn partner(partner: &PartnerId) -> Self {
+        Self(format!("partner:{partner}"))
+    }
+
+    /// One principal (an associate, a manager, a storefront's service key), by its unique name.
+    pub fn principal(name: &str) -> Self {
+        Self(format!("principal:{name}"))
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Reads the stored form; `None` for anything else (an order stored before payers were recorded).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (kind, name) = raw.split_once(':')?;
+        (matches!(kind, "partner" | "principal") && !name.is_empty()).then(|| Self(raw.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Payer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `POST /v1/orders` body (tenders as [`Tender`]s); an accepted order keeps it with its tenders as
+/// [`PaymentMethod`]s ([`AcceptedRequest`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewOrder {
+pub struct NewOrder<T = Tender> {
     /// Where the order was placed.
     pub channel: Channel,
     /// Who is buying.
@@ -393,13 +493,33 @@ pub struct NewOrder {
     /// How it reaches the customer.
     pub delivery: Delivery,
     /// How it is paid.
-    pub tenders: Vec<Tender>,
+    pub tenders: Vec<T>,
     /// Ship-by or pickup-by promise.
     #[serde(default, serialize_with = "rfc3339")]
     pub promise_by: Option<DateTime<Utc>>,
     /// When the customer placed it, where that was before Omni took it (a marketplace, an offline till).
     #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "rfc3339")]
     pub placed_at: Option<DateTime<Utc>>,
+}
+
+/// What an accepted order keeps of its request: tenders as payment methods, never tokens.
+pub type AcceptedRequest = NewOrder<PaymentMethod>;
+
+impl NewOrder {
+    /// The request as an accepted order keeps it: each tender as its [`PaymentMethod`].
+    pub fn accepted(self) -> AcceptedRequest {
+        let tenders = self.tenders.iter().map(Tender::to_payment_method).collect();
+        NewOrder {
+            channel: self.channel,
+            customer: self.customer,
+            currency: self.currency,
+            lines: self.lines,
+            delivery: self.delivery,
+            tenders,
+            promise_by: self.promise_by,
+            placed_at: self.placed_at,
+        }
+    }
 }
 
 /// An optional instant written exactly as chrono writes it (RFC 3339, `Z`, the fraction digits it needs), but
@@ -543,9 +663,12 @@ pub struct Order {
     pub partner_id: Option<PartnerId>,
     /// The partner's own id of the order.
     pub partner_order_id: Option<String>,
-    /// What the customer asked for.
+    /// What the customer asked for (cards by payment-method reference).
     #[serde(flatten)]
-    pub request: NewOrder,
+    pub request: AcceptedRequest,
+    /// Who placed it: whose card tokens may pay it.
+    #[serde(default)]
+    pub placed_by: Payer,
     /// Sum of the lines in minor units.
     pub total_minor: i64,
     /// The node holding and fulfilling it, once sourced.
@@ -571,6 +694,10 @@ pub struct TokenizeCard {
     /// Card verification code; checked once by the PSP flow, never stored.
     #[serde(default)]
     pub cvc: Option<String>,
+    /// The customer (the channel's customer id) the card belongs to: the token then pays only that customer's
+    /// orders.
+    #[serde(default)]
+    pub customer_id: Option<CustomerId>,
 }
 
 impl std::fmt::Debug for TokenizeCard {
@@ -580,6 +707,7 @@ impl std::fmt::Debug for TokenizeCard {
             .field("exp_month", &self.exp_month)
             .field("exp_year", &self.exp_year)
             .field("cvc", &self.cvc.as_ref().map(|_| "[redacted]"))
+            .field("customer_id", &self.customer_id)
             .finish()
     }
 }
@@ -587,8 +715,14 @@ impl std::fmt::Debug for TokenizeCard {
 /// A vault token for a card, with the parts of the card that may be shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CardToken {
-    /// The token to put on an order's card tender.
+    /// The token to put on an order's card tender; it pays only orders placed by the caller that tokenized it
+    /// (any key of its partner, for a partner key), and of `customer_id` when that was given.
     pub token: String,
+    /// The payment-method reference orders will show for the card in place of the token.
+    pub reference: String,
+    /// The customer the card is bound to, when the tokenization named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
     /// Card brand guessed from the number's prefix.
     pub brand: String,
     /// First six digits.
@@ -628,7 +762,7 @@ impl Page {
     }
 }
 
-/// A partner marketplace order on `omni.orders.inbound.v1`, version 1. Its JSON Schema is
+/// A partner marketplace order on its `omni.orders.inbound.<partner>.v1`, version 1. Its JSON Schema is
 /// `docs/schemas/partner-order.v1.schema.json`, which intake checks every message against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

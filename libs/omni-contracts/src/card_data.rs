@@ -16,6 +16,44 @@ pub fn is_vault_token(candidate: &str) -> bool {
     })
 }
 
+/// Every payment-method reference starts with this.
+pub const METHOD_PREFIX: &str = "pm_";
+
+/// The payment-method reference of a vault token: what orders keep, show and announce in place of the token.
+/// It names the same card to the payments service, which stores it beside the token, but it is a one-way digest
+/// (SHA-256 of the token; the token has 120 random bits), so it cannot be turned back into a token, and intake
+/// never takes it as a tender: reading it off an order, an event or a log line gives nothing to spend.
+pub fn method_reference(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"omni-payment-method-v1:")
+        .chain_update(token.as_bytes())
+        .finalize();
+    let mut reference = String::with_capacity(METHOD_PREFIX.len() + TOKEN_RANDOM_LEN);
+    reference.push_str(METHOD_PREFIX);
+    // 24 characters of 5 bits: the first 120 bits of the digest, in the vault's alphabet.
+    let mut bits = 0_u32;
+    let mut pending = 0_u32;
+    for byte in digest.iter().take(TOKEN_RANDOM_LEN * 5 / 8) {
+        bits = (bits << 8) | u32::from(*byte);
+        pending += 8;
+        while pending >= 5 {
+            pending -= 5;
+            let index = usize::try_from((bits >> pending) & 31).unwrap_or(0);
+            reference.push(char::from(TOKEN_ALPHABET[index]));
+        }
+    }
+    reference
+}
+
+/// Whether `candidate` has the exact form of a payment-method reference (`pm_` + 24 lower-case base32
+/// characters).
+pub fn is_method_reference(candidate: &str) -> bool {
+    candidate.strip_prefix(METHOD_PREFIX).is_some_and(|digest| {
+        digest.len() == TOKEN_RANDOM_LEN && digest.bytes().all(|b| TOKEN_ALPHABET.contains(&b))
+    })
+}
+
 /// `text` with every card-number-like run masked (see [`mask_card_numbers`]), for reasons and log lines.
 pub fn mask_text(text: &str) -> std::borrow::Cow<'_, str> {
     match mask_card_numbers(text.as_bytes()) {
@@ -96,6 +134,17 @@ mod tests {
     //! 4242424242424242 Visa approved, 4000000000000002 Visa declined, 5555555555554444 Mastercard approved), never real
     //! ones.
     use super::*;
+
+    #[test]
+    fn a_method_reference_is_stable_shaped_and_not_the_token() {
+        let token = "tok_abcdefghijklmnopqrstuvwx";
+        let reference = method_reference(token);
+        assert!(is_method_reference(&reference), "{reference}");
+        assert_eq!(reference, method_reference(token));
+        assert_ne!(reference, method_reference("tok_abcdefghijklmnopqrstuvwy"));
+        assert!(!reference.contains("abcdefghijklmnopqrstuvwx"));
+        assert!(!is_vault_token(&reference) && !is_method_reference(token));
+    }
 
     #[test]
     fn the_luhn_check_accepts_test_cards_and_rejects_a_typo() {

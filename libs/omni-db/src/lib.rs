@@ -272,13 +272,15 @@ impl Db {
         // The caller's span follows the work onto the blocking thread, so events written to the outbox there
         // carry the caller's trace context.
         let span = tracing::Span::current();
+        // So does the request and trace an audit entry written there names.
+        let audit = audit::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let _serialized = writer
                 .as_ref()
                 .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
-            f(&mut conn)
+            audit::with_context(audit, || f(&mut conn))
         })
         .await
         .map_err(|e| E::from(Error::Task(e.to_string())))?

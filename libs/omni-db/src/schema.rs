@@ -27,5 +27,10 @@ diesel::table! {
         subject -> Text,
         detail -> Text,
         recorded_at -> Timestamp,
+        request_id -> Nullable<Text>,
+        trace_id -> Nullable<Text>,
+        seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
     }
 }

@@ -32,6 +32,14 @@ impl Principal {
         self.roles.contains(&Role::Admin) || self.roles.contains(&role)
     }
 
+    /// Who this principal pays as: its partner (any key of a partner pays with the partner's cards), or itself.
+    pub fn payer(&self) -> omni_contracts::api::Payer {
+        match &self.partner_id {
+            Some(partner) => omni_contracts::api::Payer::partner(partner),
+            None => omni_contracts::api::Payer::principal(&self.name),
+        }
+    }
+
     /// Whether the principal is kept to a partner's or some stores' objects.
     pub fn is_scoped(&self) -> bool {
         self.partner_id.is_some() || !self.locations.is_empty()

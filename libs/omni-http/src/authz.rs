@@ -60,9 +60,10 @@ pub enum Objects {
     /// Holds: a store-scoped principal only at its stores; a hold placed for an order is changed only by the
     /// service principal, and a pinned hold (a paid order's) is never shortened.
     Holds,
-    /// Card tokens: the caller tokenizes its own customers' cards. (Binding a token to the principal that
-    /// created it, so it pays only that principal's orders, is still to come.)
+    /// Card tokens: the caller tokenizes its own customers' cards; a token pays only orders its creator places.
     OwnTokens,
+    /// The service's audit log, read only.
+    AuditLog,
 }
 
 impl Objects {
@@ -78,7 +79,11 @@ impl Objects {
                 "associates and store managers: holds at their stores, and not holds of an order (only the \
                  service principal changes those); a pinned hold is never shortened"
             }
-            Objects::OwnTokens => "the caller's customers' cards (tokens are not yet bound to their creator)",
+            Objects::OwnTokens => {
+                "the caller's customers' cards: a token pays only orders its creator places (a partner's: any of \
+                 its keys)"
+            }
+            Objects::AuditLog => "the service's audit log, read only",
         }
     }
 }

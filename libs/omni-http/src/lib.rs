@@ -3,6 +3,7 @@
 //! `/health/ready`, `/metrics` and `/openapi.json`; and [`ServiceContext`], which runs a service's HTTP server,
 //! consumers and outbox relay and drains them in order on shutdown.
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod errors;

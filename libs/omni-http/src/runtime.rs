@@ -92,8 +92,9 @@ impl ServiceContext {
             metrics: self.metrics.clone(),
             keys,
             table: crate::authz::Table(parts.authorization),
+            audit: crate::audit::AuditLog(self.db.clone()),
             body_limit: self.settings.http.body_limit_bytes,
-            openapi: Arc::new(with_bearer_auth(parts.openapi)),
+            openapi: Arc::new(with_bearer_auth(with_audit(parts.openapi))),
             readiness,
             last_readiness: Default::default(),
         };
@@ -126,6 +127,7 @@ impl ServiceContext {
         for task in parts.background {
             workers.spawn(task);
         }
+        workers.spawn(seal_audit_log(self.db.clone(), self.shutdown.clone()));
         tracing::info!(service = self.service, "Service started.");
 
         self.shutdown.cancelled().await;
@@ -171,4 +173,36 @@ fn with_bearer_auth(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     doc
+}
+
+/// How often the audit log's new entries are sealed into its hash chain.
+const AUDIT_SEAL_EVERY: Duration = Duration::from_millis(500);
+
+/// Seals the audit log's new entries into its chain until shutdown, then once more (`omni_db::audit::seal`).
+async fn seal_audit_log(db: Db, shutdown: CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            () = tokio::time::sleep(AUDIT_SEAL_EVERY) => false,
+            () = shutdown.cancelled() => true,
+        };
+        loop {
+            match db.run(|conn| omni_db::audit::seal(conn, 1_000)).await {
+                Ok(1_000) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Could not seal the audit log; retrying.");
+                    break;
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// A service's OpenAPI document with the shell's audit route.
+fn with_audit(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    openapi.merge(<crate::audit::AuditApi as utoipa::OpenApi>::openapi());
+    openapi
 }

@@ -55,6 +55,8 @@ pub struct Shell {
     pub keys: ApiKeys,
     /// The service's authorization table.
     pub table: Table,
+    /// Its database, for the audit route.
+    pub audit: crate::audit::AuditLog,
     /// Largest body.
     pub body_limit: usize,
     /// The service's OpenAPI document.
@@ -100,12 +102,14 @@ where
                     .error_handler(|err, _| ApiError::new(Code::InvalidPath, err.to_string()).into()),
             )
             .app_data(web::Data::new(shell.table))
+            .app_data(web::Data::new(shell.audit.clone()))
             .wrap(from_fn(crate::authz::enforce))
             .wrap(from_fn(observe))
             .route("/health/live", web::get().to(live))
             .route("/health/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics))
             .route("/openapi.json", web::get().to(openapi))
+            .configure(|cfg| crate::audit::RULE.register(cfg, crate::audit::list_audit))
             .configure(configure.clone())
             .default_service(web::to(route_not_found))
     })
@@ -186,7 +190,14 @@ async fn observe(
     );
     let shell = req.app_data::<web::Data<Shell>>().cloned();
     let started = Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    // Audit entries written while handling name this request and its trace.
+    let audit = omni_db::audit::Context {
+        request_id: Some(request_id.clone()),
+        trace_id: span.in_scope(omni_kafka::trace::current_trace_id_if_any),
+    };
+    let mut res = omni_db::audit::CONTEXT
+        .scope(audit, next.call(req).instrument(span.clone()))
+        .await?;
     let status = res.status();
     span.record("http.response.status_code", status.as_u16());
     if let Ok(value) = HeaderValue::from_str(&request_id) {

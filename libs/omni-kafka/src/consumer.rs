@@ -29,6 +29,9 @@ pub struct Incoming {
     pub offset: i64,
     /// The raw body.
     pub payload: Vec<u8>,
+    /// The partner whose own inbound topic carried it: only that partner can write there (Kafka ACLs), so this,
+    /// unlike anything in the message, is who sent it. `None` on every other topic.
+    pub sender_partner: Option<String>,
     /// The physical topic name, the key, then each header's name and value, one after another.
     text: String,
     /// Where each piece of `text` ends, in that order.
@@ -63,6 +66,7 @@ impl Incoming {
             partition,
             offset,
             payload,
+            sender_partner: None,
             text,
             ends,
         }
@@ -371,7 +375,11 @@ impl Kafka {
             consumer: format!("{}.{}", spec.service, spec.name),
             lag: metrics.kafka_consumer_lag.clone(),
         })?;
-        let names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
+        let mut names: Vec<&str> = spec.topics.iter().map(|t| self.topic_name(*t)).collect();
+        if spec.topics.contains(&Topic::OrdersInbound) {
+            // Each partner's own inbound topic is read with the shared one.
+            names.extend(self.topics().partner_inbound_names());
+        }
         consumer.subscribe(&names)?;
         tracing::info!(consumer = %group, topics = ?names, "Consumer started.");
         let run = Run {
@@ -471,7 +479,7 @@ impl Kafka {
             .iter()
             .flat_map(|h| h.iter())
             .map(|header| (header.key, header.value.unwrap_or_default()));
-        Incoming::new(
+        let mut incoming = Incoming::new(
             self.topics().topic_of(message.topic()).unwrap_or(Topic::Signals),
             message.topic(),
             message.partition(),
@@ -479,7 +487,9 @@ impl Kafka {
             message.key().unwrap_or_default(),
             headers,
             message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        )
+        );
+        incoming.sender_partner = self.topics().partner_of(message.topic()).map(str::to_owned);
+        incoming
     }
 
     async fn handle(
@@ -502,9 +512,15 @@ impl Kafka {
             ce_id = incoming.event_id(),
         );
         crate::trace::continue_from(&span, incoming.headers());
+        // Audit entries written while handling name the event (as their request) and the trace.
+        let audit = omni_db::audit::Context {
+            request_id: Some(format!("event:{}", incoming.event_id())),
+            trace_id: span.in_scope(crate::trace::current_trace_id_if_any),
+        };
         let mut attempt: u32 = 0;
         loop {
-            match handler(incoming.clone()).instrument(span.clone()).await {
+            let handled = handler(incoming.clone()).instrument(span.clone());
+            match omni_db::audit::CONTEXT.scope(audit.clone(), handled).await {
                 Ok(()) => {
                     metrics
                         .kafka_consumed

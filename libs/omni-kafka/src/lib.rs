@@ -61,6 +61,13 @@ impl Kafka {
         }
     }
 
+    /// With an inbound topic of its own for each of `partners` ([`topics::TopicNames::with_partners`]).
+    #[must_use]
+    pub fn with_partners<'a>(mut self, partners: impl IntoIterator<Item = &'a str>) -> Self {
+        self.topics = self.topics.with_partners(partners);
+        self
+    }
+
     /// The bootstrap servers in use.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap

@@ -51,3 +51,8 @@ pub fn current_trace_id() -> String {
         .trace_id()
         .to_string()
 }
+
+/// The trace id of the current span, when it belongs to a trace.
+pub fn current_trace_id_if_any() -> Option<String> {
+    Some(current_trace_id()).filter(|id| id.bytes().any(|b| b != b'0'))
+}

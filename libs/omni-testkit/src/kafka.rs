@@ -85,7 +85,7 @@ pub async fn collect(
     Ok(seen)
 }
 
-/// The CloudEvents headers of a partner order on `omni.orders.inbound.v1` (binary mode), as a marketplace sends
+/// The CloudEvents headers of a partner order on its `omni.orders.inbound.<partner>.v1` (binary mode), as a marketplace sends
 /// them: `ce_type` `omni.partner_order.submitted`, the given `ce_id` and `ce_source` (e.g. `/partners/<id>`), now.
 pub fn partner_order_headers(ce_id: &str, source: &str) -> Vec<(String, String)> {
     vec![

@@ -121,7 +121,9 @@ impl Mesh {
     /// binds and starts the services.
     pub async fn start(options: MeshOptions) -> anyhow::Result<Self> {
         let settings = Arc::new(options.settings);
-        let topics = omni_kafka::topics::TopicNames::new(&settings.kafka.topics);
+        let partners = settings.orders.partners.iter().map(|p| p.id.as_str());
+        let topics =
+            omni_kafka::topics::TopicNames::new(&settings.kafka.topics).with_partners(partners.clone());
         let (bootstrap, embedded) = match &options.kafka {
             KafkaBackend::Embedded => {
                 let embedded =
@@ -130,7 +132,7 @@ impl Mesh {
             }
             KafkaBackend::External(bootstrap) => (bootstrap.clone(), None),
         };
-        let kafka = Kafka::new(&settings.kafka, &bootstrap);
+        let kafka = Kafka::new(&settings.kafka, &bootstrap).with_partners(partners);
         kafka.ping(Duration::from_secs(10)).await?;
         if embedded.is_none() {
             omni_kafka::topics::ensure_topics(&kafka).await?;
@@ -240,6 +242,11 @@ impl Mesh {
         omni_kafka::topics::TopicNames::new(&self.settings.kafka.topics)
             .name(topic)
             .to_owned()
+    }
+
+    /// The physical name of a partner's own inbound topic in this mesh.
+    pub fn partner_topic(&self, partner: &str) -> String {
+        omni_kafka::topics::TopicNames::new(&self.settings.kafka.topics).partner_inbound_name(partner)
     }
 
     /// A token that stops the mesh when cancelled.

@@ -23,14 +23,21 @@ pub fn settings() -> Settings {
     settings.payments.key_encryption_key = Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
     settings.orders.partners = TEST_PARTNERS
         .iter()
-        .map(|(id, enabled)| omni_config::PartnerSettings {
-            id: (*id).to_owned(),
-            name: format!("{id} (test)"),
-            enabled: *enabled,
+        .map(|(id, enabled)| {
+            let mut partner = omni_config::PartnerSettings::new(*id, format!("{id} (test)"));
+            partner.enabled = *enabled;
+            // The demo's marketplace sells to VIPs (a published example names one); the others may not.
+            if *id == DEMO_PARTNER {
+                partner.allowed_tiers.push("vip".into());
+            }
+            partner
         })
         .collect();
     settings
 }
+
+/// The demo's marketplace (as `omni dev` registers it).
+pub const DEMO_PARTNER: &str = "northwind-market";
 
 /// The partners the test settings register: `(id, enabled)`. The demo's partner is among them, so the
 /// published examples in `docs/schemas/examples/` are taken as they are.

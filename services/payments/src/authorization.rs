@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use chrono::SubsecRound;
-use omni_contracts::api::Tender;
+use omni_contracts::api::{CardSummary, PaymentMethod};
 use omni_contracts::events::{OrderReserved, PaymentAuthorized, PaymentDeclined, PaymentEvent};
 use omni_contracts::{Envelope, PaymentIntentId};
 
@@ -26,8 +26,8 @@ use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
 use crate::domain::card::Card;
 use crate::domain::intent::{
-    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, PaymentIntent, TenderOutcome, TenderRecord,
-    UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
+    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, NOT_THE_PAYERS, PaymentIntent, TenderOutcome,
+    TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
 };
 use crate::domain::psp::{Authorization, AuthorizeRequest, Psp};
 use crate::{Error, Result, State};
@@ -47,11 +47,11 @@ pub enum Outcome {
 /// A tender after the prepare step.
 enum Prepared {
     /// A card to authorize on the PSP.
-    Card(Card),
+    Card(Card, CardSummary),
     /// Approved without a PSP call.
     Prepaid,
-    /// Declined before any PSP call.
-    Unusable(&'static str),
+    /// Declined before any PSP call (with what may be shown of the card, when the vault has it).
+    Unusable(&'static str, Option<CardSummary>),
 }
 
 /// Authorizes the amount of a reserved order on its tenders and records the decision (see the module docs).
@@ -70,10 +70,14 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
             Prepared::Prepaid => TenderOutcome::Approved {
                 psp_reference: MARKETPLACE_PREPAID_REFERENCE.to_owned(),
             },
-            Prepared::Unusable(reason) => TenderOutcome::Declined {
-                reason: reason.to_owned(),
-            },
-            Prepared::Card(card) => {
+            Prepared::Unusable(reason, summary) => {
+                record.card = summary;
+                TenderOutcome::Declined {
+                    reason: reason.to_owned(),
+                }
+            }
+            Prepared::Card(card, summary) => {
+                record.card = Some(summary);
                 let request = AuthorizeRequest {
                     card: &card,
                     amount: reserved.amount,
@@ -145,6 +149,8 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
     let limiter = state.detokenize_limit.clone();
     let order_id = reserved.order_id;
     let tenders = reserved.tenders.clone();
+    let payer = reserved.payer.clone();
+    let customer = reserved.customer_id.clone();
     state
         .db
         .transaction(move |conn| -> Result<Option<Vec<Prepared>>> {
@@ -153,7 +159,7 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
             }
             let cards = tenders
                 .iter()
-                .filter(|t| matches!(t, Tender::Card { .. }))
+                .filter(|t| matches!(t, PaymentMethod::Card { .. }))
                 .count();
             if cards > 0 {
                 let permits = u32::try_from(cards).unwrap_or(u32::MAX);
@@ -163,14 +169,24 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
                     .map_err(Error::RateLimited)?;
             }
             let mut prepared = Vec::with_capacity(tenders.len());
+            let purpose = Purpose::Authorize {
+                order_id,
+                payer: &payer,
+                customer: customer.as_ref(),
+            };
             for tender in &tenders {
                 prepared.push(match tender {
-                    Tender::MarketplacePrepaid {} => Prepared::Prepaid,
-                    Tender::Card { token } => {
-                        match vault::detokenize(conn, &kek, token, Purpose::Authorize(order_id))? {
-                            Detokenized::Card(card) => Prepared::Card(card),
-                            Detokenized::Unknown => Prepared::Unusable(UNKNOWN_TOKEN),
-                            Detokenized::Unreadable => Prepared::Unusable(UNREADABLE_TOKEN),
+                    PaymentMethod::MarketplacePrepaid {} => Prepared::Prepaid,
+                    PaymentMethod::Card { reference, .. } => {
+                        match vault::detokenize(conn, &kek, reference, purpose)? {
+                            Detokenized::Card(card, summary) => Prepared::Card(card, summary),
+                            Detokenized::Unknown => Prepared::Unusable(UNKNOWN_TOKEN, None),
+                            Detokenized::NotThePayers(summary) => {
+                                Prepared::Unusable(NOT_THE_PAYERS, Some(summary))
+                            }
+                            Detokenized::Unreadable(summary) => {
+                                Prepared::Unusable(UNREADABLE_TOKEN, Some(summary))
+                            }
                         }
                     }
                 });
@@ -211,12 +227,18 @@ async fn commit(state: &State, event_id: &str, intent: &PaymentIntent) -> Result
                 return Ok(false);
             }
             intents::insert(conn, &intent)?;
+            let methods = intent
+                .tenders
+                .iter()
+                .map(TenderRecord::to_payment_method)
+                .collect();
             let event = match (&intent.status, &intent.psp_reference, &intent.decline_reason) {
                 (IntentStatus::Authorized, reference, _) => PaymentEvent::Authorized(PaymentAuthorized {
                     order_id: intent.order_id,
                     payment_intent_id: intent.id,
                     amount: intent.amount,
                     psp_reference: reference.clone().unwrap_or_default(),
+                    methods,
                 }),
                 // A new intent is never voided or captured (that comes later), so this arm is the declined one.
                 (IntentStatus::Declined | IntentStatus::Voided | IntentStatus::Captured, _, reason) => {
@@ -224,6 +246,7 @@ async fn commit(state: &State, event_id: &str, intent: &PaymentIntent) -> Result
                         order_id: intent.order_id,
                         payment_intent_id: intent.id,
                         reason: reason.clone().unwrap_or_default(),
+                        methods,
                     })
                 }
             };

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use chrono::{Datelike, Utc};
 use diesel::prelude::*;
 use omni_config::{ApiKeySettings, AuthSettings, Role, Secret};
-use omni_contracts::api::{CardToken, Tender, TokenizeCard};
+use omni_contracts::api::{CardToken, Payer, PaymentMethod, TokenizeCard};
 use omni_contracts::events::OrderReserved;
-use omni_contracts::{Currency, LocationId, Money, OrderId, ReservationId};
+use omni_contracts::{Currency, CustomerId, LocationId, Money, OrderId, ReservationId};
 use omni_db::DbConnection;
 use omni_db::testing::{Backend, TestDatabase};
 use omni_http::ApiKeys;
@@ -53,6 +54,7 @@ on_every_backend!(
     a_vault_opened_with_another_kek_refuses_to_start,
     an_order_is_authorized_once_however_often_its_reservation_arrives,
     declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason,
+    a_card_pays_only_orders_of_whoever_tokenized_it,
     a_marketplace_prepaid_order_is_authorized_without_a_psp_call,
     an_order_whose_psp_call_fails_is_not_decided_until_the_retry_succeeds,
     the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_number,
@@ -91,16 +93,35 @@ impl Fixture {
         Ok(self.state.db.transaction(move |conn| f(conn, &kek)).await?)
     }
 
+    /// Tokenizes for the checkout payer every reserved order of these tests names.
     async fn tokenize(&self, number: &str) -> anyhow::Result<CardToken> {
+        self.tokenize_for(number, checkout(), None).await
+    }
+
+    async fn tokenize_for(
+        &self,
+        number: &str,
+        owner: Payer,
+        customer: Option<CustomerId>,
+    ) -> anyhow::Result<CardToken> {
         let card = card(number)?;
-        self.with(move |conn, kek| vault::tokenize(conn, kek, &card))
+        self.with(move |conn, kek| vault::tokenize(conn, kek, &card, &owner, customer.as_ref()))
             .await
     }
 
-    async fn detokenize(&self, token: &str, order_id: OrderId) -> anyhow::Result<Detokenized> {
-        let token = token.to_owned();
-        self.with(move |conn, kek| vault::detokenize(conn, kek, &token, Purpose::Authorize(order_id)))
-            .await
+    /// Detokenizes a payment-method reference for an order of the checkout payer.
+    async fn detokenize(&self, reference: &str, order_id: OrderId) -> anyhow::Result<Detokenized> {
+        let reference = reference.to_owned();
+        self.with(move |conn, kek| {
+            let payer = checkout();
+            let purpose = Purpose::Authorize {
+                order_id,
+                payer: &payer,
+                customer: None,
+            };
+            vault::detokenize(conn, kek, &reference, purpose)
+        })
+        .await
     }
 
     async fn intents(&self, order_id: OrderId) -> anyhow::Result<Vec<PaymentIntent>> {
@@ -138,6 +159,7 @@ fn card(number: &str) -> anyhow::Result<Card> {
         exp_month: 12,
         exp_year: next_year(),
         cvc: Some("123".into()),
+        customer_id: None,
     };
     Ok(Card::from_request(&request, Utc::now().date_naive())?)
 }
@@ -147,7 +169,7 @@ fn next_year() -> u16 {
 }
 
 /// A reserved-order event builder.
-fn reserved(tenders: Vec<Tender>) -> anyhow::Result<OrderReserved> {
+fn reserved(tenders: Vec<PaymentMethod>) -> anyhow::Result<OrderReserved> {
     Ok(OrderReserved {
         order_id: OrderId::generate(),
         reservation_id: ReservationId::generate(),
@@ -157,12 +179,20 @@ fn reserved(tenders: Vec<Tender>) -> anyhow::Result<OrderReserved> {
             currency: Currency::parse("EUR")?,
         },
         tenders,
+        payer: checkout(),
+        customer_id: None,
     })
 }
 
-fn card_tender(token: &CardToken) -> Tender {
-    Tender::Card {
-        token: token.token.clone(),
+/// The payer of the reserved orders these tests build.
+fn checkout() -> Payer {
+    Payer::principal("checkout")
+}
+
+fn card_tender(token: &CardToken) -> PaymentMethod {
+    PaymentMethod::Card {
+        reference: token.reference.clone(),
+        card: None,
     }
 }
 
@@ -206,14 +236,15 @@ async fn a_tokenized_card_is_stored_encrypted_and_detokenizes_back_with_an_audit
     }
 
     let order_id = OrderId::generate();
-    let Detokenized::Card(opened) = fx.detokenize(&token.token, order_id).await? else {
+    let Detokenized::Card(opened, shown) = fx.detokenize(&token.reference, order_id).await? else {
         anyhow::bail!("the token did not detokenize");
     };
     assert_eq!(opened.pan.expose(), APPROVE);
     assert_eq!((opened.expiry.month(), opened.expiry.year()), (12, next_year()));
+    assert_eq!((shown.brand.as_str(), shown.last4.as_str()), ("visa", "4242"));
 
     assert!(matches!(
-        fx.detokenize("tok_aaaaaaaaaaaaaaaaaaaaaaaa", order_id).await?,
+        fx.detokenize("pm_aaaaaaaaaaaaaaaaaaaaaaaa", order_id).await?,
         Detokenized::Unknown
     ));
     assert!(matches!(
@@ -232,13 +263,17 @@ async fn a_tokenized_card_is_stored_encrypted_and_detokenizes_back_with_an_audit
     assert!(
         detokenizations
             .iter()
-            .any(|e| e.subject == token.token && e.detail.contains("\"found\""))
+            .any(|e| e.subject == token.reference && e.detail.contains("\"found\""))
     );
-    assert!(detokenizations.iter().any(|e| e.subject == "[malformed token]"));
+    assert!(
+        detokenizations
+            .iter()
+            .any(|e| e.subject == "[malformed reference]")
+    );
     for entry in &audit {
         assert!(
-            !format!("{entry:?}").contains(APPROVE),
-            "the audit log holds a card number: {entry:?}"
+            !format!("{entry:?}").contains(APPROVE) && !format!("{entry:?}").contains(&token.token),
+            "the audit log holds a card number or a token: {entry:?}"
         );
     }
     Ok(())
@@ -280,8 +315,8 @@ async fn cards_sealed_before_a_rotation_still_detokenize_and_new_cards_use_the_n
     assert_eq!(active, [3], "exactly one data key is active");
     assert!(keys.iter().filter(|k| k.retired).all(|k| k.retired_at.is_some()));
 
-    for (token, number) in [(&old.token, DECLINE), (&new.token, APPROVE)] {
-        let Detokenized::Card(opened) = fx.detokenize(token, OrderId::generate()).await? else {
+    for (token, number) in [(&old.reference, DECLINE), (&new.reference, APPROVE)] {
+        let Detokenized::Card(opened, _) = fx.detokenize(token, OrderId::generate()).await? else {
             anyhow::bail!("{token} sealed under a retired key no longer detokenizes");
         };
         assert_eq!(opened.pan.expose(), number);
@@ -370,14 +405,16 @@ async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
             "insufficient_funds",
         ),
         (
-            vec![Tender::Card {
-                token: "tok_zzzzzzzzzzzzzzzzzzzzzzzz".into(),
+            vec![PaymentMethod::Card {
+                reference: "pm_zzzzzzzzzzzzzzzzzzzzzzzz".into(),
+                card: None,
             }],
             "unknown card token",
         ),
         (
-            vec![Tender::Card {
-                token: APPROVE.into(),
+            vec![PaymentMethod::Card {
+                reference: APPROVE.into(),
+                card: None,
             }],
             "unknown card token",
         ),
@@ -416,11 +453,71 @@ async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
     Ok(())
 }
 
+/// A token is not cash: the card behind it pays only orders its owner placed (and, when it was tokenized for a
+/// customer, that customer's), and a refused card is never opened.
+async fn a_card_pays_only_orders_of_whoever_tokenized_it(backend: Backend) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let partner_a = Payer::partner(&omni_contracts::PartnerId::parse("partner-a")?);
+    let theirs = fx.tokenize_for(APPROVE, partner_a.clone(), None).await?;
+    let alice = CustomerId::parse("alice")?;
+    let alices = fx.tokenize_for(APPROVE, checkout(), Some(alice.clone())).await?;
+    let before = fx.audit().await?.len();
+
+    let stolen = reserved(vec![card_tender(&theirs)])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "stolen", stolen).await? else {
+        anyhow::bail!("the order was not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Declined);
+    assert_eq!(
+        intent.decline_reason.as_deref(),
+        Some(omni_payments::domain::intent::NOT_THE_PAYERS)
+    );
+    let for_bob = OrderReserved {
+        customer_id: Some(CustomerId::parse("bob")?),
+        ..reserved(vec![card_tender(&alices)])?
+    };
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "bob", for_bob).await? else {
+        anyhow::bail!("the order was not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Declined, "another customer's card");
+    let refused: Vec<_> = fx.audit().await?.into_iter().skip(before).collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().all(|e| e.detail.contains("not_the_payers")),
+        "{refused:?}"
+    );
+
+    let own = OrderReserved {
+        payer: partner_a,
+        ..reserved(vec![card_tender(&theirs)])?
+    };
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "own", own).await? else {
+        anyhow::bail!("the order was not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized, "{intent:?}");
+    let for_alice = OrderReserved {
+        customer_id: Some(alice),
+        ..reserved(vec![card_tender(&alices)])?
+    };
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "alice", for_alice).await? else {
+        anyhow::bail!("the order was not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized, "{intent:?}");
+    let (_, body) = fx.outbox().await?.pop().context("no event")?;
+    assert!(
+        body.contains(&alices.reference)
+            && body.contains("\"last4\":\"4242\"")
+            && !body.contains(&alices.token),
+        "the event names the card by reference and summary, never by token: {body}"
+    );
+    Ok(())
+}
+
 async fn a_marketplace_prepaid_order_is_authorized_without_a_psp_call(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let fx = Fixture::new(backend).await?;
-    let order = reserved(vec![Tender::MarketplacePrepaid {}])?;
+    let order = reserved(vec![PaymentMethod::MarketplacePrepaid {}])?;
     let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order).await? else {
         anyhow::bail!("the order was not decided");
     };

@@ -1,12 +1,12 @@
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Order, PartnerOrder, Tender};
+use crate::api::{Order, PartnerOrder, Payer, PaymentMethod};
 use crate::envelope::AggregateKey;
 use crate::ids::{FulfillmentId, LocationId, OrderId, PaymentIntentId, ReservationId};
 use crate::money::Money;
 use crate::topic::Topic;
 
-/// Events on `omni.orders.inbound.v1`: orders from partner marketplaces.
+/// Events on the partners' `omni.orders.inbound.<partner>.v1`: orders from partner marketplaces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InboundOrderEvent {
     /// A partner submitted an order.
@@ -131,8 +131,14 @@ pub struct OrderReserved {
     pub location_id: LocationId,
     /// The amount to authorize.
     pub amount: Money,
-    /// The tenders to authorize it on (tokens only).
-    pub tenders: Vec<Tender>,
+    /// The tenders to authorize it on (cards by payment-method reference, never by token).
+    pub tenders: Vec<PaymentMethod>,
+    /// Who placed the order: a card pays it only if this payer tokenized it.
+    #[serde(default)]
+    pub payer: Payer,
+    /// The order's customer, when the channel named one: a card bound to a customer pays only their orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<crate::ids::CustomerId>,
 }
 
 /// `omni.order.payment_authorized`.

@@ -35,6 +35,9 @@ pub struct PaymentAuthorized {
     pub amount: Money,
     /// The PSP's reference of the authorization.
     pub psp_reference: String,
+    /// The order's tenders as payments knows them (cards with brand, last four and expiry), for the order to show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<crate::api::PaymentMethod>,
 }
 
 /// `omni.payment.declined`.
@@ -47,6 +50,9 @@ pub struct PaymentDeclined {
     pub payment_intent_id: PaymentIntentId,
     /// Why, in words safe to show (no card data).
     pub reason: String,
+    /// The order's tenders as payments knows them (cards with brand, last four and expiry), for the order to show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<crate::api::PaymentMethod>,
 }
 
 /// `omni.payment.captured`.

@@ -103,6 +103,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     REPLACE_POLICY,
     DELETE_POLICY,
     LIST_POLICY_VERSIONS,
+    omni_http::audit::RULE,
 ];
 
 /// Registers allocation's routes.

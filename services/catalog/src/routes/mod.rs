@@ -30,7 +30,13 @@ pub const LIST_SKUS: Rule = Rule::new(
 );
 
 /// The catalog's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[CREATE_LOCATION, LIST_LOCATIONS, CREATE_SKU, LIST_SKUS];
+pub const AUTHORIZATION: &[Rule] = &[
+    CREATE_LOCATION,
+    LIST_LOCATIONS,
+    CREATE_SKU,
+    LIST_SKUS,
+    omni_http::audit::RULE,
+];
 
 /// Registers the catalog's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {

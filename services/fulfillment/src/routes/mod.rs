@@ -45,6 +45,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     COMPLETE_FULFILLMENT,
     LIST_ROUTING_RULES,
     GET_STOCK,
+    omni_http::audit::RULE,
 ];
 
 /// Registers fulfillment's routes.

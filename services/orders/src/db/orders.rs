@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-use omni_contracts::api::{NewOrder, Order, OrderStatus};
+use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
 use omni_contracts::{LocationId, OrderId, PartnerId};
 use omni_db::DbConnection;
 
@@ -51,6 +51,8 @@ pub struct OrderRow {
     pub reroutes: i32,
     /// The `ce_id` of the partner message it arrived in (Kafka intake only).
     pub intake_event_id: Option<String>,
+    /// Who placed it (`partner:<id>` or `principal:<name>`; empty for orders from before payers were kept).
+    pub placed_by: String,
 }
 
 impl OrderRow {
@@ -76,7 +78,8 @@ impl OrderRow {
                 .transpose()
                 .map_err(|e| corrupt(e.to_string()))?,
             partner_order_id: self.partner_order_id.clone(),
-            request: serde_json::from_str::<NewOrder>(&self.request).map_err(|e| corrupt(e.to_string()))?,
+            request: stored_request(&self.request).map_err(|e| corrupt(e.to_string()))?,
+            placed_by: Payer::parse(&self.placed_by).unwrap_or_default(),
             total_minor: self.total_minor,
             location_id: self
                 .location_id
@@ -89,6 +92,16 @@ impl OrderRow {
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
         })
     }
+}
+
+/// Reads a stored request. An order stored before orders kept payment methods has its card tenders as tokens:
+/// it is shown with each token's payment-method reference instead (its row still holds the token).
+fn stored_request(json: &str) -> serde_json::Result<AcceptedRequest> {
+    serde_json::from_str::<AcceptedRequest>(json).or_else(|e| {
+        serde_json::from_str::<NewOrder>(json)
+            .map(NewOrder::accepted)
+            .map_err(|_| e)
+    })
 }
 
 /// Stores new orders (status `accepted`), each with the `ce_id` of the partner message it arrived in (if any), in
@@ -157,9 +170,9 @@ pub fn insert_new<'a>(
 /// the ids stored. One column per array: one prepared statement whatever the batch's size (a multi-row VALUES list
 /// is a new statement for every size, parsed and planned each time).
 const INSERT_NEW_SKIPPING_REPEATS: &str = "INSERT INTO orders (id, status, channel, partner_id, partner_order_id, \
-     request, currency, total_minor, created_at, updated_at, promise_by, traceparent, intake_event_id) \
+     request, currency, total_minor, created_at, updated_at, promise_by, traceparent, intake_event_id, placed_by) \
      SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
-     $8::BIGINT[], $9::TIMESTAMP[], $9::TIMESTAMP[], $10::TIMESTAMP[], $11::TEXT[], $12::TEXT[]) \
+     $8::BIGINT[], $9::TIMESTAMP[], $9::TIMESTAMP[], $10::TIMESTAMP[], $11::TEXT[], $12::TEXT[], $13::TEXT[]) \
      ON CONFLICT (partner_id, partner_order_id) DO NOTHING RETURNING id";
 
 /// [`INSERT_NEW_SKIPPING_REPEATS`] with the rows bound, one array per column.
@@ -180,6 +193,7 @@ fn bind_new_rows<'a>(
         .bind::<Array<Nullable<Timestamp>>, _>(rows.iter().map(|r| r.promise_by).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.traceparent).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.intake_event_id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.placed_by).collect::<Vec<_>>())
 }
 
 /// A new order's row (status `accepted`; created and updated at once), borrowing what it can from the order.
@@ -201,6 +215,7 @@ struct NewRow<'a> {
     promise_by: Option<chrono::NaiveDateTime>,
     traceparent: Option<&'a str>,
     intake_event_id: Option<&'a str>,
+    placed_by: &'a str,
 }
 
 impl<'a> NewRow<'a> {
@@ -225,6 +240,7 @@ impl<'a> NewRow<'a> {
             promise_by: order.request.promise_by.map(|p| p.naive_utc()),
             traceparent,
             intake_event_id,
+            placed_by: order.placed_by.as_str(),
         })
     }
 }
@@ -399,6 +415,8 @@ pub struct StepUpdate {
     pub failure_reason: Option<String>,
     /// A node that refused the hold, to exclude from routing from now on (counts a re-route).
     pub exclude: Option<String>,
+    /// The request again (JSON), when what it shows of its tenders changed.
+    pub request: Option<String>,
 }
 
 #[derive(AsChangeset)]
@@ -410,6 +428,7 @@ struct Changes<'a> {
     fulfillment_id: Option<&'a str>,
     payment_intent_id: Option<&'a str>,
     failure_reason: Option<&'a str>,
+    request: Option<&'a str>,
     updated_at: chrono::NaiveDateTime,
 }
 
@@ -422,6 +441,7 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db
         fulfillment_id: step.fulfillment_id.as_deref(),
         payment_intent_id: step.payment_intent_id.as_deref(),
         failure_reason: step.failure_reason.as_deref(),
+        request: step.request.as_deref(),
         updated_at: omni_db::now(),
     };
     diesel::update(orders::table.find(id.to_string()))
@@ -461,18 +481,30 @@ mod tests {
 
     /// A new order for the published pickup example, under `partner_order_id`.
     fn example_order(partner_order_id: &str) -> anyhow::Result<Order> {
-        use crate::domain::intake::{PartnerStanding, check_partner_order};
+        use crate::domain::intake::{PartnerBounds, PartnerStanding, check_partner_order};
+        let bounds = PartnerBounds {
+            allowed_tiers: vec![
+                omni_contracts::api::CustomerTier::Standard,
+                omni_contracts::api::CustomerTier::Vip,
+            ],
+            ..PartnerBounds::default()
+        };
         use crate::events::accept::{PartnerRef, new_order};
         let example = include_bytes!("../../../../docs/schemas/examples/pickup-in-store.json");
         let partner_order =
             crate::domain::partner_schema::parse(example, 1 << 20).map_err(anyhow::Error::msg)?;
-        let (request, total_minor) =
-            check_partner_order(&partner_order, PartnerStanding::Enabled).map_err(anyhow::Error::msg)?;
+        let (request, total_minor) = check_partner_order(
+            &partner_order,
+            &PartnerStanding::Enabled(bounds),
+            partner_order.placed_at,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let payer = omni_contracts::api::Payer::partner(&partner_order.partner_id);
         let partner = PartnerRef {
             partner_id: partner_order.partner_id,
             partner_order_id: partner_order_id.to_owned(),
         };
-        Ok(new_order(request, Some(partner), total_minor))
+        Ok(new_order(request.accepted(), Some(partner), total_minor, payer))
     }
 
     /// On both backends: a page of one status holds the orders sent on to routing and those still waiting (read

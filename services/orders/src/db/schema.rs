@@ -21,6 +21,7 @@ diesel::table! {
         dispatched_at -> Nullable<Timestamp>,
         traceparent -> Nullable<Text>,
         intake_event_id -> Nullable<Text>,
+        placed_by -> Text,
     }
 }
 

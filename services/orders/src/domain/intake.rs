@@ -1,6 +1,7 @@
 //! What an order must satisfy to be accepted.
 
-use omni_contracts::api::{Channel, NewOrder, Tender};
+use chrono::{DateTime, Utc};
+use omni_contracts::api::{Channel, CustomerTier, NewOrder, Tender};
 
 /// Most lines one order may carry.
 pub const MAX_LINES: usize = 100;
@@ -103,24 +104,121 @@ pub fn check_associate_prices(
     Ok(())
 }
 
+/// The lines of a manager's order sold at another price than the list price (known SKUs with a list price in the
+/// order's currency only): what a price override audit entry names.
+pub fn price_overrides(
+    order: &NewOrder,
+    prices: &std::collections::HashMap<String, Option<omni_contracts::Money>>,
+) -> Vec<serde_json::Value> {
+    order
+        .lines
+        .iter()
+        .filter_map(|line| {
+            let list = prices.get(line.sku.as_str())?.as_ref()?;
+            (list.currency == order.currency && list.amount_minor != line.unit_price_minor.minor()).then(
+                || {
+                    serde_json::json!({
+                        "sku": line.sku, "before": list.amount_minor, "after": line.unit_price_minor.minor(),
+                    })
+                },
+            )
+        })
+        .collect()
+}
+
 /// Where a partner stands with Omni.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartnerStanding {
     /// Not in `orders.partners`.
     Unknown,
     /// Registered, but its orders are not taken now.
     Disabled,
-    /// Its orders are taken.
-    Enabled,
+    /// Its orders are taken, within its bounds.
+    Enabled(PartnerBounds),
 }
 
-/// Business rules of a partner order beyond its schema: a registered, enabled partner, and a total that adds up.
-/// Returns the order Omni takes for it and its total.
+impl PartnerStanding {
+    /// The standing of a partner from its registration (`None`: not registered).
+    pub fn of(registration: Option<&omni_config::PartnerSettings>) -> Self {
+        match registration {
+            None => PartnerStanding::Unknown,
+            Some(p) if !p.enabled => PartnerStanding::Disabled,
+            Some(p) => PartnerStanding::Enabled(PartnerBounds {
+                // The configuration check admits known tiers only.
+                allowed_tiers: p
+                    .allowed_tiers
+                    .iter()
+                    .filter_map(|t| CustomerTier::parse(t))
+                    .collect(),
+                earliest_promise: chrono::Duration::minutes(i64::from(p.earliest_promise_minutes)),
+                max_lines: usize::try_from(p.max_lines).unwrap_or(MAX_LINES).min(MAX_LINES),
+            }),
+        }
+    }
+}
+
+/// What a partner's registration lets its orders say, so that it cannot move them ahead of everyone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerBounds {
+    /// The customer tiers its orders may name.
+    pub allowed_tiers: Vec<CustomerTier>,
+    /// How long after Omni takes an order its promise may fall, at the earliest.
+    pub earliest_promise: chrono::Duration,
+    /// Most lines per order.
+    pub max_lines: usize,
+}
+
+impl Default for PartnerBounds {
+    /// Standard customers, no promise before intake, Omni's own line limit.
+    fn default() -> Self {
+        Self {
+            allowed_tiers: vec![CustomerTier::Standard],
+            earliest_promise: chrono::Duration::zero(),
+            max_lines: MAX_LINES,
+        }
+    }
+}
+
+impl PartnerBounds {
+    /// Holds `order`, taken at `now`, to these bounds: a tier it may not name or too many lines are refused
+    /// (the message names the bound); a promise sooner than the earliest allowed is moved to it (an order
+    /// already late is due now, not before every other).
+    pub fn apply(&self, order: &mut NewOrder, now: DateTime<Utc>) -> Result<(), String> {
+        if !self.allowed_tiers.contains(&order.customer.tier) {
+            return Err(format!(
+                "customer.tier: `{}` is not a tier this partner may name (allowed: {})",
+                order.customer.tier.as_str(),
+                self.allowed_tiers
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if order.lines.len() > self.max_lines {
+            return Err(format!(
+                "lines: this partner may send at most {} lines per order, got {}",
+                self.max_lines,
+                order.lines.len()
+            ));
+        }
+        let earliest = now + self.earliest_promise;
+        if order.promise_by.is_none_or(|promise| promise < earliest) {
+            order.promise_by = Some(earliest);
+        }
+        Ok(())
+    }
+}
+
+/// Business rules of a partner order beyond its schema: a registered, enabled partner, a total that adds up, and
+/// the partner's bounds (see [`PartnerBounds::apply`]) at `now`. Returns the order Omni takes for it and its
+/// total.
 pub fn check_partner_order(
     order: &omni_contracts::api::PartnerOrder,
-    standing: PartnerStanding,
+    standing: &PartnerStanding,
+    now: DateTime<Utc>,
 ) -> Result<(NewOrder, i64), String> {
-    match standing {
+    let bounds = match standing {
         PartnerStanding::Unknown => {
             return Err(format!(
                 "partner_id: `{}` is not a registered partner",
@@ -133,13 +231,14 @@ pub fn check_partner_order(
                 order.partner_id
             ));
         }
-        PartnerStanding::Enabled => {}
-    }
+        PartnerStanding::Enabled(bounds) => bounds,
+    };
     if order.partner_order_id.is_empty() || order.partner_order_id.len() > 128 {
         return Err("partner_order_id: must be 1 to 128 characters".into());
     }
-    let new_order = order.to_new_order();
+    let mut new_order = order.to_new_order();
     let total = check(&new_order, true)?;
+    bounds.apply(&mut new_order, now)?;
     if total != order.total_minor {
         return Err(format!(
             "total_minor: {} does not add up; the lines come to {total}",
@@ -204,16 +303,68 @@ mod tests {
         .unwrap()
     }
 
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
+    }
+
     #[test]
     fn a_partner_order_must_come_from_an_enabled_partner_and_add_up() {
-        let (order, total) = check_partner_order(&partner_order(3000), PartnerStanding::Enabled).unwrap();
+        let enabled = PartnerStanding::Enabled(PartnerBounds::default());
+        let now = at("2026-11-24T09:00:00Z");
+        let (order, total) = check_partner_order(&partner_order(3000), &enabled, now).unwrap();
         assert_eq!((order.channel, total), (Channel::Marketplace, 3000));
-        let err = check_partner_order(&partner_order(2999), PartnerStanding::Enabled).unwrap_err();
+        let err = check_partner_order(&partner_order(2999), &enabled, now).unwrap_err();
         assert!(err.starts_with("total_minor") && err.contains("3000"), "{err}");
-        let err = check_partner_order(&partner_order(3000), PartnerStanding::Unknown).unwrap_err();
+        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Unknown, now).unwrap_err();
         assert!(err.contains("not a registered partner"), "{err}");
-        let err = check_partner_order(&partner_order(3000), PartnerStanding::Disabled).unwrap_err();
+        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Disabled, now).unwrap_err();
         assert!(err.contains("disabled"), "{err}");
+    }
+
+    #[test]
+    fn a_partner_cannot_name_a_tier_or_a_promise_its_registration_does_not_allow() {
+        let bounds = PartnerBounds {
+            earliest_promise: chrono::Duration::hours(2),
+            ..PartnerBounds::default()
+        };
+        let standing = PartnerStanding::Enabled(bounds.clone());
+        let now = at("2026-11-25T17:00:00Z");
+        let (order, _) = check_partner_order(&partner_order(3000), &standing, now).unwrap();
+        assert_eq!(
+            order.promise_by,
+            Some(at("2026-11-25T19:00:00Z")),
+            "a promise sooner than allowed is moved to the earliest allowed"
+        );
+        let (order, _) =
+            check_partner_order(&partner_order(3000), &standing, at("2026-11-20T09:00:00Z")).unwrap();
+        assert_eq!(
+            order.promise_by,
+            Some(at("2026-11-25T18:00:00Z")),
+            "a later promise stands"
+        );
+
+        let mut vip = partner_order(3000);
+        vip.customer.tier = CustomerTier::Vip;
+        let err = check_partner_order(&vip, &standing, now).unwrap_err();
+        assert!(
+            err.starts_with("customer.tier") && err.contains("standard"),
+            "{err}"
+        );
+        let allowed = PartnerStanding::Enabled(PartnerBounds {
+            allowed_tiers: vec![CustomerTier::Standard, CustomerTier::Vip],
+            ..bounds.clone()
+        });
+        assert!(check_partner_order(&vip, &allowed, now).is_ok());
+
+        let one_line = PartnerStanding::Enabled(PartnerBounds {
+            max_lines: 1,
+            ..bounds
+        });
+        let mut two = partner_order(4500);
+        two.lines.push(two.lines[0].clone());
+        two.lines[1].quantity = omni_contracts::Quantity::try_from(1_i64).unwrap();
+        let err = check_partner_order(&two, &one_line, now).unwrap_err();
+        assert!(err.starts_with("lines") && err.contains("at most 1"), "{err}");
     }
 
     #[test]

@@ -4,4 +4,5 @@ pub mod intake;
 pub mod known_catalog;
 pub mod partner_schema;
 pub mod partner_wire;
+pub mod payment_methods;
 pub mod saga;

@@ -1,4 +1,4 @@
-//! The partner order wire format: every message on `omni.orders.inbound.v1` is checked against the published
+//! The partner order wire format: every message on a partner's inbound topic is checked against the published
 //! JSON Schema (`docs/schemas/partner-order.v1.schema.json`, compiled in), so what partners read is exactly what
 //! Omni enforces. Pure: bytes in, a typed order or the reasons out.
 

@@ -1,6 +1,6 @@
 //! Accepting an order: one transaction stores it and its `omni.order.accepted` event.
 
-use omni_contracts::api::{NewOrder, Order, OrderStatus};
+use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
 use omni_contracts::{OrderId, PartnerId};
 use omni_db::DbConnection;
 
@@ -35,15 +35,17 @@ impl From<diesel::result::Error> for AcceptError {
 /// Stores a new order in the caller's transaction, waiting for the dispatcher (which announces
 /// `omni.order.accepted` when it sends the order on to routing, closest promise date first). For a partner order
 /// already taken (same partner and partner order id) it returns the first order and writes nothing:
-/// `(order, false)`.
+/// `(order, false)`. The order keeps its cards by payment-method reference, never by token; `payer` is whose
+/// tokens may pay it.
 pub fn accept(
     conn: &mut DbConnection,
     request: NewOrder,
     partner: Option<PartnerRef>,
+    payer: Payer,
 ) -> Result<(Order, bool), AcceptError> {
     let total_minor =
         crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
-    let order = new_order(request, partner, total_minor);
+    let order = new_order(request.accepted(), partner, total_minor, payer);
     if !orders::insert_new(conn, [(&order, None)])?.contains(&order.id) {
         // The partner sent this order before (or a concurrent transaction stored it first): that one is the order.
         let existing = match (&order.partner_id, &order.partner_order_id) {
@@ -66,7 +68,12 @@ pub fn accept(
 
 /// A new order in status `accepted`, not stored yet; `total_minor` is what [`crate::domain::intake::check`]
 /// computed.
-pub fn new_order(request: NewOrder, partner: Option<PartnerRef>, total_minor: i64) -> Order {
+pub fn new_order(
+    request: AcceptedRequest,
+    partner: Option<PartnerRef>,
+    total_minor: i64,
+    placed_by: Payer,
+) -> Order {
     let now = chrono::Utc::now();
     Order {
         id: OrderId::generate(),
@@ -74,6 +81,7 @@ pub fn new_order(request: NewOrder, partner: Option<PartnerRef>, total_minor: i6
         partner_id: partner.as_ref().map(|p| p.partner_id.clone()),
         partner_order_id: partner.map(|p| p.partner_order_id),
         request,
+        placed_by,
         total_minor,
         location_id: None,
         failure_reason: None,

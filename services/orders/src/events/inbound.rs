@@ -1,17 +1,20 @@
-//! Partner marketplace intake on `omni.orders.inbound.v1`: each partner order is taken exactly once.
+//! Partner marketplace intake: each partner publishes on a topic of its own, `omni.orders.inbound.<partner>.v1`,
+//! that only it may write to (Kafka ACLs); each partner order is taken exactly once.
 //!
 //! A message is checked in this order, and the first failure sends it to `omni.orders.inbound.dlq.v1` with the
 //! reason in `omni_dlq_reason` and its bytes untouched (the partition moves on): CloudEvents headers
 //! (`ce_type` = `omni.partner_order.submitted`, a `ce_id`), size, JSON, the published schema
-//! (`docs/schemas/partner-order.v1.schema.json`), the partner (registered and enabled), the total, the
-//! catalog (known SKUs; a pickup or curbside store that offers it). A redelivered message (same `ce_id`) changes
+//! (`docs/schemas/partner-order.v1.schema.json`), the sender (the partner whose topic carried it: the body and
+//! `ce_source` must name it; the shared `omni.orders.inbound.v1` names no sender, so everything on it is refused),
+//! the partner (registered and enabled), the total, the partner's bounds (tiers, lines; a promise sooner than
+//! allowed is moved to the earliest allowed), the catalog (known SKUs; a pickup or curbside store that offers it). A redelivered message (same `ce_id`) changes
 //! nothing; a partner order sent again (same partner and partner order id, any `ce_id`) is acknowledged with
 //! `omni.order.duplicate_received` naming the first order, and never makes a second one.
 
 use std::collections::{HashMap, HashSet};
 
 use omni_contracts::Envelope;
-use omni_contracts::api::Order;
+use omni_contracts::api::{Order, Payer};
 use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
 use omni_kafka::{HandlerError, Incoming};
 
@@ -22,6 +25,9 @@ use crate::domain::intake::{PartnerStanding, check_partner_order};
 
 /// The CloudEvents type of a partner order.
 pub const SUBMITTED: &str = "omni.partner_order.submitted";
+
+/// Where a partner publishes, for refusals.
+const OWN_TOPIC: &str = "`omni.orders.inbound.<partner>.v1` (docs/schemas/partner-intake.md)";
 
 /// A partner order that passed every check that needs no database.
 struct Checked {
@@ -71,24 +77,33 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     let partner_order =
         crate::domain::partner_schema::parse(&incoming.payload, state.settings.max_message_bytes)
             .map_err(HandlerError::Permanent)?;
-    // A sender that names itself (`ce_source` = `/partners/<id>`) may send only its own orders.
-    if let Some(sender) = incoming
-        .header("ce_source")
-        .and_then(|s| s.strip_prefix("/partners/"))
-        && sender != partner_order.partner_id.as_str()
-    {
+    // Who sent it is the partner whose own topic carried it (only it may write there), never what the message
+    // says: the body must name that partner, and `ce_source`, when it names a partner, too.
+    let Some(sender) = incoming.sender_partner.as_deref() else {
         return Err(HandlerError::Permanent(format!(
-            "partner_id: `{}` does not match the sender `/partners/{sender}` (ce_source)",
+            "topic: `{}` does not say which partner sent this; each partner publishes on its own topic, {}",
+            incoming.topic_name(),
+            OWN_TOPIC
+        )));
+    };
+    if sender != partner_order.partner_id.as_str() {
+        return Err(HandlerError::Permanent(format!(
+            "partner_id: `{}` is not the partner whose topic carried it (`{sender}`)",
             partner_order.partner_id
         )));
     }
-    let standing = match state.settings.partner(partner_order.partner_id.as_str()) {
-        None => PartnerStanding::Unknown,
-        Some(p) if !p.enabled => PartnerStanding::Disabled,
-        Some(_) => PartnerStanding::Enabled,
-    };
-    let (request, total_minor) =
-        check_partner_order(&partner_order, standing).map_err(HandlerError::Permanent)?;
+    if let Some(claimed) = incoming
+        .header("ce_source")
+        .and_then(|s| s.strip_prefix("/partners/"))
+        && claimed != sender
+    {
+        return Err(HandlerError::Permanent(format!(
+            "header ce_source: names another partner than `/partners/{sender}`, whose topic carried it"
+        )));
+    }
+    let standing = PartnerStanding::of(state.settings.partner(sender));
+    let (request, total_minor) = check_partner_order(&partner_order, &standing, chrono::Utc::now())
+        .map_err(HandlerError::Permanent)?;
     Ok(Checked {
         event_id,
         partner: PartnerRef {
@@ -148,7 +163,12 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
                     continue;
                 }
                 candidates.push(Candidate {
-                    order: new_order(order.request, Some(order.partner.clone()), order.total_minor),
+                    order: new_order(
+                        order.request.accepted(),
+                        Some(order.partner.clone()),
+                        order.total_minor,
+                        Payer::partner(&order.partner.partner_id),
+                    ),
                     partner: order.partner,
                     event_id: order.event_id,
                 });

@@ -7,6 +7,7 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::State;
 use crate::db::orders::{self, StepUpdate};
+use crate::domain::payment_methods::with_reported_cards;
 use crate::domain::saga::{SagaInput, Step, step};
 
 /// Applies one reply to its order, writing the next event in the same transaction.
@@ -109,7 +110,23 @@ pub(crate) fn advance(
     let Some(row) = orders::find(conn, order_id)? else {
         return Err(HandlerError::Permanent(format!("order {order_id} is unknown")));
     };
-    let order = row.to_order()?;
+    let mut order = row.to_order()?;
+    if let SagaInput::Payment(
+        PaymentEvent::Authorized(PaymentAuthorized { methods, .. })
+        | PaymentEvent::Declined(PaymentDeclined { methods, .. }),
+    ) = input
+        && let Some(tenders) = with_reported_cards(&order.request.tenders, methods)
+    {
+        // What payments found of the order's cards (brand, last four, expiry), for the order to show.
+        order.request.tenders = tenders;
+        let request = serde_json::to_string(&order.request)
+            .map_err(|e| HandlerError::Permanent(format!("order {order_id}: {e}")))?;
+        let update = StepUpdate {
+            request: Some(request),
+            ..StepUpdate::default()
+        };
+        orders::apply(conn, order_id, &update)?;
+    }
     let reroutes = u32::try_from(row.reroutes).unwrap_or(0);
     let order_partner = order.partner_id.clone();
     let publish = |conn: &mut omni_db::DbConnection, event: OrderEvent| {
@@ -185,6 +202,8 @@ pub(crate) fn advance(
                         currency: order.request.currency,
                     },
                     tenders: order.request.tenders.clone(),
+                    payer: order.placed_by.clone(),
+                    customer_id: order.request.customer.id.clone(),
                 }),
             };
             publish(conn, event)?;

@@ -38,7 +38,13 @@ pub const CANCEL_ORDER: Rule = Rule::new(
 );
 
 /// The orders service's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[CREATE_ORDER, LIST_ORDERS, GET_ORDER, CANCEL_ORDER];
+pub const AUTHORIZATION: &[Rule] = &[
+    CREATE_ORDER,
+    LIST_ORDERS,
+    GET_ORDER,
+    CANCEL_ORDER,
+    omni_http::audit::RULE,
+];
 
 /// Registers the orders routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {

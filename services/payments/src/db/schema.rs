@@ -20,6 +20,9 @@ diesel::table! {
         exp_month -> Integer,
         exp_year -> Integer,
         created_at -> Timestamp,
+        reference -> Nullable<Text>,
+        owner -> Text,
+        customer_id -> Nullable<Text>,
     }
 }
 

@@ -259,6 +259,7 @@ mod tests {
             exp_month: 12,
             exp_year: 2030,
             cvc: Some("123".into()),
+            customer_id: None,
         }
     }
 

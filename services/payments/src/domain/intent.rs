@@ -1,17 +1,18 @@
 //! Payment intents: what was asked of each tender of an order, and the one decision announced for the order.
 
 use chrono::{DateTime, Utc};
-use omni_contracts::api::Tender;
+use omni_contracts::api::{CardSummary, PaymentMethod};
+use omni_contracts::card_data::is_method_reference;
 use omni_contracts::{Money, OrderId, PaymentIntentId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-use super::vault::is_token;
 
 /// The reference announced for a tender the marketplace already collected.
 pub const MARKETPLACE_PREPAID_REFERENCE: &str = "marketplace_prepaid";
 /// The decline reason for a card token the vault does not hold.
 pub const UNKNOWN_TOKEN: &str = "unknown card token";
+/// The decline reason for a card tokenized by someone else than the order's payer (or for another customer).
+pub const NOT_THE_PAYERS: &str = "card token was not issued to the payer of this order";
 /// The decline reason for a vault entry that cannot be decrypted.
 pub const UNREADABLE_TOKEN: &str = "card token cannot be used";
 /// The decline reason for an order without tenders.
@@ -64,15 +65,19 @@ pub enum TenderKind {
     MarketplacePrepaid,
 }
 
-/// One tender of an intent and what happened to it. Holds vault tokens only, never card data.
+/// One tender of an intent and what happened to it. Cards by payment-method reference: never a token, never
+/// card data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TenderRecord {
     /// The kind of tender.
     #[serde(rename = "type")]
     pub kind: TenderKind,
-    /// The vault token of a card tender.
+    /// The payment-method reference of a card tender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub reference: Option<String>,
+    /// What may be shown of the card, once the vault found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardSummary>,
     /// What the tender gave: approved with a reference, declined with a reason, or not tried (`None`) because
     /// an earlier tender was declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,23 +85,33 @@ pub struct TenderRecord {
 }
 
 impl TenderRecord {
-    /// A tender of an order, not tried yet. A card "token" that is not token-shaped is not kept: a caller may
-    /// have put a card number there by mistake.
-    pub fn of(tender: &Tender) -> Self {
+    /// A tender of an order, not tried yet. A card "reference" that is not reference-shaped is not kept: a
+    /// caller may have put a card number there by mistake.
+    pub fn of(tender: &PaymentMethod) -> Self {
         match tender {
-            Tender::Card { token } => {
-                let token = is_token(token).then(|| token.clone());
-                Self {
-                    kind: TenderKind::Card,
-                    token,
-                    outcome: None,
-                }
-            }
-            Tender::MarketplacePrepaid {} => Self {
-                kind: TenderKind::MarketplacePrepaid,
-                token: None,
+            PaymentMethod::Card { reference, .. } => Self {
+                kind: TenderKind::Card,
+                reference: is_method_reference(reference).then(|| reference.clone()),
+                card: None,
                 outcome: None,
             },
+            PaymentMethod::MarketplacePrepaid {} => Self {
+                kind: TenderKind::MarketplacePrepaid,
+                reference: None,
+                card: None,
+                outcome: None,
+            },
+        }
+    }
+
+    /// The tender as an order shows it.
+    pub fn to_payment_method(&self) -> PaymentMethod {
+        match self.kind {
+            TenderKind::Card => PaymentMethod::Card {
+                reference: self.reference.clone().unwrap_or_default(),
+                card: self.card.clone(),
+            },
+            TenderKind::MarketplacePrepaid => PaymentMethod::MarketplacePrepaid {},
         }
     }
 }
@@ -188,7 +203,8 @@ mod tests {
     fn approved(reference: &str) -> TenderRecord {
         TenderRecord {
             kind: TenderKind::Card,
-            token: Some("tok_x".into()),
+            reference: Some("pm_x".into()),
+            card: None,
             outcome: Some(TenderOutcome::Approved {
                 psp_reference: reference.into(),
             }),
@@ -228,19 +244,20 @@ mod tests {
     }
 
     #[test]
-    fn a_card_number_put_where_a_token_belongs_is_not_kept() {
-        let record = TenderRecord::of(&Tender::Card {
-            token: crate::domain::sandbox::VISA_APPROVED.into(),
+    fn a_card_number_put_where_a_reference_belongs_is_not_kept() {
+        let record = TenderRecord::of(&PaymentMethod::Card {
+            reference: crate::domain::sandbox::VISA_APPROVED.into(),
+            card: None,
         });
         assert_eq!(record.kind, TenderKind::Card);
-        assert_eq!(record.token, None);
+        assert_eq!(record.reference, None);
     }
 
     #[test]
     fn a_stored_tender_list_round_trips_through_json() {
         let tenders = vec![
             approved("sandbox_auth_x"),
-            TenderRecord::of(&Tender::MarketplacePrepaid {}),
+            TenderRecord::of(&PaymentMethod::MarketplacePrepaid {}),
         ];
         let json = serde_json::to_string(&tenders).unwrap();
         assert_eq!(serde_json::from_str::<Vec<TenderRecord>>(&json).unwrap(), tenders);

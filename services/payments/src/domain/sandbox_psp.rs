@@ -99,6 +99,7 @@ mod tests {
             exp_month: 1,
             exp_year: 2030,
             cvc: None,
+            customer_id: None,
         };
         Card::from_request(&request, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap()
     }

@@ -315,6 +315,7 @@ mod tests {
             exp_month: 4,
             exp_year: 2031,
             cvc: None,
+            customer_id: None,
         };
         Card::from_request(&request, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()).unwrap()
     }

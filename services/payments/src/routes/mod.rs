@@ -29,7 +29,7 @@ pub const LIST_INTENTS: Rule = Rule::new(
 );
 
 /// The payments service's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[CREATE_TOKEN, ROTATE_KEYS, LIST_INTENTS];
+pub const AUTHORIZATION: &[Rule] = &[CREATE_TOKEN, ROTATE_KEYS, LIST_INTENTS, omni_http::audit::RULE];
 
 /// Registers the payments routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {

@@ -17,7 +17,7 @@ pub const LOOKUP_ORDER: Rule = Rule::new(
 );
 
 /// The returns service's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[LOOKUP_ORDER];
+pub const AUTHORIZATION: &[Rule] = &[LOOKUP_ORDER, omni_http::audit::RULE];
 
 /// Registers the returns routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {

@@ -19,6 +19,9 @@ pub async fn commit_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    Ok(HttpResponse::Ok().json(crate::reservation::commit_all(&state, &id).await?))
+    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    let after = crate::reservation::commit_all(&state, &id).await?;
+    let detail = serde_json::json!({ "before": super::described(&before), "after": after });
+    super::audit_by_person(&state, &principal, "reservation.committed", &id, detail).await?;
+    Ok(HttpResponse::Ok().json(after))
 }

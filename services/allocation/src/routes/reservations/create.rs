@@ -51,6 +51,11 @@ pub async fn create_reservation(
     };
     state.metrics.observe_hold(outcome, started.elapsed());
     let (reservation, created) = placed?;
+    if created {
+        let id = reservation.reservation_id.to_string();
+        let detail = serde_json::json!({ "after": reservation });
+        super::audit_by_person(&state, &principal, "reservation.placed", &id, detail).await?;
+    }
     Ok(if created {
         HttpResponse::Created().json(reservation)
     } else {

@@ -21,6 +21,9 @@ pub async fn extend_reservation(
     id: web::Path<String>,
     body: web::Json<ExtendReservation>,
 ) -> Result<HttpResponse, ApiError> {
-    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    Ok(HttpResponse::Ok().json(crate::reservation::extend_all(&state, &id, body.ttl_seconds).await?))
+    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    let after = crate::reservation::extend_all(&state, &id, body.ttl_seconds).await?;
+    let detail = serde_json::json!({ "before": super::described(&before), "after": after, "ttl_seconds": body.ttl_seconds });
+    super::audit_by_person(&state, &principal, "reservation.extended", &id, detail).await?;
+    Ok(HttpResponse::Ok().json(after))
 }

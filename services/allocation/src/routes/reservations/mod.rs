@@ -45,6 +45,39 @@ pub(crate) async fn authorized(
     Ok(parts)
 }
 
+/// What a hold was, for an audit entry's `before`: its status, expiry and parts.
+pub(crate) fn described(parts: &[StoredHold]) -> serde_json::Value {
+    serde_json::json!(
+        parts
+            .iter()
+            .map(|p| serde_json::json!({
+                "location_id": p.location_id, "status": p.status,
+                "expires_at": p.expires_at.and_utc().to_rfc3339(), "lines": p.lines,
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Records a hold placed or ended by a person (anyone but the service principal: the saga's and the checkout's
+/// holds come at checkout rates and are traced, not audited), after it happened.
+pub(crate) async fn audit_by_person(
+    state: &State,
+    principal: &Principal,
+    action: &'static str,
+    id: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    if principal.roles.contains(&Role::Service) {
+        return Ok(());
+    }
+    let (who, id) = (principal.name.clone(), id.to_owned());
+    state
+        .db
+        .transaction(move |conn| omni_db::audit::record(conn, &who, action, &id, &detail))
+        .await?;
+    Ok(())
+}
+
 impl From<HoldFailure> for ApiError {
     fn from(failure: HoldFailure) -> Self {
         match failure {

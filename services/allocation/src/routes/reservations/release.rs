@@ -17,7 +17,9 @@ pub async fn release_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
     crate::reservation::release_all(&state, &id).await?;
+    let detail = serde_json::json!({ "before": super::described(&before) });
+    super::audit_by_person(&state, &principal, "reservation.released", &id, detail).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,10 +7,12 @@ use sha2::{Digest, Sha256};
 
 use crate::State;
 use crate::db::{idempotency, orders};
+use crate::domain::intake::PartnerStanding;
 use crate::events::accept::{AcceptError, PartnerRef, accept};
 
 /// Places an order. `Idempotency-Key` is required: the same key with the same body answers the same order;
-/// with another body, 422. Partner keys place marketplace orders for their own partner only. An associate's
+/// with another body, 422. Partner keys place marketplace orders for their own partner only, within its
+/// registration (tiers, lines: 403; a promise sooner than allowed is moved to the earliest allowed). An associate's
 /// lines must carry the list price whatever the channel (403), and a SKU orders has not learned yet is refused
 /// (409, retry); managers may override prices.
 #[utoipa::path(
@@ -19,7 +21,7 @@ use crate::events::accept::{AcceptError, PartnerRef, accept};
     responses(
         (status = 201, description = "Accepted (or the first answer to this key)", body = Order),
         (status = 400, description = "Invalid body or missing key", body = omni_http::errors::ErrorBody),
-        (status = 403, description = "An associate's price is not the list price", body = omni_http::errors::ErrorBody),
+        (status = 403, description = "An associate's price is not the list price, or a partner's order breaks its registration", body = omni_http::errors::ErrorBody),
         (status = 409, description = "A SKU's price is not known yet (retry)", body = omni_http::errors::ErrorBody),
         (status = 422, description = "Key reused with another body", body = omni_http::errors::ErrorBody),
     ),
@@ -51,8 +53,27 @@ pub async fn create_order(
     // A partner key acts only as its partner (a disabled partner's keys never get here: 403 at the door).
     let partner = principal.partner_id.clone();
     let who = principal.name.clone();
+    // Whose card tokens may pay the order: payments checks each card against it.
+    let payer = principal.payer();
+    // A partner's order is held to its registration, as on Kafka: tiers and lines it may name, its earliest promise.
+    let bounds = match partner
+        .as_ref()
+        .map(|p| PartnerStanding::of(state.settings.partner(p.as_str())))
+    {
+        Some(PartnerStanding::Enabled(bounds)) => Some(bounds),
+        Some(PartnerStanding::Unknown | PartnerStanding::Disabled) => {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                "this key's partner takes no orders",
+            ));
+        }
+        None => None,
+    };
+    let mut request = request;
     // An associate sells at list prices whatever channel the order names; managers (and admins) may override.
     let checks_prices = principal.has(Role::Associate) && !principal.has(Role::Manager);
+    // A manager's (or an admin's) price that is not the list price is an override, audited.
+    let overrides_prices = principal.has(Role::Manager) && partner.is_none();
     let order = state
         .db
         .transaction(move |conn| -> Result<(Order, bool), ApiError> {
@@ -68,25 +89,45 @@ pub async fn create_order(
                     orders::find(conn, id)?.ok_or_else(|| ApiError::not_found(format!("order {id}")))?;
                 return Ok((row.to_order()?, false));
             }
-            if checks_prices {
-                use crate::domain::intake::{PriceRefusal, check_associate_prices};
+            let mut overrides = Vec::new();
+            if checks_prices || overrides_prices {
+                use crate::domain::intake::{PriceRefusal, check_associate_prices, price_overrides};
                 let skus: Vec<&omni_contracts::Sku> = request.lines.iter().map(|l| &l.sku).collect();
                 let prices = crate::db::catalog::prices(conn, &skus)?;
-                check_associate_prices(&request, &prices).map_err(|refusal| match refusal {
-                    PriceRefusal::NotTheListPrice(reason) => ApiError::new(Code::Forbidden, reason),
-                    PriceRefusal::NotKnownYet(reason) => ApiError::new(Code::Conflict, reason),
-                })?;
+                if checks_prices {
+                    check_associate_prices(&request, &prices).map_err(|refusal| match refusal {
+                        PriceRefusal::NotTheListPrice(reason) => ApiError::new(Code::Forbidden, reason),
+                        PriceRefusal::NotKnownYet(reason) => ApiError::new(Code::Conflict, reason),
+                    })?;
+                } else {
+                    overrides = price_overrides(&request, &prices);
+                }
+            }
+            if let Some(bounds) = &bounds {
+                bounds
+                    .apply(&mut request, chrono::Utc::now())
+                    .map_err(|reason| ApiError::new(Code::Forbidden, reason))?;
             }
             // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
             let partner = partner.map(|partner_id| PartnerRef {
                 partner_id,
                 partner_order_id: key.clone(),
             });
-            let (order, _) = accept(conn, request, partner).map_err(|e| match e {
+            let (order, _) = accept(conn, request, partner, payer).map_err(|e| match e {
                 AcceptError::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
                 AcceptError::Db(e) => e.into(),
             })?;
             idempotency::insert(conn, &who, &key, &hash, &order.id.to_string())?;
+            if !overrides.is_empty() {
+                let detail = serde_json::json!({ "lines": overrides });
+                omni_db::audit::record(
+                    conn,
+                    &who,
+                    "order.price_overridden",
+                    &order.id.to_string(),
+                    &detail,
+                )?;
+            }
             Ok((order, true))
         })
         .await?;

@@ -11,11 +11,12 @@ use crate::domain::card::Card;
 /// A tokenization body is a few dozen bytes; anything much larger is not a card.
 const MAX_BODY_BYTES: usize = 4 * 1024;
 
-const FIELDS: &str = "number, exp_month, exp_year, cvc";
+const FIELDS: &str = "number, exp_month, exp_year, cvc, customer_id";
 
 /// Tokenizes a card: checks the number (Luhn), the expiry and the CVC's shape, seals number and expiry in the
-/// vault and answers with a random token and the parts that may be shown. The CVC is never stored. Any
-/// authenticated principal may tokenize (checkout). Errors never repeat the number or the CVC.
+/// vault and answers with a random token and the parts that may be shown. The CVC is never stored. The token is
+/// bound to the caller (to its partner, for a partner key) and, when `customer_id` is given, to that customer: it
+/// pays only their orders. Errors never repeat the number or the CVC.
 #[utoipa::path(
     post, path = "/v1/payments/tokens", request_body = TokenizeCard,
     responses(
@@ -29,7 +30,7 @@ const FIELDS: &str = "number, exp_month, exp_year, cvc";
 )]
 pub async fn create_token(
     state: web::Data<State>,
-    _principal: Principal,
+    principal: Principal,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -58,11 +59,23 @@ pub async fn create_token(
     let card = card.map_err(|e| ApiError::new(Code::InvalidCard, e.to_string()))?;
 
     let kek = state.kek.clone();
+    let owner = principal.payer();
+    let customer = card_request.customer_id.take();
+    let who = principal.name.clone();
     let token = state
         .db
-        .transaction(move |conn| vault::tokenize(conn, &kek, &card))
+        .transaction(move |conn| -> crate::Result<_> {
+            let token = vault::tokenize(conn, &kek, &card, &owner, customer.as_ref())?;
+            // Audited by reference: the token itself stays in the vault's table.
+            let detail = serde_json::json!({
+                "brand": token.brand, "last4": token.last4, "owner": owner.as_str(), "customer_id": token.customer_id,
+            });
+            omni_db::audit::record(conn, &who, "payments.tokenized", &token.reference, &detail)?;
+            Ok(token)
+        })
         .await?;
-    tracing::info!(token = %token.token, brand = %token.brand, "Card tokenized.");
+    // The token is the card's stand-in: it is logged by its reference only.
+    tracing::info!(payment_method = %token.reference, owner = %principal.payer(), brand = %token.brand, "Card tokenized.");
     Ok(HttpResponse::Created().json(token))
 }
 
@@ -83,10 +96,12 @@ fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
     let Value::Object(mut fields) = value else {
         return Err(format!("the body must be a JSON object with the fields {FIELDS}"));
     };
-    if fields
-        .keys()
-        .any(|k| !matches!(k.as_str(), "number" | "exp_month" | "exp_year" | "cvc"))
-    {
+    if fields.keys().any(|k| {
+        !matches!(
+            k.as_str(),
+            "number" | "exp_month" | "exp_year" | "cvc" | "customer_id"
+        )
+    }) {
         return Err(format!("unknown field: the allowed fields are {FIELDS}"));
     }
     let number = match fields.remove("number") {
@@ -112,11 +127,20 @@ fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
         Some(Value::String(cvc)) => Some(cvc),
         Some(_) => return Err("cvc: must be a string of 3 or 4 digits".into()),
     };
+    let customer_id = match fields.remove("customer_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(
+            omni_contracts::CustomerId::parse(&id)
+                .map_err(|_| "customer_id: must be a code of letters, digits, `.`, `_` or `-`".to_owned())?,
+        ),
+        Some(_) => return Err("customer_id: must be a string".into()),
+    };
     Ok(TokenizeCard {
         number,
         exp_month,
         exp_year,
         cvc,
+        customer_id,
     })
 }
 
