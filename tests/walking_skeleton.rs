@@ -312,7 +312,9 @@ async fn partner_order_over_kafka(
     }))?;
     for _ in 0..2 {
         let submitted = omni_contracts::events::InboundOrderEvent::Submitted(partner_order.clone());
-        producer.publish(&Envelope::new("acme-market", submitted)).await?;
+        producer
+            .publish_on(&inbound, &Envelope::new("acme-market", submitted))
+            .await?;
     }
     let orders_topic = names(Topic::Orders);
     let accepted = collect(mesh.kafka_bootstrap(), &[&orders_topic], WAIT, |seen| {

@@ -67,19 +67,20 @@ impl Producer {
     /// Publishes an event directly (with the current trace context). Services publish state changes through
     /// the outbox instead; this is for tools, simulators and partners.
     pub async fn publish<T: EventPayload>(&self, envelope: &Envelope<T>) -> Result<()> {
+        self.publish_on(self.kafka.topic_name(T::TOPIC), envelope).await
+    }
+
+    /// Publishes an event on a topic named outright: a partner's own inbound topic
+    /// ([`crate::topics::TopicNames::partner_inbound_name`]) rather than its event's logical topic.
+    pub async fn publish_on<T: EventPayload>(&self, topic: &str, envelope: &Envelope<T>) -> Result<()> {
         let mut headers: Vec<(String, String)> = envelope
             .headers()
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         crate::trace::inject_current(&mut headers);
-        self.send_raw(
-            self.kafka.topic_name(T::TOPIC),
-            &envelope.data.key(),
-            &headers,
-            &envelope.data.encode(),
-        )
-        .await
+        self.send_raw(topic, &envelope.data.key(), &headers, &envelope.data.encode())
+            .await
     }
 
     /// The physical name of a topic.
