@@ -42,6 +42,7 @@ fn with_people() -> omni_config::Settings {
             roles: vec![role],
             partner_id: None,
             locations,
+            ..Default::default()
         });
     }
     settings

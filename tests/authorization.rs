@@ -156,6 +156,7 @@ fn with_callers() -> omni_config::Settings {
             roles: caller.roles.clone(),
             partner_id,
             locations,
+            ..Default::default()
         });
     }
     settings

@@ -26,6 +26,7 @@ async fn orders_are_listed_in_bounded_pages_and_partners_see_only_their_own() ->
         roles: vec![Role::Partner],
         partner_id: Some("acme".into()),
         locations: vec![],
+        ..Default::default()
     });
     let mut options = MeshOptions::embedded(settings, dir.clone());
     options.ephemeral_ports = true;

@@ -151,6 +151,7 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
         roles: vec![omni_config::Role::Associate],
         partner_id: None,
         locations: vec!["STORE-2".into()],
+        ..Default::default()
     });
     on_mesh(embedded_options(settings), async |mesh| {
         stocked(mesh).await?;

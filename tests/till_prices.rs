@@ -27,6 +27,7 @@ async fn an_associate_sells_at_the_list_price_and_a_manager_may_override_it() ->
             roles: vec![role],
             partner_id: None,
             locations: vec!["STORE-1".into()],
+            ..Default::default()
         });
     }
     on_mesh(embedded_options(settings), tills).await

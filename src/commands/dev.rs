@@ -82,7 +82,20 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
         roles: vec![Role::Admin],
         partner_id: None,
         locations: vec![],
+        ..Default::default()
     });
+    // A key for each role, so a newcomer can try the scoping by hand (kept with the data, like the admin key).
+    let role_keys = role_keys(&data_dir)?;
+    for key in &role_keys {
+        settings.auth.api_keys.push(ApiKeySettings {
+            key: Secret::new(key.key.clone()),
+            name: format!("dev-{}", key.role_name),
+            roles: vec![key.role],
+            partner_id: key.partner.map(str::to_owned),
+            locations: key.store.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        });
+    }
     // The demo marketplace, so the examples in docs/schemas/examples/ are taken as they are.
     if settings.orders.partner(crate::demo_data::DEMO_PARTNER).is_none() {
         let mut demo =
@@ -146,6 +159,14 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
             "  {:<12} {admin_key}   (send `Authorization: Bearer <key>`)",
             "admin key"
         );
+        for key in &role_keys {
+            let scope = match (key.partner, key.store) {
+                (Some(partner), _) => format!("   (partner {partner}: its orders only)"),
+                (None, Some(store)) => format!("   (works at {store}: that store only)"),
+                (None, None) => String::new(),
+            };
+            println!("  {:<12} {}{scope}", format!("{} key", key.role_name), key.key);
+        }
         println!("  {:<12} {}", "data", data_dir.display());
         println!(
             "  {:<12} {} (send docs/schemas/examples/*.json to {} as `omni.partner_order.submitted`)",
@@ -175,6 +196,46 @@ fn describe(options: &MeshOptions) -> String {
 }
 
 /// Reads a generated secret from `path`, or creates it (mode 0600) so restarts keep it.
+/// A ready-to-use key for one role.
+struct RoleKey {
+    role: Role,
+    role_name: &'static str,
+    partner: Option<&'static str>,
+    store: Option<&'static str>,
+    key: String,
+}
+
+/// A key for a partner (the demo marketplace), an associate of a demo store, a manager and an auditor, each kept
+/// in the data folder.
+fn role_keys(data_dir: &Path) -> anyhow::Result<Vec<RoleKey>> {
+    let store = crate::demo_data::LOCATIONS.first().map(|l| l.id);
+    [
+        (
+            Role::Partner,
+            "partner",
+            Some(crate::demo_data::DEMO_PARTNER),
+            None,
+        ),
+        (Role::Associate, "associate", None, store),
+        (Role::Manager, "manager", None, None),
+        (Role::Auditor, "auditor", None, None),
+    ]
+    .into_iter()
+    .map(|(role, role_name, partner, store)| {
+        let key = kept_secret(&data_dir.join(format!("{role_name}-key")), || {
+            format!("omni-dev-{role_name}-{}", random_hex(12))
+        })?;
+        Ok(RoleKey {
+            role,
+            role_name,
+            partner,
+            store,
+            key,
+        })
+    })
+    .collect()
+}
+
 fn kept_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_owned();

@@ -246,7 +246,11 @@ imagePullSecrets:
 {{- range .Values.auth.apiKeys }}
 
 [[auth.api_keys]]
+{{- if .keySha256 }}
+key_sha256 = {{ toJson .keySha256 }}
+{{- else }}
 key = {{ toJson .key }}
+{{- end }}
 name = {{ toJson .name }}
 roles = {{ toJson .roles }}
 {{- with .partnerId }}
@@ -254,6 +258,12 @@ partner_id = {{ toJson . }}
 {{- end }}
 {{- with .locations }}
 locations = {{ toJson . }}
+{{- end }}
+{{- with .expiresAt }}
+expires_at = {{ toJson . }}
+{{- end }}
+{{- if .revoked }}
+revoked = true
 {{- end }}
 {{- end }}
 {{- with .Values.settings.extraToml }}

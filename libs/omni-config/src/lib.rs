@@ -177,11 +177,22 @@ pub enum Role {
 }
 
 /// One API key and the principal it stands for.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeySettings {
-    /// The key as sent in `Authorization: Bearer <key>`.
+    /// The key as sent in `Authorization: Bearer <key>` (development: hashed at start and never kept). A
+    /// production settings file, and any keys file, hold `key_sha256` instead.
+    #[serde(default)]
     pub key: Secret,
+    /// The SHA-256 of the key, 64 hex digits (`printf %s "$KEY" | sha256sum`).
+    #[serde(default)]
+    pub key_sha256: Option<String>,
+    /// When the key stops being accepted (RFC 3339), for rotation: the old key's last moment.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// A revoked key is refused at once (kept in the file to say so).
+    #[serde(default)]
+    pub revoked: bool,
     /// The principal's name, used in audit entries.
     pub name: String,
     /// What it may do.
@@ -219,12 +230,64 @@ impl ApiKeySettings {
     }
 }
 
-/// API keys.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// API keys and OIDC bearer tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
-    /// Every accepted key.
+    /// Keys from the settings.
     pub api_keys: Vec<ApiKeySettings>,
+    /// A TOML file of more keys (`[[api_keys]]` as above, by `key_sha256` only), such as a mounted Kubernetes
+    /// Secret; re-read when it changes, without a restart. Empty: none.
+    #[serde(default)]
+    pub keys_file: String,
+    /// How often the keys file (and a JWKS file) is looked at for changes, in seconds.
+    #[serde(default = "keys_reload_seconds")]
+    pub reload_seconds: u64,
+    /// OIDC bearer tokens (JWT) from one issuer, beside the API keys.
+    #[serde(default)]
+    pub oidc: OidcSettings,
+}
+
+fn keys_reload_seconds() -> u64 {
+    5
+}
+
+/// An OIDC issuer whose access tokens (JWT, signed RS256/ES256/EdDSA) are accepted; roles and scope come from
+/// claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSettings {
+    /// The issuer (`iss`); empty: OIDC is off.
+    pub issuer: String,
+    /// Accepted audiences (`aud`); at least one when OIDC is on.
+    pub audiences: Vec<String>,
+    /// The issuer's JSON Web Key Set, as a file (re-read when it changes).
+    pub jwks_file: String,
+    /// The claim naming the principal (audit entries name it).
+    pub name_claim: String,
+    /// The claim listing Omni roles (an array of strings, or one space-separated string).
+    pub roles_claim: String,
+    /// The claim naming a partner's id (partner tokens).
+    pub partner_claim: String,
+    /// The claim listing the stores an associate or store manager works at.
+    pub locations_claim: String,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audiences: Vec::new(),
+            jwks_file: String::new(),
+            name_claim: "sub".into(),
+            roles_claim: "omni_roles".into(),
+            partner_claim: "omni_partner_id".into(),
+            locations_claim: "omni_locations".into(),
+            leeway_seconds: 30,
+        }
+    }
 }
 
 /// The token vault and PSP.
@@ -353,6 +416,30 @@ impl OrdersSettings {
 }
 
 const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// A keys file (`auth.keys_file`): `[[api_keys]]` entries, each by `key_sha256`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysFile {
+    #[serde(default)]
+    api_keys: Vec<ApiKeySettings>,
+}
+
+/// Reads a keys file's text (TOML). A key written out in clear is refused: the file holds hashes only.
+pub fn parse_keys_file(text: &str) -> std::result::Result<Vec<ApiKeySettings>, String> {
+    let file: KeysFile = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| format!("not a keys file: {e}"))?;
+    if let Some(key) = file.api_keys.iter().find(|k| !k.key.is_empty()) {
+        return Err(format!(
+            "key `{}` is written out in clear; a keys file holds `key_sha256` only",
+            key.name
+        ));
+    }
+    Ok(file.api_keys)
+}
 
 impl Settings {
     /// Loads defaults, then `file` if given, then `OMNI__SECTION__KEY` variables, and checks the result.
@@ -526,11 +613,26 @@ impl Settings {
             return invalid("payments.psp", "must be `sandbox` (the only PSP adapter so far)");
         }
         for (i, key) in self.auth.api_keys.iter().enumerate() {
-            if key.key.expose().len() < 16 {
-                return invalid(
-                    &format!("auth.api_keys[{i}].key"),
-                    "must be at least 16 characters",
-                );
+            match (key.key.is_empty(), &key.key_sha256) {
+                (false, None) if key.key.expose().len() < 16 => {
+                    return invalid(
+                        &format!("auth.api_keys[{i}].key"),
+                        "must be at least 16 characters",
+                    );
+                }
+                (true, Some(hash)) if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    return invalid(
+                        &format!("auth.api_keys[{i}].key_sha256"),
+                        "must be the key's SHA-256 in 64 hex digits",
+                    );
+                }
+                (false, None) | (true, Some(_)) => {}
+                _ => {
+                    return invalid(
+                        &format!("auth.api_keys[{i}]"),
+                        "give the key either as `key` or as `key_sha256` (its SHA-256), not both or neither",
+                    );
+                }
             }
             if key.roles.is_empty() {
                 return invalid(

@@ -22,6 +22,13 @@ impl Secret {
     }
 }
 
+impl Default for Secret {
+    /// An unset secret.
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(if self.is_empty() { "\"\"" } else { "[redacted]" })

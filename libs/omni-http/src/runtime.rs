@@ -85,6 +85,12 @@ impl ServiceContext {
     {
         let keys = ApiKeys::from_settings(&self.settings.auth, &self.settings.orders.partners)
             .map_err(Error::Startup)?;
+        let key_watch = watch_keys(
+            keys.clone(),
+            Duration::from_secs(self.settings.auth.reload_seconds.max(1)),
+            self.db.clone(),
+            self.shutdown.clone(),
+        );
         let mut readiness = vec![db_check(&self.db), kafka_check(&self.producer)];
         readiness.extend(parts.readiness);
         let shell = Shell {
@@ -128,6 +134,7 @@ impl ServiceContext {
             workers.spawn(task);
         }
         workers.spawn(seal_audit_log(self.db.clone(), self.shutdown.clone()));
+        workers.spawn(key_watch);
         tracing::info!(service = self.service, "Service started.");
 
         self.shutdown.cancelled().await;
@@ -205,4 +212,47 @@ async fn seal_audit_log(db: Db, shutdown: CancellationToken) {
 fn with_audit(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     openapi.merge(<crate::audit::AuditApi as utoipa::OpenApi>::openapi());
     openapi
+}
+
+/// The principal audit entries of the shell's own actions name.
+const SHELL_PRINCIPAL: &str = "omni";
+
+/// Re-reads the keys file and the OIDC key set every `every` until shutdown ([`ApiKeys::reload`]); a change of
+/// keys is audited by name (`auth.keys.reloaded`), a file that does not validate is logged and changes nothing.
+async fn watch_keys(keys: ApiKeys, every: Duration, db: Db, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let reloaded = {
+            let keys = keys.clone();
+            tokio::task::spawn_blocking(move || keys.reload()).await
+        };
+        match reloaded {
+            Ok(Ok(Some(changes))) if !changes.is_empty() => {
+                tracing::info!(added = ?changes.added, removed = ?changes.removed, changed = ?changes.changed, "API keys reloaded.");
+                let detail = serde_json::json!(changes);
+                let audited = db
+                    .transaction(move |conn| {
+                        omni_db::audit::record(
+                            conn,
+                            SHELL_PRINCIPAL,
+                            "auth.keys.reloaded",
+                            "auth.keys_file",
+                            &detail,
+                        )
+                    })
+                    .await;
+                if let Err(e) = audited {
+                    tracing::error!(error = %e, "Could not audit a key reload.");
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(reason)) => {
+                tracing::error!(%reason, "The keys file (or key set) does not validate; the keys stay as they were.");
+            }
+            Err(e) => tracing::error!(error = %e, "Reloading the keys failed."),
+        }
+    }
 }

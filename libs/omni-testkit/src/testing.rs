@@ -19,6 +19,7 @@ pub fn settings() -> Settings {
         roles: vec![Role::Admin],
         partner_id: None,
         locations: vec![],
+        ..Default::default()
     });
     settings.payments.key_encryption_key = Secret::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
     settings.orders.partners = TEST_PARTNERS

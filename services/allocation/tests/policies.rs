@@ -49,6 +49,7 @@ impl Stage {
                 roles: vec![role],
                 partner_id: None,
                 locations,
+                ..Default::default()
             });
         }
         if let Some(file) = policy_file {

@@ -561,6 +561,7 @@ fn api_key(key: &str, name: &str, roles: Vec<Role>) -> ApiKeySettings {
         roles,
         partner_id: None,
         locations: vec![],
+        ..Default::default()
     }
 }
 
@@ -580,6 +581,7 @@ async fn the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_nu
                 associate,
                 api_key("admin-key-0000000000001", "ops-admin", vec![Role::Admin]),
             ],
+            ..AuthSettings::default()
         },
         &[],
     )
