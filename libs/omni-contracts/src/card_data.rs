@@ -89,32 +89,137 @@ fn luhn_sum(digits: impl DoubleEndedIterator<Item = u8>) -> u32 {
         .sum()
 }
 
-/// `bytes` with every run that looks like a card number (13 to 19 digits, optionally grouped by single spaces
-/// or dashes, passing the Luhn check) masked with `*` but for its last four digits; `None` when there is none.
+/// Fewest digits of a run refused where it would be stored. Runs of 13 and 14 digits are EAN-13 and GTIN-14
+/// barcodes (SKUs) as often as old card numbers: those are masked where they leave a service, not refused.
+const REFUSED_DIGITS: std::ops::RangeInclusive<usize> = 15..=19;
+
+/// Digits in a group of a grouped card number (`4242 4242 4242 4242`, `3782 822463 10005`).
+const GROUP_DIGITS: std::ops::RangeInclusive<usize> = 3..=6;
+
+/// Whether a UUID (`8-4-4-4-12` hex digits, standing alone) starts at `i`: ids are everywhere, and their
+/// all-digit parts may meet across a dash into something Luhn-valid (`…-1234-5678-9012-345f…`).
+fn uuid_at(bytes: &[u8], i: usize) -> bool {
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let Some(candidate) = bytes.get(i..i + 36) else {
+        return false;
+    };
+    let alone = (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
+        && bytes.get(i + 36).is_none_or(|b| !b.is_ascii_alphanumeric());
+    alone
+        && candidate.iter().enumerate().all(|(k, b)| {
+            if DASHES.contains(&k) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// Each run of digits in `bytes` written the way card numbers are: unbroken, or in groups of 3 to 6 digits
+/// between single spaces or dashes; UUIDs are passed over. The digits' positions.
+fn card_shaped_runs(bytes: &[u8]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            while i < bytes.len() && !bytes[i].is_ascii_digit() {
+                if uuid_at(bytes, i) {
+                    i += 36;
+                } else {
+                    i += 1;
+                }
+            }
+            if uuid_at(bytes, i) {
+                i += 36;
+                continue;
+            }
+            if i >= bytes.len() {
+                return None;
+            }
+            let mut positions = Vec::new();
+            let mut groups = vec![0_usize];
+            let mut end = i;
+            while end < bytes.len() {
+                if bytes[end].is_ascii_digit() {
+                    positions.push(end);
+                    if let Some(last) = groups.last_mut() {
+                        *last += 1;
+                    }
+                    end += 1;
+                } else if matches!(bytes[end], b' ' | b'-')
+                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+                {
+                    groups.push(0);
+                    end += 1;
+                } else {
+                    break;
+                }
+            }
+            i = end;
+            if groups.len() == 1 || groups.iter().all(|g| GROUP_DIGITS.contains(g)) {
+                return Some(positions);
+            }
+        }
+    })
+}
+
+/// Whether `bytes` hold what is surely a card number: 15 to 19 digits, unbroken or grouped, passing the Luhn
+/// check. Nothing like it is stored outside the vault: a field holding one is refused.
+pub fn holds_card_number(bytes: &[u8]) -> bool {
+    card_shaped_runs(bytes).any(|run| {
+        REFUSED_DIGITS.contains(&run.len()) && luhn_sum(run.iter().map(|&p| bytes[p])).is_multiple_of(10)
+    })
+}
+
+/// Whether any string of a JSON document holds a card number ([`holds_card_number`]), escapes decoded (a digit
+/// written `\u0034` is a digit). Numbers are not looked at: coordinates and amounts are digits too. Bytes that
+/// are not JSON are scanned as far as they go.
+pub fn json_strings_hold_card_number(json: &[u8]) -> bool {
+    let mut text = Vec::new();
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        text.clear();
+        i += 1;
+        while i < json.len() && json[i] != b'"' {
+            if json[i] == b'\\' {
+                let escaped = json.get(i + 1).copied().unwrap_or(b'"');
+                if escaped == b'u' {
+                    let code = json
+                        .get(i + 2..i + 6)
+                        .and_then(|h| std::str::from_utf8(h).ok())
+                        .and_then(|h| u32::from_str_radix(h, 16).ok());
+                    text.push(match code.and_then(char::from_u32) {
+                        Some(c @ ('0'..='9' | ' ' | '-')) => c as u8,
+                        _ => b'_',
+                    });
+                    i += 6;
+                } else {
+                    text.push(b'_');
+                    i += 2;
+                }
+            } else {
+                text.push(json[i]);
+                i += 1;
+            }
+        }
+        i += 1;
+        if holds_card_number(&text) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `bytes` with every run that looks like a card number (13 to 19 digits, unbroken or in groups of 3 to 6
+/// between single spaces or dashes, passing the Luhn check) masked with `*` but for its last four digits; `None` when there is none.
 /// Longer digit runs are not card numbers and are left alone. A false positive (a Luhn-valid 16-digit id) is
 /// masked too: losing an id in a dead-letter copy is cheaper than keeping a card number.
 pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut masked: Option<Vec<u8>> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        // A run: digits, with single separators between them.
-        let mut positions = Vec::new();
-        let mut end = i;
-        while end < bytes.len() {
-            if bytes[end].is_ascii_digit() {
-                positions.push(end);
-                end += 1;
-            } else if matches!(bytes[end], b' ' | b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
-            {
-                end += 1;
-            } else {
-                break;
-            }
-        }
+    for positions in card_shaped_runs(bytes) {
         if PAN_DIGITS.contains(&positions.len())
             && luhn_sum(positions.iter().map(|&p| bytes[p])).is_multiple_of(10)
         {
@@ -123,7 +228,6 @@ pub fn mask_card_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
                 out[p] = b'*';
             }
         }
-        i = end;
     }
     masked
 }
@@ -134,6 +238,29 @@ mod tests {
     //! 4242424242424242 Visa approved, 4000000000000002 Visa declined, 5555555555554444 Mastercard approved), never real
     //! ones.
     use super::*;
+
+    #[test]
+    fn a_card_number_in_any_json_string_is_found_but_not_a_barcode_or_a_coordinate() {
+        for json in [
+            r#"{"sku": "4242424242424242"}"#,
+            r#"{"a": {"b": ["x", "card 4242 4242 4242 4242 here"]}}"#,
+            r#"{"title": "5555-5555-5555-4444"}"#,
+            r#"{"id": "\u0034242424242424242"}"#,
+        ] {
+            assert!(json_strings_hold_card_number(json.as_bytes()), "{json}");
+        }
+        for json in [
+            r#"{"event_id": "0a1b2c3d-4e5f-4a7b-8466-655440000009"}"#,
+            r#"{"ce_id": "a7b1867d-4242-4242-4242-597d285e79db"}"#,
+            r#"{"id": "12345678-4242-4242-4242-424242424242"}"#,
+            r#"{"sku": "4006381333931"}"#,
+            r#"{"lat": 52.4242424242424242, "amount": 4242424242424242}"#,
+            r#"{"id": "4242424242424241"}"#,
+            r#"{"escaped": "\"4242\" 4242 4242 4242"}"#,
+        ] {
+            assert!(!json_strings_hold_card_number(json.as_bytes()), "{json}");
+        }
+    }
 
     #[test]
     fn a_method_reference_is_stable_shaped_and_not_the_token() {

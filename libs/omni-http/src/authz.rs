@@ -211,10 +211,45 @@ pub async fn enforce(
             }
         },
     };
+    let mut req = req;
+    let refusal = match (refusal, table.judge(req.method().as_str(), pattern.as_deref())) {
+        (None, Verdict::Guarded(rule))
+            if rule.objects != Objects::OwnTokens && rule.method != Method::Get =>
+        {
+            refuse_card_numbers(&mut req).await
+        }
+        (refusal, _) => refusal,
+    };
     match refusal {
         Some(error) => Ok(req.into_response(error.error_response()).map_into_right_body()),
         None => Ok(next.call(req).await?.map_into_left_body()),
     }
+}
+
+/// Reads the body of a call that is not a tokenization and refuses it when one of its strings holds a card
+/// number (DESIGN §6: card numbers enter only the vault); otherwise puts the body back for the handler.
+async fn refuse_card_numbers(req: &mut ServiceRequest) -> Option<ApiError> {
+    let body = match req.extract::<web::Bytes>().await {
+        Ok(body) => body,
+        Err(_) => {
+            let limit = req
+                .app_data::<web::PayloadConfig>()
+                .map_or_else(String::new, |_| " (http.body_limit_bytes)".to_owned());
+            return Some(ApiError::new(
+                Code::PayloadTooLarge,
+                format!("the body could not be read or exceeds the limit{limit}"),
+            ));
+        }
+    };
+    let refused = omni_contracts::card_data::json_strings_hold_card_number(&body);
+    req.set_payload(actix_web::dev::Payload::from(body));
+    refused.then(|| {
+        ApiError::new(
+            Code::CardNumberRefused,
+            "a field holds what looks like a card number; card numbers go only to POST /v1/payments/tokens, \
+             and orders take the token it answers",
+        )
+    })
 }
 
 /// The whole table as a Markdown table, one row per route (for `docs/AUTHORIZATION.md`).

@@ -75,6 +75,8 @@ error_codes! {
     InsufficientStock = (CONFLICT, "invalid_request", "insufficient_stock"),
     /// A card could not be tokenized (bad number, expired).
     InvalidCard = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_card"),
+    /// A field holds what looks like a card number, outside tokenization: nothing card-like is stored.
+    CardNumberRefused = (UNPROCESSABLE_ENTITY, "invalid_request", "card_number_refused"),
     /// A dependency is down; retry later.
     Unavailable = (SERVICE_UNAVAILABLE, "system", "unavailable"),
     /// A bug or an unexpected failure; the cause is in the logs under the request id.
@@ -279,6 +281,9 @@ mod tests {
             "libs/omni-http/src/server.rs",
             "libs/omni-http/src/auth.rs",
             "libs/omni-http/src/runtime.rs",
+            "libs/omni-http/src/authz.rs",
+            "libs/omni-http/src/audit.rs",
+            "libs/omni-http/src/oidc.rs",
         ] {
             collect_rust(&root.join(dir), &mut sources);
         }

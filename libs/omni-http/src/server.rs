@@ -174,6 +174,8 @@ async fn observe(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        // Request ids are logged and audited: one that looks like a card number is replaced.
+        .filter(|v| !omni_contracts::card_data::holds_card_number(v.as_bytes()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = method_label(req.method());
     let service = req
@@ -184,7 +186,7 @@ async fn observe(
         otel.kind = "server",
         omni.service = service,
         http.request.method = %method,
-        url.path = %req.path(),
+        url.path = %omni_contracts::card_data::mask_text(req.path()),
         request_id = %request_id,
         http.response.status_code = tracing::field::Empty,
     );

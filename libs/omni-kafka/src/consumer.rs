@@ -508,13 +508,17 @@ impl Kafka {
             messaging.system = "kafka",
             messaging.destination.name = %incoming.topic_name(),
             messaging.consumer.group.name = spec.name,
-            ce_type = incoming.header("ce_type").unwrap_or(""),
-            ce_id = incoming.event_id(),
+            // Header values are whatever the sender wrote: never a card number in a log line or a trace.
+            ce_type = %omni_contracts::card_data::mask_text(incoming.header("ce_type").unwrap_or("")),
+            ce_id = %omni_contracts::card_data::mask_text(incoming.event_id()),
         );
         crate::trace::continue_from(&span, incoming.headers());
         // Audit entries written while handling name the event (as their request) and the trace.
         let audit = omni_db::audit::Context {
-            request_id: Some(format!("event:{}", incoming.event_id())),
+            request_id: Some(format!(
+                "event:{}",
+                omni_contracts::card_data::mask_text(incoming.event_id())
+            )),
             trace_id: span.in_scope(crate::trace::current_trace_id_if_any),
         };
         let mut attempt: u32 = 0;

@@ -69,14 +69,23 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
         }
     }
     let event_id = incoming.event_id().to_owned();
-    if event_id.is_empty() || event_id.len() > 256 {
+    if event_id.is_empty()
+        || event_id.len() > 256
+        || omni_contracts::card_data::holds_card_number(event_id.as_bytes())
+    {
         return Err(HandlerError::Permanent(
-            "header ce_id: required, 1 to 256 characters".into(),
+            "header ce_id: required, 1 to 256 characters, nothing like a card number".into(),
         ));
     }
     let partner_order =
         crate::domain::partner_schema::parse(&incoming.payload, state.settings.max_message_bytes)
             .map_err(HandlerError::Permanent)?;
+    // Nothing card-like is stored: tenders are vault tokens, and no other field may carry a card number.
+    if omni_contracts::card_data::json_strings_hold_card_number(&incoming.payload) {
+        return Err(HandlerError::Permanent(
+            "a field holds what looks like a card number; a partner order carries vault tokens only".into(),
+        ));
+    }
     // Who sent it is the partner whose own topic carried it (only it may write there), never what the message
     // says: the body must name that partner, and `ce_source`, when it names a partner, too.
     let Some(sender) = incoming.sender_partner.as_deref() else {
