@@ -3,7 +3,7 @@
 //! header, path, query and field that could reach a reason, a log line or a store, over HTTP and Kafka. Then every
 //! database file, the Redis keys, every topic of the broker Omni writes (DLQs included; the inbound topics hold
 //! what the senders wrote), the logs and every service's `/metrics` are searched for the numbers: none may hold
-//! one. (The vault stores cards encrypted, so it holds none
+//! one. The run's audit log then verifies with `omni audit verify`. (The vault stores cards encrypted, so it holds none
 //! in clear either.)
 
 use std::path::{Path, PathBuf};
@@ -85,6 +85,22 @@ async fn no_card_number_reaches_a_store_a_topic_a_log_or_the_metrics() -> anyhow
     .await?;
     let outcome = swept.and_then(|()| {
         ensure!(exited.is_some(), "omni dev did not stop within 30 s");
+        // The audit of that run (demo data, tokenizations, refusals) is a chain that verifies.
+        let verified = Command::new(env!("CARGO_BIN_EXE_omni"))
+            .args(["audit", "verify"])
+            .env("OMNI__DATABASE__DATA_DIR", dir.join("data"))
+            .env_remove("OMNI__DATABASE__URL")
+            .output()?;
+        let report = String::from_utf8_lossy(&verified.stdout).into_owned();
+        ensure!(
+            verified.status.success() && report.matches(" intact: ").count() == omni_config::SERVICES.len(),
+            "the dev run's audit does not verify: {report}{}",
+            String::from_utf8_lossy(&verified.stderr)
+        );
+        ensure!(
+            !report.contains("audit catalog      intact: 0 entries"),
+            "the demo data's catalog writes were not audited: {report}"
+        );
         let needles = needles();
         // The stores and the logs, after the mesh stopped (its SQLite files closed).
         for file in files_under(&dir)? {

@@ -42,7 +42,8 @@ where
         .transaction(move |conn| -> Result<Upsert, ApiError> {
             let outcome = (kind.store)(conn, &stored)?;
             if outcome != Upsert::Unchanged {
-                let detail = serde_json::json!({ "outcome": format!("{outcome:?}") });
+                let after = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
+                let detail = serde_json::json!({ "outcome": format!("{outcome:?}"), "after": after });
                 omni_db::audit::record(
                     conn,
                     &principal.name,

@@ -49,7 +49,10 @@ pub async fn replace_policy(
                     &by,
                     "policy.replaced",
                     spec.id.as_str(),
-                    &serde_json::json!({ "from_version": version, "version": policy.version }),
+                    &serde_json::json!({
+                        "before": { "version": version },
+                        "after": { "version": policy.version, "spec": spec },
+                    }),
                 )?;
             }
             Ok(policy)

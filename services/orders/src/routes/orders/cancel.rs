@@ -77,7 +77,10 @@ pub async fn cancel_order(
                 &who,
                 "order.cancelled",
                 &id.to_string(),
-                &serde_json::json!({ "from": order.status.as_str() }),
+                &serde_json::json!({
+                    "before": { "status": order.status.as_str() },
+                    "after": { "status": OrderStatus::Cancelled.as_str() },
+                }),
             )?;
             let row = orders::find(conn, id)?.ok_or_else(not_found)?;
             Ok((row.to_order()?, true))
