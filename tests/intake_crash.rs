@@ -245,9 +245,21 @@ async fn crash_run(
         tokio::spawn(async move {
             for (n, message) in messages.iter().enumerate() {
                 let key = format!("k{}", n % 64);
-                producer
+                let mut attempt = 0;
+                // A send the broker refuses (an idempotent producer's sequence is reset: the broker answered
+                // `OutOfOrderSequenceNumber` once in CI while the service was being killed) is sent again, as a
+                // partner does; the same `ce_id` makes it a redelivery, which Omni takes once.
+                while let Err(e) = producer
                     .send_raw(&inbound, &key, &headers(&message.ce_id), &message.body)
-                    .await?;
+                    .await
+                {
+                    attempt += 1;
+                    if attempt >= 5 {
+                        return Err(e.into());
+                    }
+                    tracing::warn!(error = %e, attempt, "The broker refused a send; sending it again.");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 if n % 256 == 0 {
                     tokio::time::sleep(Duration::from_millis(1_000)).await;
                 }

@@ -261,8 +261,12 @@ pub struct OidcSettings {
     pub issuer: String,
     /// Accepted audiences (`aud`); at least one when OIDC is on.
     pub audiences: Vec<String>,
-    /// The issuer's JSON Web Key Set, as a file (re-read when it changes).
+    /// The issuer's JSON Web Key Set, as a file (re-read when it changes); or
     pub jwks_file: String,
+    /// its URL (`https://…/jwks.json`), fetched at start and every `jwks_refresh_seconds`.
+    pub jwks_url: String,
+    /// How often the key set is fetched from `jwks_url`, in seconds.
+    pub jwks_refresh_seconds: u64,
     /// The claim naming the principal (audit entries name it).
     pub name_claim: String,
     /// The claim listing Omni roles (an array of strings, or one space-separated string).
@@ -281,6 +285,8 @@ impl Default for OidcSettings {
             issuer: String::new(),
             audiences: Vec::new(),
             jwks_file: String::new(),
+            jwks_url: String::new(),
+            jwks_refresh_seconds: 300,
             name_claim: "sub".into(),
             roles_claim: "omni_roles".into(),
             partner_claim: "omni_partner_id".into(),

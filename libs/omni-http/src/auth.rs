@@ -185,6 +185,11 @@ impl ApiKeys {
         Ok(Some(changes))
     }
 
+    /// The OIDC verifier, when an issuer is configured.
+    pub fn oidc(&self) -> Option<&Arc<crate::oidc::Verifier>> {
+        self.oidc.as_ref()
+    }
+
     fn current(&self) -> Arc<KeyTable> {
         self.table
             .read()

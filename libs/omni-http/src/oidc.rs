@@ -30,11 +30,23 @@ const ACCEPTED: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
+/// Largest key set fetched from a URL.
+const MAX_JWKS_BYTES: usize = 1 << 20;
+
+/// Where the issuer's key set comes from.
+#[derive(Debug, Clone)]
+enum KeySetSource {
+    /// A file, re-read when it changes.
+    File(PathBuf),
+    /// A URL, fetched at start and then periodically.
+    Url(String),
+}
+
 /// Checks tokens of one issuer.
 #[derive(Debug)]
 pub struct Verifier {
     settings: OidcSettings,
-    jwks_file: PathBuf,
+    source: KeySetSource,
     jwks: RwLock<Arc<JwkSet>>,
     fingerprint: Mutex<[u8; 32]>,
 }
@@ -77,29 +89,86 @@ impl Verifier {
         if settings.audiences.is_empty() {
             return Err(invalid("audiences", "must name at least one audience"));
         }
-        if settings.jwks_file.trim().is_empty() {
-            return Err(invalid("jwks_file", "must name the issuer's key set (JWKS) file"));
-        }
-        let jwks_file = PathBuf::from(settings.jwks_file.trim());
-        let (jwks, fingerprint) = read_jwks(&jwks_file)?;
-        Ok(Some(Self {
+        let (file, url) = (settings.jwks_file.trim(), settings.jwks_url.trim());
+        let verifier = |source, jwks, fingerprint| Self {
             settings: settings.clone(),
-            jwks_file,
+            source,
             jwks: RwLock::new(Arc::new(jwks)),
             fingerprint: Mutex::new(fingerprint),
-        }))
+        };
+        match (file.is_empty(), url.is_empty()) {
+            (false, true) => {
+                let path = PathBuf::from(file);
+                let (jwks, fingerprint) = read_jwks(&path)?;
+                Ok(Some(verifier(KeySetSource::File(path), jwks, fingerprint)))
+            }
+            (true, false) if url.starts_with("https://") || url.starts_with("http://") => {
+                // Fetched by [`Verifier::fetch`]; until then no token verifies.
+                let empty = JwkSet { keys: Vec::new() };
+                Ok(Some(verifier(KeySetSource::Url(url.to_owned()), empty, [0; 32])))
+            }
+            (true, false) => Err(invalid("jwks_url", "must be an https:// (or http://) URL")),
+            _ => Err(invalid(
+                "jwks_file",
+                "or `auth.oidc.jwks_url`: name the issuer's key set (JWKS), one of the two",
+            )),
+        }
+    }
+
+    /// The URL the key set is fetched from, and how often, when it is not a file.
+    pub fn remote(&self) -> Option<(&str, std::time::Duration)> {
+        match &self.source {
+            KeySetSource::Url(url) => Some((
+                url.as_str(),
+                std::time::Duration::from_secs(self.settings.jwks_refresh_seconds.max(10)),
+            )),
+            KeySetSource::File(_) => None,
+        }
     }
 
     /// Re-reads the key set if its file changed (a key rotation at the issuer). One that does not read leaves the
-    /// keys as they were.
+    /// keys as they were. A key set from a URL is fetched by [`Verifier::fetch`] instead.
     pub fn reload(&self) -> Result<bool, String> {
-        let bytes = std::fs::read(&self.jwks_file).map_err(|e| {
-            format!(
-                "auth.oidc.jwks_file: cannot read {}: {e}",
-                self.jwks_file.display()
-            )
-        })?;
-        let fingerprint: [u8; 32] = Sha256::digest(&bytes).into();
+        let KeySetSource::File(path) = &self.source else {
+            return Ok(false);
+        };
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("auth.oidc.jwks_file: cannot read {}: {e}", path.display()))?;
+        self.install(&bytes, &path.display().to_string())
+    }
+
+    /// Fetches the key set from its URL (within 10 s, at most 1 MiB) and installs it if it changed. One that does
+    /// not fetch or parse leaves the keys as they were.
+    pub async fn fetch(&self, client: &reqwest::Client) -> Result<bool, String> {
+        let KeySetSource::Url(url) = &self.source else {
+            return Ok(false);
+        };
+        let failed = |e: &dyn std::fmt::Display| format!("auth.oidc.jwks_url: cannot fetch {url}: {e}");
+        let response = client
+            .get(url)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| failed(&e))?;
+        if !response.status().is_success() {
+            return Err(failed(&response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(failed(&"the key set is larger than 1 MiB"));
+        }
+        let bytes = response.bytes().await.map_err(|e| failed(&e))?;
+        if bytes.len() > MAX_JWKS_BYTES {
+            return Err(failed(&"the key set is larger than 1 MiB"));
+        }
+        self.install(&bytes, url)
+    }
+
+    /// Installs a key set read from `origin` if it differs from the one in use.
+    fn install(&self, bytes: &[u8], origin: &str) -> Result<bool, String> {
+        let fingerprint: [u8; 32] = Sha256::digest(bytes).into();
         let mut known = self
             .fingerprint
             .lock()
@@ -107,7 +176,7 @@ impl Verifier {
         if *known == fingerprint {
             return Ok(false);
         }
-        let jwks = parse_jwks(&bytes, &self.jwks_file)?;
+        let jwks = parse_jwks(bytes, origin)?;
         *self
             .jwks
             .write()
@@ -115,7 +184,6 @@ impl Verifier {
         *known = fingerprint;
         Ok(true)
     }
-
     /// The principal a token stands for. `registered` are the partner ids Omni knows.
     pub fn verify(&self, token: &str, registered: &HashSet<String>) -> Result<Principal, TokenFailure> {
         let invalid =
@@ -231,16 +299,11 @@ fn read_jwks(path: &std::path::Path) -> Result<(JwkSet, [u8; 32]), String> {
         )
     })?;
     let fingerprint = Sha256::digest(&bytes).into();
-    Ok((parse_jwks(&bytes, path)?, fingerprint))
+    Ok((parse_jwks(&bytes, &path.display().to_string())?, fingerprint))
 }
 
-fn parse_jwks(bytes: &[u8], path: &std::path::Path) -> Result<JwkSet, String> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        format!(
-            "auth.oidc.jwks_file: {} is not a JSON Web Key Set: {e}",
-            path.display()
-        )
-    })
+fn parse_jwks(bytes: &[u8], origin: &str) -> Result<JwkSet, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("auth.oidc: {origin} is not a JSON Web Key Set: {e}"))
 }
 
 #[cfg(test)]
@@ -395,6 +458,59 @@ mod tests {
         );
         assert!(!verifier.reload().unwrap(), "an unchanged file is not read again");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Serves `body` to every GET on a loopback port, for `requests` requests; the URL.
+    fn serve(body: String, requests: usize) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = [0_u8; 2048];
+                let _ = stream.read(&mut buf);
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_key_set_by_url_is_fetched_and_until_then_no_token_verifies() {
+        let issuer = Issuer::new();
+        let url = serve(issuer.jwks("k1").to_string(), 2);
+        let settings = OidcSettings {
+            jwks_url: url,
+            ..settings(std::path::Path::new(""))
+        };
+        let settings = OidcSettings {
+            jwks_file: String::new(),
+            ..settings
+        };
+        let verifier = Verifier::from_settings(&settings).unwrap().unwrap();
+        let registered = HashSet::new();
+        let token = issuer.token("k1", &claims(Value::Null));
+        assert!(verifier.verify(&token, &registered).is_err(), "no key set yet");
+        let client = reqwest::Client::new();
+        assert!(verifier.fetch(&client).await.unwrap());
+        assert!(verifier.verify(&token, &registered).is_ok());
+        assert!(
+            !verifier.fetch(&client).await.unwrap(),
+            "the same set again changes nothing"
+        );
+        let both = OidcSettings {
+            jwks_file: "/etc/jwks.json".into(),
+            ..settings.clone()
+        };
+        assert!(
+            Verifier::from_settings(&both).is_err(),
+            "a file or a URL, not both"
+        );
     }
 
     /// Through the door every request takes: a bearer JWT becomes the caller; an API key still works beside it.

@@ -85,6 +85,7 @@ impl ServiceContext {
     {
         let keys = ApiKeys::from_settings(&self.settings.auth, &self.settings.orders.partners)
             .map_err(Error::Startup)?;
+        let keys_for_jwks = keys.oidc().filter(|o| o.remote().is_some()).cloned();
         let key_watch = watch_keys(
             keys.clone(),
             Duration::from_secs(self.settings.auth.reload_seconds.max(1)),
@@ -135,6 +136,9 @@ impl ServiceContext {
         }
         workers.spawn(seal_audit_log(self.db.clone(), self.shutdown.clone()));
         workers.spawn(key_watch);
+        if let Some(oidc) = keys_for_jwks {
+            workers.spawn(fetch_jwks(oidc, self.shutdown.clone()));
+        }
         tracing::info!(service = self.service, "Service started.");
 
         self.shutdown.cancelled().await;
@@ -253,6 +257,34 @@ async fn watch_keys(keys: ApiKeys, every: Duration, db: Db, shutdown: Cancellati
                 tracing::error!(%reason, "The keys file (or key set) does not validate; the keys stay as they were.");
             }
             Err(e) => tracing::error!(error = %e, "Reloading the keys failed."),
+        }
+    }
+}
+
+/// Fetches the OIDC issuer's key set from its URL at start and then every `auth.oidc.jwks_refresh_seconds`; after a
+/// failure (the issuer unreachable), again within 5 s. Until the first fetch no bearer token verifies; API keys work
+/// throughout.
+async fn fetch_jwks(oidc: std::sync::Arc<crate::oidc::Verifier>, shutdown: CancellationToken) {
+    let client = reqwest::Client::new();
+    let Some((url, every)) = oidc.remote().map(|(u, e)| (u.to_owned(), e)) else {
+        return;
+    };
+    loop {
+        let wait = match oidc.fetch(&client).await {
+            Ok(changed) => {
+                if changed {
+                    tracing::info!(%url, "OIDC key set fetched.");
+                }
+                every
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "Could not fetch the OIDC key set; bearer tokens are checked against the last one.");
+                every.min(Duration::from_secs(5))
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
         }
     }
 }
