@@ -64,7 +64,10 @@ pub async fn complete_fulfillment(
                 conn,
                 &Envelope::new("fulfillment", FulfillmentEvent::Completed(event)),
             )?;
-            let detail = serde_json::json!({ "how": how, "order_id": row.order_id });
+            let detail = serde_json::json!({
+                "how": how, "order_id": row.order_id,
+                "before": { "status": row.status }, "after": { "status": "completed" },
+            });
             omni_db::audit::record(conn, &who, "fulfillment.completed", &row.id, &detail)?;
             let row = fulfillments::find(conn, &row.id)?.ok_or_else(|| ApiError::not_found("fulfillment"))?;
             Ok((row, true))
