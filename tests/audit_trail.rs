@@ -171,19 +171,8 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     );
 
     // A card tokenized by the manager, who sells below the list price (an override).
-    let tokenized = as_key("payments", MANAGER)
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031 }),
-            &[],
-        )
-        .await?;
-    ensure!(tokenized.status == 201, "{tokenized:?}");
-    let token = tokenized.body["token"].as_str().context("token")?.to_owned();
-    let reference = tokenized.body["reference"]
-        .as_str()
-        .context("reference")?
-        .to_owned();
+    let omni_testkit::testing::Tokenized { token, reference } =
+        omni_testkit::testing::tokenize(&as_key("payments", MANAGER)).await?;
     eventually("orders to learn the SKU's price", WAIT, || async {
         let order = json!({ "channel": "pos", "currency": "EUR",
             "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": 1200 }],

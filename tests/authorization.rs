@@ -766,19 +766,8 @@ async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> any
         };
         let (associate_a, associate_b) = (caller("associate-a")?, caller("associate-b")?);
         let as_caller = |c: &Caller, service| Client::new(mesh.url(service), c.key.unwrap_or_default());
-        let tokenized = as_caller(&associate_a, "payments")
-            .post(
-                "/v1/payments/tokens",
-                &json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031 }),
-                &[],
-            )
-            .await?;
-        ensure!(tokenized.status == 201, "{tokenized:?}");
-        let token = tokenized.body["token"].as_str().context("token")?.to_owned();
-        let reference = tokenized.body["reference"]
-            .as_str()
-            .context("reference")?
-            .to_owned();
+        let omni_testkit::testing::Tokenized { token, reference } =
+            omni_testkit::testing::tokenize(&as_caller(&associate_a, "payments")).await?;
 
         let place = async |c: &Caller| -> anyhow::Result<String> {
             let placed = as_caller(c, "orders")

@@ -158,9 +158,7 @@ impl ApiKeys {
         let Some(path) = &self.source.file else {
             return Ok(None);
         };
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("auth.keys_file: cannot read {}: {e}", path.display()))?;
-        let fingerprint: [u8; 32] = Sha256::digest(&bytes).into();
+        let (bytes, fingerprint) = read_keys_file(path)?;
         if *self
             .source
             .fingerprint
@@ -170,7 +168,7 @@ impl ApiKeys {
         {
             return Ok(None);
         }
-        let (table, fingerprint) = self.source.build()?;
+        let (table, fingerprint) = self.source.build_from(Some((bytes, fingerprint)))?;
         let before = self.current();
         let changes = changes(&before, &table);
         *self
@@ -201,6 +199,12 @@ impl ApiKeys {
 impl KeySource {
     /// The table from the settings' keys and the file's, and the file's fingerprint.
     fn build(&self) -> Result<(KeyTable, Option<[u8; 32]>), String> {
+        let file = self.file.as_ref().map(|path| read_keys_file(path)).transpose()?;
+        self.build_from(file)
+    }
+
+    /// The table from the settings' keys and the keys file's `bytes` (as read), with the file's fingerprint.
+    fn build_from(&self, file: Option<(Vec<u8>, [u8; 32])>) -> Result<(KeyTable, Option<[u8; 32]>), String> {
         let mut keys: Vec<(String, ApiKeySettings)> = self
             .settings
             .iter()
@@ -208,10 +212,8 @@ impl KeySource {
             .map(|(i, k)| (format!("auth.api_keys[{i}]"), k.clone()))
             .collect();
         let mut fingerprint = None;
-        if let Some(path) = &self.file {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("auth.keys_file: cannot read {}: {e}", path.display()))?;
-            fingerprint = Some(Sha256::digest(&bytes).into());
+        if let (Some(path), Some((bytes, read_fingerprint))) = (&self.file, file) {
+            fingerprint = Some(read_fingerprint);
             let text = String::from_utf8(bytes).map_err(|_| "auth.keys_file: not UTF-8 text".to_owned())?;
             let from_file =
                 omni_config::parse_keys_file(&text).map_err(|e| format!("auth.keys_file: {e}"))?;
@@ -292,6 +294,14 @@ impl KeySource {
     }
 }
 
+/// A keys file's bytes and their SHA-256 (to tell a changed file from an unchanged one).
+fn read_keys_file(path: &std::path::Path) -> Result<(Vec<u8>, [u8; 32]), String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("auth.keys_file: cannot read {}: {e}", path.display()))?;
+    let fingerprint = Sha256::digest(&bytes).into();
+    Ok((bytes, fingerprint))
+}
+
 /// The key names a new table adds, removes and changes against the old one.
 fn changes(before: &KeyTable, after: &KeyTable) -> KeyChanges {
     let by_name = |t: &KeyTable| -> HashMap<String, KeyEntry> {
@@ -323,15 +333,9 @@ fn changes(before: &KeyTable, after: &KeyTable) -> KeyChanges {
     out
 }
 
-fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return None;
-    }
+fn parse_sha256(text: &str) -> Option<[u8; 32]> {
     let mut out = [0_u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text.trim(), &mut out).ok()?;
     Some(out)
 }
 
@@ -406,7 +410,7 @@ mod tests {
     use super::*;
 
     fn sha256_hex(key: &str) -> String {
-        digest(key).iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest(key))
     }
 
     fn call(keys: &ApiKeys, key: &str) -> Result<Principal, ApiError> {

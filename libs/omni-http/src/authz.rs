@@ -181,6 +181,7 @@ pub async fn enforce(
         .app_data::<web::Data<Table>>()
         .map_or_else(Table::default, |table| *table.get_ref());
     let pattern = req.match_pattern();
+    let mut req = req;
     let refusal = match table.judge(req.method().as_str(), pattern.as_deref()) {
         Verdict::Open | Verdict::OtherMethod => None,
         Verdict::Unruled => {
@@ -207,18 +208,14 @@ pub async fn enforce(
             )),
             Ok(principal) => {
                 req.extensions_mut().insert(principal);
-                None
+                // Only tokenization takes card numbers; any other body holding one is refused.
+                if rule.objects != Objects::OwnTokens && rule.method != Method::Get {
+                    refuse_card_numbers(&mut req).await
+                } else {
+                    None
+                }
             }
         },
-    };
-    let mut req = req;
-    let refusal = match (refusal, table.judge(req.method().as_str(), pattern.as_deref())) {
-        (None, Verdict::Guarded(rule))
-            if rule.objects != Objects::OwnTokens && rule.method != Method::Get =>
-        {
-            refuse_card_numbers(&mut req).await
-        }
-        (refusal, _) => refusal,
     };
     match refusal {
         Some(error) => Ok(req.into_response(error.error_response()).map_into_right_body()),

@@ -195,19 +195,40 @@ pub async fn token_from_payments_alone(options: &crate::MeshOptions) -> anyhow::
         ..options.clone()
     })
     .await?;
-    let token = crate::Client::new(payments.url("payments"), ADMIN_KEY)
+    let tokenized = tokenize(&crate::Client::new(payments.url("payments"), ADMIN_KEY)).await;
+    payments.stop().await?;
+    Ok(tokenized?.token)
+}
+
+/// A sandbox card as tokenized for one caller.
+#[derive(Debug, Clone)]
+pub struct Tokenized {
+    /// The vault token (pays only the caller's orders).
+    pub token: String,
+    /// The payment-method reference orders show for it.
+    pub reference: String,
+}
+
+/// Tokenizes the sandbox's approved Visa (4242 4242 4242 4242) as `payments`' caller; an error unless 201.
+pub async fn tokenize(payments: &crate::Client) -> anyhow::Result<Tokenized> {
+    let answer = payments
         .post(
             "/v1/payments/tokens",
-            &serde_json::json!({ "number": "4242 4242 4242 4242", "exp_month": 1, "exp_year": 2031 }),
+            &serde_json::json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031 }),
             &[],
         )
-        .await;
-    payments.stop().await?;
-    let token = token?;
-    token.body["token"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("tokenization answered {}: {}", token.status, token.body))
+        .await?;
+    let field = |name: &str| {
+        answer.body[name]
+            .as_str()
+            .map(str::to_owned)
+            .filter(|_| answer.status == 201)
+            .ok_or_else(|| anyhow::anyhow!("tokenization answered {}: {}", answer.status, answer.body))
+    };
+    Ok(Tokenized {
+        token: field("token")?,
+        reference: field("reference")?,
+    })
 }
 
 /// Waits up to `limit` until routing (fulfillment's view of the stock, fed by allocation's events) shows `atp` units
