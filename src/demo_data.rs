@@ -1,11 +1,12 @@
 //! The demo data `omni dev` loads: stores and a warehouse around Berlin, a few SKUs, and stock. Loading is
 //! idempotent (fixed movement ids), so a restart does not double the stock.
 
+use omni::Service;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use omni_testkit::Client;
-use omni_testkit::testing::eventually;
+use omni::Client;
+use omni::wait::eventually;
 use serde_json::json;
 
 /// The demo marketplace partner (the one the published partner order examples name).
@@ -91,10 +92,10 @@ pub fn demo_policies() -> [serde_json::Value; 2] {
 }
 
 /// Loads the demo data through the public APIs.
-pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), admin_key);
-    let allocation = Client::new(mesh.url("allocation"), admin_key);
-    let fulfillment = Client::new(mesh.url("fulfillment"), admin_key);
+pub async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<()> {
+    let catalog = Client::new(mesh.url(Service::Catalog), admin_key);
+    let allocation = Client::new(mesh.url(Service::Allocation), admin_key);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), admin_key);
     for l in LOCATIONS {
         let body = json!({ "id": l.id, "name": l.name, "kind": l.kind, "lat": l.lat, "lon": l.lon, "timezone": "Europe/Berlin", "region": l.region, "capabilities": l.capabilities });
         expect_ok(
@@ -163,7 +164,7 @@ pub async fn seed(mesh: &omni_testkit::Mesh, admin_key: &str) -> anyhow::Result<
     Ok(())
 }
 
-fn expect_ok(answer: omni_testkit::client::Answer, what: &str) -> anyhow::Result<()> {
+fn expect_ok(answer: omni::client::Answer, what: &str) -> anyhow::Result<()> {
     if (200..300).contains(&answer.status) {
         Ok(())
     } else {

@@ -80,10 +80,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Authz => {
-            print!(
-                "{}",
-                omni_http::authz::markdown(&omni_testkit::mesh::authorization())
-            );
+            print!("{}", omni_http::authz::markdown(&omni::mesh::authorization()));
             return ExitCode::SUCCESS;
         }
         command => command,
@@ -108,15 +105,25 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = format!("{e:#}");
-            eprintln!("omni: {message}");
-            if message.starts_with("invalid configuration") {
+            eprintln!("omni: {e:#}");
+            if is_invalid_configuration(&e) {
                 ExitCode::from(EXIT_CONFIG)
             } else {
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// Whether the settings are at fault, by the type of an error in the chain (never by its message).
+fn is_invalid_configuration(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<omni::InvalidConfiguration>()
+            || cause.is::<omni_config::Error>()
+            || cause
+                .downcast_ref::<omni_telemetry::Error>()
+                .is_some_and(omni_telemetry::Error::is_invalid_configuration)
+    })
 }
 
 #[cfg(test)]

@@ -1,16 +1,18 @@
-//! The mesh: builds each service's context (database, Kafka, metrics, listener) and runs them together.
+//! The composition root: which services run, on which backends. [`Mesh::start`] connects the broker, the hold
+//! store and each service's database, migrates, binds, builds each service's [`ServiceContext`] and runs the
+//! services together; `omni serve`, `omni dev`, `omni demo` and the tests all start services through it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use omni_config::{SERVICES, Settings};
+use anyhow::{Context, anyhow};
+use omni_config::{Service, Settings};
 use omni_db::{Db, Target};
-use omni_http::ServiceContext;
 use omni_kafka::{EmbeddedKafka, Kafka};
+use omni_runtime::ServiceContext;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -60,12 +62,12 @@ pub struct MeshOptions {
     /// Bind every service to port 0 instead of its configured port.
     pub ephemeral_ports: bool,
     /// The services to run (default: all six).
-    pub services: Vec<&'static str>,
+    pub services: Vec<Service>,
 }
 
 impl MeshOptions {
     /// The same mesh without one service (to keep it down while the rest runs).
-    pub fn without(&self, service: &str) -> Self {
+    pub fn without(&self, service: Service) -> Self {
         Self {
             services: self.services.iter().copied().filter(|s| *s != service).collect(),
             ..self.clone()
@@ -80,29 +82,36 @@ impl MeshOptions {
             db: DbBackend::Sqlite(data_dir),
             holds: HoldsBackend::Memory,
             ephemeral_ports: false,
-            services: SERVICES.to_vec(),
+            services: Service::ALL.to_vec(),
         }
     }
 }
 
-/// The mesh's authorization table: each service with its rules, in the order of `SERVICES`.
-pub fn authorization() -> [(&'static str, &'static [omni_http::Rule]); 6] {
-    [
-        ("catalog", omni_catalog::routes::AUTHORIZATION),
-        ("allocation", omni_allocation::routes::AUTHORIZATION),
-        ("orders", omni_orders::routes::AUTHORIZATION),
-        ("fulfillment", omni_fulfillment::routes::AUTHORIZATION),
-        ("payments", omni_payments::routes::AUTHORIZATION),
-        ("returns", omni_returns::routes::AUTHORIZATION),
-    ]
+/// The mesh's authorization table: each service with its rules, in the order of [`Service::ALL`].
+pub fn authorization() -> [(Service, &'static [omni_http::Rule]); 6] {
+    Service::ALL.map(|service| (service, rules(service)))
+}
+
+/// A service's authorization table.
+fn rules(service: Service) -> &'static [omni_http::Rule] {
+    match service {
+        Service::Catalog => omni_catalog::routes::AUTHORIZATION,
+        Service::Allocation => omni_allocation::routes::AUTHORIZATION,
+        Service::Orders => omni_orders::routes::AUTHORIZATION,
+        Service::Fulfillment => omni_fulfillment::routes::AUTHORIZATION,
+        Service::Payments => omni_payments::routes::AUTHORIZATION,
+        Service::Returns => omni_returns::routes::AUTHORIZATION,
+    }
 }
 
 /// A running mesh.
 pub struct Mesh {
-    endpoints: BTreeMap<&'static str, SocketAddr>,
+    endpoints: BTreeMap<Service, SocketAddr>,
     kafka_bootstrap: String,
     shutdown: CancellationToken,
-    tasks: JoinSet<(&'static str, omni_http::Result<()>)>,
+    tasks: JoinSet<(Service, omni_runtime::Result<()>)>,
+    /// Which service each task runs, to name one that panicked.
+    task_ids: HashMap<tokio::task::Id, Service>,
     settings: Arc<Settings>,
     _embedded: Option<EmbeddedKafka>,
 }
@@ -151,19 +160,14 @@ impl Mesh {
         };
         let shutdown = CancellationToken::new();
         let mut contexts = Vec::new();
-        for service in &options.services {
-            let service: &'static str = SERVICES
-                .iter()
-                .copied()
-                .find(|s| s == service)
-                .ok_or_else(|| anyhow!("unknown service `{service}`; one of {SERVICES:?}"))?;
+        for &service in &options.services {
             let target = db_target(&settings, &options.db, service)?;
             let db = Db::connect(target.clone(), settings.database.pool_size)
                 .map_err(|e| anyhow!("{e} ({})", db_key(&settings, service)))?;
             db.migrate(migrations(service))
                 .await
                 .with_context(|| format!("migrating the {service} database"))?;
-            let metrics = omni_telemetry::Metrics::new(service)?;
+            let metrics = omni_telemetry::Metrics::new(service.name())?;
             let producer = kafka.producer(&metrics)?;
             let port = if options.ephemeral_ports {
                 0
@@ -175,55 +179,60 @@ impl Mesh {
                 format!("cannot bind {service} to {addr} (http.host, http.ports.{service})")
             })?;
             listener.set_nonblocking(true)?;
-            contexts.push(ServiceContext {
+            contexts.push((
                 service,
-                settings: settings.clone(),
-                db,
-                kafka: kafka.clone(),
-                producer,
-                metrics,
-                listener,
-                shutdown: shutdown.child_token(),
-            });
+                ServiceContext {
+                    service: service.name(),
+                    settings: settings.clone(),
+                    db,
+                    kafka: kafka.clone(),
+                    producer,
+                    metrics,
+                    listener,
+                    shutdown: shutdown.child_token(),
+                },
+            ));
         }
         let mut endpoints = BTreeMap::new();
         let mut tasks = JoinSet::new();
-        for ctx in contexts {
-            let service = ctx.service;
+        let mut task_ids = HashMap::new();
+        for (service, ctx) in contexts {
             endpoints.insert(service, ctx.listener.local_addr()?);
             let holds = holds.clone();
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let result = match service {
-                    "catalog" => omni_catalog::run(ctx).await,
-                    "allocation" => omni_allocation::run(ctx, holds).await,
-                    "orders" => omni_orders::run(ctx).await,
-                    "fulfillment" => omni_fulfillment::run(ctx).await,
-                    "payments" => omni_payments::run(ctx).await,
-                    _ => omni_returns::run(ctx).await,
+                    Service::Catalog => omni_catalog::run(ctx).await,
+                    Service::Allocation => omni_allocation::run(ctx, holds).await,
+                    Service::Orders => omni_orders::run(ctx).await,
+                    Service::Fulfillment => omni_fulfillment::run(ctx).await,
+                    Service::Payments => omni_payments::run(ctx).await,
+                    Service::Returns => omni_returns::run(ctx).await,
                 };
                 (service, result)
             });
+            task_ids.insert(task.id(), service);
         }
         Ok(Self {
             endpoints,
             kafka_bootstrap: bootstrap,
             shutdown,
             tasks,
+            task_ids,
             settings,
             _embedded: embedded,
         })
     }
 
     /// `http://host:port` of a service.
-    pub fn url(&self, service: &str) -> String {
+    pub fn url(&self, service: Service) -> String {
         self.endpoints
-            .get(service)
+            .get(&service)
             .map(|a| format!("http://{a}"))
             .unwrap_or_default()
     }
 
     /// Every service's address.
-    pub fn endpoints(&self) -> &BTreeMap<&'static str, SocketAddr> {
+    pub fn endpoints(&self) -> &BTreeMap<Service, SocketAddr> {
         &self.endpoints
     }
 
@@ -254,12 +263,19 @@ impl Mesh {
         self.shutdown.clone()
     }
 
-    /// Waits until a service stops on its own (an error), returning its name and result.
-    pub async fn first_exit(&mut self) -> Option<(&'static str, omni_http::Result<()>)> {
-        self.tasks
-            .join_next()
-            .await
-            .map(|r| r.unwrap_or(("unknown", Err(omni_http::Error::Startup("task panicked".into())))))
+    /// Waits until a service stops on its own (an error), returning which and its result.
+    pub async fn first_exit(&mut self) -> Option<(Service, omni_runtime::Result<()>)> {
+        loop {
+            match self.tasks.join_next().await? {
+                Ok(exit) => return Some(exit),
+                Err(e) => {
+                    // Every task's id was recorded when it was spawned.
+                    if let Some(&service) = self.task_ids.get(&e.id()) {
+                        return Some((service, Err(panicked(service, &e))));
+                    }
+                }
+            }
+        }
     }
 
     /// Stops every service gracefully and waits for them; returns the first error.
@@ -270,7 +286,10 @@ impl Mesh {
             match joined {
                 Ok((_, Ok(()))) => {}
                 Ok((service, Err(e))) => first_error = first_error.or(Some(anyhow!("{service}: {e}"))),
-                Err(e) => first_error = first_error.or(Some(anyhow!("a service task failed: {e}"))),
+                Err(e) => {
+                    let service = self.task_ids.get(&e.id()).map_or("a service", |s| s.name());
+                    first_error = first_error.or(Some(anyhow!("{service}: its task failed: {e}")));
+                }
             }
         }
         match first_error {
@@ -280,20 +299,24 @@ impl Mesh {
     }
 }
 
+fn panicked(service: Service, e: &tokio::task::JoinError) -> omni_runtime::Error {
+    omni_runtime::Error::Startup(format!("{service}: its task failed: {e}"))
+}
+
 /// The embedded migrations of a service.
-pub fn migrations(service: &str) -> diesel_migrations::EmbeddedMigrations {
+pub fn migrations(service: Service) -> diesel_migrations::EmbeddedMigrations {
     match service {
-        "catalog" => omni_catalog::MIGRATIONS,
-        "allocation" => omni_allocation::MIGRATIONS,
-        "orders" => omni_orders::MIGRATIONS,
-        "fulfillment" => omni_fulfillment::MIGRATIONS,
-        "payments" => omni_payments::MIGRATIONS,
-        _ => omni_returns::MIGRATIONS,
+        Service::Catalog => omni_catalog::MIGRATIONS,
+        Service::Allocation => omni_allocation::MIGRATIONS,
+        Service::Orders => omni_orders::MIGRATIONS,
+        Service::Fulfillment => omni_fulfillment::MIGRATIONS,
+        Service::Payments => omni_payments::MIGRATIONS,
+        Service::Returns => omni_returns::MIGRATIONS,
     }
 }
 
-fn db_key(settings: &Settings, service: &str) -> String {
-    if settings.database.urls.contains_key(service) {
+fn db_key(settings: &Settings, service: Service) -> String {
+    if settings.database.urls.contains_key(service.name()) {
         format!("database.urls.{service}")
     } else {
         "database.url".to_owned()
@@ -301,19 +324,21 @@ fn db_key(settings: &Settings, service: &str) -> String {
 }
 
 /// Where a service's database is: a per-service URL from settings wins, then the backend's default.
-pub fn db_target(settings: &Settings, backend: &DbBackend, service: &str) -> anyhow::Result<Target> {
-    if let Some(url) = settings.database.urls.get(service) {
+pub fn db_target(settings: &Settings, backend: &DbBackend, service: Service) -> anyhow::Result<Target> {
+    if let Some(url) = settings.database.urls.get(service.name()) {
         return Ok(Target::parse(url.expose(), None)?);
     }
     Ok(match backend {
         DbBackend::Sqlite(dir) => Target::Sqlite(dir.join(format!("{service}.db"))),
         DbBackend::Postgres(url) => {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("invalid configuration: `database.url` must be a postgres:// URL");
+                return Err(
+                    crate::InvalidConfiguration::new("`database.url` must be a postgres:// URL").into(),
+                );
             }
             Target::Postgres {
                 url: url.clone(),
-                schema: Some(service.to_owned()),
+                schema: Some(service.name().to_owned()),
             }
         }
     })

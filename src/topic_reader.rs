@@ -1,4 +1,5 @@
-//! Reading topics in tests: a throwaway consumer group from the beginning of each topic.
+//! Reading topics from the beginning with a throwaway consumer group: `omni demo` reads the marketplace's
+//! acknowledgements and dead letters with it, the tests read what the services published.
 
 use std::time::Duration;
 
@@ -95,42 +96,4 @@ pub fn partner_order_headers(ce_id: &str, source: &str) -> Vec<(String, String)>
         ("ce_source".to_owned(), source.to_owned()),
         ("ce_time".to_owned(), chrono::Utc::now().to_rfc3339()),
     ]
-}
-
-/// Sends probe partner orders of `partner` (partner order ids `PROBE-1`, `PROBE-2`, …, bodies from `body`) to
-/// `inbound` until orders lists one of that partner's orders: then intake runs and orders' own view of the
-/// catalog (from `omni.catalog.v1`) has what the probes name. A probe that raced the catalog is dead-lettered as
-/// naming an unknown SKU, and the next one is sent `pause` later.
-pub async fn until_intake_takes_a_probe(
-    producer: &omni_kafka::Producer,
-    inbound: &str,
-    orders: &crate::Client,
-    partner: &str,
-    body: impl Fn(&str) -> anyhow::Result<Vec<u8>>,
-    pause: Duration,
-) -> anyhow::Result<()> {
-    let mut probe = 0;
-    crate::testing::eventually(
-        "orders to take a probe partner order",
-        Duration::from_secs(60),
-        || {
-            probe += 1;
-            let id = format!("PROBE-{probe}");
-            let body = body(&id);
-            async move {
-                let headers =
-                    partner_order_headers(&uuid::Uuid::new_v4().to_string(), &format!("/partners/{partner}"));
-                producer.send_raw(inbound, &id, &headers, &body?).await?;
-                tokio::time::sleep(pause).await;
-                let listed = orders
-                    .get(&format!("/v1/orders?partner={partner}&limit=1"))
-                    .await?;
-                Ok(listed.body["orders"]
-                    .as_array()
-                    .is_some_and(|o| !o.is_empty())
-                    .then_some(()))
-            }
-        },
-    )
-    .await
 }

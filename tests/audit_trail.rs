@@ -4,6 +4,7 @@
 //! `GET /v1/audit` with filters (others get 403); every entry is sealed into the service's hash chain, which
 //! verifies; and an entry edited or deleted afterwards is named by `omni audit verify` as the first broken link.
 
+use omni_testkit::Service;
 use std::process::Command;
 use std::time::Duration;
 
@@ -71,10 +72,10 @@ async fn privileged_actions_are_audited_readable_and_a_tampered_entry_is_found()
         "{text}{}",
         String::from_utf8_lossy(&intact.stderr)
     );
-    for service in omni_config::SERVICES {
+    for service in omni_config::Service::ALL {
         ensure!(text.contains(&format!("audit {service:<12} intact")), "{text}");
     }
-    let target = omni_testkit::mesh::db_target(&options.settings, &options.db, "allocation")?;
+    let target = omni_testkit::mesh::db_target(&options.settings, &options.db, Service::Allocation)?;
     let db = omni_db::Db::connect(target, 1)?;
     db.run(|conn| -> omni_db::Result<()> {
         let omni_db::DbConnection::Sqlite(sqlite) = conn else {
@@ -107,7 +108,7 @@ async fn the_audit_chain_holds_on_postgresql_and_a_deleted_entry_is_found() -> a
     let backends = RealBackends::new(with_people())?;
     let options = backends.options.clone();
     on_mesh(options.clone(), async |mesh| audited(mesh, &options.db).await).await?;
-    let target = omni_testkit::mesh::db_target(&options.settings, &options.db, "allocation")?;
+    let target = omni_testkit::mesh::db_target(&options.settings, &options.db, Service::Allocation)?;
     let db = omni_db::Db::connect(target, 1)?;
     let verdict = db
         .run(|conn| -> omni_db::Result<Verification> {
@@ -129,7 +130,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     let store = json!({ "id": STORE, "name": STORE, "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
     ensure!(
-        as_key("catalog", ADMIN_KEY)
+        as_key(Service::Catalog, ADMIN_KEY)
             .post("/v1/locations", &store, &[])
             .await?
             .status
@@ -137,19 +138,19 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     );
     let sku = json!({ "sku": SKU, "title": "Tee", "price": { "amount_minor": 1500, "currency": "EUR" } });
     ensure!(
-        as_key("catalog", ADMIN_KEY)
+        as_key(Service::Catalog, ADMIN_KEY)
             .post("/v1/skus", &sku, &[])
             .await?
             .status
             == 201
     );
-    receive_stock(&as_key("allocation", ASSOCIATE), STORE, SKU, 10).await?;
+    receive_stock(&as_key(Service::Allocation, ASSOCIATE), STORE, SKU, 10).await?;
 
     // An associate places, extends and releases a hold.
     let hold = uuid::Uuid::now_v7().to_string();
     let body = json!({ "reservation_id": hold, "location_id": STORE, "channel": "pos",
         "lines": [{ "sku": SKU, "quantity": 1 }], "ttl_seconds": 600 });
-    let associate = as_key("allocation", ASSOCIATE);
+    let associate = as_key(Service::Allocation, ASSOCIATE);
     let placed = associate
         .post("/v1/reservations", &body, &[("x-request-id", "req-hold-1")])
         .await?;
@@ -172,16 +173,16 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
 
     // A card tokenized by the manager, who sells below the list price (an override).
     let omni_testkit::testing::Tokenized { token, reference } =
-        omni_testkit::testing::tokenize(&as_key("payments", MANAGER)).await?;
+        omni_testkit::testing::tokenize(&as_key(Service::Payments, MANAGER)).await?;
     eventually("orders to learn the SKU's price", WAIT, || async {
         let order = json!({ "channel": "pos", "currency": "EUR",
             "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": 1200 }],
             "delivery": { "type": "pickup", "location_id": STORE },
             "tenders": [{ "type": "card", "token": token }] });
-        let placed = as_key("orders", MANAGER)
+        let placed = as_key(Service::Orders, MANAGER)
             .post("/v1/orders", &order, &[("Idempotency-Key", "override-1")])
             .await?;
-        let audit = as_key("orders", AUDITOR)
+        let audit = as_key(Service::Orders, AUDITOR)
             .get("/v1/audit?action=order.price_overridden")
             .await?;
         ensure!(placed.status == 201, "{placed:?}");
@@ -195,7 +196,9 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     // What the auditor reads.
     let auditor = |service| as_key(service, AUDITOR);
     let entries = |page: &Value| page["entries"].as_array().cloned().unwrap_or_default();
-    let holds = auditor("allocation").get("/v1/audit?actor=sam-associate").await?;
+    let holds = auditor(Service::Allocation)
+        .get("/v1/audit?actor=sam-associate")
+        .await?;
     ensure!(holds.status == 200, "{holds:?}");
     let actions: Vec<String> = entries(&holds.body)
         .iter()
@@ -220,7 +223,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
             && placed_entry["detail"]["after"]["status"] == "held",
         "{placed_entry}"
     );
-    let extended = auditor("allocation")
+    let extended = auditor(Service::Allocation)
         .get(&format!("/v1/audit?action=reservation.extended&object={hold}"))
         .await?;
     let extended = entries(&extended.body);
@@ -230,7 +233,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
                 != extended[0]["detail"]["after"]["expires_at"],
         "before and after of the extension: {extended:?}"
     );
-    let tokenized = auditor("payments")
+    let tokenized = auditor(Service::Payments)
         .get(&format!("/v1/audit?action=payments.tokenized&object={reference}"))
         .await?;
     let tokenized = entries(&tokenized.body);
@@ -242,7 +245,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
         !serde_json::to_string(&tokenized)?.contains(&token),
         "the audit names the card by reference, never by token"
     );
-    let overridden = auditor("orders")
+    let overridden = auditor(Service::Orders)
         .get("/v1/audit?action=order.price_overridden")
         .await?;
     let overridden = entries(&overridden.body);
@@ -259,7 +262,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
             Some(a) => format!("/v1/audit?actor=sam-associate&limit=1&after={a}"),
             None => "/v1/audit?actor=sam-associate&limit=1".to_owned(),
         };
-        let page = auditor("allocation").get(&path).await?;
+        let page = auditor(Service::Allocation).get(&path).await?;
         paged += entries(&page.body).len();
         match page.body["next"].as_str() {
             Some(next) => after = Some(next.to_owned()),
@@ -268,16 +271,16 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
         ensure!(paged <= actions.len(), "paging does not end");
     }
     ensure!(paged == actions.len(), "{paged} of {}", actions.len());
-    let refused = as_key("allocation", ASSOCIATE).get("/v1/audit").await?;
+    let refused = as_key(Service::Allocation, ASSOCIATE).get("/v1/audit").await?;
     ensure!(refused.status == 403, "only auditors read the log: {refused:?}");
-    let bad = auditor("allocation").get("/v1/audit?limit=0").await?;
+    let bad = auditor(Service::Allocation).get("/v1/audit?limit=0").await?;
     ensure!(
         bad.status == 400 && bad.body["code"] == "invalid_query",
         "{bad:?}"
     );
 
     // Every service's chain is sealed and intact.
-    for service in omni_config::SERVICES {
+    for service in omni_config::Service::ALL {
         let target = omni_testkit::mesh::db_target(mesh.settings(), backend, service)?;
         let db = omni_db::Db::connect(target, 1)?;
         eventually(&format!("{service}'s audit log to be sealed"), WAIT, || async {

@@ -9,6 +9,7 @@
 //! shortened, released or committed by a store, a card token pays only its owner's orders and never leaves
 //! payments, and the lists show each caller only its own.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -163,7 +164,7 @@ fn with_callers() -> omni_config::Settings {
 }
 
 /// Every service's part of the table.
-fn table() -> Vec<(&'static str, &'static [Rule])> {
+fn table() -> Vec<(Service, &'static [Rule])> {
     omni_testkit::mesh::authorization().to_vec()
 }
 
@@ -365,7 +366,7 @@ fn expected(rule: &Rule, caller: &Caller, object_side: Option<Side>) -> Result<(
     }
 }
 
-async fn send(mesh: &Mesh, service: &str, caller: &Caller, call: &Call) -> anyhow::Result<(u16, Value)> {
+async fn send(mesh: &Mesh, service: Service, caller: &Caller, call: &Call) -> anyhow::Result<(u16, Value)> {
     let http = reqwest::Client::new();
     let url = format!("{}{}", mesh.url(service), call.path);
     let mut request = match call.method {
@@ -432,7 +433,7 @@ async fn every_route_answers_every_caller_as_the_authorization_table_says() -> a
                                 && want.is_ok()
                             {
                                 let id = call.path.trim_start_matches("/v1/policies/");
-                                let made = Client::new(mesh.url("allocation"), ADMIN_KEY)
+                                let made = Client::new(mesh.url(Service::Allocation), ADMIN_KEY)
                                     .post("/v1/policies", &policy(id), &[])
                                     .await?;
                                 ensure!(made.status == 201, "{made:?}");
@@ -480,12 +481,12 @@ async fn every_route_answers_every_caller_as_the_authorization_table_says() -> a
 
 /// `/health/ready` answers anyone up or down, and only a caller with a key which dependency is how.
 async fn readiness_tells_details_only_to_callers_with_a_key(mesh: &Mesh) -> anyhow::Result<()> {
-    let anonymous = reqwest::get(format!("{}/health/ready", mesh.url("orders")))
+    let anonymous = reqwest::get(format!("{}/health/ready", mesh.url(Service::Orders)))
         .await?
         .json::<Value>()
         .await?;
     ensure!(anonymous == json!({ "status": "ready" }), "{anonymous}");
-    let known = Client::new(mesh.url("orders"), "authz-auditor-key-000001")
+    let known = Client::new(mesh.url(Service::Orders), "authz-auditor-key-000001")
         .get("/health/ready")
         .await?;
     ensure!(
@@ -501,12 +502,12 @@ async fn invented_methods_add_no_metric_series(mesh: &Mesh) -> anyhow::Result<()
     for i in 0..3 {
         let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes())?;
         let answer = http
-            .request(method, format!("{}/v1/orders", mesh.url("orders")))
+            .request(method, format!("{}/v1/orders", mesh.url(Service::Orders)))
             .send()
             .await?;
         ensure!(answer.status().is_client_error(), "{}", answer.status());
     }
-    let metrics = Client::new(mesh.url("orders"), ADMIN_KEY)
+    let metrics = Client::new(mesh.url(Service::Orders), ADMIN_KEY)
         .get_text("/metrics")
         .await?;
     ensure!(!metrics.contains("INVENTED"), "an invented method became a label");
@@ -561,21 +562,23 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
     for side in [Side::A, Side::B] {
         let store = json!({ "id": side.store(), "name": side.store(), "kind": "store", "lat": 52.5, "lon": 13.4,
             "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
-        let created = admin("catalog").post("/v1/locations", &store, &[]).await?;
+        let created = admin(Service::Catalog).post("/v1/locations", &store, &[]).await?;
         ensure!(created.status == 201, "{created:?}");
     }
     let sku = json!({ "sku": SKU, "title": "Tee", "tags": ["high-demand"],
         "price": { "amount_minor": PRICE, "currency": "EUR" } });
-    ensure!(admin("catalog").post("/v1/skus", &sku, &[]).await?.status == 201);
+    ensure!(admin(Service::Catalog).post("/v1/skus", &sku, &[]).await?.status == 201);
     for side in [Side::A, Side::B] {
-        receive_stock(&admin("allocation"), side.store(), SKU, 50).await?;
+        receive_stock(&admin(Service::Allocation), side.store(), SKU, 50).await?;
     }
-    let created = admin("allocation")
+    let created = admin(Service::Allocation)
         .post("/v1/policies", &policy("authz-policy"), &[])
         .await?;
     ensure!(created.status == 201, "{created:?}");
     eventually("routing to see both stores' stock", WAIT, || async {
-        let stock = admin("fulfillment").get(&format!("/v1/stock/{SKU}")).await?;
+        let stock = admin(Service::Fulfillment)
+            .get(&format!("/v1/stock/{SKU}"))
+            .await?;
         Ok((stock.body.as_array().map(Vec::len) == Some(2)).then_some(()))
     })
     .await?;
@@ -589,7 +592,7 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
             .into_iter()
             .find(|c| c.roles == [Role::Partner] && c.side == Some(side) && !c.disabled)
             .context("partner")?;
-        let placed = Client::new(mesh.url("orders"), partner.key.unwrap_or_default())
+        let placed = Client::new(mesh.url(Service::Orders), partner.key.unwrap_or_default())
             .post(
                 "/v1/orders",
                 &order_body(&partner, ""),
@@ -600,13 +603,13 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         order[i] = placed.body["id"].as_str().context("order id")?.to_owned();
         let id = order[i].clone();
         let released = eventually("the partner's order to be released", WAIT, || async {
-            let now = admin("orders").get(&format!("/v1/orders/{id}")).await?;
+            let now = admin(Service::Orders).get(&format!("/v1/orders/{id}")).await?;
             ensure!(now.body["status"] != "failed", "{}", now.body);
             Ok((now.body["status"] == "released").then_some(now.body))
         })
         .await?;
         ensure!(released["location_id"] == side.store(), "{released}");
-        let rows = admin("fulfillment")
+        let rows = admin(Service::Fulfillment)
             .get(&format!("/v1/fulfillments?order_id={id}"))
             .await?;
         fulfillment[i] = rows.body[0]["id"].as_str().context("fulfillment")?.to_owned();
@@ -618,7 +621,7 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         // tests compare (before and after a refused call) is the settled world.
         let hold = order_hold[i].clone();
         eventually("the paid order's hold to be pinned", WAIT, || async {
-            let held = admin("allocation")
+            let held = admin(Service::Allocation)
                 .get(&format!("/v1/reservations/{hold}"))
                 .await?;
             Ok(held.body["expires_at"]
@@ -628,18 +631,22 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         })
         .await?;
         eventually("returns to learn the order", WAIT, || async {
-            let view = admin("returns").get(&format!("/v1/returns/orders/{id}")).await?;
+            let view = admin(Service::Returns)
+                .get(&format!("/v1/returns/orders/{id}"))
+                .await?;
             Ok((view.status == 200 && view.body["location_id"] == side.store()).then_some(()))
         })
         .await?;
         let hold_id = uuid::Uuid::now_v7().to_string();
         let hold = json!({ "reservation_id": hold_id, "location_id": side.store(), "channel": "web",
             "lines": [{ "sku": SKU, "quantity": 1 }], "ttl_seconds": 3600 });
-        let held = admin("allocation").post("/v1/reservations", &hold, &[]).await?;
+        let held = admin(Service::Allocation)
+            .post("/v1/reservations", &hold, &[])
+            .await?;
         ensure!(held.status == 201, "{held:?}");
         checkout_hold[i] = hold_id;
     }
-    let token = admin("payments")
+    let token = admin(Service::Payments)
         .post(
             "/v1/payments/tokens",
             &json!({ "number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2031 }),
@@ -661,7 +668,7 @@ async fn snapshot(mesh: &Mesh, world: &World) -> anyhow::Result<String> {
     let admin = |service| Client::new(mesh.url(service), ADMIN_KEY);
     let mut out = Vec::new();
     for i in 0..2 {
-        let order = admin("orders")
+        let order = admin(Service::Orders)
             .get(&format!("/v1/orders/{}", world.order[i]))
             .await?;
         out.push(format!(
@@ -669,7 +676,7 @@ async fn snapshot(mesh: &Mesh, world: &World) -> anyhow::Result<String> {
             order.body["status"], order.body["location_id"]
         ));
         for hold in [&world.order_hold[i], &world.checkout_hold[i]] {
-            let held = admin("allocation")
+            let held = admin(Service::Allocation)
                 .get(&format!("/v1/reservations/{hold}"))
                 .await?;
             out.push(format!(
@@ -677,18 +684,20 @@ async fn snapshot(mesh: &Mesh, world: &World) -> anyhow::Result<String> {
                 held.body["status"], held.body["expires_at"]
             ));
         }
-        let rows = admin("fulfillment")
+        let rows = admin(Service::Fulfillment)
             .get(&format!("/v1/fulfillments?order_id={}", world.order[i]))
             .await?;
         out.push(format!("fulfillment {}", rows.body[0]["status"]));
     }
-    let availability = admin("allocation")
+    let availability = admin(Service::Allocation)
         .get(&format!("/v1/availability/{SKU}"))
         .await?;
     out.push(format!("availability {}", availability.body["locations"]));
-    let policy = admin("allocation").get("/v1/policies/authz-policy").await?;
+    let policy = admin(Service::Allocation)
+        .get("/v1/policies/authz-policy")
+        .await?;
     out.push(format!("policy {}", policy.body["version"]));
-    let locations = admin("catalog").get("/v1/locations").await?;
+    let locations = admin(Service::Catalog).get("/v1/locations").await?;
     out.push(format!(
         "locations {}",
         locations.body.as_array().map_or(0, Vec::len)
@@ -702,7 +711,7 @@ async fn a_store_cannot_shorten_release_or_commit_a_paid_orders_pinned_hold() ->
     on_mesh(embedded_options(with_callers()), async |mesh| {
         let world = build_world(mesh).await?;
         let hold = &world.order_hold[0];
-        let as_key = |key: &str| Client::new(mesh.url("allocation"), key);
+        let as_key = |key: &str| Client::new(mesh.url(Service::Allocation), key);
         let (associate_a, associate_b) = (
             as_key("authz-associate-a-key-001"),
             as_key("authz-associate-b-key-001"),
@@ -767,10 +776,10 @@ async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> any
         let (associate_a, associate_b) = (caller("associate-a")?, caller("associate-b")?);
         let as_caller = |c: &Caller, service| Client::new(mesh.url(service), c.key.unwrap_or_default());
         let omni_testkit::testing::Tokenized { token, reference } =
-            omni_testkit::testing::tokenize(&as_caller(&associate_a, "payments")).await?;
+            omni_testkit::testing::tokenize(&as_caller(&associate_a, Service::Payments)).await?;
 
         let place = async |c: &Caller| -> anyhow::Result<String> {
-            let placed = as_caller(c, "orders")
+            let placed = as_caller(c, Service::Orders)
                 .post(
                     "/v1/orders",
                     &order_body(c, &token),
@@ -789,7 +798,7 @@ async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> any
         let own = place(&associate_a).await?;
         let stolen = place(&associate_b).await?;
 
-        let admin = Client::new(mesh.url("orders"), ADMIN_KEY);
+        let admin = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
         let settled = |id: String| {
             let admin = admin.clone();
             async move {
@@ -851,7 +860,7 @@ async fn lists_show_each_caller_only_its_own_orders_and_fulfillments() -> anyhow
     omni_telemetry::init_for_tests();
     on_mesh(embedded_options(with_callers()), async |mesh| {
         let world = build_world(mesh).await?;
-        let orders = |key: &str| Client::new(mesh.url("orders"), key);
+        let orders = |key: &str| Client::new(mesh.url(Service::Orders), key);
         for (key, side) in [
             ("authz-partner-a-key-0001", Side::A),
             ("authz-partner-b-key-0001", Side::B),

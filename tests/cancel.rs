@@ -2,6 +2,7 @@
 //! and a released order can no longer be cancelled. Payments is down while the order is held, so the
 //! cancellation deterministically comes between the hold and the authorization.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -19,7 +20,7 @@ async fn a_cancelled_order_gives_back_its_hold_and_its_late_authorization_is_voi
     let backends = RealBackends::new(settings())?;
     let options = backends.options.clone();
     let token = token_from_payments_alone(&options).await?;
-    let without_payments = options.without("payments");
+    let without_payments = options.without(Service::Payments);
     let first = Mesh::start(without_payments).await?;
     let outcome = held_then_cancelled(&first, &token).await;
     first.stop().await?;
@@ -41,10 +42,10 @@ fn order(token: &str) -> serde_json::Value {
 }
 
 async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
     let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship"] });
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
@@ -91,8 +92,8 @@ async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String>
 }
 
 async fn voided_after_restart(mesh: &Mesh, order_id: &str, token: &str) -> anyhow::Result<()> {
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
     // Payments now authorizes the reservation it missed; the cancelled order has it voided at once.
     eventually("the late authorization to be voided", WAIT, || async {
         let intents = payments

@@ -2,6 +2,7 @@
 //! carry `security.protocol=ssl` and the CA in `kafka.properties` (as the chart writes them for a managed
 //! broker). A SKU created over HTTP reaches the broker through the outbox relay, and a TLS consumer reads it.
 
+use omni_testkit::Service;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,9 +85,9 @@ async fn services_produce_and_consume_through_a_tls_only_broker() -> anyhow::Res
         .insert("ssl.ca.location".into(), Secret::new(ca.as_str()));
     let mut options = embedded_options(tls);
     options.kafka = KafkaBackend::External(bootstrap.clone());
-    options.services = vec!["catalog"];
+    options.services = vec![Service::Catalog];
     let outcome = on_mesh(options, async |mesh| {
-        let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
+        let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
         let sku = serde_json::json!({ "sku": "TLS-TEE-1", "title": "Tee over TLS" });
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
         let consumer: StreamConsumer = rdkafka::ClientConfig::new()

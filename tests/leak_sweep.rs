@@ -94,7 +94,8 @@ async fn no_card_number_reaches_a_store_a_topic_a_log_or_the_metrics() -> anyhow
             .output()?;
         let report = String::from_utf8_lossy(&verified.stdout).into_owned();
         ensure!(
-            verified.status.success() && report.matches(" intact: ").count() == omni_config::SERVICES.len(),
+            verified.status.success()
+                && report.matches(" intact: ").count() == omni_config::Service::ALL.len(),
             "the dev run's audit does not verify: {report}{}",
             String::from_utf8_lossy(&verified.stderr)
         );
@@ -418,8 +419,10 @@ async fn sweep(endpoints: &Path) -> anyhow::Result<Vec<String>> {
             );
         }
     }
-    for service in omni_config::SERVICES {
-        let metrics = Client::new(url(service), ADMIN).get_text("/metrics").await?;
+    for service in omni_config::Service::ALL {
+        let metrics = Client::new(url(service.name()), ADMIN)
+            .get_text("/metrics")
+            .await?;
         if let Some(n) = found_in(metrics.as_bytes(), &needles) {
             anyhow::bail!("`{n}` is in {service}'s /metrics");
         }

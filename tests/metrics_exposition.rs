@@ -1,6 +1,7 @@
 //! Every service's `/metrics` passes `promtool check metrics` (Prometheus' own lint of the exposition format:
 //! names, types, help texts, counter suffixes), after some traffic so that the labelled series exist.
 
+use omni_testkit::Service;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -24,8 +25,8 @@ async fn every_service_exposes_metrics_that_promtool_accepts() -> anyhow::Result
 
 async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
     // Some traffic, so counters, histograms and gauges with labels have series.
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
     let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship"] });
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
@@ -40,7 +41,7 @@ async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
     let hold = json!({ "reservation_id": uuid::Uuid::new_v4(), "location_id": "STORE-1", "channel": "web",
         "lines": [{ "sku": "TEE-1", "quantity": 1 }], "ttl_seconds": 60 });
     ensure!(allocation.post("/v1/reservations", &hold, &[]).await?.status == 201);
-    for service in omni_config::SERVICES {
+    for service in omni_config::Service::ALL {
         let text = Client::new(mesh.url(service), ADMIN_KEY)
             .get_text("/metrics")
             .await?;

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, ensure};
 use omni_config::{ApiKeySettings, Role, Secret};
+use omni_testkit::Service;
 use omni_testkit::testing::{ADMIN_KEY, settings};
 use omni_testkit::{Client, Mesh, MeshOptions};
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ async fn orders_are_listed_in_bounded_pages_and_partners_see_only_their_own() ->
     });
     let mut options = MeshOptions::embedded(settings, dir.clone());
     options.ephemeral_ports = true;
-    options.services = vec!["orders"];
+    options.services = vec![Service::Orders];
     let mesh = Mesh::start(options).await?;
     let result = scenario(&mesh).await;
     let stopped = mesh.stop().await;
@@ -40,8 +41,8 @@ async fn orders_are_listed_in_bounded_pages_and_partners_see_only_their_own() ->
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let admin = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let partner = Client::new(mesh.url("orders"), PARTNER_KEY);
+    let admin = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let partner = Client::new(mesh.url(Service::Orders), PARTNER_KEY);
     for key in ["web-1", "web-2"] {
         let placed = admin
             .post(

@@ -4,6 +4,7 @@
 //! pre-empt another's order ids; and when orders back up, the ones closest to their promise date go on first,
 //! each step with its timeout.
 
+use omni_testkit::Service;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -170,10 +171,10 @@ fn bad_order_id() -> String {
 }
 
 async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
     let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
@@ -457,11 +458,11 @@ async fn a_backlog_goes_on_closest_promise_first_and_each_step_times_out() -> an
     let mut settings = settings();
     settings.orders.max_in_flight = 2;
     settings.orders.reserve_timeout_seconds = 3;
-    on_mesh(embedded_options(settings).without("fulfillment"), backlog).await
+    on_mesh(embedded_options(settings).without(Service::Fulfillment), backlog).await
 }
 
 async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
     let now = chrono::Utc::now();
     let place = |name: &'static str, promise_days: Option<i64>| {
         let orders = &orders;

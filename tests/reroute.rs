@@ -3,6 +3,7 @@
 //! whose time window opens after routing last heard of the node's stock (the rule re-check runs only hourly
 //! here), so allocation, which applies rules at the moment of the hold, keeps every unit there from web.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -48,11 +49,11 @@ fn slow_rule_checks() -> omni_config::Settings {
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
-    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
 
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
         let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
@@ -151,14 +152,14 @@ async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
     let backends = RealBackends::new(settings())?;
     let options = backends.options.clone();
     let token = token_from_payments_alone(&options).await?;
-    let without_payments = options.without("payments");
+    let without_payments = options.without(Service::Payments);
     let first = Mesh::start(without_payments).await?;
     let outcome = held_then_short(&first, &token).await;
     first.stop().await?;
     let order_id = outcome?;
 
     let second = Mesh::start(options).await?;
-    let orders = Client::new(second.url("orders"), ADMIN_KEY);
+    let orders = Client::new(second.url(Service::Orders), ADMIN_KEY);
     let released = eventually("the re-routed order to be released", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
         ensure!(current.body["status"] != "failed", "{}", current.body);
@@ -172,10 +173,10 @@ async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
 }
 
 async fn held_then_short(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
         let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
             "timezone": "Europe/Berlin", "capabilities": ["ship"] });

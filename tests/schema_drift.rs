@@ -85,7 +85,7 @@ fn migrated(url: &str) -> anyhow::Result<Shape> {
 async fn every_schema_rs_matches_its_migrations() -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = std::fs::read_to_string(root.join("libs/omni-db/src/schema.rs"))?;
-    for service in omni_config::SERVICES {
+    for service in omni_config::Service::ALL {
         let database = TestDatabase::create(Backend::Postgres)?;
         database.migrated(omni_testkit::mesh::migrations(service)).await?;
         let own = std::fs::read_to_string(root.join(format!("services/{service}/src/db/schema.rs")))

@@ -2,6 +2,7 @@
 //! whatever channel it names (403 naming the line), a manager can, lines of SKUs without a list price are left as
 //! sent, and a SKU whose price orders has not learned yet is refused (409), never waved through.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -34,9 +35,9 @@ async fn an_associate_sells_at_the_list_price_and_a_manager_may_override_it() ->
 }
 
 async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
     let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
@@ -68,7 +69,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
             "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
         })
     };
-    let associate = Client::new(mesh.url("orders"), ASSOCIATE);
+    let associate = Client::new(mesh.url(Service::Orders), ASSOCIATE);
     let ghost = json!({
         "channel": "pos", "currency": "EUR",
         "lines": [{ "sku": "GHOST-1", "quantity": 1, "unit_price_minor": 1 }],
@@ -115,7 +116,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         web.status == 403,
         "a till sale called `web` is checked all the same: {web:?}"
     );
-    let manager = Client::new(mesh.url("orders"), MANAGER);
+    let manager = Client::new(mesh.url(Service::Orders), MANAGER);
     let overridden = manager
         .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-3")])
         .await?;

@@ -2,6 +2,7 @@
 //! database. The same scenario runs on the embedded backends (`omni dev`) and on the real ones the test
 //! script starts (PostgreSQL, Redis, the Nisshi Kafka broker).
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -44,12 +45,12 @@ async fn walk_one_order(mesh: Mesh) -> anyhow::Result<()> {
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
-    let payments = Client::new(mesh.url("payments"), ADMIN_KEY);
-    let returns = Client::new(mesh.url("returns"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
+    let returns = Client::new(mesh.url(Service::Returns), ADMIN_KEY);
 
     // Catalog: a store far away and one near the customer, and a SKU.
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
@@ -412,7 +413,7 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
     let options = backends.options.clone();
     // The card is tokenized first, by payments alone; then payments stays down.
     let token = token_from_payments_alone(&options).await?;
-    let without_payments = options.without("payments");
+    let without_payments = options.without(Service::Payments);
     let first = Mesh::start(without_payments).await?;
     let order_id = match accept_one_order(&first, &token).await {
         Ok(id) => id,
@@ -424,7 +425,7 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
     first.stop().await?;
 
     let second = Mesh::start(options).await?;
-    let orders = Client::new(second.url("orders"), ADMIN_KEY);
+    let orders = Client::new(second.url(Service::Orders), ADMIN_KEY);
     let outcome = eventually("the order to be released after the restart", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
         ensure!(
@@ -441,9 +442,9 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
 
 /// Catalog, stock and one order, returning once the order is held (payments is not running).
 async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
     let body = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship"] });
     ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
@@ -462,7 +463,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         "delivery": { "type": "ship", "lat": 52.4, "lon": 13.3 },
         "tenders": [{ "type": "card", "token": token }],
     });
-    let placed = Client::new(mesh.url("orders"), ADMIN_KEY)
+    let placed = Client::new(mesh.url(Service::Orders), ADMIN_KEY)
         .post("/v1/orders", &order, &[("Idempotency-Key", "restart-1")])
         .await?;
     ensure!(placed.status == 201, "{placed:?}");
@@ -470,7 +471,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .context("order id")?;
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
     eventually("the order to be held, waiting for payment", WAIT, || async {
         Ok((orders.get(&format!("/v1/orders/{id}")).await?.body["status"] == "reserved").then_some(()))
     })

@@ -1,6 +1,7 @@
 //! The run's own slice of the real backends (a database, a Redis key prefix, topics and consumer groups),
 //! removed when the run ends, and the catalog + allocation mesh started on them with stock to sell.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -190,7 +191,7 @@ impl RunBackends {
                 prefix: self.redis.prefix.clone(),
             },
             ephemeral_ports: true,
-            services: vec!["catalog", "allocation"],
+            services: vec![Service::Catalog, Service::Allocation],
         })
         .await
         .context("starting catalog and allocation")
@@ -200,8 +201,8 @@ impl RunBackends {
 /// Announces one store and the SKUs through the catalog, then receives `units` of each at the store through
 /// allocation (which learns of them from `omni.catalog.v1`).
 pub async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
     let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
     let answer = catalog.post("/v1/locations", &body, &[]).await?;

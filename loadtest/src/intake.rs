@@ -12,6 +12,7 @@
 //! paced at half the pipeline's maximum (or `--latency-rate`); the reader matches each order's
 //! `omni.order.accepted` (which names the partner order id) and `omni.order.reserved`.
 
+use omni_testkit::Service;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,11 +82,7 @@ fn headers() -> Vec<(String, String)> {
     )
 }
 
-fn options(
-    backends: &RunBackends,
-    settings: omni_config::Settings,
-    services: Vec<&'static str>,
-) -> MeshOptions {
+fn options(backends: &RunBackends, settings: omni_config::Settings, services: Vec<Service>) -> MeshOptions {
     MeshOptions {
         settings,
         kafka: KafkaBackend::External(backends.kafka.clone()),
@@ -128,7 +125,7 @@ pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result
         "filling the partner's inbound topic",
     )
     .await?;
-    let orders_only = Mesh::start(options(&backends, settings.clone(), vec!["orders"])).await?;
+    let orders_only = Mesh::start(options(&backends, settings.clone(), vec![Service::Orders])).await?;
     let db_url = backends.database.url_in_schema("orders");
     let expected = i64::try_from(args.orders).unwrap_or(i64::MAX);
     let with_timeline = args.timeline;
@@ -379,12 +376,12 @@ async fn prepared_mesh(
     let mesh = Mesh::start(options(
         backends,
         settings.clone(),
-        omni_config::SERVICES.to_vec(),
+        omni_config::Service::ALL.to_vec(),
     ))
     .await?;
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
-    let orders = Client::new(mesh.url("orders"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
     let store = json!({ "id": STORE, "name": STORE, "kind": "warehouse", "lat": 52.5, "lon": 13.4,
         "timezone": "Europe/Berlin", "capabilities": ["ship"] });
     ensure!(matches!(
@@ -397,7 +394,7 @@ async fn prepared_mesh(
         200 | 201
     ));
     omni_testkit::testing::receive_stock(&allocation, STORE, SKU, 1_000_000).await?;
-    let fulfillment = Client::new(mesh.url("fulfillment"), ADMIN_KEY);
+    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
     omni_testkit::testing::until_routing_sees(&fulfillment, SKU, 1_000_000, Duration::from_secs(60)).await?;
     omni_testkit::kafka::until_intake_takes_a_probe(
         producer,

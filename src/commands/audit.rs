@@ -1,10 +1,10 @@
 //! `omni audit verify`: walks each service's audit log, a hash chain, and names the first broken link.
 
 use anyhow::anyhow;
+use omni::Service;
+use omni::mesh::{DbBackend, db_target};
 use omni_config::Settings;
 use omni_db::audit::Verification;
-use omni_testkit::DbBackend;
-use omni_testkit::mesh::db_target;
 
 /// Entries read at a time.
 const PAGE: i64 = 1_000;
@@ -23,8 +23,8 @@ enum AuditCommand {
     /// as trustworthy as the last head you compare it with). Exits 1 naming the first broken link.
     Verify {
         /// Only this service (default: all six).
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(omni_config::SERVICES))]
-        service: Option<String>,
+        #[arg(long, value_parser = clap::value_parser!(Service))]
+        service: Option<Service>,
     },
 }
 
@@ -37,9 +37,9 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
         DbBackend::Postgres(settings.database.url.expose().to_owned())
     };
     let mut broken = Vec::new();
-    for service in omni_config::SERVICES
-        .iter()
-        .filter(|s| only.as_deref().is_none_or(|only| only == **s))
+    for service in Service::ALL
+        .into_iter()
+        .filter(|s| only.is_none_or(|only| only == *s))
     {
         let target = db_target(&settings, &backend, service)?;
         let db = omni_db::Db::connect(target, 1).map_err(|e| anyhow!("{e} (database.url)"))?;
@@ -56,7 +56,7 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
             Verification::Broken { seq, id, reason } => {
                 let entry = id.map_or_else(String::new, |id| format!(" ({id})"));
                 println!("audit {service:<12} BROKEN at entry {seq}{entry}: {reason}");
-                broken.push(*service);
+                broken.push(service.name());
             }
         }
     }

@@ -1,12 +1,13 @@
 //! `omni demo`: the dev mesh plus a traffic simulator, a progress bar and a closing report.
 
+use omni::Service;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use omni::Client;
 use omni_config::Settings;
-use omni_testkit::Client;
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -67,9 +68,9 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("Starting the mesh on embedded backends and loading demo data...");
     let dev = crate::commands::dev::start(settings, &dev_args, true).await?;
-    let orders = Client::new(dev.mesh.url("orders"), &dev.admin_key);
-    let payments = Client::new(dev.mesh.url("payments"), &dev.admin_key);
-    let allocation = Client::new(dev.mesh.url("allocation"), &dev.admin_key);
+    let orders = Client::new(dev.mesh.url(Service::Orders), &dev.admin_key);
+    let payments = Client::new(dev.mesh.url(Service::Payments), &dev.admin_key);
+    let allocation = Client::new(dev.mesh.url(Service::Allocation), &dev.admin_key);
 
     let bar = ProgressBar::new(u64::from(args.orders));
     bar.set_style(
@@ -144,7 +145,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     bar.finish();
     let elapsed = started.elapsed();
     let oversold = oversold_units(&allocation).await?;
-    let fulfillment = Client::new(dev.mesh.url("fulfillment"), &dev.admin_key);
+    let fulfillment = Client::new(dev.mesh.url(Service::Fulfillment), &dev.admin_key);
     let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
     let market =
         crate::commands::demo_marketplace::outcome(&dev.mesh, &orders, &sent, Duration::from_secs(60))

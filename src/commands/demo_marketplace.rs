@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use omni::{Client, Mesh};
 use omni_contracts::Topic;
-use omni_testkit::{Client, Mesh};
 use rand::Rng;
 use serde_json::json;
 
@@ -76,7 +76,7 @@ fn malformed(n: u64) -> Vec<u8> {
 }
 
 fn headers() -> Vec<(String, String)> {
-    omni_testkit::kafka::partner_order_headers(
+    omni::topic_reader::partner_order_headers(
         &uuid::Uuid::now_v7().to_string(),
         &format!("/partners/{DEMO_PARTNER}"),
     )
@@ -155,7 +155,7 @@ pub async fn outcome(mesh: &Mesh, orders: &Client, sent: &Sent, limit: Duration)
         .max(Duration::from_secs(5));
     let dlq = mesh.topic(Topic::OrdersInboundDlq);
     let expected = usize::try_from(sent.malformed).unwrap_or(usize::MAX);
-    if let Ok(dead) = omni_testkit::kafka::collect(mesh.kafka_bootstrap(), &[&dlq], remaining, |seen| {
+    if let Ok(dead) = omni::topic_reader::collect(mesh.kafka_bootstrap(), &[&dlq], remaining, |seen| {
         seen.len() >= expected
     })
     .await
@@ -168,8 +168,8 @@ pub async fn outcome(mesh: &Mesh, orders: &Client, sent: &Sent, limit: Duration)
     }
     let topic = mesh.topic(Topic::Orders);
     let expected = usize::try_from(sent.duplicates).unwrap_or(usize::MAX);
-    let is_ack = |m: &omni_testkit::kafka::Seen| m.header("ce_type") == Some("omni.order.duplicate_received");
-    if let Ok(seen) = omni_testkit::kafka::collect(
+    let is_ack = |m: &omni::topic_reader::Seen| m.header("ce_type") == Some("omni.order.duplicate_received");
+    if let Ok(seen) = omni::topic_reader::collect(
         mesh.kafka_bootstrap(),
         &[&topic],
         Duration::from_secs(5),

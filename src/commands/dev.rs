@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use base64::Engine;
+use omni::{DbBackend, HoldsBackend, InvalidConfiguration, KafkaBackend, Mesh, MeshOptions, Service};
 use omni_config::{ApiKeySettings, Role, Secret, Settings};
-use omni_testkit::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use serde::Serialize;
 
 /// Arguments of `omni dev` (also used by `omni demo`).
@@ -74,7 +74,7 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
         })?,
     };
     if admin_key.len() < 16 {
-        anyhow::bail!("invalid configuration: `--admin-key` must be at least 16 characters");
+        return Err(InvalidConfiguration::new("`--admin-key` must be at least 16 characters").into());
     }
     settings.auth.api_keys.push(ApiKeySettings {
         key: Secret::new(admin_key.clone()),
@@ -127,7 +127,7 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
         db: database.map_or_else(|| DbBackend::Sqlite(data_dir.clone()), DbBackend::Postgres),
         holds: redis.map_or(HoldsBackend::Memory, |url| HoldsBackend::Redis { url, prefix }),
         ephemeral_ports: args.ephemeral_ports,
-        services: omni_config::SERVICES.to_vec(),
+        services: Service::ALL.to_vec(),
         settings,
     };
     let backends = describe(&options);
@@ -139,7 +139,11 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
     }
     if let Some(path) = &args.endpoints_file {
         let endpoints = Endpoints {
-            services: mesh.endpoints().keys().map(|s| (*s, mesh.url(s))).collect(),
+            services: mesh
+                .endpoints()
+                .keys()
+                .map(|s| (s.name(), mesh.url(*s)))
+                .collect(),
             kafka_bootstrap: mesh.kafka_bootstrap(),
             admin_key: &admin_key,
         };
@@ -152,7 +156,7 @@ pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyho
     if !quiet {
         println!("Omni dev mesh is up ({backends}).");
         for service in mesh.endpoints().keys() {
-            println!("  {service:<12} {}", mesh.url(service));
+            println!("  {service:<12} {}", mesh.url(*service));
         }
         println!("  {:<12} {}", "kafka", mesh.kafka_bootstrap());
         println!(

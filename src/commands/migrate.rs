@@ -1,16 +1,16 @@
 //! `omni migrate`: apply migrations and exit (a Helm hook Job runs it before a rollout).
 
 use anyhow::anyhow;
+use omni::Service;
+use omni::mesh::{DbBackend, db_target, migrations};
 use omni_config::Settings;
-use omni_testkit::DbBackend;
-use omni_testkit::mesh::{db_target, migrations};
 
 /// Arguments of `omni migrate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this service (default: all six).
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(omni_config::SERVICES))]
-    service: Option<String>,
+    #[arg(long, value_parser = clap::value_parser!(Service))]
+    service: Option<Service>,
 }
 
 /// Migrates each service's database (PostgreSQL from `database.url`, else the dev SQLite files).
@@ -20,9 +20,9 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     } else {
         DbBackend::Postgres(settings.database.url.expose().to_owned())
     };
-    for service in omni_config::SERVICES
-        .iter()
-        .filter(|s| args.service.as_deref().is_none_or(|only| only == **s))
+    for service in Service::ALL
+        .into_iter()
+        .filter(|s| args.service.is_none_or(|only| only == *s))
     {
         let target = db_target(&settings, &backend, service)?;
         let db = omni_db::Db::connect(target.clone(), 1).map_err(|e| anyhow!("{e} (database.url)"))?;

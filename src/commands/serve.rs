@@ -1,40 +1,20 @@
 //! `omni serve <service>`: one service against real backends.
 
-use anyhow::bail;
+use omni::{DbBackend, HoldsBackend, InvalidConfiguration, KafkaBackend, Mesh, MeshOptions, Service};
 use omni_config::Settings;
-use omni_testkit::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 
 /// Arguments of `omni serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The service: catalog, allocation, orders, fulfillment, payments or returns.
-    #[arg(value_parser = clap::builder::PossibleValuesParser::new(omni_config::SERVICES))]
-    service: String,
+    #[arg(value_parser = clap::value_parser!(Service))]
+    service: Service,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C, then drains it and exits 0.
 pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
-    let service: &'static str = omni_config::SERVICES
-        .iter()
-        .copied()
-        .find(|s| *s == args.service)
-        .unwrap_or("catalog");
-    if settings.kafka.bootstrap_servers.is_empty() {
-        bail!(
-            "invalid configuration: `kafka.bootstrap_servers` is required by `omni serve` (the embedded broker is for `omni dev`)"
-        );
-    }
-    if settings.database.url.is_empty() && !settings.database.urls.contains_key(service) {
-        bail!(
-            "invalid configuration: `database.url` (or `database.urls.{service}`) is required by `omni serve`"
-        );
-    }
-    if service == "allocation" && settings.redis.url.is_empty() {
-        bail!("invalid configuration: `redis.url` is required by `omni serve allocation`");
-    }
-    if service == "payments" && settings.payments.key_encryption_key.is_empty() {
-        bail!("invalid configuration: `payments.key_encryption_key` is required by `omni serve payments`");
-    }
+    let service = args.service;
+    required_settings(&settings, service)?;
     let telemetry = omni_telemetry::init(&settings.telemetry, &format!("omni-{service}"))?;
     let options = MeshOptions {
         kafka: KafkaBackend::External(settings.kafka.bootstrap_servers.clone()),
@@ -52,7 +32,7 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
         settings,
     };
     let mut mesh = Mesh::start(options).await?;
-    tracing::info!(service, address = %mesh.url(service), "Serving.");
+    tracing::info!(service = service.name(), address = %mesh.url(service), "Serving.");
     let outcome = tokio::select! {
         _ = crate::signals::terminated() => mesh.stop().await,
         exited = mesh.first_exit() => match exited {
@@ -62,4 +42,29 @@ pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     };
     telemetry.shutdown();
     outcome
+}
+
+/// The settings `omni serve <service>` cannot run without (`omni dev` has embedded stand-ins for them).
+fn required_settings(settings: &Settings, service: Service) -> Result<(), InvalidConfiguration> {
+    if settings.kafka.bootstrap_servers.is_empty() {
+        return Err(InvalidConfiguration::new(
+            "`kafka.bootstrap_servers` is required by `omni serve` (the embedded broker is for `omni dev`)",
+        ));
+    }
+    if settings.database.url.is_empty() && !settings.database.urls.contains_key(service.name()) {
+        return Err(InvalidConfiguration::new(format!(
+            "`database.url` (or `database.urls.{service}`) is required by `omni serve`"
+        )));
+    }
+    if service == Service::Allocation && settings.redis.url.is_empty() {
+        return Err(InvalidConfiguration::new(
+            "`redis.url` is required by `omni serve allocation`",
+        ));
+    }
+    if service == Service::Payments && settings.payments.key_encryption_key.is_empty() {
+        return Err(InvalidConfiguration::new(
+            "`payments.key_encryption_key` is required by `omni serve payments`",
+        ));
+    }
+    Ok(())
 }

@@ -1,11 +1,11 @@
-//! Spawns Omni services, or the whole mesh, in-process: the binary's `serve`, `dev` and `demo` modes and the
-//! tests all start services through [`Mesh`], on fixed ports or on port 0, against real or embedded backends.
+//! The test kit: test settings with known keys, real backends from the environment `scripts/test.sh` prepares,
+//! TLS material, and waiting helpers, built on the `omni` package's composition root ([`omni::mesh`]).
+//!
+//! A dev-dependency only: CI fails if the production binary's dependency graph reaches it
+//! (`.ci/check-boundaries`).
 
-pub mod client;
 pub mod kafka;
-pub mod mesh;
 pub mod testing;
 pub mod tls;
 
-pub use client::Client;
-pub use mesh::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+pub use omni::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions, Service, client, mesh};

@@ -1,7 +1,6 @@
 //! Test helpers: settings with a known admin key, backends from the environment the test script sets up, and
 //! polling without wall-clock assertions.
 
-use std::future::Future;
 use std::time::Duration;
 
 use omni_config::{ApiKeySettings, Role, Secret, Settings};
@@ -67,27 +66,7 @@ pub fn unique_prefix() -> String {
     format!("omni-test-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Polls `probe` every 20 ms until it yields `Some`, giving up after `limit` (a liveness bound, not a timing
-/// assertion: it only turns a hang into a failure with `what` in the message).
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut last_error = None;
-    loop {
-        match probe().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) => {}
-            Err(e) => last_error = Some(e),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!("gave up waiting for {what} after {limit:?} (last error: {last_error:?})");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use omni::wait::eventually;
 
 /// Gives the settings their own topic names and consumer groups, so meshes of parallel tests sharing one
 /// broker never see each other's messages.
@@ -177,7 +156,7 @@ impl RealBackends {
                 prefix: redis.prefix.clone(),
             },
             ephemeral_ports: true,
-            services: omni_config::SERVICES.to_vec(),
+            services: omni_config::Service::ALL.to_vec(),
         };
         Ok(Self {
             options,
@@ -191,11 +170,15 @@ impl RealBackends {
 /// tests that keep payments down while orders are held.
 pub async fn token_from_payments_alone(options: &crate::MeshOptions) -> anyhow::Result<String> {
     let payments = crate::Mesh::start(crate::MeshOptions {
-        services: vec!["payments"],
+        services: vec![crate::Service::Payments],
         ..options.clone()
     })
     .await?;
-    let tokenized = tokenize(&crate::Client::new(payments.url("payments"), ADMIN_KEY)).await;
+    let tokenized = tokenize(&crate::Client::new(
+        payments.url(crate::Service::Payments),
+        ADMIN_KEY,
+    ))
+    .await;
     payments.stop().await?;
     Ok(tokenized?.token)
 }

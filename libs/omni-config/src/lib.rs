@@ -12,15 +12,69 @@ use serde::{Deserialize, Serialize};
 
 pub use secret::Secret;
 
-/// The six services, in their documented port order.
-pub const SERVICES: [&str; 6] = [
-    "catalog",
-    "allocation",
-    "orders",
-    "fulfillment",
-    "payments",
-    "returns",
-];
+/// One of the six services. Its [`name`](Service::name) keys its settings (`http.ports.<name>`,
+/// `database.urls.<name>`) and names its metrics, schema and consumer groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    /// Products and locations.
+    Catalog,
+    /// The inventory ledger, holds and availability.
+    Allocation,
+    /// Intake, the order saga and its read model.
+    Orders,
+    /// Routing and dispatch.
+    Fulfillment,
+    /// The card vault and authorizations.
+    Payments,
+    /// Returns.
+    Returns,
+}
+
+impl Service {
+    /// The six, in their documented port order.
+    pub const ALL: [Service; 6] = [
+        Service::Catalog,
+        Service::Allocation,
+        Service::Orders,
+        Service::Fulfillment,
+        Service::Payments,
+        Service::Returns,
+    ];
+
+    /// Its name: `catalog`, `allocation`, ...
+    pub const fn name(self) -> &'static str {
+        match self {
+            Service::Catalog => "catalog",
+            Service::Allocation => "allocation",
+            Service::Orders => "orders",
+            Service::Fulfillment => "fulfillment",
+            Service::Payments => "payments",
+            Service::Returns => "returns",
+        }
+    }
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// A name that is none of the six services.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown service `{0}`; one of catalog, allocation, orders, fulfillment, payments, returns")]
+pub struct UnknownService(pub String);
+
+impl std::str::FromStr for Service {
+    type Err = UnknownService;
+
+    fn from_str(name: &str) -> std::result::Result<Self, Self::Err> {
+        Service::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| UnknownService(name.to_owned()))
+    }
+}
 
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +139,8 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     /// The configured port of a service.
-    pub fn port(&self, service: &str) -> u16 {
-        self.ports.get(service).copied().unwrap_or(0)
+    pub fn port(&self, service: Service) -> u16 {
+        self.ports.get(service.name()).copied().unwrap_or(0)
     }
 }
 
@@ -492,14 +546,14 @@ impl Settings {
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
         }
-        for service in SERVICES {
-            if !self.http.ports.contains_key(service) {
+        for service in Service::ALL {
+            if !self.http.ports.contains_key(service.name()) {
                 return invalid(&format!("http.ports.{service}"), "is missing");
             }
         }
         let mut seen = std::collections::HashMap::new();
         for (service, port) in &self.http.ports {
-            if !SERVICES.contains(&service.as_str()) {
+            if service.parse::<Service>().is_err() {
                 return invalid(&format!("http.ports.{service}"), "names no service");
             }
             if *port != 0

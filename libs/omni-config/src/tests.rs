@@ -10,7 +10,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn defaults_give_the_documented_ports() {
     let s = Settings::defaults().unwrap();
-    let ports: Vec<u16> = SERVICES.iter().map(|svc| s.http.port(svc)).collect();
+    let ports: Vec<u16> = Service::ALL.iter().map(|svc| s.http.port(*svc)).collect();
     assert_eq!(ports, [8081, 8082, 8083, 8084, 8085, 8086]);
 }
 
@@ -24,7 +24,7 @@ fn environment_overrides_defaults() {
         ]),
     )
     .unwrap();
-    assert_eq!(s.http.port("orders"), 9000);
+    assert_eq!(s.http.port(Service::Orders), 9000);
     assert_eq!(s.kafka.bootstrap_servers, "k:9092");
 }
 

@@ -250,7 +250,7 @@ async fn refuse_card_numbers(req: &mut ServiceRequest) -> Option<ApiError> {
 }
 
 /// The whole table as a Markdown table, one row per route (for `docs/AUTHORIZATION.md`).
-pub fn markdown(services: &[(&str, &'static [Rule])]) -> String {
+pub fn markdown<S: std::fmt::Display>(services: &[(S, &'static [Rule])]) -> String {
     let mut out = String::from("| service | method | route | who (admins: every route) | objects |\n");
     out.push_str("|---|---|---|---|---|\n");
     for (service, rules) in services {

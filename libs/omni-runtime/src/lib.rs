@@ -1,4 +1,6 @@
-//! Running one service: HTTP server, consumers and outbox relay, started together and drained in order.
+//! Running one service: its HTTP shell ([`omni_http`]), consumers, outbox relay and background loops, started
+//! together and drained in order on shutdown. A service's `run` builds its [`ServiceParts`] and hands them to
+//! [`ServiceContext::run`]; the composition root (the `omni` package's `mesh`) builds the [`ServiceContext`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,9 +14,28 @@ use omni_kafka::{ConsumerSpec, Kafka, OutboxRelay, Producer};
 use omni_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::ApiKeys;
-use crate::server::{ReadinessCheck, Shell};
-use crate::{Error, Result};
+use omni_http::ApiKeys;
+use omni_http::server::{ReadinessCheck, Shell};
+
+/// Why a service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listener could not be used.
+    #[error("cannot serve HTTP: {0}")]
+    Bind(#[source] std::io::Error),
+    /// A consumer or the relay failed for good.
+    #[error(transparent)]
+    Kafka(#[from] omni_kafka::Error),
+    /// The database failed at start.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+    /// A service-specific start-up step failed.
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything a service needs, built by the binary (or a test) from settings.
 #[derive(Debug)]
@@ -42,7 +63,7 @@ pub struct ServiceParts<F> {
     /// Its OpenAPI document.
     pub openapi: utoipa::openapi::OpenApi,
     /// Its authorization table: a rule per route (`configure` registers routes through them).
-    pub authorization: &'static [crate::authz::Rule],
+    pub authorization: &'static [omni_http::Rule],
     /// Registers its routes and state.
     pub configure: F,
     /// Its consumers and their handlers.
@@ -98,8 +119,8 @@ impl ServiceContext {
             service: self.service,
             metrics: self.metrics.clone(),
             keys,
-            table: crate::authz::Table(parts.authorization),
-            audit: crate::audit::AuditLog(self.db.clone()),
+            table: omni_http::authz::Table(parts.authorization),
+            audit: omni_http::audit::AuditLog(self.db.clone()),
             body_limit: self.settings.http.body_limit_bytes,
             openapi: Arc::new(with_bearer_auth(with_audit(parts.openapi))),
             readiness,
@@ -107,7 +128,7 @@ impl ServiceContext {
         };
         let grace = Duration::from_secs(self.settings.http.shutdown_grace_seconds);
         let server =
-            crate::server::start(shell, self.listener, grace, parts.configure).map_err(Error::Bind)?;
+            omni_http::server::start(shell, self.listener, grace, parts.configure).map_err(Error::Bind)?;
         let server_handle = server.handle();
         let server_task = tokio::spawn(server);
 
@@ -214,7 +235,7 @@ async fn seal_audit_log(db: Db, shutdown: CancellationToken) {
 
 /// A service's OpenAPI document with the shell's audit route.
 fn with_audit(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    openapi.merge(<crate::audit::AuditApi as utoipa::OpenApi>::openapi());
+    openapi.merge(<omni_http::audit::AuditApi as utoipa::OpenApi>::openapi());
     openapi
 }
 
@@ -264,7 +285,7 @@ async fn watch_keys(keys: ApiKeys, every: Duration, db: Db, shutdown: Cancellati
 /// Fetches the OIDC issuer's key set from its URL at start and then every `auth.oidc.jwks_refresh_seconds`; after a
 /// failure (the issuer unreachable), again within 5 s. Until the first fetch no bearer token verifies; API keys work
 /// throughout.
-async fn fetch_jwks(oidc: std::sync::Arc<crate::oidc::Verifier>, shutdown: CancellationToken) {
+async fn fetch_jwks(oidc: std::sync::Arc<omni_http::oidc::Verifier>, shutdown: CancellationToken) {
     let client = reqwest::Client::new();
     let Some((url, every)) = oidc.remote().map(|(u, e)| (u.to_owned(), e)) else {
         return;

@@ -31,6 +31,13 @@ pub enum Error {
     Metric(#[from] prometheus::Error),
 }
 
+impl Error {
+    /// Whether the settings are at fault (not the machine): the binary exits 64 on it.
+    pub fn is_invalid_configuration(&self) -> bool {
+        matches!(self, Error::Filter(_) | Error::Exporter(_))
+    }
+}
+
 /// Result with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

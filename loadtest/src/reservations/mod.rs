@@ -5,6 +5,7 @@ pub mod allocation;
 pub mod raw_redis;
 pub mod rowlock;
 
+use omni_testkit::Service;
 use std::path::PathBuf;
 
 use anyhow::ensure;
@@ -217,7 +218,7 @@ pub async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Resul
             let shape = result.shape;
             if args.warmup_seconds > 0 {
                 allocation::run(
-                    &mesh.url("allocation"),
+                    &mesh.url(Service::Allocation),
                     shape,
                     &load,
                     args.warmup_seconds,
@@ -229,7 +230,7 @@ pub async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Resul
             let meter = CpuMeter::start();
             let db_before = db_activity(&run.database.url);
             let hold_run = allocation::run(
-                &mesh.url("allocation"),
+                &mesh.url(Service::Allocation),
                 shape,
                 &load,
                 args.seconds,

@@ -20,8 +20,9 @@ use std::time::Duration;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_http::{ReadinessCheck, ServiceContext, ServiceParts};
+use omni_http::ReadinessCheck;
 use omni_kafka::consumer::stateful;
+use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -191,7 +192,7 @@ impl State {
 pub struct ApiDoc;
 
 /// Runs allocation until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let state = State {
         db: ctx.db.clone(),
@@ -199,8 +200,9 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         relay: relay.waker(),
         availability: Arc::new(Notify::new()),
         writer: writer::HoldWriter::start(ctx.db.clone()),
-        metrics: metrics::AllocationMetrics::register(&ctx.metrics.registry)
-            .map_err(|e| omni_http::Error::Startup(format!("cannot register allocation's metrics: {e}")))?,
+        metrics: metrics::AllocationMetrics::register(&ctx.metrics.registry).map_err(|e| {
+            omni_runtime::Error::Startup(format!("cannot register allocation's metrics: {e}"))
+        })?,
         ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
         policies: Arc::new(policies::Policies::new(
             Some(ctx.settings.policies.file.trim())
@@ -214,33 +216,33 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_http::Result<()>
         // A bad file stops the start, naming the rule and field; a write conflict with another replica applying
         // the same file at the same moment does not (the reload loop applies it again).
         let content = std::fs::read_to_string(&path).map_err(|e| {
-            omni_http::Error::Startup(format!("policies.file: cannot read {}: {e}", path.display()))
+            omni_runtime::Error::Startup(format!("policies.file: cannot read {}: {e}", path.display()))
         })?;
         policies::parse_file(&content)
-            .map_err(|e| omni_http::Error::Startup(format!("policies.file {}: {e}", path.display())))?;
+            .map_err(|e| omni_runtime::Error::Startup(format!("policies.file {}: {e}", path.display())))?;
         if let Err(e) = policies::sync_file(&state, &path).await {
             tracing::warn!(error = %e, "Policy file not applied yet; retrying.");
         }
     }
     policies::reload(&state)
         .await
-        .map_err(|e| omni_http::Error::Startup(format!("cannot load policies: {e}")))?;
+        .map_err(|e| omni_runtime::Error::Startup(format!("cannot load policies: {e}")))?;
     let kubernetes = match ctx.settings.policies.kubernetes_namespace.trim() {
         "" => {
-            policies::retire_kubernetes(&state)
-                .await
-                .map_err(|e| omni_http::Error::Startup(format!("cannot retire Kubernetes policies: {e}")))?;
+            policies::retire_kubernetes(&state).await.map_err(|e| {
+                omni_runtime::Error::Startup(format!("cannot retire Kubernetes policies: {e}"))
+            })?;
             None
         }
         namespace => Some((
             omni_kube::watch::client(namespace)
                 .await
-                .map_err(omni_http::Error::Startup)?,
+                .map_err(omni_runtime::Error::Startup)?,
             namespace.to_owned(),
         )),
     };
     if !state.holds_ready().await {
-        return Err(omni_http::Error::Startup(
+        return Err(omni_runtime::Error::Startup(
             "cannot load the hold store from the ledger (redis.url)".into(),
         ));
     }

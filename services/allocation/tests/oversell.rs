@@ -5,6 +5,7 @@
 //! held or committed beyond what was received, every acknowledged hold is in PostgreSQL, and Redis equals the
 //! ledger once the load stops.
 
+use omni_testkit::Service;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -139,7 +140,7 @@ async fn concurrent_holds_never_oversell_even_when_redis_restarts_empty_twice() 
             prefix: prefix.clone(),
         },
         ephemeral_ports: true,
-        services: vec!["catalog", "allocation"],
+        services: vec![Service::Catalog, Service::Allocation],
     })
     .await?;
     let result = run_load(&mesh, &mut redis, &prefix).await;
@@ -149,8 +150,8 @@ async fn concurrent_holds_never_oversell_even_when_redis_restarts_empty_twice() 
 }
 
 async fn run_load(mesh: &Mesh, redis: &mut OwnRedis, prefix: &str) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-    let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
     for location in LOCATIONS {
         let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
             "timezone": "Europe/Berlin", "capabilities": ["ship"] });

@@ -2,6 +2,7 @@
 //! versions and audit, the storm example shaping availability and binding holds, weather signals and rule
 //! windows re-publishing availability without any stock moving, and the policy file hot-reloaded.
 
+use omni_testkit::Service;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -65,11 +66,11 @@ impl Stage {
             options.ephemeral_ports = true;
             (options, None)
         };
-        options.services = vec!["catalog", "allocation", "fulfillment"];
+        options.services = vec![Service::Catalog, Service::Allocation, Service::Fulfillment];
         let backend = options.db.clone();
         let mesh = Mesh::start(options).await?;
-        let catalog = Client::new(mesh.url("catalog"), ADMIN_KEY);
-        let allocation = Client::new(mesh.url("allocation"), ADMIN_KEY);
+        let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+        let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
         let store = json!({ "id": "S1", "name": "S1", "kind": "store", "lat": 52.5, "lon": 13.4,
             "timezone": "Europe/Berlin", "region": "berlin", "capabilities": ["ship", "pickup"] });
         ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
@@ -79,8 +80,8 @@ impl Stage {
             receive_stock(&allocation, "S1", sku, 5).await?;
         }
         Ok(Self {
-            manager: Client::new(mesh.url("allocation"), MANAGER_KEY),
-            associate: Client::new(mesh.url("allocation"), ASSOCIATE_KEY),
+            manager: Client::new(mesh.url(Service::Allocation), MANAGER_KEY),
+            associate: Client::new(mesh.url(Service::Allocation), ASSOCIATE_KEY),
             mesh,
             backend,
             _backends: backends,
@@ -114,7 +115,7 @@ impl Stage {
     }
 
     async fn audit_actions(&self) -> anyhow::Result<Vec<(String, String, String)>> {
-        let target = omni_testkit::mesh::db_target(self.mesh.settings(), &self.backend, "allocation")?;
+        let target = omni_testkit::mesh::db_target(self.mesh.settings(), &self.backend, Service::Allocation)?;
         let db = omni_db::Db::connect(target, 1)?;
         let entries = db.run(|conn| omni_db::audit::recent(conn, 1_000)).await?;
         Ok(entries
@@ -193,7 +194,7 @@ async fn the_storm_example_shapes_availability_binds_holds_and_follows_the_weath
             "untagged SKUs are untouched"
         );
         // Routing sees the same per-channel figures, so it does not send a web order to units web may not sell.
-        let fulfillment = Client::new(stage.mesh.url("fulfillment"), ADMIN_KEY);
+        let fulfillment = Client::new(stage.mesh.url(Service::Fulfillment), ADMIN_KEY);
         for (query, expected) in [("?channel=web", 3), ("?channel=pos", 5), ("", 5)] {
             eventually("routing to see the channel's stock", WAIT, || async {
                 let answer = fulfillment.get(&format!("/v1/stock/SNEAKER{query}")).await?;
@@ -503,12 +504,12 @@ async fn a_bad_policy_file_stops_the_start_naming_the_rule_and_field() -> anyhow
     settings.policies.file = path.display().to_string();
     let mut options = MeshOptions::embedded(settings, dir.clone());
     options.ephemeral_ports = true;
-    options.services = vec!["allocation"];
+    options.services = vec![Service::Allocation];
     let mut mesh = Mesh::start(options).await?;
     let exited = tokio::time::timeout(WAIT, mesh.first_exit()).await;
     let _ = mesh.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let Ok(Some(("allocation", Err(refused)))) = exited else {
+    let Ok(Some((Service::Allocation, Err(refused)))) = exited else {
         anyhow::bail!("allocation kept running with a policy that can never match: {exited:?}");
     };
     let message = refused.to_string();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_db::Db;
-use omni_http::{ServiceContext, ServiceParts};
+use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -40,7 +40,7 @@ pub struct State {
 pub struct ApiDoc;
 
 /// Runs the catalog service until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let state = State {
         db: ctx.db.clone(),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_http::{ServiceContext, ServiceParts};
 use omni_kafka::consumer::stateful;
+use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -55,7 +55,7 @@ pub struct State {
 pub struct ApiDoc;
 
 /// Runs fulfillment until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let availability_lag = prometheus::Histogram::with_opts(
         prometheus::HistogramOpts::new(
@@ -64,11 +64,11 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         )
         .buckets(omni_telemetry::metrics::LATENCY_BUCKETS.to_vec()),
     )
-    .map_err(|e| omni_http::Error::Startup(e.to_string()))?;
+    .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?;
     ctx.metrics
         .registry
         .register(Box::new(availability_lag.clone()))
-        .map_err(|e| omni_http::Error::Startup(e.to_string()))?;
+        .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?;
     let rules = Arc::new(rules::RoutingRules::new(
         Some(ctx.settings.policies.routing_file.trim())
             .filter(|f| !f.is_empty())
@@ -76,7 +76,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     ));
     if let Some(path) = rules.file.clone() {
         // A bad routing file stops the start, naming the rule and field.
-        rules.sync_file(&path).map_err(omni_http::Error::Startup)?;
+        rules.sync_file(&path).map_err(omni_runtime::Error::Startup)?;
     }
     let mut background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
         vec![Box::pin(rules::keep_file_current(
@@ -88,7 +88,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
     if !namespace.is_empty() {
         let client = omni_kube::watch::client(namespace)
             .await
-            .map_err(omni_http::Error::Startup)?;
+            .map_err(omni_runtime::Error::Startup)?;
         tracing::info!(namespace, "Watching RoutingPolicy resources.");
         background.push(Box::pin(rules::watch_kubernetes(
             rules.clone(),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_http::{ServiceContext, ServiceParts};
 use omni_kafka::consumer::stateful;
+use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -96,7 +96,7 @@ fn orders_total(registry: &prometheus::Registry) -> prometheus::Result<prometheu
 }
 
 /// Runs the orders service until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let state = State {
         db: ctx.db.clone(),
@@ -105,7 +105,7 @@ pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
         arrived: Arc::new(Notify::new()),
         settings: Arc::new(ctx.settings.orders.clone()),
         orders_total: orders_total(&ctx.metrics.registry)
-            .map_err(|e| omni_http::Error::Startup(format!("cannot register orders' metrics: {e}")))?,
+            .map_err(|e| omni_runtime::Error::Startup(format!("cannot register orders' metrics: {e}")))?,
     };
     let consumers = vec![
         (

@@ -22,7 +22,7 @@ use std::time::Instant;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_http::{ServiceContext, ServiceParts};
+use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
 use utoipa::OpenApi;
 
@@ -90,16 +90,16 @@ impl State {
 pub struct ApiDoc;
 
 /// Parses the configured KEK: base64 of exactly 32 bytes.
-pub fn kek_from_settings(settings: &omni_config::PaymentsSettings) -> omni_http::Result<Kek> {
+pub fn kek_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runtime::Result<Kek> {
     Kek::from_base64(settings.key_encryption_key.expose())
-        .map_err(|_| omni_http::Error::Startup(INVALID_KEK.into()))
+        .map_err(|_| omni_runtime::Error::Startup(INVALID_KEK.into()))
 }
 
 /// The PSP adapter named by `payments.psp`.
-pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_http::Result<Arc<dyn Psp>> {
+pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runtime::Result<Arc<dyn Psp>> {
     match settings.psp.as_str() {
         "sandbox" => Ok(Arc::new(SandboxPsp::new())),
-        other => Err(omni_http::Error::Startup(format!(
+        other => Err(omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.psp` must be `sandbox` (the only PSP adapter so far), got `{other}`"
         ))),
     }
@@ -123,17 +123,17 @@ pub async fn open_vault(db: &Db, kek: &Arc<Kek>) -> Result<i32> {
 }
 
 /// Runs the payments service until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let kek = kek_from_settings(&ctx.settings.payments)?;
     let psp = psp_from_settings(&ctx.settings.payments)?;
     let relay = ctx.outbox_relay();
     let state = State::new(ctx.db.clone(), relay.waker(), kek, psp);
     let version = open_vault(&state.db, &state.kek).await.map_err(|e| match e {
-        Error::Crypto(e) => omni_http::Error::Startup(format!(
+        Error::Crypto(e) => omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.key_encryption_key` is not the key the vault was created with ({e})"
         )),
-        Error::Db(e) => omni_http::Error::Db(e),
-        other => omni_http::Error::Startup(format!("cannot open the payments vault: {other}")),
+        Error::Db(e) => omni_runtime::Error::Db(e),
+        other => omni_runtime::Error::Startup(format!("cannot open the payments vault: {other}")),
     })?;
     tracing::info!(
         data_key.version = version,

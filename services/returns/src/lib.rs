@@ -8,8 +8,8 @@ pub mod routes;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
 use omni_db::Db;
-use omni_http::{ServiceContext, ServiceParts};
 use omni_kafka::consumer::stateful;
+use omni_runtime::{ServiceContext, ServiceParts};
 use utoipa::OpenApi;
 
 /// The service's own migrations.
@@ -32,7 +32,7 @@ pub struct State {
 pub struct ApiDoc;
 
 /// Runs returns until its shutdown token is cancelled.
-pub async fn run(ctx: ServiceContext) -> omni_http::Result<()> {
+pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let state = State { db: ctx.db.clone() };
     let consumers = vec![(
