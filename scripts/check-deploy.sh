@@ -44,7 +44,7 @@ GRAFANA_SCHEMA_VERSION=13.2.3
 TYPESCRIPT_VERSION=7.0.2
 PROMETHEUS_DEB_VERSION=2.42 # Debian bookworm's prometheus package (promtool 2.42)
 KUBE_VERSION=1.30.0
-OTELTAP_VERSION=1.0.0 # OTLP/HTTP receiver for the trace test (tests/trace_across_services.rs), not a deploy check
+OTELTAP_VERSION=1.0.0 # OTLP/HTTP receiver for the trace test (tests/end_to_end/trace_across_services.rs), not a deploy check
 KMOCK_VERSION=0.8 # in-memory Kubernetes API (scripts/deploy/kube_api.py) for the CRD watch test, not a deploy check
 
 export HOME="${HOME:-/root}"

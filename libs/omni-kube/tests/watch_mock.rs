@@ -1,5 +1,5 @@
 //! The watch against kube's tower-test mock: the list, then the watch from its resource version, and a snapshot
-//! after each change (no API server involved; tests/policy_crd_watch.rs runs one in memory).
+//! after each change (no API server involved; tests/end_to_end/policy_crd_watch.rs runs one in memory).
 
 use futures::FutureExt;
 use http::{Request, Response};

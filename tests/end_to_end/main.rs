@@ -1,0 +1,21 @@
+//! The end-to-end tests: the `omni` binary and the whole mesh, on embedded and on real backends (one test binary:
+//! every test binary links the whole workspace). Each module is one area; run one with
+//! `cargo nextest run -p omni --test end_to_end -E 'test(/^partner_intake::/)'`.
+
+mod audit_trail;
+mod authorization;
+mod cancel;
+mod cli;
+mod intake_crash;
+mod kafka_tls;
+mod leak_sweep;
+mod metrics_exposition;
+mod orders_list;
+mod partner_intake;
+mod policy_crd_watch;
+mod reroute;
+mod saga_paths;
+mod schema_drift;
+mod till_prices;
+mod trace_across_services;
+mod walking_skeleton;
