@@ -1,29 +1,22 @@
 //! The catalog service: owns locations (stores, warehouses) and SKUs, and announces every change on
 //! `omni.catalog.v1` so allocation, fulfillment and the others keep their read models.
+//!
+//! Start reading at [`app::upsert`] (check, store, audit and announce a record in one transaction), then
+//! `domain` (the checks, pure) and `db/` (the queries). This file wires them: [`run`].
 
+pub mod app;
 pub mod db;
 pub mod domain;
+pub mod error;
 pub mod routes;
 
-use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use omni_db::Db;
 use omni_runtime::{ServiceContext, ServiceParts};
-use tokio::sync::Notify;
 use utoipa::OpenApi;
 
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// Shared state of the handlers.
-#[derive(Clone)]
-pub struct State {
-    /// The catalog database.
-    pub db: Db,
-    /// Wakes the outbox relay after a commit.
-    pub relay: Arc<Notify>,
-}
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -42,7 +35,7 @@ pub struct ApiDoc;
 /// Runs the catalog service until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State {
+    let state = app::State {
         db: ctx.db.clone(),
         relay: relay.waker(),
     };

@@ -1,20 +1,22 @@
 //! The fulfillment service: routes each order to the best node with an explanation, and releases it to the
 //! node once paid.
+//!
+//! Start reading at `events::orders` (an accepted order sourced, a paid one released), then `domain::routing`
+//! (the choice of node and its explanation, pure) and [`app::routing_rules`] (the rules in force, hot-reloaded
+//! from a file or Kubernetes). `db/` holds the network view and the fulfillments. This file wires them: [`run`].
 
+pub mod app;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod routes;
-pub mod rules;
 
 use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
-use omni_db::Db;
 use omni_kafka::consumer::stateful;
 use omni_runtime::{ServiceContext, ServiceParts};
-use tokio::sync::Notify;
 use utoipa::OpenApi;
 
 /// The service's own migrations.
@@ -22,20 +24,6 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Most order events routed or released in one transaction (those already waiting).
 pub const ORDERS_BATCH: usize = 256;
-
-/// Shared state of handlers and consumers.
-#[derive(Clone)]
-pub struct State {
-    /// The fulfillment database.
-    pub db: Db,
-    /// Wakes the outbox relay.
-    pub relay: Arc<Notify>,
-    /// `omni_availability_lag_seconds`: from allocation computing a SKU's availability (in the transaction of
-    /// the movement or hold that changed it) to routing seeing it.
-    pub availability_lag: prometheus::Histogram,
-    /// The routing rules in force.
-    pub rules: Arc<rules::RoutingRules>,
-}
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -69,7 +57,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         .registry
         .register(Box::new(availability_lag.clone()))
         .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?;
-    let rules = Arc::new(rules::RoutingRules::new(
+    let rules = Arc::new(app::routing_rules::RoutingRules::new(
         Some(ctx.settings.policies.routing_file.trim())
             .filter(|f| !f.is_empty())
             .map(std::path::PathBuf::from),
@@ -79,7 +67,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         rules.sync_file(&path).map_err(omni_runtime::Error::Startup)?;
     }
     let mut background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
-        vec![Box::pin(rules::keep_file_current(
+        vec![Box::pin(app::routing_rules::keep_file_current(
             rules.clone(),
             std::time::Duration::from_secs(ctx.settings.policies.reload_interval_seconds.max(1)),
             ctx.shutdown.clone(),
@@ -90,14 +78,14 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             .await
             .map_err(omni_runtime::Error::Startup)?;
         tracing::info!(namespace, "Watching RoutingPolicy resources.");
-        background.push(Box::pin(rules::watch_kubernetes(
+        background.push(Box::pin(app::routing_rules::watch_kubernetes(
             rules.clone(),
             client,
             namespace.to_owned(),
             ctx.shutdown.clone(),
         )));
     }
-    let state = State {
+    let state = app::State {
         db: ctx.db.clone(),
         relay: relay.waker(),
         availability_lag,

@@ -1,9 +1,15 @@
 //! The orders service: takes orders from every channel exactly once (HTTP with idempotency keys, partner
 //! intake over Kafka) and drives each through the saga across the mesh.
+//!
+//! Start reading at [`app::accept`] (an order stored with its payer), [`app::dispatch`] (accepted orders sent on
+//! to routing, closest promise first, within the in-flight bound) and [`app::saga`] (each reply moves an order
+//! one step, the next event written in the same transaction; the steps themselves are pure, `domain::saga`).
+//! `routes/` and `events/` decode and call `app/`; `db/` holds the queries. This file wires them: [`run`].
 
+pub mod app;
 pub mod db;
-pub mod dispatch;
 pub mod domain;
+pub mod error;
 pub mod events;
 pub mod routes;
 
@@ -11,7 +17,6 @@ use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
-use omni_db::Db;
 use omni_kafka::consumer::stateful;
 use omni_runtime::{ServiceContext, ServiceParts};
 use tokio::sync::Notify;
@@ -29,45 +34,6 @@ pub const INTAKE_BATCHES_IN_FLIGHT: usize = 3;
 
 /// Most saga replies applied in one transaction (those already waiting).
 pub const SAGA_BATCH: usize = 256;
-
-/// Shared state of handlers and consumers.
-#[derive(Clone)]
-pub struct State {
-    /// The orders database.
-    pub db: Db,
-    /// Wakes the outbox relay.
-    pub relay: Arc<Notify>,
-    /// Wakes the dispatcher when slots may have freed (a reply moved an order on, a cancel, a timeout).
-    pub dispatch: Arc<Notify>,
-    /// Wakes the dispatcher when new orders wait (it sends them only if the last round left room).
-    pub arrived: Arc<Notify>,
-    /// Partners, limits and the saga's clocks.
-    pub settings: Arc<omni_config::OrdersSettings>,
-    /// `omni_orders_total{channel, state}`: orders entering each state.
-    pub orders_total: prometheus::IntCounterVec,
-}
-
-impl State {
-    /// Counts an order entering a state (`None`: nothing moved).
-    pub fn count(&self, moved: events::saga::Moved) {
-        if let Some((channel, state)) = moved {
-            self.orders_total.with_label_values(&[&channel, &state]).inc();
-        }
-    }
-
-    /// After a commit that moved orders on or stored events: wakes the relay and the dispatcher.
-    pub fn changed(&self) {
-        self.relay.notify_one();
-        self.dispatch.notify_one();
-    }
-
-    /// After a commit that stored new orders (and nothing else): wakes the relay and tells the dispatcher they
-    /// wait. While every slot is taken, this costs the dispatcher nothing: new orders cannot free a slot.
-    pub fn orders_arrived(&self) {
-        self.relay.notify_one();
-        self.arrived.notify_one();
-    }
-}
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -98,7 +64,7 @@ fn orders_total(registry: &prometheus::Registry) -> prometheus::Result<prometheu
 /// Runs the orders service until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State {
+    let state = app::State {
         db: ctx.db.clone(),
         relay: relay.waker(),
         dispatch: Arc::new(Notify::new()),
@@ -135,7 +101,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             stateful(state.clone(), events::saga::handle),
         ),
     ];
-    let background = vec![dispatch::run(state.clone(), ctx.shutdown.clone())];
+    let background = vec![app::dispatch::run(state.clone(), ctx.shutdown.clone())];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         authorization: routes::AUTHORIZATION,

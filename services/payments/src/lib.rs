@@ -8,70 +8,38 @@
 //!
 //! Consumes `omni.orders.v1` (`omni.order.reserved`); publishes `omni.payments.v1` (`omni.payment.authorized`,
 //! `omni.payment.declined`) through the outbox.
+//!
+//! Start reading at [`app::authorization`] (an order's tenders authorized: payer checked, card opened, PSP
+//! called, intent and event written), then `db::vault` (sealing and opening cards) and `domain::vault` (the
+//! envelope encryption, pure). This file wires them: [`run`].
 
-pub mod authorization;
+pub mod app;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod routes;
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
-use omni_db::Db;
 use omni_runtime::{ServiceContext, ServiceParts};
-use tokio::sync::Notify;
 use utoipa::OpenApi;
 
+pub use app::State;
+pub use app::vault::open_vault;
 pub use error::{Error, Result};
 
 use crate::domain::psp::Psp;
-use crate::domain::rate_limit::RateLimiter;
 use crate::domain::sandbox_psp::SandboxPsp;
 use crate::domain::vault::Kek;
 
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Detokenizations allowed in a burst.
-pub const DETOKENIZE_BURST: u32 = 500;
-/// Detokenizations allowed per second, sustained.
-pub const DETOKENIZE_PER_SECOND: u32 = 200;
-
 /// The message when `payments.key_encryption_key` is unusable.
 const INVALID_KEK: &str = "invalid configuration: `payments.key_encryption_key` must be base64 of 32 bytes";
-
-/// Shared state of the handlers and the consumer.
-#[derive(Clone)]
-pub struct State {
-    /// The payments database.
-    pub db: Db,
-    /// Wakes the outbox relay after a commit.
-    pub relay: Arc<Notify>,
-    /// The key-encryption key that wraps the vault's data keys.
-    pub kek: Arc<Kek>,
-    /// The PSP adapter.
-    pub psp: Arc<dyn Psp>,
-    /// The detokenization rate limit.
-    pub detokenize_limit: Arc<Mutex<RateLimiter>>,
-}
-
-impl State {
-    /// State with the default detokenization limit.
-    pub fn new(db: Db, relay: Arc<Notify>, kek: Kek, psp: Arc<dyn Psp>) -> Self {
-        let limiter = RateLimiter::new(DETOKENIZE_BURST, DETOKENIZE_PER_SECOND, Instant::now());
-        Self {
-            db,
-            relay,
-            kek: Arc::new(kek),
-            psp,
-            detokenize_limit: Arc::new(Mutex::new(limiter)),
-        }
-    }
-}
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -102,23 +70,6 @@ pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runti
         other => Err(omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.psp` must be `sandbox` (the only PSP adapter so far), got `{other}`"
         ))),
-    }
-}
-
-/// Opens the vault at start: checks the KEK unwraps every stored data key and creates the first one if there
-/// is none. Returns the active data key version. Several instances starting at once on an empty vault race for
-/// version 1; the losers retry and find it.
-pub async fn open_vault(db: &Db, kek: &Arc<Kek>) -> Result<i32> {
-    let mut attempt = 0;
-    loop {
-        let kek = kek.clone();
-        match db
-            .transaction(move |conn| db::data_keys::ensure_active(conn, &kek))
-            .await
-        {
-            Err(Error::RotationConflict) if attempt < 3 => attempt += 1,
-            outcome => return outcome,
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use omni_contracts::{Currency, CustomerId, LocationId, Money, OrderId, Reservati
 use omni_db::DbConnection;
 use omni_db::testing::{Backend, TestDatabase};
 use omni_http::ApiKeys;
-use omni_payments::authorization::{Outcome, authorize_order};
+use omni_payments::app::authorization::{Outcome, authorize_order};
 use omni_payments::db::schema::vault_cards;
 use omni_payments::db::vault::{DETOKENIZE_ACTION, DETOKENIZE_PRINCIPAL, Detokenized, Purpose};
 use omni_payments::db::{data_keys, intents, vault};

@@ -1,26 +1,22 @@
 //! The returns service. So far it keeps the read model of orders that returns at any store are checked against;
 //! return authorizations, receipts and refunds come with the returns issue.
+//!
+//! Start reading at `events::orders` (the read model kept from `omni.orders.v1`), then `routes::orders::lookup`.
+//! This file wires them: [`run`].
 
+pub mod app;
 pub mod db;
 pub mod events;
 pub mod routes;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_contracts::Topic;
-use omni_db::Db;
 use omni_kafka::consumer::stateful;
 use omni_runtime::{ServiceContext, ServiceParts};
 use utoipa::OpenApi;
 
 /// The service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// Shared state of handlers and consumers.
-#[derive(Clone)]
-pub struct State {
-    /// The returns database.
-    pub db: Db,
-}
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -34,7 +30,7 @@ pub struct ApiDoc;
 /// Runs returns until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = State { db: ctx.db.clone() };
+    let state = app::State { db: ctx.db.clone() };
     let consumers = vec![(
         ctx.consumer("orders", vec![Topic::Orders]),
         stateful(state.clone(), events::orders::handle),

@@ -1,7 +1,7 @@
 use omni_contracts::events::CatalogEvent;
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::catalog;
 
 /// Keeps the read model of locations and SKUs.
@@ -29,7 +29,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     if let Some(sku) = changed_sku
         && state.policies.current().iter().next().is_some()
     {
-        crate::policies::republish(&state, vec![sku])
+        crate::app::policies::republish(&state, vec![sku])
             .await
             .map_err(HandlerError::Transient)?;
     }

@@ -1,9 +1,10 @@
 use omni_contracts::events::{OrderCancelled, OrderEvent, OrderFailed, OrderRerouteRequested};
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
+use crate::app::reservation;
 use crate::db::reservations;
-use crate::reservation::{self, HoldFailure};
+use crate::error::HoldFailure;
 
 /// Follows orders: a paid order's holds are pinned until fulfilled (they no longer expire); a failed order's
 /// holds, and those of an order routed again (after a shortage), are released.

@@ -1,7 +1,7 @@
 use omni_contracts::events::SignalEvent;
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::catalog;
 
 /// Keeps the latest weather per location (an older signal than the one kept is ignored) and re-publishes
@@ -24,7 +24,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         .await?;
     if kept {
         tracing::info!(location.id = %location, "Weather signal kept.");
-        crate::policies::check_schedule(&state)
+        crate::app::policies::check_schedule(&state)
             .await
             .map_err(HandlerError::Transient)?;
     }

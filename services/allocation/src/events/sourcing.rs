@@ -4,7 +4,7 @@ use omni_contracts::events::{
 };
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::reservations;
 use crate::domain::policy::Caller;
 use crate::holds::{KeepBack, ReserveOutcome};
@@ -90,7 +90,7 @@ async fn place(
                 tier: sourced.tier,
                 segment: None,
             };
-            crate::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller)
+            crate::app::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller)
                 .await
                 .map_err(|e| HandlerError::Transient(e.to_string()))?
         }
@@ -219,7 +219,7 @@ fn held(
     };
     reservations::insert_held(conn, &hold)?;
     for line in &lines {
-        crate::events::availability_changed(conn, &line.sku)?;
+        crate::app::availability::availability_changed(conn, &line.sku)?;
     }
     let held = ReservationHeld {
         reservation_id: sourced.reservation_id,
@@ -240,8 +240,8 @@ async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Resul
         .run(move |conn| reservations::held_for_order(conn, order_id))
         .await?;
     for hold in holds {
-        match crate::reservation::commit(state, &hold.reservation_id).await {
-            Ok(_) | Err(crate::reservation::HoldFailure::NotHeld { .. }) => {
+        match crate::app::reservation::commit(state, &hold.reservation_id).await {
+            Ok(_) | Err(crate::error::HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
             }
             Err(e) => return Err(HandlerError::Transient(e.to_string())),

@@ -9,7 +9,7 @@ use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// Records a stock movement (receipt, count, adjustment, sale) at a store.
 pub const RECORD_MOVEMENT: Rule = Rule::new(

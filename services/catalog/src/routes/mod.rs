@@ -2,13 +2,12 @@
 
 pub mod locations;
 pub mod skus;
-pub mod upsert;
 
 use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// Adds or changes a location (merchandising).
 pub const CREATE_LOCATION: Rule = Rule::new(Method::Post, "/v1/locations", &[Manager], Objects::Shared);

@@ -2,7 +2,7 @@ use omni_contracts::Topic;
 use omni_contracts::events::{AvailabilityEvent, CatalogEvent};
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::network;
 
 /// Keeps the nodes (from the catalog) and their stock (from availability) routing decides on.

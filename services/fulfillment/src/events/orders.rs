@@ -2,7 +2,7 @@ use omni_contracts::events::*;
 use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::fulfillments::{self, FulfillmentRow};
 use crate::db::network;
 use crate::domain::routing;

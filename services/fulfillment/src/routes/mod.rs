@@ -8,7 +8,7 @@ use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// An order's fulfillments with their routing explanations.
 pub const LIST_FULFILLMENTS: Rule = Rule::new(

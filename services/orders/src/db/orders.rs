@@ -489,7 +489,7 @@ mod tests {
             ],
             ..PartnerBounds::default()
         };
-        use crate::events::accept::{PartnerRef, new_order};
+        use crate::app::accept::{PartnerRef, new_order};
         let example = include_bytes!("../../../../docs/schemas/examples/pickup-in-store.json");
         let partner_order =
             crate::domain::partner_schema::parse(example, 1 << 20).map_err(anyhow::Error::msg)?;

@@ -3,7 +3,7 @@
 use omni_contracts::events::CatalogEvent;
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::catalog;
 
 /// `omni.catalog.v1` consumer.

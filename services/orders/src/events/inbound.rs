@@ -18,10 +18,11 @@ use omni_contracts::api::{Order, Payer};
 use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
 use omni_kafka::{HandlerError, Incoming};
 
-use super::accept::{AcceptError, PartnerRef, new_order};
-use crate::State;
+use crate::app::State;
+use crate::app::accept::{PartnerRef, new_order};
 use crate::db::orders;
 use crate::domain::intake::{PartnerStanding, check_partner_order};
+use crate::error::AcceptError;
 
 /// The CloudEvents type of a partner order.
 pub const SUBMITTED: &str = "omni.partner_order.submitted";

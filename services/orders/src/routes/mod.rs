@@ -6,7 +6,7 @@ use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// Places an order (a checkout, a till, a partner over HTTP).
 pub const CREATE_ORDER: Rule = Rule::new(

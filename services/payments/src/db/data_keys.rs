@@ -6,7 +6,7 @@ use omni_db::DbConnection;
 
 use super::schema::data_keys;
 use crate::domain::vault::{DataKey, Kek};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = data_keys)]

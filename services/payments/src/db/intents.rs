@@ -7,7 +7,7 @@ use omni_db::DbConnection;
 
 use super::schema::payment_intents;
 use crate::domain::intent::{IntentStatus, PaymentIntent, TenderRecord};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = payment_intents)]

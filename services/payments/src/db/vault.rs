@@ -10,7 +10,7 @@ use super::data_keys;
 use super::schema::vault_cards;
 use crate::domain::card::Card;
 use crate::domain::vault::{Kek, SealedCard, new_token};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The principal every detokenization is audited under. Only the payments service itself detokenizes: no
 /// route, event or other principal can reach [`detokenize`].

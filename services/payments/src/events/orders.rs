@@ -4,8 +4,8 @@ use omni_contracts::events::OrderEvent;
 use omni_kafka::HandlerError;
 use omni_kafka::consumer::{Handler, Incoming};
 
-use crate::State;
-use crate::authorization::{self, Outcome};
+use crate::app::State;
+use crate::app::authorization::{self, Outcome};
 
 /// The consumer's name (its group is `<prefix>.payments.orders`).
 pub const CONSUMER: &str = "orders";

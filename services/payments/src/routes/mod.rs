@@ -9,7 +9,7 @@ use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// Tokenizes a card; the token pays only the creator's orders.
 pub const CREATE_TOKEN: Rule = Rule::new(

@@ -1,7 +1,7 @@
 use omni_contracts::events::OrderEvent;
 use omni_kafka::{HandlerError, Incoming};
 
-use crate::State;
+use crate::app::State;
 use crate::db::order_views;
 
 /// Keeps the order read model returns are checked against.

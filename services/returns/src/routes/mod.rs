@@ -6,7 +6,7 @@ use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
 use omni_http::{Method, Objects, Rule};
 
-use crate::State;
+use crate::app::State;
 
 /// An order as returns knows it (what can be returned).
 pub const LOOKUP_ORDER: Rule = Rule::new(

@@ -5,8 +5,8 @@ use omni_contracts::policies::Segment;
 use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
-use crate::State;
-use crate::availability::SkuPicture;
+use crate::app::State;
+use crate::app::availability::SkuPicture;
 use crate::db::catalog;
 use crate::domain::policy::Caller;
 

@@ -2,8 +2,9 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::StockMovement;
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
-use crate::events::inventory::{MovementError, Recorded, record};
+use crate::app::State;
+use crate::app::movements::{Recorded, record};
+use crate::error::MovementError;
 
 /// Records a stock movement (receipt, POS sale, count, ...). Idempotent by `event_id`: a replay answers 200
 /// and changes nothing. Associates may record only at their own stores. Audited.

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::policies::{Policy, PolicySource, PolicySpec};
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::policies;
 
 /// Creates a buffer or segment policy (version 1, or the next after a deleted one of the same id). Sending the

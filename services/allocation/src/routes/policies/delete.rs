@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use omni_contracts::policies::{Policy, PolicySource};
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::policies;
 
 /// Deletes a policy at the version in `If-Match`; its history stays (`GET /v1/policies/{id}/versions`).

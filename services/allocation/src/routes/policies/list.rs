@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::policies::Policy;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::policies;
 
 /// Every policy in force (database and file), by id.

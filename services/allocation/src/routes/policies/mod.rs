@@ -13,7 +13,7 @@ use omni_contracts::PolicyId;
 use omni_contracts::policies::PolicySpec;
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::{catalog, policies};
 
 /// Policies act across the network: a manager kept to some stores may not change them (the table admits only
@@ -65,7 +65,7 @@ impl From<policies::WriteRefused> for ApiError {
 
 /// Makes a change visible on this replica now (the reload loop would within `policies.reload_interval_seconds`).
 async fn apply_now(state: &State) {
-    if let Err(e) = crate::policies::reload(state).await {
+    if let Err(e) = crate::app::policies::reload(state).await {
         tracing::warn!(error = %e, "Policy change stored but not yet loaded; the reload loop retries.");
     }
 }

@@ -2,7 +2,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use omni_contracts::policies::{Policy, PolicySource, PolicySpec};
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::policies;
 
 /// Replaces a policy. `If-Match` must carry the version the caller read (409 if another change came first), so

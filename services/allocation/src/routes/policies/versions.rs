@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::policies::PolicyVersion;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::policies;
 
 /// Every version of a policy, oldest first; a deletion is a version without a spec.

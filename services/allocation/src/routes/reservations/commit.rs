@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::Reservation;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// Commits a hold (fulfilled): its units leave on-hand. Only a held, unexpired hold can be committed.
 #[utoipa::path(
@@ -20,7 +20,7 @@ pub async fn commit_reservation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    let after = crate::reservation::commit_all(&state, &id).await?;
+    let after = crate::app::reservation::commit_all(&state, &id).await?;
     let detail = serde_json::json!({ "before": super::described(&before), "after": after });
     super::audit_by_person(&state, &principal, "reservation.committed", &id, detail).await?;
     Ok(HttpResponse::Ok().json(after))

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::{NewReservation, Reservation};
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// Holds stock for a checkout: every line at one location, or nothing (409 naming what is short). Idempotent by
 /// `reservation_id`: a retry answers the existing hold with 200.
@@ -43,10 +43,10 @@ pub async fn create_reservation(
         _ => {}
     }
     let started = std::time::Instant::now();
-    let placed = crate::reservation::place(&state, request).await;
+    let placed = crate::app::reservation::place(&state, request).await;
     let outcome = match &placed {
         Ok(_) => crate::metrics::HoldOutcome::Held,
-        Err(crate::reservation::HoldFailure::Short(_)) => crate::metrics::HoldOutcome::Rejected,
+        Err(crate::error::HoldFailure::Short(_)) => crate::metrics::HoldOutcome::Rejected,
         Err(_) => crate::metrics::HoldOutcome::Failed,
     };
     state.metrics.observe_hold(outcome, started.elapsed());

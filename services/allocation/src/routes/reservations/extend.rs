@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::{ExtendReservation, Reservation};
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// Extends a hold (payment pending). A hold that has expired, even if not yet swept, cannot be extended (409).
 #[utoipa::path(
@@ -22,7 +22,7 @@ pub async fn extend_reservation(
     body: web::Json<ExtendReservation>,
 ) -> Result<HttpResponse, ApiError> {
     let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    let after = crate::reservation::extend_all(&state, &id, body.ttl_seconds).await?;
+    let after = crate::app::reservation::extend_all(&state, &id, body.ttl_seconds).await?;
     let detail = serde_json::json!({ "before": super::described(&before), "after": after, "ttl_seconds": body.ttl_seconds });
     super::audit_by_person(&state, &principal, "reservation.extended", &id, detail).await?;
     Ok(HttpResponse::Ok().json(after))

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::Reservation;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// One hold with its lines and status (every part of a hold split across locations).
 #[utoipa::path(
@@ -19,5 +19,5 @@ pub async fn get_reservation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     super::authorized(&state, &principal, &id, super::Intent::Read).await?;
-    Ok(HttpResponse::Ok().json(crate::reservation::get(&state, &id).await?))
+    Ok(HttpResponse::Ok().json(crate::app::reservation::get(&state, &id).await?))
 }

@@ -7,9 +7,9 @@ pub mod release;
 use omni_config::Role;
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::reservations::StoredHold;
-use crate::reservation::HoldFailure;
+use crate::error::HoldFailure;
 
 /// What a caller means to do with a hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub(crate) async fn authorized(
     id: &str,
     intent: Intent,
 ) -> Result<Vec<StoredHold>, ApiError> {
-    let parts = crate::reservation::members(state, id).await?;
+    let parts = crate::app::reservation::members(state, id).await?;
     if parts.is_empty() || !principal.sees(None, parts.iter().map(|p| p.location_id.as_str())) {
         return Err(ApiError::not_found(format!("reservation {id}")));
     }

@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// Releases a hold (checkout abandoned). Releasing one that is no longer held changes nothing.
 #[utoipa::path(
@@ -18,7 +18,7 @@ pub async fn release_reservation(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    crate::reservation::release_all(&state, &id).await?;
+    crate::app::reservation::release_all(&state, &id).await?;
     let detail = serde_json::json!({ "before": super::described(&before) });
     super::audit_by_person(&state, &principal, "reservation.released", &id, detail).await?;
     Ok(HttpResponse::NoContent().finish())

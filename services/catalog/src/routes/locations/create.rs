@@ -3,9 +3,10 @@ use omni_contracts::api::Location;
 use omni_contracts::events::CatalogEvent;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
+use crate::app::upsert::{RecordKind, upsert};
+use crate::db::Upsert;
 use crate::db::locations;
-use crate::routes::upsert::{RecordKind, upsert};
 
 /// Creates or changes a location (manager or admin; audited). Same content again is a no-op (200); new is 201.
 #[utoipa::path(
@@ -30,5 +31,9 @@ pub async fn create_location(
         subject: |l: &Location| l.id.to_string(),
         event: CatalogEvent::LocationUpserted,
     };
-    upsert(&state, principal, body.into_inner(), kind).await
+    let record = body.into_inner();
+    Ok(match upsert(&state, principal, record.clone(), kind).await? {
+        Upsert::Created => HttpResponse::Created().json(record),
+        Upsert::Updated | Upsert::Unchanged => HttpResponse::Ok().json(record),
+    })
 }

@@ -3,9 +3,10 @@ use omni_contracts::api::SkuRecord;
 use omni_contracts::events::CatalogEvent;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
+use crate::app::upsert::{RecordKind, upsert};
+use crate::db::Upsert;
 use crate::db::skus;
-use crate::routes::upsert::{RecordKind, upsert};
 
 /// Creates or changes a SKU (manager or admin; audited). Same content again is a no-op (200); new is 201.
 #[utoipa::path(
@@ -30,5 +31,9 @@ pub async fn create_sku(
         subject: |s: &SkuRecord| s.sku.to_string(),
         event: CatalogEvent::SkuUpserted,
     };
-    upsert(&state, principal, body.into_inner(), kind).await
+    let record = body.into_inner();
+    Ok(match upsert(&state, principal, record.clone(), kind).await? {
+        Upsert::Created => HttpResponse::Created().json(record),
+        Upsert::Updated | Upsert::Unchanged => HttpResponse::Ok().json(record),
+    })
 }

@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::api::{Page, SkuRecord};
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::skus;
 
 /// Lists SKUs by code, a page at a time (at most 100).

@@ -4,7 +4,7 @@ use omni_contracts::{Envelope, FulfillmentId, LocationId, OrderId};
 use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
-use crate::State;
+use crate::app::State;
 use crate::db::fulfillments::{self, FulfillmentRow};
 
 /// `POST /v1/fulfillments/{id}/complete` body.

@@ -3,7 +3,7 @@ use omni_contracts::OrderId;
 use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
-use crate::State;
+use crate::app::State;
 use crate::db::fulfillments::{self, FulfillmentRow};
 
 /// Query of `GET /v1/fulfillments`.

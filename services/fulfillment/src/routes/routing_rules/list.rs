@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::routing::RoutingFile;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 
 /// The routing rules in force (from the routing file and, in Kubernetes mode, `RoutingPolicy` resources): what
 /// routing applies to the next order.

@@ -4,7 +4,7 @@ use omni_contracts::api::Channel;
 use omni_http::{ApiError, Principal};
 use serde::Serialize;
 
-use crate::State;
+use crate::app::State;
 use crate::db::network;
 
 /// What routing currently believes a node holds of a SKU.

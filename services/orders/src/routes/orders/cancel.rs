@@ -4,7 +4,7 @@ use omni_contracts::api::{Order, OrderStatus};
 use omni_contracts::events::{OrderCancelled, OrderEvent};
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::orders::{self, StepUpdate};
 
 /// Cancels an order that is not yet released: its holds are released and its authorizations voided (by

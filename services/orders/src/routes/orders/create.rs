@@ -5,10 +5,11 @@ use omni_contracts::api::{NewOrder, Order};
 use omni_http::{ApiError, Code, Principal};
 use sha2::{Digest, Sha256};
 
-use crate::State;
+use crate::app::State;
+use crate::app::accept::{PartnerRef, accept};
 use crate::db::{idempotency, orders};
 use crate::domain::intake::PartnerStanding;
-use crate::events::accept::{AcceptError, PartnerRef, accept};
+use crate::error::AcceptError;
 
 /// Places an order. `Idempotency-Key` is required: the same key with the same body answers the same order;
 /// with another body, 422. Partner keys place marketplace orders for their own partner only, within its

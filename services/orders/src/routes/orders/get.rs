@@ -3,7 +3,7 @@ use omni_contracts::OrderId;
 use omni_contracts::api::Order;
 use omni_http::{ApiError, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::orders;
 
 /// One order. A partner sees only its own orders, an associate only orders at their stores (404 for others').

@@ -4,7 +4,7 @@ use omni_contracts::{OrderId, PartnerId};
 use omni_http::{ApiError, Code, Principal};
 use serde::{Deserialize, Serialize};
 
-use crate::State;
+use crate::app::State;
 use crate::db::orders;
 
 /// Most orders one page holds.

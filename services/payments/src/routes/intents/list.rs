@@ -3,7 +3,7 @@ use omni_contracts::OrderId;
 use omni_http::{ApiError, Principal};
 use serde::Deserialize;
 
-use crate::State;
+use crate::app::State;
 use crate::db::intents;
 use crate::domain::intent::PaymentIntent;
 

@@ -3,7 +3,7 @@ use omni_http::{ApiError, Principal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::State;
+use crate::app::State;
 use crate::db::data_keys;
 
 /// The answer to a rotation.
@@ -30,7 +30,7 @@ pub async fn rotate_keys(state: web::Data<State>, principal: Principal) -> Resul
     let name = principal.name.clone();
     let rotation = state
         .db
-        .transaction(move |conn| -> crate::Result<data_keys::Rotation> {
+        .transaction(move |conn| -> crate::error::Result<data_keys::Rotation> {
             let rotation = data_keys::rotate(conn, &kek)?;
             omni_db::audit::record(
                 conn,

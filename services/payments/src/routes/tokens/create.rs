@@ -4,7 +4,7 @@ use omni_http::{ApiError, Code, Principal};
 use secrecy::zeroize::Zeroize;
 use serde_json::Value;
 
-use crate::State;
+use crate::app::State;
 use crate::db::vault;
 use crate::domain::card::Card;
 
@@ -64,7 +64,7 @@ pub async fn create_token(
     let who = principal.name.clone();
     let token = state
         .db
-        .transaction(move |conn| -> crate::Result<_> {
+        .transaction(move |conn| -> crate::error::Result<_> {
             let token = vault::tokenize(conn, &kek, &card, &owner, customer.as_ref())?;
             // Audited by reference: the token itself stays in the vault's table.
             let detail = serde_json::json!({

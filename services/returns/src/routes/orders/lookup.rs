@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use omni_contracts::OrderId;
 use omni_http::{ApiError, Code, Principal};
 
-use crate::State;
+use crate::app::State;
 use crate::db::order_views::{self, OrderView};
 
 /// Looks up an order at any store, as a return starts: what was ordered and where it stands.

@@ -22,6 +22,7 @@ use omni_contracts::api::{CardSummary, PaymentMethod};
 use omni_contracts::events::{OrderReserved, PaymentAuthorized, PaymentDeclined, PaymentEvent};
 use omni_contracts::{Envelope, PaymentIntentId};
 
+use crate::app::State;
 use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
 use crate::domain::card::Card;
@@ -30,7 +31,7 @@ use crate::domain::intent::{
     TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
 };
 use crate::domain::psp::{Authorization, AuthorizeRequest, Psp};
-use crate::{Error, Result, State};
+use crate::error::{Error, Result};
 
 /// The inbox name of the orders consumer.
 pub const INBOX: &str = "payments.orders";

@@ -11,7 +11,7 @@ use omni_contracts::policies::{PolicyFile, PolicySource};
 use omni_contracts::{LocationId, PolicyId, Sku};
 use omni_db::DbConnection;
 
-use crate::State;
+use crate::app::State;
 use crate::db::{catalog, ledger, policies};
 use crate::domain::policy::{CompiledPolicy, PolicySet};
 
@@ -371,7 +371,7 @@ pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
             .db
             .transaction(move |conn| -> omni_db::Result<()> {
                 for sku in &batch {
-                    crate::events::availability_changed(conn, sku)?;
+                    crate::app::availability::availability_changed(conn, sku)?;
                 }
                 Ok(())
             })

@@ -5,6 +5,7 @@ use omni_contracts::{OrderId, PartnerId};
 use omni_db::DbConnection;
 
 use crate::db::orders;
+use crate::error::AcceptError;
 
 /// Who sent the order, when it is a partner's.
 #[derive(Debug, Clone)]
@@ -13,23 +14,6 @@ pub struct PartnerRef {
     pub partner_id: PartnerId,
     /// Its own order id.
     pub partner_order_id: String,
-}
-
-/// Why an order was not accepted.
-#[derive(Debug, thiserror::Error)]
-pub enum AcceptError {
-    /// It breaks a business rule; the message names the field.
-    #[error("{0}")]
-    Invalid(String),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] omni_db::Error),
-}
-
-impl From<diesel::result::Error> for AcceptError {
-    fn from(e: diesel::result::Error) -> Self {
-        AcceptError::Db(omni_db::Error::Query(e))
-    }
 }
 
 /// Stores a new order in the caller's transaction, waiting for the dispatcher (which announces

@@ -1,15 +1,15 @@
 //! What creating or changing a location or a SKU have in common: check, upsert, audit and announce in one
-//! transaction, and answer 201 for new, 200 for changed or unchanged.
+//! transaction.
 
-use actix_web::HttpResponse;
 use omni_contracts::Envelope;
 use omni_contracts::events::CatalogEvent;
 use omni_db::DbConnection;
-use omni_http::{ApiError, Code, Principal};
+use omni_http::Principal;
 use serde::Serialize;
 
-use crate::State;
+use super::State;
 use crate::db::Upsert;
+use crate::error::Error;
 
 /// How one kind of catalog record is checked, stored and announced.
 pub struct RecordKind<T> {
@@ -25,21 +25,22 @@ pub struct RecordKind<T> {
     pub event: fn(T) -> CatalogEvent,
 }
 
-/// Upserts `record` as a manager or admin.
+/// Upserts `record` for `principal` (audited when it changed anything); returns whether it was new, changed or
+/// the same again.
 pub async fn upsert<T>(
     state: &State,
     principal: Principal,
     record: T,
     kind: RecordKind<T>,
-) -> Result<HttpResponse, ApiError>
+) -> Result<Upsert, Error>
 where
     T: Clone + Serialize + Send + 'static,
 {
-    (kind.check)(&record).map_err(|reason| ApiError::new(Code::InvalidBody, reason))?;
-    let stored = record.clone();
+    (kind.check)(&record).map_err(Error::Invalid)?;
+    let stored = record;
     let outcome = state
         .db
-        .transaction(move |conn| -> Result<Upsert, ApiError> {
+        .transaction(move |conn| -> Result<Upsert, Error> {
             let outcome = (kind.store)(conn, &stored)?;
             if outcome != Upsert::Unchanged {
                 let after = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
@@ -57,8 +58,5 @@ where
         })
         .await?;
     state.relay.notify_one();
-    Ok(match outcome {
-        Upsert::Created => HttpResponse::Created().json(record),
-        Upsert::Updated | Upsert::Unchanged => HttpResponse::Ok().json(record),
-    })
+    Ok(outcome)
 }

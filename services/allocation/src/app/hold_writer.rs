@@ -12,7 +12,7 @@ use omni_db::Db;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::db::reservations::{self, NewHold};
-use crate::reservation::HoldFailure;
+use crate::error::HoldFailure;
 
 /// Most holds one transaction records.
 pub const MAX_BATCH: usize = 64;
@@ -134,7 +134,7 @@ fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<(), 
         .flat_map(|h| h.lines.iter().map(|l| &l.sku))
         .collect();
     for sku in skus {
-        crate::events::availability_changed(conn, sku)?;
+        crate::app::availability::availability_changed(conn, sku)?;
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! What each channel may sell: the ledger's ATP per location less what buffer and segment rules withhold.
 //! Reads the database (in the caller's connection); the rules themselves are in [`crate::domain::policy`].
 
+use omni_contracts::Envelope;
+use omni_contracts::events::{AvailabilityChanged, AvailabilityEvent};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -172,4 +174,24 @@ pub fn keep_back(
         }
     }
     Ok(keep)
+}
+
+/// Notes, in the caller's transaction, that the availability of `sku` changed; the publisher sends it after
+/// the commit (call `State::changed` then).
+pub fn availability_changed(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<()> {
+    crate::db::marks::mark(conn, sku)
+}
+
+/// Writes the current availability of `sku` to the outbox, per location and per channel under `policies`, in
+/// the caller's transaction.
+pub fn publish_availability(conn: &mut DbConnection, policies: &PolicySet, sku: &Sku) -> omni_db::Result<()> {
+    let now = chrono::Utc::now();
+    let picture = SkuPicture::read(conn, policies, sku, now)?;
+    let event = AvailabilityEvent::Changed(AvailabilityChanged {
+        sku: sku.clone(),
+        channels: picture.channels(policies, now),
+        locations: picture.levels,
+        computed_at: now,
+    });
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", event))
 }

@@ -17,7 +17,7 @@ use omni_contracts::events::{OrderAccepted, OrderEvent};
 use omni_contracts::{Envelope, OrderId};
 use omni_kafka::HandlerError;
 
-use crate::State;
+use crate::app::State;
 use crate::db::orders;
 use crate::domain::saga::SagaInput;
 
@@ -123,7 +123,7 @@ pub async fn expire_round(state: &State) -> Result<usize, HandlerError> {
             let key = format!("timeout:{id}:{}:{updated_at}", status.as_str());
             let moved = state
                 .db
-                .transaction(move |conn| crate::events::saga::advance(conn, &key, order_id, &input))
+                .transaction(move |conn| crate::app::saga::advance(conn, &key, order_id, &input))
                 .await?;
             state.count(moved);
             failed += 1;

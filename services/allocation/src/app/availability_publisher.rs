@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use omni_contracts::Sku;
 
-use crate::State;
+use crate::app::State;
 use crate::db::marks;
 
 /// Most marks one round takes.
@@ -38,7 +38,7 @@ pub async fn publish_round(state: &State) -> omni_db::Result<(usize, bool)> {
             for sku in &skus {
                 // A mark is only ever written for a parsed SKU; a corrupt one is dropped with its mark.
                 if let Ok(sku) = Sku::parse(sku) {
-                    crate::events::publish_availability(conn, &policies, &sku)?;
+                    crate::app::availability::publish_availability(conn, &policies, &sku)?;
                 }
             }
             let ids: Vec<String> = taken.iter().map(|(id, _)| id.clone()).collect();

@@ -5,70 +5,20 @@
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use omni_contracts::api::{NewReservation, Reservation, ReservationLine, ReservationPart};
-use omni_contracts::events::{HoldLine, Shortage};
+use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 
-use crate::State;
+use crate::app::State;
 use crate::db::reservations::{self, NewHold, StoredHold};
 use crate::db::{catalog, ledger};
 use crate::domain::policy::{Caller, PolicySet};
+use crate::error::HoldFailure;
 use crate::holds::{KeepBack, ReserveOutcome};
 
 /// Most lines one hold may carry.
 pub const MAX_LINES: usize = 100;
 /// Longest lifetime of a hold, in seconds.
 pub const MAX_TTL_SECONDS: u32 = 86_400;
-
-/// Why a hold operation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum HoldFailure {
-    /// The request breaks a rule; the message names the field.
-    #[error("{0}")]
-    Invalid(String),
-    /// No such reservation.
-    #[error("reservation {0} not found")]
-    NotFound(String),
-    /// The reservation is no longer held (its status says why).
-    #[error("reservation {id} is {status}")]
-    NotHeld {
-        /// The reservation.
-        id: String,
-        /// Its status.
-        status: String,
-    },
-    /// The extension would end the hold sooner than it ends now (a pinned hold of a paid order, or a shorter
-    /// time): holds are only ever extended.
-    #[error("reservation {id} is held until {until}; an extension cannot shorten it")]
-    WouldShorten {
-        /// The reservation.
-        id: String,
-        /// When it ends now.
-        until: String,
-    },
-    /// Not enough stock at any candidate location.
-    #[error("not enough stock: {}", describe(.0))]
-    Short(Vec<Shortage>),
-    /// The hold store is being rebuilt or unreachable: fail closed.
-    #[error("holds are unavailable: {0}")]
-    Unavailable(String),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] omni_db::Error),
-}
-
-impl From<diesel::result::Error> for HoldFailure {
-    fn from(e: diesel::result::Error) -> Self {
-        HoldFailure::Db(omni_db::Error::Query(e))
-    }
-}
-
-fn describe(shortages: &[Shortage]) -> String {
-    shortages
-        .iter()
-        .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 fn corrupt(e: omni_contracts::ContractError) -> HoldFailure {
     HoldFailure::Invalid(format!("stored reservation is corrupt: {e}"))
@@ -238,7 +188,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             ReserveOutcome::Held => {
                 let written = state
                     .writer
-                    .write(crate::writer::PlacedHold {
+                    .write(crate::app::hold_writer::PlacedHold {
                         id,
                         channel: request.channel.as_str(),
                         location: location.clone(),
@@ -302,7 +252,7 @@ async fn split_availability(
             let mut available: std::collections::BTreeMap<LocationId, std::collections::BTreeMap<Sku, i64>> =
                 Default::default();
             for sku in &skus {
-                let picture = crate::availability::SkuPicture::read(conn, &policies, sku, now)?;
+                let picture = crate::app::availability::SkuPicture::read(conn, &policies, sku, now)?;
                 for offer in picture.offers(&policies, &caller, now) {
                     available
                         .entry(offer.location_id)
@@ -368,7 +318,7 @@ async fn place_split(
                 skus.extend(lines.iter().map(|l| l.sku.clone()));
             }
             for sku in &skus {
-                crate::events::availability_changed(conn, sku)?;
+                crate::app::availability::availability_changed(conn, sku)?;
             }
             Ok(())
         })
@@ -609,7 +559,7 @@ fn announce_expiry(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> Resul
 fn mark_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::Result<()> {
     for (sku, _) in &hold.lines {
         if let Ok(sku) = Sku::parse(sku) {
-            crate::events::availability_changed(conn, &sku)?;
+            crate::app::availability::availability_changed(conn, &sku)?;
         }
     }
     Ok(())
@@ -670,7 +620,7 @@ pub async fn keep_back(
         .db
         .run(move |conn| {
             let skus: Vec<&Sku> = skus.iter().collect();
-            crate::availability::keep_back(conn, &policies, &location, &skus, &caller, Utc::now())
+            crate::app::availability::keep_back(conn, &policies, &location, &skus, &caller, Utc::now())
         })
         .await?)
 }

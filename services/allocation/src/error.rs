@@ -1,0 +1,72 @@
+//! Why allocation's operations fail: each variant says what the caller sees (its HTTP code is chosen in
+//! `routes`, its Kafka fate in `events`).
+
+use omni_contracts::events::Shortage;
+
+/// Why a hold operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldFailure {
+    /// The request breaks a rule; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such reservation.
+    #[error("reservation {0} not found")]
+    NotFound(String),
+    /// The reservation is no longer held (its status says why).
+    #[error("reservation {id} is {status}")]
+    NotHeld {
+        /// The reservation.
+        id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The extension would end the hold sooner than it ends now (a pinned hold of a paid order, or a shorter
+    /// time): holds are only ever extended.
+    #[error("reservation {id} is held until {until}; an extension cannot shorten it")]
+    WouldShorten {
+        /// The reservation.
+        id: String,
+        /// When it ends now.
+        until: String,
+    },
+    /// Not enough stock at any candidate location.
+    #[error("not enough stock: {}", describe(.0))]
+    Short(Vec<Shortage>),
+    /// The hold store is being rebuilt or unreachable: fail closed.
+    #[error("holds are unavailable: {0}")]
+    Unavailable(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for HoldFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        HoldFailure::Db(omni_db::Error::Query(e))
+    }
+}
+
+fn describe(shortages: &[Shortage]) -> String {
+    shortages
+        .iter()
+        .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a movement was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum MovementError {
+    /// The movement names a location or SKU the catalog never announced.
+    #[error("{0}")]
+    UnknownReference(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for MovementError {
+    fn from(e: diesel::result::Error) -> Self {
+        MovementError::Db(omni_db::Error::Query(e))
+    }
+}

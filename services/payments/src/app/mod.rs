@@ -1,0 +1,48 @@
+//! Payments' use cases over the vault, the PSP and the outbox.
+
+pub mod authorization;
+pub mod vault;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use omni_db::Db;
+use tokio::sync::Notify;
+
+use crate::domain::psp::Psp;
+use crate::domain::rate_limit::RateLimiter;
+use crate::domain::vault::Kek;
+
+/// Detokenizations allowed in a burst.
+pub const DETOKENIZE_BURST: u32 = 500;
+/// Detokenizations allowed per second, sustained.
+pub const DETOKENIZE_PER_SECOND: u32 = 200;
+
+/// Shared state of the handlers and the consumer.
+#[derive(Clone)]
+pub struct State {
+    /// The payments database.
+    pub db: Db,
+    /// Wakes the outbox relay after a commit.
+    pub relay: Arc<Notify>,
+    /// The key-encryption key that wraps the vault's data keys.
+    pub kek: Arc<Kek>,
+    /// The PSP adapter.
+    pub psp: Arc<dyn Psp>,
+    /// The detokenization rate limit.
+    pub detokenize_limit: Arc<Mutex<RateLimiter>>,
+}
+
+impl State {
+    /// State with the default detokenization limit.
+    pub fn new(db: Db, relay: Arc<Notify>, kek: Kek, psp: Arc<dyn Psp>) -> Self {
+        let limiter = RateLimiter::new(DETOKENIZE_BURST, DETOKENIZE_PER_SECOND, Instant::now());
+        Self {
+            db,
+            relay,
+            kek: Arc::new(kek),
+            psp,
+            detokenize_limit: Arc::new(Mutex::new(limiter)),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Returns' shared state.
+
+use omni_db::Db;
+
+/// Shared state of handlers and consumers.
+#[derive(Clone)]
+pub struct State {
+    /// The returns database.
+    pub db: Db,
+}
