@@ -21,7 +21,9 @@
 #   4. Nisshi (Kafka protocol) broker, built once into $OMNI_TOOL_CACHE; when it is not there yet, a
 #      full run builds it in the background while steps 5 and 6 build the workspace
 #   5. cargo fmt --check, scripts/check-deploy.sh (deployment artifacts), .ci/check-boundaries,
-#      cargo clippy -D warnings
+#      cargo clippy -D warnings (with the workspace's unreachable_pub lint), cargo machete (no unused
+#      dependency; cargo-machete pinned and built once into $OMNI_TOOL_CACHE), cargo doc --no-deps
+#      with -D warnings (no broken doc link)
 #   6. the broker started on a free port, cargo nextest run
 #
 # Exports for the tests:
@@ -238,6 +240,13 @@ step_end
 if ((LINT)); then
     step_begin "cargo clippy"
     cargo clippy --workspace --all-targets -- -D warnings
+    step_end
+    step_begin "cargo machete"
+    ensure_machete
+    cargo machete
+    step_end
+    step_begin "cargo doc"
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
     step_end
 fi
 

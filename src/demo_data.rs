@@ -10,10 +10,10 @@ use omni::wait::eventually;
 use serde_json::json;
 
 /// The demo marketplace partner (the one the published partner order examples name).
-pub const DEMO_PARTNER: &str = "northwind-market";
+pub(crate) const DEMO_PARTNER: &str = "northwind-market";
 
 /// A demo location and the units of each SKU it starts with.
-pub struct DemoLocation {
+pub(crate) struct DemoLocation {
     /// Code.
     pub id: &'static str,
     name: &'static str,
@@ -26,7 +26,7 @@ pub struct DemoLocation {
 }
 
 /// The demo stores and warehouse.
-pub const LOCATIONS: &[DemoLocation] = &[
+pub(crate) const LOCATIONS: &[DemoLocation] = &[
     DemoLocation {
         id: "STORE-MITTE",
         name: "Berlin Mitte",
@@ -70,7 +70,7 @@ pub const LOCATIONS: &[DemoLocation] = &[
 ];
 
 /// `(sku, title, tags)`.
-pub const SKUS: &[(&str, &str, &[&str])] = &[
+pub(crate) const SKUS: &[(&str, &str, &[&str])] = &[
     ("TEE-BLACK-M", "T-shirt black M", &["apparel"]),
     ("TEE-WHITE-M", "T-shirt white M", &["apparel"]),
     ("SNEAKER-42", "Runner sneaker 42", &["footwear", "high-demand"]),
@@ -80,7 +80,7 @@ pub const SKUS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The demo's buffer rules: hide the last 2 units of `high-demand` SKUs from web and marketplaces, 3 in a storm.
-pub fn demo_policies() -> [serde_json::Value; 2] {
+pub(crate) fn demo_policies() -> [serde_json::Value; 2] {
     [
         json!({ "id": "last-units", "description": "Hide the last 2 units of high-demand SKUs from web and marketplaces",
                 "when": { "sku_tags": ["high-demand"], "channels": ["web", "marketplace"] },
@@ -92,7 +92,7 @@ pub fn demo_policies() -> [serde_json::Value; 2] {
 }
 
 /// Loads the demo data through the public APIs.
-pub async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<()> {
+pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<()> {
     let catalog = Client::new(mesh.url(Service::Catalog), admin_key);
     let allocation = Client::new(mesh.url(Service::Allocation), admin_key);
     let fulfillment = Client::new(mesh.url(Service::Fulfillment), admin_key);

@@ -1,7 +1,7 @@
 //! Ctrl-C and SIGTERM.
 
 /// Resolves on the first SIGINT or SIGTERM.
-pub async fn terminated() {
+pub(crate) async fn terminated() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

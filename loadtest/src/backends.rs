@@ -16,13 +16,13 @@ use serde_json::json;
 use crate::BackendArgs;
 
 /// A short id naming everything this run creates.
-pub fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
 /// A PostgreSQL database of this run's own, dropped (with its connections) when this is dropped.
 #[derive(Debug)]
-pub struct RunDatabase {
+pub(crate) struct RunDatabase {
     admin: String,
     name: String,
     /// Its URL.
@@ -31,7 +31,7 @@ pub struct RunDatabase {
 
 impl RunDatabase {
     /// Creates `omni_loadtest_<run>` through the admin URL; the mesh reaches it with `sslmode`.
-    pub fn create(admin: &str, run: &str, sslmode: &str) -> anyhow::Result<Self> {
+    pub(crate) fn create(admin: &str, run: &str, sslmode: &str) -> anyhow::Result<Self> {
         let name = format!("omni_loadtest_{run}");
         let mut conn = diesel::PgConnection::establish(admin)
             .with_context(|| format!("cannot reach PostgreSQL at {}", omni_db::redact(admin)))?;
@@ -45,7 +45,7 @@ impl RunDatabase {
     }
 
     /// Its URL with `schema` first on the search path (each service keeps its tables in its own schema).
-    pub fn url_in_schema(&self, schema: &str) -> String {
+    pub(crate) fn url_in_schema(&self, schema: &str) -> String {
         format!("{}&options=-csearch_path%3D{schema}", self.url)
     }
 }
@@ -60,7 +60,7 @@ impl Drop for RunDatabase {
 
 /// A Redis key prefix of this run's own; its keys are deleted when this is dropped.
 #[derive(Debug)]
-pub struct RunRedis {
+pub(crate) struct RunRedis {
     /// `redis://host:port`.
     pub url: String,
     /// Prefix of every key the run writes.
@@ -69,7 +69,7 @@ pub struct RunRedis {
 
 impl RunRedis {
     /// The prefix `omni-loadtest-<run>` on the Redis at `url` (checked now).
-    pub fn new(url: &str, run: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(url: &str, run: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let mut conn = client
             .get_connection_with_timeout(Duration::from_secs(5))
@@ -82,7 +82,7 @@ impl RunRedis {
     }
 
     /// Host and port of the URL, for `redis-benchmark`.
-    pub fn host_port(&self) -> anyhow::Result<(String, u16)> {
+    pub(crate) fn host_port(&self) -> anyhow::Result<(String, u16)> {
         let rest = self
             .url
             .strip_prefix("redis://")
@@ -99,7 +99,7 @@ impl RunRedis {
     }
 
     /// Deletes every key under `pattern` (a glob below the prefix), in batches, without blocking Redis.
-    pub fn delete(&self, pattern: &str) -> anyhow::Result<u64> {
+    pub(crate) fn delete(&self, pattern: &str) -> anyhow::Result<u64> {
         let mut conn = redis::Client::open(self.url.as_str())?.get_connection()?;
         let mut cursor: u64 = 0;
         let mut deleted = 0;
@@ -131,7 +131,7 @@ impl Drop for RunRedis {
 
 /// Everything one run owns on the backends. Dropping it removes the database and the Redis keys.
 #[derive(Debug)]
-pub struct RunBackends {
+pub(crate) struct RunBackends {
     /// Names the run's database, key prefix, topics and groups.
     pub run: String,
     /// Broker bootstrap servers.
@@ -144,7 +144,7 @@ pub struct RunBackends {
 
 impl RunBackends {
     /// Claims a database and a Redis prefix on the backends named by `args`.
-    pub fn claim(args: &BackendArgs) -> anyhow::Result<Self> {
+    pub(crate) fn claim(args: &BackendArgs) -> anyhow::Result<Self> {
         let Some(kafka) = args.kafka.clone().filter(|k| !k.is_empty()) else {
             bail!(
                 "no broker: pass --kafka 127.0.0.1:PORT or set OMNI_TEST_KAFKA_BOOTSTRAP \
@@ -162,7 +162,7 @@ impl RunBackends {
 
     /// Settings for the mesh: the test admin key, this run's topics and consumer groups, and the given
     /// pool size and consumer fetch wait.
-    pub fn settings(&self, pool_size: u32, fetch_wait_max_ms: u32) -> Settings {
+    pub(crate) fn settings(&self, pool_size: u32, fetch_wait_max_ms: u32) -> Settings {
         let mut settings = omni_testkit::testing::settings();
         settings.kafka.group_prefix = format!("omni-loadtest-{}", self.run);
         for topic in omni_contracts::Topic::ALL {
@@ -177,7 +177,7 @@ impl RunBackends {
     }
 
     /// Starts catalog and allocation on this run's backends, on ephemeral loopback ports.
-    pub async fn start_mesh(&self, settings: Settings) -> anyhow::Result<Mesh> {
+    pub(crate) async fn start_mesh(&self, settings: Settings) -> anyhow::Result<Mesh> {
         ensure!(
             settings.http.host == "127.0.0.1",
             "the benchmarks bind to 127.0.0.1 only"
@@ -200,7 +200,7 @@ impl RunBackends {
 
 /// Announces one store and the SKUs through the catalog, then receives `units` of each at the store through
 /// allocation (which learns of them from `omni.catalog.v1`).
-pub async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> anyhow::Result<()> {
+pub(crate) async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> anyhow::Result<()> {
     let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
     let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
     let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
@@ -248,7 +248,7 @@ pub async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> a
 
 /// PostgreSQL's counters for one database (`pg_stat_database`): what a run cost the database.
 #[derive(Debug, Clone, Copy, Default, diesel::QueryableByName)]
-pub struct DbActivity {
+pub(crate) struct DbActivity {
     /// Transactions committed or rolled back (every autocommit statement is one).
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub xacts: i64,
@@ -263,7 +263,7 @@ pub struct DbActivity {
 impl DbActivity {
     /// The counters of the database at `url` now, from a fresh session. Backends publish their counts about
     /// once a second while busy, so a figure over a run of several seconds is close, not exact.
-    pub fn read(url: &str) -> anyhow::Result<Self> {
+    pub(crate) fn read(url: &str) -> anyhow::Result<Self> {
         let mut pg = diesel::PgConnection::establish(url).context("connecting to read pg_stat_database")?;
         Ok(diesel::sql_query(
             "SELECT (xact_commit + xact_rollback)::BIGINT AS xacts, \
@@ -275,7 +275,7 @@ impl DbActivity {
     }
 
     /// What happened since `earlier`, per `operations` (none: zeros).
-    pub fn per_operation(&self, earlier: &DbActivity, operations: u64) -> (f64, f64, f64) {
+    pub(crate) fn per_operation(&self, earlier: &DbActivity, operations: u64) -> (f64, f64, f64) {
         let n = operations.max(1) as f64;
         (
             (self.xacts - earlier.xacts) as f64 / n,
@@ -287,7 +287,7 @@ impl DbActivity {
 
 /// `ANALYZE`s every table of the database at `url`, as autovacuum does on a running system: fresh tables have
 /// no statistics, and a benchmark of a few seconds would otherwise measure plans made for empty tables.
-pub fn analyze(url: &str) -> anyhow::Result<()> {
+pub(crate) fn analyze(url: &str) -> anyhow::Result<()> {
     let mut pg = diesel::PgConnection::establish(url).context("connecting to ANALYZE")?;
     pg.batch_execute("ANALYZE")?;
     Ok(())

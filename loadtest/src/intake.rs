@@ -36,7 +36,7 @@ const STORE: &str = "LT-1";
 
 /// Arguments of `omni-loadtest intake`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct IntakeArgs {
+pub(crate) struct IntakeArgs {
     /// Partner orders in the throughput run (and messages the bare consumer reads).
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
     orders: u64,
@@ -97,7 +97,7 @@ fn options(backends: &RunBackends, settings: omni_config::Settings, services: Ve
 }
 
 /// Runs the benchmark and prints both sides and their ratio.
-pub async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(backend_args: &BackendArgs, args: IntakeArgs) -> anyhow::Result<()> {
     let backends = RunBackends::claim(backend_args)?;
     let settings = backends.settings(8, args.fetch_wait_max_ms);
     println!("== omni-loadtest intake (run {}) ==", backends.run);

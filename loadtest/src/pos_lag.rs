@@ -35,7 +35,7 @@ const GOAL_P99_MS: f64 = 50.0;
 
 /// `pos-lag` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct PosLagArgs {
+pub(crate) struct PosLagArgs {
     /// POS sales per second, paced evenly; several (`100,1000`) run one after the other, slowest first, each
     /// reported on its own. The goals apply at 1,000/s.
     #[arg(long, value_delimiter = ',', default_values_t = [1000_u32],
@@ -92,7 +92,7 @@ struct Phase {
 }
 
 /// Runs the benchmark and prints the lag.
-pub async fn run(backends: &BackendArgs, args: PosLagArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(backends: &BackendArgs, args: PosLagArgs) -> anyhow::Result<()> {
     let mut rates = args.rate.clone();
     rates.sort_unstable();
     rates.dedup();

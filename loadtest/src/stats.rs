@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// The nearest-rank percentile (`p` in 0..=1) of ascending `sorted` values: the smallest value with at least
 /// `p` of all values at or below it. `None` when there are none.
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -17,26 +17,26 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 
 /// Latency samples in milliseconds.
 #[derive(Debug, Default, Clone)]
-pub struct Latencies(Vec<f64>);
+pub(crate) struct Latencies(Vec<f64>);
 
 impl Latencies {
     /// Records one sample.
-    pub fn record(&mut self, elapsed: Duration) {
+    pub(crate) fn record(&mut self, elapsed: Duration) {
         self.0.push(elapsed.as_secs_f64() * 1e3);
     }
 
     /// Records one sample in milliseconds.
-    pub fn record_ms(&mut self, ms: f64) {
+    pub(crate) fn record_ms(&mut self, ms: f64) {
         self.0.push(ms);
     }
 
     /// Takes another set's samples.
-    pub fn merge(&mut self, other: Latencies) {
+    pub(crate) fn merge(&mut self, other: Latencies) {
         self.0.extend(other.0);
     }
 
     /// p50, p99 and max, in milliseconds (`None` without samples).
-    pub fn summary(&self) -> Option<Summary> {
+    pub(crate) fn summary(&self) -> Option<Summary> {
         let mut sorted = self.0.clone();
         sorted.sort_by(f64::total_cmp);
         Some(Summary {
@@ -50,7 +50,7 @@ impl Latencies {
 
 /// Percentiles of a latency set, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Median.
     pub p50: f64,
     /// 90th percentile.
@@ -72,18 +72,18 @@ impl std::fmt::Display for Summary {
 }
 
 /// Events per second.
-pub fn rate(count: u64, elapsed: Duration) -> f64 {
+pub(crate) fn rate(count: u64, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
     if secs <= 0.0 { 0.0 } else { count as f64 / secs }
 }
 
 /// `numerator ÷ denominator`, or `None` when the denominator measured nothing.
-pub fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
+pub(crate) fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
     (denominator > 0.0).then(|| numerator / denominator)
 }
 
 /// A verdict column: whether `value` reaches `goal` (at least, or at most when `at_most`).
-pub fn verdict(value: Option<f64>, goal: f64, at_most: bool) -> &'static str {
+pub(crate) fn verdict(value: Option<f64>, goal: f64, at_most: bool) -> &'static str {
     match value {
         None => "NOT MEASURED",
         Some(v) if (at_most && v <= goal) || (!at_most && v >= goal) => "met",
@@ -92,7 +92,7 @@ pub fn verdict(value: Option<f64>, goal: f64, at_most: bool) -> &'static str {
 }
 
 /// Busy and total CPU time (in clock ticks, all cores) from the first line of `/proc/stat`.
-pub fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
+pub(crate) fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
     let ticks: Vec<u64> = line.split_whitespace().filter_map(|t| t.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
@@ -103,16 +103,16 @@ pub fn cpu_ticks(stat: &str) -> Option<(u64, u64)> {
 
 /// How busy the machine's CPUs were between two points, from `/proc/stat` (Linux only).
 #[derive(Debug, Clone, Copy)]
-pub struct CpuMeter(Option<(u64, u64)>);
+pub(crate) struct CpuMeter(Option<(u64, u64)>);
 
 impl CpuMeter {
     /// Starts measuring.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self(read_cpu())
     }
 
     /// Percent of all cores busy since the start, if `/proc/stat` is readable.
-    pub fn busy_percent(&self) -> Option<f64> {
+    pub(crate) fn busy_percent(&self) -> Option<f64> {
         let (busy0, total0) = self.0?;
         let (busy1, total1) = read_cpu()?;
         let total = total1.checked_sub(total0).filter(|t| *t > 0)?;
@@ -123,7 +123,7 @@ impl CpuMeter {
 /// A process's command name and CPU time (user + system, all its threads, in clock ticks) from its
 /// `/proc/<pid>/stat` line. The name is in parentheses and may itself hold spaces or parentheses: the fields
 /// after it are counted from the last `)`.
-pub fn process_ticks(stat: &str) -> Option<(String, u64)> {
+pub(crate) fn process_ticks(stat: &str) -> Option<(String, u64)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let name = stat.get(open + 1..close)?.to_owned();
@@ -139,7 +139,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// Each process's command name and CPU ticks at one instant (seconds since the Unix epoch).
 #[derive(Debug, Clone, Default)]
-pub struct ProcessSnapshot {
+pub(crate) struct ProcessSnapshot {
     /// When it was read.
     pub at: f64,
     /// Per pid: command name and ticks so far.
@@ -150,7 +150,7 @@ pub struct ProcessSnapshot {
 
 impl ProcessSnapshot {
     /// Reads every process in `/proc` (Linux only; empty elsewhere).
-    pub fn read() -> Self {
+    pub(crate) fn read() -> Self {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -165,7 +165,7 @@ impl ProcessSnapshot {
 /// How the CPUs were used between two snapshots: the cores busy in all (from `/proc/stat`, when both have it) and
 /// each program's share, in cores (1.0: one core all the time), most first.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Cores busy, whatever ran on them.
     pub busy_cores: Option<f64>,
     /// Cores each program used, most first.
@@ -173,7 +173,7 @@ pub struct Usage {
 }
 
 /// [`Usage`] from `before` to `after`.
-pub fn usage_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Usage {
+pub(crate) fn usage_between(before: &ProcessSnapshot, after: &ProcessSnapshot) -> Usage {
     let seconds = after.at - before.at;
     if seconds <= 0.0 {
         return Usage {
@@ -223,7 +223,7 @@ fn most_first(seconds: HashMap<String, f64>) -> Vec<(String, f64)> {
 /// time order: each interval between two snapshots counts by the share of it inside the span, as if the CPU was
 /// spent evenly over it. (Reading `/proc` for every process costs a few milliseconds, so snapshots come a tenth of
 /// a second apart; a short span would be overstated by most of an interval at each end without this.)
-pub fn spent_over(snapshots: &[ProcessSnapshot], from: f64, to: f64) -> Vec<(String, f64)> {
+pub(crate) fn spent_over(snapshots: &[ProcessSnapshot], from: f64, to: f64) -> Vec<(String, f64)> {
     let mut by_command: HashMap<String, f64> = HashMap::new();
     for pair in snapshots.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
@@ -242,7 +242,7 @@ pub fn spent_over(snapshots: &[ProcessSnapshot], from: f64, to: f64) -> Vec<(Str
 
 /// The program a process name stands for: a kernel worker's name changes with the work it does
 /// (`kworker/u8:2-writeback`), so every kernel worker is `kworker`.
-pub fn program(name: &str) -> &str {
+pub(crate) fn program(name: &str) -> &str {
     if name.starts_with("kworker/") {
         "kworker"
     } else {
@@ -271,7 +271,7 @@ fn read_cpu() -> Option<(u64, u64)> {
 
 /// The 1, 5 and 15 minute load averages from `/proc/loadavg`, as printed there ("n/a" elsewhere): how busy the
 /// shared machine was around a run.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg").map_or_else(
         |_| "n/a".to_owned(),
         |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
@@ -279,7 +279,7 @@ pub fn load_average() -> String {
 }
 
 /// A progress bar over `len` steps on stderr (hidden when stderr is not a terminal).
-pub fn progress(what: &str, len: u64) -> ProgressBar {
+pub(crate) fn progress(what: &str, len: u64) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(&format!(

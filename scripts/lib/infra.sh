@@ -68,6 +68,20 @@ ensure_nextest() {
     info "$(cargo nextest --version 2>/dev/null | head -n1)"
 }
 
+# cargo-machete, pinned, built once into the tool cache: the lint step fails on a dependency nothing uses.
+CARGO_MACHETE_VERSION=0.9.2
+ensure_machete() {
+    local root="$OMNI_TOOL_CACHE/cargo-machete"
+    export PATH="$root/bin:$PATH"
+    if ! cargo machete --version 2>/dev/null | grep -qF "$CARGO_MACHETE_VERSION"; then
+        info "building cargo-machete $CARGO_MACHETE_VERSION into $root"
+        cargo install cargo-machete --locked --version "$CARGO_MACHETE_VERSION" --root "$root" \
+            --target-dir "$OMNI_TOOL_CACHE/cargo-machete-build"
+        rm -rf "$OMNI_TOOL_CACHE/cargo-machete-build"
+    fi
+    info "$(cargo machete --version 2>/dev/null | head -n1)"
+}
+
 # --------------------------------------------------------------------------------------------
 # PostgreSQL: 127.0.0.1:5432, trust auth, superuser role `postgres`
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ const PAGE: i64 = 1_000;
 
 /// Arguments of `omni audit`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: AuditCommand,
 }
@@ -29,7 +29,7 @@ enum AuditCommand {
 }
 
 /// Verifies each service's chain (PostgreSQL from `database.url`, else the dev SQLite files).
-pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     let AuditCommand::Verify { service: only } = args.command;
     let backend = if settings.database.url.is_empty() {
         DbBackend::Sqlite(settings.database.data_dir.clone().into())

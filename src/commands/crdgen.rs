@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 
 /// Arguments of `omni crdgen`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Directory to write `<plural>.<group>.yaml` files into; `-` prints them to stdout.
     #[arg(long, default_value = "charts/omni/crds")]
     out: PathBuf,
@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 /// Generates (or checks) the definitions.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let definitions = omni_kube::definitions().context("cannot serialise the definitions")?;
     if args.out.as_os_str() == "-" {
         for (_, yaml) in &definitions {

@@ -21,7 +21,7 @@ const DECLINED_CARD: &str = "4000 0000 0000 0002"; // sandbox test card
 
 /// Arguments of `omni demo`.
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     #[command(flatten)]
     dev: crate::commands::dev::DevArgs,
     /// How many orders to place.
@@ -53,7 +53,7 @@ struct Tally {
 }
 
 /// Runs the demo and prints the report.
-pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("OMNI__TELEMETRY__LEVEL").is_none() && std::env::var_os("RUST_LOG").is_none() {
         // The report is the output; keep the services' logs to warnings unless asked otherwise.
         // The marketplace feed's malformed messages are dead-lettered on purpose; the report counts them.

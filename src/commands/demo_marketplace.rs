@@ -13,7 +13,7 @@ use crate::demo_data::{DEMO_PARTNER, LOCATIONS, SKUS};
 
 /// What the feed sent.
 #[derive(Debug, Default)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// Distinct valid partner orders.
     pub orders: u64,
     /// Valid orders sent a second time (a partner's resend).
@@ -24,7 +24,7 @@ pub struct Sent {
 
 /// What became of the feed, read back from Omni.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Partner orders Omni holds, by status.
     pub by_status: BTreeMap<String, u64>,
     /// Partner order ids taken more than once (must stay empty).
@@ -83,7 +83,7 @@ fn headers() -> Vec<(String, String)> {
 }
 
 /// Sends `count` partner orders over `spread`, about 10 % of them twice and one malformed message per 20.
-pub async fn feed(mesh: &Mesh, count: u32, spread: Duration) -> anyhow::Result<Sent> {
+pub(crate) async fn feed(mesh: &Mesh, count: u32, spread: Duration) -> anyhow::Result<Sent> {
     let metrics = omni_telemetry::Metrics::new("demo-marketplace")?;
     let producer =
         omni_kafka::Kafka::new(&mesh.settings().kafka, mesh.kafka_bootstrap()).producer(&metrics)?;
@@ -112,7 +112,12 @@ pub async fn feed(mesh: &Mesh, count: u32, spread: Duration) -> anyhow::Result<S
 }
 
 /// Waits (up to `limit`) until every valid order reached an end state, then reads what Omni made of the feed.
-pub async fn outcome(mesh: &Mesh, orders: &Client, sent: &Sent, limit: Duration) -> anyhow::Result<Outcome> {
+pub(crate) async fn outcome(
+    mesh: &Mesh,
+    orders: &Client,
+    sent: &Sent,
+    limit: Duration,
+) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
     let mut outcome = Outcome::default();
     loop {

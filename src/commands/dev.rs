@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// Arguments of `omni dev` (also used by `omni demo`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct DevArgs {
+pub(crate) struct DevArgs {
     /// The admin API key to accept (sent as `Authorization: Bearer <key>`); generated and kept in the data
     /// directory when not given.
     #[arg(long, env = "OMNI_DEV_ADMIN_KEY")]
@@ -42,7 +42,7 @@ pub struct DevArgs {
 }
 
 /// A running dev mesh.
-pub struct DevMesh {
+pub(crate) struct DevMesh {
     /// The services.
     pub mesh: Mesh,
     /// The admin key.
@@ -57,7 +57,7 @@ struct Endpoints<'a> {
 }
 
 /// Starts the dev mesh (seeded unless `--no-seed`) and prints where everything is.
-pub async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyhow::Result<DevMesh> {
+pub(crate) async fn start(mut settings: Settings, args: &DevArgs, quiet: bool) -> anyhow::Result<DevMesh> {
     let data_dir = args
         .data_dir
         .clone()
@@ -264,7 +264,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// Runs `omni dev` until Ctrl-C or SIGTERM.
-pub async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, args: DevArgs) -> anyhow::Result<()> {
     let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
     let DevMesh { mut mesh, .. } = start(settings, &args, false).await?;
     let outcome = tokio::select! {

@@ -7,14 +7,14 @@ use omni_config::Settings;
 
 /// Arguments of `omni migrate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only this service (default: all six).
     #[arg(long, value_parser = clap::value_parser!(Service))]
     service: Option<Service>,
 }
 
 /// Migrates each service's database (PostgreSQL from `database.url`, else the dev SQLite files).
-pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     let backend = if settings.database.url.is_empty() {
         DbBackend::Sqlite(settings.database.data_dir.clone().into())
     } else {

@@ -1,9 +1,9 @@
 //! One module per subcommand.
 
-pub mod audit;
-pub mod crdgen;
-pub mod demo;
-pub mod demo_marketplace;
-pub mod dev;
-pub mod migrate;
-pub mod serve;
+pub(crate) mod audit;
+pub(crate) mod crdgen;
+pub(crate) mod demo;
+pub(crate) mod demo_marketplace;
+pub(crate) mod dev;
+pub(crate) mod migrate;
+pub(crate) mod serve;

@@ -5,14 +5,14 @@ use omni_config::Settings;
 
 /// Arguments of `omni serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The service: catalog, allocation, orders, fulfillment, payments or returns.
     #[arg(value_parser = clap::value_parser!(Service))]
     service: Service,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C, then drains it and exits 0.
-pub async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
+pub(crate) async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
     let service = args.service;
     required_settings(&settings, service)?;
     let telemetry = omni_telemetry::init(&settings.telemetry, &format!("omni-{service}"))?;

@@ -75,7 +75,7 @@ pub const READINESS_REUSE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Readiness(Vec<(&'static str, Result<(), String>)>);
 
-/// Starts the HTTP server on `listener`. Signals are left to the caller ([`crate::ServiceContext`]), which stops
+/// Starts the HTTP server on `listener`. Signals are left to the caller (`omni_runtime::ServiceContext`), which stops
 /// the server gracefully on shutdown.
 pub fn start<F>(shell: Shell, listener: TcpListener, grace: Duration, configure: F) -> std::io::Result<Server>
 where

@@ -14,7 +14,7 @@ use crate::stats::{Latencies, progress};
 
 /// What one run of holds did.
 #[derive(Debug, Default)]
-pub struct HoldRun {
+pub(crate) struct HoldRun {
     /// Holds placed (201).
     pub held: u64,
     /// Refused for want of stock (409).
@@ -42,7 +42,7 @@ struct Tally {
 }
 
 /// Runs `load.clients` clients against allocation at `base` for `seconds` (at most `load.max_requests` holds).
-pub async fn run(
+pub(crate) async fn run(
     base: &str,
     shape: Shape,
     load: &Load,
@@ -170,7 +170,7 @@ pub async fn run(
 }
 
 /// Picks `n` distinct indexes below `len` (n ≤ len).
-pub fn distinct(rng: &mut impl Rng, len: u32, n: usize) -> Vec<u32> {
+pub(crate) fn distinct(rng: &mut impl Rng, len: u32, n: usize) -> Vec<u32> {
     rand::seq::index::sample(rng, len as usize, n)
         .into_iter()
         .map(|i| i as u32)

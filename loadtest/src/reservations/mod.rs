@@ -1,9 +1,9 @@
 //! `omni-loadtest reservations`: 3-line checkout holds/s through allocation, against raw Redis running the same
 //! script and against a PostgreSQL row-lock allocation, on one hot SKU and on random SKUs, from one run.
 
-pub mod allocation;
-pub mod raw_redis;
-pub mod rowlock;
+pub(crate) mod allocation;
+pub(crate) mod raw_redis;
+pub(crate) mod rowlock;
 
 use omni_testkit::Service;
 use std::path::PathBuf;
@@ -16,24 +16,24 @@ use crate::backends::{DbActivity, RunBackends, analyze, seed};
 use crate::stats::{CpuMeter, ratio, verdict};
 
 /// The one store every hold is placed at (so the hot SKU is one stock row, one Redis field).
-pub const LOCATION: &str = "LT-1";
+pub(crate) const LOCATION: &str = "LT-1";
 /// The SKU every hold of the hot shape takes.
-pub const HOT_SKU: &str = "LT-HOT";
+pub(crate) const HOT_SKU: &str = "LT-HOT";
 /// SKUs are this prefix and 12 digits: what redis-benchmark makes of `LT-__rand_int__`.
-pub const SKU_PREFIX: &str = "LT-";
+pub(crate) const SKU_PREFIX: &str = "LT-";
 /// Units received of each SKU at the store (the most one movement may carry).
 const UNITS: i64 = 1_000_000;
 /// Goal: allocation ÷ raw Redis EVALSHA.
 const GOAL_RAW_REDIS: f64 = 0.5;
 
 /// The name of the `i`-th SKU, exactly as redis-benchmark expands `LT-__rand_int__`.
-pub fn sku_name(i: u32) -> String {
+pub(crate) fn sku_name(i: u32) -> String {
     format!("{SKU_PREFIX}{i:012}")
 }
 
 /// Which SKUs a hold takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Every hold takes the hot SKU plus two random ones: all clients contend for one stock row.
     Hot,
     /// Three distinct random SKUs per hold.
@@ -42,7 +42,7 @@ pub enum Shape {
 
 impl Shape {
     /// The three SKUs of one hold.
-    pub fn lines(self, rng: &mut impl Rng, skus: u32) -> [String; 3] {
+    pub(crate) fn lines(self, rng: &mut impl Rng, skus: u32) -> [String; 3] {
         match self {
             Shape::Hot => {
                 let i = allocation::distinct(rng, skus, 2);
@@ -73,7 +73,7 @@ impl Shape {
 
 /// `reservations` flags.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReservationArgs {
+pub(crate) struct ReservationArgs {
     /// Concurrent clients on every side: HTTP clients, redis-benchmark connections, PostgreSQL sessions.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     clients: u16,
@@ -111,7 +111,7 @@ pub struct ReservationArgs {
 
 /// How hard the clients push.
 #[derive(Debug, Clone)]
-pub struct Load {
+pub(crate) struct Load {
     /// Concurrent clients.
     pub clients: usize,
     /// SKUs to pick from.
@@ -163,7 +163,7 @@ fn db_activity(url: &str) -> Option<DbActivity> {
 }
 
 /// Runs every side for every shape and prints the figures and ratios.
-pub async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(backends: &BackendArgs, args: ReservationArgs) -> anyhow::Result<()> {
     ensure!(
         args.redis_benchmark.exists(),
         "{} not found (--redis-benchmark)",

@@ -14,7 +14,7 @@ use crate::backends::RunRedis;
 
 /// What one redis-benchmark run did.
 #[derive(Debug, Clone)]
-pub struct RawRun {
+pub(crate) struct RawRun {
     /// EVALSHA calls made.
     pub calls: u64,
     /// Calls per second, as redis-benchmark reports them.
@@ -32,7 +32,7 @@ pub struct RawRun {
 }
 
 /// Runs `redis-benchmark` (`bin`) with `clients` connections for `requests` calls of the reserve script.
-pub fn run(
+pub(crate) fn run(
     redis: &RunRedis,
     bin: &Path,
     shape: Shape,
@@ -152,7 +152,7 @@ pub fn run(
 }
 
 /// How many `__rand_int__` (each below `skus`) make a reservation key space of at least 10^12.
-pub fn reservation_placeholders(skus: u32) -> usize {
+pub(crate) fn reservation_placeholders(skus: u32) -> usize {
     let mut space: u128 = 1;
     let mut n = 0;
     while space < 1_000_000_000_000 && n < 16 {
@@ -163,7 +163,7 @@ pub fn reservation_placeholders(skus: u32) -> usize {
 }
 
 /// rps, p50 and p99 (ms) from `redis-benchmark --csv` output (a header line, then one line per test).
-pub fn parse_csv(output: &str) -> Option<(f64, f64, f64)> {
+pub(crate) fn parse_csv(output: &str) -> Option<(f64, f64, f64)> {
     let mut lines = output.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<String> = split_csv(lines.next()?);
     let row: Vec<String> = split_csv(lines.next()?);

@@ -43,7 +43,7 @@ const SCHEMA: &str = "saleor_rowlock";
 
 /// What one run of row-lock allocations did.
 #[derive(Debug, Default)]
-pub struct RowLockRun {
+pub(crate) struct RowLockRun {
     /// Committed allocations (orders).
     pub allocated: u64,
     /// Orders refused for want of stock.
@@ -60,14 +60,14 @@ pub struct RowLockRun {
 
 /// The baseline's tables, filled with stock.
 #[derive(Clone)]
-pub struct RowLock {
+pub(crate) struct RowLock {
     db: Db,
 }
 
 impl RowLock {
     /// Creates the tables in their own schema of the database at `url` and stocks `skus` SKUs plus the hot
     /// one at the store, with a pool of `clients` connections.
-    pub async fn prepare(url: &str, skus: u32, clients: u32) -> anyhow::Result<Self> {
+    pub(crate) async fn prepare(url: &str, skus: u32, clients: u32) -> anyhow::Result<Self> {
         let target = Target::Postgres {
             url: url.to_owned(),
             schema: Some(SCHEMA.to_owned()),
@@ -144,7 +144,7 @@ impl RowLock {
     }
 
     /// Runs `load.clients` sessions for `seconds` (at most `load.max_requests` orders).
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         shape: Shape,
         load: &Load,
@@ -219,7 +219,7 @@ impl RowLock {
     }
 
     /// Units allocated in the stock table and allocation rows written, to check the run did what it says.
-    pub async fn totals(&self) -> anyhow::Result<(i64, i64)> {
+    pub(crate) async fn totals(&self) -> anyhow::Result<(i64, i64)> {
         self.db
             .run(|conn| -> anyhow::Result<(i64, i64)> {
                 let DbConnection::Pg(pg) = conn else {
@@ -236,7 +236,7 @@ impl RowLock {
 }
 
 /// `SHOW synchronous_commit` in a fresh session of the database at `url` (the durability both sides get).
-pub fn synchronous_commit(url: &str) -> anyhow::Result<String> {
+pub(crate) fn synchronous_commit(url: &str) -> anyhow::Result<String> {
     #[derive(QueryableByName)]
     struct Setting {
         #[diesel(sql_type = diesel::sql_types::Text)]

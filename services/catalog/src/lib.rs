@@ -10,7 +10,6 @@ pub mod domain;
 pub mod error;
 pub mod routes;
 
-
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use omni_runtime::{ServiceContext, ServiceParts};
 use utoipa::OpenApi;
