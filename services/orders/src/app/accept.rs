@@ -1,4 +1,5 @@
-//! Accepting an order: one transaction stores it and its `omni.order.accepted` event.
+//! Accepting an order: stored in the caller's transaction, waiting for the dispatcher (`app::dispatch`), which
+//! announces `omni.order.accepted` when it sends the order on to routing.
 
 use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
 use omni_contracts::{OrderId, PartnerId};

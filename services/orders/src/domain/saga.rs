@@ -1,6 +1,6 @@
 //! The order saga: which event moves an order from which state to which, and what it announces.
-//! accepted → reserved → payment_authorized → released → fulfilled; any failure → failed (holds released by
-//! allocation).
+//! accepted → reserved → payment_authorized → released → fulfilled → completed (once the payment is captured);
+//! any failure → failed (holds released by allocation); a cancel before release → cancelled.
 //! A hold refused at the chosen node sends the order back to routing without that node, up to
 //! [`MAX_REROUTES`] times.
 
