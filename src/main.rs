@@ -45,6 +45,9 @@ enum Command {
     Crdgen(commands::crdgen::Args),
     /// Check the services' audit logs (hash chains): `omni audit verify`.
     Audit(commands::audit::Args),
+    /// Inspect the dead-letter topics and replay what was parked there once the cause is fixed:
+    /// `omni dlq list|show|replay`.
+    Dlq(commands::dlq::Args),
     /// Print the authorization table every service enforces (who may call each route, whose objects it
     /// touches) as Markdown, as published in docs/AUTHORIZATION.md.
     Authz,
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::Migrate(args) => commands::migrate::run(settings, args).await,
             Command::Audit(args) => commands::audit::run(settings, args).await,
+            Command::Dlq(args) => commands::dlq::run(settings, args).await,
             Command::Config(_) | Command::Crdgen(_) | Command::Authz => Ok(()),
         }
     });

@@ -414,7 +414,7 @@ def assert_production(docs: list[dict], values: dict) -> None:
     check(rule is not None, f"{label}: PrometheusRule")
     if rule:
         alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
-        expected = {"OmniAvailabilityLagHigh", "OmniOversoldUnits", "OmniKafkaConsumerLagHigh", "OmniOutboxBacklog",
+        expected = {"OmniAvailabilityLagHigh", "OmniOversoldUnits", "OmniKafkaConsumerLagHigh", "OmniMessagesParked", "OmniOutboxBacklog",
                     "OmniHttp5xxRateHigh", "OmniReservationLatencyHigh"}
         check({a["alert"] for a in alerts} >= expected, f"{label}: PrometheusRule has every SLO alert")
         base = values["metrics"]["prometheusRule"]["runbookBaseUrl"]

@@ -5,5 +5,6 @@ pub(crate) mod crdgen;
 pub(crate) mod demo;
 pub(crate) mod demo_marketplace;
 pub(crate) mod dev;
+pub(crate) mod dlq;
 pub(crate) mod migrate;
 pub(crate) mod serve;

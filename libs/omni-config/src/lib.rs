@@ -160,6 +160,21 @@ pub struct KafkaSettings {
     pub properties: BTreeMap<String, Secret>,
     /// Physical topic name overrides by logical key (`orders`, `inventory`, ...).
     pub topics: BTreeMap<String, String>,
+    /// How consumers retry a message that failed.
+    pub retry: RetrySettings,
+}
+
+/// How a consumer retries a message its handler failed on: capped exponential backoff; a message that failed for
+/// a reason of its own is dead-lettered after `max_attempts` tries (one whose dependency is down waits for it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Tries before a failing message is parked in its DLQ.
+    pub max_attempts: u32,
+    /// The first wait, in milliseconds; it doubles after each failure.
+    pub initial_backoff_ms: u64,
+    /// The longest wait, in milliseconds.
+    pub max_backoff_ms: u64,
 }
 
 /// Redis for hot reservations.
@@ -545,6 +560,16 @@ impl Settings {
         };
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
+        }
+        let retry = &self.kafka.retry;
+        if retry.max_attempts == 0 {
+            return invalid("kafka.retry.max_attempts", "must be at least 1");
+        }
+        if retry.initial_backoff_ms == 0 || retry.max_backoff_ms < retry.initial_backoff_ms {
+            return invalid(
+                "kafka.retry.max_backoff_ms",
+                "must be at least kafka.retry.initial_backoff_ms, which must be at least 1",
+            );
         }
         for service in Service::ALL {
             if !self.http.ports.contains_key(service.name()) {

@@ -1,6 +1,6 @@
 //! At-least-once consumers: a message's offset is stored only after its handler committed; a message that can
-//! never be handled goes to the dead-letter topic with the reason in headers and its bytes untouched, so the
-//! partition never stalls.
+//! never be handled, or still fails after its bounded retries, goes to the dead-letter topic with the reason in
+//! headers and its bytes untouched, so the partition never stalls (`omni dlq` inspects and replays it).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -115,15 +115,22 @@ impl Incoming {
     }
 }
 
-/// How a handler failed.
+/// How a handler failed: the variant decides the message's fate.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// The message can never succeed (bad schema, broken business rule): dead-letter it and move on.
+    /// The message can never succeed (bad schema, broken business rule): dead-letter it at once and move on.
     #[error("{0}")]
     Permanent(String),
-    /// A dependency failed; retry the same message with backoff.
+    /// This message failed in a way that may pass (a conflict, a reference not known yet): retried with capped
+    /// exponential backoff, then dead-lettered once `kafka.retry.max_attempts` tries all failed, so it never
+    /// stalls its partition.
     #[error("{0}")]
     Transient(String),
+    /// A dependency every message needs is down (the database unreachable, its pool exhausted): retried with
+    /// capped backoff for as long as it lasts. Parking each message would empty the topic into its DLQ during an
+    /// outage; the service's readiness says it is unwell meanwhile.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<ContractError> for HandlerError {
@@ -134,13 +141,78 @@ impl From<ContractError> for HandlerError {
 
 impl From<omni_db::Error> for HandlerError {
     fn from(e: omni_db::Error) -> Self {
-        HandlerError::Transient(e.to_string())
+        match e {
+            omni_db::Error::Pool(_) | omni_db::Error::Connect { .. } => {
+                HandlerError::Unavailable(e.to_string())
+            }
+            omni_db::Error::Query(e) => e.into(),
+            other => HandlerError::Transient(other.to_string()),
+        }
     }
 }
 
 impl From<diesel::result::Error> for HandlerError {
     fn from(e: diesel::result::Error) -> Self {
-        HandlerError::Transient(e.to_string())
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | Error::BrokenTransactionManager => HandlerError::Unavailable(e.to_string()),
+            _ => HandlerError::Transient(e.to_string()),
+        }
+    }
+}
+
+/// How a failing message is retried: `initial`, doubling up to `max` between tries; a [`HandlerError::Transient`]
+/// failure at most `max_attempts` times in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries of a transiently failing message before it is dead-lettered (at least 1).
+    pub max_attempts: u32,
+    /// The first wait.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// From `kafka.retry`.
+    pub fn from_settings(settings: &omni_config::RetrySettings) -> Self {
+        Self {
+            max_attempts: settings.max_attempts.max(1),
+            initial: Duration::from_millis(settings.initial_backoff_ms.max(1)),
+            max: Duration::from_millis(settings.max_backoff_ms.max(settings.initial_backoff_ms).max(1)),
+        }
+    }
+
+    /// The wait after the `attempt`th failure (1-based): `initial · 2^(attempt-1)`, at most `max`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        doubled.min(self.max)
+    }
+}
+
+/// Why a message went to its DLQ (the `omni_dlq_cause` header and the `cause` label of
+/// `omni_kafka_dead_lettered_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkCause {
+    /// The handler said it can never succeed.
+    Permanent,
+    /// Every try allowed failed.
+    Exhausted,
+}
+
+impl ParkCause {
+    /// `permanent` or `exhausted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParkCause::Permanent => "permanent",
+            ParkCause::Exhausted => "exhausted",
+        }
     }
 }
 
@@ -532,35 +604,49 @@ impl Kafka {
                         .inc();
                     return Handled::Done;
                 }
-                Err(HandlerError::Permanent(reason)) => {
-                    let _entered = span.enter();
-                    tracing::warn!(
-                        topic = %incoming.topic_name(), partition = incoming.partition, offset = incoming.offset,
-                        reason = %omni_contracts::card_data::mask_text(&reason),
-                        "Message cannot be handled; sending it to the dead-letter topic."
-                    );
-                    drop(_entered);
-                    if self
-                        .dead_letter(producer, spec, &incoming, &reason, shutdown)
-                        .await
-                    {
-                        metrics
-                            .kafka_consumed
-                            .with_label_values(&[incoming.topic_name(), "dead_lettered"])
-                            .inc();
-                        return Handled::Done;
-                    }
-                    return Handled::Abandoned;
-                }
-                Err(HandlerError::Transient(reason)) => {
+                Err(failure) => {
                     attempt += 1;
+                    let policy = RetryPolicy::from_settings(&self.settings().retry);
+                    let park = match &failure {
+                        HandlerError::Permanent(reason) => Some((ParkCause::Permanent, reason.clone())),
+                        HandlerError::Transient(reason) if attempt >= policy.max_attempts => Some((
+                            ParkCause::Exhausted,
+                            format!("still failing after {attempt} attempts: {reason}"),
+                        )),
+                        HandlerError::Transient(_) | HandlerError::Unavailable(_) => None,
+                    };
+                    if let Some((cause, reason)) = park {
+                        let _entered = span.enter();
+                        tracing::warn!(
+                            topic = %incoming.topic_name(), partition = incoming.partition, offset = incoming.offset,
+                            cause = cause.as_str(), reason = %omni_contracts::card_data::mask_text(&reason),
+                            "Message cannot be handled; sending it to the dead-letter topic."
+                        );
+                        drop(_entered);
+                        if self
+                            .dead_letter(producer, spec, &incoming, cause, &reason, shutdown)
+                            .await
+                        {
+                            metrics
+                                .kafka_consumed
+                                .with_label_values(&[incoming.topic_name(), "dead_lettered"])
+                                .inc();
+                            metrics
+                                .kafka_dead_lettered
+                                .with_label_values(&[incoming.topic_name(), spec.name, cause.as_str()])
+                                .inc();
+                            return Handled::Done;
+                        }
+                        return Handled::Abandoned;
+                    }
                     metrics
                         .kafka_consumed
                         .with_label_values(&[incoming.topic_name(), "retried"])
                         .inc();
-                    let backoff = Duration::from_millis((25u64 << attempt.min(8)).min(5_000));
+                    let backoff = policy.backoff(attempt);
                     tracing::warn!(
-                        topic = %incoming.topic_name(), offset = incoming.offset, attempt, reason = %reason,
+                        topic = %incoming.topic_name(), offset = incoming.offset, attempt,
+                        reason = %omni_contracts::card_data::mask_text(&failure.to_string()),
                         "Handler failed; retrying the same message."
                     );
                     tokio::select! {
@@ -580,6 +666,7 @@ impl Kafka {
         producer: &Producer,
         spec: &ConsumerSpec,
         incoming: &Incoming,
+        cause: ParkCause,
         reason: &str,
         shutdown: &CancellationToken,
     ) -> bool {
@@ -597,6 +684,7 @@ impl Kafka {
         // A reason may quote what the message carried: masked like the body.
         let reason = omni_contracts::card_data::mask_text(reason);
         headers.push(("omni_dlq_reason".into(), reason.into_owned()));
+        headers.push(("omni_dlq_cause".into(), cause.as_str().to_owned()));
         headers.push(("omni_dlq_topic".into(), incoming.topic_name().to_owned()));
         headers.push(("omni_dlq_partition".into(), incoming.partition.to_string()));
         headers.push(("omni_dlq_offset".into(), incoming.offset.to_string()));

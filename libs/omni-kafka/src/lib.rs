@@ -3,6 +3,7 @@
 //! the dead-letter helper, topic provisioning and the embedded broker used by `omni dev`.
 
 pub mod consumer;
+pub mod dead_letters;
 pub mod embedded;
 pub mod outbox;
 pub mod producer;

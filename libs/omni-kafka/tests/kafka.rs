@@ -27,8 +27,14 @@ struct Broker {
 
 /// Every scenario runs on the embedded broker and on the real one the test script started.
 async fn brokers() -> anyhow::Result<Vec<Broker>> {
+    brokers_with(|_| {}).await
+}
+
+/// [`brokers`] with changed Kafka settings.
+async fn brokers_with(change: impl Fn(&mut omni_config::KafkaSettings)) -> anyhow::Result<Vec<Broker>> {
     omni_telemetry::init_for_tests();
     let mut settings = omni_testkit::testing::settings();
+    change(&mut settings.kafka);
     omni_testkit::testing::isolate_kafka(&mut settings);
     let embedded = EmbeddedKafka::start(&TopicNames::new(&settings.kafka.topics))?;
     let local = Kafka::new(&settings.kafka, embedded.bootstrap_servers());
@@ -251,6 +257,113 @@ async fn dead_letters_and_moves_on(broker: &Broker) -> anyhow::Result<()> {
     ensure!(
         reason.contains("event_id"),
         "the reason names the field: {reason}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_keeps_failing_is_parked_after_its_retries_and_the_ones_behind_it_go_on()
+-> anyhow::Result<()> {
+    let brokers = brokers_with(|kafka| {
+        kafka.retry.max_attempts = 4;
+        kafka.retry.initial_backoff_ms = 5;
+        kafka.retry.max_backoff_ms = 20;
+    })
+    .await?;
+    for broker in brokers {
+        parks_a_poison_message(&broker).await?;
+    }
+    Ok(())
+}
+
+/// One partition (one key): a message whose handler always fails transiently (a corrupt row), then one whose
+/// database is down for longer than the retries allow, then three good ones.
+async fn parks_a_poison_message(broker: &Broker) -> anyhow::Result<()> {
+    let producer = broker.kafka.producer(&metrics())?;
+    let (poison, outage) = (movement()?, movement()?);
+    let good = [movement()?, movement()?, movement()?];
+    for envelope in [&poison, &outage].into_iter().chain(&good) {
+        producer.publish(envelope).await?;
+    }
+    let tries: Arc<Mutex<std::collections::HashMap<uuid::Uuid, u32>>> = Arc::default();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let shutdown = CancellationToken::new();
+    let (poison_id, outage_id) = (poison.id, outage.id);
+    let (tried, sink, stop) = (tries.clone(), handled.clone(), shutdown.clone());
+    let on_message = handler(move |incoming| {
+        let (tried, sink, stop) = (tried.clone(), sink.clone(), stop.clone());
+        async move {
+            let id = incoming.decode::<InventoryEvent>()?.id;
+            let attempt = {
+                let mut tries = tried.lock().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                let attempt = tries.entry(id).or_default();
+                *attempt += 1;
+                *attempt
+            };
+            if id == poison_id {
+                return Err(HandlerError::Transient("the movement's row is corrupt".into()));
+            }
+            if id == outage_id && attempt <= 6 {
+                return Err(HandlerError::Unavailable("the database is down".into()));
+            }
+            let mut handled = sink.lock().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            handled.push(id);
+            if handled.len() == 4 {
+                stop.cancel();
+            }
+            Ok(())
+        }
+    });
+    let spec = ConsumerSpec {
+        service: "test",
+        name: "poison",
+        topics: vec![Topic::Inventory],
+        batching: None,
+    };
+    let registry = metrics();
+    tokio::time::timeout(
+        WAIT,
+        broker
+            .kafka
+            .consume(spec, producer, registry.clone(), on_message, shutdown),
+    )
+    .await??;
+    let mut expected = vec![outage.id];
+    expected.extend(good.iter().map(|g| g.id));
+    ensure!(
+        *handled.lock().map_err(|e| anyhow::anyhow!("{e}"))? == expected,
+        "{}: the messages behind the poison one are handled, in order, and the outage is waited out",
+        broker.name
+    );
+    let tries = tries.lock().map_err(|e| anyhow::anyhow!("{e}"))?.clone();
+    ensure!(
+        tries.get(&poison.id) == Some(&4) && tries.get(&outage.id) == Some(&7),
+        "{}: the poison message is tried 4 times (kafka.retry.max_attempts), the outage 7: {tries:?}",
+        broker.name
+    );
+    let dlq = broker.kafka.topics().dead_letter_name(Topic::Inventory);
+    let dead =
+        omni_testkit::kafka::collect(broker.kafka.bootstrap(), &[&dlq], WAIT, |s| !s.is_empty()).await?;
+    ensure!(
+        dead.len() == 1 && dead[0].header("ce_id") == Some(poison.id.to_string().as_str()),
+        "{}: only the poison message is parked: {dead:?}",
+        broker.name
+    );
+    let reason = dead[0].header("omni_dlq_reason").unwrap_or_default();
+    ensure!(
+        reason == "still failing after 4 attempts: the movement's row is corrupt"
+            && dead[0].header("omni_dlq_cause") == Some("exhausted"),
+        "{}: the DLQ copy says why and how: {reason}",
+        broker.name
+    );
+    let parked = registry
+        .kafka_dead_lettered
+        .with_label_values(&[broker.kafka.topic_name(Topic::Inventory), "poison", "exhausted"])
+        .get();
+    ensure!(
+        parked == 1,
+        "{}: omni_kafka_dead_lettered_total counts it: {parked}",
+        broker.name
     );
     Ok(())
 }

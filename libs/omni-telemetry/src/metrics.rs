@@ -20,6 +20,9 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// `omni_kafka_messages_consumed_total{topic,outcome}` (outcome: ok, duplicate, dead_lettered, retried).
     pub kafka_consumed: IntCounterVec,
+    /// `omni_kafka_dead_lettered_total{topic,consumer,cause}` (cause: permanent, exhausted): messages parked in
+    /// a DLQ. Any increase wants a look (`omni dlq list`); the `OmniMessagesParked` alert fires on it.
+    pub kafka_dead_lettered: IntCounterVec,
     /// `omni_kafka_messages_produced_total{topic}`.
     pub kafka_produced: IntCounterVec,
     /// `omni_outbox_depth`: events written but not yet acknowledged by the broker.
@@ -50,6 +53,13 @@ impl Metrics {
             ),
             &["topic", "outcome"],
         )?;
+        let kafka_dead_lettered = IntCounterVec::new(
+            Opts::new(
+                "kafka_dead_lettered_total",
+                "Kafka messages parked in a dead-letter topic, by cause",
+            ),
+            &["topic", "consumer", "cause"],
+        )?;
         let kafka_produced = IntCounterVec::new(
             Opts::new(
                 "kafka_messages_produced_total",
@@ -72,6 +82,7 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(kafka_consumed.clone()))?;
+        registry.register(Box::new(kafka_dead_lettered.clone()))?;
         registry.register(Box::new(kafka_produced.clone()))?;
         registry.register(Box::new(outbox_depth.clone()))?;
         Ok(Self {
@@ -79,6 +90,7 @@ impl Metrics {
             http_requests,
             http_duration,
             kafka_consumed,
+            kafka_dead_lettered,
             kafka_produced,
             outbox_depth,
             kafka_consumer_lag,

@@ -2,6 +2,7 @@
 //! `routes`, its Kafka fate in `events`).
 
 use omni_contracts::events::Shortage;
+use omni_kafka::HandlerError;
 
 /// Why a hold operation did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -68,5 +69,25 @@ pub enum MovementError {
 impl From<diesel::result::Error> for MovementError {
     fn from(e: diesel::result::Error) -> Self {
         MovementError::Db(omni_db::Error::Query(e))
+    }
+}
+
+impl From<HoldFailure> for HandlerError {
+    fn from(e: HoldFailure) -> Self {
+        match e {
+            HoldFailure::Db(e) => e.into(),
+            // The hold store is being rebuilt or unreachable: every message needs it.
+            HoldFailure::Unavailable(_) => HandlerError::Unavailable(e.to_string()),
+            other => HandlerError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl From<MovementError> for HandlerError {
+    fn from(e: MovementError) -> Self {
+        match e {
+            MovementError::UnknownReference(reason) => HandlerError::Permanent(reason),
+            MovementError::Db(e) => e.into(),
+        }
     }
 }

@@ -73,10 +73,10 @@ impl From<Error> for ApiError {
 impl From<Error> for HandlerError {
     fn from(e: Error) -> Self {
         match e {
-            // Worth retrying: the database or the PSP may be back, the rate limit refills.
-            Error::Db(_) | Error::Psp(_) | Error::RateLimited(_) | Error::RotationConflict => {
-                HandlerError::Transient(e.to_string())
-            }
+            Error::Db(e) => e.into(),
+            // Every authorization needs them: wait for the PSP to be back and the rate limit to refill.
+            Error::Psp(_) | Error::RateLimited(_) => HandlerError::Unavailable(e.to_string()),
+            Error::RotationConflict => HandlerError::Transient(e.to_string()),
             Error::Crypto(_) | Error::NoActiveKey | Error::MissingKey(_) | Error::Corrupt { .. } => {
                 HandlerError::Permanent(e.to_string())
             }

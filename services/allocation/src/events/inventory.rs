@@ -5,7 +5,6 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
 use crate::app::movements::record_many;
-use crate::error::MovementError;
 
 /// `omni.inventory.v1` consumer: one message (as a batch of one).
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -26,9 +25,6 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
         // Allocation's own replenishment requests share the topic; they are for planners, not for the ledger.
         return Ok(());
     }
-    match record_many(&state, movements, None).await {
-        Ok(_) => Ok(()),
-        Err(MovementError::UnknownReference(reason)) => Err(HandlerError::Permanent(reason)),
-        Err(MovementError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
-    }
+    record_many(&state, movements, None).await?;
+    Ok(())
 }

@@ -4,7 +4,6 @@ use omni_kafka::{HandlerError, Incoming};
 use crate::app::State;
 use crate::app::reservation;
 use crate::db::reservations;
-use crate::error::HoldFailure;
 
 /// Follows orders: a paid order's holds are pinned until fulfilled (they no longer expire); a failed order's
 /// holds, and those of an order routed again (after a shortage), are released.
@@ -34,8 +33,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                     Ok(_) => {
                         tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Released the hold of a failed order.")
                     }
-                    Err(HoldFailure::Db(e)) => return Err(HandlerError::Transient(e.to_string())),
-                    Err(other) => return Err(HandlerError::Transient(other.to_string())),
+                    Err(e) => return Err(e.into()),
                 }
             }
         }

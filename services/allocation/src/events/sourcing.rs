@@ -42,7 +42,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
             FulfillmentEvent::Sourced(sourced) => {
                 if guard.is_none() {
                     if !state.holds_ready().await {
-                        return Err(HandlerError::Transient(
+                        return Err(HandlerError::Unavailable(
                             "hold store is being rebuilt; failing closed".into(),
                         ));
                     }
@@ -90,9 +90,7 @@ async fn place(
                 tier: sourced.tier,
                 segment: None,
             };
-            crate::app::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller)
-                .await
-                .map_err(|e| HandlerError::Transient(e.to_string()))?
+            crate::app::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller).await?
         }
         None => KeepBack::new(),
     };
@@ -101,7 +99,7 @@ async fn place(
         .holds
         .reserve(id, &sourced.location_id, &lines, &keep_back)
         .await
-        .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        .map_err(|e| HandlerError::Unavailable(format!("hold store: {e}")))?;
     Ok(Some(Placed {
         event_id,
         sourced,
@@ -244,7 +242,7 @@ async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Resul
             Ok(_) | Err(crate::error::HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
             }
-            Err(e) => return Err(HandlerError::Transient(e.to_string())),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())

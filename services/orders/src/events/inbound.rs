@@ -242,7 +242,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
         Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
         // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
         // acknowledges it as a duplicate.
-        Err(AcceptError::Db(e)) => Err(HandlerError::Transient(e.to_string())),
+        Err(AcceptError::Db(e)) => Err(e.into()),
     }
 }
 
