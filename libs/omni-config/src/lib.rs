@@ -500,18 +500,26 @@ struct KeysFile {
     api_keys: Vec<ApiKeySettings>,
 }
 
+/// Why a keys file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysFileError {
+    /// It does not parse as a keys file.
+    #[error("not a keys file: {0}")]
+    Syntax(#[source] config::ConfigError),
+    /// A key is written out in clear.
+    #[error("key `{0}` is written out in clear; a keys file holds `key_sha256` only")]
+    ClearKey(String),
+}
+
 /// Reads a keys file's text (TOML). A key written out in clear is refused: the file holds hashes only.
-pub fn parse_keys_file(text: &str) -> std::result::Result<Vec<ApiKeySettings>, String> {
+pub fn parse_keys_file(text: &str) -> std::result::Result<Vec<ApiKeySettings>, KeysFileError> {
     let file: KeysFile = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Toml))
         .build()
         .and_then(|c| c.try_deserialize())
-        .map_err(|e| format!("not a keys file: {e}"))?;
+        .map_err(KeysFileError::Syntax)?;
     if let Some(key) = file.api_keys.iter().find(|k| !k.key.is_empty()) {
-        return Err(format!(
-            "key `{}` is written out in clear; a keys file holds `key_sha256` only",
-            key.name
-        ));
+        return Err(KeysFileError::ClearKey(key.name.clone()));
     }
     Ok(file.api_keys)
 }

@@ -645,11 +645,6 @@ impl OrderStatus {
             }
         })
     }
-
-    /// Whether no further step will happen.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, OrderStatus::Released | OrderStatus::Failed)
-    }
 }
 
 /// An order as the orders service shows it.

@@ -97,27 +97,32 @@ pub struct RoutingFile {
 
 impl RoutingRule {
     /// Checks what the types cannot: bounded lists and distances. The error names the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), crate::ContractError> {
         let locations = match &self.effect {
             RoutingEffect::Exclude(list) => &list.locations,
             RoutingEffect::Prefer(preference) => &preference.locations,
             RoutingEffect::MaxDistanceKm(km) => {
-                return (1..=MAX_RULE_KM)
-                    .contains(km)
-                    .then_some(())
-                    .ok_or_else(|| format!("effect.max_distance_km: 1 to {MAX_RULE_KM}, got {km}"));
+                return (1..=MAX_RULE_KM).contains(km).then_some(()).ok_or_else(|| {
+                    crate::ContractError::field(
+                        "effect.max_distance_km",
+                        format!("1 to {MAX_RULE_KM}, got {km}"),
+                    )
+                });
             }
         };
         if locations.is_empty() || locations.len() > MAX_RULE_LOCATIONS {
-            return Err(format!(
-                "effect.locations: 1 to {MAX_RULE_LOCATIONS} nodes, got {}",
-                locations.len()
+            return Err(crate::ContractError::field(
+                "effect.locations",
+                format!("1 to {MAX_RULE_LOCATIONS} nodes, got {}", locations.len()),
             ));
         }
         if let RoutingEffect::Prefer(Preference { bonus_km, .. }) = &self.effect
             && !(1..=MAX_RULE_KM).contains(bonus_km)
         {
-            return Err(format!("effect.bonus_km: 1 to {MAX_RULE_KM}, got {bonus_km}"));
+            return Err(crate::ContractError::field(
+                "effect.bonus_km",
+                format!("1 to {MAX_RULE_KM}, got {bonus_km}"),
+            ));
         }
         Ok(())
     }

@@ -122,12 +122,43 @@ impl KeyChanges {
     }
 }
 
+/// Why the API keys (or the OIDC settings) cannot be used; the keys stay as they were.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// A key's entry is refused.
+    #[error("invalid configuration: `{at}`: {reason}")]
+    Invalid {
+        /// Where the key is: `auth.api_keys[i]` or `<file>: api_keys[i]`.
+        at: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The keys file cannot be read.
+    #[error("auth.keys_file: cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The keys file is not UTF-8 text.
+    #[error("auth.keys_file: not UTF-8 text")]
+    NotText,
+    /// The keys file is refused as a whole.
+    #[error("auth.keys_file: {0}")]
+    File(#[from] omni_config::KeysFileError),
+    /// The OIDC settings or key set.
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+}
+
 impl ApiKeys {
     /// Builds the table from the settings, the keys file (if any) and the registered partners, and the OIDC
     /// verifier (if an issuer is set). A key whose scope is ambiguous, a partner key with a malformed or
     /// unregistered partner id, a key given both or neither in clear and by hash, and two keys of one name are
     /// refused; a disabled partner's keys authenticate but are refused everywhere (403).
-    pub fn from_settings(settings: &AuthSettings, partners: &[PartnerSettings]) -> Result<Self, String> {
+    pub fn from_settings(settings: &AuthSettings, partners: &[PartnerSettings]) -> Result<Self, KeysError> {
         let file = (!settings.keys_file.trim().is_empty())
             .then(|| std::path::PathBuf::from(settings.keys_file.trim()));
         let source = KeySource {
@@ -151,7 +182,7 @@ impl ApiKeys {
 
     /// Re-reads the keys file (and the OIDC key set) if it changed, and swaps the table; `Ok(None)` when nothing
     /// changed. A file that does not read or validate leaves the keys as they were (`Err`, naming the problem).
-    pub fn reload(&self) -> Result<Option<KeyChanges>, String> {
+    pub fn reload(&self) -> Result<Option<KeyChanges>, KeysError> {
         if let Some(oidc) = &self.oidc {
             oidc.reload()?;
         }
@@ -198,13 +229,16 @@ impl ApiKeys {
 
 impl KeySource {
     /// The table from the settings' keys and the file's, and the file's fingerprint.
-    fn build(&self) -> Result<(KeyTable, Option<[u8; 32]>), String> {
+    fn build(&self) -> Result<(KeyTable, Option<[u8; 32]>), KeysError> {
         let file = self.file.as_ref().map(|path| read_keys_file(path)).transpose()?;
         self.build_from(file)
     }
 
     /// The table from the settings' keys and the keys file's `bytes` (as read), with the file's fingerprint.
-    fn build_from(&self, file: Option<(Vec<u8>, [u8; 32])>) -> Result<(KeyTable, Option<[u8; 32]>), String> {
+    fn build_from(
+        &self,
+        file: Option<(Vec<u8>, [u8; 32])>,
+    ) -> Result<(KeyTable, Option<[u8; 32]>), KeysError> {
         let mut keys: Vec<(String, ApiKeySettings)> = self
             .settings
             .iter()
@@ -214,9 +248,8 @@ impl KeySource {
         let mut fingerprint = None;
         if let (Some(path), Some((bytes, read_fingerprint))) = (&self.file, file) {
             fingerprint = Some(read_fingerprint);
-            let text = String::from_utf8(bytes).map_err(|_| "auth.keys_file: not UTF-8 text".to_owned())?;
-            let from_file =
-                omni_config::parse_keys_file(&text).map_err(|e| format!("auth.keys_file: {e}"))?;
+            let text = String::from_utf8(bytes).map_err(|_| KeysError::NotText)?;
+            let from_file = omni_config::parse_keys_file(&text)?;
             keys.extend(
                 from_file
                     .into_iter()
@@ -227,7 +260,10 @@ impl KeySource {
         let mut by_hash = HashMap::new();
         let mut names = HashSet::new();
         for (at, key) in keys {
-            let invalid = |reason: String| format!("invalid configuration: `{at}`: {reason}");
+            let invalid = |reason: String| KeysError::Invalid {
+                at: at.clone(),
+                reason,
+            };
             key.scope_problem().map_err(|r| invalid(r.to_owned()))?;
             if !names.insert(key.name.clone()) {
                 return Err(invalid(format!("the name `{}` names two keys", key.name)));
@@ -295,9 +331,11 @@ impl KeySource {
 }
 
 /// A keys file's bytes and their SHA-256 (to tell a changed file from an unchanged one).
-fn read_keys_file(path: &std::path::Path) -> Result<(Vec<u8>, [u8; 32]), String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("auth.keys_file: cannot read {}: {e}", path.display()))?;
+fn read_keys_file(path: &std::path::Path) -> Result<(Vec<u8>, [u8; 32]), KeysError> {
+    let bytes = std::fs::read(path).map_err(|source| KeysError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    })?;
     let fingerprint = Sha256::digest(&bytes).into();
     Ok((bytes, fingerprint))
 }

@@ -13,4 +13,4 @@ pub mod server;
 pub use auth::{ApiKeys, Principal};
 pub use authz::{Method, Objects, Rule};
 pub use errors::{ApiError, Code};
-pub use server::ReadinessCheck;
+pub use server::{ReadinessCheck, Unready};

@@ -79,13 +79,52 @@ pub fn looks_like_jwt(credential: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Why the OIDC settings or the issuer's key set cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    /// A setting is missing or malformed.
+    #[error("invalid configuration: `auth.oidc.{key}` {reason}")]
+    Invalid {
+        /// The key under `auth.oidc`.
+        key: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The key set file cannot be read.
+    #[error("invalid configuration: `auth.oidc.jwks_file` cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key set could not be fetched from its URL.
+    #[error("auth.oidc.jwks_url: cannot fetch {url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// What was read is not a JSON Web Key Set.
+    #[error("auth.oidc: {origin} is not a JSON Web Key Set: {source}")]
+    NotAKeySet {
+        /// The file or URL.
+        origin: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl Verifier {
     /// The verifier of `settings`, reading its key set; `None` when no issuer is set.
-    pub fn from_settings(settings: &OidcSettings) -> Result<Option<Self>, String> {
+    pub fn from_settings(settings: &OidcSettings) -> Result<Option<Self>, OidcError> {
         if settings.issuer.trim().is_empty() {
             return Ok(None);
         }
-        let invalid = |key: &str, reason: &str| format!("invalid configuration: `auth.oidc.{key}` {reason}");
+        let invalid = |key: &'static str, reason: &'static str| OidcError::Invalid { key, reason };
         if settings.audiences.is_empty() {
             return Err(invalid("audiences", "must name at least one audience"));
         }
@@ -128,22 +167,27 @@ impl Verifier {
 
     /// Re-reads the key set if its file changed (a key rotation at the issuer). One that does not read leaves the
     /// keys as they were. A key set from a URL is fetched by [`Verifier::fetch`] instead.
-    pub fn reload(&self) -> Result<bool, String> {
+    pub fn reload(&self) -> Result<bool, OidcError> {
         let KeySetSource::File(path) = &self.source else {
             return Ok(false);
         };
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("auth.oidc.jwks_file: cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).map_err(|source| OidcError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.install(&bytes, &path.display().to_string())
     }
 
     /// Fetches the key set from its URL (within 10 s, at most 1 MiB) and installs it if it changed. One that does
     /// not fetch or parse leaves the keys as they were.
-    pub async fn fetch(&self, client: &reqwest::Client) -> Result<bool, String> {
+    pub async fn fetch(&self, client: &reqwest::Client) -> Result<bool, OidcError> {
         let KeySetSource::Url(url) = &self.source else {
             return Ok(false);
         };
-        let failed = |e: &dyn std::fmt::Display| format!("auth.oidc.jwks_url: cannot fetch {url}: {e}");
+        let failed = |e: &dyn std::fmt::Display| OidcError::Fetch {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
         let response = client
             .get(url)
             .timeout(std::time::Duration::from_secs(10))
@@ -167,7 +211,7 @@ impl Verifier {
     }
 
     /// Installs a key set read from `origin` if it differs from the one in use.
-    fn install(&self, bytes: &[u8], origin: &str) -> Result<bool, String> {
+    fn install(&self, bytes: &[u8], origin: &str) -> Result<bool, OidcError> {
         let fingerprint: [u8; 32] = Sha256::digest(bytes).into();
         let mut known = self
             .fingerprint
@@ -291,19 +335,20 @@ impl Verifier {
     }
 }
 
-fn read_jwks(path: &std::path::Path) -> Result<(JwkSet, [u8; 32]), String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "invalid configuration: `auth.oidc.jwks_file` cannot read {}: {e}",
-            path.display()
-        )
+fn read_jwks(path: &std::path::Path) -> Result<(JwkSet, [u8; 32]), OidcError> {
+    let bytes = std::fs::read(path).map_err(|source| OidcError::Unreadable {
+        path: path.display().to_string(),
+        source,
     })?;
     let fingerprint = Sha256::digest(&bytes).into();
     Ok((parse_jwks(&bytes, &path.display().to_string())?, fingerprint))
 }
 
-fn parse_jwks(bytes: &[u8], origin: &str) -> Result<JwkSet, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("auth.oidc: {origin} is not a JSON Web Key Set: {e}"))
+fn parse_jwks(bytes: &[u8], origin: &str) -> Result<JwkSet, OidcError> {
+    serde_json::from_slice(bytes).map_err(|source| OidcError::NotAKeySet {
+        origin: origin.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

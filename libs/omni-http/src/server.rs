@@ -18,8 +18,20 @@ use crate::auth::ApiKeys;
 use crate::authz::Table;
 use crate::errors::{ApiError, Code};
 
-/// An async check that resolves to `Err(reason)` when a dependency is not usable.
-pub type CheckFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+/// Why a dependency is not usable, as `/health/ready` shows it to a caller with a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unready(String);
+
+impl Unready {
+    /// A dependency failed its check, for this reason.
+    pub fn because(reason: impl std::fmt::Display) -> Self {
+        Self(reason.to_string())
+    }
+}
+
+/// An async check that resolves to `Err` when a dependency is not usable.
+pub type CheckFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), Unready>> + Send>> + Send + Sync>;
 
 /// A named dependency check for `/health/ready`.
 #[derive(Clone)]
@@ -35,7 +47,7 @@ impl ReadinessCheck {
     pub fn new<F, Fut>(name: &'static str, f: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), Unready>> + Send + 'static,
     {
         Self {
             name,
@@ -73,7 +85,7 @@ pub const READINESS_REUSE: Duration = Duration::from_secs(1);
 
 /// The outcome of every readiness check: `(name, "ok" or the reason)`.
 #[derive(Debug, Clone)]
-pub struct Readiness(Vec<(&'static str, Result<(), String>)>);
+pub struct Readiness(Vec<(&'static str, Result<(), Unready>)>);
 
 /// Starts the HTTP server on `listener`. Signals are left to the caller (`omni_runtime::ServiceContext`), which stops
 /// the server gracefully on shutdown.
@@ -251,7 +263,7 @@ async fn ready(shell: web::Data<Shell>, req: actix_web::HttpRequest) -> HttpResp
             .map(|(name, r)| {
                 (
                     name.to_owned(),
-                    serde_json::Value::String(r.err().unwrap_or_else(|| "ok".to_owned())),
+                    serde_json::Value::String(r.err().map_or_else(|| "ok".to_owned(), |e| e.to_string())),
                 )
             })
             .collect();
@@ -270,7 +282,7 @@ async fn check_readiness(checks: &[ReadinessCheck]) -> Readiness {
     let checks = checks.iter().map(|c| async move {
         let outcome = tokio::time::timeout(Duration::from_secs(3), (c.check)())
             .await
-            .unwrap_or_else(|_| Err("timed out after 3 s".to_owned()));
+            .unwrap_or_else(|_| Err(Unready::because("timed out after 3 s")));
         (c.name, outcome)
     });
     Readiness(futures::future::join_all(checks).await)

@@ -21,7 +21,7 @@ impl EmbeddedKafka {
     /// Starts the cluster on its own thread (the mock handle is not `Send`) and creates the topics.
     pub fn start(topics: &TopicNames) -> Result<Self> {
         let names: Vec<String> = topics.all_physical().into_iter().map(|(name, _)| name).collect();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<std::result::Result<String, Error>>();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("omni-embedded-kafka".into())
@@ -29,13 +29,13 @@ impl EmbeddedKafka {
                 let cluster = match MockCluster::new(1) {
                     Ok(cluster) => cluster,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(e.to_string()));
+                        let _ = ready_tx.send(Err(Error::Client(e)));
                         return;
                     }
                 };
                 for name in &names {
                     if let Err(e) = cluster.create_topic(name, DEFAULT_PARTITIONS, 1) {
-                        let _ = ready_tx.send(Err(format!("cannot create topic {name}: {e}")));
+                        let _ = ready_tx.send(Err(Error::Client(e)));
                         return;
                     }
                 }
@@ -48,14 +48,10 @@ impl EmbeddedKafka {
                 bootstrap: "embedded".into(),
                 reason: e.to_string(),
             })?;
-        let bootstrap = ready_rx
-            .recv()
-            .map_err(|e| e.to_string())
-            .and_then(|r| r)
-            .map_err(|reason| Error::Unreachable {
-                bootstrap: "embedded".into(),
-                reason,
-            })?;
+        let bootstrap = ready_rx.recv().map_err(|e| Error::Unreachable {
+            bootstrap: "embedded".into(),
+            reason: e.to_string(),
+        })??;
         Ok(Self {
             bootstrap,
             stop: Some(stop_tx),

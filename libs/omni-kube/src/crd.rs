@@ -76,14 +76,14 @@ fn enabled() -> bool {
 }
 
 /// The rule id a resource stands for: its name, which must be a valid policy code.
-fn rule_id(name: Option<&String>) -> Result<PolicyId, String> {
-    let name = name.ok_or("metadata.name: missing")?;
-    PolicyId::parse(name).map_err(|e| format!("metadata.name: {e}"))
+fn rule_id(name: Option<&String>) -> Result<PolicyId, crate::Error> {
+    let name = name.ok_or_else(|| crate::Error::InvalidResource("metadata.name: missing".into()))?;
+    PolicyId::parse(name).map_err(|e| crate::Error::InvalidResource(format!("metadata.name: {e}")))
 }
 
 impl BufferPolicy {
     /// The rule this resource describes (checked by allocation like any other).
-    pub fn to_spec(&self) -> Result<PolicySpec, String> {
+    pub fn to_spec(&self) -> Result<PolicySpec, crate::Error> {
         let spec = self.spec.clone();
         Ok(PolicySpec {
             id: rule_id(self.metadata.name.as_ref())?,
@@ -98,7 +98,7 @@ impl BufferPolicy {
 
 impl RoutingPolicy {
     /// The rule this resource describes, checked.
-    pub fn to_rule(&self) -> Result<RoutingRule, String> {
+    pub fn to_rule(&self) -> Result<RoutingRule, crate::Error> {
         let spec = self.spec.clone();
         let rule = RoutingRule {
             id: rule_id(self.metadata.name.as_ref())?,
@@ -107,7 +107,8 @@ impl RoutingPolicy {
             when: spec.when,
             effect: spec.effect,
         };
-        rule.check()?;
+        rule.check()
+            .map_err(|e| crate::Error::InvalidResource(e.to_string()))?;
         Ok(rule)
     }
 }
@@ -176,7 +177,7 @@ mod tests {
             "spec": { "effect": { "max_distance_km": 0 } }
         }))
         .expect("parses");
-        assert!(bad.to_rule().unwrap_err().contains("max_distance_km"));
+        assert!(bad.to_rule().unwrap_err().to_string().contains("max_distance_km"));
     }
 
     #[test]

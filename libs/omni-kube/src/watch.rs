@@ -106,11 +106,11 @@ where
 
 /// A client for watching `namespace` (`policies.kubernetes_namespace`): from the pod's service account, or
 /// `KUBECONFIG` / `~/.kube/config` outside a cluster. The error names the setting, for a failed start.
-pub async fn client(namespace: &str) -> Result<kube::Client, String> {
-    kube::Client::try_default().await.map_err(|e| {
-        format!(
-            "policies.kubernetes_namespace is `{namespace}` but there is no Kubernetes API to watch \
-             (in-cluster service account or KUBECONFIG): {e}"
-        )
-    })
+pub async fn client(namespace: &str) -> Result<kube::Client, crate::Error> {
+    kube::Client::try_default()
+        .await
+        .map_err(|source| crate::Error::NoApi {
+            namespace: namespace.to_owned(),
+            source,
+        })
 }

@@ -15,6 +15,7 @@ use omni_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 
 use omni_http::ApiKeys;
+use omni_http::Unready;
 use omni_http::server::{ReadinessCheck, Shell};
 
 /// Why a service could not start or stopped with an error.
@@ -29,6 +30,9 @@ pub enum Error {
     /// The database failed at start.
     #[error(transparent)]
     Db(#[from] omni_db::Error),
+    /// The API keys or the OIDC settings are refused.
+    #[error(transparent)]
+    Keys(#[from] omni_http::auth::KeysError),
     /// A service-specific start-up step failed.
     #[error("{0}")]
     Startup(String),
@@ -104,8 +108,7 @@ impl ServiceContext {
     where
         F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     {
-        let keys = ApiKeys::from_settings(&self.settings.auth, &self.settings.orders.partners)
-            .map_err(Error::Startup)?;
+        let keys = ApiKeys::from_settings(&self.settings.auth, &self.settings.orders.partners)?;
         let keys_for_jwks = keys.oidc().filter(|o| o.remote().is_some()).cloned();
         let key_watch = watch_keys(
             keys.clone(),
@@ -182,7 +185,7 @@ fn db_check(db: &Db) -> ReadinessCheck {
     let db = db.clone();
     ReadinessCheck::new("database", move || {
         let db = db.clone();
-        async move { db.ping().await.map_err(|e| e.to_string()) }
+        async move { db.ping().await.map_err(Unready::because) }
     })
 }
 
@@ -195,7 +198,7 @@ fn kafka_check(producer: &Producer) -> ReadinessCheck {
             producer
                 .ping(Duration::from_secs(2))
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(Unready::because)
         }
     })
 }

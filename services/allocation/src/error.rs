@@ -10,6 +10,12 @@ pub enum HoldFailure {
     /// The request breaks a rule; the message names the field.
     #[error("{0}")]
     Invalid(String),
+    /// The request names a SKU or location the catalog never announced; the message names which.
+    #[error("{0}")]
+    UnknownReference(String),
+    /// A stored reservation does not read back as a valid one.
+    #[error("stored reservation is corrupt: {0}")]
+    Corrupt(String),
     /// No such reservation.
     #[error("reservation {0} not found")]
     NotFound(String),
@@ -78,6 +84,10 @@ impl From<HoldFailure> for HandlerError {
             HoldFailure::Db(e) => e.into(),
             // The hold store is being rebuilt or unreachable: every message needs it.
             HoldFailure::Unavailable(_) => HandlerError::Unavailable(e.to_string()),
+            HoldFailure::Invalid(reason) | HoldFailure::UnknownReference(reason) => {
+                HandlerError::Permanent(reason)
+            }
+            HoldFailure::Corrupt(_) => HandlerError::Permanent(e.to_string()),
             other => HandlerError::Transient(other.to_string()),
         }
     }
@@ -88,6 +98,52 @@ impl From<MovementError> for HandlerError {
         match e {
             MovementError::UnknownReference(reason) => HandlerError::Permanent(reason),
             MovementError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Why the policies in force could not be loaded, synced or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The policy file cannot be read.
+    #[error("policies.file: cannot read {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policy file is refused as a whole; the source names the rule and field.
+    #[error("policies.file {path}: {source}")]
+    InvalidFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        #[source]
+        source: crate::domain::policy::InvalidPolicy,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+/// Why the hold store could not be rebuilt from the ledger or reconciled with it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Db(omni_db::Error),
+    /// The hold store could not be read or loaded.
+    #[error("hold store: {0}")]
+    Holds(#[source] crate::holds::HoldError),
+}
+
+impl From<PolicyError> for HandlerError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Db(e) => e.into(),
+            other => HandlerError::Transient(other.to_string()),
         }
     }
 }

@@ -109,7 +109,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_runtime::Result<
         namespace => Some((
             omni_kube::watch::client(namespace)
                 .await
-                .map_err(omni_runtime::Error::Startup)?,
+                .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?,
             namespace.to_owned(),
         )),
     };
@@ -163,7 +163,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_runtime::Result<
         let holds = state.holds.clone();
         ReadinessCheck::new("holds", move || {
             let holds = holds.clone();
-            async move { holds.ping().await.map_err(|e| e.to_string()) }
+            async move { holds.ping().await.map_err(omni_http::Unready::because) }
         })
     };
     let ctx_shutdown = ctx.shutdown.clone();

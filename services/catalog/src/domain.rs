@@ -2,8 +2,19 @@
 
 use omni_contracts::api::{Location, SkuRecord};
 
+/// A record that breaks a catalog rule; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<&str> for Invalid {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
+
 /// Checks what the wire types cannot: names, time zones, capability lists, tags.
-pub fn check_location(location: &Location) -> Result<(), String> {
+pub fn check_location(location: &Location) -> Result<(), Invalid> {
     if location.name.trim().is_empty() || location.name.len() > 200 {
         return Err("name: must be 1 to 200 characters".into());
     }
@@ -15,9 +26,9 @@ pub fn check_location(location: &Location) -> Result<(), String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
     if !tz_shaped {
-        return Err(format!(
+        return Err(Invalid(format!(
             "timezone: `{tz}` is not an IANA zone name such as `Europe/Berlin`"
-        ));
+        )));
     }
     if let Some(region) = &location.region
         && (region.is_empty()
@@ -26,9 +37,9 @@ pub fn check_location(location: &Location) -> Result<(), String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
     {
-        return Err(format!(
+        return Err(Invalid(format!(
             "region: `{region}` must be 1 to 64 letters, digits, '-', '_' or '.'"
-        ));
+        )));
     }
     if location.capabilities.is_empty() {
         return Err("capabilities: must name at least one of ship, pickup, curbside".into());
@@ -45,7 +56,7 @@ pub fn check_location(location: &Location) -> Result<(), String> {
 }
 
 /// Checks a SKU's title and tags.
-pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
+pub fn check_sku(sku: &SkuRecord) -> Result<(), Invalid> {
     if sku.title.trim().is_empty() || sku.title.len() > 500 {
         return Err("title: must be 1 to 500 characters".into());
     }
@@ -59,7 +70,7 @@ pub fn check_sku(sku: &SkuRecord) -> Result<(), String> {
         return Err("price.amount_minor: must not be negative".into());
     }
     if let Some(bad) = sku.tags.iter().find(|t| t.is_empty() || t.len() > 64) {
-        return Err(format!("tags: `{bad}` must be 1 to 64 characters"));
+        return Err(Invalid(format!("tags: `{bad}` must be 1 to 64 characters")));
     }
     Ok(())
 }
@@ -93,6 +104,6 @@ mod tests {
     fn a_made_up_timezone_is_rejected() {
         let mut l = warehouse(vec![Capability::Ship]);
         l.timezone = "somewhere nice".into();
-        assert!(check_location(&l).unwrap_err().starts_with("timezone"));
+        assert!(check_location(&l).unwrap_err().0.starts_with("timezone"));
     }
 }

@@ -6,8 +6,8 @@ use omni_http::{ApiError, Code};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A business check failed; the message names the field.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::Invalid),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] omni_db::Error),
@@ -22,7 +22,7 @@ impl From<diesel::result::Error> for Error {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
+            Error::Invalid(reason) => ApiError::new(Code::InvalidBody, reason.0),
             Error::Db(e) => e.into(),
         }
     }

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod db;
 pub mod domain;
+pub mod error;
 pub mod events;
 pub mod routes;
 
@@ -64,7 +65,9 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     ));
     if let Some(path) = rules.file.clone() {
         // A bad routing file stops the start, naming the rule and field.
-        rules.sync_file(&path).map_err(omni_runtime::Error::Startup)?;
+        rules
+            .sync_file(&path)
+            .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?;
     }
     let mut background: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
         vec![Box::pin(app::routing_rules::keep_file_current(
@@ -76,7 +79,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     if !namespace.is_empty() {
         let client = omni_kube::watch::client(namespace)
             .await
-            .map_err(omni_runtime::Error::Startup)?;
+            .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?;
         tracing::info!(namespace, "Watching RoutingPolicy resources.");
         background.push(Box::pin(app::routing_rules::watch_kubernetes(
             rules.clone(),

@@ -5,8 +5,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
     /// It breaks a business rule; the message names the field.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::Invalid),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] omni_db::Error),

@@ -13,7 +13,9 @@ use omni_db::DbConnection;
 
 use crate::app::State;
 use crate::db::{catalog, ledger, policies};
+use crate::domain::policy::InvalidPolicy;
 use crate::domain::policy::{CompiledPolicy, PolicySet};
+use crate::error::PolicyError;
 
 /// Most SKUs re-published in one transaction.
 const REPUBLISH_BATCH: usize = 200;
@@ -69,7 +71,7 @@ pub fn compile(stored: Vec<omni_contracts::policies::Policy>) -> PolicySet {
 
 /// Loads the rules from the database if they changed since the last load, and re-publishes the availability of
 /// every SKU a changed rule concerns. Returns how many SKUs were re-published.
-pub async fn reload(state: &State) -> Result<usize, String> {
+pub async fn reload(state: &State) -> Result<usize, PolicyError> {
     let known = *state.policies.revision.lock().unwrap_or_else(|p| p.into_inner());
     let loaded = state
         .db
@@ -80,8 +82,7 @@ pub async fn reload(state: &State) -> Result<usize, String> {
             }
             Ok(Some((revision, policies::all(conn)?)))
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let Some((revision, stored)) = loaded else {
         return Ok(0);
     };
@@ -111,9 +112,11 @@ pub async fn reload(state: &State) -> Result<usize, String> {
 
 /// Reads the policy file and, if its content changed, brings the database's file policies in line with it:
 /// all of the file or none of it (a bad file changes nothing and is logged with the rule and field at fault).
-pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
-    let content = std::fs::read_to_string(path)
-        .map_err(|e| format!("policies.file: cannot read {}: {e}", path.display()))?;
+pub async fn sync_file(state: &State, path: &Path) -> Result<bool, PolicyError> {
+    let content = std::fs::read_to_string(path).map_err(|source| PolicyError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    })?;
     if state
         .policies
         .file_content
@@ -124,15 +127,17 @@ pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
     {
         return Ok(false);
     }
-    let file = parse_file(&content).map_err(|e| format!("policies.file {}: {e}", path.display()))?;
+    let file = parse_file(&content).map_err(|source| PolicyError::InvalidFile {
+        path: path.display().to_string(),
+        source,
+    })?;
     let by = format!("file:{}", path.display());
     state
         .db
         .transaction(move |conn| -> Result<(), omni_db::Error> {
             apply_source(conn, &file.policies, PolicySource::File, &by)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     *state
         .policies
         .file_content
@@ -142,14 +147,18 @@ pub async fn sync_file(state: &State, path: &Path) -> Result<bool, String> {
 }
 
 /// Parses and checks a policy file: JSON `{"policies": [...]}`, unique ids, every rule valid.
-pub fn parse_file(content: &str) -> Result<PolicyFile, String> {
-    let file: PolicyFile = serde_json::from_str(content).map_err(|e| e.to_string())?;
+pub fn parse_file(content: &str) -> Result<PolicyFile, InvalidPolicy> {
+    let file: PolicyFile = serde_json::from_str(content).map_err(|e| InvalidPolicy(e.to_string()))?;
     let mut seen = BTreeSet::new();
     for (i, spec) in file.policies.iter().enumerate() {
         if !seen.insert(spec.id.clone()) {
-            return Err(format!("policies[{i}].id: `{}` appears twice", spec.id));
+            return Err(InvalidPolicy(format!(
+                "policies[{i}].id: `{}` appears twice",
+                spec.id
+            )));
         }
-        crate::domain::policy::check(spec).map_err(|e| format!("policies[{i}] (`{}`).{e}", spec.id))?;
+        crate::domain::policy::check(spec)
+            .map_err(|e| InvalidPolicy(format!("policies[{i}] (`{}`).{e}", spec.id)))?;
     }
     Ok(file)
 }
@@ -209,14 +218,19 @@ pub async fn sync_kubernetes(
     state: &State,
     namespace: &str,
     resources: Vec<omni_kube::BufferPolicy>,
-) -> Result<usize, String> {
+) -> Result<usize, PolicyError> {
     let specs: Vec<_> = resources
         .iter()
         .filter_map(|resource| {
             let name = resource.metadata.name.clone().unwrap_or_default();
             resource
                 .to_spec()
-                .and_then(|spec| crate::domain::policy::check(&spec).map(|()| spec))
+                .map_err(|e| e.to_string())
+                .and_then(|spec| {
+                    crate::domain::policy::check(&spec)
+                        .map(|()| spec)
+                        .map_err(|e| e.to_string())
+                })
                 .map_err(|e| tracing::error!(resource = %name, namespace, error = %e, "BufferPolicy is not a valid rule; ignored."))
                 .ok()
         })
@@ -228,8 +242,7 @@ pub async fn sync_kubernetes(
         .transaction(move |conn| -> Result<(), omni_db::Error> {
             apply_source(conn, &specs, PolicySource::Kubernetes, &by)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     reload(state).await?;
     Ok(applied)
 }
@@ -237,14 +250,13 @@ pub async fn sync_kubernetes(
 /// Outside Kubernetes mode no resource is watched, so no rule comes from one: policies a Kubernetes-mode run left
 /// behind are deleted (audited), as if their resources were. Without this they would stay in force and, being
 /// managed by a source that is gone, could not be changed or removed at all.
-pub async fn retire_kubernetes(state: &State) -> Result<(), String> {
+pub async fn retire_kubernetes(state: &State) -> Result<(), PolicyError> {
     state
         .db
         .transaction(move |conn| -> Result<(), omni_db::Error> {
             apply_source(conn, &[], PolicySource::Kubernetes, "kubernetes mode off")
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     reload(state).await.map(|_| ())
 }
 
@@ -284,7 +296,7 @@ pub async fn watch_kubernetes(
 
 /// Re-publishes availability where a rule's time window, dates or weather condition turned on or off since the
 /// last check. Returns how many SKUs were re-published.
-pub async fn check_schedule(state: &State) -> Result<usize, String> {
+pub async fn check_schedule(state: &State) -> Result<usize, PolicyError> {
     let set = state.policies.current();
     if !set.iter().any(|p| p.is_scheduled()) {
         state
@@ -295,11 +307,7 @@ pub async fn check_schedule(state: &State) -> Result<usize, String> {
             .clear();
         return Ok(0);
     }
-    let facts = state
-        .db
-        .run(catalog::location_facts)
-        .await
-        .map_err(|e| e.to_string())?;
+    let facts = state.db.run(catalog::location_facts).await?;
     let now = Utc::now();
     let states: BTreeMap<LocationId, BTreeSet<PolicyId>> = facts
         .iter()
@@ -339,7 +347,7 @@ pub async fn check_schedule(state: &State) -> Result<usize, String> {
 }
 
 /// Re-publishes the availability of every SKU in the ledger that one of `changed` concerns.
-async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Result<usize, String> {
+async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Result<usize, PolicyError> {
     if changed.is_empty() {
         return Ok(0);
     }
@@ -357,13 +365,12 @@ async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Resul
                 })
                 .collect())
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     republish(state, skus).await
 }
 
 /// Publishes the current availability of `skus` again (marks them for the publisher, in bounded transactions).
-pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
+pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, PolicyError> {
     let count = skus.len();
     for batch in skus.chunks(REPUBLISH_BATCH) {
         let batch = batch.to_vec();
@@ -375,8 +382,7 @@ pub async fn republish(state: &State, skus: Vec<Sku>) -> Result<usize, String> {
                 }
                 Ok(())
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     }
     if count > 0 {
         state.changed();

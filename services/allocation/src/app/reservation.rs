@@ -21,7 +21,7 @@ pub const MAX_LINES: usize = 100;
 pub const MAX_TTL_SECONDS: u32 = 86_400;
 
 fn corrupt(e: omni_contracts::ContractError) -> HoldFailure {
-    HoldFailure::Invalid(format!("stored reservation is corrupt: {e}"))
+    HoldFailure::Corrupt(e.to_string())
 }
 
 fn api_lines(lines: &[(String, i64)]) -> Result<Vec<ReservationLine>, HoldFailure> {
@@ -155,7 +155,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             quantity: l.quantity,
         })
         .collect();
-    let lines = crate::domain::merge_lines(&wanted).map_err(HoldFailure::Invalid)?;
+    let lines = crate::domain::merge_lines(&wanted).map_err(|e| HoldFailure::Invalid(e.to_string()))?;
     let candidates = match candidates(state, id, request.location_id.clone(), lines.clone()).await? {
         Candidates::Placed(placed) => return Ok((view_group(&id.to_string(), &placed)?, false)),
         Candidates::Locations(locations) => locations,
@@ -357,11 +357,11 @@ async fn candidates(
             }
             let skus: Vec<&Sku> = lines.iter().map(|l| &l.sku).collect();
             if let Some(sku) = catalog::first_unknown_sku(conn, &skus)? {
-                return Err(HoldFailure::Invalid(format!("sku: unknown SKU `{sku}`")));
+                return Err(HoldFailure::UnknownReference(format!("sku: unknown SKU `{sku}`")));
             }
             if let Some(location) = requested {
                 if !catalog::location_known(conn, &location)? {
-                    return Err(HoldFailure::Invalid(format!(
+                    return Err(HoldFailure::UnknownReference(format!(
                         "location_id: unknown location `{location}`"
                     )));
                 }

@@ -5,14 +5,15 @@ use std::sync::atomic::Ordering;
 
 use super::State;
 use crate::db;
+use crate::error::SyncError;
 use crate::holds;
 
 impl State {
-    pub(crate) async fn rebuild(&self) -> Result<(), String> {
+    pub(crate) async fn rebuild(&self) -> Result<(), SyncError> {
         let _exclusive = self.changes.write().await;
         self.stale.store(false, Ordering::SeqCst);
         let snapshot = self.ledger_snapshot().await?;
-        self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
+        self.holds.load(&snapshot).await.map_err(SyncError::Holds)?;
         tracing::info!(
             levels = snapshot.on_hand.len(),
             holds = snapshot.holds.len(),
@@ -21,7 +22,7 @@ impl State {
         Ok(())
     }
 
-    async fn ledger_snapshot(&self) -> Result<holds::Snapshot, String> {
+    async fn ledger_snapshot(&self) -> Result<holds::Snapshot, SyncError> {
         self.db
             .run(|conn| -> omni_db::Result<holds::Snapshot> {
                 let on_hand = db::ledger::all_levels(conn)?;
@@ -36,12 +37,12 @@ impl State {
                 Ok(holds::Snapshot { on_hand, holds })
             })
             .await
-            .map_err(|e| e.to_string())
+            .map_err(SyncError::Db)
     }
 
     /// Compares every level in the hold store with the ledger while no change is in flight, and reloads the
     /// store if any differs. Returns how many (location, SKU) levels differed.
-    pub async fn reconcile(&self) -> Result<usize, String> {
+    pub async fn reconcile(&self) -> Result<usize, SyncError> {
         let _exclusive = self.changes.write().await;
         let snapshot = self.ledger_snapshot().await?;
         let expected = snapshot.expected_levels();
@@ -58,7 +59,7 @@ impl State {
                 .holds
                 .location_levels(&location_id)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(SyncError::Holds)?;
             for ((_, sku), want) in expected
                 .range((location.clone(), String::new())..)
                 .take_while(|((l, _), _)| l == location)
@@ -71,7 +72,7 @@ impl State {
             }
         }
         if diverged > 0 {
-            self.holds.load(&snapshot).await.map_err(|e| e.to_string())?;
+            self.holds.load(&snapshot).await.map_err(SyncError::Holds)?;
             tracing::warn!(diverged, "Hold store repaired from the ledger.");
         }
         Ok(diverged)

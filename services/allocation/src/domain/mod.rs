@@ -37,7 +37,7 @@ pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i
 }
 
 /// Merges lines on the same SKU, so two lines of one order can never each pass the stock check alone.
-pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, String> {
+pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, omni_contracts::ContractError> {
     let mut by_sku: BTreeMap<&Sku, i64> = BTreeMap::new();
     for line in lines {
         *by_sku.entry(&line.sku).or_default() += i64::from(line.quantity);
@@ -45,12 +45,10 @@ pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, String> {
     by_sku
         .into_iter()
         .map(|(sku, q)| {
-            Quantity::new(q)
-                .map(|quantity| HoldLine {
-                    sku: sku.clone(),
-                    quantity,
-                })
-                .map_err(|e| e.to_string())
+            Quantity::new(q).map(|quantity| HoldLine {
+                sku: sku.clone(),
+                quantity,
+            })
         })
         .collect()
 }

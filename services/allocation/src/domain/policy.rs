@@ -95,9 +95,20 @@ pub struct CompiledPolicy {
     window: Option<(NaiveTime, NaiveTime)>,
 }
 
+/// A policy that breaks a rule; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidPolicy(pub String);
+
+impl From<&str> for InvalidPolicy {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
+
 impl CompiledPolicy {
     /// Checks and compiles a rule.
-    pub fn new(spec: PolicySpec, version: i64) -> Result<Self, String> {
+    pub fn new(spec: PolicySpec, version: i64) -> Result<Self, InvalidPolicy> {
         check(&spec)?;
         let window = match &spec.when.local_time {
             Some(w) => Some((
@@ -183,23 +194,29 @@ impl CompiledPolicy {
     }
 }
 
-fn parse_time(field: &str, raw: &str) -> Result<NaiveTime, String> {
+fn parse_time(field: &str, raw: &str) -> Result<NaiveTime, InvalidPolicy> {
     NaiveTime::parse_from_str(raw, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(raw, "%H:%M:%S"))
-        .map_err(|_| format!("{field}: `{raw}` is not a time of day such as `18:00` or `18:00:30`"))
+        .map_err(|_| {
+            InvalidPolicy(format!(
+                "{field}: `{raw}` is not a time of day such as `18:00` or `18:00:30`"
+            ))
+        })
 }
 
 /// The checks every rule passes wherever it comes from: no empty lists (they could never match), sane
 /// amounts, windows and ranges that are not empty, nothing that contradicts itself.
-pub fn check(spec: &PolicySpec) -> Result<(), String> {
+pub fn check(spec: &PolicySpec) -> Result<(), InvalidPolicy> {
     if spec.description.len() > MAX_DESCRIPTION {
-        return Err(format!("description: at most {MAX_DESCRIPTION} characters"));
+        return Err(InvalidPolicy(format!(
+            "description: at most {MAX_DESCRIPTION} characters"
+        )));
     }
     if spec.priority.abs() > MAX_PRIORITY {
-        return Err(format!(
+        return Err(InvalidPolicy(format!(
             "priority: must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {}",
             spec.priority
-        ));
+        )));
     }
     check_conditions(&spec.when)?;
     match &spec.effect {
@@ -224,13 +241,13 @@ pub fn check(spec: &PolicySpec) -> Result<(), String> {
     Ok(())
 }
 
-fn check_conditions(when: &Conditions) -> Result<(), String> {
-    fn non_empty<T>(field: &str, list: &Option<Vec<T>>) -> Result<(), String> {
+fn check_conditions(when: &Conditions) -> Result<(), InvalidPolicy> {
+    fn non_empty<T>(field: &str, list: &Option<Vec<T>>) -> Result<(), InvalidPolicy> {
         match list {
-            Some(l) if l.is_empty() => Err(format!(
+            Some(l) if l.is_empty() => Err(InvalidPolicy(format!(
                 "{field}: an empty list can never match; leave it out to match all"
-            )),
-            Some(l) if l.len() > 1_000 => Err(format!("{field}: at most 1,000 entries")),
+            ))),
+            Some(l) if l.len() > 1_000 => Err(InvalidPolicy(format!("{field}: at most 1,000 entries"))),
             _ => Ok(()),
         }
     }
@@ -247,7 +264,9 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
             .flatten()
             .find(|t| t.trim().is_empty() || t.len() > 64)
         {
-            return Err(format!("{field}: `{bad}` must be 1 to 64 characters"));
+            return Err(InvalidPolicy(format!(
+                "{field}: `{bad}` must be 1 to 64 characters"
+            )));
         }
     }
     if let Some(w) = &when.local_time {
@@ -262,17 +281,17 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
     if let Some(d) = &when.dates
         && d.from > d.to
     {
-        return Err(format!(
+        return Err(InvalidPolicy(format!(
             "when.dates: `from` ({}) is after `to` ({})",
             d.from, d.to
-        ));
+        )));
     }
     if let Some(v) = &when.velocity {
         if v.window_minutes == 0 || v.window_minutes > MAX_VELOCITY_WINDOW_MINUTES {
-            return Err(format!(
+            return Err(InvalidPolicy(format!(
                 "when.velocity.window_minutes: 1 to {MAX_VELOCITY_WINDOW_MINUTES}, got {}",
                 v.window_minutes
-            ));
+            )));
         }
         if v.units == 0 {
             return Err("when.velocity.units: at least 1 (0 would always match; leave velocity out)".into());
@@ -281,15 +300,20 @@ fn check_conditions(when: &Conditions) -> Result<(), String> {
     Ok(())
 }
 
-fn check_amount(field: &str, amount: omni_contracts::policies::Amount, min: u32) -> Result<(), String> {
+fn check_amount(
+    field: &str,
+    amount: omni_contracts::policies::Amount,
+    min: u32,
+) -> Result<(), InvalidPolicy> {
     use omni_contracts::policies::Amount;
     match amount {
-        Amount::Units(u) if u < min || u > MAX_UNITS => {
-            Err(format!("{field}.units: {min} to {MAX_UNITS}, got {u}"))
-        }
-        Amount::Percent(p) if p < min.max(1) || p > 100 => {
-            Err(format!("{field}.percent: {} to 100, got {p}", min.max(1)))
-        }
+        Amount::Units(u) if u < min || u > MAX_UNITS => Err(InvalidPolicy(format!(
+            "{field}.units: {min} to {MAX_UNITS}, got {u}"
+        ))),
+        Amount::Percent(p) if p < min.max(1) || p > 100 => Err(InvalidPolicy(format!(
+            "{field}.percent: {} to 100, got {p}",
+            min.max(1)
+        ))),
         _ => Ok(()),
     }
 }
@@ -301,7 +325,7 @@ pub fn check_reachable(
     spec: &PolicySpec,
     skus: &BTreeMap<String, Vec<String>>,
     locations: &BTreeMap<String, Option<String>>,
-) -> Result<(), String> {
+) -> Result<(), InvalidPolicy> {
     let when = &spec.when;
     if let Some((i, unknown)) = when
         .skus
@@ -310,7 +334,7 @@ pub fn check_reachable(
         .enumerate()
         .find(|(_, s)| !skus.contains_key(s.as_str()))
     {
-        return Err(format!("when.skus[{i}]: unknown SKU `{unknown}`"));
+        return Err(InvalidPolicy(format!("when.skus[{i}]: unknown SKU `{unknown}`")));
     }
     if let Some((i, unknown)) = when
         .locations
@@ -319,7 +343,9 @@ pub fn check_reachable(
         .enumerate()
         .find(|(_, l)| !locations.contains_key(l.as_str()))
     {
-        return Err(format!("when.locations[{i}]: unknown location `{unknown}`"));
+        return Err(InvalidPolicy(format!(
+            "when.locations[{i}]: unknown location `{unknown}`"
+        )));
     }
     let sku_ok = |sku: &str, tags: &[String]| {
         when.skus

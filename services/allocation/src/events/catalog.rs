@@ -29,9 +29,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
     if let Some(sku) = changed_sku
         && state.policies.current().iter().next().is_some()
     {
-        crate::app::policies::republish(&state, vec![sku])
-            .await
-            .map_err(HandlerError::Transient)?;
+        crate::app::policies::republish(&state, vec![sku]).await?;
     }
     Ok(())
 }

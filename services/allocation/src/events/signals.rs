@@ -24,9 +24,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         .await?;
     if kept {
         tracing::info!(location.id = %location, "Weather signal kept.");
-        crate::app::policies::check_schedule(&state)
-            .await
-            .map_err(HandlerError::Transient)?;
+        crate::app::policies::check_schedule(&state).await?;
     }
     Ok(())
 }

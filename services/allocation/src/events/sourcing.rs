@@ -81,7 +81,7 @@ async fn place(
     if state.db.run(move |conn| reservations::exists(conn, id)).await? {
         return Ok(None);
     }
-    let lines = crate::domain::merge_lines(&sourced.lines).map_err(HandlerError::Permanent)?;
+    let lines = crate::domain::merge_lines(&sourced.lines)?;
     let policies = state.policies.current();
     let keep_back = match sourced.channel {
         Some(channel) => {

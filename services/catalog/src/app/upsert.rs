@@ -16,7 +16,7 @@ pub struct RecordKind<T> {
     /// Audit action, e.g. `catalog.location.upserted`.
     pub action: &'static str,
     /// Business checks beyond the wire types.
-    pub check: fn(&T) -> Result<(), String>,
+    pub check: fn(&T) -> Result<(), crate::domain::Invalid>,
     /// Inserts or updates the record.
     pub store: fn(&mut DbConnection, &T) -> omni_db::Result<Upsert>,
     /// The record's id, for the audit entry.
@@ -36,7 +36,7 @@ pub async fn upsert<T>(
 where
     T: Clone + Serialize + Send + 'static,
 {
-    (kind.check)(&record).map_err(Error::Invalid)?;
+    (kind.check)(&record)?;
     let stored = record;
     let outcome = state
         .db

@@ -10,6 +10,8 @@ use std::time::Duration;
 use omni_contracts::routing::{RoutingFile, RoutingRule};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{InvalidRules, RulesError};
+
 /// The routing rules shared by the order consumer and the reload tasks.
 #[derive(Debug, Default)]
 pub struct RoutingRules {
@@ -49,15 +51,19 @@ impl RoutingRules {
     }
 
     /// Reads the routing file and, if its content changed, puts its rules in force. `Ok(true)`: applied.
-    pub fn sync_file(&self, path: &Path) -> Result<bool, String> {
-        let content = std::fs::read_to_string(path)
-            .map_err(|e| format!("policies.routing_file: cannot read {}: {e}", path.display()))?;
+    pub fn sync_file(&self, path: &Path) -> Result<bool, RulesError> {
+        let content = std::fs::read_to_string(path).map_err(|source| RulesError::Unreadable {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut seen = self.file_content.lock().unwrap_or_else(|p| p.into_inner());
         if seen.as_deref() == Some(content.as_str()) {
             return Ok(false);
         }
-        let rules =
-            parse_file(&content).map_err(|e| format!("policies.routing_file {}: {e}", path.display()))?;
+        let rules = parse_file(&content).map_err(|reason| RulesError::Invalid {
+            path: path.display().to_string(),
+            reason,
+        })?;
         Self::set(&self.from_file, rules);
         *seen = Some(content);
         Ok(true)
@@ -85,15 +91,18 @@ impl RoutingRules {
 }
 
 /// Parses and checks a routing file: JSON `{"rules": [...]}`, unique ids, every rule valid.
-pub fn parse_file(content: &str) -> Result<Vec<RoutingRule>, String> {
-    let file: RoutingFile = serde_json::from_str(content).map_err(|e| e.to_string())?;
+pub fn parse_file(content: &str) -> Result<Vec<RoutingRule>, InvalidRules> {
+    let file: RoutingFile = serde_json::from_str(content).map_err(|e| InvalidRules(e.to_string()))?;
     let mut seen = BTreeSet::new();
     for (i, rule) in file.rules.iter().enumerate() {
         if !seen.insert(rule.id.clone()) {
-            return Err(format!("rules[{i}].id: `{}` appears twice", rule.id));
+            return Err(InvalidRules(format!(
+                "rules[{i}].id: `{}` appears twice",
+                rule.id
+            )));
         }
         rule.check()
-            .map_err(|e| format!("rules[{i}] (`{}`).{e}", rule.id))?;
+            .map_err(|e| InvalidRules(format!("rules[{i}] (`{}`).{e}", rule.id)))?;
     }
     Ok(file.rules)
 }

@@ -28,8 +28,7 @@ pub fn accept(
     partner: Option<PartnerRef>,
     payer: Payer,
 ) -> Result<(Order, bool), AcceptError> {
-    let total_minor =
-        crate::domain::intake::check(&request, partner.is_some()).map_err(AcceptError::Invalid)?;
+    let total_minor = crate::domain::intake::check(&request, partner.is_some())?;
     let order = new_order(request.accepted(), partner, total_minor, payer);
     if !orders::insert_new(conn, [(&order, None)])?.contains(&order.id) {
         // The partner sent this order before (or a concurrent transaction stored it first): that one is the order.

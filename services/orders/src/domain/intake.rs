@@ -1,5 +1,6 @@
 //! What an order must satisfy to be accepted.
 
+use crate::domain::Invalid;
 use chrono::{DateTime, Utc};
 use omni_contracts::api::{Channel, CustomerTier, NewOrder, Tender};
 
@@ -7,15 +8,15 @@ use omni_contracts::api::{Channel, CustomerTier, NewOrder, Tender};
 pub const MAX_LINES: usize = 100;
 
 /// Checks business rules the wire types cannot express, and computes the total in minor units.
-pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
+pub fn check(order: &NewOrder, partner: bool) -> Result<i64, Invalid> {
     if order.lines.is_empty() {
         return Err("lines: an order needs at least one line".into());
     }
     if order.lines.len() > MAX_LINES {
-        return Err(format!(
+        return Err(Invalid(format!(
             "lines: at most {MAX_LINES} lines per order, got {}",
             order.lines.len()
-        ));
+        )));
     }
     if order.tenders.is_empty() {
         return Err("tenders: an order needs at least one tender".into());
@@ -45,15 +46,15 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, String> {
         .find(|t| matches!(t, Tender::Card { token } if !omni_contracts::card_data::is_vault_token(token)))
     {
         let shown: String = token.chars().take(4).collect();
-        return Err(format!(
+        return Err(Invalid(format!(
             "tenders: `{shown}…` is not a vault token; tokenize the card with the payments service first"
-        ));
+        )));
     }
     order.lines.iter().try_fold(0i64, |total, line| {
         i64::from(line.quantity)
             .checked_mul(line.unit_price_minor.minor())
             .and_then(|l| total.checked_add(l))
-            .ok_or_else(|| "lines: the order total overflows".to_owned())
+            .ok_or_else(|| Invalid::from("lines: the order total overflows"))
     })
 }
 
@@ -183,9 +184,9 @@ impl PartnerBounds {
     /// Holds `order`, taken at `now`, to these bounds: a tier it may not name or too many lines are refused
     /// (the message names the bound); a promise sooner than the earliest allowed is moved to it (an order
     /// already late is due now, not before every other).
-    pub fn apply(&self, order: &mut NewOrder, now: DateTime<Utc>) -> Result<(), String> {
+    pub fn apply(&self, order: &mut NewOrder, now: DateTime<Utc>) -> Result<(), Invalid> {
         if !self.allowed_tiers.contains(&order.customer.tier) {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "customer.tier: `{}` is not a tier this partner may name (allowed: {})",
                 order.customer.tier.as_str(),
                 self.allowed_tiers
@@ -193,14 +194,14 @@ impl PartnerBounds {
                     .map(|t| t.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
+            )));
         }
         if order.lines.len() > self.max_lines {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "lines: this partner may send at most {} lines per order, got {}",
                 self.max_lines,
                 order.lines.len()
-            ));
+            )));
         }
         let earliest = now + self.earliest_promise;
         if order.promise_by.is_none_or(|promise| promise < earliest) {
@@ -217,19 +218,19 @@ pub fn check_partner_order(
     order: &omni_contracts::api::PartnerOrder,
     standing: &PartnerStanding,
     now: DateTime<Utc>,
-) -> Result<(NewOrder, i64), String> {
+) -> Result<(NewOrder, i64), Invalid> {
     let bounds = match standing {
         PartnerStanding::Unknown => {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "partner_id: `{}` is not a registered partner",
                 order.partner_id
-            ));
+            )));
         }
         PartnerStanding::Disabled => {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "partner_id: `{}` is disabled; its orders are not taken",
                 order.partner_id
-            ));
+            )));
         }
         PartnerStanding::Enabled(bounds) => bounds,
     };
@@ -240,10 +241,10 @@ pub fn check_partner_order(
     let total = check(&new_order, true)?;
     bounds.apply(&mut new_order, now)?;
     if total != order.total_minor {
-        return Err(format!(
+        return Err(Invalid(format!(
             "total_minor: {} does not add up; the lines come to {total}",
             order.total_minor
-        ));
+        )));
     }
     Ok((new_order, total))
 }
@@ -274,11 +275,11 @@ mod tests {
     fn a_raw_card_number_as_token_is_refused_without_echoing_it() {
         let mut o = web_order();
         o["tenders"][0]["token"] = serde_json::json!("4242424242424241");
-        let err = check(&order(o), false).unwrap_err();
+        let err = check(&order(o), false).unwrap_err().0;
         assert!(!err.contains("4242424242424241"), "{err}");
         let mut o = web_order();
         o["tenders"][0]["token"] = serde_json::json!("tok_4242424242424242");
-        let err = check(&order(o), false).unwrap_err();
+        let err = check(&order(o), false).unwrap_err().0;
         assert!(
             err.contains("not a vault token") && !err.contains("4242"),
             "{err}"
@@ -289,7 +290,7 @@ mod tests {
     fn a_web_caller_cannot_claim_the_marketplace_channel() {
         let mut o = web_order();
         o["channel"] = serde_json::json!("marketplace");
-        assert!(check(&order(o), false).unwrap_err().starts_with("channel"));
+        assert!(check(&order(o), false).unwrap_err().0.starts_with("channel"));
     }
 
     fn partner_order(total: i64) -> omni_contracts::api::PartnerOrder {
@@ -313,11 +314,17 @@ mod tests {
         let now = at("2026-11-24T09:00:00Z");
         let (order, total) = check_partner_order(&partner_order(3000), &enabled, now).unwrap();
         assert_eq!((order.channel, total), (Channel::Marketplace, 3000));
-        let err = check_partner_order(&partner_order(2999), &enabled, now).unwrap_err();
+        let err = check_partner_order(&partner_order(2999), &enabled, now)
+            .unwrap_err()
+            .0;
         assert!(err.starts_with("total_minor") && err.contains("3000"), "{err}");
-        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Unknown, now).unwrap_err();
+        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Unknown, now)
+            .unwrap_err()
+            .0;
         assert!(err.contains("not a registered partner"), "{err}");
-        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Disabled, now).unwrap_err();
+        let err = check_partner_order(&partner_order(3000), &PartnerStanding::Disabled, now)
+            .unwrap_err()
+            .0;
         assert!(err.contains("disabled"), "{err}");
     }
 
@@ -345,7 +352,7 @@ mod tests {
 
         let mut vip = partner_order(3000);
         vip.customer.tier = CustomerTier::Vip;
-        let err = check_partner_order(&vip, &standing, now).unwrap_err();
+        let err = check_partner_order(&vip, &standing, now).unwrap_err().0;
         assert!(
             err.starts_with("customer.tier") && err.contains("standard"),
             "{err}"
@@ -363,7 +370,7 @@ mod tests {
         let mut two = partner_order(4500);
         two.lines.push(two.lines[0].clone());
         two.lines[1].quantity = omni_contracts::Quantity::try_from(1_i64).unwrap();
-        let err = check_partner_order(&two, &one_line, now).unwrap_err();
+        let err = check_partner_order(&two, &one_line, now).unwrap_err().0;
         assert!(err.starts_with("lines") && err.contains("at most 1"), "{err}");
     }
 

@@ -1,6 +1,7 @@
 //! The catalog as orders knows it, for a set of orders: whether each order's SKUs exist and its pickup or
 //! curbside store offers that. Loaded once per batch (`db::catalog::known_for`), checked without I/O.
 
+use crate::domain::Invalid;
 use std::collections::{HashMap, HashSet};
 
 use omni_contracts::api::{Delivery, NewOrder};
@@ -17,9 +18,9 @@ pub struct KnownCatalog {
 impl KnownCatalog {
     /// Whether the catalog has every SKU of `order` and the store it is picked up or handed over at, with that
     /// capability; the error names the field.
-    pub fn check(&self, order: &NewOrder) -> Result<(), String> {
+    pub fn check(&self, order: &NewOrder) -> Result<(), Invalid> {
         if let Some(line) = order.lines.iter().find(|l| !self.skus.contains(l.sku.as_str())) {
-            return Err(format!("lines: unknown SKU `{}`", line.sku));
+            return Err(Invalid(format!("lines: unknown SKU `{}`", line.sku)));
         }
         let (location, needs) = match &order.delivery {
             Delivery::Ship { .. } => return Ok(()),
@@ -27,10 +28,12 @@ impl KnownCatalog {
             Delivery::Curbside { location_id } => (location_id, "curbside"),
         };
         match self.locations.get(location.as_str()) {
-            None => Err(format!("delivery.location_id: unknown location `{location}`")),
-            Some(capabilities) if !capabilities.iter().any(|c| c == needs) => Err(format!(
+            None => Err(Invalid(format!(
+                "delivery.location_id: unknown location `{location}`"
+            ))),
+            Some(capabilities) if !capabilities.iter().any(|c| c == needs) => Err(Invalid(format!(
                 "delivery.location_id: `{location}` does not offer {needs}"
-            )),
+            ))),
             Some(_) => Ok(()),
         }
     }

@@ -80,7 +80,7 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     }
     let partner_order =
         crate::domain::partner_schema::parse(&incoming.payload, state.settings.max_message_bytes)
-            .map_err(HandlerError::Permanent)?;
+            .map_err(|e| HandlerError::Permanent(e.0))?;
     // Nothing card-like is stored: tenders are vault tokens, and no other field may carry a card number.
     if omni_contracts::card_data::json_strings_hold_card_number(&incoming.payload) {
         return Err(HandlerError::Permanent(
@@ -113,7 +113,7 @@ fn check(state: &State, incoming: &Incoming) -> Result<Checked, HandlerError> {
     }
     let standing = PartnerStanding::of(state.settings.partner(sender));
     let (request, total_minor) = check_partner_order(&partner_order, &standing, chrono::Utc::now())
-        .map_err(HandlerError::Permanent)?;
+        .map_err(|e| HandlerError::Permanent(e.0))?;
     Ok(Checked {
         event_id,
         partner: PartnerRef {
@@ -239,7 +239,7 @@ async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerErr
             }
             Ok(())
         }
-        Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason)),
+        Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason.0)),
         // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
         // acknowledges it as a duplicate.
         Err(AcceptError::Db(e)) => Err(e.into()),

@@ -314,7 +314,7 @@ fn regions_tiers_and_disabled_rules() {
 
 #[test]
 fn rules_that_cannot_match_or_contradict_themselves_are_refused_by_field() {
-    let refused = |v: serde_json::Value| CompiledPolicy::new(spec(v), 1).unwrap_err();
+    let refused = |v: serde_json::Value| CompiledPolicy::new(spec(v), 1).unwrap_err().0;
     let effect = json!({"hold_back": {"units": 1}});
     assert!(
         refused(json!({"id": "a", "when": {"channels": []}, "effect": effect})).starts_with("when.channels")
@@ -377,21 +377,25 @@ fn rules_naming_what_the_catalog_does_not_have_are_refused() {
     assert!(
         reach(json!({"id": "a", "when": {"skus": ["NOPE"]}, "effect": effect}))
             .unwrap_err()
+            .0
             .starts_with("when.skus[0]")
     );
     assert!(
         reach(json!({"id": "a", "when": {"locations": ["STORE-1", "NOPE"]}, "effect": effect}))
             .unwrap_err()
+            .0
             .starts_with("when.locations[1]")
     );
     assert!(
         reach(json!({"id": "a", "when": {"skus": ["CAP"], "sku_tags": ["high-demand"]}, "effect": effect}))
             .unwrap_err()
+            .0
             .starts_with("when.sku_tags")
     );
     assert!(
         reach(json!({"id": "a", "when": {"locations": ["WH"], "regions": ["berlin"]}, "effect": effect}))
             .unwrap_err()
+            .0
             .starts_with("when.regions")
     );
     assert!(

@@ -37,7 +37,7 @@ fn policy_id(raw: &str) -> Result<PolicyId, ApiError> {
 
 /// The rule passes its own checks and can match something the catalog has.
 async fn check(state: &State, spec: &PolicySpec) -> Result<(), ApiError> {
-    crate::domain::policy::check(spec).map_err(|e| ApiError::new(Code::InvalidPolicy, e))?;
+    crate::domain::policy::check(spec).map_err(|e| ApiError::new(Code::InvalidPolicy, e.0))?;
     let spec = spec.clone();
     state
         .db
@@ -48,7 +48,7 @@ async fn check(state: &State, spec: &PolicySpec) -> Result<(), ApiError> {
                 .map(|l| (l.id.to_string(), l.region))
                 .collect();
             crate::domain::policy::check_reachable(&spec, &skus, &locations)
-                .map_err(|e| ApiError::new(Code::InvalidPolicy, e))
+                .map_err(|e| ApiError::new(Code::InvalidPolicy, e.0))
         })
         .await
 }

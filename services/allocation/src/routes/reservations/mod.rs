@@ -81,14 +81,9 @@ pub(crate) async fn audit_by_person(
 impl From<HoldFailure> for ApiError {
     fn from(failure: HoldFailure) -> Self {
         match failure {
-            HoldFailure::Invalid(reason) => {
-                let code = if reason.contains("unknown") {
-                    Code::UnknownReference
-                } else {
-                    Code::InvalidBody
-                };
-                ApiError::new(code, reason)
-            }
+            HoldFailure::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
+            HoldFailure::UnknownReference(reason) => ApiError::new(Code::UnknownReference, reason),
+            e @ HoldFailure::Corrupt(_) => ApiError::internal(e),
             HoldFailure::NotFound(id) => ApiError::not_found(format!("reservation {id}")),
             e @ (HoldFailure::NotHeld { .. } | HoldFailure::WouldShorten { .. }) => {
                 ApiError::new(Code::Conflict, e.to_string())

@@ -109,7 +109,7 @@ pub async fn create_order(
             if let Some(bounds) = &bounds {
                 bounds
                     .apply(&mut request, chrono::Utc::now())
-                    .map_err(|reason| ApiError::new(Code::Forbidden, reason))?;
+                    .map_err(|reason| ApiError::new(Code::Forbidden, reason.0))?;
             }
             // A partner's HTTP order is deduplicated like its Kafka orders: by the idempotency key as its id.
             let partner = partner.map(|partner_id| PartnerRef {
@@ -117,7 +117,7 @@ pub async fn create_order(
                 partner_order_id: key.clone(),
             });
             let (order, _) = accept(conn, request, partner, payer).map_err(|e| match e {
-                AcceptError::Invalid(reason) => ApiError::new(Code::InvalidBody, reason),
+                AcceptError::Invalid(reason) => ApiError::new(Code::InvalidBody, reason.0),
                 AcceptError::Db(e) => e.into(),
             })?;
             idempotency::insert(conn, &who, &key, &hash, &order.id.to_string())?;

@@ -52,7 +52,7 @@ pub async fn create_token(
             )
         })?
         .map_err(|_| ApiError::new(Code::InvalidBody, "the body could not be read"))?;
-    let mut card_request = parse(&body).map_err(|reason| ApiError::new(Code::InvalidBody, reason))?;
+    let mut card_request = parse(&body).map_err(|reason| ApiError::new(Code::InvalidBody, reason.0))?;
     let card = Card::from_request(&card_request, chrono::Utc::now().date_naive());
     card_request.number.zeroize();
     card_request.cvc.zeroize();
@@ -85,16 +85,29 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// Reads a [`TokenizeCard`] with error messages that name fields and expected shapes, never values.
-fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
+/// A tokenization body that is refused; the message names the field, never its value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadBody(String);
+
+impl From<&str> for BadBody {
+    fn from(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
+
+fn parse(body: &[u8]) -> Result<TokenizeCard, BadBody> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        format!(
+        BadBody(format!(
             "the body is not valid JSON (line {}, column {})",
             e.line(),
             e.column()
-        )
+        ))
     })?;
     let Value::Object(mut fields) = value else {
-        return Err(format!("the body must be a JSON object with the fields {FIELDS}"));
+        return Err(BadBody(format!(
+            "the body must be a JSON object with the fields {FIELDS}"
+        )));
     };
     if fields.keys().any(|k| {
         !matches!(
@@ -102,7 +115,7 @@ fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
             "number" | "exp_month" | "exp_year" | "cvc" | "customer_id"
         )
     }) {
-        return Err(format!("unknown field: the allowed fields are {FIELDS}"));
+        return Err(BadBody(format!("unknown field: the allowed fields are {FIELDS}")));
     }
     let number = match fields.remove("number") {
         Some(Value::String(number)) => number,
@@ -114,27 +127,27 @@ fn parse(body: &[u8]) -> Result<TokenizeCard, String> {
             Some(Value::Number(n)) => n
                 .as_u64()
                 .filter(|n| *n <= max)
-                .ok_or_else(|| format!("{name}: out of range")),
-            Some(_) => Err(format!("{name}: must be an integer")),
-            None => Err(format!("{name}: missing")),
+                .ok_or_else(|| BadBody(format!("{name}: out of range"))),
+            Some(_) => Err(BadBody(format!("{name}: must be an integer"))),
+            None => Err(BadBody(format!("{name}: missing"))),
         };
     let exp_month = u8::try_from(small_integer("exp_month", &mut fields, u64::from(u8::MAX))?)
-        .map_err(|_| "exp_month: out of range".to_owned())?;
+        .map_err(|_| BadBody::from("exp_month: out of range"))?;
     let exp_year = u16::try_from(small_integer("exp_year", &mut fields, u64::from(u16::MAX))?)
-        .map_err(|_| "exp_year: out of range".to_owned())?;
+        .map_err(|_| BadBody::from("exp_year: out of range"))?;
     let cvc = match fields.remove("cvc") {
         None | Some(Value::Null) => None,
         Some(Value::String(cvc)) => Some(cvc),
         Some(_) => return Err("cvc: must be a string of 3 or 4 digits".into()),
     };
-    let customer_id = match fields.remove("customer_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(id)) => Some(
-            omni_contracts::CustomerId::parse(&id)
-                .map_err(|_| "customer_id: must be a code of letters, digits, `.`, `_` or `-`".to_owned())?,
-        ),
-        Some(_) => return Err("customer_id: must be a string".into()),
-    };
+    let customer_id =
+        match fields.remove("customer_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(omni_contracts::CustomerId::parse(&id).map_err(|_| {
+                BadBody::from("customer_id: must be a code of letters, digits, `.`, `_` or `-`")
+            })?),
+            Some(_) => return Err("customer_id: must be a string".into()),
+        };
     Ok(TokenizeCard {
         number,
         exp_month,
@@ -171,7 +184,7 @@ mod tests {
             format!(r#"{{"number":"{n}","exp_month":12,"exp_year":2030"#),
             format!(r#"["{n}"]"#),
         ] {
-            let message = parse(body.as_bytes()).unwrap_err();
+            let message = parse(body.as_bytes()).unwrap_err().0;
             assert!(!message.contains("4242"), "{body} -> {message}");
             assert!(!message.contains("987"), "{body} -> {message}");
         }
