@@ -1,12 +1,16 @@
 //! The demo data `omni dev` loads: stores and a warehouse around Berlin, a few SKUs, and stock. Loading is
 //! idempotent (fixed movement ids), so a restart does not double the stock.
 
-use omni::Service;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use omni::Client;
+use omni::client::Refused;
 use omni::wait::eventually;
+use omni::{Client, Service};
+use omni_contracts::api::{
+    Capability, Latitude, Location, LocationKind, Longitude, MovementKind, SkuRecord, StockMovement,
+};
+use omni_contracts::{LocationId, MovementId, Quantity, Sku};
 use serde_json::json;
 
 /// The demo marketplace partner (the one the published partner order examples name).
@@ -17,11 +21,11 @@ pub(crate) struct DemoLocation {
     /// Code.
     pub id: &'static str,
     name: &'static str,
-    kind: &'static str,
+    kind: LocationKind,
     lat: f64,
     lon: f64,
     region: &'static str,
-    capabilities: &'static [&'static str],
+    capabilities: &'static [Capability],
     units: i64,
 }
 
@@ -30,41 +34,41 @@ pub(crate) const LOCATIONS: &[DemoLocation] = &[
     DemoLocation {
         id: "STORE-MITTE",
         name: "Berlin Mitte",
-        kind: "store",
+        kind: LocationKind::Store,
         lat: 52.5200,
         lon: 13.4050,
         region: "berlin",
-        capabilities: &["ship", "pickup", "curbside"],
+        capabilities: &[Capability::Ship, Capability::Pickup, Capability::Curbside],
         units: 25,
     },
     DemoLocation {
         id: "STORE-KREUZBERG",
         name: "Berlin Kreuzberg",
-        kind: "store",
+        kind: LocationKind::Store,
         lat: 52.4986,
         lon: 13.4030,
         region: "berlin",
-        capabilities: &["ship", "pickup"],
+        capabilities: &[Capability::Ship, Capability::Pickup],
         units: 25,
     },
     DemoLocation {
         id: "STORE-POTSDAM",
         name: "Potsdam",
-        kind: "store",
+        kind: LocationKind::Store,
         lat: 52.3906,
         lon: 13.0645,
         region: "brandenburg",
-        capabilities: &["ship", "pickup", "curbside"],
+        capabilities: &[Capability::Ship, Capability::Pickup, Capability::Curbside],
         units: 25,
     },
     DemoLocation {
         id: "WH-BRANDENBURG",
         name: "Brandenburg warehouse",
-        kind: "warehouse",
+        kind: LocationKind::Warehouse,
         lat: 52.4125,
         lon: 12.5316,
         region: "brandenburg",
-        capabilities: &["ship"],
+        capabilities: &[Capability::Ship],
         units: 200,
     },
 ];
@@ -93,50 +97,61 @@ pub(crate) fn demo_policies() -> [serde_json::Value; 2] {
 
 /// Loads the demo data through the public APIs.
 pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), admin_key);
-    let allocation = Client::new(mesh.url(Service::Allocation), admin_key);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), admin_key);
+    let catalog = mesh.catalog(admin_key);
+    let allocation = mesh.allocation(admin_key);
     for l in LOCATIONS {
-        let body = json!({ "id": l.id, "name": l.name, "kind": l.kind, "lat": l.lat, "lon": l.lon, "timezone": "Europe/Berlin", "region": l.region, "capabilities": l.capabilities });
-        expect_ok(
-            catalog.post("/v1/locations", &body, &[]).await?,
-            "create location",
-        )?;
+        catalog
+            .put_location(&Location {
+                id: LocationId::parse(l.id)?,
+                name: l.name.to_owned(),
+                kind: l.kind,
+                lat: Latitude::new(l.lat)?,
+                lon: Longitude::new(l.lon)?,
+                timezone: "Europe/Berlin".into(),
+                region: Some(l.region.to_owned()),
+                capabilities: l.capabilities.to_vec(),
+            })
+            .await
+            .context("creating a demo location")?;
     }
     for (sku, title, tags) in SKUS {
-        expect_ok(
-            catalog
-                .post(
-                    "/v1/skus",
-                    &json!({ "sku": sku, "title": title, "tags": tags }),
-                    &[],
-                )
-                .await?,
-            "create SKU",
-        )?;
+        catalog
+            .put_sku(&SkuRecord {
+                sku: Sku::parse(sku)?,
+                title: (*title).to_owned(),
+                tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                reorder_point: None,
+                price: None,
+            })
+            .await
+            .context("creating a demo SKU")?;
     }
     for l in LOCATIONS {
         for (sku, _, _) in SKUS {
-            let body = json!({
-                "event_id": movement_id(l.id, sku), "location_id": l.id, "sku": sku,
-                "kind": "receipt", "quantity": l.units,
-            });
+            let receipt = StockMovement {
+                event_id: movement_id(l.id, sku)?,
+                location_id: LocationId::parse(l.id)?,
+                sku: Sku::parse(sku)?,
+                kind: MovementKind::Receipt,
+                quantity: Quantity::new(l.units)?,
+            };
             // Allocation learns of locations and SKUs from the catalog topic: retry while it has not yet.
             eventually(
                 "allocation to accept the demo stock",
                 Duration::from_secs(30),
                 || async {
-                    let answer = allocation.post("/v1/inventory/movements", &body, &[]).await?;
-                    match answer.status {
-                        200 | 201 => Ok(Some(())),
-                        422 => Ok(None),
-                        other => bail!("receipt answered {other}: {}", answer.body),
+                    match allocation.record_movement(&receipt).await {
+                        Ok(()) => Ok(Some(())),
+                        Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.status == 422) => Ok(None),
+                        Err(e) => Err(e),
                     }
                 },
             )
             .await?;
         }
     }
+    let allocation = Client::new(mesh.url(Service::Allocation), admin_key);
+    let fulfillment = mesh.client(Service::Fulfillment, admin_key);
     // The storm example of docs/POLICIES.md: the last units of high-demand SKUs stay in the stores.
     for rule in demo_policies() {
         expect_ok(
@@ -173,11 +188,13 @@ fn expect_ok(answer: omni::client::Answer, what: &str) -> anyhow::Result<()> {
 }
 
 /// A fixed id per (location, SKU) receipt, so seeding twice records it once.
-fn movement_id(location: &str, sku: &str) -> String {
+fn movement_id(location: &str, sku: &str) -> anyhow::Result<MovementId> {
     let fnv = |s: &str| {
         s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
     };
-    uuid::Uuid::from_u64_pair(fnv(location), fnv(sku)).to_string()
+    Ok(MovementId::parse(
+        &uuid::Uuid::from_u64_pair(fnv(location), fnv(sku)).to_string(),
+    )?)
 }

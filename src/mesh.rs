@@ -231,6 +231,31 @@ impl Mesh {
             .unwrap_or_default()
     }
 
+    /// A client of `service` sending `key`.
+    pub fn client(&self, service: Service, key: &str) -> crate::Client {
+        crate::Client::new(self.url(service), key)
+    }
+
+    /// Catalog's typed API, as `key`.
+    pub fn catalog(&self, key: &str) -> crate::client::CatalogApi {
+        crate::client::CatalogApi(self.client(Service::Catalog, key))
+    }
+
+    /// Allocation's typed API, as `key`.
+    pub fn allocation(&self, key: &str) -> crate::client::AllocationApi {
+        crate::client::AllocationApi(self.client(Service::Allocation, key))
+    }
+
+    /// Orders' typed API, as `key`.
+    pub fn orders(&self, key: &str) -> crate::client::OrdersApi {
+        crate::client::OrdersApi(self.client(Service::Orders, key))
+    }
+
+    /// Payments' typed API, as `key`.
+    pub fn payments(&self, key: &str) -> crate::client::PaymentsApi {
+        crate::client::PaymentsApi(self.client(Service::Payments, key))
+    }
+
     /// Every service's address.
     pub fn endpoints(&self) -> &BTreeMap<Service, SocketAddr> {
         &self.endpoints

@@ -1,7 +1,9 @@
 //! The run's own slice of the real backends (a database, a Redis key prefix, topics and consumer groups),
 //! removed when the run ends, and the catalog + allocation mesh started on them with stock to sell.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -10,7 +12,7 @@ use diesel::{Connection, RunQueryDsl};
 use futures::StreamExt;
 use omni_config::Settings;
 use omni_testkit::testing::{ADMIN_KEY, receive_stock};
-use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use omni_testkit::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use serde_json::json;
 
 use crate::BackendArgs;
@@ -201,10 +203,11 @@ impl RunBackends {
 /// Announces one store and the SKUs through the catalog, then receives `units` of each at the store through
 /// allocation (which learns of them from `omni.catalog.v1`).
 pub(crate) async fn seed(mesh: &Mesh, location: &str, skus: &[String], units: i64) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let body = store(location)
+        .capable(&[Capability::Ship, Capability::Pickup])
+        .build()?;
     let answer = catalog.post("/v1/locations", &body, &[]).await?;
     ensure!(
         matches!(answer.status, 200 | 201),

@@ -13,6 +13,7 @@
 //! `omni.order.accepted` (which names the partner order id) and `omni.order.reserved`.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::warehouse;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use anyhow::{Context, ensure};
 use diesel::{Connection, RunQueryDsl};
 use omni_contracts::Topic;
 use omni_testkit::testing::ADMIN_KEY;
-use omni_testkit::{Client, DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
+use omni_testkit::{DbBackend, HoldsBackend, KafkaBackend, Mesh, MeshOptions};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use serde_json::json;
@@ -379,11 +380,10 @@ async fn prepared_mesh(
         omni_config::Service::ALL.to_vec(),
     ))
     .await?;
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let store = json!({ "id": STORE, "name": STORE, "kind": "warehouse", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let store = warehouse(STORE).build()?;
     ensure!(matches!(
         catalog.post("/v1/locations", &store, &[]).await?.status,
         200 | 201
@@ -394,7 +394,7 @@ async fn prepared_mesh(
         200 | 201
     ));
     omni_testkit::testing::receive_stock(&allocation, STORE, SKU, 1_000_000).await?;
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
     omni_testkit::testing::until_routing_sees(&fulfillment, SKU, 1_000_000, Duration::from_secs(60)).await?;
     omni_testkit::kafka::until_intake_takes_a_probe(
         producer,

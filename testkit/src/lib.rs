@@ -4,6 +4,7 @@
 //! A dev-dependency only: CI fails if the production binary's dependency graph reaches it
 //! (`.ci/check-boundaries`).
 
+pub mod fixtures;
 pub mod kafka;
 pub mod testing;
 pub mod tls;

@@ -4,7 +4,9 @@
 //! `GET /v1/audit` with filters (others get 403); every entry is sealed into the service's hash chain, which
 //! verifies; and an entry edited or deleted afterwards is named by `omni audit verify` as the first broken link.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::process::Command;
 use std::time::Duration;
 
@@ -127,8 +129,9 @@ async fn the_audit_chain_holds_on_postgresql_and_a_deleted_entry_is_found() -> a
 /// and intact.
 async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     let as_key = |service, key: &str| Client::new(mesh.url(service), key);
-    let store = json!({ "id": STORE, "name": STORE, "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    let store = store(STORE)
+        .capable(&[Capability::Ship, Capability::Pickup])
+        .build()?;
     ensure!(
         as_key(Service::Catalog, ADMIN_KEY)
             .post("/v1/locations", &store, &[])

@@ -9,7 +9,9 @@
 //! shortened, released or committed by a store, a card token pays only its owner's orders and never leaves
 //! payments, and the lists show each caller only its own.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -433,7 +435,8 @@ async fn every_route_answers_every_caller_as_the_authorization_table_says() -> a
                                 && want.is_ok()
                             {
                                 let id = call.path.trim_start_matches("/v1/policies/");
-                                let made = Client::new(mesh.url(Service::Allocation), ADMIN_KEY)
+                                let made = mesh
+                                    .client(Service::Allocation, ADMIN_KEY)
                                     .post("/v1/policies", &policy(id), &[])
                                     .await?;
                                 ensure!(made.status == 201, "{made:?}");
@@ -486,7 +489,8 @@ async fn readiness_tells_details_only_to_callers_with_a_key(mesh: &Mesh) -> anyh
         .json::<Value>()
         .await?;
     ensure!(anonymous == json!({ "status": "ready" }), "{anonymous}");
-    let known = Client::new(mesh.url(Service::Orders), "authz-auditor-key-000001")
+    let known = mesh
+        .client(Service::Orders, "authz-auditor-key-000001")
         .get("/health/ready")
         .await?;
     ensure!(
@@ -507,7 +511,8 @@ async fn invented_methods_add_no_metric_series(mesh: &Mesh) -> anyhow::Result<()
             .await?;
         ensure!(answer.status().is_client_error(), "{}", answer.status());
     }
-    let metrics = Client::new(mesh.url(Service::Orders), ADMIN_KEY)
+    let metrics = mesh
+        .client(Service::Orders, ADMIN_KEY)
         .get_text("/metrics")
         .await?;
     ensure!(!metrics.contains("INVENTED"), "an invented method became a label");
@@ -560,8 +565,9 @@ async fn every_served_route_has_a_rule(mesh: &Mesh) -> anyhow::Result<()> {
 async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
     let admin = |service| Client::new(mesh.url(service), ADMIN_KEY);
     for side in [Side::A, Side::B] {
-        let store = json!({ "id": side.store(), "name": side.store(), "kind": "store", "lat": 52.5, "lon": 13.4,
-            "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+        let store = store(side.store())
+            .capable(&[Capability::Ship, Capability::Pickup])
+            .build()?;
         let created = admin(Service::Catalog).post("/v1/locations", &store, &[]).await?;
         ensure!(created.status == 201, "{created:?}");
     }
@@ -592,7 +598,8 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
             .into_iter()
             .find(|c| c.roles == [Role::Partner] && c.side == Some(side) && !c.disabled)
             .context("partner")?;
-        let placed = Client::new(mesh.url(Service::Orders), partner.key.unwrap_or_default())
+        let placed = mesh
+            .client(Service::Orders, partner.key.unwrap_or_default())
             .post(
                 "/v1/orders",
                 &order_body(&partner, ""),
@@ -711,7 +718,7 @@ async fn a_store_cannot_shorten_release_or_commit_a_paid_orders_pinned_hold() ->
     on_mesh(embedded_options(with_callers()), async |mesh| {
         let world = build_world(mesh).await?;
         let hold = &world.order_hold[0];
-        let as_key = |key: &str| Client::new(mesh.url(Service::Allocation), key);
+        let as_key = |key: &str| mesh.client(Service::Allocation, key);
         let (associate_a, associate_b) = (
             as_key("authz-associate-a-key-001"),
             as_key("authz-associate-b-key-001"),
@@ -798,7 +805,7 @@ async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> any
         let own = place(&associate_a).await?;
         let stolen = place(&associate_b).await?;
 
-        let admin = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+        let admin = mesh.client(Service::Orders, ADMIN_KEY);
         let settled = |id: String| {
             let admin = admin.clone();
             async move {
@@ -860,7 +867,7 @@ async fn lists_show_each_caller_only_its_own_orders_and_fulfillments() -> anyhow
     omni_telemetry::init_for_tests();
     on_mesh(embedded_options(with_callers()), async |mesh| {
         let world = build_world(mesh).await?;
-        let orders = |key: &str| Client::new(mesh.url(Service::Orders), key);
+        let orders = |key: &str| mesh.client(Service::Orders, key);
         for (key, side) in [
             ("authz-partner-a-key-0001", Side::A),
             ("authz-partner-b-key-0001", Side::B),

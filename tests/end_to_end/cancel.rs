@@ -3,13 +3,14 @@
 //! cancellation deterministically comes between the hold and the authorization.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
+use omni_testkit::Mesh;
 use omni_testkit::testing::{
     ADMIN_KEY, RealBackends, eventually, receive_stock, settings, token_from_payments_alone,
 };
-use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -42,12 +43,11 @@ fn order(token: &str) -> serde_json::Value {
 }
 
 async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     ensure!(
         catalog
@@ -92,8 +92,8 @@ async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String>
 }
 
 async fn voided_after_restart(mesh: &Mesh, order_id: &str, token: &str) -> anyhow::Result<()> {
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
     // Payments now authorizes the reservation it missed; the cancelled order has it voided at once.
     eventually("the late authorization to be voided", WAIT, || async {
         let intents = payments

@@ -1,6 +1,7 @@
 //! `omni dlq` as an operator uses it: a stock movement that overtook its SKU's catalog event is parked (not
 //! retried for ever), listed and shown with its reason, and replayed once the catalog knows the SKU, once only.
 
+use omni_testkit::fixtures::store;
 use std::process::Command;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use omni_contracts::api::{MovementKind, StockMovement};
 use omni_contracts::events::InventoryEvent;
 use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
 use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
-use omni_testkit::{Client, Mesh, Service};
+use omni_testkit::{Mesh, Service};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -110,10 +111,9 @@ async fn parked_then_replayed(mesh: &Mesh, database_url: &str, dir: &std::path::
     );
 
     // The fix: the catalog announces the store and the SKU; allocation learns them.
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let store = json!({ "id": "DLQ-STORE", "name": "Parked", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let store = store("DLQ-STORE").named("Parked").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     let sku = json!({ "sku": "DLQ-SKU", "title": "Parked tee" });
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);

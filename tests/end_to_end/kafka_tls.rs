@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use omni_config::Secret;
 use omni_contracts::Topic;
+use omni_testkit::KafkaBackend;
 use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, settings};
-use omni_testkit::{Client, KafkaBackend};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 
@@ -87,7 +87,7 @@ async fn services_produce_and_consume_through_a_tls_only_broker() -> anyhow::Res
     options.kafka = KafkaBackend::External(bootstrap.clone());
     options.services = vec![Service::Catalog];
     let outcome = on_mesh(options, async |mesh| {
-        let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
+        let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
         let sku = serde_json::json!({ "sku": "TLS-TEE-1", "title": "Tee over TLS" });
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
         let consumer: StreamConsumer = rdkafka::ClientConfig::new()

@@ -2,6 +2,7 @@
 //! names, types, help texts, counter suffixes), after some traffic so that the labelled series exist.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -25,10 +26,9 @@ async fn every_service_exposes_metrics_that_promtool_accepts() -> anyhow::Result
 
 async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
     // Some traffic, so counters, histograms and gauges with labels have series.
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     ensure!(
         catalog

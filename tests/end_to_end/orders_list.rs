@@ -5,7 +5,7 @@ use anyhow::{Context, ensure};
 use omni_config::{ApiKeySettings, Role, Secret};
 use omni_testkit::Service;
 use omni_testkit::testing::{ADMIN_KEY, settings};
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::{Mesh, MeshOptions};
 use serde_json::{Value, json};
 
 const PARTNER_KEY: &str = "test-partner-acme-0123456789";
@@ -41,8 +41,8 @@ async fn orders_are_listed_in_bounded_pages_and_partners_see_only_their_own() ->
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let admin = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let partner = Client::new(mesh.url(Service::Orders), PARTNER_KEY);
+    let admin = mesh.client(Service::Orders, ADMIN_KEY);
+    let partner = mesh.client(Service::Orders, PARTNER_KEY);
     for key in ["web-1", "web-2"] {
         let placed = admin
             .post(

@@ -4,7 +4,9 @@
 //! pre-empt another's order ids; and when orders back up, the ones closest to their promise date go on first,
 //! each step with its timeout.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -171,12 +173,14 @@ fn bad_order_id() -> String {
 }
 
 async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let store = store("STORE-1")
+        .named("One")
+        .capable(&[Capability::Ship, Capability::Pickup])
+        .build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     let sku = json!({ "sku": "TEE-1", "title": "Tee" });
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
@@ -462,7 +466,7 @@ async fn a_backlog_goes_on_closest_promise_first_and_each_step_times_out() -> an
 }
 
 async fn backlog(mesh: &Mesh) -> anyhow::Result<()> {
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
     let now = chrono::Utc::now();
     let place = |name: &'static str, promise_days: Option<i64>| {
         let orders = &orders;

@@ -4,6 +4,7 @@
 //! here), so allocation, which applies rules at the moment of the hold, keeps every unit there from web.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -12,7 +13,7 @@ use omni_testkit::kafka::collect;
 use omni_testkit::testing::{
     ADMIN_KEY, RealBackends, eventually, receive_stock, settings, token_from_payments_alone,
 };
-use omni_testkit::{Client, Mesh, MeshOptions};
+use omni_testkit::{Mesh, MeshOptions};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -49,15 +50,14 @@ fn slow_rule_checks() -> omni_config::Settings {
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
 
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
-        let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let body = store(id).at(lat, lon).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
     let sku = json!({ "sku": "TEE-1", "title": "Tee" });
@@ -159,7 +159,7 @@ async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
     let order_id = outcome?;
 
     let second = Mesh::start(options).await?;
-    let orders = Client::new(second.url(Service::Orders), ADMIN_KEY);
+    let orders = second.client(Service::Orders, ADMIN_KEY);
     let released = eventually("the re-routed order to be released", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
         ensure!(current.body["status"] != "failed", "{}", current.body);
@@ -173,13 +173,12 @@ async fn a_shortage_sends_a_held_order_back_to_routing() -> anyhow::Result<()> {
 }
 
 async fn held_then_short(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
-        let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let body = store(id).at(lat, lon).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
     ensure!(

@@ -3,6 +3,7 @@
 //! The happy path is the walking skeleton; re-routing and cancellation have their own files.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -14,23 +15,22 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// One store with 3 units of TEE-1, visible to routing.
 async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     let sku = json!({ "sku": "TEE-1", "title": "Tee" });
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 3).await?;
     if mesh.endpoints().contains_key(&Service::Fulfillment) {
-        let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+        let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
         omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 3, WAIT).await?;
     }
     Ok(())
 }
 
 async fn tokenize(mesh: &Mesh, number: &str) -> anyhow::Result<String> {
-    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
     let answer = payments
         .post(
             "/v1/payments/tokens",
@@ -42,7 +42,7 @@ async fn tokenize(mesh: &Mesh, number: &str) -> anyhow::Result<String> {
 }
 
 async fn place(mesh: &Mesh, key: &str, quantity: u32, token: &str) -> anyhow::Result<String> {
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
     let order = json!({
         "channel": "web", "currency": "EUR",
         "lines": [{ "sku": "TEE-1", "quantity": quantity, "unit_price_minor": 1999 }],
@@ -57,7 +57,7 @@ async fn place(mesh: &Mesh, key: &str, quantity: u32, token: &str) -> anyhow::Re
 }
 
 async fn failed_with(mesh: &Mesh, order_id: &str) -> anyhow::Result<String> {
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
     eventually("the order to fail", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
         ensure!(
@@ -71,7 +71,7 @@ async fn failed_with(mesh: &Mesh, order_id: &str) -> anyhow::Result<String> {
 }
 
 async fn available(mesh: &Mesh) -> anyhow::Result<i64> {
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?;
     answer.body["available"].as_i64().context("available")
 }
@@ -123,7 +123,7 @@ async fn a_hold_that_lapses_before_payment_fails_the_order_and_frees_the_units()
     on_mesh(options.without(Service::Payments), async |mesh| {
         stocked(mesh).await?;
         let order = place(mesh, "lapses", 2, &token).await?;
-        let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+        let orders = mesh.client(Service::Orders, ADMIN_KEY);
         eventually("the order to be held", WAIT, || async {
             let status = orders.get(&format!("/v1/orders/{order}")).await?.body["status"].clone();
             Ok((status == "reserved" || status == "failed").then_some(()))
@@ -158,14 +158,14 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
         stocked(mesh).await?;
         let token = tokenize(mesh, "4242 4242 4242 4242").await?;
         let order = place(mesh, "shipped", 2, &token).await?;
-        let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+        let orders = mesh.client(Service::Orders, ADMIN_KEY);
         eventually("the order to be released", WAIT, || async {
             let current = orders.get(&format!("/v1/orders/{order}")).await?.body;
             ensure!(current["status"] != "failed", "{current}");
             Ok((current["status"] == "released").then_some(()))
         })
         .await?;
-        let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
+        let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
         let listed = fulfillment
             .get(&format!("/v1/fulfillments?order_id={order}"))
             .await?
@@ -203,7 +203,7 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
             Ok((status == "completed").then_some(()))
         })
         .await?;
-        let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
+        let payments = mesh.client(Service::Payments, ADMIN_KEY);
         let intents = payments
             .get(&format!("/v1/payments/intents?order_id={order}"))
             .await?
@@ -245,7 +245,8 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
                 "omni_orders_total counts the order entering {state}:\n{metrics}"
             );
         }
-        let allocation_metrics = Client::new(mesh.url(Service::Allocation), ADMIN_KEY)
+        let allocation_metrics = mesh
+            .client(Service::Allocation, ADMIN_KEY)
             .get_text("/metrics")
             .await?;
         ensure!(
@@ -261,7 +262,7 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
                 .any(|l| l.starts_with("omni_oversold_units")),
             "oversold units"
         );
-        let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+        let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
         eventually("the units to leave on-hand", WAIT, || async {
             let answer = allocation.get("/v1/availability/TEE-1?channel=web").await?.body;
             let store = answer["locations"]

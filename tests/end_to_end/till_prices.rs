@@ -2,12 +2,14 @@
 //! whatever channel it names (403 naming the line), a manager can, lines of SKUs without a list price are left as
 //! sent, and a SKU whose price orders has not learned yet is refused (409), never waved through.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::ensure;
+use omni_testkit::Mesh;
 use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, receive_stock, settings};
-use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -35,11 +37,13 @@ async fn an_associate_sells_at_the_list_price_and_a_manager_may_override_it() ->
 }
 
 async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let store = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let store = store("STORE-1")
+        .named("One")
+        .capable(&[Capability::Ship, Capability::Pickup])
+        .build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
     let priced =
         json!({ "sku": "TEE-1", "title": "Tee", "price": { "amount_minor": 1999, "currency": "EUR" } });
@@ -69,7 +73,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
             "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
         })
     };
-    let associate = Client::new(mesh.url(Service::Orders), ASSOCIATE);
+    let associate = mesh.client(Service::Orders, ASSOCIATE);
     let ghost = json!({
         "channel": "pos", "currency": "EUR",
         "lines": [{ "sku": "GHOST-1", "quantity": 1, "unit_price_minor": 1 }],
@@ -116,7 +120,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         web.status == 403,
         "a till sale called `web` is checked all the same: {web:?}"
     );
-    let manager = Client::new(mesh.url(Service::Orders), MANAGER);
+    let manager = mesh.client(Service::Orders, MANAGER);
     let overridden = manager
         .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-3")])
         .await?;

@@ -2,7 +2,9 @@
 //! database. The same scenario runs on the embedded backends (`omni dev`) and on the real ones the test
 //! script starts (PostgreSQL, Redis, the Nisshi Kafka broker).
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -45,17 +47,19 @@ async fn walk_one_order(mesh: Mesh) -> anyhow::Result<()> {
 }
 
 async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let payments = Client::new(mesh.url(Service::Payments), ADMIN_KEY);
-    let returns = Client::new(mesh.url(Service::Returns), ADMIN_KEY);
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
 
     // Catalog: a store far away and one near the customer, and a SKU.
     for (id, lat, lon) in [("STORE-NEAR", 52.52, 13.40), ("STORE-FAR", 48.14, 11.58)] {
-        let body = json!({ "id": id, "name": id, "kind": "store", "lat": lat, "lon": lon,
-            "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+        let body = store(id)
+            .at(lat, lon)
+            .capable(&[Capability::Ship, Capability::Pickup])
+            .build()?;
         let created = catalog.post("/v1/locations", &body, &[]).await?;
         ensure!(created.status == 201, "location: {created:?}");
     }
@@ -425,7 +429,7 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
     first.stop().await?;
 
     let second = Mesh::start(options).await?;
-    let orders = Client::new(second.url(Service::Orders), ADMIN_KEY);
+    let orders = second.client(Service::Orders, ADMIN_KEY);
     let outcome = eventually("the order to be released after the restart", WAIT, || async {
         let current = orders.get(&format!("/v1/orders/{order_id}")).await?;
         ensure!(
@@ -442,11 +446,10 @@ async fn an_order_accepted_before_a_restart_is_released_after_it() -> anyhow::Re
 
 /// Catalog, stock and one order, returning once the order is held (payments is not running).
 async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-    let fulfillment = Client::new(mesh.url(Service::Fulfillment), ADMIN_KEY);
-    let body = json!({ "id": "STORE-1", "name": "One", "kind": "store", "lat": 52.5, "lon": 13.4,
-        "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let body = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     ensure!(
         catalog
@@ -463,7 +466,8 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         "delivery": { "type": "ship", "lat": 52.4, "lon": 13.3 },
         "tenders": [{ "type": "card", "token": token }],
     });
-    let placed = Client::new(mesh.url(Service::Orders), ADMIN_KEY)
+    let placed = mesh
+        .client(Service::Orders, ADMIN_KEY)
         .post("/v1/orders", &order, &[("Idempotency-Key", "restart-1")])
         .await?;
     ensure!(placed.status == 201, "{placed:?}");
@@ -471,7 +475,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .context("order id")?;
-    let orders = Client::new(mesh.url(Service::Orders), ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
     eventually("the order to be held, waiting for payment", WAIT, || async {
         Ok((orders.get(&format!("/v1/orders/{id}")).await?.body["status"] == "reserved").then_some(()))
     })

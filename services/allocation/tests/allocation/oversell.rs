@@ -6,6 +6,7 @@
 //! ledger once the load stops.
 
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -150,11 +151,10 @@ async fn concurrent_holds_never_oversell_even_when_redis_restarts_empty_twice() 
 }
 
 async fn run_load(mesh: &Mesh, redis: &mut OwnRedis, prefix: &str) -> anyhow::Result<()> {
-    let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-    let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     for location in LOCATIONS {
-        let body = json!({ "id": location, "name": location, "kind": "store", "lat": 52.5, "lon": 13.4,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let body = store(location).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
     for sku in 0..SKUS {

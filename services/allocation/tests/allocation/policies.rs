@@ -2,7 +2,9 @@
 //! versions and audit, the storm example shaping availability and binding holds, weather signals and rule
 //! windows re-publishing availability without any stock moving, and the policy file hot-reloaded.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::store;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -69,10 +71,12 @@ impl Stage {
         options.services = vec![Service::Catalog, Service::Allocation, Service::Fulfillment];
         let backend = options.db.clone();
         let mesh = Mesh::start(options).await?;
-        let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-        let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-        let store = json!({ "id": "S1", "name": "S1", "kind": "store", "lat": 52.5, "lon": 13.4,
-            "timezone": "Europe/Berlin", "region": "berlin", "capabilities": ["ship", "pickup"] });
+        let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+        let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+        let store = store("S1")
+            .in_region("berlin")
+            .capable(&[Capability::Ship, Capability::Pickup])
+            .build()?;
         ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
         for (sku, tags) in [("SNEAKER", json!(["high-demand"])), ("CAP", json!([]))] {
             let body = json!({ "sku": sku, "title": sku, "tags": tags });
@@ -80,8 +84,8 @@ impl Stage {
             receive_stock(&allocation, "S1", sku, 5).await?;
         }
         Ok(Self {
-            manager: Client::new(mesh.url(Service::Allocation), MANAGER_KEY),
-            associate: Client::new(mesh.url(Service::Allocation), ASSOCIATE_KEY),
+            manager: mesh.client(Service::Allocation, MANAGER_KEY),
+            associate: mesh.client(Service::Allocation, ASSOCIATE_KEY),
             mesh,
             backend,
             _backends: backends,
@@ -194,7 +198,7 @@ async fn the_storm_example_shapes_availability_binds_holds_and_follows_the_weath
             "untagged SKUs are untouched"
         );
         // Routing sees the same per-channel figures, so it does not send a web order to units web may not sell.
-        let fulfillment = Client::new(stage.mesh.url(Service::Fulfillment), ADMIN_KEY);
+        let fulfillment = stage.mesh.client(Service::Fulfillment, ADMIN_KEY);
         for (query, expected) in [("?channel=web", 3), ("?channel=pos", 5), ("", 5)] {
             eventually("routing to see the channel's stock", WAIT, || async {
                 let answer = fulfillment.get(&format!("/v1/stock/SNEAKER{query}")).await?;

@@ -1,7 +1,9 @@
 //! Checkout holds over HTTP, through catalog and allocation on both backend sets: all-or-nothing, idempotent,
 //! extend, commit, release and expiry, each ordering tested deliberately.
 
+use omni_contracts::api::Capability;
 use omni_testkit::Service;
+use omni_testkit::fixtures::{store, warehouse};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -54,10 +56,11 @@ impl Stage {
             (options, None, None, Some(dir))
         };
         let mesh = Mesh::start(options).await?;
-        let catalog = Client::new(mesh.url(Service::Catalog), ADMIN_KEY);
-        let allocation = Client::new(mesh.url(Service::Allocation), ADMIN_KEY);
-        let store = json!({ "id": "S1", "name": "S1", "kind": "store", "lat": 52.5, "lon": 13.4,
-            "timezone": "Europe/Berlin", "capabilities": ["ship", "pickup"] });
+        let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+        let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+        let store = store("S1")
+            .capable(&[Capability::Ship, Capability::Pickup])
+            .build()?;
         ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
         for (sku, units) in stock {
             ensure!(
@@ -369,7 +372,7 @@ async fn a_pos_sale_of_a_held_unit_names_the_newest_hold_as_short() -> anyhow::R
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_count_of_a_sku_never_received_at_the_location_is_refused() -> anyhow::Result<()> {
     on_both(&[("A", 3)], |stage| async move {
-        let catalog = Client::new(stage.mesh.url(Service::Catalog), ADMIN_KEY);
+        let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
         ensure!(catalog.post("/v1/skus", &json!({ "sku": "NEW", "title": "New" }), &[]).await?.status == 201);
         let count = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "NEW", "kind": "count", "quantity": 4 });
         let answer = eventually("allocation to learn the SKU and refuse the count", WAIT, || async {
@@ -390,9 +393,8 @@ async fn a_count_of_a_sku_never_received_at_the_location_is_refused() -> anyhow:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn availability_near_a_point_counts_only_the_locations_within_the_radius() -> anyhow::Result<()> {
     on_both(&[("A", 3)], |stage| async move {
-        let catalog = Client::new(stage.mesh.url(Service::Catalog), ADMIN_KEY);
-        let munich = json!({ "id": "S2", "name": "Munich", "kind": "store", "lat": 48.14, "lon": 11.58,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
+        let munich = store("S2").named("Munich").at(48.14, 11.58).build()?;
         ensure!(catalog.post("/v1/locations", &munich, &[]).await?.status == 201);
         receive_stock(&stage.allocation, "S2", "A", 4).await?;
         let everywhere = stage.allocation.get("/v1/availability/A").await?;
@@ -419,9 +421,8 @@ async fn availability_near_a_point_counts_only_the_locations_within_the_radius()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn falling_below_the_reorder_point_drafts_one_replenishment_per_crossing() -> anyhow::Result<()> {
     on_both(&[], |stage| async move {
-        let catalog = Client::new(stage.mesh.url(Service::Catalog), ADMIN_KEY);
-        let warehouse = json!({ "id": "W1", "name": "Warehouse", "kind": "warehouse", "lat": 52.0, "lon": 13.0,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
+        let warehouse = warehouse("W1").named("Warehouse").at(52.0, 13.0).build()?;
         ensure!(catalog.post("/v1/locations", &warehouse, &[]).await?.status == 201);
         let sku = json!({ "sku": "R", "title": "Reordered", "reorder_point": 5 });
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
@@ -507,9 +508,8 @@ async fn the_reconciler_repairs_a_redis_that_diverged_from_the_ledger() -> anyho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hold_no_single_location_can_take_is_split_across_locations_all_or_nothing() -> anyhow::Result<()> {
     on_both(&[("A", 5), ("B", 1)], |stage| async move {
-        let catalog = Client::new(stage.mesh.url(Service::Catalog), ADMIN_KEY);
-        let s2 = json!({ "id": "S2", "name": "S2", "kind": "store", "lat": 52.4, "lon": 13.1,
-            "timezone": "Europe/Berlin", "capabilities": ["ship"] });
+        let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
+        let s2 = store("S2").at(52.4, 13.1).build()?;
         ensure!(catalog.post("/v1/locations", &s2, &[]).await?.status == 201);
         receive_stock(&stage.allocation, "S2", "A", 3).await?;
 
