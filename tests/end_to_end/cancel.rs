@@ -3,7 +3,7 @@
 //! cancellation deterministically comes between the hold and the authorization.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -49,13 +49,7 @@ async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String>
     let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
     let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    ensure!(
-        catalog
-            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
-            .await?
-            .status
-            == 201
-    );
+    ensure!(catalog.post("/v1/skus", &sku("TEE-1")?, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 5).await?;
     eventually("routing to see the stock", WAIT, || async {
         let stock = fulfillment.get("/v1/stock/TEE-1").await?;

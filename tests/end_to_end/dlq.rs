@@ -1,7 +1,7 @@
 //! `omni dlq` as an operator uses it: a stock movement that overtook its SKU's catalog event is parked (not
 //! retried for ever), listed and shown with its reason, and replayed once the catalog knows the SKU, once only.
 
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,7 +11,6 @@ use omni_contracts::events::InventoryEvent;
 use omni_contracts::{Envelope, LocationId, MovementId, Quantity, Sku, Topic};
 use omni_testkit::testing::{ADMIN_KEY, RealBackends, eventually, receive_stock, settings};
 use omni_testkit::{Mesh, Service};
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -115,7 +114,7 @@ async fn parked_then_replayed(mesh: &Mesh, database_url: &str, dir: &std::path::
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     let store = store("DLQ-STORE").named("Parked").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    let sku = json!({ "sku": "DLQ-SKU", "title": "Parked tee" });
+    let sku = sku("DLQ-SKU")?;
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     receive_stock(&allocation, "DLQ-STORE", "DLQ-SKU", 5).await?;
 

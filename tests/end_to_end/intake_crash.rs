@@ -3,6 +3,7 @@
 //! restarted at random 20 times. Afterwards: every valid partner order has exactly one order (none lost, none
 //! twice) and every malformed message is in the DLQ with a reason.
 
+use omni_testkit::fixtures::sku;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -200,8 +201,7 @@ async fn partner_intake_takes_every_order_exactly_once_while_killed_twenty_times
     let kafka = omni_kafka::Kafka::new(&settings.kafka, &bootstrap);
     let producer = kafka.producer(&metrics)?;
     // Orders learns the SKU from the catalog topic, as in production.
-    let sku: omni_contracts::api::SkuRecord =
-        serde_json::from_value(json!({ "sku": "CRASH-SKU", "title": "Crash test tee" }))?;
+    let sku = sku("CRASH-SKU")?;
     producer
         .publish(&Envelope::new(
             "catalog",

@@ -88,7 +88,7 @@ async fn services_produce_and_consume_through_a_tls_only_broker() -> anyhow::Res
     options.services = vec![Service::Catalog];
     let outcome = on_mesh(options, async |mesh| {
         let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
-        let sku = serde_json::json!({ "sku": "TLS-TEE-1", "title": "Tee over TLS" });
+        let sku = omni_testkit::fixtures::sku("TLS-TEE-1")?;
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
         let consumer: StreamConsumer = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)

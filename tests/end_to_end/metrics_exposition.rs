@@ -2,7 +2,7 @@
 //! names, types, help texts, counter suffixes), after some traffic so that the labelled series exist.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -30,13 +30,7 @@ async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    ensure!(
-        catalog
-            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
-            .await?
-            .status
-            == 201
-    );
+    ensure!(catalog.post("/v1/skus", &sku("TEE-1")?, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 5).await?;
     let hold = json!({ "reservation_id": uuid::Uuid::new_v4(), "location_id": "STORE-1", "channel": "web",
         "lines": [{ "sku": "TEE-1", "quantity": 1 }], "ttl_seconds": 60 });

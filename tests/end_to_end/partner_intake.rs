@@ -6,7 +6,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -182,7 +182,7 @@ async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
         .capable(&[Capability::Ship, Capability::Pickup])
         .build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    let sku = json!({ "sku": "TEE-1", "title": "Tee" });
+    let sku = sku("TEE-1")?;
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 20).await?;
     omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 20, WAIT).await?;

@@ -4,7 +4,7 @@
 //! here), so allocation, which applies rules at the moment of the hold, keeps every unit there from web.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -60,7 +60,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         let body = store(id).at(lat, lon).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
-    let sku = json!({ "sku": "TEE-1", "title": "Tee" });
+    let sku = sku("TEE-1")?;
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     for location in ["STORE-NEAR", "STORE-FAR"] {
         receive_stock(&allocation, location, "TEE-1", 5).await?;
@@ -181,13 +181,7 @@ async fn held_then_short(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         let body = store(id).at(lat, lon).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
-    ensure!(
-        catalog
-            .post("/v1/skus", &json!({ "sku": "TEE-1", "title": "Tee" }), &[])
-            .await?
-            .status
-            == 201
-    );
+    ensure!(catalog.post("/v1/skus", &sku("TEE-1")?, &[]).await?.status == 201);
     for location in ["STORE-NEAR", "STORE-FAR"] {
         receive_stock(&allocation, location, "TEE-1", 3).await?;
     }

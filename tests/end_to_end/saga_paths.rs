@@ -3,7 +3,7 @@
 //! The happy path is the walking skeleton; re-routing and cancellation have their own files.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -19,7 +19,7 @@ async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     let store = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    let sku = json!({ "sku": "TEE-1", "title": "Tee" });
+    let sku = sku("TEE-1")?;
     ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "TEE-1", 3).await?;
     if mesh.endpoints().contains_key(&Service::Fulfillment) {

@@ -4,7 +4,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -57,7 +57,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
                 .as_str()
                 .is_some_and(|m| m.contains("price"))
     );
-    let unpriced = json!({ "sku": "CAP-1", "title": "Cap" });
+    let unpriced = sku("CAP-1")?;
     ensure!(catalog.post("/v1/skus", &unpriced, &[]).await?.status == 201);
     for sku in ["TEE-1", "CAP-1"] {
         receive_stock(&allocation, "STORE-1", sku, 10).await?;

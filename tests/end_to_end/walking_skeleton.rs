@@ -4,7 +4,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -451,13 +451,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
     let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
     let body = store("STORE-1").named("One").build()?;
     ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
-    ensure!(
-        catalog
-            .post("/v1/skus", &json!({ "sku": "MUG", "title": "Mug" }), &[])
-            .await?
-            .status
-            == 201
-    );
+    ensure!(catalog.post("/v1/skus", &sku("MUG")?, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "MUG", 3).await?;
     omni_testkit::testing::until_routing_sees(&fulfillment, "MUG", 3, WAIT).await?;
     let order = json!({

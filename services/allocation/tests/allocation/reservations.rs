@@ -3,7 +3,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{store, warehouse};
+use omni_testkit::fixtures::{sku, store, warehouse};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -373,7 +373,7 @@ async fn a_pos_sale_of_a_held_unit_names_the_newest_hold_as_short() -> anyhow::R
 async fn a_count_of_a_sku_never_received_at_the_location_is_refused() -> anyhow::Result<()> {
     on_both(&[("A", 3)], |stage| async move {
         let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
-        ensure!(catalog.post("/v1/skus", &json!({ "sku": "NEW", "title": "New" }), &[]).await?.status == 201);
+        ensure!(catalog.post("/v1/skus", &sku("NEW")?, &[]).await?.status == 201);
         let count = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "S1", "sku": "NEW", "kind": "count", "quantity": 4 });
         let answer = eventually("allocation to learn the SKU and refuse the count", WAIT, || async {
             let answer = stage.allocation.post("/v1/inventory/movements", &count, &[]).await?;
