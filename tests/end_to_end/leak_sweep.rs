@@ -223,7 +223,7 @@ async fn sweep(endpoints: &Path) -> anyhow::Result<Vec<String>> {
         (
             "catalog",
             "/v1/skus",
-            json!({ "sku": "GIFT-1", "title": "Gift" }),
+            json!({ "sku": "GIFT-1", "title": "Gift 4242 4242 4242 4242" }),
             "k",
         ),
         (
