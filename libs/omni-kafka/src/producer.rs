@@ -1,17 +1,25 @@
 //! The idempotent producer.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use omni_contracts::{Envelope, EventPayload, Topic};
+use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
 use crate::{Kafka, Result};
 
 /// An idempotent producer (`enable.idempotence`, `acks=all`). Cloning shares it.
+///
+/// An idempotent producer that meets a fatal error (the broker answered `OutOfOrderSequenceNumber`, say, after a
+/// leader change lost the producer's state) refuses every send after it. This one then replaces its client with a
+/// fresh one, so the caller's retry (the relay's, a consumer's, a tool's) goes through: at-least-once, and the
+/// consumers' inbox takes a message sent twice once.
 #[derive(Clone)]
 pub struct Producer {
-    inner: FutureProducer,
+    inner: Arc<RwLock<FutureProducer>>,
+    config: ClientConfig,
     kafka: Kafka,
     metrics: omni_telemetry::Metrics,
 }
@@ -34,10 +42,43 @@ impl Producer {
             .set("message.timeout.ms", "30000")
             .set("compression.type", "none");
         Ok(Self {
-            inner: config.create()?,
+            inner: Arc::new(RwLock::new(config.create()?)),
+            config,
             kafka: kafka.clone(),
             metrics,
         })
+    }
+
+    /// The client in use.
+    fn current(&self) -> FutureProducer {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After a failed send: when `used` (the client that failed) is in a fatal state, replaces it with a fresh
+    /// client, once (a concurrent caller that saw the same failure finds it replaced already).
+    fn renew_if_fatal(&self, used: &FutureProducer) {
+        let Some((code, reason)) = used.client().fatal_error() else {
+            return;
+        };
+        let mut inner = self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if inner.client().fatal_error().is_none() {
+            return;
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::warn!(?code, %reason, "The Kafka producer hit a fatal error; replaced it with a new one.");
+                *inner = fresh;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "The Kafka producer hit a fatal error and cannot be replaced.")
+            }
+        }
     }
 
     /// Sends one message to a physical topic and waits for the broker's acknowledgement.
@@ -56,10 +97,11 @@ impl Producer {
             });
         }
         let record = FutureRecord::to(topic).key(key).payload(body).headers(owned);
-        self.inner
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(e, _)| crate::Error::Client(e))?;
+        let producer = self.current();
+        if let Err((e, _)) = producer.send(record, Duration::from_secs(30)).await {
+            self.renew_if_fatal(&producer);
+            return Err(crate::Error::Client(e));
+        }
         self.metrics.kafka_produced.with_label_values(&[topic]).inc();
         Ok(())
     }
@@ -91,8 +133,7 @@ impl Producer {
     /// Asks the cluster for its metadata over this producer's own connections (a readiness check that opens
     /// nothing new).
     pub async fn ping(&self, timeout: Duration) -> Result<()> {
-        use rdkafka::producer::Producer as _;
-        let inner = self.inner.clone();
+        let inner = self.current();
         let bootstrap = self.kafka.bootstrap().to_owned();
         tokio::task::spawn_blocking(move || {
             inner
@@ -109,7 +150,6 @@ impl Producer {
 
     /// Waits until every queued message is acknowledged (shutdown).
     pub fn flush(&self, timeout: Duration) {
-        use rdkafka::producer::Producer as _;
-        let _ = self.inner.flush(timeout);
+        let _ = self.current().flush(timeout);
     }
 }

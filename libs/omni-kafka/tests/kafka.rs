@@ -625,3 +625,35 @@ async fn overlaps_and_commits(broker: &Broker) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A broker that answers a produce with `OutOfOrderSequenceNumber` (its idempotence state for the producer was lost,
+/// as seen in CI while a service was being killed) puts librdkafka's idempotent producer in a fatal state: every
+/// later send fails. The producer replaces its client, so the next try goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_that_hits_a_fatal_error_recovers_on_the_next_send() -> anyhow::Result<()> {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    omni_telemetry::init_for_tests();
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic("fatal.test", 1, 1)?;
+    let settings = omni_testkit::testing::settings();
+    let kafka = Kafka::new(&settings.kafka, &cluster.bootstrap_servers());
+    let producer = kafka.producer(&metrics())?;
+    producer.send_raw("fatal.test", "k", &[], b"first").await?;
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER],
+    );
+    let refused = producer.send_raw("fatal.test", "k", &[], b"second").await;
+    ensure!(refused.is_err(), "the broker refused the send: {refused:?}");
+    let mut sent = false;
+    for _ in 0..3 {
+        if producer.send_raw("fatal.test", "k", &[], b"second").await.is_ok() {
+            sent = true;
+            break;
+        }
+    }
+    ensure!(sent, "a send after the fatal error goes through");
+    Ok(())
+}
