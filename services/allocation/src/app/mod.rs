@@ -6,6 +6,7 @@ pub mod hold_writer;
 pub mod movements;
 pub mod policies;
 pub mod reservation;
+pub mod sourcing;
 pub mod store_sync;
 pub mod upkeep;
 

@@ -1,6 +1,7 @@
 //! Fulfillment's shared state and the routing rules in force.
 
 pub mod routing_rules;
+pub mod sourcing;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 
 pub mod accept;
 pub mod dispatch;
+pub mod intake;
 pub mod saga;
 
 use std::sync::Arc;

@@ -1,0 +1,132 @@
+//! Sourcing and releasing orders: the routing decision (pure, `domain::routing`) applied to the network view and
+//! the order's fulfillments, with the event it announces, in the caller's transaction.
+
+use omni_contracts::events::*;
+use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
+use omni_kafka::HandlerError;
+
+use crate::db::fulfillments::{self, FulfillmentRow};
+use crate::db::network;
+use crate::domain::routing;
+
+/// Routes an order (accepted, or sent back after a refusal without the `exclude`d nodes), once per event id:
+/// refuses the fulfillments of an earlier attempt, chooses the node with its explanation and announces
+/// `omni.fulfillment.sourced` (or `unsourceable`), in the caller's transaction.
+pub fn source(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    order: omni_contracts::api::Order,
+    exclude: &[LocationId],
+    rules: &[omni_contracts::routing::RoutingRule],
+) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    // Routing again: the refused attempt is over, so a later release must not pick it.
+    for f in fulfillments::for_order(conn, order.id)? {
+        if f.status == "sourced" {
+            fulfillments::set_status(conn, &f.id, "refused")?;
+        }
+    }
+    let nodes: Vec<_> = network::nodes(conn)?
+        .into_iter()
+        .filter(|n| !exclude.contains(&n.id))
+        .collect();
+    let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
+    let atp = network::stock_for(conn, &skus, Some(order.request.channel))?;
+    let applicable = routing::applicable(
+        rules,
+        order.request.channel,
+        &order.request.delivery,
+        &order.request.lines,
+    );
+    let decision = routing::route(
+        &order.request.delivery,
+        &order.request.lines,
+        &nodes,
+        &atp,
+        &applicable,
+    );
+    let Some(location_id) = decision.chosen.clone() else {
+        tracing::info!(order.id = %order.id, "No node can serve the order.");
+        let event = FulfillmentEvent::Unsourceable(OrderUnsourceable {
+            order_id: order.id,
+            candidates: decision.candidates,
+        });
+        omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", event))?;
+        return Ok(());
+    };
+    let fulfillment_id = FulfillmentId::generate();
+    let reservation_id = ReservationId::generate();
+    let explanation =
+        serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
+    let now = omni_db::now();
+    fulfillments::insert(
+        conn,
+        &FulfillmentRow {
+            id: fulfillment_id.to_string(),
+            order_id: order.id.to_string(),
+            location_id: location_id.to_string(),
+            reservation_id: reservation_id.to_string(),
+            status: "sourced".into(),
+            explanation,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    let lines = order
+        .request
+        .lines
+        .iter()
+        .map(|l| HoldLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    tracing::info!(order.id = %order.id, location.id = %location_id, rule = %decision.rule, "Order sourced.");
+    let sourced = FulfillmentSourced {
+        order_id: order.id,
+        fulfillment_id,
+        reservation_id,
+        location_id,
+        lines,
+        channel: Some(order.request.channel),
+        tier: order.request.customer.tier,
+        candidates: decision.candidates,
+        rule: decision.rule,
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)),
+    )?;
+    Ok(())
+}
+
+/// Releases a paid order to its node once per event id, in the caller's transaction.
+pub fn release(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    authorized: OrderPaymentAuthorized,
+) -> Result<(), HandlerError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    let current = fulfillments::for_order(conn, authorized.order_id)?;
+    let Some(row) = current.iter().rev().find(|f| f.status == "sourced") else {
+        return Err(HandlerError::Permanent(format!(
+            "order {} has no sourced fulfillment to release",
+            authorized.order_id
+        )));
+    };
+    fulfillments::set_status(conn, &row.id, "released")?;
+    let released = FulfillmentReleased {
+        order_id: authorized.order_id,
+        fulfillment_id: FulfillmentId::parse(&row.id)?,
+        location_id: LocationId::parse(&row.location_id)?,
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("fulfillment", FulfillmentEvent::Released(released)),
+    )?;
+    Ok(())
+}
