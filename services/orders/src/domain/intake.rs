@@ -110,20 +110,8 @@ pub fn check_associate_prices(
 pub fn price_overrides(
     order: &NewOrder,
     prices: &std::collections::HashMap<String, Option<omni_contracts::Money>>,
-) -> Result<Vec<serde_json::Value>, PriceRefusal> {
-    // A SKU orders has not learned yet could hide an override that would go unaudited: retry once it has.
-    if let Some((i, line)) = order
-        .lines
-        .iter()
-        .enumerate()
-        .find(|(_, line)| !prices.contains_key(line.sku.as_str()))
-    {
-        return Err(PriceRefusal::NotKnownYet(format!(
-            "lines[{i}].sku: the price of `{}` is not known to orders yet; retry shortly",
-            line.sku
-        )));
-    }
-    Ok(order
+) -> Vec<serde_json::Value> {
+    order
         .lines
         .iter()
         .filter_map(|line| {
@@ -136,7 +124,7 @@ pub fn price_overrides(
                 },
             )
         })
-        .collect())
+        .collect()
 }
 
 /// Where a partner stands with Omni.
@@ -384,41 +372,6 @@ mod tests {
         two.lines[1].quantity = omni_contracts::Quantity::try_from(1_i64).unwrap();
         let err = check_partner_order(&two, &one_line, now).unwrap_err().0;
         assert!(err.starts_with("lines") && err.contains("at most 1"), "{err}");
-    }
-
-    #[test]
-    fn a_managers_override_is_seen_and_never_waved_through_for_an_unknown_sku() {
-        let eur = omni_contracts::Currency::parse("EUR").unwrap();
-        let listed = |amount_minor| {
-            Some(omni_contracts::Money {
-                amount_minor,
-                currency: eur,
-            })
-        };
-        let order = order(web_order());
-        let sku = order.lines[0].sku.to_string();
-        let at_list = [(sku.clone(), listed(order.lines[0].unit_price_minor.minor()))].into();
-        assert_eq!(
-            price_overrides(&order, &at_list),
-            Ok(vec![]),
-            "the list price is no override"
-        );
-        let dearer = [(sku.clone(), listed(order.lines[0].unit_price_minor.minor() + 100))].into();
-        assert_eq!(
-            price_overrides(&order, &dearer).map(|o| o.len()),
-            Ok(1),
-            "a lower price is one"
-        );
-        let unpriced = [(sku.clone(), None)].into();
-        assert_eq!(
-            price_overrides(&order, &unpriced),
-            Ok(vec![]),
-            "no list price, nothing to override"
-        );
-        match price_overrides(&order, &std::collections::HashMap::new()) {
-            Err(PriceRefusal::NotKnownYet(m)) => assert!(m.contains("not known to orders yet"), "{m}"),
-            other => panic!("a SKU orders has not learned is refused (retry), got {other:?}"),
-        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::error::AcceptError;
 /// Places an order. `Idempotency-Key` is required: the same key with the same body answers the same order;
 /// with another body, 422. Partner keys place marketplace orders for their own partner only, within its
 /// registration (tiers, lines: 403; a promise sooner than allowed is moved to the earliest allowed). An associate's
-/// lines must carry the list price whatever the channel (403); managers may override prices, audited. For both, a
-/// SKU orders has not learned yet is refused (409, retry): its list price cannot be checked, nor an override seen.
+/// lines must carry the list price whatever the channel (403), and a SKU orders has not learned yet is refused
+/// (409, retry); managers may override prices.
 #[utoipa::path(
     post, path = "/v1/orders", request_body = NewOrder,
     params(("Idempotency-Key" = String, Header, description = "1 to 255 characters, unique per order attempt")),
@@ -103,10 +103,7 @@ pub async fn create_order(
                         PriceRefusal::NotKnownYet(reason) => ApiError::new(Code::Conflict, reason),
                     })?;
                 } else {
-                    overrides = price_overrides(&request, &prices).map_err(|refusal| match refusal {
-                        PriceRefusal::NotKnownYet(reason) => ApiError::new(Code::Conflict, reason),
-                        PriceRefusal::NotTheListPrice(reason) => ApiError::new(Code::Forbidden, reason),
-                    })?;
+                    overrides = price_overrides(&request, &prices);
                 }
             }
             if let Some(bounds) = &bounds {
