@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Headers;
 
 /// One consumed message.
 #[derive(Debug, Clone)]
@@ -60,19 +59,7 @@ pub async fn collect(
             m = consumer.recv() => m?,
             _ = tokio::time::sleep_until(deadline) => anyhow::bail!("gave up reading {topics:?} after {limit:?}; read {} messages", seen.len()),
         };
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| {
-                        (
-                            x.key.to_owned(),
-                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = omni_kafka::headers_as_text(&message);
         seen.push(Seen {
             topic: message.topic().to_owned(),
             key: message

@@ -17,7 +17,7 @@ use omni_contracts::events::{AvailabilityEvent, InventoryEvent};
 use omni_contracts::{Envelope, EventPayload, LocationId, MovementId, Quantity, Sku, Topic};
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::BackendArgs;
@@ -541,19 +541,7 @@ impl Reader {
                     };
                     let Ok(message) = message else { continue };
                     let at = Instant::now();
-                    let headers: Vec<(String, String)> = message
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|x| {
-                                    (
-                                        x.key.to_owned(),
-                                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let headers: Vec<(String, String)> = omni_kafka::headers_as_text(&message);
                     let header =
                         |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
                     let Ok(event) = Envelope::<AvailabilityEvent>::from_parts(

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use omni_contracts::Topic;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::{Error, Kafka, Producer, Result};
@@ -243,19 +242,7 @@ fn read_parked(consumer: &BaseConsumer, dlq: &str, limit: usize, timeout: Durati
         };
         let message = message?;
         next.insert(message.partition(), message.offset() + 1);
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| {
-                        (
-                            x.key.to_owned(),
-                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let headers = crate::headers_as_text(&message);
         parked.push(Parked {
             dlq: dlq.to_owned(),
             partition: message.partition(),

@@ -22,6 +22,25 @@ pub use embedded::EmbeddedKafka;
 pub use outbox::{OutboxRelay, outbox_message};
 pub use producer::Producer;
 
+/// A message's headers as text, in order: `(name, value)`, values that are not UTF-8 read lossily (tools and
+/// tests that read topics; the consumers keep theirs in [`Incoming`]).
+pub fn headers_as_text<M: rdkafka::Message>(message: &M) -> Vec<(String, String)> {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_owned(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Why a Kafka operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
