@@ -79,6 +79,42 @@ impl TestDatabase {
         db.migrate(migrations).await?;
         Ok(db)
     }
+
+    /// A pool on it with the common migrations and those of the given ones named before `first_left_out`
+    /// applied, for a test of what a later migration does to data stored before it (`Db::migrate` then applies
+    /// the rest).
+    pub async fn migrated_before(
+        &self,
+        migrations: diesel_migrations::EmbeddedMigrations,
+        first_left_out: &'static str,
+    ) -> Result<Db> {
+        let db = Db::connect(self.target.clone(), 4)?;
+        db.run(move |conn| match conn {
+            crate::DbConnection::Pg(c) => apply_before(c, &migrations, first_left_out),
+            crate::DbConnection::Sqlite(c) => apply_before(c, &migrations, first_left_out),
+        })
+        .await?;
+        Ok(db)
+    }
+}
+
+fn apply_before<DB: diesel::backend::Backend>(
+    harness: &mut impl diesel_migrations::MigrationHarness<DB>,
+    migrations: &diesel_migrations::EmbeddedMigrations,
+    first_left_out: &str,
+) -> Result<()> {
+    use diesel::migration::MigrationSource;
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| crate::Error::Migration(e.to_string());
+    harness
+        .run_pending_migrations(crate::COMMON_MIGRATIONS)
+        .map_err(failed)?;
+    let mut earlier = MigrationSource::<DB>::migrations(migrations).map_err(failed)?;
+    earlier.retain(|m| m.name().to_string().as_str() < first_left_out);
+    earlier.sort_by_key(|m| m.name().to_string());
+    for migration in &earlier {
+        harness.run_migration(migration.as_ref()).map_err(failed)?;
+    }
+    Ok(())
 }
 
 impl Drop for TestDatabase {

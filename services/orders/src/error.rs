@@ -17,3 +17,32 @@ impl From<diesel::result::Error> for AcceptError {
         AcceptError::Db(omni_db::Error::Query(e))
     }
 }
+
+/// Why a saga input could not be applied to its order.
+#[derive(Debug, thiserror::Error)]
+pub enum SagaFailure {
+    /// No order has this id: the input can never apply.
+    #[error("order {0} is unknown")]
+    UnknownOrder(omni_contracts::OrderId),
+    /// The stored order contradicts the step.
+    #[error(transparent)]
+    Contradiction(#[from] crate::domain::saga::SagaError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for SagaFailure {
+    fn from(e: diesel::result::Error) -> Self {
+        SagaFailure::Db(omni_db::Error::Query(e))
+    }
+}
+
+impl From<SagaFailure> for omni_kafka::HandlerError {
+    fn from(e: SagaFailure) -> Self {
+        match e {
+            SagaFailure::Db(db) => db.into(),
+            permanent => omni_kafka::HandlerError::Permanent(permanent.to_string()),
+        }
+    }
+}

@@ -15,7 +15,6 @@ use chrono::Utc;
 use omni_contracts::api::OrderStatus;
 use omni_contracts::events::{OrderAccepted, OrderEvent};
 use omni_contracts::{Envelope, OrderId};
-use omni_kafka::HandlerError;
 
 use crate::app::State;
 use crate::db::orders;
@@ -90,7 +89,7 @@ pub async fn dispatch_round(state: &State) -> omni_db::Result<Round> {
 }
 
 /// Fails the orders whose step took too long; returns how many.
-pub async fn expire_round(state: &State) -> Result<usize, HandlerError> {
+pub async fn expire_round(state: &State) -> Result<usize, crate::error::SagaFailure> {
     let now = Utc::now();
     let waits = [
         (

@@ -7,7 +7,8 @@ use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
 use omni_contracts::{LocationId, OrderId, PartnerId};
 use omni_db::DbConnection;
 
-use super::schema::orders;
+use super::schema::{order_exclusions, orders};
+use crate::domain::saga::Change;
 
 /// A stored order row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -45,8 +46,6 @@ pub struct OrderRow {
     pub updated_at: chrono::NaiveDateTime,
     /// The W3C trace context the order arrived with (its later announcement continues that trace).
     pub traceparent: Option<String>,
-    /// Nodes that refused its hold, comma-separated.
-    pub excluded_locations: String,
     /// How often it was routed again.
     pub reroutes: i32,
     /// The `ce_id` of the partner message it arrived in (Kafka intake only).
@@ -56,14 +55,6 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    /// Nodes that refused the order's hold.
-    pub fn excluded(&self) -> Vec<LocationId> {
-        self.excluded_locations
-            .split(',')
-            .filter_map(|l| LocationId::parse(l).ok())
-            .collect()
-    }
-
     /// The API view of the row.
     pub fn to_order(&self) -> omni_db::Result<Order> {
         let corrupt =
@@ -398,27 +389,6 @@ pub struct PageFilter<'a> {
     pub status: Option<OrderStatus>,
 }
 
-/// What a saga step changes on the row.
-#[derive(Debug, Default, Clone)]
-pub struct StepUpdate {
-    /// New status, if it changes.
-    pub status: Option<OrderStatus>,
-    /// Node, once known.
-    pub location_id: Option<String>,
-    /// Hold, once placed.
-    pub reservation_id: Option<String>,
-    /// Fulfillment, once created.
-    pub fulfillment_id: Option<String>,
-    /// Payment intent, once authorized.
-    pub payment_intent_id: Option<String>,
-    /// Failure reason.
-    pub failure_reason: Option<String>,
-    /// A node that refused the hold, to exclude from routing from now on (counts a re-route).
-    pub exclude: Option<String>,
-    /// The request again (JSON), when what it shows of its tenders changed.
-    pub request: Option<String>,
-}
-
 #[derive(AsChangeset)]
 #[diesel(table_name = orders)]
 struct Changes<'a> {
@@ -432,37 +402,74 @@ struct Changes<'a> {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// Applies a saga step (fields left `None` are unchanged).
-pub fn apply(conn: &mut DbConnection, id: OrderId, step: &StepUpdate) -> omni_db::Result<()> {
+/// Applies a saga step's change (fields left `None` are unchanged).
+pub fn apply(conn: &mut DbConnection, id: OrderId, step: &Change) -> omni_db::Result<()> {
+    let request = step
+        .request
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| {
+            omni_db::Error::Inconsistent(format!("order {id}: its request cannot be stored: {e}"))
+        })?;
+    let (location_id, reservation_id, fulfillment_id, payment_intent_id) = (
+        step.location_id.as_ref().map(LocationId::as_str),
+        step.reservation_id.map(|r| r.to_string()),
+        step.fulfillment_id.map(|f| f.to_string()),
+        step.payment_intent_id.map(|p| p.to_string()),
+    );
     let changes = Changes {
         status: step.status.map(OrderStatus::as_str),
-        location_id: step.location_id.as_deref(),
-        reservation_id: step.reservation_id.as_deref(),
-        fulfillment_id: step.fulfillment_id.as_deref(),
-        payment_intent_id: step.payment_intent_id.as_deref(),
+        location_id,
+        reservation_id: reservation_id.as_deref(),
+        fulfillment_id: fulfillment_id.as_deref(),
+        payment_intent_id: payment_intent_id.as_deref(),
         failure_reason: step.failure_reason.as_deref(),
-        request: step.request.as_deref(),
+        request: request.as_deref(),
         updated_at: omni_db::now(),
     };
     diesel::update(orders::table.find(id.to_string()))
         .set(&changes)
         .execute(conn)?;
     if let Some(location) = &step.exclude {
-        let row = find(conn, id)?;
-        let mut excluded: Vec<String> = row
-            .map(|r| r.excluded().into_iter().map(|l| l.to_string()).collect())
-            .unwrap_or_default();
-        if !excluded.contains(location) {
-            excluded.push(location.clone());
-        }
         diesel::update(orders::table.find(id.to_string()))
-            .set((
-                orders::excluded_locations.eq(excluded.join(",")),
-                orders::reroutes.eq(orders::reroutes + 1),
-            ))
+            .set(orders::reroutes.eq(orders::reroutes + 1))
             .execute(conn)?;
+        let attempt: i32 = orders::table
+            .find(id.to_string())
+            .select(orders::reroutes)
+            .get_result(conn)?;
+        let already = order_exclusions::table
+            .find((id.to_string(), location.as_str()))
+            .count()
+            .get_result::<i64>(conn)?;
+        if already == 0 {
+            diesel::insert_into(order_exclusions::table)
+                .values((
+                    order_exclusions::order_id.eq(id.to_string()),
+                    order_exclusions::location_id.eq(location.as_str()),
+                    order_exclusions::attempt.eq(attempt),
+                ))
+                .execute(conn)?;
+        }
     }
     Ok(())
+}
+
+/// The nodes that refused the order's hold, in the order they refused.
+pub fn exclusions(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Vec<LocationId>> {
+    let codes: Vec<String> = order_exclusions::table
+        .filter(order_exclusions::order_id.eq(id.to_string()))
+        .order(order_exclusions::attempt.asc())
+        .select(order_exclusions::location_id)
+        .load(conn)?;
+    codes
+        .iter()
+        .map(|code| {
+            LocationId::parse(code)
+                .map_err(|e| omni_db::Error::Inconsistent(format!("order {id} has a corrupt exclusion: {e}")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -527,9 +534,9 @@ mod tests {
                     for n in [0, 2, 3, 5] {
                         mark_dispatched(conn, orders[n].id)?;
                     }
-                    let cancelled = StepUpdate {
+                    let cancelled = Change {
                         status: Some(OrderStatus::Cancelled),
-                        ..StepUpdate::default()
+                        ..Change::default()
                     };
                     apply(conn, orders[3].id, &cancelled)?;
                     apply(conn, orders[4].id, &cancelled)?;
@@ -634,6 +641,56 @@ mod tests {
             let stored_c = stored_c.ok_or_else(|| anyhow::anyhow!("{backend:?}: C is not stored"))?;
             anyhow::ensure!(stored_c.created_at == stored_c.updated_at && stored_c.status == "accepted");
             anyhow::ensure!(repeat.is_none(), "{backend:?}: the repeat made a second order");
+        }
+        Ok(())
+    }
+
+    /// On both backends: the lists of refused nodes kept comma-separated before `order_exclusions` come over as
+    /// rows, in the order they refused, and a later refusal adds to them.
+    #[tokio::test]
+    async fn refused_nodes_stored_before_the_exclusions_table_survive_its_migration() -> anyhow::Result<()> {
+        use diesel::connection::SimpleConnection;
+        use omni_db::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let database = TestDatabase::create(backend)?;
+            let db = database
+                .migrated_before(crate::MIGRATIONS, "2026-12-07-000001_order_exclusions")
+                .await?;
+            let (refused_twice, never_refused) = (example_order("P-1")?, example_order("P-2")?);
+            let (a, b) = (refused_twice.id, never_refused.id);
+            db.run(move |conn| -> omni_db::Result<()> {
+                conn.batch_execute(&format!(
+                    "INSERT INTO orders (id, status, channel, request, currency, total_minor, created_at, \
+                     updated_at, excluded_locations, reroutes) VALUES \
+                     ('{a}', 'accepted', 'marketplace', '{{}}', 'EUR', 1, '2026-12-01 10:00:00', \
+                      '2026-12-01 10:00:00', 'STORE-B,STORE_A.1', 2), \
+                     ('{b}', 'accepted', 'marketplace', '{{}}', 'EUR', 1, '2026-12-01 10:00:00', \
+                      '2026-12-01 10:00:00', '', 0)"
+                ))?;
+                Ok(())
+            })
+            .await?;
+            db.migrate(crate::MIGRATIONS).await?;
+            let (before, never, after) = db
+                .transaction(move |conn| -> omni_db::Result<_> {
+                    let before = exclusions(conn, a)?;
+                    let never = exclusions(conn, b)?;
+                    let third = Change {
+                        exclude: Some(
+                            LocationId::parse("STORE-C")
+                                .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?,
+                        ),
+                        ..Change::default()
+                    };
+                    apply(conn, a, &third)?;
+                    apply(conn, a, &third)?;
+                    Ok((before, never, exclusions(conn, a)?))
+                })
+                .await?;
+            let codes = |l: &[LocationId]| l.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+            assert_eq!(codes(&before), ["STORE-B", "STORE_A.1"], "{backend:?}");
+            assert!(never.is_empty(), "{backend:?}");
+            assert_eq!(codes(&after), ["STORE-B", "STORE_A.1", "STORE-C"], "{backend:?}");
         }
         Ok(())
     }

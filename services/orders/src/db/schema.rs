@@ -15,7 +15,6 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        excluded_locations -> Text,
         reroutes -> Integer,
         promise_by -> Nullable<Timestamp>,
         dispatched_at -> Nullable<Timestamp>,
@@ -47,5 +46,13 @@ diesel::table! {
         request_hash -> Text,
         order_id -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_exclusions (order_id, location_id) {
+        order_id -> Text,
+        location_id -> Text,
+        attempt -> Integer,
     }
 }

@@ -3,9 +3,16 @@
 //! any failure → failed (holds released by allocation); a cancel before release → cancelled.
 //! A hold refused at the chosen node sends the order back to routing without that node, up to
 //! [`MAX_REROUTES`] times.
+//!
+//! [`step`] names the transition an input makes and carries what it needs from the input; [`SagaOrder::plan`]
+//! turns it into what changes on the order and what the order announces. Both are pure: `app::saga` persists the
+//! plan.
 
-use omni_contracts::api::OrderStatus;
-use omni_contracts::events::{FulfillmentEvent, PaymentEvent, ReservationEvent};
+use omni_contracts::api::{AcceptedRequest, Order, OrderStatus};
+use omni_contracts::events::*;
+use omni_contracts::{FulfillmentId, LocationId, Money, PaymentIntentId, ReservationId};
+
+use super::payment_methods::with_reported_cards;
 
 /// An event the saga reacts to.
 #[derive(Debug, Clone)]
@@ -28,22 +35,43 @@ pub enum SagaInput {
 /// How often an order whose hold was refused is routed again before it fails.
 pub const MAX_REROUTES: u32 = 3;
 
-/// What the saga does with an input in a given state.
+/// What the saga does with an input in a given state, with what it takes from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Record a detail without changing state (a sourcing decision).
-    Note,
+    /// Record the sourcing decision without changing state.
+    Note {
+        /// The node chosen.
+        location_id: LocationId,
+        /// The fulfillment created there.
+        fulfillment_id: FulfillmentId,
+    },
     /// Keep the authorization of an order that was routed again while payments was deciding (it stays valid
     /// for the new node).
-    KeepAuthorization,
-    /// Move to `reserved` and ask payments to authorize.
-    Reserve,
+    KeepAuthorization(PaymentIntentId),
+    /// Move to `reserved` and ask payments to authorize (or, if an authorization stands from before a re-route,
+    /// straight back to `payment_authorized`).
+    Reserve {
+        /// The hold.
+        reservation_id: ReservationId,
+        /// Where it is held.
+        location_id: LocationId,
+    },
     /// Move to `payment_authorized` and ask fulfillment to release.
-    Authorize,
+    Authorize(PaymentIntentId),
     /// Move to `released`.
-    Release,
+    Release {
+        /// The fulfillment released.
+        fulfillment_id: FulfillmentId,
+        /// Its node.
+        location_id: LocationId,
+    },
     /// Move to `fulfilled`: the node shipped it or handed it over.
-    Fulfil,
+    Fulfil {
+        /// The node.
+        location_id: LocationId,
+        /// How it left.
+        how: HandedOver,
+    },
     /// Move to `completed`: fulfilled and paid.
     Complete,
     /// Stay `accepted` and ask routing to choose again without `exclude`.
@@ -51,7 +79,7 @@ pub enum Step {
         /// Why the node could not take it.
         reason: String,
         /// The node that refused.
-        exclude: omni_contracts::LocationId,
+        exclude: LocationId,
     },
     /// Move to `failed` with a reason.
     Fail(String),
@@ -73,7 +101,10 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
             Step::Fail(reason.clone())
         }
         (_, SagaInput::TimedOut { .. }) => Step::Ignore,
-        (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Sourced(_))) => Step::Note,
+        (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Sourced(s))) => Step::Note {
+            location_id: s.location_id.clone(),
+            fulfillment_id: s.fulfillment_id,
+        },
         (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(u))) => {
             let reasons: Vec<String> = u
                 .candidates
@@ -92,7 +123,10 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                 format!("no node can serve the order ({})", reasons.join("; "))
             })
         }
-        (S::Accepted, SagaInput::Reservation(ReservationEvent::Held(_))) => Step::Reserve,
+        (S::Accepted, SagaInput::Reservation(ReservationEvent::Held(h))) => Step::Reserve {
+            reservation_id: h.reservation_id,
+            location_id: h.location_id.clone(),
+        },
         (S::Accepted, SagaInput::Reservation(ReservationEvent::Rejected(r))) => {
             let short: Vec<String> = r
                 .shortages
@@ -130,8 +164,12 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                 e.location_id
             ))
         }
-        (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::Authorize,
-        (S::Accepted, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::KeepAuthorization,
+        (S::Reserved, SagaInput::Payment(PaymentEvent::Authorized(a))) => {
+            Step::Authorize(a.payment_intent_id)
+        }
+        (S::Accepted, SagaInput::Payment(PaymentEvent::Authorized(a))) => {
+            Step::KeepAuthorization(a.payment_intent_id)
+        }
         (S::Cancelled, SagaInput::Reservation(ReservationEvent::Held(_)))
         | (S::Cancelled, SagaInput::Payment(PaymentEvent::Authorized(_))) => Step::CancelAgain,
         (S::Accepted, SagaInput::Payment(PaymentEvent::Declined(d))) => {
@@ -140,17 +178,210 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => {
             Step::Fail(format!("payment declined: {}", d.reason))
         }
-        (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(_))) => Step::Release,
-        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(_))) => Step::Fulfil,
+        (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(r))) => Step::Release {
+            fulfillment_id: r.fulfillment_id,
+            location_id: r.location_id.clone(),
+        },
+        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => Step::Fulfil {
+            location_id: c.location_id.clone(),
+            how: c.how,
+        },
         (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(_))) => Step::Complete,
         _ => Step::Ignore,
+    }
+}
+
+/// What the saga knows of an order when an input arrives.
+#[derive(Debug, Clone)]
+pub struct SagaOrder {
+    /// The order as stored.
+    pub order: Order,
+    /// How often it was routed again.
+    pub reroutes: u32,
+    /// The nodes that refused its hold, in the order they refused.
+    pub excluded: Vec<LocationId>,
+    /// Its payment intent, once authorized.
+    pub payment_intent_id: Option<PaymentIntentId>,
+}
+
+/// What a step changes on the stored order (fields left `None` are unchanged).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Change {
+    /// New status, if it changes.
+    pub status: Option<OrderStatus>,
+    /// Node, once known.
+    pub location_id: Option<LocationId>,
+    /// Hold, once placed.
+    pub reservation_id: Option<ReservationId>,
+    /// Fulfillment, once created.
+    pub fulfillment_id: Option<FulfillmentId>,
+    /// Payment intent, once authorized.
+    pub payment_intent_id: Option<PaymentIntentId>,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// A node that refused the hold, to exclude from routing from now on (counts a re-route).
+    pub exclude: Option<LocationId>,
+    /// The request again, when what it shows of its tenders changed.
+    pub request: Option<AcceptedRequest>,
+}
+
+impl Change {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Change::default()
+    }
+}
+
+/// A step made concrete: what changes on the order and what it announces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// What changes on the stored order.
+    pub change: Change,
+    /// The order event to publish, if any.
+    pub announce: Option<OrderEvent>,
+}
+
+/// Why a step cannot be applied to the order as stored.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SagaError {
+    /// Payments authorized an order that has no node: the stored order contradicts the saga.
+    #[error("order {0} was authorized without a node")]
+    AuthorizedWithoutNode(omni_contracts::OrderId),
+}
+
+impl SagaOrder {
+    /// What `step` (taken for `input`) changes on this order and announces. A payment report also fills in the
+    /// card summaries the order shows, whatever the step.
+    pub fn plan(mut self, step: Step, input: &SagaInput) -> Result<Plan, SagaError> {
+        let mut change = Change::default();
+        if let SagaInput::Payment(
+            PaymentEvent::Authorized(PaymentAuthorized { methods, .. })
+            | PaymentEvent::Declined(PaymentDeclined { methods, .. }),
+        ) = input
+            && let Some(tenders) = with_reported_cards(&self.order.request.tenders, methods)
+        {
+            self.order.request.tenders = tenders;
+            change.request = Some(self.order.request.clone());
+        }
+        let order_id = self.order.id;
+        let announce = match step {
+            Step::Ignore => None,
+            Step::Note {
+                location_id,
+                fulfillment_id,
+            } => {
+                change.location_id = Some(location_id);
+                change.fulfillment_id = Some(fulfillment_id);
+                None
+            }
+            Step::KeepAuthorization(payment_intent_id) => {
+                change.payment_intent_id = Some(payment_intent_id);
+                None
+            }
+            Step::CancelAgain => Some(OrderEvent::Cancelled(OrderCancelled {
+                order_id,
+                by: self
+                    .order
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "cancelled".into()),
+            })),
+            Step::Reserve {
+                reservation_id,
+                location_id,
+            } => {
+                // Routed again after a shortage with its authorization granted: that stands (same order, same
+                // amount), so the order goes straight back to being released at its new node.
+                change.location_id = Some(location_id.clone());
+                change.reservation_id = Some(reservation_id);
+                Some(match self.payment_intent_id {
+                    Some(payment_intent_id) => {
+                        change.status = Some(OrderStatus::PaymentAuthorized);
+                        OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                            order_id,
+                            payment_intent_id,
+                            location_id,
+                        })
+                    }
+                    None => {
+                        change.status = Some(OrderStatus::Reserved);
+                        OrderEvent::Reserved(OrderReserved {
+                            order_id,
+                            reservation_id,
+                            location_id,
+                            amount: Money {
+                                amount_minor: self.order.total_minor,
+                                currency: self.order.request.currency,
+                            },
+                            tenders: self.order.request.tenders.clone(),
+                            payer: self.order.placed_by.clone(),
+                            customer_id: self.order.request.customer.id.clone(),
+                        })
+                    }
+                })
+            }
+            Step::Authorize(payment_intent_id) => {
+                let location_id = self
+                    .order
+                    .location_id
+                    .clone()
+                    .ok_or(SagaError::AuthorizedWithoutNode(order_id))?;
+                change.status = Some(OrderStatus::PaymentAuthorized);
+                change.payment_intent_id = Some(payment_intent_id);
+                Some(OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                    order_id,
+                    payment_intent_id,
+                    location_id,
+                }))
+            }
+            Step::Release {
+                fulfillment_id,
+                location_id,
+            } => {
+                change.status = Some(OrderStatus::Released);
+                Some(OrderEvent::Released(OrderReleased {
+                    order_id,
+                    fulfillment_id,
+                    location_id,
+                }))
+            }
+            Step::Fulfil { location_id, how } => {
+                change.status = Some(OrderStatus::Fulfilled);
+                Some(OrderEvent::Fulfilled(OrderFulfilled {
+                    order_id,
+                    location_id,
+                    how,
+                }))
+            }
+            Step::Complete => {
+                change.status = Some(OrderStatus::Completed);
+                Some(OrderEvent::Completed(OrderCompleted { order_id }))
+            }
+            Step::Reroute { reason, exclude } => {
+                change.status = Some(OrderStatus::Accepted);
+                change.exclude = Some(exclude.clone());
+                let mut excluded = self.excluded;
+                excluded.push(exclude);
+                Some(OrderEvent::RerouteRequested(OrderRerouteRequested {
+                    order: self.order,
+                    exclude: excluded,
+                    reason,
+                    attempt: self.reroutes + 1,
+                }))
+            }
+            Step::Fail(reason) => {
+                change.status = Some(OrderStatus::Failed);
+                change.failure_reason = Some(reason.clone());
+                Some(OrderEvent::Failed(OrderFailed { order_id, reason }))
+            }
+        };
+        Ok(Plan { change, announce })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use omni_contracts::events::*;
     use omni_contracts::*;
 
     fn rejected() -> SagaInput {
@@ -247,5 +478,131 @@ mod tests {
     #[test]
     fn a_replayed_event_after_the_order_moved_on_is_ignored() {
         assert_eq!(step(OrderStatus::Released, 0, &rejected()), Step::Ignore);
+    }
+
+    /// The published pickup example as a stored order in `status`, placed at `S1` once it is held.
+    fn stored(status: OrderStatus) -> SagaOrder {
+        use crate::domain::intake::{PartnerBounds, PartnerStanding, check_partner_order};
+        let example = include_bytes!("../../../../docs/schemas/examples/pickup-in-store.json");
+        let partner_order =
+            crate::domain::partner_schema::parse(example, 1 << 20).expect("the example parses");
+        let bounds = PartnerBounds {
+            allowed_tiers: vec![api::CustomerTier::Standard, api::CustomerTier::Vip],
+            ..PartnerBounds::default()
+        };
+        let (request, total_minor) = check_partner_order(
+            &partner_order,
+            &PartnerStanding::Enabled(bounds),
+            partner_order.placed_at,
+        )
+        .expect("the example is valid");
+        let now = chrono::Utc::now();
+        SagaOrder {
+            order: Order {
+                id: OrderId::generate(),
+                status,
+                partner_id: Some(partner_order.partner_id.clone()),
+                partner_order_id: Some(partner_order.partner_order_id.clone()),
+                request: request.accepted(),
+                placed_by: api::Payer::partner(&partner_order.partner_id),
+                total_minor,
+                location_id: (status != OrderStatus::Accepted).then(|| LocationId::parse("S1").unwrap()),
+                failure_reason: None,
+                created_at: now,
+                updated_at: now,
+            },
+            reroutes: 0,
+            excluded: vec![],
+            payment_intent_id: None,
+        }
+    }
+
+    fn held_at(location: &str) -> SagaInput {
+        SagaInput::Reservation(ReservationEvent::Held(ReservationHeld {
+            reservation_id: ReservationId::generate(),
+            order_id: OrderId::generate(),
+            location_id: LocationId::parse(location).unwrap(),
+            lines: vec![],
+            expires_at: chrono::Utc::now(),
+        }))
+    }
+
+    #[test]
+    fn a_hold_reserves_the_order_and_asks_payments_for_its_whole_amount() {
+        let order = stored(OrderStatus::Accepted);
+        let (total, input) = (order.order.total_minor, held_at("S2"));
+        let step = step(OrderStatus::Accepted, 0, &input);
+        let plan = order.plan(step, &input).unwrap();
+        assert_eq!(plan.change.status, Some(OrderStatus::Reserved));
+        assert_eq!(
+            plan.change.location_id.as_ref().map(LocationId::as_str),
+            Some("S2")
+        );
+        assert!(plan.change.reservation_id.is_some());
+        assert!(
+            matches!(&plan.announce, Some(OrderEvent::Reserved(r)) if r.amount.amount_minor == total && r.location_id.as_str() == "S2"),
+            "{:?}",
+            plan.announce
+        );
+    }
+
+    #[test]
+    fn a_hold_for_an_order_routed_again_after_payment_keeps_its_authorization() {
+        let mut order = stored(OrderStatus::Accepted);
+        let intent = PaymentIntentId::generate();
+        order.payment_intent_id = Some(intent);
+        let input = held_at("S2");
+        let plan = order
+            .plan(step(OrderStatus::Accepted, 1, &input), &input)
+            .unwrap();
+        assert_eq!(plan.change.status, Some(OrderStatus::PaymentAuthorized));
+        assert!(
+            matches!(&plan.announce, Some(OrderEvent::PaymentAuthorized(a)) if a.payment_intent_id == intent && a.location_id.as_str() == "S2"),
+            "{:?}",
+            plan.announce
+        );
+    }
+
+    #[test]
+    fn a_reroute_excludes_every_node_that_refused_so_far_and_counts_the_attempt() {
+        let mut order = stored(OrderStatus::Accepted);
+        order.reroutes = 1;
+        order.excluded = vec![LocationId::parse("S0").unwrap()];
+        let input = rejected();
+        let plan = order
+            .plan(step(OrderStatus::Accepted, 1, &input), &input)
+            .unwrap();
+        assert_eq!(plan.change.status, Some(OrderStatus::Accepted));
+        assert_eq!(plan.change.exclude.as_ref().map(LocationId::as_str), Some("S1"));
+        let Some(OrderEvent::RerouteRequested(reroute)) = plan.announce else {
+            panic!("a reroute is announced: {:?}", plan.announce);
+        };
+        let excluded: Vec<&str> = reroute.exclude.iter().map(LocationId::as_str).collect();
+        assert_eq!((excluded, reroute.attempt), (vec!["S0", "S1"], 2));
+    }
+
+    #[test]
+    fn an_authorization_for_an_order_without_a_node_is_refused_as_a_contradiction() {
+        let mut order = stored(OrderStatus::Reserved);
+        order.order.location_id = None;
+        let id = order.order.id;
+        let intent = PaymentIntentId::generate();
+        assert_eq!(
+            order.plan(
+                Step::Authorize(intent),
+                &SagaInput::TimedOut {
+                    status: OrderStatus::Reserved,
+                    reason: String::new(),
+                }
+            ),
+            Err(SagaError::AuthorizedWithoutNode(id))
+        );
+    }
+
+    #[test]
+    fn an_ignored_input_changes_nothing_and_announces_nothing() {
+        let input = rejected();
+        let plan = stored(OrderStatus::Released).plan(Step::Ignore, &input).unwrap();
+        assert!(plan.change.is_empty() && plan.announce.is_none());
     }
 }

@@ -23,7 +23,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
     }
     let moved = state
         .db
-        .transaction(move |conn| -> Result<Vec<Moved>, HandlerError> {
+        .transaction(move |conn| -> Result<Vec<Moved>, crate::error::SagaFailure> {
             inputs
                 .iter()
                 .map(|(key, order_id, input)| advance(conn, key, *order_id, input))

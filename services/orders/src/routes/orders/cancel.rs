@@ -5,7 +5,8 @@ use omni_contracts::events::{OrderCancelled, OrderEvent};
 use omni_http::{ApiError, Code, Principal};
 
 use crate::app::State;
-use crate::db::orders::{self, StepUpdate};
+use crate::db::orders;
+use crate::domain::saga::Change;
 
 /// Cancels an order that is not yet released: its holds are released and its authorizations voided (by
 /// allocation and payments, on `omni.order.cancelled`). Cancelling a cancelled order answers it again; a
@@ -58,10 +59,10 @@ pub async fn cancel_order(
             orders::apply(
                 conn,
                 id,
-                &StepUpdate {
+                &Change {
                     status: Some(OrderStatus::Cancelled),
                     failure_reason: Some(by.clone()),
-                    ..StepUpdate::default()
+                    ..Change::default()
                 },
             )?;
             omni_kafka::outbox::enqueue(
