@@ -841,13 +841,61 @@ pub struct ExtendReservation {
     pub ttl_seconds: u32,
 }
 
+/// Where a hold is in its life: held until it is released, lapses or is committed (all three final).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
+    /// Its units are held.
+    Held,
+    /// Given back before it lapsed (cancelled, or its order failed).
+    Released,
+    /// It lapsed.
+    Expired,
+    /// Its units left on-hand: the order was fulfilled.
+    Committed,
+}
+
+impl ReservationStatus {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Held => "held",
+            ReservationStatus::Released => "released",
+            ReservationStatus::Expired => "expired",
+            ReservationStatus::Committed => "committed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(raw: &str) -> crate::Result<Self> {
+        Ok(match raw {
+            "held" => ReservationStatus::Held,
+            "released" => ReservationStatus::Released,
+            "expired" => ReservationStatus::Expired,
+            "committed" => ReservationStatus::Committed,
+            other => {
+                return Err(ContractError::InvalidField {
+                    field: "status",
+                    reason: format!("unknown reservation status `{other}`"),
+                });
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A hold as allocation shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Reservation {
     /// The hold.
     pub reservation_id: crate::ids::ReservationId,
-    /// `held`, `released`, `expired` or `committed`.
-    pub status: String,
+    /// Held, released, expired or committed.
+    pub status: ReservationStatus,
     /// Where the units are held (for a hold split across locations: the one holding most units).
     pub location_id: LocationId,
     /// What is held, in all.

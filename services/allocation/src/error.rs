@@ -18,21 +18,21 @@ pub enum HoldFailure {
     Corrupt(String),
     /// No such reservation.
     #[error("reservation {0} not found")]
-    NotFound(String),
+    NotFound(omni_contracts::ReservationId),
     /// The reservation is no longer held (its status says why).
     #[error("reservation {id} is {status}")]
     NotHeld {
         /// The reservation.
-        id: String,
+        id: omni_contracts::ReservationId,
         /// Its status.
-        status: String,
+        status: omni_contracts::api::ReservationStatus,
     },
     /// The extension would end the hold sooner than it ends now (a pinned hold of a paid order, or a shorter
     /// time): holds are only ever extended.
     #[error("reservation {id} is held until {until}; an extension cannot shorten it")]
     WouldShorten {
         /// The reservation.
-        id: String,
+        id: omni_contracts::ReservationId,
         /// When it ends now.
         until: String,
     },

@@ -129,8 +129,8 @@ fn announce_shortage(
     movement: &StockMovement,
     on_hand: i64,
 ) -> omni_db::Result<()> {
-    let holds = crate::db::reservations::held_at(conn, &movement.location_id, movement.sku.as_str())?;
-    let by_id: Vec<((String, Option<String>), i64)> =
+    let holds = crate::db::reservations::held_at(conn, &movement.location_id, &movement.sku)?;
+    let by_id: Vec<((ReservationId, Option<OrderId>), i64)> =
         holds.into_iter().map(|(id, order, q)| ((id, order), q)).collect();
     let (short_units, affected) = crate::domain::short_holds(on_hand, &by_id);
     if short_units == 0 {
@@ -143,14 +143,8 @@ fn announce_shortage(
         on_hand,
         reserved,
         short_units,
-        reservations: affected
-            .iter()
-            .filter_map(|(id, _)| ReservationId::parse(id).ok())
-            .collect(),
-        orders: affected
-            .iter()
-            .filter_map(|(_, order)| order.as_deref().and_then(|o| OrderId::parse(o).ok()))
-            .collect(),
+        reservations: affected.iter().map(|(id, _)| *id).collect(),
+        orders: affected.iter().filter_map(|(_, order)| *order).collect(),
     };
     // A business event (the shortage event re-routes the orders), not a fault of the service: info, not warn.
     tracing::info!(

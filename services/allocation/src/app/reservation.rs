@@ -4,7 +4,7 @@
 //! safe, and the rebuild or reconciler repairs it.
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use omni_contracts::api::{NewReservation, Reservation, ReservationLine, ReservationPart};
+use omni_contracts::api::{NewReservation, Reservation, ReservationLine, ReservationPart, ReservationStatus};
 use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 
@@ -24,12 +24,12 @@ fn corrupt(e: omni_contracts::ContractError) -> HoldFailure {
     HoldFailure::Corrupt(e.to_string())
 }
 
-fn api_lines(lines: &[(String, i64)]) -> Result<Vec<ReservationLine>, HoldFailure> {
+fn api_lines(lines: &[(Sku, i64)]) -> Result<Vec<ReservationLine>, HoldFailure> {
     lines
         .iter()
         .map(|(sku, q)| {
             Ok(ReservationLine {
-                sku: Sku::parse(sku)?,
+                sku: sku.clone(),
                 quantity: Quantity::new(*q)?,
             })
         })
@@ -39,22 +39,19 @@ fn api_lines(lines: &[(String, i64)]) -> Result<Vec<ReservationLine>, HoldFailur
 
 /// The API view of a stored hold.
 pub fn view(hold: &StoredHold) -> Result<Reservation, HoldFailure> {
-    view_group(&hold.reservation_id, std::slice::from_ref(hold))
+    view_group(hold.reservation_id, std::slice::from_ref(hold))
 }
 
 /// The API view of a hold known to the caller as `id`: one stored hold, or the parts of a split one. Its status
 /// is `held` only while every part is; otherwise the first part's that is not.
-pub fn view_group(id: &str, parts: &[StoredHold]) -> Result<Reservation, HoldFailure> {
-    let first = parts
-        .first()
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))?;
+pub fn view_group(id: ReservationId, parts: &[StoredHold]) -> Result<Reservation, HoldFailure> {
+    let first = parts.first().ok_or(HoldFailure::NotFound(id))?;
     let status = parts
         .iter()
-        .find(|p| p.status != "held")
+        .find(|p| p.status != ReservationStatus::Held)
         .unwrap_or(first)
-        .status
-        .clone();
-    let mut total: std::collections::BTreeMap<String, i64> = Default::default();
+        .status;
+    let mut total: std::collections::BTreeMap<Sku, i64> = Default::default();
     for (sku, q) in parts.iter().flat_map(|p| p.lines.iter()) {
         *total.entry(sku.clone()).or_default() += q;
     }
@@ -63,15 +60,15 @@ pub fn view_group(id: &str, parts: &[StoredHold]) -> Result<Reservation, HoldFai
         .max_by_key(|p| p.lines.iter().map(|(_, q)| q).sum::<i64>())
         .unwrap_or(first);
     Ok(Reservation {
-        reservation_id: ReservationId::parse(id).map_err(corrupt)?,
+        reservation_id: id,
         status,
-        location_id: LocationId::parse(&biggest.location_id).map_err(corrupt)?,
+        location_id: biggest.location_id.clone(),
         lines: api_lines(&total.into_iter().collect::<Vec<_>>())?,
         locations: parts
             .iter()
             .map(|p| {
                 Ok(ReservationPart {
-                    location_id: LocationId::parse(&p.location_id).map_err(corrupt)?,
+                    location_id: p.location_id.clone(),
                     lines: api_lines(&p.lines)?,
                 })
             })
@@ -88,30 +85,29 @@ pub fn view_group(id: &str, parts: &[StoredHold]) -> Result<Reservation, HoldFai
 }
 
 /// The stored holds a caller's id stands for: the hold itself, or the parts of a split hold (empty: unknown).
-pub async fn members(state: &State, id: &str) -> Result<Vec<StoredHold>, HoldFailure> {
-    let id = id.to_owned();
-    Ok(state.db.run(move |conn| reservations::group(conn, &id)).await?)
+pub async fn members(state: &State, id: ReservationId) -> Result<Vec<StoredHold>, HoldFailure> {
+    Ok(state.db.run(move |conn| reservations::group(conn, id)).await?)
 }
 
 /// A hold as the caller knows it (one location or split).
-pub async fn get(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+pub async fn get(state: &State, id: ReservationId) -> Result<Reservation, HoldFailure> {
     view_group(id, &members(state, id).await?)
 }
 
 /// Releases a hold, every part of a split one.
-pub async fn release_all(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+pub async fn release_all(state: &State, id: ReservationId) -> Result<Reservation, HoldFailure> {
     let mut now = Vec::new();
     for part in members(state, id).await? {
-        now.push(end_part(state, part, "released").await?);
+        now.push(end_part(state, part, Ending::Released).await?);
     }
     view_group(id, &now)
 }
 
 /// Commits a hold, every part of a split one.
-pub async fn commit_all(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+pub async fn commit_all(state: &State, id: ReservationId) -> Result<Reservation, HoldFailure> {
     let parts = members(state, id).await?;
     if parts.is_empty() {
-        return Err(HoldFailure::NotFound(id.to_owned()));
+        return Err(HoldFailure::NotFound(id));
     }
     let mut now = Vec::with_capacity(parts.len());
     for part in parts {
@@ -121,13 +117,17 @@ pub async fn commit_all(state: &State, id: &str) -> Result<Reservation, HoldFail
 }
 
 /// Extends a hold, every part of a split one.
-pub async fn extend_all(state: &State, id: &str, ttl_seconds: u32) -> Result<Reservation, HoldFailure> {
+pub async fn extend_all(
+    state: &State,
+    id: ReservationId,
+    ttl_seconds: u32,
+) -> Result<Reservation, HoldFailure> {
     let parts = members(state, id).await?;
     if parts.is_empty() {
-        return Err(HoldFailure::NotFound(id.to_owned()));
+        return Err(HoldFailure::NotFound(id));
     }
     for part in parts {
-        extend(state, &part.reservation_id, ttl_seconds).await?;
+        extend(state, part.reservation_id, ttl_seconds).await?;
     }
     get(state, id).await
 }
@@ -157,7 +157,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         .collect();
     let lines = crate::domain::merge_lines(&wanted).map_err(|e| HoldFailure::Invalid(e.to_string()))?;
     let candidates = match candidates(state, id, request.location_id.clone(), lines.clone()).await? {
-        Candidates::Placed(placed) => return Ok((view_group(&id.to_string(), &placed)?, false)),
+        Candidates::Placed(placed) => return Ok((view_group(id, &placed)?, false)),
         Candidates::Locations(locations) => locations,
     };
     if !state.holds_ready().await {
@@ -200,7 +200,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                     && omni_db::is_unique_violation(e)
                 {
                     // A concurrent retry of the same hold recorded it first; the store's hold is that one's.
-                    return Ok((get(state, &id.to_string()).await?, false));
+                    return Ok((get(state, id).await?, false));
                 }
                 if let Err(e) = written {
                     if state.holds.release(id, &location).await.is_err() {
@@ -210,13 +210,13 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                 }
                 state.changed();
                 let held = StoredHold {
-                    reservation_id: id.to_string(),
+                    reservation_id: id,
                     order_id: None,
-                    location_id: location.to_string(),
-                    status: "held".into(),
+                    location_id: location.clone(),
+                    status: ReservationStatus::Held,
                     lines: lines
                         .iter()
-                        .map(|l| (l.sku.to_string(), i64::from(l.quantity)))
+                        .map(|l| (l.sku.clone(), i64::from(l.quantity)))
                         .collect(),
                     expires_at: expires_at.naive_utc(),
                 };
@@ -329,7 +329,7 @@ async fn place_split(
     }
     state.changed();
     tracing::info!(reservation.id = %id, parts = held.len(), "Hold split across locations.");
-    Ok((get(state, &id.to_string()).await?, true))
+    Ok((get(state, id).await?, true))
 }
 
 /// What a new hold request finds in one database call.
@@ -351,7 +351,7 @@ async fn candidates(
     state
         .db
         .run(move |conn| -> Result<Candidates, HoldFailure> {
-            let placed = reservations::group(conn, &id.to_string())?;
+            let placed = reservations::group(conn, id)?;
             if !placed.is_empty() {
                 return Ok(Candidates::Placed(placed));
             }
@@ -399,35 +399,31 @@ async fn candidates(
 }
 
 /// The reservation, or `NotFound`.
-async fn existing(state: &State, id: &str) -> Result<StoredHold, HoldFailure> {
-    find(state, id)
-        .await?
-        .ok_or_else(|| HoldFailure::NotFound(id.to_owned()))
+async fn existing(state: &State, id: ReservationId) -> Result<StoredHold, HoldFailure> {
+    find(state, id).await?.ok_or(HoldFailure::NotFound(id))
 }
 
-async fn find(state: &State, id: &str) -> Result<Option<StoredHold>, HoldFailure> {
-    let id = id.to_owned();
-    Ok(state.db.run(move |conn| reservations::find(conn, &id)).await?)
+async fn find(state: &State, id: ReservationId) -> Result<Option<StoredHold>, HoldFailure> {
+    Ok(state.db.run(move |conn| reservations::find(conn, id)).await?)
 }
 
 /// Extends a held, unexpired reservation by `ttl_seconds` from now.
-pub async fn extend(state: &State, id: &str, ttl_seconds: u32) -> Result<Reservation, HoldFailure> {
+pub async fn extend(state: &State, id: ReservationId, ttl_seconds: u32) -> Result<Reservation, HoldFailure> {
     if ttl_seconds == 0 || ttl_seconds > MAX_TTL_SECONDS {
         return Err(HoldFailure::Invalid(format!(
             "ttl_seconds: 1 to {MAX_TTL_SECONDS}, got {ttl_seconds}"
         )));
     }
     let until = (Utc::now() + chrono::Duration::seconds(i64::from(ttl_seconds))).naive_utc();
-    let key = id.to_owned();
     let extended = state
         .db
-        .transaction(move |conn| reservations::extend(conn, &key, until, omni_db::now()))
+        .transaction(move |conn| reservations::extend(conn, id, until, omni_db::now()))
         .await?;
     let hold = existing(state, id).await?;
     if !extended {
-        if hold.status == "held" && hold.expires_at > until {
+        if hold.status == ReservationStatus::Held && hold.expires_at > until {
             return Err(HoldFailure::WouldShorten {
-                id: hold.reservation_id.clone(),
+                id: hold.reservation_id,
                 until: if hold.expires_at >= reservations::pinned_until() {
                     "its order is fulfilled (pinned)".to_owned()
                 } else {
@@ -441,40 +437,58 @@ pub async fn extend(state: &State, id: &str, ttl_seconds: u32) -> Result<Reserva
 }
 
 fn not_held(hold: &StoredHold) -> HoldFailure {
-    let status = if hold.status == "held" {
-        "expired".to_owned()
-    } else {
-        hold.status.clone()
+    let status = match hold.status {
+        ReservationStatus::Held => ReservationStatus::Expired,
+        ended => ended,
     };
     HoldFailure::NotHeld {
-        id: hold.reservation_id.clone(),
+        id: hold.reservation_id,
         status,
     }
 }
 
-/// Ends a hold: `released` (cancelled) or `expired` (the sweeper). Releasing a hold that is no longer held is
-/// a no-op that answers its current state.
-pub async fn end(state: &State, id: &str, status: &'static str) -> Result<Reservation, HoldFailure> {
+/// How a hold ends before it is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Given back whatever its expiry (cancelled, or its order failed).
+    Released,
+    /// Lapsed (the sweeper); announced to the saga if an order placed it.
+    Expired,
+}
+
+impl Ending {
+    fn status(self) -> ReservationStatus {
+        match self {
+            Ending::Released => ReservationStatus::Released,
+            Ending::Expired => ReservationStatus::Expired,
+        }
+    }
+}
+
+/// Ends a hold: released (cancelled) or expired (the sweeper). Releasing a hold that is no longer held is a
+/// no-op that answers its current state.
+pub async fn end(state: &State, id: ReservationId, how: Ending) -> Result<Reservation, HoldFailure> {
     let hold = existing(state, id).await?;
-    view(&end_part(state, hold, status).await?)
+    view(&end_part(state, hold, how).await?)
 }
 
 /// Ends one stored hold (as read by the caller); returns it as it is now.
-async fn end_part(state: &State, hold: StoredHold, status: &'static str) -> Result<StoredHold, HoldFailure> {
+async fn end_part(state: &State, hold: StoredHold, how: Ending) -> Result<StoredHold, HoldFailure> {
     let _change = state.change_guard().await;
     let now = omni_db::now();
     let stored = hold.clone();
     let ended = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
-            let ended = if status == "released" {
-                reservations::mark_released(conn, &stored.reservation_id)?
-            } else {
-                reservations::transition(conn, &stored.reservation_id, status, now)?
+            let ended = match how {
+                Ending::Released => reservations::mark_released(conn, stored.reservation_id)?,
+                Ending::Expired => {
+                    reservations::transition(conn, stored.reservation_id, ReservationStatus::Expired, now)?
+                }
             };
             if ended {
                 mark_lines(conn, &stored)?;
-                if status == "expired" {
+                if how == Ending::Expired {
                     announce_expiry(conn, &stored)?;
                 }
             }
@@ -483,17 +497,17 @@ async fn end_part(state: &State, hold: StoredHold, status: &'static str) -> Resu
         .await?;
     if !ended {
         // Someone else ended it first: answer what it is now.
-        return existing(state, &hold.reservation_id).await;
+        return existing(state, hold.reservation_id).await;
     }
     follow_store(state, &hold, false).await;
     Ok(StoredHold {
-        status: status.to_owned(),
+        status: how.status(),
         ..hold
     })
 }
 
 /// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
-pub async fn commit(state: &State, id: &str) -> Result<Reservation, HoldFailure> {
+pub async fn commit(state: &State, id: ReservationId) -> Result<Reservation, HoldFailure> {
     let hold = existing(state, id).await?;
     view(&commit_part(state, hold).await?)
 }
@@ -506,7 +520,7 @@ async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, Hold
     let committed = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
-            if !reservations::transition(conn, &stored.reservation_id, "committed", now)? {
+            if !reservations::transition(conn, stored.reservation_id, ReservationStatus::Committed, now)? {
                 return Ok(false);
             }
             for (sku, quantity) in &stored.lines {
@@ -515,7 +529,7 @@ async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, Hold
                     event_id: &event_id,
                     location: &stored.location_id,
                     sku,
-                    kind: "commit",
+                    kind: ledger::EntryKind::Commit,
                     quantity: *quantity,
                     delta: -quantity,
                 };
@@ -526,24 +540,24 @@ async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, Hold
         })
         .await?;
     if !committed {
-        return Err(not_held(&existing(state, &hold.reservation_id).await?));
+        return Err(not_held(&existing(state, hold.reservation_id).await?));
     }
     follow_store(state, &hold, true).await;
     Ok(StoredHold {
-        status: "committed".to_owned(),
+        status: ReservationStatus::Committed,
         ..hold
     })
 }
 
 /// Tells the saga that an order's hold lapsed (`omni.reservation.expired`), in the caller's transaction.
 fn announce_expiry(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> Result<(), HoldFailure> {
-    let Some(order) = hold.order_id.as_deref() else {
+    let Some(order_id) = hold.order_id else {
         return Ok(());
     };
     let expired = omni_contracts::events::ReservationExpired {
-        reservation_id: ReservationId::parse(&hold.reservation_id).map_err(corrupt)?,
-        order_id: omni_contracts::OrderId::parse(order).map_err(corrupt)?,
-        location_id: LocationId::parse(&hold.location_id).map_err(corrupt)?,
+        reservation_id: hold.reservation_id,
+        order_id,
+        location_id: hold.location_id.clone(),
     };
     omni_kafka::outbox::enqueue(
         conn,
@@ -558,9 +572,7 @@ fn announce_expiry(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> Resul
 /// Marks the availability of a hold's SKUs as changed, in the caller's transaction.
 fn mark_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::Result<()> {
     for (sku, _) in &hold.lines {
-        if let Ok(sku) = Sku::parse(sku) {
-            crate::app::availability::availability_changed(conn, &sku)?;
-        }
+        crate::app::availability::availability_changed(conn, sku)?;
     }
     Ok(())
 }
@@ -568,16 +580,11 @@ fn mark_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::R
 /// After the database decided, the store follows; if it cannot, it is rebuilt from the ledger.
 async fn follow_store(state: &State, hold: &StoredHold, commit: bool) {
     state.changed();
-    let (Ok(id), Ok(location)) = (
-        ReservationId::parse(&hold.reservation_id),
-        LocationId::parse(&hold.location_id),
-    ) else {
-        return;
-    };
+    let (id, location) = (hold.reservation_id, &hold.location_id);
     let outcome = if commit {
-        state.holds.commit(id, &location).await
+        state.holds.commit(id, location).await
     } else {
-        state.holds.release(id, &location).await
+        state.holds.release(id, location).await
     };
     if let Err(e) = outcome {
         tracing::error!(error = %e, reservation.id = %id, "Hold store missed a change; rebuilding it from the ledger.");
@@ -594,8 +601,8 @@ pub async fn sweep(state: &State) -> Result<usize, HoldFailure> {
         .await?;
     let mut expired = 0;
     for hold in due {
-        let (id, order) = (hold.reservation_id.clone(), hold.order_id.clone());
-        if end_part(state, hold, "expired").await?.status == "expired" {
+        let (id, order) = (hold.reservation_id, hold.order_id);
+        if end_part(state, hold, Ending::Expired).await?.status == ReservationStatus::Expired {
             tracing::info!(reservation.id = %id, order.id = ?order, "Hold expired and released.");
             expired += 1;
         }

@@ -233,7 +233,7 @@ async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Resul
         .run(move |conn| reservations::held_for_order(conn, order_id))
         .await?;
     for hold in holds {
-        match crate::app::reservation::commit(state, &hold.reservation_id).await {
+        match crate::app::reservation::commit(state, hold.reservation_id).await {
             Ok(_) | Err(crate::error::HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
             }

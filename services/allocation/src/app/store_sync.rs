@@ -29,9 +29,9 @@ impl State {
                 let holds = db::reservations::all_held(conn)?
                     .into_iter()
                     .map(|h| holds::SnapshotHold {
-                        id: h.reservation_id,
-                        location: h.location_id,
-                        lines: h.lines,
+                        id: h.reservation_id.to_string(),
+                        location: h.location_id.to_string(),
+                        lines: h.lines.into_iter().map(|(sku, q)| (sku.to_string(), q)).collect(),
                     })
                     .collect();
                 Ok(holds::Snapshot { on_hand, holds })

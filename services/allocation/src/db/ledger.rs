@@ -148,13 +148,32 @@ fn written_by(conn: &DbConnection) -> &'static str {
 pub fn append(conn: &mut DbConnection, movement: &StockMovement, delta: i64) -> omni_db::Result<()> {
     let entry = Entry {
         event_id: &movement.event_id.to_string(),
-        location: movement.location_id.as_str(),
-        sku: movement.sku.as_str(),
-        kind: kind_name(movement.kind),
+        location: &movement.location_id,
+        sku: &movement.sku,
+        kind: EntryKind::Movement(movement.kind),
         quantity: i64::from(movement.quantity),
         delta,
     };
     append_entry(conn, &entry)
+}
+
+/// What a ledger row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A stock movement a node reported (`receipt`, `pos_sale`, ...).
+    Movement(MovementKind),
+    /// A fulfilled hold's units leaving on-hand.
+    Commit,
+}
+
+impl EntryKind {
+    /// The `kind` column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Movement(kind) => kind_name(kind),
+            EntryKind::Commit => "commit",
+        }
+    }
 }
 
 /// One ledger row.
@@ -163,11 +182,11 @@ pub struct Entry<'a> {
     /// Idempotency key.
     pub event_id: &'a str,
     /// Location.
-    pub location: &'a str,
+    pub location: &'a LocationId,
     /// SKU.
-    pub sku: &'a str,
-    /// `receipt`, `pos_sale`, ... or `commit` (a fulfilled hold).
-    pub kind: &'a str,
+    pub sku: &'a Sku,
+    /// A movement's kind, or a fulfilled hold's commit.
+    pub kind: EntryKind,
     /// Units as reported.
     pub quantity: i64,
     /// Change of on-hand.
@@ -179,9 +198,9 @@ pub fn append_entry(conn: &mut DbConnection, entry: &Entry<'_>) -> omni_db::Resu
     diesel::insert_into(movements::table)
         .values((
             movements::event_id.eq(entry.event_id),
-            movements::location_id.eq(entry.location),
-            movements::sku.eq(entry.sku),
-            movements::kind.eq(entry.kind),
+            movements::location_id.eq(entry.location.as_str()),
+            movements::sku.eq(entry.sku.as_str()),
+            movements::kind.eq(entry.kind.as_str()),
             movements::quantity.eq(entry.quantity),
             movements::delta.eq(entry.delta),
             movements::recorded_at.eq(omni_db::now()),

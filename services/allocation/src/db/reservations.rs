@@ -4,8 +4,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use omni_contracts::api::ReservationStatus;
 use omni_contracts::events::HoldLine;
-use omni_contracts::{LocationId, OrderId, ReservationId};
+use omni_contracts::{LocationId, OrderId, ReservationId, Sku};
 use omni_db::DbConnection;
 
 use super::schema::{reservation_lines, reservations};
@@ -17,15 +18,15 @@ pub const PINNED_UNTIL: &str = "9999-12-31T00:00:00";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredHold {
     /// The hold.
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     /// The order, for holds placed by the saga.
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     /// Where.
-    pub location_id: String,
-    /// `held`, `released`, `expired` or `committed`.
-    pub status: String,
+    pub location_id: LocationId,
+    /// Held, released, expired or committed.
+    pub status: ReservationStatus,
     /// `(sku, quantity)` lines.
-    pub lines: Vec<(String, i64)>,
+    pub lines: Vec<(Sku, i64)>,
     /// Expiry (UTC).
     pub expires_at: NaiveDateTime,
 }
@@ -77,7 +78,7 @@ pub fn insert_held_many(conn: &mut DbConnection, holds: &[NewHold<'_>]) -> omni_
                 reservations::parent_id.eq(hold.parent.map(|p| p.to_string())),
                 reservations::channel.eq(hold.channel),
                 reservations::location_id.eq(hold.location.as_str()),
-                reservations::status.eq("held"),
+                reservations::status.eq(HELD),
                 reservations::expires_at.eq(hold.expires_at),
                 reservations::created_at.eq(now),
             )
@@ -129,10 +130,19 @@ pub fn insert_held_many(conn: &mut DbConnection, holds: &[NewHold<'_>]) -> omni_
     Ok(())
 }
 
+/// The status column's value of a held reservation.
+const HELD: &str = ReservationStatus::Held.as_str();
+
+/// A stored value that does not parse: the row was written by something other than this code.
+fn corrupt(id: ReservationId, what: impl std::fmt::Display) -> omni_db::Error {
+    omni_db::Error::Inconsistent(format!("reservation {id} has a corrupt {what}"))
+}
+
 /// One reservation with its lines.
-pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredHold>> {
+pub fn find(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<Option<StoredHold>> {
+    let key = id.to_string();
     let head: Option<(Option<String>, String, String, NaiveDateTime)> = reservations::table
-        .find(id)
+        .find(&key)
         .select((
             reservations::order_id,
             reservations::location_id,
@@ -144,17 +154,24 @@ pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredH
     let Some((order_id, location_id, status, expires_at)) = head else {
         return Ok(None);
     };
-    let lines = reservation_lines::table
-        .filter(reservation_lines::reservation_id.eq(id))
+    let lines: Vec<(String, i64)> = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(&key))
         .order(reservation_lines::sku.asc())
         .select((reservation_lines::sku, reservation_lines::quantity))
         .load(conn)?;
     Ok(Some(StoredHold {
-        reservation_id: id.to_owned(),
-        order_id,
-        location_id,
-        status,
-        lines,
+        reservation_id: id,
+        order_id: order_id
+            .as_deref()
+            .map(OrderId::parse)
+            .transpose()
+            .map_err(|e| corrupt(id, e))?,
+        location_id: LocationId::parse(&location_id).map_err(|e| corrupt(id, e))?,
+        status: ReservationStatus::parse(&status).map_err(|e| corrupt(id, e))?,
+        lines: lines
+            .into_iter()
+            .map(|(sku, quantity)| Ok((Sku::parse(&sku).map_err(|e| corrupt(id, e))?, quantity)))
+            .collect::<omni_db::Result<_>>()?,
         expires_at,
     }))
 }
@@ -162,6 +179,8 @@ pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<StoredH
 fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<StoredHold>> {
     let mut holds = Vec::with_capacity(ids.len());
     for id in ids {
+        let id = ReservationId::parse(id)
+            .map_err(|e| omni_db::Error::Inconsistent(format!("a reservation has a corrupt id: {e}")))?;
         holds.extend(find(conn, id)?);
     }
     Ok(holds)
@@ -169,12 +188,13 @@ fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<Stor
 
 /// The holds a caller's id stands for, in one lookup: the hold itself, or the parts of a split one (by
 /// location). Empty when the id is unknown.
-pub fn group(conn: &mut DbConnection, id: &str) -> omni_db::Result<Vec<StoredHold>> {
+pub fn group(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<Vec<StoredHold>> {
+    let id = id.to_string();
     let ids: Vec<String> = reservations::table
         .filter(
             reservations::reservation_id
-                .eq(id)
-                .or(reservations::parent_id.eq(id)),
+                .eq(&id)
+                .or(reservations::parent_id.eq(&id)),
         )
         .order(reservations::location_id.asc())
         .select(reservations::reservation_id)
@@ -186,7 +206,7 @@ pub fn group(conn: &mut DbConnection, id: &str) -> omni_db::Result<Vec<StoredHol
 pub fn held_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<Vec<StoredHold>> {
     let ids: Vec<String> = reservations::table
         .filter(reservations::order_id.eq(order_id.to_string()))
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HELD))
         .select(reservations::reservation_id)
         .load(conn)?;
     load_all(conn, &ids)
@@ -195,7 +215,7 @@ pub fn held_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Re
 /// Every held reservation (for rebuilding the hold store).
 pub fn all_held(conn: &mut DbConnection) -> omni_db::Result<Vec<StoredHold>> {
     let ids: Vec<String> = reservations::table
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HELD))
         .select(reservations::reservation_id)
         .load(conn)?;
     load_all(conn, &ids)
@@ -204,7 +224,7 @@ pub fn all_held(conn: &mut DbConnection) -> omni_db::Result<Vec<StoredHold>> {
 /// Held reservations whose expiry has passed, oldest first.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> omni_db::Result<Vec<StoredHold>> {
     let ids: Vec<String> = reservations::table
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HELD))
         .filter(reservations::expires_at.lt(now))
         .order(reservations::expires_at.asc())
         .limit(limit)
@@ -217,24 +237,25 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> omni_db::
 /// anything but `expired` itself).
 pub fn transition(
     conn: &mut DbConnection,
-    id: &str,
-    status: &str,
+    id: ReservationId,
+    status: ReservationStatus,
     now: NaiveDateTime,
 ) -> omni_db::Result<bool> {
+    let key = id.to_string();
     let held = reservations::table
-        .filter(reservations::reservation_id.eq(id))
-        .filter(reservations::status.eq("held"));
-    let changed = if status == "expired" {
+        .filter(reservations::reservation_id.eq(&key))
+        .filter(reservations::status.eq(HELD));
+    let changed = if status == ReservationStatus::Expired {
         diesel::update(held.filter(reservations::expires_at.lt(now)))
-            .set(reservations::status.eq(status))
+            .set(reservations::status.eq(status.as_str()))
             .execute(conn)?
     } else {
         diesel::update(held.filter(reservations::expires_at.ge(now)))
-            .set(reservations::status.eq(status))
+            .set(reservations::status.eq(status.as_str()))
             .execute(conn)?
     };
     if changed == 1 {
-        lines_no_longer_held(conn, id)?;
+        lines_no_longer_held(conn, &key)?;
     }
     Ok(changed == 1)
 }
@@ -243,14 +264,14 @@ pub fn transition(
 /// when it is not held, already expired, or would be shortened.
 pub fn extend(
     conn: &mut DbConnection,
-    id: &str,
+    id: ReservationId,
     until: NaiveDateTime,
     now: NaiveDateTime,
 ) -> omni_db::Result<bool> {
     let changed = diesel::update(
         reservations::table
-            .filter(reservations::reservation_id.eq(id))
-            .filter(reservations::status.eq("held"))
+            .filter(reservations::reservation_id.eq(id.to_string()))
+            .filter(reservations::status.eq(HELD))
             .filter(reservations::expires_at.ge(now))
             .filter(reservations::expires_at.le(until)),
     )
@@ -265,7 +286,7 @@ pub fn pin_for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Res
     Ok(diesel::update(
         reservations::table
             .filter(reservations::order_id.eq(order_id.to_string()))
-            .filter(reservations::status.eq("held")),
+            .filter(reservations::status.eq(HELD)),
     )
     .set(reservations::expires_at.eq(until))
     .execute(conn)?)
@@ -278,16 +299,17 @@ pub fn pinned_until() -> NaiveDateTime {
 
 /// Marks a held reservation released whatever its expiry (cancelled, or its order failed); `false` when it
 /// was not held.
-pub fn mark_released(conn: &mut DbConnection, id: &str) -> omni_db::Result<bool> {
+pub fn mark_released(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<bool> {
+    let key = id.to_string();
     let changed = diesel::update(
         reservations::table
-            .find(id)
-            .filter(reservations::status.eq("held")),
+            .find(&key)
+            .filter(reservations::status.eq(HELD)),
     )
-    .set(reservations::status.eq("released"))
+    .set(reservations::status.eq(ReservationStatus::Released.as_str()))
     .execute(conn)?;
     if changed == 1 {
-        lines_no_longer_held(conn, id)?;
+        lines_no_longer_held(conn, &key)?;
     }
     Ok(changed == 1)
 }
@@ -303,13 +325,13 @@ fn lines_no_longer_held(conn: &mut DbConnection, id: &str) -> omni_db::Result<()
 pub fn held_at(
     conn: &mut DbConnection,
     location: &LocationId,
-    sku: &str,
-) -> omni_db::Result<Vec<(String, Option<String>, i64)>> {
-    Ok(reservation_lines::table
+    sku: &Sku,
+) -> omni_db::Result<Vec<(ReservationId, Option<OrderId>, i64)>> {
+    let rows: Vec<(String, Option<String>, i64)> = reservation_lines::table
         .inner_join(reservations::table)
         .filter(reservations::location_id.eq(location.as_str()))
-        .filter(reservations::status.eq("held"))
-        .filter(reservation_lines::sku.eq(sku))
+        .filter(reservations::status.eq(HELD))
+        .filter(reservation_lines::sku.eq(sku.as_str()))
         .order((
             reservations::created_at.desc(),
             reservations::reservation_id.desc(),
@@ -319,5 +341,21 @@ pub fn held_at(
             reservations::order_id,
             reservation_lines::quantity,
         ))
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, order_id, quantity)| {
+            let corrupt = |e: omni_contracts::ContractError| {
+                omni_db::Error::Inconsistent(format!("a hold at {location} has a corrupt id: {e}"))
+            };
+            Ok((
+                ReservationId::parse(&id).map_err(corrupt)?,
+                order_id
+                    .as_deref()
+                    .map(OrderId::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                quantity,
+            ))
+        })
+        .collect()
 }

@@ -29,7 +29,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 .run(move |conn| reservations::held_for_order(conn, order_id))
                 .await?;
             for hold in holds {
-                match reservation::end(&state, &hold.reservation_id, "released").await {
+                match reservation::end(&state, hold.reservation_id, reservation::Ending::Released).await {
                     Ok(_) => {
                         tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Released the hold of a failed order.")
                     }

@@ -9,8 +9,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
-use omni_allocation::db::ledger::{self, Entry};
-use omni_contracts::Sku;
+use omni_allocation::db::ledger::{self, Entry, EntryKind};
+use omni_contracts::api::MovementKind;
+use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 use omni_db::testing::{Backend, TestDatabase};
 
@@ -22,11 +23,16 @@ fn sku() -> Sku {
 
 fn write(conn: &mut DbConnection, n: usize, location: &str, delta: i64) -> anyhow::Result<()> {
     let event_id = format!("ev-{location}-{n}");
+    let (location, sku) = (LocationId::parse(location)?, sku());
     let entry = Entry {
         event_id: &event_id,
-        location,
-        sku: "HOT-SKU",
-        kind: if delta >= 0 { "receipt" } else { "pos_sale" },
+        location: &location,
+        sku: &sku,
+        kind: EntryKind::Movement(if delta >= 0 {
+            MovementKind::Receipt
+        } else {
+            MovementKind::PosSale
+        }),
         quantity: delta.abs(),
         delta,
     };

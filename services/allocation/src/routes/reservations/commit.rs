@@ -19,9 +19,16 @@ pub async fn commit_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    let after = crate::app::reservation::commit_all(&state, &id).await?;
+    let (id, before) = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    let after = crate::app::reservation::commit_all(&state, id).await?;
     let detail = serde_json::json!({ "before": super::described(&before), "after": after });
-    super::audit_by_person(&state, &principal, "reservation.committed", &id, detail).await?;
+    super::audit_by_person(
+        &state,
+        &principal,
+        "reservation.committed",
+        &id.to_string(),
+        detail,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(after))
 }

@@ -21,9 +21,16 @@ pub async fn extend_reservation(
     id: web::Path<String>,
     body: web::Json<ExtendReservation>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    let after = crate::app::reservation::extend_all(&state, &id, body.ttl_seconds).await?;
+    let (id, before) = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    let after = crate::app::reservation::extend_all(&state, id, body.ttl_seconds).await?;
     let detail = serde_json::json!({ "before": super::described(&before), "after": after, "ttl_seconds": body.ttl_seconds });
-    super::audit_by_person(&state, &principal, "reservation.extended", &id, detail).await?;
+    super::audit_by_person(
+        &state,
+        &principal,
+        "reservation.extended",
+        &id.to_string(),
+        detail,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(after))
 }

@@ -18,6 +18,6 @@ pub async fn get_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    super::authorized(&state, &principal, &id, super::Intent::Read).await?;
-    Ok(HttpResponse::Ok().json(crate::app::reservation::get(&state, &id).await?))
+    let (id, _) = super::authorized(&state, &principal, &id, super::Intent::Read).await?;
+    Ok(HttpResponse::Ok().json(crate::app::reservation::get(&state, id).await?))
 }

@@ -5,6 +5,7 @@ pub mod get;
 pub mod release;
 
 use omni_config::Role;
+use omni_contracts::ReservationId;
 use omni_http::{ApiError, Code, Principal};
 
 use crate::app::State;
@@ -28,7 +29,9 @@ pub(crate) async fn authorized(
     principal: &Principal,
     id: &str,
     intent: Intent,
-) -> Result<Vec<StoredHold>, ApiError> {
+) -> Result<(ReservationId, Vec<StoredHold>), ApiError> {
+    // An id that is no UUID names no hold: 404, as for an unknown one.
+    let id = ReservationId::parse(id).map_err(|_| ApiError::not_found(format!("reservation {id}")))?;
     let parts = crate::app::reservation::members(state, id).await?;
     if parts.is_empty() || !principal.sees(None, parts.iter().map(|p| p.location_id.as_str())) {
         return Err(ApiError::not_found(format!("reservation {id}")));
@@ -42,7 +45,7 @@ pub(crate) async fn authorized(
             ),
         ));
     }
-    Ok(parts)
+    Ok((id, parts))
 }
 
 /// What a hold was, for an audit entry's `before`: its status, expiry and parts.

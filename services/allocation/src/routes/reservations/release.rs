@@ -17,9 +17,16 @@ pub async fn release_reservation(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
-    crate::app::reservation::release_all(&state, &id).await?;
+    let (id, before) = super::authorized(&state, &principal, &id, super::Intent::Change).await?;
+    crate::app::reservation::release_all(&state, id).await?;
     let detail = serde_json::json!({ "before": super::described(&before) });
-    super::audit_by_person(&state, &principal, "reservation.released", &id, detail).await?;
+    super::audit_by_person(
+        &state,
+        &principal,
+        "reservation.released",
+        &id.to_string(),
+        detail,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
