@@ -647,6 +647,20 @@ impl OrderStatus {
     }
 }
 
+impl TryFrom<String> for OrderStatus {
+    type Error = ContractError;
+    fn try_from(raw: String) -> crate::Result<Self> {
+        Self::parse(&raw)
+    }
+}
+
+impl TryFrom<String> for ReservationStatus {
+    type Error = ContractError;
+    fn try_from(raw: String) -> crate::Result<Self> {
+        Self::parse(&raw)
+    }
+}
+
 /// An order as the orders service shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Order {

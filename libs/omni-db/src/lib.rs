@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod schema;
 pub mod statistics;
 pub mod testing;
+pub mod typed;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use omni_kafka::HandlerError;
 
 use crate::db::fulfillments::{self, FulfillmentRow};
 use crate::db::network;
-use crate::domain::routing;
+use crate::domain::{FulfillmentStatus, routing};
 
 /// Routes an order (accepted, or sent back after a refusal without the `exclude`d nodes), once per event id:
 /// refuses the fulfillments of an earlier attempt, chooses the node with its explanation and announces
@@ -24,8 +24,8 @@ pub fn source(
     }
     // Routing again: the refused attempt is over, so a later release must not pick it.
     for f in fulfillments::for_order(conn, order.id)? {
-        if f.status == "sourced" {
-            fulfillments::set_status(conn, &f.id, "refused")?;
+        if f.status == FulfillmentStatus::Sourced {
+            fulfillments::set_status(conn, f.id, FulfillmentStatus::Refused)?;
         }
     }
     let nodes: Vec<_> = network::nodes(conn)?
@@ -64,11 +64,11 @@ pub fn source(
     fulfillments::insert(
         conn,
         &FulfillmentRow {
-            id: fulfillment_id.to_string(),
-            order_id: order.id.to_string(),
-            location_id: location_id.to_string(),
-            reservation_id: reservation_id.to_string(),
-            status: "sourced".into(),
+            id: fulfillment_id,
+            order_id: order.id,
+            location_id: location_id.clone(),
+            reservation_id,
+            status: FulfillmentStatus::Sourced,
             explanation,
             created_at: now,
             updated_at: now,
@@ -112,17 +112,21 @@ pub fn release(
         return Ok(());
     }
     let current = fulfillments::for_order(conn, authorized.order_id)?;
-    let Some(row) = current.iter().rev().find(|f| f.status == "sourced") else {
+    let Some(row) = current
+        .iter()
+        .rev()
+        .find(|f| f.status == FulfillmentStatus::Sourced)
+    else {
         return Err(HandlerError::Permanent(format!(
             "order {} has no sourced fulfillment to release",
             authorized.order_id
         )));
     };
-    fulfillments::set_status(conn, &row.id, "released")?;
+    fulfillments::set_status(conn, row.id, FulfillmentStatus::Released)?;
     let released = FulfillmentReleased {
         order_id: authorized.order_id,
-        fulfillment_id: FulfillmentId::parse(&row.id)?,
-        location_id: LocationId::parse(&row.location_id)?,
+        fulfillment_id: row.id,
+        location_id: row.location_id.clone(),
     };
     omni_kafka::outbox::enqueue(
         conn,

@@ -1,24 +1,31 @@
 use diesel::prelude::*;
-use omni_contracts::OrderId;
+use omni_contracts::{FulfillmentId, LocationId, OrderId, ReservationId};
 use omni_db::DbConnection;
 use serde::Serialize;
 
 use super::schema::fulfillments;
+use crate::domain::FulfillmentStatus;
 
-/// A fulfillment as stored and shown.
+/// A fulfillment as stored and shown. Its ids and status are parsed as the row is read: a value this code never
+/// writes fails the read (`omni_db::Error::Query`), it is never passed on.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = fulfillments)]
 pub struct FulfillmentRow {
     /// Id.
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    pub id: FulfillmentId,
     /// The order.
-    pub order_id: String,
+    #[diesel(deserialize_as = String)]
+    pub order_id: OrderId,
     /// The node.
-    pub location_id: String,
+    #[diesel(deserialize_as = String)]
+    pub location_id: LocationId,
     /// The hold allocation placed for it.
-    pub reservation_id: String,
-    /// `sourced`, `released`, `refused` (the hold was refused there; routed again) or `completed`.
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub reservation_id: ReservationId,
+    /// Sourced, released, refused (the hold was refused there; routed again) or completed.
+    #[diesel(deserialize_as = String)]
+    pub status: FulfillmentStatus,
     /// JSON explanation of the sourcing decision.
     pub explanation: String,
     /// Created at (UTC).
@@ -33,11 +40,11 @@ pub struct FulfillmentRow {
 pub fn insert(conn: &mut DbConnection, row: &FulfillmentRow) -> omni_db::Result<()> {
     diesel::insert_into(fulfillments::table)
         .values((
-            fulfillments::id.eq(&row.id),
-            fulfillments::order_id.eq(&row.order_id),
-            fulfillments::location_id.eq(&row.location_id),
-            fulfillments::reservation_id.eq(&row.reservation_id),
-            fulfillments::status.eq(&row.status),
+            fulfillments::id.eq(row.id.to_string()),
+            fulfillments::order_id.eq(row.order_id.to_string()),
+            fulfillments::location_id.eq(row.location_id.as_str()),
+            fulfillments::reservation_id.eq(row.reservation_id.to_string()),
+            fulfillments::status.eq(row.status.as_str()),
             fulfillments::explanation.eq(&row.explanation),
             fulfillments::created_at.eq(row.created_at),
             fulfillments::updated_at.eq(row.updated_at),
@@ -56,19 +63,23 @@ pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<
 }
 
 /// One fulfillment.
-pub fn find(conn: &mut DbConnection, id: &str) -> omni_db::Result<Option<FulfillmentRow>> {
+pub fn find(conn: &mut DbConnection, id: FulfillmentId) -> omni_db::Result<Option<FulfillmentRow>> {
     Ok(fulfillments::table
-        .find(id)
+        .find(id.to_string())
         .select(FulfillmentRow::as_select())
         .first(conn)
         .optional()?)
 }
 
 /// Moves a fulfillment to a new status.
-pub fn set_status(conn: &mut DbConnection, id: &str, status: &str) -> omni_db::Result<()> {
-    diesel::update(fulfillments::table.find(id))
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: FulfillmentId,
+    status: FulfillmentStatus,
+) -> omni_db::Result<()> {
+    diesel::update(fulfillments::table.find(id.to_string()))
         .set((
-            fulfillments::status.eq(status),
+            fulfillments::status.eq(status.as_str()),
             fulfillments::updated_at.eq(omni_db::now()),
         ))
         .execute(conn)?;

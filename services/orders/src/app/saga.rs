@@ -29,12 +29,7 @@ pub fn advance(
         order: row.to_order()?,
         reroutes: u32::try_from(row.reroutes).unwrap_or(0),
         excluded: orders::exclusions(conn, order_id)?,
-        payment_intent_id: row
-            .payment_intent_id
-            .as_deref()
-            .map(omni_contracts::PaymentIntentId::parse)
-            .transpose()
-            .map_err(|e| omni_db::Error::Inconsistent(format!("order {order_id}: {e}")))?,
+        payment_intent_id: row.payment_intent_id,
     };
     let (before, partner) = (order.order.status, order.order.partner_id.clone());
     let step = step(before, order.reroutes, input);

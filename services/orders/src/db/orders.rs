@@ -4,8 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
 use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
-use omni_contracts::{LocationId, OrderId, PartnerId};
+use omni_contracts::{
+    Currency, FulfillmentId, LocationId, OrderId, PartnerId, PaymentIntentId, ReservationId,
+};
 use omni_db::DbConnection;
+use omni_db::typed::OptionalText;
 
 use super::schema::{order_exclusions, orders};
 use crate::domain::saga::Change;
@@ -15,29 +18,37 @@ use crate::domain::saga::Change;
 #[diesel(table_name = orders)]
 pub struct OrderRow {
     /// Id.
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    pub id: OrderId,
     /// Lifecycle state.
-    pub status: String,
-    /// Channel.
+    #[diesel(deserialize_as = String)]
+    pub status: OrderStatus,
+    /// Channel (the wire name, a metric label).
     pub channel: String,
     /// Partner, for marketplace orders.
-    pub partner_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub partner_id: Option<PartnerId>,
     /// Partner's order id.
     pub partner_order_id: Option<String>,
     /// The request as JSON.
     pub request: String,
     /// Currency.
-    pub currency: String,
+    #[diesel(deserialize_as = String)]
+    pub currency: Currency,
     /// Total in minor units.
     pub total_minor: i64,
     /// Node holding stock.
-    pub location_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub location_id: Option<LocationId>,
     /// The hold.
-    pub reservation_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub reservation_id: Option<ReservationId>,
     /// The fulfillment.
-    pub fulfillment_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub fulfillment_id: Option<FulfillmentId>,
     /// The payment intent.
-    pub payment_intent_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub payment_intent_id: Option<PaymentIntentId>,
     /// Why it failed.
     pub failure_reason: Option<String>,
     /// Accepted at.
@@ -60,24 +71,14 @@ impl OrderRow {
         let corrupt =
             |what: String| omni_db::Error::Inconsistent(format!("order {} has a corrupt {what}", self.id));
         Ok(Order {
-            id: OrderId::parse(&self.id).map_err(|e| corrupt(e.to_string()))?,
-            status: OrderStatus::parse(&self.status).map_err(|e| corrupt(e.to_string()))?,
-            partner_id: self
-                .partner_id
-                .as_deref()
-                .map(PartnerId::parse)
-                .transpose()
-                .map_err(|e| corrupt(e.to_string()))?,
+            id: self.id,
+            status: self.status,
+            partner_id: self.partner_id.clone(),
             partner_order_id: self.partner_order_id.clone(),
             request: stored_request(&self.request).map_err(|e| corrupt(e.to_string()))?,
             placed_by: Payer::parse(&self.placed_by).unwrap_or_default(),
             total_minor: self.total_minor,
-            location_id: self
-                .location_id
-                .as_deref()
-                .map(LocationId::parse)
-                .transpose()
-                .map_err(|e| corrupt(e.to_string()))?,
+            location_id: self.location_id.clone(),
             failure_reason: self.failure_reason.clone(),
             created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
@@ -373,7 +374,7 @@ pub fn page(
             .order(orders::id.concat("").asc())
             .load(conn)?,
     );
-    rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    rows.sort_unstable_by_key(|row| row.id);
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(rows)
 }
@@ -553,11 +554,8 @@ mod tests {
                             2,
                         )?;
                         let Some(last) = page.last() else { break };
-                        after = Some(
-                            OrderId::parse(&last.id)
-                                .map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?,
-                        );
-                        pages.push(page.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+                        after = Some(last.id);
+                        pages.push(page.iter().map(|r| r.id).collect::<Vec<_>>());
                     }
                     let cancelled = page(
                         conn,
@@ -572,7 +570,7 @@ mod tests {
                 })
                 .await?;
             let (pages, cancelled) = listed;
-            let id = |n: usize| ids[n].to_string();
+            let id = |n: usize| ids[n];
             anyhow::ensure!(
                 pages == vec![vec![id(0), id(1)], vec![id(2), id(5)], vec![id(6)]],
                 "{backend:?}: accepted pages {pages:?}"
@@ -639,7 +637,9 @@ mod tests {
                 "{backend:?}: A reads back as it was stored"
             );
             let stored_c = stored_c.ok_or_else(|| anyhow::anyhow!("{backend:?}: C is not stored"))?;
-            anyhow::ensure!(stored_c.created_at == stored_c.updated_at && stored_c.status == "accepted");
+            anyhow::ensure!(
+                stored_c.created_at == stored_c.updated_at && stored_c.status == OrderStatus::Accepted
+            );
             anyhow::ensure!(repeat.is_none(), "{backend:?}: the repeat made a second order");
         }
         Ok(())

@@ -1,7 +1,8 @@
 use diesel::prelude::*;
-use omni_contracts::OrderId;
-use omni_contracts::api::Order;
+use omni_contracts::api::{Order, OrderStatus};
+use omni_contracts::{Currency, LocationId, OrderId, PartnerId};
 use omni_db::DbConnection;
+use omni_db::typed::OptionalText;
 use serde::Serialize;
 
 use super::schema::order_views;
@@ -11,17 +12,22 @@ use super::schema::order_views;
 #[diesel(table_name = order_views)]
 pub struct OrderView {
     /// The order.
-    pub order_id: String,
+    #[diesel(deserialize_as = String)]
+    pub order_id: OrderId,
     /// Its latest status.
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: OrderStatus,
     /// Lines as JSON.
     pub lines: String,
     /// Currency.
-    pub currency: String,
+    #[diesel(deserialize_as = String)]
+    pub currency: Currency,
     /// The node that fulfils it.
-    pub location_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub location_id: Option<LocationId>,
     /// The partner, for marketplace orders.
-    pub partner_id: Option<String>,
+    #[diesel(deserialize_as = OptionalText)]
+    pub partner_id: Option<PartnerId>,
     /// Accepted at (UTC).
     #[schema(value_type = String)]
     pub accepted_at: chrono::NaiveDateTime,
@@ -54,21 +60,21 @@ pub fn insert_accepted(conn: &mut DbConnection, order: &Order) -> omni_db::Resul
 pub fn update_status(
     conn: &mut DbConnection,
     id: OrderId,
-    status: &str,
-    location_id: Option<&str>,
+    status: OrderStatus,
+    location_id: Option<&LocationId>,
 ) -> omni_db::Result<()> {
     let target = order_views::table.find(id.to_string());
     match location_id {
         Some(loc) => diesel::update(target)
             .set((
-                order_views::status.eq(status),
-                order_views::location_id.eq(loc),
+                order_views::status.eq(status.as_str()),
+                order_views::location_id.eq(loc.as_str()),
                 order_views::updated_at.eq(omni_db::now()),
             ))
             .execute(conn)?,
         None => diesel::update(target)
             .set((
-                order_views::status.eq(status),
+                order_views::status.eq(status.as_str()),
                 order_views::updated_at.eq(omni_db::now()),
             ))
             .execute(conn)?,

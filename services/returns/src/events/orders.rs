@@ -1,3 +1,4 @@
+use omni_contracts::api::OrderStatus;
 use omni_contracts::events::OrderEvent;
 use omni_kafka::{HandlerError, Incoming};
 
@@ -17,22 +18,31 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             match &event.data {
                 OrderEvent::Accepted(a) => order_views::insert_accepted(conn, &a.order)?,
                 OrderEvent::Reserved(r) => {
-                    order_views::update_status(conn, r.order_id, "reserved", Some(r.location_id.as_str()))?
+                    order_views::update_status(conn, r.order_id, OrderStatus::Reserved, Some(&r.location_id))?
                 }
                 OrderEvent::PaymentAuthorized(p) => {
-                    order_views::update_status(conn, p.order_id, "payment_authorized", None)?
+                    order_views::update_status(conn, p.order_id, OrderStatus::PaymentAuthorized, None)?
                 }
                 OrderEvent::Released(r) => {
-                    order_views::update_status(conn, r.order_id, "released", Some(r.location_id.as_str()))?
+                    order_views::update_status(conn, r.order_id, OrderStatus::Released, Some(&r.location_id))?
                 }
-                OrderEvent::Fulfilled(f) => {
-                    order_views::update_status(conn, f.order_id, "fulfilled", Some(f.location_id.as_str()))?
+                OrderEvent::Fulfilled(f) => order_views::update_status(
+                    conn,
+                    f.order_id,
+                    OrderStatus::Fulfilled,
+                    Some(&f.location_id),
+                )?,
+                OrderEvent::Completed(c) => {
+                    order_views::update_status(conn, c.order_id, OrderStatus::Completed, None)?
                 }
-                OrderEvent::Completed(c) => order_views::update_status(conn, c.order_id, "completed", None)?,
-                OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, "failed", None)?,
+                OrderEvent::Failed(f) => {
+                    order_views::update_status(conn, f.order_id, OrderStatus::Failed, None)?
+                }
                 // Still accepted: routing chooses another node.
                 OrderEvent::RerouteRequested(_) => {}
-                OrderEvent::Cancelled(c) => order_views::update_status(conn, c.order_id, "cancelled", None)?,
+                OrderEvent::Cancelled(c) => {
+                    order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?
+                }
                 // An acknowledgement for the partner; the order did not change.
                 OrderEvent::DuplicateReceived(_) => {}
             }

@@ -1,11 +1,12 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::events::{FulfillmentCompleted, FulfillmentEvent, HandedOver};
-use omni_contracts::{Envelope, FulfillmentId, LocationId, OrderId};
+use omni_contracts::{Envelope, FulfillmentId};
 use omni_http::{ApiError, Code, Principal};
 use serde::Deserialize;
 
 use crate::app::State;
 use crate::db::fulfillments::{self, FulfillmentRow};
+use crate::domain::FulfillmentStatus;
 
 /// `POST /v1/fulfillments/{id}/complete` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -40,24 +41,24 @@ pub async fn complete_fulfillment(
     let (row, completed_now) = state
         .db
         .transaction(move |conn| -> Result<(FulfillmentRow, bool), ApiError> {
-            let row = fulfillments::find(conn, &id.to_string())?
-                .filter(|r| principal.works_at(&r.location_id))
+            let row = fulfillments::find(conn, id)?
+                .filter(|r| principal.works_at(r.location_id.as_str()))
                 .ok_or_else(|| ApiError::not_found(format!("fulfillment {id}")))?;
-            match row.status.as_str() {
-                "completed" => return Ok((row, false)),
-                "released" => {}
-                other => {
+            match row.status {
+                FulfillmentStatus::Completed => return Ok((row, false)),
+                FulfillmentStatus::Released => {}
+                other @ (FulfillmentStatus::Sourced | FulfillmentStatus::Refused) => {
                     return Err(ApiError::new(
                         Code::Conflict,
                         format!("fulfillment {id} is {other}; only a released fulfillment can be completed"),
                     ));
                 }
             }
-            fulfillments::set_status(conn, &row.id, "completed")?;
+            fulfillments::set_status(conn, row.id, FulfillmentStatus::Completed)?;
             let event = FulfillmentCompleted {
-                order_id: OrderId::parse(&row.order_id)?,
+                order_id: row.order_id,
                 fulfillment_id: id,
-                location_id: LocationId::parse(&row.location_id)?,
+                location_id: row.location_id.clone(),
                 how,
             };
             omni_kafka::outbox::enqueue(
@@ -66,10 +67,10 @@ pub async fn complete_fulfillment(
             )?;
             let detail = serde_json::json!({
                 "how": how, "order_id": row.order_id,
-                "before": { "status": row.status }, "after": { "status": "completed" },
+                "before": { "status": row.status }, "after": { "status": FulfillmentStatus::Completed },
             });
-            omni_db::audit::record(conn, &who, "fulfillment.completed", &row.id, &detail)?;
-            let row = fulfillments::find(conn, &row.id)?.ok_or_else(|| ApiError::not_found("fulfillment"))?;
+            omni_db::audit::record(conn, &who, "fulfillment.completed", &id.to_string(), &detail)?;
+            let row = fulfillments::find(conn, id)?.ok_or_else(|| ApiError::not_found("fulfillment"))?;
             Ok((row, true))
         })
         .await?;

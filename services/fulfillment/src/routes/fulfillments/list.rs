@@ -32,7 +32,7 @@ pub async fn list_fulfillments(
         .run(move |conn| fulfillments::for_order(conn, order_id))
         .await?
         .into_iter()
-        .filter(|r| principal.works_at(&r.location_id))
+        .filter(|r| principal.works_at(r.location_id.as_str()))
         .collect();
     if rows.is_empty() && principal.is_scoped() {
         return Err(ApiError::not_found(format!(

@@ -1,5 +1,5 @@
 use actix_web::{HttpResponse, web};
-use omni_contracts::OrderId;
+use omni_contracts::{LocationId, OrderId};
 use omni_http::{ApiError, Code, Principal};
 
 use crate::app::State;
@@ -22,11 +22,10 @@ pub async fn lookup_order(
     let id = OrderId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
     let view = state.db.run(move |conn| order_views::find(conn, id)).await?;
     view.filter(|v| {
-        let partner = v
-            .partner_id
-            .as_deref()
-            .and_then(|p| omni_contracts::PartnerId::parse(p).ok());
-        principal.sees(partner.as_ref(), v.location_id.as_deref())
+        principal.sees(
+            v.partner_id.as_ref(),
+            v.location_id.as_ref().map(LocationId::as_str),
+        )
     })
     .map(|v| HttpResponse::Ok().json(v))
     .ok_or_else(|| ApiError::not_found(format!("order {id}")))
