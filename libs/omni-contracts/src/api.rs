@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::error::ContractError;
 use crate::ids::{CustomerId, LocationId, MovementId, OrderId, PartnerId, Sku};
 use crate::money::{Currency, Quantity};
+pub use crate::selling::{Channel, CustomerTier};
 
 /// A latitude in degrees, -90 to 90.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -237,67 +238,6 @@ pub struct Availability {
     pub locations: Vec<LocationOffer>,
     /// Every rule that withheld units somewhere, once (the per-location lists say how many where).
     pub rules: Vec<crate::ids::PolicyId>,
-}
-
-/// A selling channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The web shop.
-    Web,
-    /// The mobile app.
-    App,
-    /// A store till.
-    Pos,
-    /// Social commerce.
-    Social,
-    /// A partner marketplace (the partner is named on the order).
-    Marketplace,
-}
-
-impl Channel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Web => "web",
-            Channel::App => "app",
-            Channel::Pos => "pos",
-            Channel::Social => "social",
-            Channel::Marketplace => "marketplace",
-        }
-    }
-}
-
-/// A customer's tier; segments and rules can match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CustomerTier {
-    /// Everyone.
-    #[default]
-    Standard,
-    /// Customers with a ring-fenced share of stock.
-    Vip,
-}
-
-impl CustomerTier {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CustomerTier::Standard => "standard",
-            CustomerTier::Vip => "vip",
-        }
-    }
-
-    /// Reads the wire name.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "standard" => Some(CustomerTier::Standard),
-            "vip" => Some(CustomerTier::Vip),
-            _ => None,
-        }
-    }
 }
 
 /// Who is buying.

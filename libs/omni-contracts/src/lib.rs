@@ -15,6 +15,7 @@ pub mod ids;
 pub mod money;
 pub mod policies;
 pub mod routing;
+pub mod selling;
 pub mod topic;
 
 pub use envelope::{Envelope, EventPayload};

@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{Channel, CustomerTier};
 use crate::ids::{LocationId, PolicyId, Sku};
+use crate::selling::{Channel, CustomerTier};
 
 /// A policy as written by its author (`POST /v1/policies`, a policy file, a `BufferPolicy` resource).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

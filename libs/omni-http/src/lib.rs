@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authz;
 pub mod errors;
 pub mod oidc;
+pub mod principal;
 pub mod server;
 
 pub use auth::{ApiKeys, Principal};

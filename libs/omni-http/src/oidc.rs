@@ -14,8 +14,8 @@ use omni_contracts::PartnerId;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Principal;
 use crate::errors::{ApiError, Code};
+use crate::principal::Principal;
 
 /// The signing algorithms accepted: asymmetric only, so that whoever can check a token cannot make one.
 const ACCEPTED: &[Algorithm] = &[

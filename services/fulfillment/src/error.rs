@@ -27,3 +27,31 @@ pub enum RulesError {
         reason: InvalidRules,
     },
 }
+
+/// Why an order could not be sourced or released.
+#[derive(Debug, thiserror::Error)]
+pub enum SourcingError {
+    /// Payments authorized an order routing never sourced (or whose attempt is over): it can never be released.
+    #[error("order {0} has no sourced fulfillment to release")]
+    NothingToRelease(omni_contracts::OrderId),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for SourcingError {
+    fn from(e: diesel::result::Error) -> Self {
+        SourcingError::Db(omni_db::Error::Query(e))
+    }
+}
+
+impl From<SourcingError> for omni_kafka::HandlerError {
+    fn from(e: SourcingError) -> Self {
+        match e {
+            SourcingError::Db(db) => db.into(),
+            permanent @ SourcingError::NothingToRelease(_) => {
+                omni_kafka::HandlerError::Permanent(permanent.to_string())
+            }
+        }
+    }
+}

@@ -18,6 +18,16 @@ impl From<diesel::result::Error> for AcceptError {
     }
 }
 
+impl From<AcceptError> for omni_kafka::HandlerError {
+    fn from(e: AcceptError) -> Self {
+        match e {
+            // The partner's order breaks a rule: it can never be taken, and the partner hears why.
+            AcceptError::Invalid(reason) => omni_kafka::HandlerError::Permanent(reason.0),
+            AcceptError::Db(db) => db.into(),
+        }
+    }
+}
+
 /// Why a saga input could not be applied to its order.
 #[derive(Debug, thiserror::Error)]
 pub enum SagaFailure {

@@ -1,11 +1,13 @@
 //! The returns service. So far it keeps the read model of orders that returns at any store are checked against;
 //! return authorizations, receipts and refunds come with the returns issue.
 //!
-//! Start reading at `events::orders` (the read model kept from `omni.orders.v1`), then `routes::orders::lookup`.
+//! Start reading at `app::read_model` (the read model kept from `omni.orders.v1`, decoded in `events::orders`),
+//! then `routes::orders::lookup`.
 //! This file wires them: [`run`].
 
 pub mod app;
 pub mod db;
+pub mod error;
 pub mod events;
 pub mod routes;
 

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::orders::keyed_by_order;
+use super::keys::keyed_by_order;
 use super::reservations::HoldLine;
 use crate::envelope::AggregateKey;
 use crate::ids::{FulfillmentId, LocationId, OrderId, ReservationId};

@@ -4,6 +4,7 @@ mod availability;
 mod catalog;
 mod fulfillment;
 mod inventory;
+mod keys;
 mod orders;
 mod payments;
 mod reservations;

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::keys::keyed_by_order;
 use crate::api::{Order, PartnerOrder, Payer, PaymentMethod};
 use crate::envelope::AggregateKey;
 use crate::ids::{FulfillmentId, LocationId, OrderId, PaymentIntentId, ReservationId};
@@ -180,17 +181,6 @@ impl AggregateKey for OrderAccepted {
         self.order.id.to_string()
     }
 }
-
-macro_rules! keyed_by_order {
-    ($($ty:ty),+) => {$(
-        impl AggregateKey for $ty {
-            fn aggregate_key(&self) -> String {
-                self.order_id.to_string()
-            }
-        }
-    )+};
-}
-pub(crate) use keyed_by_order;
 
 /// `omni.order.fulfilled`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

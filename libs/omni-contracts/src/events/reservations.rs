@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::orders::keyed_by_order;
+use super::keys::keyed_by_order;
 use crate::envelope::AggregateKey;
 use crate::ids::{LocationId, OrderId, ReservationId, Sku};
 use crate::money::Quantity;

@@ -6,11 +6,11 @@ use omni_contracts::Envelope;
 use omni_contracts::events::{
     FulfillmentEvent, FulfillmentSourced, ReservationEvent, ReservationHeld, ReservationRejected,
 };
-use omni_kafka::HandlerError;
 
 use crate::app::State;
 use crate::db::reservations;
 use crate::domain::policy::Caller;
+use crate::error::HoldFailure;
 use crate::holds::{KeepBack, ReserveOutcome};
 
 /// A hold placed (or refused) in the store whose record is not written yet.
@@ -26,7 +26,7 @@ struct Placed {
 /// and their records (hold rows, availability marks, `held` / `rejected` events) in one transaction, one commit
 /// for the batch. A completion in the batch first writes what was placed before it. If the write fails, every
 /// hold of the batch is undone and the batch fails (the consumer then takes its messages one by one).
-pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Result<(), HandlerError> {
+pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Result<(), HoldFailure> {
     let state = state.clone();
     let mut placed: Vec<Placed> = Vec::new();
     // Held from the first hold until its record is written (so the reconciler never sees one without the
@@ -37,7 +37,7 @@ pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Re
             FulfillmentEvent::Sourced(sourced) => {
                 if guard.is_none() {
                     if !state.holds_ready().await {
-                        return Err(HandlerError::Unavailable(
+                        return Err(HoldFailure::Unavailable(
                             "hold store is being rebuilt; failing closed".into(),
                         ));
                     }
@@ -71,12 +71,13 @@ async fn place(
     state: &State,
     event_id: String,
     sourced: FulfillmentSourced,
-) -> Result<Option<Placed>, HandlerError> {
+) -> Result<Option<Placed>, HoldFailure> {
     let id = sourced.reservation_id;
     if state.db.run(move |conn| reservations::exists(conn, id)).await? {
         return Ok(None);
     }
-    let lines = crate::domain::merge_lines(&sourced.lines)?;
+    let lines =
+        crate::domain::merge_lines(&sourced.lines).map_err(|e| HoldFailure::Invalid(e.to_string()))?;
     let policies = state.policies.current();
     let keep_back = match sourced.channel {
         Some(channel) => {
@@ -94,7 +95,7 @@ async fn place(
         .holds
         .reserve(id, &sourced.location_id, &lines, &keep_back)
         .await
-        .map_err(|e| HandlerError::Unavailable(format!("hold store: {e}")))?;
+        .map_err(|e| HoldFailure::Unavailable(format!("hold store: {e}")))?;
     Ok(Some(Placed {
         event_id,
         sourced,
@@ -105,7 +106,7 @@ async fn place(
 }
 
 /// Writes the records of placed holds in one transaction; undoes them all if it fails.
-async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HandlerError> {
+async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HoldFailure> {
     if placed.is_empty() {
         return Ok(());
     }
@@ -128,7 +129,7 @@ async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HandlerError> {
         .collect();
     let written = state
         .db
-        .transaction(move |conn| -> Result<(), HandlerError> {
+        .transaction(move |conn| -> Result<(), HoldFailure> {
             for (event_id, sourced, lines, outcome) in records {
                 match outcome {
                     ReserveOutcome::Held => held(conn, &event_id, sourced, lines, ttl)?,
@@ -172,7 +173,7 @@ fn rejected(
     event_id: &str,
     sourced: FulfillmentSourced,
     shortages: Vec<omni_contracts::events::Shortage>,
-) -> Result<(), HandlerError> {
+) -> Result<(), HoldFailure> {
     if !omni_db::inbox::claim(conn, "allocation.sourcing", event_id)? {
         return Ok(());
     }
@@ -195,7 +196,7 @@ fn held(
     sourced: FulfillmentSourced,
     lines: Vec<omni_contracts::events::HoldLine>,
     ttl: std::time::Duration,
-) -> Result<(), HandlerError> {
+) -> Result<(), HoldFailure> {
     if !omni_db::inbox::claim(conn, "allocation.sourcing", event_id)? {
         return Ok(());
     }
@@ -227,17 +228,17 @@ fn held(
 
 /// The node shipped the order or handed it over: its holds are committed (the units leave on-hand, a `commit`
 /// row per line in the ledger). A redelivery finds nothing held and changes nothing.
-async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Result<(), HandlerError> {
+async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Result<(), HoldFailure> {
     let holds = state
         .db
         .run(move |conn| reservations::held_for_order(conn, order_id))
         .await?;
     for hold in holds {
         match crate::app::reservation::commit(state, hold.reservation_id).await {
-            Ok(_) | Err(crate::error::HoldFailure::NotHeld { .. }) => {
+            Ok(_) | Err(HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -19,5 +19,5 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
         .iter()
         .map(|incoming| incoming.decode::<FulfillmentEvent>())
         .collect::<Result<Vec<_>, _>>()?;
-    crate::app::sourcing::apply(&state, events).await
+    Ok(crate::app::sourcing::apply(&state, events).await?)
 }

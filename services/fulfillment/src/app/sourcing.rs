@@ -3,11 +3,11 @@
 
 use omni_contracts::events::*;
 use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
-use omni_kafka::HandlerError;
 
 use crate::db::fulfillments::{self, FulfillmentRow};
 use crate::db::network;
 use crate::domain::{FulfillmentStatus, routing};
+use crate::error::SourcingError;
 
 /// Routes an order (accepted, or sent back after a refusal without the `exclude`d nodes), once per event id:
 /// refuses the fulfillments of an earlier attempt, chooses the node with its explanation and announces
@@ -18,7 +18,7 @@ pub fn source(
     order: omni_contracts::api::Order,
     exclude: &[LocationId],
     rules: &[omni_contracts::routing::RoutingRule],
-) -> Result<(), HandlerError> {
+) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
@@ -107,7 +107,7 @@ pub fn release(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     authorized: OrderPaymentAuthorized,
-) -> Result<(), HandlerError> {
+) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
@@ -117,10 +117,7 @@ pub fn release(
         .rev()
         .find(|f| f.status == FulfillmentStatus::Sourced)
     else {
-        return Err(HandlerError::Permanent(format!(
-            "order {} has no sourced fulfillment to release",
-            authorized.order_id
-        )));
+        return Err(SourcingError::NothingToRelease(authorized.order_id));
     };
     fulfillments::set_status(conn, row.id, FulfillmentStatus::Released)?;
     let released = FulfillmentReleased {

@@ -24,7 +24,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
     let rules = state.rules.current();
     let wrote = state
         .db
-        .transaction(move |conn| -> Result<bool, HandlerError> {
+        .transaction(move |conn| -> Result<bool, crate::error::SourcingError> {
             let mut wrote = false;
             for (event_id, data) in events {
                 match data {

@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use omni_contracts::Envelope;
 use omni_contracts::api::{Order, Payer};
 use omni_contracts::events::{OrderDuplicateReceived, OrderEvent};
-use omni_kafka::HandlerError;
 
 use crate::app::State;
 use crate::app::accept::{PartnerRef, new_order};
@@ -35,7 +34,7 @@ pub struct Checked {
 /// the resends it skipped are looked up, one by one, so the common case costs no lookup at all. Each order keeps
 /// the `ce_id` it arrived in, so a redelivery is told from a resend by the first order itself; only resends are
 /// claimed in the inbox (so each is acknowledged once), and the common case writes no inbox row.
-pub async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), HandlerError> {
+pub async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), AcceptError> {
     let outcome = state
         .db
         .transaction(move |conn| -> Result<u64, AcceptError> {
@@ -127,25 +126,20 @@ pub async fn take_all(state: &State, checked: Vec<Checked>) -> Result<(), Handle
             Ok(taken)
         })
         .await;
-    match outcome {
-        Ok(taken) => {
-            if taken > 0 {
-                // One line per batch: at tens of thousands of orders a second, a line per order costs more than
-                // checking it. Each order is on `omni.orders.v1` once sent on, and at debug level here.
-                tracing::info!(orders = taken, "Partner orders accepted.");
-                state
-                    .orders_total
-                    .with_label_values(&["marketplace", "accepted"])
-                    .inc_by(taken);
-                state.orders_arrived();
-            }
-            Ok(())
-        }
-        Err(AcceptError::Invalid(reason)) => Err(HandlerError::Permanent(reason.0)),
-        // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
-        // acknowledges it as a duplicate.
-        Err(AcceptError::Db(e)) => Err(e.into()),
+    // Two deliveries of one partner order racing do not fail: the second insert waits for the first and
+    // acknowledges it as a duplicate.
+    let taken = outcome?;
+    if taken > 0 {
+        // One line per batch: at tens of thousands of orders a second, a line per order costs more than checking
+        // it. Each order is on `omni.orders.v1` once sent on, and at debug level here.
+        tracing::info!(orders = taken, "Partner orders accepted.");
+        state
+            .orders_total
+            .with_label_values(&["marketplace", "accepted"])
+            .inc_by(taken);
+        state.orders_arrived();
     }
+    Ok(())
 }
 
 /// A partner order about to be stored: the new order, who sent it and the `ce_id` it arrived in.

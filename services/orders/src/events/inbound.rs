@@ -27,7 +27,7 @@ const OWN_TOPIC: &str = "`omni.orders.inbound.<partner>.v1` (docs/schemas/partne
 /// Takes a partner order; a malformed or invalid one goes to the DLQ with the reason.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let checked = check(&state, &incoming)?;
-    take_all(&state, vec![checked]).await
+    Ok(take_all(&state, vec![checked]).await?)
 }
 
 /// Takes the partner orders already waiting, in one transaction. Any message that fails a check fails the
@@ -37,7 +37,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
         .iter()
         .map(|incoming| check(&state, incoming))
         .collect::<Result<Vec<_>, _>>()?;
-    take_all(&state, checked).await
+    Ok(take_all(&state, checked).await?)
 }
 
 /// The checks that need no database: headers, size, JSON, schema, partner, total.

@@ -1,4 +1,6 @@
-//! Returns' shared state.
+//! Returns' use cases and shared state.
+
+pub mod read_model;
 
 use omni_db::Db;
 

@@ -36,12 +36,11 @@ pub struct OrderView {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Records an accepted order (a replay leaves the row as it is).
-pub fn insert_accepted(conn: &mut DbConnection, order: &Order) -> omni_db::Result<()> {
+/// Records an accepted order with its lines as JSON (a replay leaves the row as it is).
+pub fn insert_accepted(conn: &mut DbConnection, order: &Order, lines: &str) -> omni_db::Result<()> {
     if find(conn, order.id)?.is_some() {
         return Ok(());
     }
-    let lines = serde_json::to_string(&order.request.lines).unwrap_or_else(|_| "[]".into());
     diesel::insert_into(order_views::table)
         .values((
             order_views::order_id.eq(order.id.to_string()),
