@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use omni::client::Refused;
 use omni::wait::eventually;
-use omni::{Client, Service};
+use omni::Service;
 use omni_contracts::api::{
     Capability, Latitude, Location, LocationKind, Longitude, MovementKind, SkuRecord, StockMovement,
 };
@@ -150,7 +150,7 @@ pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<(
             .await?;
         }
     }
-    let allocation = Client::new(mesh.url(Service::Allocation), admin_key);
+    let allocation = mesh.client(Service::Allocation, admin_key);
     let fulfillment = mesh.client(Service::Fulfillment, admin_key);
     // The storm example of docs/POLICIES.md: the last units of high-demand SKUs stay in the stores.
     for rule in demo_policies() {

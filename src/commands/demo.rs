@@ -7,7 +7,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use omni::Client;
+use omni::client::{AllocationApi, OrdersApi, PaymentsApi, Refused};
 use omni_config::Settings;
+use omni_contracts::api::{
+    Channel, Customer, CustomerTier, Delivery, Latitude, Longitude, NewOrder, OrderLine, OrderStatus, Tender,
+    UnitPrice,
+};
+use omni_contracts::{Currency, LocationId, Quantity, Sku};
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -68,9 +74,9 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     }
     println!("Starting the mesh on embedded backends and loading demo data...");
     let dev = crate::commands::dev::start(settings, &dev_args, true).await?;
-    let orders = Client::new(dev.mesh.url(Service::Orders), &dev.admin_key);
-    let payments = Client::new(dev.mesh.url(Service::Payments), &dev.admin_key);
-    let allocation = Client::new(dev.mesh.url(Service::Allocation), &dev.admin_key);
+    let orders = dev.mesh.orders(&dev.admin_key);
+    let payments = dev.mesh.payments(&dev.admin_key);
+    let allocation = dev.mesh.allocation(&dev.admin_key);
 
     let bar = ProgressBar::new(u64::from(args.orders));
     bar.set_style(
@@ -81,7 +87,7 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     let tally = Arc::new(Mutex::new(Tally::default()));
     let pos_done = tokio_util::sync::CancellationToken::new();
     let pos = tokio::spawn(pos_sales(
-        allocation.clone(),
+        allocation.0.clone(),
         Duration::from_millis(args.pos_interval_ms),
         pos_done.clone(),
     ));
@@ -145,10 +151,10 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     bar.finish();
     let elapsed = started.elapsed();
     let oversold = oversold_units(&allocation).await?;
-    let fulfillment = Client::new(dev.mesh.url(Service::Fulfillment), &dev.admin_key);
+    let fulfillment = dev.mesh.client(Service::Fulfillment, &dev.admin_key);
     let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
     let market =
-        crate::commands::demo_marketplace::outcome(&dev.mesh, &orders, &sent, Duration::from_secs(60))
+        crate::commands::demo_marketplace::outcome(&dev.mesh, &orders.0, &sent, Duration::from_secs(60))
             .await?;
     let t = tally.lock().await;
     let mut latencies = t.latencies_ms.clone();
@@ -293,62 +299,71 @@ enum Outcome {
     Failed(String),
 }
 
-async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome> {
-    let (card, lines, delivery) = {
+async fn place_one(orders: &OrdersApi, payments: &PaymentsApi) -> anyhow::Result<Outcome> {
+    let (card, order) = {
         let mut rng = rand::rng();
         let card = if rng.random_bool(0.05) {
             DECLINED_CARD
         } else {
             APPROVED_CARD
         };
-        let lines: Vec<_> = (0..rng.random_range(1..=3))
+        let lines = (0..rng.random_range(1..=3))
             .map(|_| {
                 let (sku, _, _) = SKUS[rng.random_range(0..SKUS.len())];
-                json!({ "sku": sku, "quantity": rng.random_range(1..=2), "unit_price_minor": rng.random_range(500..9_000) })
+                Ok(OrderLine {
+                    sku: Sku::parse(sku)?,
+                    quantity: Quantity::new(rng.random_range(1..=2))?,
+                    unit_price_minor: UnitPrice::new(rng.random_range(500..9_000))?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, omni_contracts::ContractError>>()?;
         let delivery = if rng.random_bool(0.2) {
-            let store = LOCATIONS[rng.random_range(0..3)].id;
-            json!({ "type": "pickup", "location_id": store })
+            Delivery::Pickup {
+                location_id: LocationId::parse(LOCATIONS[rng.random_range(0..3)].id)?,
+            }
         } else {
-            json!({ "type": "ship", "lat": 52.3 + rng.random_range(0.0..0.4), "lon": 12.8 + rng.random_range(0.0..0.9) })
+            Delivery::Ship {
+                lat: Latitude::new(52.3 + rng.random_range(0.0..0.4))?,
+                lon: Longitude::new(12.8 + rng.random_range(0.0..0.9))?,
+            }
         };
-        (card, lines, delivery)
+        let order = NewOrder {
+            channel: Channel::Web,
+            customer: Customer {
+                id: None,
+                tier: CustomerTier::Standard,
+            },
+            currency: Currency::parse("EUR")?,
+            lines,
+            delivery,
+            tenders: vec![],
+            promise_by: None,
+            placed_at: None,
+        };
+        (card, order)
     };
-    let token = payments
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": card, "exp_month": 12, "exp_year": 2030 }),
-            &[],
-        )
-        .await?;
-    let token = token.body["token"]
-        .as_str()
-        .context("tokenization failed")?
-        .to_owned();
-    let body = json!({
-        "channel": "web", "currency": "EUR", "lines": lines, "delivery": delivery,
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let token = payments.tokenize(card, 12, 2030).await?.token;
+    let order = NewOrder {
+        tenders: vec![Tender::Card { token }],
+        ..order
+    };
     let key = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
-    let created = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", &key)])
-        .await?;
-    if created.status != 201 {
-        anyhow::bail!("{} {}", created.status, created.body["code"]);
-    }
-    let id = created.body["id"].as_str().context("no order id")?.to_owned();
+    let placed = orders
+        .place(&order, &key)
+        .await
+        .map_err(|e| match e.downcast::<Refused>() {
+            // The report counts refusals by status and code, not by their whole message.
+            Ok(refused) => anyhow::anyhow!("{} {}", refused.status, refused.body["code"]),
+            Err(other) => other,
+        })?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let order = orders.get(&format!("/v1/orders/{id}")).await?;
-        match order.body["status"].as_str() {
-            Some("released") => return Ok(Outcome::Released(started.elapsed().as_secs_f64() * 1000.0)),
-            Some("failed") => {
-                let reason = order.body["failure_reason"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_owned();
+        let order = orders.get(placed.id).await?;
+        match order.status {
+            OrderStatus::Released => return Ok(Outcome::Released(started.elapsed().as_secs_f64() * 1000.0)),
+            OrderStatus::Failed => {
+                let reason = order.failure_reason.unwrap_or_else(|| "unknown".into());
                 return Ok(Outcome::Failed(
                     reason
                         .split([':', '('])
@@ -367,14 +382,12 @@ async fn place_one(orders: &Client, payments: &Client) -> anyhow::Result<Outcome
 }
 
 /// Units held beyond what is on hand, over every SKU and location (must be 0).
-async fn oversold_units(allocation: &Client) -> anyhow::Result<i64> {
+async fn oversold_units(allocation: &AllocationApi) -> anyhow::Result<i64> {
     let mut oversold = 0;
     for (sku, _, _) in SKUS {
-        let answer = allocation.get(&format!("/v1/availability/{sku}")).await?;
-        for location in answer.body["locations"].as_array().into_iter().flatten() {
-            let on_hand = location["on_hand"].as_i64().unwrap_or(0);
-            let reserved = location["reserved"].as_i64().unwrap_or(0);
-            oversold += (reserved - on_hand).max(0);
+        let availability = allocation.availability(&Sku::parse(sku)?).await?;
+        for location in availability.locations {
+            oversold += (location.reserved - location.on_hand).max(0);
         }
     }
     Ok(oversold)

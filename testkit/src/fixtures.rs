@@ -1,10 +1,13 @@
-//! Builders for test data, as the contract types the services take: a store, a warehouse, a SKU, stock. Each
-//! starts from plain defaults (Berlin, ships only, a title) and a test changes only what it is about:
-//! `store("STORE-1").capable(&[Ship, Pickup])`, `store("S2").at(48.14, 11.58)`.
+//! Builders for test data, as the contract types the services take: a store, a warehouse, a SKU, stock, an
+//! order. Each starts from plain defaults (Berlin, ships only, a title; a web order in euros shipped to Berlin)
+//! and a test changes only what it is about: `store("STORE-1").capable(&[Ship, Pickup])`,
+//! `store("S2").at(48.14, 11.58)`, `order("TEE-1", 2, 1999).card(&token)`, `order(..).on(Pos).pickup_at("S1")`.
 
-use omni_contracts::api::StockMovement;
-use omni_contracts::api::{Capability, Latitude, Location, LocationKind, Longitude, MovementKind, SkuRecord};
-use omni_contracts::{LocationId, MovementId, Quantity, Sku};
+use omni_contracts::api::{
+    Capability, Channel, Customer, CustomerTier, Delivery, Latitude, Location, LocationKind, Longitude,
+    MovementKind, NewOrder, OrderLine, SkuRecord, StockMovement, Tender, UnitPrice,
+};
+use omni_contracts::{Currency, LocationId, MovementId, Quantity, Sku};
 
 /// A store in Berlin (52.5, 13.4) that ships, named after its id.
 pub fn store(id: &str) -> LocationBuilder {
@@ -105,4 +108,117 @@ pub fn receipt(location: &str, sku: &str, units: i64) -> anyhow::Result<StockMov
         kind: MovementKind::Receipt,
         quantity: Quantity::new(units)?,
     })
+}
+
+/// A web order in euros of `quantity` units of `sku` at `unit_price_minor` cents each, shipped to Berlin
+/// (52.50, 13.35), with no tender yet (add one: [`OrderBuilder::card`], [`OrderBuilder::prepaid`]).
+pub fn order(sku: &str, quantity: i64, unit_price_minor: i64) -> OrderBuilder {
+    OrderBuilder {
+        channel: Channel::Web,
+        lines: vec![(sku.to_owned(), quantity, unit_price_minor)],
+        delivery: DeliveryTo::Ship(52.50, 13.35),
+        tenders: vec![],
+    }
+}
+
+/// An order being built; [`OrderBuilder::build`] checks every value as the service would.
+#[derive(Debug, Clone)]
+pub struct OrderBuilder {
+    channel: Channel,
+    lines: Vec<(String, i64, i64)>,
+    delivery: DeliveryTo,
+    tenders: Vec<Tender>,
+}
+
+#[derive(Debug, Clone)]
+enum DeliveryTo {
+    Ship(f64, f64),
+    Pickup(String),
+    Curbside(String),
+}
+
+impl OrderBuilder {
+    /// Another line.
+    pub fn line(mut self, sku: &str, quantity: i64, unit_price_minor: i64) -> Self {
+        self.lines.push((sku.to_owned(), quantity, unit_price_minor));
+        self
+    }
+
+    /// Placed on `channel` instead of the web shop.
+    pub fn on(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+
+    /// Shipped to these coordinates.
+    pub fn ship_to(mut self, lat: f64, lon: f64) -> Self {
+        self.delivery = DeliveryTo::Ship(lat, lon);
+        self
+    }
+
+    /// Picked up at the counter of `store`.
+    pub fn pickup_at(mut self, store: &str) -> Self {
+        self.delivery = DeliveryTo::Pickup(store.to_owned());
+        self
+    }
+
+    /// Handed over at the kerb of `store`.
+    pub fn curbside_at(mut self, store: &str) -> Self {
+        self.delivery = DeliveryTo::Curbside(store.to_owned());
+        self
+    }
+
+    /// Paid (also) with the card behind a vault `token`.
+    pub fn card(mut self, token: &str) -> Self {
+        self.tenders.push(Tender::Card {
+            token: token.to_owned(),
+        });
+        self
+    }
+
+    /// Paid to the marketplace already.
+    pub fn prepaid(mut self) -> Self {
+        self.tenders.push(Tender::MarketplacePrepaid {});
+        self
+    }
+
+    /// The order request, every value parsed.
+    pub fn build(self) -> anyhow::Result<NewOrder> {
+        let lines = self
+            .lines
+            .into_iter()
+            .map(|(sku, quantity, price)| {
+                Ok(OrderLine {
+                    sku: Sku::parse(&sku)?,
+                    quantity: Quantity::new(quantity)?,
+                    unit_price_minor: UnitPrice::new(price)?,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let delivery = match self.delivery {
+            DeliveryTo::Ship(lat, lon) => Delivery::Ship {
+                lat: Latitude::try_from(lat)?,
+                lon: Longitude::try_from(lon)?,
+            },
+            DeliveryTo::Pickup(store) => Delivery::Pickup {
+                location_id: LocationId::parse(&store)?,
+            },
+            DeliveryTo::Curbside(store) => Delivery::Curbside {
+                location_id: LocationId::parse(&store)?,
+            },
+        };
+        Ok(NewOrder {
+            channel: self.channel,
+            customer: Customer {
+                id: None,
+                tier: CustomerTier::Standard,
+            },
+            currency: Currency::parse("EUR")?,
+            lines,
+            delivery,
+            tenders: self.tenders,
+            promise_by: None,
+            placed_at: None,
+        })
+    }
 }

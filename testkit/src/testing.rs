@@ -174,11 +174,7 @@ pub async fn token_from_payments_alone(options: &crate::MeshOptions) -> anyhow::
         ..options.clone()
     })
     .await?;
-    let tokenized = tokenize(&crate::Client::new(
-        payments.url(crate::Service::Payments),
-        ADMIN_KEY,
-    ))
-    .await;
+    let tokenized = tokenize(&payments.client(crate::Service::Payments, ADMIN_KEY)).await;
     payments.stop().await?;
     Ok(tokenized?.token)
 }

@@ -5,8 +5,9 @@
 //! verifies; and an entry edited or deleted afterwards is named by `omni audit verify` as the first broken link.
 
 use omni_contracts::api::Capability;
+use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{order, store};
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use omni_db::audit::Verification;
 use omni_testkit::testing::{
     ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings,
 };
-use omni_testkit::{Client, DbBackend, Mesh};
+use omni_testkit::{DbBackend, Mesh};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -128,7 +129,7 @@ async fn the_audit_chain_holds_on_postgresql_and_a_deleted_entry_is_found() -> a
 /// Does the privileged actions, reads them back as an auditor, and waits for every service's chain to be sealed
 /// and intact.
 async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
-    let as_key = |service, key: &str| Client::new(mesh.url(service), key);
+    let as_key = |service, key: &str| mesh.client(service, key);
     let store = store(STORE)
         .capable(&[Capability::Ship, Capability::Pickup])
         .build()?;
@@ -182,10 +183,11 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     // order at a price that is not the list price is refused with 409 while the price is unknown and with 403
     // once it is known, and creates nothing either way.
     eventually("orders to learn the SKU's list price", WAIT, || async {
-        let probe = json!({ "channel": "pos", "currency": "EUR",
-            "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": 1 }],
-            "delivery": { "type": "pickup", "location_id": STORE },
-            "tenders": [{ "type": "card", "token": token }] });
+        let probe = order(SKU, 1, 1)
+            .on(Channel::Pos)
+            .pickup_at(STORE)
+            .card(&token)
+            .build()?;
         let key = uuid::Uuid::now_v7().to_string();
         let answer = as_key(Service::Orders, ASSOCIATE)
             .post("/v1/orders", &probe, &[("Idempotency-Key", key.as_str())])
@@ -195,10 +197,11 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
     })
     .await?;
     eventually("orders to learn the SKU's price", WAIT, || async {
-        let order = json!({ "channel": "pos", "currency": "EUR",
-            "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": 1200 }],
-            "delivery": { "type": "pickup", "location_id": STORE },
-            "tenders": [{ "type": "card", "token": token }] });
+        let order = order(SKU, 1, 1200)
+            .on(Channel::Pos)
+            .pickup_at(STORE)
+            .card(&token)
+            .build()?;
         let placed = as_key(Service::Orders, MANAGER)
             .post("/v1/orders", &order, &[("Idempotency-Key", "override-1")])
             .await?;

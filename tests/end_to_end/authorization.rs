@@ -10,15 +10,16 @@
 //! payments, and the lists show each caller only its own.
 
 use omni_contracts::api::Capability;
+use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::store;
+use omni_testkit::fixtures::{order, store};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use omni_config::{ApiKeySettings, Role, Secret};
 use omni_http::{Method, Objects, Rule};
+use omni_testkit::Mesh;
 use omni_testkit::testing::{ADMIN_KEY, embedded_options, eventually, on_mesh, receive_stock, settings};
-use omni_testkit::{Client, Mesh};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -336,21 +337,20 @@ fn policy(id: &str) -> Value {
 /// An order each kind of caller may place: a partner's marketplace order, an associate's till sale at its store
 /// at the list price, anyone else's web order.
 fn order_body(caller: &Caller, token: &str) -> Value {
-    let lines = json!([{ "sku": SKU, "quantity": 1, "unit_price_minor": PRICE }]);
-    if caller.roles.contains(&Role::Partner) {
+    let line = order(SKU, 1, PRICE);
+    let order = if caller.roles.contains(&Role::Partner) {
         let store = caller.side.unwrap_or(Side::A).store();
-        return json!({ "channel": "marketplace", "currency": "EUR", "lines": lines,
-            "delivery": { "type": "pickup", "location_id": store },
-            "tenders": [{ "type": "marketplace_prepaid" }] });
-    }
-    if let Some(side) = caller.side {
-        return json!({ "channel": "pos", "currency": "EUR", "lines": lines,
-            "delivery": { "type": "pickup", "location_id": side.store() },
-            "tenders": [{ "type": "card", "token": token }] });
-    }
-    json!({ "channel": "web", "currency": "EUR", "lines": lines,
-        "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 },
-        "tenders": [{ "type": "card", "token": token }] })
+        line.on(Channel::Marketplace).pickup_at(store).prepaid()
+    } else if let Some(side) = caller.side {
+        line.on(Channel::Pos).pickup_at(side.store()).card(token)
+    } else {
+        line.ship_to(52.5, 13.4).card(token)
+    };
+    // Built from this file's constants: one that does not parse is a broken test, not a refused call.
+    let order = order
+        .build()
+        .unwrap_or_else(|e| panic!("the test order does not parse: {e}"));
+    serde_json::to_value(order).unwrap_or_else(|e| panic!("the test order is not JSON: {e}"))
 }
 
 /// What the table says a call must answer: `Ok(())` for "the route's own answer", `Err(status)` for a refusal.
@@ -526,9 +526,7 @@ async fn invented_methods_add_no_metric_series(mesh: &Mesh) -> anyhow::Result<()
 /// Every route in each service's OpenAPI document has a rule, and every rule a route.
 async fn every_served_route_has_a_rule(mesh: &Mesh) -> anyhow::Result<()> {
     for (service, rules) in table() {
-        let doc = Client::new(mesh.url(service), ADMIN_KEY)
-            .get("/openapi.json")
-            .await?;
+        let doc = mesh.client(service, ADMIN_KEY).get("/openapi.json").await?;
         let paths = doc.body["paths"].as_object().context("openapi paths")?;
         let mut served = Vec::new();
         for (path, item) in paths {
@@ -563,7 +561,7 @@ async fn every_served_route_has_a_rule(mesh: &Mesh) -> anyhow::Result<()> {
 /// Two stores, a priced SKU stocked at both, a policy, and on each side: a partner's released pickup order
 /// (with its pinned hold and fulfillment) and a checkout hold.
 async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
-    let admin = |service| Client::new(mesh.url(service), ADMIN_KEY);
+    let admin = |service| mesh.client(service, ADMIN_KEY);
     for side in [Side::A, Side::B] {
         let store = store(side.store())
             .capable(&[Capability::Ship, Capability::Pickup])
@@ -672,7 +670,7 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
 /// What refused calls must leave as it was: the orders, their holds and fulfillments, the checkout holds, the
 /// stock, the policy, the data key version.
 async fn snapshot(mesh: &Mesh, world: &World) -> anyhow::Result<String> {
-    let admin = |service| Client::new(mesh.url(service), ADMIN_KEY);
+    let admin = |service| mesh.client(service, ADMIN_KEY);
     let mut out = Vec::new();
     for i in 0..2 {
         let order = admin(Service::Orders)
@@ -781,7 +779,7 @@ async fn a_card_token_pays_only_its_owners_orders_and_stays_in_payments() -> any
                 .context("no such caller")
         };
         let (associate_a, associate_b) = (caller("associate-a")?, caller("associate-b")?);
-        let as_caller = |c: &Caller, service| Client::new(mesh.url(service), c.key.unwrap_or_default());
+        let as_caller = |c: &Caller, service| mesh.client(service, c.key.unwrap_or_default());
         let omni_testkit::testing::Tokenized { token, reference } =
             omni_testkit::testing::tokenize(&as_caller(&associate_a, Service::Payments)).await?;
 

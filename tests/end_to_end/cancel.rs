@@ -3,7 +3,7 @@
 //! cancellation deterministically comes between the hold and the authorization.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::{sku, store};
+use omni_testkit::fixtures::{order, sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -33,13 +33,8 @@ async fn a_cancelled_order_gives_back_its_hold_and_its_late_authorization_is_voi
     outcome
 }
 
-fn order(token: &str) -> serde_json::Value {
-    json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    })
+fn two_tees(token: &str) -> anyhow::Result<omni_contracts::api::NewOrder> {
+    order("TEE-1", 2, 1999).card(token).build()
 }
 
 async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
@@ -57,7 +52,11 @@ async fn held_then_cancelled(mesh: &Mesh, token: &str) -> anyhow::Result<String>
     })
     .await?;
     let placed = orders
-        .post("/v1/orders", &order(token), &[("Idempotency-Key", "cancel-1")])
+        .post(
+            "/v1/orders",
+            &two_tees(token)?,
+            &[("Idempotency-Key", "cancel-1")],
+        )
         .await?;
     ensure!(placed.status == 201, "{placed:?}");
     let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
@@ -100,7 +99,11 @@ async fn voided_after_restart(mesh: &Mesh, order_id: &str, token: &str) -> anyho
 
     // A released order cannot be cancelled.
     let placed = orders
-        .post("/v1/orders", &order(token), &[("Idempotency-Key", "cancel-2")])
+        .post(
+            "/v1/orders",
+            &two_tees(token)?,
+            &[("Idempotency-Key", "cancel-2")],
+        )
         .await?;
     let second = placed.body["id"].as_str().context("order id")?.to_owned();
     eventually("the second order to be released", WAIT, || async {

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, ensure};
+use omni_testkit::Mesh;
 use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, receive_stock, settings};
-use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -36,9 +36,7 @@ async fn lint(mesh: &Mesh, promtool: &str) -> anyhow::Result<()> {
         "lines": [{ "sku": "TEE-1", "quantity": 1 }], "ttl_seconds": 60 });
     ensure!(allocation.post("/v1/reservations", &hold, &[]).await?.status == 201);
     for service in omni_config::Service::ALL {
-        let text = Client::new(mesh.url(service), ADMIN_KEY)
-            .get_text("/metrics")
-            .await?;
+        let text = mesh.client(service, ADMIN_KEY).get_text("/metrics").await?;
         ensure!(text.contains("# TYPE omni_"), "{service}: no metrics");
         let mut child = Command::new(promtool)
             .args(["check", "metrics"])

@@ -3,17 +3,22 @@
 
 use anyhow::{Context, ensure};
 use omni_config::{ApiKeySettings, Role, Secret};
+use omni_contracts::api::{Channel, NewOrder};
 use omni_testkit::Service;
+use omni_testkit::fixtures::order;
 use omni_testkit::testing::{ADMIN_KEY, settings};
 use omni_testkit::{Mesh, MeshOptions};
-use serde_json::{Value, json};
 
 const PARTNER_KEY: &str = "test-partner-acme-0123456789";
 
-fn order(channel: &str, tender: Value) -> Value {
-    json!({ "channel": channel, "currency": "EUR",
-            "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 1999 }],
-            "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 }, "tenders": [tender] })
+/// A tee shipped to Berlin, paid by card on the web or prepaid on the marketplace.
+fn tee(channel: Channel) -> anyhow::Result<NewOrder> {
+    let tee = order("TEE-1", 1, 1999).on(channel).ship_to(52.5, 13.4);
+    match channel {
+        Channel::Marketplace => tee.prepaid(),
+        _ => tee.card("tok_abcdefghijklmnopqrstuvwx"),
+    }
+    .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -45,21 +50,14 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
     let partner = mesh.client(Service::Orders, PARTNER_KEY);
     for key in ["web-1", "web-2"] {
         let placed = admin
-            .post(
-                "/v1/orders",
-                &order(
-                    "web",
-                    json!({ "type": "card", "token": "tok_abcdefghijklmnopqrstuvwx" }),
-                ),
-                &[("Idempotency-Key", key)],
-            )
+            .post("/v1/orders", &tee(Channel::Web)?, &[("Idempotency-Key", key)])
             .await?;
         ensure!(placed.status == 201, "{placed:?}");
     }
     let placed = partner
         .post(
             "/v1/orders",
-            &order("marketplace", json!({ "type": "marketplace_prepaid" })),
+            &tee(Channel::Marketplace)?,
             &[("Idempotency-Key", "acme-1")],
         )
         .await?;

@@ -4,7 +4,7 @@
 //! here), so allocation, which applies rules at the moment of the hold, keeps every unit there from web.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::{sku, store};
+use omni_testkit::fixtures::{order, sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -96,12 +96,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         )
         .await?;
     let token = token.body["token"].as_str().context("token")?.to_owned();
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = order("TEE-1", 1, 1999).card(&token).build()?;
     let placed = orders
         .post("/v1/orders", &order, &[("Idempotency-Key", "reroute-1")])
         .await?;
@@ -190,12 +185,7 @@ async fn held_then_short(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
         Ok((stock.body.as_array().map(Vec::len) == Some(2)).then_some(()))
     })
     .await?;
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = order("TEE-1", 2, 1999).card(token).build()?;
     let placed = orders
         .post("/v1/orders", &order, &[("Idempotency-Key", "shortage-1")])
         .await?;

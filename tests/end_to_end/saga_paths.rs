@@ -3,12 +3,12 @@
 //! The happy path is the walking skeleton; re-routing and cancellation have their own files.
 
 use omni_testkit::Service;
-use omni_testkit::fixtures::{sku, store};
+use omni_testkit::fixtures::{order, sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
+use omni_testkit::Mesh;
 use omni_testkit::testing::{ADMIN_KEY, embedded_options, eventually, on_mesh, receive_stock, settings};
-use omni_testkit::{Client, Mesh};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -43,12 +43,7 @@ async fn tokenize(mesh: &Mesh, number: &str) -> anyhow::Result<String> {
 
 async fn place(mesh: &Mesh, key: &str, quantity: u32, token: &str) -> anyhow::Result<String> {
     let orders = mesh.client(Service::Orders, ADMIN_KEY);
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-1", "quantity": quantity, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = order("TEE-1", i64::from(quantity), 1999).card(token).build()?;
     let placed = orders
         .post("/v1/orders", &order, &[("Idempotency-Key", key)])
         .await?;
@@ -177,10 +172,7 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
             .context("a released fulfillment")?
             .to_owned();
         let path = format!("/v1/fulfillments/{id}/complete");
-        let elsewhere = Client::new(
-            mesh.url(Service::Fulfillment),
-            "associate-elsewhere-key-0123456789",
-        );
+        let elsewhere = mesh.client(Service::Fulfillment, "associate-elsewhere-key-0123456789");
         let refused = elsewhere.post(&path, &json!({ "how": "shipped" }), &[]).await?;
         ensure!(refused.status == 404, "another store's associate: {refused:?}");
         let bad = fulfillment

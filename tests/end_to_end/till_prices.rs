@@ -3,8 +3,9 @@
 //! sent, and a SKU whose price orders has not learned yet is refused (409), never waved through.
 
 use omni_contracts::api::Capability;
+use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{sku, store};
+use omni_testkit::fixtures::{order, sku, store};
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -65,21 +66,19 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
     omni_testkit::testing::until_routing_sees(&fulfillment, "CAP-1", 10, WAIT).await?;
 
     let till = |price: i64, cap_price: i64| {
-        json!({
-            "channel": "pos", "currency": "EUR",
-            "lines": [{ "sku": "TEE-1", "quantity": 1, "unit_price_minor": price },
-                      { "sku": "CAP-1", "quantity": 1, "unit_price_minor": cap_price }],
-            "delivery": { "type": "pickup", "location_id": "STORE-1" },
-            "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
-        })
+        order("TEE-1", 1, price)
+            .line("CAP-1", 1, cap_price)
+            .on(Channel::Pos)
+            .pickup_at("STORE-1")
+            .card("tok_tillsaletillsaletillsale")
+            .build()
     };
     let associate = mesh.client(Service::Orders, ASSOCIATE);
-    let ghost = json!({
-        "channel": "pos", "currency": "EUR",
-        "lines": [{ "sku": "GHOST-1", "quantity": 1, "unit_price_minor": 1 }],
-        "delivery": { "type": "pickup", "location_id": "STORE-1" },
-        "tenders": [{ "type": "card", "token": "tok_tillsaletillsaletillsale" }],
-    });
+    let ghost = order("GHOST-1", 1, 1)
+        .on(Channel::Pos)
+        .pickup_at("STORE-1")
+        .card("tok_tillsaletillsaletillsale")
+        .build()?;
     let unknown = associate
         .post("/v1/orders", &ghost, &[("Idempotency-Key", "till-0")])
         .await?;
@@ -93,7 +92,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
     // Orders learns prices from the catalog topic: until it has, the listed price is refused too (409, retry).
     let listed = omni_testkit::testing::eventually("orders to learn the list prices", WAIT, || async {
         let answer = associate
-            .post("/v1/orders", &till(1999, 500), &[("Idempotency-Key", "till-2")])
+            .post("/v1/orders", &till(1999, 500)?, &[("Idempotency-Key", "till-2")])
             .await?;
         Ok((answer.status != 409).then_some(answer))
     })
@@ -103,7 +102,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         "the list price (and any price of an unpriced SKU): {listed:?}"
     );
     let cheaper = associate
-        .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-1")])
+        .post("/v1/orders", &till(999, 500)?, &[("Idempotency-Key", "till-1")])
         .await?;
     ensure!(cheaper.status == 403, "an associate's own price: {cheaper:?}");
     let message = cheaper.body["message"].as_str().unwrap_or_default();
@@ -111,8 +110,8 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         message.starts_with("lines[0].unit_price_minor") && message.contains("1999"),
         "{message}"
     );
-    let mut named_web = till(999, 500);
-    named_web["channel"] = json!("web");
+    let mut named_web = till(999, 500)?;
+    named_web.channel = Channel::Web;
     let web = associate
         .post("/v1/orders", &named_web, &[("Idempotency-Key", "till-4")])
         .await?;
@@ -122,7 +121,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
     );
     let manager = mesh.client(Service::Orders, MANAGER);
     let overridden = manager
-        .post("/v1/orders", &till(999, 500), &[("Idempotency-Key", "till-3")])
+        .post("/v1/orders", &till(999, 500)?, &[("Idempotency-Key", "till-3")])
         .await?;
     ensure!(overridden.status == 201, "a manager overrides: {overridden:?}");
     Ok(())

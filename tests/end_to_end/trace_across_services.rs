@@ -131,12 +131,9 @@ async fn order_trace(endpoints: &std::path::Path, output: &std::path::Path) -> a
         )
         .await?;
     let token = token.body["token"].as_str().context("token")?.to_owned();
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-BLACK-M", "quantity": 1, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = omni_testkit::fixtures::order("TEE-BLACK-M", 1, 1999)
+        .card(&token)
+        .build()?;
     let placed = orders
         .post("/v1/orders", &order, &[("Idempotency-Key", "traced-1")])
         .await?;

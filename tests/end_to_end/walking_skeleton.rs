@@ -4,7 +4,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{sku, store};
+use omni_testkit::fixtures::{order, sku, store};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -123,12 +123,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         .await?;
     ensure!(token.status == 201, "tokenize: {token:?}");
     let token = token.body["token"].as_str().context("token")?.to_owned();
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "TEE-1", "quantity": 2, "unit_price_minor": 1999 }],
-        "delivery": { "type": "ship", "lat": 52.50, "lon": 13.35 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = order("TEE-1", 2, 1999).card(&token).build()?;
     let placed = orders
         .post("/v1/orders", &order, &[("Idempotency-Key", "order-1")])
         .await?;
@@ -454,12 +449,7 @@ async fn accept_one_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
     ensure!(catalog.post("/v1/skus", &sku("MUG")?, &[]).await?.status == 201);
     receive_stock(&allocation, "STORE-1", "MUG", 3).await?;
     omni_testkit::testing::until_routing_sees(&fulfillment, "MUG", 3, WAIT).await?;
-    let order = json!({
-        "channel": "web", "currency": "EUR",
-        "lines": [{ "sku": "MUG", "quantity": 1, "unit_price_minor": 900 }],
-        "delivery": { "type": "ship", "lat": 52.4, "lon": 13.3 },
-        "tenders": [{ "type": "card", "token": token }],
-    });
+    let order = order("MUG", 1, 900).ship_to(52.4, 13.3).card(token).build()?;
     let placed = mesh
         .client(Service::Orders, ADMIN_KEY)
         .post("/v1/orders", &order, &[("Idempotency-Key", "restart-1")])
