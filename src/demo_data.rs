@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use omni::Service;
 use omni::client::Refused;
 use omni::wait::eventually;
-use omni::Service;
 use omni_contracts::api::{
     Capability, Latitude, Location, LocationKind, Longitude, MovementKind, SkuRecord, StockMovement,
 };

@@ -33,3 +33,16 @@ where
         text.0.map(T::try_from).transpose()
     }
 }
+
+/// Parses values read as text (ids, codes) into `T`; a value that does not parse makes the whole read
+/// [`crate::Error::Inconsistent`], naming `what` was read.
+pub fn parse_all<T>(values: Vec<String>, what: &str) -> crate::Result<Vec<T>>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+{
+    values
+        .into_iter()
+        .map(|value| T::try_from(value).map_err(|e| crate::Error::Inconsistent(format!("{what}: {e}"))))
+        .collect()
+}

@@ -92,9 +92,7 @@ fn apply(
         )));
     }
     if stored.kind == omni_contracts::api::MovementKind::Count
-        && !ledger::locations_of(conn, &stored.sku)?
-            .iter()
-            .any(|l| l == stored.location_id.as_str())
+        && !ledger::locations_of(conn, &stored.sku)?.contains(&stored.location_id)
     {
         return Err(MovementError::UnknownReference(format!(
             "sku: `{}` was never received at `{}`; a count corrects stock that exists",

@@ -193,15 +193,12 @@ fn apply_source(
         if wanted.contains(id.as_str()) {
             continue;
         }
-        let Ok(policy_id) = PolicyId::parse(&id) else {
-            continue;
-        };
-        match policies::delete(conn, &policy_id, source, by) {
+        match policies::delete(conn, &id, source, by) {
             Ok(_) => omni_db::audit::record(
                 conn,
                 by,
                 "policy.deleted",
-                &id,
+                id.as_str(),
                 &serde_json::json!({ "source": source_json }),
             )?,
             Err(policies::WriteRefused::Db(e)) => return Err(e),
@@ -358,7 +355,6 @@ async fn republish_concerned(state: &State, changed: &[CompiledPolicy]) -> Resul
             let tags = catalog::sku_tags(conn)?;
             Ok(ledger::skus(conn)?
                 .into_iter()
-                .filter_map(|s| Sku::parse(&s).ok())
                 .filter(|sku| {
                     let tags = tags.get(sku.as_str()).map(Vec::as_slice).unwrap_or_default();
                     changed.iter().any(|p| p.concerns_sku(sku, tags))

@@ -38,10 +38,18 @@ pub fn remember_location(conn: &mut DbConnection, location: &Location) -> omni_d
 }
 
 /// Where every known location is: `(id, lat, lon)`.
-pub fn location_points(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, f64, f64)>> {
-    Ok(known_locations::table
+pub fn location_points(conn: &mut DbConnection) -> omni_db::Result<Vec<(LocationId, f64, f64)>> {
+    let points: Vec<(String, f64, f64)> = known_locations::table
         .select((known_locations::id, known_locations::lat, known_locations::lon))
-        .load(conn)?)
+        .load(conn)?;
+    points
+        .into_iter()
+        .map(|(id, lat, lon)| {
+            let id = LocationId::parse(&id)
+                .map_err(|e| omni_db::Error::Inconsistent(format!("a known location's id: {e}")))?;
+            Ok((id, lat, lon))
+        })
+        .collect()
 }
 
 /// Remembers a SKU announced by the catalog, with its tags and reorder point.

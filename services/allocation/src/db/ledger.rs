@@ -211,11 +211,12 @@ pub fn append_entry(conn: &mut DbConnection, entry: &Entry<'_>) -> omni_db::Resu
 }
 
 /// Every location that has a ledger row for the SKU, in order.
-pub fn locations_of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<String>> {
-    Ok(levels(conn, sku)?
+pub fn locations_of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<LocationId>> {
+    let locations = levels(conn, sku)?
         .into_iter()
         .map(|(location, _)| location)
-        .collect())
+        .collect();
+    omni_db::typed::parse_all(locations, "a ledger row's location")
 }
 
 fn kind_name(kind: MovementKind) -> &'static str {
@@ -292,12 +293,13 @@ pub fn sold_since(
 }
 
 /// Every SKU the ledger has seen.
-pub fn skus(conn: &mut DbConnection) -> omni_db::Result<Vec<String>> {
-    Ok(movements::table
+pub fn skus(conn: &mut DbConnection) -> omni_db::Result<Vec<Sku>> {
+    let skus = movements::table
         .select(movements::sku)
         .distinct()
         .order(movements::sku.asc())
-        .load(conn)?)
+        .load(conn)?;
+    omni_db::typed::parse_all(skus, "a ledger row's SKU")
 }
 
 #[cfg(test)]

@@ -218,9 +218,10 @@ pub fn versions(conn: &mut DbConnection, id: &PolicyId) -> omni_db::Result<Vec<P
 }
 
 /// Ids of the policies from `source`.
-pub fn ids_from(conn: &mut DbConnection, source: PolicySource) -> omni_db::Result<Vec<String>> {
-    Ok(policies::table
+pub fn ids_from(conn: &mut DbConnection, source: PolicySource) -> omni_db::Result<Vec<PolicyId>> {
+    let ids = policies::table
         .filter(policies::source.eq(source_name(source)))
         .select(policies::id)
-        .load(conn)?)
+        .load(conn)?;
+    omni_db::typed::parse_all(ids, "a policy's id")
 }

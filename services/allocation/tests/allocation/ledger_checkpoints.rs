@@ -156,7 +156,11 @@ async fn levels_always_sum_the_whole_ledger(backend: Backend) -> anyhow::Result<
             whole.iter().any(|(l, q)| l == "S2" && *q == on_hand),
             "S2: {on_hand} against {whole:?}"
         );
-        ensure!(ledger::locations_of(conn, &sku)? == LOCATIONS.map(str::to_owned).to_vec());
+        let codes: Vec<String> = ledger::locations_of(conn, &sku)?
+            .iter()
+            .map(LocationId::to_string)
+            .collect();
+        ensure!(codes == LOCATIONS.map(str::to_owned).to_vec());
         Ok(())
     })
     .await

@@ -105,7 +105,7 @@ pub async fn get_availability(
         locations.retain(|l| {
             points
                 .iter()
-                .find(|(id, _, _)| id == l.location_id.as_str())
+                .find(|(id, _, _)| *id == l.location_id)
                 .is_some_and(
                     |(_, lat, lon)| match (Latitude::new(*lat), Longitude::new(*lon)) {
                         (Ok(lat), Ok(lon)) => center.distance_km(&GeoPoint { lat, lon }) <= radius,
