@@ -7,7 +7,7 @@ use omni_contracts::api::{
     Capability, Channel, Customer, CustomerTier, Delivery, Latitude, Location, LocationKind, Longitude,
     MovementKind, NewOrder, OrderLine, SkuRecord, StockMovement, Tender, UnitPrice,
 };
-use omni_contracts::{Currency, LocationId, MovementId, Quantity, Sku};
+use omni_contracts::{Currency, LocationId, Money, MovementId, Quantity, Sku};
 
 /// A store in Berlin (52.5, 13.4) that ships, named after its id.
 pub fn store(id: &str) -> LocationBuilder {
@@ -96,6 +96,25 @@ pub fn sku(code: &str) -> anyhow::Result<SkuRecord> {
         tags: vec![],
         reorder_point: None,
         price: None,
+    })
+}
+
+/// [`sku`] with a list price of `minor` euro cents.
+pub fn priced_sku(code: &str, minor: i64) -> anyhow::Result<SkuRecord> {
+    Ok(SkuRecord {
+        price: Some(Money {
+            amount_minor: minor,
+            currency: Currency::parse("EUR")?,
+        }),
+        ..sku(code)?
+    })
+}
+
+/// [`sku`] with `tags` (what buffer and routing rules match on).
+pub fn tagged_sku(code: &str, tags: &[&str]) -> anyhow::Result<SkuRecord> {
+    Ok(SkuRecord {
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        ..sku(code)?
     })
 }
 

@@ -7,7 +7,7 @@
 use omni_contracts::api::Capability;
 use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{order, store};
+use omni_testkit::fixtures::{order, priced_sku, store};
 use std::process::Command;
 use std::time::Duration;
 
@@ -140,7 +140,7 @@ async fn audited(mesh: &Mesh, backend: &DbBackend) -> anyhow::Result<()> {
             .status
             == 201
     );
-    let sku = json!({ "sku": SKU, "title": "Tee", "price": { "amount_minor": 1500, "currency": "EUR" } });
+    let sku = priced_sku(SKU, 1500)?;
     ensure!(
         as_key(Service::Catalog, ADMIN_KEY)
             .post("/v1/skus", &sku, &[])

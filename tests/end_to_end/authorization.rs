@@ -12,7 +12,7 @@
 use omni_contracts::api::Capability;
 use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{order, store};
+use omni_testkit::fixtures::{order, priced_sku, sku, store, warehouse};
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -240,17 +240,18 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
     Some(match (rule.method, rule.path) {
         (Method::Post, "/v1/locations") => {
             let id = format!("LOC-{}", &unique()[..12]);
-            call(
-                rule.path.into(),
-                Some(
-                    json!({ "id": id, "name": id, "kind": "warehouse", "lat": 50.0, "lon": 10.0,
-                    "timezone": "Europe/Berlin", "capabilities": ["ship"] }),
-                ),
-            )
+            let location = warehouse(&id)
+                .at(50.0, 10.0)
+                .build()
+                .unwrap_or_else(|e| panic!("the test location does not parse: {e}"));
+            call(rule.path.into(), Some(json!(location)))
         }
         (Method::Post, "/v1/skus") => call(
             rule.path.into(),
-            Some(json!({ "sku": format!("NEW-{}", &unique()[..12]), "title": "New" })),
+            Some(json!(
+                sku(&format!("NEW-{}", &unique()[..12]))
+                    .unwrap_or_else(|e| panic!("the test SKU does not parse: {e}"))
+            )),
         ),
         (Method::Get, "/v1/locations" | "/v1/skus" | "/v1/policies" | "/v1/routing-rules" | "/v1/audit") => {
             call(rule.path.into(), None)
@@ -569,8 +570,10 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         let created = admin(Service::Catalog).post("/v1/locations", &store, &[]).await?;
         ensure!(created.status == 201, "{created:?}");
     }
-    let sku = json!({ "sku": SKU, "title": "Tee", "tags": ["high-demand"],
-        "price": { "amount_minor": PRICE, "currency": "EUR" } });
+    let sku = omni_contracts::api::SkuRecord {
+        tags: vec!["high-demand".into()],
+        ..priced_sku(SKU, PRICE)?
+    };
     ensure!(admin(Service::Catalog).post("/v1/skus", &sku, &[]).await?.status == 201);
     for side in [Side::A, Side::B] {
         receive_stock(&admin(Service::Allocation), side.store(), SKU, 50).await?;

@@ -5,7 +5,7 @@
 use omni_contracts::api::Capability;
 use omni_contracts::api::Channel;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{order, sku, store};
+use omni_testkit::fixtures::{order, priced_sku, sku, store};
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -46,8 +46,7 @@ async fn tills(mesh: &Mesh) -> anyhow::Result<()> {
         .capable(&[Capability::Ship, Capability::Pickup])
         .build()?;
     ensure!(catalog.post("/v1/locations", &store, &[]).await?.status == 201);
-    let priced =
-        json!({ "sku": "TEE-1", "title": "Tee", "price": { "amount_minor": 1999, "currency": "EUR" } });
+    let priced = priced_sku("TEE-1", 1999)?;
     ensure!(catalog.post("/v1/skus", &priced, &[]).await?.status == 201);
     let negative =
         json!({ "sku": "TEE-2", "title": "Tee", "price": { "amount_minor": -1, "currency": "EUR" } });

@@ -4,7 +4,7 @@
 
 use omni_contracts::api::Capability;
 use omni_testkit::Service;
-use omni_testkit::fixtures::{order, sku, store};
+use omni_testkit::fixtures::{order, sku, store, tagged_sku};
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -64,11 +64,7 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         ensure!(created.status == 201, "location: {created:?}");
     }
     let sku = catalog
-        .post(
-            "/v1/skus",
-            &json!({ "sku": "TEE-1", "title": "Tee", "tags": ["high-demand"] }),
-            &[],
-        )
+        .post("/v1/skus", &tagged_sku("TEE-1", &["high-demand"])?, &[])
         .await?;
     ensure!(sku.status == 201, "sku: {sku:?}");
     eventually("allocation to learn the SKU", WAIT, || async {

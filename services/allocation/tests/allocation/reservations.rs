@@ -65,7 +65,7 @@ impl Stage {
         for (sku, units) in stock {
             ensure!(
                 catalog
-                    .post("/v1/skus", &json!({ "sku": sku, "title": sku }), &[])
+                    .post("/v1/skus", &omni_testkit::fixtures::sku(sku)?, &[])
                     .await?
                     .status
                     == 201
@@ -424,7 +424,11 @@ async fn falling_below_the_reorder_point_drafts_one_replenishment_per_crossing()
         let catalog = stage.mesh.client(Service::Catalog, ADMIN_KEY);
         let warehouse = warehouse("W1").named("Warehouse").at(52.0, 13.0).build()?;
         ensure!(catalog.post("/v1/locations", &warehouse, &[]).await?.status == 201);
-        let sku = json!({ "sku": "R", "title": "Reordered", "reorder_point": 5 });
+        let sku = omni_contracts::api::SkuRecord {
+            title: "Reordered".into(),
+            reorder_point: Some(5),
+            ..omni_testkit::fixtures::sku("R")?
+        };
         ensure!(catalog.post("/v1/skus", &sku, &[]).await?.status == 201);
         for (location, units) in [("S1", 6), ("W1", 40)] {
             receive_stock(&stage.allocation, location, "R", units).await?;
