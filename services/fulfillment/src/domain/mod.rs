@@ -1,6 +1,7 @@
 //! Routing and fulfillment rules: pure functions, no I/O.
 
 pub mod routing;
+pub mod task;
 
 /// Where a fulfillment is: sourced at a node, then released to it once paid, then completed when the node
 /// shipped or handed it over. A fulfillment whose hold was refused (the order routed again) is refused.

@@ -1,0 +1,366 @@
+use chrono::{Duration, TimeZone};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+
+fn sku(code: &str) -> Sku {
+    Sku::parse(code).unwrap()
+}
+
+fn noon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap()
+}
+
+/// Two tees and a cap, to be accepted by 12:30.
+fn task(method: Method) -> Task {
+    Task::new(
+        method,
+        vec![(sku("TEE"), 2), (sku("CAP"), 1)],
+        noon() + Duration::minutes(30),
+    )
+}
+
+fn apply(task: &Task, action: Action) -> Applied {
+    task.apply(&action, noon())
+        .unwrap_or_else(|e| panic!("{} on {:?}: {e}", action.name(), task.state))
+}
+
+fn pick_all(task: &Task) -> Applied {
+    let picks = task
+        .lines
+        .iter()
+        .filter(|l| l.buckets.open > 0)
+        .map(|l| PickedLine {
+            sku: l.sku.clone(),
+            picked: l.buckets.open,
+            short: 0,
+        })
+        .collect();
+    apply(task, Action::Pick(picks))
+}
+
+fn accepted(method: Method) -> Task {
+    apply(
+        &task(method),
+        Action::Accept {
+            rejected: vec![],
+            reason: None,
+        },
+    )
+    .task
+}
+
+fn packed(method: Method) -> Task {
+    let picked = pick_all(&accepted(method)).task;
+    apply(&picked, Action::Pack(vec![Parcel { weight_grams: 900 }])).task
+}
+
+#[test]
+fn a_shipped_task_fulfils_every_unit_through_pick_pack_and_ship() {
+    let packed = packed(Method::Ship);
+    assert_eq!(packed.state, TaskState::Packed);
+    let shipped = apply(
+        &packed,
+        Action::Ship {
+            carrier: "DHL".into(),
+            tracking: "00340434".into(),
+        },
+    );
+    assert_eq!(shipped.task.state, TaskState::Shipped);
+    assert_eq!(
+        shipped.effects,
+        vec![Effect::Fulfilled {
+            units: vec![(sku("TEE"), 2), (sku("CAP"), 1)]
+        }]
+    );
+    assert_eq!(shipped.task.held(), 0);
+    assert_eq!(
+        shipped.task.version, 5,
+        "created, accepted, picked, packed, shipped"
+    );
+}
+
+#[test]
+fn a_short_pick_reroutes_the_missing_units_and_keeps_the_rest() {
+    let accepted = accepted(Method::Ship);
+    let picked = apply(
+        &accepted,
+        Action::Pick(vec![PickedLine {
+            sku: sku("TEE"),
+            picked: 1,
+            short: 1,
+        }]),
+    );
+    assert_eq!(picked.task.state, TaskState::Picking, "the cap is still open");
+    assert_eq!(
+        picked.effects,
+        vec![Effect::Reroute {
+            units: vec![(sku("TEE"), 1)],
+            reason: "short at the store's shelf".into()
+        }]
+    );
+    let done = pick_all(&picked.task);
+    assert_eq!(done.task.state, TaskState::Picked);
+    let tee = &done.task.lines[0].buckets;
+    assert_eq!((tee.picked, tee.short, tee.open), (1, 1, 0));
+}
+
+#[test]
+fn a_pick_that_finds_nothing_sends_the_whole_task_elsewhere() {
+    let accepted = accepted(Method::Pickup);
+    let picks = accepted
+        .lines
+        .iter()
+        .map(|l| PickedLine {
+            sku: l.sku.clone(),
+            picked: 0,
+            short: l.ordered,
+        })
+        .collect();
+    let picked = apply(&accepted, Action::Pick(picks));
+    assert_eq!(picked.task.state, TaskState::Rerouted);
+    assert_eq!(picked.task.held(), 0);
+}
+
+#[test]
+fn a_pickup_is_ready_then_handed_over_and_only_then_fulfilled() {
+    let ready = apply(&packed(Method::Pickup), Action::Stage);
+    assert_eq!(ready.task.state, TaskState::ReadyForPickup);
+    assert_eq!(ready.effects, vec![Effect::ReadyForPickup]);
+    assert_eq!(ready.task.held(), 3, "the staged units are still the store's");
+    let handed = apply(&ready.task, Action::HandOver);
+    assert_eq!(handed.task.state, TaskState::HandedOver);
+    assert!(matches!(&handed.effects[..], [Effect::Fulfilled { units }] if units.len() == 2));
+}
+
+#[test]
+fn curbside_hands_over_only_after_the_customer_arrived() {
+    let ready = apply(&packed(Method::Curbside), Action::Stage).task;
+    assert_eq!(
+        ready.apply(&Action::HandOver, noon()),
+        Err(TaskRefusal::OutOfOrder {
+            state: TaskState::ReadyForPickup,
+            action: "hand_over"
+        })
+    );
+    let arrived = apply(
+        &ready,
+        Action::Arrive {
+            bay: "2".into(),
+            vehicle: "red estate".into(),
+        },
+    )
+    .task;
+    let running = apply(&arrived, Action::AssignRunner("kim".into())).task;
+    assert_eq!(running.runner.as_deref(), Some("kim"));
+    assert_eq!(
+        apply(&running, Action::HandOver).task.state,
+        TaskState::HandedOver
+    );
+}
+
+#[test]
+fn an_uncollected_pickup_gives_its_units_back_and_cancels_the_order() {
+    let ready = apply(&packed(Method::Pickup), Action::Stage).task;
+    let lapsed = apply(&ready, Action::PickupWindowLapsed);
+    assert_eq!(lapsed.task.state, TaskState::Uncollected);
+    assert_eq!(lapsed.task.held(), 0);
+    assert!(lapsed.effects.contains(&Effect::ReleaseHeld));
+    assert!(
+        lapsed
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::CancelOrder { .. }))
+    );
+}
+
+#[test]
+fn rejected_units_are_rerouted_and_a_store_that_never_answers_loses_the_task() {
+    let partly = apply(
+        &task(Method::Ship),
+        Action::Accept {
+            rejected: vec![RejectedLine {
+                sku: sku("CAP"),
+                quantity: 1,
+            }],
+            reason: Some("damaged".into()),
+        },
+    );
+    assert_eq!(partly.task.state, TaskState::Accepted);
+    assert_eq!(
+        partly.effects,
+        vec![Effect::Reroute {
+            units: vec![(sku("CAP"), 1)],
+            reason: "damaged".into()
+        }]
+    );
+    let late = task(Method::Ship).apply(
+        &Action::Accept {
+            rejected: vec![],
+            reason: None,
+        },
+        noon() + Duration::hours(1),
+    );
+    assert!(matches!(late, Err(TaskRefusal::TooLate(_))));
+    let lapsed = apply(&task(Method::Ship), Action::AcceptByLapsed);
+    assert_eq!(lapsed.task.state, TaskState::Rerouted);
+    assert!(matches!(&lapsed.effects[..], [Effect::Reroute { units, .. }] if units.len() == 2));
+}
+
+#[test]
+fn actions_out_of_order_or_of_another_method_and_bad_quantities_change_nothing() {
+    let accepted = accepted(Method::Pickup);
+    let refusals = [
+        (
+            Action::Ship {
+                carrier: "DHL".into(),
+                tracking: "1".into(),
+            },
+            "wrong method",
+        ),
+        (
+            Action::Pack(vec![Parcel { weight_grams: 100 }]),
+            "pack before pick",
+        ),
+        (Action::HandOver, "hand over before ready"),
+        (
+            Action::Pick(vec![PickedLine {
+                sku: sku("TEE"),
+                picked: 3,
+                short: 0,
+            }]),
+            "more than the line holds",
+        ),
+        (
+            Action::Pick(vec![PickedLine {
+                sku: sku("MUG"),
+                picked: 1,
+                short: 0,
+            }]),
+            "not a line of the task",
+        ),
+    ];
+    for (action, why) in refusals {
+        assert!(accepted.apply(&action, noon()).is_err(), "{why}");
+    }
+    let cancelled = apply(&accepted, Action::Cancel).task;
+    assert!(
+        cancelled.apply(&Action::Cancel, noon()).is_err(),
+        "a final task takes nothing more"
+    );
+}
+
+/// Every action, with arguments drawn from what the task holds (so that many are accepted) or beyond it.
+fn random_action(rng: &mut StdRng, task: &Task) -> Action {
+    let line = &task.lines[rng.random_range(0..task.lines.len())];
+    let some = |rng: &mut StdRng, of: u32| rng.random_range(0..=of + 1);
+    match rng.random_range(0..12) {
+        0 => Action::Accept {
+            rejected: if rng.random_bool(0.3) {
+                vec![RejectedLine {
+                    sku: line.sku.clone(),
+                    quantity: some(rng, line.buckets.open),
+                }]
+            } else {
+                vec![]
+            },
+            reason: None,
+        },
+        1 => Action::Reject {
+            reason: "closed".into(),
+        },
+        2 | 3 => {
+            let picked = some(rng, line.buckets.open);
+            let short = some(rng, line.buckets.open.saturating_sub(picked));
+            Action::Pick(vec![PickedLine {
+                sku: line.sku.clone(),
+                picked,
+                short,
+            }])
+        }
+        4 => Action::Pack(vec![Parcel {
+            weight_grams: rng.random_range(0..80_000),
+        }]),
+        5 => Action::Ship {
+            carrier: "DHL".into(),
+            tracking: "1".into(),
+        },
+        6 => Action::Stage,
+        7 => Action::Arrive {
+            bay: "1".into(),
+            vehicle: "van".into(),
+        },
+        8 => Action::AssignRunner("kim".into()),
+        9 => Action::HandOver,
+        10 => {
+            if rng.random_bool(0.5) {
+                Action::PickupWindowLapsed
+            } else {
+                Action::AcceptByLapsed
+            }
+        }
+        _ => Action::Cancel,
+    }
+}
+
+/// Over random sequences of actions on every method: the buckets of each line add up to what was ordered after
+/// every step (none can go negative: they are unsigned and every move checks what it takes); a refused action
+/// changes nothing; a final task holds no units; units are fulfilled only by a hand-over or a shipment, and then
+/// every unit left is either fulfilled or given up.
+#[test]
+fn buckets_always_add_up_and_only_a_handover_or_shipment_fulfils() {
+    let mut ended = std::collections::HashSet::new();
+    for seed in 0..2_000u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let method = [Method::Ship, Method::Pickup, Method::Curbside][rng.random_range(0..3)];
+        let mut task = task(method);
+        let mut trail = Vec::new();
+        for _ in 0..40 {
+            let action = random_action(&mut rng, &task);
+            trail.push(action.name());
+            if let Ok(applied) = task.apply(&action, noon()) {
+                let fulfilled_now = applied
+                    .effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::Fulfilled { .. }));
+                assert_eq!(
+                    fulfilled_now,
+                    matches!(action, Action::Ship { .. } | Action::HandOver),
+                    "seed {seed}: {trail:?}"
+                );
+                assert_eq!(applied.task.version, task.version + 1, "seed {seed}: {trail:?}");
+                task = applied.task;
+            }
+            for line in &task.lines {
+                assert_eq!(
+                    line.buckets.total(),
+                    line.ordered,
+                    "seed {seed}: {trail:?}: {line:?}"
+                );
+            }
+            if task.state.is_final() {
+                assert_eq!(task.held(), 0, "seed {seed}: {trail:?}: {:?}", task.state);
+            }
+            let fulfilled: u32 = task.lines.iter().map(|l| l.buckets.fulfilled()).sum();
+            if fulfilled > 0 {
+                assert!(
+                    matches!(task.state, TaskState::Shipped | TaskState::HandedOver),
+                    "seed {seed}: {trail:?}: fulfilled while {:?}",
+                    task.state
+                );
+            }
+        }
+        ended.insert(task.state);
+    }
+    // The sequences reach every end, so the checks above ran on every path.
+    for end in [
+        TaskState::Shipped,
+        TaskState::HandedOver,
+        TaskState::Rerouted,
+        TaskState::Uncollected,
+        TaskState::Cancelled,
+    ] {
+        assert!(ended.contains(&end), "no sequence ended {end:?}: {ended:?}");
+    }
+}
