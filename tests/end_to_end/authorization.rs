@@ -177,6 +177,7 @@ struct World {
     order: [String; 2],
     order_hold: [String; 2],
     fulfillment: [String; 2],
+    task: [String; 2],
     checkout_hold: [String; 2],
     /// A sandbox card's token, for the orders of callers who are not partners.
     token: String,
@@ -315,6 +316,10 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
         (Method::Get, "/v1/orders/{id}") => call(format!("/v1/orders/{order}"), None),
         (Method::Post, "/v1/orders/{id}/cancel") => call(format!("/v1/orders/{order}/cancel"), None),
         (Method::Get, "/v1/fulfillments") => call(format!("/v1/fulfillments?order_id={order}"), None),
+        (Method::Get, "/v1/stores/{location}/tasks") => {
+            call(format!("/v1/stores/{}/tasks", side.store()), None)
+        }
+        (Method::Get, "/v1/tasks/{id}") => call(format!("/v1/tasks/{}", world.task[i]), None),
         (Method::Post, "/v1/fulfillments/{id}/complete") => call(
             format!("/v1/fulfillments/{fulfillment}/complete"),
             Some(json!({ "how": "picked_up" })),
@@ -593,6 +598,7 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
     let mut order = [String::new(), String::new()];
     let mut order_hold = [String::new(), String::new()];
     let mut fulfillment = [String::new(), String::new()];
+    let mut task = [String::new(), String::new()];
     let mut checkout_hold = [String::new(), String::new()];
     for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
         let partner = callers()
@@ -624,6 +630,18 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         order_hold[i] = rows.body[0]["reservation_id"]
             .as_str()
             .context("the order's hold")?
+            .to_owned();
+        // Released: its work is in the store's queue.
+        let queue = admin(Service::Fulfillment)
+            .get(&format!("/v1/stores/{}/tasks", side.store()))
+            .await?;
+        task[i] = queue.body["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["order_id"] == id.as_str())
+            .and_then(|t| t["id"].as_str())
+            .with_context(|| format!("the order's store task: {}", queue.body))?
             .to_owned();
         // Allocation pins a paid order's hold when it reads the order's event: wait for it, so that what the
         // tests compare (before and after a refused call) is the settled world.
@@ -665,6 +683,7 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         order,
         order_hold,
         fulfillment,
+        task,
         checkout_hold,
         token: token.body["token"].as_str().context("token")?.to_owned(),
     })

@@ -121,6 +121,16 @@ pub struct Settings {
     pub policies: PolicySettings,
     /// Order intake and the saga.
     pub orders: OrdersSettings,
+    /// Store tasks.
+    pub fulfillment: FulfillmentSettings,
+}
+
+/// Store tasks: the work a node does for a released order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentSettings {
+    /// How long a node has to accept a released order's task before it is routed elsewhere.
+    pub accept_within_minutes: u32,
 }
 
 /// HTTP listeners.
@@ -649,6 +659,9 @@ impl Settings {
         }
         if self.orders.max_message_bytes < 1024 {
             return invalid("orders.max_message_bytes", "must be at least 1024");
+        }
+        if self.fulfillment.accept_within_minutes == 0 {
+            return invalid("fulfillment.accept_within_minutes", "must be at least 1");
         }
         if self.orders.reserve_timeout_seconds == 0 || self.orders.payment_timeout_seconds == 0 {
             return invalid(

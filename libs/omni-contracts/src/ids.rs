@@ -227,6 +227,11 @@ uuid_id!(
     MovementId,
     "event_id"
 );
+uuid_id!(
+    /// A store task: the work one node does for one fulfillment.
+    TaskId,
+    "task_id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -31,13 +31,15 @@ pub const ORDERS_BATCH: usize = 256;
 #[openapi(
     info(
         title = "Omni fulfillment",
-        description = "Routing decisions and fulfillments."
+        description = "Routing decisions, fulfillments and store tasks."
     ),
     paths(
         routes::fulfillments::list::list_fulfillments,
         routes::fulfillments::complete::complete_fulfillment,
         routes::stock::get::get_stock,
-        routes::routing_rules::list::list_routing_rules
+        routes::routing_rules::list::list_routing_rules,
+        routes::tasks::queue::store_queue,
+        routes::tasks::get::get_task
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -93,6 +95,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         relay: relay.waker(),
         availability_lag,
         rules,
+        accept_within: chrono::Duration::minutes(i64::from(ctx.settings.fulfillment.accept_within_minutes)),
     };
     let consumers = vec![
         (

@@ -6,6 +6,8 @@ use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
 
 use crate::db::fulfillments::{self, FulfillmentRow};
 use crate::db::network;
+use crate::db::tasks::{self, StoredTask};
+use crate::domain::task::{Method, Task};
 use crate::domain::{FulfillmentStatus, routing};
 use crate::error::SourcingError;
 
@@ -61,6 +63,19 @@ pub fn source(
     let explanation =
         serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
     let now = omni_db::now();
+    let lines: Vec<HoldLine> = order
+        .request
+        .lines
+        .iter()
+        .map(|l| HoldLine {
+            sku: l.sku.clone(),
+            quantity: l.quantity,
+        })
+        .collect();
+    let work = fulfillments::Work {
+        lines: lines.clone(),
+        method: Method::of(&order.request.delivery),
+    };
     fulfillments::insert(
         conn,
         &FulfillmentRow {
@@ -73,16 +88,8 @@ pub fn source(
             created_at: now,
             updated_at: now,
         },
+        &work,
     )?;
-    let lines = order
-        .request
-        .lines
-        .iter()
-        .map(|l| HoldLine {
-            sku: l.sku.clone(),
-            quantity: l.quantity,
-        })
-        .collect();
     tracing::info!(order.id = %order.id, location.id = %location_id, rule = %decision.rule, "Order sourced.");
     let sourced = FulfillmentSourced {
         order_id: order.id,
@@ -107,6 +114,7 @@ pub fn release(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     authorized: OrderPaymentAuthorized,
+    accept_within: chrono::Duration,
 ) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
@@ -120,6 +128,7 @@ pub fn release(
         return Err(SourcingError::NothingToRelease(authorized.order_id));
     };
     fulfillments::set_status(conn, row.id, FulfillmentStatus::Released)?;
+    open_task(conn, row, accept_within)?;
     let released = FulfillmentReleased {
         order_id: authorized.order_id,
         fulfillment_id: row.id,
@@ -129,5 +138,39 @@ pub fn release(
         conn,
         &Envelope::new("fulfillment", FulfillmentEvent::Released(released)),
     )?;
+    Ok(())
+}
+
+/// Puts a released fulfillment's work in its node's queue: a store task waiting to be accepted within
+/// `accept_within`, once per fulfillment. A fulfillment sourced before lines were kept has none, and no task.
+fn open_task(
+    conn: &mut omni_db::DbConnection,
+    fulfillment: &FulfillmentRow,
+    accept_within: chrono::Duration,
+) -> Result<(), SourcingError> {
+    let work = fulfillments::work(conn, fulfillment.id)?;
+    if work.lines.is_empty() || tasks::exists_for(conn, fulfillment.id)? {
+        return Ok(());
+    }
+    // At the precision both backends keep, so a queue page's cursor names the deadline exactly.
+    let now = chrono::SubsecRound::trunc_subsecs(omni_db::now(), 6);
+    let task = Task::new(
+        work.method,
+        crate::domain::task::merged(&work.lines),
+        now.and_utc() + accept_within,
+    );
+    tasks::insert(
+        conn,
+        &StoredTask {
+            id: omni_contracts::TaskId::generate(),
+            fulfillment_id: fulfillment.id,
+            order_id: fulfillment.order_id,
+            location_id: fulfillment.location_id.clone(),
+            task,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    tracing::info!(order.id = %fulfillment.order_id, location.id = %fulfillment.location_id, method = work.method.as_str(), "Store task opened.");
     Ok(())
 }

@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use super::schema::fulfillments;
 use crate::domain::FulfillmentStatus;
+use crate::domain::task::Method;
+use omni_contracts::events::HoldLine;
 
 /// A fulfillment as stored and shown. Its ids and status are parsed as the row is read: a value this code never
 /// writes fails the read (`omni_db::Error::Query`), it is never passed on.
@@ -36,10 +38,23 @@ pub struct FulfillmentRow {
     pub updated_at: chrono::NaiveDateTime,
 }
 
-/// Records a sourcing decision.
-pub fn insert(conn: &mut DbConnection, row: &FulfillmentRow) -> omni_db::Result<()> {
+/// What a fulfillment asks of its node: the lines sourced there, and how they reach the customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Work {
+    /// The lines.
+    pub lines: Vec<HoldLine>,
+    /// Ship, pickup or curbside.
+    pub method: Method,
+}
+
+/// Records a sourcing decision with the work it asks of the node.
+pub fn insert(conn: &mut DbConnection, row: &FulfillmentRow, work: &Work) -> omni_db::Result<()> {
+    let lines = serde_json::to_string(&work.lines)
+        .map_err(|e| omni_db::Error::Inconsistent(format!("fulfillment {}: its lines: {e}", row.id)))?;
     diesel::insert_into(fulfillments::table)
         .values((
+            fulfillments::lines.eq(lines),
+            fulfillments::method.eq(work.method.as_str()),
             fulfillments::id.eq(row.id.to_string()),
             fulfillments::order_id.eq(row.order_id.to_string()),
             fulfillments::location_id.eq(row.location_id.as_str()),
@@ -60,6 +75,19 @@ pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<
         .order(fulfillments::created_at.asc())
         .select(FulfillmentRow::as_select())
         .load(conn)?)
+}
+
+/// The work a fulfillment asks of its node (no lines for one sourced before they were kept).
+pub fn work(conn: &mut DbConnection, id: FulfillmentId) -> omni_db::Result<Work> {
+    let (lines, method): (String, String) = fulfillments::table
+        .find(id.to_string())
+        .select((fulfillments::lines, fulfillments::method))
+        .first(conn)?;
+    let corrupt = |e: &dyn std::fmt::Display| omni_db::Error::Inconsistent(format!("fulfillment {id}: {e}"));
+    Ok(Work {
+        lines: serde_json::from_str(&lines).map_err(|e| corrupt(&e))?,
+        method: Method::try_from(method).map_err(|e| corrupt(&e))?,
+    })
 }
 
 /// One fulfillment.

@@ -3,3 +3,4 @@
 pub mod fulfillments;
 pub mod network;
 pub mod schema;
+pub mod tasks;

@@ -36,5 +36,45 @@ diesel::table! {
         explanation -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        lines -> Text,
+        method -> Text,
+    }
+}
+
+diesel::table! {
+    store_tasks (id) {
+        id -> Text,
+        fulfillment_id -> Text,
+        order_id -> Text,
+        location_id -> Text,
+        method -> Text,
+        state -> Text,
+        version -> Integer,
+        accept_by -> Timestamp,
+        parcels -> Text,
+        carrier -> Nullable<Text>,
+        tracking -> Nullable<Text>,
+        bay -> Nullable<Text>,
+        vehicle -> Nullable<Text>,
+        runner -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    store_task_lines (task_id, sku) {
+        task_id -> Text,
+        sku -> Text,
+        line_no -> Integer,
+        ordered -> Integer,
+        open -> Integer,
+        picked -> Integer,
+        short -> Integer,
+        packed -> Integer,
+        staged -> Integer,
+        handed_over -> Integer,
+        shipped -> Integer,
+        released -> Integer,
     }
 }

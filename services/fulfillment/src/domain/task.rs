@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use omni_contracts::Sku;
 
 /// How the units reach the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Shipped from the store.
     Ship,
@@ -21,8 +22,64 @@ pub enum Method {
     Curbside,
 }
 
+impl Method {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Ship => "ship",
+            Method::Pickup => "pickup",
+            Method::Curbside => "curbside",
+        }
+    }
+
+    /// How an order's delivery reaches the customer from its node.
+    pub fn of(delivery: &omni_contracts::api::Delivery) -> Self {
+        match delivery {
+            omni_contracts::api::Delivery::Ship { .. } => Method::Ship,
+            omni_contracts::api::Delivery::Pickup { .. } => Method::Pickup,
+            omni_contracts::api::Delivery::Curbside { .. } => Method::Curbside,
+        }
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = UnknownName;
+    fn try_from(raw: String) -> Result<Self, UnknownName> {
+        [Method::Ship, Method::Pickup, Method::Curbside]
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+            .ok_or(UnknownName {
+                what: "method",
+                name: raw,
+            })
+    }
+}
+
+/// A stored name this code never writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{name}`")]
+pub struct UnknownName {
+    /// What was named.
+    pub what: &'static str,
+    /// The name.
+    pub name: String,
+}
+
+/// A task's lines from an order's: one per SKU, quantities of a SKU named twice added up.
+pub fn merged(lines: &[omni_contracts::events::HoldLine]) -> Vec<(Sku, u32)> {
+    let mut merged: Vec<(Sku, u32)> = Vec::with_capacity(lines.len());
+    for line in lines {
+        match merged.iter_mut().find(|(sku, _)| *sku == line.sku) {
+            Some((_, units)) => *units += line.quantity.get(),
+            None => merged.push((line.sku.clone(), line.quantity.get())),
+        }
+    }
+    merged
+}
+
 /// Where a task's work is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for the store to accept it (until `accept_by`).
     Created,
@@ -53,6 +110,42 @@ pub enum TaskState {
 }
 
 impl TaskState {
+    /// Every state, in the order work moves through them.
+    pub const ALL: [TaskState; 13] = [
+        TaskState::Created,
+        TaskState::Accepted,
+        TaskState::Picking,
+        TaskState::Picked,
+        TaskState::Packed,
+        TaskState::Shipped,
+        TaskState::ReadyForPickup,
+        TaskState::Arrived,
+        TaskState::RunnerAssigned,
+        TaskState::HandedOver,
+        TaskState::Rerouted,
+        TaskState::Uncollected,
+        TaskState::Cancelled,
+    ];
+
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Created => "created",
+            TaskState::Accepted => "accepted",
+            TaskState::Picking => "picking",
+            TaskState::Picked => "picked",
+            TaskState::Packed => "packed",
+            TaskState::Shipped => "shipped",
+            TaskState::ReadyForPickup => "ready_for_pickup",
+            TaskState::Arrived => "arrived",
+            TaskState::RunnerAssigned => "runner_assigned",
+            TaskState::HandedOver => "handed_over",
+            TaskState::Rerouted => "rerouted",
+            TaskState::Uncollected => "uncollected",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
     /// Whether no action changes it any more.
     pub fn is_final(self) -> bool {
         matches!(
@@ -66,8 +159,21 @@ impl TaskState {
     }
 }
 
+impl TryFrom<String> for TaskState {
+    type Error = UnknownName;
+    fn try_from(raw: String) -> Result<Self, UnknownName> {
+        TaskState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or(UnknownName {
+                what: "task state",
+                name: raw,
+            })
+    }
+}
+
 /// Where a line's units are. The fields always add up to the line's ordered quantity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Buckets {
     /// Not picked yet.
     pub open: u32,
@@ -125,7 +231,7 @@ pub struct TaskLine {
 }
 
 /// A parcel packed for shipping.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Parcel {
     /// Its weight in grams (1 to 70,000).
     pub weight_grams: u32,

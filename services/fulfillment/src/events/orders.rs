@@ -21,7 +21,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
             Ok((event.id.to_string(), event.data))
         })
         .collect::<Result<Vec<_>, HandlerError>>()?;
-    let rules = state.rules.current();
+    let (rules, accept_within) = (state.rules.current(), state.accept_within);
     let wrote = state
         .db
         .transaction(move |conn| -> Result<bool, crate::error::SourcingError> {
@@ -32,7 +32,9 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
                     OrderEvent::RerouteRequested(again) => {
                         source(conn, &event_id, again.order, &again.exclude, &rules)?
                     }
-                    OrderEvent::PaymentAuthorized(authorized) => release(conn, &event_id, authorized)?,
+                    OrderEvent::PaymentAuthorized(authorized) => {
+                        release(conn, &event_id, authorized, accept_within)?
+                    }
                     _ => continue,
                 }
                 wrote = true;

@@ -3,6 +3,7 @@
 pub mod fulfillments;
 pub mod routing_rules;
 pub mod stock;
+pub mod tasks;
 
 use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Service};
@@ -38,6 +39,20 @@ pub const GET_STOCK: Rule = Rule::new(
     &[Associate, Manager, Auditor, Service],
     Objects::Shared,
 );
+/// A store's work queue.
+pub const STORE_QUEUE: Rule = Rule::new(
+    Method::Get,
+    "/v1/stores/{location}/tasks",
+    &[Associate, Manager, Auditor, Service],
+    Objects::AtStores,
+);
+/// One store task.
+pub const GET_TASK: Rule = Rule::new(
+    Method::Get,
+    "/v1/tasks/{id}",
+    &[Associate, Manager, Auditor, Service],
+    Objects::AtStores,
+);
 
 /// Fulfillment's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
@@ -45,6 +60,8 @@ pub const AUTHORIZATION: &[Rule] = &[
     COMPLETE_FULFILLMENT,
     LIST_ROUTING_RULES,
     GET_STOCK,
+    STORE_QUEUE,
+    GET_TASK,
     omni_http::audit::RULE,
 ];
 
@@ -55,4 +72,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     COMPLETE_FULFILLMENT.register(cfg, fulfillments::complete::complete_fulfillment);
     LIST_ROUTING_RULES.register(cfg, routing_rules::list::list_routing_rules);
     GET_STOCK.register(cfg, stock::get::get_stock);
+    STORE_QUEUE.register(cfg, tasks::queue::store_queue);
+    GET_TASK.register(cfg, tasks::get::get_task);
 }

@@ -1,0 +1,400 @@
+//! Store tasks and their lines. A change is written only over the version it was decided on
+//! ([`save`] answers `false` otherwise), so of two concurrent changes exactly one wins.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use omni_contracts::{FulfillmentId, LocationId, OrderId, Sku, TaskId};
+use omni_db::DbConnection;
+
+use super::schema::{store_task_lines, store_tasks};
+use crate::domain::task::{Buckets, Method, Parcel, Task, TaskLine, TaskState};
+
+/// A task with what it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTask {
+    /// Its id.
+    pub id: TaskId,
+    /// The fulfillment it does.
+    pub fulfillment_id: FulfillmentId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The store (or warehouse) doing it.
+    pub location_id: LocationId,
+    /// The work.
+    pub task: Task,
+    /// Made at (UTC).
+    pub created_at: NaiveDateTime,
+    /// Last change (UTC).
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = store_tasks)]
+struct TaskRow {
+    #[diesel(deserialize_as = String)]
+    id: TaskId,
+    #[diesel(deserialize_as = String)]
+    fulfillment_id: FulfillmentId,
+    #[diesel(deserialize_as = String)]
+    order_id: OrderId,
+    #[diesel(deserialize_as = String)]
+    location_id: LocationId,
+    #[diesel(deserialize_as = String)]
+    method: Method,
+    #[diesel(deserialize_as = String)]
+    state: TaskState,
+    version: i32,
+    accept_by: NaiveDateTime,
+    parcels: String,
+    carrier: Option<String>,
+    tracking: Option<String>,
+    bay: Option<String>,
+    vehicle: Option<String>,
+    runner: Option<String>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = store_task_lines)]
+struct LineRow {
+    #[diesel(deserialize_as = String)]
+    task_id: TaskId,
+    #[diesel(deserialize_as = String)]
+    sku: Sku,
+    ordered: i32,
+    open: i32,
+    picked: i32,
+    short: i32,
+    packed: i32,
+    staged: i32,
+    handed_over: i32,
+    shipped: i32,
+    released: i32,
+}
+
+fn corrupt(id: TaskId, what: impl std::fmt::Display) -> omni_db::Error {
+    omni_db::Error::Inconsistent(format!("store task {id} has a corrupt {what}"))
+}
+
+fn units(id: TaskId, n: i32) -> omni_db::Result<u32> {
+    u32::try_from(n).map_err(|_| corrupt(id, format!("quantity {n}")))
+}
+
+fn stored(row: TaskRow, lines: Vec<LineRow>) -> omni_db::Result<StoredTask> {
+    let id = row.id;
+    let lines = lines
+        .into_iter()
+        .map(|l| {
+            Ok(TaskLine {
+                sku: l.sku,
+                ordered: units(id, l.ordered)?,
+                buckets: Buckets {
+                    open: units(id, l.open)?,
+                    picked: units(id, l.picked)?,
+                    short: units(id, l.short)?,
+                    packed: units(id, l.packed)?,
+                    staged: units(id, l.staged)?,
+                    handed_over: units(id, l.handed_over)?,
+                    shipped: units(id, l.shipped)?,
+                    released: units(id, l.released)?,
+                },
+            })
+        })
+        .collect::<omni_db::Result<Vec<_>>>()?;
+    let parcels: Vec<Parcel> = serde_json::from_str(&row.parcels).map_err(|e| corrupt(id, e))?;
+    Ok(StoredTask {
+        id,
+        fulfillment_id: row.fulfillment_id,
+        order_id: row.order_id,
+        location_id: row.location_id,
+        task: Task {
+            method: row.method,
+            state: row.state,
+            version: units(id, row.version)?,
+            lines,
+            accept_by: row.accept_by.and_utc(),
+            parcels,
+            shipment: row.carrier.zip(row.tracking),
+            arrival: row.bay.zip(row.vehicle),
+            runner: row.runner,
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Records a new task with its lines.
+pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> {
+    let task = &new.task;
+    let parcels = serde_json::to_string(&task.parcels).map_err(|e| corrupt(new.id, e))?;
+    diesel::insert_into(store_tasks::table)
+        .values((
+            store_tasks::id.eq(new.id.to_string()),
+            store_tasks::fulfillment_id.eq(new.fulfillment_id.to_string()),
+            store_tasks::order_id.eq(new.order_id.to_string()),
+            store_tasks::location_id.eq(new.location_id.as_str()),
+            store_tasks::method.eq(task.method.as_str()),
+            store_tasks::state.eq(task.state.as_str()),
+            store_tasks::version.eq(signed(task.version)),
+            store_tasks::accept_by.eq(task.accept_by.naive_utc()),
+            store_tasks::parcels.eq(parcels),
+            store_tasks::created_at.eq(new.created_at),
+            store_tasks::updated_at.eq(new.updated_at),
+        ))
+        .execute(conn)?;
+    for (line_no, line) in (0..).zip(&task.lines) {
+        let b = &line.buckets;
+        diesel::insert_into(store_task_lines::table)
+            .values((
+                store_task_lines::task_id.eq(new.id.to_string()),
+                store_task_lines::sku.eq(line.sku.as_str()),
+                store_task_lines::line_no.eq(line_no),
+                store_task_lines::ordered.eq(signed(line.ordered)),
+                store_task_lines::open.eq(signed(b.open)),
+                store_task_lines::picked.eq(signed(b.picked)),
+                store_task_lines::short.eq(signed(b.short)),
+                store_task_lines::packed.eq(signed(b.packed)),
+                store_task_lines::staged.eq(signed(b.staged)),
+                store_task_lines::handed_over.eq(signed(b.handed_over)),
+                store_task_lines::shipped.eq(signed(b.shipped)),
+                store_task_lines::released.eq(signed(b.released)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Writes `changed` over the stored task if it is still at version `was`; `false` (nothing written) when another
+/// change came first.
+pub fn save(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db::Result<bool> {
+    let task = &changed.task;
+    let parcels = serde_json::to_string(&task.parcels).map_err(|e| corrupt(changed.id, e))?;
+    let (carrier, tracking) = task.shipment.clone().unzip();
+    let (bay, vehicle) = task.arrival.clone().unzip();
+    let written = diesel::update(
+        store_tasks::table
+            .find(changed.id.to_string())
+            .filter(store_tasks::version.eq(signed(was))),
+    )
+    .set((
+        store_tasks::state.eq(task.state.as_str()),
+        store_tasks::version.eq(signed(task.version)),
+        store_tasks::parcels.eq(parcels),
+        store_tasks::carrier.eq(carrier),
+        store_tasks::tracking.eq(tracking),
+        store_tasks::bay.eq(bay),
+        store_tasks::vehicle.eq(vehicle),
+        store_tasks::runner.eq(task.runner.clone()),
+        store_tasks::updated_at.eq(omni_db::now()),
+    ))
+    .execute(conn)?;
+    if written == 0 {
+        return Ok(false);
+    }
+    for line in &task.lines {
+        let b = &line.buckets;
+        diesel::update(store_task_lines::table.find((changed.id.to_string(), line.sku.as_str())))
+            .set((
+                store_task_lines::open.eq(signed(b.open)),
+                store_task_lines::picked.eq(signed(b.picked)),
+                store_task_lines::short.eq(signed(b.short)),
+                store_task_lines::packed.eq(signed(b.packed)),
+                store_task_lines::staged.eq(signed(b.staged)),
+                store_task_lines::handed_over.eq(signed(b.handed_over)),
+                store_task_lines::shipped.eq(signed(b.shipped)),
+                store_task_lines::released.eq(signed(b.released)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
+fn signed(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// One task.
+pub fn find(conn: &mut DbConnection, id: TaskId) -> omni_db::Result<Option<StoredTask>> {
+    let Some(row) = store_tasks::table
+        .find(id.to_string())
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = store_task_lines::table
+        .filter(store_task_lines::task_id.eq(id.to_string()))
+        .order(store_task_lines::line_no.asc())
+        .select(LineRow::as_select())
+        .load(conn)?;
+    stored(row, lines).map(Some)
+}
+
+/// Whether a fulfillment already has its task.
+pub fn exists_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db::Result<bool> {
+    let n: i64 = store_tasks::table
+        .filter(store_tasks::fulfillment_id.eq(fulfillment.to_string()))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Where a page of a store's queue starts: after this task's deadline and id.
+pub type QueueCursor = (NaiveDateTime, TaskId);
+
+/// A page of a store's tasks in `states`, earliest accept-by deadline first (then by id), after `after`.
+pub fn queue(
+    conn: &mut DbConnection,
+    location: &LocationId,
+    states: &[TaskState],
+    after: Option<QueueCursor>,
+    limit: i64,
+) -> omni_db::Result<Vec<StoredTask>> {
+    let mut query = store_tasks::table
+        .filter(store_tasks::location_id.eq(location.as_str()))
+        .filter(store_tasks::state.eq_any(states.iter().map(|s| s.as_str())))
+        .into_boxed();
+    if let Some((deadline, id)) = after {
+        query = query.filter(
+            store_tasks::accept_by.gt(deadline).or(store_tasks::accept_by
+                .eq(deadline)
+                .and(store_tasks::id.gt(id.to_string()))),
+        );
+    }
+    let rows: Vec<TaskRow> = query
+        .order((store_tasks::accept_by.asc(), store_tasks::id.asc()))
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+    let mut lines: Vec<LineRow> = store_task_lines::table
+        .filter(store_task_lines::task_id.eq_any(&ids))
+        .order((store_task_lines::task_id.asc(), store_task_lines::line_no.asc()))
+        .select(LineRow::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<LineRow>, Vec<LineRow>) = std::mem::take(&mut lines)
+                .into_iter()
+                .partition(|l| l.task_id == row.id);
+            lines = rest;
+            stored(row, mine)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::task::{Action, PickedLine};
+    use chrono::{Duration, Utc};
+
+    fn new_task(location: &LocationId, accept_in_minutes: i64) -> anyhow::Result<StoredTask> {
+        use chrono::SubsecRound;
+        // At the precision both backends keep.
+        let now = omni_db::now().trunc_subsecs(6);
+        Ok(StoredTask {
+            id: TaskId::generate(),
+            fulfillment_id: FulfillmentId::generate(),
+            order_id: OrderId::generate(),
+            location_id: location.clone(),
+            task: Task::new(
+                Method::Pickup,
+                vec![(Sku::parse("TEE")?, 2), (Sku::parse("CAP")?, 1)],
+                (now + Duration::minutes(accept_in_minutes)).and_utc(),
+            ),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// On both backends: a task reads back as written; a change is written only over the version it was decided
+    /// on; a store's queue holds its open tasks, earliest deadline first, and paging on misses none.
+    #[tokio::test]
+    async fn a_task_round_trips_changes_once_per_version_and_queues_by_deadline() -> anyhow::Result<()> {
+        use omni_db::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let database = TestDatabase::create(backend)?;
+            let db = database.migrated(crate::MIGRATIONS).await?;
+            let (here, there) = (LocationId::parse("S1")?, LocationId::parse("S2")?);
+            let late = new_task(&here, 50)?;
+            let soon = new_task(&here, 10)?;
+            let middle = new_task(&here, 30)?;
+            let elsewhere = new_task(&there, 1)?;
+            let all = [late.clone(), soon.clone(), middle.clone(), elsewhere];
+            let written = soon.clone();
+            let (read, first_wins, second_wins, pages) = db
+                .transaction(move |conn| -> anyhow::Result<_> {
+                    for t in &all {
+                        insert(conn, t)?;
+                    }
+                    let read = find(conn, written.id)?;
+                    let accepted = written.task.apply(
+                        &Action::Accept {
+                            rejected: vec![],
+                            reason: None,
+                        },
+                        Utc::now(),
+                    )?;
+                    let picked = accepted.task.apply(
+                        &Action::Pick(vec![PickedLine {
+                            sku: Sku::parse("TEE")?,
+                            picked: 1,
+                            short: 1,
+                        }]),
+                        Utc::now(),
+                    )?;
+                    let first = StoredTask {
+                        task: accepted.task.clone(),
+                        ..written.clone()
+                    };
+                    let first_wins = save(conn, &first, written.task.version)?;
+                    // Decided on the same version as the first: it must lose.
+                    let second_wins = save(conn, &first, written.task.version)?;
+                    let after_pick = StoredTask {
+                        task: picked.task,
+                        ..written.clone()
+                    };
+                    anyhow::ensure!(save(conn, &after_pick, accepted.task.version)?);
+                    let open: Vec<TaskState> = TaskState::ALL.into_iter().filter(|s| !s.is_final()).collect();
+                    let mut pages = Vec::new();
+                    let mut after = None;
+                    loop {
+                        let page = queue(conn, &LocationId::parse("S1")?, &open, after, 2)?;
+                        let Some(last) = page.last() else { break };
+                        after = Some((last.task.accept_by.naive_utc(), last.id));
+                        pages.push(page);
+                    }
+                    Ok((read, first_wins, second_wins, pages))
+                })
+                .await?;
+            let read = read.ok_or_else(|| anyhow::anyhow!("{backend:?}: the task is not found"))?;
+            assert_eq!(read, soon, "{backend:?}: reads back as written");
+            assert!(first_wins && !second_wins, "{backend:?}: one change per version");
+            let queued: Vec<Vec<TaskId>> = pages
+                .iter()
+                .map(|page| page.iter().map(|t| t.id).collect())
+                .collect();
+            assert_eq!(
+                queued,
+                vec![vec![soon.id, middle.id], vec![late.id]],
+                "{backend:?}"
+            );
+            let picked = &pages[0][0].task;
+            assert_eq!(picked.state, TaskState::Picking, "{backend:?}");
+            let tee = picked
+                .lines
+                .iter()
+                .find(|l| l.sku.as_str() == "TEE")
+                .map(|l| l.buckets);
+            assert_eq!(
+                tee.map(|b| (b.open, b.picked, b.short, b.total())),
+                Some((0, 1, 1, 2)),
+                "{backend:?}"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Store tasks: a store's queue and one task.
+
+pub mod get;
+pub mod queue;
+
+use omni_contracts::{FulfillmentId, LocationId, OrderId, Sku, TaskId};
+use serde::Serialize;
+
+use crate::db::tasks::StoredTask;
+use crate::domain::task::{Buckets, Method, Parcel, TaskState};
+
+/// A store task as associates see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskView {
+    /// Its id.
+    pub id: TaskId,
+    /// The fulfillment it does.
+    pub fulfillment_id: FulfillmentId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The store (or warehouse).
+    pub location_id: LocationId,
+    /// Ship, pickup or curbside.
+    pub method: Method,
+    /// Where the work is.
+    pub state: TaskState,
+    /// Counts every change; an action names the version it was decided on.
+    pub version: u32,
+    /// The store accepts it by then, or it is routed elsewhere.
+    pub accept_by: chrono::DateTime<chrono::Utc>,
+    /// Each line's units by bucket (they add up to `ordered`).
+    pub lines: Vec<TaskLineView>,
+    /// The parcels, once packed.
+    pub parcels: Vec<Parcel>,
+    /// The carrier and tracking number, once shipped.
+    pub shipment: Option<Shipment>,
+    /// Curbside: where the customer waits.
+    pub arrival: Option<Arrival>,
+    /// Curbside: who runs the goods out.
+    pub runner: Option<String>,
+}
+
+/// One line of a task.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TaskLineView {
+    /// What.
+    pub sku: Sku,
+    /// How many were ordered from this node.
+    pub ordered: u32,
+    /// Where they are.
+    pub buckets: Buckets,
+}
+
+/// A shipment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Shipment {
+    /// Who carries it.
+    pub carrier: String,
+    /// Their tracking number.
+    pub tracking: String,
+}
+
+/// A curbside arrival.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Arrival {
+    /// The bay.
+    pub bay: String,
+    /// How to find the car.
+    pub vehicle: String,
+}
+
+impl From<StoredTask> for TaskView {
+    fn from(stored: StoredTask) -> Self {
+        let task = stored.task;
+        TaskView {
+            id: stored.id,
+            fulfillment_id: stored.fulfillment_id,
+            order_id: stored.order_id,
+            location_id: stored.location_id,
+            method: task.method,
+            state: task.state,
+            version: task.version,
+            accept_by: task.accept_by,
+            lines: task
+                .lines
+                .into_iter()
+                .map(|l| TaskLineView {
+                    sku: l.sku,
+                    ordered: l.ordered,
+                    buckets: l.buckets,
+                })
+                .collect(),
+            parcels: task.parcels,
+            shipment: task
+                .shipment
+                .map(|(carrier, tracking)| Shipment { carrier, tracking }),
+            arrival: task.arrival.map(|(bay, vehicle)| Arrival { bay, vehicle }),
+            runner: task.runner,
+        }
+    }
+}
