@@ -320,6 +320,10 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             call(format!("/v1/stores/{}/tasks", side.store()), None)
         }
         (Method::Get, "/v1/tasks/{id}") => call(format!("/v1/tasks/{}", world.task[i]), None),
+        (Method::Post, "/v1/tasks/{id}/actions") => call(
+            format!("/v1/tasks/{}/actions", world.task[i]),
+            Some(json!({ "action": { "type": "accept" } })),
+        ),
         (Method::Post, "/v1/fulfillments/{id}/complete") => call(
             format!("/v1/fulfillments/{fulfillment}/complete"),
             Some(json!({ "how": "picked_up" })),
@@ -715,6 +719,10 @@ async fn snapshot(mesh: &Mesh, world: &World) -> anyhow::Result<String> {
             .get(&format!("/v1/fulfillments?order_id={}", world.order[i]))
             .await?;
         out.push(format!("fulfillment {}", rows.body[0]["status"]));
+        let task = admin(Service::Fulfillment)
+            .get(&format!("/v1/tasks/{}", world.task[i]))
+            .await?;
+        out.push(format!("task {} {}", task.body["state"], task.body["version"]));
     }
     let availability = admin(Service::Allocation)
         .get(&format!("/v1/availability/{SKU}"))

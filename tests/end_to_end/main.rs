@@ -17,6 +17,7 @@ mod policy_crd_watch;
 mod reroute;
 mod saga_paths;
 mod schema_drift;
+mod store_tasks;
 mod till_prices;
 mod trace_across_services;
 mod walking_skeleton;

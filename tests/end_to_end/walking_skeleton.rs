@@ -172,12 +172,17 @@ async fn scenario(mesh: &Mesh) -> anyhow::Result<()> {
         task["method"] == "ship"
             && task["state"] == "created"
             && task["fulfillment_id"] == sourcing.body[0]["id"]
-            && task["lines"] == json!([{ "sku": "TEE-1", "ordered": 2, "buckets": { "open": 2, "picked": 0,
+            && task["lines"]
+                == json!([{ "sku": "TEE-1", "ordered": 2, "buckets": { "open": 2, "picked": 0,
                 "short": 0, "packed": 0, "staged": 0, "handed_over": 0, "shipped": 0, "released": 0 } }]),
         "{task}"
     );
     let far = fulfillment.get("/v1/stores/STORE-FAR/tasks").await?;
-    ensure!(far.body["tasks"] == json!([]), "nothing for the far store: {}", far.body);
+    ensure!(
+        far.body["tasks"] == json!([]),
+        "nothing for the far store: {}",
+        far.body
+    );
     let availability = allocation.get("/v1/availability/TEE-1").await?;
     let near = availability.body["locations"]
         .as_array()

@@ -55,3 +55,42 @@ impl From<SourcingError> for omni_kafka::HandlerError {
         }
     }
 }
+
+/// Why an action on a store task did not happen; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// No such task at the caller's stores.
+    #[error("task {0} not found")]
+    NotFound(String),
+    /// The task refused the action (out of order, another method's, a quantity that does not fit, too late).
+    #[error(transparent)]
+    Refused(#[from] crate::domain::task::TaskRefusal),
+    /// The caller decided on another version of the task than the one stored: reload it.
+    #[error("task {id} is at version {current}, not {expected}: it changed meanwhile; reload it")]
+    Stale {
+        /// The task.
+        id: omni_contracts::TaskId,
+        /// The version the caller decided on.
+        expected: u32,
+        /// The version stored.
+        current: u32,
+    },
+    /// The pickup code does not match the task's.
+    #[error("pickup_code: does not match this order's code")]
+    WrongPickupCode,
+    /// The task's fulfillment is no longer released (completed or routed elsewhere).
+    #[error("task {0}: its fulfillment is no longer released to this store")]
+    FulfillmentClosed(omni_contracts::TaskId),
+    /// The action would send units elsewhere or give them back, which store tasks cannot do yet.
+    #[error("{0}")]
+    NotYetSupported(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for TaskError {
+    fn from(e: diesel::result::Error) -> Self {
+        TaskError::Db(omni_db::Error::Query(e))
+    }
+}

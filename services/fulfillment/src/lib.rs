@@ -39,7 +39,8 @@ pub const ORDERS_BATCH: usize = 256;
         routes::stock::get::get_stock,
         routes::routing_rules::list::list_routing_rules,
         routes::tasks::queue::store_queue,
-        routes::tasks::get::get_task
+        routes::tasks::get::get_task,
+        routes::tasks::act::act_on_task
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::keyed_by_order;
 use super::reservations::HoldLine;
 use crate::envelope::AggregateKey;
-use crate::ids::{FulfillmentId, LocationId, OrderId, ReservationId};
+use crate::ids::{FulfillmentId, LocationId, OrderId, ReservationId, TaskId};
 use crate::topic::Topic;
 
 /// Events on `omni.fulfillment.v1`.
@@ -17,6 +17,10 @@ pub enum FulfillmentEvent {
     Released(FulfillmentReleased),
     /// The node shipped the order or handed it over: its units left the node.
     Completed(FulfillmentCompleted),
+    /// A store task changed: an associate's action on it, or one of its timers.
+    TaskChanged(StoreTaskChanged),
+    /// A pickup or curbside order is ready at its store: the customer is told, with their pickup code.
+    ReadyForPickup(ReadyForPickup),
 }
 
 crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
@@ -24,7 +28,44 @@ crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
     Unsourceable(OrderUnsourceable) = "omni.fulfillment.unsourceable",
     Released(FulfillmentReleased) = "omni.fulfillment.released",
     Completed(FulfillmentCompleted) = "omni.fulfillment.completed",
+    TaskChanged(StoreTaskChanged) = "omni.fulfillment.task_changed",
+    ReadyForPickup(ReadyForPickup) = "omni.fulfillment.ready_for_pickup",
 });
+
+/// `omni.fulfillment.task_changed`: where a store task is after a change, and what changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTaskChanged {
+    /// The order.
+    pub order_id: OrderId,
+    /// The fulfillment the task does.
+    pub fulfillment_id: FulfillmentId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Its store.
+    pub location_id: LocationId,
+    /// The action that changed it (`accept`, `pick`, `pack`, `ship`, `stage`, `hand_over`, ...).
+    pub action: String,
+    /// Its state after (`accepted`, `picking`, `picked`, `packed`, `shipped`, `ready_for_pickup`, ...).
+    pub state: String,
+    /// Its version after.
+    pub version: u32,
+}
+
+/// `omni.fulfillment.ready_for_pickup`: the notification to the customer. It carries the pickup code, the one
+/// place the code is ever written in clear: a notifier passes it on, nothing logs it (its `Debug` hides it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyForPickup {
+    /// The order.
+    pub order_id: OrderId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Where to collect it.
+    pub location_id: LocationId,
+    /// The single-use code the customer shows (or types in) to collect it.
+    pub pickup_code: String,
+}
 
 /// One node considered by routing, and how it scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +133,9 @@ keyed_by_order!(
     FulfillmentSourced,
     OrderUnsourceable,
     FulfillmentReleased,
-    FulfillmentCompleted
+    FulfillmentCompleted,
+    StoreTaskChanged,
+    ReadyForPickup
 );
 
 /// How a fulfillment reached the customer.
@@ -117,4 +160,15 @@ pub struct FulfillmentCompleted {
     pub location_id: LocationId,
     /// How.
     pub how: HandedOver,
+}
+
+impl std::fmt::Debug for ReadyForPickup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyForPickup")
+            .field("order_id", &self.order_id)
+            .field("task_id", &self.task_id)
+            .field("location_id", &self.location_id)
+            .field("pickup_code", &"<hidden>")
+            .finish()
+    }
 }

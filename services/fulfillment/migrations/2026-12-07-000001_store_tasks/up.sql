@@ -22,6 +22,8 @@ CREATE TABLE store_tasks (
     bay TEXT,
     vehicle TEXT,
     runner TEXT,
+    -- Pickup, curbside: the SHA-256 of the customer's pickup code (the code itself is never stored).
+    pickup_code_hash TEXT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

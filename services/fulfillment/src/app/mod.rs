@@ -2,6 +2,7 @@
 
 pub mod routing_rules;
 pub mod sourcing;
+pub mod tasks;
 
 use std::sync::Arc;
 

@@ -167,6 +167,7 @@ fn open_task(
             order_id: fulfillment.order_id,
             location_id: fulfillment.location_id.clone(),
             task,
+            pickup_code_hash: None,
             created_at: now,
             updated_at: now,
         },

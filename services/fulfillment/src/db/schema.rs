@@ -57,6 +57,7 @@ diesel::table! {
         bay -> Nullable<Text>,
         vehicle -> Nullable<Text>,
         runner -> Nullable<Text>,
+        pickup_code_hash -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }

@@ -22,6 +22,8 @@ pub struct StoredTask {
     pub location_id: LocationId,
     /// The work.
     pub task: Task,
+    /// Pickup, curbside: the SHA-256 (hex) of the customer's pickup code, once ready.
+    pub pickup_code_hash: Option<String>,
     /// Made at (UTC).
     pub created_at: NaiveDateTime,
     /// Last change (UTC).
@@ -51,6 +53,7 @@ struct TaskRow {
     bay: Option<String>,
     vehicle: Option<String>,
     runner: Option<String>,
+    pickup_code_hash: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
@@ -119,6 +122,7 @@ fn stored(row: TaskRow, lines: Vec<LineRow>) -> omni_db::Result<StoredTask> {
             arrival: row.bay.zip(row.vehicle),
             runner: row.runner,
         },
+        pickup_code_hash: row.pickup_code_hash,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -139,6 +143,7 @@ pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> 
             store_tasks::version.eq(signed(task.version)),
             store_tasks::accept_by.eq(task.accept_by.naive_utc()),
             store_tasks::parcels.eq(parcels),
+            store_tasks::pickup_code_hash.eq(new.pickup_code_hash.as_deref()),
             store_tasks::created_at.eq(new.created_at),
             store_tasks::updated_at.eq(new.updated_at),
         ))
@@ -186,6 +191,7 @@ pub fn save(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db:
         store_tasks::bay.eq(bay),
         store_tasks::vehicle.eq(vehicle),
         store_tasks::runner.eq(task.runner.clone()),
+        store_tasks::pickup_code_hash.eq(changed.pickup_code_hash.as_deref()),
         store_tasks::updated_at.eq(omni_db::now()),
     ))
     .execute(conn)?;
@@ -305,6 +311,7 @@ mod tests {
                 vec![(Sku::parse("TEE")?, 2), (Sku::parse("CAP")?, 1)],
                 (now + Duration::minutes(accept_in_minutes)).and_utc(),
             ),
+            pickup_code_hash: None,
             created_at: now,
             updated_at: now,
         })

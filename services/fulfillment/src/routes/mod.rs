@@ -53,6 +53,13 @@ pub const GET_TASK: Rule = Rule::new(
     &[Associate, Manager, Auditor, Service],
     Objects::AtStores,
 );
+/// An associate's action on one of their store's tasks.
+pub const ACT_ON_TASK: Rule = Rule::new(
+    Method::Post,
+    "/v1/tasks/{id}/actions",
+    &[Associate, Manager, Service],
+    Objects::AtStores,
+);
 
 /// Fulfillment's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
@@ -62,6 +69,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     GET_STOCK,
     STORE_QUEUE,
     GET_TASK,
+    ACT_ON_TASK,
     omni_http::audit::RULE,
 ];
 
@@ -74,4 +82,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     GET_STOCK.register(cfg, stock::get::get_stock);
     STORE_QUEUE.register(cfg, tasks::queue::store_queue);
     GET_TASK.register(cfg, tasks::get::get_task);
+    ACT_ON_TASK.register(cfg, tasks::act::act_on_task);
 }

@@ -1,13 +1,18 @@
 //! Store tasks: a store's queue and one task.
 
+pub mod act;
 pub mod get;
 pub mod queue;
 
 use omni_contracts::{FulfillmentId, LocationId, OrderId, Sku, TaskId};
 use serde::Serialize;
 
+use omni_http::{ApiError, Code};
+
 use crate::db::tasks::StoredTask;
+use crate::domain::task::TaskRefusal;
 use crate::domain::task::{Buckets, Method, Parcel, TaskState};
+use crate::error::TaskError;
 
 /// A store task as associates see it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -96,6 +101,21 @@ impl From<StoredTask> for TaskView {
                 .map(|(carrier, tracking)| Shipment { carrier, tracking }),
             arrival: task.arrival.map(|(bay, vehicle)| Arrival { bay, vehicle }),
             runner: task.runner,
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::NotFound(id) => ApiError::not_found(format!("task {id}")),
+            TaskError::Refused(TaskRefusal::Invalid(reason)) => ApiError::new(Code::InvalidBody, reason),
+            e @ (TaskError::Refused(_)
+            | TaskError::Stale { .. }
+            | TaskError::FulfillmentClosed(_)
+            | TaskError::NotYetSupported(_)) => ApiError::new(Code::Conflict, e.to_string()),
+            e @ TaskError::WrongPickupCode => ApiError::new(Code::Forbidden, e.to_string()),
+            TaskError::Db(e) => e.into(),
         }
     }
 }

@@ -1,0 +1,135 @@
+use actix_web::{HttpResponse, web};
+use omni_contracts::{Sku, TaskId};
+use omni_http::{ApiError, Principal};
+use serde::Deserialize;
+
+use super::TaskView;
+use crate::app::State;
+use crate::app::tasks::{Actor, Request};
+use crate::domain::task::{Action, Parcel, PickedLine, RejectedLine};
+use crate::error::TaskError;
+
+/// `POST /v1/tasks/{id}/actions` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskActionBody {
+    /// The task's version the caller decided on (from the task they read); a task that changed meanwhile answers
+    /// 409 instead of taking the action twice or out of turn. Optional.
+    pub version: Option<u32>,
+    /// What to do.
+    pub action: TaskAction,
+}
+
+/// An associate's action on a store task.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskAction {
+    /// Take the task (before its `accept_by`).
+    Accept,
+    /// Units taken off the shelf.
+    Pick {
+        /// Per line: how many were found.
+        lines: Vec<PickLine>,
+    },
+    /// Every picked unit packed into these parcels.
+    Pack {
+        /// The parcels.
+        parcels: Vec<Parcel>,
+    },
+    /// Ship: handed to the carrier.
+    Ship {
+        /// Who carries it.
+        carrier: String,
+        /// Their tracking number.
+        tracking: String,
+    },
+    /// Pickup, curbside: staged at the counter; the customer is sent a pickup code.
+    Stage,
+    /// Curbside: someone takes the goods out to the car.
+    AssignRunner {
+        /// Who.
+        runner: String,
+    },
+    /// Pickup, curbside: handed to the customer, who showed their pickup code.
+    HandOver {
+        /// The code the customer was sent.
+        pickup_code: String,
+    },
+}
+
+/// Units of one line found on the shelf.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PickLine {
+    /// The line.
+    pub sku: Sku,
+    /// How many were found.
+    pub picked: u32,
+}
+
+/// Takes an action on a store task of the caller's store: accept, pick, pack, ship (ship tasks), stage and hand
+/// over with the customer's pickup code (pickup and curbside), assign a runner (curbside). Each is checked against
+/// the task's state and method, audited and announced on `omni.fulfillment.v1`; a shipment or a hand-over
+/// fulfils the order.
+#[utoipa::path(
+    post, path = "/v1/tasks/{id}/actions", request_body = TaskActionBody,
+    params(("id" = String, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The task after the action", body = TaskView),
+        (status = 400, description = "A quantity or line that does not fit the task", body = omni_http::errors::ErrorBody),
+        (status = 403, description = "The pickup code does not match", body = omni_http::errors::ErrorBody),
+        (status = 404, description = "No such task at the caller's stores", body = omni_http::errors::ErrorBody),
+        (status = 409, description = "Out of order, another method's, too late, or the task changed meanwhile", body = omni_http::errors::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn act_on_task(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<TaskActionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = TaskId::parse(&id).map_err(|_| TaskError::NotFound(id.to_string()))?;
+    let body = body.into_inner();
+    let mut pickup_code = None;
+    let action = match body.action {
+        TaskAction::Accept => Action::Accept {
+            rejected: Vec::<RejectedLine>::new(),
+            reason: None,
+        },
+        TaskAction::Pick { lines } => Action::Pick(
+            lines
+                .into_iter()
+                .map(|l| PickedLine {
+                    sku: l.sku,
+                    picked: l.picked,
+                    short: 0,
+                })
+                .collect(),
+        ),
+        TaskAction::Pack { parcels } => Action::Pack(parcels),
+        TaskAction::Ship { carrier, tracking } => Action::Ship { carrier, tracking },
+        TaskAction::Stage => Action::Stage,
+        TaskAction::AssignRunner { runner } => Action::AssignRunner(runner),
+        TaskAction::HandOver { pickup_code: code } => {
+            pickup_code = Some(code);
+            Action::HandOver
+        }
+    };
+    let request = Request {
+        id,
+        expected_version: body.version,
+        action,
+        pickup_code,
+    };
+    let actor = Actor {
+        name: principal.name.clone(),
+        stores: principal.locations.clone(),
+    };
+    let after = state
+        .db
+        .transaction(move |conn| crate::app::tasks::act(conn, &actor, &request))
+        .await?;
+    state.relay.notify_one();
+    Ok(HttpResponse::Ok().json(TaskView::from(after)))
+}

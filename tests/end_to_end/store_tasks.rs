@@ -1,0 +1,374 @@
+//! Store tasks end to end (issue 21): a released order's work waits in its store's queue; the store's associate
+//! accepts, picks, packs and ships it (ship-from-store), or stages it and hands it over to the customer who shows
+//! the pickup code they were sent (pickup). Either fulfils the order, which is then completed, and its units leave
+//! on-hand. Bad input changes nothing: another store's associate, actions out of order or of another method,
+//! more units than the line holds, a wrong pickup code.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_contracts::Topic;
+use omni_contracts::api::Capability;
+use omni_contracts::api::Channel;
+use omni_testkit::fixtures::{order, sku, store};
+use omni_testkit::kafka::collect;
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings, tokenize,
+};
+use omni_testkit::{Client, Mesh, Service};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+const ASSOCIATE: &str = "tasks-associate-key-0123456789";
+const ELSEWHERE: &str = "tasks-elsewhere-key-0123456789";
+
+fn with_associates() -> omni_config::Settings {
+    let mut settings = settings();
+    for (key, store) in [(ASSOCIATE, "STORE-1"), (ELSEWHERE, "STORE-2")] {
+        settings.auth.api_keys.push(omni_config::ApiKeySettings {
+            key: omni_config::Secret::new(key),
+            name: format!("associate-{store}").to_lowercase(),
+            roles: vec![omni_config::Role::Associate],
+            partner_id: None,
+            locations: vec![store.into()],
+            ..Default::default()
+        });
+    }
+    settings
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ship_from_store_order_is_picked_packed_and_shipped_on_embedded_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_associates()), ship_from_store).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pickup_is_handed_over_only_with_its_code_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(with_associates())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = pickup(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pickup_is_handed_over_only_with_its_code_on_embedded_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_associates()), pickup).await
+}
+
+/// STORE-1 (ship and pickup) with 5 tees, STORE-2 far away, both known to routing.
+async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    for (id, lat) in [("STORE-1", 52.5), ("STORE-2", 48.1)] {
+        let body = store(id)
+            .at(lat, 13.4)
+            .capable(&[Capability::Ship, Capability::Pickup])
+            .build()?;
+        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
+    }
+    ensure!(catalog.post("/v1/skus", &sku("TEE-1")?, &[]).await?.status == 201);
+    receive_stock(&allocation, "STORE-1", "TEE-1", 5).await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    omni_testkit::testing::until_routing_sees(&fulfillment, "TEE-1", 5, WAIT).await?;
+    Ok(())
+}
+
+/// Places `order` and waits until it is released; returns its id.
+async fn released(mesh: &Mesh, body: &omni_contracts::api::NewOrder, key: &str) -> anyhow::Result<String> {
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let placed = orders
+        .post("/v1/orders", body, &[("Idempotency-Key", key)])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    eventually("the order to be released", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{id}")).await?.body;
+        ensure!(now["status"] != "failed", "{now}");
+        Ok((now["status"] == "released").then_some(()))
+    })
+    .await?;
+    Ok(id)
+}
+
+/// The order's task in STORE-1's queue, as its associate sees it.
+async fn task_of(associate: &Client, order_id: &str) -> anyhow::Result<Value> {
+    let queue = associate.get("/v1/stores/STORE-1/tasks").await?;
+    ensure!(queue.status == 200, "{queue:?}");
+    queue.body["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["order_id"] == order_id)
+        .cloned()
+        .with_context(|| format!("the order's task: {}", queue.body))
+}
+
+async fn act(associate: &Client, task: &str, action: Value) -> anyhow::Result<(u16, Value)> {
+    let answer = associate
+        .post(
+            &format!("/v1/tasks/{task}/actions"),
+            &json!({ "action": action }),
+            &[],
+        )
+        .await?;
+    Ok((answer.status, answer.body))
+}
+
+async fn ok(associate: &Client, task: &str, action: Value) -> anyhow::Result<Value> {
+    let (status, body) = act(associate, task, action.clone()).await?;
+    ensure!(status == 200, "{action}: {status} {body}");
+    Ok(body)
+}
+
+/// The order completes (fulfilled, then paid) and its units leave STORE-1's on-hand.
+async fn completed_and_committed(mesh: &Mesh, order_id: &str, on_hand: i64) -> anyhow::Result<()> {
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    eventually("the order to be completed", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        Ok((now["status"] == "completed").then_some(()))
+    })
+    .await?;
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    eventually("the units to leave on-hand", WAIT, || async {
+        let now = allocation.get("/v1/availability/TEE-1").await?.body;
+        let here = now["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["location_id"] == "STORE-1")
+            .cloned()
+            .unwrap_or_default();
+        Ok((here["on_hand"] == on_hand && here["reserved"] == 0).then_some(()))
+    })
+    .await
+}
+
+async fn ship_from_store(mesh: &Mesh) -> anyhow::Result<()> {
+    stocked(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999)
+        .ship_to(52.51, 13.41)
+        .card(&token)
+        .build()?;
+    let order_id = released(mesh, &body, "ship-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let task = task_of(&associate, &order_id).await?;
+    ensure!(task["method"] == "ship" && task["state"] == "created", "{task}");
+    let id = task["id"].as_str().context("task id")?.to_owned();
+
+    // Another store's associate does not see it, and cannot act on it.
+    let elsewhere = mesh.client(Service::Fulfillment, ELSEWHERE);
+    ensure!(elsewhere.get(&format!("/v1/tasks/{id}")).await?.status == 404);
+    ensure!(elsewhere.get("/v1/stores/STORE-1/tasks").await?.status == 404);
+    ensure!(act(&elsewhere, &id, json!({ "type": "accept" })).await?.0 == 404);
+    // Out of order, another method's, or naming a stale version: 409, nothing changes.
+    let (status, body) = act(
+        &associate,
+        &id,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 400 }] }),
+    )
+    .await?;
+    ensure!(
+        status == 409 && body["message"].as_str().is_some_and(|m| m.contains("pack")),
+        "{status} {body}"
+    );
+    ensure!(act(&associate, &id, json!({ "type": "stage" })).await?.0 == 409);
+    let stale = associate
+        .post(
+            &format!("/v1/tasks/{id}/actions"),
+            &json!({ "version": 7, "action": { "type": "accept" } }),
+            &[],
+        )
+        .await?;
+    ensure!(stale.status == 409, "{stale:?}");
+
+    let accepted = ok(&associate, &id, json!({ "type": "accept" })).await?;
+    ensure!(
+        accepted["state"] == "accepted" && accepted["version"] == 2,
+        "{accepted}"
+    );
+    // More than the line holds: 400 naming the line, nothing changes.
+    let (status, body) = act(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 3 }] }),
+    )
+    .await?;
+    ensure!(
+        status == 400
+            && body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("lines[0]")),
+        "{status} {body}"
+    );
+    let half = ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ensure!(
+        half["state"] == "picking" && half["lines"][0]["buckets"]["open"] == 1,
+        "{half}"
+    );
+    let picked = ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ensure!(
+        picked["state"] == "picked" && picked["lines"][0]["buckets"]["picked"] == 2,
+        "{picked}"
+    );
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 400 }] }),
+    )
+    .await?;
+    let shipped = ok(
+        &associate,
+        &id,
+        json!({ "type": "ship", "carrier": "DHL", "tracking": "JJD0001" }),
+    )
+    .await?;
+    ensure!(
+        shipped["state"] == "shipped"
+            && shipped["lines"][0]["buckets"]["shipped"] == 2
+            && shipped["shipment"] == json!({ "carrier": "DHL", "tracking": "JJD0001" }),
+        "{shipped}"
+    );
+    completed_and_committed(mesh, &order_id, 3).await?;
+    // Done is done: the task takes nothing more, and is out of the queue of work left.
+    ensure!(act(&associate, &id, json!({ "type": "accept" })).await?.0 == 409);
+    let queue = associate.get("/v1/stores/STORE-1/tasks").await?;
+    ensure!(queue.body["tasks"] == json!([]), "{}", queue.body);
+    let audit = mesh
+        .client(Service::Fulfillment, ADMIN_KEY)
+        .get(&format!("/v1/audit?object={id}"))
+        .await?;
+    let actions: Vec<&str> = audit.body["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    ensure!(
+        actions == ["task.accept", "task.pick", "task.pick", "task.pack", "task.ship"],
+        "every action audited, the refused ones not: {actions:?}"
+    );
+    Ok(())
+}
+
+async fn pickup(mesh: &Mesh) -> anyhow::Result<()> {
+    stocked(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 1, 1999)
+        .on(Channel::Web)
+        .pickup_at("STORE-1")
+        .card(&token)
+        .build()?;
+    let order_id = released(mesh, &body, "pickup-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let task = task_of(&associate, &order_id).await?;
+    ensure!(task["method"] == "pickup", "{task}");
+    let id = task["id"].as_str().context("task id")?.to_owned();
+    ok(&associate, &id, json!({ "type": "accept" })).await?;
+    // A pickup is handed over, never shipped, and not before it is ready.
+    ensure!(
+        act(
+            &associate,
+            &id,
+            json!({ "type": "hand_over", "pickup_code": "AAAAAAAA" })
+        )
+        .await?
+        .0 == 409
+    );
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 300 }] }),
+    )
+    .await?;
+    ensure!(
+        act(
+            &associate,
+            &id,
+            json!({ "type": "ship", "carrier": "DHL", "tracking": "1" })
+        )
+        .await?
+        .0 == 409
+    );
+    let ready = ok(&associate, &id, json!({ "type": "stage" })).await?;
+    ensure!(ready["state"] == "ready_for_pickup", "{ready}");
+
+    // The customer is sent the code, once, in the ready-for-pickup notification.
+    let topic = mesh.topic(Topic::Fulfillment);
+    let seen = collect(mesh.kafka_bootstrap(), &[topic.as_str()], WAIT, |seen| {
+        seen.iter()
+            .any(|m| m.header("ce_type") == Some("omni.fulfillment.ready_for_pickup"))
+    })
+    .await?;
+    let note = seen
+        .iter()
+        .find(|m| m.header("ce_type") == Some("omni.fulfillment.ready_for_pickup"))
+        .map(|m| m.json())
+        .context("the ready-for-pickup notification")?;
+    ensure!(
+        note["task_id"] == id.as_str() && note["location_id"] == "STORE-1",
+        "{note}"
+    );
+    let code = note["pickup_code"].as_str().context("pickup code")?.to_owned();
+    ensure!(code.len() == 8, "{code}");
+
+    let wrong = if code == "ZZZZZZZZ" {
+        "YYYYYYYY"
+    } else {
+        "ZZZZZZZZ"
+    };
+    let (status, body) = act(
+        &associate,
+        &id,
+        json!({ "type": "hand_over", "pickup_code": wrong }),
+    )
+    .await?;
+    ensure!(
+        status == 403 && !body.to_string().contains(&code),
+        "{status} {body}"
+    );
+    ensure!(task_of(&associate, &order_id).await?["state"] == "ready_for_pickup");
+    // What the customer shows, typed in lower case.
+    let handed = ok(
+        &associate,
+        &id,
+        json!({ "type": "hand_over", "pickup_code": code.to_lowercase() }),
+    )
+    .await?;
+    ensure!(
+        handed["state"] == "handed_over" && handed["lines"][0]["buckets"]["handed_over"] == 1,
+        "{handed}"
+    );
+    // Single use: the same code hands nothing over again.
+    ensure!(
+        act(
+            &associate,
+            &id,
+            json!({ "type": "hand_over", "pickup_code": code })
+        )
+        .await?
+        .0 == 409
+    );
+    completed_and_committed(mesh, &order_id, 4).await
+}
