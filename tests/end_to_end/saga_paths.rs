@@ -189,6 +189,16 @@ async fn a_shipped_order_is_fulfilled_and_its_units_leave_on_hand() -> anyhow::R
             again.status == 200 && again.body["status"] == "completed",
             "{again:?}"
         );
+        // Recorded by hand, the store task is closed too: shipped, out of the store's queue of work left.
+        let queue = fulfillment.get("/v1/stores/STORE-1/tasks?state=shipped").await?;
+        let task = &queue.body["tasks"][0];
+        ensure!(
+            task["order_id"] == order.as_str() && task["lines"][0]["buckets"]["shipped"] == 2,
+            "{}",
+            queue.body
+        );
+        let open = fulfillment.get("/v1/stores/STORE-1/tasks").await?;
+        ensure!(open.body["tasks"] == json!([]), "{}", open.body);
         // Fulfilled, then completed once payments captured the authorization.
         eventually("the order to be completed", WAIT, || async {
             let status = orders.get(&format!("/v1/orders/{order}")).await?.body["status"].clone();

@@ -172,6 +172,53 @@ pub fn act(
     Ok(after)
 }
 
+/// Closes a fulfillment's open task when a manager records its outcome by hand (`how`: shipped or picked up), in
+/// the caller's transaction, so the store's queue no longer shows work that is done. A fulfillment without a task
+/// (released before tasks existed) or whose task is already done has nothing to close.
+pub fn complete_by_hand(
+    conn: &mut omni_db::DbConnection,
+    fulfillment: omni_contracts::FulfillmentId,
+    how: HandedOver,
+) -> Result<(), TaskError> {
+    let Some(stored) = tasks::find_for(conn, fulfillment)? else {
+        return Ok(());
+    };
+    if stored.task.state.is_final() {
+        return Ok(());
+    }
+    let was = stored.task.version;
+    let action = Action::CompletedByHand(how);
+    let applied = stored.task.apply(&action, chrono::Utc::now())?;
+    let after = StoredTask {
+        task: applied.task,
+        ..stored.clone()
+    };
+    if !tasks::save(conn, &after, was)? {
+        let current = tasks::find(conn, stored.id)?.map_or(was, |t| t.task.version);
+        return Err(TaskError::Stale {
+            id: stored.id,
+            expected: was,
+            current,
+        });
+    }
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "fulfillment",
+            FulfillmentEvent::TaskChanged(StoreTaskChanged {
+                order_id: stored.order_id,
+                fulfillment_id: stored.fulfillment_id,
+                task_id: stored.id,
+                location_id: stored.location_id.clone(),
+                action: action.name().to_owned(),
+                state: after.task.state.as_str().to_owned(),
+                version: after.task.version,
+            }),
+        ),
+    )?;
+    Ok(())
+}
+
 /// The letters of a pickup code: no 0/O, 1/I/L, so it reads back unambiguously.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 

@@ -238,6 +238,22 @@ pub fn find(conn: &mut DbConnection, id: TaskId) -> omni_db::Result<Option<Store
     stored(row, lines).map(Some)
 }
 
+/// The task of a fulfillment, if it has one.
+pub fn find_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db::Result<Option<StoredTask>> {
+    let id: Option<String> = store_tasks::table
+        .filter(store_tasks::fulfillment_id.eq(fulfillment.to_string()))
+        .select(store_tasks::id)
+        .first(conn)
+        .optional()?;
+    match id.map(TaskId::try_from).transpose() {
+        Ok(Some(id)) => find(conn, id),
+        Ok(None) => Ok(None),
+        Err(e) => Err(omni_db::Error::Inconsistent(format!(
+            "fulfillment {fulfillment}'s task has a corrupt id: {e}"
+        ))),
+    }
+}
+
 /// Whether a fulfillment already has its task.
 pub fn exists_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db::Result<bool> {
     let n: i64 = store_tasks::table

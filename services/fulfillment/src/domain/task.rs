@@ -325,6 +325,9 @@ pub enum Action {
     AcceptByLapsed,
     /// Timer: the pickup window ended with the goods still at the counter.
     PickupWindowLapsed,
+    /// A manager records the outcome without the steps (`POST /v1/fulfillments/{id}/complete`): every unit the
+    /// store still holds was shipped, or handed over.
+    CompletedByHand(omni_contracts::events::HandedOver),
 }
 
 impl Action {
@@ -343,6 +346,7 @@ impl Action {
             Action::Cancel => "cancel",
             Action::AcceptByLapsed => "accept_by_lapsed",
             Action::PickupWindowLapsed => "pickup_window_lapsed",
+            Action::CompletedByHand(_) => "completed_by_hand",
         }
     }
 }
@@ -643,6 +647,36 @@ impl Task {
                     reason: "not collected within the pickup window".into(),
                 });
                 task.state = S::Uncollected;
+            }
+            Action::CompletedByHand(how) => {
+                use omni_contracts::events::HandedOver;
+                let (fits, state) = match how {
+                    HandedOver::Shipped => (self.method == Method::Ship, S::Shipped),
+                    HandedOver::PickedUp => (self.method != Method::Ship, S::HandedOver),
+                };
+                if !fits {
+                    return Err(wrong_method());
+                }
+                if task.held() == 0 {
+                    return Err(out_of_order());
+                }
+                let mut units = Vec::new();
+                for line in &mut task.lines {
+                    let b = &mut line.buckets;
+                    let held = std::mem::take(&mut b.open)
+                        + std::mem::take(&mut b.picked)
+                        + std::mem::take(&mut b.packed)
+                        + std::mem::take(&mut b.staged);
+                    match how {
+                        HandedOver::Shipped => b.shipped += held,
+                        HandedOver::PickedUp => b.handed_over += held,
+                    }
+                    if held > 0 {
+                        units.push((line.sku.clone(), held));
+                    }
+                }
+                effects.push(Effect::Fulfilled { units });
+                task.state = state;
             }
             Action::Cancel => {
                 for line in &mut task.lines {

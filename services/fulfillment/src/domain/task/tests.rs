@@ -251,11 +251,36 @@ fn actions_out_of_order_or_of_another_method_and_bad_quantities_change_nothing()
     );
 }
 
+#[test]
+fn a_manager_may_record_the_outcome_without_the_steps_but_only_of_the_tasks_method() {
+    use omni_contracts::events::HandedOver;
+    let shipped = apply(
+        &accepted(Method::Ship),
+        Action::CompletedByHand(HandedOver::Shipped),
+    );
+    assert_eq!(shipped.task.state, TaskState::Shipped);
+    assert_eq!(
+        shipped.effects,
+        vec![Effect::Fulfilled {
+            units: vec![(sku("TEE"), 2), (sku("CAP"), 1)]
+        }]
+    );
+    assert!(matches!(
+        task(Method::Pickup).apply(&Action::CompletedByHand(HandedOver::Shipped), noon()),
+        Err(TaskRefusal::WrongMethod { .. })
+    ));
+    let collected = apply(
+        &task(Method::Curbside),
+        Action::CompletedByHand(HandedOver::PickedUp),
+    );
+    assert_eq!(collected.task.state, TaskState::HandedOver);
+}
+
 /// Every action, with arguments drawn from what the task holds (so that many are accepted) or beyond it.
 fn random_action(rng: &mut StdRng, task: &Task) -> Action {
     let line = &task.lines[rng.random_range(0..task.lines.len())];
     let some = |rng: &mut StdRng, of: u32| rng.random_range(0..=of + 1);
-    match rng.random_range(0..12) {
+    match rng.random_range(0..13) {
         0 => Action::Accept {
             rejected: if rng.random_bool(0.3) {
                 vec![RejectedLine {
@@ -300,6 +325,13 @@ fn random_action(rng: &mut StdRng, task: &Task) -> Action {
                 Action::AcceptByLapsed
             }
         }
+        // Rarely: it ends the task from almost any state, and the other ends must be reached too.
+        11 if rng.random_bool(0.2) => Action::CompletedByHand(if rng.random_bool(0.5) {
+            omni_contracts::events::HandedOver::Shipped
+        } else {
+            omni_contracts::events::HandedOver::PickedUp
+        }),
+        11 => Action::PickupWindowLapsed,
         _ => Action::Cancel,
     }
 }
@@ -326,7 +358,10 @@ fn buckets_always_add_up_and_only_a_handover_or_shipment_fulfils() {
                     .any(|e| matches!(e, Effect::Fulfilled { .. }));
                 assert_eq!(
                     fulfilled_now,
-                    matches!(action, Action::Ship { .. } | Action::HandOver),
+                    matches!(
+                        action,
+                        Action::Ship { .. } | Action::HandOver | Action::CompletedByHand(_)
+                    ),
                     "seed {seed}: {trail:?}"
                 );
                 assert_eq!(applied.task.version, task.version + 1, "seed {seed}: {trail:?}");

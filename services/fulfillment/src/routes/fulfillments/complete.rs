@@ -16,16 +16,17 @@ pub struct Completion {
     pub how: HandedOver,
 }
 
-/// The node shipped the order or handed it over: the fulfillment is completed, allocation takes its units off
-/// on-hand (the hold is committed) and the order becomes `fulfilled`. Associates complete only their own
-/// stores' fulfillments. Completing a completed fulfillment answers it again.
+/// The node shipped the order or handed it over, recorded in one call instead of through its store task's steps:
+/// the fulfillment is completed, its task closed (shipped, or handed over: a task of the other method answers 409),
+/// allocation takes its units off on-hand (the hold is committed) and the order becomes `fulfilled`. Associates
+/// complete only their own stores' fulfillments. Completing a completed fulfillment answers it again.
 #[utoipa::path(
     post, path = "/v1/fulfillments/{id}/complete", request_body = Completion,
     params(("id" = String, Path, description = "The fulfillment")),
     responses(
         (status = 200, description = "Completed (or already)", body = FulfillmentRow),
         (status = 404, description = "No such fulfillment at the caller's stores", body = omni_http::errors::ErrorBody),
-        (status = 409, description = "Not released to the node (yet, or any more)", body = omni_http::errors::ErrorBody),
+        (status = 409, description = "Not released to the node (yet, or any more), or not its task's method", body = omni_http::errors::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -54,6 +55,8 @@ pub async fn complete_fulfillment(
                     ));
                 }
             }
+            // Its store task, if it has one, is done too (or the outcome is not the task's method: 409).
+            crate::app::tasks::complete_by_hand(conn, row.id, how)?;
             fulfillments::set_status(conn, row.id, FulfillmentStatus::Completed)?;
             let event = FulfillmentCompleted {
                 order_id: row.order_id,
