@@ -2,7 +2,8 @@
 //! accepts, picks, packs and ships it (ship-from-store), or stages it and hands it over to the customer who shows
 //! the pickup code they were sent (pickup). Either fulfils the order, which is then completed, and its units leave
 //! on-hand. Bad input changes nothing: another store's associate, actions out of order or of another method,
-//! more units than the line holds, a wrong pickup code.
+//! more units than the line holds, a wrong pickup code. A cancellation that reaches fulfillment after the release
+//! cancels the task, and nothing can make the goods leave after it.
 
 use std::time::Duration;
 
@@ -58,6 +59,98 @@ async fn a_pickup_is_handed_over_only_with_its_code_on_real_backends() -> anyhow
 async fn a_pickup_is_handed_over_only_with_its_code_on_embedded_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
     on_mesh(embedded_options(with_associates()), pickup).await
+}
+
+/// The race of a cancellation with the release: the order was cancelled while fulfillment released it, so its
+/// `omni.order.cancelled` (sent here as orders sends it) reaches fulfillment after the task was opened. The task
+/// is cancelled with its fulfillment, and from then on neither an associate's action nor completing by hand can
+/// make the goods leave (409), while allocation gives the hold back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancellation_that_arrives_after_the_release_cancels_the_store_task() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_associates()), cancelled_after_release).await
+}
+
+async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
+    use omni_contracts::Envelope;
+    use omni_contracts::events::{OrderCancelled, OrderEvent};
+    stocked(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999).card(&token).build()?;
+    let order_id = released(mesh, &body, "race-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let id = task_of(&associate, &order_id).await?["id"]
+        .as_str()
+        .context("task id")?
+        .to_owned();
+    ok(&associate, &id, json!({ "type": "accept" })).await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+
+    let producer = omni_kafka::Kafka::new(&mesh.settings().kafka, mesh.kafka_bootstrap())
+        .producer(&omni_telemetry::Metrics::new("test")?)?;
+    let cancelled = OrderEvent::Cancelled(OrderCancelled {
+        order_id: omni_contracts::OrderId::parse(&order_id)?,
+        by: "cancelled by the customer".into(),
+    });
+    producer.publish(&Envelope::new("orders", cancelled)).await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let task = eventually("the store task to be cancelled", WAIT, || async {
+        let now = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
+        Ok((now["state"] == "cancelled").then_some(now))
+    })
+    .await?;
+    ensure!(
+        task["lines"][0]["buckets"]["released"] == 2 && task["lines"][0]["buckets"]["picked"] == 0,
+        "the picked unit goes back to the shelf: {task}"
+    );
+    let (status, body) = act(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ensure!(status == 409, "{status} {body}");
+    let rows = fulfillment
+        .get(&format!("/v1/fulfillments?order_id={order_id}"))
+        .await?;
+    ensure!(rows.body[0]["status"] == "cancelled", "{}", rows.body);
+    let fulfillment_id = rows.body[0]["id"].as_str().context("fulfillment id")?;
+    let by_hand = fulfillment
+        .post(
+            &format!("/v1/fulfillments/{fulfillment_id}/complete"),
+            &json!({ "how": "shipped" }),
+            &[],
+        )
+        .await?;
+    ensure!(by_hand.status == 409, "{by_hand:?}");
+    // Allocation released the hold from the same event: the units are on sale again, none left on-hand.
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    eventually("the hold to be given back", WAIT, || async {
+        let now = allocation.get("/v1/availability/TEE-1").await?.body;
+        let here = now["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["location_id"] == "STORE-1")
+            .cloned()
+            .unwrap_or_default();
+        Ok((here["on_hand"] == 5 && here["reserved"] == 0).then_some(()))
+    })
+    .await?;
+    let audit = fulfillment
+        .get(&format!("/v1/audit?object={id}&action=task.cancel"))
+        .await?;
+    ensure!(
+        audit.body["entries"][0]["actor"] == "omni:fulfillment",
+        "the cancellation is recorded: {}",
+        audit.body
+    );
+    Ok(())
 }
 
 /// STORE-1 (ship and pickup) with 5 tees, STORE-2 far away, both known to routing.

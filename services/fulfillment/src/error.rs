@@ -34,6 +34,9 @@ pub enum SourcingError {
     /// Payments authorized an order routing never sourced (or whose attempt is over): it can never be released.
     #[error("order {0} has no sourced fulfillment to release")]
     NothingToRelease(omni_contracts::OrderId),
+    /// A store task could not follow the order (it changed meanwhile: the message is tried again).
+    #[error("{0}")]
+    Task(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] omni_db::Error),
@@ -45,6 +48,15 @@ impl From<diesel::result::Error> for SourcingError {
     }
 }
 
+impl From<TaskError> for SourcingError {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::Db(db) => SourcingError::Db(db),
+            other => SourcingError::Task(other.to_string()),
+        }
+    }
+}
+
 impl From<SourcingError> for omni_kafka::HandlerError {
     fn from(e: SourcingError) -> Self {
         match e {
@@ -52,6 +64,7 @@ impl From<SourcingError> for omni_kafka::HandlerError {
             permanent @ SourcingError::NothingToRelease(_) => {
                 omni_kafka::HandlerError::Permanent(permanent.to_string())
             }
+            transient @ SourcingError::Task(_) => omni_kafka::HandlerError::Transient(transient.to_string()),
         }
     }
 }

@@ -175,3 +175,27 @@ fn open_task(
     tracing::info!(order.id = %fulfillment.order_id, location.id = %fulfillment.location_id, method = work.method.as_str(), "Store task opened.");
     Ok(())
 }
+
+/// The order was cancelled, or failed, once per event id, in the caller's transaction: its fulfillments that are
+/// not done yet are cancelled and their store tasks with them (picked units go back to the shelf; allocation
+/// releases the hold from the same event), so nobody can ship or hand over what the customer no longer pays for:
+/// an action on the task, or completing the fulfillment, answers 409 from now on.
+pub fn close_for_order(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    order_id: omni_contracts::OrderId,
+    why: &str,
+) -> Result<(), SourcingError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    for f in fulfillments::for_order(conn, order_id)? {
+        if !matches!(f.status, FulfillmentStatus::Sourced | FulfillmentStatus::Released) {
+            continue;
+        }
+        fulfillments::set_status(conn, f.id, FulfillmentStatus::Cancelled)?;
+        crate::app::tasks::cancel(conn, f.id, why)?;
+        tracing::info!(order.id = %order_id, location.id = %f.location_id, reason = why, "Fulfillment cancelled with its order.");
+    }
+    Ok(())
+}

@@ -219,6 +219,64 @@ pub fn complete_by_hand(
     Ok(())
 }
 
+/// Cancels a fulfillment's store task, if it has one that is not done, in the caller's transaction; recorded
+/// (`task.cancel` by `omni:fulfillment`, with `why`) and announced like an associate's action.
+pub fn cancel(
+    conn: &mut omni_db::DbConnection,
+    fulfillment: omni_contracts::FulfillmentId,
+    why: &str,
+) -> Result<(), TaskError> {
+    let Some(stored) = tasks::find_for(conn, fulfillment)? else {
+        return Ok(());
+    };
+    if stored.task.state.is_final() {
+        return Ok(());
+    }
+    let was = stored.task.version;
+    let applied = stored.task.apply(&Action::Cancel, chrono::Utc::now())?;
+    let after = StoredTask {
+        task: applied.task,
+        ..stored.clone()
+    };
+    if !tasks::save(conn, &after, was)? {
+        // An associate's change committed first: the event is handled again, against the task as it is now.
+        let current = tasks::find(conn, stored.id)?.map_or(was, |t| t.task.version);
+        return Err(TaskError::Stale {
+            id: stored.id,
+            expected: was,
+            current,
+        });
+    }
+    let detail = serde_json::json!({
+        "order_id": stored.order_id, "location_id": stored.location_id, "why": why,
+        "before": { "state": stored.task.state, "version": was },
+        "after": { "state": after.task.state, "version": after.task.version },
+    });
+    omni_db::audit::record(
+        conn,
+        "omni:fulfillment",
+        "task.cancel",
+        &stored.id.to_string(),
+        &detail,
+    )?;
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "fulfillment",
+            FulfillmentEvent::TaskChanged(StoreTaskChanged {
+                order_id: stored.order_id,
+                fulfillment_id: stored.fulfillment_id,
+                task_id: stored.id,
+                location_id: stored.location_id.clone(),
+                action: Action::Cancel.name().to_owned(),
+                state: after.task.state.as_str().to_owned(),
+                version: after.task.version,
+            }),
+        ),
+    )?;
+    Ok(())
+}
+
 /// The letters of a pickup code: no 0/O, 1/I/L, so it reads back unambiguously.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 

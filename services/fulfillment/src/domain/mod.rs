@@ -16,6 +16,8 @@ pub enum FulfillmentStatus {
     Released,
     /// The node shipped it or handed it over.
     Completed,
+    /// The order was cancelled, or failed, before the node shipped it or handed it over: nothing leaves.
+    Cancelled,
 }
 
 impl FulfillmentStatus {
@@ -26,6 +28,7 @@ impl FulfillmentStatus {
             FulfillmentStatus::Refused => "refused",
             FulfillmentStatus::Released => "released",
             FulfillmentStatus::Completed => "completed",
+            FulfillmentStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -49,6 +52,7 @@ impl TryFrom<String> for FulfillmentStatus {
             "refused" => FulfillmentStatus::Refused,
             "released" => FulfillmentStatus::Released,
             "completed" => FulfillmentStatus::Completed,
+            "cancelled" => FulfillmentStatus::Cancelled,
             _ => return Err(UnknownStatus(raw)),
         })
     }

@@ -1,10 +1,11 @@
-//! `omni.orders.v1`: accepted and re-routed orders are sourced, paid ones released (`app::sourcing`).
+//! `omni.orders.v1`: accepted and re-routed orders are sourced, paid ones released, cancelled and failed ones'
+//! fulfillments and store tasks cancelled (`app::sourcing`).
 
 use omni_contracts::events::OrderEvent;
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
-use crate::app::sourcing::{release, source};
+use crate::app::sourcing::{close_for_order, release, source};
 
 /// Routes accepted orders and releases authorized ones to their node.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -35,6 +36,8 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
                     OrderEvent::PaymentAuthorized(authorized) => {
                         release(conn, &event_id, authorized, accept_within)?
                     }
+                    OrderEvent::Cancelled(c) => close_for_order(conn, &event_id, c.order_id, &c.by)?,
+                    OrderEvent::Failed(f) => close_for_order(conn, &event_id, f.order_id, &f.reason)?,
                     _ => continue,
                 }
                 wrote = true;

@@ -48,7 +48,9 @@ pub async fn complete_fulfillment(
             match row.status {
                 FulfillmentStatus::Completed => return Ok((row, false)),
                 FulfillmentStatus::Released => {}
-                other @ (FulfillmentStatus::Sourced | FulfillmentStatus::Refused) => {
+                other @ (FulfillmentStatus::Sourced
+                | FulfillmentStatus::Refused
+                | FulfillmentStatus::Cancelled) => {
                     return Err(ApiError::new(
                         Code::Conflict,
                         format!("fulfillment {id} is {other}; only a released fulfillment can be completed"),
