@@ -153,6 +153,99 @@ async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A store that will not do a released order's work rejects its task: the order is routed again without that
+/// store, its hold there is given back, and it is released to the next store, whose queue now holds the task;
+/// the authorization stands (no second one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_task_sends_the_order_to_another_store() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_associates()), rejected).await
+}
+
+async fn rejected(mesh: &Mesh) -> anyhow::Result<()> {
+    stocked(mesh).await?;
+    receive_stock(
+        &mesh.client(Service::Allocation, ADMIN_KEY),
+        "STORE-2",
+        "TEE-1",
+        4,
+    )
+    .await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    eventually("routing to see the other store's stock", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/TEE-1").await?.body;
+        Ok(stock
+            .as_array()
+            .is_some_and(|s| s.iter().any(|n| n["location_id"] == "STORE-2" && n["atp"] == 4))
+            .then_some(()))
+    })
+    .await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999).ship_to(52.5, 13.4).card(&token).build()?;
+    let order_id = released(mesh, &body, "reject-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let id = task_of(&associate, &order_id).await?["id"]
+        .as_str()
+        .context("task id")?
+        .to_owned();
+    let (status, _) = act(&associate, &id, json!({ "type": "reject", "reason": " " })).await?;
+    ensure!(status == 400, "a rejection says why");
+    let refused = ok(
+        &associate,
+        &id,
+        json!({ "type": "reject", "reason": "no staff today" }),
+    )
+    .await?;
+    ensure!(
+        refused["state"] == "rerouted" && refused["lines"][0]["buckets"]["released"] == 2,
+        "{refused}"
+    );
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let again = eventually("the order to be released at the other store", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        ensure!(now["status"] != "failed", "{now}");
+        Ok((now["status"] == "released" && now["location_id"] == "STORE-2").then_some(now))
+    })
+    .await?;
+    ensure!(again["location_id"] == "STORE-2", "{again}");
+    let elsewhere = mesh.client(Service::Fulfillment, ELSEWHERE);
+    let queue = elsewhere.get("/v1/stores/STORE-2/tasks").await?;
+    ensure!(
+        queue.body["tasks"].as_array().is_some_and(|t| t
+            .iter()
+            .any(|t| t["order_id"] == order_id.as_str() && t["state"] == "created")),
+        "the other store's queue: {}",
+        queue.body
+    );
+    let mine = associate.get("/v1/stores/STORE-1/tasks").await?;
+    ensure!(mine.body["tasks"] == json!([]), "{}", mine.body);
+    // The refusing store's units are back on sale; the other store holds the order's two.
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    eventually("the first store's hold to be given back", WAIT, || async {
+        let now = allocation.get("/v1/availability/TEE-1").await?.body;
+        let at = |store: &str| {
+            now["locations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["location_id"] == store)
+                .map(|l| l["reserved"].clone())
+        };
+        Ok((at("STORE-1") == Some(json!(0)) && at("STORE-2") == Some(json!(2))).then_some(()))
+    })
+    .await?;
+    let intents = mesh
+        .client(Service::Payments, ADMIN_KEY)
+        .get(&format!("/v1/payments/intents?order_id={order_id}"))
+        .await?;
+    ensure!(
+        intents.body.as_array().map(Vec::len) == Some(1),
+        "one authorization, still standing: {}",
+        intents.body
+    );
+    Ok(())
+}
+
 /// STORE-1 (ship and pickup) with 5 tees, STORE-2 far away, both known to routing.
 async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
     let catalog = mesh.client(Service::Catalog, ADMIN_KEY);

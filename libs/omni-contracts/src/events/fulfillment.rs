@@ -21,6 +21,8 @@ pub enum FulfillmentEvent {
     TaskChanged(StoreTaskChanged),
     /// A pickup or curbside order is ready at its store: the customer is told, with their pickup code.
     ReadyForPickup(ReadyForPickup),
+    /// The node refused a released order's task: the order is routed again without it.
+    Refused(FulfillmentRefused),
 }
 
 crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
@@ -30,7 +32,22 @@ crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
     Completed(FulfillmentCompleted) = "omni.fulfillment.completed",
     TaskChanged(StoreTaskChanged) = "omni.fulfillment.task_changed",
     ReadyForPickup(ReadyForPickup) = "omni.fulfillment.ready_for_pickup",
+    Refused(FulfillmentRefused) = "omni.fulfillment.refused",
 });
+
+/// `omni.fulfillment.refused`: the node will not fulfil what was released to it (the store rejected its task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentRefused {
+    /// The order.
+    pub order_id: OrderId,
+    /// The fulfillment.
+    pub fulfillment_id: FulfillmentId,
+    /// The node that refused.
+    pub location_id: LocationId,
+    /// Why, in the store's words.
+    pub reason: String,
+}
 
 /// `omni.fulfillment.task_changed`: where a store task is after a change, and what changed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +152,8 @@ keyed_by_order!(
     FulfillmentReleased,
     FulfillmentCompleted,
     StoreTaskChanged,
-    ReadyForPickup
+    ReadyForPickup,
+    FulfillmentRefused
 );
 
 /// How a fulfillment reached the customer.

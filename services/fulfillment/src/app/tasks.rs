@@ -5,7 +5,7 @@
 //! customer's pickup code (`omni.fulfillment.ready_for_pickup`).
 
 use omni_contracts::events::{
-    FulfillmentCompleted, FulfillmentEvent, HandedOver, ReadyForPickup, StoreTaskChanged,
+    FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver, ReadyForPickup, StoreTaskChanged,
 };
 use omni_contracts::{Envelope, TaskId};
 use rand::Rng;
@@ -80,11 +80,17 @@ pub fn act(
             return Err(TaskError::WrongPickupCode);
         }
     }
-    if let Some(effect) = applied.effects.iter().find(|e| {
-        matches!(
-            e,
-            Effect::Reroute { .. } | Effect::ReleaseHeld | Effect::CancelOrder { .. }
-        )
+    // The whole task refused: the order is routed again without this store. Part of it: not yet.
+    let refused_whole = (applied.task.state == TaskState::Rerouted).then(|| {
+        applied.effects.iter().find_map(|e| match e {
+            Effect::Reroute { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+    });
+    if let Some(effect) = applied.effects.iter().find(|e| match e {
+        Effect::Reroute { .. } => refused_whole.is_none(),
+        Effect::ReleaseHeld | Effect::CancelOrder { .. } => true,
+        _ => false,
     }) {
         return Err(TaskError::NotYetSupported(format!(
             "`{}` would {}; stores cannot re-route or give back units yet, so the task stays as it is",
@@ -148,6 +154,18 @@ pub fn act(
                 task_id: id,
                 location_id: stored.location_id.clone(),
                 pickup_code,
+            }),
+        )?;
+    }
+    if let Some(reason) = refused_whole.flatten() {
+        fulfillments::set_status(conn, stored.fulfillment_id, FulfillmentStatus::Refused)?;
+        publish(
+            conn,
+            FulfillmentEvent::Refused(FulfillmentRefused {
+                order_id: stored.order_id,
+                fulfillment_id: stored.fulfillment_id,
+                location_id: stored.location_id.clone(),
+                reason,
             }),
         )?;
     }

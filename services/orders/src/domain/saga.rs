@@ -182,6 +182,18 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
             fulfillment_id: r.fulfillment_id,
             location_id: r.location_id.clone(),
         },
+        // The store will not do the work: routed again without it (the authorization stands).
+        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Refused(r))) => {
+            let reason = format!("refused by {}: {}", r.location_id, r.reason);
+            if reroutes < MAX_REROUTES {
+                Step::Reroute {
+                    reason,
+                    exclude: r.location_id.clone(),
+                }
+            } else {
+                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
+            }
+        }
         (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => Step::Fulfil {
             location_id: c.location_id.clone(),
             how: c.how,
@@ -448,6 +460,28 @@ mod tests {
             reservations: vec![],
             orders: vec![],
         }))
+    }
+
+    #[test]
+    fn a_store_refusing_a_released_order_sends_it_back_to_routing_without_that_store() {
+        let refused = SagaInput::Fulfillment(FulfillmentEvent::Refused(FulfillmentRefused {
+            order_id: OrderId::generate(),
+            fulfillment_id: FulfillmentId::generate(),
+            location_id: LocationId::parse("S1").unwrap(),
+            reason: "no staff today".into(),
+        }));
+        assert_eq!(
+            step(OrderStatus::Released, 0, &refused),
+            Step::Reroute {
+                reason: "refused by S1: no staff today".into(),
+                exclude: LocationId::parse("S1").unwrap(),
+            }
+        );
+        assert!(matches!(
+            step(OrderStatus::Released, MAX_REROUTES, &refused),
+            Step::Fail(_)
+        ));
+        assert_eq!(step(OrderStatus::Fulfilled, 0, &refused), Step::Ignore);
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 FulfillmentEvent::Unsourceable(u) => u.order_id,
                 FulfillmentEvent::Released(r) => r.order_id,
                 FulfillmentEvent::Completed(c) => c.order_id,
+                FulfillmentEvent::Refused(r) => r.order_id,
                 // The store's work on a released order: the order moves on when it is completed.
                 FulfillmentEvent::TaskChanged(_) | FulfillmentEvent::ReadyForPickup(_) => return Ok(vec![]),
             };

@@ -26,6 +26,11 @@ pub struct TaskActionBody {
 pub enum TaskAction {
     /// Take the task (before its `accept_by`).
     Accept,
+    /// Refuse the whole task (before it is accepted): the order is routed to another node.
+    Reject {
+        /// Why, for the order's history.
+        reason: String,
+    },
     /// Units taken off the shelf.
     Pick {
         /// Per line: how many were found.
@@ -67,8 +72,9 @@ pub struct PickLine {
     pub picked: u32,
 }
 
-/// Takes an action on a store task of the caller's store: accept, pick, pack, ship (ship tasks), stage and hand
-/// over with the customer's pickup code (pickup and curbside), assign a runner (curbside). Each is checked against
+/// Takes an action on a store task of the caller's store: accept or reject (the order is routed elsewhere), pick,
+/// pack, ship (ship tasks), stage and hand over with the customer's pickup code (pickup and curbside), assign a
+/// runner (curbside). Each is checked against
 /// the task's state and method, audited and announced on `omni.fulfillment.v1`; a shipment or a hand-over
 /// fulfils the order.
 #[utoipa::path(
@@ -97,6 +103,15 @@ pub async fn act_on_task(
             rejected: Vec::<RejectedLine>::new(),
             reason: None,
         },
+        TaskAction::Reject { reason } => {
+            if reason.trim().is_empty() {
+                return Err(ApiError::new(
+                    omni_http::Code::InvalidBody,
+                    "action.reason: say why the store refuses it",
+                ));
+            }
+            Action::Reject { reason }
+        }
         TaskAction::Pick { lines } => Action::Pick(
             lines
                 .into_iter()
