@@ -163,23 +163,7 @@ async fn a_rejected_task_sends_the_order_to_another_store() -> anyhow::Result<()
 }
 
 async fn rejected(mesh: &Mesh) -> anyhow::Result<()> {
-    stocked(mesh).await?;
-    receive_stock(
-        &mesh.client(Service::Allocation, ADMIN_KEY),
-        "STORE-2",
-        "TEE-1",
-        4,
-    )
-    .await?;
-    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    eventually("routing to see the other store's stock", WAIT, || async {
-        let stock = fulfillment.get("/v1/stock/TEE-1").await?.body;
-        Ok(stock
-            .as_array()
-            .is_some_and(|s| s.iter().any(|n| n["location_id"] == "STORE-2" && n["atp"] == 4))
-            .then_some(()))
-    })
-    .await?;
+    two_stores(mesh).await?;
     let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
     let body = order("TEE-1", 2, 1999).ship_to(52.5, 13.4).card(&token).build()?;
     let order_id = released(mesh, &body, "reject-1").await?;
@@ -244,6 +228,84 @@ async fn rejected(mesh: &Mesh) -> anyhow::Result<()> {
         intents.body
     );
     Ok(())
+}
+
+/// A task nobody accepts within `fulfillment.accept_within_seconds` is refused by its timer, as if the store had
+/// rejected it: the order is routed to the other store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_nobody_accepts_in_time_sends_the_order_to_another_store() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = with_associates();
+    settings.fulfillment.accept_within_seconds = 2;
+    on_mesh(embedded_options(settings), unanswered).await
+}
+
+async fn unanswered(mesh: &Mesh) -> anyhow::Result<()> {
+    two_stores(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999).ship_to(52.5, 13.4).card(&token).build()?;
+    // Not waiting for `released`: with nobody in either store the order is released, refused, released again and
+    // refused again within seconds (and then fails, with no third store); what it leaves behind is checked.
+    let placed = mesh
+        .client(Service::Orders, ADMIN_KEY)
+        .post("/v1/orders", &body, &[("Idempotency-Key", "late-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    // Both stores get their turn; the first one's task lapsed (and the second's may lapse too: nobody works here).
+    let rows = eventually("the order to be sourced at the other store", WAIT, || async {
+        let rows = fulfillment
+            .get(&format!("/v1/fulfillments?order_id={order_id}"))
+            .await?
+            .body;
+        Ok(rows
+            .as_array()
+            .is_some_and(|r| r.iter().any(|f| f["location_id"] == "STORE-2"))
+            .then_some(rows))
+    })
+    .await?;
+    ensure!(
+        rows[0]["location_id"] == "STORE-1" && rows[0]["status"] == "refused",
+        "{rows}"
+    );
+    let lapsed = fulfillment.get("/v1/stores/STORE-1/tasks?state=rerouted").await?;
+    let task = &lapsed.body["tasks"][0];
+    ensure!(task["order_id"] == order_id.as_str(), "{}", lapsed.body);
+    let audit = fulfillment
+        .get(&format!(
+            "/v1/audit?object={}",
+            task["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    ensure!(
+        audit.body["entries"][0]["action"] == "task.accept_by_lapsed"
+            && audit.body["entries"][0]["actor"] == "omni:fulfillment",
+        "{}",
+        audit.body
+    );
+    Ok(())
+}
+
+/// Both stores hold tees, and routing sees both.
+async fn two_stores(mesh: &Mesh) -> anyhow::Result<()> {
+    stocked(mesh).await?;
+    receive_stock(
+        &mesh.client(Service::Allocation, ADMIN_KEY),
+        "STORE-2",
+        "TEE-1",
+        4,
+    )
+    .await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    eventually("routing to see the other store's stock", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/TEE-1").await?.body;
+        Ok(stock
+            .as_array()
+            .is_some_and(|s| s.iter().any(|n| n["location_id"] == "STORE-2" && n["atp"] == 4))
+            .then_some(()))
+    })
+    .await
 }
 
 /// STORE-1 (ship and pickup) with 5 tees, STORE-2 far away, both known to routing.

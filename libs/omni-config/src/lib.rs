@@ -129,8 +129,8 @@ pub struct Settings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentSettings {
-    /// How long a node has to accept a released order's task before it is routed elsewhere.
-    pub accept_within_minutes: u32,
+    /// How long a node has to accept a released order's task before the order is routed elsewhere.
+    pub accept_within_seconds: u32,
 }
 
 /// HTTP listeners.
@@ -660,8 +660,8 @@ impl Settings {
         if self.orders.max_message_bytes < 1024 {
             return invalid("orders.max_message_bytes", "must be at least 1024");
         }
-        if self.fulfillment.accept_within_minutes == 0 {
-            return invalid("fulfillment.accept_within_minutes", "must be at least 1");
+        if self.fulfillment.accept_within_seconds == 0 {
+            return invalid("fulfillment.accept_within_seconds", "must be at least 1");
         }
         if self.orders.reserve_timeout_seconds == 0 || self.orders.payment_timeout_seconds == 0 {
             return invalid(

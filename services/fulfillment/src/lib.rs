@@ -96,8 +96,9 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         relay: relay.waker(),
         availability_lag,
         rules,
-        accept_within: chrono::Duration::minutes(i64::from(ctx.settings.fulfillment.accept_within_minutes)),
+        accept_within: chrono::Duration::seconds(i64::from(ctx.settings.fulfillment.accept_within_seconds)),
     };
+    background.push(app::tasks::run_timers(state.clone(), ctx.shutdown.clone()));
     let consumers = vec![
         (
             ctx.consumer("network", vec![Topic::Catalog, Topic::Availability]),

@@ -21,6 +21,6 @@ pub struct State {
     pub availability_lag: prometheus::Histogram,
     /// The routing rules in force.
     pub rules: Arc<routing_rules::RoutingRules>,
-    /// How long a node has to accept a released order's task (`fulfillment.accept_within_minutes`).
+    /// How long a node has to accept a released order's task (`fulfillment.accept_within_seconds`).
     pub accept_within: chrono::Duration,
 }

@@ -119,6 +119,31 @@ pub fn act(
             current,
         });
     }
+    announce(
+        conn,
+        &actor.name,
+        &stored,
+        &after,
+        &request.action,
+        refused_whole.flatten(),
+        code,
+    )?;
+    Ok(after)
+}
+
+/// What follows a change saved over `stored`: its audit entry (by `who`), `omni.fulfillment.task_changed`, the
+/// customer's pickup code if one was issued, the fulfillment refused (with `refused`'s reason) or completed when the
+/// task ended so, in the caller's transaction.
+fn announce(
+    conn: &mut omni_db::DbConnection,
+    who: &str,
+    stored: &StoredTask,
+    after: &StoredTask,
+    action: &Action,
+    refused: Option<String>,
+    code: Option<String>,
+) -> Result<(), TaskError> {
+    let (id, was) = (stored.id, stored.task.version);
     let detail = serde_json::json!({
         "order_id": stored.order_id, "location_id": stored.location_id,
         "before": { "state": stored.task.state, "version": was },
@@ -126,8 +151,8 @@ pub fn act(
     });
     omni_db::audit::record(
         conn,
-        &actor.name,
-        &format!("task.{}", request.action.name()),
+        who,
+        &format!("task.{}", action.name()),
         &id.to_string(),
         &detail,
     )?;
@@ -141,7 +166,7 @@ pub fn act(
             fulfillment_id: stored.fulfillment_id,
             task_id: id,
             location_id: stored.location_id.clone(),
-            action: request.action.name().to_owned(),
+            action: action.name().to_owned(),
             state: after.task.state.as_str().to_owned(),
             version: after.task.version,
         }),
@@ -157,7 +182,7 @@ pub fn act(
             }),
         )?;
     }
-    if let Some(reason) = refused_whole.flatten() {
+    if let Some(reason) = refused {
         fulfillments::set_status(conn, stored.fulfillment_id, FulfillmentStatus::Refused)?;
         publish(
             conn,
@@ -186,8 +211,82 @@ pub fn act(
             }),
         )?;
     }
-    tracing::info!(task.id = %id, order.id = %stored.order_id, location.id = %stored.location_id, action = request.action.name(), state = after.task.state.as_str(), "Store task changed.");
-    Ok(after)
+    tracing::info!(task.id = %id, order.id = %stored.order_id, location.id = %stored.location_id, action = action.name(), state = after.task.state.as_str(), "Store task changed.");
+    Ok(())
+}
+
+/// Most overdue tasks handled in one transaction.
+const TIMER_ROUND: i64 = 100;
+
+/// Fires the accept-by timers that are due, in one transaction: each task still waiting to be accepted past its
+/// deadline is refused as if its store had rejected it (the order is routed elsewhere). The deadline is the task's
+/// own, so it survives restarts, and each firing is written over the version it read: if the store accepted it
+/// meanwhile, the firing changes nothing. Returns how many fired.
+pub fn fire_due_timers(
+    conn: &mut omni_db::DbConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, TaskError> {
+    let mut fired = 0;
+    for id in tasks::overdue_to_accept(conn, now.naive_utc(), TIMER_ROUND)? {
+        let Some(stored) = tasks::find(conn, id)? else {
+            continue;
+        };
+        let Ok(applied) = stored.task.apply(&Action::AcceptByLapsed, now) else {
+            continue;
+        };
+        let reason = applied.effects.iter().find_map(|e| match e {
+            Effect::Reroute { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+        let after = StoredTask {
+            task: applied.task,
+            ..stored.clone()
+        };
+        if !tasks::save(conn, &after, stored.task.version)? {
+            continue;
+        }
+        announce(
+            conn,
+            "omni:fulfillment",
+            &stored,
+            &after,
+            &Action::AcceptByLapsed,
+            reason,
+            None,
+        )?;
+        fired += 1;
+    }
+    Ok(fired)
+}
+
+/// Checks the task timers every second until shutdown.
+pub fn run_timers(
+    state: crate::app::State,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        loop {
+            let fired = state
+                .db
+                .transaction(|conn| fire_due_timers(conn, chrono::Utc::now()))
+                .await;
+            match fired {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(
+                        tasks = n,
+                        "Store tasks not accepted in time; their orders are routed again."
+                    );
+                    state.relay.notify_one();
+                }
+                Err(e) => tracing::warn!(error = %e, "Store task timers not checked; retrying."),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    })
 }
 
 /// Closes a fulfillment's open task when a manager records its outcome by hand (`how`: shipped or picked up), in

@@ -254,6 +254,22 @@ pub fn find_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db:
     }
 }
 
+/// Tasks still waiting to be accepted whose accept-by deadline passed before `now`, earliest first.
+pub fn overdue_to_accept(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> omni_db::Result<Vec<TaskId>> {
+    let ids: Vec<String> = store_tasks::table
+        .filter(store_tasks::state.eq(TaskState::Created.as_str()))
+        .filter(store_tasks::accept_by.lt(now))
+        .order(store_tasks::accept_by.asc())
+        .limit(limit)
+        .select(store_tasks::id)
+        .load(conn)?;
+    omni_db::typed::parse_all(ids, "a store task's id")
+}
+
 /// Whether a fulfillment already has its task.
 pub fn exists_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db::Result<bool> {
     let n: i64 = store_tasks::table
