@@ -142,14 +142,15 @@ pub fn release(
 }
 
 /// Puts a released fulfillment's work in its node's queue: a store task waiting to be accepted within
-/// `accept_within`, once per fulfillment. A fulfillment sourced before lines were kept has none, and no task.
+/// `accept_within`. A fulfillment sourced before lines were kept has none, and no task.
 fn open_task(
     conn: &mut omni_db::DbConnection,
     fulfillment: &FulfillmentRow,
     accept_within: chrono::Duration,
 ) -> Result<(), SourcingError> {
     let work = fulfillments::work(conn, fulfillment.id)?;
-    if work.lines.is_empty() || tasks::exists_for(conn, fulfillment.id)? {
+    // Released once (only a sourced fulfillment is), so opened once; the unique index on the fulfillment says so too.
+    if work.lines.is_empty() {
         return Ok(());
     }
     // At the precision both backends keep, so a queue page's cursor names the deadline exactly.

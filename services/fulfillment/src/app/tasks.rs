@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::db::fulfillments;
 use crate::db::tasks::{self, StoredTask};
 use crate::domain::FulfillmentStatus;
-use crate::domain::task::{Action, Effect, TaskState};
+use crate::domain::task::{Action, Applied, Effect, TaskState};
 use crate::error::TaskError;
 
 /// Who acts, as far as a task cares.
@@ -81,14 +81,9 @@ pub fn act(
         }
     }
     // The whole task refused: the order is routed again without this store. Part of it: not yet.
-    let refused_whole = (applied.task.state == TaskState::Rerouted).then(|| {
-        applied.effects.iter().find_map(|e| match e {
-            Effect::Reroute { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-    });
+    let refused = refusal(&applied);
     if let Some(effect) = applied.effects.iter().find(|e| match e {
-        Effect::Reroute { .. } => refused_whole.is_none(),
+        Effect::Reroute { .. } => refused.is_none(),
         Effect::ReleaseHeld | Effect::CancelOrder { .. } => true,
         _ => false,
     }) {
@@ -111,44 +106,101 @@ pub fn act(
         after.pickup_code_hash = Some(digest(&issued));
         code = Some(issued);
     }
-    if !tasks::save(conn, &after, was)? {
-        let current = tasks::find(conn, id)?.map_or(was, |t| t.task.version);
-        return Err(TaskError::Stale {
-            id,
-            expected: was,
-            current,
-        });
-    }
+    save_over(conn, &stored, &after)?;
     announce(
         conn,
-        &actor.name,
-        &stored,
-        &after,
-        &request.action,
-        refused_whole.flatten(),
+        Change {
+            who: &actor.name,
+            why: None,
+            before: &stored,
+            after: &after,
+            action: &request.action,
+            refused,
+        },
         code,
     )?;
     Ok(after)
 }
 
-/// What follows a change saved over `stored`: its audit entry (by `who`), `omni.fulfillment.task_changed`, the
-/// customer's pickup code if one was issued, the fulfillment refused (with `refused`'s reason) or completed when the
-/// task ended so, in the caller's transaction.
+/// Why the whole task was refused, when the change refused it (its store rejected it, or its accept-by lapsed):
+/// the order is then routed again without the store.
+fn refusal(applied: &Applied) -> Option<String> {
+    if applied.task.state != TaskState::Rerouted {
+        return None;
+    }
+    applied.effects.iter().find_map(|e| match e {
+        Effect::Reroute { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+/// Writes `after` over the version `before` was read at; [`TaskError::Stale`] when another change came first.
+fn save_over(
+    conn: &mut omni_db::DbConnection,
+    before: &StoredTask,
+    after: &StoredTask,
+) -> Result<(), TaskError> {
+    let was = before.task.version;
+    if tasks::save(conn, after, was)? {
+        return Ok(());
+    }
+    let current = tasks::find(conn, before.id)?.map_or(was, |t| t.task.version);
+    Err(TaskError::Stale {
+        id: before.id,
+        expected: was,
+        current,
+    })
+}
+
+/// A change saved over a task: who made it (and why, when it was not a person's choice), the task before and
+/// after, the action, and why the whole task was refused if it was.
+struct Change<'a> {
+    who: &'a str,
+    why: Option<&'a str>,
+    before: &'a StoredTask,
+    after: &'a StoredTask,
+    action: &'a Action,
+    refused: Option<String>,
+}
+
+/// `omni.fulfillment.task_changed` for a change.
+fn task_changed(before: &StoredTask, after: &StoredTask, action: &Action) -> FulfillmentEvent {
+    FulfillmentEvent::TaskChanged(StoreTaskChanged {
+        order_id: before.order_id,
+        fulfillment_id: before.fulfillment_id,
+        task_id: before.id,
+        location_id: before.location_id.clone(),
+        action: action.name().to_owned(),
+        state: after.task.state.as_str().to_owned(),
+        version: after.task.version,
+    })
+}
+
+/// What follows a change saved over a task: its audit entry, `omni.fulfillment.task_changed`, the customer's
+/// pickup `code` if one was issued, the fulfillment refused or completed when the task ended so, in the caller's
+/// transaction.
 fn announce(
     conn: &mut omni_db::DbConnection,
-    who: &str,
-    stored: &StoredTask,
-    after: &StoredTask,
-    action: &Action,
-    refused: Option<String>,
+    change: Change<'_>,
     code: Option<String>,
 ) -> Result<(), TaskError> {
-    let (id, was) = (stored.id, stored.task.version);
-    let detail = serde_json::json!({
+    let Change {
+        who,
+        why,
+        before: stored,
+        after,
+        action,
+        refused,
+    } = change;
+    let id = stored.id;
+    let mut detail = serde_json::json!({
         "order_id": stored.order_id, "location_id": stored.location_id,
-        "before": { "state": stored.task.state, "version": was },
+        "before": { "state": stored.task.state, "version": stored.task.version },
         "after": { "state": after.task.state, "version": after.task.version },
     });
+    if let Some(why) = why {
+        detail["why"] = why.into();
+    }
     omni_db::audit::record(
         conn,
         who,
@@ -159,18 +211,7 @@ fn announce(
     let publish = |conn: &mut omni_db::DbConnection, event: FulfillmentEvent| {
         omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", event))
     };
-    publish(
-        conn,
-        FulfillmentEvent::TaskChanged(StoreTaskChanged {
-            order_id: stored.order_id,
-            fulfillment_id: stored.fulfillment_id,
-            task_id: id,
-            location_id: stored.location_id.clone(),
-            action: action.name().to_owned(),
-            state: after.task.state.as_str().to_owned(),
-            version: after.task.version,
-        }),
-    )?;
+    publish(conn, task_changed(stored, after, action))?;
     if let Some(pickup_code) = code {
         publish(
             conn,
@@ -234,26 +275,24 @@ pub fn fire_due_timers(
         let Ok(applied) = stored.task.apply(&Action::AcceptByLapsed, now) else {
             continue;
         };
-        let reason = applied.effects.iter().find_map(|e| match e {
-            Effect::Reroute { reason, .. } => Some(reason.clone()),
-            _ => None,
-        });
+        let refused = refusal(&applied);
         let after = StoredTask {
             task: applied.task,
             ..stored.clone()
         };
+        // Accepted meanwhile: the firing is stale and changes nothing.
         if !tasks::save(conn, &after, stored.task.version)? {
             continue;
         }
-        announce(
-            conn,
-            "omni:fulfillment",
-            &stored,
-            &after,
-            &Action::AcceptByLapsed,
-            reason,
-            None,
-        )?;
+        let change = Change {
+            who: SERVICE,
+            why: None,
+            before: &stored,
+            after: &after,
+            action: &Action::AcceptByLapsed,
+            refused,
+        };
+        announce(conn, change, None)?;
         fired += 1;
     }
     Ok(fired)
@@ -291,108 +330,68 @@ pub fn run_timers(
 
 /// Closes a fulfillment's open task when a manager records its outcome by hand (`how`: shipped or picked up), in
 /// the caller's transaction, so the store's queue no longer shows work that is done. A fulfillment without a task
-/// (released before tasks existed) or whose task is already done has nothing to close.
+/// (released before tasks existed) or whose task is already done has nothing to close. The route audits the
+/// completion; the task's change is announced.
 pub fn complete_by_hand(
     conn: &mut omni_db::DbConnection,
     fulfillment: omni_contracts::FulfillmentId,
     how: HandedOver,
 ) -> Result<(), TaskError> {
-    let Some(stored) = tasks::find_for(conn, fulfillment)? else {
-        return Ok(());
-    };
-    if stored.task.state.is_final() {
-        return Ok(());
-    }
-    let was = stored.task.version;
     let action = Action::CompletedByHand(how);
-    let applied = stored.task.apply(&action, chrono::Utc::now())?;
-    let after = StoredTask {
-        task: applied.task,
-        ..stored.clone()
-    };
-    if !tasks::save(conn, &after, was)? {
-        let current = tasks::find(conn, stored.id)?.map_or(was, |t| t.task.version);
-        return Err(TaskError::Stale {
-            id: stored.id,
-            expected: was,
-            current,
-        });
+    if let Some((before, after)) = close(conn, fulfillment, &action)? {
+        omni_kafka::outbox::enqueue(
+            conn,
+            &Envelope::new("fulfillment", task_changed(&before, &after, &action)),
+        )?;
     }
-    omni_kafka::outbox::enqueue(
-        conn,
-        &Envelope::new(
-            "fulfillment",
-            FulfillmentEvent::TaskChanged(StoreTaskChanged {
-                order_id: stored.order_id,
-                fulfillment_id: stored.fulfillment_id,
-                task_id: stored.id,
-                location_id: stored.location_id.clone(),
-                action: action.name().to_owned(),
-                state: after.task.state.as_str().to_owned(),
-                version: after.task.version,
-            }),
-        ),
-    )?;
     Ok(())
 }
 
 /// Cancels a fulfillment's store task, if it has one that is not done, in the caller's transaction; recorded
-/// (`task.cancel` by `omni:fulfillment`, with `why`) and announced like an associate's action.
+/// (`task.cancel` by `omni:fulfillment`, with `why`) and announced like an associate's action. If an associate's
+/// change committed first, the error makes the event be handled again, against the task as it is now.
 pub fn cancel(
     conn: &mut omni_db::DbConnection,
     fulfillment: omni_contracts::FulfillmentId,
     why: &str,
 ) -> Result<(), TaskError> {
-    let Some(stored) = tasks::find_for(conn, fulfillment)? else {
-        return Ok(());
-    };
-    if stored.task.state.is_final() {
-        return Ok(());
+    if let Some((before, after)) = close(conn, fulfillment, &Action::Cancel)? {
+        let change = Change {
+            who: SERVICE,
+            why: Some(why),
+            before: &before,
+            after: &after,
+            action: &Action::Cancel,
+            refused: None,
+        };
+        announce(conn, change, None)?;
     }
-    let was = stored.task.version;
-    let applied = stored.task.apply(&Action::Cancel, chrono::Utc::now())?;
-    let after = StoredTask {
-        task: applied.task,
-        ..stored.clone()
-    };
-    if !tasks::save(conn, &after, was)? {
-        // An associate's change committed first: the event is handled again, against the task as it is now.
-        let current = tasks::find(conn, stored.id)?.map_or(was, |t| t.task.version);
-        return Err(TaskError::Stale {
-            id: stored.id,
-            expected: was,
-            current,
-        });
-    }
-    let detail = serde_json::json!({
-        "order_id": stored.order_id, "location_id": stored.location_id, "why": why,
-        "before": { "state": stored.task.state, "version": was },
-        "after": { "state": after.task.state, "version": after.task.version },
-    });
-    omni_db::audit::record(
-        conn,
-        "omni:fulfillment",
-        "task.cancel",
-        &stored.id.to_string(),
-        &detail,
-    )?;
-    omni_kafka::outbox::enqueue(
-        conn,
-        &Envelope::new(
-            "fulfillment",
-            FulfillmentEvent::TaskChanged(StoreTaskChanged {
-                order_id: stored.order_id,
-                fulfillment_id: stored.fulfillment_id,
-                task_id: stored.id,
-                location_id: stored.location_id.clone(),
-                action: Action::Cancel.name().to_owned(),
-                state: after.task.state.as_str().to_owned(),
-                version: after.task.version,
-            }),
-        ),
-    )?;
     Ok(())
 }
+
+/// Applies `action` to a fulfillment's task if it has one that is not done, and saves it; the task before and after.
+fn close(
+    conn: &mut omni_db::DbConnection,
+    fulfillment: omni_contracts::FulfillmentId,
+    action: &Action,
+) -> Result<Option<(StoredTask, StoredTask)>, TaskError> {
+    let Some(before) = tasks::find_for(conn, fulfillment)? else {
+        return Ok(None);
+    };
+    if before.task.state.is_final() {
+        return Ok(None);
+    }
+    let applied = before.task.apply(action, chrono::Utc::now())?;
+    let after = StoredTask {
+        task: applied.task,
+        ..before.clone()
+    };
+    save_over(conn, &before, &after)?;
+    Ok(Some((before, after)))
+}
+
+/// Who changes a task when no person does (a timer, a cancelled order), in audit entries.
+const SERVICE: &str = "omni:fulfillment";
 
 /// The letters of a pickup code: no 0/O, 1/I/L, so it reads back unambiguously.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";

@@ -149,21 +149,13 @@ pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> 
         ))
         .execute(conn)?;
     for (line_no, line) in (0..).zip(&task.lines) {
-        let b = &line.buckets;
         diesel::insert_into(store_task_lines::table)
             .values((
                 store_task_lines::task_id.eq(new.id.to_string()),
                 store_task_lines::sku.eq(line.sku.as_str()),
                 store_task_lines::line_no.eq(line_no),
                 store_task_lines::ordered.eq(signed(line.ordered)),
-                store_task_lines::open.eq(signed(b.open)),
-                store_task_lines::picked.eq(signed(b.picked)),
-                store_task_lines::short.eq(signed(b.short)),
-                store_task_lines::packed.eq(signed(b.packed)),
-                store_task_lines::staged.eq(signed(b.staged)),
-                store_task_lines::handed_over.eq(signed(b.handed_over)),
-                store_task_lines::shipped.eq(signed(b.shipped)),
-                store_task_lines::released.eq(signed(b.released)),
+                bucket_columns(&line.buckets),
             ))
             .execute(conn)?;
     }
@@ -199,22 +191,38 @@ pub fn save(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db:
         return Ok(false);
     }
     for line in &task.lines {
-        let b = &line.buckets;
         diesel::update(store_task_lines::table.find((changed.id.to_string(), line.sku.as_str())))
-            .set((
-                store_task_lines::open.eq(signed(b.open)),
-                store_task_lines::picked.eq(signed(b.picked)),
-                store_task_lines::short.eq(signed(b.short)),
-                store_task_lines::packed.eq(signed(b.packed)),
-                store_task_lines::staged.eq(signed(b.staged)),
-                store_task_lines::handed_over.eq(signed(b.handed_over)),
-                store_task_lines::shipped.eq(signed(b.shipped)),
-                store_task_lines::released.eq(signed(b.released)),
-            ))
+            .set(bucket_columns(&line.buckets))
             .execute(conn)?;
     }
     Ok(true)
 }
+
+/// A line's buckets as the values of their columns, for an insert or an update.
+fn bucket_columns(b: &Buckets) -> BucketColumns {
+    use store_task_lines as l;
+    (
+        l::open.eq(signed(b.open)),
+        l::picked.eq(signed(b.picked)),
+        l::short.eq(signed(b.short)),
+        l::packed.eq(signed(b.packed)),
+        l::staged.eq(signed(b.staged)),
+        l::handed_over.eq(signed(b.handed_over)),
+        l::shipped.eq(signed(b.shipped)),
+        l::released.eq(signed(b.released)),
+    )
+}
+
+type BucketColumns = (
+    diesel::dsl::Eq<store_task_lines::open, i32>,
+    diesel::dsl::Eq<store_task_lines::picked, i32>,
+    diesel::dsl::Eq<store_task_lines::short, i32>,
+    diesel::dsl::Eq<store_task_lines::packed, i32>,
+    diesel::dsl::Eq<store_task_lines::staged, i32>,
+    diesel::dsl::Eq<store_task_lines::handed_over, i32>,
+    diesel::dsl::Eq<store_task_lines::shipped, i32>,
+    diesel::dsl::Eq<store_task_lines::released, i32>,
+);
 
 fn signed(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -270,15 +278,6 @@ pub fn overdue_to_accept(
     omni_db::typed::parse_all(ids, "a store task's id")
 }
 
-/// Whether a fulfillment already has its task.
-pub fn exists_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db::Result<bool> {
-    let n: i64 = store_tasks::table
-        .filter(store_tasks::fulfillment_id.eq(fulfillment.to_string()))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
 /// Where a page of a store's queue starts: after this task's deadline and id.
 pub type QueueCursor = (NaiveDateTime, TaskId);
 
@@ -307,17 +306,18 @@ pub fn queue(
         .select(TaskRow::as_select())
         .load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let mut lines: Vec<LineRow> = store_task_lines::table
+    let lines: Vec<LineRow> = store_task_lines::table
         .filter(store_task_lines::task_id.eq_any(&ids))
         .order((store_task_lines::task_id.asc(), store_task_lines::line_no.asc()))
         .select(LineRow::as_select())
         .load(conn)?;
+    let mut by_task: std::collections::HashMap<TaskId, Vec<LineRow>> = std::collections::HashMap::new();
+    for line in lines {
+        by_task.entry(line.task_id).or_default().push(line);
+    }
     rows.into_iter()
         .map(|row| {
-            let (mine, rest): (Vec<LineRow>, Vec<LineRow>) = std::mem::take(&mut lines)
-                .into_iter()
-                .partition(|l| l.task_id == row.id);
-            lines = rest;
+            let mine = by_task.remove(&row.id).unwrap_or_default();
             stored(row, mine)
         })
         .collect()

@@ -134,28 +134,14 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                 .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
                 .collect();
             let reason = format!("out of stock at {}: {}", r.location_id, short.join(", "));
-            if reroutes < MAX_REROUTES {
-                Step::Reroute {
-                    reason,
-                    exclude: r.location_id.clone(),
-                }
-            } else {
-                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
-            }
+            again_without(&r.location_id, reason, reroutes)
         }
         (S::Reserved | S::PaymentAuthorized, SagaInput::Reservation(ReservationEvent::Shortage(s))) => {
             let reason = format!(
                 "shortage at {}: {} fell to {} on hand with {} held",
                 s.location_id, s.sku, s.on_hand, s.reserved
             );
-            if reroutes < MAX_REROUTES {
-                Step::Reroute {
-                    reason,
-                    exclude: s.location_id.clone(),
-                }
-            } else {
-                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
-            }
+            again_without(&s.location_id, reason, reroutes)
         }
         // Holds are pinned once paid; one that lapses before is gone, and with it the order's claim on the stock.
         (S::Accepted | S::Reserved, SagaInput::Reservation(ReservationEvent::Expired(e))) => {
@@ -185,14 +171,7 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         // The store will not do the work: routed again without it (the authorization stands).
         (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Refused(r))) => {
             let reason = format!("refused by {}: {}", r.location_id, r.reason);
-            if reroutes < MAX_REROUTES {
-                Step::Reroute {
-                    reason,
-                    exclude: r.location_id.clone(),
-                }
-            } else {
-                Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
-            }
+            again_without(&r.location_id, reason, reroutes)
         }
         (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => Step::Fulfil {
             location_id: c.location_id.clone(),
@@ -388,6 +367,19 @@ impl SagaOrder {
             }
         };
         Ok(Plan { change, announce })
+    }
+}
+
+/// Routes the order again without `node` (which could not take it, for `reason`), or fails it once it has been
+/// routed again [`MAX_REROUTES`] times.
+fn again_without(node: &omni_contracts::LocationId, reason: String, reroutes: u32) -> Step {
+    if reroutes < MAX_REROUTES {
+        Step::Reroute {
+            reason,
+            exclude: node.clone(),
+        }
+    } else {
+        Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
     }
 }
 
