@@ -26,6 +26,10 @@ pub(crate) struct DemoLocation {
     lon: f64,
     region: &'static str,
     capabilities: &'static [Capability],
+    /// Curbside bays (0 without curbside).
+    bays: u32,
+    /// Units it can pick a day.
+    pick_capacity: u32,
     units: i64,
 }
 
@@ -39,6 +43,8 @@ pub(crate) const LOCATIONS: &[DemoLocation] = &[
         lon: 13.4050,
         region: "berlin",
         capabilities: &[Capability::Ship, Capability::Pickup, Capability::Curbside],
+        bays: 4,
+        pick_capacity: 400,
         units: 25,
     },
     DemoLocation {
@@ -49,6 +55,8 @@ pub(crate) const LOCATIONS: &[DemoLocation] = &[
         lon: 13.4030,
         region: "berlin",
         capabilities: &[Capability::Ship, Capability::Pickup],
+        bays: 0,
+        pick_capacity: 300,
         units: 25,
     },
     DemoLocation {
@@ -59,6 +67,8 @@ pub(crate) const LOCATIONS: &[DemoLocation] = &[
         lon: 13.0645,
         region: "brandenburg",
         capabilities: &[Capability::Ship, Capability::Pickup, Capability::Curbside],
+        bays: 2,
+        pick_capacity: 200,
         units: 25,
     },
     DemoLocation {
@@ -69,6 +79,8 @@ pub(crate) const LOCATIONS: &[DemoLocation] = &[
         lon: 12.5316,
         region: "brandenburg",
         capabilities: &[Capability::Ship],
+        bays: 0,
+        pick_capacity: 5000,
         units: 200,
     },
 ];
@@ -110,6 +122,8 @@ pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<(
                 timezone: "Europe/Berlin".into(),
                 region: Some(l.region.to_owned()),
                 capabilities: l.capabilities.to_vec(),
+                curbside_bays: l.bays,
+                pick_capacity: Some(l.pick_capacity),
             })
             .await
             .context("creating a demo location")?;

@@ -29,6 +29,8 @@ pub struct LocationBuilder {
     lon: f64,
     region: Option<String>,
     capabilities: Vec<Capability>,
+    curbside_bays: Option<u32>,
+    pick_capacity: Option<u32>,
 }
 
 impl LocationBuilder {
@@ -41,6 +43,8 @@ impl LocationBuilder {
             lon: 13.4,
             region: None,
             capabilities: vec![Capability::Ship],
+            curbside_bays: None,
+            pick_capacity: None,
         }
     }
 
@@ -73,8 +77,23 @@ impl LocationBuilder {
         self
     }
 
+    /// Its curbside bays (default: 4 when it offers curbside, else none).
+    #[must_use]
+    pub fn bays(mut self, bays: u32) -> Self {
+        self.curbside_bays = Some(bays);
+        self
+    }
+
+    /// How many units it can pick a day (default: no limit).
+    #[must_use]
+    pub fn picking_at_most(mut self, units: u32) -> Self {
+        self.pick_capacity = Some(units);
+        self
+    }
+
     /// The location.
     pub fn build(self) -> anyhow::Result<Location> {
+        let curbside = self.capabilities.contains(&Capability::Curbside);
         Ok(Location {
             id: LocationId::parse(&self.id)?,
             name: self.name.unwrap_or_else(|| self.id.clone()),
@@ -84,6 +103,8 @@ impl LocationBuilder {
             timezone: "Europe/Berlin".into(),
             region: self.region,
             capabilities: self.capabilities,
+            curbside_bays: self.curbside_bays.unwrap_or(if curbside { 4 } else { 0 }),
+            pick_capacity: self.pick_capacity,
         })
     }
 }

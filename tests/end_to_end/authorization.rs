@@ -163,6 +163,15 @@ fn with_callers() -> omni_config::Settings {
             ..Default::default()
         });
     }
+    // Every caller tries a wrong pickup code on each side's task, and must be told it is wrong (403), not yet
+    // cut off from guessing (429, proven in the store task tests).
+    settings.fulfillment.pickup_code_attempts_per_task = 1000;
+    settings.fulfillment.pickup_code_attempts_per_client = 1000;
+    // Partner orders promise no earlier than in two hours: a promise due at once would be reported late by the
+    // store task's ready-by timer while the refusals run (a change none of them made).
+    for partner in &mut settings.orders.partners {
+        partner.earliest_promise_minutes = 120;
+    }
     settings
 }
 
@@ -324,6 +333,10 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             format!("/v1/tasks/{}/actions", world.task[i]),
             Some(json!({ "action": { "type": "accept" } })),
         ),
+        (Method::Post, "/v1/tasks/{id}/arrival") => call(
+            format!("/v1/tasks/{}/arrival", world.task[i]),
+            Some(json!({ "pickup_code": "WRONG234", "bay": "1", "vehicle": "red van" })),
+        ),
         (Method::Post, "/v1/fulfillments/{id}/complete") => call(
             format!("/v1/fulfillments/{fulfillment}/complete"),
             Some(json!({ "how": "picked_up" })),
@@ -365,6 +378,10 @@ fn order_body(caller: &Caller, token: &str) -> Value {
 
 /// What the table says a call must answer: `Ok(())` for "the route's own answer", `Err(status)` for a refusal.
 fn expected(rule: &Rule, caller: &Caller, object_side: Option<Side>) -> Result<(), u16> {
+    if rule.objects == Objects::PickupCode {
+        // No key is asked for, and none opens it: only the customer's code does, and no caller here has it.
+        return Err(403);
+    }
     if caller.key.is_none() {
         return Err(401);
     }

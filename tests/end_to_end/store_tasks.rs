@@ -61,19 +61,17 @@ async fn a_pickup_is_handed_over_only_with_its_code_on_embedded_backends() -> an
     on_mesh(embedded_options(with_associates()), pickup).await
 }
 
-/// The race of a cancellation with the release: the order was cancelled while fulfillment released it, so its
-/// `omni.order.cancelled` (sent here as orders sends it) reaches fulfillment after the task was opened. The task
-/// is cancelled with its fulfillment, and from then on neither an associate's action nor completing by hand can
-/// make the goods leave (409), while allocation gives the hold back.
+/// A paid order cancelled while its store picks it: orders asks the node (`cancelling`, 202), fulfillment stops
+/// the work (the task cancelled, its picked unit back on the shelf) and says so, and the order is cancelled: the
+/// hold is given back and the authorization voided. From then on neither an associate's action nor completing by
+/// hand can make the goods leave (409).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancellation_that_arrives_after_the_release_cancels_the_store_task() -> anyhow::Result<()> {
+async fn a_paid_order_cancelled_during_picking_stops_the_store_task() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(with_associates()), cancelled_after_release).await
+    on_mesh(embedded_options(with_associates()), cancelled_during_picking).await
 }
 
-async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
-    use omni_contracts::Envelope;
-    use omni_contracts::events::{OrderCancelled, OrderEvent};
+async fn cancelled_during_picking(mesh: &Mesh) -> anyhow::Result<()> {
     stocked(mesh).await?;
     let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
     let body = order("TEE-1", 2, 1999).card(&token).build()?;
@@ -91,21 +89,33 @@ async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
     )
     .await?;
 
-    let producer = omni_kafka::Kafka::new(&mesh.settings().kafka, mesh.kafka_bootstrap())
-        .producer(&omni_telemetry::Metrics::new("test")?)?;
-    let cancelled = OrderEvent::Cancelled(OrderCancelled {
-        order_id: omni_contracts::OrderId::parse(&order_id)?,
-        by: "cancelled by the customer".into(),
-    });
-    producer.publish(&Envelope::new("orders", cancelled)).await?;
-    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    let task = eventually("the store task to be cancelled", WAIT, || async {
-        let now = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
-        Ok((now["state"] == "cancelled").then_some(now))
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let asked = orders
+        .post(&format!("/v1/orders/{order_id}/cancel"), &json!({}), &[])
+        .await?;
+    ensure!(
+        asked.status == 202 && asked.body["status"] == "cancelling",
+        "{asked:?}"
+    );
+    let again = orders
+        .post(&format!("/v1/orders/{order_id}/cancel"), &json!({}), &[])
+        .await?;
+    ensure!(
+        matches!(again.status, 200 | 202),
+        "asking again is harmless: {again:?}"
+    );
+    eventually("the order to be cancelled", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        ensure!(now["status"] != "fulfilled", "{now}");
+        Ok((now["status"] == "cancelled").then_some(()))
     })
     .await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let task = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
     ensure!(
-        task["lines"][0]["buckets"]["released"] == 2 && task["lines"][0]["buckets"]["picked"] == 0,
+        task["state"] == "cancelled"
+            && task["lines"][0]["buckets"]["released"] == 2
+            && task["lines"][0]["buckets"]["picked"] == 0,
         "the picked unit goes back to the shelf: {task}"
     );
     let (status, body) = act(
@@ -128,7 +138,22 @@ async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
         )
         .await?;
     ensure!(by_hand.status == 409, "{by_hand:?}");
-    // Allocation released the hold from the same event: the units are on sale again, none left on-hand.
+    // The units are on sale again, none left on-hand; the authorization is voided.
+    back_on_sale(mesh, 5).await?;
+    voided(mesh, &order_id).await?;
+    let audit = fulfillment
+        .get(&format!("/v1/audit?object={id}&action=task.cancel"))
+        .await?;
+    ensure!(
+        audit.body["entries"][0]["actor"] == "omni:fulfillment",
+        "the cancellation is recorded: {}",
+        audit.body
+    );
+    Ok(())
+}
+
+/// STORE-1 holds `on_hand` tees again and none reserved.
+async fn back_on_sale(mesh: &Mesh, on_hand: i64) -> anyhow::Result<()> {
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     eventually("the hold to be given back", WAIT, || async {
         let now = allocation.get("/v1/availability/TEE-1").await?.body;
@@ -139,16 +164,127 @@ async fn cancelled_after_release(mesh: &Mesh) -> anyhow::Result<()> {
             .find(|l| l["location_id"] == "STORE-1")
             .cloned()
             .unwrap_or_default();
-        Ok((here["on_hand"] == 5 && here["reserved"] == 0).then_some(()))
+        Ok((here["on_hand"] == on_hand && here["reserved"] == 0).then_some(()))
+    })
+    .await
+}
+
+/// The order's one authorization is voided.
+async fn voided(mesh: &Mesh, order_id: &str) -> anyhow::Result<()> {
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    eventually("the authorization to be voided", WAIT, || async {
+        let intents = payments
+            .get(&format!("/v1/payments/intents?order_id={order_id}"))
+            .await?
+            .body;
+        Ok((intents.as_array().map(Vec::len) == Some(1) && intents[0]["status"] == "voided").then_some(()))
+    })
+    .await
+}
+
+/// A pickup nobody collects: its window lapses while fulfillment is down, and the timer fires when it is back.
+/// The task is uncollected, the order cancelled, its unit back on sale at the store, its authorization voided;
+/// the firing happened once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_uncollected_pickup_is_cancelled_by_its_timer_across_a_restart_on_real_backends()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = with_associates();
+    settings.fulfillment.store.pickup_window_seconds = 8;
+    settings.fulfillment.store.pickup_reminder_before_seconds = 4;
+    let backends = RealBackends::new(settings)?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let ready = ready_for_pickup(&mesh, "uncollected-1").await;
+    let stopped = mesh.stop().await;
+    let (order_id, task_id) = ready?;
+    stopped?;
+    let restarted_at = chrono::Utc::now();
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = uncollected(&mesh, &order_id, &task_id, restarted_at).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// A pickup order of one tee at STORE-1, made ready; its order and task ids.
+async fn ready_for_pickup(mesh: &Mesh, key: &str) -> anyhow::Result<(String, String)> {
+    stocked(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 1, 1999)
+        .pickup_at("STORE-1")
+        .card(&token)
+        .build()?;
+    let order_id = released(mesh, &body, key).await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let id = task_of(&associate, &order_id).await?["id"]
+        .as_str()
+        .context("task id")?
+        .to_owned();
+    ok(&associate, &id, json!({ "type": "accept" })).await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 300 }] }),
+    )
+    .await?;
+    let ready = ok(&associate, &id, json!({ "type": "stage" })).await?;
+    ensure!(ready["state"] == "ready_for_pickup", "{ready}");
+    Ok((order_id, id))
+}
+
+async fn uncollected(
+    mesh: &Mesh,
+    order_id: &str,
+    task_id: &str,
+    restarted_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let cancelled = eventually("the uncollected order to be cancelled", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        Ok((now["status"] == "cancelled").then_some(now))
     })
     .await?;
-    let audit = fulfillment
-        .get(&format!("/v1/audit?object={id}&action=task.cancel"))
-        .await?;
     ensure!(
-        audit.body["entries"][0]["actor"] == "omni:fulfillment",
-        "the cancellation is recorded: {}",
-        audit.body
+        cancelled["failure_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("pickup window")),
+        "{cancelled}"
+    );
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let task = fulfillment.get(&format!("/v1/tasks/{task_id}")).await?.body;
+    ensure!(
+        task["state"] == "uncollected" && task["lines"][0]["buckets"]["released"] == 1,
+        "{task}"
+    );
+    back_on_sale(mesh, 5).await?;
+    voided(mesh, order_id).await?;
+    // Fired once, by the service, after the restart; the reminder before it.
+    let audit = fulfillment
+        .get(&format!("/v1/audit?object={task_id}"))
+        .await?
+        .body;
+    let entries = audit["entries"].as_array().context("audit entries")?;
+    let lapsed: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "task.pickup_window_lapsed")
+        .collect();
+    ensure!(lapsed.len() == 1, "{audit}");
+    ensure!(lapsed[0]["actor"] == "omni:fulfillment", "{audit}");
+    let at: chrono::DateTime<chrono::Utc> =
+        lapsed[0]["recorded_at"].as_str().context("audit time")?.parse()?;
+    ensure!(
+        at >= restarted_at,
+        "fired at {at}, before the restart at {restarted_at}"
+    );
+    ensure!(
+        entries.iter().any(|e| e["action"] == "task.remind_customer"),
+        "{audit}"
     );
     Ok(())
 }
@@ -230,13 +366,13 @@ async fn rejected(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A task nobody accepts within `fulfillment.accept_within_seconds` is refused by its timer, as if the store had
+/// A task nobody accepts within `fulfillment.store.accept_within_seconds` is refused by its timer, as if the store had
 /// rejected it: the order is routed to the other store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_nobody_accepts_in_time_sends_the_order_to_another_store() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
     let mut settings = with_associates();
-    settings.fulfillment.accept_within_seconds = 2;
+    settings.fulfillment.store.accept_within_seconds = 2;
     on_mesh(embedded_options(settings), unanswered).await
 }
 
@@ -287,6 +423,174 @@ async fn unanswered(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A curbside customer arrives at a bay with their code (no API key: wrong codes and unknown bays are refused,
+/// and guessing is cut off), waits longer than the hand-over SLA (a breach, reported once), and is handed the
+/// goods at the car: the order completes. The used code opens nothing any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_curbside_customer_arrives_waits_too_long_and_is_handed_over_at_the_car() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let mut settings = with_associates();
+    settings.fulfillment.store.curbside_handover_seconds = 1;
+    settings.fulfillment.pickup_code_attempts_per_task = 3;
+    on_mesh(embedded_options(settings), curbside).await
+}
+
+async fn curbside(mesh: &Mesh) -> anyhow::Result<()> {
+    stocked(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 1, 1999)
+        .curbside_at("STORE-1")
+        .card(&token)
+        .build()?;
+    let order_id = released(mesh, &body, "curbside-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let id = task_of(&associate, &order_id).await?["id"]
+        .as_str()
+        .context("task id")?
+        .to_owned();
+    // No key: the customer's route answers without one; an associate's does not.
+    let customer = Client::new(mesh.url(Service::Fulfillment), "");
+    let early = customer
+        .post(
+            &format!("/v1/tasks/{id}/arrival"),
+            &json!({ "pickup_code": "AAAAAAAA", "bay": "1", "vehicle": "red estate" }),
+            &[],
+        )
+        .await?;
+    ensure!(
+        early.status == 403,
+        "a wrong code before anything else: {early:?}"
+    );
+    ok(&associate, &id, json!({ "type": "accept" })).await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] }),
+    )
+    .await?;
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 300 }] }),
+    )
+    .await?;
+    ok(&associate, &id, json!({ "type": "stage" })).await?;
+    let code = code_for(mesh, &id).await?;
+    let arrive = |bay: &str, code: &str| {
+        let body = json!({ "pickup_code": code, "bay": bay, "vehicle": "red estate, B-OM 123" });
+        let customer = customer.clone();
+        let path = format!("/v1/tasks/{id}/arrival");
+        async move { customer.post(&path, &body, &[]).await }
+    };
+    let unknown_bay = arrive("9", &code).await?;
+    ensure!(
+        unknown_bay.status == 400
+            && unknown_bay.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("1 to 3")),
+        "{unknown_bay:?}"
+    );
+    let wrong = if code == "ZZZZZZZZ" {
+        "YYYYYYYY"
+    } else {
+        "ZZZZZZZZ"
+    };
+    ensure!(arrive("2", wrong).await?.status == 403);
+    let here = arrive("2", &code).await?;
+    ensure!(
+        here.status == 200 && here.body["state"] == "arrived" && here.body["bay"] == "2",
+        "{here:?}"
+    );
+    ensure!(
+        !here.body.to_string().contains(&code),
+        "the code is never echoed: {}",
+        here.body
+    );
+    // Nobody came out within the SLA: a breach, reported once, and the task says so.
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let late = eventually("the hand-over SLA breach", WAIT, || async {
+        let now = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
+        Ok((now["breaches"] == json!(["curbside_handover"])).then_some(now))
+    })
+    .await?;
+    ensure!(
+        late["state"] == "arrived" && late["arrival"]["bay"] == "2",
+        "{late}"
+    );
+    let topic = mesh.topic(Topic::Fulfillment);
+    let seen = collect(mesh.kafka_bootstrap(), &[topic.as_str()], WAIT, |seen| {
+        seen.iter()
+            .any(|m| m.header("ce_type") == Some("omni.fulfillment.sla_breached"))
+    })
+    .await?;
+    let breaches: Vec<Value> = seen
+        .iter()
+        .filter(|m| m.header("ce_type") == Some("omni.fulfillment.sla_breached"))
+        .map(|m| m.json())
+        .collect();
+    ensure!(
+        breaches.len() == 1
+            && breaches[0]["breach"] == "curbside_handover"
+            && breaches[0]["task_id"] == id.as_str(),
+        "{breaches:?}"
+    );
+    ok(
+        &associate,
+        &id,
+        json!({ "type": "assign_runner", "runner": "kim" }),
+    )
+    .await?;
+    let handed = ok(
+        &associate,
+        &id,
+        json!({ "type": "hand_over", "pickup_code": code }),
+    )
+    .await?;
+    ensure!(handed["state"] == "handed_over", "{handed}");
+    completed_and_committed(mesh, &order_id, 4).await?;
+    // Used once: the code opens nothing now, and guessing is cut off after the third wrong try, whatever is sent.
+    ensure!(arrive("2", &code).await?.status == 403);
+    let cut_off = arrive("2", &code).await?;
+    ensure!(cut_off.status == 429, "{cut_off:?}");
+    let audit = fulfillment.get(&format!("/v1/audit?object={id}")).await?.body;
+    let arrived = audit["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["action"] == "task.arrive")
+        .cloned()
+        .context("the arrival is audited")?;
+    ensure!(
+        arrived["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("customer@127.0.0.1")),
+        "{arrived}"
+    );
+    ensure!(
+        !audit.to_string().contains(&code),
+        "the code is never written: {audit}"
+    );
+    Ok(())
+}
+
+/// The pickup code the customer was sent for a task, from its ready-for-pickup notification.
+async fn code_for(mesh: &Mesh, task: &str) -> anyhow::Result<String> {
+    let topic = mesh.topic(Topic::Fulfillment);
+    let is_it = |m: &omni_testkit::kafka::Seen| {
+        m.header("ce_type") == Some("omni.fulfillment.ready_for_pickup") && m.json()["task_id"] == task
+    };
+    let seen = collect(mesh.kafka_bootstrap(), &[topic.as_str()], WAIT, |seen| {
+        seen.iter().any(is_it)
+    })
+    .await?;
+    let note = seen
+        .iter()
+        .find(|m| is_it(m))
+        .map(|m| m.json())
+        .context("the notification")?;
+    Ok(note["pickup_code"].as_str().context("pickup code")?.to_owned())
+}
+
 /// Both stores hold tees, and routing sees both.
 async fn two_stores(mesh: &Mesh) -> anyhow::Result<()> {
     stocked(mesh).await?;
@@ -308,15 +612,23 @@ async fn two_stores(mesh: &Mesh) -> anyhow::Result<()> {
     .await
 }
 
-/// STORE-1 (ship and pickup) with 5 tees, STORE-2 far away, both known to routing.
+/// STORE-1 (ship, pickup, curbside at bays 1 to 3) with 5 tees, STORE-2 far away (ship, pickup), both known to
+/// routing.
 async fn stocked(mesh: &Mesh) -> anyhow::Result<()> {
     let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
     for (id, lat) in [("STORE-1", 52.5), ("STORE-2", 48.1)] {
-        let body = store(id)
-            .at(lat, 13.4)
-            .capable(&[Capability::Ship, Capability::Pickup])
-            .build()?;
+        let body = if id == "STORE-1" {
+            store(id)
+                .at(lat, 13.4)
+                .capable(&[Capability::Ship, Capability::Pickup, Capability::Curbside])
+                .bays(3)
+        } else {
+            store(id)
+                .at(lat, 13.4)
+                .capable(&[Capability::Ship, Capability::Pickup])
+        }
+        .build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
     ensure!(catalog.post("/v1/skus", &sku("TEE-1")?, &[]).await?.status == 201);

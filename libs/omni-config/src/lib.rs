@@ -125,12 +125,36 @@ pub struct Settings {
     pub fulfillment: FulfillmentSettings,
 }
 
-/// Store tasks: the work a node does for a released order.
+/// Store tasks: the work a node does for a released order, with its deadlines per kind of node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentSettings {
-    /// How long a node has to accept a released order's task before the order is routed elsewhere.
+    /// Wrong pickup codes tried for one task before more tries are refused (for `pickup_code_lockout_seconds`).
+    pub pickup_code_attempts_per_task: u32,
+    /// Wrong pickup codes tried from one client address, across tasks, before more tries are refused.
+    pub pickup_code_attempts_per_client: u32,
+    /// How far back wrong pickup codes count.
+    pub pickup_code_lockout_seconds: u32,
+    /// Deadlines at stores.
+    pub store: TaskWindows,
+    /// Deadlines at warehouses.
+    pub warehouse: TaskWindows,
+}
+
+/// A store task's deadlines at one kind of node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskWindows {
+    /// How long the node has to accept a released order's task before the order is routed elsewhere.
     pub accept_within_seconds: u32,
+    /// From release to shipped or ready for pickup, for an order that names no promise (`promise_by`).
+    pub ready_within_seconds: u32,
+    /// From ready for pickup to uncollected (stock back on sale, the order cancelled).
+    pub pickup_window_seconds: u32,
+    /// How long before the pickup window closes the customer is reminded (0: never).
+    pub pickup_reminder_before_seconds: u32,
+    /// Curbside: from the customer's arrival to the hand-over at the car before it is an SLA breach.
+    pub curbside_handover_seconds: u32,
 }
 
 /// HTTP listeners.
@@ -145,6 +169,9 @@ pub struct HttpSettings {
     pub shutdown_grace_seconds: u64,
     /// Port per service.
     pub ports: BTreeMap<String, u16>,
+    /// Addresses of the proxies in front of the services (an ingress, a load balancer): from them, a client's
+    /// address is read from `X-Forwarded-For`; from anyone else the header is ignored. Empty: the peer's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl HttpSettings {
@@ -660,8 +687,38 @@ impl Settings {
         if self.orders.max_message_bytes < 1024 {
             return invalid("orders.max_message_bytes", "must be at least 1024");
         }
-        if self.fulfillment.accept_within_seconds == 0 {
-            return invalid("fulfillment.accept_within_seconds", "must be at least 1");
+        for (name, value) in [
+            (
+                "pickup_code_attempts_per_task",
+                self.fulfillment.pickup_code_attempts_per_task,
+            ),
+            (
+                "pickup_code_attempts_per_client",
+                self.fulfillment.pickup_code_attempts_per_client,
+            ),
+            (
+                "pickup_code_lockout_seconds",
+                self.fulfillment.pickup_code_lockout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return invalid(&format!("fulfillment.{name}"), "must be at least 1");
+            }
+        }
+        for (kind, windows) in [
+            ("store", &self.fulfillment.store),
+            ("warehouse", &self.fulfillment.warehouse),
+        ] {
+            for (name, seconds) in [
+                ("accept_within_seconds", windows.accept_within_seconds),
+                ("ready_within_seconds", windows.ready_within_seconds),
+                ("pickup_window_seconds", windows.pickup_window_seconds),
+                ("curbside_handover_seconds", windows.curbside_handover_seconds),
+            ] {
+                if seconds == 0 {
+                    return invalid(&format!("fulfillment.{kind}.{name}"), "must be at least 1");
+                }
+            }
         }
         if self.orders.reserve_timeout_seconds == 0 || self.orders.payment_timeout_seconds == 0 {
             return invalid(

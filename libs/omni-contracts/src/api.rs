@@ -122,6 +122,16 @@ pub struct Location {
     pub region: Option<String>,
     /// How it can serve orders.
     pub capabilities: Vec<Capability>,
+    /// Curbside bays, numbered 1 to this (0: none); a curbside customer names theirs on arrival.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub curbside_bays: u32,
+    /// Units it can pick a day for orders (absent: no limit); routing weighs what is left of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick_capacity: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Location {
@@ -547,8 +557,11 @@ pub enum OrderStatus {
     Completed,
     /// Could not be completed; holds released, payments voided.
     Failed,
-    /// Cancelled before release; holds released, payments voided.
+    /// Cancelled; holds released, payments voided.
     Cancelled,
+    /// Paid and asked to be cancelled: waiting for its node to stop the work (then `cancelled`), or to report
+    /// the goods already left (then `fulfilled`).
+    Cancelling,
 }
 
 impl OrderStatus {
@@ -563,6 +576,7 @@ impl OrderStatus {
             OrderStatus::Completed => "completed",
             OrderStatus::Failed => "failed",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Cancelling => "cancelling",
         }
     }
 
@@ -577,6 +591,7 @@ impl OrderStatus {
             "completed" => OrderStatus::Completed,
             "failed" => OrderStatus::Failed,
             "cancelled" => OrderStatus::Cancelled,
+            "cancelling" => OrderStatus::Cancelling,
             other => {
                 return Err(ContractError::InvalidField {
                     field: "status",

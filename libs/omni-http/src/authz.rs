@@ -64,6 +64,9 @@ pub enum Objects {
     OwnTokens,
     /// The service's audit log, read only.
     AuditLog,
+    /// A customer's own pickup: no API key, the caller proves it is the customer with the order's pickup code
+    /// (wrong codes are counted per task and per client address, and refused past a limit).
+    PickupCode,
 }
 
 impl Objects {
@@ -84,6 +87,10 @@ impl Objects {
                  its keys)"
             }
             Objects::AuditLog => "the service's audit log, read only",
+            Objects::PickupCode => {
+                "no API key: the customer proves the pickup is theirs with its pickup code; wrong codes are \
+                 limited per task and per client address"
+            }
         }
     }
 }
@@ -194,6 +201,8 @@ pub async fn enforce(
                 "this route is not in the authorization table",
             ))
         }
+        // The customer's own route: the handler checks their pickup code, there is no principal.
+        Verdict::Guarded(rule) if rule.objects == Objects::PickupCode => None,
         Verdict::Guarded(rule) => match crate::auth::authenticate(req.request()) {
             Err(e) => Some(e),
             Ok(principal) if !rule.admits(&principal.roles) => Some(ApiError::new(
@@ -264,7 +273,9 @@ pub fn markdown<S: std::fmt::Display>(services: &[(S, &'static [Rule])]) -> Stri
                 "| {service} | {} | `{}` | {} | {} |\n",
                 rule.method.as_str(),
                 rule.path,
-                if roles.is_empty() {
+                if rule.objects == Objects::PickupCode {
+                    "anyone with the pickup code".to_owned()
+                } else if roles.is_empty() {
                     "admins only".to_owned()
                 } else {
                     roles.join(", ")

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod client;
 pub mod errors;
 pub mod oidc;
 pub mod principal;

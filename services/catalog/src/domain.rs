@@ -52,6 +52,18 @@ pub fn check_location(location: &Location) -> Result<(), Invalid> {
     {
         return Err("capabilities: a warehouse can only ship".into());
     }
+    let curbside = location
+        .capabilities
+        .contains(&omni_contracts::api::Capability::Curbside);
+    match (curbside, location.curbside_bays) {
+        (true, 0) => return Err("curbside_bays: a curbside location needs at least 1 bay".into()),
+        (false, 1..) => return Err("curbside_bays: only a location with curbside has bays".into()),
+        (_, 201..) => return Err("curbside_bays: at most 200".into()),
+        _ => {}
+    }
+    if location.pick_capacity.is_some_and(|c| c == 0 || c > 1_000_000) {
+        return Err("pick_capacity: 1 to 1000000 units a day (leave it out for no limit)".into());
+    }
     Ok(())
 }
 
@@ -91,6 +103,8 @@ mod tests {
             timezone: "Europe/Berlin".into(),
             region: None,
             capabilities,
+            curbside_bays: 0,
+            pick_capacity: None,
         }
     }
 

@@ -34,6 +34,9 @@ pub enum SourcingError {
     /// Payments authorized an order routing never sourced (or whose attempt is over): it can never be released.
     #[error("order {0} has no sourced fulfillment to release")]
     NothingToRelease(omni_contracts::OrderId),
+    /// A cancel was asked for an order routing never sourced: there is no node to stop.
+    #[error("order {0} has no fulfillment to cancel")]
+    NothingToCancel(omni_contracts::OrderId),
     /// A store task could not follow the order (it changed meanwhile: the message is tried again).
     #[error("{0}")]
     Task(String),
@@ -61,7 +64,7 @@ impl From<SourcingError> for omni_kafka::HandlerError {
     fn from(e: SourcingError) -> Self {
         match e {
             SourcingError::Db(db) => db.into(),
-            permanent @ SourcingError::NothingToRelease(_) => {
+            permanent @ (SourcingError::NothingToRelease(_) | SourcingError::NothingToCancel(_)) => {
                 omni_kafka::HandlerError::Permanent(permanent.to_string())
             }
             transient @ SourcingError::Task(_) => omni_kafka::HandlerError::Transient(transient.to_string()),
@@ -91,6 +94,19 @@ pub enum TaskError {
     /// The pickup code does not match the task's.
     #[error("pickup_code: does not match this order's code")]
     WrongPickupCode,
+    /// Too many wrong pickup codes for this task, or from this address, lately.
+    #[error("too many wrong pickup codes for this order or from this address; try again after {0}")]
+    TooManyAttempts(chrono::DateTime<chrono::Utc>),
+    /// The customer named a bay the store does not have.
+    #[error("bay: `{bay}` is not one of {location}'s curbside bays ({bays})")]
+    UnknownBay {
+        /// What they named.
+        bay: String,
+        /// The store.
+        location: omni_contracts::LocationId,
+        /// Its bays, in words (`1 to 4`, `none`).
+        bays: String,
+    },
     /// The task's fulfillment is no longer released (completed or routed elsewhere).
     #[error("task {0}: its fulfillment is no longer released to this store")]
     FulfillmentClosed(omni_contracts::TaskId),

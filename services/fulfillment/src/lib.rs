@@ -40,11 +40,26 @@ pub const ORDERS_BATCH: usize = 256;
         routes::routing_rules::list::list_routing_rules,
         routes::tasks::queue::store_queue,
         routes::tasks::get::get_task,
-        routes::tasks::act::act_on_task
+        routes::tasks::act::act_on_task,
+        routes::tasks::arrive::customer_arrives
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
 pub struct ApiDoc;
+
+/// A kind of node's task deadlines from its settings.
+fn schedule(settings: &omni_config::TaskWindows) -> domain::task::Schedule {
+    let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+    domain::task::Schedule {
+        accept_within: seconds(settings.accept_within_seconds),
+        ready_within: seconds(settings.ready_within_seconds),
+        windows: domain::task::Windows {
+            pickup: seconds(settings.pickup_window_seconds),
+            reminder_before: seconds(settings.pickup_reminder_before_seconds),
+            curbside_handover: seconds(settings.curbside_handover_seconds),
+        },
+    }
+}
 
 /// Runs fulfillment until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
@@ -96,7 +111,18 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         relay: relay.waker(),
         availability_lag,
         rules,
-        accept_within: chrono::Duration::seconds(i64::from(ctx.settings.fulfillment.accept_within_seconds)),
+        schedules: app::Schedules {
+            store: schedule(&ctx.settings.fulfillment.store),
+            warehouse: schedule(&ctx.settings.fulfillment.warehouse),
+        },
+        code_limits: app::CodeLimits {
+            per_task: ctx.settings.fulfillment.pickup_code_attempts_per_task,
+            per_client: ctx.settings.fulfillment.pickup_code_attempts_per_client,
+            window: chrono::Duration::seconds(i64::from(
+                ctx.settings.fulfillment.pickup_code_lockout_seconds,
+            )),
+        },
+        trusted_proxies: ctx.settings.http.trusted_proxies.clone().into(),
     };
     background.push(app::tasks::run_timers(state.clone(), ctx.shutdown.clone()));
     let consumers = vec![

@@ -23,6 +23,13 @@ pub enum FulfillmentEvent {
     ReadyForPickup(ReadyForPickup),
     /// The node refused a released order's task: the order is routed again without it.
     Refused(FulfillmentRefused),
+    /// The node stopped the work for good (the customer never collected it, or the order's cancel reached the
+    /// store before the goods left): the order is cancelled, its hold released, its authorization voided.
+    Cancelled(FulfillmentCancelled),
+    /// A promise to the customer was not kept in time (ready-by, curbside hand-over).
+    SlaBreached(SlaBreached),
+    /// The pickup window closes soon: the customer is reminded.
+    PickupReminder(PickupReminder),
 }
 
 crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
@@ -33,7 +40,55 @@ crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
     TaskChanged(StoreTaskChanged) = "omni.fulfillment.task_changed",
     ReadyForPickup(ReadyForPickup) = "omni.fulfillment.ready_for_pickup",
     Refused(FulfillmentRefused) = "omni.fulfillment.refused",
+    Cancelled(FulfillmentCancelled) = "omni.fulfillment.cancelled",
+    SlaBreached(SlaBreached) = "omni.fulfillment.sla_breached",
+    PickupReminder(PickupReminder) = "omni.fulfillment.pickup_reminder",
 });
+
+/// `omni.fulfillment.cancelled`: the node will never fulfil the order (nothing left it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentCancelled {
+    /// The order.
+    pub order_id: OrderId,
+    /// The fulfillment.
+    pub fulfillment_id: FulfillmentId,
+    /// Its node.
+    pub location_id: LocationId,
+    /// Why (`not collected within the pickup window`, `cancelled by ...`).
+    pub reason: String,
+}
+
+/// `omni.fulfillment.sla_breached`: a store task missed a deadline the customer was promised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaBreached {
+    /// The order.
+    pub order_id: OrderId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Its store.
+    pub location_id: LocationId,
+    /// Which promise: `ready_by` (shipped or ready for pickup), `curbside_handover` (arrived to handed over).
+    pub breach: String,
+    /// When it was due.
+    pub due: chrono::DateTime<chrono::Utc>,
+}
+
+/// `omni.fulfillment.pickup_reminder`: the order waits at the store and the pickup window closes at `closes`;
+/// a notifier reminds the customer (their pickup code was in `ready_for_pickup`, and is not repeated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickupReminder {
+    /// The order.
+    pub order_id: OrderId,
+    /// The task.
+    pub task_id: TaskId,
+    /// Where to collect it.
+    pub location_id: LocationId,
+    /// When the window closes: uncollected, the order is cancelled.
+    pub closes: chrono::DateTime<chrono::Utc>,
+}
 
 /// `omni.fulfillment.refused`: the node will not fulfil what was released to it (the store rejected its task).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +208,10 @@ keyed_by_order!(
     FulfillmentCompleted,
     StoreTaskChanged,
     ReadyForPickup,
-    FulfillmentRefused
+    FulfillmentRefused,
+    FulfillmentCancelled,
+    SlaBreached,
+    PickupReminder
 );
 
 /// How a fulfillment reached the customer.

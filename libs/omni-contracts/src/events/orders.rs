@@ -41,8 +41,10 @@ pub enum OrderEvent {
     Completed(OrderCompleted),
     /// It cannot complete.
     Failed(OrderFailed),
-    /// Cancelled before release: holds are released and authorizations voided.
+    /// Cancelled: holds are released and authorizations voided.
     Cancelled(OrderCancelled),
+    /// A cancel asked for after payment: its node stops the work, unless the goods already left.
+    CancelRequested(OrderCancelRequested),
     /// Its hold was refused at the chosen node: routing must choose again without the excluded nodes.
     RerouteRequested(OrderRerouteRequested),
     /// A partner sent an order it had sent before: nothing new was made; this names the first order.
@@ -59,6 +61,7 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
     Cancelled(OrderCancelled) = "omni.order.cancelled",
+    CancelRequested(OrderCancelRequested) = "omni.order.cancel_requested",
     DuplicateReceived(OrderDuplicateReceived) = "omni.order.duplicate_received",
 });
 
@@ -194,6 +197,18 @@ pub struct OrderFulfilled {
     pub how: super::fulfillment::HandedOver,
 }
 
+/// `omni.order.cancel_requested`: a paid order is to be cancelled. Its node decides: if nothing left it yet, the
+/// work stops (`omni.fulfillment.cancelled`) and the order is cancelled; if it was shipped or handed over first,
+/// the order is fulfilled as usual and the cancel came too late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderCancelRequested {
+    /// The order.
+    pub order_id: OrderId,
+    /// Who asked.
+    pub by: String,
+}
+
 /// `omni.order.completed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,5 +224,6 @@ keyed_by_order!(
     OrderPaymentAuthorized,
     OrderReleased,
     OrderFailed,
-    OrderCancelled
+    OrderCancelled,
+    OrderCancelRequested
 );

@@ -16,6 +16,8 @@ fn store() -> Location {
         timezone: "Europe/Berlin".into(),
         region: Some("berlin".into()),
         capabilities: vec![Capability::Ship, Capability::Pickup],
+        curbside_bays: 0,
+        pick_capacity: None,
     }
 }
 
@@ -67,5 +69,5 @@ fn every_topic_has_a_distinct_versioned_name() {
     let names: std::collections::HashSet<_> = crate::Topic::ALL.iter().map(|t| t.default_name()).collect();
     assert_eq!(names.len(), crate::Topic::ALL.len());
     assert!(names.iter().all(|n| n.starts_with("omni.") && n.ends_with(".v1")));
-    assert_eq!(OrderEvent::event_types().len(), 10);
+    assert_eq!(OrderEvent::event_types().len(), 11);
 }

@@ -17,6 +17,8 @@ struct LocationRow {
     timezone: String,
     capabilities: String,
     region: Option<String>,
+    curbside_bays: i32,
+    pick_capacity: Option<i32>,
 }
 
 impl LocationRow {
@@ -42,6 +44,8 @@ impl LocationRow {
                     serde_json::from_value::<Capability>(serde_json::Value::String(c.to_owned())).ok()
                 })
                 .collect(),
+            curbside_bays: u32::try_from(self.curbside_bays).unwrap_or(0),
+            pick_capacity: self.pick_capacity.and_then(|c| u32::try_from(c).ok()),
         })
     }
 }
@@ -86,6 +90,10 @@ pub fn upsert(conn: &mut DbConnection, location: &Location) -> omni_db::Result<U
         locations::timezone.eq(&location.timezone),
         locations::capabilities.eq(capability_list(&location.capabilities)),
         locations::region.eq(location.region.as_deref()),
+        locations::curbside_bays.eq(i32::try_from(location.curbside_bays).unwrap_or(i32::MAX)),
+        locations::pick_capacity.eq(location
+            .pick_capacity
+            .map(|c| i32::try_from(c).unwrap_or(i32::MAX))),
         locations::updated_at.eq(now),
     );
     match existing {

@@ -10,6 +10,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         region -> Nullable<Text>,
+        curbside_bays -> Integer,
+        pick_capacity -> Nullable<Integer>,
     }
 }
 

@@ -7,6 +7,8 @@ pub mod tasks;
 use std::sync::Arc;
 
 use omni_db::Db;
+
+use crate::domain::task::Schedule;
 use tokio::sync::Notify;
 
 /// Shared state of handlers and consumers.
@@ -21,6 +23,51 @@ pub struct State {
     pub availability_lag: prometheus::Histogram,
     /// The routing rules in force.
     pub rules: Arc<routing_rules::RoutingRules>,
-    /// How long a node has to accept a released order's task (`fulfillment.accept_within_seconds`).
-    pub accept_within: chrono::Duration,
+    /// The deadlines of store tasks, per kind of node (`fulfillment.store`, `fulfillment.warehouse`).
+    pub schedules: Schedules,
+    /// How many wrong pickup codes are allowed (`fulfillment.pickup_code_*`).
+    pub code_limits: CodeLimits,
+    /// The proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+}
+
+/// How many wrong pickup codes are allowed, per task and per client address, within `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeLimits {
+    /// Per task, from anyone.
+    pub per_task: u32,
+    /// Per client address, across tasks.
+    pub per_client: u32,
+    /// How far back wrong codes count.
+    pub window: chrono::Duration,
+}
+
+/// The deadlines of store tasks at each kind of node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedules {
+    /// At stores.
+    pub store: Schedule,
+    /// At warehouses.
+    pub warehouse: Schedule,
+}
+
+impl Schedules {
+    /// The deadlines at a kind of node.
+    pub fn of(&self, kind: omni_contracts::api::LocationKind) -> &Schedule {
+        match kind {
+            omni_contracts::api::LocationKind::Store => &self.store,
+            omni_contracts::api::LocationKind::Warehouse => &self.warehouse,
+        }
+    }
+
+    /// The deadlines at `location`: those of its kind (a store's, if the catalog has not announced it yet).
+    pub fn at(
+        &self,
+        conn: &mut omni_db::DbConnection,
+        location: &omni_contracts::LocationId,
+    ) -> omni_db::Result<Schedule> {
+        let kind = crate::db::network::profile(conn, location)?
+            .map_or(omni_contracts::api::LocationKind::Store, |p| p.kind);
+        Ok(*self.of(kind))
+    }
 }

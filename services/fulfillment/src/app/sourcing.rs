@@ -27,7 +27,7 @@ pub fn source(
     // Routing again: the refused attempt is over, so a later release must not pick it.
     for f in fulfillments::for_order(conn, order.id)? {
         if f.status == FulfillmentStatus::Sourced {
-            fulfillments::set_status(conn, f.id, FulfillmentStatus::Refused)?;
+            moved(conn, &f, FulfillmentStatus::Refused)?;
         }
     }
     let nodes: Vec<_> = network::nodes(conn)?
@@ -75,6 +75,7 @@ pub fn source(
     let work = fulfillments::Work {
         lines: lines.clone(),
         method: Method::of(&order.request.delivery),
+        promise_by: order.request.promise_by.map(|p| p.naive_utc()),
     };
     fulfillments::insert(
         conn,
@@ -114,7 +115,7 @@ pub fn release(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     authorized: OrderPaymentAuthorized,
-    accept_within: chrono::Duration,
+    schedules: &crate::app::Schedules,
 ) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
@@ -127,8 +128,8 @@ pub fn release(
     else {
         return Err(SourcingError::NothingToRelease(authorized.order_id));
     };
-    fulfillments::set_status(conn, row.id, FulfillmentStatus::Released)?;
-    open_task(conn, row, accept_within)?;
+    moved(conn, row, FulfillmentStatus::Released)?;
+    open_task(conn, row, schedules)?;
     let released = FulfillmentReleased {
         order_id: authorized.order_id,
         fulfillment_id: row.id,
@@ -141,12 +142,13 @@ pub fn release(
     Ok(())
 }
 
-/// Puts a released fulfillment's work in its node's queue: a store task waiting to be accepted within
-/// `accept_within`. A fulfillment sourced before lines were kept has none, and no task.
+/// Puts a released fulfillment's work in its node's queue: a store task waiting to be accepted within its node
+/// kind's deadline, to be shipped or ready by the order's promise (or within the kind's `ready_within`), with its
+/// timers armed. A fulfillment sourced before lines were kept has none, and no task.
 fn open_task(
     conn: &mut omni_db::DbConnection,
     fulfillment: &FulfillmentRow,
-    accept_within: chrono::Duration,
+    schedules: &crate::app::Schedules,
 ) -> Result<(), SourcingError> {
     let work = fulfillments::work(conn, fulfillment.id)?;
     // Released once (only a sourced fulfillment is), so opened once; the unique index on the fulfillment says so too.
@@ -155,11 +157,17 @@ fn open_task(
     }
     // At the precision both backends keep, so a queue page's cursor names the deadline exactly.
     let now = chrono::SubsecRound::trunc_subsecs(omni_db::now(), 6);
+    let schedule = schedules.at(conn, &fulfillment.location_id)?;
+    let ready_by = work.promise_by.map_or(now + schedule.ready_within, |p| {
+        chrono::SubsecRound::trunc_subsecs(p, 6)
+    });
     let task = Task::new(
         work.method,
         crate::domain::task::merged(&work.lines),
-        now.and_utc() + accept_within,
+        now.and_utc() + schedule.accept_within,
+        ready_by.and_utc(),
     );
+    let timers = task.timers(&schedule.windows);
     tasks::insert(
         conn,
         &StoredTask {
@@ -169,9 +177,11 @@ fn open_task(
             location_id: fulfillment.location_id.clone(),
             task,
             pickup_code_hash: None,
+            deadline: now,
             created_at: now,
             updated_at: now,
         },
+        &timers,
     )?;
     tracing::info!(order.id = %fulfillment.order_id, location.id = %fulfillment.location_id, method = work.method.as_str(), "Store task opened.");
     Ok(())
@@ -186,6 +196,7 @@ pub fn close_for_order(
     event_id: &str,
     order_id: omni_contracts::OrderId,
     why: &str,
+    schedules: &crate::app::Schedules,
 ) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
@@ -194,9 +205,75 @@ pub fn close_for_order(
         if !matches!(f.status, FulfillmentStatus::Sourced | FulfillmentStatus::Released) {
             continue;
         }
-        fulfillments::set_status(conn, f.id, FulfillmentStatus::Cancelled)?;
-        crate::app::tasks::cancel(conn, f.id, why)?;
+        moved(conn, &f, FulfillmentStatus::Cancelled)?;
+        crate::app::tasks::cancel(conn, schedules, f.id, why)?;
         tracing::info!(order.id = %order_id, location.id = %f.location_id, reason = why, "Fulfillment cancelled with its order.");
     }
     Ok(())
+}
+
+/// A paid order is to be cancelled (once per event id, in the caller's transaction): fulfillment decides, since
+/// only it knows whether the goods left. If its fulfillment was completed (shipped or handed over) before this
+/// arrived, the cancel is too late and nothing changes (orders follows the completion). Otherwise the
+/// fulfillment and its store task are cancelled (picked units back to the shelf) and
+/// `omni.fulfillment.cancelled` tells orders to cancel the order, which releases the hold and voids the
+/// authorization. A task changes only over the version it was read at, and an associate's hand-over checks the
+/// fulfillment is still released in the same way, so of a hand-over and a cancel exactly one wins.
+pub fn stop_for_cancel(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    order_id: omni_contracts::OrderId,
+    by: &str,
+    schedules: &crate::app::Schedules,
+) -> Result<(), SourcingError> {
+    if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
+        return Ok(());
+    }
+    let current = fulfillments::for_order(conn, order_id)?;
+    if current.iter().any(|f| f.status == FulfillmentStatus::Completed) {
+        tracing::info!(order.id = %order_id, "Cancel asked after the goods left; the order stays fulfilled.");
+        return Ok(());
+    }
+    let mut last = None;
+    for f in current {
+        if matches!(f.status, FulfillmentStatus::Sourced | FulfillmentStatus::Released) {
+            moved(conn, &f, FulfillmentStatus::Cancelled)?;
+            crate::app::tasks::cancel(conn, schedules, f.id, by)?;
+            tracing::info!(order.id = %order_id, location.id = %f.location_id, reason = by, "Fulfillment stopped: its order is cancelled.");
+        }
+        last = Some(f);
+    }
+    let Some(last) = last else {
+        return Err(SourcingError::NothingToCancel(order_id));
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "fulfillment",
+            FulfillmentEvent::Cancelled(omni_contracts::events::FulfillmentCancelled {
+                order_id,
+                fulfillment_id: last.id,
+                location_id: last.location_id,
+                reason: by.to_owned(),
+            }),
+        ),
+    )?;
+    Ok(())
+}
+
+/// Moves a fulfillment on from the status it was read in; if another change moved it first (an associate's
+/// hand-over committed meanwhile), the event is handled again against the fulfillment as it is now.
+fn moved(
+    conn: &mut omni_db::DbConnection,
+    read: &FulfillmentRow,
+    to: FulfillmentStatus,
+) -> Result<(), SourcingError> {
+    if fulfillments::transition(conn, read.id, read.status, to)? {
+        Ok(())
+    } else {
+        Err(SourcingError::Task(format!(
+            "fulfillment {} changed while it was moving from {} to {to}",
+            read.id, read.status
+        )))
+    }
 }

@@ -5,16 +5,19 @@
 //! customer's pickup code (`omni.fulfillment.ready_for_pickup`).
 
 use omni_contracts::events::{
-    FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver, ReadyForPickup, StoreTaskChanged,
+    FulfillmentCancelled, FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver,
+    PickupReminder, ReadyForPickup, SlaBreached, StoreTaskChanged,
 };
 use omni_contracts::{Envelope, TaskId};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::app::{CodeLimits, Schedules};
 use crate::db::fulfillments;
+use crate::db::pickup_codes;
 use crate::db::tasks::{self, StoredTask};
 use crate::domain::FulfillmentStatus;
-use crate::domain::task::{Action, Applied, Effect, TaskState};
+use crate::domain::task::{Action, Applied, Breach, Effect, TaskRefusal, TaskState, Windows};
 use crate::error::TaskError;
 
 /// Who acts, as far as a task cares.
@@ -43,11 +46,15 @@ pub struct Request {
     pub action: Action,
     /// The customer's pickup code, for a hand-over.
     pub pickup_code: Option<String>,
+    /// The caller's address (wrong pickup codes are limited per address).
+    pub client: String,
 }
 
 /// Applies a caller's action to a task in the caller's transaction; returns the task after it.
 pub fn act(
     conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
+    limits: &CodeLimits,
     actor: &Actor,
     request: &Request,
 ) -> Result<StoredTask, TaskError> {
@@ -71,31 +78,30 @@ pub fn act(
     }
     let applied = stored.task.apply(&request.action, chrono::Utc::now())?;
     if request.action == Action::HandOver {
-        // The proof the customer is the one the order is for: the code they were sent, used once.
-        let matches = match (&stored.pickup_code_hash, &request.pickup_code) {
-            (Some(hash), Some(code)) => *hash == digest(code),
-            _ => false,
-        };
-        if !matches {
-            return Err(TaskError::WrongPickupCode);
-        }
+        // The proof the customer is the one the order is for: the code they were sent.
+        prove(
+            conn,
+            limits,
+            &stored,
+            request.pickup_code.as_deref(),
+            &request.client,
+        )?;
     }
     // The whole task refused: the order is routed again without this store. Part of it: not yet.
     let refused = refusal(&applied);
-    if let Some(effect) = applied.effects.iter().find(|e| match e {
-        Effect::Reroute { .. } => refused.is_none(),
-        Effect::ReleaseHeld | Effect::CancelOrder { .. } => true,
-        _ => false,
-    }) {
+    if refused.is_none()
+        && applied
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Reroute { .. }))
+    {
         return Err(TaskError::NotYetSupported(format!(
-            "`{}` would {}; stores cannot re-route or give back units yet, so the task stays as it is",
+            "`{}` would send some units to another node; stores cannot re-route part of a task yet, so the task \
+             stays as it is",
             request.action.name(),
-            match effect {
-                Effect::Reroute { .. } => "send units to another node",
-                _ => "give the held units back",
-            }
         )));
     }
+    let windows = schedules.at(conn, &stored.location_id)?.windows;
     let mut after = StoredTask {
         task: applied.task,
         ..stored.clone()
@@ -106,7 +112,11 @@ pub fn act(
         after.pickup_code_hash = Some(digest(&issued));
         code = Some(issued);
     }
-    save_over(conn, &stored, &after)?;
+    // Used: it opens nothing any more.
+    if after.task.state == TaskState::HandedOver {
+        after.pickup_code_hash = None;
+    }
+    save_over(conn, &stored, &after, &windows)?;
     announce(
         conn,
         Change {
@@ -115,11 +125,126 @@ pub fn act(
             before: &stored,
             after: &after,
             action: &request.action,
+            effects: &applied.effects,
+            windows: &windows,
             refused,
         },
         code,
     )?;
     Ok(after)
+}
+
+/// A curbside customer's "I'm here", as they send it.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The task (from their ready-for-pickup notification).
+    pub id: TaskId,
+    /// The code they were sent.
+    pub pickup_code: String,
+    /// The bay they parked at (`1` to the store's number of bays).
+    pub bay: String,
+    /// How to find the car.
+    pub vehicle: String,
+    /// Their address (wrong codes are limited per address).
+    pub client: String,
+}
+
+/// A curbside customer arrives: with the right pickup code, at one of the store's bays, for an order ready for
+/// them, the task moves to `arrived` (a runner is then assigned and hands it over at the car; the hand-over SLA
+/// starts now). Recorded as `customer@<address>`; the code is never written anywhere. A wrong code changes
+/// nothing ([`record_wrong_code`] counts it).
+pub fn arrive(
+    conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
+    limits: &CodeLimits,
+    arrival: &Arrival,
+) -> Result<StoredTask, TaskError> {
+    let id = arrival.id;
+    let stored = tasks::find(conn, id)?.ok_or_else(|| TaskError::NotFound(id.to_string()))?;
+    prove(conn, limits, &stored, Some(&arrival.pickup_code), &arrival.client)?;
+    let bays = crate::db::network::profile(conn, &stored.location_id)?.map_or(0, |p| p.curbside_bays);
+    if !arrival
+        .bay
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|bay| (1..=bays).contains(&bay))
+    {
+        return Err(TaskError::UnknownBay {
+            bay: arrival.bay.clone(),
+            location: stored.location_id.clone(),
+            bays: if bays == 0 {
+                "it has none".to_owned()
+            } else {
+                format!("1 to {bays}")
+            },
+        });
+    }
+    let fulfillment = fulfillments::find(conn, stored.fulfillment_id)?;
+    if fulfillment.as_ref().map(|f| f.status) != Some(FulfillmentStatus::Released) {
+        return Err(TaskError::FulfillmentClosed(id));
+    }
+    let action = Action::Arrive {
+        bay: arrival.bay.trim().to_owned(),
+        vehicle: arrival.vehicle.trim().to_owned(),
+    };
+    let applied = stored.task.apply(&action, chrono::Utc::now())?;
+    let windows = schedules.at(conn, &stored.location_id)?.windows;
+    let after = StoredTask {
+        task: applied.task,
+        ..stored.clone()
+    };
+    save_over(conn, &stored, &after, &windows)?;
+    let who = format!("customer@{}", arrival.client);
+    let change = Change {
+        who: &who,
+        why: None,
+        before: &stored,
+        after: &after,
+        action: &action,
+        effects: &applied.effects,
+        windows: &windows,
+        refused: None,
+    };
+    announce(conn, change, None)?;
+    Ok(after)
+}
+
+/// Checks a pickup code presented for a task from `client`: refused outright while too many wrong ones were
+/// tried lately for the task or from the address ([`TaskError::TooManyAttempts`], whatever the code), then
+/// compared with the task's ([`TaskError::WrongPickupCode`]).
+fn prove(
+    conn: &mut omni_db::DbConnection,
+    limits: &CodeLimits,
+    stored: &StoredTask,
+    code: Option<&str>,
+    client: &str,
+) -> Result<(), TaskError> {
+    let since = omni_db::now() - limits.window;
+    let failures = pickup_codes::failures(conn, stored.id, client, since)?;
+    for ((count, oldest), limit) in [
+        (failures.for_task, limits.per_task),
+        (failures.from_client, limits.per_client),
+    ] {
+        if count >= i64::from(limit) {
+            let again = oldest.unwrap_or(since) + limits.window;
+            return Err(TaskError::TooManyAttempts(again.and_utc()));
+        }
+    }
+    match (&stored.pickup_code_hash, code) {
+        (Some(hash), Some(code)) if *hash == digest(code) => Ok(()),
+        _ => Err(TaskError::WrongPickupCode),
+    }
+}
+
+/// Counts a wrong pickup code tried for `task` from `client`, in its own transaction (the refused action changed
+/// nothing else).
+pub fn record_wrong_code(
+    conn: &mut omni_db::DbConnection,
+    task: TaskId,
+    client: &str,
+) -> Result<(), TaskError> {
+    tracing::info!(task.id = %task, client, "A wrong pickup code was tried.");
+    Ok(pickup_codes::record_failure(conn, task, client)?)
 }
 
 /// Why the whole task was refused, when the change refused it (its store rejected it, or its accept-by lapsed):
@@ -134,14 +259,16 @@ fn refusal(applied: &Applied) -> Option<String> {
     })
 }
 
-/// Writes `after` over the version `before` was read at; [`TaskError::Stale`] when another change came first.
+/// Writes `after` over the version `before` was read at, its timers re-armed for its state; [`TaskError::Stale`]
+/// when another change came first.
 fn save_over(
     conn: &mut omni_db::DbConnection,
     before: &StoredTask,
     after: &StoredTask,
+    windows: &Windows,
 ) -> Result<(), TaskError> {
     let was = before.task.version;
-    if tasks::save(conn, after, was)? {
+    if tasks::save(conn, after, was, &after.task.timers(windows))? {
         return Ok(());
     }
     let current = tasks::find(conn, before.id)?.map_or(was, |t| t.task.version);
@@ -153,13 +280,16 @@ fn save_over(
 }
 
 /// A change saved over a task: who made it (and why, when it was not a person's choice), the task before and
-/// after, the action, and why the whole task was refused if it was.
+/// after, the action and what it means outside the task (with the windows it was decided under), and why the
+/// whole task was refused if it was.
 struct Change<'a> {
     who: &'a str,
     why: Option<&'a str>,
     before: &'a StoredTask,
     after: &'a StoredTask,
     action: &'a Action,
+    effects: &'a [Effect],
+    windows: &'a Windows,
     refused: Option<String>,
 }
 
@@ -177,8 +307,8 @@ fn task_changed(before: &StoredTask, after: &StoredTask, action: &Action) -> Ful
 }
 
 /// What follows a change saved over a task: its audit entry, `omni.fulfillment.task_changed`, the customer's
-/// pickup `code` if one was issued, the fulfillment refused or completed when the task ended so, in the caller's
-/// transaction.
+/// pickup `code` if one was issued, a reminder or a breach its timer reported, the fulfillment refused, cancelled
+/// (uncollected) or completed when the task ended so, in the caller's transaction.
 fn announce(
     conn: &mut omni_db::DbConnection,
     change: Change<'_>,
@@ -190,6 +320,8 @@ fn announce(
         before: stored,
         after,
         action,
+        effects,
+        windows,
         refused,
     } = change;
     let id = stored.id;
@@ -223,8 +355,56 @@ fn announce(
             }),
         )?;
     }
+    for effect in effects {
+        let event = match effect {
+            Effect::Breach(breach) => {
+                let due = match breach {
+                    Breach::ReadyBy => Some(after.task.ready_by),
+                    Breach::CurbsideHandover => {
+                        after.task.arrived_at.map(|at| at + windows.curbside_handover)
+                    }
+                };
+                tracing::warn!(task.id = %id, order.id = %stored.order_id, location.id = %stored.location_id, breach = breach.as_str(), "A store task missed a promise to the customer.");
+                due.map(|due| {
+                    FulfillmentEvent::SlaBreached(SlaBreached {
+                        order_id: stored.order_id,
+                        task_id: id,
+                        location_id: stored.location_id.clone(),
+                        breach: breach.as_str().to_owned(),
+                        due,
+                    })
+                })
+            }
+            Effect::Remind => after.task.ready_at.map(|ready_at| {
+                FulfillmentEvent::PickupReminder(PickupReminder {
+                    order_id: stored.order_id,
+                    task_id: id,
+                    location_id: stored.location_id.clone(),
+                    closes: ready_at + windows.pickup,
+                })
+            }),
+            Effect::CancelOrder { reason } => {
+                settle(conn, stored, FulfillmentStatus::Cancelled)?;
+                Some(FulfillmentEvent::Cancelled(FulfillmentCancelled {
+                    order_id: stored.order_id,
+                    fulfillment_id: stored.fulfillment_id,
+                    location_id: stored.location_id.clone(),
+                    reason: reason.clone(),
+                }))
+            }
+            // Announced above (the code), or with the refusal below, or by the completion below; units held
+            // here go back on sale when allocation releases the hold of the cancelled order.
+            Effect::ReadyForPickup
+            | Effect::Reroute { .. }
+            | Effect::Fulfilled { .. }
+            | Effect::ReleaseHeld => None,
+        };
+        if let Some(event) = event {
+            publish(conn, event)?;
+        }
+    }
     if let Some(reason) = refused {
-        fulfillments::set_status(conn, stored.fulfillment_id, FulfillmentStatus::Refused)?;
+        settle(conn, stored, FulfillmentStatus::Refused)?;
         publish(
             conn,
             FulfillmentEvent::Refused(FulfillmentRefused {
@@ -241,7 +421,7 @@ fn announce(
         _ => None,
     };
     if let Some(how) = how {
-        fulfillments::set_status(conn, stored.fulfillment_id, FulfillmentStatus::Completed)?;
+        settle(conn, stored, FulfillmentStatus::Completed)?;
         publish(
             conn,
             FulfillmentEvent::Completed(FulfillmentCompleted {
@@ -256,40 +436,73 @@ fn announce(
     Ok(())
 }
 
-/// Most overdue tasks handled in one transaction.
+/// Moves a task's released fulfillment to how the task ended; [`TaskError::FulfillmentClosed`] if it is no longer
+/// released (its order's cancel, or a manager's completion, came first: the whole change is undone).
+fn settle(
+    conn: &mut omni_db::DbConnection,
+    task: &StoredTask,
+    to: FulfillmentStatus,
+) -> Result<(), TaskError> {
+    if fulfillments::transition(conn, task.fulfillment_id, FulfillmentStatus::Released, to)? {
+        Ok(())
+    } else {
+        Err(TaskError::FulfillmentClosed(task.id))
+    }
+}
+
+/// Most due timers fired in one transaction.
 const TIMER_ROUND: i64 = 100;
 
-/// Fires the accept-by timers that are due, in one transaction: each task still waiting to be accepted past its
-/// deadline is refused as if its store had rejected it (the order is routed elsewhere). The deadline is the task's
-/// own, so it survives restarts, and each firing is written over the version it read: if the store accepted it
-/// meanwhile, the firing changes nothing. Returns how many fired.
+/// Fires the task timers that are due at `now`, in one transaction; returns how many changed a task. Each timer
+/// row names the task's version it was armed at: if the task changed since (an associate accepted it, the
+/// customer collected it), the firing is stale and only removes the row. A firing is itself a change of the task,
+/// saved over the version it read and announced like an associate's: a task not accepted in time is refused (the
+/// order is routed elsewhere); a pickup not collected within its window is uncollected (its order cancelled:
+/// allocation puts the units back on sale here, payments voids the authorization); a reminder or an SLA breach is
+/// reported once. The rows are in the database, so timers survive restarts and any replica may fire them.
 pub fn fire_due_timers(
     conn: &mut omni_db::DbConnection,
     now: chrono::DateTime<chrono::Utc>,
+    schedules: &Schedules,
 ) -> Result<usize, TaskError> {
     let mut fired = 0;
-    for id in tasks::overdue_to_accept(conn, now.naive_utc(), TIMER_ROUND)? {
-        let Some(stored) = tasks::find(conn, id)? else {
+    for timer in tasks::due_timers(conn, now.naive_utc(), TIMER_ROUND)? {
+        let Some(stored) = tasks::find(conn, timer.task_id)?.filter(|t| t.task.version == timer.version)
+        else {
+            tasks::disarm(conn, &timer)?;
             continue;
         };
-        let Ok(applied) = stored.task.apply(&Action::AcceptByLapsed, now) else {
-            continue;
+        let windows = schedules.at(conn, &stored.location_id)?.windows;
+        let applied = match stored.task.fire(timer.kind, now, &windows) {
+            Ok(applied) => applied,
+            // The windows were changed in the settings since it was armed: armed again as they are now.
+            Err(TaskRefusal::NotDue { .. }) => {
+                tasks::rearm(conn, &stored, &stored.task.timers(&windows))?;
+                continue;
+            }
+            Err(_) => {
+                tasks::disarm(conn, &timer)?;
+                continue;
+            }
         };
         let refused = refusal(&applied);
         let after = StoredTask {
             task: applied.task,
             ..stored.clone()
         };
-        // Accepted meanwhile: the firing is stale and changes nothing.
-        if !tasks::save(conn, &after, stored.task.version)? {
+        // Changed meanwhile: the firing is stale and changes nothing.
+        if !tasks::save(conn, &after, stored.task.version, &after.task.timers(&windows))? {
             continue;
         }
+        let action = timer.kind.action();
         let change = Change {
             who: SERVICE,
             why: None,
             before: &stored,
             after: &after,
-            action: &Action::AcceptByLapsed,
+            action: &action,
+            effects: &applied.effects,
+            windows: &windows,
             refused,
         };
         announce(conn, change, None)?;
@@ -298,24 +511,25 @@ pub fn fire_due_timers(
     Ok(fired)
 }
 
-/// Checks the task timers every second until shutdown.
+/// Fires the task timers every second until shutdown, and forgets wrong pickup codes too old to count.
 pub fn run_timers(
     state: crate::app::State,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         loop {
+            let (schedules, window) = (state.schedules, state.code_limits.window);
             let fired = state
                 .db
-                .transaction(|conn| fire_due_timers(conn, chrono::Utc::now()))
+                .transaction(move |conn| {
+                    pickup_codes::prune(conn, omni_db::now() - window, TIMER_ROUND * 10)?;
+                    fire_due_timers(conn, chrono::Utc::now(), &schedules)
+                })
                 .await;
             match fired {
                 Ok(0) => {}
                 Ok(n) => {
-                    tracing::info!(
-                        tasks = n,
-                        "Store tasks not accepted in time; their orders are routed again."
-                    );
+                    tracing::info!(changes = n, "Store task timers fired.");
                     state.relay.notify_one();
                 }
                 Err(e) => tracing::warn!(error = %e, "Store task timers not checked; retrying."),
@@ -334,11 +548,12 @@ pub fn run_timers(
 /// completion; the task's change is announced.
 pub fn complete_by_hand(
     conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
     fulfillment: omni_contracts::FulfillmentId,
     how: HandedOver,
 ) -> Result<(), TaskError> {
     let action = Action::CompletedByHand(how);
-    if let Some((before, after)) = close(conn, fulfillment, &action)? {
+    if let Some((before, after, _)) = close(conn, schedules, fulfillment, &action)? {
         omni_kafka::outbox::enqueue(
             conn,
             &Envelope::new("fulfillment", task_changed(&before, &after, &action)),
@@ -352,16 +567,20 @@ pub fn complete_by_hand(
 /// change committed first, the error makes the event be handled again, against the task as it is now.
 pub fn cancel(
     conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
     fulfillment: omni_contracts::FulfillmentId,
     why: &str,
 ) -> Result<(), TaskError> {
-    if let Some((before, after)) = close(conn, fulfillment, &Action::Cancel)? {
+    if let Some((before, after, windows)) = close(conn, schedules, fulfillment, &Action::Cancel)? {
         let change = Change {
             who: SERVICE,
             why: Some(why),
             before: &before,
             after: &after,
             action: &Action::Cancel,
+            // Nothing beyond the task: the order is cancelled already.
+            effects: &[],
+            windows: &windows,
             refused: None,
         };
         announce(conn, change, None)?;
@@ -369,12 +588,14 @@ pub fn cancel(
     Ok(())
 }
 
-/// Applies `action` to a fulfillment's task if it has one that is not done, and saves it; the task before and after.
+/// Applies `action` to a fulfillment's task if it has one that is not done, and saves it; the task before and
+/// after, and the windows of its node.
 fn close(
     conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
     fulfillment: omni_contracts::FulfillmentId,
     action: &Action,
-) -> Result<Option<(StoredTask, StoredTask)>, TaskError> {
+) -> Result<Option<(StoredTask, StoredTask, Windows)>, TaskError> {
     let Some(before) = tasks::find_for(conn, fulfillment)? else {
         return Ok(None);
     };
@@ -386,8 +607,9 @@ fn close(
         task: applied.task,
         ..before.clone()
     };
-    save_over(conn, &before, &after)?;
-    Ok(Some((before, after)))
+    let windows = schedules.at(conn, &before.location_id)?.windows;
+    save_over(conn, &before, &after, &windows)?;
+    Ok(Some((before, after, windows)))
 }
 
 /// Who changes a task when no person does (a timer, a cancelled order), in audit entries.

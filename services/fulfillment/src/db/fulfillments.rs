@@ -45,6 +45,8 @@ pub struct Work {
     pub lines: Vec<HoldLine>,
     /// Ship, pickup or curbside.
     pub method: Method,
+    /// The order's ship-by or pickup-by promise, if it names one.
+    pub promise_by: Option<chrono::NaiveDateTime>,
 }
 
 /// Records a sourcing decision with the work it asks of the node.
@@ -55,6 +57,7 @@ pub fn insert(conn: &mut DbConnection, row: &FulfillmentRow, work: &Work) -> omn
         .values((
             fulfillments::lines.eq(lines),
             fulfillments::method.eq(work.method.as_str()),
+            fulfillments::promise_by.eq(work.promise_by),
             fulfillments::id.eq(row.id.to_string()),
             fulfillments::order_id.eq(row.order_id.to_string()),
             fulfillments::location_id.eq(row.location_id.as_str()),
@@ -79,14 +82,19 @@ pub fn for_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<
 
 /// The work a fulfillment asks of its node (no lines for one sourced before they were kept).
 pub fn work(conn: &mut DbConnection, id: FulfillmentId) -> omni_db::Result<Work> {
-    let (lines, method): (String, String) = fulfillments::table
+    let (lines, method, promise_by): (String, String, Option<chrono::NaiveDateTime>) = fulfillments::table
         .find(id.to_string())
-        .select((fulfillments::lines, fulfillments::method))
+        .select((
+            fulfillments::lines,
+            fulfillments::method,
+            fulfillments::promise_by,
+        ))
         .first(conn)?;
     let corrupt = |e: &dyn std::fmt::Display| omni_db::Error::Inconsistent(format!("fulfillment {id}: {e}"));
     Ok(Work {
         lines: serde_json::from_str(&lines).map_err(|e| corrupt(&e))?,
         method: Method::try_from(method).map_err(|e| corrupt(&e))?,
+        promise_by,
     })
 }
 
@@ -99,17 +107,24 @@ pub fn find(conn: &mut DbConnection, id: FulfillmentId) -> omni_db::Result<Optio
         .optional()?)
 }
 
-/// Moves a fulfillment to a new status.
-pub fn set_status(
+/// Moves a fulfillment from status `from` to `to`; `false` (nothing written) when it is no longer `from`: another
+/// change came first (a hand-over and a cancel race for a released fulfillment: exactly one moves it).
+#[must_use = "a fulfillment that moved meanwhile was not changed"]
+pub fn transition(
     conn: &mut DbConnection,
     id: FulfillmentId,
-    status: FulfillmentStatus,
-) -> omni_db::Result<()> {
-    diesel::update(fulfillments::table.find(id.to_string()))
-        .set((
-            fulfillments::status.eq(status.as_str()),
-            fulfillments::updated_at.eq(omni_db::now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    from: FulfillmentStatus,
+    to: FulfillmentStatus,
+) -> omni_db::Result<bool> {
+    let written = diesel::update(
+        fulfillments::table
+            .find(id.to_string())
+            .filter(fulfillments::status.eq(from.as_str())),
+    )
+    .set((
+        fulfillments::status.eq(to.as_str()),
+        fulfillments::updated_at.eq(omni_db::now()),
+    ))
+    .execute(conn)?;
+    Ok(written == 1)
 }

@@ -1,9 +1,9 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use omni_contracts::Sku;
-use omni_contracts::api::{Capability, Channel, LocationAvailability};
+use omni_contracts::api::{Capability, Channel, LocationAvailability, LocationKind};
 use omni_contracts::events::ChannelAvailability;
+use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
 use super::schema::{node_channel_stock, node_stock, nodes};
@@ -28,10 +28,48 @@ pub fn upsert_node(conn: &mut DbConnection, location: &omni_contracts::api::Loca
             nodes::lat.eq(location.lat.degrees()),
             nodes::lon.eq(location.lon.degrees()),
             nodes::capabilities.eq(caps),
+            nodes::kind.eq(match location.kind {
+                LocationKind::Store => "store",
+                LocationKind::Warehouse => "warehouse",
+            }),
+            nodes::curbside_bays.eq(i32::try_from(location.curbside_bays).unwrap_or(i32::MAX)),
+            nodes::pick_capacity.eq(location
+                .pick_capacity
+                .map(|c| i32::try_from(c).unwrap_or(i32::MAX))),
             nodes::updated_at.eq(omni_db::now()),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// What a task needs to know of its node beyond where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeProfile {
+    /// Store or warehouse (its task deadlines are settings per kind).
+    pub kind: LocationKind,
+    /// Curbside bays, numbered 1 to this.
+    pub curbside_bays: u32,
+    /// Units it can pick a day (`None`: no limit).
+    pub pick_capacity: Option<u32>,
+}
+
+/// A node's profile; `None` for a location the catalog has not announced.
+pub fn profile(conn: &mut DbConnection, location: &LocationId) -> omni_db::Result<Option<NodeProfile>> {
+    let row: Option<(String, i32, Option<i32>)> = nodes::table
+        .find(location.as_str())
+        .select((nodes::kind, nodes::curbside_bays, nodes::pick_capacity))
+        .first(conn)
+        .optional()?;
+    row.map(|(kind, bays, capacity)| {
+        let kind = serde_json::from_value(serde_json::Value::String(kind))
+            .map_err(|e| omni_db::Error::Inconsistent(format!("node {location} has a corrupt kind: {e}")))?;
+        Ok(NodeProfile {
+            kind,
+            curbside_bays: u32::try_from(bays).unwrap_or(0),
+            pick_capacity: capacity.and_then(|c| u32::try_from(c).ok()),
+        })
+    })
+    .transpose()
 }
 
 /// Replaces the stock picture of one SKU (the availability event lists every location that stocks it, and what

@@ -5,6 +5,9 @@ diesel::table! {
         lon -> Double,
         capabilities -> Text,
         updated_at -> Timestamp,
+        kind -> Text,
+        curbside_bays -> Integer,
+        pick_capacity -> Nullable<Integer>,
     }
 }
 
@@ -38,6 +41,7 @@ diesel::table! {
         updated_at -> Timestamp,
         lines -> Text,
         method -> Text,
+        promise_by -> Nullable<Timestamp>,
     }
 }
 
@@ -60,6 +64,13 @@ diesel::table! {
         pickup_code_hash -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        ready_by -> Timestamp,
+        ready_at -> Nullable<Timestamp>,
+        arrived_at -> Nullable<Timestamp>,
+        reminded -> Bool,
+        ready_late -> Bool,
+        handover_late -> Bool,
+        deadline -> Timestamp,
     }
 }
 
@@ -77,5 +88,23 @@ diesel::table! {
         handed_over -> Integer,
         shipped -> Integer,
         released -> Integer,
+    }
+}
+
+diesel::table! {
+    store_task_timers (task_id, kind) {
+        task_id -> Text,
+        kind -> Text,
+        due_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    pickup_code_failures (id) {
+        id -> Text,
+        task_id -> Text,
+        client -> Text,
+        at -> Timestamp,
     }
 }

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use omni_contracts::{FulfillmentId, LocationId, OrderId, Sku, TaskId};
 use omni_db::DbConnection;
 
-use super::schema::{store_task_lines, store_tasks};
-use crate::domain::task::{Buckets, Method, Parcel, Task, TaskLine, TaskState};
+use super::schema::{store_task_lines, store_task_timers, store_tasks};
+use crate::domain::task::{Buckets, Method, Parcel, Task, TaskLine, TaskState, TimerKind};
 
 /// A task with what it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct StoredTask {
     pub task: Task,
     /// Pickup, curbside: the SHA-256 (hex) of the customer's pickup code, once ready.
     pub pickup_code_hash: Option<String>,
+    /// The earliest deadline of its timers when it was last saved (the queue's order).
+    pub deadline: NaiveDateTime,
     /// Made at (UTC).
     pub created_at: NaiveDateTime,
     /// Last change (UTC).
@@ -56,6 +58,13 @@ struct TaskRow {
     pickup_code_hash: Option<String>,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    ready_by: NaiveDateTime,
+    ready_at: Option<NaiveDateTime>,
+    arrived_at: Option<NaiveDateTime>,
+    reminded: bool,
+    ready_late: bool,
+    handover_late: bool,
+    deadline: NaiveDateTime,
 }
 
 #[derive(Queryable, Selectable)]
@@ -117,19 +126,29 @@ fn stored(row: TaskRow, lines: Vec<LineRow>) -> omni_db::Result<StoredTask> {
             version: units(id, row.version)?,
             lines,
             accept_by: row.accept_by.and_utc(),
+            ready_by: row.ready_by.and_utc(),
+            ready_at: row.ready_at.map(|t| t.and_utc()),
+            arrived_at: row.arrived_at.map(|t| t.and_utc()),
+            reminded: row.reminded,
+            ready_late: row.ready_late,
+            handover_late: row.handover_late,
             parcels,
             shipment: row.carrier.zip(row.tracking),
             arrival: row.bay.zip(row.vehicle),
             runner: row.runner,
         },
         pickup_code_hash: row.pickup_code_hash,
+        deadline: row.deadline,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
 }
 
-/// Records a new task with its lines.
-pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> {
+/// A task's timers as armed: `(kind, due)`.
+pub type Timers = [(TimerKind, chrono::DateTime<chrono::Utc>)];
+
+/// Records a new task with its lines and its `timers` (its deadline is the earliest of them but a reminder).
+pub fn insert(conn: &mut DbConnection, new: &StoredTask, timers: &Timers) -> omni_db::Result<()> {
     let task = &new.task;
     let parcels = serde_json::to_string(&task.parcels).map_err(|e| corrupt(new.id, e))?;
     diesel::insert_into(store_tasks::table)
@@ -142,12 +161,15 @@ pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> 
             store_tasks::state.eq(task.state.as_str()),
             store_tasks::version.eq(signed(task.version)),
             store_tasks::accept_by.eq(task.accept_by.naive_utc()),
+            store_tasks::ready_by.eq(task.ready_by.naive_utc()),
+            store_tasks::deadline.eq(deadline(timers).unwrap_or(new.deadline)),
             store_tasks::parcels.eq(parcels),
             store_tasks::pickup_code_hash.eq(new.pickup_code_hash.as_deref()),
             store_tasks::created_at.eq(new.created_at),
             store_tasks::updated_at.eq(new.updated_at),
         ))
         .execute(conn)?;
+    arm(conn, new.id, task.version, timers)?;
     for (line_no, line) in (0..).zip(&task.lines) {
         diesel::insert_into(store_task_lines::table)
             .values((
@@ -162,9 +184,92 @@ pub fn insert(conn: &mut DbConnection, new: &StoredTask) -> omni_db::Result<()> 
     Ok(())
 }
 
-/// Writes `changed` over the stored task if it is still at version `was`; `false` (nothing written) when another
-/// change came first.
-pub fn save(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db::Result<bool> {
+/// The queue's deadline of a task with `timers`: the earliest, a reminder aside.
+fn deadline(timers: &Timers) -> Option<NaiveDateTime> {
+    timers
+        .iter()
+        .filter(|(kind, _)| *kind != TimerKind::PickupReminder)
+        .map(|(_, due)| due.naive_utc())
+        .min()
+}
+
+/// Replaces a task's timers by `timers`, armed for `version`.
+fn arm(conn: &mut DbConnection, id: TaskId, version: u32, timers: &Timers) -> omni_db::Result<()> {
+    diesel::delete(store_task_timers::table.filter(store_task_timers::task_id.eq(id.to_string())))
+        .execute(conn)?;
+    for (kind, due) in timers {
+        diesel::insert_into(store_task_timers::table)
+            .values((
+                store_task_timers::task_id.eq(id.to_string()),
+                store_task_timers::kind.eq(kind.as_str()),
+                store_task_timers::due_at.eq(due.naive_utc()),
+                store_task_timers::version.eq(signed(version)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    /// The task.
+    pub task_id: TaskId,
+    /// What fires.
+    pub kind: TimerKind,
+    /// The task's version it was armed at.
+    pub version: u32,
+}
+
+/// Timers due at `now` (at most `limit`), earliest first.
+pub fn due_timers(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> omni_db::Result<Vec<DueTimer>> {
+    let rows: Vec<(String, String, i32)> = store_task_timers::table
+        .filter(store_task_timers::due_at.le(now))
+        .order((store_task_timers::due_at.asc(), store_task_timers::task_id.asc()))
+        .limit(limit)
+        .select((
+            store_task_timers::task_id,
+            store_task_timers::kind,
+            store_task_timers::version,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(task_id, kind, version)| {
+            let task_id = TaskId::try_from(task_id)
+                .map_err(|e| omni_db::Error::Inconsistent(format!("a task timer's task id: {e}")))?;
+            Ok(DueTimer {
+                task_id,
+                kind: TimerKind::try_from(kind).map_err(|e| corrupt(task_id, e))?,
+                version: units(task_id, version)?,
+            })
+        })
+        .collect()
+}
+
+/// Arms a task's `timers` again for its current version (the windows they follow changed).
+pub fn rearm(conn: &mut DbConnection, stored: &StoredTask, timers: &Timers) -> omni_db::Result<()> {
+    arm(conn, stored.id, stored.task.version, timers)
+}
+
+/// Removes one timer of a task (a stale firing: the task changed since it was armed, and re-armed its own).
+pub fn disarm(conn: &mut DbConnection, timer: &DueTimer) -> omni_db::Result<()> {
+    diesel::delete(
+        store_task_timers::table
+            .find((timer.task_id.to_string(), timer.kind.as_str()))
+            .filter(store_task_timers::version.eq(signed(timer.version))),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Writes `changed` over the stored task if it is still at version `was`, with its `timers` re-armed for its new
+/// version; `false` (nothing written) when another change came first.
+pub fn save(
+    conn: &mut DbConnection,
+    changed: &StoredTask,
+    was: u32,
+    timers: &Timers,
+) -> omni_db::Result<bool> {
     let task = &changed.task;
     let parcels = serde_json::to_string(&task.parcels).map_err(|e| corrupt(changed.id, e))?;
     let (carrier, tracking) = task.shipment.clone().unzip();
@@ -184,12 +289,19 @@ pub fn save(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db:
         store_tasks::vehicle.eq(vehicle),
         store_tasks::runner.eq(task.runner.clone()),
         store_tasks::pickup_code_hash.eq(changed.pickup_code_hash.as_deref()),
+        store_tasks::ready_at.eq(task.ready_at.map(|t| t.naive_utc())),
+        store_tasks::arrived_at.eq(task.arrived_at.map(|t| t.naive_utc())),
+        store_tasks::reminded.eq(task.reminded),
+        store_tasks::ready_late.eq(task.ready_late),
+        store_tasks::handover_late.eq(task.handover_late),
+        store_tasks::deadline.eq(deadline(timers).unwrap_or(changed.deadline)),
         store_tasks::updated_at.eq(omni_db::now()),
     ))
     .execute(conn)?;
     if written == 0 {
         return Ok(false);
     }
+    arm(conn, changed.id, task.version, timers)?;
     for line in &task.lines {
         diesel::update(store_task_lines::table.find((changed.id.to_string(), line.sku.as_str())))
             .set(bucket_columns(&line.buckets))
@@ -262,26 +374,10 @@ pub fn find_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db:
     }
 }
 
-/// Tasks still waiting to be accepted whose accept-by deadline passed before `now`, earliest first.
-pub fn overdue_to_accept(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    limit: i64,
-) -> omni_db::Result<Vec<TaskId>> {
-    let ids: Vec<String> = store_tasks::table
-        .filter(store_tasks::state.eq(TaskState::Created.as_str()))
-        .filter(store_tasks::accept_by.lt(now))
-        .order(store_tasks::accept_by.asc())
-        .limit(limit)
-        .select(store_tasks::id)
-        .load(conn)?;
-    omni_db::typed::parse_all(ids, "a store task's id")
-}
-
 /// Where a page of a store's queue starts: after this task's deadline and id.
 pub type QueueCursor = (NaiveDateTime, TaskId);
 
-/// A page of a store's tasks in `states`, earliest accept-by deadline first (then by id), after `after`.
+/// A page of a store's tasks in `states`, earliest deadline first (then by id), after `after`.
 pub fn queue(
     conn: &mut DbConnection,
     location: &LocationId,
@@ -295,13 +391,13 @@ pub fn queue(
         .into_boxed();
     if let Some((deadline, id)) = after {
         query = query.filter(
-            store_tasks::accept_by.gt(deadline).or(store_tasks::accept_by
+            store_tasks::deadline.gt(deadline).or(store_tasks::deadline
                 .eq(deadline)
                 .and(store_tasks::id.gt(id.to_string()))),
         );
     }
     let rows: Vec<TaskRow> = query
-        .order((store_tasks::accept_by.asc(), store_tasks::id.asc()))
+        .order((store_tasks::deadline.asc(), store_tasks::id.asc()))
         .limit(limit)
         .select(TaskRow::as_select())
         .load(conn)?;
@@ -326,13 +422,28 @@ pub fn queue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::task::{Action, PickedLine};
+    use crate::domain::task::{Action, PickedLine, Windows};
     use chrono::{Duration, Utc};
 
+    fn windows() -> Windows {
+        Windows {
+            pickup: Duration::days(3),
+            reminder_before: Duration::days(1),
+            curbside_handover: Duration::minutes(10),
+        }
+    }
+
+    /// Saves `changed` over version `was` with the timers of its state.
+    fn save_armed(conn: &mut DbConnection, changed: &StoredTask, was: u32) -> omni_db::Result<bool> {
+        save(conn, changed, was, &changed.task.timers(&windows()))
+    }
+
+    /// A pickup of two tees and a cap, to be accepted within `accept_in_minutes` and ready a minute later.
     fn new_task(location: &LocationId, accept_in_minutes: i64) -> anyhow::Result<StoredTask> {
         use chrono::SubsecRound;
         // At the precision both backends keep.
         let now = omni_db::now().trunc_subsecs(6);
+        let accept_by = now + Duration::minutes(accept_in_minutes);
         Ok(StoredTask {
             id: TaskId::generate(),
             fulfillment_id: FulfillmentId::generate(),
@@ -341,9 +452,11 @@ mod tests {
             task: Task::new(
                 Method::Pickup,
                 vec![(Sku::parse("TEE")?, 2), (Sku::parse("CAP")?, 1)],
-                (now + Duration::minutes(accept_in_minutes)).and_utc(),
+                accept_by.and_utc(),
+                (accept_by + Duration::minutes(1)).and_utc(),
             ),
             pickup_code_hash: None,
+            deadline: accept_by,
             created_at: now,
             updated_at: now,
         })
@@ -367,7 +480,7 @@ mod tests {
             let (read, first_wins, second_wins, pages) = db
                 .transaction(move |conn| -> anyhow::Result<_> {
                     for t in &all {
-                        insert(conn, t)?;
+                        insert(conn, t, &t.task.timers(&windows()))?;
                     }
                     let read = find(conn, written.id)?;
                     let accepted = written.task.apply(
@@ -389,21 +502,21 @@ mod tests {
                         task: accepted.task.clone(),
                         ..written.clone()
                     };
-                    let first_wins = save(conn, &first, written.task.version)?;
+                    let first_wins = save_armed(conn, &first, written.task.version)?;
                     // Decided on the same version as the first: it must lose.
-                    let second_wins = save(conn, &first, written.task.version)?;
+                    let second_wins = save_armed(conn, &first, written.task.version)?;
                     let after_pick = StoredTask {
                         task: picked.task,
                         ..written.clone()
                     };
-                    anyhow::ensure!(save(conn, &after_pick, accepted.task.version)?);
+                    anyhow::ensure!(save_armed(conn, &after_pick, accepted.task.version)?);
                     let open: Vec<TaskState> = TaskState::ALL.into_iter().filter(|s| !s.is_final()).collect();
                     let mut pages = Vec::new();
                     let mut after = None;
                     loop {
                         let page = queue(conn, &LocationId::parse("S1")?, &open, after, 2)?;
                         let Some(last) = page.last() else { break };
-                        after = Some((last.task.accept_by.naive_utc(), last.id));
+                        after = Some((last.deadline, last.id));
                         pages.push(page);
                     }
                     Ok((read, first_wins, second_wins, pages))
@@ -433,6 +546,73 @@ mod tests {
                 Some((0, 1, 1, 2)),
                 "{backend:?}"
             );
+        }
+        Ok(())
+    }
+
+    /// On both backends: a task's timers are armed with it and re-armed at each change for its new version; only
+    /// those due come back, earliest first; disarming a stale one leaves the re-armed ones.
+    #[tokio::test]
+    async fn timers_are_rearmed_at_each_change_and_come_due_in_order() -> anyhow::Result<()> {
+        use omni_db::testing::{Backend, TestDatabase};
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let database = TestDatabase::create(backend)?;
+            let db = database.migrated(crate::MIGRATIONS).await?;
+            let here = LocationId::parse("S1")?;
+            let overdue = new_task(&here, -5)?;
+            let later = new_task(&here, 30)?;
+            let (at_first, after_accept, stale_left) = db
+                .transaction(move |conn| -> anyhow::Result<_> {
+                    for t in [&overdue, &later] {
+                        insert(conn, t, &t.task.timers(&windows()))?;
+                    }
+                    let now = omni_db::now();
+                    let at_first = due_timers(conn, now, 10)?;
+                    let accepted = overdue.task.apply(
+                        &Action::Accept {
+                            rejected: vec![],
+                            reason: None,
+                        },
+                        overdue.task.accept_by - Duration::minutes(1),
+                    )?;
+                    let after = StoredTask {
+                        task: accepted.task,
+                        ..overdue.clone()
+                    };
+                    anyhow::ensure!(save_armed(conn, &after, 1)?);
+                    let after_accept = due_timers(conn, now, 10)?;
+                    // The accept-by firing read before the accept is stale: disarming it leaves ready-by.
+                    disarm(
+                        conn,
+                        &DueTimer {
+                            task_id: overdue.id,
+                            kind: TimerKind::AcceptBy,
+                            version: 1,
+                        },
+                    )?;
+                    disarm(
+                        conn,
+                        &DueTimer {
+                            task_id: overdue.id,
+                            kind: TimerKind::ReadyBy,
+                            version: 1,
+                        },
+                    )?;
+                    Ok((at_first, after_accept, due_timers(conn, now, 10)?))
+                })
+                .await?;
+            let timer = |kind, version| DueTimer {
+                task_id: at_first[0].task_id,
+                kind,
+                version,
+            };
+            assert_eq!(
+                at_first,
+                [timer(TimerKind::AcceptBy, 1), timer(TimerKind::ReadyBy, 1)],
+                "{backend:?}"
+            );
+            assert_eq!(after_accept, [timer(TimerKind::ReadyBy, 2)], "{backend:?}");
+            assert_eq!(stale_left, [timer(TimerKind::ReadyBy, 2)], "{backend:?}");
         }
         Ok(())
     }

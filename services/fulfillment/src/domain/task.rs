@@ -250,6 +250,18 @@ pub struct Task {
     pub lines: Vec<TaskLine>,
     /// The store must accept it by then, or it is routed elsewhere.
     pub accept_by: DateTime<Utc>,
+    /// It should be shipped, or ready for pickup, by then (the order's promise); past it, a breach is reported.
+    pub ready_by: DateTime<Utc>,
+    /// Pickup, curbside: when it was staged (the pickup window runs from then).
+    pub ready_at: Option<DateTime<Utc>>,
+    /// Curbside: when the customer said they were at a bay (the hand-over SLA runs from then).
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// Whether the customer was reminded that the pickup window is closing.
+    pub reminded: bool,
+    /// Whether `ready_by` passed before it was ready (reported once).
+    pub ready_late: bool,
+    /// Curbside: whether the customer waited at the car longer than the SLA (reported once).
+    pub handover_late: bool,
     /// The parcels, once packed.
     pub parcels: Vec<Parcel>,
     /// The carrier and tracking number, once shipped.
@@ -325,6 +337,12 @@ pub enum Action {
     AcceptByLapsed,
     /// Timer: the pickup window ended with the goods still at the counter.
     PickupWindowLapsed,
+    /// Timer: `ready_by` passed before the task was shipped or ready for pickup.
+    ReadyByPassed,
+    /// Timer: the pickup window closes soon; the customer is reminded.
+    RemindCustomer,
+    /// Timer: a curbside customer has waited at the car longer than the hand-over SLA.
+    HandoverSlaPassed,
     /// A manager records the outcome without the steps (`POST /v1/fulfillments/{id}/complete`): every unit the
     /// store still holds was shipped, or handed over.
     CompletedByHand(omni_contracts::events::HandedOver),
@@ -346,6 +364,9 @@ impl Action {
             Action::Cancel => "cancel",
             Action::AcceptByLapsed => "accept_by_lapsed",
             Action::PickupWindowLapsed => "pickup_window_lapsed",
+            Action::ReadyByPassed => "ready_by_passed",
+            Action::RemindCustomer => "remind_customer",
+            Action::HandoverSlaPassed => "handover_sla_passed",
             Action::CompletedByHand(_) => "completed_by_hand",
         }
     }
@@ -375,6 +396,113 @@ pub enum Effect {
     },
     /// Pickup, curbside: the goods are ready; the customer gets a pickup code.
     ReadyForPickup,
+    /// Pickup, curbside: the pickup window closes soon; the customer is reminded.
+    Remind,
+    /// A promise to the customer was broken (reported once per task and kind).
+    Breach(Breach),
+}
+
+/// A promise to the customer the store did not keep in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Breach {
+    /// Not shipped, or not ready for pickup, by `ready_by`.
+    ReadyBy,
+    /// A curbside customer waited at the car longer than the hand-over SLA.
+    CurbsideHandover,
+}
+
+impl Breach {
+    /// The wire and metric name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Breach::ReadyBy => "ready_by",
+            Breach::CurbsideHandover => "curbside_handover",
+        }
+    }
+}
+
+/// A durable timer of a task: what fires, and the action it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// `accept_by`: refused as if rejected.
+    AcceptBy,
+    /// `ready_by`: a breach reported.
+    ReadyBy,
+    /// Before the pickup window ends: the customer reminded.
+    PickupReminder,
+    /// The pickup window: uncollected, stock back on sale here, the order cancelled.
+    PickupWindow,
+    /// Curbside, arrived and not handed over within the SLA: a breach reported.
+    CurbsideHandover,
+}
+
+impl TimerKind {
+    /// Every kind.
+    pub const ALL: [TimerKind; 5] = [
+        TimerKind::AcceptBy,
+        TimerKind::ReadyBy,
+        TimerKind::PickupReminder,
+        TimerKind::PickupWindow,
+        TimerKind::CurbsideHandover,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::AcceptBy => "accept_by",
+            TimerKind::ReadyBy => "ready_by",
+            TimerKind::PickupReminder => "pickup_reminder",
+            TimerKind::PickupWindow => "pickup_window",
+            TimerKind::CurbsideHandover => "curbside_handover",
+        }
+    }
+
+    /// What its firing does to the task.
+    pub fn action(self) -> Action {
+        match self {
+            TimerKind::AcceptBy => Action::AcceptByLapsed,
+            TimerKind::ReadyBy => Action::ReadyByPassed,
+            TimerKind::PickupReminder => Action::RemindCustomer,
+            TimerKind::PickupWindow => Action::PickupWindowLapsed,
+            TimerKind::CurbsideHandover => Action::HandoverSlaPassed,
+        }
+    }
+}
+
+impl TryFrom<String> for TimerKind {
+    type Error = UnknownName;
+    fn try_from(raw: String) -> Result<Self, UnknownName> {
+        TimerKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+            .ok_or(UnknownName {
+                what: "timer kind",
+                name: raw,
+            })
+    }
+}
+
+/// A kind of node's deadlines for its tasks (settings `fulfillment.store`, `fulfillment.warehouse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// From release to accepted.
+    pub accept_within: chrono::Duration,
+    /// From release to shipped or ready, when the order names no promise.
+    pub ready_within: chrono::Duration,
+    /// The customer's windows.
+    pub windows: Windows,
+}
+
+/// How long a customer has, per node kind (settings `fulfillment.store`, `fulfillment.warehouse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    /// From ready to uncollected.
+    pub pickup: chrono::Duration,
+    /// How long before the pickup window ends the customer is reminded (none if not shorter than `pickup`).
+    pub reminder_before: chrono::Duration,
+    /// Curbside: from arrival to hand-over before it is a breach.
+    pub curbside_handover: chrono::Duration,
 }
 
 /// Why an action was refused; nothing changed.
@@ -402,6 +530,14 @@ pub enum TaskRefusal {
     /// The store answered after `accept_by`: the task is being routed elsewhere.
     #[error("the task had to be accepted by {0}")]
     TooLate(DateTime<Utc>),
+    /// A timer fired before it was due (a clock step back); it fires again when due.
+    #[error("`{action}` is due at {due}")]
+    NotDue {
+        /// The timer's action.
+        action: &'static str,
+        /// When it is due.
+        due: DateTime<Utc>,
+    },
 }
 
 /// A change that was made.
@@ -414,8 +550,14 @@ pub struct Applied {
 }
 
 impl Task {
-    /// A new task for `lines` (`(sku, ordered)`, one per SKU), waiting to be accepted by `accept_by`.
-    pub fn new(method: Method, lines: Vec<(Sku, u32)>, accept_by: DateTime<Utc>) -> Self {
+    /// A new task for `lines` (`(sku, ordered)`, one per SKU), waiting to be accepted by `accept_by`, to be
+    /// shipped or ready by `ready_by`.
+    pub fn new(
+        method: Method,
+        lines: Vec<(Sku, u32)>,
+        accept_by: DateTime<Utc>,
+        ready_by: DateTime<Utc>,
+    ) -> Self {
         Task {
             method,
             state: TaskState::Created,
@@ -432,11 +574,60 @@ impl Task {
                 })
                 .collect(),
             accept_by,
+            ready_by,
+            ready_at: None,
+            arrived_at: None,
+            reminded: false,
+            ready_late: false,
+            handover_late: false,
             parcels: vec![],
             shipment: None,
             arrival: None,
             runner: None,
         }
+    }
+
+    /// The timers the task has in its state, with when each is due: what a timer row holds, re-armed at every
+    /// change (each firing is itself a change, so a timer fires once).
+    pub fn timers(&self, windows: &Windows) -> Vec<(TimerKind, DateTime<Utc>)> {
+        use TaskState as S;
+        let mut timers = Vec::new();
+        if self.state == S::Created {
+            timers.push((TimerKind::AcceptBy, self.accept_by));
+        }
+        let before_ready = matches!(
+            self.state,
+            S::Created | S::Accepted | S::Picking | S::Picked | S::Packed
+        );
+        if before_ready && !self.ready_late {
+            timers.push((TimerKind::ReadyBy, self.ready_by));
+        }
+        if let (S::ReadyForPickup, Some(ready_at)) = (self.state, self.ready_at) {
+            let closes = ready_at + windows.pickup;
+            if !self.reminded && windows.reminder_before < windows.pickup {
+                timers.push((TimerKind::PickupReminder, closes - windows.reminder_before));
+            }
+            timers.push((TimerKind::PickupWindow, closes));
+        }
+        if let (S::Arrived | S::RunnerAssigned, Some(arrived_at), false) =
+            (self.state, self.arrived_at, self.handover_late)
+        {
+            timers.push((
+                TimerKind::CurbsideHandover,
+                arrived_at + windows.curbside_handover,
+            ));
+        }
+        timers
+    }
+
+    /// The earliest of its timers' deadlines, for the store's queue (a reminder is not a deadline); `None` when
+    /// nothing is due any more.
+    pub fn deadline(&self, windows: &Windows) -> Option<DateTime<Utc>> {
+        self.timers(windows)
+            .into_iter()
+            .filter(|(kind, _)| *kind != TimerKind::PickupReminder)
+            .map(|(_, due)| due)
+            .min()
     }
 
     /// Units the node still holds for the order.
@@ -445,8 +636,27 @@ impl Task {
     }
 
     /// Applies `action` at `now`: the task after it and what that means outside, or why it was refused (the task
-    /// unchanged).
+    /// unchanged). A timer's action also needs `windows`, to know it is due.
     pub fn apply(&self, action: &Action, now: DateTime<Utc>) -> Result<Applied, TaskRefusal> {
+        self.apply_within(action, now, None)
+    }
+
+    /// [`Task::apply`] for a timer's action: refused ([`TaskRefusal::NotDue`]) before the timer is due.
+    pub fn fire(
+        &self,
+        kind: TimerKind,
+        now: DateTime<Utc>,
+        windows: &Windows,
+    ) -> Result<Applied, TaskRefusal> {
+        self.apply_within(&kind.action(), now, Some(windows))
+    }
+
+    fn apply_within(
+        &self,
+        action: &Action,
+        now: DateTime<Utc>,
+        windows: Option<&Windows>,
+    ) -> Result<Applied, TaskRefusal> {
         use TaskState as S;
         let mut task = self.clone();
         let mut effects = Vec::new();
@@ -460,6 +670,20 @@ impl Task {
         };
         if self.state.is_final() {
             return Err(out_of_order());
+        }
+        if let Some(windows) = windows {
+            let kind = TimerKind::ALL.into_iter().find(|k| k.action() == *action);
+            let due = kind.and_then(|k| self.timers(windows).into_iter().find(|(t, _)| *t == k));
+            match due {
+                None => return Err(out_of_order()),
+                Some((_, due)) if now < due => {
+                    return Err(TaskRefusal::NotDue {
+                        action: action.name(),
+                        due,
+                    });
+                }
+                Some(_) => {}
+            }
         }
         match action {
             Action::Accept { rejected, reason } => {
@@ -596,6 +820,7 @@ impl Task {
                 }
                 task.move_all(|b| &mut b.packed, |b| &mut b.staged);
                 effects.push(Effect::ReadyForPickup);
+                task.ready_at = Some(now);
                 task.state = S::ReadyForPickup;
             }
             Action::Arrive { bay, vehicle } => {
@@ -609,6 +834,7 @@ impl Task {
                     return Err(TaskRefusal::Invalid("bay: which bay the car is at".into()));
                 }
                 task.arrival = Some((bay.clone(), vehicle.clone()));
+                task.arrived_at = Some(now);
                 task.state = S::Arrived;
             }
             Action::AssignRunner(runner) => {
@@ -647,6 +873,37 @@ impl Task {
                     reason: "not collected within the pickup window".into(),
                 });
                 task.state = S::Uncollected;
+            }
+            Action::ReadyByPassed => {
+                let before_ready = matches!(
+                    self.state,
+                    S::Created | S::Accepted | S::Picking | S::Picked | S::Packed
+                );
+                if !before_ready || self.ready_late {
+                    return Err(out_of_order());
+                }
+                task.ready_late = true;
+                effects.push(Effect::Breach(Breach::ReadyBy));
+            }
+            Action::RemindCustomer => {
+                if self.method == Method::Ship {
+                    return Err(wrong_method());
+                }
+                if self.state != S::ReadyForPickup || self.reminded {
+                    return Err(out_of_order());
+                }
+                task.reminded = true;
+                effects.push(Effect::Remind);
+            }
+            Action::HandoverSlaPassed => {
+                if self.method != Method::Curbside {
+                    return Err(wrong_method());
+                }
+                if !matches!(self.state, S::Arrived | S::RunnerAssigned) || self.handover_late {
+                    return Err(out_of_order());
+                }
+                task.handover_late = true;
+                effects.push(Effect::Breach(Breach::CurbsideHandover));
             }
             Action::CompletedByHand(how) => {
                 use omni_contracts::events::HandedOver;

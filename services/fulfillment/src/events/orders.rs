@@ -1,11 +1,11 @@
 //! `omni.orders.v1`: accepted and re-routed orders are sourced, paid ones released, cancelled and failed ones'
-//! fulfillments and store tasks cancelled (`app::sourcing`).
+//! fulfillments and store tasks cancelled, a cancel asked of a paid order decided (`app::sourcing`).
 
 use omni_contracts::events::OrderEvent;
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
-use crate::app::sourcing::{close_for_order, release, source};
+use crate::app::sourcing::{close_for_order, release, source, stop_for_cancel};
 
 /// Routes accepted orders and releases authorized ones to their node.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -22,7 +22,7 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
             Ok((event.id.to_string(), event.data))
         })
         .collect::<Result<Vec<_>, HandlerError>>()?;
-    let (rules, accept_within) = (state.rules.current(), state.accept_within);
+    let (rules, schedules) = (state.rules.current(), state.schedules);
     let wrote = state
         .db
         .transaction(move |conn| -> Result<bool, crate::error::SourcingError> {
@@ -34,10 +34,17 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
                         source(conn, &event_id, again.order, &again.exclude, &rules)?
                     }
                     OrderEvent::PaymentAuthorized(authorized) => {
-                        release(conn, &event_id, authorized, accept_within)?
+                        release(conn, &event_id, authorized, &schedules)?
                     }
-                    OrderEvent::Cancelled(c) => close_for_order(conn, &event_id, c.order_id, &c.by)?,
-                    OrderEvent::Failed(f) => close_for_order(conn, &event_id, f.order_id, &f.reason)?,
+                    OrderEvent::Cancelled(c) => {
+                        close_for_order(conn, &event_id, c.order_id, &c.by, &schedules)?
+                    }
+                    OrderEvent::Failed(f) => {
+                        close_for_order(conn, &event_id, f.order_id, &f.reason, &schedules)?
+                    }
+                    OrderEvent::CancelRequested(c) => {
+                        stop_for_cancel(conn, &event_id, c.order_id, &c.by, &schedules)?
+                    }
                     _ => continue,
                 }
                 wrote = true;

@@ -60,6 +60,9 @@ pub const ACT_ON_TASK: Rule = Rule::new(
     &[Associate, Manager, Service],
     Objects::AtStores,
 );
+/// A curbside customer says they are at a bay: no API key, their pickup code is the proof.
+pub const CUSTOMER_ARRIVES: Rule =
+    Rule::new(Method::Post, "/v1/tasks/{id}/arrival", &[], Objects::PickupCode);
 
 /// Fulfillment's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
@@ -70,6 +73,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     STORE_QUEUE,
     GET_TASK,
     ACT_ON_TASK,
+    CUSTOMER_ARRIVES,
     omni_http::audit::RULE,
 ];
 
@@ -83,4 +87,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     STORE_QUEUE.register(cfg, tasks::queue::store_queue);
     GET_TASK.register(cfg, tasks::get::get_task);
     ACT_ON_TASK.register(cfg, tasks::act::act_on_task);
+    CUSTOMER_ARRIVES.register(cfg, tasks::arrive::customer_arrives);
 }

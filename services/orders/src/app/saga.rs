@@ -72,6 +72,9 @@ fn log(order_id: OrderId, status: OrderStatus, step: &Step) {
             tracing::info!(order.id = %order_id, location.id = %exclude, reason = %reason, "Hold refused; routing again.");
         }
         Step::Fail(reason) => tracing::info!(order.id = %order_id, reason = %reason, "Order failed."),
+        Step::Cancel { reason } => {
+            tracing::info!(order.id = %order_id, reason = %reason, "Its node stopped the work; order cancelled.");
+        }
         Step::Note { .. } | Step::KeepAuthorization(_) | Step::Reserve { .. } | Step::Authorize(_) => {}
     }
 }

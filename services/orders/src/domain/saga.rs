@@ -1,6 +1,8 @@
 //! The order saga: which event moves an order from which state to which, and what it announces.
 //! accepted → reserved → payment_authorized → released → fulfilled → completed (once the payment is captured);
-//! any failure → failed (holds released by allocation); a cancel before release → cancelled.
+//! any failure → failed (holds released by allocation); a cancel before payment → cancelled; a cancel after it →
+//! cancelling until the node stops the work (→ cancelled) or reports the goods left first (→ fulfilled); a
+//! pickup nobody collected → cancelled by its node.
 //! A hold refused at the chosen node sends the order back to routing without that node, up to
 //! [`MAX_REROUTES`] times.
 //!
@@ -86,6 +88,12 @@ pub enum Step {
     /// A hold or an authorization arrived for a cancelled order: announce the cancellation again, so allocation
     /// releases the hold and payments voids the authorization.
     CancelAgain,
+    /// Move to `cancelled`: the node stopped the work (the cancel asked for reached it in time, or the customer
+    /// never collected the order). Allocation releases the hold, payments voids the authorization.
+    Cancel {
+        /// Why.
+        reason: String,
+    },
     /// Not for this state (a replay or a late event): ignore.
     Ignore,
 }
@@ -173,10 +181,18 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
             let reason = format!("refused by {}: {}", r.location_id, r.reason);
             again_without(&r.location_id, reason, reroutes)
         }
-        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => Step::Fulfil {
-            location_id: c.location_id.clone(),
-            how: c.how,
-        },
+        // A cancel that came too late: the goods left before the node heard of it.
+        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => {
+            Step::Fulfil {
+                location_id: c.location_id.clone(),
+                how: c.how,
+            }
+        }
+        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Cancelled(c))) => {
+            Step::Cancel {
+                reason: c.reason.clone(),
+            }
+        }
         (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(_))) => Step::Complete,
         _ => Step::Ignore,
     }
@@ -268,6 +284,11 @@ impl SagaOrder {
             Step::KeepAuthorization(payment_intent_id) => {
                 change.payment_intent_id = Some(payment_intent_id);
                 None
+            }
+            Step::Cancel { reason } => {
+                change.status = Some(OrderStatus::Cancelled);
+                change.failure_reason = Some(reason.clone());
+                Some(OrderEvent::Cancelled(OrderCancelled { order_id, by: reason }))
             }
             Step::CancelAgain => Some(OrderEvent::Cancelled(OrderCancelled {
                 order_id,
@@ -486,6 +507,52 @@ mod tests {
             assert!(matches!(step(status, MAX_REROUTES, &shortage()), Step::Fail(_)));
         }
         assert_eq!(step(OrderStatus::Released, 0, &shortage()), Step::Ignore);
+    }
+
+    #[test]
+    fn a_cancel_asked_of_a_paid_order_ends_as_its_node_decides() {
+        let order_id = OrderId::generate();
+        let s1 = LocationId::parse("S1").unwrap();
+        let stopped = SagaInput::Fulfillment(FulfillmentEvent::Cancelled(FulfillmentCancelled {
+            order_id,
+            fulfillment_id: FulfillmentId::generate(),
+            location_id: s1.clone(),
+            reason: "cancelled by kim".into(),
+        }));
+        let left = SagaInput::Fulfillment(FulfillmentEvent::Completed(FulfillmentCompleted {
+            order_id,
+            fulfillment_id: FulfillmentId::generate(),
+            location_id: s1.clone(),
+            how: HandedOver::PickedUp,
+        }));
+        let released = SagaInput::Fulfillment(FulfillmentEvent::Released(FulfillmentReleased {
+            order_id,
+            fulfillment_id: FulfillmentId::generate(),
+            location_id: s1.clone(),
+        }));
+        assert_eq!(
+            step(OrderStatus::Cancelling, 0, &stopped),
+            Step::Cancel {
+                reason: "cancelled by kim".into()
+            }
+        );
+        // Too late: the goods left first.
+        assert_eq!(
+            step(OrderStatus::Cancelling, 0, &left),
+            Step::Fulfil {
+                location_id: s1,
+                how: HandedOver::PickedUp
+            }
+        );
+        // Released while the cancel was on its way: the node decides when the cancel reaches it.
+        assert_eq!(step(OrderStatus::Cancelling, 0, &released), Step::Ignore);
+        assert_eq!(step(OrderStatus::Cancelling, 0, &shortage()), Step::Ignore);
+        // A pickup nobody collected: its node cancels a released order by itself.
+        assert!(matches!(
+            step(OrderStatus::Released, 0, &stopped),
+            Step::Cancel { .. }
+        ));
+        assert_eq!(step(OrderStatus::Fulfilled, 0, &stopped), Step::Ignore);
     }
 
     #[test]

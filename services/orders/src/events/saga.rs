@@ -80,8 +80,12 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 FulfillmentEvent::Released(r) => r.order_id,
                 FulfillmentEvent::Completed(c) => c.order_id,
                 FulfillmentEvent::Refused(r) => r.order_id,
-                // The store's work on a released order: the order moves on when it is completed.
-                FulfillmentEvent::TaskChanged(_) | FulfillmentEvent::ReadyForPickup(_) => return Ok(vec![]),
+                FulfillmentEvent::Cancelled(c) => c.order_id,
+                // The store's work on a released order: the order moves on when it is completed or cancelled.
+                FulfillmentEvent::TaskChanged(_)
+                | FulfillmentEvent::ReadyForPickup(_)
+                | FulfillmentEvent::SlaBreached(_)
+                | FulfillmentEvent::PickupReminder(_) => return Ok(vec![]),
             };
             (e.id, order_id, SagaInput::Fulfillment(e.data))
         }

@@ -46,6 +46,9 @@ pub fn record(
         OrderEvent::Cancelled(c) => {
             order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?
         }
+        OrderEvent::CancelRequested(c) => {
+            order_views::update_status(conn, c.order_id, OrderStatus::Cancelling, None)?
+        }
         // An acknowledgement for the partner; the order did not change.
         OrderEvent::DuplicateReceived(_) => {}
     }

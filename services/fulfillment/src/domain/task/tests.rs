@@ -12,13 +12,27 @@ fn noon() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap()
 }
 
-/// Two tees and a cap, to be accepted by 12:30.
+/// Two tees and a cap, to be accepted by 12:30 and ready by 14:00.
 fn task(method: Method) -> Task {
     Task::new(
         method,
         vec![(sku("TEE"), 2), (sku("CAP"), 1)],
         noon() + Duration::minutes(30),
+        noon() + Duration::hours(2),
     )
+}
+
+/// Three days to collect, reminded a day before the end, ten minutes to reach a car.
+fn windows() -> Windows {
+    Windows {
+        pickup: Duration::days(3),
+        reminder_before: Duration::days(1),
+        curbside_handover: Duration::minutes(10),
+    }
+}
+
+fn kinds(task: &Task) -> Vec<TimerKind> {
+    task.timers(&windows()).into_iter().map(|(k, _)| k).collect()
 }
 
 fn apply(task: &Task, action: Action) -> Applied {
@@ -276,11 +290,138 @@ fn a_manager_may_record_the_outcome_without_the_steps_but_only_of_the_tasks_meth
     assert_eq!(collected.task.state, TaskState::HandedOver);
 }
 
+#[test]
+fn each_state_arms_its_own_timers() {
+    let created = task(Method::Curbside);
+    assert_eq!(kinds(&created), [TimerKind::AcceptBy, TimerKind::ReadyBy]);
+    assert_eq!(created.deadline(&windows()), Some(created.accept_by));
+    let accepted = accepted(Method::Curbside);
+    assert_eq!(kinds(&accepted), [TimerKind::ReadyBy]);
+    let ready = packed(Method::Curbside)
+        .apply(&Action::Stage, noon())
+        .unwrap()
+        .task;
+    assert_eq!(ready.ready_at, Some(noon()));
+    assert_eq!(
+        ready.timers(&windows()),
+        [
+            (TimerKind::PickupReminder, noon() + Duration::days(2)),
+            (TimerKind::PickupWindow, noon() + Duration::days(3)),
+        ]
+    );
+    assert_eq!(ready.deadline(&windows()), Some(noon() + Duration::days(3)));
+    let arrived = ready
+        .apply(
+            &Action::Arrive {
+                bay: "2".into(),
+                vehicle: "red van".into(),
+            },
+            noon() + Duration::hours(1),
+        )
+        .unwrap()
+        .task;
+    assert_eq!(
+        arrived.timers(&windows()),
+        [(TimerKind::CurbsideHandover, noon() + Duration::minutes(70))]
+    );
+    let handed = arrived.apply(&Action::HandOver, noon()).unwrap().task;
+    assert!(handed.timers(&windows()).is_empty());
+    assert_eq!(handed.deadline(&windows()), None);
+    // A reminder as long as the window itself would come at once: none.
+    let no_reminder = Windows {
+        reminder_before: Duration::days(3),
+        ..windows()
+    };
+    assert_eq!(
+        ready.timers(&no_reminder),
+        [(TimerKind::PickupWindow, noon() + Duration::days(3))]
+    );
+}
+
+#[test]
+fn a_timer_fires_once_and_only_when_due() {
+    let accepted = accepted(Method::Ship);
+    assert_eq!(
+        accepted.fire(TimerKind::ReadyBy, noon(), &windows()),
+        Err(TaskRefusal::NotDue {
+            action: "ready_by_passed",
+            due: accepted.ready_by,
+        })
+    );
+    let late = accepted
+        .fire(TimerKind::ReadyBy, accepted.ready_by, &windows())
+        .unwrap();
+    assert_eq!(late.effects, [Effect::Breach(Breach::ReadyBy)]);
+    assert_eq!(late.task.state, TaskState::Accepted);
+    assert!(late.task.ready_late);
+    assert!(kinds(&late.task).is_empty());
+    assert!(matches!(
+        late.task.fire(TimerKind::ReadyBy, accepted.ready_by, &windows()),
+        Err(TaskRefusal::OutOfOrder { .. })
+    ));
+    // A timer of another state (accept-by on an accepted task) is stale: it changes nothing.
+    assert!(matches!(
+        accepted.fire(TimerKind::AcceptBy, noon() + Duration::hours(9), &windows()),
+        Err(TaskRefusal::OutOfOrder { .. })
+    ));
+}
+
+#[test]
+fn an_uncollected_pickup_is_reminded_then_lapses() {
+    let ready = apply(&packed(Method::Pickup), Action::Stage).task;
+    let reminded = ready
+        .fire(TimerKind::PickupReminder, noon() + Duration::days(2), &windows())
+        .unwrap();
+    assert_eq!(reminded.effects, [Effect::Remind]);
+    assert_eq!(kinds(&reminded.task), [TimerKind::PickupWindow]);
+    assert!(matches!(
+        reminded
+            .task
+            .fire(TimerKind::PickupWindow, noon() + Duration::days(2), &windows()),
+        Err(TaskRefusal::NotDue { .. })
+    ));
+    let lapsed = reminded
+        .task
+        .fire(TimerKind::PickupWindow, noon() + Duration::days(3), &windows())
+        .unwrap();
+    assert_eq!(lapsed.task.state, TaskState::Uncollected);
+    assert_eq!(lapsed.task.held(), 0);
+    assert!(lapsed.effects.contains(&Effect::ReleaseHeld));
+}
+
+#[test]
+fn a_curbside_customer_kept_waiting_is_a_breach_reported_once() {
+    let ready = apply(&packed(Method::Curbside), Action::Stage).task;
+    let arrived = apply(
+        &ready,
+        Action::Arrive {
+            bay: "1".into(),
+            vehicle: "blue estate".into(),
+        },
+    )
+    .task;
+    let running = apply(&arrived, Action::AssignRunner("kim".into())).task;
+    let waited = running
+        .fire(
+            TimerKind::CurbsideHandover,
+            noon() + Duration::minutes(10),
+            &windows(),
+        )
+        .unwrap();
+    assert_eq!(waited.effects, [Effect::Breach(Breach::CurbsideHandover)]);
+    assert_eq!(waited.task.state, TaskState::RunnerAssigned);
+    assert!(kinds(&waited.task).is_empty());
+    assert_eq!(
+        apply(&waited.task, Action::HandOver).task.state,
+        TaskState::HandedOver
+    );
+}
+
 /// Every action, with arguments drawn from what the task holds (so that many are accepted) or beyond it.
 fn random_action(rng: &mut StdRng, task: &Task) -> Action {
     let line = &task.lines[rng.random_range(0..task.lines.len())];
     let some = |rng: &mut StdRng, of: u32| rng.random_range(0..=of + 1);
-    match rng.random_range(0..13) {
+    match rng.random_range(0..14) {
         0 => Action::Accept {
             rejected: if rng.random_bool(0.3) {
                 vec![RejectedLine {
@@ -325,6 +466,12 @@ fn random_action(rng: &mut StdRng, task: &Task) -> Action {
                 Action::AcceptByLapsed
             }
         }
+        12 => [
+            Action::ReadyByPassed,
+            Action::RemindCustomer,
+            Action::HandoverSlaPassed,
+        ][rng.random_range(0..3)]
+        .clone(),
         // Rarely: it ends the task from almost any state, and the other ends must be reached too.
         11 if rng.random_bool(0.2) => Action::CompletedByHand(if rng.random_bool(0.5) {
             omni_contracts::events::HandedOver::Shipped
@@ -332,7 +479,9 @@ fn random_action(rng: &mut StdRng, task: &Task) -> Action {
             omni_contracts::events::HandedOver::PickedUp
         }),
         11 => Action::PickupWindowLapsed,
-        _ => Action::Cancel,
+        // Rarely too, for the same reason.
+        _ if rng.random_bool(0.3) => Action::Cancel,
+        _ => Action::Stage,
     }
 }
 

@@ -39,6 +39,7 @@ pub async fn complete_fulfillment(
     let id = FulfillmentId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
     let how = body.into_inner().how;
     let who = principal.name.clone();
+    let schedules = state.schedules;
     let (row, completed_now) = state
         .db
         .transaction(move |conn| -> Result<(FulfillmentRow, bool), ApiError> {
@@ -58,8 +59,20 @@ pub async fn complete_fulfillment(
                 }
             }
             // Its store task, if it has one, is done too (or the outcome is not the task's method: 409).
-            crate::app::tasks::complete_by_hand(conn, row.id, how)?;
-            fulfillments::set_status(conn, row.id, FulfillmentStatus::Completed)?;
+            crate::app::tasks::complete_by_hand(conn, &schedules, row.id, how)?;
+            if !fulfillments::transition(
+                conn,
+                row.id,
+                FulfillmentStatus::Released,
+                FulfillmentStatus::Completed,
+            )? {
+                return Err(ApiError::new(
+                    Code::Conflict,
+                    format!(
+                        "fulfillment {id} changed meanwhile (its order was cancelled, or it was completed)"
+                    ),
+                ));
+            }
             let event = FulfillmentCompleted {
                 order_id: row.order_id,
                 fulfillment_id: id,

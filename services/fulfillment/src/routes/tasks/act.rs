@@ -86,11 +86,13 @@ pub struct PickLine {
         (status = 403, description = "The pickup code does not match", body = omni_http::errors::ErrorBody),
         (status = 404, description = "No such task at the caller's stores", body = omni_http::errors::ErrorBody),
         (status = 409, description = "Out of order, another method's, too late, or the task changed meanwhile", body = omni_http::errors::ErrorBody),
+        (status = 429, description = "Too many wrong pickup codes for this task or from this address lately", body = omni_http::errors::ErrorBody),
     ),
     security(("api_key" = []))
 )]
 pub async fn act_on_task(
     state: web::Data<State>,
+    req: actix_web::HttpRequest,
     principal: Principal,
     id: web::Path<String>,
     body: web::Json<TaskActionBody>,
@@ -131,20 +133,31 @@ pub async fn act_on_task(
             Action::HandOver
         }
     };
+    let client = omni_http::client::address(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
     let request = Request {
         id,
         expected_version: body.version,
         action,
         pickup_code,
+        client: client.clone(),
     };
     let actor = Actor {
         name: principal.name.clone(),
         stores: principal.locations.clone(),
     };
+    let (schedules, limits) = (state.schedules, state.code_limits);
     let after = state
         .db
-        .transaction(move |conn| crate::app::tasks::act(conn, &actor, &request))
-        .await?;
+        .transaction(move |conn| crate::app::tasks::act(conn, &schedules, &limits, &actor, &request))
+        .await;
+    if let Err(TaskError::WrongPickupCode) = after {
+        state
+            .db
+            .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, id, &client))
+            .await?;
+    }
+    let after = after?;
     state.relay.notify_one();
     Ok(HttpResponse::Ok().json(TaskView::from(after)))
 }

@@ -1,6 +1,7 @@
 //! Store tasks: a store's queue and one task.
 
 pub mod act;
+pub mod arrive;
 pub mod get;
 pub mod queue;
 
@@ -33,6 +34,17 @@ pub struct TaskView {
     pub version: u32,
     /// The store accepts it by then, or it is routed elsewhere.
     pub accept_by: chrono::DateTime<chrono::Utc>,
+    /// Shipped, or ready for pickup, by then (the order's promise).
+    pub ready_by: chrono::DateTime<chrono::Utc>,
+    /// The next deadline (the queue's order): accept-by, ready-by, the end of the pickup window or of the
+    /// curbside hand-over SLA, by state.
+    pub deadline: chrono::DateTime<chrono::Utc>,
+    /// Pickup, curbside: when it was ready for the customer.
+    pub ready_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Curbside: when the customer arrived.
+    pub arrived_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The promises it missed (`ready_by`, `curbside_handover`).
+    pub breaches: Vec<crate::domain::task::Breach>,
     /// Each line's units by bucket (they add up to `ordered`).
     pub lines: Vec<TaskLineView>,
     /// The parcels, once packed.
@@ -86,6 +98,17 @@ impl From<StoredTask> for TaskView {
             state: task.state,
             version: task.version,
             accept_by: task.accept_by,
+            ready_by: task.ready_by,
+            deadline: stored.deadline.and_utc(),
+            ready_at: task.ready_at,
+            arrived_at: task.arrived_at,
+            breaches: [
+                (task.ready_late, crate::domain::task::Breach::ReadyBy),
+                (task.handover_late, crate::domain::task::Breach::CurbsideHandover),
+            ]
+            .into_iter()
+            .filter_map(|(late, breach)| late.then_some(breach))
+            .collect(),
             lines: task
                 .lines
                 .into_iter()
@@ -110,6 +133,8 @@ impl From<TaskError> for ApiError {
         match e {
             TaskError::NotFound(id) => ApiError::not_found(format!("task {id}")),
             TaskError::Refused(TaskRefusal::Invalid(reason)) => ApiError::new(Code::InvalidBody, reason),
+            e @ TaskError::UnknownBay { .. } => ApiError::new(Code::InvalidBody, e.to_string()),
+            e @ TaskError::TooManyAttempts(_) => ApiError::new(Code::TooManyAttempts, e.to_string()),
             e @ (TaskError::Refused(_)
             | TaskError::Stale { .. }
             | TaskError::FulfillmentClosed(_)

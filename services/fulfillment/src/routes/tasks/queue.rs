@@ -27,7 +27,7 @@ pub struct QueueQuery {
 /// One page of a store's queue.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
-    /// The tasks, earliest accept-by deadline first.
+    /// The tasks, earliest deadline first.
     pub tasks: Vec<TaskView>,
     /// Pass as `after` for the next page; absent on the last.
     pub next: Option<String>,
@@ -76,7 +76,7 @@ pub async fn store_queue(
         .run(move |conn| tasks::queue(conn, &location, &states, after, i64::from(limit)))
         .await?;
     let next = (page.len() == limit as usize)
-        .then(|| page.last().map(|t| cursor(t.task.accept_by.naive_utc(), t.id)))
+        .then(|| page.last().map(|t| cursor(t.deadline, t.id)))
         .flatten();
     Ok(HttpResponse::Ok().json(TaskPage {
         tasks: page.into_iter().map(TaskView::from).collect(),
@@ -84,7 +84,7 @@ pub async fn store_queue(
     }))
 }
 
-/// `<accept_by in microseconds since the epoch>.<task id>`.
+/// `<deadline in microseconds since the epoch>.<task id>`.
 fn cursor(deadline: NaiveDateTime, id: TaskId) -> String {
     format!("{}.{id}", deadline.and_utc().timestamp_micros())
 }

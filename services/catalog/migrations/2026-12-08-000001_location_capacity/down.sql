@@ -1,0 +1,2 @@
+ALTER TABLE locations DROP COLUMN pick_capacity;
+ALTER TABLE locations DROP COLUMN curbside_bays;

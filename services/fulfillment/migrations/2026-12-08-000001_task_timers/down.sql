@@ -1,0 +1,15 @@
+DROP TABLE pickup_code_failures;
+DROP TABLE store_task_timers;
+DROP INDEX store_tasks_queue;
+CREATE INDEX store_tasks_queue ON store_tasks (location_id, state, accept_by, id);
+ALTER TABLE store_tasks DROP COLUMN deadline;
+ALTER TABLE store_tasks DROP COLUMN handover_late;
+ALTER TABLE store_tasks DROP COLUMN ready_late;
+ALTER TABLE store_tasks DROP COLUMN reminded;
+ALTER TABLE store_tasks DROP COLUMN arrived_at;
+ALTER TABLE store_tasks DROP COLUMN ready_at;
+ALTER TABLE store_tasks DROP COLUMN ready_by;
+ALTER TABLE nodes DROP COLUMN pick_capacity;
+ALTER TABLE nodes DROP COLUMN curbside_bays;
+ALTER TABLE nodes DROP COLUMN kind;
+ALTER TABLE fulfillments DROP COLUMN promise_by;
