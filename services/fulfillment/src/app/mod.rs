@@ -29,6 +29,8 @@ pub struct State {
     pub code_limits: CodeLimits,
     /// The proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Store task metrics.
+    pub task_metrics: crate::metrics::TaskMetrics,
 }
 
 /// How many wrong pickup codes are allowed, per task and per client address, within `window`.

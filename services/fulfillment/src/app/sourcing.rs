@@ -277,3 +277,6 @@ fn moved(
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -57,7 +57,7 @@ pub fn act(
     limits: &CodeLimits,
     actor: &Actor,
     request: &Request,
-) -> Result<StoredTask, TaskError> {
+) -> Result<(StoredTask, Observation), TaskError> {
     let id = request.id;
     let stored = tasks::find(conn, id)?
         .filter(|t| actor.works_at(t.location_id.as_str()))
@@ -102,6 +102,7 @@ pub fn act(
         )));
     }
     let windows = schedules.at(conn, &stored.location_id)?.windows;
+    settle_first(conn, &stored, &applied)?;
     let mut after = StoredTask {
         task: applied.task,
         ..stored.clone()
@@ -117,7 +118,7 @@ pub fn act(
         after.pickup_code_hash = None;
     }
     save_over(conn, &stored, &after, &windows)?;
-    announce(
+    let seen = announce(
         conn,
         Change {
             who: &actor.name,
@@ -131,7 +132,7 @@ pub fn act(
         },
         code,
     )?;
-    Ok(after)
+    Ok((after, seen))
 }
 
 /// A curbside customer's "I'm here", as they send it.
@@ -158,7 +159,7 @@ pub fn arrive(
     schedules: &Schedules,
     limits: &CodeLimits,
     arrival: &Arrival,
-) -> Result<StoredTask, TaskError> {
+) -> Result<(StoredTask, Observation), TaskError> {
     let id = arrival.id;
     let stored = tasks::find(conn, id)?.ok_or_else(|| TaskError::NotFound(id.to_string()))?;
     prove(conn, limits, &stored, Some(&arrival.pickup_code), &arrival.client)?;
@@ -205,8 +206,8 @@ pub fn arrive(
         windows: &windows,
         refused: None,
     };
-    announce(conn, change, None)?;
-    Ok(after)
+    let seen = announce(conn, change, None)?;
+    Ok((after, seen))
 }
 
 /// Checks a pickup code presented for a task from `client`: refused outright while too many wrong ones were
@@ -313,7 +314,7 @@ fn announce(
     conn: &mut omni_db::DbConnection,
     change: Change<'_>,
     code: Option<String>,
-) -> Result<(), TaskError> {
+) -> Result<Observation, TaskError> {
     let Change {
         who,
         why,
@@ -383,15 +384,12 @@ fn announce(
                     closes: ready_at + windows.pickup,
                 })
             }),
-            Effect::CancelOrder { reason } => {
-                settle(conn, stored, FulfillmentStatus::Cancelled)?;
-                Some(FulfillmentEvent::Cancelled(FulfillmentCancelled {
-                    order_id: stored.order_id,
-                    fulfillment_id: stored.fulfillment_id,
-                    location_id: stored.location_id.clone(),
-                    reason: reason.clone(),
-                }))
-            }
+            Effect::CancelOrder { reason } => Some(FulfillmentEvent::Cancelled(FulfillmentCancelled {
+                order_id: stored.order_id,
+                fulfillment_id: stored.fulfillment_id,
+                location_id: stored.location_id.clone(),
+                reason: reason.clone(),
+            })),
             // Announced above (the code), or with the refusal below, or by the completion below; units held
             // here go back on sale when allocation releases the hold of the cancelled order.
             Effect::ReadyForPickup
@@ -404,7 +402,6 @@ fn announce(
         }
     }
     if let Some(reason) = refused {
-        settle(conn, stored, FulfillmentStatus::Refused)?;
         publish(
             conn,
             FulfillmentEvent::Refused(FulfillmentRefused {
@@ -421,7 +418,6 @@ fn announce(
         _ => None,
     };
     if let Some(how) = how {
-        settle(conn, stored, FulfillmentStatus::Completed)?;
         publish(
             conn,
             FulfillmentEvent::Completed(FulfillmentCompleted {
@@ -433,22 +429,87 @@ fn announce(
         )?;
     }
     tracing::info!(task.id = %id, order.id = %stored.order_id, location.id = %stored.location_id, action = action.name(), state = after.task.state.as_str(), "Store task changed.");
-    Ok(())
+    Ok(Observation::of(stored, after, action, effects))
 }
 
-/// Moves a task's released fulfillment to how the task ended; [`TaskError::FulfillmentClosed`] if it is no longer
-/// released (its order's cancel, or a manager's completion, came first: the whole change is undone).
-fn settle(
-    conn: &mut omni_db::DbConnection,
-    task: &StoredTask,
-    to: FulfillmentStatus,
-) -> Result<(), TaskError> {
-    if fulfillments::transition(conn, task.fulfillment_id, FulfillmentStatus::Released, to)? {
-        Ok(())
-    } else {
-        Err(TaskError::FulfillmentClosed(task.id))
+/// What a change tells the metrics, once committed (`crate::metrics::TaskMetrics::record`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The task's store.
+    pub location: omni_contracts::LocationId,
+    /// Its method.
+    pub method: crate::domain::task::Method,
+    /// What changed it.
+    pub action: &'static str,
+    /// Its state after.
+    pub state: TaskState,
+    /// Seconds from release to ready for pickup (or shipped), when the change made it so.
+    pub time_to_ready: Option<f64>,
+    /// Seconds a curbside customer waited at the car, when the change handed the goods over.
+    pub curbside_wait: Option<f64>,
+    /// Promises the change reported missed.
+    pub breaches: Vec<Breach>,
+}
+
+impl Observation {
+    fn of(before: &StoredTask, after: &StoredTask, action: &Action, effects: &[Effect]) -> Self {
+        let now = chrono::Utc::now();
+        let seconds = |since: chrono::DateTime<chrono::Utc>| (now - since).as_seconds_f64().max(0.0);
+        let (was, is) = (before.task.state, after.task.state);
+        Observation {
+            location: after.location_id.clone(),
+            method: after.task.method,
+            action: action.name(),
+            state: is,
+            time_to_ready: (was != is && matches!(is, TaskState::ReadyForPickup | TaskState::Shipped))
+                .then(|| seconds(before.created_at.and_utc())),
+            curbside_wait: (was != is && is == TaskState::HandedOver)
+                .then_some(after.task.arrived_at)
+                .flatten()
+                .map(seconds),
+            breaches: effects
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Breach(b) => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        }
     }
 }
+
+/// Moves a task's released fulfillment to how a change ends the task, if it does: completed (shipped, handed
+/// over), refused (the whole task refused) or cancelled (uncollected); [`TaskError::FulfillmentClosed`] if it is no
+/// longer released (its order's cancel, or a manager's completion, came first: the whole change is undone). Called
+/// before the task is written: every path writes a fulfillment before its task, so two concurrent changes never
+/// wait on each other's rows (no deadlock), and the later one finds the fulfillment or the task moved.
+fn settle_first(
+    conn: &mut omni_db::DbConnection,
+    before: &StoredTask,
+    applied: &Applied,
+) -> Result<(), TaskError> {
+    let to = if refusal(applied).is_some() {
+        FulfillmentStatus::Refused
+    } else if applied
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::CancelOrder { .. }))
+    {
+        FulfillmentStatus::Cancelled
+    } else if matches!(applied.task.state, TaskState::Shipped | TaskState::HandedOver) {
+        FulfillmentStatus::Completed
+    } else {
+        return Ok(());
+    };
+    if fulfillments::transition(conn, before.fulfillment_id, FulfillmentStatus::Released, to)? {
+        Ok(())
+    } else {
+        Err(TaskError::FulfillmentClosed(before.id))
+    }
+}
+
+/// Open tasks are counted for `omni_store_tasks_open` every this many timer rounds (seconds).
+const OPEN_COUNT_EVERY: u64 = 10;
 
 /// Most due timers fired in one transaction.
 const TIMER_ROUND: i64 = 100;
@@ -464,51 +525,65 @@ pub fn fire_due_timers(
     conn: &mut omni_db::DbConnection,
     now: chrono::DateTime<chrono::Utc>,
     schedules: &Schedules,
-) -> Result<usize, TaskError> {
-    let mut fired = 0;
+) -> Result<Vec<Observation>, TaskError> {
+    let mut fired = Vec::new();
     for timer in tasks::due_timers(conn, now.naive_utc(), TIMER_ROUND)? {
-        let Some(stored) = tasks::find(conn, timer.task_id)?.filter(|t| t.task.version == timer.version)
-        else {
-            tasks::disarm(conn, &timer)?;
-            continue;
-        };
-        let windows = schedules.at(conn, &stored.location_id)?.windows;
-        let applied = match stored.task.fire(timer.kind, now, &windows) {
-            Ok(applied) => applied,
-            // The windows were changed in the settings since it was armed: armed again as they are now.
-            Err(TaskRefusal::NotDue { .. }) => {
-                tasks::rearm(conn, &stored, &stored.task.timers(&windows))?;
-                continue;
-            }
-            Err(_) => {
-                tasks::disarm(conn, &timer)?;
-                continue;
-            }
-        };
-        let refused = refusal(&applied);
-        let after = StoredTask {
-            task: applied.task,
-            ..stored.clone()
-        };
-        // Changed meanwhile: the firing is stale and changes nothing.
-        if !tasks::save(conn, &after, stored.task.version, &after.task.timers(&windows))? {
-            continue;
+        // Each firing in its own savepoint: one that turns out stale leaves nothing behind.
+        let outcome = diesel::Connection::transaction(conn, |conn| fire(conn, &timer, now, schedules));
+        match outcome {
+            Ok(Some(seen)) => fired.push(seen),
+            Ok(None) => {}
+            // Changed meanwhile (the task, or its fulfillment by a cancel): the firing is stale.
+            Err(TaskError::Stale { .. } | TaskError::FulfillmentClosed(_)) => tasks::disarm(conn, &timer)?,
+            Err(e) => return Err(e),
         }
-        let action = timer.kind.action();
-        let change = Change {
-            who: SERVICE,
-            why: None,
-            before: &stored,
-            after: &after,
-            action: &action,
-            effects: &applied.effects,
-            windows: &windows,
-            refused,
-        };
-        announce(conn, change, None)?;
-        fired += 1;
     }
     Ok(fired)
+}
+
+/// Fires one due timer; what it changed, if it changed the task.
+fn fire(
+    conn: &mut omni_db::DbConnection,
+    timer: &tasks::DueTimer,
+    now: chrono::DateTime<chrono::Utc>,
+    schedules: &Schedules,
+) -> Result<Option<Observation>, TaskError> {
+    let Some(stored) = tasks::find(conn, timer.task_id)?.filter(|t| t.task.version == timer.version) else {
+        tasks::disarm(conn, timer)?;
+        return Ok(None);
+    };
+    let windows = schedules.at(conn, &stored.location_id)?.windows;
+    let applied = match stored.task.fire(timer.kind, now, &windows) {
+        Ok(applied) => applied,
+        // The windows were changed in the settings since it was armed: armed again as they are now.
+        Err(TaskRefusal::NotDue { .. }) => {
+            tasks::rearm(conn, &stored, &stored.task.timers(&windows))?;
+            return Ok(None);
+        }
+        Err(_) => {
+            tasks::disarm(conn, timer)?;
+            return Ok(None);
+        }
+    };
+    settle_first(conn, &stored, &applied)?;
+    let refused = refusal(&applied);
+    let after = StoredTask {
+        task: applied.task.clone(),
+        ..stored.clone()
+    };
+    save_over(conn, &stored, &after, &windows)?;
+    let action = timer.kind.action();
+    let change = Change {
+        who: SERVICE,
+        why: None,
+        before: &stored,
+        after: &after,
+        action: &action,
+        effects: &applied.effects,
+        windows: &windows,
+        refused,
+    };
+    announce(conn, change, None).map(Some)
 }
 
 /// Fires the task timers every second until shutdown, and forgets wrong pickup codes too old to count.
@@ -517,20 +592,36 @@ pub fn run_timers(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
+        let mut round: u64 = 0;
         loop {
             let (schedules, window) = (state.schedules, state.code_limits.window);
+            let count_open = round.is_multiple_of(OPEN_COUNT_EVERY);
+            round += 1;
             let fired = state
                 .db
                 .transaction(move |conn| {
                     pickup_codes::prune(conn, omni_db::now() - window, TIMER_ROUND * 10)?;
-                    fire_due_timers(conn, chrono::Utc::now(), &schedules)
+                    let fired = fire_due_timers(conn, chrono::Utc::now(), &schedules)?;
+                    let open = if count_open {
+                        Some(tasks::open_counts(conn)?)
+                    } else {
+                        None
+                    };
+                    Ok::<_, TaskError>((fired, open))
                 })
                 .await;
             match fired {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(changes = n, "Store task timers fired.");
-                    state.relay.notify_one();
+                Ok((fired, open)) => {
+                    if !fired.is_empty() {
+                        tracing::info!(changes = fired.len(), "Store task timers fired.");
+                        state.relay.notify_one();
+                    }
+                    for seen in &fired {
+                        state.task_metrics.record(seen);
+                    }
+                    if let Some(open) = open {
+                        state.task_metrics.set_open(&open);
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "Store task timers not checked; retrying."),
             }
@@ -627,6 +718,6 @@ fn pickup_code() -> String {
 }
 
 /// What is stored of a pickup code: its SHA-256, hex. Compared after upper-casing and trimming what was typed.
-fn digest(code: &str) -> String {
+pub(crate) fn digest(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_ascii_uppercase().as_bytes()))
 }

@@ -162,6 +162,11 @@ pub fn insert(conn: &mut DbConnection, new: &StoredTask, timers: &Timers) -> omn
             store_tasks::version.eq(signed(task.version)),
             store_tasks::accept_by.eq(task.accept_by.naive_utc()),
             store_tasks::ready_by.eq(task.ready_by.naive_utc()),
+            store_tasks::ready_at.eq(task.ready_at.map(|t| t.naive_utc())),
+            store_tasks::arrived_at.eq(task.arrived_at.map(|t| t.naive_utc())),
+            store_tasks::reminded.eq(task.reminded),
+            store_tasks::ready_late.eq(task.ready_late),
+            store_tasks::handover_late.eq(task.handover_late),
             store_tasks::deadline.eq(deadline(timers).unwrap_or(new.deadline)),
             store_tasks::parcels.eq(parcels),
             store_tasks::pickup_code_hash.eq(new.pickup_code_hash.as_deref()),
@@ -372,6 +377,28 @@ pub fn find_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db:
             "fulfillment {fulfillment}'s task has a corrupt id: {e}"
         ))),
     }
+}
+
+/// Tasks with work left, by store and state: `(location, state, tasks)`.
+pub fn open_counts(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, TaskState, i64)>> {
+    use diesel::dsl::count_star;
+    let open: Vec<&str> = TaskState::ALL
+        .into_iter()
+        .filter(|s| !s.is_final())
+        .map(TaskState::as_str)
+        .collect();
+    let rows: Vec<(String, String, i64)> = store_tasks::table
+        .filter(store_tasks::state.eq_any(open))
+        .group_by((store_tasks::location_id, store_tasks::state))
+        .select((store_tasks::location_id, store_tasks::state, count_star()))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(location, state, n)| {
+            let state = TaskState::try_from(state)
+                .map_err(|e| omni_db::Error::Inconsistent(format!("a store task at {location}: {e}")))?;
+            Ok((location, state, n))
+        })
+        .collect()
 }
 
 /// Where a page of a store's queue starts: after this task's deadline and id.

@@ -58,8 +58,6 @@ pub async fn complete_fulfillment(
                     ));
                 }
             }
-            // Its store task, if it has one, is done too (or the outcome is not the task's method: 409).
-            crate::app::tasks::complete_by_hand(conn, &schedules, row.id, how)?;
             if !fulfillments::transition(
                 conn,
                 row.id,
@@ -73,6 +71,9 @@ pub async fn complete_fulfillment(
                     ),
                 ));
             }
+            // Its store task, if it has one, is done too (or the outcome is not the task's method: 409). Written
+            // after the fulfillment, as every path does.
+            crate::app::tasks::complete_by_hand(conn, &schedules, row.id, how)?;
             let event = FulfillmentCompleted {
                 order_id: row.order_id,
                 fulfillment_id: id,
