@@ -27,7 +27,7 @@ pub(crate) struct DemoLocation {
     region: &'static str,
     capabilities: &'static [Capability],
     /// Curbside bays (0 without curbside).
-    bays: u32,
+    pub bays: u32,
     /// Units it can pick a day.
     pick_capacity: u32,
     units: i64,

@@ -4,7 +4,9 @@
     python3 scripts/deploy/dashboards.py           # write the JSON files
     python3 scripts/deploy/dashboards.py --check   # exit 1 if the committed files differ from the generated ones
 
-One overview (orders by state and channel, availability lag, reservations, errors) and one dashboard per service.
+One overview (orders by state and channel, availability lag, reservations, errors), one for store operations
+(store tasks by state and store, time to ready, curbside waits, uncollected pickups, SLA breaches) and one
+dashboard per service.
 The metric names are the ones the services export (libs/omni-telemetry/src/metrics.rs, services/*/src) plus the
 ones DESIGN.md §8 names that the code does not export yet (see docs/OPERATIONS.md, "Metrics"). Every series
 carries service="<name>"; Prometheus adds namespace. scripts/check-deploy.sh type-checks each file against
@@ -238,6 +240,42 @@ def overview() -> dict:
                      l, ["overview"])
 
 
+def store_panels(l: Layout) -> None:
+    sel = f'{NS}, service="fulfillment"'
+    l.row("Store tasks")
+    l.add(timeseries("Open tasks by state", "Store tasks with work left, by state, all stores.",
+                     [target(f"sum by (state) (omni_store_tasks_open{{{sel}}})", "{{state}}")], stack=True), w=12)
+    l.add(timeseries("Open tasks by store", "Store tasks with work left, by store.",
+                     [target(f"sum by (location) (omni_store_tasks_open{{{sel}}})", "{{location}}")], stack=True), w=12)
+    l.add(timeseries("Waiting to be accepted", "Tasks each store has not accepted yet (each lapses to another node at its accept-by).",
+                     [target(f'sum by (location) (omni_store_tasks_open{{{sel}, state="created"}})', "{{location}}")]), w=8)
+    l.add(timeseries("Actions", "Associates' actions, customers' arrivals and timer firings per second.",
+                     [target(f"sum by (action) (rate(omni_store_task_changes_total{{{sel}}}[$__rate_interval]))",
+                             "{{action}}")], "ops", stack=True), w=16)
+    l.row("Customers")
+    l.add(timeseries("Time to ready", "From release to ready for pickup (pickup, curbside) or shipped (ship).",
+                     quantiles("omni_store_task_time_to_ready_seconds", sel, by="method"), "s"), w=8)
+    l.add(timeseries("Curbside wait", "From a curbside customer's arrival to the hand-over at the car; breaches past the SLA are counted beside.",
+                     quantiles("omni_curbside_wait_seconds", sel), "s"), w=8)
+    l.add(timeseries("SLA breaches", "Promises missed per hour, by store and promise (ready_by, curbside_handover).",
+                     [target(f"sum by (location, breach) (increase(omni_store_task_sla_breaches_total{{{sel}}}[1h]))",
+                             "{{location}} {{breach}}")]), w=8)
+    l.add(timeseries("Uncollected pickups", "Pickups per day whose window lapsed: order cancelled, stock back on sale at the store.",
+                     [target(f"sum by (location) (increase(omni_pickups_uncollected_total{{{sel}}}[1d]))",
+                             "{{location}}")]), w=12)
+    l.add(stat("Uncollected in range", "Pickups not collected within their window in the selected time range.",
+               f"sum(increase(omni_pickups_uncollected_total{{{sel}}}[$__range]))"), w=12)
+
+
+def store_operations() -> dict:
+    l = Layout()
+    store_panels(l)
+    return dashboard("omni-store-operations", "Omni / Store operations",
+                     "Store tasks (ship from store, pickup, curbside): queues by store and state, time to ready, "
+                     "curbside waits, SLA breaches and uncollected pickups.",
+                     l, ["stores", "fulfillment"])
+
+
 def service_dashboard(service: str) -> dict:
     l = Layout()
     if service == "orders":
@@ -256,7 +294,8 @@ def service_dashboard(service: str) -> dict:
 
 
 def generate() -> dict[str, str]:
-    boards = {"overview": overview(), **{s: service_dashboard(s) for s in SERVICES}}
+    boards = {"overview": overview(), "store-operations": store_operations(),
+              **{s: service_dashboard(s) for s in SERVICES}}
     return {f"omni-{name}.json": json.dumps(board, indent=2) + "\n" for name, board in boards.items()}
 
 

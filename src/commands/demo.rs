@@ -59,6 +59,9 @@ struct Tally {
 }
 
 /// Runs the demo and prints the report.
+/// The demo's pickup window: pickups left at the counter lapse while it runs.
+const PICKUP_WINDOW_SECONDS: u32 = 20;
+
 pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("OMNI__TELEMETRY__LEVEL").is_none() && std::env::var_os("RUST_LOG").is_none() {
         // The report is the output; keep the services' logs to warnings unless asked otherwise.
@@ -66,6 +69,9 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         settings.telemetry.level = "warn,omni_kafka::consumer=error".into();
     }
     let telemetry = omni_telemetry::init(&settings.telemetry, "omni")?;
+    // Short enough that the pickups left at the counter lapse while the demo runs.
+    settings.fulfillment.store.pickup_window_seconds = PICKUP_WINDOW_SECONDS;
+    settings.fulfillment.store.pickup_reminder_before_seconds = PICKUP_WINDOW_SECONDS / 2;
     let mut dev_args = args.dev.clone();
     if !dev_args.fresh && dev_args.data_dir.is_none() {
         // A demo measures a fresh run: its own data directory, emptied first.
@@ -100,6 +106,13 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         let mesh = &dev.mesh;
         async move { crate::commands::demo_marketplace::feed(mesh, count, spread).await }
     };
+    let orders_done = tokio_util::sync::CancellationToken::new();
+    let shift = crate::commands::demo_stores::work(
+        &dev.mesh,
+        &dev.admin_key,
+        orders_done.clone(),
+        Instant::now() + Duration::from_secs(120 + u64::from(args.orders) / 5),
+    );
     let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -141,15 +154,20 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
             }
         });
     }
-    let (_, sent) = tokio::join!(
-        async { while workers.join_next().await.is_some() {} },
-        marketplace
-    );
+    let placing = async {
+        let placed = tokio::join!(
+            async { while workers.join_next().await.is_some() {} },
+            marketplace
+        );
+        orders_done.cancel();
+        pos_done.cancel();
+        (placed, started.elapsed())
+    };
+    let (((_, sent), elapsed), shift) = tokio::join!(placing, shift);
     let sent = sent.context("sending the marketplace orders")?;
-    pos_done.cancel();
+    let shift = shift.context("working the stores' queues")?;
     let pos = pos.await.unwrap_or_default();
     bar.finish();
-    let elapsed = started.elapsed();
     let oversold = oversold_units(&allocation).await?;
     let fulfillment = dev.mesh.client(Service::Fulfillment, &dev.admin_key);
     let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
@@ -196,6 +214,28 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         "  oversold units    {oversold_by_omni} (held beyond on-hand: {oversold}, of which POS shelf sales explain up to {})",
         pos.took_held
     );
+    let mut ready = shift.time_to_ready.clone();
+    ready.sort_by(f64::total_cmp);
+    let mut wait = shift.curbside_wait.clone();
+    wait.sort_by(f64::total_cmp);
+    println!(
+        "  store shift       {} shipped from stores ({} found short on the shelf, routed to another node), {} picked up with their code, {} handed over at the car",
+        shift.shipped, shift.short_rerouted, shift.picked_up, shift.curbside
+    );
+    println!(
+        "                    time to ready p50 {:.1} s, p99 {:.1} s (release to ready for pickup, or shipped); curbside wait p50 {:.1} s, p99 {:.1} s",
+        percentile(&ready, 0.50),
+        percentile(&ready, 0.99),
+        percentile(&wait, 0.50),
+        percentile(&wait, 0.99)
+    );
+    println!(
+        "  uncollected       {} of {} pickups left at the counter lapsed after the demo's {PICKUP_WINDOW_SECONDS} s window: order cancelled, {} units back on sale at their stores",
+        shift.uncollected, shift.left_uncollected, shift.uncollected_units
+    );
+    for (what, count) in &shift.refused {
+        println!("    {count:>5} × store action refused: {what}");
+    }
     let statuses: Vec<String> = market.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
         "  marketplace       {} orders over Kafka ({} sent twice, {} malformed): {} taken ({}), {} taken twice",
@@ -320,6 +360,12 @@ async fn place_one(orders: &OrdersApi, payments: &PaymentsApi) -> anyhow::Result
         let delivery = if rng.random_bool(0.2) {
             Delivery::Pickup {
                 location_id: LocationId::parse(LOCATIONS[rng.random_range(0..3)].id)?,
+            }
+        } else if rng.random_bool(0.12) {
+            // The stores with curbside bays.
+            let kerbs: Vec<_> = LOCATIONS.iter().filter(|l| l.bays > 0).collect();
+            Delivery::Curbside {
+                location_id: LocationId::parse(kerbs[rng.random_range(0..kerbs.len())].id)?,
             }
         } else {
             Delivery::Ship {

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod routes;
 
 use std::sync::Arc;
@@ -123,6 +124,8 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             )),
         },
         trusted_proxies: ctx.settings.http.trusted_proxies.clone().into(),
+        task_metrics: metrics::TaskMetrics::register(&ctx.metrics.registry)
+            .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?,
     };
     background.push(app::tasks::run_timers(state.clone(), ctx.shutdown.clone()));
     let consumers = vec![

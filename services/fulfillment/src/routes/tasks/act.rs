@@ -31,9 +31,9 @@ pub enum TaskAction {
         /// Why, for the order's history.
         reason: String,
     },
-    /// Units taken off the shelf.
+    /// Units taken off the shelf, or looked for and not found (short: routed to another node).
     Pick {
-        /// Per line: how many were found.
+        /// Per line: how many were found, and how many were not.
         lines: Vec<PickLine>,
     },
     /// Every picked unit packed into these parcels.
@@ -69,7 +69,12 @@ pub struct PickLine {
     /// The line.
     pub sku: Sku,
     /// How many were found.
+    #[serde(default)]
     pub picked: u32,
+    /// How many were looked for and not found (a till sold them). When no unit of the task is left to fulfil,
+    /// the order is routed to another node; part of a task cannot be routed elsewhere yet (409).
+    #[serde(default)]
+    pub short: u32,
 }
 
 /// Takes an action on a store task of the caller's store: accept or reject (the order is routed elsewhere), pick,
@@ -120,7 +125,7 @@ pub async fn act_on_task(
                 .map(|l| PickedLine {
                     sku: l.sku,
                     picked: l.picked,
-                    short: 0,
+                    short: l.short,
                 })
                 .collect(),
         ),
@@ -157,7 +162,8 @@ pub async fn act_on_task(
             .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, id, &client))
             .await?;
     }
-    let after = after?;
+    let (after, seen) = after?;
+    state.task_metrics.record(&seen);
     state.relay.notify_one();
     Ok(HttpResponse::Ok().json(TaskView::from(after)))
 }

@@ -85,7 +85,8 @@ pub async fn customer_arrives(
             .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, id, &client))
             .await?;
     }
-    let arrived = arrived?;
+    let (arrived, seen) = arrived?;
+    state.task_metrics.record(&seen);
     state.relay.notify_one();
     Ok(HttpResponse::Ok().json(ArrivalView {
         task_id: arrived.id,

@@ -45,6 +45,10 @@ pub struct TaskView {
     pub arrived_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The promises it missed (`ready_by`, `curbside_handover`).
     pub breaches: Vec<crate::domain::task::Breach>,
+    /// When it was released to the store (opened).
+    pub released_at: chrono::DateTime<chrono::Utc>,
+    /// Its last change.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Each line's units by bucket (they add up to `ordered`).
     pub lines: Vec<TaskLineView>,
     /// The parcels, once packed.
@@ -109,6 +113,8 @@ impl From<StoredTask> for TaskView {
             .into_iter()
             .filter_map(|(late, breach)| late.then_some(breach))
             .collect(),
+            released_at: stored.created_at.and_utc(),
+            updated_at: stored.updated_at.and_utc(),
             lines: task
                 .lines
                 .into_iter()
