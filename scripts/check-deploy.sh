@@ -125,11 +125,11 @@ install_npm() {
 }
 
 install_promtool() {
-    if [[ -x $PROM_DIR/promtool ]]; then
-        info "cached: $PROM_DIR/promtool"
+    if [[ -x $PROM_DIR/promtool && -x $PROM_DIR/prometheus ]]; then
+        info "cached: $PROM_DIR/promtool, $PROM_DIR/prometheus"
         return 0
     fi
-    info "extracting promtool from Debian's prometheus package into $PROM_DIR"
+    info "extracting promtool and prometheus from Debian's prometheus package into $PROM_DIR"
     command -v apt-get >/dev/null || die "promtool is missing and apt-get is not available"
     local dl="$SCRATCH/prometheus-deb"
     mkdir -p "$dl"
@@ -140,12 +140,14 @@ install_promtool() {
     dpkg -x "$dl"/prometheus_*.deb "$dl/root"
     mkdir -p "$PROM_DIR"
     install -m 0755 "$dl/root/usr/bin/promtool" "$PROM_DIR/promtool"
+    # The server too: the end-to-end tests scrape a running demo with it and query every dashboard panel.
+    install -m 0755 "$dl/root/usr/bin/prometheus" "$PROM_DIR/prometheus"
 }
 
-# promtool on PATH (a machine with prometheus installed) is used as it is.
+# promtool and prometheus on PATH (a machine with prometheus installed) are used as they are.
 PROMTOOL=""
 ensure_promtool() {
-    if command -v promtool >/dev/null; then
+    if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
         PROMTOOL=$(command -v promtool)
         info "promtool on PATH: $PROMTOOL"
     else

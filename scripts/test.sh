@@ -33,6 +33,7 @@
 #   OMNI_TEST_KAFKA_BOOTSTRAP  127.0.0.1:<port> of this run's Nisshi broker
 #   OMNI_NISSHI_BIN            path of the nisshi binary
 #   OMNI_PROMTOOL_BIN          promtool (from the deploy checks), for the /metrics lint test
+#   OMNI_PROMETHEUS_BIN        the Prometheus server (same package), for the live dashboards test
 #   OMNI_OTELTAP_PYTHON        a python with oteltap (from the deploy checks), for the trace test
 #   OMNI_KUBE_API_PYTHON       a python with kmock (from the deploy checks), for the policy resource watch test
 #
@@ -227,8 +228,11 @@ fi
 step_begin "deploy checks"
 bash "$ROOT/scripts/check-deploy.sh"
 step_end
-# The deploy checks installed promtool; tests lint each service's /metrics with it (`promtool check metrics`).
+# The deploy checks installed promtool; tests lint each service's /metrics with it (`promtool check metrics`),
+# and the Prometheus server of the same package scrapes a running demo to query every dashboard panel.
 export OMNI_PROMTOOL_BIN="$OMNI_TOOL_CACHE/prometheus-2.42/promtool"
+OMNI_PROMETHEUS_BIN=$(command -v prometheus || echo "$OMNI_TOOL_CACHE/prometheus-2.42/prometheus")
+export OMNI_PROMETHEUS_BIN
 # ...and oteltap into their venv, the OTLP receiver of the trace test.
 export OMNI_OTELTAP_PYTHON="$OMNI_TOOL_CACHE/deploy-venv/bin/python"
 export OMNI_KUBE_API_PYTHON="$OMNI_TOOL_CACHE/deploy-venv/bin/python"

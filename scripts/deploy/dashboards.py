@@ -162,28 +162,38 @@ def http_panels(l: Layout, service: str) -> None:
     l.add(timeseries("Requests by route", "API requests per second (health checks and scrapes excluded).",
                      [target(f"sum by (route, method) (rate(omni_http_requests_total{{{sel}}}[$__rate_interval]))",
                              "{{method}} {{route}}")], "reqps"), w=8)
-    l.add(timeseries("Errors by status", "4xx and 5xx answers per second.",
-                     [target(f'sum by (status, route) (rate(omni_http_requests_total{{{sel}, status=~"[45].."}}[$__rate_interval]))',
+    l.add(timeseries("Errors by status", "4xx and 5xx answers per second (0 when there are none).",
+                     [target(f'sum by (status, route) (rate(omni_http_requests_total{{{sel}, status=~"[45].."}}[$__rate_interval])) or vector(0)',
                              "{{status}} {{route}}")], "reqps"), w=8)
     l.add(timeseries("Latency by route (p99)", "99th percentile of request duration.",
                      [target(f"histogram_quantile(0.99, sum by (route, le) (rate(omni_http_request_duration_seconds_bucket{{{sel}}}[$__rate_interval])))",
                              "{{route}}")], "s"), w=8)
 
 
+# What each service does on Kafka besides its outbox: catalog only publishes; returns only reads (its order read
+# model). A panel for something a service never does would only ever show "no data".
+CONSUMES = {"allocation", "orders", "fulfillment", "payments", "returns"}
+PRODUCES = {"catalog", "allocation", "orders", "fulfillment", "payments"}
+
+
 def kafka_panels(l: Layout, service: str) -> None:
     sel = f'{NS}, service="{service}"'
     l.row("Kafka and outbox")
-    l.add(timeseries("Consumed by topic and outcome", "ok, duplicate (inbox), retried, dead_lettered.",
-                     [target(f"sum by (topic, outcome) (rate(omni_kafka_messages_consumed_total{{{sel}}}[$__rate_interval]))",
-                             "{{topic}} {{outcome}}")], "ops"), w=12)
-    l.add(timeseries("Produced by topic", "Messages the broker acknowledged.",
-                     [target(f"sum by (topic) (rate(omni_kafka_messages_produced_total{{{sel}}}[$__rate_interval]))",
-                             "{{topic}}")], "ops"), w=12)
-    l.add(timeseries("Consumer lag", "Messages behind the end of each topic, per consumer (all partitions).",
-                     [target(f"sum by (consumer, topic) (omni_kafka_consumer_lag_messages{{{sel}}})",
-                             "{{consumer}} {{topic}}")]), w=12)
-    l.add(timeseries("Outbox depth", "Events committed but not yet acknowledged by the broker.",
-                     [target(f"max by (relay) (omni_outbox_depth{{{sel}}})", "{{relay}}")]), w=12)
+    if service in CONSUMES:
+        l.add(timeseries("Consumed by topic and outcome", "ok, duplicate (inbox), retried, dead_lettered.",
+                         [target(f"sum by (topic, outcome) (rate(omni_kafka_messages_consumed_total{{{sel}}}[$__rate_interval]))",
+                                 "{{topic}} {{outcome}}")], "ops"), w=12)
+    if service in PRODUCES:
+        l.add(timeseries("Produced by topic", "Messages the broker acknowledged.",
+                         [target(f"sum by (topic) (rate(omni_kafka_messages_produced_total{{{sel}}}[$__rate_interval]))",
+                                 "{{topic}}")], "ops"), w=12)
+    if service in CONSUMES:
+        l.add(timeseries("Consumer lag", "Messages behind the end of each topic, per consumer (all partitions).",
+                         [target(f"sum by (consumer, topic) (omni_kafka_consumer_lag_messages{{{sel}}})",
+                                 "{{consumer}} {{topic}}")]), w=12)
+    if service in PRODUCES:
+        l.add(timeseries("Outbox depth", "Events committed but not yet acknowledged by the broker.",
+                         [target(f"max by (relay) (omni_outbox_depth{{{sel}}})", "{{relay}}")]), w=12)
 
 
 def orders_panels(l: Layout, w: int = 12) -> None:
@@ -220,17 +230,18 @@ def overview() -> dict:
     l.add(stat("Orders accepted", "Orders accepted in the selected time range.",
                f'sum(increase(omni_orders_total{{{NS}, service="orders", state="accepted"}}[$__range]))'), w=4)
     l.add(stat("Orders failed", "Orders that failed in the selected time range.",
-               f'sum(increase(omni_orders_total{{{NS}, service="orders", state="failed"}}[$__range]))'), w=4)
+               f'sum(increase(omni_orders_total{{{NS}, service="orders", state="failed"}}[$__range])) or vector(0)'), w=4)
     l.row("Inventory")
     lag_panels(l, w=6)
     allocation_panels(l, w=6)
     l.row("Errors")
     l.add(timeseries("5xx ratio by service", "Share of API requests answered with a server error; SLO alert above 1 %.",
-                     [target(f'sum by (service) (rate(omni_http_requests_total{{{NS}, {API}, status=~"5.."}}[$__rate_interval])) '
+                     [target(f'(sum by (service) (rate(omni_http_requests_total{{{NS}, {API}, status=~"5.."}}[$__rate_interval])) '
+                             f'or 0 * sum by (service) (rate(omni_http_requests_total{{{NS}, {API}}}[$__rate_interval]))) '
                              f'/ sum by (service) (rate(omni_http_requests_total{{{NS}, {API}}}[$__rate_interval]))',
                              "{{service}}")], "percentunit"), w=8)
     l.add(timeseries("Dead-lettered messages", "Messages no handler could take, sent to the DLQ with the reason.",
-                     [target(f'sum by (service, topic) (rate(omni_kafka_messages_consumed_total{{{NS}, outcome="dead_lettered"}}[$__rate_interval]))',
+                     [target(f'sum by (service, topic) (rate(omni_kafka_messages_consumed_total{{{NS}, outcome="dead_lettered"}}[$__rate_interval])) or vector(0)',
                              "{{service}} {{topic}}")], "ops"), w=8)
     l.add(timeseries("Consumer lag and outbox depth", "Messages behind, per service; events not yet published.",
                      [target(f"sum by (service) (omni_kafka_consumer_lag_messages{{{NS}}})", "lag {{service}}", "A"),
@@ -258,13 +269,13 @@ def store_panels(l: Layout) -> None:
     l.add(timeseries("Curbside wait", "From a curbside customer's arrival to the hand-over at the car; breaches past the SLA are counted beside.",
                      quantiles("omni_curbside_wait_seconds", sel), "s"), w=8)
     l.add(timeseries("SLA breaches", "Promises missed per hour, by store and promise (ready_by, curbside_handover).",
-                     [target(f"sum by (location, breach) (increase(omni_store_task_sla_breaches_total{{{sel}}}[1h]))",
+                     [target(f"sum by (location, breach) (increase(omni_store_task_sla_breaches_total{{{sel}}}[1h])) or vector(0)",
                              "{{location}} {{breach}}")]), w=8)
     l.add(timeseries("Uncollected pickups", "Pickups per day whose window lapsed: order cancelled, stock back on sale at the store.",
-                     [target(f"sum by (location) (increase(omni_pickups_uncollected_total{{{sel}}}[1d]))",
+                     [target(f"sum by (location) (increase(omni_pickups_uncollected_total{{{sel}}}[1d])) or vector(0)",
                              "{{location}}")]), w=12)
     l.add(stat("Uncollected in range", "Pickups not collected within their window in the selected time range.",
-               f"sum(increase(omni_pickups_uncollected_total{{{sel}}}[$__range]))"), w=12)
+               f"sum(increase(omni_pickups_uncollected_total{{{sel}}}[$__range])) or vector(0)"), w=12)
 
 
 def store_operations() -> dict:

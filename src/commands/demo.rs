@@ -236,6 +236,25 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     for (what, count) in &shift.refused {
         println!("    {count:>5} × store action refused: {what}");
     }
+    // Returns will be checked against its own read model of the order events: the latest orders should be in it.
+    let recent = orders.0.get("/v1/orders?limit=20").await?.body;
+    let ids: Vec<&str> = recent["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    let returns = dev.mesh.client(Service::Returns, &dev.admin_key);
+    let mut known = 0;
+    for id in &ids {
+        if returns.get(&format!("/v1/returns/orders/{id}")).await?.status == 200 {
+            known += 1;
+        }
+    }
+    println!(
+        "  returns view      {known} of the {} first orders known to returns (its read model of the order events)",
+        ids.len()
+    );
     let statuses: Vec<String> = market.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
         "  marketplace       {} orders over Kafka ({} sent twice, {} malformed): {} taken ({}), {} taken twice",

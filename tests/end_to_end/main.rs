@@ -6,6 +6,7 @@ mod audit_trail;
 mod authorization;
 mod cancel;
 mod cli;
+mod dashboards_live;
 mod dlq;
 mod intake_crash;
 mod kafka_tls;

@@ -118,10 +118,19 @@ impl TaskMetrics {
         }
     }
 
-    /// Replaces the open task counts with `counts` (`(location, state, tasks)`); a store and state with none
-    /// left has no series.
+    /// Sets the open task counts to `counts` (`(location, state, tasks)`); a store and state seen before with none
+    /// left now reads 0 (a series that vanished would read as "no data", not as an empty queue).
     pub fn set_open(&self, counts: &[(String, TaskState, i64)]) {
-        self.open.reset();
+        use prometheus::core::Collector;
+        for family in self.open.collect() {
+            for metric in family.get_metric() {
+                let labels: std::collections::HashMap<&str, &str> =
+                    metric.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                if let (Some(location), Some(state)) = (labels.get("location"), labels.get("state")) {
+                    self.open.with_label_values(&[*location, *state]).set(0);
+                }
+            }
+        }
         for (location, state, tasks) in counts {
             self.open
                 .with_label_values(&[location.as_str(), state.as_str()])

@@ -379,8 +379,26 @@ pub fn find_for(conn: &mut DbConnection, fulfillment: FulfillmentId) -> omni_db:
     }
 }
 
-/// Tasks with work left, by store and state: `(location, state, tasks)`.
+/// Tasks with work left, by store and state: `(location, state, tasks)`, with 0 for every state with work left
+/// at every node the catalog announced that has none in it (an empty queue reads 0, not "no data").
 pub fn open_counts(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, TaskState, i64)>> {
+    let mut counts = counted(conn)?;
+    let known: std::collections::HashSet<(String, TaskState)> =
+        counts.iter().map(|(l, s, _)| (l.clone(), *s)).collect();
+    let nodes: Vec<String> = super::schema::nodes::table
+        .select(super::schema::nodes::location_id)
+        .load(conn)?;
+    for node in nodes {
+        for state in TaskState::ALL.into_iter().filter(|s| !s.is_final()) {
+            if !known.contains(&(node.clone(), state)) {
+                counts.push((node.clone(), state, 0));
+            }
+        }
+    }
+    Ok(counts)
+}
+
+fn counted(conn: &mut DbConnection) -> omni_db::Result<Vec<(String, TaskState, i64)>> {
     use diesel::dsl::count_star;
     let open: Vec<&str> = TaskState::ALL
         .into_iter()
