@@ -5,7 +5,9 @@
 //! what the senders wrote), the logs and every service's `/metrics` are searched for the numbers: none may hold
 //! one; nor may anything outside the vault's database hold a vault token. The run's audit log then verifies with
 //! `omni audit verify`. (The vault stores cards encrypted, so it holds none
-//! in clear either.)
+//! in clear either.) Pickup codes too (issue 21): a pickup is made ready and handed over after a wrong code; neither
+//! code may be in a log, an answer, or any store but fulfillment's (whose outbox carries the customer's
+//! notification).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -84,7 +86,7 @@ async fn no_card_number_reaches_a_store_a_topic_a_log_or_the_metrics() -> anyhow
         }
     })
     .await?;
-    let outcome = swept.and_then(|tokens| {
+    let outcome = swept.and_then(|(tokens, codes)| {
         ensure!(exited.is_some(), "omni dev did not stop within 30 s");
         // The audit of that run (demo data, tokenizations, refusals) is a chain that verifies.
         let verified = Command::new(env!("CARGO_BIN_EXE_omni"))
@@ -116,6 +118,17 @@ async fn no_card_number_reaches_a_store_a_topic_a_log_or_the_metrics() -> anyhow
             } else {
                 found_in(&bytes, &needles).or_else(|| found_in(&bytes, &tokens))
             };
+            // Pickup codes go to the customer in one event (the fulfillment outbox, the topic) and nowhere else: no
+            // log line, no other service's store.
+            let is_log = file.extension().is_some_and(|e| e == "log");
+            let hits = hits.or_else(|| {
+                let keeps_the_event = file
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("fulfillment.db"));
+                (is_log || !keeps_the_event)
+                    .then(|| found_in(&bytes, &codes))
+                    .flatten()
+            });
             if let Some(n) = hits {
                 let text = String::from_utf8_lossy(&bytes);
                 let line = text.lines().find(|l| l.contains(&n)).unwrap_or_default();
@@ -148,7 +161,7 @@ fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Does the sweep and searches what is reachable while the mesh runs; the vault tokens it made.
-async fn sweep(endpoints: &Path) -> anyhow::Result<Vec<String>> {
+async fn sweep(endpoints: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let text = eventually("omni dev to start and load its demo data", WAIT, || async {
         Ok(std::fs::read_to_string(endpoints).ok())
     })
@@ -427,7 +440,91 @@ async fn sweep(endpoints: &Path) -> anyhow::Result<Vec<String>> {
             anyhow::bail!("`{n}` is in {service}'s /metrics");
         }
     }
-    Ok(tokens)
+    let codes = pickup_codes_used(&admin, &bootstrap, &tokens[0]).await?;
+    Ok((tokens, codes))
+}
+
+/// A pickup made ready and handed over, with a wrong code tried first; the two codes (they must never be logged).
+async fn pickup_codes_used(
+    admin: &dyn Fn(&str) -> Client,
+    bootstrap: &str,
+    token: &str,
+) -> anyhow::Result<Vec<String>> {
+    let placed = admin("orders")
+        .post(
+            "/v1/orders",
+            &json!({ "channel": "web", "currency": "EUR", "customer": { "id": "pickup-1", "tier": "standard" },
+                "lines": [{ "sku": "TEE-BLACK-M", "quantity": 1, "unit_price_minor": 1999 }],
+                "delivery": { "type": "pickup", "location_id": "STORE-MITTE" },
+                "tenders": [{ "type": "card", "token": token }] }),
+            &[("Idempotency-Key", "pickup-leak-1")],
+        )
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let fulfillment = admin("fulfillment");
+    let task = eventually("the pickup's store task", WAIT, || async {
+        let queue = fulfillment.get("/v1/stores/STORE-MITTE/tasks").await?.body;
+        Ok(queue["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["order_id"] == order_id.as_str())
+            .cloned())
+    })
+    .await?;
+    let id = task["id"].as_str().context("task id")?.to_owned();
+    for action in [
+        json!({ "type": "accept" }),
+        json!({ "type": "pick", "lines": [{ "sku": "TEE-BLACK-M", "picked": 1 }] }),
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 200 }] }),
+        json!({ "type": "stage" }),
+    ] {
+        let done = fulfillment
+            .post(
+                &format!("/v1/tasks/{id}/actions"),
+                &json!({ "action": action }),
+                &[],
+            )
+            .await?;
+        ensure!(done.status == 200, "{action}: {done:?}");
+    }
+    let defaults = omni_config::Settings::defaults()?;
+    let topic = omni_kafka::topics::TopicNames::new(&defaults.kafka.topics)
+        .name(omni_contracts::Topic::Fulfillment)
+        .to_owned();
+    let is_it = |m: &omni_testkit::kafka::Seen| {
+        m.header("ce_type") == Some("omni.fulfillment.ready_for_pickup") && m.json()["task_id"] == id.as_str()
+    };
+    let seen =
+        omni_testkit::kafka::collect(bootstrap, &[topic.as_str()], WAIT, |seen| seen.iter().any(is_it))
+            .await?;
+    let code = seen
+        .iter()
+        .find(|m| is_it(m))
+        .and_then(|m| m.json()["pickup_code"].as_str().map(str::to_owned))
+        .context("the pickup code")?;
+    let wrong = if code == "QQQQWWWW" {
+        "QQQQWWWX"
+    } else {
+        "QQQQWWWW"
+    }
+    .to_owned();
+    for (pickup_code, status) in [(&wrong, 403), (&code, 200)] {
+        let answer = fulfillment
+            .post(
+                &format!("/v1/tasks/{id}/actions"),
+                &json!({ "action": { "type": "hand_over", "pickup_code": pickup_code } }),
+                &[],
+            )
+            .await?;
+        ensure!(answer.status == status, "hand over: {answer:?}");
+        ensure!(
+            !answer.body.to_string().contains(pickup_code.as_str()),
+            "an answer repeats the pickup code: {answer:?}"
+        );
+    }
+    Ok(vec![code, wrong])
 }
 
 /// Every topic the broker has (Omni's, the partners', the DLQs).

@@ -115,6 +115,35 @@ mod tests {
     }
 
     #[test]
+    fn a_curbside_store_has_bays_and_only_it_does() {
+        let mut store = warehouse(vec![Capability::Ship, Capability::Curbside]);
+        store.kind = LocationKind::Store;
+        assert!(check_location(&store).unwrap_err().0.starts_with("curbside_bays"));
+        store.curbside_bays = 3;
+        assert!(check_location(&store).is_ok());
+        store.curbside_bays = 201;
+        assert!(check_location(&store).is_err());
+        let mut shipper = warehouse(vec![Capability::Ship]);
+        shipper.curbside_bays = 2;
+        assert!(
+            check_location(&shipper)
+                .unwrap_err()
+                .0
+                .contains("only a location with curbside")
+        );
+        shipper.curbside_bays = 0;
+        shipper.pick_capacity = Some(0);
+        assert!(
+            check_location(&shipper)
+                .unwrap_err()
+                .0
+                .starts_with("pick_capacity")
+        );
+        shipper.pick_capacity = Some(500);
+        assert!(check_location(&shipper).is_ok());
+    }
+
+    #[test]
     fn a_made_up_timezone_is_rejected() {
         let mut l = warehouse(vec![Capability::Ship]);
         l.timezone = "somewhere nice".into();
