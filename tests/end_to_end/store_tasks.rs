@@ -591,6 +591,61 @@ async fn code_for(mesh: &Mesh, task: &str) -> anyhow::Result<String> {
     Ok(note["pickup_code"].as_str().context("pickup code")?.to_owned())
 }
 
+/// A till sells every tee on STORE-1's shelf after an order holding two of them was released there (allocation's
+/// shortage after release): the store task marks them short and, with nothing left for the store to fulfil, the
+/// order is routed to STORE-2; STORE-1 then holds nothing beyond its shelf (no oversold units left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_sold_at_the_till_after_release_send_the_order_to_another_store() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_associates()), sold_at_the_till).await
+}
+
+async fn sold_at_the_till(mesh: &Mesh) -> anyhow::Result<()> {
+    two_stores(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999).ship_to(52.5, 13.4).card(&token).build()?;
+    let order_id = released(mesh, &body, "till-1").await?;
+    let associate = mesh.client(Service::Fulfillment, ASSOCIATE);
+    let id = task_of(&associate, &order_id).await?["id"]
+        .as_str()
+        .context("task id")?
+        .to_owned();
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "STORE-1", "sku": "TEE-1",
+                       "kind": "pos_sale", "quantity": 5 });
+    let sold = allocation.post("/v1/inventory/movements", &sale, &[]).await?;
+    ensure!(matches!(sold.status, 200 | 201), "{sold:?}");
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    eventually("the order to be released at the other store", WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+        ensure!(now["status"] != "failed", "{now}");
+        Ok((now["status"] == "released" && now["location_id"] == "STORE-2").then_some(()))
+    })
+    .await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let task = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
+    ensure!(
+        task["state"] == "rerouted" && task["lines"][0]["buckets"]["short"] == 2,
+        "{task}"
+    );
+    eventually("STORE-1 to hold nothing beyond its shelf", WAIT, || async {
+        let now = allocation.get("/v1/availability/TEE-1").await?.body;
+        let at = |store: &str| {
+            now["locations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["location_id"] == store)
+                .map(|l| (l["on_hand"].clone(), l["reserved"].clone()))
+        };
+        Ok(
+            (at("STORE-1") == Some((json!(0), json!(0))) && at("STORE-2") == Some((json!(4), json!(2))))
+                .then_some(()),
+        )
+    })
+    .await
+}
+
 /// Both stores hold tees, and routing sees both.
 async fn two_stores(mesh: &Mesh) -> anyhow::Result<()> {
     stocked(mesh).await?;

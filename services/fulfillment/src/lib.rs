@@ -140,6 +140,10 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             ),
             stateful(state.clone(), events::orders::handle),
         ),
+        (
+            ctx.consumer("reservations", vec![Topic::Reservations]),
+            stateful(state.clone(), events::reservations::handle),
+        ),
     ];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),

@@ -703,6 +703,69 @@ fn close(
     Ok(Some((before, after, windows)))
 }
 
+/// A till sold `units` of `sku` held for an order's released task at `location` (allocation's shortage after
+/// release), in the caller's transaction. When that leaves the task nothing to fulfil, it is refused like a
+/// rejection: the order is routed again without the store (and allocation releases its hold there, so the units
+/// held beyond on-hand are gone). When some of the task would remain, nothing changes: routing part of a task
+/// elsewhere needs a split, which is not built yet. Returns the units marked short.
+pub fn sold_at_till(
+    conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
+    order_id: omni_contracts::OrderId,
+    location: &omni_contracts::LocationId,
+    sku: &omni_contracts::Sku,
+    units: u32,
+) -> Result<u32, TaskError> {
+    let released = fulfillments::for_order(conn, order_id)?
+        .into_iter()
+        .find(|f| f.status == FulfillmentStatus::Released && f.location_id == *location);
+    let Some(stored) = released
+        .map(|f| tasks::find_for(conn, f.id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(0);
+    };
+    let held = stored
+        .task
+        .lines
+        .iter()
+        .find(|l| l.sku == *sku)
+        .map_or(0, |l| l.buckets.held());
+    let units = units.min(held);
+    if units == 0 || stored.task.state.is_final() {
+        return Ok(0);
+    }
+    let action = Action::SoldAtTill {
+        sku: sku.clone(),
+        units,
+    };
+    let applied = stored.task.apply(&action, chrono::Utc::now())?;
+    let Some(refused) = refusal(&applied) else {
+        tracing::warn!(order.id = %order_id, location.id = %location, sku = %sku, units, "A till sold units held for part of a released order; re-routing part of a task is not built yet, so the order stays here short.");
+        return Ok(0);
+    };
+    let windows = schedules.at(conn, &stored.location_id)?.windows;
+    settle_first(conn, &stored, &applied)?;
+    let after = StoredTask {
+        task: applied.task.clone(),
+        ..stored.clone()
+    };
+    save_over(conn, &stored, &after, &windows)?;
+    let change = Change {
+        who: SERVICE,
+        why: Some("omni.reservation.shortage"),
+        before: &stored,
+        after: &after,
+        action: &action,
+        effects: &applied.effects,
+        windows: &windows,
+        refused: Some(refused),
+    };
+    announce(conn, change, None)?;
+    Ok(units)
+}
+
 /// Who changes a task when no person does (a timer, a cancelled order), in audit entries.
 const SERVICE: &str = "omni:fulfillment";
 

@@ -333,6 +333,13 @@ pub enum Action {
     HandOver,
     /// The order was cancelled.
     Cancel,
+    /// A till sold units this task held (allocation's shortage after release): they are no longer there.
+    SoldAtTill {
+        /// What.
+        sku: Sku,
+        /// How many.
+        units: u32,
+    },
     /// Timer: `accept_by` passed with the task still waiting to be accepted.
     AcceptByLapsed,
     /// Timer: the pickup window ended with the goods still at the counter.
@@ -362,6 +369,7 @@ impl Action {
             Action::AssignRunner(_) => "assign_runner",
             Action::HandOver => "hand_over",
             Action::Cancel => "cancel",
+            Action::SoldAtTill { .. } => "sold_at_till",
             Action::AcceptByLapsed => "accept_by_lapsed",
             Action::PickupWindowLapsed => "pickup_window_lapsed",
             Action::ReadyByPassed => "ready_by_passed",
@@ -934,6 +942,31 @@ impl Task {
                 }
                 effects.push(Effect::Fulfilled { units });
                 task.state = state;
+            }
+            Action::SoldAtTill { sku, units } => {
+                let line = task.line_mut(sku, "sku")?;
+                let b = &mut line.buckets;
+                if *units == 0 || *units > b.held() {
+                    return Err(TaskRefusal::Invalid(format!(
+                        "units: 1 to {} held units of `{sku}`, got {units}",
+                        b.held()
+                    )));
+                }
+                // From the shelf first, then from what was already taken off it.
+                let mut left = *units;
+                for bucket in [&mut b.open, &mut b.picked, &mut b.packed, &mut b.staged] {
+                    let take = left.min(*bucket);
+                    *bucket -= take;
+                    left -= take;
+                }
+                b.short += units;
+                effects.push(Effect::Reroute {
+                    units: vec![(sku.clone(), *units)],
+                    reason: "sold at the till before it left the store".into(),
+                });
+                if task.held() == 0 {
+                    task.state = S::Rerouted;
+                }
             }
             Action::Cancel => {
                 for line in &mut task.lines {

@@ -291,6 +291,50 @@ fn a_manager_may_record_the_outcome_without_the_steps_but_only_of_the_tasks_meth
 }
 
 #[test]
+fn units_sold_at_the_till_are_short_and_a_task_left_with_none_goes_elsewhere() {
+    let picked = pick_all(&accepted(Method::Pickup)).task;
+    // One of the two tees: the rest of the task stays (routing part of it elsewhere is the caller's to refuse).
+    let part = apply(
+        &picked,
+        Action::SoldAtTill {
+            sku: sku("TEE"),
+            units: 1,
+        },
+    );
+    assert_eq!(part.task.state, TaskState::Picked);
+    assert_eq!(part.task.lines[0].buckets.short, 1);
+    assert_eq!(part.task.lines[0].buckets.picked, 1);
+    // Everything the task held: nothing left here.
+    let whole = apply(
+        &part.task,
+        Action::SoldAtTill {
+            sku: sku("TEE"),
+            units: 1,
+        },
+    );
+    let whole = apply(
+        &whole.task,
+        Action::SoldAtTill {
+            sku: sku("CAP"),
+            units: 1,
+        },
+    );
+    assert_eq!(whole.task.state, TaskState::Rerouted);
+    assert_eq!(whole.task.held(), 0);
+    assert!(matches!(whole.effects[0], Effect::Reroute { .. }));
+    assert!(matches!(
+        whole.task.apply(
+            &Action::SoldAtTill {
+                sku: sku("CAP"),
+                units: 1
+            },
+            noon()
+        ),
+        Err(TaskRefusal::OutOfOrder { .. })
+    ));
+}
+
+#[test]
 fn each_state_arms_its_own_timers() {
     let created = task(Method::Curbside);
     assert_eq!(kinds(&created), [TimerKind::AcceptBy, TimerKind::ReadyBy]);
@@ -470,7 +514,11 @@ fn random_action(rng: &mut StdRng, task: &Task) -> Action {
             Action::ReadyByPassed,
             Action::RemindCustomer,
             Action::HandoverSlaPassed,
-        ][rng.random_range(0..3)]
+            Action::SoldAtTill {
+                sku: line.sku.clone(),
+                units: some(rng, line.buckets.held()),
+            },
+        ][rng.random_range(0..4)]
         .clone(),
         // Rarely: it ends the task from almost any state, and the other ends must be reached too.
         11 if rng.random_bool(0.2) => Action::CompletedByHand(if rng.random_bool(0.5) {
