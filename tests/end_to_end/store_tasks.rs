@@ -1,9 +1,11 @@
-//! Store tasks end to end (issue 21): a released order's work waits in its store's queue; the store's associate
-//! accepts, picks, packs and ships it (ship-from-store), or stages it and hands it over to the customer who shows
-//! the pickup code they were sent (pickup). Either fulfils the order, which is then completed, and its units leave
-//! on-hand. Bad input changes nothing: another store's associate, actions out of order or of another method,
-//! more units than the line holds, a wrong pickup code. A cancellation that reaches fulfillment after the release
-//! cancels the task, and nothing can make the goods leave after it.
+//! Store tasks end to end (issue 21): a released order's work waits in its store's queue; the store's associates
+//! accept, pick, pack and ship it (ship-from-store), or stage it and hand it over to the customer who shows the
+//! pickup code they were sent (pickup), or to a curbside customer who said they are at a bay (curbside). Either
+//! fulfils the order, which is then completed, and its units leave on-hand. A store that rejects the task, or does
+//! not accept it in time, or whose till sold its units sends the order to another store; a pickup nobody collects
+//! lapses (across a restart) and its order is cancelled; a paid order's cancel stops the work. Bad input changes
+//! nothing: another store's associate, actions out of order or of another method, more units than the line holds,
+//! a wrong pickup code, an unknown bay, and guessing is cut off. Each flow runs on embedded and on real backends.
 
 use std::time::Duration;
 
@@ -47,9 +49,27 @@ async fn a_ship_from_store_order_is_picked_packed_and_shipped_on_embedded_backen
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pickup_is_handed_over_only_with_its_code_on_real_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(with_associates())?;
+    on_real_backends(with_associates(), pickup).await
+}
+
+/// Every store flow on PostgreSQL, Redis and the real broker too (the embedded runs are below each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn curbside_cancel_rejection_and_till_sale_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_real_backends(curbside_settings(), curbside).await?;
+    on_real_backends(with_associates(), cancelled_during_picking).await?;
+    on_real_backends(with_associates(), rejected).await?;
+    on_real_backends(with_associates(), sold_at_the_till).await
+}
+
+/// Runs `flow` on a mesh of its own on the real backends.
+async fn on_real_backends(
+    settings: omni_config::Settings,
+    flow: impl AsyncFnOnce(&Mesh) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let backends = RealBackends::new(settings)?;
     let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = pickup(&mesh).await;
+    let result = flow(&mesh).await;
     let stopped = mesh.stop().await;
     result?;
     stopped
@@ -429,10 +449,15 @@ async fn unanswered(mesh: &Mesh) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_curbside_customer_arrives_waits_too_long_and_is_handed_over_at_the_car() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(curbside_settings()), curbside).await
+}
+
+/// A one-second hand-over SLA and three wrong codes per task.
+fn curbside_settings() -> omni_config::Settings {
     let mut settings = with_associates();
     settings.fulfillment.store.curbside_handover_seconds = 1;
     settings.fulfillment.pickup_code_attempts_per_task = 3;
-    on_mesh(embedded_options(settings), curbside).await
+    settings
 }
 
 async fn curbside(mesh: &Mesh) -> anyhow::Result<()> {
