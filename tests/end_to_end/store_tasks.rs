@@ -5,7 +5,8 @@
 //! not accept it in time, or whose till sold its units sends the order to another store; a pickup nobody collects
 //! lapses (across a restart) and its order is cancelled; a paid order's cancel stops the work. Bad input changes
 //! nothing: another store's associate, actions out of order or of another method, more units than the line holds,
-//! a wrong pickup code, an unknown bay, and guessing is cut off. Each flow runs on embedded and on real backends.
+//! a wrong pickup code, an unknown bay, and guessing is cut off. Every flow but the accept-by lapse runs on the
+//! embedded backends and on the real ones.
 
 use std::time::Duration;
 
@@ -54,8 +55,9 @@ async fn a_pickup_is_handed_over_only_with_its_code_on_real_backends() -> anyhow
 
 /// Every store flow on PostgreSQL, Redis and the real broker too (the embedded runs are below each).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn curbside_cancel_rejection_and_till_sale_on_real_backends() -> anyhow::Result<()> {
+async fn ship_curbside_cancel_rejection_and_till_sale_on_real_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
+    on_real_backends(with_associates(), ship_from_store).await?;
     on_real_backends(curbside_settings(), curbside).await?;
     on_real_backends(with_associates(), cancelled_during_picking).await?;
     on_real_backends(with_associates(), rejected).await?;
