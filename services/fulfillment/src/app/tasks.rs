@@ -88,8 +88,7 @@ pub fn act(
         )?;
     }
     // The whole task refused: the order is routed again without this store. Part of it: not yet.
-    let refused = refusal(&applied);
-    if refused.is_none()
+    if refusal(&applied).is_none()
         && applied
             .effects
             .iter()
@@ -101,38 +100,15 @@ pub fn act(
             request.action.name(),
         )));
     }
-    let windows = schedules.at(conn, &stored.location_id)?.windows;
-    settle_first(conn, &stored, &applied)?;
-    let mut after = StoredTask {
-        task: applied.task,
-        ..stored.clone()
-    };
-    let mut code = None;
-    if applied.effects.contains(&Effect::ReadyForPickup) {
-        let issued = pickup_code();
-        after.pickup_code_hash = Some(digest(&issued));
-        code = Some(issued);
-    }
-    // Used: it opens nothing any more.
-    if after.task.state == TaskState::HandedOver {
-        after.pickup_code_hash = None;
-    }
-    save_over(conn, &stored, &after, &windows)?;
-    let seen = announce(
+    commit(
         conn,
-        Change {
-            who: &actor.name,
-            why: None,
-            before: &stored,
-            after: &after,
-            action: &request.action,
-            effects: &applied.effects,
-            windows: &windows,
-            refused,
-        },
-        code,
-    )?;
-    Ok((after, seen))
+        schedules,
+        &stored,
+        applied,
+        &request.action,
+        &actor.name,
+        None,
+    )
 }
 
 /// A curbside customer's "I'm here", as they send it.
@@ -189,25 +165,8 @@ pub fn arrive(
         vehicle: arrival.vehicle.trim().to_owned(),
     };
     let applied = stored.task.apply(&action, chrono::Utc::now())?;
-    let windows = schedules.at(conn, &stored.location_id)?.windows;
-    let after = StoredTask {
-        task: applied.task,
-        ..stored.clone()
-    };
-    save_over(conn, &stored, &after, &windows)?;
     let who = format!("customer@{}", arrival.client);
-    let change = Change {
-        who: &who,
-        why: None,
-        before: &stored,
-        after: &after,
-        action: &action,
-        effects: &applied.effects,
-        windows: &windows,
-        refused: None,
-    };
-    let seen = announce(conn, change, None)?;
-    Ok((after, seen))
+    commit(conn, schedules, &stored, applied, &action, &who, None)
 }
 
 /// Checks a pickup code presented for a task from `client`: refused outright while too many wrong ones were
@@ -246,6 +205,53 @@ pub fn record_wrong_code(
 ) -> Result<(), TaskError> {
     tracing::info!(task.id = %task, client, "A wrong pickup code was tried.");
     Ok(pickup_codes::record_failure(conn, task, client)?)
+}
+
+/// Writes a change decided on `stored`, in the caller's transaction, the same way whoever made it (an associate,
+/// a customer, a timer, a till's shortage): the fulfillment first if the change ends the task
+/// ([`settle_first`]); the pickup code issued when the task becomes ready (only its digest kept) and cleared once
+/// it is handed over; the task over the version it was read at, its timers re-armed; then its audit entry by
+/// `who` (and `why`, when it was not a person's choice) and its events ([`announce`]). Returns the task after it
+/// and what it tells the metrics.
+fn commit(
+    conn: &mut omni_db::DbConnection,
+    schedules: &Schedules,
+    stored: &StoredTask,
+    applied: Applied,
+    action: &Action,
+    who: &str,
+    why: Option<&str>,
+) -> Result<(StoredTask, Observation), TaskError> {
+    let windows = schedules.at(conn, &stored.location_id)?.windows;
+    settle_first(conn, stored, &applied)?;
+    let refused = refusal(&applied);
+    let mut after = StoredTask {
+        task: applied.task,
+        ..stored.clone()
+    };
+    let mut code = None;
+    if applied.effects.contains(&Effect::ReadyForPickup) {
+        let issued = pickup_code();
+        after.pickup_code_hash = Some(digest(&issued));
+        code = Some(issued);
+    }
+    // Used: it opens nothing any more.
+    if after.task.state == TaskState::HandedOver {
+        after.pickup_code_hash = None;
+    }
+    save_over(conn, stored, &after, &windows)?;
+    let change = Change {
+        who,
+        why,
+        before: stored,
+        after: &after,
+        action,
+        effects: &applied.effects,
+        windows: &windows,
+        refused,
+    };
+    let seen = announce(conn, change, code)?;
+    Ok((after, seen))
 }
 
 /// Why the whole task was refused, when the change refused it (its store rejected it, or its accept-by lapsed):
@@ -565,25 +571,8 @@ fn fire(
             return Ok(None);
         }
     };
-    settle_first(conn, &stored, &applied)?;
-    let refused = refusal(&applied);
-    let after = StoredTask {
-        task: applied.task.clone(),
-        ..stored.clone()
-    };
-    save_over(conn, &stored, &after, &windows)?;
     let action = timer.kind.action();
-    let change = Change {
-        who: SERVICE,
-        why: None,
-        before: &stored,
-        after: &after,
-        action: &action,
-        effects: &applied.effects,
-        windows: &windows,
-        refused,
-    };
-    announce(conn, change, None).map(Some)
+    commit(conn, schedules, &stored, applied, &action, SERVICE, None).map(|(_, seen)| Some(seen))
 }
 
 /// Fires the task timers every second until shutdown, and forgets wrong pickup codes too old to count.
@@ -741,28 +730,19 @@ pub fn sold_at_till(
         units,
     };
     let applied = stored.task.apply(&action, chrono::Utc::now())?;
-    let Some(refused) = refusal(&applied) else {
+    if refusal(&applied).is_none() {
         tracing::warn!(order.id = %order_id, location.id = %location, sku = %sku, units, "A till sold units held for part of a released order; re-routing part of a task is not built yet, so the order stays here short.");
         return Ok(0);
-    };
-    let windows = schedules.at(conn, &stored.location_id)?.windows;
-    settle_first(conn, &stored, &applied)?;
-    let after = StoredTask {
-        task: applied.task.clone(),
-        ..stored.clone()
-    };
-    save_over(conn, &stored, &after, &windows)?;
-    let change = Change {
-        who: SERVICE,
-        why: Some("omni.reservation.shortage"),
-        before: &stored,
-        after: &after,
-        action: &action,
-        effects: &applied.effects,
-        windows: &windows,
-        refused: Some(refused),
-    };
-    announce(conn, change, None)?;
+    }
+    commit(
+        conn,
+        schedules,
+        &stored,
+        applied,
+        &action,
+        SERVICE,
+        Some("omni.reservation.shortage"),
+    )?;
     Ok(units)
 }
 

@@ -138,8 +138,7 @@ pub async fn act_on_task(
             Action::HandOver
         }
     };
-    let client = omni_http::client::address(&req, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    let client = super::client_of(&req, &state);
     let request = Request {
         id,
         expected_version: body.version,
@@ -152,18 +151,10 @@ pub async fn act_on_task(
         stores: principal.locations.clone(),
     };
     let (schedules, limits) = (state.schedules, state.code_limits);
-    let after = state
+    let changed = state
         .db
         .transaction(move |conn| crate::app::tasks::act(conn, &schedules, &limits, &actor, &request))
         .await;
-    if let Err(TaskError::WrongPickupCode) = after {
-        state
-            .db
-            .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, id, &client))
-            .await?;
-    }
-    let (after, seen) = after?;
-    state.task_metrics.record(&seen);
-    state.relay.notify_one();
+    let after = super::settled(&state, id, client, changed).await?;
     Ok(HttpResponse::Ok().json(TaskView::from(after)))
 }

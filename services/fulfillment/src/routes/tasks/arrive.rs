@@ -65,8 +65,7 @@ pub async fn customer_arrives(
             "vehicle: 1 to 200 characters saying how to find the car",
         ));
     }
-    let client = omni_http::client::address(&req, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    let client = super::client_of(&req, &state);
     let arrival = Arrival {
         id,
         pickup_code: body.pickup_code,
@@ -79,15 +78,7 @@ pub async fn customer_arrives(
         .db
         .transaction(move |conn| crate::app::tasks::arrive(conn, &schedules, &limits, &arrival))
         .await;
-    if let Err(TaskError::WrongPickupCode) = arrived {
-        state
-            .db
-            .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, id, &client))
-            .await?;
-    }
-    let (arrived, seen) = arrived?;
-    state.task_metrics.record(&seen);
-    state.relay.notify_one();
+    let arrived = super::settled(&state, id, client, arrived).await?;
     Ok(HttpResponse::Ok().json(ArrivalView {
         task_id: arrived.id,
         location_id: arrived.location_id,

@@ -134,6 +134,33 @@ impl From<StoredTask> for TaskView {
     }
 }
 
+/// The caller's address, as wrong pickup codes are counted by (`http.trusted_proxies` decides whose
+/// `X-Forwarded-For` counts).
+fn client_of(req: &actix_web::HttpRequest, state: &crate::app::State) -> String {
+    omni_http::client::address(req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
+/// After a change of a task was tried: a wrong pickup code is counted (in its own transaction: the refused change
+/// left nothing else), a change made is recorded in the metrics (it committed) and its events relayed.
+async fn settled(
+    state: &crate::app::State,
+    task: omni_contracts::TaskId,
+    client: String,
+    outcome: Result<(StoredTask, crate::app::tasks::Observation), TaskError>,
+) -> Result<StoredTask, ApiError> {
+    if let Err(TaskError::WrongPickupCode) = outcome {
+        state
+            .db
+            .transaction(move |conn| crate::app::tasks::record_wrong_code(conn, task, &client))
+            .await?;
+    }
+    let (after, seen) = outcome?;
+    state.task_metrics.record(&seen);
+    state.relay.notify_one();
+    Ok(after)
+}
+
 impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {
         match e {
