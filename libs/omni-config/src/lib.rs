@@ -125,6 +125,9 @@ pub struct Settings {
     pub fulfillment: FulfillmentSettings,
 }
 
+/// Most times routing may split one order (`fulfillment.routing.max_splits`).
+pub const MAX_SPLITS: u32 = 4;
+
 /// Store tasks: the work a node does for a released order, with its deadlines per kind of node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,6 +142,30 @@ pub struct FulfillmentSettings {
     pub store: TaskWindows,
     /// Deadlines at warehouses.
     pub warehouse: TaskWindows,
+    /// What routing weighs.
+    pub routing: RoutingSettings,
+}
+
+/// Routing's cost model: every term in minor units of the order's currency.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Shipping one part of an order one km.
+    pub cost_per_km: f64,
+    /// Each node after the first that serves one order (another parcel, another pick).
+    pub split_penalty: f64,
+    /// A node's whole day of pick capacity: a part costs its share of it, with what the node has today.
+    pub full_day_cost: f64,
+    /// Each hour an order is expected to be late for its promise.
+    pub late_hour_cost: f64,
+    /// How far a parcel travels in an hour (deadline risk of shipping).
+    pub transit_km_per_hour: f64,
+    /// How many times one shipped order may be split: at most `max_splits + 1` nodes serve it (0: never).
+    pub max_splits: u32,
+    /// The share of a node's daily pick capacity kept for urgent orders, in percent.
+    pub urgent_reserve_percent: u32,
+    /// An order promised within this many seconds is urgent.
+    pub urgent_within_seconds: u32,
 }
 
 /// A store task's deadlines at one kind of node.
@@ -719,6 +746,32 @@ impl Settings {
                     return invalid(&format!("fulfillment.{kind}.{name}"), "must be at least 1");
                 }
             }
+        }
+        let routing = &self.fulfillment.routing;
+        for (name, value) in [
+            ("cost_per_km", routing.cost_per_km),
+            ("split_penalty", routing.split_penalty),
+            ("full_day_cost", routing.full_day_cost),
+            ("late_hour_cost", routing.late_hour_cost),
+        ] {
+            if !(0.0..=1e9).contains(&value) {
+                return invalid(&format!("fulfillment.routing.{name}"), "must be 0 to 1000000000");
+            }
+        }
+        if !(routing.transit_km_per_hour > 0.0 && routing.transit_km_per_hour <= 10_000.0) {
+            return invalid(
+                "fulfillment.routing.transit_km_per_hour",
+                "must be above 0 and at most 10000",
+            );
+        }
+        if routing.max_splits > MAX_SPLITS {
+            return invalid(
+                "fulfillment.routing.max_splits",
+                &format!("must be 0 to {MAX_SPLITS}"),
+            );
+        }
+        if routing.urgent_reserve_percent > 100 {
+            return invalid("fulfillment.routing.urgent_reserve_percent", "must be 0 to 100");
         }
         if self.orders.reserve_timeout_seconds == 0 || self.orders.payment_timeout_seconds == 0 {
             return invalid(

@@ -62,6 +62,24 @@ fn schedule(settings: &omni_config::TaskWindows) -> domain::task::Schedule {
     }
 }
 
+/// Routing's cost model from its settings; each kind of node's handling time is its `ready_within`.
+pub fn cost_model(settings: &omni_config::FulfillmentSettings) -> domain::routing::cost::CostModel {
+    let routing = &settings.routing;
+    let seconds = |s: u32| chrono::Duration::seconds(i64::from(s));
+    domain::routing::cost::CostModel {
+        per_km: routing.cost_per_km,
+        split_penalty: routing.split_penalty,
+        full_day: routing.full_day_cost,
+        late_hour: routing.late_hour_cost,
+        transit_km_per_hour: routing.transit_km_per_hour,
+        max_splits: routing.max_splits,
+        urgent_reserve: f64::from(routing.urgent_reserve_percent) / 100.0,
+        urgent_within: seconds(routing.urgent_within_seconds),
+        store_handling: seconds(settings.store.ready_within_seconds),
+        warehouse_handling: seconds(settings.warehouse.ready_within_seconds),
+    }
+}
+
 /// Runs fulfillment until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
@@ -126,6 +144,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         trusted_proxies: ctx.settings.http.trusted_proxies.clone().into(),
         task_metrics: metrics::TaskMetrics::register(&ctx.metrics.registry)
             .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?,
+        cost_model: cost_model(&ctx.settings.fulfillment),
     };
     background.push(app::tasks::run_timers(state.clone(), ctx.shutdown.clone()));
     let consumers = vec![

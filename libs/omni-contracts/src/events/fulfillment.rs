@@ -151,6 +151,52 @@ pub struct Candidate {
     pub eligible: bool,
     /// Why not, when it is not.
     pub reason: Option<String>,
+    /// What serving the whole order from this node would cost, when it could (absent from older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostTerms>,
+}
+
+/// What one part of a plan costs, term by term, in minor units of the order's currency (routing's model: the
+/// settings under `fulfillment.routing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostTerms {
+    /// Shipping: the distance to the customer × the cost per km (0 when the customer collects it).
+    pub shipping: f64,
+    /// Routing rules that prefer the node, as a (negative) cost: their bonus km × the cost per km.
+    pub preference: f64,
+    /// How busy the node is today: its share of the day's pick capacity used once this part is picked × the
+    /// cost of a full day.
+    pub capacity: f64,
+    /// Deadline risk: the hours by which the part is expected to miss the order's promise × the cost of an
+    /// hour late.
+    pub deadline_risk: f64,
+    /// The sum of the terms.
+    pub total: f64,
+}
+
+/// One node's share of a routing plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPart {
+    /// The node.
+    pub location_id: LocationId,
+    /// The lines it serves.
+    pub lines: Vec<HoldLine>,
+    /// Its cost, term by term.
+    pub cost: CostTerms,
+}
+
+/// A way to serve the whole order: one part per node, and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanOption {
+    /// Its parts, one per node.
+    pub parts: Vec<PlanPart>,
+    /// The split penalty: each part after the first costs this much.
+    pub split_penalty: f64,
+    /// The parts' costs and the split penalty.
+    pub total: f64,
 }
 
 /// `omni.fulfillment.sourced`: the decision with its explanation.
@@ -175,8 +221,31 @@ pub struct FulfillmentSourced {
     pub tier: crate::api::CustomerTier,
     /// Every node considered.
     pub candidates: Vec<Candidate>,
+    /// The cheapest plans routing found, the chosen one first (absent from older events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<PlanOption>,
+    /// Every part of the chosen plan, this one included, when the order is split across nodes (each part is
+    /// its own fulfillment, hold and task, announced by its own `sourced`). Empty: this is the only part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedPart>,
+    /// The part of the order this plan replaces (a part routed again); absent for the order's first routing, or
+    /// a whole order routed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<FulfillmentId>,
     /// The rule that decided, in words.
     pub rule: String,
+}
+
+/// One part of a split order: a fulfillment at a node with its own hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedPart {
+    /// Its fulfillment.
+    pub fulfillment_id: FulfillmentId,
+    /// Its hold.
+    pub reservation_id: ReservationId,
+    /// Its node.
+    pub location_id: LocationId,
 }
 
 /// `omni.fulfillment.unsourceable`.
@@ -187,6 +256,9 @@ pub struct OrderUnsourceable {
     pub order_id: OrderId,
     /// Every node considered and why it was not eligible.
     pub candidates: Vec<Candidate>,
+    /// The part that was to be routed again and cannot be (absent: the whole order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<FulfillmentId>,
 }
 
 /// `omni.fulfillment.released`.

@@ -107,6 +107,10 @@ pub struct OrderRerouteRequested {
     pub reason: String,
     /// 1 for the first re-route.
     pub attempt: u32,
+    /// The part of a split order to route again (its lines only; the other parts go on): the fulfillment that
+    /// could not be served. Absent: the whole order (older events, and orders never split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<crate::ids::FulfillmentId>,
 }
 
 impl AggregateKey for OrderRerouteRequested {

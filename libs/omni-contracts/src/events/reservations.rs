@@ -66,7 +66,7 @@ impl AggregateKey for StockShortage {
 }
 
 /// One line of a hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldLine {
     /// The SKU.

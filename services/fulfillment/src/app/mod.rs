@@ -31,6 +31,8 @@ pub struct State {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Store task metrics.
     pub task_metrics: crate::metrics::TaskMetrics,
+    /// What routing weighs (`fulfillment.routing`, with each kind of node's `ready_within` as its handling time).
+    pub cost_model: crate::domain::routing::cost::CostModel,
 }
 
 /// How many wrong pickup codes are allowed, per task and per client address, within `window`.

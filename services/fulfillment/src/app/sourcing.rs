@@ -5,112 +5,150 @@ use omni_contracts::events::*;
 use omni_contracts::{Envelope, FulfillmentId, LocationId, ReservationId};
 
 use crate::db::fulfillments::{self, FulfillmentRow};
-use crate::db::network;
 use crate::db::tasks::{self, StoredTask};
+use crate::db::{network, routed_orders};
 use crate::domain::task::{Method, Task};
 use crate::domain::{FulfillmentStatus, routing};
 use crate::error::SourcingError;
 
-/// Routes an order (accepted, or sent back after a refusal without the `exclude`d nodes), once per event id:
-/// refuses the fulfillments of an earlier attempt, chooses the node with its explanation and announces
-/// `omni.fulfillment.sourced` (or `unsourceable`), in the caller's transaction.
+/// What to route: a whole order, or one part of a split order again.
+#[derive(Debug, Clone)]
+pub struct Routing<'a> {
+    /// The order.
+    pub order: &'a omni_contracts::api::Order,
+    /// Nodes not to choose (they refused it before).
+    pub exclude: &'a [LocationId],
+    /// The part to route again (its lines only), or `None` for the whole order.
+    pub part: Option<FulfillmentId>,
+}
+
+/// Routes an order (accepted, or sent back without the `exclude`d nodes after a refusal, whole or one part of
+/// it), once per event id: refuses the fulfillments it replaces, chooses the cheapest plan with its explanation
+/// and announces `omni.fulfillment.sourced` once per part (or `unsourceable`), in the caller's transaction.
 pub fn source(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
-    order: omni_contracts::api::Order,
-    exclude: &[LocationId],
+    routing: &Routing<'_>,
     rules: &[omni_contracts::routing::RoutingRule],
+    model: &routing::cost::CostModel,
 ) -> Result<(), SourcingError> {
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
-    // Routing again: the refused attempt is over, so a later release must not pick it.
+    let order = routing.order;
+    // Routing again: the refused attempt (or part) is over, so a later release must not pick it.
+    let mut lines = order.request.lines.clone();
     for f in fulfillments::for_order(conn, order.id)? {
+        if routing.part.is_some_and(|part| part != f.id) {
+            continue;
+        }
+        if routing.part.is_some() {
+            let work = fulfillments::work(conn, f.id)?;
+            lines.retain(|l| work.lines.iter().any(|w| w.sku == l.sku));
+        }
         if f.status == FulfillmentStatus::Sourced {
             moved(conn, &f, FulfillmentStatus::Refused)?;
         }
     }
-    let nodes: Vec<_> = network::nodes(conn)?
+    let now = omni_db::now();
+    let nodes: Vec<_> = network::nodes(conn, start_of_day(now))?
         .into_iter()
-        .filter(|n| !exclude.contains(&n.id))
+        .filter(|n| !routing.exclude.contains(&n.id))
         .collect();
-    let skus: Vec<String> = order.request.lines.iter().map(|l| l.sku.to_string()).collect();
-    let atp = network::stock_for(conn, &skus, Some(order.request.channel))?;
-    let applicable = routing::applicable(
-        rules,
-        order.request.channel,
-        &order.request.delivery,
-        &order.request.lines,
-    );
-    let decision = routing::route(
-        &order.request.delivery,
-        &order.request.lines,
-        &nodes,
-        &atp,
-        &applicable,
-    );
-    let Some(location_id) = decision.chosen.clone() else {
+    let skus: Vec<String> = lines.iter().map(|l| l.sku.to_string()).collect();
+    let stock = network::stock_for(conn, &skus, Some(order.request.channel))?;
+    let applicable = routing::applicable(rules, order.request.channel, &order.request.delivery, &lines);
+    let request = routing::Request {
+        delivery: &order.request.delivery,
+        lines: &lines,
+        timing: routing::cost::Timing {
+            now: now.and_utc(),
+            promise_by: order.request.promise_by,
+        },
+    };
+    let decision = routing::route(&request, &nodes, &stock, &applicable, model);
+    if routing.part.is_none() {
+        routed_orders::record(conn, order, &decision, now)?;
+    }
+    let Some(plan) = decision.chosen.clone() else {
         tracing::info!(order.id = %order.id, "No node can serve the order.");
         let event = FulfillmentEvent::Unsourceable(OrderUnsourceable {
             order_id: order.id,
             candidates: decision.candidates,
+            part: routing.part,
         });
         omni_kafka::outbox::enqueue(conn, &Envelope::new("fulfillment", event))?;
         return Ok(());
     };
-    let fulfillment_id = FulfillmentId::generate();
-    let reservation_id = ReservationId::generate();
-    let explanation =
-        serde_json::json!({ "rule": decision.rule, "candidates": decision.candidates }).to_string();
-    let now = omni_db::now();
-    let lines: Vec<HoldLine> = order
-        .request
-        .lines
+    let explanation = serde_json::json!({
+        "rule": decision.rule,
+        "plans": decision.plans,
+        "candidates": decision.candidates,
+    })
+    .to_string();
+    let parts: Vec<PlannedPart> = plan
+        .parts
         .iter()
-        .map(|l| HoldLine {
-            sku: l.sku.clone(),
-            quantity: l.quantity,
+        .map(|part| PlannedPart {
+            fulfillment_id: FulfillmentId::generate(),
+            reservation_id: ReservationId::generate(),
+            location_id: part.location_id.clone(),
         })
         .collect();
-    let work = fulfillments::Work {
-        lines: lines.clone(),
-        method: Method::of(&order.request.delivery),
-        promise_by: order.request.promise_by.map(|p| p.naive_utc()),
-    };
-    fulfillments::insert(
-        conn,
-        &FulfillmentRow {
-            id: fulfillment_id,
+    for (planned, part) in parts.iter().zip(&plan.parts) {
+        let work = fulfillments::Work {
+            lines: part.lines.clone(),
+            method: Method::of(&order.request.delivery),
+            promise_by: order.request.promise_by.map(|p| p.naive_utc()),
+        };
+        fulfillments::insert(
+            conn,
+            &FulfillmentRow {
+                id: planned.fulfillment_id,
+                order_id: order.id,
+                location_id: planned.location_id.clone(),
+                reservation_id: planned.reservation_id,
+                status: FulfillmentStatus::Sourced,
+                explanation: explanation.clone(),
+                created_at: now,
+                updated_at: now,
+            },
+            &work,
+        )?;
+        tracing::info!(order.id = %order.id, location.id = %planned.location_id, parts = parts.len(), rule = %decision.rule, "Order sourced.");
+        let sourced = FulfillmentSourced {
             order_id: order.id,
-            location_id: location_id.clone(),
-            reservation_id,
-            status: FulfillmentStatus::Sourced,
-            explanation,
-            created_at: now,
-            updated_at: now,
-        },
-        &work,
-    )?;
-    tracing::info!(order.id = %order.id, location.id = %location_id, rule = %decision.rule, "Order sourced.");
-    let sourced = FulfillmentSourced {
-        order_id: order.id,
-        fulfillment_id,
-        reservation_id,
-        location_id,
-        lines,
-        channel: Some(order.request.channel),
-        tier: order.request.customer.tier,
-        candidates: decision.candidates,
-        rule: decision.rule,
-    };
-    omni_kafka::outbox::enqueue(
-        conn,
-        &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)),
-    )?;
+            fulfillment_id: planned.fulfillment_id,
+            reservation_id: planned.reservation_id,
+            location_id: planned.location_id.clone(),
+            lines: part.lines.clone(),
+            channel: Some(order.request.channel),
+            tier: order.request.customer.tier,
+            candidates: decision.candidates.clone(),
+            plans: decision.plans.clone(),
+            plan: if parts.len() > 1 {
+                parts.clone()
+            } else {
+                Vec::new()
+            },
+            replaces: routing.part,
+            rule: decision.rule.clone(),
+        };
+        omni_kafka::outbox::enqueue(
+            conn,
+            &Envelope::new("fulfillment", FulfillmentEvent::Sourced(sourced)),
+        )?;
+    }
     Ok(())
 }
 
-/// Releases a paid order to its node once per event id, in the caller's transaction.
+/// The start of `now`'s day (UTC): pick capacity is daily.
+fn start_of_day(now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    now.date().and_time(chrono::NaiveTime::MIN)
+}
+
+/// Releases a paid order's parts to their nodes once per event id, in the caller's transaction: every part
+/// still sourced (all of them the first time; a part routed again once its new hold is placed).
 pub fn release(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
@@ -120,25 +158,26 @@ pub fn release(
     if !omni_db::inbox::claim(conn, "fulfillment.orders", event_id)? {
         return Ok(());
     }
-    let current = fulfillments::for_order(conn, authorized.order_id)?;
-    let Some(row) = current
-        .iter()
-        .rev()
-        .find(|f| f.status == FulfillmentStatus::Sourced)
-    else {
+    let sourced: Vec<FulfillmentRow> = fulfillments::for_order(conn, authorized.order_id)?
+        .into_iter()
+        .filter(|f| f.status == FulfillmentStatus::Sourced)
+        .collect();
+    if sourced.is_empty() {
         return Err(SourcingError::NothingToRelease(authorized.order_id));
-    };
-    moved(conn, row, FulfillmentStatus::Released)?;
-    open_task(conn, row, schedules)?;
-    let released = FulfillmentReleased {
-        order_id: authorized.order_id,
-        fulfillment_id: row.id,
-        location_id: row.location_id.clone(),
-    };
-    omni_kafka::outbox::enqueue(
-        conn,
-        &Envelope::new("fulfillment", FulfillmentEvent::Released(released)),
-    )?;
+    }
+    for row in &sourced {
+        moved(conn, row, FulfillmentStatus::Released)?;
+        open_task(conn, row, schedules)?;
+        let released = FulfillmentReleased {
+            order_id: authorized.order_id,
+            fulfillment_id: row.id,
+            location_id: row.location_id.clone(),
+        };
+        omni_kafka::outbox::enqueue(
+            conn,
+            &Envelope::new("fulfillment", FulfillmentEvent::Released(released)),
+        )?;
+    }
     Ok(())
 }
 

@@ -53,8 +53,10 @@ pub struct Work {
 pub fn insert(conn: &mut DbConnection, row: &FulfillmentRow, work: &Work) -> omni_db::Result<()> {
     let lines = serde_json::to_string(&work.lines)
         .map_err(|e| omni_db::Error::Inconsistent(format!("fulfillment {}: its lines: {e}", row.id)))?;
+    let units: i64 = work.lines.iter().map(|l| i64::from(l.quantity.get())).sum();
     diesel::insert_into(fulfillments::table)
         .values((
+            fulfillments::units.eq(i32::try_from(units).unwrap_or(i32::MAX)),
             fulfillments::lines.eq(lines),
             fulfillments::method.eq(work.method.as_str()),
             fulfillments::promise_by.eq(work.promise_by),
@@ -127,4 +129,26 @@ pub fn transition(
     ))
     .execute(conn)?;
     Ok(written == 1)
+}
+
+/// Units routed to each node since `since` (the start of the day) and not refused or cancelled: what it has
+/// been given to pick today.
+pub fn units_since(
+    conn: &mut DbConnection,
+    since: chrono::NaiveDateTime,
+) -> omni_db::Result<std::collections::HashMap<String, u32>> {
+    let rows: Vec<(String, Option<i64>)> = fulfillments::table
+        .filter(fulfillments::created_at.ge(since))
+        .filter(fulfillments::status.eq_any([
+            FulfillmentStatus::Sourced.as_str(),
+            FulfillmentStatus::Released.as_str(),
+            FulfillmentStatus::Completed.as_str(),
+        ]))
+        .group_by(fulfillments::location_id)
+        .select((fulfillments::location_id, diesel::dsl::sum(fulfillments::units)))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(location, units)| (location, u32::try_from(units.unwrap_or(0)).unwrap_or(u32::MAX)))
+        .collect())
 }

@@ -4,5 +4,6 @@
 pub mod fulfillments;
 pub mod network;
 pub mod pickup_codes;
+pub mod routed_orders;
 pub mod schema;
 pub mod tasks;

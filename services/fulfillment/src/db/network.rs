@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use omni_contracts::api::{Capability, Channel, LocationAvailability, LocationKind};
 use omni_contracts::events::ChannelAvailability;
@@ -7,7 +5,7 @@ use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
 use super::schema::{node_channel_stock, node_stock, nodes};
-use crate::domain::routing::Node;
+use crate::domain::routing::{Node, Stock};
 
 /// Inserts or replaces a node from a catalog location.
 pub fn upsert_node(conn: &mut DbConnection, location: &omni_contracts::api::Location) -> omni_db::Result<()> {
@@ -114,14 +112,31 @@ pub fn replace_stock(
     Ok(())
 }
 
-/// Every node.
-pub fn nodes(conn: &mut DbConnection) -> omni_db::Result<Vec<Node>> {
-    let rows: Vec<(String, f64, f64, String)> = nodes::table
-        .select((nodes::location_id, nodes::lat, nodes::lon, nodes::capabilities))
+/// Every node, with the units routed to it since `day_start` (UTC).
+pub fn nodes(conn: &mut DbConnection, day_start: chrono::NaiveDateTime) -> omni_db::Result<Vec<Node>> {
+    let rows: Vec<(String, f64, f64, String, String, Option<i32>)> = nodes::table
+        .select((
+            nodes::location_id,
+            nodes::lat,
+            nodes::lon,
+            nodes::capabilities,
+            nodes::kind,
+            nodes::pick_capacity,
+        ))
         .load(conn)?;
+    let today = super::fulfillments::units_since(conn, day_start)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, lat, lon, caps)| Node::from_row(&id, lat, lon, &caps))
+        .filter_map(|(id, lat, lon, caps, kind, capacity)| {
+            let mut node = Node::from_row(&id, lat, lon, &caps)?;
+            node.kind = match kind.as_str() {
+                "warehouse" => LocationKind::Warehouse,
+                _ => LocationKind::Store,
+            };
+            node.pick_capacity = capacity.and_then(|c| u32::try_from(c).ok());
+            node.picked_today = today.get(&id).copied().unwrap_or(0);
+            Some(node)
+        })
         .collect())
 }
 
@@ -131,12 +146,15 @@ pub fn stock_for(
     conn: &mut DbConnection,
     skus: &[String],
     channel: Option<Channel>,
-) -> omni_db::Result<HashMap<(String, String), i64>> {
+) -> omni_db::Result<Stock> {
     let rows: Vec<(String, String, i64)> = node_stock::table
         .filter(node_stock::sku.eq_any(skus))
         .select((node_stock::location_id, node_stock::sku, node_stock::atp))
         .load(conn)?;
-    let mut stock: HashMap<(String, String), i64> = rows.into_iter().map(|(l, s, a)| ((l, s), a)).collect();
+    let mut stock = Stock::default();
+    for (location, sku, atp) in rows {
+        stock.set(&location, &sku, atp);
+    }
     let Some(channel) = channel else {
         return Ok(stock);
     };
@@ -149,8 +167,8 @@ pub fn stock_for(
             node_channel_stock::available,
         ))
         .load(conn)?;
-    for (l, s, available) in for_channel {
-        stock.insert((l, s), available);
+    for (location, sku, available) in for_channel {
+        stock.set(&location, &sku, available);
     }
     Ok(stock)
 }

@@ -42,6 +42,16 @@ diesel::table! {
         lines -> Text,
         method -> Text,
         promise_by -> Nullable<Timestamp>,
+        units -> Integer,
+    }
+}
+
+diesel::table! {
+    routed_orders (order_id) {
+        order_id -> Text,
+        request -> Text,
+        decided -> Text,
+        decided_at -> Timestamp,
     }
 }
 

@@ -1,13 +1,20 @@
-//! Choosing the node for an order: candidates that can serve the delivery type and hold every line; the
-//! nearest wins. Routing rules can take nodes out for the orders they match, cap how far a shipment travels, or
-//! make nodes count as nearer. Every decision keeps its explanation (each candidate, its distance, why not, and
-//! the rules that applied).
+//! Choosing where an order is served from: the cheapest plan of at most `max_splits + 1` nodes that can serve
+//! the delivery type and together hold every line, costed by [`cost`] (shipping distance, preference, pick
+//! capacity used today, deadline risk) plus a split penalty per extra node ([`plans`] finds them). Routing rules
+//! can take nodes out for the orders they match, cap how far a shipment travels, or make nodes count as nearer.
+//! Every decision keeps its explanation: each node with its distance, the cost of serving the whole order there
+//! or why it cannot, the cheapest plans with their cost terms, and the rule that decided.
+
+pub mod cost;
+pub mod plans;
 
 use std::collections::{BTreeMap, HashMap};
 
 use omni_contracts::LocationId;
-use omni_contracts::api::{Capability, Channel, Delivery, GeoPoint, Latitude, Longitude, OrderLine};
-use omni_contracts::events::Candidate;
+use omni_contracts::api::{
+    Capability, Channel, Delivery, GeoPoint, Latitude, LocationKind, Longitude, OrderLine,
+};
+use omni_contracts::events::{Candidate, HoldLine, PlanOption, PlanPart};
 use omni_contracts::routing::{RoutingEffect, RoutingRule};
 
 /// A node as routing sees it.
@@ -19,10 +26,16 @@ pub struct Node {
     pub point: GeoPoint,
     /// What it can do.
     pub capabilities: Vec<Capability>,
+    /// Store or warehouse (how long it takes to get an order ready).
+    pub kind: LocationKind,
+    /// Units it can pick a day (`None`: no limit).
+    pub pick_capacity: Option<u32>,
+    /// Units routed to it today (UTC) and not refused or cancelled.
+    pub picked_today: u32,
 }
 
 impl Node {
-    /// Parses a stored row; `None` for a corrupt one.
+    /// Parses a stored row (a store with no capacity limit and nothing routed today); `None` for a corrupt one.
     pub fn from_row(id: &str, lat: f64, lon: f64, caps: &str) -> Option<Self> {
         Some(Self {
             id: LocationId::parse(id).ok()?,
@@ -39,20 +52,77 @@ impl Node {
                     _ => None,
                 })
                 .collect(),
+            kind: LocationKind::Store,
+            pick_capacity: None,
+            picked_today: 0,
         })
     }
+}
+
+/// What each node holds for the order's channel, by SKU then location.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stock(HashMap<String, HashMap<String, i64>>);
+
+impl Stock {
+    /// Sets what `location` holds of `sku`.
+    pub fn set(&mut self, location: &str, sku: &str, units: i64) {
+        self.0
+            .entry(sku.to_owned())
+            .or_default()
+            .insert(location.to_owned(), units);
+    }
+
+    /// What `location` holds of `sku` (0 when nothing is known).
+    pub fn units(&self, location: &str, sku: &str) -> i64 {
+        self.0
+            .get(sku)
+            .and_then(|at| at.get(location))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Takes `units` of `sku` at `location` (a what-if replay consuming the stock it routes).
+    pub fn take(&mut self, location: &str, sku: &str, units: i64) {
+        let now = self.units(location, sku);
+        self.set(location, sku, now - units);
+    }
+
+    /// Every (location, SKU, units).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.0.iter().flat_map(|(sku, at)| {
+            at.iter()
+                .map(move |(loc, units)| (loc.as_str(), sku.as_str(), *units))
+        })
+    }
+}
+
+/// The order as routing sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// How it reaches the customer.
+    pub delivery: &'a Delivery,
+    /// What is ordered.
+    pub lines: &'a [OrderLine],
+    /// When it is decided, and what was promised.
+    pub timing: cost::Timing,
 }
 
 /// A routing decision.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    /// The chosen node, if any is eligible.
-    pub chosen: Option<LocationId>,
-    /// Every node considered, nearest first.
+    /// The chosen plan, if any node can serve the order: one part per node.
+    pub chosen: Option<PlanOption>,
+    /// The cheapest plans found, the chosen one first.
+    pub plans: Vec<PlanOption>,
+    /// Every node considered: those that could serve the whole order, cheapest first, then the others, nearest
+    /// first, with why not.
     pub candidates: Vec<Candidate>,
     /// The rule that decided, in words.
     pub rule: String,
 }
+
+/// How many plans a decision shows.
+pub const PLANS_SHOWN: usize = 5;
 
 /// The enabled routing rules whose conditions an order matches.
 pub fn applicable<'a>(
@@ -104,56 +174,83 @@ fn preference_km(rules: &[&RoutingRule], node: &LocationId) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Routes an order's lines for its delivery, given ATP by `(location, sku)` and the routing rules that apply to
-/// the order ([`applicable`]).
+/// Routes an order under the cost model, given what each node holds for its channel and the routing rules that
+/// apply to it ([`applicable`]).
 pub fn route(
-    delivery: &Delivery,
-    lines: &[OrderLine],
+    request: &Request<'_>,
     nodes: &[Node],
-    atp: &HashMap<(String, String), i64>,
+    stock: &Stock,
     rules: &[&RoutingRule],
+    model: &cost::CostModel,
 ) -> Decision {
     let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
-    for line in lines {
+    for line in request.lines {
         *wanted.entry(line.sku.as_str()).or_default() += i64::from(line.quantity);
     }
-    let (needed, origin, only): (Capability, Option<GeoPoint>, Option<&LocationId>) = match delivery {
+    let wanted: Vec<(&str, i64)> = wanted.into_iter().collect();
+    let units: Vec<u32> = wanted
+        .iter()
+        .map(|(_, q)| u32::try_from(*q).unwrap_or(u32::MAX))
+        .collect();
+    let all_units: u32 = units.iter().sum();
+    let (needed, origin, only): (Capability, Option<GeoPoint>, Option<&LocationId>) = match request.delivery {
         Delivery::Ship { lat, lon } => (Capability::Ship, Some(GeoPoint { lat: *lat, lon: *lon }), None),
         Delivery::Pickup { location_id } => (Capability::Pickup, None, Some(location_id)),
         Delivery::Curbside { location_id } => (Capability::Curbside, None, Some(location_id)),
     };
-    let mut candidates: Vec<Candidate> = nodes
-        .iter()
-        .filter(|n| only.is_none_or(|id| *id == n.id))
-        .map(|node| {
-            let distance_km = origin.map_or(0.0, |o| (o.distance_km(&node.point) * 10.0).round() / 10.0);
-            let short: Vec<String> = wanted
-                .iter()
-                .filter_map(|(sku, q)| {
-                    let have = atp
-                        .get(&(node.id.to_string(), (*sku).to_owned()))
-                        .copied()
-                        .unwrap_or(0);
-                    (have < *q).then(|| format!("{sku} {have}/{q}"))
-                })
-                .collect();
-            let reason = if !node.capabilities.contains(&needed) {
-                Some(format!("cannot {}", capability_name(needed)))
-            } else if let Some(why) = ruled_out(rules, &node.id, origin.map(|_| distance_km)) {
-                Some(why)
-            } else if !short.is_empty() {
-                Some(format!("short: {}", short.join(", ")))
+    let mut candidates: Vec<Candidate> = Vec::with_capacity(nodes.len());
+    let mut able: Vec<plans::Able> = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        if only.is_some_and(|id| *id != node.id) {
+            continue;
+        }
+        let exact_km = origin.map(|o| o.distance_km(&node.point));
+        let distance_km = exact_km.map_or(0.0, |d| (d * 10.0).round() / 10.0);
+        let mut covers = 0u128;
+        let mut short = Vec::new();
+        for (bit, (sku, q)) in wanted.iter().enumerate() {
+            let have = stock.units(node.id.as_str(), sku);
+            if have >= *q {
+                covers |= 1 << bit;
             } else {
-                None
-            };
-            Candidate {
-                location_id: node.id.clone(),
-                distance_km,
-                eligible: reason.is_none(),
-                reason,
+                short.push(format!("{sku} {have}/{q}"));
             }
-        })
-        .collect();
+        }
+        let bonus_km = preference_km(rules, &node.id);
+        let mut cost = None;
+        let reason = if !node.capabilities.contains(&needed) {
+            Some(format!("cannot {}", capability_name(needed)))
+        } else if let Some(why) = ruled_out(rules, &node.id, origin.map(|_| distance_km)) {
+            Some(why)
+        } else {
+            if covers != 0 {
+                able.push(plans::Able {
+                    node: index,
+                    covers,
+                    distance_km: exact_km,
+                    bonus_km,
+                });
+            }
+            if short.is_empty() {
+                match cost::part_cost(model, &request.timing, node, exact_km, bonus_km, all_units) {
+                    cost::Fit::Fits(terms) => {
+                        cost = Some(terms);
+                        None
+                    }
+                    unfit => unfit.reason(),
+                }
+            } else {
+                Some(format!("short: {}", short.join(", ")))
+            }
+        };
+        candidates.push(Candidate {
+            location_id: node.id.clone(),
+            distance_km,
+            eligible: reason.is_none(),
+            reason,
+            cost,
+        });
+    }
     if let Some(id) = only
         && candidates.is_empty()
     {
@@ -162,24 +259,82 @@ pub fn route(
             distance_km: 0.0,
             eligible: false,
             reason: Some("unknown store".into()),
+            cost: None,
         });
     }
-    // Nearest first, preferred nodes counting as nearer by their bonus (worked out once per node).
+    // Those that could serve it all, cheapest first; then the others, nearest first (preferred nodes counting
+    // as nearer by their bonus).
     let mut ranked: Vec<(f64, Candidate)> = candidates
         .into_iter()
-        .map(|c| (c.distance_km - preference_km(rules, &c.location_id), c))
+        .map(|c| {
+            let key = c
+                .cost
+                .map_or(c.distance_km - preference_km(rules, &c.location_id), |t| t.total);
+            (key, c)
+        })
         .collect();
-    ranked.sort_by(|(a_km, a), (b_km, b)| {
-        a_km.total_cmp(b_km)
+    ranked.sort_by(|(a_key, a), (b_key, b)| {
+        b.eligible
+            .cmp(&a.eligible)
+            .then_with(|| a_key.total_cmp(b_key))
             .then_with(|| a.location_id.cmp(&b.location_id))
     });
     let candidates: Vec<Candidate> = ranked.into_iter().map(|(_, c)| c).collect();
-    let chosen = candidates
+    let max_parts = match request.delivery {
+        Delivery::Ship { .. } => model.max_splits as usize + 1,
+        // The customer comes to one store.
+        Delivery::Pickup { .. } | Delivery::Curbside { .. } => 1,
+    };
+    let found = plans::Search {
+        nodes,
+        units: &units,
+        model,
+        timing: &request.timing,
+        max_parts,
+        shown: PLANS_SHOWN,
+    }
+    .run(&able);
+    let plans: Vec<PlanOption> = found
         .iter()
-        .find(|c| c.eligible)
-        .map(|c| c.location_id.clone());
-    let mut rule = match (delivery, &chosen) {
-        (Delivery::Ship { .. }, Some(_)) => "nearest node that can ship every line".to_owned(),
+        .map(|plan| PlanOption {
+            parts: plan
+                .parts
+                .iter()
+                .map(|part| PlanPart {
+                    location_id: nodes[part.node].id.clone(),
+                    lines: wanted
+                        .iter()
+                        .enumerate()
+                        .filter(|(bit, _)| part.skus & (1 << bit) != 0)
+                        .filter_map(|(_, (sku, q))| {
+                            Some(HoldLine {
+                                sku: omni_contracts::Sku::parse(sku).ok()?,
+                                quantity: omni_contracts::Quantity::new(*q).ok()?,
+                            })
+                        })
+                        .collect(),
+                    cost: part.cost,
+                })
+                .collect(),
+            split_penalty: model.split_penalty * plan.parts.len().saturating_sub(1) as f64,
+            total: plan.total,
+        })
+        .collect();
+    let chosen = plans.first().cloned();
+    let mut rule = match (request.delivery, &chosen) {
+        (Delivery::Ship { .. }, Some(plan)) if plan.parts.len() > 1 => {
+            let whole = candidates.iter().any(|c| c.eligible);
+            format!(
+                "lowest cost: split across {} nodes{}",
+                plan.parts.len(),
+                if whole {
+                    ", cheaper than any single node"
+                } else {
+                    " (no single node can serve every line)"
+                }
+            )
+        }
+        (Delivery::Ship { .. }, Some(_)) => "lowest cost: one node ships every line".to_owned(),
         (_, Some(_)) => format!("{} at the customer's chosen store", capability_name(needed)),
         (_, None) => "no eligible node".to_owned(),
     };
@@ -189,6 +344,7 @@ pub fn route(
     }
     Decision {
         chosen,
+        plans,
         candidates,
         rule,
     }
@@ -203,152 +359,4 @@ fn capability_name(c: Capability) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use omni_contracts::api::UnitPrice;
-    use omni_contracts::{Quantity, Sku};
-
-    fn node(id: &str, lat: f64, lon: f64, caps: &str) -> Node {
-        Node::from_row(id, lat, lon, caps).unwrap()
-    }
-
-    fn line(sku: &str, q: i64) -> OrderLine {
-        OrderLine {
-            sku: Sku::parse(sku).unwrap(),
-            quantity: Quantity::new(q).unwrap(),
-            unit_price_minor: UnitPrice::new(100).unwrap(),
-        }
-    }
-
-    fn ship_to_berlin() -> Delivery {
-        Delivery::Ship {
-            lat: Latitude::new(52.52).unwrap(),
-            lon: Longitude::new(13.40).unwrap(),
-        }
-    }
-
-    #[test]
-    fn the_nearest_node_with_every_line_in_stock_wins() {
-        let nodes = [
-            node("BERLIN", 52.5, 13.4, "ship,pickup"),
-            node("HAMBURG", 53.55, 10.0, "ship"),
-        ];
-        let atp = HashMap::from([
-            (("BERLIN".into(), "A".into()), 1),
-            (("HAMBURG".into(), "A".into()), 5),
-        ]);
-        let decision = route(&ship_to_berlin(), &[line("A", 2)], &nodes, &atp, &[]);
-        assert_eq!(decision.chosen.unwrap().as_str(), "HAMBURG");
-        assert_eq!(decision.candidates[0].reason.as_deref(), Some("short: A 1/2"));
-    }
-
-    #[test]
-    fn two_lines_on_one_sku_are_summed_before_the_stock_check() {
-        let nodes = [node("BERLIN", 52.5, 13.4, "ship")];
-        let atp = HashMap::from([(("BERLIN".into(), "A".into()), 2)]);
-        assert!(
-            route(
-                &ship_to_berlin(),
-                &[line("A", 1), line("A", 2)],
-                &nodes,
-                &atp,
-                &[]
-            )
-            .chosen
-            .is_none()
-        );
-    }
-
-    #[test]
-    fn pickup_only_considers_the_chosen_store() {
-        let nodes = [
-            node("BERLIN", 52.5, 13.4, "ship,pickup"),
-            node("POTSDAM", 52.4, 13.06, "ship,pickup"),
-        ];
-        let atp = HashMap::from([(("POTSDAM".into(), "A".into()), 9)]);
-        let delivery = Delivery::Pickup {
-            location_id: LocationId::parse("BERLIN").unwrap(),
-        };
-        let decision = route(&delivery, &[line("A", 1)], &nodes, &atp, &[]);
-        assert!(decision.chosen.is_none());
-        assert_eq!(decision.candidates.len(), 1);
-    }
-
-    fn rule(json: serde_json::Value) -> RoutingRule {
-        let rule: RoutingRule = serde_json::from_value(json).unwrap();
-        rule.check().unwrap();
-        rule
-    }
-
-    #[test]
-    fn routing_rules_exclude_nodes_cap_distance_and_prefer_nodes_for_the_orders_they_match() {
-        let nodes = [
-            node("BERLIN", 52.5, 13.4, "ship,pickup"),
-            node("POTSDAM", 52.4, 13.06, "ship"),
-            node("HAMBURG", 53.55, 10.0, "ship"),
-        ];
-        let atp = HashMap::from([
-            (("BERLIN".into(), "A".into()), 5),
-            (("POTSDAM".into(), "A".into()), 5),
-            (("HAMBURG".into(), "A".into()), 5),
-        ]);
-        let lines = [line("A", 1)];
-        let rules = [
-            rule(
-                serde_json::json!({ "id": "no-flagship", "when": { "channels": ["marketplace"] },
-                "effect": { "exclude": { "locations": ["BERLIN"] } } }),
-            ),
-            rule(
-                serde_json::json!({ "id": "close-only", "when": { "deliveries": ["ship"] },
-                "effect": { "max_distance_km": 100 } }),
-            ),
-            rule(serde_json::json!({ "id": "dc-first", "enabled": false,
-                "effect": { "prefer": { "locations": ["HAMBURG"], "bonus_km": 1000 } } })),
-        ];
-        // A web order: the flagship rule does not match, the nearest node wins.
-        let web = applicable(&rules, Channel::Web, &ship_to_berlin(), &lines);
-        assert_eq!(web.len(), 1);
-        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &web);
-        assert_eq!(decision.chosen.unwrap().as_str(), "BERLIN");
-        assert!(decision.rule.contains("`close-only`"), "{}", decision.rule);
-        let hamburg = decision
-            .candidates
-            .iter()
-            .find(|c| c.location_id.as_str() == "HAMBURG")
-            .unwrap();
-        assert_eq!(
-            hamburg.reason.as_deref(),
-            Some("farther than 100 km (routing rule `close-only`)")
-        );
-
-        // A marketplace order: the flagship is out, Potsdam is next.
-        let marketplace = applicable(&rules, Channel::Marketplace, &ship_to_berlin(), &lines);
-        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &marketplace);
-        assert_eq!(decision.chosen.unwrap().as_str(), "POTSDAM");
-        let berlin = decision
-            .candidates
-            .iter()
-            .find(|c| c.location_id.as_str() == "BERLIN")
-            .unwrap();
-        assert_eq!(
-            berlin.reason.as_deref(),
-            Some("excluded by routing rule `no-flagship`")
-        );
-
-        // A preference makes a farther node count as nearer; the disabled one never applies.
-        assert!(
-            applicable(&rules, Channel::Web, &ship_to_berlin(), &lines)
-                .iter()
-                .all(|r| r.id.as_str() != "dc-first")
-        );
-        let prefer = [rule(serde_json::json!({ "id": "dc-first",
-            "effect": { "prefer": { "locations": ["HAMBURG"], "bonus_km": 1000 } } }))];
-        let preferred = applicable(&prefer, Channel::Web, &ship_to_berlin(), &lines);
-        let decision = route(&ship_to_berlin(), &lines, &nodes, &atp, &preferred);
-        assert_eq!(decision.chosen.unwrap().as_str(), "HAMBURG");
-        assert!(
-            decision.candidates[0].distance_km > 200.0,
-            "the true distance is kept"
-        );
-    }
-}
+mod tests;

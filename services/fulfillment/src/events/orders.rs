@@ -5,7 +5,7 @@ use omni_contracts::events::OrderEvent;
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
-use crate::app::sourcing::{close_for_order, release, source, stop_for_cancel};
+use crate::app::sourcing::{Routing, close_for_order, release, source, stop_for_cancel};
 
 /// Routes accepted orders and releases authorized ones to their node.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -22,16 +22,28 @@ pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), Hand
             Ok((event.id.to_string(), event.data))
         })
         .collect::<Result<Vec<_>, HandlerError>>()?;
-    let (rules, schedules) = (state.rules.current(), state.schedules);
+    let (rules, schedules, model) = (state.rules.current(), state.schedules, state.cost_model);
     let wrote = state
         .db
         .transaction(move |conn| -> Result<bool, crate::error::SourcingError> {
             let mut wrote = false;
             for (event_id, data) in events {
                 match data {
-                    OrderEvent::Accepted(accepted) => source(conn, &event_id, accepted.order, &[], &rules)?,
+                    OrderEvent::Accepted(accepted) => {
+                        let routing = Routing {
+                            order: &accepted.order,
+                            exclude: &[],
+                            part: None,
+                        };
+                        source(conn, &event_id, &routing, &rules, &model)?
+                    }
                     OrderEvent::RerouteRequested(again) => {
-                        source(conn, &event_id, again.order, &again.exclude, &rules)?
+                        let routing = Routing {
+                            order: &again.order,
+                            exclude: &again.exclude,
+                            part: again.part,
+                        };
+                        source(conn, &event_id, &routing, &rules, &model)?
                     }
                     OrderEvent::PaymentAuthorized(authorized) => {
                         release(conn, &event_id, authorized, &schedules)?

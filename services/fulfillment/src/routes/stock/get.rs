@@ -43,8 +43,11 @@ pub async fn get_stock(
         .run(move |conn| network::stock_for(conn, &skus, query.channel))
         .await?;
     let mut rows: Vec<NodeStock> = stock
-        .into_iter()
-        .map(|((location_id, _), atp)| NodeStock { location_id, atp })
+        .entries()
+        .map(|(location_id, _, atp)| NodeStock {
+            location_id: location_id.to_owned(),
+            atp,
+        })
         .collect();
     rows.sort_by(|a, b| a.location_id.cmp(&b.location_id));
     Ok(HttpResponse::Ok().json(rows))
