@@ -38,8 +38,17 @@ pub fn source(
     let order = routing.order;
     // Routing again: the refused attempt (or part) is over, so a later release must not pick it.
     let mut lines = order.request.lines.clone();
+    let mut exclude = routing.exclude.to_vec();
     for f in fulfillments::for_order(conn, order.id)? {
         if routing.part.is_some_and(|part| part != f.id) {
+            // The order's other parts keep their nodes; a node serves one part of an order, so that a node
+            // refusing a part (and its hold released there) never takes another part's hold with it.
+            if matches!(
+                f.status,
+                FulfillmentStatus::Sourced | FulfillmentStatus::Released | FulfillmentStatus::Completed
+            ) {
+                exclude.push(f.location_id.clone());
+            }
             continue;
         }
         if routing.part.is_some() {
@@ -53,7 +62,7 @@ pub fn source(
     let now = omni_db::now();
     let nodes: Vec<_> = network::nodes(conn, start_of_day(now))?
         .into_iter()
-        .filter(|n| !routing.exclude.contains(&n.id))
+        .filter(|n| !exclude.contains(&n.id))
         .collect();
     let skus: Vec<String> = lines.iter().map(|l| l.sku.to_string()).collect();
     let stock = network::stock_for(conn, &skus, Some(order.request.channel))?;

@@ -30,9 +30,10 @@ pub fn advance(
         reroutes: u32::try_from(row.reroutes).unwrap_or(0),
         excluded: orders::exclusions(conn, order_id)?,
         payment_intent_id: row.payment_intent_id,
+        parts: orders::parts(conn, order_id)?,
     };
     let (before, partner) = (order.order.status, order.order.partner_id.clone());
-    let step = step(before, order.reroutes, input);
+    let step = step(before, order.reroutes, &order.parts, input);
     log(order_id, before, &step);
     let plan = order.plan(step, input)?;
     if !plan.change.is_empty() {
@@ -64,17 +65,33 @@ fn log(order_id: OrderId, status: OrderStatus, step: &Step) {
         Step::Release { location_id, .. } => {
             tracing::info!(order.id = %order_id, location.id = %location_id, "Order released to its node.");
         }
-        Step::Fulfil { location_id, how } => {
+        Step::Fulfil { location_id, how, .. } => {
             tracing::info!(order.id = %order_id, location.id = %location_id, how = ?how, "Order fulfilled.");
         }
         Step::Complete => tracing::info!(order.id = %order_id, "Order completed: fulfilled and paid."),
-        Step::Reroute { reason, exclude } => {
-            tracing::info!(order.id = %order_id, location.id = %exclude, reason = %reason, "Hold refused; routing again.");
+        Step::Reroute {
+            reason,
+            exclude,
+            part,
+            ..
+        } => {
+            let part = part.map(|p| p.to_string()).unwrap_or_default();
+            tracing::info!(order.id = %order_id, location.id = %exclude, part, reason = %reason, "Node could not take it; routing again.");
+        }
+        Step::Drop { part, reason, .. } => {
+            tracing::info!(order.id = %order_id, part = %part, reason = %reason, "No node can take this part; the order goes on without it.");
+        }
+        Step::ReleaseReplacement { location_id, .. } => {
+            tracing::info!(order.id = %order_id, location.id = %location_id, "Part routed again is held; releasing it.");
         }
         Step::Fail(reason) => tracing::info!(order.id = %order_id, reason = %reason, "Order failed."),
         Step::Cancel { reason } => {
             tracing::info!(order.id = %order_id, reason = %reason, "Its node stopped the work; order cancelled.");
         }
-        Step::Note { .. } | Step::KeepAuthorization(_) | Step::Reserve { .. } | Step::Authorize(_) => {}
+        Step::Note { .. }
+        | Step::Track { .. }
+        | Step::KeepAuthorization(_)
+        | Step::Reserve { .. }
+        | Step::Authorize(_) => {}
     }
 }

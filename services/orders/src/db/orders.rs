@@ -10,7 +10,8 @@ use omni_contracts::{
 use omni_db::DbConnection;
 use omni_db::typed::OptionalText;
 
-use super::schema::{order_exclusions, orders};
+use super::schema::{order_exclusions, order_parts, orders};
+use crate::domain::parts::{Part, PartState};
 use crate::domain::saga::Change;
 
 /// A stored order row.
@@ -454,7 +455,82 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &Change) -> omni_db::Re
                 .execute(conn)?;
         }
     }
+    apply_parts(conn, id, &step.new_parts, &step.moved_parts)
+}
+
+/// Records a plan's parts (a part already known keeps where it is: a replayed `sourced` changes nothing) and
+/// moves parts.
+fn apply_parts(
+    conn: &mut DbConnection,
+    id: OrderId,
+    new: &[Part],
+    moved: &[(FulfillmentId, PartState)],
+) -> omni_db::Result<()> {
+    if !new.is_empty() {
+        let mut position: i32 = order_parts::table
+            .filter(order_parts::order_id.eq(id.to_string()))
+            .count()
+            .get_result::<i64>(conn)?
+            .try_into()
+            .unwrap_or(i32::MAX);
+        for part in new {
+            let known = order_parts::table
+                .find(part.fulfillment_id.to_string())
+                .count()
+                .get_result::<i64>(conn)?;
+            if known > 0 {
+                continue;
+            }
+            diesel::insert_into(order_parts::table)
+                .values((
+                    order_parts::fulfillment_id.eq(part.fulfillment_id.to_string()),
+                    order_parts::order_id.eq(id.to_string()),
+                    order_parts::reservation_id.eq(part.reservation_id.to_string()),
+                    order_parts::location_id.eq(part.location_id.as_str()),
+                    order_parts::state.eq(part.state.as_str()),
+                    order_parts::position.eq(position),
+                ))
+                .execute(conn)?;
+            position += 1;
+        }
+    }
+    for (part, state) in moved {
+        diesel::update(
+            order_parts::table
+                .find(part.to_string())
+                .filter(order_parts::order_id.eq(id.to_string())),
+        )
+        .set(order_parts::state.eq(state.as_str()))
+        .execute(conn)?;
+    }
     Ok(())
+}
+
+/// The order's parts, in the order they were planned.
+pub fn parts(conn: &mut DbConnection, id: OrderId) -> omni_db::Result<Vec<Part>> {
+    let rows: Vec<(String, String, String, String)> = order_parts::table
+        .filter(order_parts::order_id.eq(id.to_string()))
+        .order(order_parts::position.asc())
+        .select((
+            order_parts::fulfillment_id,
+            order_parts::reservation_id,
+            order_parts::location_id,
+            order_parts::state,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(fulfillment, reservation, location, state)| {
+            let corrupt = |e: &dyn std::fmt::Display| {
+                omni_db::Error::Inconsistent(format!("order {id} has a corrupt part {fulfillment}: {e}"))
+            };
+            Ok(Part {
+                fulfillment_id: FulfillmentId::parse(&fulfillment).map_err(|e| corrupt(&e))?,
+                reservation_id: ReservationId::parse(&reservation).map_err(|e| corrupt(&e))?,
+                location_id: LocationId::parse(&location).map_err(|e| corrupt(&e))?,
+                state: PartState::try_from(state.as_str()).map_err(|e| corrupt(&e))?,
+            })
+        })
+        .collect()
 }
 
 /// The nodes that refused the order's hold, in the order they refused.

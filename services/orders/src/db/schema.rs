@@ -56,3 +56,14 @@ diesel::table! {
         attempt -> Integer,
     }
 }
+
+diesel::table! {
+    order_parts (fulfillment_id) {
+        fulfillment_id -> Text,
+        order_id -> Text,
+        reservation_id -> Text,
+        location_id -> Text,
+        state -> Text,
+        position -> Integer,
+    }
+}

@@ -4,6 +4,7 @@ pub mod intake;
 pub mod known_catalog;
 pub mod partner_schema;
 pub mod partner_wire;
+pub mod parts;
 pub mod payment_methods;
 pub mod saga;
 

@@ -14,6 +14,7 @@ use omni_contracts::api::{AcceptedRequest, Order, OrderStatus};
 use omni_contracts::events::*;
 use omni_contracts::{FulfillmentId, LocationId, Money, PaymentIntentId, ReservationId};
 
+use super::parts::{Part, PartState, Parts};
 use super::payment_methods::with_reported_cards;
 
 /// An event the saga reacts to.
@@ -40,48 +41,86 @@ pub const MAX_REROUTES: u32 = 3;
 /// What the saga does with an input in a given state, with what it takes from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Record the sourcing decision without changing state.
+    /// Record the sourcing decision (the plan's parts, and the part they replace) without changing state.
     Note {
         /// The node chosen.
         location_id: LocationId,
         /// The fulfillment created there.
         fulfillment_id: FulfillmentId,
+        /// Every part of the plan (just this one when the order is not split).
+        parts: Vec<Part>,
+        /// The part they replace, when a part was routed again.
+        replaces: Option<FulfillmentId>,
+    },
+    /// A part moved; the order waits for its other parts.
+    Track {
+        /// The part.
+        part: FulfillmentId,
+        /// Where it is now.
+        state: PartState,
     },
     /// Keep the authorization of an order that was routed again while payments was deciding (it stays valid
     /// for the new node).
     KeepAuthorization(PaymentIntentId),
-    /// Move to `reserved` and ask payments to authorize (or, if an authorization stands from before a re-route,
-    /// straight back to `payment_authorized`).
+    /// Every part is held: move to `reserved` and ask payments to authorize (or, if an authorization stands
+    /// from before a re-route, straight back to `payment_authorized`).
     Reserve {
-        /// The hold.
+        /// The hold placed last.
         reservation_id: ReservationId,
         /// Where it is held.
+        location_id: LocationId,
+        /// Its part, when the order's parts are known.
+        part: Option<FulfillmentId>,
+    },
+    /// A part routed again after the order was released is held, and with it every part: ask fulfillment to
+    /// release it (the order stays released; its authorization stands).
+    ReleaseReplacement {
+        /// The part held.
+        part: FulfillmentId,
+        /// Where.
         location_id: LocationId,
     },
     /// Move to `payment_authorized` and ask fulfillment to release.
     Authorize(PaymentIntentId),
-    /// Move to `released`.
+    /// Every part is released: move to `released`.
     Release {
-        /// The fulfillment released.
+        /// The fulfillment released last.
         fulfillment_id: FulfillmentId,
         /// Its node.
         location_id: LocationId,
     },
-    /// Move to `fulfilled`: the node shipped it or handed it over.
+    /// Every part left: move to `fulfilled`.
     Fulfil {
-        /// The node.
+        /// The node of the part that left last.
         location_id: LocationId,
         /// How it left.
         how: HandedOver,
+        /// That part.
+        part: Option<FulfillmentId>,
     },
     /// Move to `completed`: fulfilled and paid.
     Complete,
-    /// Stay `accepted` and ask routing to choose again without `exclude`.
+    /// Ask routing to choose again without `exclude`: the whole order (back to `accepted`), or one part of it
+    /// while its other parts go on (the order keeps its state).
     Reroute {
         /// Why the node could not take it.
         reason: String,
         /// The node that refused.
         exclude: LocationId,
+        /// The part to route again; `None` for an order whose parts are not known (it has one).
+        part: Option<FulfillmentId>,
+        /// Whether the order stays where it is (other parts are with their nodes or left).
+        keep_state: bool,
+    },
+    /// No node can take a part routed again, while the order's other parts are under way: its lines are not
+    /// served, the others go on (and if they all left, the order is fulfilled).
+    Drop {
+        /// The part.
+        part: FulfillmentId,
+        /// Why, for the log and the order's note.
+        reason: String,
+        /// When every other part already left: the last one, to fulfil the order.
+        fulfilled: Option<(LocationId, HandedOver)>,
     },
     /// Move to `failed` with a reason.
     Fail(String),
@@ -98,9 +137,11 @@ pub enum Step {
     Ignore,
 }
 
-/// The transition for `input` when the order is in `status` and was routed again `reroutes` times.
-pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
+/// The transition for `input` when the order is in `status` with `parts`, routed again `reroutes` times.
+pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInput) -> Step {
     use OrderStatus as S;
+    let parts = Parts(parts);
+    let open = !matches!(status, S::Failed | S::Cancelled | S::Fulfilled | S::Completed);
     match (status, input) {
         // Only a step that is still waiting times out: if the reply came meanwhile, the state moved on.
         (current, SagaInput::TimedOut { status, reason })
@@ -109,11 +150,13 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
             Step::Fail(reason.clone())
         }
         (_, SagaInput::TimedOut { .. }) => Step::Ignore,
-        (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Sourced(s))) => Step::Note {
+        (_, SagaInput::Fulfillment(FulfillmentEvent::Sourced(s))) if open => Step::Note {
             location_id: s.location_id.clone(),
             fulfillment_id: s.fulfillment_id,
+            parts: planned_parts(s),
+            replaces: s.replaces,
         },
-        (S::Accepted, SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(u))) => {
+        (_, SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(u))) if open => {
             let reasons: Vec<String> = u
                 .candidates
                 .iter()
@@ -125,31 +168,84 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
                     )
                 })
                 .collect();
-            Step::Fail(if reasons.is_empty() {
-                "no node can serve this delivery".into()
+            let reason = if reasons.is_empty() {
+                "no node can serve this delivery".to_owned()
             } else {
                 format!("no node can serve the order ({})", reasons.join("; "))
-            })
+            };
+            match u.part {
+                // Other parts are with their nodes: they go on without this one.
+                Some(part) if parts.others_under_way(part) => Step::Drop {
+                    part,
+                    reason,
+                    fulfilled: parts
+                        .all_completed_with(part)
+                        .then(|| last_left(&parts, part))
+                        .flatten(),
+                },
+                _ => Step::Fail(reason),
+            }
         }
-        (S::Accepted, SagaInput::Reservation(ReservationEvent::Held(h))) => Step::Reserve {
-            reservation_id: h.reservation_id,
-            location_id: h.location_id.clone(),
-        },
-        (S::Accepted, SagaInput::Reservation(ReservationEvent::Rejected(r))) => {
+        (S::Accepted, SagaInput::Reservation(ReservationEvent::Held(h))) => {
+            match parts.by_reservation(h.reservation_id) {
+                Some(part) if !part.state.live() => Step::Ignore,
+                Some(part) if !parts.all_held_with(part.fulfillment_id) => Step::Track {
+                    part: part.fulfillment_id,
+                    state: PartState::Held,
+                },
+                part => Step::Reserve {
+                    reservation_id: h.reservation_id,
+                    location_id: h.location_id.clone(),
+                    part: part.map(|p| p.fulfillment_id),
+                },
+            }
+        }
+        // A part routed again after the order was released: released in turn once every part is held.
+        (S::Released, SagaInput::Reservation(ReservationEvent::Held(h))) => {
+            match parts.by_reservation(h.reservation_id) {
+                Some(part) if !part.state.live() => Step::Ignore,
+                Some(part) if parts.all_held_with(part.fulfillment_id) => Step::ReleaseReplacement {
+                    part: part.fulfillment_id,
+                    location_id: h.location_id.clone(),
+                },
+                Some(part) => Step::Track {
+                    part: part.fulfillment_id,
+                    state: PartState::Held,
+                },
+                None => Step::Ignore,
+            }
+        }
+        (S::Accepted | S::Released, SagaInput::Reservation(ReservationEvent::Rejected(r))) => {
             let short: Vec<String> = r
                 .shortages
                 .iter()
                 .map(|s| format!("{} ({} asked, {} available)", s.sku, s.requested, s.available))
                 .collect();
             let reason = format!("out of stock at {}: {}", r.location_id, short.join(", "));
-            again_without(&r.location_id, reason, reroutes)
+            match parts.by_reservation(r.reservation_id) {
+                Some(part) if part.state.live() => again_without(
+                    &r.location_id,
+                    reason,
+                    reroutes,
+                    Some(part.fulfillment_id),
+                    &parts,
+                ),
+                // An order whose parts were never recorded has one: the whole order goes again.
+                None if parts.0.is_empty() && status == S::Accepted => {
+                    again_without(&r.location_id, reason, reroutes, None, &parts)
+                }
+                _ => Step::Ignore,
+            }
         }
         (S::Reserved | S::PaymentAuthorized, SagaInput::Reservation(ReservationEvent::Shortage(s))) => {
             let reason = format!(
                 "shortage at {}: {} fell to {} on hand with {} held",
                 s.location_id, s.sku, s.on_hand, s.reserved
             );
-            again_without(&s.location_id, reason, reroutes)
+            let part = parts
+                .held_at(&s.location_id, &s.reservations)
+                .map(|p| p.fulfillment_id);
+            again_without(&s.location_id, reason, reroutes, part, &parts)
         }
         // Holds are pinned once paid; one that lapses before is gone, and with it the order's claim on the stock.
         (S::Accepted | S::Reserved, SagaInput::Reservation(ReservationEvent::Expired(e))) => {
@@ -172,22 +268,56 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         (S::Reserved, SagaInput::Payment(PaymentEvent::Declined(d))) => {
             Step::Fail(format!("payment declined: {}", d.reason))
         }
-        (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(r))) => Step::Release {
-            fulfillment_id: r.fulfillment_id,
-            location_id: r.location_id.clone(),
-        },
-        // The store will not do the work: routed again without it (the authorization stands).
-        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Refused(r))) => {
-            let reason = format!("refused by {}: {}", r.location_id, r.reason);
-            again_without(&r.location_id, reason, reroutes)
-        }
-        // A cancel that came too late: the goods left before the node heard of it.
-        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => {
-            Step::Fulfil {
-                location_id: c.location_id.clone(),
-                how: c.how,
+        (S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Released(r))) => {
+            if parts.all_released_with(r.fulfillment_id) {
+                Step::Release {
+                    fulfillment_id: r.fulfillment_id,
+                    location_id: r.location_id.clone(),
+                }
+            } else {
+                Step::Track {
+                    part: r.fulfillment_id,
+                    state: PartState::Released,
+                }
             }
         }
+        // A part routed again, released to its new node.
+        (S::Released, SagaInput::Fulfillment(FulfillmentEvent::Released(r)))
+            if parts.by_fulfillment(r.fulfillment_id).is_some() =>
+        {
+            Step::Track {
+                part: r.fulfillment_id,
+                state: PartState::Released,
+            }
+        }
+        // The store will not do the work: that part is routed again without it (the authorization stands).
+        (S::Released | S::PaymentAuthorized, SagaInput::Fulfillment(FulfillmentEvent::Refused(r))) => {
+            let reason = format!("refused by {}: {}", r.location_id, r.reason);
+            again_without(&r.location_id, reason, reroutes, Some(r.fulfillment_id), &parts)
+        }
+        // Every part left (a cancel that came too late included: the goods left before the node heard of it).
+        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => {
+            if parts.all_completed_with(c.fulfillment_id) {
+                Step::Fulfil {
+                    location_id: c.location_id.clone(),
+                    how: c.how,
+                    part: parts.by_fulfillment(c.fulfillment_id).map(|p| p.fulfillment_id),
+                }
+            } else {
+                Step::Track {
+                    part: c.fulfillment_id,
+                    state: PartState::Completed,
+                }
+            }
+        }
+        // A part left while another is still on its way to a node.
+        (
+            S::Accepted | S::Reserved | S::PaymentAuthorized,
+            SagaInput::Fulfillment(FulfillmentEvent::Completed(c)),
+        ) if parts.by_fulfillment(c.fulfillment_id).is_some() => Step::Track {
+            part: c.fulfillment_id,
+            state: PartState::Completed,
+        },
         (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Cancelled(c))) => {
             Step::Cancel {
                 reason: c.reason.clone(),
@@ -196,6 +326,37 @@ pub fn step(status: OrderStatus, reroutes: u32, input: &SagaInput) -> Step {
         (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(_))) => Step::Complete,
         _ => Step::Ignore,
     }
+}
+
+/// The parts a `sourced` event names: its plan, or itself alone.
+fn planned_parts(s: &FulfillmentSourced) -> Vec<Part> {
+    if s.plan.is_empty() {
+        return vec![Part {
+            fulfillment_id: s.fulfillment_id,
+            reservation_id: s.reservation_id,
+            location_id: s.location_id.clone(),
+            state: PartState::Sourced,
+        }];
+    }
+    s.plan
+        .iter()
+        .map(|p| Part {
+            fulfillment_id: p.fulfillment_id,
+            reservation_id: p.reservation_id,
+            location_id: p.location_id.clone(),
+            state: PartState::Sourced,
+        })
+        .collect()
+}
+
+/// The node of a live part other than `except` that left (to name where a split order was fulfilled).
+fn last_left(parts: &Parts<'_>, except: FulfillmentId) -> Option<(LocationId, HandedOver)> {
+    parts
+        .0
+        .iter()
+        .rev()
+        .find(|p| p.fulfillment_id != except && p.state == PartState::Completed)
+        .map(|p| (p.location_id.clone(), HandedOver::Shipped))
 }
 
 /// What the saga knows of an order when an input arrives.
@@ -209,6 +370,8 @@ pub struct SagaOrder {
     pub excluded: Vec<LocationId>,
     /// Its payment intent, once authorized.
     pub payment_intent_id: Option<PaymentIntentId>,
+    /// Its parts, one per node that serves it (none recorded for orders sourced before parts were kept).
+    pub parts: Vec<Part>,
 }
 
 /// What a step changes on the stored order (fields left `None` are unchanged).
@@ -230,6 +393,10 @@ pub struct Change {
     pub exclude: Option<LocationId>,
     /// The request again, when what it shows of its tenders changed.
     pub request: Option<AcceptedRequest>,
+    /// Parts to record (a plan's parts, new ones ignored when already known).
+    pub new_parts: Vec<Part>,
+    /// Parts that moved.
+    pub moved_parts: Vec<(FulfillmentId, PartState)>,
 }
 
 impl Change {
@@ -254,6 +421,9 @@ pub enum SagaError {
     /// Payments authorized an order that has no node: the stored order contradicts the saga.
     #[error("order {0} was authorized without a node")]
     AuthorizedWithoutNode(omni_contracts::OrderId),
+    /// A part routed again after release is to be released, but the order has no authorization.
+    #[error("order {0} is released without an authorization")]
+    ReleasedWithoutAuthorization(omni_contracts::OrderId),
 }
 
 impl SagaOrder {
@@ -276,10 +446,47 @@ impl SagaOrder {
             Step::Note {
                 location_id,
                 fulfillment_id,
+                parts,
+                replaces,
             } => {
                 change.location_id = Some(location_id);
                 change.fulfillment_id = Some(fulfillment_id);
+                change.new_parts = parts;
+                if let Some(replaced) = replaces {
+                    change.moved_parts.push((replaced, PartState::Replaced));
+                }
                 None
+            }
+            Step::Track { part, state } => {
+                change.moved_parts.push((part, state));
+                None
+            }
+            Step::ReleaseReplacement { part, location_id } => {
+                change.moved_parts.push((part, PartState::Held));
+                let payment_intent_id = self
+                    .payment_intent_id
+                    .ok_or(SagaError::ReleasedWithoutAuthorization(order_id))?;
+                Some(OrderEvent::PaymentAuthorized(OrderPaymentAuthorized {
+                    order_id,
+                    payment_intent_id,
+                    location_id,
+                }))
+            }
+            Step::Drop {
+                part,
+                reason,
+                fulfilled,
+            } => {
+                change.moved_parts.push((part, PartState::Dropped));
+                change.failure_reason = Some(format!("part not served: {reason}"));
+                fulfilled.map(|(location_id, how)| {
+                    change.status = Some(OrderStatus::Fulfilled);
+                    OrderEvent::Fulfilled(OrderFulfilled {
+                        order_id,
+                        location_id,
+                        how,
+                    })
+                })
             }
             Step::KeepAuthorization(payment_intent_id) => {
                 change.payment_intent_id = Some(payment_intent_id);
@@ -301,7 +508,11 @@ impl SagaOrder {
             Step::Reserve {
                 reservation_id,
                 location_id,
+                part,
             } => {
+                if let Some(part) = part {
+                    change.moved_parts.push((part, PartState::Held));
+                }
                 // Routed again after a shortage with its authorization granted: that stands (same order, same
                 // amount), so the order goes straight back to being released at its new node.
                 change.location_id = Some(location_id.clone());
@@ -350,6 +561,7 @@ impl SagaOrder {
                 fulfillment_id,
                 location_id,
             } => {
+                change.moved_parts.push((fulfillment_id, PartState::Released));
                 change.status = Some(OrderStatus::Released);
                 Some(OrderEvent::Released(OrderReleased {
                     order_id,
@@ -357,7 +569,14 @@ impl SagaOrder {
                     location_id,
                 }))
             }
-            Step::Fulfil { location_id, how } => {
+            Step::Fulfil {
+                location_id,
+                how,
+                part,
+            } => {
+                if let Some(part) = part {
+                    change.moved_parts.push((part, PartState::Completed));
+                }
                 change.status = Some(OrderStatus::Fulfilled);
                 Some(OrderEvent::Fulfilled(OrderFulfilled {
                     order_id,
@@ -369,8 +588,18 @@ impl SagaOrder {
                 change.status = Some(OrderStatus::Completed);
                 Some(OrderEvent::Completed(OrderCompleted { order_id }))
             }
-            Step::Reroute { reason, exclude } => {
-                change.status = Some(OrderStatus::Accepted);
+            Step::Reroute {
+                reason,
+                exclude,
+                part,
+                keep_state,
+            } => {
+                if !keep_state {
+                    change.status = Some(OrderStatus::Accepted);
+                }
+                if let Some(part) = part {
+                    change.moved_parts.push((part, PartState::Rerouting));
+                }
                 change.exclude = Some(exclude.clone());
                 let mut excluded = self.excluded;
                 excluded.push(exclude);
@@ -379,6 +608,7 @@ impl SagaOrder {
                     exclude: excluded,
                     reason,
                     attempt: self.reroutes + 1,
+                    part,
                 }))
             }
             Step::Fail(reason) => {
@@ -391,18 +621,30 @@ impl SagaOrder {
     }
 }
 
-/// Routes the order again without `node` (which could not take it, for `reason`), or fails it once it has been
-/// routed again [`MAX_REROUTES`] times.
-fn again_without(node: &omni_contracts::LocationId, reason: String, reroutes: u32) -> Step {
+/// Routes the order (or its `part`) again without `node` (which could not take it, for `reason`), or fails it
+/// once it has been routed again [`MAX_REROUTES`] times. A part goes alone, and the order keeps its state, when
+/// other parts are with their nodes or left.
+fn again_without(
+    node: &LocationId,
+    reason: String,
+    reroutes: u32,
+    part: Option<FulfillmentId>,
+    parts: &Parts<'_>,
+) -> Step {
     if reroutes < MAX_REROUTES {
         Step::Reroute {
             reason,
             exclude: node.clone(),
+            part,
+            keep_state: part.is_some_and(|p| parts.others_under_way(p)),
         }
     } else {
         Step::Fail(format!("{reason} (after {reroutes} other nodes)"))
     }
 }
+
+#[cfg(test)]
+mod split_tests;
 
 #[cfg(test)]
 mod tests {
@@ -429,16 +671,16 @@ mod tests {
             reason: "no hold within 120 s".into(),
         };
         assert_eq!(
-            step(OrderStatus::Accepted, 0, &timed_out(OrderStatus::Accepted)),
+            step(OrderStatus::Accepted, 0, &[], &timed_out(OrderStatus::Accepted)),
             Step::Fail("no hold within 120 s".into())
         );
         assert_eq!(
-            step(OrderStatus::Reserved, 0, &timed_out(OrderStatus::Accepted)),
+            step(OrderStatus::Reserved, 0, &[], &timed_out(OrderStatus::Accepted)),
             Step::Ignore,
             "the hold came meanwhile"
         );
         assert_eq!(
-            step(OrderStatus::Released, 0, &timed_out(OrderStatus::Released)),
+            step(OrderStatus::Released, 0, &[], &timed_out(OrderStatus::Released)),
             Step::Ignore,
             "released orders wait for their node, not for the saga"
         );
@@ -447,10 +689,12 @@ mod tests {
     #[test]
     fn a_rejected_hold_sends_the_order_back_to_routing_without_that_node() {
         assert_eq!(
-            step(OrderStatus::Accepted, 0, &rejected()),
+            step(OrderStatus::Accepted, 0, &[], &rejected()),
             Step::Reroute {
                 reason: "out of stock at S1: A (2 asked, 1 available)".into(),
                 exclude: LocationId::parse("S1").unwrap(),
+                part: None,
+                keep_state: false,
             }
         );
     }
@@ -458,7 +702,7 @@ mod tests {
     #[test]
     fn after_the_last_reroute_a_rejected_hold_fails_the_order_naming_what_was_short() {
         assert_eq!(
-            step(OrderStatus::Accepted, MAX_REROUTES, &rejected()),
+            step(OrderStatus::Accepted, MAX_REROUTES, &[], &rejected()),
             Step::Fail("out of stock at S1: A (2 asked, 1 available) (after 3 other nodes)".into())
         );
     }
@@ -477,36 +721,42 @@ mod tests {
 
     #[test]
     fn a_store_refusing_a_released_order_sends_it_back_to_routing_without_that_store() {
+        let fulfillment_id = FulfillmentId::generate();
         let refused = SagaInput::Fulfillment(FulfillmentEvent::Refused(FulfillmentRefused {
             order_id: OrderId::generate(),
-            fulfillment_id: FulfillmentId::generate(),
+            fulfillment_id,
             location_id: LocationId::parse("S1").unwrap(),
             reason: "no staff today".into(),
         }));
         assert_eq!(
-            step(OrderStatus::Released, 0, &refused),
+            step(OrderStatus::Released, 0, &[], &refused),
             Step::Reroute {
                 reason: "refused by S1: no staff today".into(),
                 exclude: LocationId::parse("S1").unwrap(),
+                part: Some(fulfillment_id),
+                keep_state: false,
             }
         );
         assert!(matches!(
-            step(OrderStatus::Released, MAX_REROUTES, &refused),
+            step(OrderStatus::Released, MAX_REROUTES, &[], &refused),
             Step::Fail(_)
         ));
-        assert_eq!(step(OrderStatus::Fulfilled, 0, &refused), Step::Ignore);
+        assert_eq!(step(OrderStatus::Fulfilled, 0, &[], &refused), Step::Ignore);
     }
 
     #[test]
     fn a_shortage_sends_a_held_or_paid_order_back_to_routing_but_not_a_released_one() {
         for status in [OrderStatus::Reserved, OrderStatus::PaymentAuthorized] {
             assert!(
-                matches!(step(status, 0, &shortage()), Step::Reroute { exclude, .. } if exclude.as_str() == "S1"),
+                matches!(step(status, 0, &[], &shortage()), Step::Reroute { exclude, .. } if exclude.as_str() == "S1"),
                 "{status:?}"
             );
-            assert!(matches!(step(status, MAX_REROUTES, &shortage()), Step::Fail(_)));
+            assert!(matches!(
+                step(status, MAX_REROUTES, &[], &shortage()),
+                Step::Fail(_)
+            ));
         }
-        assert_eq!(step(OrderStatus::Released, 0, &shortage()), Step::Ignore);
+        assert_eq!(step(OrderStatus::Released, 0, &[], &shortage()), Step::Ignore);
     }
 
     #[test]
@@ -531,28 +781,29 @@ mod tests {
             location_id: s1.clone(),
         }));
         assert_eq!(
-            step(OrderStatus::Cancelling, 0, &stopped),
+            step(OrderStatus::Cancelling, 0, &[], &stopped),
             Step::Cancel {
                 reason: "cancelled by kim".into()
             }
         );
         // Too late: the goods left first.
         assert_eq!(
-            step(OrderStatus::Cancelling, 0, &left),
+            step(OrderStatus::Cancelling, 0, &[], &left),
             Step::Fulfil {
                 location_id: s1,
-                how: HandedOver::PickedUp
+                how: HandedOver::PickedUp,
+                part: None,
             }
         );
         // Released while the cancel was on its way: the node decides when the cancel reaches it.
-        assert_eq!(step(OrderStatus::Cancelling, 0, &released), Step::Ignore);
-        assert_eq!(step(OrderStatus::Cancelling, 0, &shortage()), Step::Ignore);
+        assert_eq!(step(OrderStatus::Cancelling, 0, &[], &released), Step::Ignore);
+        assert_eq!(step(OrderStatus::Cancelling, 0, &[], &shortage()), Step::Ignore);
         // A pickup nobody collected: its node cancels a released order by itself.
         assert!(matches!(
-            step(OrderStatus::Released, 0, &stopped),
+            step(OrderStatus::Released, 0, &[], &stopped),
             Step::Cancel { .. }
         ));
-        assert_eq!(step(OrderStatus::Fulfilled, 0, &stopped), Step::Ignore);
+        assert_eq!(step(OrderStatus::Fulfilled, 0, &[], &stopped), Step::Ignore);
     }
 
     #[test]
@@ -564,17 +815,17 @@ mod tests {
             lines: vec![],
             expires_at: chrono::Utc::now(),
         }));
-        assert_eq!(step(OrderStatus::Cancelled, 0, &held), Step::CancelAgain);
-        assert_eq!(step(OrderStatus::Cancelled, 0, &rejected()), Step::Ignore);
+        assert_eq!(step(OrderStatus::Cancelled, 0, &[], &held), Step::CancelAgain);
+        assert_eq!(step(OrderStatus::Cancelled, 0, &[], &rejected()), Step::Ignore);
     }
 
     #[test]
     fn a_replayed_event_after_the_order_moved_on_is_ignored() {
-        assert_eq!(step(OrderStatus::Released, 0, &rejected()), Step::Ignore);
+        assert_eq!(step(OrderStatus::Released, 0, &[], &rejected()), Step::Ignore);
     }
 
     /// The published pickup example as a stored order in `status`, placed at `S1` once it is held.
-    fn stored(status: OrderStatus) -> SagaOrder {
+    pub(super) fn stored(status: OrderStatus) -> SagaOrder {
         use crate::domain::intake::{PartnerBounds, PartnerStanding, check_partner_order};
         let example = include_bytes!("../../../../docs/schemas/examples/pickup-in-store.json");
         let partner_order =
@@ -607,6 +858,7 @@ mod tests {
             reroutes: 0,
             excluded: vec![],
             payment_intent_id: None,
+            parts: vec![],
         }
     }
 
@@ -624,7 +876,7 @@ mod tests {
     fn a_hold_reserves_the_order_and_asks_payments_for_its_whole_amount() {
         let order = stored(OrderStatus::Accepted);
         let (total, input) = (order.order.total_minor, held_at("S2"));
-        let step = step(OrderStatus::Accepted, 0, &input);
+        let step = step(OrderStatus::Accepted, 0, &[], &input);
         let plan = order.plan(step, &input).unwrap();
         assert_eq!(plan.change.status, Some(OrderStatus::Reserved));
         assert_eq!(
@@ -646,7 +898,7 @@ mod tests {
         order.payment_intent_id = Some(intent);
         let input = held_at("S2");
         let plan = order
-            .plan(step(OrderStatus::Accepted, 1, &input), &input)
+            .plan(step(OrderStatus::Accepted, 1, &[], &input), &input)
             .unwrap();
         assert_eq!(plan.change.status, Some(OrderStatus::PaymentAuthorized));
         assert!(
@@ -663,7 +915,7 @@ mod tests {
         order.excluded = vec![LocationId::parse("S0").unwrap()];
         let input = rejected();
         let plan = order
-            .plan(step(OrderStatus::Accepted, 1, &input), &input)
+            .plan(step(OrderStatus::Accepted, 1, &[], &input), &input)
             .unwrap();
         assert_eq!(plan.change.status, Some(OrderStatus::Accepted));
         assert_eq!(plan.change.exclude.as_ref().map(LocationId::as_str), Some("S1"));

@@ -1,0 +1,304 @@
+//! A split order through the saga: it moves on only when every live part has, a part refused after release is
+//! routed again alone while the others go on, and a part no node can take is dropped without failing the
+//! parts already under way.
+
+use omni_contracts::api::OrderStatus;
+use omni_contracts::events::*;
+use omni_contracts::*;
+
+use super::*;
+
+/// The order's state and parts as the store would keep them, applying each plan's change.
+struct Replay {
+    status: OrderStatus,
+    parts: Vec<Part>,
+    reroutes: u32,
+    payment_intent_id: Option<PaymentIntentId>,
+    order_id: OrderId,
+}
+
+impl Replay {
+    fn new() -> Self {
+        Self {
+            status: OrderStatus::Accepted,
+            parts: vec![],
+            reroutes: 0,
+            payment_intent_id: None,
+            order_id: OrderId::generate(),
+        }
+    }
+
+    /// The step this input takes, with its announcement; the change applied.
+    fn feed(&mut self, input: SagaInput) -> (Step, Option<OrderEvent>) {
+        let step = step(self.status, self.reroutes, &self.parts, &input);
+        let mut order = split_order(self.status);
+        order.order.id = self.order_id;
+        order.payment_intent_id = self.payment_intent_id;
+        order.parts = self.parts.clone();
+        let plan = order.plan(step.clone(), &input).unwrap();
+        let change = plan.change;
+        if let Some(status) = change.status {
+            self.status = status;
+        }
+        if change.payment_intent_id.is_some() {
+            self.payment_intent_id = change.payment_intent_id;
+        }
+        if change.exclude.is_some() {
+            self.reroutes += 1;
+        }
+        for part in change.new_parts {
+            if !self.parts.iter().any(|p| p.fulfillment_id == part.fulfillment_id) {
+                self.parts.push(part);
+            }
+        }
+        for (id, state) in change.moved_parts {
+            if let Some(p) = self.parts.iter_mut().find(|p| p.fulfillment_id == id) {
+                p.state = state;
+            }
+        }
+        (step, plan.announce)
+    }
+
+    fn state_of(&self, part: &PlannedPart) -> PartState {
+        self.parts
+            .iter()
+            .find(|p| p.fulfillment_id == part.fulfillment_id)
+            .unwrap()
+            .state
+    }
+}
+
+fn split_order(status: OrderStatus) -> SagaOrder {
+    let mut order = super::tests::stored(status);
+    order.order.location_id = Some(LocationId::parse("S1").unwrap());
+    order
+}
+
+fn planned(location: &str) -> PlannedPart {
+    PlannedPart {
+        fulfillment_id: FulfillmentId::generate(),
+        reservation_id: ReservationId::generate(),
+        location_id: LocationId::parse(location).unwrap(),
+    }
+}
+
+fn sourced(
+    order_id: OrderId,
+    part: &PlannedPart,
+    plan: &[PlannedPart],
+    replaces: Option<FulfillmentId>,
+) -> SagaInput {
+    SagaInput::Fulfillment(FulfillmentEvent::Sourced(FulfillmentSourced {
+        order_id,
+        fulfillment_id: part.fulfillment_id,
+        reservation_id: part.reservation_id,
+        location_id: part.location_id.clone(),
+        lines: vec![],
+        channel: None,
+        tier: Default::default(),
+        candidates: vec![],
+        plans: vec![],
+        plan: plan.to_vec(),
+        replaces,
+        rule: "lowest cost".into(),
+    }))
+}
+
+fn held(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+    SagaInput::Reservation(ReservationEvent::Held(ReservationHeld {
+        reservation_id: part.reservation_id,
+        order_id,
+        location_id: part.location_id.clone(),
+        lines: vec![],
+        expires_at: chrono::Utc::now(),
+    }))
+}
+
+fn released(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+    SagaInput::Fulfillment(FulfillmentEvent::Released(FulfillmentReleased {
+        order_id,
+        fulfillment_id: part.fulfillment_id,
+        location_id: part.location_id.clone(),
+    }))
+}
+
+fn completed(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+    SagaInput::Fulfillment(FulfillmentEvent::Completed(FulfillmentCompleted {
+        order_id,
+        fulfillment_id: part.fulfillment_id,
+        location_id: part.location_id.clone(),
+        how: HandedOver::Shipped,
+    }))
+}
+
+fn refused(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+    SagaInput::Fulfillment(FulfillmentEvent::Refused(FulfillmentRefused {
+        order_id,
+        fulfillment_id: part.fulfillment_id,
+        location_id: part.location_id.clone(),
+        reason: "no staff".into(),
+    }))
+}
+
+fn authorized(order_id: OrderId) -> SagaInput {
+    SagaInput::Payment(PaymentEvent::Authorized(PaymentAuthorized {
+        payment_intent_id: PaymentIntentId::generate(),
+        order_id,
+        amount: Money {
+            amount_minor: 100,
+            currency: Currency::parse("EUR").unwrap(),
+        },
+        psp_reference: "psp-1".into(),
+        methods: vec![],
+    }))
+}
+
+/// Takes a two-part order to `released`, each part at its node.
+fn released_in_two(replay: &mut Replay) -> (PlannedPart, PlannedPart) {
+    let id = replay.order_id;
+    let (a, b) = (planned("S1"), planned("S2"));
+    let plan = [a.clone(), b.clone()];
+    assert!(matches!(
+        replay.feed(sourced(id, &a, &plan, None)).0,
+        Step::Note { .. }
+    ));
+    assert!(matches!(
+        replay.feed(sourced(id, &b, &plan, None)).0,
+        Step::Note { .. }
+    ));
+    assert_eq!(replay.parts.len(), 2, "a replayed plan records each part once");
+    // One hold is not enough: the order waits for the other.
+    let (step, announce) = replay.feed(held(id, &a));
+    assert!(
+        matches!(step, Step::Track { .. }) && announce.is_none(),
+        "{step:?}"
+    );
+    assert_eq!(replay.status, OrderStatus::Accepted);
+    let (_, announce) = replay.feed(held(id, &b));
+    assert!(matches!(announce, Some(OrderEvent::Reserved(_))), "{announce:?}");
+    let (_, announce) = replay.feed(authorized(id));
+    assert!(matches!(announce, Some(OrderEvent::PaymentAuthorized(_))));
+    let (_, announce) = replay.feed(released(id, &a));
+    assert!(announce.is_none());
+    assert_eq!(replay.status, OrderStatus::PaymentAuthorized);
+    let (_, announce) = replay.feed(released(id, &b));
+    assert!(matches!(announce, Some(OrderEvent::Released(_))));
+    assert_eq!(replay.status, OrderStatus::Released);
+    (a, b)
+}
+
+#[test]
+fn a_split_order_is_reserved_released_and_fulfilled_only_when_every_part_is() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = released_in_two(&mut replay);
+    let (step, announce) = replay.feed(completed(id, &a));
+    assert!(matches!(step, Step::Track { .. }) && announce.is_none());
+    assert_eq!(
+        replay.status,
+        OrderStatus::Released,
+        "one parcel left, the other has not"
+    );
+    let (_, announce) = replay.feed(completed(id, &b));
+    assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))));
+    assert_eq!(replay.status, OrderStatus::Fulfilled);
+    assert!(replay.parts.iter().all(|p| p.state == PartState::Completed));
+}
+
+#[test]
+fn a_part_refused_after_release_is_routed_again_alone_and_released_when_held() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = released_in_two(&mut replay);
+    replay.feed(completed(id, &a));
+    // S2 will not do it: only its part goes back to routing; the order stays released.
+    let (step, announce) = replay.feed(refused(id, &b));
+    assert!(
+        matches!(&step, Step::Reroute { part: Some(p), keep_state: true, .. } if *p == b.fulfillment_id),
+        "{step:?}"
+    );
+    let Some(OrderEvent::RerouteRequested(again)) = announce else {
+        panic!("{announce:?}")
+    };
+    assert_eq!(again.part, Some(b.fulfillment_id));
+    assert_eq!(replay.status, OrderStatus::Released);
+    assert_eq!(replay.state_of(&b), PartState::Rerouting);
+    // Its replacement at S3: noted, the refused part replaced; held → released to S3 at once.
+    let c = planned("S3");
+    replay.feed(sourced(id, &c, &[], Some(b.fulfillment_id)));
+    assert_eq!(replay.state_of(&b), PartState::Replaced);
+    replay
+        .payment_intent_id
+        .get_or_insert_with(PaymentIntentId::generate);
+    let (step, announce) = replay.feed(held(id, &c));
+    assert!(matches!(step, Step::ReleaseReplacement { .. }), "{step:?}");
+    assert!(matches!(announce, Some(OrderEvent::PaymentAuthorized(_))));
+    replay.feed(released(id, &c));
+    assert_eq!(replay.status, OrderStatus::Released);
+    // The replaced part does not count: the order is fulfilled when S3's parcel leaves.
+    let (_, announce) = replay.feed(completed(id, &c));
+    assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))), "{announce:?}");
+}
+
+#[test]
+fn a_part_no_node_can_take_is_dropped_while_the_others_go_on() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = released_in_two(&mut replay);
+    replay.feed(refused(id, &b));
+    let unsourceable = SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(OrderUnsourceable {
+        order_id: id,
+        candidates: vec![],
+        part: Some(b.fulfillment_id),
+    }));
+    let (step, announce) = replay.feed(unsourceable.clone());
+    assert!(matches!(step, Step::Drop { fulfilled: None, .. }), "{step:?}");
+    assert!(announce.is_none());
+    assert_eq!(replay.status, OrderStatus::Released);
+    assert_eq!(replay.state_of(&b), PartState::Dropped);
+    let (_, announce) = replay.feed(completed(id, &a));
+    assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))));
+
+    // Nothing under way yet (the part's hold was refused before release): the whole order fails.
+    let mut early = Replay::new();
+    let (c, d) = (planned("S1"), planned("S2"));
+    let plan = [c.clone(), d.clone()];
+    early.feed(sourced(early.order_id, &c, &plan, None));
+    early.feed(sourced(early.order_id, &d, &plan, None));
+    let none = SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(OrderUnsourceable {
+        order_id: early.order_id,
+        candidates: vec![],
+        part: Some(d.fulfillment_id),
+    }));
+    assert!(matches!(early.feed(none).0, Step::Fail(_)));
+}
+
+#[test]
+fn a_hold_refused_for_one_part_routes_that_part_again_and_keeps_the_other_hold() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = (planned("S1"), planned("S2"));
+    let plan = [a.clone(), b.clone()];
+    replay.feed(sourced(id, &a, &plan, None));
+    replay.feed(sourced(id, &b, &plan, None));
+    replay.feed(held(id, &a));
+    let rejected = SagaInput::Reservation(ReservationEvent::Rejected(ReservationRejected {
+        reservation_id: b.reservation_id,
+        order_id: id,
+        location_id: b.location_id.clone(),
+        shortages: vec![],
+    }));
+    let (step, _) = replay.feed(rejected);
+    assert!(
+        matches!(&step, Step::Reroute { part: Some(p), keep_state: false, .. } if *p == b.fulfillment_id),
+        "{step:?}"
+    );
+    assert_eq!(replay.state_of(&a), PartState::Held);
+    let c = planned("S3");
+    replay.feed(sourced(id, &c, &[], Some(b.fulfillment_id)));
+    let (_, announce) = replay.feed(held(id, &c));
+    assert!(
+        matches!(announce, Some(OrderEvent::Reserved(_))),
+        "both live parts held: {announce:?}"
+    );
+}
