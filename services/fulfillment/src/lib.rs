@@ -39,6 +39,7 @@ pub const ORDERS_BATCH: usize = 256;
         routes::fulfillments::complete::complete_fulfillment,
         routes::stock::get::get_stock,
         routes::routing_rules::list::list_routing_rules,
+        routes::routing_rules::what_if::routing_what_if,
         routes::tasks::queue::store_queue,
         routes::tasks::get::get_task,
         routes::tasks::act::act_on_task,

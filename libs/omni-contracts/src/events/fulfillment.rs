@@ -224,8 +224,8 @@ pub struct FulfillmentSourced {
     /// The cheapest plans routing found, the chosen one first (absent from older events).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<PlanOption>,
-    /// Every part of the chosen plan, this one included, when the order is split across nodes (each part is
-    /// its own fulfillment, hold and task, announced by its own `sourced`). Empty: this is the only part.
+    /// Every part of the chosen plan, this one included (one when the order is not split; each part is its own
+    /// fulfillment, hold and task, announced by its own `sourced`). Empty in older events: this is the only part.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<PlannedPart>,
     /// The part of the order this plan replaces (a part routed again); absent for the order's first routing, or
@@ -308,6 +308,9 @@ pub struct FulfillmentCompleted {
     pub location_id: LocationId,
     /// How.
     pub how: HandedOver,
+    /// Its hold, to commit (absent from older events: every hold of the order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<ReservationId>,
 }
 
 impl std::fmt::Debug for ReadyForPickup {

@@ -89,6 +89,14 @@ pub struct ReservationHeld {
     pub lines: Vec<HoldLine>,
     /// When it lapses unless extended or committed.
     pub expires_at: DateTime<Utc>,
+    /// The plan the hold belongs to, as routing sent it (`omni.fulfillment.sourced`'s `plan`): whichever of the
+    /// two reaches orders first tells it the order's parts. Empty for holds not placed for routing, and older
+    /// events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<super::fulfillment::PlannedPart>,
+    /// The part of the order this plan replaces (`sourced`'s `replaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<crate::ids::FulfillmentId>,
 }
 
 /// A line that could not be held.
@@ -115,6 +123,14 @@ pub struct ReservationRejected {
     pub location_id: LocationId,
     /// What was short.
     pub shortages: Vec<Shortage>,
+    /// The plan the hold belongs to, as routing sent it (`omni.fulfillment.sourced`'s `plan`): whichever of the
+    /// two reaches orders first tells it the order's parts. Empty for holds not placed for routing, and older
+    /// events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<super::fulfillment::PlannedPart>,
+    /// The part of the order this plan replaces (`sourced`'s `replaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<crate::ids::FulfillmentId>,
 }
 
 keyed_by_order!(ReservationHeld, ReservationRejected, ReservationExpired);

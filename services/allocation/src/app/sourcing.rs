@@ -55,7 +55,7 @@ pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Re
             FulfillmentEvent::Completed(completed) => {
                 write(&state, std::mem::take(&mut placed)).await?;
                 guard = None;
-                commit_order(&state, completed.order_id).await?;
+                commit_order(&state, completed.order_id, completed.reservation_id).await?;
             }
             _ => {}
         }
@@ -182,6 +182,8 @@ fn rejected(
         order_id: sourced.order_id,
         location_id: sourced.location_id,
         shortages,
+        plan: sourced.plan,
+        replaces: sourced.replaces,
     };
     omni_kafka::outbox::enqueue(
         conn,
@@ -221,19 +223,29 @@ fn held(
         location_id: sourced.location_id,
         lines,
         expires_at,
+        plan: sourced.plan,
+        replaces: sourced.replaces,
     };
     omni_kafka::outbox::enqueue(conn, &Envelope::new("allocation", ReservationEvent::Held(held)))?;
     Ok(())
 }
 
-/// The node shipped the order or handed it over: its holds are committed (the units leave on-hand, a `commit`
-/// row per line in the ledger). A redelivery finds nothing held and changes nothing.
-async fn commit_order(state: &State, order_id: omni_contracts::OrderId) -> Result<(), HoldFailure> {
+/// The node shipped the order, or its part, or handed it over: that part's hold is committed (the units leave
+/// on-hand, a `commit` row per line in the ledger), or every hold of the order when the event names none (older
+/// events). A redelivery finds nothing held and changes nothing.
+async fn commit_order(
+    state: &State,
+    order_id: omni_contracts::OrderId,
+    only: Option<omni_contracts::ReservationId>,
+) -> Result<(), HoldFailure> {
     let holds = state
         .db
         .run(move |conn| reservations::held_for_order(conn, order_id))
         .await?;
-    for hold in holds {
+    for hold in holds
+        .into_iter()
+        .filter(|h| only.is_none_or(|id| h.reservation_id == id))
+    {
         match crate::app::reservation::commit(state, hold.reservation_id).await {
             Ok(_) | Err(HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");

@@ -3,6 +3,7 @@
 pub mod routing_rules;
 pub mod sourcing;
 pub mod tasks;
+pub mod what_if;
 
 use std::sync::Arc;
 

@@ -60,7 +60,7 @@ pub fn source(
         }
     }
     let now = omni_db::now();
-    let nodes: Vec<_> = network::nodes(conn, start_of_day(now))?
+    let nodes: Vec<_> = network::nodes(conn, fulfillments::start_of_day(now))?
         .into_iter()
         .filter(|n| !exclude.contains(&n.id))
         .collect();
@@ -135,11 +135,7 @@ pub fn source(
             tier: order.request.customer.tier,
             candidates: decision.candidates.clone(),
             plans: decision.plans.clone(),
-            plan: if parts.len() > 1 {
-                parts.clone()
-            } else {
-                Vec::new()
-            },
+            plan: parts.clone(),
             replaces: routing.part,
             rule: decision.rule.clone(),
         };
@@ -149,11 +145,6 @@ pub fn source(
         )?;
     }
     Ok(())
-}
-
-/// The start of `now`'s day (UTC): pick capacity is daily.
-fn start_of_day(now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
-    now.date().and_time(chrono::NaiveTime::MIN)
 }
 
 /// Releases a paid order's parts to their nodes once per event id, in the caller's transaction: every part

@@ -424,6 +424,8 @@ fn announce(
         _ => None,
     };
     if let Some(how) = how {
+        let reservation_id =
+            crate::db::fulfillments::find(conn, stored.fulfillment_id)?.map(|f| f.reservation_id);
         publish(
             conn,
             FulfillmentEvent::Completed(FulfillmentCompleted {
@@ -431,6 +433,7 @@ fn announce(
                 fulfillment_id: stored.fulfillment_id,
                 location_id: stored.location_id.clone(),
                 how,
+                reservation_id,
             }),
         )?;
     }

@@ -131,6 +131,11 @@ pub fn transition(
     Ok(written == 1)
 }
 
+/// The start of `now`'s day (UTC): pick capacity is daily.
+pub fn start_of_day(now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    now.date().and_time(chrono::NaiveTime::MIN)
+}
+
 /// Units routed to each node since `since` (the start of the day) and not refused or cancelled: what it has
 /// been given to pick today.
 pub fn units_since(

@@ -1,7 +1,7 @@
 //! The last routing request of each order and what it was decided: what a what-if replays.
 
 use diesel::prelude::*;
-use omni_contracts::api::{Channel, Delivery, Order, OrderLine};
+use omni_contracts::api::Order;
 use omni_contracts::events::PlanOption;
 use omni_contracts::{LocationId, OrderId};
 use omni_db::DbConnection;
@@ -9,19 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::routed_orders;
 use crate::domain::routing::Decision;
-
-/// What routing needs of an order to decide it again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoutedRequest {
-    /// Its channel (its buffer rules, and the rules that match it).
-    pub channel: Channel,
-    /// How it reaches the customer.
-    pub delivery: Delivery,
-    /// Its lines.
-    pub lines: Vec<OrderLine>,
-    /// Its promise.
-    pub promise_by: Option<chrono::DateTime<chrono::Utc>>,
-}
+use crate::domain::routing::what_if::RoutedRequest;
 
 /// What was decided for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 pub mod cost;
 pub mod plans;
+pub mod what_if;
 
 use std::collections::{BTreeMap, HashMap};
 

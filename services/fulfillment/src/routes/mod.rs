@@ -32,6 +32,13 @@ pub const LIST_ROUTING_RULES: Rule = Rule::new(
     &[Associate, Manager, Auditor, Service],
     Objects::Shared,
 );
+/// Routed orders replayed against a draft rule set (nothing changes).
+pub const ROUTING_WHAT_IF: Rule = Rule::new(
+    Method::Post,
+    "/v1/routing/what-if",
+    &[Manager, Auditor, Service],
+    Objects::Shared,
+);
 /// ATP per node, as routing sees it.
 pub const GET_STOCK: Rule = Rule::new(
     Method::Get,
@@ -69,6 +76,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     LIST_FULFILLMENTS,
     COMPLETE_FULFILLMENT,
     LIST_ROUTING_RULES,
+    ROUTING_WHAT_IF,
     GET_STOCK,
     STORE_QUEUE,
     GET_TASK,
@@ -83,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     LIST_FULFILLMENTS.register(cfg, fulfillments::list::list_fulfillments);
     COMPLETE_FULFILLMENT.register(cfg, fulfillments::complete::complete_fulfillment);
     LIST_ROUTING_RULES.register(cfg, routing_rules::list::list_routing_rules);
+    ROUTING_WHAT_IF.register(cfg, routing_rules::what_if::routing_what_if);
     GET_STOCK.register(cfg, stock::get::get_stock);
     STORE_QUEUE.register(cfg, tasks::queue::store_queue);
     GET_TASK.register(cfg, tasks::get::get_task);

@@ -5,7 +5,7 @@ use omni_contracts::api::OrderStatus;
 use omni_contracts::{Envelope, OrderId};
 
 use crate::db::orders;
-use crate::domain::saga::{SagaInput, SagaOrder, Step, step};
+use crate::domain::saga::{SagaInput, SagaOrder, Step};
 use crate::error::SagaFailure;
 
 /// An order's move to a new state: `(channel, state)`, for `omni_orders_total`.
@@ -33,9 +33,8 @@ pub fn advance(
         parts: orders::parts(conn, order_id)?,
     };
     let (before, partner) = (order.order.status, order.order.partner_id.clone());
-    let step = step(before, order.reroutes, &order.parts, input);
+    let (step, plan) = order.decide(input)?;
     log(order_id, before, &step);
-    let plan = order.plan(step, input)?;
     if !plan.change.is_empty() {
         orders::apply(conn, order_id, &plan.change)?;
     }

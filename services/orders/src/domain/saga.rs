@@ -41,16 +41,12 @@ pub const MAX_REROUTES: u32 = 3;
 /// What the saga does with an input in a given state, with what it takes from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Record the sourcing decision (the plan's parts, and the part they replace) without changing state.
+    /// Record the sourcing decision without changing state (its parts are learned by [`SagaOrder::decide`]).
     Note {
         /// The node chosen.
         location_id: LocationId,
         /// The fulfillment created there.
         fulfillment_id: FulfillmentId,
-        /// Every part of the plan (just this one when the order is not split).
-        parts: Vec<Part>,
-        /// The part they replace, when a part was routed again.
-        replaces: Option<FulfillmentId>,
     },
     /// A part moved; the order waits for its other parts.
     Track {
@@ -153,8 +149,6 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
         (_, SagaInput::Fulfillment(FulfillmentEvent::Sourced(s))) if open => Step::Note {
             location_id: s.location_id.clone(),
             fulfillment_id: s.fulfillment_id,
-            parts: planned_parts(s),
-            replaces: s.replaces,
         },
         (_, SagaInput::Fulfillment(FulfillmentEvent::Unsourceable(u))) if open => {
             let reasons: Vec<String> = u
@@ -328,25 +322,60 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
     }
 }
 
-/// The parts a `sourced` event names: its plan, or itself alone.
-fn planned_parts(s: &FulfillmentSourced) -> Vec<Part> {
-    if s.plan.is_empty() {
-        return vec![Part {
-            fulfillment_id: s.fulfillment_id,
-            reservation_id: s.reservation_id,
-            location_id: s.location_id.clone(),
+/// What an input tells of the order's parts: the plan a `sourced`, `held` or `rejected` names (the hold's event
+/// echoes routing's plan, so whichever of them reaches orders first records it), and the part it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The parts as known with the input.
+    pub parts: Vec<Part>,
+    /// Parts it made known.
+    pub new: Vec<Part>,
+    /// The part it says was replaced, when that is news.
+    pub replaced: Option<FulfillmentId>,
+}
+
+/// The parts known once `input` is read.
+pub fn learn(known: &[Part], input: &SagaInput) -> Learned {
+    let (plan, replaces, this): (&[PlannedPart], Option<FulfillmentId>, Option<PlannedPart>) = match input {
+        SagaInput::Fulfillment(FulfillmentEvent::Sourced(s)) => (
+            &s.plan,
+            s.replaces,
+            Some(PlannedPart {
+                fulfillment_id: s.fulfillment_id,
+                reservation_id: s.reservation_id,
+                location_id: s.location_id.clone(),
+            }),
+        ),
+        SagaInput::Reservation(ReservationEvent::Held(h)) => (&h.plan, h.replaces, None),
+        SagaInput::Reservation(ReservationEvent::Rejected(r)) => (&r.plan, r.replaces, None),
+        _ => (&[], None, None),
+    };
+    let mut parts = known.to_vec();
+    let mut new = Vec::new();
+    // An older `sourced` names no plan: it is the order's only part.
+    let alone = this.filter(|_| plan.is_empty());
+    for planned in plan.iter().chain(alone.iter()) {
+        if parts.iter().any(|p| p.fulfillment_id == planned.fulfillment_id) {
+            continue;
+        }
+        let part = Part {
+            fulfillment_id: planned.fulfillment_id,
+            reservation_id: planned.reservation_id,
+            location_id: planned.location_id.clone(),
             state: PartState::Sourced,
-        }];
+        };
+        parts.push(part.clone());
+        new.push(part);
     }
-    s.plan
-        .iter()
-        .map(|p| Part {
-            fulfillment_id: p.fulfillment_id,
-            reservation_id: p.reservation_id,
-            location_id: p.location_id.clone(),
-            state: PartState::Sourced,
-        })
-        .collect()
+    let mut replaced = None;
+    if let Some(old) = replaces
+        && let Some(part) = parts.iter_mut().find(|p| p.fulfillment_id == old)
+        && part.state != PartState::Replaced
+    {
+        part.state = PartState::Replaced;
+        replaced = Some(old);
+    }
+    Learned { parts, new, replaced }
 }
 
 /// The node of a live part other than `except` that left (to name where a split order was fulfilled).
@@ -427,6 +456,19 @@ pub enum SagaError {
 }
 
 impl SagaOrder {
+    /// The step `input` takes and what it changes and announces, with what it tells of the order's parts.
+    pub fn decide(mut self, input: &SagaInput) -> Result<(Step, Plan), SagaError> {
+        let learned = learn(&self.parts, input);
+        self.parts = learned.parts;
+        let step = step(self.order.status, self.reroutes, &self.parts, input);
+        let mut plan = self.plan(step.clone(), input)?;
+        plan.change.new_parts = learned.new;
+        if let Some(replaced) = learned.replaced {
+            plan.change.moved_parts.insert(0, (replaced, PartState::Replaced));
+        }
+        Ok((step, plan))
+    }
+
     /// What `step` (taken for `input`) changes on this order and announces. A payment report also fills in the
     /// card summaries the order shows, whatever the step.
     pub fn plan(mut self, step: Step, input: &SagaInput) -> Result<Plan, SagaError> {
@@ -446,15 +488,9 @@ impl SagaOrder {
             Step::Note {
                 location_id,
                 fulfillment_id,
-                parts,
-                replaces,
             } => {
                 change.location_id = Some(location_id);
                 change.fulfillment_id = Some(fulfillment_id);
-                change.new_parts = parts;
-                if let Some(replaced) = replaces {
-                    change.moved_parts.push((replaced, PartState::Replaced));
-                }
                 None
             }
             Step::Track { part, state } => {
@@ -661,6 +697,8 @@ mod tests {
                 requested: 2,
                 available: 1,
             }],
+            plan: vec![],
+            replaces: None,
         }))
     }
 
@@ -774,6 +812,7 @@ mod tests {
             fulfillment_id: FulfillmentId::generate(),
             location_id: s1.clone(),
             how: HandedOver::PickedUp,
+            reservation_id: None,
         }));
         let released = SagaInput::Fulfillment(FulfillmentEvent::Released(FulfillmentReleased {
             order_id,
@@ -814,6 +853,8 @@ mod tests {
             location_id: LocationId::parse("S1").unwrap(),
             lines: vec![],
             expires_at: chrono::Utc::now(),
+            plan: vec![],
+            replaces: None,
         }));
         assert_eq!(step(OrderStatus::Cancelled, 0, &[], &held), Step::CancelAgain);
         assert_eq!(step(OrderStatus::Cancelled, 0, &[], &rejected()), Step::Ignore);
@@ -869,6 +910,8 @@ mod tests {
             location_id: LocationId::parse(location).unwrap(),
             lines: vec![],
             expires_at: chrono::Utc::now(),
+            plan: vec![],
+            replaces: None,
         }))
     }
 

@@ -79,6 +79,7 @@ pub async fn complete_fulfillment(
                 fulfillment_id: id,
                 location_id: row.location_id.clone(),
                 how,
+                reservation_id: Some(row.reservation_id),
             };
             omni_kafka::outbox::enqueue(
                 conn,

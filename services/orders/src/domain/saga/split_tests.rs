@@ -30,12 +30,12 @@ impl Replay {
 
     /// The step this input takes, with its announcement; the change applied.
     fn feed(&mut self, input: SagaInput) -> (Step, Option<OrderEvent>) {
-        let step = step(self.status, self.reroutes, &self.parts, &input);
         let mut order = split_order(self.status);
         order.order.id = self.order_id;
         order.payment_intent_id = self.payment_intent_id;
         order.parts = self.parts.clone();
-        let plan = order.plan(step.clone(), &input).unwrap();
+        order.reroutes = self.reroutes;
+        let (step, plan) = order.decide(&input).unwrap();
         let change = plan.change;
         if let Some(status) = change.status {
             self.status = status;
@@ -104,14 +104,26 @@ fn sourced(
     }))
 }
 
-fn held(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+/// The hold's event, echoing the plan it was placed for (`plan`, `replaces`) as allocation does.
+fn held_in(
+    order_id: OrderId,
+    part: &PlannedPart,
+    plan: &[PlannedPart],
+    replaces: Option<FulfillmentId>,
+) -> SagaInput {
     SagaInput::Reservation(ReservationEvent::Held(ReservationHeld {
         reservation_id: part.reservation_id,
         order_id,
         location_id: part.location_id.clone(),
         lines: vec![],
         expires_at: chrono::Utc::now(),
+        plan: plan.to_vec(),
+        replaces,
     }))
+}
+
+fn held(order_id: OrderId, part: &PlannedPart) -> SagaInput {
+    held_in(order_id, part, &[], None)
 }
 
 fn released(order_id: OrderId, part: &PlannedPart) -> SagaInput {
@@ -128,6 +140,7 @@ fn completed(order_id: OrderId, part: &PlannedPart) -> SagaInput {
         fulfillment_id: part.fulfillment_id,
         location_id: part.location_id.clone(),
         how: HandedOver::Shipped,
+        reservation_id: Some(part.reservation_id),
     }))
 }
 
@@ -287,6 +300,8 @@ fn a_hold_refused_for_one_part_routes_that_part_again_and_keeps_the_other_hold()
         order_id: id,
         location_id: b.location_id.clone(),
         shortages: vec![],
+        plan: plan.to_vec(),
+        replaces: None,
     }));
     let (step, _) = replay.feed(rejected);
     assert!(
@@ -301,4 +316,46 @@ fn a_hold_refused_for_one_part_routes_that_part_again_and_keeps_the_other_hold()
         matches!(announce, Some(OrderEvent::Reserved(_))),
         "both live parts held: {announce:?}"
     );
+}
+
+/// Holds and sourcing decisions travel on different topics: a hold may reach orders before its `sourced`. The
+/// hold's event carries the plan, so the order waits for every part all the same, and a replacement held before
+/// its `sourced` is released.
+#[test]
+fn holds_that_overtake_their_sourcing_decision_still_wait_for_every_part() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = (planned("S1"), planned("S2"));
+    let plan = [a.clone(), b.clone()];
+    let (step, announce) = replay.feed(held_in(id, &a, &plan, None));
+    assert!(
+        matches!(step, Step::Track { .. }) && announce.is_none(),
+        "{step:?}"
+    );
+    assert_eq!(replay.parts.len(), 2, "the hold told of both parts");
+    let (_, announce) = replay.feed(held_in(id, &b, &plan, None));
+    assert!(matches!(announce, Some(OrderEvent::Reserved(_))));
+    // The sourcing decisions come late: noted, nothing else.
+    let (step, announce) = replay.feed(sourced(id, &a, &plan, None));
+    assert!(matches!(step, Step::Note { .. }) && announce.is_none());
+    assert_eq!(
+        replay.state_of(&a),
+        PartState::Held,
+        "a late `sourced` does not undo the hold"
+    );
+
+    // After release, a replacement's hold before its `sourced`.
+    let mut released = Replay::new();
+    let id = released.order_id;
+    let (c, d) = released_in_two(&mut released);
+    released.feed(refused(id, &d));
+    let e = planned("S3");
+    let (step, announce) = released.feed(held_in(id, &e, std::slice::from_ref(&e), Some(d.fulfillment_id)));
+    assert!(matches!(step, Step::ReleaseReplacement { .. }), "{step:?}");
+    assert!(matches!(announce, Some(OrderEvent::PaymentAuthorized(_))));
+    assert_eq!(released.state_of(&d), PartState::Replaced);
+    released.feed(self::released(id, &e));
+    released.feed(completed(id, &c));
+    let (_, announce) = released.feed(completed(id, &e));
+    assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))));
 }

@@ -1,0 +1,220 @@
+//! What-if: orders routed again under a draft rule set and under the rules in force, side by side, from the
+//! same network (today's stock and capacity). Each side replays the orders one after the other, earliest
+//! promise first, each taking the stock and pick capacity its plan uses, so capacity running short moves later
+//! orders exactly as it would in the day.
+
+use omni_contracts::api::{Channel, Delivery, OrderLine};
+use omni_contracts::routing::RoutingRule;
+use omni_contracts::{LocationId, OrderId};
+use serde::{Deserialize, Serialize};
+
+use super::cost::{CostModel, Timing};
+use super::{Node, Request, Stock, applicable, route};
+
+/// What routing needs of an order to decide it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoutedRequest {
+    /// Its channel (its buffer rules, and the rules that match it).
+    pub channel: Channel,
+    /// How it reaches the customer.
+    pub delivery: Delivery,
+    /// Its lines.
+    pub lines: Vec<OrderLine>,
+    /// Its promise.
+    pub promise_by: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One order to replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayOrder {
+    /// The order.
+    pub order_id: OrderId,
+    /// What was routed.
+    pub request: RoutedRequest,
+}
+
+/// Where an order goes on one side.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Outcome {
+    /// The nodes of its plan, one per part (none: no node can serve it).
+    pub nodes: Vec<LocationId>,
+    /// The plan's cost (none when it cannot be served).
+    pub cost: Option<f64>,
+    /// The rule that decided, in words.
+    pub rule: String,
+}
+
+/// One order, both sides.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Compared {
+    /// The order.
+    #[schema(value_type = String)]
+    pub order_id: OrderId,
+    /// Under the rules in force.
+    pub before: Outcome,
+    /// Under the draft.
+    pub after: Outcome,
+    /// Whether the nodes differ.
+    pub changed: bool,
+}
+
+/// One side's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Side {
+    /// The cost of every plan.
+    pub cost: f64,
+    /// Orders split across nodes.
+    pub split_orders: u32,
+    /// Parts beyond the first, over all orders.
+    pub splits: u32,
+    /// Orders no node could serve.
+    pub unserved: u32,
+}
+
+/// Both sides' totals.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    /// Orders replayed.
+    pub orders: u32,
+    /// Orders whose nodes changed.
+    pub changed: u32,
+    /// Under the rules in force.
+    pub before: Side,
+    /// Under the draft.
+    pub after: Side,
+}
+
+/// What a what-if found.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Comparison {
+    /// Per order, in the order they were replayed (earliest promise first).
+    pub orders: Vec<Compared>,
+    /// The totals.
+    pub totals: Totals,
+}
+
+/// What each channel may sell at each node.
+pub type ChannelStock = std::collections::HashMap<Channel, Stock>;
+
+/// Replays `orders` under the rules in force and under `draft`, from the same nodes and stock (what each
+/// order's channel may sell).
+pub fn compare(
+    orders: &[ReplayOrder],
+    network: (&[Node], &ChannelStock),
+    rules: (&[RoutingRule], &[RoutingRule]),
+    model: &CostModel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Comparison {
+    let mut sequence: Vec<&ReplayOrder> = orders.iter().collect();
+    // Earliest deadline first; orders without a promise after, in the order they came.
+    sequence.sort_by_key(|o| (o.request.promise_by.is_none(), o.request.promise_by));
+    let (current, draft) = rules;
+    let before = replay_side(&sequence, network, current, model, now);
+    let after = replay_side(&sequence, network, draft, model, now);
+    let mut totals = Totals {
+        orders: u32::try_from(sequence.len()).unwrap_or(u32::MAX),
+        changed: 0,
+        before: tally(&before),
+        after: tally(&after),
+    };
+    let compared: Vec<Compared> = sequence
+        .iter()
+        .zip(before.into_iter().zip(after))
+        .map(|(order, (before, after))| {
+            let changed = before.nodes != after.nodes;
+            totals.changed += u32::from(changed);
+            Compared {
+                order_id: order.order_id,
+                before,
+                after,
+                changed,
+            }
+        })
+        .collect();
+    Comparison {
+        orders: compared,
+        totals,
+    }
+}
+
+/// Routes each order in turn under `rules`, each taking the stock and capacity its plan uses.
+fn replay_side(
+    sequence: &[&ReplayOrder],
+    network: (&[Node], &ChannelStock),
+    rules: &[RoutingRule],
+    model: &CostModel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Outcome> {
+    let mut nodes = network.0.to_vec();
+    let mut stocks = network.1.clone();
+    let nothing = Stock::default();
+    sequence
+        .iter()
+        .map(|order| {
+            let request = &order.request;
+            let stock = stocks.get(&request.channel).unwrap_or(&nothing);
+            let matching = applicable(rules, request.channel, &request.delivery, &request.lines);
+            let decision = route(
+                &Request {
+                    delivery: &request.delivery,
+                    lines: &request.lines,
+                    timing: Timing {
+                        now,
+                        promise_by: request.promise_by,
+                    },
+                },
+                &nodes,
+                stock,
+                &matching,
+                model,
+            );
+            let Some(plan) = decision.chosen else {
+                return Outcome {
+                    nodes: vec![],
+                    cost: None,
+                    rule: decision.rule,
+                };
+            };
+            for part in &plan.parts {
+                let units: u32 = part.lines.iter().map(|l| l.quantity.get()).sum();
+                if let Some(node) = nodes.iter_mut().find(|n| n.id == part.location_id) {
+                    node.picked_today = node.picked_today.saturating_add(units);
+                }
+                // The units are gone for every channel.
+                for stock in stocks.values_mut() {
+                    for line in &part.lines {
+                        stock.take(
+                            part.location_id.as_str(),
+                            line.sku.as_str(),
+                            i64::from(line.quantity.get()),
+                        );
+                    }
+                }
+            }
+            Outcome {
+                nodes: plan.parts.iter().map(|p| p.location_id.clone()).collect(),
+                cost: Some(plan.total),
+                rule: decision.rule,
+            }
+        })
+        .collect()
+}
+
+fn tally(outcomes: &[Outcome]) -> Side {
+    let mut side = Side::default();
+    for outcome in outcomes {
+        match outcome.cost {
+            None => side.unserved += 1,
+            Some(cost) => {
+                side.cost += cost;
+                let parts = u32::try_from(outcome.nodes.len()).unwrap_or(u32::MAX);
+                if parts > 1 {
+                    side.split_orders += 1;
+                    side.splits += parts - 1;
+                }
+            }
+        }
+    }
+    side.cost = (side.cost * 100.0).round() / 100.0;
+    side
+}

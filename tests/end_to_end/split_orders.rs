@@ -1,0 +1,254 @@
+//! Orders split across nodes (issue 21): no store holds every line, so routing splits the order, each part its
+//! own hold, fulfillment and store task. The order is released once every part is, and fulfilled only when
+//! every parcel left. A store that refuses its part sends only that part to another store, while the other part
+//! goes on; the refused store's hold is released, the authorization stands, and the order completes once the
+//! new store ships. On the embedded backends and on the real ones.
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use omni_contracts::api::Capability;
+use omni_testkit::fixtures::{order, sku, store};
+use omni_testkit::testing::{
+    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings, tokenize,
+    until_routing_sees,
+};
+use omni_testkit::{Client, Mesh, Service};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_split_order_ships_from_two_stores_and_a_refused_part_moves_alone_on_embedded_backends()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(settings()), split_and_refused).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_split_order_ships_from_two_stores_and_a_refused_part_moves_alone_on_real_backends()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = split_and_refused(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// Berlin holds the tees, Potsdam and Hamburg the mugs; nobody holds both.
+async fn network(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    for (id, lat, lon) in [
+        ("BERLIN", 52.52, 13.40),
+        ("POTSDAM", 52.40, 13.06),
+        ("HAMBURG", 53.55, 10.00),
+    ] {
+        let body = store(id).at(lat, lon).capable(&[Capability::Ship]).build()?;
+        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
+    }
+    for code in ["TEE-1", "MUG-1"] {
+        ensure!(catalog.post("/v1/skus", &sku(code)?, &[]).await?.status == 201);
+    }
+    receive_stock(&allocation, "BERLIN", "TEE-1", 5).await?;
+    receive_stock(&allocation, "POTSDAM", "MUG-1", 5).await?;
+    receive_stock(&allocation, "HAMBURG", "MUG-1", 5).await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    until_routing_sees(&fulfillment, "TEE-1", 5, WAIT).await?;
+    eventually("routing to see the mugs at both stores", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/MUG-1").await?.body;
+        let seen = stock
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["atp"] == 5)
+            .count();
+        Ok((seen == 2).then_some(()))
+    })
+    .await
+}
+
+async fn split_and_refused(mesh: &Mesh) -> anyhow::Result<()> {
+    network(mesh).await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let body = order("TEE-1", 2, 1999)
+        .line("MUG-1", 1, 899)
+        .ship_to(52.50, 13.35)
+        .card(&token)
+        .build()?;
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "split-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &order_id, "released").await?;
+
+    // Two parts, each at its node with its own lines, the split explained with its cost terms.
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let parts = fulfillments(&fulfillment, &order_id).await?;
+    let nodes: Vec<&str> = parts
+        .iter()
+        .filter(|f| f["status"] == "released")
+        .filter_map(|f| f["location_id"].as_str())
+        .collect();
+    ensure!(
+        nodes.len() == 2 && nodes.contains(&"BERLIN") && nodes.contains(&"POTSDAM"),
+        "{parts:?}"
+    );
+    let explanation: Value = serde_json::from_str(parts[0]["explanation"].as_str().context("explanation")?)?;
+    ensure!(
+        explanation["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("split across 2 nodes")),
+        "{explanation}"
+    );
+    let chosen = &explanation["plans"][0];
+    ensure!(
+        chosen["split_penalty"].as_f64() == Some(600.0)
+            && chosen["parts"][0]["cost"]["shipping"].as_f64().is_some()
+            && explanation["plans"].as_array().is_some_and(|p| p.len() >= 2),
+        "every plan with its terms, the dearer Hamburg split too: {explanation}"
+    );
+    let berlin = task_at(&fulfillment, "BERLIN", &order_id).await?;
+    let potsdam = task_at(&fulfillment, "POTSDAM", &order_id).await?;
+    ensure!(
+        berlin["lines"].as_array().map(Vec::len) == Some(1) && berlin["lines"][0]["sku"] == "TEE-1",
+        "{berlin}"
+    );
+
+    // Potsdam will not do it: only the mug goes, to Hamburg; Berlin's part goes on.
+    act(
+        &fulfillment,
+        &potsdam,
+        json!({ "type": "reject", "reason": "no staff" }),
+    )
+    .await?;
+    let hamburg = eventually("the mug's part at Hamburg", WAIT, || async {
+        try_task_at(&fulfillment, "HAMBURG", &order_id).await
+    })
+    .await?;
+    ensure!(hamburg["lines"][0]["sku"] == "MUG-1", "{hamburg}");
+    let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+    ensure!(now["status"] == "released", "the order kept its state: {now}");
+    // Potsdam's hold is given back.
+    available_at(mesh, "MUG-1", "POTSDAM", 5, 0).await?;
+
+    // Berlin ships: one parcel of two left, the order is not fulfilled yet.
+    ship(&fulfillment, &berlin).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+    ensure!(now["status"] == "released", "{now}");
+    // Hamburg ships: every part left; fulfilled, captured, completed.
+    ship(&fulfillment, &hamburg).await?;
+    status_is(&orders, &order_id, "completed").await?;
+    available_at(mesh, "TEE-1", "BERLIN", 3, 0).await?;
+    available_at(mesh, "MUG-1", "HAMBURG", 4, 0).await?;
+    available_at(mesh, "MUG-1", "POTSDAM", 5, 0).await?;
+    Ok(())
+}
+
+async fn status_is(orders: &Client, id: &str, status: &str) -> anyhow::Result<()> {
+    eventually(&format!("the order to be {status}"), WAIT, || async {
+        let now = orders.get(&format!("/v1/orders/{id}")).await?.body;
+        ensure!(
+            !matches!(now["status"].as_str(), Some("failed" | "cancelled")),
+            "{now}"
+        );
+        Ok((now["status"] == status).then_some(()))
+    })
+    .await
+}
+
+async fn fulfillments(fulfillment: &Client, order_id: &str) -> anyhow::Result<Vec<Value>> {
+    let listed = fulfillment
+        .get(&format!("/v1/fulfillments?order_id={order_id}"))
+        .await?;
+    ensure!(listed.status == 200, "{listed:?}");
+    Ok(listed.body.as_array().cloned().unwrap_or_default())
+}
+
+async fn try_task_at(fulfillment: &Client, store: &str, order_id: &str) -> anyhow::Result<Option<Value>> {
+    let queue = fulfillment.get(&format!("/v1/stores/{store}/tasks")).await?;
+    ensure!(queue.status == 200, "{queue:?}");
+    Ok(queue.body["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["order_id"] == order_id)
+        .cloned())
+}
+
+async fn task_at(fulfillment: &Client, store: &str, order_id: &str) -> anyhow::Result<Value> {
+    try_task_at(fulfillment, store, order_id)
+        .await?
+        .with_context(|| format!("the order's task at {store}"))
+}
+
+async fn act(fulfillment: &Client, task: &Value, action: Value) -> anyhow::Result<Value> {
+    let id = task["id"].as_str().context("task id")?;
+    let answer = fulfillment
+        .post(
+            &format!("/v1/tasks/{id}/actions"),
+            &json!({ "action": action }),
+            &[],
+        )
+        .await?;
+    ensure!(answer.status == 200, "{action}: {answer:?}");
+    Ok(answer.body)
+}
+
+/// Accept, pick everything, pack, ship.
+async fn ship(fulfillment: &Client, task: &Value) -> anyhow::Result<()> {
+    act(fulfillment, task, json!({ "type": "accept" })).await?;
+    let lines: Vec<Value> = task["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| json!({ "sku": l["sku"], "picked": l["ordered"] }))
+        .collect();
+    act(fulfillment, task, json!({ "type": "pick", "lines": lines })).await?;
+    act(
+        fulfillment,
+        task,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 500 }] }),
+    )
+    .await?;
+    let shipped = act(
+        fulfillment,
+        task,
+        json!({ "type": "ship", "carrier": "DHL", "tracking": "JJD-SPLIT" }),
+    )
+    .await?;
+    ensure!(shipped["state"] == "shipped", "{shipped}");
+    Ok(())
+}
+
+/// Waits until `location` has `on_hand` of `sku` with `reserved` held.
+async fn available_at(
+    mesh: &Mesh,
+    sku: &str,
+    location: &str,
+    on_hand: i64,
+    reserved: i64,
+) -> anyhow::Result<()> {
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    eventually(
+        &format!("{sku} at {location}: {on_hand} on hand, {reserved} held"),
+        WAIT,
+        || async {
+            let now = allocation.get(&format!("/v1/availability/{sku}")).await?.body;
+            let here = now["locations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["location_id"] == location)
+                .cloned()
+                .unwrap_or_default();
+            Ok((here["on_hand"] == on_hand && here["reserved"] == reserved).then_some(()))
+        },
+    )
+    .await
+}
