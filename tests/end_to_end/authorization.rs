@@ -275,6 +275,13 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
         ),
         (Method::Get, "/v1/availability/{sku}") => call(format!("/v1/availability/{SKU}"), None),
         (Method::Get, "/v1/stock/{sku}") => call(format!("/v1/stock/{SKU}"), None),
+        (Method::Post, "/v1/routing/what-if") => call(
+            rule.path.into(),
+            Some(
+                json!({ "rules": [{ "id": "authz-what-if", "effect": { "max_distance_km": 50 } }],
+                "orders": [order] }),
+            ),
+        ),
         (Method::Post, "/v1/reservations") => call(
             rule.path.into(),
             Some(

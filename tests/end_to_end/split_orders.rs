@@ -147,6 +147,68 @@ async fn split_and_refused(mesh: &Mesh) -> anyhow::Result<()> {
     available_at(mesh, "TEE-1", "BERLIN", 3, 0).await?;
     available_at(mesh, "MUG-1", "HAMBURG", 4, 0).await?;
     available_at(mesh, "MUG-1", "POTSDAM", 5, 0).await?;
+    what_if(&fulfillment, &order_id).await
+}
+
+/// The order replayed under draft rules: preferring Hamburg moves the mug there; leaving Berlin out leaves the
+/// tee without a node. Nothing changes in force.
+async fn what_if(fulfillment: &Client, order_id: &str) -> anyhow::Result<()> {
+    let prefer = json!({ "rules": [{ "id": "hamburg-first",
+        "effect": { "prefer": { "locations": ["HAMBURG"], "bonus_km": 500 } } }], "orders": [order_id] });
+    let answer = fulfillment.post("/v1/routing/what-if", &prefer, &[]).await?;
+    ensure!(answer.status == 200, "{answer:?}");
+    let replayed = &answer.body["orders"][0];
+    let nodes = |side: &str| {
+        let mut nodes: Vec<String> = replayed[side]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        nodes.sort();
+        nodes
+    };
+    ensure!(
+        nodes("before") == ["BERLIN", "POTSDAM"]
+            && nodes("after") == ["BERLIN", "HAMBURG"]
+            && replayed["changed"] == true
+            && answer.body["totals"]["changed"] == 1
+            && answer.body["totals"]["after"]["cost"].as_f64()
+                < answer.body["totals"]["before"]["cost"].as_f64(),
+        "{}",
+        answer.body
+    );
+    let exclude = json!({ "rules": [{ "id": "no-berlin",
+        "effect": { "exclude": { "locations": ["BERLIN"] } } }], "last": 10 });
+    let answer = fulfillment.post("/v1/routing/what-if", &exclude, &[]).await?;
+    let totals = &answer.body["totals"];
+    ensure!(
+        answer.status == 200
+            && totals["orders"] == 1
+            && totals["before"]["unserved"] == 0
+            && totals["after"]["unserved"] == 1
+            && totals["before"]["split_orders"] == 1,
+        "{}",
+        answer.body
+    );
+    // Bad drafts: 400 naming the problem.
+    let bad = json!({ "rules": [{ "id": "far", "effect": { "max_distance_km": 0 } }] });
+    let answer = fulfillment.post("/v1/routing/what-if", &bad, &[]).await?;
+    ensure!(
+        answer.status == 400
+            && answer.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("rules[0]") && m.contains("max_distance_km")),
+        "{answer:?}"
+    );
+    let both = json!({ "rules": [], "orders": [order_id], "last": 5 });
+    ensure!(fulfillment.post("/v1/routing/what-if", &both, &[]).await?.status == 400);
+    let unknown = json!({ "rules": [], "orders": ["01a24e5e-952a-7070-9016-ebdd01d39f5f"] });
+    let answer = fulfillment.post("/v1/routing/what-if", &unknown, &[]).await?;
+    ensure!(
+        answer.status == 200 && answer.body["unknown_orders"].as_array().map(Vec::len) == Some(1),
+        "{answer:?}"
+    );
     Ok(())
 }
 
