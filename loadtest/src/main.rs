@@ -9,6 +9,7 @@ mod backends;
 mod intake;
 mod pos_lag;
 mod reservations;
+mod routing;
 mod stats;
 
 /// mimalloc instead of the system allocator: glibc's `malloc`/`free` took ~11 % of all CPU during partner
@@ -106,6 +107,9 @@ enum Command {
     /// Partner orders/s through the Kafka intake ÷ a bare consumer reading the same topic, the whole pipeline's
     /// maximum rate (order in → reserved event out), and that latency at half of the pipeline's maximum.
     Intake(intake::IntakeArgs),
+    /// Routing decision time for 5-line orders over 1,000 nodes (in process, no backend): p50/p99 and CPU per
+    /// decision, against the goal p99 ≤ 1 ms.
+    Routing(routing::RoutingArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
                 Command::Reservations(args) => reservations::run(&cli.backends, args).await,
                 Command::PosLag(args) => pos_lag::run(&cli.backends, args).await,
                 Command::Intake(args) => intake::run(&cli.backends, args).await,
+                Command::Routing(args) => routing::run(args),
             }
         };
         // Ctrl-C drops the run, so its database, keys and services are cleaned up on the way out.

@@ -88,6 +88,11 @@ impl Stock {
         self.set(location, sku, now - units);
     }
 
+    /// What each location holds of `sku`, by location.
+    pub fn of(&self, sku: &str) -> Option<&HashMap<String, i64>> {
+        self.0.get(sku)
+    }
+
     /// Every (location, SKU, units).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str, i64)> {
         self.0.iter().flat_map(|(sku, at)| {
@@ -199,6 +204,8 @@ pub fn route(
         Delivery::Pickup { location_id } => (Capability::Pickup, None, Some(location_id)),
         Delivery::Curbside { location_id } => (Capability::Curbside, None, Some(location_id)),
     };
+    // Each SKU's stock by location, looked up once per order rather than once per node.
+    let held: Vec<Option<&HashMap<String, i64>>> = wanted.iter().map(|(sku, _)| stock.of(sku)).collect();
     let mut candidates: Vec<Candidate> = Vec::with_capacity(nodes.len());
     let mut able: Vec<plans::Able> = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
@@ -208,13 +215,18 @@ pub fn route(
         let exact_km = origin.map(|o| o.distance_km(&node.point));
         let distance_km = exact_km.map_or(0.0, |d| (d * 10.0).round() / 10.0);
         let mut covers = 0u128;
-        let mut short = Vec::new();
+        let mut short = String::new();
         for (bit, (sku, q)) in wanted.iter().enumerate() {
-            let have = stock.units(node.id.as_str(), sku);
+            let have = held[bit]
+                .and_then(|at| at.get(node.id.as_str()))
+                .copied()
+                .unwrap_or(0);
             if have >= *q {
                 covers |= 1 << bit;
             } else {
-                short.push(format!("{sku} {have}/{q}"));
+                use std::fmt::Write;
+                let sep = if short.is_empty() { "short: " } else { ", " };
+                let _ = write!(short, "{sep}{sku} {have}/{q}");
             }
         }
         let bonus_km = preference_km(rules, &node.id);
@@ -241,7 +253,7 @@ pub fn route(
                     unfit => unfit.reason(),
                 }
             } else {
-                Some(format!("short: {}", short.join(", ")))
+                Some(short)
             }
         };
         candidates.push(Candidate {
@@ -274,7 +286,7 @@ pub fn route(
             (key, c)
         })
         .collect();
-    ranked.sort_by(|(a_key, a), (b_key, b)| {
+    ranked.sort_unstable_by(|(a_key, a), (b_key, b)| {
         b.eligible
             .cmp(&a.eligible)
             .then_with(|| a_key.total_cmp(b_key))
