@@ -403,6 +403,7 @@ async fn place_one(orders: &OrdersApi, payments: &PaymentsApi) -> anyhow::Result
             delivery,
             tenders: vec![],
             promise_by: None,
+            preorder: false,
             placed_at: None,
         };
         (card, order)

@@ -158,6 +158,8 @@ pub fn order(sku: &str, quantity: i64, unit_price_minor: i64) -> OrderBuilder {
         lines: vec![(sku.to_owned(), quantity, unit_price_minor)],
         delivery: DeliveryTo::Ship(52.50, 13.35),
         tenders: vec![],
+        preorder: false,
+        tier: CustomerTier::Standard,
     }
 }
 
@@ -168,6 +170,8 @@ pub struct OrderBuilder {
     lines: Vec<(String, i64, i64)>,
     delivery: DeliveryTo,
     tenders: Vec<Tender>,
+    preorder: bool,
+    tier: CustomerTier,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +182,18 @@ enum DeliveryTo {
 }
 
 impl OrderBuilder {
+    /// A pre-order (it may draw on units ring-fenced for pre-orders).
+    pub fn preorder(mut self) -> Self {
+        self.preorder = true;
+        self
+    }
+
+    /// For a customer of `tier`.
+    pub fn tier(mut self, tier: CustomerTier) -> Self {
+        self.tier = tier;
+        self
+    }
+
     /// Another line.
     pub fn line(mut self, sku: &str, quantity: i64, unit_price_minor: i64) -> Self {
         self.lines.push((sku.to_owned(), quantity, unit_price_minor));
@@ -251,13 +267,14 @@ impl OrderBuilder {
             channel: self.channel,
             customer: Customer {
                 id: None,
-                tier: CustomerTier::Standard,
+                tier: self.tier,
             },
             currency: Currency::parse("EUR")?,
             lines,
             delivery,
             tenders: self.tenders,
             promise_by: None,
+            preorder: self.preorder,
             placed_at: None,
         })
     }

@@ -18,6 +18,7 @@ mod policy_crd_watch;
 mod reroute;
 mod saga_paths;
 mod schema_drift;
+mod segments;
 mod split_orders;
 mod store_tasks;
 mod till_prices;

@@ -447,6 +447,9 @@ pub struct NewOrder<T = Tender> {
     /// Ship-by or pickup-by promise.
     #[serde(default, serialize_with = "rfc3339")]
     pub promise_by: Option<DateTime<Utc>>,
+    /// A pre-order: its hold may draw on units ring-fenced for pre-orders (`false` when absent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preorder: bool,
     /// When the customer placed it, where that was before Omni took it (a marketplace, an offline till).
     #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "rfc3339")]
     pub placed_at: Option<DateTime<Utc>>,
@@ -467,6 +470,7 @@ impl NewOrder {
             delivery: self.delivery,
             tenders,
             promise_by: self.promise_by,
+            preorder: self.preorder,
             placed_at: self.placed_at,
         }
     }
@@ -764,6 +768,8 @@ impl PartnerOrder {
             delivery: self.delivery.clone(),
             tenders: self.tenders.clone(),
             promise_by: Some(self.promise_by),
+            // Partner schema v1 has no pre-orders.
+            preorder: false,
             placed_at: Some(self.placed_at),
         }
     }

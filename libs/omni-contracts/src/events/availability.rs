@@ -24,6 +24,10 @@ pub struct AvailabilityChanged {
     /// What each channel may sell of it once buffer rules apply (standard customers, no segment).
     #[serde(default)]
     pub channels: Vec<ChannelAvailability>,
+    /// Where ring-fences make what a VIP, a pre-order or a curbside pickup may sell differ from its channel's
+    /// figure: that caller's figures (absent when no fence applies to the SKU).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fenced: Vec<FencedAvailability>,
     /// When allocation computed it.
     pub computed_at: DateTime<Utc>,
 }
@@ -40,6 +44,21 @@ pub struct ChannelAvailability {
     pub locations: Vec<ChannelLocation>,
     /// The rules that withheld units anywhere.
     pub rules: Vec<PolicyId>,
+}
+
+/// What a caller of a tier, in a segment, may sell of a SKU on a channel, where fences make it differ from the
+/// channel's figure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FencedAvailability {
+    /// The channel.
+    pub channel: Channel,
+    /// The customer's tier.
+    pub tier: crate::api::CustomerTier,
+    /// The segment (none: the tier alone).
+    pub segment: Option<crate::policies::Segment>,
+    /// `(location, available)` for every location with something to sell.
+    pub locations: Vec<ChannelLocation>,
 }
 
 /// What one channel may sell at one location.

@@ -219,6 +219,10 @@ pub struct FulfillmentSourced {
     /// The customer's tier.
     #[serde(default)]
     pub tier: crate::api::CustomerTier,
+    /// The order's segment (a curbside pickup, a pre-order): its hold may draw on that segment's ring-fence
+    /// (a VIP draws on the VIP fence by its tier). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::policies::Segment>,
     /// Every node considered.
     pub candidates: Vec<Candidate>,
     /// The cheapest plans routing found, the chosen one first (absent from older events).

@@ -6,8 +6,10 @@ use omni_contracts::events::{AvailabilityChanged, AvailabilityEvent};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use omni_contracts::api::CustomerTier;
 use omni_contracts::api::{Channel, LocationAvailability, LocationOffer};
-use omni_contracts::events::{ChannelAvailability, ChannelLocation};
+use omni_contracts::events::{ChannelAvailability, ChannelLocation, FencedAvailability};
+use omni_contracts::policies::{Effect, Segment};
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
@@ -142,6 +144,62 @@ impl SkuPicture {
     }
 }
 
+/// The callers ring-fences can favour, beyond a channel's standard customer: a VIP (by tier), a pre-order, a
+/// curbside pickup, and a VIP's pre-order or curbside pickup.
+const FENCED_CALLERS: [(CustomerTier, Option<Segment>); 5] = [
+    (CustomerTier::Vip, None),
+    (CustomerTier::Standard, Some(Segment::Preorder)),
+    (CustomerTier::Standard, Some(Segment::Curbside)),
+    (CustomerTier::Vip, Some(Segment::Preorder)),
+    (CustomerTier::Vip, Some(Segment::Curbside)),
+];
+
+impl SkuPicture {
+    /// What each favoured caller may sell on each channel, where it differs from the channel's standard
+    /// figure (`standard`, from [`SkuPicture::channels`]); nothing when no ring-fence concerns the SKU.
+    pub fn fenced(
+        &self,
+        policies: &PolicySet,
+        standard: &[ChannelAvailability],
+        now: DateTime<Utc>,
+    ) -> Vec<FencedAvailability> {
+        let fences = policies
+            .iter()
+            .any(|p| matches!(p.spec.effect, Effect::RingFence(_)) && p.concerns_sku(&self.sku, &self.tags));
+        if !fences {
+            return Vec::new();
+        }
+        let mut fenced = Vec::new();
+        for channel in standard {
+            for (tier, segment) in FENCED_CALLERS {
+                let caller = Caller {
+                    channel: channel.channel,
+                    tier,
+                    segment,
+                };
+                let locations: Vec<ChannelLocation> = self
+                    .offers(policies, &caller, now)
+                    .into_iter()
+                    .filter(|o| o.available > 0)
+                    .map(|o| ChannelLocation {
+                        location_id: o.location_id,
+                        available: o.available,
+                    })
+                    .collect();
+                if locations != channel.locations {
+                    fenced.push(FencedAvailability {
+                        channel: channel.channel,
+                        tier,
+                        segment,
+                        locations,
+                    });
+                }
+            }
+        }
+        fenced
+    }
+}
+
 /// Units the rules keep from `caller` at `location` for each SKU of a hold (SKUs no rule touches are absent).
 pub fn keep_back(
     conn: &mut DbConnection,
@@ -187,9 +245,12 @@ pub fn availability_changed(conn: &mut DbConnection, sku: &Sku) -> omni_db::Resu
 pub fn publish_availability(conn: &mut DbConnection, policies: &PolicySet, sku: &Sku) -> omni_db::Result<()> {
     let now = chrono::Utc::now();
     let picture = SkuPicture::read(conn, policies, sku, now)?;
+    let channels = picture.channels(policies, now);
+    let fenced = picture.fenced(policies, &channels, now);
     let event = AvailabilityEvent::Changed(AvailabilityChanged {
         sku: sku.clone(),
-        channels: picture.channels(policies, now),
+        channels,
+        fenced,
         locations: picture.levels,
         computed_at: now,
     });

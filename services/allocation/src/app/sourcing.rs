@@ -84,7 +84,7 @@ async fn place(
             let caller = Caller {
                 channel,
                 tier: sourced.tier,
-                segment: None,
+                segment: sourced.segment,
             };
             crate::app::reservation::keep_back(state, &policies, &sourced.location_id, &lines, caller).await?
         }

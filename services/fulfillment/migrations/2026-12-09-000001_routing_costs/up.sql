@@ -12,3 +12,16 @@ CREATE TABLE routed_orders (
     decided_at TIMESTAMP NOT NULL
 );
 CREATE INDEX routed_orders_by_time ON routed_orders (decided_at);
+
+-- What a VIP, a pre-order or a curbside pickup may sell per node and SKU where ring-fences make it differ from
+-- its channel's figure (omni.availability.v1's `fenced`): routing sees the figures of the order's own segment and
+-- tier. `segment` is '' for a tier alone.
+CREATE TABLE node_fenced_stock (
+    location_id TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    available BIGINT NOT NULL,
+    PRIMARY KEY (sku, channel, tier, segment, location_id)
+);

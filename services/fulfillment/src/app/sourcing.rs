@@ -65,7 +65,9 @@ pub fn source(
         .filter(|n| !exclude.contains(&n.id))
         .collect();
     let skus: Vec<String> = lines.iter().map(|l| l.sku.to_string()).collect();
-    let stock = network::stock_for(conn, &skus, Some(order.request.channel))?;
+    let segment = routing::segment_of(&order.request);
+    let favoured = Some((order.request.customer.tier, segment));
+    let stock = network::stock_for(conn, &skus, Some(order.request.channel), favoured)?;
     let applicable = routing::applicable(rules, order.request.channel, &order.request.delivery, &lines);
     let request = routing::Request {
         delivery: &order.request.delivery,
@@ -133,6 +135,7 @@ pub fn source(
             lines: part.lines.clone(),
             channel: Some(order.request.channel),
             tier: order.request.customer.tier,
+            segment,
             candidates: decision.candidates.clone(),
             plans: decision.plans.clone(),
             plan: parts.clone(),

@@ -49,7 +49,7 @@ pub fn what_if(
     for order in &routed {
         let channel = order.request.channel;
         if let std::collections::hash_map::Entry::Vacant(slot) = stocks.entry(channel) {
-            slot.insert(network::stock_for(conn, &skus, Some(channel))?);
+            slot.insert(network::stock_for(conn, &skus, Some(channel), None)?);
         }
     }
     let orders: Vec<ReplayOrder> = routed

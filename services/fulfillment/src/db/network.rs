@@ -1,10 +1,12 @@
 use diesel::prelude::*;
+use omni_contracts::api::CustomerTier;
 use omni_contracts::api::{Capability, Channel, LocationAvailability, LocationKind};
-use omni_contracts::events::ChannelAvailability;
+use omni_contracts::events::{ChannelAvailability, FencedAvailability};
+use omni_contracts::policies::Segment;
 use omni_contracts::{LocationId, Sku};
 use omni_db::DbConnection;
 
-use super::schema::{node_channel_stock, node_stock, nodes};
+use super::schema::{node_channel_stock, node_fenced_stock, node_stock, nodes};
 use crate::domain::routing::{Node, Stock};
 
 /// Inserts or replaces a node from a catalog location.
@@ -77,8 +79,24 @@ pub fn replace_stock(
     sku: &Sku,
     locations: &[LocationAvailability],
     channels: &[ChannelAvailability],
+    fenced: &[FencedAvailability],
 ) -> omni_db::Result<()> {
     diesel::delete(node_stock::table.filter(node_stock::sku.eq(sku.as_str()))).execute(conn)?;
+    diesel::delete(node_fenced_stock::table.filter(node_fenced_stock::sku.eq(sku.as_str()))).execute(conn)?;
+    for figure in fenced {
+        for l in &figure.locations {
+            diesel::insert_into(node_fenced_stock::table)
+                .values((
+                    node_fenced_stock::location_id.eq(l.location_id.as_str()),
+                    node_fenced_stock::sku.eq(sku.as_str()),
+                    node_fenced_stock::channel.eq(figure.channel.as_str()),
+                    node_fenced_stock::tier.eq(figure.tier.as_str()),
+                    node_fenced_stock::segment.eq(segment_name(figure.segment)),
+                    node_fenced_stock::available.eq(l.available),
+                ))
+                .execute(conn)?;
+        }
+    }
     diesel::delete(node_channel_stock::table.filter(node_channel_stock::sku.eq(sku.as_str())))
         .execute(conn)?;
     for channel in channels {
@@ -141,11 +159,13 @@ pub fn nodes(conn: &mut DbConnection, day_start: chrono::NaiveDateTime) -> omni_
 }
 
 /// What `channel` may sell by (location, SKU) for the given SKUs: its figure after buffer rules where
-/// allocation published one, else (and without a channel) the ATP.
+/// allocation published one, else (and without a channel) the ATP; for a `favoured` caller (a VIP, a pre-order, a
+/// curbside pickup: its tier and segment), that caller's own figure where ring-fences make it differ.
 pub fn stock_for(
     conn: &mut DbConnection,
     skus: &[String],
     channel: Option<Channel>,
+    favoured: Option<(CustomerTier, Option<Segment>)>,
 ) -> omni_db::Result<Stock> {
     let rows: Vec<(String, String, i64)> = node_stock::table
         .filter(node_stock::sku.eq_any(skus))
@@ -170,5 +190,43 @@ pub fn stock_for(
     for (location, sku, available) in for_channel {
         stock.set(&location, &sku, available);
     }
+    let Some((tier, segment)) = favoured.filter(|f| *f != (CustomerTier::Standard, None)) else {
+        return Ok(stock);
+    };
+    let own: Vec<(String, String, i64)> = node_fenced_stock::table
+        .filter(node_fenced_stock::sku.eq_any(skus))
+        .filter(node_fenced_stock::channel.eq(channel.as_str()))
+        .filter(node_fenced_stock::tier.eq(tier.as_str()))
+        .filter(node_fenced_stock::segment.eq(segment_name(segment)))
+        .select((
+            node_fenced_stock::location_id,
+            node_fenced_stock::sku,
+            node_fenced_stock::available,
+        ))
+        .load(conn)?;
+    // A SKU with the caller's own figures takes them everywhere (a location absent from them has nothing).
+    let mut replaced = std::collections::BTreeSet::new();
+    for (location, sku, available) in own {
+        if replaced.insert(sku.clone()) {
+            let locations: Vec<String> = stock
+                .of(&sku)
+                .map(|at| at.keys().cloned().collect())
+                .unwrap_or_default();
+            for other in locations {
+                stock.set(&other, &sku, 0);
+            }
+        }
+        stock.set(&location, &sku, available);
+    }
     Ok(stock)
+}
+
+/// A segment as stored ('' for none).
+fn segment_name(segment: Option<Segment>) -> &'static str {
+    match segment {
+        None => "",
+        Some(Segment::Vip) => "vip",
+        Some(Segment::Preorder) => "preorder",
+        Some(Segment::Curbside) => "curbside",
+    }
 }

@@ -118,3 +118,14 @@ diesel::table! {
         at -> Timestamp,
     }
 }
+
+diesel::table! {
+    node_fenced_stock (sku, channel, tier, segment, location_id) {
+        location_id -> Text,
+        sku -> Text,
+        channel -> Text,
+        tier -> Text,
+        segment -> Text,
+        available -> BigInt,
+    }
+}

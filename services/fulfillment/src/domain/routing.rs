@@ -130,6 +130,20 @@ pub struct Decision {
 /// How many plans a decision shows.
 pub const PLANS_SHOWN: usize = 5;
 
+/// The segment an order's hold draws on besides its tier's: a pre-order's, else a curbside pickup's.
+pub fn segment_of(
+    request: &omni_contracts::api::AcceptedRequest,
+) -> Option<omni_contracts::policies::Segment> {
+    use omni_contracts::policies::Segment;
+    if request.preorder {
+        Some(Segment::Preorder)
+    } else if matches!(request.delivery, Delivery::Curbside { .. }) {
+        Some(Segment::Curbside)
+    } else {
+        None
+    }
+}
+
 /// The enabled routing rules whose conditions an order matches.
 pub fn applicable<'a>(
     rules: &'a [RoutingRule],

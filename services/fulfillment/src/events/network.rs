@@ -29,7 +29,13 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             state
                 .db
                 .transaction(move |conn| {
-                    network::replace_stock(conn, &changed.sku, &changed.locations, &changed.channels)
+                    network::replace_stock(
+                        conn,
+                        &changed.sku,
+                        &changed.locations,
+                        &changed.channels,
+                        &changed.fenced,
+                    )
                 })
                 .await?;
         }

@@ -40,7 +40,7 @@ pub async fn get_stock(
     let skus = vec![sku.to_string()];
     let stock = state
         .db
-        .run(move |conn| network::stock_for(conn, &skus, query.channel))
+        .run(move |conn| network::stock_for(conn, &skus, query.channel, None))
         .await?;
     let mut rows: Vec<NodeStock> = stock
         .entries()
