@@ -96,6 +96,7 @@ fn sourced(
         lines: vec![],
         channel: None,
         tier: Default::default(),
+        segment: None,
         candidates: vec![],
         plans: vec![],
         plan: plan.to_vec(),
