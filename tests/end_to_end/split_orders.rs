@@ -37,6 +37,162 @@ async fn a_split_order_ships_from_two_stores_and_a_refused_part_moves_alone_on_r
     stopped
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_a_store_cannot_fulfil_go_elsewhere_while_the_rest_ships_on_embedded_backends()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(settings()), part_of_a_task).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_a_store_cannot_fulfil_go_elsewhere_while_the_rest_ships_on_real_backends() -> anyhow::Result<()>
+{
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = part_of_a_task(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// Berlin holds everything; one mug of two is not on its shelf. The short mug goes to Potsdam as a new part of
+/// the order while Berlin ships the rest; Berlin's hold commits only what left. Then an order of which Berlin
+/// accepts only part: the units it rejects go to Potsdam the same way.
+async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
+    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    for (id, lat, lon) in [("BERLIN", 52.52, 13.40), ("POTSDAM", 52.40, 13.06)] {
+        let body = store(id).at(lat, lon).capable(&[Capability::Ship]).build()?;
+        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
+    }
+    for code in ["TEE-1", "MUG-1"] {
+        ensure!(catalog.post("/v1/skus", &sku(code)?, &[]).await?.status == 201);
+    }
+    receive_stock(&allocation, "BERLIN", "TEE-1", 5).await?;
+    receive_stock(&allocation, "BERLIN", "MUG-1", 5).await?;
+    receive_stock(&allocation, "POTSDAM", "MUG-1", 5).await?;
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    until_routing_sees(&fulfillment, "TEE-1", 5, WAIT).await?;
+    eventually("routing to see the mugs at both stores", WAIT, || async {
+        let stock = fulfillment.get("/v1/stock/MUG-1").await?.body;
+        let seen = stock
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["atp"] == 5)
+            .count();
+        Ok((seen == 2).then_some(()))
+    })
+    .await?;
+    let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let body = order("TEE-1", 1, 1999)
+        .line("MUG-1", 2, 899)
+        .ship_to(52.50, 13.35)
+        .card(&token)
+        .build()?;
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "short-1")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &order_id, "released").await?;
+    let berlin = task_at(&fulfillment, "BERLIN", &order_id).await?;
+    act(&fulfillment, &berlin, json!({ "type": "accept" })).await?;
+    let picked = act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "pick", "lines": [
+            { "sku": "TEE-1", "picked": 1 }, { "sku": "MUG-1", "picked": 1, "short": 1 } ] }),
+    )
+    .await?;
+    ensure!(
+        picked["state"] == "picked",
+        "the rest of the task goes on: {picked}"
+    );
+    let potsdam = eventually("the short mug's part at Potsdam", WAIT, || async {
+        try_task_at(&fulfillment, "POTSDAM", &order_id).await
+    })
+    .await?;
+    ensure!(
+        potsdam["lines"][0]["sku"] == "MUG-1" && potsdam["lines"][0]["ordered"] == 1,
+        "{potsdam}"
+    );
+    act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 700 }] }),
+    )
+    .await?;
+    act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "ship", "carrier": "DHL", "tracking": "JJD-SHORT" }),
+    )
+    .await?;
+    // Berlin's hold commits what left and gives back the mug it never had.
+    available_at(mesh, "MUG-1", "BERLIN", 4, 0).await?;
+    available_at(mesh, "TEE-1", "BERLIN", 4, 0).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now = orders.get(&format!("/v1/orders/{order_id}")).await?.body;
+    ensure!(now["status"] == "released", "Potsdam's mug has not left: {now}");
+    ship(&fulfillment, &potsdam).await?;
+    status_is(&orders, &order_id, "completed").await?;
+    available_at(mesh, "MUG-1", "POTSDAM", 4, 0).await?;
+
+    // Berlin accepts only the tee: the mug it rejects goes to Potsdam.
+    let body = order("TEE-1", 1, 1999)
+        .line("MUG-1", 1, 899)
+        .ship_to(52.50, 13.35)
+        .card(&token)
+        .build()?;
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "short-2")])
+        .await?;
+    let second = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &second, "released").await?;
+    let berlin = task_at(&fulfillment, "BERLIN", &second).await?;
+    let no_reason = fulfillment
+        .post(
+            &format!("/v1/tasks/{}/actions", berlin["id"].as_str().unwrap_or_default()),
+            &json!({ "action": { "type": "accept", "rejected": [{ "sku": "MUG-1", "quantity": 1 }] } }),
+            &[],
+        )
+        .await?;
+    ensure!(no_reason.status == 400, "a rejection says why: {no_reason:?}");
+    let accepted = act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "accept", "rejected": [{ "sku": "MUG-1", "quantity": 1 }], "reason": "display unit only" }),
+    )
+    .await?;
+    ensure!(accepted["state"] == "accepted", "{accepted}");
+    let potsdam = eventually("the rejected mug's part at Potsdam", WAIT, || async {
+        try_task_at(&fulfillment, "POTSDAM", &second).await
+    })
+    .await?;
+    ship(&fulfillment, &potsdam).await?;
+    let tee_only = json!({ "type": "pick", "lines": [{ "sku": "TEE-1", "picked": 1 }] });
+    act(&fulfillment, &berlin, tee_only).await?;
+    act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "pack", "parcels": [{ "weight_grams": 300 }] }),
+    )
+    .await?;
+    act(
+        &fulfillment,
+        &berlin,
+        json!({ "type": "ship", "carrier": "DHL", "tracking": "JJD-REJ" }),
+    )
+    .await?;
+    status_is(&orders, &second, "completed").await?;
+    available_at(mesh, "MUG-1", "BERLIN", 4, 0).await?;
+    available_at(mesh, "MUG-1", "POTSDAM", 3, 0).await?;
+    available_at(mesh, "TEE-1", "BERLIN", 3, 0).await
+}
+
 /// Berlin holds the tees, Potsdam and Hamburg the mugs; nobody holds both.
 async fn network(mesh: &Mesh) -> anyhow::Result<()> {
     let catalog = mesh.client(Service::Catalog, ADMIN_KEY);

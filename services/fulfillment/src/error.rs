@@ -110,12 +110,21 @@ pub enum TaskError {
     /// The task's fulfillment is no longer released (completed or routed elsewhere).
     #[error("task {0}: its fulfillment is no longer released to this store")]
     FulfillmentClosed(omni_contracts::TaskId),
-    /// The action would send units elsewhere or give them back, which store tasks cannot do yet.
-    #[error("{0}")]
-    NotYetSupported(String),
+    /// Units the change sends to other nodes could not be routed (the order changed meanwhile: try again).
+    #[error("routing the units elsewhere: {0}")]
+    Rerouting(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] omni_db::Error),
+}
+
+impl From<SourcingError> for TaskError {
+    fn from(e: SourcingError) -> Self {
+        match e {
+            SourcingError::Db(db) => TaskError::Db(db),
+            other => TaskError::Rerouting(other.to_string()),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for TaskError {

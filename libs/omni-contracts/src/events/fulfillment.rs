@@ -315,6 +315,10 @@ pub struct FulfillmentCompleted {
     /// Its hold, to commit (absent from older events: every hold of the order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservation_id: Option<ReservationId>,
+    /// The units that left, when not every held unit did (some went to another node): only these leave on-hand,
+    /// the rest of the hold is released. Empty: everything held left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<HoldLine>,
 }
 
 impl std::fmt::Debug for ReadyForPickup {

@@ -111,7 +111,7 @@ pub async fn commit_all(state: &State, id: ReservationId) -> Result<Reservation,
     }
     let mut now = Vec::with_capacity(parts.len());
     for part in parts {
-        now.push(commit_part(state, part).await?);
+        now.push(commit_part(state, part, None).await?);
     }
     view_group(id, &now)
 }
@@ -499,7 +499,7 @@ async fn end_part(state: &State, hold: StoredHold, how: Ending) -> Result<Stored
         // Someone else ended it first: answer what it is now.
         return existing(state, hold.reservation_id).await;
     }
-    follow_store(state, &hold, false).await;
+    follow_store(state, &hold, Follow::Release).await;
     Ok(StoredHold {
         status: how.status(),
         ..hold
@@ -509,21 +509,52 @@ async fn end_part(state: &State, hold: StoredHold, how: Ending) -> Result<Stored
 /// Commits a held, unexpired reservation: the units leave on-hand (a `commit` row per line in the ledger).
 pub async fn commit(state: &State, id: ReservationId) -> Result<Reservation, HoldFailure> {
     let hold = existing(state, id).await?;
-    view(&commit_part(state, hold).await?)
+    view(&commit_part(state, hold, None).await?)
 }
 
-/// Commits one stored hold (as read by the caller); returns it as it is now.
-async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, HoldFailure> {
+/// Commits an order's hold of which only `left` units left the node (the rest went to another node): those leave
+/// on-hand, the rest is released, in one step.
+pub async fn commit_left(
+    state: &State,
+    id: ReservationId,
+    left: Vec<(Sku, i64)>,
+) -> Result<Reservation, HoldFailure> {
+    let hold = existing(state, id).await?;
+    view(&commit_part(state, hold, Some(left)).await?)
+}
+
+/// Commits one stored hold (as read by the caller): every held unit leaves on-hand, or only the `left` ones (at
+/// most what was held; the rest is released); returns it as it is now.
+async fn commit_part(
+    state: &State,
+    hold: StoredHold,
+    left: Option<Vec<(Sku, i64)>>,
+) -> Result<StoredHold, HoldFailure> {
     let _change = state.change_guard().await;
     let now = omni_db::now();
     let stored = hold.clone();
+    let gone = |sku: &Sku, held: i64| {
+        left.as_ref().map_or(held, |left| {
+            left.iter()
+                .filter(|(s, _)| s == sku)
+                .map(|(_, units)| *units)
+                .sum::<i64>()
+                .clamp(0, held)
+        })
+    };
+    let leaving: Vec<(Sku, i64)> = hold
+        .lines
+        .iter()
+        .map(|(sku, held)| (sku.clone(), gone(sku, *held)))
+        .collect();
+    let entries = leaving.clone();
     let committed = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
             if !reservations::transition(conn, stored.reservation_id, ReservationStatus::Committed, now)? {
                 return Ok(false);
             }
-            for (sku, quantity) in &stored.lines {
+            for (sku, quantity) in entries.iter().filter(|(_, q)| *q > 0) {
                 let event_id = format!("commit:{}:{sku}", stored.reservation_id);
                 let entry = ledger::Entry {
                     event_id: &event_id,
@@ -542,7 +573,13 @@ async fn commit_part(state: &State, hold: StoredHold) -> Result<StoredHold, Hold
     if !committed {
         return Err(not_held(&existing(state, hold.reservation_id).await?));
     }
-    follow_store(state, &hold, true).await;
+    let partial = left.map(|_| {
+        leaving
+            .iter()
+            .map(|(sku, units)| (sku.to_string(), *units))
+            .collect::<Vec<_>>()
+    });
+    follow_store(state, &hold, Follow::Commit(partial.as_deref())).await;
     Ok(StoredHold {
         status: ReservationStatus::Committed,
         ..hold
@@ -577,14 +614,22 @@ fn mark_lines(conn: &mut omni_db::DbConnection, hold: &StoredHold) -> omni_db::R
     Ok(())
 }
 
+/// What the hold store follows.
+#[derive(Debug, Clone, Copy)]
+enum Follow<'a> {
+    /// A commit: every held unit left, or only these `(sku, units)` (the rest released).
+    Commit(Option<&'a [(String, i64)]>),
+    /// A release or an expiry.
+    Release,
+}
+
 /// After the database decided, the store follows; if it cannot, it is rebuilt from the ledger.
-async fn follow_store(state: &State, hold: &StoredHold, commit: bool) {
+async fn follow_store(state: &State, hold: &StoredHold, how: Follow<'_>) {
     state.changed();
     let (id, location) = (hold.reservation_id, &hold.location_id);
-    let outcome = if commit {
-        state.holds.commit(id, location).await
-    } else {
-        state.holds.release(id, location).await
+    let outcome = match how {
+        Follow::Commit(left) => state.holds.commit(id, location, left).await,
+        Follow::Release => state.holds.release(id, location).await,
     };
     if let Err(e) = outcome {
         tracing::error!(error = %e, reservation.id = %id, "Hold store missed a change; rebuilding it from the ledger.");

@@ -55,7 +55,7 @@ pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Re
             FulfillmentEvent::Completed(completed) => {
                 write(&state, std::mem::take(&mut placed)).await?;
                 guard = None;
-                commit_order(&state, completed.order_id, completed.reservation_id).await?;
+                commit_order(&state, &completed).await?;
             }
             _ => {}
         }
@@ -231,13 +231,14 @@ fn held(
 }
 
 /// The node shipped the order, or its part, or handed it over: that part's hold is committed (the units leave
-/// on-hand, a `commit` row per line in the ledger), or every hold of the order when the event names none (older
-/// events). A redelivery finds nothing held and changes nothing.
+/// on-hand, a `commit` row per line in the ledger; only the units that left when some went to another node, the
+/// rest released), or every hold of the order when the event names none (older events). A redelivery finds
+/// nothing held and changes nothing.
 async fn commit_order(
     state: &State,
-    order_id: omni_contracts::OrderId,
-    only: Option<omni_contracts::ReservationId>,
+    completed: &omni_contracts::events::FulfillmentCompleted,
 ) -> Result<(), HoldFailure> {
+    let (order_id, only) = (completed.order_id, completed.reservation_id);
     let holds = state
         .db
         .run(move |conn| reservations::held_for_order(conn, order_id))
@@ -246,7 +247,17 @@ async fn commit_order(
         .into_iter()
         .filter(|h| only.is_none_or(|id| h.reservation_id == id))
     {
-        match crate::app::reservation::commit(state, hold.reservation_id).await {
+        let outcome = if only.is_some() && !completed.left.is_empty() {
+            let left = completed
+                .left
+                .iter()
+                .map(|l| (l.sku.clone(), i64::from(l.quantity.get())))
+                .collect();
+            crate::app::reservation::commit_left(state, hold.reservation_id, left).await
+        } else {
+            crate::app::reservation::commit(state, hold.reservation_id).await
+        };
+        match outcome {
             Ok(_) | Err(HoldFailure::NotHeld { .. }) => {
                 tracing::info!(order.id = %order_id, reservation.id = %hold.reservation_id, "Order fulfilled; its hold is committed.");
             }

@@ -80,12 +80,17 @@ impl MemoryHolds {
         ReserveOutcome::Held
     }
 
-    pub(super) fn commit(&self, id: ReservationId) {
+    pub(super) fn commit(&self, id: ReservationId, left: Option<&[(String, i64)]>) {
         let mut inner = self.lock();
         if let Some((loc, lines)) = inner.holds.remove(&id.to_string()) {
             for (sku, q) in lines {
+                let gone = left.map_or(q, |left| {
+                    left.iter()
+                        .find(|(s, _)| *s == sku)
+                        .map_or(0, |(_, units)| (*units).min(q))
+                });
                 *inner.reserved.entry((loc.clone(), sku.clone())).or_default() -= q;
-                *inner.on_hand.entry((loc.clone(), sku)).or_default() -= q;
+                *inner.on_hand.entry((loc.clone(), sku)).or_default() -= gone;
             }
         }
     }

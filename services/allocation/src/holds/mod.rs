@@ -98,12 +98,19 @@ impl HoldStore {
         }
     }
 
-    /// Commits a hold (fulfilled): its units leave on-hand and reserved together; no-op when not held.
-    pub async fn commit(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+    /// Commits a hold (fulfilled): its units leave on-hand and reserved together; no-op when not held. With
+    /// `left`, only those `(sku, units)` leave on-hand (at most what was held), the rest is released, in the same
+    /// step.
+    pub async fn commit(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        left: Option<&[(String, i64)]>,
+    ) -> Result<(), HoldError> {
         match self {
-            HoldStore::Redis(r) => r.commit(id, location).await,
+            HoldStore::Redis(r) => r.commit(id, location, left).await,
             HoldStore::Memory(m) => {
-                m.commit(id);
+                m.commit(id, left);
                 Ok(())
             }
         }

@@ -38,13 +38,23 @@ redis.call('DEL', KEYS[2])
 return #lines / 2
 "#;
 
-/// Commits a hold: the units leave on-hand and the hold is gone (fulfilled). KEYS: on-hand hash, reserved hash,
-/// the reservation's hash. Returns the number of lines (0 when nothing was held).
+/// Commits a hold: the units that left leave on-hand, and the hold is gone (fulfilled), in one step. KEYS: on-hand
+/// hash, reserved hash, the reservation's hash. ARGV: `sku, units` pairs of what left, when not every held unit did
+/// (the rest is released; at most what was held leaves). Returns the number of lines (0 when nothing was held).
 const COMMIT: &str = r#"
 local lines = redis.call('HGETALL', KEYS[3])
+local left = nil
+if #ARGV > 0 then
+  left = {}
+  for i = 1, #ARGV, 2 do left[ARGV[i]] = tonumber(ARGV[i + 1]) end
+end
 for i = 1, #lines, 2 do
-  redis.call('HINCRBY', KEYS[1], lines[i], -tonumber(lines[i + 1]))
-  redis.call('HINCRBY', KEYS[2], lines[i], -tonumber(lines[i + 1]))
+  local held = tonumber(lines[i + 1])
+  local gone = held
+  if left then gone = math.min(held, left[lines[i]] or 0) end
+  -- Nothing gone: no write (Lua would pass -0, which Redis refuses as an integer).
+  if gone > 0 then redis.call('HINCRBY', KEYS[1], lines[i], -gone) end
+  redis.call('HINCRBY', KEYS[2], lines[i], -held)
 end
 redis.call('DEL', KEYS[3])
 return #lines / 2
@@ -223,16 +233,27 @@ impl RedisHolds {
         }
     }
 
-    pub(super) async fn commit(&self, id: ReservationId, location: &LocationId) -> Result<(), HoldError> {
+    pub(super) async fn commit(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        left: Option<&[(String, i64)]>,
+    ) -> Result<(), HoldError> {
         let loc = location.as_str();
         let mut conn = self.conn.clone();
-        let _: i64 = self
-            .commit
+        let mut invocation = self.commit.prepare_invoke();
+        invocation
             .key(self.key(loc, "onhand"))
             .key(self.key(loc, "reserved"))
-            .key(self.key(loc, &format!("res:{id}")))
-            .invoke_async(&mut conn)
-            .await?;
+            .key(self.key(loc, &format!("res:{id}")));
+        if let Some(left) = left {
+            // A committed hold of which nothing left still names one SKU, so the script knows it is partial.
+            invocation.arg("").arg(0);
+            for (sku, units) in left {
+                invocation.arg(sku).arg(*units);
+            }
+        }
+        let _: i64 = invocation.invoke_async(&mut conn).await?;
         Ok(())
     }
 

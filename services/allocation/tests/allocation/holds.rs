@@ -200,8 +200,8 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
         store
             .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
             .await?;
-        store.commit(id, &loc()).await?;
-        store.commit(id, &loc()).await?;
+        store.commit(id, &loc(), None).await?;
+        store.commit(id, &loc(), None).await?;
         ensure!(
             store.levels(&loc(), "A").await? == (3, 0),
             "{name}: committed once"
@@ -211,6 +211,39 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
             store.levels(&loc(), "A").await? == (3, 0),
             "{name}: a committed hold cannot be released"
         );
+    }
+    Ok(())
+}
+
+/// A store shipped part of what it held (the rest went elsewhere): only what left leaves on-hand, the rest is
+/// released, in one step; never more than was held.
+#[tokio::test]
+async fn a_hold_committed_in_part_releases_the_rest_in_the_same_step() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        store.adjust_on_hand(&loc(), "A", 5).await?;
+        store.adjust_on_hand(&loc(), "B", 5).await?;
+        let id = ReservationId::generate();
+        store
+            .reserve(id, &loc(), &[line("A", 3), line("B", 2)], &KeepBack::new())
+            .await?;
+        let left = [("A".to_owned(), 1), ("B".to_owned(), 9)];
+        store.commit(id, &loc(), Some(&left)).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (4, 0),
+            "{name}: one A left, two released"
+        );
+        ensure!(
+            store.levels(&loc(), "B").await? == (3, 0),
+            "{name}: at most what was held leaves"
+        );
+        // Nothing left at all: everything released.
+        let none = ReservationId::generate();
+        store
+            .reserve(none, &loc(), &[line("A", 2)], &KeepBack::new())
+            .await?;
+        store.commit(none, &loc(), Some(&[])).await?;
+        ensure!(store.levels(&loc(), "A").await? == (4, 0), "{name}");
     }
     Ok(())
 }

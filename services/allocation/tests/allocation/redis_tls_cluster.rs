@@ -138,7 +138,7 @@ async fn exercise(store: &HoldStore) -> anyhow::Result<Vec<String>> {
         if i % 2 == 0 {
             store.release(*id, &location(*i)).await?;
         } else {
-            store.commit(*id, &location(*i)).await?;
+            store.commit(*id, &location(*i), None).await?;
         }
         seen.push(format!(
             "{i}: TEE {:?}",

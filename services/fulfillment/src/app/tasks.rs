@@ -5,7 +5,7 @@
 //! customer's pickup code (`omni.fulfillment.ready_for_pickup`).
 
 use omni_contracts::events::{
-    FulfillmentCancelled, FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver,
+    FulfillmentCancelled, FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver, HoldLine,
     PickupReminder, ReadyForPickup, SlaBreached, StoreTaskChanged,
 };
 use omni_contracts::{Envelope, TaskId};
@@ -55,6 +55,7 @@ pub fn act(
     conn: &mut omni_db::DbConnection,
     schedules: &Schedules,
     limits: &CodeLimits,
+    routing: &Routing<'_>,
     actor: &Actor,
     request: &Request,
 ) -> Result<(StoredTask, Observation), TaskError> {
@@ -87,20 +88,10 @@ pub fn act(
             &request.client,
         )?;
     }
-    // The whole task refused: the order is routed again without this store. Part of it: not yet.
-    if refusal(&applied).is_none()
-        && applied
-            .effects
-            .iter()
-            .any(|e| matches!(e, Effect::Reroute { .. }))
-    {
-        return Err(TaskError::NotYetSupported(format!(
-            "`{}` would send some units to another node; stores cannot re-route part of a task yet, so the task \
-             stays as it is",
-            request.action.name(),
-        )));
-    }
-    commit(
+    // The whole task refused: the order is routed again without this store (orders asks for it). Part of it: the
+    // units go to other nodes as new parts of the order, and the rest of the task goes on.
+    let elsewhere = rerouted_part(&applied);
+    let done = commit(
         conn,
         schedules,
         &stored,
@@ -108,7 +99,54 @@ pub fn act(
         &request.action,
         &actor.name,
         None,
-    )
+    )?;
+    if let (Some((units, why)), Some(fulfillment)) = (elsewhere, fulfillment) {
+        crate::app::sourcing::reroute_units(conn, &fulfillment, &units, &why, routing.rules, routing.model)?;
+    }
+    Ok(done)
+}
+
+/// The units that left with a task shipped or handed over, when some of its units did not (they went to other
+/// nodes: the store's hold commits only these); empty when every unit left.
+fn units_that_left(task: &crate::domain::task::Task) -> Vec<HoldLine> {
+    if task.lines.iter().all(|l| l.buckets.fulfilled() == l.ordered) {
+        return Vec::new();
+    }
+    task.lines
+        .iter()
+        .filter_map(|l| {
+            Some(HoldLine {
+                sku: l.sku.clone(),
+                quantity: omni_contracts::Quantity::new(i64::from(l.buckets.fulfilled())).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// What routing needs to send units elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    /// The routing rules in force.
+    pub rules: &'a [omni_contracts::routing::RoutingRule],
+    /// The cost model.
+    pub model: &'a crate::domain::routing::cost::CostModel,
+}
+
+/// The units a change sends to other nodes while the rest of the task goes on, and why; `None` when it sends
+/// none, or refuses the whole task (the order is then routed again, see [`refusal`]).
+fn rerouted_part(applied: &Applied) -> Option<(Vec<(omni_contracts::Sku, u32)>, String)> {
+    if refusal(applied).is_some() {
+        return None;
+    }
+    let mut units = Vec::new();
+    let mut why = Vec::new();
+    for effect in &applied.effects {
+        if let Effect::Reroute { units: more, reason } = effect {
+            units.extend(more.iter().cloned());
+            why.push(reason.clone());
+        }
+    }
+    (!units.is_empty()).then(|| (units, why.join("; ")))
 }
 
 /// A curbside customer's "I'm here", as they send it.
@@ -434,6 +472,7 @@ fn announce(
                 location_id: stored.location_id.clone(),
                 how,
                 reservation_id,
+                left: units_that_left(&after.task),
             }),
         )?;
     }
@@ -698,24 +737,25 @@ fn close(
 /// A till sold `units` of `sku` held for an order's released task at `location` (allocation's shortage after
 /// release), in the caller's transaction. When that leaves the task nothing to fulfil, it is refused like a
 /// rejection: the order is routed again without the store (and allocation releases its hold there, so the units
-/// held beyond on-hand are gone). When some of the task would remain, nothing changes: routing part of a task
-/// elsewhere needs a split, which is not built yet. Returns the units marked short.
+/// held beyond on-hand are gone). When some of the task remains, the short units go to other nodes as a new part
+/// of the order ([`crate::app::sourcing::reroute_units`]) and the rest of the task goes on; the store's hold
+/// commits only what leaves. Returns the units marked short.
 pub fn sold_at_till(
     conn: &mut omni_db::DbConnection,
     schedules: &Schedules,
+    routing: &Routing<'_>,
     order_id: omni_contracts::OrderId,
     location: &omni_contracts::LocationId,
     sku: &omni_contracts::Sku,
     units: u32,
 ) -> Result<u32, TaskError> {
-    let released = fulfillments::for_order(conn, order_id)?
+    let Some(released) = fulfillments::for_order(conn, order_id)?
         .into_iter()
-        .find(|f| f.status == FulfillmentStatus::Released && f.location_id == *location);
-    let Some(stored) = released
-        .map(|f| tasks::find_for(conn, f.id))
-        .transpose()?
-        .flatten()
+        .find(|f| f.status == FulfillmentStatus::Released && f.location_id == *location)
     else {
+        return Ok(0);
+    };
+    let Some(stored) = tasks::find_for(conn, released.id)? else {
         return Ok(0);
     };
     let held = stored
@@ -733,10 +773,7 @@ pub fn sold_at_till(
         units,
     };
     let applied = stored.task.apply(&action, chrono::Utc::now())?;
-    if refusal(&applied).is_none() {
-        tracing::warn!(order.id = %order_id, location.id = %location, sku = %sku, units, "A till sold units held for part of a released order; re-routing part of a task is not built yet, so the order stays here short.");
-        return Ok(0);
-    }
+    let elsewhere = rerouted_part(&applied);
     commit(
         conn,
         schedules,
@@ -746,6 +783,9 @@ pub fn sold_at_till(
         SERVICE,
         Some("omni.reservation.shortage"),
     )?;
+    if let Some((units, why)) = elsewhere {
+        crate::app::sourcing::reroute_units(conn, &released, &units, &why, routing.rules, routing.model)?;
+    }
     Ok(units)
 }
 

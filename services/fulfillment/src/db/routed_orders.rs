@@ -40,12 +40,7 @@ pub fn record(
     decision: &Decision,
     at: chrono::NaiveDateTime,
 ) -> omni_db::Result<()> {
-    let request = RoutedRequest {
-        channel: order.request.channel,
-        delivery: order.request.delivery.clone(),
-        lines: order.request.lines.clone(),
-        promise_by: order.request.promise_by,
-    };
+    let request = RoutedRequest::of(order);
     let decided = Decided {
         nodes: decision
             .chosen

@@ -131,9 +131,7 @@ pub struct Decision {
 pub const PLANS_SHOWN: usize = 5;
 
 /// The segment an order's hold draws on besides its tier's: a pre-order's, else a curbside pickup's.
-pub fn segment_of(
-    request: &omni_contracts::api::AcceptedRequest,
-) -> Option<omni_contracts::policies::Segment> {
+pub fn segment_of_request(request: &what_if::RoutedRequest) -> Option<omni_contracts::policies::Segment> {
     use omni_contracts::policies::Segment;
     if request.preorder {
         Some(Segment::Preorder)

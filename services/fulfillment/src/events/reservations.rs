@@ -14,7 +14,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
         return Ok(());
     };
     let event_id = event.id.to_string();
-    let schedules = state.schedules;
+    let (schedules, rules, model) = (state.schedules, state.rules.current(), state.cost_model);
     let marked = state
         .db
         .transaction(move |conn| -> Result<u32, crate::error::TaskError> {
@@ -27,9 +27,14 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 if left == 0 {
                     break;
                 }
+                let routing = crate::app::tasks::Routing {
+                    rules: &rules,
+                    model: &model,
+                };
                 let units = crate::app::tasks::sold_at_till(
                     conn,
                     &schedules,
+                    &routing,
                     *order,
                     &shortage.location_id,
                     &shortage.sku,

@@ -194,10 +194,11 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
                 },
             }
         }
-        // A part routed again after the order was released: released in turn once every part is held.
-        (S::Released, SagaInput::Reservation(ReservationEvent::Held(h))) => {
+        // A part routed again (or units a store sent elsewhere) once the order was paid: released in turn as soon
+        // as every part is held.
+        (S::PaymentAuthorized | S::Released, SagaInput::Reservation(ReservationEvent::Held(h))) => {
             match parts.by_reservation(h.reservation_id) {
-                Some(part) if !part.state.live() => Step::Ignore,
+                Some(part) if part.state != PartState::Sourced => Step::Ignore,
                 Some(part) if parts.all_held_with(part.fulfillment_id) => Step::ReleaseReplacement {
                     part: part.fulfillment_id,
                     location_id: h.location_id.clone(),
@@ -209,7 +210,10 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
                 None => Step::Ignore,
             }
         }
-        (S::Accepted | S::Released, SagaInput::Reservation(ReservationEvent::Rejected(r))) => {
+        (
+            S::Accepted | S::PaymentAuthorized | S::Released,
+            SagaInput::Reservation(ReservationEvent::Rejected(r)),
+        ) => {
             let short: Vec<String> = r
                 .shortages
                 .iter()
@@ -813,6 +817,7 @@ mod tests {
             location_id: s1.clone(),
             how: HandedOver::PickedUp,
             reservation_id: None,
+            left: vec![],
         }));
         let released = SagaInput::Fulfillment(FulfillmentEvent::Released(FulfillmentReleased {
             order_id,

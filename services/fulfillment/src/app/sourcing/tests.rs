@@ -119,7 +119,12 @@ async fn hand_over(db: &Db, id: TaskId) -> Result<StoredTask, TaskError> {
             pickup_code: Some(CODE.into()),
             client: "127.0.0.1".into(),
         };
-        act(conn, &schedules(), &limits(), &actor, &request).map(|(task, _)| task)
+        let model = crate::domain::routing::cost::CostModel::default();
+        let routing = crate::app::tasks::Routing {
+            rules: &[],
+            model: &model,
+        };
+        act(conn, &schedules(), &limits(), &routing, &actor, &request).map(|(task, _)| task)
     })
     .await
 }

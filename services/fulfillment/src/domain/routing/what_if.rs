@@ -22,6 +22,26 @@ pub struct RoutedRequest {
     pub lines: Vec<OrderLine>,
     /// Its promise.
     pub promise_by: Option<chrono::DateTime<chrono::Utc>>,
+    /// The customer's tier (standard when kept before it was).
+    #[serde(default)]
+    pub tier: omni_contracts::api::CustomerTier,
+    /// Whether it is a pre-order.
+    #[serde(default)]
+    pub preorder: bool,
+}
+
+impl RoutedRequest {
+    /// What routing keeps of an order.
+    pub fn of(order: &omni_contracts::api::Order) -> Self {
+        Self {
+            channel: order.request.channel,
+            delivery: order.request.delivery.clone(),
+            lines: order.request.lines.clone(),
+            promise_by: order.request.promise_by,
+            tier: order.request.customer.tier,
+            preorder: order.request.preorder,
+        }
+    }
 }
 
 /// One order to replay.

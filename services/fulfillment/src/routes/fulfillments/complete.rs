@@ -80,6 +80,7 @@ pub async fn complete_fulfillment(
                 location_id: row.location_id.clone(),
                 how,
                 reservation_id: Some(row.reservation_id),
+                left: Vec::new(),
             };
             omni_kafka::outbox::enqueue(
                 conn,

@@ -24,8 +24,16 @@ pub struct TaskActionBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TaskAction {
-    /// Take the task (before its `accept_by`).
-    Accept,
+    /// Take the task (before its `accept_by`), or part of it: the units `rejected` go to other nodes as a new
+    /// part of the order (with `reason`), the rest is this store's.
+    Accept {
+        /// Units of lines the store will not fulfil (none: it takes everything).
+        #[serde(default)]
+        rejected: Vec<RejectLine>,
+        /// Why, when it rejects some.
+        #[serde(default)]
+        reason: Option<String>,
+    },
     /// Refuse the whole task (before it is accepted): the order is routed to another node.
     Reject {
         /// Why, for the order's history.
@@ -62,6 +70,16 @@ pub enum TaskAction {
     },
 }
 
+/// Units of one line a store will not fulfil.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectLine {
+    /// The line.
+    pub sku: Sku,
+    /// How many of its units.
+    pub quantity: u32,
+}
+
 /// Units of one line found on the shelf.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,8 +89,8 @@ pub struct PickLine {
     /// How many were found.
     #[serde(default)]
     pub picked: u32,
-    /// How many were looked for and not found (a till sold them). When no unit of the task is left to fulfil,
-    /// the order is routed to another node; part of a task cannot be routed elsewhere yet (409).
+    /// How many were looked for and not found (a till sold them): they are routed to another node (the whole
+    /// order when no unit of the task is left to fulfil; else as a new part of it, while the rest goes on).
     #[serde(default)]
     pub short: u32,
 }
@@ -106,10 +124,24 @@ pub async fn act_on_task(
     let body = body.into_inner();
     let mut pickup_code = None;
     let action = match body.action {
-        TaskAction::Accept => Action::Accept {
-            rejected: Vec::<RejectedLine>::new(),
-            reason: None,
-        },
+        TaskAction::Accept { rejected, reason } => {
+            if !rejected.is_empty() && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                return Err(ApiError::new(
+                    omni_http::Code::InvalidBody,
+                    "action.reason: say why the store rejects those units",
+                ));
+            }
+            Action::Accept {
+                rejected: rejected
+                    .into_iter()
+                    .map(|l| RejectedLine {
+                        sku: l.sku,
+                        quantity: l.quantity,
+                    })
+                    .collect(),
+                reason,
+            }
+        }
         TaskAction::Reject { reason } => {
             if reason.trim().is_empty() {
                 return Err(ApiError::new(
@@ -151,9 +183,16 @@ pub async fn act_on_task(
         stores: principal.locations.clone(),
     };
     let (schedules, limits) = (state.schedules, state.code_limits);
+    let (rules, model) = (state.rules.current(), state.cost_model);
     let changed = state
         .db
-        .transaction(move |conn| crate::app::tasks::act(conn, &schedules, &limits, &actor, &request))
+        .transaction(move |conn| {
+            let routing = crate::app::tasks::Routing {
+                rules: &rules,
+                model: &model,
+            };
+            crate::app::tasks::act(conn, &schedules, &limits, &routing, &actor, &request)
+        })
         .await;
     let after = super::settled(&state, id, client, changed).await?;
     Ok(HttpResponse::Ok().json(TaskView::from(after)))

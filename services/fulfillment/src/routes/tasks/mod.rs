@@ -171,7 +171,7 @@ impl From<TaskError> for ApiError {
             e @ (TaskError::Refused(_)
             | TaskError::Stale { .. }
             | TaskError::FulfillmentClosed(_)
-            | TaskError::NotYetSupported(_)) => ApiError::new(Code::Conflict, e.to_string()),
+            | TaskError::Rerouting(_)) => ApiError::new(Code::Conflict, e.to_string()),
             e @ TaskError::WrongPickupCode => ApiError::new(Code::Forbidden, e.to_string()),
             TaskError::Db(e) => e.into(),
         }

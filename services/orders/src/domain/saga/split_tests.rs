@@ -142,6 +142,7 @@ fn completed(order_id: OrderId, part: &PlannedPart) -> SagaInput {
         location_id: part.location_id.clone(),
         how: HandedOver::Shipped,
         reservation_id: Some(part.reservation_id),
+        left: vec![],
     }))
 }
 
@@ -359,4 +360,54 @@ fn holds_that_overtake_their_sourcing_decision_still_wait_for_every_part() {
     released.feed(completed(id, &c));
     let (_, announce) = released.feed(completed(id, &e));
     assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))));
+}
+
+/// Units a store could not fulfil (short on its shelf, rejected when it accepted) become a new part while its
+/// own part goes on: the order waits for the new part too, and releases it once held, even while the order is
+/// still waiting for its first parts to be released.
+#[test]
+fn units_sent_elsewhere_become_a_part_the_order_waits_for() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = released_in_two(&mut replay);
+    let e = planned("S3");
+    let (step, _) = replay.feed(sourced(id, &e, std::slice::from_ref(&e), None));
+    assert!(matches!(step, Step::Note { .. }));
+    assert_eq!(
+        replay.state_of(&a),
+        PartState::Released,
+        "the store's own part goes on"
+    );
+    let (step, announce) = replay.feed(held(id, &e));
+    assert!(matches!(step, Step::ReleaseReplacement { .. }), "{step:?}");
+    assert!(matches!(announce, Some(OrderEvent::PaymentAuthorized(_))));
+    // A duplicate of the hold's event asks for nothing more.
+    assert_eq!(replay.feed(held(id, &e)).0, Step::Ignore);
+    replay.feed(released(id, &e));
+    replay.feed(completed(id, &a));
+    let (_, announce) = replay.feed(completed(id, &b));
+    assert!(announce.is_none(), "the new part has not left");
+    let (_, announce) = replay.feed(completed(id, &e));
+    assert!(matches!(announce, Some(OrderEvent::Fulfilled(_))));
+
+    // Paid, not all released yet: the new part's hold is released as soon as it is in.
+    let mut early = Replay::new();
+    let id = early.order_id;
+    let (c, d) = (planned("S1"), planned("S2"));
+    let plan = [c.clone(), d.clone()];
+    early.feed(sourced(id, &c, &plan, None));
+    early.feed(sourced(id, &d, &plan, None));
+    early.feed(held(id, &c));
+    early.feed(held(id, &d));
+    early.feed(authorized(id));
+    early.feed(released(id, &c));
+    let f = planned("S3");
+    early.feed(sourced(id, &f, std::slice::from_ref(&f), None));
+    let (step, _) = early.feed(held(id, &f));
+    assert!(matches!(step, Step::ReleaseReplacement { .. }), "{step:?}");
+    assert_eq!(early.status, OrderStatus::PaymentAuthorized);
+    let (_, announce) = early.feed(released(id, &d));
+    assert!(announce.is_none(), "the new part is not released yet");
+    let (_, announce) = early.feed(released(id, &f));
+    assert!(matches!(announce, Some(OrderEvent::Released(_))));
 }
