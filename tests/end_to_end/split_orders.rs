@@ -111,6 +111,8 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
         picked["state"] == "picked",
         "the rest of the task goes on: {picked}"
     );
+    // The short mug is no longer held at Berlin (so it is never held beyond what the store has).
+    available_at(mesh, "MUG-1", "BERLIN", 5, 1).await?;
     let potsdam = eventually("the short mug's part at Potsdam", WAIT, || async {
         try_task_at(&fulfillment, "POTSDAM", &order_id).await
     })
@@ -168,6 +170,7 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
     )
     .await?;
     ensure!(accepted["state"] == "accepted", "{accepted}");
+    available_at(mesh, "MUG-1", "BERLIN", 4, 0).await?;
     let potsdam = eventually("the rejected mug's part at Potsdam", WAIT, || async {
         try_task_at(&fulfillment, "POTSDAM", &second).await
     })
@@ -190,7 +193,38 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
     status_is(&orders, &second, "completed").await?;
     available_at(mesh, "MUG-1", "BERLIN", 4, 0).await?;
     available_at(mesh, "MUG-1", "POTSDAM", 3, 0).await?;
-    available_at(mesh, "TEE-1", "BERLIN", 3, 0).await
+    available_at(mesh, "TEE-1", "BERLIN", 3, 0).await?;
+
+    // Berlin's till sells three of its four mugs while two are held for a released order: one held mug is gone.
+    // It goes to Potsdam, and Berlin holds no more than it has.
+    let body = order("TEE-1", 1, 1999)
+        .line("MUG-1", 2, 899)
+        .ship_to(52.50, 13.35)
+        .card(&token)
+        .build()?;
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "short-3")])
+        .await?;
+    let third = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &third, "released").await?;
+    let berlin = task_at(&fulfillment, "BERLIN", &third).await?;
+    let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "BERLIN", "sku": "MUG-1",
+                       "kind": "pos_sale", "quantity": 3 });
+    let sold = allocation.post("/v1/inventory/movements", &sale, &[]).await?;
+    ensure!(matches!(sold.status, 200 | 201), "{sold:?}");
+    available_at(mesh, "MUG-1", "BERLIN", 1, 1).await?;
+    let potsdam = eventually("the sold mug's part at Potsdam", WAIT, || async {
+        try_task_at(&fulfillment, "POTSDAM", &third).await
+    })
+    .await?;
+    ship(&fulfillment, &potsdam).await?;
+    let id = berlin["id"].as_str().context("task id")?;
+    let now = fulfillment.get(&format!("/v1/tasks/{id}")).await?.body;
+    ensure!(now["state"] == "created", "the rest stays with Berlin: {now}");
+    ship(&fulfillment, &now).await?;
+    status_is(&orders, &third, "completed").await?;
+    available_at(mesh, "MUG-1", "BERLIN", 0, 0).await?;
+    available_at(mesh, "MUG-1", "POTSDAM", 2, 0).await
 }
 
 /// Berlin holds the tees, Potsdam and Hamburg the mugs; nobody holds both.
@@ -418,14 +452,15 @@ async fn act(fulfillment: &Client, task: &Value, action: Value) -> anyhow::Resul
     Ok(answer.body)
 }
 
-/// Accept, pick everything, pack, ship.
+/// Accept, pick everything still open, pack, ship.
 async fn ship(fulfillment: &Client, task: &Value) -> anyhow::Result<()> {
     act(fulfillment, task, json!({ "type": "accept" })).await?;
     let lines: Vec<Value> = task["lines"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|l| json!({ "sku": l["sku"], "picked": l["ordered"] }))
+        .filter(|l| l["buckets"]["open"].as_u64() > Some(0))
+        .map(|l| json!({ "sku": l["sku"], "picked": l["buckets"]["open"] }))
         .collect();
     act(fulfillment, task, json!({ "type": "pick", "lines": lines })).await?;
     act(

@@ -30,6 +30,9 @@ pub enum FulfillmentEvent {
     SlaBreached(SlaBreached),
     /// The pickup window closes soon: the customer is reminded.
     PickupReminder(PickupReminder),
+    /// A store will not fulfil some units of its part (short on its shelf, sold at its till, rejected) while the
+    /// rest goes on: allocation gives them back from the part's hold (they go to other nodes as new parts).
+    HoldReduced(HoldReduced),
 }
 
 crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
@@ -43,7 +46,26 @@ crate::event_payload!(FulfillmentEvent on Topic::Fulfillment, {
     Cancelled(FulfillmentCancelled) = "omni.fulfillment.cancelled",
     SlaBreached(SlaBreached) = "omni.fulfillment.sla_breached",
     PickupReminder(PickupReminder) = "omni.fulfillment.pickup_reminder",
+    HoldReduced(HoldReduced) = "omni.fulfillment.hold_reduced",
 });
+
+/// `omni.fulfillment.hold_reduced`: units of a part its store will not fulfil, to give back from its hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldReduced {
+    /// The order.
+    pub order_id: OrderId,
+    /// The part (fulfillment).
+    pub fulfillment_id: FulfillmentId,
+    /// Its hold.
+    pub reservation_id: ReservationId,
+    /// Its store.
+    pub location_id: LocationId,
+    /// The units given back.
+    pub units: Vec<HoldLine>,
+    /// Why, in the store's words.
+    pub reason: String,
+}
 
 /// `omni.fulfillment.cancelled`: the node will never fulfil the order (nothing left it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +309,8 @@ keyed_by_order!(
     FulfillmentRefused,
     FulfillmentCancelled,
     SlaBreached,
-    PickupReminder
+    PickupReminder,
+    HoldReduced
 );
 
 /// How a fulfillment reached the customer.

@@ -512,6 +512,47 @@ pub async fn commit(state: &State, id: ReservationId) -> Result<Reservation, Hol
     view(&commit_part(state, hold, None).await?)
 }
 
+/// A hold as it was read, and the `(sku, units)` given back from it.
+type Reduced = (StoredHold, Vec<(Sku, i64)>);
+
+/// Gives back units of an order's hold its store will not fulfil (they went to other nodes), once per event id:
+/// the database first, then the hold store (what frees units goes to the log first).
+pub async fn reduce(
+    state: &State,
+    event_id: String,
+    id: ReservationId,
+    units: Vec<(Sku, i64)>,
+) -> Result<(), HoldFailure> {
+    let _change = state.change_guard().await;
+    let given = state
+        .db
+        .transaction(move |conn| -> Result<Option<Reduced>, HoldFailure> {
+            if !omni_db::inbox::claim(conn, "allocation.sourcing", &event_id)? {
+                return Ok(None);
+            }
+            let Some(hold) = reservations::find(conn, id)? else {
+                return Ok(None);
+            };
+            let given = reservations::reduce(conn, id, &units)?;
+            for (sku, _) in &given {
+                crate::app::availability::availability_changed(conn, sku)?;
+            }
+            Ok(Some((hold, given)))
+        })
+        .await?;
+    let Some((hold, given)) = given.filter(|(_, given)| !given.is_empty()) else {
+        return Ok(());
+    };
+    state.changed();
+    let units: Vec<(String, i64)> = given.iter().map(|(sku, n)| (sku.to_string(), *n)).collect();
+    if let Err(e) = state.holds.reduce(id, &hold.location_id, &units).await {
+        tracing::error!(error = %e, reservation.id = %id, "Hold store missed a reduced hold; rebuilding it from the ledger.");
+        state.mark_stale();
+    }
+    tracing::info!(reservation.id = %id, location.id = %hold.location_id, units = ?units, "Units of an order's hold given back: its store will not fulfil them.");
+    Ok(())
+}
+
 /// Commits an order's hold of which only `left` units left the node (the rest went to another node): those leave
 /// on-hand, the rest is released, in one step.
 pub async fn commit_left(

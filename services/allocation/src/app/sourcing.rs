@@ -57,6 +57,17 @@ pub async fn apply(state: &State, events: Vec<Envelope<FulfillmentEvent>>) -> Re
                 guard = None;
                 commit_order(&state, &completed).await?;
             }
+            FulfillmentEvent::HoldReduced(reduced) => {
+                write(&state, std::mem::take(&mut placed)).await?;
+                guard = None;
+                let units = reduced
+                    .units
+                    .iter()
+                    .map(|l| (l.sku.clone(), i64::from(l.quantity.get())))
+                    .collect();
+                crate::app::reservation::reduce(&state, event.id.to_string(), reduced.reservation_id, units)
+                    .await?;
+            }
             _ => {}
         }
     }

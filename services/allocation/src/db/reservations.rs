@@ -156,6 +156,8 @@ pub fn find(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<Optio
     };
     let lines: Vec<(String, i64)> = reservation_lines::table
         .filter(reservation_lines::reservation_id.eq(&key))
+        // A line reduced to nothing (its units given back) is no longer part of the hold.
+        .filter(reservation_lines::quantity.gt(0))
         .order(reservation_lines::sku.asc())
         .select((reservation_lines::sku, reservation_lines::quantity))
         .load(conn)?;
@@ -312,6 +314,49 @@ pub fn mark_released(conn: &mut DbConnection, id: ReservationId) -> omni_db::Res
         lines_no_longer_held(conn, &key)?;
     }
     Ok(changed == 1)
+}
+
+/// Gives back up to `units` of each SKU from a held reservation (its store will not fulfil them); returns what
+/// was given back (nothing when the hold is no longer held, or holds none of them).
+pub fn reduce(
+    conn: &mut DbConnection,
+    id: ReservationId,
+    units: &[(Sku, i64)],
+) -> omni_db::Result<Vec<(Sku, i64)>> {
+    let key = id.to_string();
+    let held: i64 = reservations::table
+        .filter(reservations::reservation_id.eq(&key))
+        .filter(reservations::status.eq(HELD))
+        .count()
+        .get_result(conn)?;
+    if held == 0 {
+        return Ok(Vec::new());
+    }
+    let mut given = Vec::new();
+    for (sku, wanted) in units {
+        let line = reservation_lines::table
+            .find((&key, sku.as_str()))
+            .filter(reservation_lines::held.eq(true));
+        let Some(quantity) = line
+            .select(reservation_lines::quantity)
+            .first::<i64>(conn)
+            .optional()?
+        else {
+            continue;
+        };
+        let take = (*wanted).clamp(0, quantity);
+        if take == 0 {
+            continue;
+        }
+        diesel::update(line)
+            .set((
+                reservation_lines::quantity.eq(quantity - take),
+                reservation_lines::held.eq(quantity - take > 0),
+            ))
+            .execute(conn)?;
+        given.push((sku.clone(), take));
+    }
+    Ok(given)
 }
 
 fn lines_no_longer_held(conn: &mut DbConnection, id: &str) -> omni_db::Result<()> {

@@ -95,6 +95,22 @@ impl MemoryHolds {
         }
     }
 
+    pub(super) fn reduce(&self, id: ReservationId, units: &[(String, i64)]) {
+        let mut inner = self.lock();
+        let Some((loc, mut lines)) = inner.holds.remove(&id.to_string()) else {
+            return;
+        };
+        for (sku, wanted) in units {
+            if let Some(line) = lines.iter_mut().find(|(s, _)| s == sku) {
+                let take = (*wanted).clamp(0, line.1);
+                line.1 -= take;
+                *inner.reserved.entry((loc.clone(), sku.clone())).or_default() -= take;
+            }
+        }
+        lines.retain(|(_, q)| *q > 0);
+        inner.holds.insert(id.to_string(), (loc, lines));
+    }
+
     pub(super) fn release(&self, id: ReservationId, location: &LocationId) {
         let mut inner = self.lock();
         if let Some((loc, lines)) = inner.holds.remove(&id.to_string()) {

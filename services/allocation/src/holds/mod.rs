@@ -98,6 +98,23 @@ impl HoldStore {
         }
     }
 
+    /// Gives back up to `units` of each SKU of a hold (its store will not fulfil them); a line given back whole
+    /// leaves the hold. No-op when not held.
+    pub async fn reduce(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        units: &[(String, i64)],
+    ) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.reduce(id, location, units).await,
+            HoldStore::Memory(m) => {
+                m.reduce(id, units);
+                Ok(())
+            }
+        }
+    }
+
     /// Commits a hold (fulfilled): its units leave on-hand and reserved together; no-op when not held. With
     /// `left`, only those `(sku, units)` leave on-hand (at most what was held), the rest is released, in the same
     /// step.

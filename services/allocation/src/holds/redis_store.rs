@@ -60,6 +60,22 @@ redis.call('DEL', KEYS[3])
 return #lines / 2
 "#;
 
+/// Gives back units of a hold: KEYS: reserved hash, the reservation's hash. ARGV: `sku, units` pairs (at most what
+/// is held of each). A line given back whole leaves the hold. Returns the units given back.
+const REDUCE: &str = r#"
+local given = 0
+for i = 1, #ARGV, 2 do
+  local held = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+  local take = math.min(held, tonumber(ARGV[i + 1]))
+  if take > 0 then
+    redis.call('HINCRBY', KEYS[1], ARGV[i], -take)
+    if held - take > 0 then redis.call('HSET', KEYS[2], ARGV[i], held - take) else redis.call('HDEL', KEYS[2], ARGV[i]) end
+    given = given + take
+  end
+end
+return given
+"#;
+
 /// How long the first connection may take before the start fails.
 const FIRST_CONNECTION: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -116,6 +132,7 @@ pub struct RedisHolds {
     reserve: std::sync::Arc<redis::Script>,
     release: std::sync::Arc<redis::Script>,
     commit: std::sync::Arc<redis::Script>,
+    reduce: std::sync::Arc<redis::Script>,
 }
 
 impl RedisHolds {
@@ -160,6 +177,7 @@ impl RedisHolds {
             reserve: std::sync::Arc::new(redis::Script::new(RESERVE_SCRIPT)),
             release: std::sync::Arc::new(redis::Script::new(RELEASE)),
             commit: std::sync::Arc::new(redis::Script::new(COMMIT)),
+            reduce: std::sync::Arc::new(redis::Script::new(REDUCE)),
         })
     }
 
@@ -252,6 +270,25 @@ impl RedisHolds {
             for (sku, units) in left {
                 invocation.arg(sku).arg(*units);
             }
+        }
+        let _: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub(super) async fn reduce(
+        &self,
+        id: ReservationId,
+        location: &LocationId,
+        units: &[(String, i64)],
+    ) -> Result<(), HoldError> {
+        let loc = location.as_str();
+        let mut conn = self.conn.clone();
+        let mut invocation = self.reduce.prepare_invoke();
+        invocation
+            .key(self.key(loc, "reserved"))
+            .key(self.key(loc, &format!("res:{id}")));
+        for (sku, n) in units {
+            invocation.arg(sku).arg(*n);
         }
         let _: i64 = invocation.invoke_async(&mut conn).await?;
         Ok(())

@@ -215,6 +215,45 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
     Ok(())
 }
 
+/// A store will not fulfil some units of a hold: they are given back at once (at most what is held), a line
+/// given back whole leaves the hold, and what is left commits as usual.
+#[tokio::test]
+async fn units_given_back_from_a_hold_leave_it_at_once() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        store.adjust_on_hand(&loc(), "A", 5).await?;
+        store.adjust_on_hand(&loc(), "B", 5).await?;
+        let id = ReservationId::generate();
+        store
+            .reserve(id, &loc(), &[line("A", 3), line("B", 2)], &KeepBack::new())
+            .await?;
+        store
+            .reduce(id, &loc(), &[("A".to_owned(), 1), ("B".to_owned(), 7)])
+            .await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (5, 2),
+            "{name}: one A given back"
+        );
+        ensure!(
+            store.levels(&loc(), "B").await? == (5, 0),
+            "{name}: B given back whole"
+        );
+        store.commit(id, &loc(), None).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: the rest commits"
+        );
+        ensure!(
+            store.levels(&loc(), "B").await? == (5, 0),
+            "{name}: B no longer in the hold"
+        );
+        // Not held any more: nothing to give back.
+        store.reduce(id, &loc(), &[("A".to_owned(), 1)]).await?;
+        ensure!(store.levels(&loc(), "A").await? == (3, 0), "{name}");
+    }
+    Ok(())
+}
+
 /// A store shipped part of what it held (the rest went elsewhere): only what left leaves on-hand, the rest is
 /// released, in one step; never more than was held.
 #[tokio::test]

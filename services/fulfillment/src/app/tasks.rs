@@ -6,7 +6,7 @@
 
 use omni_contracts::events::{
     FulfillmentCancelled, FulfillmentCompleted, FulfillmentEvent, FulfillmentRefused, HandedOver, HoldLine,
-    PickupReminder, ReadyForPickup, SlaBreached, StoreTaskChanged,
+    HoldReduced, PickupReminder, ReadyForPickup, SlaBreached, StoreTaskChanged,
 };
 use omni_contracts::{Envelope, TaskId};
 use rand::Rng;
@@ -101,9 +101,45 @@ pub fn act(
         None,
     )?;
     if let (Some((units, why)), Some(fulfillment)) = (elsewhere, fulfillment) {
-        crate::app::sourcing::reroute_units(conn, &fulfillment, &units, &why, routing.rules, routing.model)?;
+        send_elsewhere(conn, &fulfillment, &units, &why, routing)?;
     }
     Ok(done)
+}
+
+/// Units of a part its store will not fulfil while the rest goes on: given back from its hold
+/// (`omni.fulfillment.hold_reduced`, so they are not held beyond what the store has) and routed to other nodes
+/// as new parts of the order, in the caller's transaction.
+fn send_elsewhere(
+    conn: &mut omni_db::DbConnection,
+    from: &crate::db::fulfillments::FulfillmentRow,
+    units: &[(omni_contracts::Sku, u32)],
+    why: &str,
+    routing: &Routing<'_>,
+) -> Result<(), TaskError> {
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "fulfillment",
+            FulfillmentEvent::HoldReduced(HoldReduced {
+                order_id: from.order_id,
+                fulfillment_id: from.id,
+                reservation_id: from.reservation_id,
+                location_id: from.location_id.clone(),
+                units: units
+                    .iter()
+                    .filter_map(|(sku, n)| {
+                        Some(HoldLine {
+                            sku: sku.clone(),
+                            quantity: omni_contracts::Quantity::new(i64::from(*n)).ok()?,
+                        })
+                    })
+                    .collect(),
+                reason: why.to_owned(),
+            }),
+        ),
+    )?;
+    crate::app::sourcing::reroute_units(conn, from, units, why, routing.rules, routing.model)?;
+    Ok(())
 }
 
 /// The units that left with a task shipped or handed over, when some of its units did not (they went to other
@@ -784,7 +820,7 @@ pub fn sold_at_till(
         Some("omni.reservation.shortage"),
     )?;
     if let Some((units, why)) = elsewhere {
-        crate::app::sourcing::reroute_units(conn, &released, &units, &why, routing.rules, routing.model)?;
+        send_elsewhere(conn, &released, &units, &why, routing)?;
     }
     Ok(units)
 }

@@ -85,7 +85,9 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 FulfillmentEvent::TaskChanged(_)
                 | FulfillmentEvent::ReadyForPickup(_)
                 | FulfillmentEvent::SlaBreached(_)
-                | FulfillmentEvent::PickupReminder(_) => return Ok(vec![]),
+                | FulfillmentEvent::PickupReminder(_)
+                // Allocation gives back a hold's units; the new part they go to is announced by its `sourced`.
+                | FulfillmentEvent::HoldReduced(_) => return Ok(vec![]),
             };
             (e.id, order_id, SagaInput::Fulfillment(e.data))
         }
