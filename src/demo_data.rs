@@ -95,6 +95,12 @@ pub(crate) const SKUS: &[(&str, &str, &[&str])] = &[
     ("JACKET-RAIN-L", "Rain jacket L", &["apparel", "weather"]),
 ];
 
+/// SKUs only one node stocks: an order with both is split across the two. `(sku, title, location, units)`.
+pub(crate) const EXCLUSIVE_SKUS: &[(&str, &str, &str, i64)] = &[
+    ("VINYL-LTD", "Limited vinyl", "STORE-KREUZBERG", 20),
+    ("POSTER-SIGNED", "Signed poster", "WH-BRANDENBURG", 20),
+];
+
 /// The demo's buffer rules: hide the last 2 units of `high-demand` SKUs from web and marketplaces, 3 in a storm.
 pub(crate) fn demo_policies() -> [serde_json::Value; 2] {
     [
@@ -140,29 +146,45 @@ pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<(
             .await
             .context("creating a demo SKU")?;
     }
-    for l in LOCATIONS {
-        for (sku, _, _) in SKUS {
-            let receipt = StockMovement {
-                event_id: movement_id(l.id, sku)?,
-                location_id: LocationId::parse(l.id)?,
+    for (sku, title, _, _) in EXCLUSIVE_SKUS {
+        catalog
+            .put_sku(&SkuRecord {
                 sku: Sku::parse(sku)?,
-                kind: MovementKind::Receipt,
-                quantity: Quantity::new(l.units)?,
-            };
-            // Allocation learns of locations and SKUs from the catalog topic: retry while it has not yet.
-            eventually(
-                "allocation to accept the demo stock",
-                Duration::from_secs(30),
-                || async {
-                    match allocation.record_movement(&receipt).await {
-                        Ok(()) => Ok(Some(())),
-                        Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.status == 422) => Ok(None),
-                        Err(e) => Err(e),
-                    }
-                },
-            )
-            .await?;
-        }
+                title: (*title).to_owned(),
+                tags: vec!["collectibles".to_owned()],
+                reorder_point: None,
+                price: None,
+            })
+            .await
+            .context("creating a demo SKU")?;
+    }
+    let everywhere = LOCATIONS
+        .iter()
+        .flat_map(|l| SKUS.iter().map(move |(sku, _, _)| (l.id, *sku, l.units)));
+    let only_there = EXCLUSIVE_SKUS
+        .iter()
+        .map(|(sku, _, location, units)| (*location, *sku, *units));
+    for (location, sku, units) in everywhere.chain(only_there) {
+        let receipt = StockMovement {
+            event_id: movement_id(location, sku)?,
+            location_id: LocationId::parse(location)?,
+            sku: Sku::parse(sku)?,
+            kind: MovementKind::Receipt,
+            quantity: Quantity::new(units)?,
+        };
+        // Allocation learns of locations and SKUs from the catalog topic: retry while it has not yet.
+        eventually(
+            "allocation to accept the demo stock",
+            Duration::from_secs(30),
+            || async {
+                match allocation.record_movement(&receipt).await {
+                    Ok(()) => Ok(Some(())),
+                    Err(e) if e.downcast_ref::<Refused>().is_some_and(|r| r.status == 422) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+        )
+        .await?;
     }
     let allocation = mesh.client(Service::Allocation, admin_key);
     let fulfillment = mesh.client(Service::Fulfillment, admin_key);
@@ -173,8 +195,12 @@ pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<(
             "create policy",
         )?;
     }
-    // Routing decides from the availability topic: wait until it has seen every SKU everywhere.
-    for (sku, _, _) in SKUS {
+    // Routing decides from the availability topic: wait until it has seen every SKU everywhere it is.
+    let stocked = SKUS
+        .iter()
+        .map(|(sku, _, _)| (*sku, LOCATIONS.len()))
+        .chain(EXCLUSIVE_SKUS.iter().map(|(sku, _, _, _)| (*sku, 1)));
+    for (sku, nodes) in stocked {
         eventually(
             "routing to see the demo stock",
             Duration::from_secs(30),
@@ -183,7 +209,7 @@ pub(crate) async fn seed(mesh: &omni::Mesh, admin_key: &str) -> anyhow::Result<(
                 Ok(answer
                     .body
                     .as_array()
-                    .filter(|nodes| nodes.len() == LOCATIONS.len())
+                    .filter(|seen| seen.len() == nodes)
                     .map(|_| ()))
             },
         )

@@ -58,10 +58,13 @@ struct Tally {
     failures: std::collections::BTreeMap<String, u64>,
 }
 
-/// Runs the demo and prints the report.
 /// The demo's pickup window: pickups left at the counter lapse while it runs.
 const PICKUP_WINDOW_SECONDS: u32 = 20;
 
+/// Orders for SKUs no single node holds together: routing splits each across two nodes.
+const SPLIT_ORDERS: u32 = 4;
+
+/// Runs the demo and prints the report.
 pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("OMNI__TELEMETRY__LEVEL").is_none() && std::env::var_os("RUST_LOG").is_none() {
         // The report is the output; keep the services' logs to warnings unless asked otherwise.
@@ -154,17 +157,20 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
             }
         });
     }
+    let splitting = crate::commands::demo_splits::place(&orders, &payments, APPROVED_CARD, SPLIT_ORDERS);
     let placing = async {
         let placed = tokio::join!(
             async { while workers.join_next().await.is_some() {} },
-            marketplace
+            marketplace,
+            splitting
         );
         orders_done.cancel();
         pos_done.cancel();
         (placed, started.elapsed())
     };
-    let (((_, sent), elapsed), shift) = tokio::join!(placing, shift);
+    let (((_, sent, split_ids), elapsed), shift) = tokio::join!(placing, shift);
     let sent = sent.context("sending the marketplace orders")?;
+    let split_ids = split_ids.context("placing the split orders")?;
     let shift = shift.context("working the stores' queues")?;
     let pos = pos.await.unwrap_or_default();
     bar.finish();
@@ -174,6 +180,14 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     let market =
         crate::commands::demo_marketplace::outcome(&dev.mesh, &orders.0, &sent, Duration::from_secs(60))
             .await?;
+    let splits = crate::commands::demo_splits::outcome(
+        &dev.mesh,
+        &dev.admin_key,
+        &orders,
+        &split_ids,
+        Duration::from_secs(30),
+    )
+    .await?;
     let t = tally.lock().await;
     let mut latencies = t.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
@@ -232,6 +246,10 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     println!(
         "  uncollected       {} of {} pickups left at the counter lapsed after the demo's {PICKUP_WINDOW_SECONDS} s window: order cancelled, {} units back on sale at their stores",
         shift.uncollected, shift.left_uncollected, shift.uncollected_units
+    );
+    println!(
+        "  splits            {} of {} orders no single node could serve (routed to two nodes each) completed, {} parts shipped; {} ship tasks were a unit short: it went to another node, the rest shipped",
+        splits.completed, splits.placed, splits.parts, shift.partial_short
     );
     for (what, count) in &shift.refused {
         println!("    {count:>5} × store action refused: {what}");

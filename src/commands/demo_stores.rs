@@ -1,6 +1,7 @@
 //! The demo's store shift: while orders are placed, associates work every store's queue. Ship-from-store orders
 //! are accepted, picked, packed and shipped (one in twelve is found short on the shelf: the whole task is short, so
-//! the order is routed to another node); pickups are made ready and handed over with the code the customer was sent;
+//! the order is routed to another node; one in seven of several units is a unit short: that unit goes to another
+//! node as a new part of the order, the rest ships); pickups are made ready and handed over with the code the customer was sent;
 //! curbside customers say they are at a bay, a runner is assigned and hands over at the car. One pickup in five is
 //! never collected: its window lapses, the order is cancelled and its stock goes back on sale at the store.
 
@@ -20,6 +21,8 @@ pub(crate) struct Shift {
     pub shipped: u64,
     /// Ship tasks found short on the shelf and routed to another node.
     pub short_rerouted: u64,
+    /// Ship tasks with one unit short of several: that unit went to another node, the rest was shipped.
+    pub partial_short: u64,
     /// Pickups handed over at the counter.
     pub picked_up: u64,
     /// Curbside orders handed over at the car.
@@ -198,10 +201,23 @@ async fn work_one(
         }
         return Ok(None);
     }
+    // One multi-unit ship task in seven is a unit short of its first line: that unit goes to another node as a
+    // new part of the order, the rest is shipped from here.
+    let partial = ship && n % 7 == 3 && lines.iter().map(|(_, units)| units).sum::<u64>() > 1;
     let picks: Vec<Value> = lines
         .iter()
-        .map(|(sku, units)| json!({ "sku": sku, "picked": units }))
+        .enumerate()
+        .map(|(i, (sku, units))| {
+            if partial && i == 0 {
+                json!({ "sku": sku, "picked": units - 1, "short": 1 })
+            } else {
+                json!({ "sku": sku, "picked": units })
+            }
+        })
         .collect();
+    if partial {
+        shift.partial_short += 1;
+    }
     if act(store, id, json!({ "type": "pick", "lines": picks }), shift)
         .await?
         .is_none()
