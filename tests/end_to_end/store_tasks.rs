@@ -5,8 +5,8 @@
 //! not accept it in time, or whose till sold its units sends the order to another store; a pickup nobody collects
 //! lapses (across a restart) and its order is cancelled; a paid order's cancel stops the work. Bad input changes
 //! nothing: another store's associate, actions out of order or of another method, more units than the line holds,
-//! a wrong pickup code, an unknown bay, and guessing is cut off. Every flow but the accept-by lapse runs on the
-//! embedded backends and on the real ones.
+//! a wrong pickup code, an unknown bay, and guessing is cut off. Every flow runs on the embedded backends and on
+//! the real ones.
 
 use std::time::Duration;
 
@@ -53,15 +53,24 @@ async fn a_pickup_is_handed_over_only_with_its_code_on_real_backends() -> anyhow
     on_real_backends(with_associates(), pickup).await
 }
 
-/// Every store flow on PostgreSQL, Redis and the real broker too (the embedded runs are below each).
+/// Every store flow on PostgreSQL, Redis and the real broker too (the embedded runs are below each; the pickup's
+/// and the uncollected pickup's have their own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn ship_curbside_cancel_rejection_and_till_sale_on_real_backends() -> anyhow::Result<()> {
+async fn ship_curbside_cancel_rejection_till_sale_and_accept_by_on_real_backends() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
     on_real_backends(with_associates(), ship_from_store).await?;
     on_real_backends(curbside_settings(), curbside).await?;
     on_real_backends(with_associates(), cancelled_during_picking).await?;
     on_real_backends(with_associates(), rejected).await?;
-    on_real_backends(with_associates(), sold_at_the_till).await
+    on_real_backends(with_associates(), sold_at_the_till).await?;
+    on_real_backends(accept_within_two_seconds(), unanswered).await
+}
+
+/// Stores that must accept a task within 2 s.
+fn accept_within_two_seconds() -> omni_config::Settings {
+    let mut settings = with_associates();
+    settings.fulfillment.store.accept_within_seconds = 2;
+    settings
 }
 
 /// Runs `flow` on a mesh of its own on the real backends.
@@ -393,9 +402,7 @@ async fn rejected(mesh: &Mesh) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_nobody_accepts_in_time_sends_the_order_to_another_store() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let mut settings = with_associates();
-    settings.fulfillment.store.accept_within_seconds = 2;
-    on_mesh(embedded_options(settings), unanswered).await
+    on_mesh(embedded_options(accept_within_two_seconds()), unanswered).await
 }
 
 async fn unanswered(mesh: &Mesh) -> anyhow::Result<()> {
