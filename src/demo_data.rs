@@ -8,9 +8,10 @@ use omni::Service;
 use omni::client::Refused;
 use omni::wait::eventually;
 use omni_contracts::api::{
-    Capability, Latitude, Location, LocationKind, Longitude, MovementKind, SkuRecord, StockMovement,
+    Capability, Channel, Customer, CustomerTier, Delivery, Latitude, Location, LocationKind, Longitude,
+    MovementKind, NewOrder, OrderLine, SkuRecord, StockMovement, Tender,
 };
-use omni_contracts::{LocationId, MovementId, Quantity, Sku};
+use omni_contracts::{Currency, LocationId, MovementId, Quantity, Sku};
 use serde_json::json;
 
 /// The demo marketplace partner (the one the published partner order examples name).
@@ -237,4 +238,26 @@ fn movement_id(location: &str, sku: &str) -> anyhow::Result<MovementId> {
     Ok(MovementId::parse(
         &uuid::Uuid::from_u64_pair(fnv(location), fnv(sku)).to_string(),
     )?)
+}
+
+/// A standard customer's web order in euros, with no promise.
+pub(crate) fn web_order(
+    lines: Vec<OrderLine>,
+    delivery: Delivery,
+    tenders: Vec<Tender>,
+) -> anyhow::Result<NewOrder> {
+    Ok(NewOrder {
+        channel: Channel::Web,
+        customer: Customer {
+            id: None,
+            tier: CustomerTier::Standard,
+        },
+        currency: Currency::parse("EUR")?,
+        lines,
+        delivery,
+        tenders,
+        promise_by: None,
+        preorder: false,
+        placed_at: None,
+    })
 }

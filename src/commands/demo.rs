@@ -10,10 +10,9 @@ use omni::Client;
 use omni::client::{AllocationApi, OrdersApi, PaymentsApi, Refused};
 use omni_config::Settings;
 use omni_contracts::api::{
-    Channel, Customer, CustomerTier, Delivery, Latitude, Longitude, NewOrder, OrderLine, OrderStatus, Tender,
-    UnitPrice,
+    Delivery, Latitude, Longitude, NewOrder, OrderLine, OrderStatus, Tender, UnitPrice,
 };
-use omni_contracts::{Currency, LocationId, Quantity, Sku};
+use omni_contracts::{LocationId, Quantity, Sku};
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -410,21 +409,7 @@ async fn place_one(orders: &OrdersApi, payments: &PaymentsApi) -> anyhow::Result
                 lon: Longitude::new(12.8 + rng.random_range(0.0..0.9))?,
             }
         };
-        let order = NewOrder {
-            channel: Channel::Web,
-            customer: Customer {
-                id: None,
-                tier: CustomerTier::Standard,
-            },
-            currency: Currency::parse("EUR")?,
-            lines,
-            delivery,
-            tenders: vec![],
-            promise_by: None,
-            preorder: false,
-            placed_at: None,
-        };
-        (card, order)
+        (card, crate::demo_data::web_order(lines, delivery, vec![])?)
     };
     let token = payments.tokenize(card, 12, 2030).await?.token;
     let order = NewOrder {

@@ -6,11 +6,8 @@ use std::time::{Duration, Instant};
 
 use omni::client::{OrdersApi, PaymentsApi};
 use omni::{Client, Mesh, Service};
-use omni_contracts::api::{
-    Channel, Customer, CustomerTier, Delivery, Latitude, Longitude, NewOrder, OrderLine, OrderStatus, Tender,
-    UnitPrice,
-};
-use omni_contracts::{Currency, OrderId, Quantity, Sku};
+use omni_contracts::api::{Delivery, Latitude, Longitude, OrderLine, OrderStatus, Tender, UnitPrice};
+use omni_contracts::{OrderId, Quantity, Sku};
 
 use crate::demo_data::EXCLUSIVE_SKUS;
 
@@ -45,23 +42,11 @@ pub(crate) async fn place(
                 })
             })
             .collect::<Result<Vec<_>, omni_contracts::ContractError>>()?;
-        let order = NewOrder {
-            channel: Channel::Web,
-            customer: Customer {
-                id: None,
-                tier: CustomerTier::Standard,
-            },
-            currency: Currency::parse("EUR")?,
-            lines,
-            delivery: Delivery::Ship {
-                lat: Latitude::new(52.51 + f64::from(n) * 0.01)?,
-                lon: Longitude::new(13.38)?,
-            },
-            tenders: vec![Tender::Card { token }],
-            promise_by: None,
-            preorder: false,
-            placed_at: None,
+        let delivery = Delivery::Ship {
+            lat: Latitude::new(52.51 + f64::from(n) * 0.01)?,
+            lon: Longitude::new(13.38)?,
         };
+        let order = crate::demo_data::web_order(lines, delivery, vec![Tender::Card { token }])?;
         let key = format!("demo-split-{}", uuid::Uuid::new_v4());
         placed.push(orders.place(&order, &key).await?.id);
     }

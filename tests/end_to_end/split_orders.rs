@@ -11,7 +11,6 @@ use omni_contracts::api::Capability;
 use omni_testkit::fixtures::{order, sku, store};
 use omni_testkit::testing::{
     ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings, tokenize,
-    until_routing_sees,
 };
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
@@ -60,44 +59,17 @@ async fn units_a_store_cannot_fulfil_go_elsewhere_while_the_rest_ships_on_real_b
 /// the order while Berlin ships the rest; Berlin's hold commits only what left. Then an order of which Berlin
 /// accepts only part: the units it rejects go to Potsdam the same way.
 async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
-    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
-    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
-    for (id, lat, lon) in [("BERLIN", 52.52, 13.40), ("POTSDAM", 52.40, 13.06)] {
-        let body = store(id).at(lat, lon).capable(&[Capability::Ship]).build()?;
-        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
-    }
-    for code in ["TEE-1", "MUG-1"] {
-        ensure!(catalog.post("/v1/skus", &sku(code)?, &[]).await?.status == 201);
-    }
-    receive_stock(&allocation, "BERLIN", "TEE-1", 5).await?;
-    receive_stock(&allocation, "BERLIN", "MUG-1", 5).await?;
-    receive_stock(&allocation, "POTSDAM", "MUG-1", 5).await?;
-    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    until_routing_sees(&fulfillment, "TEE-1", 5, WAIT).await?;
-    eventually("routing to see the mugs at both stores", WAIT, || async {
-        let stock = fulfillment.get("/v1/stock/MUG-1").await?.body;
-        let seen = stock
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|n| n["atp"] == 5)
-            .count();
-        Ok((seen == 2).then_some(()))
-    })
+    stores(
+        mesh,
+        &[("BERLIN", 52.52, 13.40), ("POTSDAM", 52.40, 13.06)],
+        &[("BERLIN", "TEE-1"), ("BERLIN", "MUG-1"), ("POTSDAM", "MUG-1")],
+    )
     .await?;
+    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
     let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
     let orders = mesh.client(Service::Orders, ADMIN_KEY);
-    let body = order("TEE-1", 1, 1999)
-        .line("MUG-1", 2, 899)
-        .ship_to(52.50, 13.35)
-        .card(&token)
-        .build()?;
-    let placed = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", "short-1")])
-        .await?;
-    ensure!(placed.status == 201, "{placed:?}");
-    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
-    status_is(&orders, &order_id, "released").await?;
+    let order_id = released_order(&orders, &token, 1, 2, "short-1").await?;
     let berlin = task_at(&fulfillment, "BERLIN", &order_id).await?;
     act(&fulfillment, &berlin, json!({ "type": "accept" })).await?;
     let picked = act(
@@ -144,16 +116,7 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
     available_at(mesh, "MUG-1", "POTSDAM", 4, 0).await?;
 
     // Berlin accepts only the tee: the mug it rejects goes to Potsdam.
-    let body = order("TEE-1", 1, 1999)
-        .line("MUG-1", 1, 899)
-        .ship_to(52.50, 13.35)
-        .card(&token)
-        .build()?;
-    let placed = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", "short-2")])
-        .await?;
-    let second = placed.body["id"].as_str().context("order id")?.to_owned();
-    status_is(&orders, &second, "released").await?;
+    let second = released_order(&orders, &token, 1, 1, "short-2").await?;
     let berlin = task_at(&fulfillment, "BERLIN", &second).await?;
     let no_reason = fulfillment
         .post(
@@ -197,16 +160,7 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
 
     // Berlin's till sells three of its four mugs while two are held for a released order: one held mug is gone.
     // It goes to Potsdam, and Berlin holds no more than it has.
-    let body = order("TEE-1", 1, 1999)
-        .line("MUG-1", 2, 899)
-        .ship_to(52.50, 13.35)
-        .card(&token)
-        .build()?;
-    let placed = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", "short-3")])
-        .await?;
-    let third = placed.body["id"].as_str().context("order id")?.to_owned();
-    status_is(&orders, &third, "released").await?;
+    let third = released_order(&orders, &token, 1, 2, "short-3").await?;
     let berlin = task_at(&fulfillment, "BERLIN", &third).await?;
     let sale = json!({ "event_id": uuid::Uuid::now_v7(), "location_id": "BERLIN", "sku": "MUG-1",
                        "kind": "pos_sale", "quantity": 3 });
@@ -229,52 +183,60 @@ async fn part_of_a_task(mesh: &Mesh) -> anyhow::Result<()> {
 
 /// Berlin holds the tees, Potsdam and Hamburg the mugs; nobody holds both.
 async fn network(mesh: &Mesh) -> anyhow::Result<()> {
+    stores(
+        mesh,
+        &[
+            ("BERLIN", 52.52, 13.40),
+            ("POTSDAM", 52.40, 13.06),
+            ("HAMBURG", 53.55, 10.00),
+        ],
+        &[("BERLIN", "TEE-1"), ("POTSDAM", "MUG-1"), ("HAMBURG", "MUG-1")],
+    )
+    .await
+}
+
+/// Shipping stores at `(id, lat, lon)`, the tee and mug SKUs, 5 units of each `(store, sku)`; waits until routing
+/// sees every one of them.
+async fn stores(mesh: &Mesh, at: &[(&str, f64, f64)], stocked: &[(&str, &str)]) -> anyhow::Result<()> {
     let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
     let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
-    for (id, lat, lon) in [
-        ("BERLIN", 52.52, 13.40),
-        ("POTSDAM", 52.40, 13.06),
-        ("HAMBURG", 53.55, 10.00),
-    ] {
-        let body = store(id).at(lat, lon).capable(&[Capability::Ship]).build()?;
+    for (id, lat, lon) in at {
+        let body = store(id).at(*lat, *lon).capable(&[Capability::Ship]).build()?;
         ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
     }
     for code in ["TEE-1", "MUG-1"] {
         ensure!(catalog.post("/v1/skus", &sku(code)?, &[]).await?.status == 201);
     }
-    receive_stock(&allocation, "BERLIN", "TEE-1", 5).await?;
-    receive_stock(&allocation, "POTSDAM", "MUG-1", 5).await?;
-    receive_stock(&allocation, "HAMBURG", "MUG-1", 5).await?;
+    for (location, sku) in stocked {
+        receive_stock(&allocation, location, sku, 5).await?;
+    }
     let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    until_routing_sees(&fulfillment, "TEE-1", 5, WAIT).await?;
-    eventually("routing to see the mugs at both stores", WAIT, || async {
-        let stock = fulfillment.get("/v1/stock/MUG-1").await?.body;
-        let seen = stock
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|n| n["atp"] == 5)
-            .count();
-        Ok((seen == 2).then_some(()))
-    })
-    .await
+    for code in ["TEE-1", "MUG-1"] {
+        let nodes = stocked.iter().filter(|(_, sku)| *sku == code).count();
+        eventually(
+            &format!("routing to see {code} at {nodes} stores"),
+            WAIT,
+            || async {
+                let stock = fulfillment.get(&format!("/v1/stock/{code}")).await?.body;
+                let seen = stock
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|n| n["atp"] == 5)
+                    .count();
+                Ok((seen == nodes).then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn split_and_refused(mesh: &Mesh) -> anyhow::Result<()> {
     network(mesh).await?;
     let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
-    let body = order("TEE-1", 2, 1999)
-        .line("MUG-1", 1, 899)
-        .ship_to(52.50, 13.35)
-        .card(&token)
-        .build()?;
     let orders = mesh.client(Service::Orders, ADMIN_KEY);
-    let placed = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", "split-1")])
-        .await?;
-    ensure!(placed.status == 201, "{placed:?}");
-    let order_id = placed.body["id"].as_str().context("order id")?.to_owned();
-    status_is(&orders, &order_id, "released").await?;
+    let order_id = released_order(&orders, &token, 2, 1, "split-1").await?;
 
     // Two parts, each at its node with its own lines, the split explained with its cost terms.
     let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
@@ -400,6 +362,28 @@ async fn what_if(fulfillment: &Client, order_id: &str) -> anyhow::Result<()> {
         "{answer:?}"
     );
     Ok(())
+}
+
+/// Places a web order for `tees` tees and `mugs` mugs shipped to Berlin and waits until it is released; its id.
+async fn released_order(
+    orders: &Client,
+    token: &str,
+    tees: i64,
+    mugs: i64,
+    key: &str,
+) -> anyhow::Result<String> {
+    let body = order("TEE-1", tees, 1999)
+        .line("MUG-1", mugs, 899)
+        .ship_to(52.50, 13.35)
+        .card(token)
+        .build()?;
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", key)])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(orders, &id, "released").await?;
+    Ok(id)
 }
 
 async fn status_is(orders: &Client, id: &str, status: &str) -> anyhow::Result<()> {

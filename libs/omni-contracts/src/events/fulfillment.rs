@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::keyed_by_order;
+use super::plans::PlannedPart;
 use super::reservations::HoldLine;
 use crate::envelope::AggregateKey;
 use crate::ids::{FulfillmentId, LocationId, OrderId, ReservationId, TaskId};
@@ -260,18 +261,6 @@ pub struct FulfillmentSourced {
     pub replaces: Option<FulfillmentId>,
     /// The rule that decided, in words.
     pub rule: String,
-}
-
-/// One part of a split order: a fulfillment at a node with its own hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlannedPart {
-    /// Its fulfillment.
-    pub fulfillment_id: FulfillmentId,
-    /// Its hold.
-    pub reservation_id: ReservationId,
-    /// Its node.
-    pub location_id: LocationId,
 }
 
 /// `omni.fulfillment.unsourceable`.

@@ -7,6 +7,7 @@ mod inventory;
 mod keys;
 mod orders;
 mod payments;
+mod plans;
 mod reservations;
 mod signals;
 
@@ -16,6 +17,7 @@ pub use fulfillment::*;
 pub use inventory::*;
 pub use orders::*;
 pub use payments::*;
+pub use plans::*;
 pub use reservations::*;
 pub use signals::*;
 

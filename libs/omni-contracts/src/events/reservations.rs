@@ -93,7 +93,7 @@ pub struct ReservationHeld {
     /// two reaches orders first tells it the order's parts. Empty for holds not placed for routing, and older
     /// events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub plan: Vec<super::fulfillment::PlannedPart>,
+    pub plan: Vec<super::plans::PlannedPart>,
     /// The part of the order this plan replaces (`sourced`'s `replaces`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<crate::ids::FulfillmentId>,
@@ -127,7 +127,7 @@ pub struct ReservationRejected {
     /// two reaches orders first tells it the order's parts. Empty for holds not placed for routing, and older
     /// events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub plan: Vec<super::fulfillment::PlannedPart>,
+    pub plan: Vec<super::plans::PlannedPart>,
     /// The part of the order this plan replaces (`sourced`'s `replaces`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<crate::ids::FulfillmentId>,

@@ -1,5 +1,6 @@
 //! Fulfillment's shared state and the routing rules in force.
 
+pub mod routing;
 pub mod routing_rules;
 pub mod sourcing;
 pub mod tasks;

@@ -138,7 +138,7 @@ fn send_elsewhere(
             }),
         ),
     )?;
-    crate::app::sourcing::reroute_units(conn, from, units, why, routing.rules, routing.model)?;
+    crate::app::routing::reroute_units(conn, from, units, why, routing.rules, routing.model)?;
     Ok(())
 }
 
@@ -774,7 +774,7 @@ fn close(
 /// release), in the caller's transaction. When that leaves the task nothing to fulfil, it is refused like a
 /// rejection: the order is routed again without the store (and allocation releases its hold there, so the units
 /// held beyond on-hand are gone). When some of the task remains, the short units go to other nodes as a new part
-/// of the order ([`crate::app::sourcing::reroute_units`]) and the rest of the task goes on; the store's hold
+/// of the order ([`crate::app::routing::reroute_units`]) and the rest of the task goes on; the store's hold
 /// commits only what leaves. Returns the units marked short.
 pub fn sold_at_till(
     conn: &mut omni_db::DbConnection,

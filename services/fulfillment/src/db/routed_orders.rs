@@ -67,25 +67,21 @@ pub fn record(
 
 /// The last `limit` routed orders, oldest first; or the given ones (those routed).
 pub fn load(conn: &mut DbConnection, which: &Which) -> omni_db::Result<Vec<RoutedOrder>> {
+    let columns = (
+        routed_orders::order_id,
+        routed_orders::request,
+        routed_orders::decided,
+        routed_orders::decided_at,
+    );
     let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = match which {
         Which::Last(limit) => routed_orders::table
             .order((routed_orders::decided_at.desc(), routed_orders::order_id.desc()))
             .limit(i64::from(*limit))
-            .select((
-                routed_orders::order_id,
-                routed_orders::request,
-                routed_orders::decided,
-                routed_orders::decided_at,
-            ))
+            .select(columns)
             .load(conn)?,
         Which::Orders(ids) => routed_orders::table
             .filter(routed_orders::order_id.eq_any(ids.iter().map(ToString::to_string)))
-            .select((
-                routed_orders::order_id,
-                routed_orders::request,
-                routed_orders::decided,
-                routed_orders::decided_at,
-            ))
+            .select(columns)
             .load(conn)?,
     };
     let mut orders = rows

@@ -66,6 +66,15 @@ fn decide_with(
     route(&request, nodes, stock, rules, model)
 }
 
+/// The candidate row of `node` in a decision's explanation.
+fn candidate<'d>(decision: &'d Decision, node: &str) -> &'d Candidate {
+    decision
+        .candidates
+        .iter()
+        .find(|c| c.location_id.as_str() == node)
+        .unwrap_or_else(|| panic!("{node} is not a candidate"))
+}
+
 fn chosen_nodes(decision: &Decision) -> Vec<&str> {
     decision
         .chosen
@@ -83,11 +92,7 @@ fn the_nearest_node_with_every_line_in_stock_wins() {
     let stock = stock(&[("BERLIN", "A", 1), ("HAMBURG", "A", 5)]);
     let decision = decide(&ship_to_berlin(), &[line("A", 2)], &nodes, &stock, &[]);
     assert_eq!(chosen_nodes(&decision), ["HAMBURG"]);
-    let berlin = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&decision, "BERLIN");
     assert_eq!(berlin.reason.as_deref(), Some("short: A 1/2"));
 }
 
@@ -156,11 +161,7 @@ fn routing_rules_exclude_nodes_cap_distance_and_prefer_nodes_for_the_orders_they
     let decision = decide(&ship_to_berlin(), &lines, &nodes, &stock, &web);
     assert_eq!(chosen_nodes(&decision), ["BERLIN"]);
     assert!(decision.rule.contains("`close-only`"), "{}", decision.rule);
-    let hamburg = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "HAMBURG")
-        .unwrap();
+    let hamburg = candidate(&decision, "HAMBURG");
     assert_eq!(
         hamburg.reason.as_deref(),
         Some("farther than 100 km (routing rule `close-only`)")
@@ -170,11 +171,7 @@ fn routing_rules_exclude_nodes_cap_distance_and_prefer_nodes_for_the_orders_they
     let marketplace = applicable(&rules, Channel::Marketplace, &ship_to_berlin(), &lines);
     let decision = decide(&ship_to_berlin(), &lines, &nodes, &stock, &marketplace);
     assert_eq!(chosen_nodes(&decision), ["POTSDAM"]);
-    let berlin = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&decision, "BERLIN");
     assert_eq!(
         berlin.reason.as_deref(),
         Some("excluded by routing rule `no-flagship`")
@@ -245,11 +242,7 @@ fn capacity_used_today_makes_a_busy_node_cost_more_and_a_full_one_ineligible() {
     nodes[1].pick_capacity = Some(100);
     let stock = stock(&[("BERLIN", "A", 50), ("POTSDAM", "A", 50)]);
     let decision = decide(&ship_to_berlin(), &[line("A", 5)], &nodes, &stock, &[]);
-    let berlin = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&decision, "BERLIN");
     assert_eq!(berlin.cost.unwrap().capacity, 850.0, "85 % of a full day's 1000");
     assert_eq!(chosen_nodes(&decision), ["POTSDAM"], "{:?}", decision.candidates);
     assert_eq!(decision.chosen.unwrap().parts[0].cost.capacity, 50.0);
@@ -257,11 +250,7 @@ fn capacity_used_today_makes_a_busy_node_cost_more_and_a_full_one_ineligible() {
     // Full: the order moves to the next node, and the explanation says why.
     nodes[0].picked_today = 98;
     let decision = decide(&ship_to_berlin(), &[line("A", 5)], &nodes, &stock, &[]);
-    let berlin = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&decision, "BERLIN");
     assert_eq!(
         berlin.reason.as_deref(),
         Some("pick capacity left today: 2 units, the order needs 5")
@@ -291,11 +280,7 @@ fn the_last_capacity_of_a_node_goes_to_the_earliest_deadlines() {
         Some(now() + Duration::days(3)),
     );
     assert_eq!(chosen_nodes(&later), ["POTSDAM"]);
-    let berlin = later
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&later, "BERLIN");
     assert_eq!(
         berlin.reason.as_deref(),
         Some("its last 12 units of pick capacity today are kept for urgent orders")
@@ -330,11 +315,7 @@ fn deadline_risk_counts_the_hours_a_node_is_expected_to_be_late() {
         &CostModel::default(),
         Some(promise),
     );
-    let berlin = decision
-        .candidates
-        .iter()
-        .find(|c| c.location_id.as_str() == "BERLIN")
-        .unwrap();
+    let berlin = candidate(&decision, "BERLIN");
     // 24 h handling + ~0 h transit − 6 h left ≈ 18 h late × 200.
     let risk = berlin.cost.unwrap().deadline_risk;
     assert!((3600.0..3620.0).contains(&risk), "{risk}");
