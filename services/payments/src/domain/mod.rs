@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod intent;
+pub mod ledger;
 pub mod psp;
 pub mod rate_limit;
 pub mod sandbox;
