@@ -56,6 +56,11 @@ impl Servers {
         self.children.push(child);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(child) = self.children.last_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("redis-server on {port} exited at once ({status}): a port it needs is taken");
+            }
             ensure!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not start on {port}"
@@ -67,7 +72,15 @@ impl Servers {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(free_ports(1)?[0])
+}
+
+/// `n` distinct free ports: all bound at once (so none is handed out twice), then let go.
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    listeners.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
 fn run(program: &str, args: &[&str]) -> anyhow::Result<String> {
@@ -226,13 +239,18 @@ async fn the_hold_store_works_over_tls_with_a_private_ca() -> anyhow::Result<()>
 #[tokio::test]
 async fn the_hold_store_works_on_a_redis_cluster_of_three_masters() -> anyhow::Result<()> {
     let mut servers = Servers::new()?;
-    let ports = [free_port()?, free_port()?, free_port()?];
-    for port in ports {
+    // Each node's cluster bus gets a free port of its own: by default it is the port + 10,000, which may be taken,
+    // or beyond 65,535 for a port from the top of the ephemeral range (the server then refuses to start).
+    let free = free_ports(6)?;
+    let ports = [free[0], free[1], free[2]];
+    for (port, bus) in ports.into_iter().zip(&free[3..]) {
         servers.spawn(
             port,
             &[
                 "--port".into(),
                 port.to_string(),
+                "--cluster-port".into(),
+                bus.to_string(),
                 "--cluster-enabled".into(),
                 "yes".into(),
                 "--cluster-config-file".into(),
