@@ -9,16 +9,18 @@ use diesel::prelude::*;
 use omni_config::{ApiKeySettings, AuthSettings, Role, Secret};
 use omni_contracts::api::{CardToken, Payer, PaymentMethod, TokenizeCard};
 use omni_contracts::events::OrderReserved;
-use omni_contracts::{Currency, CustomerId, LocationId, Money, OrderId, ReservationId};
+use omni_contracts::{Currency, CustomerId, LocationId, Money, OrderId, PaymentIntentId, ReservationId};
 use omni_db::DbConnection;
 use omni_db::testing::{Backend, TestDatabase};
 use omni_http::ApiKeys;
 use omni_payments::app::authorization::{Outcome, authorize_order};
-use omni_payments::db::schema::vault_cards;
+use omni_payments::db::schema::{tender_operations, vault_cards};
+use omni_payments::db::tender_ledger::{self, TenderKey};
 use omni_payments::db::vault::{DETOKENIZE_ACTION, DETOKENIZE_PRINCIPAL, Detokenized, Purpose};
 use omni_payments::db::{data_keys, intents, vault};
 use omni_payments::domain::card::Card;
 use omni_payments::domain::intent::{IntentStatus, PaymentIntent};
+use omni_payments::domain::ledger::{Kind, Record, Recorded, Refusal, TenderMoney};
 use omni_payments::domain::sandbox_psp::SandboxPsp;
 use omni_payments::domain::vault::{Kek, is_token};
 use omni_payments::{Error, MIGRATIONS, State, open_vault};
@@ -58,6 +60,8 @@ on_every_backend!(
     a_marketplace_prepaid_order_is_authorized_without_a_psp_call,
     an_order_whose_psp_call_fails_is_not_decided_until_the_retry_succeeds,
     the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_number,
+    a_tenders_money_is_kept_from_its_recorded_operations,
+    the_database_refuses_money_that_breaks_the_invariants,
 );
 
 const KEK: [u8; 32] = [42; 32];
@@ -675,5 +679,156 @@ async fn the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_nu
     let intents: Vec<PaymentIntent> = serde_json::from_slice(&read_body(response).await)?;
     assert_eq!(intents.len(), 1);
     assert_eq!(intents[0].status, IntentStatus::Authorized);
+    Ok(())
+}
+
+fn op(id: &str, kind: Kind, amount: i64, outcome: Option<bool>) -> Record {
+    let (id, kind) = (id.to_owned(), kind);
+    match outcome {
+        None => Record::Requested { id, kind, amount },
+        Some(true) => Record::Succeeded { id, kind, amount },
+        Some(false) => Record::Failed { id, kind, amount },
+    }
+}
+
+/// A tender's operations kept in the database (issue 22, the ledger groundwork): buckets follow the recorded
+/// results, a request beyond what is left writes nothing, a duplicate changes nothing, and a result recorded before
+/// its prerequisite waits (kept as `waiting`) until it is.
+async fn a_tenders_money_is_kept_from_its_recorded_operations(backend: Backend) -> anyhow::Result<()> {
+    let fixture = Fixture::new(backend).await?;
+    let key = TenderKey {
+        intent: PaymentIntentId::generate(),
+        tender: 0,
+    };
+    let outcomes = fixture
+        .with(move |conn, _| {
+            let mut outcomes = Vec::new();
+            for record in [
+                op("auth", Kind::Authorize, 1000, None),
+                op("auth", Kind::Authorize, 1000, Some(true)),
+                op("cap-1", Kind::Capture, 600, None),
+                op("cap-1", Kind::Capture, 600, Some(true)),
+                op("cap-1", Kind::Capture, 600, Some(true)),
+                op("cap-2", Kind::Capture, 500, None),
+                op("ref-1", Kind::Refund, 200, None),
+                op("ref-1", Kind::Refund, 200, Some(false)),
+            ] {
+                outcomes.push(tender_ledger::record(conn, key, record)?);
+            }
+            Ok(outcomes)
+        })
+        .await?;
+    assert_eq!(
+        outcomes,
+        [
+            Ok(Recorded::Applied),
+            Ok(Recorded::Applied),
+            Ok(Recorded::Applied),
+            Ok(Recorded::Applied),
+            Ok(Recorded::Duplicate),
+            Err(Refusal::OverCapture {
+                asked: 500,
+                left: 400
+            }),
+            Ok(Recorded::Applied),
+            Ok(Recorded::Applied),
+        ]
+    );
+    let money = fixture
+        .with(move |conn, _| tender_ledger::money(conn, key))
+        .await?;
+    assert_eq!(
+        (
+            money.authorized.settled,
+            money.captured.settled,
+            money.refunded.settled,
+            money.refunded.pending
+        ),
+        (1000, 600, 0, 0)
+    );
+
+    // Out of order: another tender's capture is recorded before its authorization.
+    let other = TenderKey { tender: 1, ..key };
+    let (first, then, states) = fixture
+        .with(move |conn, _| {
+            let first = tender_ledger::record(conn, other, op("cap", Kind::Capture, 300, Some(true)))?;
+            let waiting = tender_ledger::money(conn, other)?;
+            let then = tender_ledger::record(conn, other, op("auth-2", Kind::Authorize, 300, Some(true)))?;
+            let states: Vec<(String, String)> = tender_operations::table
+                .filter(tender_operations::tender.eq(1))
+                .order(tender_operations::seq.asc())
+                .select((tender_operations::id, tender_operations::state))
+                .load(conn)?;
+            Ok(((first, waiting), then, states))
+        })
+        .await?;
+    assert_eq!(first.0, Ok(Recorded::Waiting));
+    assert_eq!(
+        first.1,
+        TenderMoney::default(),
+        "nothing shows before it is consistent"
+    );
+    assert_eq!(then, Ok(Recorded::Applied));
+    assert_eq!(
+        states,
+        [
+            ("cap".to_owned(), "succeeded".to_owned()),
+            ("auth-2".to_owned(), "succeeded".to_owned())
+        ]
+    );
+    let money = fixture
+        .with(move |conn, _| tender_ledger::money(conn, other))
+        .await?;
+    assert_eq!((money.authorized.settled, money.captured.settled), (300, 300));
+    Ok(())
+}
+
+/// The buckets' invariants hold in the database itself, whatever code writes them.
+async fn the_database_refuses_money_that_breaks_the_invariants(backend: Backend) -> anyhow::Result<()> {
+    let fixture = Fixture::new(backend).await?;
+    let key = TenderKey {
+        intent: PaymentIntentId::generate(),
+        tender: 0,
+    };
+    let recorded = fixture
+        .with(move |conn, _| {
+            Ok([
+                tender_ledger::record(conn, key, op("auth", Kind::Authorize, 1000, Some(true)))?,
+                tender_ledger::record(conn, key, op("cap", Kind::Capture, 400, Some(true)))?,
+            ])
+        })
+        .await?;
+    assert_eq!(recorded, [Ok(Recorded::Applied), Ok(Recorded::Applied)]);
+    let id = key.intent.to_string();
+    for (column, value) in [
+        ("captured", 1001),
+        ("captured_pending", 700),
+        ("voided", 601),
+        ("refunded", 401),
+        ("refunded_pending", 401),
+        ("authorized_pending", -1),
+    ] {
+        let (id, set) = (id.clone(), column.to_owned());
+        let refused = fixture
+            .state
+            .db
+            .transaction(move |conn| -> omni_payments::Result<()> {
+                diesel::sql_query(format!(
+                    "UPDATE tender_money SET {set} = {value} WHERE intent_id = '{id}'"
+                ))
+                .execute(conn)?;
+                Ok(())
+            })
+            .await;
+        assert!(refused.is_err(), "{backend:?}: {column} = {value} was accepted");
+    }
+    let money = fixture
+        .with(move |conn, _| tender_ledger::money(conn, key))
+        .await?;
+    assert_eq!(
+        (money.authorized.settled, money.captured.settled),
+        (1000, 400),
+        "nothing changed"
+    );
     Ok(())
 }

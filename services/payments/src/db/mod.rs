@@ -4,4 +4,5 @@
 pub mod data_keys;
 pub mod intents;
 pub mod schema;
+pub mod tender_ledger;
 pub mod vault;

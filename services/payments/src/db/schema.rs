@@ -43,3 +43,31 @@ diesel::table! {
 diesel::joinable!(vault_cards -> data_keys (key_version));
 
 diesel::allow_tables_to_appear_in_same_query!(data_keys, vault_cards, payment_intents);
+
+diesel::table! {
+    tender_money (intent_id, tender) {
+        intent_id -> Text,
+        tender -> Integer,
+        authorized -> BigInt,
+        authorized_pending -> BigInt,
+        captured -> BigInt,
+        captured_pending -> BigInt,
+        refunded -> BigInt,
+        refunded_pending -> BigInt,
+        voided -> BigInt,
+        voided_pending -> BigInt,
+    }
+}
+
+diesel::table! {
+    tender_operations (id) {
+        id -> Text,
+        intent_id -> Text,
+        tender -> Integer,
+        kind -> Text,
+        amount -> BigInt,
+        state -> Text,
+        seq -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}

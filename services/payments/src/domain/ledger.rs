@@ -130,7 +130,8 @@ pub enum Record {
 }
 
 impl Record {
-    fn id(&self) -> &str {
+    /// The operation's idempotency key.
+    pub fn id(&self) -> &str {
         match self {
             Record::Requested { id, .. } | Record::Succeeded { id, .. } | Record::Failed { id, .. } => id,
         }
@@ -141,7 +142,55 @@ impl Record {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Pending { kind: Kind, amount: i64 },
-    Done,
+    Done { succeeded: bool },
+}
+
+/// Where a recorded operation stands, as kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationState {
+    /// Asked of the PSP, no answer yet.
+    Pending,
+    /// Done by the PSP.
+    Succeeded,
+    /// Refused by the PSP.
+    Failed,
+    /// Done by the PSP, waiting for its prerequisite to be recorded.
+    Waiting,
+}
+
+impl OperationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Waiting => "waiting",
+        }
+    }
+}
+
+impl Kind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Authorize => "authorize",
+            Kind::Capture => "capture",
+            Kind::Refund => "refund",
+            Kind::Void => "void",
+        }
+    }
+
+    /// Reads the stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "authorize" => Kind::Authorize,
+            "capture" => Kind::Capture,
+            "refund" => Kind::Refund,
+            "void" => Kind::Void,
+            _ => return None,
+        })
+    }
 }
 
 /// Why a request is refused before any PSP call.
@@ -226,16 +275,18 @@ impl TenderLedger {
                 Err(Refusal::Reused(id))
             }
             (Record::Requested { .. }, Some(_)) => Ok(Recorded::Duplicate),
-            (Record::Succeeded { .. } | Record::Failed { .. }, Some(Phase::Done)) => Ok(Recorded::Duplicate),
+            (Record::Succeeded { .. } | Record::Failed { .. }, Some(Phase::Done { .. })) => {
+                Ok(Recorded::Duplicate)
+            }
             (result, _) if self.waiting.contains(&result) => Ok(Recorded::Duplicate),
             (Record::Failed { id, .. }, Some(Phase::Pending { kind, amount })) => {
                 self.money.bucket(kind).pending -= amount;
-                self.operations.insert(id, Phase::Done);
+                self.operations.insert(id, Phase::Done { succeeded: false });
                 Ok(Recorded::Applied)
             }
             // Failed before it was recorded as asked: nothing was pending, nothing moves.
             (Record::Failed { id, .. }, None) => {
-                self.operations.insert(id, Phase::Done);
+                self.operations.insert(id, Phase::Done { succeeded: false });
                 Ok(Recorded::Applied)
             }
             (Record::Succeeded { id, kind, amount }, pending) => {
@@ -251,7 +302,7 @@ impl TenderLedger {
                 }
                 after.bucket(kind).settled += amount;
                 self.money = after;
-                self.operations.insert(id, Phase::Done);
+                self.operations.insert(id, Phase::Done { succeeded: true });
                 Ok(Recorded::Applied)
             }
         }
@@ -295,6 +346,26 @@ impl TenderLedger {
     /// Results recorded but not applied yet (their prerequisite is missing).
     pub fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Where the operation `id` stands, if it was recorded.
+    pub fn state_of(&self, id: &str) -> Option<OperationState> {
+        if self.waiting.iter().any(|r| r.id() == id) {
+            return Some(OperationState::Waiting);
+        }
+        self.operations.get(id).map(|phase| match phase {
+            Phase::Pending { .. } => OperationState::Pending,
+            Phase::Done { succeeded: true } => OperationState::Succeeded,
+            Phase::Done { succeeded: false } => OperationState::Failed,
+        })
+    }
+
+    /// Every recorded operation's id.
+    pub fn operation_ids(&self) -> impl Iterator<Item = &str> {
+        self.operations
+            .keys()
+            .map(String::as_str)
+            .chain(self.waiting.iter().map(Record::id))
     }
 }
 

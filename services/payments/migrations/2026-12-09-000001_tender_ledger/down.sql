@@ -1,0 +1,2 @@
+DROP TABLE tender_operations;
+DROP TABLE tender_money;
