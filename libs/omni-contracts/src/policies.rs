@@ -139,6 +139,17 @@ pub enum Segment {
     Curbside,
 }
 
+impl Segment {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Segment::Vip => "vip",
+            Segment::Preorder => "preorder",
+            Segment::Curbside => "curbside",
+        }
+    }
+}
+
 /// What a rule does where it applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -21,7 +21,7 @@ use crate::error::SourcingError;
 pub fn reroute_units(
     conn: &mut omni_db::DbConnection,
     from: &FulfillmentRow,
-    units: &[(omni_contracts::Sku, u32)],
+    units: &[HoldLine],
     why: &str,
     rules: &[omni_contracts::routing::RoutingRule],
     model: &routing::cost::CostModel,
@@ -31,16 +31,7 @@ pub fn reroute_units(
         tracing::warn!(order.id = %from.order_id, location.id = %from.location_id, "Units to route elsewhere, but the order's routing request is not kept (routed before it was); the order goes on without them.");
         return Ok(());
     };
-    let wanted: Vec<HoldLine> = units
-        .iter()
-        .filter_map(|(sku, n)| {
-            Some(HoldLine {
-                sku: sku.clone(),
-                quantity: omni_contracts::Quantity::new(i64::from(*n)).ok()?,
-            })
-        })
-        .collect();
-    let lines = with_units(&order.request.lines, &wanted);
+    let lines = with_units(&order.request.lines, units);
     let exclude: Vec<LocationId> = fulfillments::for_order(conn, from.order_id)?
         .into_iter()
         .map(|f| f.location_id)

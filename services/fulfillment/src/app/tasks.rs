@@ -116,6 +116,15 @@ fn send_elsewhere(
     why: &str,
     routing: &Routing<'_>,
 ) -> Result<(), TaskError> {
+    let units: Vec<HoldLine> = units
+        .iter()
+        .filter_map(|(sku, n)| {
+            Some(HoldLine {
+                sku: sku.clone(),
+                quantity: omni_contracts::Quantity::new(i64::from(*n)).ok()?,
+            })
+        })
+        .collect();
     omni_kafka::outbox::enqueue(
         conn,
         &Envelope::new(
@@ -125,20 +134,12 @@ fn send_elsewhere(
                 fulfillment_id: from.id,
                 reservation_id: from.reservation_id,
                 location_id: from.location_id.clone(),
-                units: units
-                    .iter()
-                    .filter_map(|(sku, n)| {
-                        Some(HoldLine {
-                            sku: sku.clone(),
-                            quantity: omni_contracts::Quantity::new(i64::from(*n)).ok()?,
-                        })
-                    })
-                    .collect(),
+                units: units.clone(),
                 reason: why.to_owned(),
             }),
         ),
     )?;
-    crate::app::routing::reroute_units(conn, from, units, why, routing.rules, routing.model)?;
+    crate::app::routing::reroute_units(conn, from, &units, why, routing.rules, routing.model)?;
     Ok(())
 }
 

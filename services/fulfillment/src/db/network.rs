@@ -61,8 +61,9 @@ pub fn profile(conn: &mut DbConnection, location: &LocationId) -> omni_db::Resul
         .first(conn)
         .optional()?;
     row.map(|(kind, bays, capacity)| {
-        let kind = serde_json::from_value(serde_json::Value::String(kind))
-            .map_err(|e| omni_db::Error::Inconsistent(format!("node {location} has a corrupt kind: {e}")))?;
+        let kind = kind_of(kind.clone()).ok_or_else(|| {
+            omni_db::Error::Inconsistent(format!("node {location} has a corrupt kind `{kind}`"))
+        })?;
         Ok(NodeProfile {
             kind,
             curbside_bays: u32::try_from(bays).unwrap_or(0),
@@ -147,10 +148,7 @@ pub fn nodes(conn: &mut DbConnection, day_start: chrono::NaiveDateTime) -> omni_
         .into_iter()
         .filter_map(|(id, lat, lon, caps, kind, capacity)| {
             let mut node = Node::from_row(&id, lat, lon, &caps)?;
-            node.kind = match kind.as_str() {
-                "warehouse" => LocationKind::Warehouse,
-                _ => LocationKind::Store,
-            };
+            node.kind = kind_of(kind).unwrap_or(LocationKind::Store);
             node.pick_capacity = capacity.and_then(|c| u32::try_from(c).ok());
             node.picked_today = today.get(&id).copied().unwrap_or(0);
             Some(node)
@@ -223,10 +221,10 @@ pub fn stock_for(
 
 /// A segment as stored ('' for none).
 fn segment_name(segment: Option<Segment>) -> &'static str {
-    match segment {
-        None => "",
-        Some(Segment::Vip) => "vip",
-        Some(Segment::Preorder) => "preorder",
-        Some(Segment::Curbside) => "curbside",
-    }
+    segment.map_or("", Segment::as_str)
+}
+
+/// A stored node kind (its wire name); `None` for a value this code never writes.
+fn kind_of(raw: String) -> Option<LocationKind> {
+    serde_json::from_value(serde_json::Value::String(raw)).ok()
 }

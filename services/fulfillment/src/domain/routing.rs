@@ -218,7 +218,9 @@ pub fn route(
     };
     // Each SKU's stock by location, looked up once per order rather than once per node.
     let held: Vec<Option<&HashMap<String, i64>>> = wanted.iter().map(|(sku, _)| stock.of(sku)).collect();
-    let mut candidates: Vec<Candidate> = Vec::with_capacity(nodes.len());
+    // Each node with its rank: those that could serve it all by cost, the others by distance (preferred nodes
+    // counting as nearer by their bonus).
+    let mut ranked: Vec<(f64, Candidate)> = Vec::with_capacity(nodes.len());
     let mut able: Vec<plans::Able> = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
         if only.is_some_and(|id| *id != node.id) {
@@ -268,36 +270,31 @@ pub fn route(
                 Some(short)
             }
         };
-        candidates.push(Candidate {
-            location_id: node.id.clone(),
-            distance_km,
-            eligible: reason.is_none(),
-            reason,
-            cost,
-        });
+        let key = cost.map_or(distance_km - bonus_km, |t| t.total);
+        ranked.push((
+            key,
+            Candidate {
+                location_id: node.id.clone(),
+                distance_km,
+                eligible: reason.is_none(),
+                reason,
+                cost,
+            },
+        ));
     }
     if let Some(id) = only
-        && candidates.is_empty()
+        && ranked.is_empty()
     {
-        candidates.push(Candidate {
+        let unknown = Candidate {
             location_id: id.clone(),
             distance_km: 0.0,
             eligible: false,
             reason: Some("unknown store".into()),
             cost: None,
-        });
+        };
+        ranked.push((0.0, unknown));
     }
-    // Those that could serve it all, cheapest first; then the others, nearest first (preferred nodes counting
-    // as nearer by their bonus).
-    let mut ranked: Vec<(f64, Candidate)> = candidates
-        .into_iter()
-        .map(|c| {
-            let key = c
-                .cost
-                .map_or(c.distance_km - preference_km(rules, &c.location_id), |t| t.total);
-            (key, c)
-        })
-        .collect();
+    // Those that could serve it all, cheapest first; then the others, nearest first.
     ranked.sort_unstable_by(|(a_key, a), (b_key, b)| {
         b.eligible
             .cmp(&a.eligible)

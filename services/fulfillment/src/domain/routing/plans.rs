@@ -96,13 +96,17 @@ impl Search<'_> {
     }
 
     fn cost(&self, able: &Able, skus: u128) -> Option<CostTerms> {
+        self.cost_of_units(able, self.units_of(skus))
+    }
+
+    fn cost_of_units(&self, able: &Able, units: u32) -> Option<CostTerms> {
         match part_cost(
             self.model,
             self.timing,
             &self.nodes[able.node],
             able.distance_km,
             able.bonus_km,
-            self.units_of(skus),
+            units,
         ) {
             Fit::Fits(terms) => Some(terms),
             _ => None,
@@ -114,13 +118,15 @@ impl Search<'_> {
     fn exact(&self, able: &[Able]) -> Vec<Found> {
         let skus = self.units.len();
         let full: u128 = (1u128 << skus) - 1;
+        // Units of every group of SKUs, worked out once rather than once per node.
+        let units: Vec<u32> = (0..=full).map(|group| self.units_of(group)).collect();
         // The cheapest few nodes for every group of SKUs they could serve.
         let mut cheapest: Vec<Vec<FoundPart>> = vec![Vec::new(); 1 << skus];
         for a in able {
             let covers = a.covers & full;
             let mut group = covers;
             while group != 0 {
-                if let Some(cost) = self.cost(a, group) {
+                if let Some(cost) = self.cost_of_units(a, units[group as usize]) {
                     self.keep(
                         &mut cheapest[group as usize],
                         FoundPart {
