@@ -413,7 +413,7 @@ async fn place_one(orders: &OrdersApi, payments: &PaymentsApi) -> anyhow::Result
     };
     let token = payments.tokenize(card, 12, 2030).await?.token;
     let order = NewOrder {
-        tenders: vec![Tender::Card { token }],
+        tenders: vec![Tender::card(token)],
         ..order
     };
     let key = uuid::Uuid::new_v4().to_string();

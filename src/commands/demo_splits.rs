@@ -46,7 +46,7 @@ pub(crate) async fn place(
             lat: Latitude::new(52.51 + f64::from(n) * 0.01)?,
             lon: Longitude::new(13.38)?,
         };
-        let order = crate::demo_data::web_order(lines, delivery, vec![Tender::Card { token }])?;
+        let order = crate::demo_data::web_order(lines, delivery, vec![Tender::card(token)])?;
         let key = format!("demo-split-{}", uuid::Uuid::new_v4());
         placed.push(orders.place(&order, &key).await?.id);
     }

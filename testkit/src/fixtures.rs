@@ -224,17 +224,25 @@ impl OrderBuilder {
         self
     }
 
-    /// Paid (also) with the card behind a vault `token`.
+    /// Paid (also) with the card behind a vault `token`, for the remainder of the total.
     pub fn card(mut self, token: &str) -> Self {
+        self.tenders.push(Tender::card(token));
+        self
+    }
+
+    /// Paid in part with the card behind a vault `token`: `amount_minor` of the total.
+    pub fn card_paying(mut self, token: &str, amount_minor: i64) -> Self {
         self.tenders.push(Tender::Card {
             token: token.to_owned(),
+            amount_minor: Some(amount_minor),
         });
         self
     }
 
     /// Paid to the marketplace already.
     pub fn prepaid(mut self) -> Self {
-        self.tenders.push(Tender::MarketplacePrepaid {});
+        self.tenders
+            .push(Tender::MarketplacePrepaid { amount_minor: None });
         self
     }
 

@@ -354,6 +354,10 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
         ),
         (Method::Post, "/v1/payments/keys/rotate") => call(rule.path.into(), None),
         (Method::Get, "/v1/payments/intents") => call(format!("/v1/payments/intents?order_id={order}"), None),
+        (Method::Post, "/v1/payments/refunds") => call(
+            rule.path.into(),
+            Some(json!({ "refund_id": unique(), "order_id": order, "amount_minor": 1, "reason": "authz" })),
+        ),
         (Method::Get, "/v1/returns/orders/{id}") => call(format!("/v1/returns/orders/{order}"), None),
         _ => return None,
     })

@@ -333,8 +333,10 @@ pub enum Delivery {
     },
 }
 
-/// How the order is paid for, as a caller sends it. Cards are referenced by vault token only, never by number;
-/// the token is spent at intake: what the order keeps is a [`PaymentMethod`].
+/// How the order is paid for, as a caller sends it: its payment plan, one entry per tender. Cards are referenced
+/// by vault token only, never by number; the token is spent at intake: what the order keeps is a
+/// [`PaymentMethod`]. Each tender pays its `amount_minor`, or, when that is absent, the remainder of the total
+/// (at most one tender may leave it out; see [`payment_plan`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Tender {
@@ -342,21 +344,114 @@ pub enum Tender {
     Card {
         /// The vault token.
         token: String,
+        /// What this card pays, in minor units; absent: the remainder of the total.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
     },
     /// Paid to the marketplace already; nothing to authorize.
-    MarketplacePrepaid {},
+    MarketplacePrepaid {
+        /// What was prepaid, in minor units; absent: the remainder of the total.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
 }
 
 impl Tender {
+    /// A card paying the remainder of the total.
+    pub fn card(token: impl Into<String>) -> Self {
+        Tender::Card {
+            token: token.into(),
+            amount_minor: None,
+        }
+    }
+
+    /// What this tender is to pay; `None`: the remainder.
+    pub fn amount_minor(&self) -> Option<i64> {
+        match self {
+            Tender::Card { amount_minor, .. } | Tender::MarketplacePrepaid { amount_minor } => *amount_minor,
+        }
+    }
+
     /// What an accepted order keeps of this tender: a card by its payment-method reference, never the token.
     pub fn to_payment_method(&self) -> PaymentMethod {
         match self {
-            Tender::Card { token } => PaymentMethod::Card {
+            Tender::Card { token, amount_minor } => PaymentMethod::Card {
                 reference: crate::card_data::method_reference(token),
                 card: None,
+                amount_minor: *amount_minor,
             },
-            Tender::MarketplacePrepaid {} => PaymentMethod::MarketplacePrepaid {},
+            Tender::MarketplacePrepaid { amount_minor } => PaymentMethod::MarketplacePrepaid {
+                amount_minor: *amount_minor,
+            },
         }
+    }
+}
+
+/// The most tenders one order may be split over.
+pub const MAX_TENDERS: usize = 5;
+
+/// Why a payment plan does not add up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// No tender at all.
+    #[error("tenders: an order needs at least one tender")]
+    Empty,
+    /// Too many tenders.
+    #[error("tenders: at most {MAX_TENDERS} tenders per order, got {0}")]
+    TooMany(usize),
+    /// A planned amount is zero or negative.
+    #[error("tenders[{0}].amount_minor: must be above 0")]
+    NotPositive(usize),
+    /// Two tenders leave their amount out.
+    #[error(
+        "tenders[{0}].amount_minor: only one tender may pay the remainder (leave its amount out); give this one an amount"
+    )]
+    TwoRemainders(usize),
+    /// The planned amounts do not add up to the total.
+    #[error("tenders: the amounts add up to {planned}, the order total is {total}")]
+    DoesNotAddUp {
+        /// The planned amounts' sum.
+        planned: i64,
+        /// The order total.
+        total: i64,
+    },
+    /// The remainder tender would pay nothing.
+    #[error("tenders[{0}]: the other tenders pay the whole total, nothing is left for this one")]
+    NothingLeft(usize),
+}
+
+/// Resolves a payment plan: each tender's planned amount (`None`: the remainder) against the order `total`, all in
+/// minor units. The amounts must add up to the total exactly; at most one tender pays the remainder, and it must
+/// get something. An order of total 0 with one tender is planned at 0.
+pub fn payment_plan(planned: &[Option<i64>], total: i64) -> Result<Vec<i64>, PlanError> {
+    if planned.is_empty() {
+        return Err(PlanError::Empty);
+    }
+    if planned.len() > MAX_TENDERS {
+        return Err(PlanError::TooMany(planned.len()));
+    }
+    let mut remainder = None;
+    let mut fixed: i64 = 0;
+    for (i, amount) in planned.iter().enumerate() {
+        match amount {
+            Some(a) if *a <= 0 => return Err(PlanError::NotPositive(i)),
+            Some(a) => fixed = fixed.saturating_add(*a),
+            None if remainder.is_some() => return Err(PlanError::TwoRemainders(i)),
+            None => remainder = Some(i),
+        }
+    }
+    match remainder {
+        None if fixed != total => Err(PlanError::DoesNotAddUp {
+            planned: fixed,
+            total,
+        }),
+        None => Ok(planned.iter().map(|a| a.unwrap_or(0)).collect()),
+        Some(_) if fixed > total => Err(PlanError::DoesNotAddUp {
+            planned: fixed,
+            total,
+        }),
+        Some(i) if fixed == total && planned.len() > 1 => Err(PlanError::NothingLeft(i)),
+        Some(_) => Ok(planned.iter().map(|a| a.unwrap_or(total - fixed)).collect()),
     }
 }
 
@@ -372,9 +467,80 @@ pub enum PaymentMethod {
         /// What may be shown of the card, once payments has reported it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         card: Option<CardSummary>,
+        /// What this card pays, in minor units (resolved at intake; absent on orders from before payment plans:
+        /// the whole total).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
     },
     /// Paid to the marketplace already; nothing to authorize.
-    MarketplacePrepaid {},
+    MarketplacePrepaid {
+        /// What was prepaid, in minor units (as for cards).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
+}
+
+impl PaymentMethod {
+    /// What this tender pays, as planned (`None`: the remainder, on orders from before payment plans).
+    pub fn amount_minor(&self) -> Option<i64> {
+        match self {
+            PaymentMethod::Card { amount_minor, .. } | PaymentMethod::MarketplacePrepaid { amount_minor } => {
+                *amount_minor
+            }
+        }
+    }
+
+    /// The same tender with its planned amount resolved.
+    pub fn with_amount(mut self, amount: i64) -> Self {
+        match &mut self {
+            PaymentMethod::Card { amount_minor, .. } | PaymentMethod::MarketplacePrepaid { amount_minor } => {
+                *amount_minor = Some(amount)
+            }
+        }
+        self
+    }
+
+    /// Whether the money is kept outside Omni's PSP (prepaid to a marketplace): nothing to authorize or capture.
+    pub fn is_prepaid(&self) -> bool {
+        matches!(self, PaymentMethod::MarketplacePrepaid { .. })
+    }
+}
+
+/// `POST /v1/payments/refunds` body: give money back on an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    /// The refund's id, chosen by the caller: its idempotency key (1 to 64 of `A-Z a-z 0-9 . _ -`). The same id
+    /// again answers the same refund; with another order or amount it is refused.
+    pub refund_id: String,
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: crate::OrderId,
+    /// How much to give back, in minor units of the order's currency.
+    pub amount_minor: i64,
+    /// The order's currency (checked when given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    /// Why (a reason code or words, at most 500 characters).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A refund carried out: what went back to which tender (last charged first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundReceipt {
+    /// The refund's id.
+    pub refund_id: String,
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: crate::OrderId,
+    /// What was given back in all.
+    pub amount: crate::money::Money,
+    /// Each step: the tender's position in the payment plan, `refund` (captured money given back) or `void`
+    /// (authorized money released), and the amount.
+    #[schema(value_type = Vec<Object>)]
+    pub tenders: Vec<crate::events::TenderAmount>,
 }
 
 /// What may be shown of a tokenized card.
@@ -458,10 +624,35 @@ pub struct NewOrder<T = Tender> {
 /// What an accepted order keeps of its request: tenders as payment methods, never tokens.
 pub type AcceptedRequest = NewOrder<PaymentMethod>;
 
+impl<T> NewOrder<T> {
+    /// The lines' total in minor units; `None` when it overflows.
+    pub fn total_minor(&self) -> Option<i64> {
+        self.lines.iter().try_fold(0i64, |total, line| {
+            i64::from(line.quantity)
+                .checked_mul(line.unit_price_minor.minor())
+                .and_then(|l| total.checked_add(l))
+        })
+    }
+}
+
 impl NewOrder {
     /// The request as an accepted order keeps it: each tender as its [`PaymentMethod`].
+    /// Each tender's planned amount is resolved against the lines' total (see [`payment_plan`]) when the plan adds
+    /// up; intake refused it otherwise.
     pub fn accepted(self) -> AcceptedRequest {
-        let tenders = self.tenders.iter().map(Tender::to_payment_method).collect();
+        let planned: Vec<Option<i64>> = self.tenders.iter().map(Tender::amount_minor).collect();
+        let amounts = self
+            .total_minor()
+            .and_then(|total| payment_plan(&planned, total).ok());
+        let tenders = self
+            .tenders
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match amounts.as_ref().and_then(|a| a.get(i)) {
+                Some(amount) => t.to_payment_method().with_amount(*amount),
+                None => t.to_payment_method(),
+            })
+            .collect();
         NewOrder {
             channel: self.channel,
             customer: self.customer,
@@ -895,6 +1086,46 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn a_payment_plan_resolves_the_remainder_and_adds_up_exactly() {
+        assert_eq!(payment_plan(&[None], 3999), Ok(vec![3999]));
+        assert_eq!(payment_plan(&[Some(1000), None], 3999), Ok(vec![1000, 2999]));
+        assert_eq!(payment_plan(&[None, Some(1000)], 3999), Ok(vec![2999, 1000]));
+        assert_eq!(
+            payment_plan(&[Some(1999), Some(2000)], 3999),
+            Ok(vec![1999, 2000])
+        );
+        assert_eq!(payment_plan(&[Some(3999)], 3999), Ok(vec![3999]));
+        assert_eq!(payment_plan(&[None], 0), Ok(vec![0]));
+    }
+
+    #[test]
+    fn a_payment_plan_that_does_not_add_up_is_refused() {
+        assert_eq!(payment_plan(&[], 10), Err(PlanError::Empty));
+        assert_eq!(payment_plan(&[None; 6], 10), Err(PlanError::TooMany(6)));
+        assert_eq!(payment_plan(&[Some(0), None], 10), Err(PlanError::NotPositive(0)));
+        assert_eq!(payment_plan(&[None, None], 10), Err(PlanError::TwoRemainders(1)));
+        assert_eq!(
+            payment_plan(&[Some(4), Some(5)], 10),
+            Err(PlanError::DoesNotAddUp {
+                planned: 9,
+                total: 10
+            })
+        );
+        assert_eq!(
+            payment_plan(&[Some(11), None], 10),
+            Err(PlanError::DoesNotAddUp {
+                planned: 11,
+                total: 10
+            })
+        );
+        assert_eq!(
+            payment_plan(&[Some(10), None], 10),
+            Err(PlanError::NothingLeft(1))
+        );
+        assert!(payment_plan(&[Some(i64::MAX), Some(i64::MAX)], 10).is_err());
+    }
 
     #[test]
     fn an_order_s_instants_are_written_as_chrono_writes_them() {

@@ -77,6 +77,8 @@ error_codes! {
     InvalidCard = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_card"),
     /// A field holds what looks like a card number, outside tokenization: nothing card-like is stored.
     CardNumberRefused = (UNPROCESSABLE_ENTITY, "invalid_request", "card_number_refused"),
+    /// A refund cannot be carried out as asked (more than the order's tenders can give back); nothing moved.
+    InvalidRefund = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_refund"),
     /// Too many wrong attempts at a secret (a pickup code) for this object or from this address; retry later.
     TooManyAttempts = (TOO_MANY_REQUESTS, "auth", "too_many_attempts"),
     /// A dependency is down; retry later.

@@ -29,6 +29,9 @@ pub enum Error {
     /// The PSP gave no answer.
     #[error(transparent)]
     Psp(#[from] PspError),
+    /// The tender ledger refused an operation a plan asked for (the plan and the buckets disagree).
+    #[error("the tender ledger refused an operation: {0}")]
+    Ledger(crate::domain::ledger::Refusal),
     /// A stored row cannot be read back.
     #[error("a stored {what} is malformed: {reason}")]
     Corrupt {
@@ -77,9 +80,11 @@ impl From<Error> for HandlerError {
             // Every authorization needs them: wait for the PSP to be back and the rate limit to refill.
             Error::Psp(_) | Error::RateLimited(_) => HandlerError::Unavailable(e.to_string()),
             Error::RotationConflict => HandlerError::Transient(e.to_string()),
-            Error::Crypto(_) | Error::NoActiveKey | Error::MissingKey(_) | Error::Corrupt { .. } => {
-                HandlerError::Permanent(e.to_string())
-            }
+            Error::Crypto(_)
+            | Error::NoActiveKey
+            | Error::MissingKey(_)
+            | Error::Corrupt { .. }
+            | Error::Ledger(_) => HandlerError::Permanent(e.to_string()),
         }
     }
 }

@@ -6,12 +6,15 @@
 //! are shown. The CVC is checked and forgotten, never stored. Detokenization happens only inside this service,
 //! for a PSP call, under its own principal, rate-limited and audited.
 //!
-//! Consumes `omni.orders.v1` (`omni.order.reserved`); publishes `omni.payments.v1` (`omni.payment.authorized`,
-//! `omni.payment.declined`) through the outbox.
+//! Consumes `omni.orders.v1` (reserved → authorize each tender of the payment plan; part delivered and fulfilled
+//! → capture; failed and cancelled → void) and the refund command on `omni.payments.v1`; publishes
+//! `omni.payments.v1` through the outbox (see [`events`]).
 //!
-//! Start reading at [`app::authorization`] (an order's tenders authorized: payer checked, card opened, PSP
-//! called, intent and event written), then `db::vault` (sealing and opening cards) and `domain::vault` (the
-//! envelope encryption, pure). This file wires them: [`run`].
+//! Start reading at [`app::authorization`] (an order's tenders authorized in charge order: payer checked, card
+//! opened, each PSP call recorded before it is made), [`app::operations`] (captures, voids and refunds as
+//! batches of recorded PSP operations), `domain::ledger` (each tender's buckets and their invariants, pure), then
+//! `db::vault` (sealing and opening cards) and `domain::vault` (the envelope encryption, pure). This file wires
+//! them: [`run`].
 
 pub mod app;
 pub mod db;
@@ -52,6 +55,7 @@ const INVALID_KEK: &str = "invalid configuration: `payments.key_encryption_key` 
         routes::tokens::create::create_token,
         routes::keys::rotate::rotate_keys,
         routes::intents::list::list_intents,
+        routes::refunds::create::create_refund,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -92,10 +96,16 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         "Payments vault open."
     );
 
-    let consumers = vec![(
-        ctx.consumer(events::orders::CONSUMER, vec![Topic::Orders]),
-        events::orders::handler(state.clone()),
-    )];
+    let consumers = vec![
+        (
+            ctx.consumer(events::orders::CONSUMER, vec![Topic::Orders]),
+            events::orders::handler(state.clone()),
+        ),
+        (
+            ctx.consumer(events::commands::CONSUMER, vec![Topic::Payments]),
+            events::commands::handler(state.clone()),
+        ),
+    ];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         authorization: routes::AUTHORIZATION,

@@ -30,6 +30,16 @@ const APPROVE: &str = "4242424242424242";
 const DECLINE: &str = "4000000000000002";
 const INSUFFICIENT_FUNDS: &str = "4000000000009995";
 const OUTAGE_ONCE: &str = "4000000000000119";
+const MASTERCARD: &str = "5555555555554444";
+
+#[path = "payments/money.rs"]
+mod money;
+use money::{
+    a_refund_before_capture_voids_the_authorization,
+    a_refund_goes_back_last_charged_first_and_is_answered_once,
+    a_short_delivery_never_captures_what_did_not_leave,
+    a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
+};
 
 /// Runs each scenario once per backend, as `<scenario>::on_sqlite` and `<scenario>::on_postgres`.
 macro_rules! on_every_backend {
@@ -62,6 +72,10 @@ on_every_backend!(
     the_http_api_tokenizes_rotates_and_lists_without_ever_echoing_a_card_number,
     a_tenders_money_is_kept_from_its_recorded_operations,
     the_database_refuses_money_that_breaks_the_invariants,
+    a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
+    a_short_delivery_never_captures_what_did_not_leave,
+    a_refund_goes_back_last_charged_first_and_is_answered_once,
+    a_refund_before_capture_voids_the_authorization,
 );
 
 const KEK: [u8; 32] = [42; 32];
@@ -69,6 +83,8 @@ const KEK: [u8; 32] = [42; 32];
 /// A migrated payments database with an open vault and the sandbox PSP.
 struct Fixture {
     state: State,
+    /// The sandbox PSP behind `state`, to compare its own book with the ledger.
+    psp: Arc<SandboxPsp>,
     _database: TestDatabase,
 }
 
@@ -76,15 +92,12 @@ impl Fixture {
     async fn new(backend: Backend) -> anyhow::Result<Self> {
         let database = TestDatabase::create(backend)?;
         let db = database.migrated(MIGRATIONS).await?;
-        let state = State::new(
-            db,
-            Arc::new(Notify::new()),
-            Kek::from_bytes(KEK),
-            Arc::new(SandboxPsp::new()),
-        );
+        let psp = Arc::new(SandboxPsp::new());
+        let state = State::new(db, Arc::new(Notify::new()), Kek::from_bytes(KEK), psp.clone());
         assert_eq!(open_vault(&state.db, &state.kek).await?, 1);
         Ok(Self {
             state,
+            psp,
             _database: database,
         })
     }
@@ -197,6 +210,7 @@ fn card_tender(token: &CardToken) -> PaymentMethod {
     PaymentMethod::Card {
         reference: token.reference.clone(),
         card: None,
+        amount_minor: None,
     }
 }
 
@@ -412,6 +426,7 @@ async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
             vec![PaymentMethod::Card {
                 reference: "pm_zzzzzzzzzzzzzzzzzzzzzzzz".into(),
                 card: None,
+                amount_minor: None,
             }],
             "unknown card token",
         ),
@@ -419,11 +434,15 @@ async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
             vec![PaymentMethod::Card {
                 reference: APPROVE.into(),
                 card: None,
+                amount_minor: None,
             }],
             "unknown card token",
         ),
         (
-            vec![card_tender(&approve), card_tender(&fx.tokenize(DECLINE).await?)],
+            vec![
+                card_tender(&approve).with_amount(2_000),
+                card_tender(&fx.tokenize(DECLINE).await?),
+            ],
             "card_declined",
         ),
         (vec![], "order has no tender"),
@@ -446,9 +465,21 @@ async fn declined_cards_and_unknown_tokens_decline_the_order_with_a_safe_reason(
         );
     }
     let events = fx.outbox().await?;
-    assert_eq!(events.len(), 6);
-    for (kind, body) in &events {
-        assert_eq!(kind, "omni.payment.declined");
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "omni.payment.declined",
+            "omni.payment.declined",
+            "omni.payment.declined",
+            "omni.payment.declined",
+            "omni.payment.declined",
+            // The second card declined: the first card's 2,000 are released.
+            "omni.payment.voided",
+            "omni.payment.declined",
+        ]
+    );
+    for (_, body) in &events {
         assert!(
             ![APPROVE, DECLINE, INSUFFICIENT_FUNDS, "424242", "400000"]
                 .iter()
@@ -523,7 +554,7 @@ async fn a_marketplace_prepaid_order_is_authorized_without_a_psp_call(
     backend: Backend,
 ) -> anyhow::Result<()> {
     let fx = Fixture::new(backend).await?;
-    let order = reserved(vec![PaymentMethod::MarketplacePrepaid {}])?;
+    let order = reserved(vec![PaymentMethod::MarketplacePrepaid { amount_minor: None }])?;
     let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order).await? else {
         anyhow::bail!("the order was not decided");
     };
@@ -547,14 +578,26 @@ async fn an_order_whose_psp_call_fails_is_not_decided_until_the_retry_succeeds(
         Err(Error::Psp(_)) => {}
         other => anyhow::bail!("expected a PSP outage, got {other:?}"),
     }
-    assert!(fx.intents(order.order_id).await?.is_empty());
+    // Started, not decided: the authorization is recorded as asked under its idempotency key, nothing announced.
+    let started = fx.intents(order.order_id).await?;
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].status, IntentStatus::Authorizing);
+    let key = TenderKey {
+        intent: started[0].id,
+        tender: 0,
+    };
+    let money = fx.with(move |conn, _| tender_ledger::money(conn, key)).await?;
+    assert_eq!((money.authorized.settled, money.authorized.pending), (0, 4_999));
     assert!(fx.outbox().await?.is_empty());
 
     let Outcome::Decided(intent) = authorize_order(&fx.state, "event-1", order.clone()).await? else {
         anyhow::bail!("the retry did not decide the order");
     };
     assert_eq!(intent.status, IntentStatus::Authorized);
+    assert_eq!(intent.id, started[0].id);
     assert_eq!(fx.outbox().await?.len(), 1);
+    let money = fx.with(move |conn, _| tender_ledger::money(conn, key)).await?;
+    assert_eq!((money.authorized.settled, money.authorized.pending), (4_999, 0));
     Ok(())
 }
 

@@ -331,6 +331,10 @@ pub struct FulfillmentCompleted {
     /// the rest of the hold is released. Empty: everything held left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left: Vec<HoldLine>,
+    /// Every unit that left, per SKU, whether or not all held units did (what orders charges for). Empty on older
+    /// events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivered: Vec<HoldLine>,
 }
 
 impl std::fmt::Debug for ReadyForPickup {

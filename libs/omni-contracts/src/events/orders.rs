@@ -35,6 +35,8 @@ pub enum OrderEvent {
     PaymentAuthorized(OrderPaymentAuthorized),
     /// A node was told to fulfil it.
     Released(OrderReleased),
+    /// One part of a split order left its node (the others are still under way): payments captures its value.
+    PartDelivered(OrderPartDelivered),
     /// The node shipped it or handed it over.
     Fulfilled(OrderFulfilled),
     /// Fulfilled and paid.
@@ -56,6 +58,7 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     Reserved(OrderReserved) = "omni.order.reserved",
     PaymentAuthorized(OrderPaymentAuthorized) = "omni.order.payment_authorized",
     Released(OrderReleased) = "omni.order.released",
+    PartDelivered(OrderPartDelivered) = "omni.order.part_delivered",
     Fulfilled(OrderFulfilled) = "omni.order.fulfilled",
     Completed(OrderCompleted) = "omni.order.completed",
     Failed(OrderFailed) = "omni.order.failed",
@@ -199,6 +202,29 @@ pub struct OrderFulfilled {
     pub location_id: LocationId,
     /// How it reached the customer.
     pub how: super::fulfillment::HandedOver,
+    /// The value of what its last part delivered (the earlier parts' were announced with
+    /// `omni.order.part_delivered`): payments captures it as the final capture and voids what is left. Absent from
+    /// older events: the whole authorization is captured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Money>,
+    /// The fulfillment of that last part, when one left (absent when the order ends with a part no node took).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_id: Option<FulfillmentId>,
+}
+
+/// `omni.order.part_delivered`: one part of a split order was shipped or handed over while others are still
+/// under way; `amount` is the value of the units that left (the lines' unit prices), which payments captures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderPartDelivered {
+    /// The order.
+    pub order_id: OrderId,
+    /// The part's fulfillment.
+    pub fulfillment_id: FulfillmentId,
+    /// Its node.
+    pub location_id: LocationId,
+    /// The value of the units that left.
+    pub amount: Money,
 }
 
 /// `omni.order.cancel_requested`: a paid order is to be cancelled. Its node decides: if nothing left it yet, the
@@ -224,6 +250,7 @@ pub struct OrderCompleted {
 keyed_by_order!(
     OrderCompleted,
     OrderFulfilled,
+    OrderPartDelivered,
     OrderReserved,
     OrderPaymentAuthorized,
     OrderReleased,

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::keyed_by_order;
 use crate::envelope::AggregateKey;
-use crate::ids::{OrderId, PaymentIntentId};
+use crate::ids::{FulfillmentId, OrderId, PaymentIntentId};
 use crate::money::Money;
 use crate::topic::Topic;
 
@@ -13,14 +13,28 @@ pub enum PaymentEvent {
     Authorized(PaymentAuthorized),
     /// The PSP declined, or the tender could not be used.
     Declined(PaymentDeclined),
-    /// The authorized amount was captured (the order was fulfilled).
+    /// Money was captured: the value of lines shipped or handed over.
     Captured(PaymentCaptured),
+    /// Authorized money that will not be captured was released (the order failed or was cancelled, or the final
+    /// capture took less than was authorized).
+    Voided(PaymentVoided),
+    /// A refund was carried out, split across the order's tenders.
+    Refunded(PaymentRefunded),
+    /// A refund was refused whole (more than is refundable, an unknown order): nothing moved.
+    RefundRefused(PaymentRefundRefused),
+    /// A command: give money back on an order (sent by returns or any service; `POST /v1/payments/refunds` does
+    /// the same). Payments answers with `refunded` or `refund_refused`.
+    RefundRequested(RefundRequested),
 }
 
 crate::event_payload!(PaymentEvent on Topic::Payments, {
     Authorized(PaymentAuthorized) = "omni.payment.authorized",
     Declined(PaymentDeclined) = "omni.payment.declined",
     Captured(PaymentCaptured) = "omni.payment.captured",
+    Voided(PaymentVoided) = "omni.payment.voided",
+    Refunded(PaymentRefunded) = "omni.payment.refunded",
+    RefundRefused(PaymentRefundRefused) = "omni.payment.refund_refused",
+    RefundRequested(RefundRequested) = "omni.payment.refund_requested",
 });
 
 /// `omni.payment.authorized`.
@@ -65,6 +79,95 @@ pub struct PaymentCaptured {
     pub payment_intent_id: PaymentIntentId,
     /// What was captured.
     pub amount: Money,
+    /// The part whose delivery was captured (absent on older events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfillment_id: Option<FulfillmentId>,
+    /// The last capture of the order: what was authorized and not captured is voided.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", rename = "final")]
+    pub final_capture: bool,
+    /// What was captured per tender, in charge order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenders: Vec<TenderAmount>,
 }
 
-keyed_by_order!(PaymentAuthorized, PaymentDeclined, PaymentCaptured);
+/// An amount taken from (or given back to) one tender of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenderAmount {
+    /// The tender's position in the order's payment plan (0-based).
+    pub tender: u32,
+    /// What moved: `capture`, `refund` or `void`.
+    pub kind: String,
+    /// How much, in minor units of the order's currency.
+    pub amount_minor: i64,
+}
+
+/// `omni.payment.voided`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentVoided {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// What was released.
+    pub amount: Money,
+    /// Why: `order_failed`, `order_cancelled`, `declined` (another tender was declined) or `final_capture`.
+    pub reason: String,
+    /// Per tender.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenders: Vec<TenderAmount>,
+}
+
+/// `omni.payment.refunded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRefunded {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// The refund (its idempotency key).
+    pub refund_id: String,
+    /// What was given back in all: refunds of captured money plus voids of authorized money not captured yet.
+    pub amount: Money,
+    /// Each step, last charged tender first.
+    pub tenders: Vec<TenderAmount>,
+}
+
+/// `omni.payment.refund_refused`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRefundRefused {
+    /// The order.
+    pub order_id: OrderId,
+    /// The refund.
+    pub refund_id: String,
+    /// Why, naming the field.
+    pub reason: String,
+}
+
+/// `omni.payment.refund_requested`: a command to payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequested {
+    /// The order to refund.
+    pub order_id: OrderId,
+    /// The refund's id, chosen by the sender: its idempotency key (1 to 64 of `A-Z a-z 0-9 . _ -`).
+    pub refund_id: String,
+    /// How much to give back.
+    pub amount: Money,
+    /// Why (a reason code or words), kept with the refund.
+    #[serde(default)]
+    pub reason: String,
+}
+
+keyed_by_order!(
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentCaptured,
+    PaymentVoided,
+    PaymentRefunded,
+    PaymentRefundRefused,
+    RefundRequested
+);

@@ -160,6 +160,19 @@ fn units_that_left(task: &crate::domain::task::Task) -> Vec<HoldLine> {
         .collect()
 }
 
+/// Every unit that left with a task shipped or handed over, per SKU (what the customer is charged for).
+pub fn units_delivered(task: &crate::domain::task::Task) -> Vec<HoldLine> {
+    task.lines
+        .iter()
+        .filter_map(|l| {
+            Some(HoldLine {
+                sku: l.sku.clone(),
+                quantity: omni_contracts::Quantity::new(i64::from(l.buckets.fulfilled())).ok()?,
+            })
+        })
+        .collect()
+}
+
 /// What routing needs to send units elsewhere.
 #[derive(Debug, Clone, Copy)]
 pub struct Routing<'a> {
@@ -510,6 +523,7 @@ fn announce(
                 how,
                 reservation_id,
                 left: units_that_left(&after.task),
+                delivered: units_delivered(&after.task),
             }),
         )?;
     }
@@ -710,15 +724,16 @@ pub fn complete_by_hand(
     schedules: &Schedules,
     fulfillment: omni_contracts::FulfillmentId,
     how: HandedOver,
-) -> Result<(), TaskError> {
+) -> Result<Option<Vec<HoldLine>>, TaskError> {
     let action = Action::CompletedByHand(how);
-    if let Some((before, after, _)) = close(conn, schedules, fulfillment, &action)? {
-        omni_kafka::outbox::enqueue(
-            conn,
-            &Envelope::new("fulfillment", task_changed(&before, &after, &action)),
-        )?;
-    }
-    Ok(())
+    let Some((before, after, _)) = close(conn, schedules, fulfillment, &action)? else {
+        return Ok(None);
+    };
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new("fulfillment", task_changed(&before, &after, &action)),
+    )?;
+    Ok(Some(units_delivered(&after.task)))
 }
 
 /// Cancels a fulfillment's store task, if it has one that is not done, in the caller's transaction; recorded

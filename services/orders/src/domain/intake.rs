@@ -18,12 +18,11 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, Invalid> {
             order.lines.len()
         )));
     }
-    if order.tenders.is_empty() {
-        return Err("tenders: an order needs at least one tender".into());
-    }
-    if order.tenders.len() > 1 {
-        return Err("tenders: split tenders are not supported yet; send exactly one".into());
-    }
+    let total = order
+        .total_minor()
+        .ok_or_else(|| Invalid::from("lines: the order total overflows"))?;
+    let planned: Vec<Option<i64>> = order.tenders.iter().map(Tender::amount_minor).collect();
+    omni_contracts::api::payment_plan(&planned, total).map_err(|e| Invalid(e.to_string()))?;
     if partner && order.channel != Channel::Marketplace {
         return Err("channel: a partner's orders must use the `marketplace` channel".into());
     }
@@ -36,26 +35,19 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, Invalid> {
         && order
             .tenders
             .iter()
-            .any(|t| matches!(t, Tender::MarketplacePrepaid {}))
+            .any(|t| matches!(t, Tender::MarketplacePrepaid { .. }))
     {
         return Err("tenders: `marketplace_prepaid` is for partner orders only".into());
     }
-    if let Some(Tender::Card { token }) = order
-        .tenders
-        .iter()
-        .find(|t| matches!(t, Tender::Card { token } if !omni_contracts::card_data::is_vault_token(token)))
-    {
+    if let Some(Tender::Card { token, .. }) = order.tenders.iter().find(
+        |t| matches!(t, Tender::Card { token, .. } if !omni_contracts::card_data::is_vault_token(token)),
+    ) {
         let shown: String = token.chars().take(4).collect();
         return Err(Invalid(format!(
             "tenders: `{shown}…` is not a vault token; tokenize the card with the payments service first"
         )));
     }
-    order.lines.iter().try_fold(0i64, |total, line| {
-        i64::from(line.quantity)
-            .checked_mul(line.unit_price_minor.minor())
-            .and_then(|l| total.checked_add(l))
-            .ok_or_else(|| Invalid::from("lines: the order total overflows"))
-    })
+    Ok(total)
 }
 
 /// Why an associate's order was refused on price.
@@ -284,6 +276,60 @@ mod tests {
             err.contains("not a vault token") && !err.contains("4242"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_split_tender_plan_is_taken_when_it_adds_up_and_resolved_on_the_order() {
+        let mut o = web_order();
+        o["tenders"] = serde_json::json!([
+            {"type": "card", "token": "tok_abcdefghijklmnopqrstuvwx", "amount_minor": 1000},
+            {"type": "card", "token": "tok_bbcdefghijklmnopqrstuvwx"}
+        ]);
+        let order = order(o);
+        assert_eq!(check(&order, false).unwrap(), 3999);
+        let amounts: Vec<_> = order
+            .accepted()
+            .tenders
+            .iter()
+            .map(|t| t.amount_minor())
+            .collect();
+        assert_eq!(amounts, [Some(1000), Some(2999)]);
+    }
+
+    #[test]
+    fn a_plan_that_does_not_add_up_is_refused_naming_the_field() {
+        for (tenders, expected) in [
+            (
+                serde_json::json!([
+                    {"type": "card", "token": "tok_abcdefghijklmnopqrstuvwx", "amount_minor": 1000},
+                    {"type": "card", "token": "tok_bbcdefghijklmnopqrstuvwx", "amount_minor": 1000}
+                ]),
+                "tenders: the amounts add up to 2000, the order total is 3999",
+            ),
+            (
+                serde_json::json!([
+                    {"type": "card", "token": "tok_abcdefghijklmnopqrstuvwx"},
+                    {"type": "card", "token": "tok_bbcdefghijklmnopqrstuvwx"}
+                ]),
+                "tenders[1].amount_minor: only one tender may pay the remainder",
+            ),
+            (
+                serde_json::json!([
+                    {"type": "card", "token": "tok_abcdefghijklmnopqrstuvwx", "amount_minor": 0},
+                    {"type": "card", "token": "tok_bbcdefghijklmnopqrstuvwx"}
+                ]),
+                "tenders[0].amount_minor: must be above 0",
+            ),
+            (
+                serde_json::json!([]),
+                "tenders: an order needs at least one tender",
+            ),
+        ] {
+            let mut o = web_order();
+            o["tenders"] = tenders;
+            let err = check(&order(o), false).unwrap_err().0;
+            assert!(err.starts_with(expected), "{err}");
+        }
     }
 
     #[test]

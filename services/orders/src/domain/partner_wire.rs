@@ -74,6 +74,8 @@ struct WireTender<'a> {
     kind: &'a str,
     #[serde(default, borrow, deserialize_with = "present")]
     token: Option<&'a str>,
+    #[serde(default, deserialize_with = "present")]
+    amount_minor: Option<i64>,
 }
 
 /// An optional field that, when present, must have a value: `null` is not a string or a number to the schema.
@@ -89,7 +91,9 @@ where
 pub fn read(body: &[u8]) -> Option<PartnerOrder> {
     let wire: WireOrder = serde_json::from_slice(body).ok()?;
     let lines = (1..=100).contains(&wire.lines.len()).then_some(wire.lines)?;
-    let tenders = (wire.tenders.len() == 1).then_some(wire.tenders)?;
+    let tenders = (1..=omni_contracts::api::MAX_TENDERS)
+        .contains(&wire.tenders.len())
+        .then_some(wire.tenders)?;
     let partner_order_id = (1..=128)
         .contains(&wire.partner_order_id.chars().count())
         .then(|| wire.partner_order_id.to_owned())?;
@@ -170,10 +174,15 @@ fn delivery(wire: &WireDelivery) -> Option<Delivery> {
 }
 
 fn tender(wire: WireTender) -> Option<Tender> {
+    let amount_minor = match wire.amount_minor {
+        Some(amount) => Some((1..=1_000_000_000_000_000).contains(&amount).then_some(amount)?),
+        None => None,
+    };
     match (wire.kind, wire.token) {
-        ("marketplace_prepaid", None) => Some(Tender::MarketplacePrepaid {}),
+        ("marketplace_prepaid", None) => Some(Tender::MarketplacePrepaid { amount_minor }),
         ("card", Some(token)) => omni_contracts::card_data::is_vault_token(token).then(|| Tender::Card {
             token: token.to_owned(),
+            amount_minor,
         }),
         _ => None,
     }

@@ -143,3 +143,61 @@ impl Parts<'_> {
             .any(|p| p.fulfillment_id != except && p.state.live())
     }
 }
+
+/// The value of `delivered` units at the order's prices, in minor units: each unit priced as the order's lines of
+/// its SKU, in line order (a SKU on two lines at two prices is priced line by line). Units of a SKU the order does
+/// not have, or beyond what it ordered, are worth nothing: nobody is charged for what they did not order.
+pub fn delivered_value(
+    lines: &[omni_contracts::api::OrderLine],
+    delivered: &[omni_contracts::events::HoldLine],
+) -> i64 {
+    let mut value: i64 = 0;
+    for unit in delivered {
+        let mut left = i64::from(unit.quantity.get());
+        for line in lines.iter().filter(|l| l.sku == unit.sku) {
+            let take = left.min(i64::from(line.quantity.get()));
+            value = value.saturating_add(take.saturating_mul(line.unit_price_minor.minor()));
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+    }
+    value
+}
+
+#[cfg(test)]
+mod value_tests {
+    use omni_contracts::api::{OrderLine, UnitPrice};
+    use omni_contracts::events::HoldLine;
+    use omni_contracts::{Quantity, Sku};
+
+    use super::delivered_value;
+
+    fn line(sku: &str, quantity: i64, price: i64) -> OrderLine {
+        OrderLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+            unit_price_minor: UnitPrice::try_from(price).unwrap(),
+        }
+    }
+
+    fn units(sku: &str, quantity: i64) -> HoldLine {
+        HoldLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+        }
+    }
+
+    #[test]
+    fn delivered_units_are_charged_at_their_lines_prices_and_never_beyond_what_was_ordered() {
+        let lines = [line("A", 2, 1500), line("B", 1, 999), line("A", 1, 1000)];
+        assert_eq!(delivered_value(&lines, &[units("A", 1)]), 1500);
+        assert_eq!(
+            delivered_value(&lines, &[units("A", 3), units("B", 1)]),
+            1500 * 2 + 1000 + 999
+        );
+        assert_eq!(delivered_value(&lines, &[units("A", 9)]), 4000);
+        assert_eq!(delivered_value(&lines, &[units("C", 1)]), 0);
+    }
+}

@@ -13,11 +13,16 @@ pub fn with_reported_cards(
     let filled = tenders
         .iter()
         .map(|tender| match tender {
-            PaymentMethod::Card { reference, card } => {
+            PaymentMethod::Card {
+                reference,
+                card,
+                amount_minor,
+            } => {
                 let summary = reported.iter().find_map(|r| match r {
                     PaymentMethod::Card {
                         reference: theirs,
                         card: Some(summary),
+                        ..
                     } if theirs == reference => Some(summary),
                     _ => None,
                 });
@@ -27,12 +32,13 @@ pub fn with_reported_cards(
                         PaymentMethod::Card {
                             reference: reference.clone(),
                             card: Some(summary.clone()),
+                            amount_minor: *amount_minor,
                         }
                     }
                     _ => tender.clone(),
                 }
             }
-            PaymentMethod::MarketplacePrepaid {} => tender.clone(),
+            PaymentMethod::MarketplacePrepaid { .. } => tender.clone(),
         })
         .collect();
     changed.then_some(filled)
@@ -46,6 +52,7 @@ mod tests {
 
     fn card(reference: &str, last4: Option<&str>) -> PaymentMethod {
         PaymentMethod::Card {
+            amount_minor: None,
             reference: reference.into(),
             card: last4.map(|last4| CardSummary {
                 brand: "visa".into(),
@@ -58,13 +65,16 @@ mod tests {
 
     #[test]
     fn a_report_fills_the_cards_it_names_and_nothing_else() {
-        let order = [card("pm_a", None), PaymentMethod::MarketplacePrepaid {}];
+        let order = [
+            card("pm_a", None),
+            PaymentMethod::MarketplacePrepaid { amount_minor: None },
+        ];
         let reported = [card("pm_a", Some("4242")), card("pm_other", Some("1111"))];
         assert_eq!(
             with_reported_cards(&order, &reported),
             Some(vec![
                 card("pm_a", Some("4242")),
-                PaymentMethod::MarketplacePrepaid {}
+                PaymentMethod::MarketplacePrepaid { amount_minor: None }
             ])
         );
         assert_eq!(

@@ -321,7 +321,13 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
                 reason: c.reason.clone(),
             }
         }
-        (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(_))) => Step::Complete,
+        // The final capture completes the order (older capture events name no part and were always final); a
+        // part's capture while others are under way changes nothing here.
+        (S::Fulfilled, SagaInput::Payment(PaymentEvent::Captured(c)))
+            if c.final_capture || c.fulfillment_id.is_none() =>
+        {
+            Step::Complete
+        }
         _ => Step::Ignore,
     }
 }
@@ -460,6 +466,14 @@ pub enum SagaError {
 }
 
 impl SagaOrder {
+    /// The value of what a completion says left, at the order's prices.
+    fn delivered(&self, completed: &FulfillmentCompleted) -> Money {
+        Money {
+            amount_minor: super::parts::delivered_value(&self.order.request.lines, &completed.delivered),
+            currency: self.order.request.currency,
+        }
+    }
+
     /// The step `input` takes and what it changes and announces, with what it tells of the order's parts.
     pub fn decide(mut self, input: &SagaInput) -> Result<(Step, Plan), SagaError> {
         let learned = learn(&self.parts, input);
@@ -499,7 +513,20 @@ impl SagaOrder {
             }
             Step::Track { part, state } => {
                 change.moved_parts.push((part, state));
-                None
+                match input {
+                    // A part left while others are under way: its value is captured now.
+                    SagaInput::Fulfillment(FulfillmentEvent::Completed(c))
+                        if state == PartState::Completed && !c.delivered.is_empty() =>
+                    {
+                        Some(OrderEvent::PartDelivered(OrderPartDelivered {
+                            order_id,
+                            fulfillment_id: c.fulfillment_id,
+                            location_id: c.location_id.clone(),
+                            amount: self.delivered(c),
+                        }))
+                    }
+                    _ => None,
+                }
             }
             Step::ReleaseReplacement { part, location_id } => {
                 change.moved_parts.push((part, PartState::Held));
@@ -519,12 +546,19 @@ impl SagaOrder {
             } => {
                 change.moved_parts.push((part, PartState::Dropped));
                 change.failure_reason = Some(format!("part not served: {reason}"));
+                let nothing_more = Money {
+                    amount_minor: 0,
+                    currency: self.order.request.currency,
+                };
                 fulfilled.map(|(location_id, how)| {
                     change.status = Some(OrderStatus::Fulfilled);
+                    // The parts that left were captured as they left; nothing more is delivered.
                     OrderEvent::Fulfilled(OrderFulfilled {
                         order_id,
                         location_id,
                         how,
+                        delivered: Some(nothing_more),
+                        fulfillment_id: None,
                     })
                 })
             }
@@ -618,10 +652,21 @@ impl SagaOrder {
                     change.moved_parts.push((part, PartState::Completed));
                 }
                 change.status = Some(OrderStatus::Fulfilled);
+                // What the last part delivered; an older completion that does not say leaves it to payments to
+                // capture everything still authorized.
+                let (delivered, fulfillment_id) = match input {
+                    SagaInput::Fulfillment(FulfillmentEvent::Completed(c)) if !c.delivered.is_empty() => {
+                        (Some(self.delivered(c)), Some(c.fulfillment_id))
+                    }
+                    SagaInput::Fulfillment(FulfillmentEvent::Completed(c)) => (None, Some(c.fulfillment_id)),
+                    _ => (None, None),
+                };
                 Some(OrderEvent::Fulfilled(OrderFulfilled {
                     order_id,
                     location_id,
                     how,
+                    delivered,
+                    fulfillment_id,
                 }))
             }
             Step::Complete => {
@@ -818,6 +863,7 @@ mod tests {
             how: HandedOver::PickedUp,
             reservation_id: None,
             left: vec![],
+            delivered: vec![],
         }));
         let released = SagaInput::Fulfillment(FulfillmentEvent::Released(FulfillmentReleased {
             order_id,

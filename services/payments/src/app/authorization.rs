@@ -1,51 +1,58 @@
-//! Authorizing a reserved order: detokenize its cards (audited), ask the PSP, then store the intent and its
-//! event in one transaction.
+//! Authorizing a reserved order's payment plan: each tender for its own amount, in charge order (stored value
+//! first, then cards), every PSP call recorded before it is made; one decline voids what was authorized.
 //!
-//! The PSP call is I/O and stays outside any database transaction:
-//!
-//! 1. **Prepare** (one transaction): skip if the order already has an intent; take detokenization permits;
-//!    open each card tender (each opening is audited and the audit entries commit here).
-//! 2. **Ask the PSP** per tender, in order, stopping at the first decline. Each call carries an idempotency key
-//!    derived from the order and the tender's position, so a real PSP answers a retry with the same hold.
-//! 3. **Commit** (one transaction): claim the event in the inbox, check again that the order has no intent,
-//!    insert the intent (unique by order id) and enqueue exactly one `omni.payment.authorized` or
-//!    `omni.payment.declined` event.
-//!
-//! Whenever a hold will not be used (a later tender was declined, the commit failed, or another delivery of the
-//! order won the race), it is voided. Idempotency by order id holds even under concurrent deliveries: the
-//! unique index on `payment_intents.order_id` lets only one intent commit.
+//! 1. **Start** (one transaction): the order's intent is created in status `authorizing` with its tenders and
+//!    their planned amounts (unique by order id), or found again when an earlier delivery started it; an intent
+//!    already decided ends here. Detokenization permits are taken and each card tender not decided yet is opened
+//!    (each opening audited, the audit entries commit here).
+//! 2. **Per tender, in charge order**: the authorization is recorded as asked (`<intent>:authorize:<tender>`, the
+//!    idempotency key the PSP gets), the PSP is asked, and its answer is recorded on the tender's buckets and the
+//!    intent. A PSP that does not answer fails the delivery; its retry asks again with the same key, so a hold is
+//!    never made twice. The first decline stops the loop.
+//! 3. **Decide** (one transaction): all approved → `authorized` and `omni.payment.authorized`; a decline → the holds
+//!    already made are voided (`app::operations`, batch `void-declined`), then `declined` with
+//!    `omni.payment.declined` (and `omni.payment.voided` when something was released). The intent's status moves
+//!    conditionally, so a replay announces nothing twice.
 
 use std::time::Instant;
 
 use chrono::SubsecRound;
 use omni_contracts::api::{CardSummary, PaymentMethod};
-use omni_contracts::events::{OrderReserved, PaymentAuthorized, PaymentDeclined, PaymentEvent};
-use omni_contracts::{Envelope, PaymentIntentId};
+use omni_contracts::events::{
+    OrderReserved, PaymentAuthorized, PaymentDeclined, PaymentEvent, PaymentVoided,
+};
+use omni_contracts::{Envelope, Money, PaymentIntentId};
 
 use crate::app::State;
+use crate::app::operations::{self, Batch};
+use crate::db::tender_ledger::{self, TenderKey};
 use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
 use crate::domain::card::Card;
+use crate::domain::charges::plan_void_rest;
 use crate::domain::intent::{
     Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, NOT_THE_PAYERS, PaymentIntent, TenderOutcome,
-    TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, decide,
+    TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, charge_order, decide, planned_amounts,
 };
-use crate::domain::psp::{Authorization, AuthorizeRequest, Psp};
+use crate::domain::ledger::{Kind, Record};
+use crate::domain::psp::{Authorization, AuthorizeRequest};
 use crate::error::{Error, Result};
 
-/// The inbox name of the orders consumer.
-pub const INBOX: &str = "payments.orders";
+/// The decline reason when the tenders' amounts do not add up to the order's (intake refuses such plans).
+pub const PLAN_DOES_NOT_ADD_UP: &str = "the tenders' amounts do not add up to the order amount";
+/// The reference of a tender with nothing to pay (an order of total 0).
+pub const NOTHING_DUE_REFERENCE: &str = "nothing_due";
 
 /// What authorizing an order did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// A new intent was stored and its event enqueued.
+    /// The intent was decided now and its event enqueued.
     Decided(PaymentIntent),
-    /// The order already had an intent (or this event was handled before); nothing changed.
+    /// The order's intent was decided before; nothing changed.
     AlreadyDecided,
 }
 
-/// A tender after the prepare step.
+/// A tender after the start step.
 enum Prepared {
     /// A card to authorize on the PSP.
     Card(Card, CardSummary),
@@ -53,114 +60,200 @@ enum Prepared {
     Prepaid,
     /// Declined before any PSP call (with what may be shown of the card, when the vault has it).
     Unusable(&'static str, Option<CardSummary>),
+    /// Decided by an earlier delivery.
+    Decided,
 }
 
-/// Authorizes the amount of a reserved order on its tenders and records the decision (see the module docs).
-/// `event_id` is the CloudEvents id of the `omni.order.reserved` event, claimed in the inbox.
+/// An intent being authorized, with its tenders ready.
+struct Started {
+    intent: PaymentIntent,
+    amounts: Vec<i64>,
+    prepared: Vec<Prepared>,
+}
+
+/// Authorizes a reserved order's payment plan and records the decision (see the module docs). `event_id` is the
+/// CloudEvents id of the `omni.order.reserved` event, for the logs.
 pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReserved) -> Result<Outcome> {
     let order_id = reserved.order_id;
-    let Some(prepared) = prepare(state, &reserved).await? else {
-        tracing::debug!(order.id = %order_id, "Order already has a payment intent; nothing to do.");
+    let Some(Started {
+        mut intent,
+        amounts,
+        mut prepared,
+    }) = start(state, &reserved).await?
+    else {
+        tracing::debug!(order.id = %order_id, event.id = event_id, "Order's payment was decided before; nothing to do.");
         return Ok(Outcome::AlreadyDecided);
     };
 
-    let mut records: Vec<TenderRecord> = reserved.tenders.iter().map(TenderRecord::of).collect();
-    let mut holds = Vec::new();
-    for (index, (record, tender)) in records.iter_mut().zip(prepared).enumerate() {
-        let outcome = match tender {
-            Prepared::Prepaid => TenderOutcome::Approved {
-                psp_reference: MARKETPLACE_PREPAID_REFERENCE.to_owned(),
-            },
+    for position in charge_order(&intent.tenders) {
+        let tender = std::mem::replace(&mut prepared[position], Prepared::Decided);
+        if matches!(tender, Prepared::Decided) {
+            if matches!(
+                intent.tenders[position].outcome,
+                Some(TenderOutcome::Declined { .. })
+            ) {
+                break;
+            }
+            continue;
+        }
+        let amount = amounts[position];
+        let operation = format!("{}:authorize:{position}", intent.id);
+        // Whether the authorization was recorded as asked (then its answer is recorded too).
+        let (outcome, recorded) = match tender {
+            Prepared::Decided => continue,
             Prepared::Unusable(reason, summary) => {
-                record.card = summary;
-                TenderOutcome::Declined {
-                    reason: reason.to_owned(),
-                }
+                intent.tenders[position].card = summary;
+                let reason = reason.to_owned();
+                (TenderOutcome::Declined { reason }, false)
+            }
+            _ if amount <= 0 => {
+                let psp_reference = NOTHING_DUE_REFERENCE.to_owned();
+                (TenderOutcome::Approved { psp_reference }, false)
+            }
+            Prepared::Prepaid => {
+                record(state, &intent, position, asked(&operation, amount)).await?;
+                let psp_reference = MARKETPLACE_PREPAID_REFERENCE.to_owned();
+                (TenderOutcome::Approved { psp_reference }, true)
             }
             Prepared::Card(card, summary) => {
-                record.card = Some(summary);
+                intent.tenders[position].card = Some(summary);
+                record(state, &intent, position, asked(&operation, amount)).await?;
                 let request = AuthorizeRequest {
                     card: &card,
-                    amount: reserved.amount,
-                    idempotency_key: format!("omni-order-{order_id}-tender-{index}"),
+                    amount: Money {
+                        amount_minor: amount,
+                        currency: intent.amount.currency,
+                    },
+                    idempotency_key: operation.clone(),
                 };
-                match state.psp.authorize(request).await {
-                    Ok(Authorization::Approved { psp_reference }) => {
-                        holds.push(psp_reference.clone());
-                        TenderOutcome::Approved { psp_reference }
-                    }
-                    Ok(Authorization::Declined { reason }) => TenderOutcome::Declined { reason },
-                    Err(e) => {
-                        void_all(state.psp.as_ref(), &holds).await;
-                        return Err(e.into());
-                    }
-                }
+                let outcome = match state.psp.authorize(request).await? {
+                    Authorization::Approved { psp_reference } => TenderOutcome::Approved { psp_reference },
+                    Authorization::Declined { reason } => TenderOutcome::Declined { reason },
+                };
                 // `card` is dropped here and its digits wiped.
+                (outcome, true)
             }
         };
         let declined = matches!(outcome, TenderOutcome::Declined { .. });
-        record.outcome = Some(outcome);
+        let result = recorded.then(|| answered(&operation, amount, !declined));
+        intent.tenders[position].outcome = Some(outcome);
+        save(state, &intent, position, result).await?;
         if declined {
             break;
         }
     }
 
-    let decision = decide(&records);
-    if matches!(decision, Decision::Declined { .. }) {
-        void_all(state.psp.as_ref(), &holds).await;
-        holds.clear();
-    }
-    let intent = intent_for(&reserved, decision, records);
-    match commit(state, event_id, &intent).await {
-        Ok(true) => {
-            state.relay.notify_one();
+    let decided = match decide(&intent.tenders) {
+        Decision::Authorized { psp_reference } => authorized(state, intent, psp_reference).await?,
+        Decision::Declined { reason } => declined(state, intent, reason).await?,
+    };
+    Ok(match decided {
+        Some(intent) => {
             match intent.status {
                 IntentStatus::Authorized => {
                     tracing::info!(order.id = %order_id, payment_intent.id = %intent.id, "Payment authorized.")
                 }
-                IntentStatus::Declined => tracing::info!(
+                _ => tracing::info!(
                     order.id = %order_id, payment_intent.id = %intent.id,
                     reason = intent.decline_reason.as_deref().unwrap_or(""), "Payment declined."
                 ),
-                // A new intent is authorized or declined; it is voided or captured only later.
-                IntentStatus::Voided | IntentStatus::Captured => {}
             }
-            Ok(Outcome::Decided(intent))
+            Outcome::Decided(intent)
         }
-        Ok(false) => {
-            void_all(state.psp.as_ref(), &holds).await;
-            tracing::debug!(order.id = %order_id, "Another delivery decided this order first; voided our holds.");
-            Ok(Outcome::AlreadyDecided)
-        }
-        Err(e) if e.is_unique_violation() => {
-            void_all(state.psp.as_ref(), &holds).await;
-            tracing::debug!(order.id = %order_id, "A concurrent delivery decided this order first; voided our holds.");
-            Ok(Outcome::AlreadyDecided)
-        }
-        Err(e) => {
-            void_all(state.psp.as_ref(), &holds).await;
-            Err(e)
-        }
+        None => Outcome::AlreadyDecided,
+    })
+}
+
+fn asked(operation: &str, amount: i64) -> Record {
+    Record::Requested {
+        id: operation.to_owned(),
+        kind: Kind::Authorize,
+        amount,
     }
 }
 
-/// Step 1: `None` if the order already has an intent, else each tender ready for the PSP.
-async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<Prepared>>> {
-    let kek = state.kek.clone();
-    let limiter = state.detokenize_limit.clone();
-    let order_id = reserved.order_id;
-    let tenders = reserved.tenders.clone();
-    let payer = reserved.payer.clone();
-    let customer = reserved.customer_id.clone();
+fn answered(operation: &str, amount: i64, succeeded: bool) -> Record {
+    let (id, kind) = (operation.to_owned(), Kind::Authorize);
+    if succeeded {
+        Record::Succeeded { id, kind, amount }
+    } else {
+        Record::Failed { id, kind, amount }
+    }
+}
+
+fn tender_key(intent: &PaymentIntent, position: usize) -> TenderKey {
+    TenderKey {
+        intent: intent.id,
+        tender: u32::try_from(position).unwrap_or(u32::MAX),
+    }
+}
+
+/// Records an authorization as asked, before the PSP call.
+async fn record(state: &State, intent: &PaymentIntent, position: usize, asked: Record) -> Result<()> {
+    let key = tender_key(intent, position);
     state
         .db
-        .transaction(move |conn| -> Result<Option<Vec<Prepared>>> {
-            if intents::exists_for_order(conn, order_id)? {
-                return Ok(None);
+        .transaction(move |conn| -> Result<()> {
+            tender_ledger::record(conn, key, asked)?.map_err(Error::Ledger)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Records a tender's answer on its buckets and the intent.
+async fn save(state: &State, intent: &PaymentIntent, position: usize, answer: Option<Record>) -> Result<()> {
+    let key = tender_key(intent, position);
+    let (id, tenders) = (intent.id, intent.tenders.clone());
+    state
+        .db
+        .transaction(move |conn| -> Result<()> {
+            if let Some(answer) = answer {
+                tender_ledger::record(conn, key, answer)?.map_err(Error::Ledger)?;
             }
-            let cards = tenders
+            intents::save_tenders(conn, id, &tenders, None)
+        })
+        .await
+}
+
+/// Step 1: `None` if the order's intent was decided before, else the intent and each tender ready.
+async fn start(state: &State, reserved: &OrderReserved) -> Result<Option<Started>> {
+    let kek = state.kek.clone();
+    let limiter = state.detokenize_limit.clone();
+    let reserved = reserved.clone();
+    state
+        .db
+        .transaction(move |conn| -> Result<Option<Started>> {
+            let intent = match intents::of_order(conn, reserved.order_id)? {
+                Some(intent) if intent.status != IntentStatus::Authorizing => return Ok(None),
+                Some(intent) => intent,
+                None => {
+                    let intent = new_intent(&reserved);
+                    intents::insert(conn, &intent)?;
+                    intent
+                }
+            };
+            let amounts = planned_amounts(&intent.tenders, intent.amount.amount_minor);
+            let Some(amounts) = amounts else {
+                let mut intent = intent;
+                if let Some(first) = intent.tenders.first_mut() {
+                    first.outcome = Some(TenderOutcome::Declined {
+                        reason: PLAN_DOES_NOT_ADD_UP.to_owned(),
+                    });
+                }
+                let prepared = intent.tenders.iter().map(|_| Prepared::Decided).collect();
+                let amounts = vec![0; intent.tenders.len()];
+                return Ok(Some(Started {
+                    intent,
+                    amounts,
+                    prepared,
+                }));
+            };
+            let open: Vec<usize> = (0..intent.tenders.len())
+                .filter(|&i| intent.tenders[i].outcome.is_none())
+                .collect();
+            let cards = open
                 .iter()
-                .filter(|t| matches!(t, PaymentMethod::Card { .. }))
+                .filter(|&&i| matches!(reserved.tenders.get(i), Some(PaymentMethod::Card { .. })))
                 .count();
             if cards > 0 {
                 let permits = u32::try_from(cards).unwrap_or(u32::MAX);
@@ -169,15 +262,16 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
                     .try_acquire(permits, Instant::now())
                     .map_err(Error::RateLimited)?;
             }
-            let mut prepared = Vec::with_capacity(tenders.len());
             let purpose = Purpose::Authorize {
-                order_id,
-                payer: &payer,
-                customer: customer.as_ref(),
+                order_id: reserved.order_id,
+                payer: &reserved.payer,
+                customer: reserved.customer_id.as_ref(),
             };
-            for tender in &tenders {
+            let mut prepared = Vec::with_capacity(reserved.tenders.len());
+            for (i, tender) in reserved.tenders.iter().enumerate() {
                 prepared.push(match tender {
-                    PaymentMethod::MarketplacePrepaid {} => Prepared::Prepaid,
+                    _ if !open.contains(&i) => Prepared::Decided,
+                    PaymentMethod::MarketplacePrepaid { .. } => Prepared::Prepaid,
                     PaymentMethod::Card { reference, .. } => {
                         match vault::detokenize(conn, &kek, reference, purpose)? {
                             Detokenized::Card(card, summary) => Prepared::Card(card, summary),
@@ -192,164 +286,132 @@ async fn prepare(state: &State, reserved: &OrderReserved) -> Result<Option<Vec<P
                     }
                 });
             }
-            Ok(Some(prepared))
+            Ok(Some(Started {
+                intent,
+                amounts,
+                prepared,
+            }))
         })
         .await
 }
 
-fn intent_for(reserved: &OrderReserved, decision: Decision, tenders: Vec<TenderRecord>) -> PaymentIntent {
-    let (status, psp_reference, decline_reason) = match decision {
-        Decision::Authorized { psp_reference } => (IntentStatus::Authorized, Some(psp_reference), None),
-        Decision::Declined { reason } => (IntentStatus::Declined, None, Some(reason)),
-    };
+fn new_intent(reserved: &OrderReserved) -> PaymentIntent {
     PaymentIntent {
         id: PaymentIntentId::generate(),
         order_id: reserved.order_id,
         amount: reserved.amount,
-        status,
-        psp_reference,
-        decline_reason,
-        tenders,
+        status: IntentStatus::Authorizing,
+        psp_reference: None,
+        decline_reason: None,
+        tenders: reserved.tenders.iter().map(TenderRecord::of).collect(),
         // Both backends keep microseconds.
         created_at: chrono::Utc::now().trunc_subsecs(6),
     }
 }
 
-/// Step 3: `false` if the event or the order was handled before.
-async fn commit(state: &State, event_id: &str, intent: &PaymentIntent) -> Result<bool> {
-    let event_id = event_id.to_owned();
-    let intent = intent.clone();
-    state
-        .db
-        .transaction(move |conn| -> Result<bool> {
-            if !omni_db::inbox::claim(conn, INBOX, &event_id)?
-                || intents::exists_for_order(conn, intent.order_id)?
-            {
-                return Ok(false);
-            }
-            intents::insert(conn, &intent)?;
-            let methods = intent
-                .tenders
-                .iter()
-                .map(TenderRecord::to_payment_method)
-                .collect();
-            let event = match (&intent.status, &intent.psp_reference, &intent.decline_reason) {
-                (IntentStatus::Authorized, reference, _) => PaymentEvent::Authorized(PaymentAuthorized {
-                    order_id: intent.order_id,
-                    payment_intent_id: intent.id,
-                    amount: intent.amount,
-                    psp_reference: reference.clone().unwrap_or_default(),
-                    methods,
-                }),
-                // A new intent is never voided or captured (that comes later), so this arm is the declined one.
-                (IntentStatus::Declined | IntentStatus::Voided | IntentStatus::Captured, _, reason) => {
-                    PaymentEvent::Declined(PaymentDeclined {
-                        order_id: intent.order_id,
-                        payment_intent_id: intent.id,
-                        reason: reason.clone().unwrap_or_default(),
-                        methods,
-                    })
-                }
-            };
-            omni_kafka::outbox::enqueue(conn, &Envelope::new("payments", event))?;
-            Ok(true)
-        })
-        .await
-}
-
-/// Releases holds that will not be used. A failed void is logged, not retried: an unused authorization expires
-/// at the PSP on its own.
-async fn void_all(psp: &dyn Psp, references: &[String]) {
-    for reference in references {
-        if let Err(e) = psp.void(reference).await {
-            tracing::warn!(psp = psp.name(), psp_reference = %reference, error = %e, "Could not void an unused authorization.");
-        }
-    }
-}
-
-/// Voids the authorizations of an order that failed or was cancelled: each authorized intent is marked voided
-/// (once, so a replay voids nothing twice) and its approved PSP holds are released. Returns how many intents.
-pub async fn void_order(state: &State, order_id: omni_contracts::OrderId) -> Result<usize> {
-    let intents = state
-        .db
-        .transaction(move |conn| -> Result<Vec<crate::domain::intent::PaymentIntent>> {
-            let mut voided = Vec::new();
-            for intent in crate::db::intents::for_order(conn, order_id)? {
-                if crate::db::intents::mark_voided(conn, intent.id)? {
-                    voided.push(intent);
-                }
-            }
-            Ok(voided)
-        })
-        .await?;
-    let references: Vec<String> = intents
+fn methods(intent: &PaymentIntent) -> Vec<PaymentMethod> {
+    intent
+        .tenders
         .iter()
-        .flat_map(|i| i.tenders.iter())
-        .filter_map(|t| match &t.outcome {
-            Some(crate::domain::intent::TenderOutcome::Approved { psp_reference }) => {
-                Some(psp_reference.clone())
-            }
-            _ => None,
-        })
-        .filter(|r| r != "marketplace_prepaid")
-        .collect();
-    void_all(state.psp.as_ref(), &references).await;
-    for intent in &intents {
-        tracing::info!(order.id = %order_id, payment_intent.id = %intent.id, "Authorization voided.");
-    }
-    Ok(intents.len())
+        .map(TenderRecord::to_payment_method)
+        .collect()
 }
 
-/// Captures the authorizations of a fulfilled order: each approved PSP hold is captured (with an idempotency
-/// key per intent and tender, so a retried capture is a no-op at the PSP), then each authorized intent is marked
-/// captured with its `omni.payment.captured` event in one transaction (a conditional update: a replay captures
-/// nothing twice). Marketplace-prepaid tenders need no PSP call. Returns how many intents were captured now.
-pub async fn capture_order(state: &State, order_id: omni_contracts::OrderId) -> Result<usize> {
-    let authorized: Vec<PaymentIntent> = state
+/// Every tender approved: the intent is authorized and announced, once.
+async fn authorized(
+    state: &State,
+    intent: PaymentIntent,
+    psp_reference: String,
+) -> Result<Option<PaymentIntent>> {
+    let decided = state
         .db
-        .run(move |conn| intents::for_order(conn, order_id))
-        .await?
-        .into_iter()
-        .filter(|i| i.status == IntentStatus::Authorized)
-        .collect();
-    for intent in &authorized {
-        for (position, tender) in intent.tenders.iter().enumerate() {
-            if let Some(TenderOutcome::Approved { psp_reference }) = &tender.outcome
-                && psp_reference != MARKETPLACE_PREPAID_REFERENCE
-            {
-                state
-                    .psp
-                    .capture(psp_reference, format!("capture:{}:{position}", intent.id))
-                    .await?;
+        .transaction(move |conn| -> Result<Option<PaymentIntent>> {
+            if !intents::transition(
+                conn,
+                intent.id,
+                &[IntentStatus::Authorizing],
+                IntentStatus::Authorized,
+                None,
+            )? {
+                return Ok(None);
             }
-        }
-    }
-    let captured = state
-        .db
-        .transaction(move |conn| -> Result<usize> {
-            let mut captured = 0;
-            for intent in &authorized {
-                if intents::mark_captured(conn, intent.id)? {
-                    omni_kafka::outbox::enqueue(
-                        conn,
-                        &Envelope::new(
-                            "payments",
-                            PaymentEvent::Captured(omni_contracts::events::PaymentCaptured {
-                                order_id: intent.order_id,
-                                payment_intent_id: intent.id,
-                                amount: intent.amount,
-                            }),
-                        ),
-                    )?;
-                    captured += 1;
-                }
-            }
-            Ok(captured)
+            intents::save_tenders(conn, intent.id, &intent.tenders, Some(&psp_reference))?;
+            let event = PaymentEvent::Authorized(PaymentAuthorized {
+                order_id: intent.order_id,
+                payment_intent_id: intent.id,
+                amount: intent.amount,
+                psp_reference: psp_reference.clone(),
+                methods: methods(&intent),
+            });
+            omni_kafka::outbox::enqueue(conn, &Envelope::new("payments", event))?;
+            Ok(Some(PaymentIntent {
+                status: IntentStatus::Authorized,
+                psp_reference: Some(psp_reference),
+                ..intent
+            }))
         })
         .await?;
-    if captured > 0 {
+    if decided.is_some() {
         state.relay.notify_one();
-        tracing::info!(order.id = %order_id, intents = captured, "Payment captured.");
     }
-    Ok(captured)
+    Ok(decided)
+}
+
+/// A tender declined: what was authorized is voided, then the intent is declined and announced, once.
+async fn declined(state: &State, intent: PaymentIntent, reason: String) -> Result<Option<PaymentIntent>> {
+    let batch = Batch {
+        intent: intent.id,
+        name: "void-declined".to_owned(),
+        final_capture: false,
+    };
+    let tenders = intent.tenders.clone();
+    let decided_now = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let decided = decided_now.clone();
+    let ran = operations::run(
+        state,
+        batch,
+        |_, _, money| Ok(Ok::<_, std::convert::Infallible>(plan_void_rest(money))),
+        move |conn, ran| {
+            if !intents::transition(
+                conn,
+                ran.intent.id,
+                &[IntentStatus::Authorizing],
+                IntentStatus::Declined,
+                Some(&reason),
+            )? {
+                return Ok(());
+            }
+            decided.store(true, std::sync::atomic::Ordering::Relaxed);
+            intents::save_tenders(conn, ran.intent.id, &tenders, None)?;
+            let mut shown = ran.intent.clone();
+            shown.tenders = tenders.clone();
+            let declined = PaymentEvent::Declined(PaymentDeclined {
+                order_id: ran.intent.order_id,
+                payment_intent_id: ran.intent.id,
+                reason: reason.clone(),
+                methods: methods(&shown),
+            });
+            omni_kafka::outbox::enqueue(conn, &Envelope::new("payments", declined))?;
+            let voided = ran.succeeded(Kind::Void);
+            if voided > 0 {
+                let event = PaymentEvent::Voided(PaymentVoided {
+                    order_id: ran.intent.order_id,
+                    payment_intent_id: ran.intent.id,
+                    amount: ran.money(voided),
+                    reason: "declined".to_owned(),
+                    tenders: ran.tender_amounts(),
+                });
+                omni_kafka::outbox::enqueue(conn, &Envelope::new("payments", event))?;
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let Ok(ran) = ran;
+    if !decided_now.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(None);
+    }
+    state.relay.notify_one();
+    let id = ran.intent.id;
+    state.db.run(move |conn| intents::find(conn, id)).await
 }

@@ -1,6 +1,9 @@
 //! Payments' use cases over the vault, the PSP and the outbox.
 
 pub mod authorization;
+pub mod capture;
+pub mod operations;
+pub mod refunds;
 pub mod vault;
 
 use std::sync::{Arc, Mutex};

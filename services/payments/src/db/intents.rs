@@ -79,29 +79,63 @@ pub fn exists_for_order(conn: &mut DbConnection, order_id: OrderId) -> Result<bo
     Ok(count > 0)
 }
 
-/// Marks an authorized intent voided; `false` when it was not authorized (voided already, or declined).
-pub fn mark_voided(conn: &mut DbConnection, id: PaymentIntentId) -> Result<bool> {
+/// Moves an intent from one of `from` to `to` (and records why, for a decline); `false` when it was not in one of
+/// them (another delivery moved it first), so a replay changes nothing twice.
+pub fn transition(
+    conn: &mut DbConnection,
+    id: PaymentIntentId,
+    from: &[IntentStatus],
+    to: IntentStatus,
+    reason: Option<&str>,
+) -> Result<bool> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let changed = diesel::update(
         payment_intents::table
             .find(id.to_string())
-            .filter(payment_intents::status.eq(IntentStatus::Authorized.as_str())),
+            .filter(payment_intents::status.eq_any(from)),
     )
-    .set(payment_intents::status.eq(IntentStatus::Voided.as_str()))
+    .set((
+        payment_intents::status.eq(to.as_str()),
+        payment_intents::decline_reason.eq(reason),
+    ))
     .execute(conn)?;
     Ok(changed == 1)
 }
 
-/// Marks an authorized intent captured; `false` when it was not authorized (captured already, voided or
-/// declined), so a replay never captures twice.
-pub fn mark_captured(conn: &mut DbConnection, id: PaymentIntentId) -> Result<bool> {
-    let changed = diesel::update(
-        payment_intents::table
-            .find(id.to_string())
-            .filter(payment_intents::status.eq(IntentStatus::Authorized.as_str())),
-    )
-    .set(payment_intents::status.eq(IntentStatus::Captured.as_str()))
-    .execute(conn)?;
-    Ok(changed == 1)
+/// Stores what the intent's tenders gave so far, and the PSP references of its holds.
+pub fn save_tenders(
+    conn: &mut DbConnection,
+    id: PaymentIntentId,
+    tenders: &[TenderRecord],
+    psp_reference: Option<&str>,
+) -> Result<()> {
+    let json = serde_json::to_string(tenders).map_err(|e| Error::Corrupt {
+        what: "payment intent",
+        reason: e.to_string(),
+    })?;
+    diesel::update(payment_intents::table.find(id.to_string()))
+        .set((
+            payment_intents::tenders.eq(json),
+            payment_intents::psp_reference.eq(psp_reference),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The intent `id`.
+pub fn find(conn: &mut DbConnection, id: PaymentIntentId) -> Result<Option<PaymentIntent>> {
+    payment_intents::table
+        .find(id.to_string())
+        .select(IntentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(IntentRow::into_intent)
+        .transpose()
+}
+
+/// The order's intent (one per order).
+pub fn of_order(conn: &mut DbConnection, order_id: OrderId) -> Result<Option<PaymentIntent>> {
+    Ok(for_order(conn, order_id)?.into_iter().next())
 }
 
 /// An order's intents, oldest first.

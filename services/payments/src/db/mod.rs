@@ -3,6 +3,7 @@
 
 pub mod data_keys;
 pub mod intents;
+pub mod refunds;
 pub mod schema;
 pub mod tender_ledger;
 pub mod vault;

@@ -71,3 +71,17 @@ diesel::table! {
         recorded_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        order_id -> Text,
+        payment_intent_id -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        reason -> Text,
+        requested_by -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}

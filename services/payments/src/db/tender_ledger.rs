@@ -114,6 +114,62 @@ pub fn record(
     Ok(Ok(recorded))
 }
 
+/// A recorded operation, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOperation {
+    /// Its id: the idempotency key sent to the PSP.
+    pub id: String,
+    /// The tender.
+    pub tender: u32,
+    /// What it does.
+    pub kind: Kind,
+    /// How much.
+    pub amount: i64,
+    /// Where it stands.
+    pub state: OperationState,
+}
+
+/// The intent's operations whose ids start with `prefix`, in the order they were recorded.
+pub fn operations(
+    conn: &mut DbConnection,
+    intent: PaymentIntentId,
+    prefix: &str,
+) -> Result<Vec<StoredOperation>> {
+    let rows: Vec<(String, i32, String, i64, String)> = tender_operations::table
+        .filter(tender_operations::intent_id.eq(intent.to_string()))
+        .order((tender_operations::tender.asc(), tender_operations::seq.asc()))
+        .select((
+            tender_operations::id,
+            tender_operations::tender,
+            tender_operations::kind,
+            tender_operations::amount,
+            tender_operations::state,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .filter(|(id, ..)| id.starts_with(prefix))
+        .map(|(id, tender, kind, amount, state)| {
+            let corrupt = |reason: String| Error::Corrupt {
+                what: "tender operation",
+                reason,
+            };
+            Ok(StoredOperation {
+                tender: u32::try_from(tender).map_err(|e| corrupt(e.to_string()))?,
+                kind: Kind::parse(&kind).ok_or_else(|| corrupt(format!("{id}: unknown kind `{kind}`")))?,
+                amount,
+                state: match state.as_str() {
+                    "pending" => OperationState::Pending,
+                    "succeeded" => OperationState::Succeeded,
+                    "failed" => OperationState::Failed,
+                    "waiting" => OperationState::Waiting,
+                    other => return Err(corrupt(format!("{id}: unknown state `{other}`"))),
+                },
+                id,
+            })
+        })
+        .collect()
+}
+
 /// A `tender_money` row.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tender_money)]

@@ -22,13 +22,16 @@ pub const NO_TENDER: &str = "order has no tender";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntentStatus {
-    /// Every tender is authorized for the amount.
+    /// Its tenders are being authorized, in charge order (each PSP call recorded before it is made).
+    Authorizing,
+    /// Every tender is authorized for its amount.
     Authorized,
     /// A tender was declined (earlier authorizations of the order were voided).
     Declined,
     /// Authorized, then voided because the order failed or was cancelled.
     Voided,
-    /// Authorized, then captured because the order was fulfilled.
+    /// Authorized, then captured because the order was fulfilled (the final capture made; what was not
+    /// captured is voided).
     Captured,
 }
 
@@ -36,6 +39,7 @@ impl IntentStatus {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            IntentStatus::Authorizing => "authorizing",
             IntentStatus::Authorized => "authorized",
             IntentStatus::Declined => "declined",
             IntentStatus::Voided => "voided",
@@ -46,6 +50,7 @@ impl IntentStatus {
     /// Parses the stored name.
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
+            "authorizing" => Some(IntentStatus::Authorizing),
             "authorized" => Some(IntentStatus::Authorized),
             "declined" => Some(IntentStatus::Declined),
             "voided" => Some(IntentStatus::Voided),
@@ -65,6 +70,29 @@ pub enum TenderKind {
     MarketplacePrepaid,
 }
 
+impl TenderKind {
+    /// Its place in the charge order: stored value first, then what was prepaid, then cards. Tenders are
+    /// authorized and captured in this order and refunded in the reverse.
+    pub fn charge_rank(self) -> u8 {
+        match self {
+            TenderKind::MarketplacePrepaid => 1,
+            TenderKind::Card => 2,
+        }
+    }
+
+    /// Whether the money is held outside any PSP Omni calls (nothing to ask, every movement succeeds at once).
+    pub fn outside_psp(self) -> bool {
+        matches!(self, TenderKind::MarketplacePrepaid)
+    }
+}
+
+/// The positions of `tenders` in charge order (stable among tenders of one rank).
+pub fn charge_order(tenders: &[TenderRecord]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..tenders.len()).collect();
+    order.sort_by_key(|&i| tenders[i].kind.charge_rank());
+    order
+}
+
 /// One tender of an intent and what happened to it. Cards by payment-method reference: never a token, never
 /// card data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -78,6 +106,9 @@ pub struct TenderRecord {
     /// What may be shown of the card, once the vault found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardSummary>,
+    /// What this tender pays, in minor units (absent on intents from before payment plans: the whole amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<i64>,
     /// What the tender gave: approved with a reference, declined with a reason, or not tried (`None`) because
     /// an earlier tender was declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,18 +120,32 @@ impl TenderRecord {
     /// caller may have put a card number there by mistake.
     pub fn of(tender: &PaymentMethod) -> Self {
         match tender {
-            PaymentMethod::Card { reference, .. } => Self {
+            PaymentMethod::Card {
+                reference,
+                amount_minor,
+                ..
+            } => Self {
                 kind: TenderKind::Card,
                 reference: is_method_reference(reference).then(|| reference.clone()),
                 card: None,
+                amount_minor: *amount_minor,
                 outcome: None,
             },
-            PaymentMethod::MarketplacePrepaid {} => Self {
+            PaymentMethod::MarketplacePrepaid { amount_minor } => Self {
                 kind: TenderKind::MarketplacePrepaid,
                 reference: None,
                 card: None,
+                amount_minor: *amount_minor,
                 outcome: None,
             },
+        }
+    }
+
+    /// The PSP reference of its authorization, once approved.
+    pub fn psp_reference(&self) -> Option<&str> {
+        match &self.outcome {
+            Some(TenderOutcome::Approved { psp_reference }) => Some(psp_reference),
+            _ => None,
         }
     }
 
@@ -110,8 +155,11 @@ impl TenderRecord {
             TenderKind::Card => PaymentMethod::Card {
                 reference: self.reference.clone().unwrap_or_default(),
                 card: self.card.clone(),
+                amount_minor: self.amount_minor,
             },
-            TenderKind::MarketplacePrepaid => PaymentMethod::MarketplacePrepaid {},
+            TenderKind::MarketplacePrepaid => PaymentMethod::MarketplacePrepaid {
+                amount_minor: self.amount_minor,
+            },
         }
     }
 }
@@ -130,6 +178,13 @@ pub enum TenderOutcome {
         /// Why, in words safe to show.
         reason: String,
     },
+}
+
+/// Each tender's amount, in tender order: as planned at intake, or (an order from before payment plans) resolved
+/// against the order's `total` the same way. `None` when the plan does not add up (intake refuses such orders).
+pub fn planned_amounts(tenders: &[TenderRecord], total: i64) -> Option<Vec<i64>> {
+    let planned: Vec<Option<i64>> = tenders.iter().map(|t| t.amount_minor).collect();
+    omni_contracts::api::payment_plan(&planned, total).ok()
 }
 
 /// The one decision announced for an order.
@@ -154,16 +209,17 @@ pub fn decide(tenders: &[TenderRecord]) -> Decision {
             reason: NO_TENDER.to_owned(),
         };
     }
+    if let Some(reason) = tenders.iter().find_map(|t| match &t.outcome {
+        Some(TenderOutcome::Declined { reason }) => Some(reason.clone()),
+        _ => None,
+    }) {
+        return Decision::Declined { reason };
+    }
     let mut references = Vec::with_capacity(tenders.len());
     for tender in tenders {
         match &tender.outcome {
             Some(TenderOutcome::Approved { psp_reference }) => references.push(psp_reference.as_str()),
-            Some(TenderOutcome::Declined { reason }) => {
-                return Decision::Declined {
-                    reason: reason.clone(),
-                };
-            }
-            None => {
+            _ => {
                 return Decision::Declined {
                     reason: "tender was not authorized".to_owned(),
                 };
@@ -205,6 +261,7 @@ mod tests {
             kind: TenderKind::Card,
             reference: Some("pm_x".into()),
             card: None,
+            amount_minor: None,
             outcome: Some(TenderOutcome::Approved {
                 psp_reference: reference.into(),
             }),
@@ -248,6 +305,7 @@ mod tests {
         let record = TenderRecord::of(&PaymentMethod::Card {
             reference: crate::domain::sandbox::VISA_APPROVED.into(),
             card: None,
+            amount_minor: None,
         });
         assert_eq!(record.kind, TenderKind::Card);
         assert_eq!(record.reference, None);
@@ -257,7 +315,9 @@ mod tests {
     fn a_stored_tender_list_round_trips_through_json() {
         let tenders = vec![
             approved("sandbox_auth_x"),
-            TenderRecord::of(&PaymentMethod::MarketplacePrepaid {}),
+            TenderRecord::of(&PaymentMethod::MarketplacePrepaid {
+                amount_minor: Some(5),
+            }),
         ];
         let json = serde_json::to_string(&tenders).unwrap();
         assert_eq!(serde_json::from_str::<Vec<TenderRecord>>(&json).unwrap(), tenders);

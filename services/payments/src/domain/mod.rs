@@ -2,6 +2,7 @@
 //! detokenization rate limit. The part most worth unit tests.
 
 pub mod card;
+pub mod charges;
 pub mod intent;
 pub mod ledger;
 pub mod psp;

@@ -1,5 +1,9 @@
 //! Payment service providers behind one adapter trait. The sandbox PSP that ships with Omni is in
 //! [`sandbox_psp`](super::sandbox_psp); its test card numbers are documented in [`sandbox`](super::sandbox).
+//!
+//! Every call carries an idempotency key that payments records (`tender_operations`) before the call, so a call
+//! whose reply never came is asked again with the same key and the PSP answers it as the first time: an amount is
+//! never held, taken or given back twice.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,15 +41,40 @@ pub enum Authorization {
     },
 }
 
-/// A PSP call that failed without an answer; retry later.
+/// What a capture, refund or void moves on an authorization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// The authorization's PSP reference.
+    pub psp_reference: String,
+    /// How much.
+    pub amount: Money,
+    /// The operation's idempotency key, recorded before the call.
+    pub idempotency_key: String,
+    /// For a capture: the last one of this authorization (the PSP releases what was not captured).
+    pub final_capture: bool,
+}
+
+/// A PSP call that did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PspError {
-    /// The PSP could not be reached or answered with an error.
+    /// The PSP could not be reached, answered with an error or not at all: the outcome is unknown; ask again with
+    /// the same idempotency key.
     #[error("the PSP is unavailable: {0}")]
     Unavailable(String),
     /// The PSP does not know the reference (void of an unknown authorization).
     #[error("the PSP does not know the reference {0}")]
     UnknownReference(String),
+    /// The PSP answered and refused the operation (more than is left on the authorization, an expired
+    /// authorization): final, nothing moved.
+    #[error("the PSP refused: {0}")]
+    Refused(String),
+}
+
+impl PspError {
+    /// Whether the PSP gave a final answer (nothing moved, asking again changes nothing).
+    pub fn is_final(&self) -> bool {
+        matches!(self, PspError::UnknownReference(_) | PspError::Refused(_))
+    }
 }
 
 /// A payment service provider adapter.
@@ -56,10 +85,12 @@ pub trait Psp: Send + Sync {
     /// Authorizes (holds) an amount on a card.
     fn authorize<'a>(&'a self, request: AuthorizeRequest<'a>) -> PspFuture<'a, Authorization>;
 
-    /// Releases an authorization that will not be captured.
-    fn void<'a>(&'a self, psp_reference: &'a str) -> PspFuture<'a, ()>;
+    /// Takes held money, partially or whole; several captures of one authorization add up.
+    fn capture<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()>;
 
-    /// Captures an authorization (the order was fulfilled). `idempotency_key` makes a retried capture a no-op,
-    /// so an amount is never captured twice.
-    fn capture<'a>(&'a self, psp_reference: &'a str, idempotency_key: String) -> PspFuture<'a, ()>;
+    /// Gives captured money back.
+    fn refund<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()>;
+
+    /// Releases held money that will not be captured.
+    fn void<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()>;
 }

@@ -1,18 +1,54 @@
 //! The sandbox PSP that ships with Omni: it never contacts anyone and decides by card number, see
-//! [`super::sandbox`] for the test cards and their outcomes.
+//! [`super::sandbox`] for the test cards and their outcomes. It keeps its own book of every authorization
+//! (authorized, captured, refunded, voided) and answers a repeated idempotency key as it answered the first time,
+//! as a real PSP does; it refuses to capture, refund or void more than is left.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::psp::{Authorization, AuthorizeRequest, Psp, PspError, PspFuture};
+use super::psp::{Authorization, AuthorizeRequest, Movement, Psp, PspError, PspFuture};
 use super::sandbox::{VISA_DECLINED, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_UNAVAILABLE_ONCE};
 
 /// Prefix of the sandbox's authorization references.
 pub const SANDBOX_REFERENCE_PREFIX: &str = "sandbox_auth_";
 
+/// The sandbox's record of one authorization, in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SandboxAuthorization {
+    /// Held.
+    pub authorized: i64,
+    /// Taken.
+    pub captured: i64,
+    /// Given back.
+    pub refunded: i64,
+    /// Released.
+    pub voided: i64,
+    /// A final capture was made: no more captures.
+    pub closed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    authorizations: HashMap<String, SandboxAuthorization>,
+    /// Each idempotency key's answer.
+    authorize_replies: HashMap<String, Authorization>,
+    movement_replies: HashMap<String, Result<(), PspError>>,
+}
+
+/// What a movement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Capture,
+    Refund,
+    Void,
+}
+
 /// The sandbox PSP: decides by test card number, see [`super::sandbox`].
 #[derive(Debug, Default)]
 pub struct SandboxPsp {
     unavailable_calls: AtomicU64,
+    book: Mutex<Book>,
 }
 
 impl SandboxPsp {
@@ -28,10 +64,13 @@ impl SandboxPsp {
                 reason: reason.to_owned(),
             })
         };
-        if request.amount.amount_minor < 0 {
+        if request.amount.amount_minor <= 0 {
             return declined("invalid_amount");
         }
-        match request.card.pan.expose() {
+        if let Some(reply) = self.book().authorize_replies.get(&request.idempotency_key) {
+            return Ok(reply.clone());
+        }
+        let reply = match request.card.pan.expose() {
             VISA_DECLINED => declined("card_declined"),
             VISA_INSUFFICIENT_FUNDS => declined("insufficient_funds"),
             VISA_EXPIRED_CARD => declined("expired_card"),
@@ -47,7 +86,71 @@ impl SandboxPsp {
             _ => Ok(Authorization::Approved {
                 psp_reference: sandbox_reference(),
             }),
+        }?;
+        let mut book = self.book();
+        if let Authorization::Approved { psp_reference } = &reply {
+            book.authorizations.insert(
+                psp_reference.clone(),
+                SandboxAuthorization {
+                    authorized: request.amount.amount_minor,
+                    ..SandboxAuthorization::default()
+                },
+            );
         }
+        book.authorize_replies
+            .insert(request.idempotency_key.clone(), reply.clone());
+        Ok(reply)
+    }
+
+    /// The sandbox's record of an authorization.
+    pub fn authorization(&self, psp_reference: &str) -> Option<SandboxAuthorization> {
+        self.book().authorizations.get(psp_reference).copied()
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn apply(&self, what: Move, movement: &Movement) -> Result<(), PspError> {
+        let mut book = self.book();
+        if let Some(reply) = book.movement_replies.get(&movement.idempotency_key) {
+            return reply.clone();
+        }
+        let Some(auth) = book.authorizations.get_mut(&movement.psp_reference) else {
+            return Err(PspError::UnknownReference(movement.psp_reference.clone()));
+        };
+        let amount = movement.amount.amount_minor;
+        let open = auth.authorized - auth.captured - auth.voided;
+        let reply = if amount <= 0 {
+            Err(PspError::Refused("invalid_amount".into()))
+        } else {
+            match what {
+                Move::Capture if auth.closed => Err(PspError::Refused("authorization_closed".into())),
+                Move::Capture if amount > open => Err(PspError::Refused("amount_too_large".into())),
+                Move::Capture => {
+                    auth.captured += amount;
+                    auth.closed = movement.final_capture;
+                    Ok(())
+                }
+                Move::Refund if amount > auth.captured - auth.refunded => {
+                    Err(PspError::Refused("amount_too_large".into()))
+                }
+                Move::Refund => {
+                    auth.refunded += amount;
+                    Ok(())
+                }
+                Move::Void if amount > open => Err(PspError::Refused("amount_too_large".into())),
+                Move::Void => {
+                    auth.voided += amount;
+                    Ok(())
+                }
+            }
+        };
+        book.movement_replies
+            .insert(movement.idempotency_key.clone(), reply.clone());
+        reply
     }
 }
 
@@ -68,18 +171,16 @@ impl Psp for SandboxPsp {
         Box::pin(std::future::ready(self.decide(&request)))
     }
 
-    fn void<'a>(&'a self, psp_reference: &'a str) -> PspFuture<'a, ()> {
-        let outcome = if psp_reference.starts_with(SANDBOX_REFERENCE_PREFIX) {
-            Ok(())
-        } else {
-            Err(PspError::UnknownReference(psp_reference.to_owned()))
-        };
-        Box::pin(std::future::ready(outcome))
+    fn capture<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()> {
+        Box::pin(std::future::ready(self.apply(Move::Capture, movement)))
     }
 
-    fn capture<'a>(&'a self, psp_reference: &'a str, _idempotency_key: String) -> PspFuture<'a, ()> {
-        // The sandbox keeps no state: capturing one of its references succeeds, as often as asked.
-        self.void(psp_reference)
+    fn refund<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()> {
+        Box::pin(std::future::ready(self.apply(Move::Refund, movement)))
+    }
+
+    fn void<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()> {
+        Box::pin(std::future::ready(self.apply(Move::Void, movement)))
     }
 }
 
@@ -113,7 +214,7 @@ mod tests {
         psp.authorize(AuthorizeRequest {
             card: &card,
             amount,
-            idempotency_key: "k".into(),
+            idempotency_key: format!("k-{number}"),
         })
         .await
     }
@@ -156,11 +257,55 @@ mod tests {
         ));
     }
 
+    fn movement(reference: &str, amount: i64, key: &str) -> Movement {
+        Movement {
+            psp_reference: reference.into(),
+            amount: Money {
+                amount_minor: amount,
+                currency: Currency::parse("EUR").unwrap(),
+            },
+            idempotency_key: key.into(),
+            final_capture: false,
+        }
+    }
+
     #[tokio::test]
-    async fn the_sandbox_voids_only_its_own_references() {
+    async fn the_sandbox_moves_money_only_on_its_own_references_and_within_what_is_left() {
         let psp = SandboxPsp::new();
-        assert!(psp.void("sandbox_auth_abc").await.is_ok());
-        assert!(psp.void("other").await.is_err());
+        assert!(matches!(
+            psp.void(&movement("other", 1, "v")).await,
+            Err(PspError::UnknownReference(_))
+        ));
+        let Authorization::Approved { psp_reference } = authorize(&psp, VISA_APPROVED).await.unwrap() else {
+            panic!("4242 must approve")
+        };
+        psp.capture(&movement(&psp_reference, 999, "c1")).await.unwrap();
+        // The same key again is the same capture, not a second one.
+        psp.capture(&movement(&psp_reference, 999, "c1")).await.unwrap();
+        assert_eq!(
+            psp.capture(&movement(&psp_reference, 1001, "c2")).await,
+            Err(PspError::Refused("amount_too_large".into()))
+        );
+        psp.refund(&movement(&psp_reference, 500, "r1")).await.unwrap();
+        assert!(psp.refund(&movement(&psp_reference, 500, "r2")).await.is_err());
+        psp.void(&movement(&psp_reference, 1000, "v1")).await.unwrap();
+        assert_eq!(
+            psp.authorization(&psp_reference),
+            Some(SandboxAuthorization {
+                authorized: 1999,
+                captured: 999,
+                refunded: 500,
+                voided: 1000,
+                closed: false,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_authorization_asked_again_with_its_key_is_the_same_hold() {
+        let psp = SandboxPsp::new();
+        let first = authorize(&psp, VISA_APPROVED).await.unwrap();
+        assert_eq!(authorize(&psp, VISA_APPROVED).await.unwrap(), first);
     }
 
     #[test]

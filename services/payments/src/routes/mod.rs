@@ -3,6 +3,7 @@
 
 pub mod intents;
 pub mod keys;
+pub mod refunds;
 pub mod tokens;
 
 use actix_web::web;
@@ -28,8 +29,22 @@ pub const LIST_INTENTS: Rule = Rule::new(
     Objects::Orders,
 );
 
+/// Gives money back on an order (audited).
+pub const CREATE_REFUND: Rule = Rule::new(
+    Method::Post,
+    "/v1/payments/refunds",
+    &[Manager, Service],
+    Objects::Orders,
+);
+
 /// The payments service's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[CREATE_TOKEN, ROTATE_KEYS, LIST_INTENTS, omni_http::audit::RULE];
+pub const AUTHORIZATION: &[Rule] = &[
+    CREATE_TOKEN,
+    ROTATE_KEYS,
+    LIST_INTENTS,
+    CREATE_REFUND,
+    omni_http::audit::RULE,
+];
 
 /// Registers the payments routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
@@ -37,4 +52,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     CREATE_TOKEN.register(cfg, tokens::create::create_token);
     ROTATE_KEYS.register(cfg, keys::rotate::rotate_keys);
     LIST_INTENTS.register(cfg, intents::list::list_intents);
+    CREATE_REFUND.register(cfg, refunds::create::create_refund);
 }

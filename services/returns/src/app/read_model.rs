@@ -43,6 +43,8 @@ pub fn record(
         OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, OrderStatus::Failed, None)?,
         // Still accepted: routing chooses another node.
         OrderEvent::RerouteRequested(_) => {}
+        // One part of a split order left; the order stays released until every part has.
+        OrderEvent::PartDelivered(_) => {}
         OrderEvent::Cancelled(c) => {
             order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?
         }

@@ -73,7 +73,10 @@ pub async fn complete_fulfillment(
             }
             // Its store task, if it has one, is done too (or the outcome is not the task's method: 409). Written
             // after the fulfillment, as every path does.
-            crate::app::tasks::complete_by_hand(conn, &schedules, row.id, how)?;
+            let delivered = match crate::app::tasks::complete_by_hand(conn, &schedules, row.id, how)? {
+                Some(delivered) => delivered,
+                None => fulfillments::work(conn, row.id)?.lines,
+            };
             let event = FulfillmentCompleted {
                 order_id: row.order_id,
                 fulfillment_id: id,
@@ -81,6 +84,7 @@ pub async fn complete_fulfillment(
                 how,
                 reservation_id: Some(row.reservation_id),
                 left: Vec::new(),
+                delivered,
             };
             omni_kafka::outbox::enqueue(
                 conn,

@@ -143,6 +143,7 @@ fn completed(order_id: OrderId, part: &PlannedPart) -> SagaInput {
         how: HandedOver::Shipped,
         reservation_id: Some(part.reservation_id),
         left: vec![],
+        delivered: vec![],
     }))
 }
 
@@ -410,4 +411,67 @@ fn units_sent_elsewhere_become_a_part_the_order_waits_for() {
     assert!(announce.is_none(), "the new part is not released yet");
     let (_, announce) = early.feed(released(id, &f));
     assert!(matches!(announce, Some(OrderEvent::Released(_))));
+}
+
+/// A completion that says which units left.
+fn delivered(order_id: OrderId, part: &PlannedPart, units: i64) -> SagaInput {
+    let SagaInput::Fulfillment(FulfillmentEvent::Completed(mut c)) = completed(order_id, part) else {
+        unreachable!()
+    };
+    c.delivered = vec![HoldLine {
+        sku: Sku::parse("SNEAKER-42").unwrap(),
+        quantity: Quantity::new(units).unwrap(),
+    }];
+    SagaInput::Fulfillment(FulfillmentEvent::Completed(c))
+}
+
+fn captured(order_id: OrderId, part: Option<&PlannedPart>, final_capture: bool) -> SagaInput {
+    SagaInput::Payment(PaymentEvent::Captured(PaymentCaptured {
+        order_id,
+        payment_intent_id: PaymentIntentId::generate(),
+        amount: Money {
+            amount_minor: 11_900,
+            currency: Currency::parse("EUR").unwrap(),
+        },
+        fulfillment_id: part.map(|p| p.fulfillment_id),
+        final_capture,
+        tenders: vec![],
+    }))
+}
+
+#[test]
+fn each_part_that_leaves_announces_its_value_and_only_the_final_capture_completes_the_order() {
+    let mut replay = Replay::new();
+    let id = replay.order_id;
+    let (a, b) = released_in_two(&mut replay);
+    // The first parcel: its value (one unit at 119.00) is announced for payments to capture now.
+    let (_, announce) = replay.feed(delivered(id, &a, 1));
+    let Some(OrderEvent::PartDelivered(part)) = announce else {
+        panic!("{announce:?}")
+    };
+    assert_eq!(
+        (part.fulfillment_id, part.amount.amount_minor),
+        (a.fulfillment_id, 11_900)
+    );
+    // The last: `fulfilled` carries what it delivered, for the final capture.
+    let (_, announce) = replay.feed(delivered(id, &b, 1));
+    let Some(OrderEvent::Fulfilled(fulfilled)) = announce else {
+        panic!("{announce:?}")
+    };
+    assert_eq!(fulfilled.delivered.map(|m| m.amount_minor), Some(11_900));
+    assert_eq!(fulfilled.fulfillment_id, Some(b.fulfillment_id));
+    // The first part's capture does not complete the order; the final one does.
+    let (step, _) = replay.feed(captured(id, Some(&a), false));
+    assert_eq!(step, Step::Ignore);
+    assert_eq!(replay.status, OrderStatus::Fulfilled);
+    let (step, announce) = replay.feed(captured(id, Some(&b), true));
+    assert_eq!(step, Step::Complete);
+    assert!(matches!(announce, Some(OrderEvent::Completed(_))));
+    // An older capture event (no part named) was always the final one.
+    let mut older = Replay::new();
+    older.status = OrderStatus::Fulfilled;
+    assert_eq!(
+        older.feed(captured(older.order_id, None, false)).0,
+        Step::Complete
+    );
 }
