@@ -337,7 +337,7 @@ pub enum Delivery {
 /// by vault token only, never by number; the token is spent at intake: what the order keeps is a
 /// [`PaymentMethod`]. Each tender pays its `amount_minor`, or, when that is absent, the remainder of the total
 /// (at most one tender may leave it out; see [`payment_plan`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Tender {
     /// A card tokenized by the payments service (`POST /v1/payments/tokens`) for the same caller.
@@ -354,6 +354,37 @@ pub enum Tender {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         amount_minor: Option<i64>,
     },
+    /// An Omni gift card, by its code (`XXXX-XXXX-XXXX-XXXX`, issued by `POST /v1/payments/gift-cards`).
+    GiftCard {
+        /// The card's code: spent at intake, the order keeps only its reference.
+        code: String,
+        /// What this card pays, in minor units; absent: the remainder of the total.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
+    /// Omni store credit, by its code (issued like gift cards, e.g. for a return).
+    StoreCredit {
+        /// The credit's code: spent at intake, the order keeps only its reference.
+        code: String,
+        /// What this credit pays, in minor units; absent: the remainder of the total.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
+}
+
+/// Never the token or code: they pay.
+impl std::fmt::Debug for Tender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, amount) = match self {
+            Tender::Card { amount_minor, .. } => ("Card", amount_minor),
+            Tender::MarketplacePrepaid { amount_minor } => ("MarketplacePrepaid", amount_minor),
+            Tender::GiftCard { amount_minor, .. } => ("GiftCard", amount_minor),
+            Tender::StoreCredit { amount_minor, .. } => ("StoreCredit", amount_minor),
+        };
+        f.debug_struct(kind)
+            .field("amount_minor", amount)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tender {
@@ -368,7 +399,10 @@ impl Tender {
     /// What this tender is to pay; `None`: the remainder.
     pub fn amount_minor(&self) -> Option<i64> {
         match self {
-            Tender::Card { amount_minor, .. } | Tender::MarketplacePrepaid { amount_minor } => *amount_minor,
+            Tender::Card { amount_minor, .. }
+            | Tender::MarketplacePrepaid { amount_minor }
+            | Tender::GiftCard { amount_minor, .. }
+            | Tender::StoreCredit { amount_minor, .. } => *amount_minor,
         }
     }
 
@@ -381,6 +415,16 @@ impl Tender {
                 amount_minor: *amount_minor,
             },
             Tender::MarketplacePrepaid { amount_minor } => PaymentMethod::MarketplacePrepaid {
+                amount_minor: *amount_minor,
+            },
+            Tender::GiftCard { code, amount_minor } => PaymentMethod::GiftCard {
+                reference: crate::stored_value::reference(code).unwrap_or_default(),
+                last4: crate::stored_value::last4(code),
+                amount_minor: *amount_minor,
+            },
+            Tender::StoreCredit { code, amount_minor } => PaymentMethod::StoreCredit {
+                reference: crate::stored_value::reference(code).unwrap_or_default(),
+                last4: crate::stored_value::last4(code),
                 amount_minor: *amount_minor,
             },
         }
@@ -478,24 +522,46 @@ pub enum PaymentMethod {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         amount_minor: Option<i64>,
     },
+    /// An Omni gift card, by reference (a one-way digest of its code) and the code's last four characters.
+    GiftCard {
+        /// `sv_…`: names the card to payments, cannot pay anything itself.
+        reference: String,
+        /// The code's last four characters.
+        last4: String,
+        /// What this card pays, in minor units.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
+    /// Omni store credit, likewise.
+    StoreCredit {
+        /// `sv_…`: names the credit to payments, cannot pay anything itself.
+        reference: String,
+        /// The code's last four characters.
+        last4: String,
+        /// What this credit pays, in minor units.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount_minor: Option<i64>,
+    },
 }
 
 impl PaymentMethod {
     /// What this tender pays, as planned (`None`: the remainder, on orders from before payment plans).
     pub fn amount_minor(&self) -> Option<i64> {
         match self {
-            PaymentMethod::Card { amount_minor, .. } | PaymentMethod::MarketplacePrepaid { amount_minor } => {
-                *amount_minor
-            }
+            PaymentMethod::Card { amount_minor, .. }
+            | PaymentMethod::MarketplacePrepaid { amount_minor }
+            | PaymentMethod::GiftCard { amount_minor, .. }
+            | PaymentMethod::StoreCredit { amount_minor, .. } => *amount_minor,
         }
     }
 
     /// The same tender with its planned amount resolved.
     pub fn with_amount(mut self, amount: i64) -> Self {
         match &mut self {
-            PaymentMethod::Card { amount_minor, .. } | PaymentMethod::MarketplacePrepaid { amount_minor } => {
-                *amount_minor = Some(amount)
-            }
+            PaymentMethod::Card { amount_minor, .. }
+            | PaymentMethod::MarketplacePrepaid { amount_minor }
+            | PaymentMethod::GiftCard { amount_minor, .. }
+            | PaymentMethod::StoreCredit { amount_minor, .. } => *amount_minor = Some(amount),
         }
         self
     }
@@ -541,6 +607,58 @@ pub struct RefundReceipt {
     /// (authorized money released), and the amount.
     #[schema(value_type = Vec<Object>)]
     pub tenders: Vec<crate::events::TenderAmount>,
+}
+
+/// `POST /v1/payments/gift-cards` body: issue a gift card or store credit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueStoredValue {
+    /// The issuer's idempotency key (1 to 64 of `A-Z a-z 0-9 . _ -`): issuing again under it answers the same card,
+    /// without its code.
+    pub issue_id: String,
+    /// `gift_card` (default) or `store_credit`.
+    #[serde(default = "gift_card")]
+    pub kind: String,
+    /// The starting balance, in minor units (1 to 100,000,000).
+    pub amount_minor: i64,
+    /// Its currency.
+    pub currency: Currency,
+    /// The customer it is for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
+}
+
+fn gift_card() -> String {
+    "gift_card".to_owned()
+}
+
+/// A gift card or store credit as payments shows it: never its code, except once when it is issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoredValueView {
+    /// `sv_…`: the card's reference (a one-way digest of its code).
+    pub reference: String,
+    /// `gift_card` or `store_credit`.
+    pub kind: String,
+    /// The code, `XXXX-XXXX-XXXX-XXXX`: only in the answer that issued it, never again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The code's last four characters.
+    pub last4: String,
+    /// Its currency.
+    pub currency: Currency,
+    /// The money on it, in minor units.
+    pub balance_minor: i64,
+    /// What is not held by orders waiting to be captured.
+    pub available_minor: i64,
+}
+
+/// `POST /v1/payments/gift-cards/balance` body (the code in a body, never in a URL that logs keep).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoredValueCode {
+    /// The gift card's or store credit's code.
+    pub code: String,
 }
 
 /// What may be shown of a tokenized card.

@@ -16,6 +16,7 @@ pub mod money;
 pub mod policies;
 pub mod routing;
 pub mod selling;
+pub mod stored_value;
 pub mod topic;
 
 pub use envelope::{Envelope, EventPayload};

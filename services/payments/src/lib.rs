@@ -56,6 +56,8 @@ const INVALID_KEK: &str = "invalid configuration: `payments.key_encryption_key` 
         routes::keys::rotate::rotate_keys,
         routes::intents::list::list_intents,
         routes::refunds::create::create_refund,
+        routes::gift_cards::issue::issue_stored_value,
+        routes::gift_cards::balance::stored_value_balance,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]

@@ -35,10 +35,13 @@ const MASTERCARD: &str = "5555555555554444";
 #[path = "payments/money.rs"]
 mod money;
 use money::{
+    a_gift_card_pays_first_is_held_and_a_cancel_restores_its_balance,
+    a_gift_card_with_too_little_balance_declines_before_any_card_is_asked,
     a_refund_before_capture_voids_the_authorization,
     a_refund_goes_back_last_charged_first_and_is_answered_once,
     a_short_delivery_never_captures_what_did_not_leave,
     a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
+    wrong_gift_card_codes_are_limited_per_caller,
 };
 
 /// Runs each scenario once per backend, as `<scenario>::on_sqlite` and `<scenario>::on_postgres`.
@@ -76,6 +79,9 @@ on_every_backend!(
     a_short_delivery_never_captures_what_did_not_leave,
     a_refund_goes_back_last_charged_first_and_is_answered_once,
     a_refund_before_capture_voids_the_authorization,
+    a_gift_card_pays_first_is_held_and_a_cancel_restores_its_balance,
+    a_gift_card_with_too_little_balance_declines_before_any_card_is_asked,
+    wrong_gift_card_codes_are_limited_per_caller,
 );
 
 const KEK: [u8; 32] = [42; 32];

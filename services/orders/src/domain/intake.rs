@@ -47,6 +47,16 @@ pub fn check(order: &NewOrder, partner: bool) -> Result<i64, Invalid> {
             "tenders: `{shown}…` is not a vault token; tokenize the card with the payments service first"
         )));
     }
+    if let Some(i) = order.tenders.iter().position(|t| match t {
+        Tender::GiftCard { code, .. } | Tender::StoreCredit { code, .. } => {
+            omni_contracts::stored_value::normalize_code(code).is_none()
+        }
+        _ => false,
+    }) {
+        return Err(Invalid(format!(
+            "tenders[{i}].code: not a gift card or store credit code (16 characters of A-Z and 2-7, dashes allowed)"
+        )));
+    }
     Ok(total)
 }
 

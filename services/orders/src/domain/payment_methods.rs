@@ -38,7 +38,9 @@ pub fn with_reported_cards(
                     _ => tender.clone(),
                 }
             }
-            PaymentMethod::MarketplacePrepaid { .. } => tender.clone(),
+            PaymentMethod::MarketplacePrepaid { .. }
+            | PaymentMethod::GiftCard { .. }
+            | PaymentMethod::StoreCredit { .. } => tender.clone(),
         })
         .collect();
     changed.then_some(filled)

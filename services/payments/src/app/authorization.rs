@@ -25,6 +25,7 @@ use omni_contracts::{Envelope, Money, PaymentIntentId};
 
 use crate::app::State;
 use crate::app::operations::{self, Batch};
+use crate::app::stored_value;
 use crate::db::tender_ledger::{self, TenderKey};
 use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
@@ -40,6 +41,8 @@ use crate::error::{Error, Result};
 
 /// The decline reason when the tenders' amounts do not add up to the order's (intake refuses such plans).
 pub const PLAN_DOES_NOT_ADD_UP: &str = "the tenders' amounts do not add up to the order amount";
+/// The decline reason for a gift card or store credit reference that is not one.
+pub const UNKNOWN_STORED_VALUE: &str = "unknown gift card";
 /// The reference of a tender with nothing to pay (an order of total 0).
 pub const NOTHING_DUE_REFERENCE: &str = "nothing_due";
 
@@ -58,6 +61,8 @@ enum Prepared {
     Card(Card, CardSummary),
     /// Approved without a PSP call.
     Prepaid,
+    /// A gift card or store credit, held in payments' own database.
+    StoredValue(String),
     /// Declined before any PSP call (with what may be shown of the card, when the vault has it).
     Unusable(&'static str, Option<CardSummary>),
     /// Decided by an earlier delivery.
@@ -75,6 +80,7 @@ struct Started {
 /// CloudEvents id of the `omni.order.reserved` event, for the logs.
 pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReserved) -> Result<Outcome> {
     let order_id = reserved.order_id;
+    let reserved_payer = reserved.payer.clone();
     let Some(Started {
         mut intent,
         amounts,
@@ -114,6 +120,19 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
                 record(state, &intent, position, asked(&operation, amount)).await?;
                 let psp_reference = MARKETPLACE_PREPAID_REFERENCE.to_owned();
                 (TenderOutcome::Approved { psp_reference }, true)
+            }
+            Prepared::StoredValue(reference) => {
+                record(state, &intent, position, asked(&operation, amount)).await?;
+                let money = Money {
+                    amount_minor: amount,
+                    currency: intent.amount.currency,
+                };
+                let payer = reserved_payer.as_str();
+                let outcome = match stored_value::hold(state, &operation, &reference, money, payer).await? {
+                    Authorization::Approved { psp_reference } => TenderOutcome::Approved { psp_reference },
+                    Authorization::Declined { reason } => TenderOutcome::Declined { reason },
+                };
+                (outcome, true)
             }
             Prepared::Card(card, summary) => {
                 intent.tenders[position].card = Some(summary);
@@ -272,6 +291,14 @@ async fn start(state: &State, reserved: &OrderReserved) -> Result<Option<Started
                 prepared.push(match tender {
                     _ if !open.contains(&i) => Prepared::Decided,
                     PaymentMethod::MarketplacePrepaid { .. } => Prepared::Prepaid,
+                    PaymentMethod::GiftCard { reference, .. }
+                    | PaymentMethod::StoreCredit { reference, .. } => {
+                        if omni_contracts::stored_value::is_reference(reference) {
+                            Prepared::StoredValue(reference.clone())
+                        } else {
+                            Prepared::Unusable(UNKNOWN_STORED_VALUE, None)
+                        }
+                    }
                     PaymentMethod::Card { reference, .. } => {
                         match vault::detokenize(conn, &kek, reference, purpose)? {
                             Detokenized::Card(card, summary) => Prepared::Card(card, summary),

@@ -4,6 +4,7 @@ pub mod authorization;
 pub mod capture;
 pub mod operations;
 pub mod refunds;
+pub mod stored_value;
 pub mod vault;
 
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,8 @@ pub struct State {
     pub psp: Arc<dyn Psp>,
     /// The detokenization rate limit.
     pub detokenize_limit: Arc<Mutex<RateLimiter>>,
+    /// Wrong gift card and store credit codes per caller.
+    pub guesses: Arc<stored_value::GuessLimit>,
 }
 
 impl State {
@@ -46,6 +49,7 @@ impl State {
             kek: Arc::new(kek),
             psp,
             detokenize_limit: Arc::new(Mutex::new(limiter)),
+            guesses: Arc::new(stored_value::GuessLimit::default()),
         }
     }
 }

@@ -243,6 +243,11 @@ async fn ask(
         idempotency_key: operation.id.clone(),
         final_capture: batch.final_capture,
     };
+    if tender.kind.stored_value() {
+        return crate::app::stored_value::apply(state, operation.kind, &movement)
+            .await
+            .map_err(|e| PspError::Unavailable(format!("stored value: {e}")));
+    }
     let answer = match operation.kind {
         Kind::Capture => state.psp.capture(&movement).await,
         Kind::Refund => state.psp.refund(&movement).await,

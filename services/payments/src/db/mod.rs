@@ -5,5 +5,6 @@ pub mod data_keys;
 pub mod intents;
 pub mod refunds;
 pub mod schema;
+pub mod stored_value;
 pub mod tender_ledger;
 pub mod vault;

@@ -85,3 +85,28 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    stored_value_cards (reference) {
+        reference -> Text,
+        kind -> Text,
+        issue_id -> Text,
+        last4 -> Text,
+        currency -> Text,
+        balance -> BigInt,
+        held -> BigInt,
+        customer_id -> Nullable<Text>,
+        issued_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stored_value_movements (id) {
+        id -> Text,
+        reference -> Text,
+        kind -> Text,
+        amount -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use omni_contracts::api::{CardSummary, PaymentMethod};
 use omni_contracts::card_data::is_method_reference;
+use omni_contracts::stored_value::is_reference as is_stored_value_reference;
 use omni_contracts::{Money, OrderId, PaymentIntentId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -68,6 +69,10 @@ pub enum TenderKind {
     Card,
     /// Paid to the marketplace already.
     MarketplacePrepaid,
+    /// An Omni gift card.
+    GiftCard,
+    /// Omni store credit.
+    StoreCredit,
 }
 
 impl TenderKind {
@@ -75,9 +80,15 @@ impl TenderKind {
     /// authorized and captured in this order and refunded in the reverse.
     pub fn charge_rank(self) -> u8 {
         match self {
+            TenderKind::GiftCard | TenderKind::StoreCredit => 0,
             TenderKind::MarketplacePrepaid => 1,
             TenderKind::Card => 2,
         }
+    }
+
+    /// Whether Omni itself keeps the money (gift cards, store credit): moved in payments' own database.
+    pub fn stored_value(self) -> bool {
+        matches!(self, TenderKind::GiftCard | TenderKind::StoreCredit)
     }
 
     /// Whether the money is held outside any PSP Omni calls (nothing to ask, every movement succeeds at once).
@@ -106,6 +117,9 @@ pub struct TenderRecord {
     /// What may be shown of the card, once the vault found it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<CardSummary>,
+    /// The last four characters of a gift card's or store credit's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last4: Option<String>,
     /// What this tender pays, in minor units (absent on intents from before payment plans: the whole amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_minor: Option<i64>,
@@ -128,6 +142,7 @@ impl TenderRecord {
                 kind: TenderKind::Card,
                 reference: is_method_reference(reference).then(|| reference.clone()),
                 card: None,
+                last4: None,
                 amount_minor: *amount_minor,
                 outcome: None,
             },
@@ -135,6 +150,28 @@ impl TenderRecord {
                 kind: TenderKind::MarketplacePrepaid,
                 reference: None,
                 card: None,
+                last4: None,
+                amount_minor: *amount_minor,
+                outcome: None,
+            },
+            PaymentMethod::GiftCard {
+                reference,
+                last4,
+                amount_minor,
+            }
+            | PaymentMethod::StoreCredit {
+                reference,
+                last4,
+                amount_minor,
+            } => Self {
+                kind: if matches!(tender, PaymentMethod::GiftCard { .. }) {
+                    TenderKind::GiftCard
+                } else {
+                    TenderKind::StoreCredit
+                },
+                reference: is_stored_value_reference(reference).then(|| reference.clone()),
+                card: None,
+                last4: Some(last4.chars().take(4).collect()),
                 amount_minor: *amount_minor,
                 outcome: None,
             },
@@ -158,6 +195,16 @@ impl TenderRecord {
                 amount_minor: self.amount_minor,
             },
             TenderKind::MarketplacePrepaid => PaymentMethod::MarketplacePrepaid {
+                amount_minor: self.amount_minor,
+            },
+            TenderKind::GiftCard => PaymentMethod::GiftCard {
+                reference: self.reference.clone().unwrap_or_default(),
+                last4: self.last4.clone().unwrap_or_default(),
+                amount_minor: self.amount_minor,
+            },
+            TenderKind::StoreCredit => PaymentMethod::StoreCredit {
+                reference: self.reference.clone().unwrap_or_default(),
+                last4: self.last4.clone().unwrap_or_default(),
                 amount_minor: self.amount_minor,
             },
         }
@@ -261,6 +308,7 @@ mod tests {
             kind: TenderKind::Card,
             reference: Some("pm_x".into()),
             card: None,
+            last4: None,
             amount_minor: None,
             outcome: Some(TenderOutcome::Approved {
                 psp_reference: reference.into(),

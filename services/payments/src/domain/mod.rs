@@ -9,4 +9,5 @@ pub mod psp;
 pub mod rate_limit;
 pub mod sandbox;
 pub mod sandbox_psp;
+pub mod stored_value;
 pub mod vault;

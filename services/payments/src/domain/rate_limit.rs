@@ -24,6 +24,19 @@ impl RateLimiter {
         }
     }
 
+    /// A full bucket at `now` refilling `per_minute` permits a minute (for slow limits such as wrong guesses).
+    pub fn per_minute(capacity: u32, per_minute: u32, now: Instant) -> Self {
+        Self {
+            per_second: f64::from(per_minute.max(1)) / 60.0,
+            ..Self::new(capacity, 1, now)
+        }
+    }
+
+    /// Gives back `n` permits taken (up to the capacity).
+    pub fn give_back(&mut self, n: u32) {
+        self.available = (self.available + f64::from(n)).min(self.capacity);
+    }
+
     /// Takes `n` permits at `now` if they are all available; otherwise takes none and says how long to wait.
     pub fn try_acquire(&mut self, n: u32, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();

@@ -66,7 +66,7 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
     general_purpose::STANDARD.decode(text).ok()
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // ThreadRng: a CSPRNG (ChaCha12) seeded and periodically reseeded from the operating system.
     rand::rng().fill_bytes(&mut bytes);

@@ -1,6 +1,7 @@
 //! HTTP routes, one handler per file, each registered through its rule in [`AUTHORIZATION`]. No route returns
 //! or accepts a card number except tokenization, and no route detokenizes.
 
+pub mod gift_cards;
 pub mod intents;
 pub mod keys;
 pub mod refunds;
@@ -37,12 +38,29 @@ pub const CREATE_REFUND: Rule = Rule::new(
     Objects::Orders,
 );
 
+/// Issues a gift card or store credit (audited; the code shown once).
+pub const ISSUE_STORED_VALUE: Rule = Rule::new(
+    Method::Post,
+    "/v1/payments/gift-cards",
+    &[Manager, Service],
+    Objects::Shared,
+);
+/// A gift card's or store credit's balance, by code (wrong codes rate-limited per caller).
+pub const STORED_VALUE_BALANCE: Rule = Rule::new(
+    Method::Post,
+    "/v1/payments/gift-cards/balance",
+    &[Associate, Manager, Service],
+    Objects::Shared,
+);
+
 /// The payments service's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
     CREATE_TOKEN,
     ROTATE_KEYS,
     LIST_INTENTS,
     CREATE_REFUND,
+    ISSUE_STORED_VALUE,
+    STORED_VALUE_BALANCE,
     omni_http::audit::RULE,
 ];
 
@@ -53,4 +71,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     ROTATE_KEYS.register(cfg, keys::rotate::rotate_keys);
     LIST_INTENTS.register(cfg, intents::list::list_intents);
     CREATE_REFUND.register(cfg, refunds::create::create_refund);
+    ISSUE_STORED_VALUE.register(cfg, gift_cards::issue::issue_stored_value);
+    STORED_VALUE_BALANCE.register(cfg, gift_cards::balance::stored_value_balance);
 }

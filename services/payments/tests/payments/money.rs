@@ -253,3 +253,145 @@ pub(crate) async fn a_refund_before_capture_voids_the_authorization(backend: Bac
     assert_eq!(fx.psp_book(&intent, 0).await?, (2_000, 0, 0, 1));
     Ok(())
 }
+
+async fn issue_gift_card(fx: &Fixture, amount_minor: i64) -> anyhow::Result<String> {
+    use omni_payments::app::stored_value::{Issue, issue};
+    use omni_payments::domain::stored_value::StoredValueKind;
+    let issued = issue(
+        &fx.state,
+        Issue {
+            issue_id: format!("gift-{}", uuid::Uuid::now_v7().simple()),
+            kind: StoredValueKind::GiftCard,
+            amount: Money {
+                amount_minor,
+                currency: Currency::parse("EUR")?,
+            },
+            customer_id: None,
+            issued_by: "manager-mo".into(),
+        },
+    )
+    .await?;
+    issued.code.context("a new card shows its code")
+}
+
+fn gift_tender(code: &str, amount_minor: Option<i64>) -> PaymentMethod {
+    let method = omni_contracts::api::Tender::GiftCard {
+        code: code.to_owned(),
+        amount_minor,
+    }
+    .to_payment_method();
+    match amount_minor {
+        Some(amount) => method.with_amount(amount),
+        None => method,
+    }
+}
+
+async fn balance(fx: &Fixture, code: &str) -> anyhow::Result<(i64, i64)> {
+    let card = omni_payments::app::stored_value::by_code(&fx.state, "manager-mo", code)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    Ok((card.balance, card.available()))
+}
+
+pub(crate) async fn a_gift_card_pays_first_is_held_and_a_cancel_restores_its_balance(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let code = fx.tokenize(APPROVE).await?;
+    let gift = issue_gift_card(&fx, 3_000).await?;
+    // The card is listed first, but the gift card is charged first (stored value before cards).
+    let order = reserved(vec![card_tender(&code), gift_tender(&gift, Some(3_000))])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "gift", order.clone()).await? else {
+        anyhow::bail!("not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized, "{intent:?}");
+    assert_eq!(
+        balance(&fx, &gift).await?,
+        (3_000, 0),
+        "the whole card is held for the order"
+    );
+    assert_eq!(fx.buckets(&intent, 1).await?, (3_000, 0, 0, 0));
+    assert_eq!(fx.buckets(&intent, 0).await?, (1_999, 0, 0, 0));
+
+    assert_eq!(
+        void_order(&fx.state, order.order_id, "order_cancelled").await?,
+        4_999
+    );
+    assert_eq!(
+        balance(&fx, &gift).await?,
+        (3_000, 3_000),
+        "cancelled: the balance is whole again"
+    );
+    assert_eq!(fx.buckets(&intent, 1).await?, (3_000, 0, 0, 3_000));
+
+    // Spent on a second order, captured, then refunded: the card is reloaded.
+    let order = reserved(vec![gift_tender(&gift, Some(1_000)), card_tender(&code)])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "gift-2", order.clone()).await? else {
+        anyhow::bail!("not decided");
+    };
+    let delivery = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(4_999),
+        last: true,
+    };
+    capture_delivery(&fx.state, order.order_id, delivery).await?;
+    assert_eq!(balance(&fx, &gift).await?, (2_000, 2_000));
+    let ask = RefundAsk {
+        refund_id: "R-gift".into(),
+        order_id: order.order_id,
+        amount: Money {
+            amount_minor: 4_999,
+            currency: order.amount.currency,
+        },
+        reason: "returned".into(),
+        requested_by: "manager-mo".into(),
+    };
+    refund(&fx.state, ask).await?.map_err(anyhow::Error::msg)?;
+    assert_eq!(
+        balance(&fx, &gift).await?,
+        (3_000, 3_000),
+        "the refund reloads the card"
+    );
+    assert_eq!(fx.buckets(&intent, 0).await?, (1_000, 1_000, 1_000, 0));
+    Ok(())
+}
+
+pub(crate) async fn a_gift_card_with_too_little_balance_declines_before_any_card_is_asked(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(backend).await?;
+    let token = fx.tokenize(APPROVE).await?;
+    let gift = issue_gift_card(&fx, 500).await?;
+    let order = reserved(vec![card_tender(&token), gift_tender(&gift, Some(1_000))])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "poor", order).await? else {
+        anyhow::bail!("not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Declined);
+    assert_eq!(intent.decline_reason.as_deref(), Some("insufficient_balance"));
+    assert!(
+        intent.tenders[0].outcome.is_none(),
+        "the card was never asked: {intent:?}"
+    );
+    assert_eq!(balance(&fx, &gift).await?, (500, 500));
+    Ok(())
+}
+
+pub(crate) async fn wrong_gift_card_codes_are_limited_per_caller(backend: Backend) -> anyhow::Result<()> {
+    use omni_payments::app::stored_value::{GUESS_BURST, Lookup, by_code};
+    let fx = Fixture::new(backend).await?;
+    let gift = issue_gift_card(&fx, 500).await?;
+    for i in 0..GUESS_BURST {
+        let guess = format!("AAAA-BBBB-CCCC-{:04}", 2222 + i)
+            .replace('8', "2")
+            .replace('9', "3");
+        let found = by_code(&fx.state, "guesser", &guess).await?;
+        assert_eq!(found, Err(Lookup::Unknown), "guess {i}");
+    }
+    assert!(matches!(
+        by_code(&fx.state, "guesser", &gift).await?,
+        Err(Lookup::TooManyGuesses(_))
+    ));
+    // Another caller is not held back by the guesser.
+    assert!(by_code(&fx.state, "manager-mo", &gift).await?.is_ok());
+    Ok(())
+}

@@ -16,9 +16,8 @@ use crate::app::refunds::{self, RefundAsk, RefundError};
         (status = 200, description = "Refunded before under this id: the same receipt", body = RefundReceipt),
         (status = 400, description = "The body is not a refund, or `refund_id` is not usable", body = omni_http::errors::ErrorBody),
         (status = 403, description = "Not a manager or service, or kept to some stores", body = omni_http::errors::ErrorBody),
-        (status = 404, description = "The order has no payment", body = omni_http::errors::ErrorBody),
         (status = 409, description = "`refund_id` was used for another refund", body = omni_http::errors::ErrorBody),
-        (status = 422, description = "More than can be given back, or another currency; nothing moved", body = omni_http::errors::ErrorBody),
+        (status = 422, description = "More than can be given back, another currency, or no payment on the order; nothing moved", body = omni_http::errors::ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -46,9 +45,9 @@ pub async fn create_refund(
                 .db
                 .run(move |conn| crate::db::intents::of_order(conn, order_id))
                 .await?;
-            intent
-                .map(|i| i.amount.currency)
-                .ok_or_else(|| ApiError::new(Code::NotFound, RefundError::NoPayment(order_id).to_string()))?
+            intent.map(|i| i.amount.currency).ok_or_else(|| {
+                ApiError::new(Code::InvalidRefund, RefundError::NoPayment(order_id).to_string())
+            })?
         }
     };
     let ask = RefundAsk {
@@ -64,9 +63,12 @@ pub async fn create_refund(
     let refunded = refunds::refund(&state, ask).await?.map_err(|refused| {
         let code = match refused {
             RefundError::BadId | RefundError::ReasonTooLong => Code::InvalidBody,
-            RefundError::NoPayment(_) => Code::NotFound,
             RefundError::Reused(_) => Code::Conflict,
-            RefundError::Currency { .. } | RefundError::Amount(_) => Code::InvalidRefund,
+            // Payments cannot tell an order without payment from one it never heard of: either way nothing can
+            // be given back.
+            RefundError::NoPayment(_) | RefundError::Currency { .. } | RefundError::Amount(_) => {
+                Code::InvalidRefund
+            }
         };
         ApiError::new(code, refused.to_string())
     })?;

@@ -1,0 +1,2 @@
+DROP TABLE stored_value_movements;
+DROP TABLE stored_value_cards;
