@@ -190,6 +190,10 @@ struct World {
     checkout_hold: [String; 2],
     /// A sandbox card's token, for the orders of callers who are not partners.
     token: String,
+    /// An order paid by that card and authorized, which the table's refund callers give 1 cent back on.
+    paid_order: String,
+    /// The code of a gift card, for the balance route.
+    gift_code: String,
 }
 
 impl World {
@@ -356,8 +360,17 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
         (Method::Get, "/v1/payments/intents") => call(format!("/v1/payments/intents?order_id={order}"), None),
         (Method::Post, "/v1/payments/refunds") => call(
             rule.path.into(),
-            Some(json!({ "refund_id": unique(), "order_id": order, "amount_minor": 1, "reason": "authz" })),
+            Some(
+                json!({ "refund_id": unique(), "order_id": world.paid_order, "amount_minor": 1, "reason": "authz" }),
+            ),
         ),
+        (Method::Post, "/v1/payments/gift-cards") => call(
+            rule.path.into(),
+            Some(json!({ "issue_id": unique(), "amount_minor": 100, "currency": "EUR" })),
+        ),
+        (Method::Post, "/v1/payments/gift-cards/balance") => {
+            call(rule.path.into(), Some(json!({ "code": world.gift_code })))
+        }
         (Method::Get, "/v1/returns/orders/{id}") => call(format!("/v1/returns/orders/{order}"), None),
         _ => return None,
     })
@@ -442,7 +455,8 @@ async fn every_route_answers_every_caller_as_the_authorization_table_says() -> a
         every_served_route_has_a_rule(mesh).await?;
         readiness_tells_details_only_to_callers_with_a_key(mesh).await?;
         invented_methods_add_no_metric_series(mesh).await?;
-        let world = build_world(mesh).await?;
+        let mut world = build_world(mesh).await?;
+        world.paid_order = paid_order(mesh, &world.token).await?;
         let before = snapshot(mesh, &world).await?;
         // Refusals first: none of them may change anything.
         let mut checked = 0;
@@ -711,14 +725,49 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
             &[],
         )
         .await?;
+    let token = token.body["token"].as_str().context("token")?.to_owned();
+    let gift = admin(Service::Payments)
+        .post(
+            "/v1/payments/gift-cards",
+            &json!({ "issue_id": "world-gift", "amount_minor": 500, "currency": "EUR" }),
+            &[],
+        )
+        .await?;
+    ensure!(gift.status == 201, "{gift:?}");
     Ok(World {
         order,
         order_hold,
         fulfillment,
         task,
         checkout_hold,
-        token: token.body["token"].as_str().context("token")?.to_owned(),
+        token,
+        paid_order: String::new(),
+        gift_code: gift.body["code"].as_str().context("gift card code")?.to_owned(),
     })
+}
+
+/// An order of the admin's paid by the world's card and authorized: what the refund route gives 1 cent back on
+/// (the world's partner orders are cancelled by the cancel route before refunds are called). Made only where the
+/// routes are called, so that the lists of other tests see only the world's two orders.
+async fn paid_order(mesh: &Mesh, token: &str) -> anyhow::Result<String> {
+    let admin = |service| mesh.client(service, ADMIN_KEY);
+    let paid = json!({ "channel": "web", "currency": "EUR",
+        "lines": [{ "sku": SKU, "quantity": 1, "unit_price_minor": PRICE }],
+        "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 }, "tenders": [{ "type": "card", "token": token }] });
+    let placed = admin(Service::Orders)
+        .post("/v1/orders", &paid, &[("Idempotency-Key", "world-paid")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let paid_order = placed.body["id"].as_str().context("order id")?.to_owned();
+    eventually("the paid order to be released", WAIT, || async {
+        let now = admin(Service::Orders)
+            .get(&format!("/v1/orders/{paid_order}"))
+            .await?;
+        ensure!(now.body["status"] != "failed", "{}", now.body);
+        Ok((now.body["status"] == "released").then_some(()))
+    })
+    .await?;
+    Ok(paid_order)
 }
 
 /// What refused calls must leave as it was: the orders, their holds and fulfillments, the checkout holds, the

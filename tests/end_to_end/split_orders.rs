@@ -7,15 +7,14 @@
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use omni_contracts::api::Capability;
-use omni_testkit::fixtures::{order, sku, store};
+use omni_testkit::fixtures::order;
 use omni_testkit::testing::{
-    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings, tokenize,
+    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, settings, tokenize,
 };
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
 
-const WAIT: Duration = Duration::from_secs(60);
+use crate::store_work::{WAIT, act, available_at, ship, status_is, stores, task_at, try_task_at};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_split_order_ships_from_two_stores_and_a_refused_part_moves_alone_on_embedded_backends()
@@ -195,43 +194,6 @@ async fn network(mesh: &Mesh) -> anyhow::Result<()> {
     .await
 }
 
-/// Shipping stores at `(id, lat, lon)`, the tee and mug SKUs, 5 units of each `(store, sku)`; waits until routing
-/// sees every one of them.
-async fn stores(mesh: &Mesh, at: &[(&str, f64, f64)], stocked: &[(&str, &str)]) -> anyhow::Result<()> {
-    let catalog = mesh.client(Service::Catalog, ADMIN_KEY);
-    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
-    for (id, lat, lon) in at {
-        let body = store(id).at(*lat, *lon).capable(&[Capability::Ship]).build()?;
-        ensure!(catalog.post("/v1/locations", &body, &[]).await?.status == 201);
-    }
-    for code in ["TEE-1", "MUG-1"] {
-        ensure!(catalog.post("/v1/skus", &sku(code)?, &[]).await?.status == 201);
-    }
-    for (location, sku) in stocked {
-        receive_stock(&allocation, location, sku, 5).await?;
-    }
-    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    for code in ["TEE-1", "MUG-1"] {
-        let nodes = stocked.iter().filter(|(_, sku)| *sku == code).count();
-        eventually(
-            &format!("routing to see {code} at {nodes} stores"),
-            WAIT,
-            || async {
-                let stock = fulfillment.get(&format!("/v1/stock/{code}")).await?.body;
-                let seen = stock
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|n| n["atp"] == 5)
-                    .count();
-                Ok((seen == nodes).then_some(()))
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 async fn split_and_refused(mesh: &Mesh) -> anyhow::Result<()> {
     network(mesh).await?;
     let token = tokenize(&mesh.client(Service::Payments, ADMIN_KEY)).await?.token;
@@ -386,106 +348,10 @@ async fn released_order(
     Ok(id)
 }
 
-async fn status_is(orders: &Client, id: &str, status: &str) -> anyhow::Result<()> {
-    eventually(&format!("the order to be {status}"), WAIT, || async {
-        let now = orders.get(&format!("/v1/orders/{id}")).await?.body;
-        ensure!(
-            !matches!(now["status"].as_str(), Some("failed" | "cancelled")),
-            "{now}"
-        );
-        Ok((now["status"] == status).then_some(()))
-    })
-    .await
-}
-
 async fn fulfillments(fulfillment: &Client, order_id: &str) -> anyhow::Result<Vec<Value>> {
     let listed = fulfillment
         .get(&format!("/v1/fulfillments?order_id={order_id}"))
         .await?;
     ensure!(listed.status == 200, "{listed:?}");
     Ok(listed.body.as_array().cloned().unwrap_or_default())
-}
-
-async fn try_task_at(fulfillment: &Client, store: &str, order_id: &str) -> anyhow::Result<Option<Value>> {
-    let queue = fulfillment.get(&format!("/v1/stores/{store}/tasks")).await?;
-    ensure!(queue.status == 200, "{queue:?}");
-    Ok(queue.body["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["order_id"] == order_id)
-        .cloned())
-}
-
-async fn task_at(fulfillment: &Client, store: &str, order_id: &str) -> anyhow::Result<Value> {
-    try_task_at(fulfillment, store, order_id)
-        .await?
-        .with_context(|| format!("the order's task at {store}"))
-}
-
-async fn act(fulfillment: &Client, task: &Value, action: Value) -> anyhow::Result<Value> {
-    let id = task["id"].as_str().context("task id")?;
-    let answer = fulfillment
-        .post(
-            &format!("/v1/tasks/{id}/actions"),
-            &json!({ "action": action }),
-            &[],
-        )
-        .await?;
-    ensure!(answer.status == 200, "{action}: {answer:?}");
-    Ok(answer.body)
-}
-
-/// Accept, pick everything still open, pack, ship.
-async fn ship(fulfillment: &Client, task: &Value) -> anyhow::Result<()> {
-    act(fulfillment, task, json!({ "type": "accept" })).await?;
-    let lines: Vec<Value> = task["lines"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|l| l["buckets"]["open"].as_u64() > Some(0))
-        .map(|l| json!({ "sku": l["sku"], "picked": l["buckets"]["open"] }))
-        .collect();
-    act(fulfillment, task, json!({ "type": "pick", "lines": lines })).await?;
-    act(
-        fulfillment,
-        task,
-        json!({ "type": "pack", "parcels": [{ "weight_grams": 500 }] }),
-    )
-    .await?;
-    let shipped = act(
-        fulfillment,
-        task,
-        json!({ "type": "ship", "carrier": "DHL", "tracking": "JJD-SPLIT" }),
-    )
-    .await?;
-    ensure!(shipped["state"] == "shipped", "{shipped}");
-    Ok(())
-}
-
-/// Waits until `location` has `on_hand` of `sku` with `reserved` held.
-async fn available_at(
-    mesh: &Mesh,
-    sku: &str,
-    location: &str,
-    on_hand: i64,
-    reserved: i64,
-) -> anyhow::Result<()> {
-    let allocation = mesh.client(Service::Allocation, ADMIN_KEY);
-    eventually(
-        &format!("{sku} at {location}: {on_hand} on hand, {reserved} held"),
-        WAIT,
-        || async {
-            let now = allocation.get(&format!("/v1/availability/{sku}")).await?.body;
-            let here = now["locations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|l| l["location_id"] == location)
-                .cloned()
-                .unwrap_or_default();
-            Ok((here["on_hand"] == on_hand && here["reserved"] == reserved).then_some(()))
-        },
-    )
-    .await
 }

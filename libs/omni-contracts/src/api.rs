@@ -952,10 +952,49 @@ pub struct Order {
     pub location_id: Option<LocationId>,
     /// Why it failed, when it did.
     pub failure_reason: Option<String>,
+    /// Its money as payments reported it: paid, refunded and still due.
+    #[serde(default)]
+    pub payment: OrderPayment,
     /// When Omni accepted it.
     pub created_at: DateTime<Utc>,
     /// Last state change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// An order's money, from payments' reports (`omni.payment.captured`, `voided`, `refunded`), in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderPayment {
+    /// Taken from the customer's tenders so far.
+    pub captured_minor: i64,
+    /// Given back after it was taken.
+    pub refunded_minor: i64,
+    /// Authorized and released without being taken (a cancel, a short delivery, a refund before capture).
+    pub voided_minor: i64,
+    /// What the customer has paid: captured less refunded.
+    pub paid_minor: i64,
+    /// What is still to be taken as the order is delivered (0 once it failed, was cancelled or completed).
+    pub due_minor: i64,
+}
+
+impl OrderPayment {
+    /// The money of an order of `total` in `status` with these sums reported.
+    pub fn of(total: i64, status: OrderStatus, captured: i64, refunded: i64, voided: i64) -> Self {
+        let open = !matches!(
+            status,
+            OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Completed
+        );
+        Self {
+            captured_minor: captured,
+            refunded_minor: refunded,
+            voided_minor: voided,
+            paid_minor: captured - refunded,
+            due_minor: if open {
+                (total - captured - voided).max(0)
+            } else {
+                0
+            },
+        }
+    }
 }
 
 /// `POST /v1/payments/tokens` body. The card number never leaves the payments service.

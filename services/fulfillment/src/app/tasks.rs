@@ -149,15 +149,7 @@ fn units_that_left(task: &crate::domain::task::Task) -> Vec<HoldLine> {
     if task.lines.iter().all(|l| l.buckets.fulfilled() == l.ordered) {
         return Vec::new();
     }
-    task.lines
-        .iter()
-        .filter_map(|l| {
-            Some(HoldLine {
-                sku: l.sku.clone(),
-                quantity: omni_contracts::Quantity::new(i64::from(l.buckets.fulfilled())).ok()?,
-            })
-        })
-        .collect()
+    units_delivered(task)
 }
 
 /// Every unit that left with a task shipped or handed over, per SKU (what the customer is charged for).

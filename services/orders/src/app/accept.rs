@@ -69,6 +69,7 @@ pub fn new_order(
         total_minor,
         location_id: None,
         failure_reason: None,
+        payment: omni_contracts::api::OrderPayment::of(total_minor, OrderStatus::Accepted, 0, 0, 0),
         created_at: now,
         updated_at: now,
     }

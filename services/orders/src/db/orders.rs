@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderStatus, Payer};
+use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderPayment, OrderStatus, Payer};
 use omni_contracts::{
     Currency, FulfillmentId, LocationId, OrderId, PartnerId, PaymentIntentId, ReservationId,
 };
@@ -64,6 +64,12 @@ pub struct OrderRow {
     pub intake_event_id: Option<String>,
     /// Who placed it (`partner:<id>` or `principal:<name>`; empty for orders from before payers were kept).
     pub placed_by: String,
+    /// Captured, as payments reported.
+    pub captured_minor: i64,
+    /// Refunded, as payments reported.
+    pub refunded_minor: i64,
+    /// Authorized and released, as payments reported.
+    pub voided_minor: i64,
 }
 
 impl OrderRow {
@@ -81,6 +87,13 @@ impl OrderRow {
             total_minor: self.total_minor,
             location_id: self.location_id.clone(),
             failure_reason: self.failure_reason.clone(),
+            payment: OrderPayment::of(
+                self.total_minor,
+                self.status,
+                self.captured_minor,
+                self.refunded_minor,
+                self.voided_minor,
+            ),
             created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
         })
@@ -454,6 +467,16 @@ pub fn apply(conn: &mut DbConnection, id: OrderId, step: &Change) -> omni_db::Re
                 ))
                 .execute(conn)?;
         }
+    }
+    let money = step.money;
+    if money != Default::default() {
+        diesel::update(orders::table.find(id.to_string()))
+            .set((
+                orders::captured_minor.eq(orders::captured_minor + money.captured),
+                orders::refunded_minor.eq(orders::refunded_minor + money.refunded),
+                orders::voided_minor.eq(orders::voided_minor + money.voided),
+            ))
+            .execute(conn)?;
     }
     apply_parts(conn, id, &step.new_parts, &step.moved_parts)
 }

@@ -21,6 +21,9 @@ diesel::table! {
         traceparent -> Nullable<Text>,
         intake_event_id -> Nullable<Text>,
         placed_by -> Text,
+        captured_minor -> BigInt,
+        refunded_minor -> BigInt,
+        voided_minor -> BigInt,
     }
 }
 

@@ -436,6 +436,48 @@ pub struct Change {
     pub new_parts: Vec<Part>,
     /// Parts that moved.
     pub moved_parts: Vec<(FulfillmentId, PartState)>,
+    /// Money payments reported moving (added to the order's sums).
+    pub money: MoneyMoved,
+}
+
+/// Money payments reported moving on an order, in minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MoneyMoved {
+    /// Captured.
+    pub captured: i64,
+    /// Refunded.
+    pub refunded: i64,
+    /// Released without being captured.
+    pub voided: i64,
+}
+
+impl MoneyMoved {
+    /// What a payment event reports moving.
+    pub fn reported(event: &PaymentEvent) -> Self {
+        let sum = |tenders: &[TenderAmount], kind: &str| -> i64 {
+            tenders
+                .iter()
+                .filter(|t| t.kind == kind)
+                .map(|t| t.amount_minor)
+                .sum()
+        };
+        match event {
+            PaymentEvent::Captured(c) => Self {
+                captured: c.amount.amount_minor,
+                ..Self::default()
+            },
+            PaymentEvent::Voided(v) => Self {
+                voided: v.amount.amount_minor,
+                ..Self::default()
+            },
+            PaymentEvent::Refunded(r) => Self {
+                refunded: sum(&r.tenders, "refund"),
+                voided: sum(&r.tenders, "void"),
+                ..Self::default()
+            },
+            _ => Self::default(),
+        }
+    }
 }
 
 impl Change {
@@ -491,6 +533,9 @@ impl SagaOrder {
     /// card summaries the order shows, whatever the step.
     pub fn plan(mut self, step: Step, input: &SagaInput) -> Result<Plan, SagaError> {
         let mut change = Change::default();
+        if let SagaInput::Payment(event) = input {
+            change.money = MoneyMoved::reported(event);
+        }
         if let SagaInput::Payment(
             PaymentEvent::Authorized(PaymentAuthorized { methods, .. })
             | PaymentEvent::Declined(PaymentDeclined { methods, .. }),
@@ -944,6 +989,7 @@ mod tests {
                 total_minor,
                 location_id: (status != OrderStatus::Accepted).then(|| LocationId::parse("S1").unwrap()),
                 failure_reason: None,
+                payment: api::OrderPayment::default(),
                 created_at: now,
                 updated_at: now,
             },

@@ -69,11 +69,10 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 PaymentEvent::Authorized(a) => a.order_id,
                 PaymentEvent::Declined(d) => d.order_id,
                 PaymentEvent::Captured(c) => c.order_id,
-                // Not steps of the saga.
-                PaymentEvent::Voided(_)
-                | PaymentEvent::Refunded(_)
-                | PaymentEvent::RefundRefused(_)
-                | PaymentEvent::RefundRequested(_) => return Ok(vec![]),
+                // Not steps of the saga, but the order shows the money they moved.
+                PaymentEvent::Voided(v) => v.order_id,
+                PaymentEvent::Refunded(r) => r.order_id,
+                PaymentEvent::RefundRefused(_) | PaymentEvent::RefundRequested(_) => return Ok(vec![]),
             };
             (e.id, order_id, SagaInput::Payment(e.data))
         }
