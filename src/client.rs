@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use omni_contracts::api::{Availability, CardToken, Location, NewOrder, Order, SkuRecord, StockMovement};
+use omni_contracts::api::{
+    Availability, CardToken, IssueStoredValue, Location, NewOrder, NewRefund, Order, RefundReceipt,
+    SkuRecord, StockMovement, StoredValueView,
+};
 use omni_contracts::{OrderId, Sku};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -251,5 +254,21 @@ impl PaymentsApi {
             .post("/v1/payments/tokens", &card, &[])
             .await?
             .expect("POST /v1/payments/tokens".into(), &[201])
+    }
+
+    /// `POST /v1/payments/gift-cards`: a gift card or store credit (its code in the answer that issues it).
+    pub async fn issue_stored_value(&self, issue: &IssueStoredValue) -> anyhow::Result<StoredValueView> {
+        self.0
+            .post("/v1/payments/gift-cards", issue, &[])
+            .await?
+            .expect("POST /v1/payments/gift-cards".into(), &[200, 201])
+    }
+
+    /// `POST /v1/payments/refunds`.
+    pub async fn refund(&self, refund: &NewRefund) -> anyhow::Result<RefundReceipt> {
+        self.0
+            .post("/v1/payments/refunds", refund, &[])
+            .await?
+            .expect("POST /v1/payments/refunds".into(), &[200, 201])
     }
 }

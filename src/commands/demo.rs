@@ -183,6 +183,7 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         &dev.mesh,
         &dev.admin_key,
         &orders,
+        &payments,
         &split_ids,
         Duration::from_secs(30),
     )
@@ -249,6 +250,17 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     println!(
         "  splits            {} of {} orders no single node could serve (routed to two nodes each) completed, {} parts shipped; {} ship tasks were a unit short: it went to another node, the rest shipped",
         splits.completed, splits.placed, splits.parts, shift.partial_short
+    );
+    println!(
+        "  split tenders     the split orders paid {} with two cards, {} with a gift card and a card; captured per parcel {:.2}, refunded {:.2} ({} orders), voided {:.2}, paid {:.2}; completed orders whose captured + voided ≠ their amount: {}",
+        splits.two_cards,
+        splits.gift_and_card,
+        minor_units(splits.money.captured_minor),
+        minor_units(splits.money.refunded_minor),
+        splits.refunded,
+        minor_units(splits.money.voided_minor),
+        minor_units(splits.money.paid_minor),
+        splits.not_adding_up
     );
     for (what, count) in &shift.refused {
         println!("    {count:>5} × store action refused: {what}");
@@ -502,4 +514,9 @@ fn availability_lag(metrics: &str) -> Option<(u64, f64, f64)> {
             .map_or(f64::INFINITY, |(le, _)| le * 1000.0)
     };
     Some((total, at(0.50), at(0.99)))
+}
+
+/// Minor units as major units, for the report.
+fn minor_units(minor: i64) -> f64 {
+    minor as f64 / 100.0
 }

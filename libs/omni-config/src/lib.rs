@@ -437,6 +437,13 @@ pub struct PaymentsSettings {
     pub key_encryption_key: Secret,
     /// Which PSP adapter: `sandbox`.
     pub psp: String,
+    /// How long a card authorization lasts before it lapses at the issuer (the sandbox lapses its own after this
+    /// long too); Omni authorizes again before then.
+    pub card_authorization_seconds: u64,
+    /// Authorize a card again this long before its authorization lapses.
+    pub reauthorize_before_seconds: u64,
+    /// How often payments looks for authorizations to renew.
+    pub reauthorize_check_seconds: u64,
 }
 
 /// The transactional outbox relay.
@@ -632,6 +639,19 @@ impl Settings {
         };
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
+        }
+        let payments = &self.payments;
+        if payments.card_authorization_seconds == 0 {
+            return invalid("payments.card_authorization_seconds", "must be at least 1");
+        }
+        if payments.reauthorize_before_seconds >= payments.card_authorization_seconds {
+            return invalid(
+                "payments.reauthorize_before_seconds",
+                "must be less than payments.card_authorization_seconds (or every authorization is renewed at once)",
+            );
+        }
+        if payments.reauthorize_check_seconds == 0 {
+            return invalid("payments.reauthorize_check_seconds", "must be at least 1");
         }
         let retry = &self.kafka.retry;
         if retry.max_attempts == 0 {

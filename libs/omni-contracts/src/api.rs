@@ -875,6 +875,9 @@ pub enum OrderStatus {
     /// Paid and asked to be cancelled: waiting for its node to stop the work (then `cancelled`), or to report
     /// the goods already left (then `fulfilled`).
     Cancelling,
+    /// Released, but a card's authorization could not be renewed before it lapses: the order needs another way to
+    /// pay (or a cancel). Its node's work goes on; what is captured before the old authorization lapses is taken.
+    AwaitingPayment,
 }
 
 impl OrderStatus {
@@ -890,6 +893,7 @@ impl OrderStatus {
             OrderStatus::Failed => "failed",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Cancelling => "cancelling",
+            OrderStatus::AwaitingPayment => "awaiting_payment",
         }
     }
 
@@ -905,6 +909,7 @@ impl OrderStatus {
             "failed" => OrderStatus::Failed,
             "cancelled" => OrderStatus::Cancelled,
             "cancelling" => OrderStatus::Cancelling,
+            "awaiting_payment" => OrderStatus::AwaitingPayment,
             other => {
                 return Err(ContractError::InvalidField {
                     field: "status",

@@ -10,14 +10,18 @@ pub const CODE_LEN: usize = 16;
 /// number.
 pub const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/// The code as issued, upper-cased and without dashes or spaces; `None` when it is not a code's shape.
+/// The code as issued, upper-cased and without dashes or spaces; `None` when it is not a code's shape. A code has
+/// at least one letter: 16 digits (even of 2 to 7 only) would be a card number, and is never taken for a code.
 pub fn normalize_code(code: &str) -> Option<String> {
     let normal: String = code
         .chars()
         .filter(|c| *c != '-' && *c != ' ')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (normal.len() == CODE_LEN && normal.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(normal)
+    (normal.len() == CODE_LEN
+        && normal.bytes().all(|b| CODE_ALPHABET.contains(&b))
+        && normal.bytes().any(|b| b.is_ascii_uppercase()))
+    .then_some(normal)
 }
 
 /// The reference of a code (see the module docs): `sv_` + 24 characters of the SHA-256 of the normalized code.
@@ -71,6 +75,7 @@ mod tests {
         assert!(is_reference(&r) && !r.contains("ABCD") && !r.to_uppercase().contains("WXYZ"));
         assert_eq!(last4(code), "WXYZ");
         assert_eq!(reference("4242424242424242"), None, "a card number is not a code");
+        assert_eq!(reference("4242-4242-4242-4242"), None);
         assert_eq!(reference("ABCD-EFGH-2345-WXY"), None);
     }
 }

@@ -69,10 +69,12 @@ pub fn kek_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runti
         .map_err(|_| omni_runtime::Error::Startup(INVALID_KEK.into()))
 }
 
-/// The PSP adapter named by `payments.psp`.
+/// The PSP adapter named by `payments.psp` (the sandbox lapses its authorizations as configured for cards).
 pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runtime::Result<Arc<dyn Psp>> {
     match settings.psp.as_str() {
-        "sandbox" => Ok(Arc::new(SandboxPsp::new())),
+        "sandbox" => Ok(Arc::new(SandboxPsp::lapsing_after(
+            app::renewal::Renewal::from_settings(settings).card_authorization,
+        ))),
         other => Err(omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.psp` must be `sandbox` (the only PSP adapter so far), got `{other}`"
         ))),
@@ -84,7 +86,8 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let kek = kek_from_settings(&ctx.settings.payments)?;
     let psp = psp_from_settings(&ctx.settings.payments)?;
     let relay = ctx.outbox_relay();
-    let state = State::new(ctx.db.clone(), relay.waker(), kek, psp);
+    let mut state = State::new(ctx.db.clone(), relay.waker(), kek, psp);
+    state.renewal = app::renewal::Renewal::from_settings(&ctx.settings.payments);
     let version = open_vault(&state.db, &state.kek).await.map_err(|e| match e {
         Error::Crypto(e) => omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.key_encryption_key` is not the key the vault was created with ({e})"
@@ -108,6 +111,11 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             events::commands::handler(state.clone()),
         ),
     ];
+    let background = vec![app::renewal::run(
+        state.clone(),
+        std::time::Duration::from_secs(ctx.settings.payments.reauthorize_check_seconds),
+        ctx.shutdown.clone(),
+    )];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         authorization: routes::AUTHORIZATION,
@@ -115,7 +123,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         consumers,
         relay,
         readiness: vec![],
-        background: vec![],
+        background,
     })
     .await
 }

@@ -31,10 +31,12 @@ const DECLINE: &str = "4000000000000002";
 const INSUFFICIENT_FUNDS: &str = "4000000000009995";
 const OUTAGE_ONCE: &str = "4000000000000119";
 const MASTERCARD: &str = "5555555555554444";
+const ONCE_A_MINUTE: &str = "4000000000003139";
 
 #[path = "payments/money.rs"]
 mod money;
 use money::{
+    a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment,
     a_gift_card_pays_first_is_held_and_a_cancel_restores_its_balance,
     a_gift_card_with_too_little_balance_declines_before_any_card_is_asked,
     a_refund_before_capture_voids_the_authorization,
@@ -82,6 +84,7 @@ on_every_backend!(
     a_gift_card_pays_first_is_held_and_a_cancel_restores_its_balance,
     a_gift_card_with_too_little_balance_declines_before_any_card_is_asked,
     wrong_gift_card_codes_are_limited_per_caller,
+    a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment,
 );
 
 const KEK: [u8; 32] = [42; 32];

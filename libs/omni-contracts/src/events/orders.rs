@@ -41,6 +41,8 @@ pub enum OrderEvent {
     Fulfilled(OrderFulfilled),
     /// Fulfilled and paid.
     Completed(OrderCompleted),
+    /// A card authorization could not be renewed: the order awaits another payment.
+    AwaitingPayment(OrderAwaitingPayment),
     /// It cannot complete.
     Failed(OrderFailed),
     /// Cancelled: holds are released and authorizations voided.
@@ -61,6 +63,7 @@ crate::event_payload!(OrderEvent on Topic::Orders, {
     PartDelivered(OrderPartDelivered) = "omni.order.part_delivered",
     Fulfilled(OrderFulfilled) = "omni.order.fulfilled",
     Completed(OrderCompleted) = "omni.order.completed",
+    AwaitingPayment(OrderAwaitingPayment) = "omni.order.awaiting_payment",
     Failed(OrderFailed) = "omni.order.failed",
     RerouteRequested(OrderRerouteRequested) = "omni.order.reroute_requested",
     Cancelled(OrderCancelled) = "omni.order.cancelled",
@@ -212,6 +215,16 @@ pub struct OrderFulfilled {
     pub fulfillment_id: Option<FulfillmentId>,
 }
 
+/// `omni.order.awaiting_payment`: payments could not renew a card's authorization before it lapses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderAwaitingPayment {
+    /// The order.
+    pub order_id: OrderId,
+    /// Why, safe to show.
+    pub reason: String,
+}
+
 /// `omni.order.part_delivered`: one part of a split order was shipped or handed over while others are still
 /// under way; `amount` is the value of the units that left (the lines' unit prices), which payments captures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +261,7 @@ pub struct OrderCompleted {
 }
 
 keyed_by_order!(
+    OrderAwaitingPayment,
     OrderCompleted,
     OrderFulfilled,
     OrderPartDelivered,

@@ -22,6 +22,10 @@ pub enum PaymentEvent {
     Refunded(PaymentRefunded),
     /// A refund was refused whole (more than is refundable, an unknown order): nothing moved.
     RefundRefused(PaymentRefundRefused),
+    /// A card authorization was renewed before it lapsed: a new authorization, linked to the old one (voided).
+    Reauthorized(PaymentReauthorized),
+    /// A card authorization could not be renewed: the order awaits another payment.
+    ReauthorizationFailed(PaymentReauthorizationFailed),
     /// A command: give money back on an order (sent by returns or any service; `POST /v1/payments/refunds` does
     /// the same). Payments answers with `refunded` or `refund_refused`.
     RefundRequested(RefundRequested),
@@ -35,6 +39,8 @@ crate::event_payload!(PaymentEvent on Topic::Payments, {
     Refunded(PaymentRefunded) = "omni.payment.refunded",
     RefundRefused(PaymentRefundRefused) = "omni.payment.refund_refused",
     RefundRequested(RefundRequested) = "omni.payment.refund_requested",
+    Reauthorized(PaymentReauthorized) = "omni.payment.reauthorized",
+    ReauthorizationFailed(PaymentReauthorizationFailed) = "omni.payment.reauthorization_failed",
 });
 
 /// `omni.payment.authorized`.
@@ -162,7 +168,40 @@ pub struct RefundRequested {
     pub reason: String,
 }
 
+/// `omni.payment.reauthorized`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentReauthorized {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// The new authorization's tender position.
+    pub tender: u32,
+    /// The tender whose authorization it renews (its rest voided).
+    pub replaces: u32,
+    /// What it holds.
+    pub amount: Money,
+    /// When it lapses in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `omni.payment.reauthorization_failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentReauthorizationFailed {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// Why, safe to show.
+    pub reason: String,
+}
+
 keyed_by_order!(
+    PaymentReauthorized,
+    PaymentReauthorizationFailed,
     PaymentAuthorized,
     PaymentDeclined,
     PaymentCaptured,

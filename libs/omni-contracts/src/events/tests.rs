@@ -69,5 +69,5 @@ fn every_topic_has_a_distinct_versioned_name() {
     let names: std::collections::HashSet<_> = crate::Topic::ALL.iter().map(|t| t.default_name()).collect();
     assert_eq!(names.len(), crate::Topic::ALL.len());
     assert!(names.iter().all(|n| n.starts_with("omni.") && n.ends_with(".v1")));
-    assert_eq!(OrderEvent::event_types().len(), 12);
+    assert_eq!(OrderEvent::event_types().len(), 13);
 }

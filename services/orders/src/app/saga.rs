@@ -68,6 +68,9 @@ fn log(order_id: OrderId, status: OrderStatus, step: &Step) {
             tracing::info!(order.id = %order_id, location.id = %location_id, how = ?how, "Order fulfilled.");
         }
         Step::Complete => tracing::info!(order.id = %order_id, "Order completed: fulfilled and paid."),
+        Step::AwaitPayment { reason } => {
+            tracing::warn!(order.id = %order_id, reason = %reason, "A card authorization could not be renewed; the order awaits payment.");
+        }
         Step::Reroute {
             reason,
             exclude,

@@ -41,6 +41,11 @@ pub const MAX_REROUTES: u32 = 3;
 /// What the saga does with an input in a given state, with what it takes from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// A card's authorization could not be renewed: the order awaits another payment.
+    AwaitPayment {
+        /// Why.
+        reason: String,
+    },
     /// Record the sourcing decision without changing state (its parts are learned by [`SagaOrder::decide`]).
     Note {
         /// The node chosen.
@@ -294,7 +299,10 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
             again_without(&r.location_id, reason, reroutes, Some(r.fulfillment_id), &parts)
         }
         // Every part left (a cancel that came too late included: the goods left before the node heard of it).
-        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Completed(c))) => {
+        (
+            S::Released | S::Cancelling | S::AwaitingPayment,
+            SagaInput::Fulfillment(FulfillmentEvent::Completed(c)),
+        ) => {
             if parts.all_completed_with(c.fulfillment_id) {
                 Step::Fulfil {
                     location_id: c.location_id.clone(),
@@ -316,9 +324,16 @@ pub fn step(status: OrderStatus, reroutes: u32, parts: &[Part], input: &SagaInpu
             part: c.fulfillment_id,
             state: PartState::Completed,
         },
-        (S::Released | S::Cancelling, SagaInput::Fulfillment(FulfillmentEvent::Cancelled(c))) => {
-            Step::Cancel {
-                reason: c.reason.clone(),
+        (
+            S::Released | S::Cancelling | S::AwaitingPayment,
+            SagaInput::Fulfillment(FulfillmentEvent::Cancelled(c)),
+        ) => Step::Cancel {
+            reason: c.reason.clone(),
+        },
+        // A card's authorization could not be renewed: the order awaits another payment.
+        (S::PaymentAuthorized | S::Released, SagaInput::Payment(PaymentEvent::ReauthorizationFailed(f))) => {
+            Step::AwaitPayment {
+                reason: f.reason.clone(),
             }
         }
         // The final capture completes the order (older capture events name no part and were always final); a
@@ -610,6 +625,14 @@ impl SagaOrder {
             Step::KeepAuthorization(payment_intent_id) => {
                 change.payment_intent_id = Some(payment_intent_id);
                 None
+            }
+            Step::AwaitPayment { reason } => {
+                change.status = Some(OrderStatus::AwaitingPayment);
+                change.failure_reason = Some(format!("awaiting payment: {reason}"));
+                Some(OrderEvent::AwaitingPayment(OrderAwaitingPayment {
+                    order_id,
+                    reason,
+                }))
             }
             Step::Cancel { reason } => {
                 change.status = Some(OrderStatus::Cancelled);

@@ -72,7 +72,10 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 // Not steps of the saga, but the order shows the money they moved.
                 PaymentEvent::Voided(v) => v.order_id,
                 PaymentEvent::Refunded(r) => r.order_id,
-                PaymentEvent::RefundRefused(_) | PaymentEvent::RefundRequested(_) => return Ok(vec![]),
+                PaymentEvent::ReauthorizationFailed(f) => f.order_id,
+                PaymentEvent::RefundRefused(_)
+                | PaymentEvent::RefundRequested(_)
+                | PaymentEvent::Reauthorized(_) => return Ok(vec![]),
             };
             (e.id, order_id, SagaInput::Payment(e.data))
         }

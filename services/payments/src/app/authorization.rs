@@ -32,8 +32,9 @@ use crate::db::{intents, vault};
 use crate::domain::card::Card;
 use crate::domain::charges::plan_void_rest;
 use crate::domain::intent::{
-    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, NOT_THE_PAYERS, PaymentIntent, TenderOutcome,
-    TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, charge_order, decide, planned_amounts,
+    Decision, IntentStatus, MARKETPLACE_PREPAID_REFERENCE, NOT_THE_PAYERS, PaymentIntent, TenderKind,
+    TenderOutcome, TenderRecord, UNKNOWN_TOKEN, UNREADABLE_TOKEN, charge_order, decide, next_renewal,
+    planned_amounts,
 };
 use crate::domain::ledger::{Kind, Record};
 use crate::domain::psp::{Authorization, AuthorizeRequest};
@@ -154,6 +155,10 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
             }
         };
         let declined = matches!(outcome, TenderOutcome::Declined { .. });
+        if recorded && !declined && intent.tenders[position].kind == TenderKind::Card {
+            intent.tenders[position].expires_at =
+                Some((chrono::Utc::now() + state.renewal.card_authorization).trunc_subsecs(6));
+        }
         let result = recorded.then(|| answered(&operation, amount, !declined));
         intent.tenders[position].outcome = Some(outcome);
         save(state, &intent, position, result).await?;
@@ -163,7 +168,10 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
     }
 
     let decided = match decide(&intent.tenders) {
-        Decision::Authorized { psp_reference } => authorized(state, intent, psp_reference).await?,
+        Decision::Authorized { psp_reference } => {
+            intent.renew_at = next_renewal(&intent.tenders, &amounts, state.renewal.before);
+            authorized(state, intent, psp_reference).await?
+        }
         Decision::Declined { reason } => declined(state, intent, reason).await?,
     };
     Ok(match decided {
@@ -333,6 +341,9 @@ fn new_intent(reserved: &OrderReserved) -> PaymentIntent {
         tenders: reserved.tenders.iter().map(TenderRecord::of).collect(),
         // Both backends keep microseconds.
         created_at: chrono::Utc::now().trunc_subsecs(6),
+        payer: reserved.payer.clone(),
+        customer_id: reserved.customer_id.clone(),
+        renew_at: None,
     }
 }
 
@@ -363,6 +374,7 @@ async fn authorized(
                 return Ok(None);
             }
             intents::save_tenders(conn, intent.id, &intent.tenders, Some(&psp_reference))?;
+            intents::set_renew_at(conn, intent.id, intent.renew_at)?;
             let event = PaymentEvent::Authorized(PaymentAuthorized {
                 order_id: intent.order_id,
                 payment_intent_id: intent.id,

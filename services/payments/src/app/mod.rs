@@ -4,6 +4,7 @@ pub mod authorization;
 pub mod capture;
 pub mod operations;
 pub mod refunds;
+pub mod renewal;
 pub mod stored_value;
 pub mod vault;
 
@@ -37,6 +38,8 @@ pub struct State {
     pub detokenize_limit: Arc<Mutex<RateLimiter>>,
     /// Wrong gift card and store credit codes per caller.
     pub guesses: Arc<stored_value::GuessLimit>,
+    /// How long card authorizations last and when they are renewed.
+    pub renewal: renewal::Renewal,
 }
 
 impl State {
@@ -50,6 +53,7 @@ impl State {
             psp,
             detokenize_limit: Arc::new(Mutex::new(limiter)),
             guesses: Arc::new(stored_value::GuessLimit::default()),
+            renewal: renewal::Renewal::default(),
         }
     }
 }

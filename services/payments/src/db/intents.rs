@@ -21,6 +21,9 @@ struct IntentRow {
     decline_reason: Option<String>,
     tenders: String,
     created_at: NaiveDateTime,
+    payer: String,
+    customer_id: Option<String>,
+    renew_at: Option<NaiveDateTime>,
 }
 
 impl IntentRow {
@@ -43,6 +46,13 @@ impl IntentRow {
             tenders: serde_json::from_str::<Vec<TenderRecord>>(&self.tenders)
                 .map_err(|e| corrupt(e.to_string()))?,
             created_at: self.created_at.and_utc(),
+            payer: omni_contracts::api::Payer::parse(&self.payer).unwrap_or_default(),
+            customer_id: self
+                .customer_id
+                .map(|c| omni_contracts::CustomerId::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
+            renew_at: self.renew_at.map(|r| r.and_utc()),
         })
     }
 }
@@ -65,6 +75,9 @@ pub fn insert(conn: &mut DbConnection, intent: &PaymentIntent) -> Result<()> {
             payment_intents::decline_reason.eq(intent.decline_reason.as_deref()),
             payment_intents::tenders.eq(tenders),
             payment_intents::created_at.eq(intent.created_at.naive_utc()),
+            payment_intents::payer.eq(intent.payer.as_str()),
+            payment_intents::customer_id.eq(intent.customer_id.as_ref().map(|c| c.to_string())),
+            payment_intents::renew_at.eq(intent.renew_at.map(|r| r.naive_utc())),
         ))
         .execute(conn)?;
     Ok(())
@@ -120,6 +133,41 @@ pub fn save_tenders(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// When the intent's next card authorization is due for renewal (`None`: none is).
+pub fn set_renew_at(
+    conn: &mut DbConnection,
+    id: PaymentIntentId,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    diesel::update(payment_intents::table.find(id.to_string()))
+        .set(payment_intents::renew_at.eq(at.map(|a| a.naive_utc())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Authorized intents with a renewal due by `now`, the most urgent first.
+pub fn due_for_renewal(
+    conn: &mut DbConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<PaymentIntentId>> {
+    let ids: Vec<String> = payment_intents::table
+        .filter(payment_intents::renew_at.le(now.naive_utc()))
+        .filter(payment_intents::status.eq(IntentStatus::Authorized.as_str()))
+        .order(payment_intents::renew_at.asc())
+        .limit(limit)
+        .select(payment_intents::id)
+        .load(conn)?;
+    ids.iter()
+        .map(|id| {
+            PaymentIntentId::parse(id).map_err(|e| Error::Corrupt {
+                what: "payment intent",
+                reason: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The intent `id`.

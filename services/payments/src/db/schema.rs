@@ -37,6 +37,9 @@ diesel::table! {
         decline_reason -> Nullable<Text>,
         tenders -> Text,
         created_at -> Timestamp,
+        payer -> Text,
+        customer_id -> Nullable<Text>,
+        renew_at -> Nullable<Timestamp>,
     }
 }
 

@@ -1,10 +1,10 @@
 //! Payment intents: what was asked of each tender of an order, and the one decision announced for the order.
 
 use chrono::{DateTime, Utc};
-use omni_contracts::api::{CardSummary, PaymentMethod};
+use omni_contracts::api::{CardSummary, Payer, PaymentMethod};
 use omni_contracts::card_data::is_method_reference;
 use omni_contracts::stored_value::is_reference as is_stored_value_reference;
-use omni_contracts::{Money, OrderId, PaymentIntentId};
+use omni_contracts::{CustomerId, Money, OrderId, PaymentIntentId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -31,6 +31,8 @@ pub enum IntentStatus {
     Declined,
     /// Authorized, then voided because the order failed or was cancelled.
     Voided,
+    /// A card's authorization could not be renewed before it lapses: the order needs another way to pay.
+    AwaitingPayment,
     /// Authorized, then captured because the order was fulfilled (the final capture made; what was not
     /// captured is voided).
     Captured,
@@ -45,6 +47,7 @@ impl IntentStatus {
             IntentStatus::Declined => "declined",
             IntentStatus::Voided => "voided",
             IntentStatus::Captured => "captured",
+            IntentStatus::AwaitingPayment => "awaiting_payment",
         }
     }
 
@@ -56,6 +59,7 @@ impl IntentStatus {
             "declined" => Some(IntentStatus::Declined),
             "voided" => Some(IntentStatus::Voided),
             "captured" => Some(IntentStatus::Captured),
+            "awaiting_payment" => Some(IntentStatus::AwaitingPayment),
             _ => None,
         }
     }
@@ -97,11 +101,67 @@ impl TenderKind {
     }
 }
 
-/// The positions of `tenders` in charge order (stable among tenders of one rank).
+/// The positions of `tenders` in charge order (stable among tenders of one rank); a renewed authorization comes
+/// right after the one it renews.
 pub fn charge_order(tenders: &[TenderRecord]) -> Vec<usize> {
+    let root = |mut i: usize| {
+        let mut steps = 0;
+        while let Some(previous) = tenders[i].replaces.and_then(|p| usize::try_from(p).ok())
+            && previous < tenders.len()
+            && steps < tenders.len()
+        {
+            i = previous;
+            steps += 1;
+        }
+        (i, steps)
+    };
     let mut order: Vec<usize> = (0..tenders.len()).collect();
-    order.sort_by_key(|&i| tenders[i].kind.charge_rank());
+    order.sort_by_key(|&i| {
+        let (first, generation) = root(i);
+        (tenders[first].kind.charge_rank(), first, generation)
+    });
     order
+}
+
+/// The tender whose authorization is due for renewal at `now` (renewed `before` it lapses): an approved card
+/// tender with money still to capture (`capturable`, by position) that no later tender renews. The earliest first.
+pub fn renewal_due(
+    tenders: &[TenderRecord],
+    capturable: &[i64],
+    before: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Option<usize> {
+    renewable(tenders, capturable)
+        .filter(|(_, expires)| *expires - before <= now)
+        .min_by_key(|(_, expires)| *expires)
+        .map(|(i, _)| i)
+}
+
+/// When the next renewal of these tenders is due, if any.
+pub fn next_renewal(
+    tenders: &[TenderRecord],
+    capturable: &[i64],
+    before: chrono::Duration,
+) -> Option<DateTime<Utc>> {
+    renewable(tenders, capturable)
+        .map(|(_, expires)| expires - before)
+        .min()
+}
+
+fn renewable<'a>(
+    tenders: &'a [TenderRecord],
+    capturable: &'a [i64],
+) -> impl Iterator<Item = (usize, DateTime<Utc>)> + 'a {
+    tenders.iter().enumerate().filter_map(move |(i, t)| {
+        let renewed = tenders
+            .iter()
+            .any(|other| other.replaces.and_then(|p| usize::try_from(p).ok()) == Some(i));
+        let live = t.kind == TenderKind::Card
+            && t.psp_reference().is_some()
+            && capturable.get(i).copied().unwrap_or(0) > 0
+            && !renewed;
+        live.then_some(()).and(t.expires_at).map(|expires| (i, expires))
+    })
 }
 
 /// One tender of an intent and what happened to it. Cards by payment-method reference: never a token, never
@@ -123,6 +183,12 @@ pub struct TenderRecord {
     /// What this tender pays, in minor units (absent on intents from before payment plans: the whole amount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_minor: Option<i64>,
+    /// When its authorization lapses (cards), if it was approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The tender whose authorization this one renews (same card, authorized again before it lapsed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<u32>,
     /// What the tender gave: approved with a reference, declined with a reason, or not tried (`None`) because
     /// an earlier tender was declined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,6 +210,8 @@ impl TenderRecord {
                 card: None,
                 last4: None,
                 amount_minor: *amount_minor,
+                expires_at: None,
+                replaces: None,
                 outcome: None,
             },
             PaymentMethod::MarketplacePrepaid { amount_minor } => Self {
@@ -152,6 +220,8 @@ impl TenderRecord {
                 card: None,
                 last4: None,
                 amount_minor: *amount_minor,
+                expires_at: None,
+                replaces: None,
                 outcome: None,
             },
             PaymentMethod::GiftCard {
@@ -173,6 +243,8 @@ impl TenderRecord {
                 card: None,
                 last4: Some(last4.chars().take(4).collect()),
                 amount_minor: *amount_minor,
+                expires_at: None,
+                replaces: None,
                 outcome: None,
             },
         }
@@ -293,10 +365,21 @@ pub struct PaymentIntent {
     pub psp_reference: Option<String>,
     /// Why it was declined.
     pub decline_reason: Option<String>,
-    /// The order's tenders and what each gave.
+    /// The order's tenders and what each gave (a renewed authorization is a tender of its own, after the one it
+    /// renews).
     pub tenders: Vec<TenderRecord>,
     /// When it was decided.
     pub created_at: DateTime<Utc>,
+    /// Who placed the order: the only payer whose cards pay it, also when authorized again.
+    #[serde(default)]
+    pub payer: Payer,
+    /// The order's customer, if the channel named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub customer_id: Option<CustomerId>,
+    /// When a card authorization is next due for renewal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -310,6 +393,8 @@ mod tests {
             card: None,
             last4: None,
             amount_minor: None,
+            expires_at: None,
+            replaces: None,
             outcome: Some(TenderOutcome::Approved {
                 psp_reference: reference.into(),
             }),
@@ -369,5 +454,62 @@ mod tests {
         ];
         let json = serde_json::to_string(&tenders).unwrap();
         assert_eq!(serde_json::from_str::<Vec<TenderRecord>>(&json).unwrap(), tenders);
+    }
+}
+
+#[cfg(test)]
+mod renewal_tests {
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+
+    fn card(expires_in_days: i64, replaces: Option<u32>) -> TenderRecord {
+        TenderRecord {
+            kind: TenderKind::Card,
+            reference: Some("pm_x".into()),
+            card: None,
+            last4: None,
+            amount_minor: Some(1_000),
+            expires_at: Some(
+                Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap() + Duration::days(expires_in_days),
+            ),
+            replaces,
+            outcome: Some(TenderOutcome::Approved {
+                psp_reference: "sandbox_auth_x".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_card_is_renewed_a_margin_before_it_lapses_unless_nothing_is_left_or_it_was_renewed() {
+        let start = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let day = Duration::days(1);
+        let tenders = [card(7, None), card(3, None)];
+        assert_eq!(
+            next_renewal(&tenders, &[1_000, 1_000], day),
+            Some(start + Duration::days(2))
+        );
+        assert_eq!(
+            renewal_due(&tenders, &[1_000, 1_000], day, start + Duration::days(1)),
+            None
+        );
+        assert_eq!(
+            renewal_due(&tenders, &[1_000, 1_000], day, start + Duration::days(2)),
+            Some(1)
+        );
+        // Fully captured: nothing to renew.
+        assert_eq!(
+            renewal_due(&tenders, &[1_000, 0], day, start + Duration::days(6)),
+            Some(0)
+        );
+        // Renewed by a third tender: the renewal is what counts now, and it comes right after in charge order.
+        let renewed = [card(7, None), card(3, None), card(10, Some(1))];
+        assert_eq!(
+            next_renewal(&renewed, &[1_000, 0, 1_000], day),
+            Some(start + Duration::days(6))
+        );
+        assert_eq!(charge_order(&renewed), [0, 1, 2]);
+        let renewed_first = [card(3, None), card(7, None), card(10, Some(0))];
+        assert_eq!(charge_order(&renewed_first), [0, 2, 1]);
     }
 }

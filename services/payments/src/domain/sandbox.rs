@@ -12,10 +12,12 @@
 //! | `4000000000009995`   | [`VISA_INSUFFICIENT_FUNDS`] | declined, reason `insufficient_funds`     |
 //! | `4000000000000069`   | [`VISA_EXPIRED_CARD`]       | declined, reason `expired_card`           |
 //! | `4000000000000119`   | [`VISA_UNAVAILABLE_ONCE`]   | PSP unavailable (retried, then succeeds)  |
+//! | `4000000000003139`   | [`VISA_ONCE_A_MINUTE`]      | approved once a minute; declined `card_velocity_exceeded` within the minute (a renewal declines) |
 //! | any other Luhn-valid |                             | approved                                  |
 //!
-//! An approval's reference is `sandbox_auth_` + 24 random characters. The same table is in
-//! `services/payments/sandbox-test-cards.md`.
+//! An approval's reference is `sandbox_auth_` + 24 random characters. Authorizations lapse after
+//! `payments.card_authorization_seconds` (a capture after that is refused with `authorization_expired`). The same
+//! table is in `services/payments/sandbox-test-cards.md`.
 //!
 //! The remaining constants are well-known Luhn-valid sample numbers of the other brands, used to test brand
 //! detection; the sandbox approves them like any other Luhn-valid number.
@@ -35,6 +37,10 @@ pub const VISA_EXPIRED_CARD: &str = "4000000000000069";
 /// Visa; every other authorization attempt finds the sandbox PSP unavailable (the first fails, its retry
 /// is approved).
 pub const VISA_UNAVAILABLE_ONCE: &str = "4000000000000119";
+
+/// Visa; the sandbox approves one authorization of it a minute and declines the others within that minute with
+/// `card_velocity_exceeded` (so a renewal of its authorization declines).
+pub const VISA_ONCE_A_MINUTE: &str = "4000000000003139";
 
 /// Mastercard from the 2-series range (2221–2720).
 pub const MASTERCARD_2_SERIES: &str = "2223003122003222";

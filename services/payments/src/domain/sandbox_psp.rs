@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::psp::{Authorization, AuthorizeRequest, Movement, Psp, PspError, PspFuture};
-use super::sandbox::{VISA_DECLINED, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_UNAVAILABLE_ONCE};
+use super::sandbox::{
+    VISA_DECLINED, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_ONCE_A_MINUTE, VISA_UNAVAILABLE_ONCE,
+};
 
 /// Prefix of the sandbox's authorization references.
 pub const SANDBOX_REFERENCE_PREFIX: &str = "sandbox_auth_";
@@ -26,6 +28,8 @@ pub struct SandboxAuthorization {
     pub voided: i64,
     /// A final capture was made: no more captures.
     pub closed: bool,
+    /// When it lapses (no capture after), if the sandbox lapses authorizations.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Default)]
@@ -49,12 +53,24 @@ enum Move {
 pub struct SandboxPsp {
     unavailable_calls: AtomicU64,
     book: Mutex<Book>,
+    /// How long its authorizations last (`None`: they do not lapse).
+    lifetime: Option<chrono::Duration>,
+    /// When the once-a-minute card was last approved.
+    once_a_minute: Mutex<Option<std::time::Instant>>,
 }
 
 impl SandboxPsp {
-    /// A sandbox.
+    /// A sandbox whose authorizations do not lapse.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A sandbox whose authorizations lapse after `lifetime`, as an issuer's do.
+    pub fn lapsing_after(lifetime: chrono::Duration) -> Self {
+        Self {
+            lifetime: Some(lifetime),
+            ..Self::default()
+        }
     }
 
     /// The sandbox's decision for a card and amount, without I/O.
@@ -74,6 +90,7 @@ impl SandboxPsp {
             VISA_DECLINED => declined("card_declined"),
             VISA_INSUFFICIENT_FUNDS => declined("insufficient_funds"),
             VISA_EXPIRED_CARD => declined("expired_card"),
+            VISA_ONCE_A_MINUTE if !self.first_this_minute() => declined("card_velocity_exceeded"),
             // Fails every other call: the first attempt sees an outage, its retry goes through.
             VISA_UNAVAILABLE_ONCE
                 if self
@@ -93,6 +110,7 @@ impl SandboxPsp {
                 psp_reference.clone(),
                 SandboxAuthorization {
                     authorized: request.amount.amount_minor,
+                    expires_at: self.lifetime.map(|l| chrono::Utc::now() + l),
                     ..SandboxAuthorization::default()
                 },
             );
@@ -105,6 +123,20 @@ impl SandboxPsp {
     /// The sandbox's record of an authorization.
     pub fn authorization(&self, psp_reference: &str) -> Option<SandboxAuthorization> {
         self.book().authorizations.get(psp_reference).copied()
+    }
+
+    /// Whether the once-a-minute card may be approved now (and counts it).
+    fn first_this_minute(&self) -> bool {
+        let mut last = self
+            .once_a_minute
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < std::time::Duration::from_secs(60)) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -128,6 +160,9 @@ impl SandboxPsp {
         } else {
             match what {
                 Move::Capture if auth.closed => Err(PspError::Refused("authorization_closed".into())),
+                Move::Capture if auth.expires_at.is_some_and(|e| e < chrono::Utc::now()) => {
+                    Err(PspError::Refused("authorization_expired".into()))
+                }
                 Move::Capture if amount > open => Err(PspError::Refused("amount_too_large".into())),
                 Move::Capture => {
                     auth.captured += amount;
@@ -297,6 +332,7 @@ mod tests {
                 refunded: 500,
                 voided: 1000,
                 closed: false,
+                expires_at: None,
             })
         );
     }

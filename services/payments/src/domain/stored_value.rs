@@ -123,18 +123,23 @@ impl StoredValueCard {
     }
 }
 
-/// A new random code, `XXXX-XXXX-XXXX-XXXX` (80 random bits).
+/// A new random code, `XXXX-XXXX-XXXX-XXXX` (80 random bits). A draw of digits only (a chance of 6 in 32 to the
+/// 16th) is drawn again: a code never passes for a card number.
 pub fn new_code() -> String {
-    let bytes = super::vault::random_bytes::<CODE_LEN>();
-    let mut code = String::with_capacity(CODE_LEN + 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            code.push('-');
+    loop {
+        let bytes = super::vault::random_bytes::<CODE_LEN>();
+        let mut code = String::with_capacity(CODE_LEN + 3);
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                code.push('-');
+            }
+            // 256 is a multiple of 32, so `b % 32` is uniform.
+            code.push(char::from(CODE_ALPHABET[usize::from(b % 32)]));
         }
-        // 256 is a multiple of 32, so `b % 32` is uniform.
-        code.push(char::from(CODE_ALPHABET[usize::from(b % 32)]));
+        if code.bytes().any(|b| b.is_ascii_uppercase()) {
+            return code;
+        }
     }
-    code
 }
 
 #[cfg(test)]

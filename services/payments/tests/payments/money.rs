@@ -6,6 +6,8 @@ use omni_payments::app::refunds::{RefundAsk, RefundError, refund};
 use omni_payments::domain::ledger::RefundRefusal;
 use omni_payments::domain::sandbox_psp::SandboxAuthorization;
 
+use anyhow::ensure;
+
 use super::*;
 
 /// An order of 4,999 paid 2,000 by one card and the remainder (2,999) by another, authorized.
@@ -393,5 +395,111 @@ pub(crate) async fn wrong_gift_card_codes_are_limited_per_caller(backend: Backen
     ));
     // Another caller is not held back by the guesser.
     assert!(by_code(&fx.state, "manager-mo", &gift).await?.is_ok());
+    Ok(())
+}
+
+pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use omni_payments::app::renewal::{Renewal, Renewed, renew, renew_due};
+    let mut fx = Fixture::new(backend).await?;
+    // Authorizations last an hour and are renewed two hours before they lapse: due at once.
+    fx.state.renewal = Renewal {
+        card_authorization: chrono::Duration::hours(1),
+        before: chrono::Duration::hours(2),
+    };
+    let (order, intent) = split_order(&fx).await?;
+    let stored = &fx.intents(order.order_id).await?[0];
+    ensure!(stored.renew_at.is_some(), "the timer knows when: {stored:?}");
+    let first_parcel = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(1_500),
+        last: false,
+    };
+    capture_delivery(&fx.state, order.order_id, first_parcel).await?;
+
+    // The timer's round renews the first card's rest (500) as tender 2, then the second card (2,999) as tender 3.
+    assert_eq!(renew_due(&fx.state).await?, 1);
+    assert_eq!(renew(&fx.state, intent.id).await?, Renewed::Renewed(3));
+    let renewed = &fx.intents(order.order_id).await?[0];
+    assert_eq!(renewed.tenders.len(), 4);
+    assert_eq!(
+        (renewed.tenders[2].replaces, renewed.tenders[3].replaces),
+        (Some(0), Some(1))
+    );
+    assert_eq!(
+        fx.buckets(&intent, 0).await?,
+        (2_000, 1_500, 0, 500),
+        "the old rest is voided"
+    );
+    assert_eq!(fx.buckets(&intent, 2).await?, (500, 0, 0, 0));
+    assert_eq!(fx.buckets(&intent, 3).await?, (2_999, 0, 0, 0));
+    assert_eq!(fx.psp_book(&intent, 0).await?, (2_000, 1_500, 0, 500));
+
+    // The last parcel is taken from the renewed authorizations; a refund goes back on the one that took it.
+    fx.state.renewal = Renewal::default();
+    let last_parcel = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(3_000),
+        last: true,
+    };
+    assert_eq!(
+        capture_delivery(&fx.state, order.order_id, last_parcel).await?,
+        3_000
+    );
+    assert_eq!(fx.buckets(&intent, 2).await?, (500, 500, 0, 0));
+    assert_eq!(fx.buckets(&intent, 3).await?, (2_999, 2_500, 0, 499));
+    assert_eq!(fx.psp_book(&intent, 3).await?, fx.buckets(&intent, 3).await?);
+    let ask = RefundAsk {
+        refund_id: "R-renewed".into(),
+        order_id: order.order_id,
+        amount: Money {
+            amount_minor: 2_600,
+            currency: order.amount.currency,
+        },
+        reason: String::new(),
+        requested_by: "svc".into(),
+    };
+    refund(&fx.state, ask).await?.map_err(anyhow::Error::msg)?;
+    assert_eq!(fx.buckets(&intent, 3).await?, (2_999, 2_500, 2_500, 499));
+    assert_eq!(fx.buckets(&intent, 1).await?, (2_999, 0, 0, 2_999));
+    assert_eq!(
+        fx.buckets(&intent, 2).await?,
+        (500, 500, 100, 0),
+        "last charged first"
+    );
+    let kinds = fx.event_types().await?;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "omni.payment.reauthorized").count(),
+        2,
+        "{kinds:?}"
+    );
+
+    // A card that declines its renewal: the intent awaits payment, announced once.
+    fx.state.renewal = Renewal {
+        card_authorization: chrono::Duration::hours(1),
+        before: chrono::Duration::hours(2),
+    };
+    let picky = fx.tokenize(ONCE_A_MINUTE).await?;
+    let order = reserved(vec![card_tender(&picky)])?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "picky", order.clone()).await? else {
+        anyhow::bail!("not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    assert_eq!(
+        renew(&fx.state, intent.id).await?,
+        Renewed::Declined("card_velocity_exceeded".into())
+    );
+    let stored = &fx.intents(order.order_id).await?[0];
+    assert_eq!(stored.status, IntentStatus::AwaitingPayment);
+    assert_eq!(stored.renew_at, None);
+    assert_eq!(renew(&fx.state, intent.id).await?, Renewed::NothingDue);
+    let failed = fx
+        .event_types()
+        .await?
+        .into_iter()
+        .filter(|k| k == "omni.payment.reauthorization_failed")
+        .count();
+    assert_eq!(failed, 1);
     Ok(())
 }

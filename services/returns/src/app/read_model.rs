@@ -45,6 +45,9 @@ pub fn record(
         OrderEvent::RerouteRequested(_) => {}
         // One part of a split order left; the order stays released until every part has.
         OrderEvent::PartDelivered(_) => {}
+        OrderEvent::AwaitingPayment(a) => {
+            order_views::update_status(conn, a.order_id, OrderStatus::AwaitingPayment, None)?
+        }
         OrderEvent::Cancelled(c) => {
             order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?
         }

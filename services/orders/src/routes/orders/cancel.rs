@@ -62,7 +62,7 @@ pub async fn cancel_order(
                     (OrderStatus::Cancelled, event, Outcome::CancelledNow)
                 }
                 // Paid: its node may be releasing it, or working on it; the node decides.
-                OrderStatus::PaymentAuthorized | OrderStatus::Released => {
+                OrderStatus::PaymentAuthorized | OrderStatus::Released | OrderStatus::AwaitingPayment => {
                     let by = format!("cancelled by {who}");
                     let event = OrderEvent::CancelRequested(OrderCancelRequested { order_id: id, by });
                     (OrderStatus::Cancelling, event, Outcome::AskedNow)
