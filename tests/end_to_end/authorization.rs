@@ -368,6 +368,13 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             rule.path.into(),
             Some(json!({ "issue_id": unique(), "amount_minor": 100, "currency": "EUR" })),
         ),
+        (Method::Post, "/v1/payments/webhooks/{psp}") => call(
+            "/v1/payments/webhooks/sandbox".into(),
+            Some(
+                json!({ "id": "evt_1", "type": "operation.succeeded", "operation_id": "x", "kind": "capture",
+                "amount_minor": 1 }),
+            ),
+        ),
         (Method::Post, "/v1/payments/gift-cards/balance") => {
             call(rule.path.into(), Some(json!({ "code": world.gift_code })))
         }
@@ -405,6 +412,10 @@ fn expected(rule: &Rule, caller: &Caller, object_side: Option<Side>) -> Result<(
     if rule.objects == Objects::PickupCode {
         // No key is asked for, and none opens it: only the customer's code does, and no caller here has it.
         return Err(403);
+    }
+    if rule.objects == Objects::PspSignature {
+        // Likewise: only the PSP's signature opens it.
+        return Err(401);
     }
     if caller.key.is_none() {
         return Err(401);

@@ -444,6 +444,9 @@ pub struct PaymentsSettings {
     pub reauthorize_before_seconds: u64,
     /// How often payments looks for authorizations to renew.
     pub reauthorize_check_seconds: u64,
+    /// The secret PSP webhooks are signed with (HMAC-SHA256). Empty: a random one per start, which only the
+    /// in-process sandbox PSP knows.
+    pub webhook_secret: Secret,
 }
 
 /// The transactional outbox relay.

@@ -67,6 +67,9 @@ pub enum Objects {
     /// A customer's own pickup: no API key, the caller proves it is the customer with the order's pickup code
     /// (wrong codes are counted per task and per client address, and refused past a limit).
     PickupCode,
+    /// A PSP's webhook: no API key, the PSP proves the call is its own with an HMAC signature of the body and a
+    /// recent timestamp; a replayed event is acknowledged and changes nothing.
+    PspSignature,
 }
 
 impl Objects {
@@ -91,7 +94,16 @@ impl Objects {
                 "no API key: the customer proves the pickup is theirs with its pickup code; wrong codes are \
                  limited per task and per client address"
             }
+            Objects::PspSignature => {
+                "no API key: the PSP signs the body (HMAC-SHA256 with the webhook secret) with a timestamp of the \
+                 last 5 minutes; replays change nothing"
+            }
         }
+    }
+
+    /// Whether the route takes no API key (its handler checks another proof).
+    pub fn keyless(self) -> bool {
+        matches!(self, Objects::PickupCode | Objects::PspSignature)
     }
 }
 
@@ -201,8 +213,9 @@ pub async fn enforce(
                 "this route is not in the authorization table",
             ))
         }
-        // The customer's own route: the handler checks their pickup code, there is no principal.
-        Verdict::Guarded(rule) if rule.objects == Objects::PickupCode => None,
+        // The customer's own route (their pickup code) or a PSP's webhook (its signature): the handler checks the
+        // proof, there is no principal.
+        Verdict::Guarded(rule) if rule.objects.keyless() => None,
         Verdict::Guarded(rule) => match crate::auth::authenticate(req.request()) {
             Err(e) => Some(e),
             Ok(principal) if !rule.admits(&principal.roles) => Some(ApiError::new(
@@ -275,6 +288,8 @@ pub fn markdown<S: std::fmt::Display>(services: &[(S, &'static [Rule])]) -> Stri
                 rule.path,
                 if rule.objects == Objects::PickupCode {
                     "anyone with the pickup code".to_owned()
+                } else if rule.objects == Objects::PspSignature {
+                    "the PSP, by its signature".to_owned()
                 } else if roles.is_empty() {
                     "admins only".to_owned()
                 } else {

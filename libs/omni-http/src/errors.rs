@@ -57,6 +57,9 @@ error_codes! {
     MissingApiKey = (UNAUTHORIZED, "auth", "missing_api_key"),
     /// The key is not known.
     InvalidApiKey = (UNAUTHORIZED, "auth", "invalid_api_key"),
+    /// A webhook's signature is missing or does not match its body, or its timestamp is not recent; nothing was
+    /// recorded.
+    InvalidSignature = (UNAUTHORIZED, "auth", "invalid_signature"),
     /// The principal lacks the role or scope for this action.
     Forbidden = (FORBIDDEN, "auth", "forbidden"),
     /// The resource does not exist (or the caller may not see it).

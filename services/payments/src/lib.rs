@@ -58,6 +58,7 @@ const INVALID_KEK: &str = "invalid configuration: `payments.key_encryption_key` 
         routes::refunds::create::create_refund,
         routes::gift_cards::issue::issue_stored_value,
         routes::gift_cards::balance::stored_value_balance,
+        routes::webhooks::receive::receive_webhook,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -88,6 +89,9 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let mut state = State::new(ctx.db.clone(), relay.waker(), kek, psp);
     state.renewal = app::renewal::Renewal::from_settings(&ctx.settings.payments);
+    if !ctx.settings.payments.webhook_secret.is_empty() {
+        state.webhook_secret = Arc::new(ctx.settings.payments.webhook_secret.expose().as_bytes().to_vec());
+    }
     let version = open_vault(&state.db, &state.kek).await.map_err(|e| match e {
         Error::Crypto(e) => omni_runtime::Error::Startup(format!(
             "invalid configuration: `payments.key_encryption_key` is not the key the vault was created with ({e})"

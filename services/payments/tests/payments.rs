@@ -32,6 +32,7 @@ const INSUFFICIENT_FUNDS: &str = "4000000000009995";
 const OUTAGE_ONCE: &str = "4000000000000119";
 const MASTERCARD: &str = "5555555555554444";
 const ONCE_A_MINUTE: &str = "4000000000003139";
+const DROPS_REPLIES: &str = "4000000000003071";
 
 #[path = "payments/money.rs"]
 mod money;
@@ -43,6 +44,7 @@ use money::{
     a_refund_goes_back_last_charged_first_and_is_answered_once,
     a_short_delivery_never_captures_what_did_not_leave,
     a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
+    lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
     wrong_gift_card_codes_are_limited_per_caller,
 };
 
@@ -85,6 +87,7 @@ on_every_backend!(
     a_gift_card_with_too_little_balance_declines_before_any_card_is_asked,
     wrong_gift_card_codes_are_limited_per_caller,
     a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment,
+    lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
 );
 
 const KEK: [u8; 32] = [42; 32];

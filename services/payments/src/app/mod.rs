@@ -7,6 +7,7 @@ pub mod refunds;
 pub mod renewal;
 pub mod stored_value;
 pub mod vault;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -40,6 +41,8 @@ pub struct State {
     pub guesses: Arc<stored_value::GuessLimit>,
     /// How long card authorizations last and when they are renewed.
     pub renewal: renewal::Renewal,
+    /// The secret PSP webhooks are signed with.
+    pub webhook_secret: Arc<Vec<u8>>,
 }
 
 impl State {
@@ -54,6 +57,7 @@ impl State {
             detokenize_limit: Arc::new(Mutex::new(limiter)),
             guesses: Arc::new(stored_value::GuessLimit::default()),
             renewal: renewal::Renewal::default(),
+            webhook_secret: Arc::new(crate::domain::vault::random_bytes::<32>().to_vec()),
         }
     }
 }

@@ -8,19 +8,20 @@
 //! 2. **Ask the PSP** for each operation still pending, with its idempotency key, so an operation asked again is
 //!    answered as the first time and never moves money twice. Tenders held outside any PSP (marketplace-prepaid)
 //!    succeed at once. No transaction is open during a call.
-//! 3. **Record the results** (one transaction) and let the caller announce them in the same transaction (outbox).
-//!    A PSP that gives no answer leaves its operation pending: the results that came are recorded and the batch
-//!    fails; the caller's retry resumes it at step 1.
+//! 3. **Record the results** (one transaction) and, once every result of the batch is recorded, let the caller
+//!    announce them in the same transaction (outbox), once (`payment_batches`). A PSP that gives no answer leaves
+//!    its operation pending: the results that came are recorded and the batch fails; the caller's retry resumes
+//!    it at step 1 (a result a webhook brought meanwhile is not asked again).
 
 use omni_contracts::{Money, PaymentIntentId};
 use omni_db::DbConnection;
 
 use crate::app::State;
-use crate::db::intents;
 use crate::db::tender_ledger::{self, StoredOperation, TenderKey};
+use crate::db::{intents, psp_boundary};
 use crate::domain::charges::Step;
 use crate::domain::intent::PaymentIntent;
-use crate::domain::ledger::{Kind, OperationState, Record, Recorded, TenderMoney};
+use crate::domain::ledger::{Kind, OperationState, Record, TenderMoney};
 use crate::domain::psp::{Movement, PspError};
 use crate::error::{Error, Result};
 
@@ -43,8 +44,7 @@ pub struct Ran {
     pub intent: PaymentIntent,
     /// The batch's operations and where each stands now.
     pub operations: Vec<StoredOperation>,
-    /// Whether results were recorded by this run (`false`: every result was recorded by an earlier run, which
-    /// announced them).
+    /// Whether this run announced the batch (`false`: an earlier run did).
     pub fresh: bool,
 }
 
@@ -164,11 +164,9 @@ where
     }
 
     let batch_name = batch.name.clone();
-    let answered = unanswered.is_none();
     let ran = state
         .db
         .transaction(move |conn| -> Result<Ran> {
-            let mut fresh = false;
             for (operation, succeeded) in results {
                 let (id, kind, amount) = (operation.id, operation.kind, operation.amount);
                 let record = if succeeded {
@@ -180,24 +178,37 @@ where
                     intent: intent.id,
                     tender: operation.tender,
                 };
-                let recorded = tender_ledger::record(conn, key, record)?.map_err(Error::Ledger)?;
-                fresh |= recorded != Recorded::Duplicate;
+                tender_ledger::record(conn, key, record)?.map_err(Error::Ledger)?;
             }
             let prefix = format!("{}:{}:", intent.id, batch_name);
             let operations = tender_ledger::operations(conn, intent.id, &prefix)?;
+            // Announced once, by whichever run first sees every result recorded (a retry, or a run after a
+            // webhook brought the results).
+            let complete = operations
+                .iter()
+                .all(|o| matches!(o.state, OperationState::Succeeded | OperationState::Failed));
+            let fresh = complete && psp_boundary::claim_batch(conn, intent.id, &batch_name)?;
             let ran = Ran {
                 intent,
                 operations,
                 fresh,
             };
-            if answered {
+            if fresh {
                 announce(conn, &ran)?;
             }
             Ok(ran)
         })
         .await?;
+    let complete = ran
+        .operations
+        .iter()
+        .all(|o| matches!(o.state, OperationState::Succeeded | OperationState::Failed));
     match unanswered {
         Some(e) => Err(Error::Psp(e)),
+        None if !complete => Err(Error::Psp(PspError::Unavailable(format!(
+            "batch {} of {} has results still to come",
+            batch.name, batch.intent
+        )))),
         None => {
             if ran.fresh {
                 state.relay.notify_one();

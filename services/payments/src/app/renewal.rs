@@ -308,7 +308,7 @@ async fn void_renewed(
                 ran.intent.id,
                 next_renewal(&stored, &capturable, renewal.before),
             )?;
-            if ran.fresh || ran.operations.is_empty() {
+            if ran.fresh {
                 let event = PaymentEvent::Reauthorized(PaymentReauthorized {
                     order_id: ran.intent.order_id,
                     payment_intent_id: ran.intent.id,

@@ -3,6 +3,7 @@
 
 pub mod data_keys;
 pub mod intents;
+pub mod psp_boundary;
 pub mod refunds;
 pub mod schema;
 pub mod stored_value;

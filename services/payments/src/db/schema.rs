@@ -113,3 +113,21 @@ diesel::table! {
         recorded_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    payment_batches (intent_id, name) {
+        intent_id -> Text,
+        name -> Text,
+        announced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    psp_webhooks (id) {
+        id -> Text,
+        psp -> Text,
+        kind -> Text,
+        operation_id -> Text,
+        received_at -> Timestamp,
+    }
+}

@@ -170,6 +170,32 @@ pub fn operations(
         .collect()
 }
 
+/// The operation `id`, with its tender.
+pub fn operation(conn: &mut DbConnection, id: &str) -> Result<Option<(TenderKey, StoredOperation)>> {
+    let row: Option<(String, i32)> = tender_operations::table
+        .find(id)
+        .select((tender_operations::intent_id, tender_operations::tender))
+        .first(conn)
+        .optional()?;
+    let Some((intent, _)) = row else {
+        return Ok(None);
+    };
+    let intent = PaymentIntentId::parse(&intent).map_err(|e| Error::Corrupt {
+        what: "tender operation",
+        reason: e.to_string(),
+    })?;
+    let found = operations(conn, intent, id)?.into_iter().find(|o| o.id == id);
+    Ok(found.map(|o| {
+        (
+            TenderKey {
+                intent,
+                tender: o.tender,
+            },
+            o,
+        )
+    }))
+}
+
 /// A `tender_money` row.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tender_money)]

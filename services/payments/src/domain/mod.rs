@@ -11,3 +11,4 @@ pub mod sandbox;
 pub mod sandbox_psp;
 pub mod stored_value;
 pub mod vault;
+pub mod webhook;

@@ -12,6 +12,7 @@
 //! | `4000000000009995`   | [`VISA_INSUFFICIENT_FUNDS`] | declined, reason `insufficient_funds`     |
 //! | `4000000000000069`   | [`VISA_EXPIRED_CARD`]       | declined, reason `expired_card`           |
 //! | `4000000000000119`   | [`VISA_UNAVAILABLE_ONCE`]   | PSP unavailable (retried, then succeeds)  |
+//! | `4000000000003071`   | [`VISA_DROPS_REPLIES`]      | approved, but the first reply to each call on it is lost (the work is done); asked again with the same idempotency key, the answer comes |
 //! | `4000000000003139`   | [`VISA_ONCE_A_MINUTE`]      | approved once a minute; declined `card_velocity_exceeded` within the minute (a renewal declines) |
 //! | any other Luhn-valid |                             | approved                                  |
 //!
@@ -38,6 +39,9 @@ pub const VISA_EXPIRED_CARD: &str = "4000000000000069";
 /// is approved).
 pub const VISA_UNAVAILABLE_ONCE: &str = "4000000000000119";
 
+/// Visa; the sandbox does the work of every call on it but loses its first reply (a timeout); the same call asked
+/// again with the same idempotency key gets the answer.
+pub const VISA_DROPS_REPLIES: &str = "4000000000003071";
 /// Visa; the sandbox approves one authorization of it a minute and declines the others within that minute with
 /// `card_velocity_exceeded` (so a renewal of its authorization declines).
 pub const VISA_ONCE_A_MINUTE: &str = "4000000000003139";

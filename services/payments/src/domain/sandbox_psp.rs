@@ -9,8 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::psp::{Authorization, AuthorizeRequest, Movement, Psp, PspError, PspFuture};
 use super::sandbox::{
-    VISA_DECLINED, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_ONCE_A_MINUTE, VISA_UNAVAILABLE_ONCE,
+    VISA_DECLINED, VISA_DROPS_REPLIES, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_ONCE_A_MINUTE,
+    VISA_UNAVAILABLE_ONCE,
 };
+
+/// What the sandbox answers when it loses a reply.
+const LOST: &str = "sandbox: the reply was lost (the work was done; ask again with the same key)";
 
 /// Prefix of the sandbox's authorization references.
 pub const SANDBOX_REFERENCE_PREFIX: &str = "sandbox_auth_";
@@ -30,6 +34,8 @@ pub struct SandboxAuthorization {
     pub closed: bool,
     /// When it lapses (no capture after), if the sandbox lapses authorizations.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The first reply to each call on it is lost ([`VISA_DROPS_REPLIES`]).
+    pub drops_replies: bool,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +110,7 @@ impl SandboxPsp {
                 psp_reference: sandbox_reference(),
             }),
         }?;
+        let drops_replies = request.card.pan.expose() == VISA_DROPS_REPLIES;
         let mut book = self.book();
         if let Authorization::Approved { psp_reference } = &reply {
             book.authorizations.insert(
@@ -111,12 +118,16 @@ impl SandboxPsp {
                 SandboxAuthorization {
                     authorized: request.amount.amount_minor,
                     expires_at: self.lifetime.map(|l| chrono::Utc::now() + l),
+                    drops_replies,
                     ..SandboxAuthorization::default()
                 },
             );
         }
         book.authorize_replies
             .insert(request.idempotency_key.clone(), reply.clone());
+        if drops_replies {
+            return Err(PspError::Unavailable(LOST.into()));
+        }
         Ok(reply)
     }
 
@@ -183,8 +194,12 @@ impl SandboxPsp {
                 }
             }
         };
+        let drops_replies = auth.drops_replies;
         book.movement_replies
             .insert(movement.idempotency_key.clone(), reply.clone());
+        if drops_replies {
+            return Err(PspError::Unavailable(LOST.into()));
+        }
         reply
     }
 }
@@ -333,6 +348,7 @@ mod tests {
                 voided: 1000,
                 closed: false,
                 expires_at: None,
+                drops_replies: false,
             })
         );
     }
@@ -352,6 +368,8 @@ mod tests {
             VISA_INSUFFICIENT_FUNDS,
             VISA_EXPIRED_CARD,
             VISA_UNAVAILABLE_ONCE,
+            VISA_DROPS_REPLIES,
+            VISA_ONCE_A_MINUTE,
         ] {
             assert!(crate::domain::card::luhn_valid(number), "{number}");
         }

@@ -6,6 +6,7 @@ pub mod intents;
 pub mod keys;
 pub mod refunds;
 pub mod tokens;
+pub mod webhooks;
 
 use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
@@ -53,6 +54,14 @@ pub const STORED_VALUE_BALANCE: Rule = Rule::new(
     Objects::Shared,
 );
 
+/// A PSP's webhook (no API key: its signature is the proof).
+pub const RECEIVE_WEBHOOK: Rule = Rule::new(
+    Method::Post,
+    "/v1/payments/webhooks/{psp}",
+    &[],
+    Objects::PspSignature,
+);
+
 /// The payments service's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
     CREATE_TOKEN,
@@ -61,6 +70,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     CREATE_REFUND,
     ISSUE_STORED_VALUE,
     STORED_VALUE_BALANCE,
+    RECEIVE_WEBHOOK,
     omni_http::audit::RULE,
 ];
 
@@ -73,4 +83,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     CREATE_REFUND.register(cfg, refunds::create::create_refund);
     ISSUE_STORED_VALUE.register(cfg, gift_cards::issue::issue_stored_value);
     STORED_VALUE_BALANCE.register(cfg, gift_cards::balance::stored_value_balance);
+    RECEIVE_WEBHOOK.register(cfg, webhooks::receive::receive_webhook);
 }

@@ -503,3 +503,112 @@ pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_decli
     assert_eq!(failed, 1);
     Ok(())
 }
+
+pub(crate) async fn lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use omni_payments::app::webhooks::{Received, WebhookRefusal, receive};
+    use omni_payments::domain::webhook::{SignatureError, sign};
+    let fx = Fixture::new(backend).await?;
+    let token = fx.tokenize(DROPS_REPLIES).await?;
+    let order = reserved(vec![card_tender(&token)])?;
+    // The authorization's reply is lost: the order is not decided; asked again with the same key, it is.
+    assert!(matches!(
+        authorize_order(&fx.state, "lossy", order.clone()).await,
+        Err(Error::Psp(_))
+    ));
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "lossy", order.clone()).await? else {
+        anyhow::bail!("not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    assert_eq!(fx.psp_book(&intent, 0).await?, (4_999, 0, 0, 0), "held once");
+
+    // The capture's reply is lost too: it stays pending, nothing is announced.
+    let delivery = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(4_999),
+        last: true,
+    };
+    assert!(
+        capture_delivery(&fx.state, order.order_id, delivery)
+            .await
+            .is_err()
+    );
+    let key = TenderKey {
+        intent: intent.id,
+        tender: 0,
+    };
+    let money = fx.with(move |conn, _| tender_ledger::money(conn, key)).await?;
+    assert_eq!((money.captured.settled, money.captured.pending), (0, 4_999));
+    assert!(
+        !fx.event_types()
+            .await?
+            .contains(&"omni.payment.captured".to_owned())
+    );
+
+    // The PSP's webhook brings the result: signed and recent, it is recorded once.
+    let operation = format!("{}:capture-final:0:capture", intent.id);
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": "evt_capture_1", "type": "operation.succeeded", "operation_id": operation,
+        "kind": "capture", "amount_minor": 4_999,
+    }))?;
+    let now = chrono::Utc::now().timestamp();
+    let secret = fx.state.webhook_secret.clone();
+    let signed = sign(&secret, now, &body);
+    assert_eq!(
+        receive(&fx.state, "sandbox", Some(&signed), &body).await?,
+        Ok(Received::Recorded)
+    );
+    assert_eq!(
+        receive(&fx.state, "sandbox", Some(&signed), &body).await?,
+        Ok(Received::Duplicate)
+    );
+    let money = fx.with(move |conn, _| tender_ledger::money(conn, key)).await?;
+    assert_eq!((money.captured.settled, money.captured.pending), (4_999, 0));
+    // Refused, naming the header, nothing recorded: unsigned, signed with another secret, an old timestamp.
+    assert_eq!(
+        receive(&fx.state, "sandbox", None, &body).await?,
+        Err(WebhookRefusal::Signature(SignatureError::Missing))
+    );
+    let forged = sign(b"not the secret", now, &body);
+    assert_eq!(
+        receive(&fx.state, "sandbox", Some(&forged), &body).await?,
+        Err(WebhookRefusal::Signature(SignatureError::Mismatch))
+    );
+    let old = sign(&secret, now - 3_600, &body);
+    assert!(matches!(
+        receive(&fx.state, "sandbox", Some(&old), &body).await?,
+        Err(WebhookRefusal::Signature(SignatureError::Stale(_)))
+    ));
+    let unknown = serde_json::to_vec(&serde_json::json!({
+        "id": "evt_2", "type": "operation.succeeded", "operation_id": "nope", "kind": "capture", "amount_minor": 1,
+    }))?;
+    assert_eq!(
+        receive(
+            &fx.state,
+            "sandbox",
+            Some(&sign(&secret, now, &unknown)),
+            &unknown
+        )
+        .await?,
+        Err(WebhookRefusal::UnknownOperation("nope".into()))
+    );
+
+    // The capture asked again finds its result and announces it once, without asking the PSP.
+    capture_delivery(&fx.state, order.order_id, delivery).await?;
+    capture_delivery(&fx.state, order.order_id, delivery).await?;
+    let captured = fx
+        .event_types()
+        .await?
+        .into_iter()
+        .filter(|k| k == "omni.payment.captured")
+        .count();
+    assert_eq!(captured, 1);
+    assert_eq!(fx.buckets(&intent, 0).await?, (4_999, 4_999, 0, 0));
+    assert_eq!(
+        fx.psp_book(&intent, 0).await?,
+        (4_999, 4_999, 0, 0),
+        "captured once at the PSP"
+    );
+    Ok(())
+}

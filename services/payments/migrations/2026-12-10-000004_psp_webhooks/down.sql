@@ -1,0 +1,2 @@
+DROP TABLE psp_webhooks;
+DROP TABLE payment_batches;
