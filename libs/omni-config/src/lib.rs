@@ -444,6 +444,10 @@ pub struct PaymentsSettings {
     pub reauthorize_before_seconds: u64,
     /// How often payments looks for authorizations to renew.
     pub reauthorize_check_seconds: u64,
+    /// How often the ledger is reconciled with the PSP's record (nightly by default).
+    pub reconcile_interval_seconds: u64,
+    /// How far back the reconcile looks, by when the intent was made.
+    pub reconcile_window_days: u64,
     /// The secret PSP webhooks are signed with (HMAC-SHA256). Empty: a random one per start, which only the
     /// in-process sandbox PSP knows.
     pub webhook_secret: Secret,
@@ -652,6 +656,9 @@ impl Settings {
                 "payments.reauthorize_before_seconds",
                 "must be less than payments.card_authorization_seconds (or every authorization is renewed at once)",
             );
+        }
+        if payments.reconcile_interval_seconds == 0 {
+            return invalid("payments.reconcile_interval_seconds", "must be at least 1");
         }
         if payments.reauthorize_check_seconds == 0 {
             return invalid("payments.reauthorize_check_seconds", "must be at least 1");

@@ -115,11 +115,28 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             events::commands::handler(state.clone()),
         ),
     ];
-    let background = vec![app::renewal::run(
-        state.clone(),
-        std::time::Duration::from_secs(ctx.settings.payments.reauthorize_check_seconds),
-        ctx.shutdown.clone(),
-    )];
+    let reconcile_metrics = app::reconcile::ReconcileMetrics::register(&ctx.metrics.registry)
+        .map_err(|e| omni_runtime::Error::Startup(format!("cannot register the reconcile metrics: {e}")))?;
+    let settings = &ctx.settings.payments;
+    let background = vec![
+        app::renewal::run(
+            state.clone(),
+            std::time::Duration::from_secs(settings.reauthorize_check_seconds),
+            ctx.shutdown.clone(),
+        ),
+        app::refunds::resume_unfinished(
+            state.clone(),
+            std::time::Duration::from_secs(10),
+            ctx.shutdown.clone(),
+        ),
+        app::reconcile::run(
+            state.clone(),
+            std::time::Duration::from_secs(settings.reconcile_interval_seconds),
+            chrono::Duration::days(i64::try_from(settings.reconcile_window_days).unwrap_or(3_650)),
+            reconcile_metrics,
+            ctx.shutdown.clone(),
+        ),
+    ];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         authorization: routes::AUTHORIZATION,

@@ -45,6 +45,7 @@ use money::{
     a_short_delivery_never_captures_what_did_not_leave,
     a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
+    the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
     wrong_gift_card_codes_are_limited_per_caller,
 };
 
@@ -88,6 +89,7 @@ on_every_backend!(
     wrong_gift_card_codes_are_limited_per_caller,
     a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment,
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
+    the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
 );
 
 const KEK: [u8; 32] = [42; 32];

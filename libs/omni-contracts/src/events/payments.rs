@@ -26,6 +26,8 @@ pub enum PaymentEvent {
     Reauthorized(PaymentReauthorized),
     /// A card authorization could not be renewed: the order awaits another payment.
     ReauthorizationFailed(PaymentReauthorizationFailed),
+    /// The reconcile found a tender whose buckets differ from the PSP's own record.
+    ReconcileDifference(PaymentReconcileDifference),
     /// A command: give money back on an order (sent by returns or any service; `POST /v1/payments/refunds` does
     /// the same). Payments answers with `refunded` or `refund_refused`.
     RefundRequested(RefundRequested),
@@ -41,6 +43,7 @@ crate::event_payload!(PaymentEvent on Topic::Payments, {
     RefundRequested(RefundRequested) = "omni.payment.refund_requested",
     Reauthorized(PaymentReauthorized) = "omni.payment.reauthorized",
     ReauthorizationFailed(PaymentReauthorizationFailed) = "omni.payment.reauthorization_failed",
+    ReconcileDifference(PaymentReconcileDifference) = "omni.payment.reconcile_difference",
 });
 
 /// `omni.payment.authorized`.
@@ -199,7 +202,41 @@ pub struct PaymentReauthorizationFailed {
     pub reason: String,
 }
 
+/// A tender's money as one side states it, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenderBuckets {
+    /// Held.
+    pub authorized: i64,
+    /// Taken.
+    pub captured: i64,
+    /// Given back.
+    pub refunded: i64,
+    /// Released.
+    pub voided: i64,
+}
+
+/// `omni.payment.reconcile_difference`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentReconcileDifference {
+    /// The order.
+    pub order_id: OrderId,
+    /// The intent.
+    pub payment_intent_id: PaymentIntentId,
+    /// The tender's position.
+    pub tender: u32,
+    /// The PSP's reference of its authorization.
+    pub psp_reference: String,
+    /// What the ledger says (settled).
+    pub ledger: TenderBuckets,
+    /// What the PSP says (absent: it does not know the authorization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psp: Option<TenderBuckets>,
+}
+
 keyed_by_order!(
+    PaymentReconcileDifference,
     PaymentReauthorized,
     PaymentReauthorizationFailed,
     PaymentAuthorized,

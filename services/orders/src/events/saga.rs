@@ -75,7 +75,8 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 PaymentEvent::ReauthorizationFailed(f) => f.order_id,
                 PaymentEvent::RefundRefused(_)
                 | PaymentEvent::RefundRequested(_)
-                | PaymentEvent::Reauthorized(_) => return Ok(vec![]),
+                | PaymentEvent::Reauthorized(_)
+                | PaymentEvent::ReconcileDifference(_) => return Ok(vec![]),
             };
             (e.id, order_id, SagaInput::Payment(e.data))
         }

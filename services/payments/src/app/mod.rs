@@ -3,6 +3,7 @@
 pub mod authorization;
 pub mod capture;
 pub mod operations;
+pub mod reconcile;
 pub mod refunds;
 pub mod renewal;
 pub mod stored_value;

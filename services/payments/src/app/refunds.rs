@@ -191,3 +191,55 @@ pub fn valid_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
+
+/// How long a refund may wait for its PSP results before the resumer asks again.
+const RESUME_AFTER: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Refunds whose PSP answers never came (the caller gave up, or payments stopped) are asked again with the same
+/// idempotency keys, every `every`, until `shutdown`: a refund once asked is carried out and announced.
+pub fn resume_unfinished(
+    state: State,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let before = chrono::Utc::now() - RESUME_AFTER;
+            let unfinished = match state
+                .db
+                .run(move |conn| refunds::unfinished(conn, before, 50))
+                .await
+            {
+                Ok(unfinished) => unfinished,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Could not list unfinished refunds; retrying.");
+                    continue;
+                }
+            };
+            for stored in unfinished {
+                let ask = RefundAsk {
+                    refund_id: stored.id.clone(),
+                    order_id: stored.order_id,
+                    amount: stored.amount,
+                    reason: stored.reason,
+                    requested_by: stored.requested_by,
+                };
+                match refund(&state, ask).await {
+                    Ok(Ok(_)) => {
+                        tracing::info!(refund.id = %stored.id, "An unfinished refund was carried out.")
+                    }
+                    Ok(Err(refused)) => {
+                        tracing::warn!(refund.id = %stored.id, reason = %refused, "An unfinished refund is refused now.")
+                    }
+                    Err(e) => {
+                        tracing::warn!(refund.id = %stored.id, error = %e, "An unfinished refund is still waiting.")
+                    }
+                }
+            }
+        }
+    })
+}

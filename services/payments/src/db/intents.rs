@@ -170,6 +170,29 @@ pub fn due_for_renewal(
         .collect()
 }
 
+/// Intents made since `since`, after `after` (by id), at most `limit`: the reconcile's pages.
+pub fn made_since(
+    conn: &mut DbConnection,
+    since: chrono::DateTime<chrono::Utc>,
+    after: Option<PaymentIntentId>,
+    limit: i64,
+) -> Result<Vec<PaymentIntent>> {
+    let mut query = payment_intents::table
+        .filter(payment_intents::created_at.ge(since.naive_utc()))
+        .order(payment_intents::id.asc())
+        .limit(limit)
+        .select(IntentRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(payment_intents::id.gt(after.to_string()));
+    }
+    query
+        .load(conn)?
+        .into_iter()
+        .map(IntentRow::into_intent)
+        .collect()
+}
+
 /// The intent `id`.
 pub fn find(conn: &mut DbConnection, id: PaymentIntentId) -> Result<Option<PaymentIntent>> {
     payment_intents::table

@@ -82,6 +82,32 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredRefund>> {
     row.map(from_row).transpose()
 }
 
+/// Refunds asked before `before` whose results are not all in yet (the PSP did not answer): at most `limit`.
+pub fn unfinished(
+    conn: &mut DbConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<Vec<StoredRefund>> {
+    let rows: Vec<Row> = refunds::table
+        .filter(refunds::status.eq("requested"))
+        .filter(refunds::created_at.lt(before.naive_utc()))
+        .order(refunds::created_at.asc())
+        .limit(limit)
+        .select((
+            refunds::id,
+            refunds::order_id,
+            refunds::payment_intent_id,
+            refunds::amount_minor,
+            refunds::currency,
+            refunds::reason,
+            refunds::requested_by,
+            refunds::status,
+            refunds::created_at,
+        ))
+        .load(conn)?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// Stores a refund as asked.
 pub fn insert(conn: &mut DbConnection, refund: &StoredRefund) -> Result<()> {
     diesel::insert_into(refunds::table)

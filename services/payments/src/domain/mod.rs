@@ -7,6 +7,7 @@ pub mod intent;
 pub mod ledger;
 pub mod psp;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod sandbox;
 pub mod sandbox_psp;
 pub mod stored_value;

@@ -77,6 +77,19 @@ impl PspError {
     }
 }
 
+/// What the PSP's own record says of one authorization, in minor units (for the reconcile).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PspRecord {
+    /// Held.
+    pub authorized: i64,
+    /// Taken.
+    pub captured: i64,
+    /// Given back.
+    pub refunded: i64,
+    /// Released.
+    pub voided: i64,
+}
+
 /// A payment service provider adapter.
 pub trait Psp: Send + Sync {
     /// The adapter's name, e.g. `sandbox`.
@@ -93,4 +106,7 @@ pub trait Psp: Send + Sync {
 
     /// Releases held money that will not be captured.
     fn void<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()>;
+
+    /// The PSP's own record of an authorization (`None`: it does not know it), for the reconcile.
+    fn lookup<'a>(&'a self, psp_reference: &'a str) -> PspFuture<'a, Option<PspRecord>>;
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::psp::{Authorization, AuthorizeRequest, Movement, Psp, PspError, PspFuture};
+use super::psp::{Authorization, AuthorizeRequest, Movement, Psp, PspError, PspFuture, PspRecord};
 use super::sandbox::{
     VISA_DECLINED, VISA_DROPS_REPLIES, VISA_EXPIRED_CARD, VISA_INSUFFICIENT_FUNDS, VISA_ONCE_A_MINUTE,
     VISA_UNAVAILABLE_ONCE,
@@ -231,6 +231,16 @@ impl Psp for SandboxPsp {
 
     fn void<'a>(&'a self, movement: &'a Movement) -> PspFuture<'a, ()> {
         Box::pin(std::future::ready(self.apply(Move::Void, movement)))
+    }
+
+    fn lookup<'a>(&'a self, psp_reference: &'a str) -> PspFuture<'a, Option<PspRecord>> {
+        let record = self.authorization(psp_reference).map(|a| PspRecord {
+            authorized: a.authorized,
+            captured: a.captured,
+            refunded: a.refunded,
+            voided: a.voided,
+        });
+        Box::pin(std::future::ready(Ok(record)))
     }
 }
 

@@ -610,5 +610,72 @@ pub(crate) async fn lost_psp_replies_are_asked_again_and_signed_webhooks_bring_r
         (4_999, 4_999, 0, 0),
         "captured once at the PSP"
     );
+
+    // A refund whose reply is lost stays unfinished; the resumer's next round carries it out, once.
+    let ask = RefundAsk {
+        refund_id: "R-lossy".into(),
+        order_id: order.order_id,
+        amount: Money {
+            amount_minor: 1_000,
+            currency: order.amount.currency,
+        },
+        reason: String::new(),
+        requested_by: "svc".into(),
+    };
+    assert!(refund(&fx.state, ask.clone()).await.is_err());
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let unfinished = fx
+        .with(move |conn, _| omni_payments::db::refunds::unfinished(conn, later, 10))
+        .await?;
+    assert_eq!(unfinished.len(), 1);
+    refund(&fx.state, ask).await?.map_err(anyhow::Error::msg)?;
+    let unfinished = fx
+        .with(move |conn, _| omni_payments::db::refunds::unfinished(conn, later, 10))
+        .await?;
+    assert!(unfinished.is_empty());
+    assert_eq!(
+        fx.psp_book(&intent, 0).await?,
+        (4_999, 4_999, 1_000, 0),
+        "refunded once at the PSP"
+    );
+    Ok(())
+}
+
+pub(crate) async fn the_reconcile_finds_a_ledger_that_differs_from_the_psps_record(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use omni_payments::app::reconcile::reconcile;
+    use omni_payments::db::schema::tender_money;
+    let fx = Fixture::new(backend).await?;
+    let (order, intent) = split_order(&fx).await?;
+    let delivery = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(3_000),
+        last: true,
+    };
+    capture_delivery(&fx.state, order.order_id, delivery).await?;
+    let since = chrono::Utc::now() - chrono::Duration::days(1);
+    let clean = reconcile(&fx.state, since).await?;
+    assert_eq!((clean.tenders, clean.differences.len()), (2, 0), "{clean:?}");
+
+    // Someone changed the second card's captured money by hand: the reconcile reports it, as an event too.
+    let id = intent.id.to_string();
+    fx.with(move |conn, _| {
+        diesel::update(tender_money::table.find((id, 1)))
+            .set(tender_money::captured.eq(tender_money::captured - 100))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    let report = reconcile(&fx.state, since).await?;
+    assert_eq!(report.differences.len(), 1, "{report:?}");
+    let found = &report.differences[0];
+    assert_eq!((found.tender, found.ledger.captured), (1, 900));
+    assert_eq!(found.psp.map(|p| p.captured), Some(1_000));
+    assert!(
+        fx.event_types()
+            .await?
+            .contains(&"omni.payment.reconcile_difference".to_owned())
+    );
     Ok(())
 }
