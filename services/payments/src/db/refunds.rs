@@ -29,20 +29,32 @@ pub struct StoredRefund {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refunds)]
+struct Row {
+    id: String,
+    order_id: String,
+    payment_intent_id: String,
+    amount_minor: i64,
+    currency: String,
+    reason: String,
+    requested_by: String,
+    status: String,
+    created_at: chrono::NaiveDateTime,
+}
 
 fn from_row(row: Row) -> Result<StoredRefund> {
-    let (id, order_id, intent, amount_minor, currency, reason, requested_by, status, created_at) = row;
+    let Row {
+        id,
+        order_id,
+        payment_intent_id: intent,
+        amount_minor,
+        currency,
+        reason,
+        requested_by,
+        status,
+        created_at,
+    } = row;
     let corrupt = |reason: String| Error::Corrupt {
         what: "refund",
         reason,
@@ -66,17 +78,7 @@ fn from_row(row: Row) -> Result<StoredRefund> {
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredRefund>> {
     let row: Option<Row> = refunds::table
         .find(id)
-        .select((
-            refunds::id,
-            refunds::order_id,
-            refunds::payment_intent_id,
-            refunds::amount_minor,
-            refunds::currency,
-            refunds::reason,
-            refunds::requested_by,
-            refunds::status,
-            refunds::created_at,
-        ))
+        .select(Row::as_select())
         .first(conn)
         .optional()?;
     row.map(from_row).transpose()
@@ -93,17 +95,7 @@ pub fn unfinished(
         .filter(refunds::created_at.lt(before.naive_utc()))
         .order(refunds::created_at.asc())
         .limit(limit)
-        .select((
-            refunds::id,
-            refunds::order_id,
-            refunds::payment_intent_id,
-            refunds::amount_minor,
-            refunds::currency,
-            refunds::reason,
-            refunds::requested_by,
-            refunds::status,
-            refunds::created_at,
-        ))
+        .select(Row::as_select())
         .load(conn)?;
     rows.into_iter().map(from_row).collect()
 }
