@@ -101,7 +101,7 @@ pub fn run(
     })
 }
 
-/// One round: renews every intent due now (at most [`PER_ROUND`]). Returns how many were looked at.
+/// One round: renews every intent due now (at most `PER_ROUND`). Returns how many were looked at.
 pub async fn renew_due(state: &State) -> Result<usize> {
     let now = chrono::Utc::now();
     let due = state
