@@ -144,7 +144,7 @@ An inline value goes into the chart's Secret under inlineKey; otherwise the exis
 
 {{/* Whether any inline secret value is set (then the chart renders its Secret). */}}
 {{- define "omni.hasInlineSecrets" -}}
-{{- $any := or .Values.redis.url.value .Values.postgresql.url.value .Values.payments.keyEncryptionKey.value -}}
+{{- $any := or .Values.redis.url.value .Values.postgresql.url.value .Values.payments.keyEncryptionKey.value .Values.payments.webhookSecret.value -}}
 {{- range $svc, $ref := .Values.postgresql.perService -}}
 {{- if $ref.value -}}{{- $any = true -}}{{- end -}}
 {{- end -}}
