@@ -29,11 +29,17 @@ type Infallible = std::convert::Infallible;
 
 /// Captures a delivery's value (see the module docs). Returns what was captured now (0 on a replay).
 pub async fn capture_delivery(state: &State, order_id: OrderId, delivery: Delivery) -> Result<i64> {
-    // A retry of the last delivery finds the intent captured already and resumes its voids.
+    // A retry of the last delivery finds the intent captured already and resumes its voids. An intent awaiting
+    // payment (its renewal declined) is still captured while its old authorization holds: goods that left are
+    // charged for as far as the PSP allows.
     let holding: &[IntentStatus] = if delivery.last {
-        &[IntentStatus::Authorized, IntentStatus::Captured]
+        &[
+            IntentStatus::Authorized,
+            IntentStatus::AwaitingPayment,
+            IntentStatus::Captured,
+        ]
     } else {
-        &[IntentStatus::Authorized]
+        &[IntentStatus::Authorized, IntentStatus::AwaitingPayment]
     };
     let Some(intent) = intent_in(state, order_id, holding).await? else {
         return Ok(0);
@@ -71,7 +77,7 @@ pub async fn capture_delivery(state: &State, order_id: OrderId, delivery: Delive
                 intents::transition(
                     conn,
                     ran.intent.id,
-                    &[IntentStatus::Authorized],
+                    &[IntentStatus::Authorized, IntentStatus::AwaitingPayment],
                     IntentStatus::Captured,
                     None,
                 )?
@@ -113,7 +119,8 @@ pub async fn capture_delivery(state: &State, order_id: OrderId, delivery: Delive
 
 /// Voids everything an order that failed or was cancelled still holds. Returns what was voided now.
 pub async fn void_order(state: &State, order_id: OrderId, why: &str) -> Result<i64> {
-    let Some(intent) = intent_in(state, order_id, &[IntentStatus::Authorized]).await? else {
+    let holding = [IntentStatus::Authorized, IntentStatus::AwaitingPayment];
+    let Some(intent) = intent_in(state, order_id, &holding).await? else {
         return Ok(0);
     };
     void_rest(state, &intent, "void-order", why, Some(IntentStatus::Voided)).await
@@ -140,7 +147,13 @@ async fn void_rest(
         |_, _, money| Ok(Ok::<_, Infallible>(plan_void_rest(money))),
         move |conn, ran| {
             let moved = match then {
-                Some(to) => intents::transition(conn, ran.intent.id, &[IntentStatus::Authorized], to, None)?,
+                Some(to) => intents::transition(
+                    conn,
+                    ran.intent.id,
+                    &[IntentStatus::Authorized, IntentStatus::AwaitingPayment],
+                    to,
+                    None,
+                )?,
                 None => true,
             };
             let voided = ran.succeeded(Kind::Void);

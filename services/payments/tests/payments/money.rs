@@ -501,6 +501,20 @@ pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_decli
         .filter(|k| k == "omni.payment.reauthorization_failed")
         .count();
     assert_eq!(failed, 1);
+    // Goods that leave meanwhile are still charged on the old authorization while it holds.
+    let delivery = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(4_999),
+        last: true,
+    };
+    assert_eq!(
+        capture_delivery(&fx.state, order.order_id, delivery).await?,
+        4_999
+    );
+    assert_eq!(
+        fx.intents(order.order_id).await?[0].status,
+        IntentStatus::Captured
+    );
     Ok(())
 }
 
