@@ -48,6 +48,8 @@ enum Command {
     /// Inspect the dead-letter topics and replay what was parked there once the cause is fixed:
     /// `omni dlq list|show|replay`.
     Dlq(commands::dlq::Args),
+    /// Serve the sandbox PSP on its own (for `payments.psp = "sandbox-http"`), so its record outlives payments.
+    PspSandbox(commands::psp_sandbox::Args),
     /// Print the authorization table every service enforces (who may call each route, whose objects it
     /// touches) as Markdown, as published in docs/AUTHORIZATION.md.
     Authz,
@@ -103,6 +105,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => commands::migrate::run(settings, args).await,
             Command::Audit(args) => commands::audit::run(settings, args).await,
             Command::Dlq(args) => commands::dlq::run(settings, args).await,
+            Command::PspSandbox(args) => commands::psp_sandbox::run(settings, args).await,
             Command::Config(_) | Command::Crdgen(_) | Command::Authz => Ok(()),
         }
     });

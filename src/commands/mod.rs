@@ -9,4 +9,5 @@ pub(crate) mod demo_stores;
 pub(crate) mod dev;
 pub(crate) mod dlq;
 pub(crate) mod migrate;
+pub(crate) mod psp_sandbox;
 pub(crate) mod serve;

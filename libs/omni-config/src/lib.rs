@@ -435,8 +435,10 @@ impl Default for OidcSettings {
 pub struct PaymentsSettings {
     /// Base64 of 32 bytes: wraps the vault's data keys.
     pub key_encryption_key: Secret,
-    /// Which PSP adapter: `sandbox`.
+    /// Which PSP adapter: `sandbox` (in process) or `sandbox-http` (the sandbox served by `omni psp-sandbox`).
     pub psp: String,
+    /// Where the PSP is, for `sandbox-http` (e.g. `http://127.0.0.1:8090`).
+    pub psp_url: String,
     /// How long a card authorization lasts before it lapses at the issuer (the sandbox lapses its own after this
     /// long too); Omni authorizes again before then.
     pub card_authorization_seconds: u64,

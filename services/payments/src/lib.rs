@@ -21,7 +21,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod http_psp;
 pub mod routes;
+pub mod sandbox_server;
 
 use std::sync::Arc;
 
@@ -76,8 +78,18 @@ pub fn psp_from_settings(settings: &omni_config::PaymentsSettings) -> omni_runti
         "sandbox" => Ok(Arc::new(SandboxPsp::lapsing_after(
             app::renewal::Renewal::from_settings(settings).card_authorization,
         ))),
+        "sandbox-http" if settings.psp_url.is_empty() => Err(omni_runtime::Error::Startup(
+            "invalid configuration: `payments.psp_url` must name the sandbox PSP server (`omni psp-sandbox`) \
+             when `payments.psp` is `sandbox-http`"
+                .into(),
+        )),
+        "sandbox-http" => Ok(Arc::new(
+            http_psp::HttpPsp::new(&settings.psp_url)
+                .map_err(|e| omni_runtime::Error::Startup(e.to_string()))?,
+        )),
         other => Err(omni_runtime::Error::Startup(format!(
-            "invalid configuration: `payments.psp` must be `sandbox` (the only PSP adapter so far), got `{other}`"
+            "invalid configuration: `payments.psp` must be `sandbox` (in process) or `sandbox-http` (the sandbox \
+             served by `omni psp-sandbox`), got `{other}`"
         ))),
     }
 }

@@ -45,6 +45,7 @@ use money::{
     a_short_delivery_never_captures_what_did_not_leave,
     a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
+    the_psps_record_outlives_a_payments_restart_and_nothing_moves_twice,
     the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
     wrong_gift_card_codes_are_limited_per_caller,
 };
@@ -90,6 +91,7 @@ on_every_backend!(
     a_card_authorization_is_renewed_before_it_lapses_and_a_declined_renewal_awaits_payment,
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
     the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
+    the_psps_record_outlives_a_payments_restart_and_nothing_moves_twice,
 );
 
 const KEK: [u8; 32] = [42; 32];
@@ -114,6 +116,33 @@ impl Fixture {
             psp,
             _database: database,
         })
+    }
+
+    /// A fixture whose PSP is the sandbox served over HTTP on a free port (as `omni psp-sandbox` serves it):
+    /// `psp` is the server's own sandbox, whose book outlives any payments `State` built on the same database.
+    async fn over_http(
+        backend: Backend,
+    ) -> anyhow::Result<(Self, String, tokio_util::sync::CancellationToken)> {
+        let database = TestDatabase::create(backend)?;
+        let db = database.migrated(MIGRATIONS).await?;
+        let psp = Arc::new(SandboxPsp::new());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(omni_payments::sandbox_server::serve(
+            listener,
+            psp.clone(),
+            stop.clone(),
+        ));
+        let http = Arc::new(omni_payments::http_psp::HttpPsp::new(&url)?);
+        let state = State::new(db, Arc::new(Notify::new()), Kek::from_bytes(KEK), http);
+        assert_eq!(open_vault(&state.db, &state.kek).await?, 1);
+        let fx = Self {
+            state,
+            psp,
+            _database: database,
+        };
+        Ok((fx, url, stop))
     }
 
     async fn with<T: Send + 'static>(

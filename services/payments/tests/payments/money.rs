@@ -693,3 +693,55 @@ pub(crate) async fn the_reconcile_finds_a_ledger_that_differs_from_the_psps_reco
     );
     Ok(())
 }
+
+pub(crate) async fn the_psps_record_outlives_a_payments_restart_and_nothing_moves_twice(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use omni_payments::app::reconcile::reconcile;
+    use omni_payments::http_psp::HttpPsp;
+    let (mut fx, url, stop) = Fixture::over_http(backend).await?;
+    let token = fx.tokenize(DROPS_REPLIES).await?;
+    let order = reserved(vec![card_tender(&token)])?;
+    assert!(
+        authorize_order(&fx.state, "r", order.clone()).await.is_err(),
+        "the first reply is lost"
+    );
+    // Payments restarts (a new process: new state, the same database); the PSP server kept its book.
+    let restart = |fx: &Fixture| -> anyhow::Result<State> {
+        let http = Arc::new(HttpPsp::new(&url)?);
+        Ok(State::new(
+            fx.state.db.clone(),
+            Arc::new(Notify::new()),
+            Kek::from_bytes(KEK),
+            http,
+        ))
+    };
+    fx.state = restart(&fx)?;
+    let Outcome::Decided(intent) = authorize_order(&fx.state, "r", order.clone()).await? else {
+        anyhow::bail!("not decided");
+    };
+    assert_eq!(intent.status, IntentStatus::Authorized);
+    let delivery = Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(4_999),
+        last: true,
+    };
+    assert!(
+        capture_delivery(&fx.state, order.order_id, delivery)
+            .await
+            .is_err(),
+        "lost again"
+    );
+    fx.state = restart(&fx)?;
+    capture_delivery(&fx.state, order.order_id, delivery).await?;
+    assert_eq!(
+        fx.psp_book(&intent, 0).await?,
+        (4_999, 4_999, 0, 0),
+        "held once, captured once"
+    );
+    assert_eq!(fx.buckets(&intent, 0).await?, (4_999, 4_999, 0, 0));
+    let report = reconcile(&fx.state, chrono::Utc::now() - chrono::Duration::days(1)).await?;
+    assert_eq!((report.tenders, report.differences.len()), (1, 0), "{report:?}");
+    stop.cancel();
+    Ok(())
+}
