@@ -14,6 +14,19 @@ pub(crate) struct Args {
     /// Where to listen (127.0.0.1 only; port 0 picks a free one, printed at start).
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: std::net::SocketAddr,
+    /// Lose this share of replies after doing the work (the caller asks again with the same key), in percent.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    lose_replies_percent: u8,
+    /// Answer every call this many milliseconds late.
+    #[arg(long, default_value_t = 0)]
+    slow_ms: u64,
+    /// Report each capture, refund and void to this webhook URL (payments' `/v1/payments/webhooks/sandbox`),
+    /// signed with `payments.webhook_secret`.
+    #[arg(long)]
+    webhook_url: Option<String>,
+    /// Send this share of webhooks twice, in percent.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    duplicate_webhooks_percent: u8,
 }
 
 /// Serves the sandbox until SIGTERM or SIGINT; its authorizations lapse after
@@ -37,7 +50,18 @@ pub(crate) async fn run(settings: Settings, args: Args) -> anyhow::Result<()> {
         stop.cancel();
     });
     println!("sandbox PSP listening on http://{address}");
-    omni_payments::sandbox_server::serve(listener, psp, shutdown).await?;
+    anyhow::ensure!(
+        args.webhook_url.is_none() || !settings.payments.webhook_secret.is_empty(),
+        "--webhook-url: set payments.webhook_secret too (payments must know the secret the sandbox signs with)"
+    );
+    let faults = omni_payments::sandbox_server::faults::Faults {
+        lose_replies_percent: args.lose_replies_percent,
+        slow: std::time::Duration::from_millis(args.slow_ms),
+        webhook_url: args.webhook_url,
+        webhook_secret: settings.payments.webhook_secret.expose().as_bytes().to_vec(),
+        duplicate_webhooks_percent: args.duplicate_webhooks_percent,
+    };
+    omni_payments::sandbox_server::serve(listener, psp, faults, shutdown).await?;
     Ok(())
 }
 

@@ -132,6 +132,7 @@ impl Fixture {
         tokio::spawn(omni_payments::sandbox_server::serve(
             listener,
             psp.clone(),
+            omni_payments::sandbox_server::faults::Faults::default(),
             stop.clone(),
         ));
         let http = Arc::new(omni_payments::http_psp::HttpPsp::new(&url)?);

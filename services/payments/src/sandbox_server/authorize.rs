@@ -1,13 +1,19 @@
 use actix_web::{HttpResponse, web};
 use omni_contracts::api::TokenizeCard;
 
+use super::faults::Faults;
 use super::wire::{AuthorizeBody, AuthorizeReply, ErrorReply};
 use crate::domain::card::Card;
 use crate::domain::psp::{Authorization, AuthorizeRequest, PspError};
 use crate::domain::sandbox_psp::SandboxPsp;
 
 /// `POST /authorize`: the sandbox decides by test card number (never logged).
-pub async fn authorize(psp: web::Data<SandboxPsp>, body: web::Json<AuthorizeBody>) -> HttpResponse {
+pub async fn authorize(
+    psp: web::Data<SandboxPsp>,
+    faults: web::Data<Faults>,
+    body: web::Json<AuthorizeBody>,
+) -> HttpResponse {
+    faults.answer_slowly().await;
     let body = body.into_inner();
     let request = TokenizeCard {
         number: body.number,
@@ -28,7 +34,13 @@ pub async fn authorize(psp: web::Data<SandboxPsp>, body: web::Json<AuthorizeBody
         amount: body.amount,
         idempotency_key: body.idempotency_key,
     };
-    match psp.decide(&asked) {
+    let decided = psp.decide(&asked);
+    if decided.is_ok() && faults.lose_reply() {
+        // Done and kept under the key, but the caller never hears.
+        let reason = "sandbox: the reply was lost".to_owned();
+        return HttpResponse::ServiceUnavailable().json(ErrorReply { reason });
+    }
+    match decided {
         Ok(Authorization::Approved { psp_reference }) => {
             HttpResponse::Ok().json(AuthorizeReply::Approved { psp_reference })
         }

@@ -9,6 +9,7 @@
 //! with the same idempotency key).
 
 pub mod authorize;
+pub mod faults;
 pub mod lookup;
 pub mod movement;
 pub mod wire;
@@ -20,22 +21,25 @@ use actix_web::{App, HttpServer, web};
 use crate::domain::sandbox_psp::SandboxPsp;
 
 /// Registers the sandbox's routes.
-pub fn configure(cfg: &mut web::ServiceConfig, psp: Arc<SandboxPsp>) {
+pub fn configure(cfg: &mut web::ServiceConfig, psp: Arc<SandboxPsp>, faults: Arc<faults::Faults>) {
     cfg.app_data(web::Data::from(psp))
+        .app_data(web::Data::from(faults))
         .route("/authorize", web::post().to(authorize::authorize))
         .route("/authorizations/{psp_reference}", web::get().to(lookup::lookup))
         .route("/{kind}", web::post().to(movement::movement));
 }
 
-/// Serves `psp` on `listener` until `shutdown`.
+/// Serves `psp` on `listener` with `faults` until `shutdown`.
 pub async fn serve(
     listener: std::net::TcpListener,
     psp: Arc<SandboxPsp>,
+    faults: faults::Faults,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
+    let faults = Arc::new(faults);
     let server = HttpServer::new(move || {
-        let psp = psp.clone();
-        App::new().configure(move |cfg| configure(cfg, psp.clone()))
+        let (psp, faults) = (psp.clone(), faults.clone());
+        App::new().configure(move |cfg| configure(cfg, psp.clone(), faults.clone()))
     })
     .workers(1)
     .disable_signals()

@@ -1,5 +1,6 @@
 use actix_web::{HttpResponse, web};
 
+use super::faults::Faults;
 use super::wire::{ErrorReply, MovementBody};
 use crate::domain::psp::{Movement, Psp, PspError};
 use crate::domain::sandbox_psp::SandboxPsp;
@@ -7,9 +8,11 @@ use crate::domain::sandbox_psp::SandboxPsp;
 /// `POST /{capture|refund|void}` on an authorization.
 pub async fn movement(
     psp: web::Data<SandboxPsp>,
+    faults: web::Data<Faults>,
     kind: web::Path<String>,
     body: web::Json<MovementBody>,
 ) -> HttpResponse {
+    faults.answer_slowly().await;
     let body = body.into_inner();
     let movement = Movement {
         psp_reference: body.psp_reference,
@@ -26,6 +29,19 @@ pub async fn movement(
             return HttpResponse::NotFound().json(ErrorReply { reason });
         }
     };
+    if matches!(answer, Ok(()) | Err(PspError::Refused(_))) {
+        let succeeded = answer.is_ok();
+        faults.report(
+            &movement.idempotency_key,
+            kind.as_str(),
+            movement.amount.amount_minor,
+            succeeded,
+        );
+        if faults.lose_reply() {
+            let reason = "sandbox: the reply was lost".to_owned();
+            return HttpResponse::ServiceUnavailable().json(ErrorReply { reason });
+        }
+    }
     match answer {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({})),
         Err(PspError::Refused(reason)) => HttpResponse::Conflict().json(ErrorReply { reason }),
