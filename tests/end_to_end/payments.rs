@@ -9,7 +9,7 @@ use omni_testkit::testing::{ADMIN_KEY, RealBackends, embedded_options, eventuall
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
 
-use crate::store_work::{WAIT, ship, status_is, stores, task_at};
+use crate::store_work::{WAIT, routing_sees, ship, status_is, stores, task_at};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn split_tenders_are_captured_per_parcel_voided_on_decline_and_gift_cards_restored_on_embedded_backends()
@@ -180,6 +180,9 @@ async fn tenders(mesh: &Mesh) -> anyhow::Result<()> {
         "{failed}"
     );
     money_is(&orders, &id, (0, 0, 1000, 0)).await?;
+    // Its holds go back on sale: Berlin has 3 tees again for the next order (routing reads availability as a
+    // stream, so the next order waits until routing sees them, or it could find Berlin short).
+    routing_sees(mesh, "TEE-1", "BERLIN", 3).await?;
 
     // A gift card pays 30.00 of an order that is then cancelled: its balance is whole again.
     let issued = payments

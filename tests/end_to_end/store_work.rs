@@ -153,3 +153,22 @@ pub(crate) async fn available_at(
     )
     .await
 }
+
+/// Waits until routing's picture of `location` shows `atp` of `sku` (what the next order is routed on).
+pub(crate) async fn routing_sees(mesh: &Mesh, sku: &str, location: &str, atp: i64) -> anyhow::Result<()> {
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    eventually(
+        &format!("routing to see {atp} of {sku} at {location}"),
+        WAIT,
+        || async {
+            let stock = fulfillment.get(&format!("/v1/stock/{sku}")).await?.body;
+            let seen = stock
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|n| n["location_id"] == location && n["atp"] == atp);
+            Ok(seen.then_some(()))
+        },
+    )
+    .await
+}
