@@ -25,7 +25,7 @@ const PUBLISHER_LOCK: &str = "omni-allocation:availability-publisher";
 
 /// Publishes one round; returns how many SKUs were published and whether marks remain.
 pub async fn publish_round(state: &State) -> omni_db::Result<(usize, bool)> {
-    let policies = state.policies.current();
+    let rules = state.policies.clone();
     let outcome = state
         .db
         .transaction(move |conn| -> omni_db::Result<(usize, bool)> {
@@ -34,6 +34,11 @@ pub async fn publish_round(state: &State) -> omni_db::Result<(usize, bool)> {
             if taken.is_empty() {
                 return Ok((0, false));
             }
+            // The rules are read after the marks: a rule change swaps the rules in before it marks the SKUs it
+            // concerns, so every mark taken here is published under rules at least as new as it. Read before
+            // the marks (as it once was), a round could take a rule change's marks and publish them under the
+            // rules before it, and the SKU's last availability would miss the change for good.
+            let policies = rules.current();
             let skus: BTreeSet<&str> = taken.iter().map(|(_, sku)| sku.as_str()).collect();
             for sku in &skus {
                 // A mark is only ever written for a parsed SKU; a corrupt one is dropped with its mark.
