@@ -138,18 +138,7 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
             Prepared::Card(card, summary) => {
                 intent.tenders[position].card = Some(summary);
                 record(state, &intent, position, asked(&operation, amount)).await?;
-                let request = AuthorizeRequest {
-                    card: &card,
-                    amount: Money {
-                        amount_minor: amount,
-                        currency: intent.amount.currency,
-                    },
-                    idempotency_key: operation.clone(),
-                };
-                let outcome = match state.psp.authorize(request).await? {
-                    Authorization::Approved { psp_reference } => TenderOutcome::Approved { psp_reference },
-                    Authorization::Declined { reason } => TenderOutcome::Declined { reason },
-                };
+                let outcome = ask_card(state, &card, &intent, amount, &operation).await?;
                 // `card` is dropped here and its digits wiped.
                 (outcome, true)
             }
@@ -191,7 +180,30 @@ pub async fn authorize_order(state: &State, event_id: &str, reserved: OrderReser
     })
 }
 
-fn asked(operation: &str, amount: i64) -> Record {
+/// Asks the PSP to authorize `amount` of the intent's currency on `card`, with the operation's idempotency key.
+pub(crate) async fn ask_card(
+    state: &State,
+    card: &Card,
+    intent: &PaymentIntent,
+    amount: i64,
+    operation: &str,
+) -> Result<TenderOutcome> {
+    let request = AuthorizeRequest {
+        card,
+        amount: Money {
+            amount_minor: amount,
+            currency: intent.amount.currency,
+        },
+        idempotency_key: operation.to_owned(),
+    };
+    Ok(match state.psp.authorize(request).await? {
+        Authorization::Approved { psp_reference } => TenderOutcome::Approved { psp_reference },
+        Authorization::Declined { reason } => TenderOutcome::Declined { reason },
+    })
+}
+
+/// An authorization recorded as asked, before the PSP call.
+pub(crate) fn asked(operation: &str, amount: i64) -> Record {
     Record::Requested {
         id: operation.to_owned(),
         kind: Kind::Authorize,
@@ -199,7 +211,8 @@ fn asked(operation: &str, amount: i64) -> Record {
     }
 }
 
-fn answered(operation: &str, amount: i64, succeeded: bool) -> Record {
+/// An authorization's answer, as recorded.
+pub(crate) fn answered(operation: &str, amount: i64, succeeded: bool) -> Record {
     let (id, kind) = (operation.to_owned(), Kind::Authorize);
     if succeeded {
         Record::Succeeded { id, kind, amount }
@@ -216,7 +229,12 @@ fn tender_key(intent: &PaymentIntent, position: usize) -> TenderKey {
 }
 
 /// Records an authorization as asked, before the PSP call.
-async fn record(state: &State, intent: &PaymentIntent, position: usize, asked: Record) -> Result<()> {
+pub(crate) async fn record(
+    state: &State,
+    intent: &PaymentIntent,
+    position: usize,
+    asked: Record,
+) -> Result<()> {
     let key = tender_key(intent, position);
     state
         .db
@@ -228,7 +246,12 @@ async fn record(state: &State, intent: &PaymentIntent, position: usize, asked: R
 }
 
 /// Records a tender's answer on its buckets and the intent.
-async fn save(state: &State, intent: &PaymentIntent, position: usize, answer: Option<Record>) -> Result<()> {
+pub(crate) async fn save(
+    state: &State,
+    intent: &PaymentIntent,
+    position: usize,
+    answer: Option<Record>,
+) -> Result<()> {
     let key = tender_key(intent, position);
     let (id, tenders) = (intent.id, intent.tenders.clone());
     state

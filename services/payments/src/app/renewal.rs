@@ -12,20 +12,18 @@ use std::time::Duration;
 use chrono::SubsecRound;
 
 use omni_contracts::events::{PaymentEvent, PaymentReauthorizationFailed, PaymentReauthorized};
-use omni_contracts::{Envelope, Money, PaymentIntentId};
+use omni_contracts::{Envelope, PaymentIntentId};
 
-use crate::app::State;
 use crate::app::operations::{self, Batch, money_of};
-use crate::db::tender_ledger::{self, TenderKey};
+use crate::app::{State, authorization};
 use crate::db::vault::{Detokenized, Purpose};
 use crate::db::{intents, vault};
 use crate::domain::charges::Step;
 use crate::domain::intent::{
     IntentStatus, PaymentIntent, TenderOutcome, TenderRecord, next_renewal, renewal_due,
 };
-use crate::domain::ledger::{Kind, Record};
-use crate::domain::psp::{Authorization, AuthorizeRequest};
-use crate::error::{Error, Result};
+use crate::domain::ledger::Kind;
+use crate::error::Result;
 
 /// Intents renewed per round at most.
 const PER_ROUND: i64 = 50;
@@ -187,38 +185,14 @@ pub async fn renew(state: &State, id: PaymentIntentId) -> Result<Renewed> {
     };
 
     let operation = format!("{}:authorize:{new}", intent.id);
-    let key = TenderKey {
-        intent: intent.id,
-        tender: u32::try_from(new).unwrap_or(u32::MAX),
-    };
     // Whether the authorization was recorded as asked (then its answer is recorded too).
     let (outcome, asked_psp) = match card {
         Detokenized::Card(card, _) => {
-            let asked = Record::Requested {
-                id: operation.clone(),
-                kind: Kind::Authorize,
-                amount,
-            };
-            state
-                .db
-                .transaction(move |conn| -> Result<()> {
-                    tender_ledger::record(conn, key, asked)?.map_err(Error::Ledger)?;
-                    Ok(())
-                })
-                .await?;
-            let request = AuthorizeRequest {
-                card: &card,
-                amount: Money {
-                    amount_minor: amount,
-                    currency: intent.amount.currency,
-                },
-                idempotency_key: operation.clone(),
-            };
-            let outcome = match state.psp.authorize(request).await? {
-                Authorization::Approved { psp_reference } => TenderOutcome::Approved { psp_reference },
-                Authorization::Declined { reason } => TenderOutcome::Declined { reason },
-            };
-            (outcome, true)
+            authorization::record(state, &intent, new, authorization::asked(&operation, amount)).await?;
+            (
+                authorization::ask_card(state, &card, &intent, amount, &operation).await?,
+                true,
+            )
         }
         Detokenized::Unknown | Detokenized::NotThePayers(_) | Detokenized::Unreadable(_) => {
             let reason = "the card cannot be authorized again".to_owned();
@@ -231,29 +205,8 @@ pub async fn renew(state: &State, id: PaymentIntentId) -> Result<Renewed> {
             Some((chrono::Utc::now() + renewal.card_authorization).trunc_subsecs(6));
     }
     intent.tenders[new].outcome = Some(outcome.clone());
-    let answered = if approved {
-        Record::Succeeded {
-            id: operation,
-            kind: Kind::Authorize,
-            amount,
-        }
-    } else {
-        Record::Failed {
-            id: operation,
-            kind: Kind::Authorize,
-            amount,
-        }
-    };
-    let tenders = intent.tenders.clone();
-    state
-        .db
-        .transaction(move |conn| -> Result<()> {
-            if asked_psp {
-                tender_ledger::record(conn, key, answered)?.map_err(Error::Ledger)?;
-            }
-            intents::save_tenders(conn, id, &tenders, None)
-        })
-        .await?;
+    let answer = asked_psp.then(|| authorization::answered(&operation, amount, approved));
+    authorization::save(state, &intent, new, answer).await?;
 
     match outcome {
         TenderOutcome::Approved { .. } => {

@@ -72,6 +72,15 @@ fn part() -> omni_contracts::FulfillmentId {
     omni_contracts::FulfillmentId::generate()
 }
 
+/// A new part's delivery worth `amount`, the order's last or not.
+fn delivery(amount: i64, last: bool) -> Delivery {
+    Delivery {
+        fulfillment_id: Some(part()),
+        amount: Some(amount),
+        last,
+    }
+}
+
 pub(crate) async fn a_split_tender_order_is_captured_per_delivery_and_the_rest_voided(
     backend: Backend,
 ) -> anyhow::Result<()> {
@@ -86,11 +95,7 @@ pub(crate) async fn a_split_tender_order_is_captured_per_delivery_and_the_rest_v
     );
 
     // The first parcel (1,500) is taken from the first card in charge order.
-    let first_parcel = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(1_500),
-        last: false,
-    };
+    let first_parcel = delivery(1_500, false);
     assert_eq!(
         capture_delivery(&fx.state, order.order_id, first_parcel).await?,
         1_500
@@ -103,11 +108,7 @@ pub(crate) async fn a_split_tender_order_is_captured_per_delivery_and_the_rest_v
     assert_eq!(fx.buckets(&intent, 0).await?, (2_000, 1_500, 0, 0));
 
     // The second and last parcel (3,000): 500 left on the first card, 2,500 from the second; its 499 are voided.
-    let last_parcel = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(3_000),
-        last: true,
-    };
+    let last_parcel = delivery(3_000, true);
     assert_eq!(
         capture_delivery(&fx.state, order.order_id, last_parcel).await?,
         3_000
@@ -150,11 +151,7 @@ pub(crate) async fn a_short_delivery_never_captures_what_did_not_leave(
     let fx = Fixture::new(backend).await?;
     let (order, intent) = split_order(&fx).await?;
     // Only 1,200 of 4,999 left (a short pick, a part no node could take): that is all that is taken.
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(1_200),
-        last: true,
-    };
+    let delivery = delivery(1_200, true);
     assert_eq!(
         capture_delivery(&fx.state, order.order_id, delivery).await?,
         1_200
@@ -170,11 +167,7 @@ pub(crate) async fn a_refund_goes_back_last_charged_first_and_is_answered_once(
 ) -> anyhow::Result<()> {
     let fx = Fixture::new(backend).await?;
     let (order, intent) = split_order(&fx).await?;
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(4_000),
-        last: true,
-    };
+    let delivery = delivery(4_000, true);
     capture_delivery(&fx.state, order.order_id, delivery).await?;
     // Captured: 2,000 on the first card, 2,000 on the second (its 999 voided).
     let ask = |id: &str, amount_minor: i64| RefundAsk {
@@ -331,11 +324,7 @@ pub(crate) async fn a_gift_card_pays_first_is_held_and_a_cancel_restores_its_bal
     let Outcome::Decided(intent) = authorize_order(&fx.state, "gift-2", order.clone()).await? else {
         anyhow::bail!("not decided");
     };
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(4_999),
-        last: true,
-    };
+    let delivery = delivery(4_999, true);
     capture_delivery(&fx.state, order.order_id, delivery).await?;
     assert_eq!(balance(&fx, &gift).await?, (2_000, 2_000));
     let ask = RefundAsk {
@@ -411,11 +400,7 @@ pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_decli
     let (order, intent) = split_order(&fx).await?;
     let stored = &fx.intents(order.order_id).await?[0];
     ensure!(stored.renew_at.is_some(), "the timer knows when: {stored:?}");
-    let first_parcel = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(1_500),
-        last: false,
-    };
+    let first_parcel = delivery(1_500, false);
     capture_delivery(&fx.state, order.order_id, first_parcel).await?;
 
     // The timer's round renews the first card's rest (500) as tender 2, then the second card (2,999) as tender 3.
@@ -438,11 +423,7 @@ pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_decli
 
     // The last parcel is taken from the renewed authorizations; a refund goes back on the one that took it.
     fx.state.renewal = Renewal::default();
-    let last_parcel = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(3_000),
-        last: true,
-    };
+    let last_parcel = delivery(3_000, true);
     assert_eq!(
         capture_delivery(&fx.state, order.order_id, last_parcel).await?,
         3_000
@@ -502,11 +483,7 @@ pub(crate) async fn a_card_authorization_is_renewed_before_it_lapses_and_a_decli
         .count();
     assert_eq!(failed, 1);
     // Goods that leave meanwhile are still charged on the old authorization while it holds.
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(4_999),
-        last: true,
-    };
+    let delivery = delivery(4_999, true);
     assert_eq!(
         capture_delivery(&fx.state, order.order_id, delivery).await?,
         4_999
@@ -538,11 +515,7 @@ pub(crate) async fn lost_psp_replies_are_asked_again_and_signed_webhooks_bring_r
     assert_eq!(fx.psp_book(&intent, 0).await?, (4_999, 0, 0, 0), "held once");
 
     // The capture's reply is lost too: it stays pending, nothing is announced.
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(4_999),
-        last: true,
-    };
+    let delivery = delivery(4_999, true);
     assert!(
         capture_delivery(&fx.state, order.order_id, delivery)
             .await
@@ -662,11 +635,7 @@ pub(crate) async fn the_reconcile_finds_a_ledger_that_differs_from_the_psps_reco
     use omni_payments::db::schema::tender_money;
     let fx = Fixture::new(backend).await?;
     let (order, intent) = split_order(&fx).await?;
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(3_000),
-        last: true,
-    };
+    let delivery = delivery(3_000, true);
     capture_delivery(&fx.state, order.order_id, delivery).await?;
     let since = chrono::Utc::now() - chrono::Duration::days(1);
     let clean = reconcile(&fx.state, since).await?;
@@ -721,11 +690,7 @@ pub(crate) async fn the_psps_record_outlives_a_payments_restart_and_nothing_move
         anyhow::bail!("not decided");
     };
     assert_eq!(intent.status, IntentStatus::Authorized);
-    let delivery = Delivery {
-        fulfillment_id: Some(part()),
-        amount: Some(4_999),
-        last: true,
-    };
+    let delivery = delivery(4_999, true);
     assert!(
         capture_delivery(&fx.state, order.order_id, delivery)
             .await
