@@ -5,16 +5,18 @@
 
 use omni_testkit::fixtures::sku;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use omni_contracts::{Envelope, Topic};
 use omni_testkit::Client;
 use omni_testkit::kafka::collect;
-use omni_testkit::testing::{eventually, isolate_kafka, kafka_bootstrap, settings};
+use omni_testkit::testing::eventually;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
+
+use crate::processes::{self, Backends, ScratchDir, free_port, kill_hard, start_omni};
 
 const ORDERS: usize = 5_000;
 const DUPLICATE_PERCENT: usize = 5;
@@ -24,58 +26,18 @@ const ADMIN: &str = "crash-test-admin-key-0123456789";
 
 struct Run {
     config: std::path::PathBuf,
+    log: std::path::PathBuf,
     port: u16,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    _dir: ScratchDir,
 }
 
 fn start(run: &Run) -> anyhow::Result<Child> {
-    Ok(Command::new(env!("CARGO_BIN_EXE_omni"))
-        .args(["serve", "orders", "--config"])
-        .arg(&run.config)
-        .env_remove("OMNI_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?)
+    start_omni(&["serve", "orders"], &run.config, &run.log)
 }
 
-fn kill_hard(child: &mut Child) -> anyhow::Result<()> {
-    let _ = child.kill(); // SIGKILL
-    child.wait()?;
-    Ok(())
-}
-
-async fn ready(port: u16, child: &mut Child) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(answer) = client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            && answer.status().is_success()
-        {
-            return Ok(());
-        }
-        if let Some(exit) = child.try_wait()? {
-            bail!("omni serve orders exited before it was ready: {exit:?}");
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("omni serve orders was not ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn ready(run: &Run, child: &mut Child) -> anyhow::Result<()> {
+    let base = format!("http://127.0.0.1:{}", run.port);
+    processes::ready(&base, "/health/ready", child, "omni serve orders").await
 }
 
 fn order(id: &str, units: u32) -> serde_json::Value {
@@ -165,35 +127,22 @@ fn feed(rng: &mut rand::rngs::StdRng) -> (Vec<Message>, BTreeSet<String>, Vec<Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn partner_intake_takes_every_order_exactly_once_while_killed_twenty_times() -> anyhow::Result<()> {
     omni_telemetry::init_for_tests();
-    let bootstrap = kafka_bootstrap()
-        .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
-    let database = omni_db::testing::TestDatabase::create(omni_db::testing::Backend::Postgres)?;
-    let mut settings = settings();
-    isolate_kafka(&mut settings);
-    settings.kafka.bootstrap_servers = bootstrap.clone();
-
-    let dir = std::env::temp_dir().join(format!("omni-crash-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
+    let backends = Backends::new()?;
+    let settings = &backends.settings;
+    let bootstrap = settings.kafka.bootstrap_servers.clone();
+    let dir = ScratchDir::new("crash")?;
     let port = free_port()?;
-    let topics: String = settings
-        .kafka
-        .topics
-        .iter()
-        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
-        .collect();
     let config = format!(
-        "[http.ports]\norders = {port}\n\n[database]\nurl = \"{db}\"\n\n[kafka]\nbootstrap_servers = \"{bootstrap}\"\n\
-         group_prefix = \"{group}\"\n\n[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
-         \"heartbeat.interval.ms\" = \"500\"\n\n[kafka.topics]\n{topics}\n\
+        "[http.ports]\norders = {port}\n\n{backends}\
          [[auth.api_keys]]\nkey = \"{ADMIN}\"\nname = \"crash-admin\"\nroles = [\"admin\"]\n\n\
          [[orders.partners]]\nid = \"acme-market\"\nname = \"Acme\"\n",
-        db = database.url,
-        group = settings.kafka.group_prefix,
+        backends = backends.toml(6_000),
     );
     let run = Run {
         config: dir.join("omni.toml"),
+        log: dir.join("orders.log"),
         port,
-        _dir: TempDir(dir.clone()),
+        _dir: dir,
     };
     std::fs::write(&run.config, config)?;
 
@@ -221,7 +170,7 @@ async fn crash_run(
     producer: &omni_kafka::Producer,
     kafka: &omni_kafka::Kafka,
 ) -> anyhow::Result<()> {
-    ready(run.port, child).await?;
+    ready(run, child).await?;
     let orders = Client::new(format!("http://127.0.0.1:{}", run.port), ADMIN);
     let inbound = kafka.topics().partner_inbound_name("acme-market");
     // The catalog reached orders once a probe order is taken.
@@ -274,7 +223,7 @@ async fn crash_run(
         kill_hard(child)?;
         kills += 1;
         *child = start(run)?;
-        ready(run.port, child).await?;
+        ready(run, child).await?;
     }
     let sent = sender.await??;
     ensure!(sent == total, "the whole feed was sent");

@@ -160,6 +160,20 @@ async fn tenders(mesh: &Mesh) -> anyhow::Result<()> {
     );
     let refunded = money_is(&orders, &id, (4897, 2500, 0, 0)).await?;
     ensure!(refunded["payment"]["paid_minor"] == 2397, "{refunded}");
+    // Payments shows each tender's buckets: the Visa's 20.00 captured, the Mastercard's 28.97 captured and 25.00 of
+    // it refunded, nothing pending.
+    let listed = payments
+        .get(&format!("/v1/payments/intents?order_id={id}"))
+        .await?
+        .body;
+    let bucket = |tender: usize, name: &str| listed[0]["money"][tender][name].clone();
+    ensure!(
+        bucket(0, "captured") == json!({ "settled": 2000, "pending": 0 })
+            && bucket(1, "captured") == json!({ "settled": 2897, "pending": 0 })
+            && bucket(1, "refunded") == json!({ "settled": 2500, "pending": 0 })
+            && bucket(0, "refunded") == json!({ "settled": 0, "pending": 0 }),
+        "{listed}"
+    );
 
     // A declined second card: the first card's hold is released and the order fails with the reason.
     let declined = tokenize(&payments, "4000 0000 0000 0002").await?;

@@ -857,8 +857,24 @@ impl Settings {
         if self.reservations.ttl_seconds == 0 {
             return invalid("reservations.ttl_seconds", "must be positive");
         }
-        if self.payments.psp != "sandbox" {
-            return invalid("payments.psp", "must be `sandbox` (the only PSP adapter so far)");
+        match self.payments.psp.as_str() {
+            "sandbox" => {}
+            "sandbox-http"
+                if self.payments.psp_url.starts_with("http://")
+                    || self.payments.psp_url.starts_with("https://") => {}
+            "sandbox-http" => {
+                return invalid(
+                    "payments.psp_url",
+                    "must be the http(s) URL of the sandbox PSP server (`omni psp-sandbox`) when `payments.psp` \
+                     is `sandbox-http`",
+                );
+            }
+            _ => {
+                return invalid(
+                    "payments.psp",
+                    "must be `sandbox` (in the payments process) or `sandbox-http` (served by `omni psp-sandbox`)",
+                );
+            }
         }
         for (i, key) in self.auth.api_keys.iter().enumerate() {
             match (key.key.is_empty(), &key.key_sha256) {

@@ -68,3 +68,19 @@ fn printed_settings_never_show_secrets() {
     assert!(printed.contains("[redacted]"), "{printed}");
     assert!(!format!("{s:?}").contains("hunter2"));
 }
+
+#[test]
+fn the_psp_is_the_sandbox_in_process_or_served_on_its_own_at_a_url() {
+    let psp = |pairs: &[(&str, &str)]| Settings::load_with(None, env(pairs));
+    assert_eq!(psp(&[]).unwrap().payments.psp, "sandbox");
+    let served = psp(&[
+        ("OMNI__PAYMENTS__PSP", "sandbox-http"),
+        ("OMNI__PAYMENTS__PSP_URL", "http://127.0.0.1:8090"),
+    ])
+    .unwrap();
+    assert_eq!(served.payments.psp_url, "http://127.0.0.1:8090");
+    let err = psp(&[("OMNI__PAYMENTS__PSP", "sandbox-http")]).unwrap_err();
+    assert!(err.to_string().contains("payments.psp_url"), "{err}");
+    let err = psp(&[("OMNI__PAYMENTS__PSP", "stripe")]).unwrap_err();
+    assert!(err.to_string().contains("payments.psp"), "{err}");
+}

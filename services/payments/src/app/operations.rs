@@ -121,6 +121,7 @@ where
                         what: "payment intent",
                         reason: format!("{} vanished", batch.intent),
                     })?;
+                    tender_ledger::lock_intent(conn, intent.id)?;
                     let prefix = format!("{}:{}:", batch.intent, batch.name);
                     let known = tender_ledger::operations(conn, intent.id, &prefix)?;
                     if !known.is_empty() {

@@ -1,6 +1,7 @@
 //! The reconcile (DESIGN §6, issue 22): nightly by default (`payments.reconcile_interval_seconds`), each card
 //! tender of the intents of the last `payments.reconcile_window_days` is compared with the PSP's own record of its
-//! authorization (`domain::reconcile`). Differences are announced (`omni.payment.reconcile_difference`, one per
+//! authorization (`domain::reconcile`; the ledger read before and after the lookup, so money moving meanwhile is
+//! never reported). Differences are announced (`omni.payment.reconcile_difference`, one per
 //! tender) and counted in `omni_payments_reconcile_differences` (the last run's) and
 //! `omni_payments_reconcile_tenders` (tenders compared); an operator reads them with the tender's operations.
 
@@ -114,8 +115,9 @@ pub async fn reconcile(state: &State, since: chrono::DateTime<chrono::Utc>) -> R
                 };
                 let money = state.db.run(move |conn| tender_ledger::money(conn, key)).await?;
                 let psp = state.psp.lookup(reference).await?;
+                let after = state.db.run(move |conn| tender_ledger::money(conn, key)).await?;
                 report.tenders += 1;
-                let Some(difference) = compare(&money, psp) else {
+                let Some(difference) = compare(&money, psp, &after) else {
                     continue;
                 };
                 let (ledger, psp) = match difference {

@@ -51,13 +51,23 @@ pub fn load(conn: &mut DbConnection, key: TenderKey) -> Result<TenderLedger> {
     Ok(ledger)
 }
 
-/// Records one operation step for a tender: a request is refused (nothing written) when it does not fit what
-/// is left; a result is kept, and applied once its prerequisite is recorded.
+/// Serialises the caller's transaction with every other one that changes the money of `intent`'s tenders (on
+/// PostgreSQL, across replicas), so a reply, a webhook and another batch's request on the same tenders wait for
+/// each other instead of colliding; [`record`] takes it, and a batch takes it before it plans from the buckets.
+pub fn lock_intent(conn: &mut DbConnection, intent: PaymentIntentId) -> Result<()> {
+    omni_db::lock_transaction(conn, &format!("payments.intent.{intent}"))?;
+    Ok(())
+}
+
+/// Records one operation step for a tender in the caller's transaction (taking [`lock_intent`]): a request is
+/// refused (nothing written) when it does not fit what is left; a result is kept, and applied once its
+/// prerequisite is recorded.
 pub fn record(
     conn: &mut DbConnection,
     key: TenderKey,
     record: Record,
 ) -> Result<std::result::Result<Recorded, Refusal>> {
+    lock_intent(conn, key.intent)?;
     let mut ledger = load(conn, key)?;
     let before: Vec<(String, Option<OperationState>)> = ledger
         .operation_ids()

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 /// An amount in minor units with the part the PSP has not answered yet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Bucket {
     /// Confirmed by the PSP.
     pub settled: i64,
@@ -39,7 +41,9 @@ pub enum Kind {
 }
 
 /// One tender's money.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct TenderMoney {
     /// Reserved.
     pub authorized: Bucket,

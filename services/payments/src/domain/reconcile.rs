@@ -1,6 +1,7 @@
 //! The reconcile (DESIGN §6): each card tender's settled buckets compared with the PSP's own record of its
-//! authorization. A tender with an operation still pending is skipped (its result is on its way); anything else
-//! that differs is a difference to report. Pure.
+//! authorization. The ledger is read before and after the PSP is asked: a tender with an operation still pending,
+//! or whose buckets moved meanwhile, is skipped (its result is on its way, or the PSP's answer may predate it);
+//! anything else that differs is a difference to report. Pure.
 
 use super::ledger::TenderMoney;
 use super::psp::PspRecord;
@@ -36,9 +37,13 @@ pub fn in_flight(money: &TenderMoney) -> bool {
         .any(|b| b.pending != 0)
 }
 
-/// Compares a tender's buckets with the PSP's record; `None` when they agree (or the tender is in flight).
-pub fn compare(money: &TenderMoney, psp: Option<PspRecord>) -> Option<Difference> {
-    if in_flight(money) {
+/// Compares a tender's buckets, read `before` and `after` the PSP's record was asked for, with that record;
+/// `None` when they agree, or the tender was in flight or moved meanwhile (the next run compares it). Money the
+/// PSP moved is always recorded as asked before the call, so a ledger that did not change around the lookup and
+/// has nothing pending has every operation the PSP can know of settled.
+pub fn compare(before: &TenderMoney, psp: Option<PspRecord>, after: &TenderMoney) -> Option<Difference> {
+    let money = before;
+    if in_flight(money) || before != after {
         return None;
     }
     let ledger = settled(money);
@@ -78,22 +83,37 @@ mod tests {
 
     #[test]
     fn a_tender_agrees_differs_or_is_skipped_while_in_flight() {
-        assert_eq!(compare(&money(1_000, 400, 0), Some(record(1_000, 400))), None);
+        let still = |m: TenderMoney, psp| compare(&m, psp, &m);
+        assert_eq!(still(money(1_000, 400, 0), Some(record(1_000, 400))), None);
         assert_eq!(
-            compare(&money(1_000, 400, 0), Some(record(1_000, 800))),
+            still(money(1_000, 400, 0), Some(record(1_000, 800))),
             Some(Difference::Buckets {
                 ledger: record(1_000, 400),
                 psp: record(1_000, 800)
             })
         );
         assert_eq!(
-            compare(&money(1_000, 400, 0), None),
+            still(money(1_000, 400, 0), None),
             Some(Difference::UnknownToThePsp)
         );
         assert_eq!(
-            compare(&money(1_000, 400, 400), Some(record(1_000, 800))),
+            still(money(1_000, 400, 400), Some(record(1_000, 800))),
             None,
             "in flight"
+        );
+    }
+
+    #[test]
+    fn a_tender_that_moved_while_the_psp_was_asked_is_left_for_the_next_run() {
+        // Read with nothing pending; a capture of 400 was asked, done and recorded before the ledger was read
+        // again, and the PSP's answer came from either side of it.
+        let (before, after) = (money(1_000, 0, 0), money(1_000, 400, 0));
+        assert_eq!(compare(&before, Some(record(1_000, 400)), &after), None);
+        assert_eq!(compare(&before, Some(record(1_000, 0)), &after), None);
+        // A capture asked after the first read and still pending at the second.
+        assert_eq!(
+            compare(&before, Some(record(1_000, 400)), &money(1_000, 0, 400)),
+            None
         );
     }
 }

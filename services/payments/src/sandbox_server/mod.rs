@@ -4,8 +4,8 @@
 //! (`payments.psp = "sandbox-http"`, `payments.psp_url`). Card numbers arrive here only for an authorization, as
 //! at a real PSP, and are never logged.
 //!
-//! Routes: `POST /authorize`, `POST /{capture|refund|void}`, `GET /authorizations/{psp_reference}`; the bodies are
-//! in [`wire`]. Answers: 200, 404 (unknown reference), 409 (refused, with the reason), 503 (no answer: ask again
+//! Routes: `POST /authorize`, `POST /{capture|refund|void}`, `GET /authorizations/{psp_reference}`, and
+//! `GET /health/ready` (200 once it serves); the bodies are in [`wire`]. Answers: 200, 404 (unknown reference), 409 (refused, with the reason), 503 (no answer: ask again
 //! with the same idempotency key).
 
 pub mod authorize;
@@ -26,6 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, psp: Arc<SandboxPsp>, faults: Arc
         .app_data(web::Data::from(faults))
         .route("/authorize", web::post().to(authorize::authorize))
         .route("/authorizations/{psp_reference}", web::get().to(lookup::lookup))
+        .route(
+            "/health/ready",
+            web::get().to(|| async { actix_web::HttpResponse::Ok().finish() }),
+        )
         .route("/{kind}", web::post().to(movement::movement));
 }
 

@@ -1,0 +1,145 @@
+//! `omni` processes for the crash tests: started from the test binary's sibling `omni` with a settings file,
+//! killed with SIGKILL, waited for until ready. Each process's output goes to a log file in the run's scratch
+//! directory, shown when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A scratch directory removed when dropped.
+pub(crate) struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// A new, empty one under the system's temporary directory, named after `what`.
+    pub(crate) fn new(what: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("omni-{what}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+
+    /// A path inside it.
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free port on 127.0.0.1 (free when asked; the process that binds it comes next).
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `N` distinct free ports on 127.0.0.1: each is held until all are picked, so the system cannot hand out one
+/// twice.
+pub(crate) fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
+    let held = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&held) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
+}
+
+/// Starts `omni <args>` with the settings file `config`, its stdout and stderr appended to `log`.
+pub(crate) fn start_omni(args: &[&str], config: &Path, log: &Path) -> anyhow::Result<Child> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let err = out.try_clone()?;
+    Ok(Command::new(env!("CARGO_BIN_EXE_omni"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("OMNI_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()?)
+}
+
+/// Kills `child` with SIGKILL and reaps it.
+pub(crate) fn kill_hard(child: &mut Child) -> anyhow::Result<()> {
+    let _ = child.kill(); // SIGKILL
+    child.wait()?;
+    Ok(())
+}
+
+/// Waits until `GET <base>/<path>` answers 2xx, while `child` (named `what`) runs; at most 60 s.
+pub(crate) async fn ready(base: &str, path: &str, child: &mut Child, what: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(answer) = client.get(format!("{base}{path}")).send().await
+            && answer.status().is_success()
+        {
+            return Ok(());
+        }
+        if let Some(exit) = child.try_wait()? {
+            bail!("{what} exited before it was ready: {exit:?}");
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("{what} was not ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last `lines` lines of a log file (for a failure's message).
+pub(crate) fn tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The test script's real backends for processes of a crash test: a database of its own, the broker, and topic
+/// names and a consumer group prefix of its own.
+pub(crate) struct Backends {
+    /// The run's database (dropped with it).
+    pub(crate) database: omni_db::testing::TestDatabase,
+    /// The settings the test's own clients use.
+    pub(crate) settings: omni_config::Settings,
+}
+
+impl Backends {
+    /// A new database on PostgreSQL and isolated topics on the test script's broker.
+    pub(crate) fn new() -> anyhow::Result<Self> {
+        let bootstrap = omni_testkit::testing::kafka_bootstrap()
+            .context("OMNI_TEST_KAFKA_BOOTSTRAP is not set: run the suite with scripts/test.sh")?;
+        let database = omni_db::testing::TestDatabase::create(omni_db::testing::Backend::Postgres)?;
+        let mut settings = omni_testkit::testing::settings();
+        omni_testkit::testing::isolate_kafka(&mut settings);
+        settings.kafka.bootstrap_servers = bootstrap;
+        Ok(Self { database, settings })
+    }
+
+    /// The settings file's `[database]` and `[kafka]` sections for a process of the run: a member that dies is
+    /// out of its consumer group after `session_timeout_ms`.
+    pub(crate) fn toml(&self, session_timeout_ms: u32) -> String {
+        let topics: String = self
+            .settings
+            .kafka
+            .topics
+            .iter()
+            .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+            .collect();
+        format!(
+            "[database]\nurl = \"{db}\"\n\n[kafka]\nbootstrap_servers = \"{bootstrap}\"\ngroup_prefix = \"{group}\"\n\n\
+             [kafka.properties]\n\"session.timeout.ms\" = \"{session_timeout_ms}\"\n\
+             \"heartbeat.interval.ms\" = \"500\"\n\n[kafka.topics]\n{topics}\n",
+            db = self.database.url,
+            bootstrap = self.settings.kafka.bootstrap_servers,
+            group = self.settings.kafka.group_prefix,
+        )
+    }
+}
