@@ -180,8 +180,9 @@ async fn split_tenders_are_captured_and_refunded_once_while_payments_is_killed_t
     let _ = kill_hard(&mut psp);
     outcome.with_context(|| {
         format!(
-            "payments' log ends:\n{}\n\nthe sandbox's log ends:\n{}",
-            processes::tail(&run.payments_log, 40),
+            "payments' last warnings:\n{}\n\npayments' log ends:\n{}\n\nthe sandbox's log ends:\n{}",
+            processes::tail_matching(&run.payments_log, 30, "WARN"),
+            processes::tail(&run.payments_log, 30),
             processes::tail(&run.psp_log, 10)
         )
     })
@@ -252,24 +253,52 @@ async fn crash_run(
     follower.task.abort();
 
     // Drain: every order refunded, nothing pending.
-    let money = eventually(
+    let behind = std::sync::Mutex::new(String::new());
+    let drained_money = eventually(
         "every order to be refunded with nothing pending",
         Duration::from_secs(300),
         || async {
             let mut all = BTreeMap::new();
+            let mut late = Vec::new();
             for order in &orders {
                 let money = tender_money(&checkout, order.order_id).await?;
                 let settled = money.iter().all(|t| t.iter().all(|(_, pending)| *pending == 0));
                 let refunded: i64 = money.iter().map(|t| t[2].0).sum();
                 if !settled || refunded != order.refund {
-                    return Ok(None);
+                    late.push(format!("{} {money:?}", order.order_id));
                 }
                 all.insert(order.order_id, money);
             }
-            Ok(Some(all))
+            if late.is_empty() {
+                return Ok(Some(all));
+            }
+            *behind.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = format!(
+                "{} orders not done yet, e.g.\n{}",
+                late.len(),
+                late[..late.len().min(5)].join("\n")
+            );
+            Ok(None)
         },
     )
-    .await?;
+    .await;
+    let money = match drained_money {
+        Ok(money) => money,
+        Err(e) => {
+            let lag = reqwest::get(format!("{}/metrics", run.payments_url()))
+                .await?
+                .text()
+                .await?
+                .lines()
+                .filter(|l| l.contains("lag") && !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let behind = behind
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            return Err(e.context(format!("{behind}\npayments' consumer lag:\n{lag}")));
+        }
+    };
 
     let drained = started.elapsed();
     check_buckets(&orders, &money)?;

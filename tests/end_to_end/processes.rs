@@ -97,8 +97,13 @@ pub(crate) async fn ready(base: &str, path: &str, child: &mut Child, what: &str)
 
 /// The last `lines` lines of a log file (for a failure's message).
 pub(crate) fn tail(log: &Path, lines: usize) -> String {
+    tail_matching(log, lines, "")
+}
+
+/// The last `lines` lines of a log file that contain `needle` (for a failure's message).
+pub(crate) fn tail_matching(log: &Path, lines: usize, needle: &str) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
+    let all: Vec<&str> = text.lines().filter(|l| l.contains(needle)).collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 

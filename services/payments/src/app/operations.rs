@@ -117,11 +117,11 @@ where
             .db
             .transaction(
                 move |conn| -> Result<Result<(PaymentIntent, Vec<StoredOperation>), E>> {
+                    tender_ledger::lock_intent(conn, batch.intent)?;
                     let intent = intents::find(conn, batch.intent)?.ok_or_else(|| Error::Corrupt {
                         what: "payment intent",
                         reason: format!("{} vanished", batch.intent),
                     })?;
-                    tender_ledger::lock_intent(conn, intent.id)?;
                     let prefix = format!("{}:{}:", batch.intent, batch.name);
                     let known = tender_ledger::operations(conn, intent.id, &prefix)?;
                     if !known.is_empty() {

@@ -14,7 +14,7 @@ use crate::db::intents;
 use crate::db::refunds::{self, StoredRefund};
 use crate::domain::charges::plan_refund_in_charge_order;
 use crate::domain::intent::{IntentStatus, charge_order};
-use crate::domain::ledger::{Kind, RefundRefusal};
+use crate::domain::ledger::{Kind, RefundRefusal, Uncaptured};
 use crate::error::Result;
 
 /// A refund asked for.
@@ -128,11 +128,18 @@ pub async fn refund(state: &State, ask: RefundAsk) -> Result<Result<Refunded, Re
     let ran = operations::run(
         state,
         batch,
-        move |conn, _, money| {
-            let steps = match plan_refund_in_charge_order(money, &order, stored.amount.amount_minor) {
-                Ok(steps) => steps,
-                Err(refused) => return Ok(Err(RefundError::from(refused))),
+        move |conn, intent, money| {
+            // After the final capture, what stays authorized is released by that capture's void, not refunded.
+            let uncaptured = if intent.status == IntentStatus::Captured {
+                Uncaptured::Released
+            } else {
+                Uncaptured::Voidable
             };
+            let steps =
+                match plan_refund_in_charge_order(money, &order, stored.amount.amount_minor, uncaptured) {
+                    Ok(steps) => steps,
+                    Err(refused) => return Ok(Err(RefundError::from(refused))),
+                };
             if refunds::find(conn, &stored.id)?.is_none() {
                 refunds::insert(conn, &stored)?;
                 omni_db::audit::record(

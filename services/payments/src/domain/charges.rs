@@ -2,7 +2,7 @@
 //! (stored value first, then cards), each up to what it may still give; voids release whatever is held and not
 //! taken; refunds go the other way ([`super::ledger::plan_refund`]). Pure.
 
-use super::ledger::{Kind, TenderMoney, plan_refund};
+use super::ledger::{Kind, TenderMoney, Uncaptured, plan_refund};
 
 /// One PSP operation of a plan, on one tender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,17 +51,18 @@ pub fn plan_void_rest(money: &[TenderMoney]) -> Vec<Step> {
 }
 
 /// A refund of `amount`, last charged tender first, each capped at what it can give back (a void where nothing was
-/// captured yet); refused whole when the tenders cannot give it back.
+/// captured yet, while `uncaptured` allows it); refused whole when the tenders cannot give it back.
 pub fn plan_refund_in_charge_order(
     money: &[TenderMoney],
     charge_order: &[usize],
     amount: i64,
+    uncaptured: Uncaptured,
 ) -> Result<Vec<Step>, super::ledger::RefundRefusal> {
     let charged: Vec<TenderMoney> = charge_order
         .iter()
         .map(|&t| money.get(t).copied().unwrap_or_default())
         .collect();
-    Ok(plan_refund(&charged, amount)?
+    Ok(plan_refund(&charged, amount, uncaptured)?
         .into_iter()
         .map(|step| Step {
             tender: charge_order[step.tender],
@@ -123,11 +124,11 @@ mod tests {
     fn a_refund_goes_back_last_charged_first_and_voids_where_nothing_was_taken() {
         // Charge order: tender 1 then tender 0; tender 0 has 500 captured of 3000.
         let money = [held(3000, 500), held(1000, 1000)];
-        let steps = plan_refund_in_charge_order(&money, &[1, 0], 1200).unwrap();
+        let steps = plan_refund_in_charge_order(&money, &[1, 0], 1200, Uncaptured::Voidable).unwrap();
         assert_eq!(steps, [step(0, Kind::Refund, 500), step(0, Kind::Void, 700)]);
-        let steps = plan_refund_in_charge_order(&money, &[1, 0], 4000).unwrap();
+        let steps = plan_refund_in_charge_order(&money, &[1, 0], 4000, Uncaptured::Voidable).unwrap();
         let total: i64 = steps.iter().map(|s| s.amount).sum();
         assert_eq!(total, 4000);
-        assert!(plan_refund_in_charge_order(&money, &[1, 0], 4001).is_err());
+        assert!(plan_refund_in_charge_order(&money, &[1, 0], 4001, Uncaptured::Voidable).is_err());
     }
 }

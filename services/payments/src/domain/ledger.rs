@@ -400,17 +400,33 @@ pub enum RefundRefusal {
     },
 }
 
+/// What a refund may do with money authorized and not captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncaptured {
+    /// Before the final capture: void it instead of refunding (the customer owes less).
+    Voidable,
+    /// After the final capture: it is released by the final capture's own void, not given back by a refund; a
+    /// refund gives back captured money only.
+    Released,
+}
+
 /// Splits a refund of `amount` across an order's tenders (in the order they were charged): the last charged first,
 /// each capped at what it can give back: captured money is refunded, and where nothing (more) was captured, the
-/// authorization is voided instead. The steps add up to exactly `amount`, or the whole refund is refused.
-pub fn plan_refund(tenders: &[TenderMoney], amount: i64) -> Result<Vec<RefundStep>, RefundRefusal> {
+/// authorization is voided instead while `uncaptured` is [`Uncaptured::Voidable`]. The steps add up to exactly
+/// `amount`, or the whole refund is refused.
+pub fn plan_refund(
+    tenders: &[TenderMoney],
+    amount: i64,
+    uncaptured: Uncaptured,
+) -> Result<Vec<RefundStep>, RefundRefusal> {
     if amount <= 0 {
         return Err(RefundRefusal::NotPositive(amount));
     }
-    let available: i64 = tenders
-        .iter()
-        .map(|t| t.refundable().max(0) + t.capturable().max(0))
-        .sum();
+    let voidable = |t: &TenderMoney| match uncaptured {
+        Uncaptured::Voidable => t.capturable().max(0),
+        Uncaptured::Released => 0,
+    };
+    let available: i64 = tenders.iter().map(|t| t.refundable().max(0) + voidable(t)).sum();
     if amount > available {
         return Err(RefundRefusal::TooMuch {
             asked: amount,
@@ -420,10 +436,7 @@ pub fn plan_refund(tenders: &[TenderMoney], amount: i64) -> Result<Vec<RefundSte
     let mut left = amount;
     let mut steps = Vec::new();
     for (tender, money) in tenders.iter().enumerate().rev() {
-        for (kind, can) in [
-            (Kind::Refund, money.refundable()),
-            (Kind::Void, money.capturable()),
-        ] {
+        for (kind, can) in [(Kind::Refund, money.refundable()), (Kind::Void, voidable(money))] {
             let take = left.min(can.max(0));
             if take > 0 {
                 steps.push(RefundStep {
