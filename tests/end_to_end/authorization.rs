@@ -194,6 +194,10 @@ struct World {
     paid_order: String,
     /// The code of a gift card, for the balance route.
     gift_code: String,
+    /// A partner order of two units picked up at the side's store, for the returns routes.
+    returnable: [String; 2],
+    /// A return of one of its units, taken at the side's store.
+    return_id: [String; 2],
 }
 
 impl World {
@@ -231,7 +235,8 @@ fn target(rule: &Rule) -> Target {
             Method::Post,
             "/v1/reservations" | "/v1/inventory/movements",
         ) => Target::CreateAt,
-        (Objects::Orders | Objects::Holds | Objects::AtStores, _, _) => Target::Existing,
+        (Objects::Returns, Method::Post, "/v1/returns") => Target::CreateAt,
+        (Objects::Orders | Objects::Holds | Objects::AtStores | Objects::Returns, _, _) => Target::Existing,
         _ => Target::None,
     }
 }
@@ -379,6 +384,20 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             call(rule.path.into(), Some(json!({ "code": world.gift_code })))
         }
         (Method::Get, "/v1/returns/orders/{id}") => call(format!("/v1/returns/orders/{order}"), None),
+        (Method::Post, "/v1/returns") => call(
+            rule.path.into(),
+            Some(
+                json!({ "request_id": format!("authz-return-{i}"), "order_id": world.returnable[i],
+                "lines": [{ "sku": SKU, "quantity": 1, "reason": "does_not_fit" }],
+                "method": { "type": "in_store", "location_id": side.store() } }),
+            ),
+        ),
+        (Method::Get, "/v1/returns/{id}") => call(format!("/v1/returns/{}", world.return_id[i]), None),
+        (Method::Post, "/v1/returns/{id}/receipts") => call(
+            format!("/v1/returns/{}/receipts", world.return_id[i]),
+            Some(json!({ "location_id": side.store(),
+                "units": [{ "sku": SKU, "grade": "resellable", "disposition": { "type": "restock" } }] })),
+        ),
         _ => return None,
     })
 }
@@ -425,6 +444,12 @@ fn expected(rule: &Rule, caller: &Caller, object_side: Option<Side>) -> Result<(
     }
     match (caller.side, object_side, target(rule)) {
         (Some(own), Some(side), Target::Existing) if own != side => Err(404),
+        // A partner's return of another partner's order: that order does not exist for it.
+        (Some(own), Some(side), Target::CreateAt)
+            if own != side && rule.objects == Objects::Returns && caller.roles.contains(&Role::Partner) =>
+        {
+            Err(404)
+        }
         (Some(own), Some(side), Target::CreateAt) if own != side => Err(403),
         _ => Ok(()),
     }
@@ -745,6 +770,11 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         )
         .await?;
     ensure!(gift.status == 201, "{gift:?}");
+    let mut returnable = [String::new(), String::new()];
+    let mut return_id = [String::new(), String::new()];
+    for (i, side) in [Side::A, Side::B].into_iter().enumerate() {
+        (returnable[i], return_id[i]) = returned_once(mesh, side).await?;
+    }
     Ok(World {
         order,
         order_hold,
@@ -754,7 +784,62 @@ async fn build_world(mesh: &Mesh) -> anyhow::Result<World> {
         token,
         paid_order: String::new(),
         gift_code: gift.body["code"].as_str().context("gift card code")?.to_owned(),
+        returnable,
+        return_id,
     })
+}
+
+/// A partner order of two units collected at `side`'s store, and a return of one of them taken there: what the
+/// returns routes are called on.
+async fn returned_once(mesh: &Mesh, side: Side) -> anyhow::Result<(String, String)> {
+    let admin = |service| mesh.client(service, ADMIN_KEY);
+    let partner = callers()
+        .into_iter()
+        .find(|c| c.roles == [Role::Partner] && c.side == Some(side) && !c.disabled)
+        .context("partner")?;
+    let body = order(SKU, 2, PRICE)
+        .on(Channel::Marketplace)
+        .pickup_at(side.store())
+        .prepaid()
+        .build()?;
+    let placed = mesh
+        .client(Service::Orders, partner.key.unwrap_or_default())
+        .post("/v1/orders", &body, &[("Idempotency-Key", "world-returnable")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    let fulfillment = eventually("the returnable order to be released", WAIT, || async {
+        let rows = admin(Service::Fulfillment)
+            .get(&format!("/v1/fulfillments?order_id={id}"))
+            .await?;
+        let now = admin(Service::Orders).get(&format!("/v1/orders/{id}")).await?;
+        ensure!(now.body["status"] != "failed", "{}", now.body);
+        Ok((now.body["status"] == "released")
+            .then(|| rows.body[0]["id"].as_str().map(str::to_owned))
+            .flatten())
+    })
+    .await?;
+    let collected = admin(Service::Fulfillment)
+        .post(
+            &format!("/v1/fulfillments/{fulfillment}/complete"),
+            &json!({ "how": "picked_up" }),
+            &[],
+        )
+        .await?;
+    ensure!(collected.status == 200, "{collected:?}");
+    let asked = json!({ "request_id": format!("world-return-{}", side.store()), "order_id": id,
+        "lines": [{ "sku": SKU, "quantity": 1, "reason": "does_not_fit" }],
+        "method": { "type": "in_store", "location_id": side.store() } });
+    let opened = eventually(
+        "returns to take a return of the collected order",
+        WAIT,
+        || async {
+            let opened = admin(Service::Returns).post("/v1/returns", &asked, &[]).await?;
+            Ok((opened.status == 201).then_some(opened.body))
+        },
+    )
+    .await?;
+    Ok((id, opened["id"].as_str().context("return id")?.to_owned()))
 }
 
 /// An order of the admin's paid by the world's card and authorized: what the refund route gives 1 cent back on
@@ -992,16 +1077,17 @@ async fn lists_show_each_caller_only_its_own_orders_and_fulfillments() -> anyhow
         ] {
             let page = orders(key).get("/v1/orders").await?;
             ensure!(page.status == 200, "{page:?}");
-            let ids: Vec<&str> = page.body["orders"]
+            let mut ids: Vec<&str> = page.body["orders"]
                 .as_array()
                 .context("orders")?
                 .iter()
                 .filter_map(|o| o["id"].as_str())
                 .collect();
-            ensure!(
-                ids == [world.order[world.of(side)].as_str()],
-                "{key} sees only its side's order: {ids:?}"
-            );
+            ids.sort_unstable();
+            let i = world.of(side);
+            let mut own = [world.order[i].as_str(), world.returnable[i].as_str()];
+            own.sort_unstable();
+            ensure!(ids == own, "{key} sees only its side's orders: {ids:?}");
         }
         let other = orders("authz-partner-a-key-0001")
             .get("/v1/orders?partner=other-market")
@@ -1009,7 +1095,7 @@ async fn lists_show_each_caller_only_its_own_orders_and_fulfillments() -> anyhow
         ensure!(other.status == 403, "a partner names another partner: {other:?}");
         let everything = orders("authz-auditor-key-000001").get("/v1/orders").await?;
         ensure!(
-            everything.body["orders"].as_array().map(Vec::len) == Some(2),
+            everything.body["orders"].as_array().map(Vec::len) == Some(4),
             "{everything:?}"
         );
         Ok(())

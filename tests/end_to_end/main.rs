@@ -19,6 +19,7 @@ mod payments_crash;
 mod policy_crd_watch;
 mod processes;
 mod reroute;
+mod returns;
 mod saga_paths;
 mod schema_drift;
 mod segments;

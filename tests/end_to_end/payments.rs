@@ -9,7 +9,7 @@ use omni_testkit::testing::{ADMIN_KEY, RealBackends, embedded_options, eventuall
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
 
-use crate::store_work::{WAIT, routing_sees, ship, status_is, stores, task_at};
+use crate::store_work::{WAIT, routing_sees, ship, status_is, stores, task_at, tokenize};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn split_tenders_are_captured_per_parcel_voided_on_decline_and_gift_cards_restored_on_embedded_backends()
@@ -40,18 +40,6 @@ fn split_order(tenders: Vec<Value>) -> anyhow::Result<Value> {
     )?;
     body["tenders"] = Value::Array(tenders);
     Ok(body)
-}
-
-async fn tokenize(payments: &Client, number: &str) -> anyhow::Result<String> {
-    let answer = payments
-        .post(
-            "/v1/payments/tokens",
-            &json!({ "number": number, "exp_month": 12, "exp_year": 2031 }),
-            &[],
-        )
-        .await?;
-    ensure!(answer.status == 201, "{answer:?}");
-    Ok(answer.body["token"].as_str().context("token")?.to_owned())
 }
 
 async fn place(orders: &Client, body: &Value, key: &str) -> anyhow::Result<String> {

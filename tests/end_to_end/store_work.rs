@@ -172,3 +172,16 @@ pub(crate) async fn routing_sees(mesh: &Mesh, sku: &str, location: &str, atp: i6
     )
     .await
 }
+
+/// Tokenizes the sandbox card `number` as `payments`' caller; its token.
+pub(crate) async fn tokenize(payments: &Client, number: &str) -> anyhow::Result<String> {
+    let answer = payments
+        .post(
+            "/v1/payments/tokens",
+            &json!({ "number": number, "exp_month": 12, "exp_year": 2031 }),
+            &[],
+        )
+        .await?;
+    ensure!(answer.status == 201, "{answer:?}");
+    Ok(answer.body["token"].as_str().context("token")?.to_owned())
+}

@@ -123,6 +123,25 @@ pub struct Settings {
     pub orders: OrdersSettings,
     /// Store tasks.
     pub fulfillment: FulfillmentSettings,
+    /// The return policy.
+    pub returns: ReturnsSettings,
+}
+
+/// The return policy (DESIGN §7): each order keeps a snapshot of it taken when it was placed, so a change here
+/// applies to orders placed after it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsSettings {
+    /// Days after delivery an order may be returned.
+    pub window_days: u32,
+    /// Other windows for some channels (`web`, `app`, `pos`, `social`, `marketplace`).
+    #[serde(default)]
+    pub channel_window_days: std::collections::BTreeMap<String, u32>,
+    /// SKU tags (from the catalog) that make an item final sale: never returnable.
+    #[serde(default)]
+    pub final_sale_tags: Vec<String>,
+    /// Days an approved return by mail waits for its items before it expires.
+    pub mail_return_days: u32,
 }
 
 /// Most times routing may split one order (`fulfillment.routing.max_splits`).
@@ -853,6 +872,20 @@ impl Settings {
         }
         if self.policies.reload_interval_seconds == 0 {
             return invalid("policies.reload_interval_seconds", "must be positive");
+        }
+        if self.returns.mail_return_days == 0 {
+            return invalid("returns.mail_return_days", "must be positive");
+        }
+        if let Some(channel) = self
+            .returns
+            .channel_window_days
+            .keys()
+            .find(|c| !["web", "app", "pos", "social", "marketplace"].contains(&c.as_str()))
+        {
+            return invalid(
+                &format!("returns.channel_window_days.{channel}"),
+                "is not a channel: web, app, pos, social or marketplace",
+            );
         }
         if self.reservations.ttl_seconds == 0 {
             return invalid("reservations.ttl_seconds", "must be positive");

@@ -232,6 +232,11 @@ uuid_id!(
     TaskId,
     "task_id"
 );
+uuid_id!(
+    /// A return authorization (RMA), minted by the returns service.
+    ReturnId,
+    "return_id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod policies;
+pub mod returns;
 pub mod routing;
 pub mod selling;
 pub mod stored_value;

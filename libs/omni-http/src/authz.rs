@@ -62,6 +62,9 @@ pub enum Objects {
     Holds,
     /// Card tokens: the caller tokenizes its own customers' cards; a token pays only orders its creator places.
     OwnTokens,
+    /// Returns: a partner only its own orders' returns; a store-scoped principal only returns taken at its stores
+    /// (of any order: returns are taken anywhere).
+    Returns,
     /// The service's audit log, read only.
     AuditLog,
     /// A customer's own pickup: no API key, the caller proves it is the customer with the order's pickup code
@@ -88,6 +91,10 @@ impl Objects {
             Objects::OwnTokens => {
                 "the caller's customers' cards: a token pays only orders its creator places (a partner's: any of \
                  its keys)"
+            }
+            Objects::Returns => {
+                "a partner: returns of its own orders; associates and store managers: returns taken at their \
+                 stores, of any order"
             }
             Objects::AuditLog => "the service's audit log, read only",
             Objects::PickupCode => {

@@ -82,6 +82,9 @@ error_codes! {
     CardNumberRefused = (UNPROCESSABLE_ENTITY, "invalid_request", "card_number_refused"),
     /// A refund cannot be carried out as asked (more than the order's tenders can give back); nothing moved.
     InvalidRefund = (UNPROCESSABLE_ENTITY, "invalid_request", "invalid_refund"),
+    /// A return the policy or the order does not allow (outside the window, final sale, more than is returnable);
+    /// the message names the rule, nothing changed.
+    ReturnDeclined = (UNPROCESSABLE_ENTITY, "invalid_request", "return_declined"),
     /// Too many wrong attempts at a secret (a pickup code) for this object or from this address; retry later.
     TooManyAttempts = (TOO_MANY_REQUESTS, "auth", "too_many_attempts"),
     /// A dependency is down; retry later.

@@ -34,3 +34,69 @@ impl From<ReadModelError> for omni_kafka::HandlerError {
         }
     }
 }
+
+/// Why a return could not be opened or received: nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnError {
+    /// The body is wrong; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// Returns does not know the order (or the caller may not see it).
+    #[error("order {0}")]
+    UnknownOrder(omni_contracts::OrderId),
+    /// No such return (or the caller may not see it).
+    #[error("return {0}")]
+    UnknownReturn(omni_contracts::ReturnId),
+    /// The policy or what the order can still return refuses it, naming the rule.
+    #[error(transparent)]
+    Declined(crate::domain::policy::Decline),
+    /// The request id made a return for another order.
+    #[error("request_id: `{0}` was used for a return of another order")]
+    RequestIdReused(String),
+    /// The return is not waiting for its items.
+    #[error("return {0} is {status}: only a return awaiting its items is received", status = .1.as_str())]
+    NotReceivable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
+    /// A return written a moment ago is gone: a bug.
+    #[error("return {0} vanished while it was written")]
+    Vanished(omni_contracts::ReturnId),
+    /// Stored data does not parse: a bug.
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] omni_db::Error),
+}
+
+impl From<diesel::result::Error> for ReturnError {
+    fn from(e: diesel::result::Error) -> Self {
+        ReturnError::Db(omni_db::Error::Query(e))
+    }
+}
+
+impl From<ReturnError> for omni_http::ApiError {
+    fn from(e: ReturnError) -> Self {
+        use omni_http::{ApiError, Code};
+        match e {
+            ReturnError::Invalid(m) => ApiError::new(Code::InvalidBody, m),
+            ReturnError::UnknownOrder(id) => ApiError::not_found(format!("order {id}")),
+            ReturnError::UnknownReturn(id) => ApiError::not_found(format!("return {id}")),
+            ReturnError::Declined(d) => ApiError::new(Code::ReturnDeclined, d.to_string()),
+            e @ (ReturnError::RequestIdReused(_) | ReturnError::NotReceivable(..)) => {
+                ApiError::new(Code::Conflict, e.to_string())
+            }
+            ReturnError::Db(db) => db.into(),
+            e @ (ReturnError::Vanished(_) | ReturnError::Corrupt(_)) => {
+                ApiError::new(Code::Internal, e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ReturnError> for omni_kafka::HandlerError {
+    fn from(e: ReturnError) -> Self {
+        match e {
+            ReturnError::Db(db) => db.into(),
+            other => omni_kafka::HandlerError::Permanent(other.to_string()),
+        }
+    }
+}

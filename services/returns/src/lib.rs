@@ -1,12 +1,14 @@
-//! The returns service. So far it keeps the read model of orders that returns at any store are checked against;
-//! return authorizations, receipts and refunds come with the returns issue.
+//! The returns service (DESIGN §7): returns at any store or by mail, checked against the policy each order was
+//! placed under and what it can still return, graded per unit at the receiving store, restocked there at once, and
+//! refunded to the original tenders through payments.
 //!
-//! Start reading at `app::read_model` (the read model kept from `omni.orders.v1`, decoded in `events::orders`),
-//! then `routes::orders::lookup`.
-//! This file wires them: [`run`].
+//! Start reading at [`app::returns`] (opening a return, receiving its units), then `domain::policy`,
+//! `domain::returnable` and `domain::refund` (the rules, pure), and [`app::read_model`] (what returns learns of
+//! orders, deliveries and SKU tags from the other services' events). This file wires them: [`run`].
 
 pub mod app;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod events;
 pub mod routes;
@@ -24,7 +26,12 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Omni returns", description = "Returns at any store."),
-    paths(routes::orders::lookup::lookup_order),
+    paths(
+        routes::orders::lookup::lookup_order,
+        routes::returns::create::create_return,
+        routes::returns::show::show_return,
+        routes::returns::receive::receive_return,
+    ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
 pub struct ApiDoc;
@@ -32,11 +39,25 @@ pub struct ApiDoc;
 /// Runs returns until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = app::State { db: ctx.db.clone() };
-    let consumers = vec![(
-        ctx.consumer("orders", vec![Topic::Orders]),
-        stateful(state.clone(), events::orders::handle),
-    )];
+    let state = app::State::new(ctx.db.clone(), relay.waker(), &ctx.settings.returns);
+    let consumers = vec![
+        (
+            ctx.consumer("catalog", vec![Topic::Catalog]),
+            stateful(state.clone(), events::catalog::handle),
+        ),
+        (
+            ctx.consumer("orders", vec![Topic::Orders]),
+            stateful(state.clone(), events::orders::handle),
+        ),
+        (
+            ctx.consumer("fulfillment", vec![Topic::Fulfillment]),
+            stateful(state.clone(), events::fulfillment::handle),
+        ),
+        (
+            ctx.consumer("payments", vec![Topic::Payments]),
+            stateful(state.clone(), events::payments::handle),
+        ),
+    ];
     ctx.run(ServiceParts {
         openapi: ApiDoc::openapi(),
         authorization: routes::AUTHORIZATION,

@@ -9,6 +9,7 @@ mod orders;
 mod payments;
 mod plans;
 mod reservations;
+mod returns;
 mod signals;
 
 pub use availability::*;
@@ -19,6 +20,7 @@ pub use orders::*;
 pub use payments::*;
 pub use plans::*;
 pub use reservations::*;
+pub use returns::*;
 pub use signals::*;
 
 #[cfg(test)]

@@ -1,16 +1,21 @@
-//! The order read model returns are checked against: each order event recorded once, in one transaction.
+//! The read model returns are checked against, each event recorded once in one transaction: the orders (lines,
+//! prices, channel, with the return policy's snapshot taken when they are accepted), what left for the customer
+//! (fulfillment's `completed`), and the catalog's SKU tags (for final-sale items).
 
 use omni_contracts::api::OrderStatus;
-use omni_contracts::events::OrderEvent;
+use omni_contracts::events::{CatalogEvent, FulfillmentCompleted, OrderEvent};
 
-use crate::db::order_views;
+use crate::db::{deliveries, order_views, sku_tags};
+use crate::domain::policy::ReturnPolicy;
 use crate::error::ReadModelError;
 
-/// Records one order event (once per `event_id`) in the caller's transaction.
+/// Records one order event (once per `event_id`) in the caller's transaction; an accepted order keeps `policy`'s
+/// snapshot for its SKUs.
 pub fn record(
     conn: &mut omni_db::DbConnection,
     event_id: &str,
     event: &OrderEvent,
+    policy: &ReturnPolicy,
 ) -> Result<(), ReadModelError> {
     if !omni_db::inbox::claim(conn, "returns.orders", event_id)? {
         return Ok(());
@@ -23,7 +28,19 @@ pub fn record(
                     source,
                 }
             })?;
-            order_views::insert_accepted(conn, &a.order, &lines)?;
+            let mut tags = Vec::new();
+            for line in &a.order.request.lines {
+                tags.push((line.sku.clone(), sku_tags::of(conn, &line.sku)?));
+            }
+            let snapshot = policy.snapshot(
+                a.order.request.channel,
+                tags.iter().map(|(sku, tags)| (sku, tags.as_slice())),
+            );
+            let snapshot = serde_json::to_string(&snapshot).map_err(|source| ReadModelError::Unstorable {
+                order_id: a.order.id,
+                source,
+            })?;
+            order_views::insert_accepted(conn, &a.order, &lines, &snapshot)?;
         }
         OrderEvent::Reserved(r) => {
             order_views::update_status(conn, r.order_id, OrderStatus::Reserved, Some(&r.location_id))?
@@ -56,6 +73,36 @@ pub fn record(
         }
         // An acknowledgement for the partner; the order did not change.
         OrderEvent::DuplicateReceived(_) => {}
+    }
+    Ok(())
+}
+
+/// Records what one fulfillment delivered (once per `event_id`), at `at`.
+pub fn record_delivery(
+    conn: &mut omni_db::DbConnection,
+    event_id: &str,
+    completed: &FulfillmentCompleted,
+    at: chrono::NaiveDateTime,
+) -> Result<(), ReadModelError> {
+    if !omni_db::inbox::claim(conn, "returns.fulfillment", event_id)? {
+        return Ok(());
+    }
+    deliveries::record(
+        conn,
+        completed.order_id,
+        completed.fulfillment_id,
+        &completed.location_id,
+        &completed.delivered,
+        at,
+    )?;
+    Ok(())
+}
+
+/// Keeps a SKU's tags from the catalog.
+pub fn record_catalog(conn: &mut omni_db::DbConnection, event: &CatalogEvent) -> Result<(), ReadModelError> {
+    match event {
+        CatalogEvent::SkuUpserted(sku) => sku_tags::upsert(conn, &sku.sku, &sku.tags)?,
+        CatalogEvent::LocationUpserted(_) => {}
     }
     Ok(())
 }

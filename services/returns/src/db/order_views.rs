@@ -34,10 +34,25 @@ pub struct OrderView {
     /// Last change (UTC).
     #[schema(value_type = String)]
     pub updated_at: chrono::NaiveDateTime,
+    /// The channel it was placed on.
+    pub channel: String,
+    /// What the customer paid for it, in minor units.
+    pub total_minor: i64,
+    /// Who placed it (`partner:<id>`, `principal:<name>`).
+    pub placed_by: String,
+    /// The return policy's snapshot taken when it was placed (JSON; absent for orders returns learnt before).
+    #[serde(skip)]
+    pub policy: Option<String>,
 }
 
-/// Records an accepted order with its lines as JSON (a replay leaves the row as it is).
-pub fn insert_accepted(conn: &mut DbConnection, order: &Order, lines: &str) -> omni_db::Result<()> {
+/// Records an accepted order with its lines and its return policy snapshot as JSON (a replay leaves the row as it
+/// is).
+pub fn insert_accepted(
+    conn: &mut DbConnection,
+    order: &Order,
+    lines: &str,
+    policy: &str,
+) -> omni_db::Result<()> {
     if find(conn, order.id)?.is_some() {
         return Ok(());
     }
@@ -50,6 +65,10 @@ pub fn insert_accepted(conn: &mut DbConnection, order: &Order, lines: &str) -> o
             order_views::partner_id.eq(order.partner_id.as_ref().map(|p| p.to_string())),
             order_views::accepted_at.eq(order.created_at.naive_utc()),
             order_views::updated_at.eq(omni_db::now()),
+            order_views::channel.eq(order.request.channel.as_str()),
+            order_views::total_minor.eq(order.total_minor),
+            order_views::placed_by.eq(order.placed_by.as_str()),
+            order_views::policy.eq(policy),
         ))
         .execute(conn)?;
     Ok(())

@@ -10,10 +10,11 @@ use crate::error::ReadModelError;
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<OrderEvent>()?;
     let event_id = event.id.to_string();
+    let policy = state.policy.clone();
     state
         .db
         .transaction(move |conn| -> Result<(), ReadModelError> {
-            crate::app::read_model::record(conn, &event_id, &event.data)
+            crate::app::read_model::record(conn, &event_id, &event.data, &policy)
         })
         .await?;
     Ok(())

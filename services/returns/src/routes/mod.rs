@@ -1,6 +1,7 @@
 //! HTTP routes, one handler per file, each registered through its rule in [`AUTHORIZATION`].
 
 pub mod orders;
+pub mod returns;
 
 use actix_web::web;
 use omni_config::Role::{Associate, Auditor, Manager, Partner, Service};
@@ -16,11 +17,44 @@ pub const LOOKUP_ORDER: Rule = Rule::new(
     Objects::Orders,
 );
 
+/// Opens a return (the whole return at the counter, in store).
+pub const CREATE_RETURN: Rule = Rule::new(
+    Method::Post,
+    "/v1/returns",
+    &[Partner, Associate, Manager, Service],
+    Objects::Returns,
+);
+
+/// A return as it stands.
+pub const SHOW_RETURN: Rule = Rule::new(
+    Method::Get,
+    "/v1/returns/{id}",
+    &[Partner, Associate, Manager, Auditor, Service],
+    Objects::Returns,
+);
+
+/// Receives a return's units, graded.
+pub const RECEIVE_RETURN: Rule = Rule::new(
+    Method::Post,
+    "/v1/returns/{id}/receipts",
+    &[Associate, Manager, Service],
+    Objects::Returns,
+);
+
 /// The returns service's part of the authorization table.
-pub const AUTHORIZATION: &[Rule] = &[LOOKUP_ORDER, omni_http::audit::RULE];
+pub const AUTHORIZATION: &[Rule] = &[
+    LOOKUP_ORDER,
+    CREATE_RETURN,
+    SHOW_RETURN,
+    RECEIVE_RETURN,
+    omni_http::audit::RULE,
+];
 
 /// Registers the returns routes.
 pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(web::Data::new(state));
     LOOKUP_ORDER.register(cfg, orders::lookup::lookup_order);
+    CREATE_RETURN.register(cfg, returns::create::create_return);
+    SHOW_RETURN.register(cfg, returns::show::show_return);
+    RECEIVE_RETURN.register(cfg, returns::receive::receive_return);
 }

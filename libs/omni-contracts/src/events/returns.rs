@@ -1,0 +1,184 @@
+use serde::{Deserialize, Serialize};
+
+use super::keys::keyed_by_order;
+use crate::envelope::AggregateKey;
+use crate::ids::{LocationId, MovementId, OrderId, ReturnId, Sku};
+use crate::money::Money;
+use crate::returns::{Disposition, Grade, ReturnLine, ReturnMethod};
+use crate::topic::Topic;
+
+/// Events on `omni.returns.v1`: a return's steps, keyed by its order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReturnEvent {
+    /// A return was asked for.
+    Requested(ReturnRequested),
+    /// It was allowed.
+    Approved(ReturnApproved),
+    /// It was refused, naming the rule.
+    Declined(ReturnDeclined),
+    /// Its units were received at a location.
+    Received(ReturnReceived),
+    /// One unit was graded and disposed of.
+    UnitGraded(ReturnUnitGraded),
+    /// One unit went back on sale at the receiving store.
+    UnitRestocked(ReturnUnitRestocked),
+    /// Its refund was made.
+    Settled(ReturnSettled),
+    /// Its items never arrived in time.
+    Expired(ReturnExpired),
+    /// It was withdrawn before the items came.
+    Cancelled(ReturnCancelled),
+}
+
+crate::event_payload!(ReturnEvent on Topic::Returns, {
+    Requested(ReturnRequested) = "omni.return.requested",
+    Approved(ReturnApproved) = "omni.return.approved",
+    Declined(ReturnDeclined) = "omni.return.declined",
+    Received(ReturnReceived) = "omni.return.received",
+    UnitGraded(ReturnUnitGraded) = "omni.return.unit_graded",
+    UnitRestocked(ReturnUnitRestocked) = "omni.return.unit_restocked",
+    Settled(ReturnSettled) = "omni.return.settled",
+    Expired(ReturnExpired) = "omni.return.expired",
+    Cancelled(ReturnCancelled) = "omni.return.cancelled",
+});
+
+/// `omni.return.requested`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequested {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// What comes back.
+    pub lines: Vec<ReturnLine>,
+    /// How.
+    pub method: ReturnMethod,
+}
+
+/// `omni.return.approved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnApproved {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Who or what allowed it: `policy`, or the manager's principal.
+    pub by: String,
+}
+
+/// `omni.return.declined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnDeclined {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The rule that refused it.
+    pub rule: String,
+    /// What the rule says of it.
+    pub reason: String,
+}
+
+/// `omni.return.received`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnReceived {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Where.
+    pub location_id: LocationId,
+    /// Units that came (missing ones not counted).
+    pub units: u32,
+}
+
+/// `omni.return.unit_graded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnUnitGraded {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The unit's position in the return.
+    pub unit: u32,
+    /// The SKU it was ordered as.
+    pub sku: Sku,
+    /// Its grade.
+    pub grade: Grade,
+    /// What becomes of it.
+    pub disposition: Disposition,
+    /// Where it was received.
+    pub location_id: LocationId,
+}
+
+/// `omni.return.unit_restocked`: the unit is on sale again at `location_id`; the ledger movement that puts it there
+/// (`return_restock` on `omni.inventory.v1`, id `movement_id`) left in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnUnitRestocked {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// The unit's position in the return.
+    pub unit: u32,
+    /// The SKU it is sold as now.
+    pub sku: Sku,
+    /// The store.
+    pub location_id: LocationId,
+    /// The stock movement's id.
+    pub movement_id: MovementId,
+}
+
+/// `omni.return.settled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnSettled {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// What was refunded (or issued as store credit).
+    pub refunded: Money,
+    /// `original_tenders` or `store_credit`.
+    pub refund_to: String,
+}
+
+/// `omni.return.expired`: the items never arrived within the return's time; its units can be returned again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnExpired {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+}
+
+/// `omni.return.cancelled`: withdrawn before its items came; its units can be returned again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnCancelled {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order.
+    pub order_id: OrderId,
+    /// Who withdrew it.
+    pub by: String,
+}
+
+keyed_by_order!(
+    ReturnRequested,
+    ReturnApproved,
+    ReturnDeclined,
+    ReturnReceived,
+    ReturnUnitGraded,
+    ReturnUnitRestocked,
+    ReturnSettled,
+    ReturnExpired,
+    ReturnCancelled
+);

@@ -1,0 +1,343 @@
+//! Returns (DESIGN §7, issue 23): the bodies of `/v1/returns` and the words a return is made of: why a unit comes
+//! back, how it is graded, what becomes of it, and where a return stands.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{LocationId, OrderId, ReturnId, Sku};
+use crate::money::Quantity;
+
+/// Why a customer brings a unit back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnReason {
+    /// Arrived broken.
+    Damaged,
+    /// Does not work.
+    Defective,
+    /// Not what was ordered.
+    WrongItem,
+    /// Not as the listing said.
+    NotAsDescribed,
+    /// Wrong size or fit.
+    DoesNotFit,
+    /// Changed their mind.
+    NoLongerWanted,
+    /// Came too late to be of use.
+    ArrivedLate,
+}
+
+impl ReturnReason {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnReason::Damaged => "damaged",
+            ReturnReason::Defective => "defective",
+            ReturnReason::WrongItem => "wrong_item",
+            ReturnReason::NotAsDescribed => "not_as_described",
+            ReturnReason::DoesNotFit => "does_not_fit",
+            ReturnReason::NoLongerWanted => "no_longer_wanted",
+            ReturnReason::ArrivedLate => "arrived_late",
+        }
+    }
+}
+
+/// How a received unit is graded at the counter or the returns desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// As new: can be sold again as it is.
+    Resellable,
+    /// Opened, complete: sells as an open-box unit.
+    OpenBox,
+    /// Broken in use or in transit.
+    Damaged,
+    /// Does not work.
+    Defective,
+}
+
+impl Grade {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Resellable => "resellable",
+            Grade::OpenBox => "open_box",
+            Grade::Damaged => "damaged",
+            Grade::Defective => "defective",
+        }
+    }
+}
+
+/// What becomes of a received unit. Only the two restocks raise what the receiving store can sell.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Disposition {
+    /// Back on sale at the receiving store, as its own SKU.
+    Restock,
+    /// Back on sale at the receiving store as another SKU (an open-box SKU, a seconds SKU).
+    RestockAs {
+        /// The SKU it is sold as.
+        sku: Sku,
+    },
+    /// Destroyed or thrown away.
+    WriteOff,
+    /// Sent back to the vendor.
+    ReturnToVendor,
+    /// Announced but not in the parcel: not received, so never refunded (but by a manager's override).
+    Missing,
+}
+
+impl Disposition {
+    /// The wire name of its type.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Disposition::Restock => "restock",
+            Disposition::RestockAs { .. } => "restock_as",
+            Disposition::WriteOff => "write_off",
+            Disposition::ReturnToVendor => "return_to_vendor",
+            Disposition::Missing => "missing",
+        }
+    }
+
+    /// The SKU a restock puts on sale (`None`: not a restock).
+    pub fn restocked_sku<'a>(&'a self, returned: &'a Sku) -> Option<&'a Sku> {
+        match self {
+            Disposition::Restock => Some(returned),
+            Disposition::RestockAs { sku } => Some(sku),
+            Disposition::WriteOff | Disposition::ReturnToVendor | Disposition::Missing => None,
+        }
+    }
+
+    /// Whether the unit came back (everything but `missing`).
+    pub fn received(&self) -> bool {
+        !matches!(self, Disposition::Missing)
+    }
+}
+
+/// How the items come back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReturnMethod {
+    /// Brought to a store's counter.
+    InStore {
+        /// The store.
+        location_id: LocationId,
+    },
+    /// Sent by mail to a returns desk.
+    ByMail,
+}
+
+/// Where the money goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundTo {
+    /// Back to the tenders that paid, last charged first.
+    #[default]
+    OriginalTenders,
+    /// As store credit.
+    StoreCredit,
+}
+
+/// Where a return stands (DESIGN §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    /// Asked for, not decided yet.
+    Requested,
+    /// Allowed by the policy or a manager.
+    Approved,
+    /// Approved, waiting for the items (by mail).
+    AwaitingItems,
+    /// Items in, not all graded yet.
+    Received,
+    /// Every unit graded and disposed of; the refund is on its way.
+    Graded,
+    /// Refunded.
+    Settled,
+    /// Done.
+    Closed,
+    /// Refused, naming the rule.
+    Declined,
+    /// The items never arrived in time.
+    Expired,
+    /// Withdrawn before the items came.
+    Cancelled,
+}
+
+impl ReturnStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnStatus::Requested => "requested",
+            ReturnStatus::Approved => "approved",
+            ReturnStatus::AwaitingItems => "awaiting_items",
+            ReturnStatus::Received => "received",
+            ReturnStatus::Graded => "graded",
+            ReturnStatus::Settled => "settled",
+            ReturnStatus::Closed => "closed",
+            ReturnStatus::Declined => "declined",
+            ReturnStatus::Expired => "expired",
+            ReturnStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            ReturnStatus::Requested,
+            ReturnStatus::Approved,
+            ReturnStatus::AwaitingItems,
+            ReturnStatus::Received,
+            ReturnStatus::Graded,
+            ReturnStatus::Settled,
+            ReturnStatus::Closed,
+            ReturnStatus::Declined,
+            ReturnStatus::Expired,
+            ReturnStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+
+    /// Whether its units still count against what the order can return (open or received).
+    pub fn holds_units(self) -> bool {
+        !matches!(
+            self,
+            ReturnStatus::Declined | ReturnStatus::Expired | ReturnStatus::Cancelled
+        )
+    }
+}
+
+/// One line of a return: units of one SKU of the order, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineRequest {
+    /// The SKU, as ordered.
+    pub sku: Sku,
+    /// How many units.
+    pub quantity: Quantity,
+    /// Why.
+    pub reason: ReturnReason,
+}
+
+/// One unit received, graded and disposed of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitReceipt {
+    /// The SKU it was ordered as.
+    pub sku: Sku,
+    /// Its grade.
+    pub grade: Grade,
+    /// What becomes of it.
+    pub disposition: Disposition,
+}
+
+/// `POST /v1/returns`: a return authorization (RMA), or with `units` and an in-store method the whole return at
+/// the counter in one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReturn {
+    /// The caller's key for this return (1 to 64 of `A-Z a-z 0-9 . _ -`): asked again, the same return answers.
+    pub request_id: String,
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: OrderId,
+    /// What comes back.
+    pub lines: Vec<ReturnLineRequest>,
+    /// How.
+    pub method: ReturnMethod,
+    /// Where the money goes.
+    #[serde(default)]
+    pub refund_to: RefundTo,
+    /// In store, at the counter: the units, graded, received now (one per returned unit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<UnitReceipt>,
+}
+
+/// `POST /v1/returns/{id}/receipts`: units of an approved return received at a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveReturn {
+    /// Where they were received (a store's counter or a returns desk).
+    pub location_id: LocationId,
+    /// Every unit of the return, graded (`missing` for one that was not in the parcel).
+    pub units: Vec<UnitReceipt>,
+}
+
+/// A line of a return as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLine {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units asked to return.
+    pub quantity: u32,
+    /// Why.
+    pub reason: ReturnReason,
+    /// Units received so far.
+    pub received: u32,
+}
+
+/// A received unit as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnUnit {
+    /// Its position in the return (from 0).
+    pub unit: u32,
+    /// The SKU it was ordered as.
+    pub sku: Sku,
+    /// Its grade.
+    pub grade: Grade,
+    /// What became of it.
+    pub disposition: Disposition,
+    /// Where it was received.
+    pub location_id: LocationId,
+    /// What it refunds, in minor units (0 for a missing unit).
+    pub refund_minor: i64,
+}
+
+/// Why a return was declined: the rule and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Declined {
+    /// The rule, e.g. `return_window`, `final_sale`, `returnable_quantity`.
+    pub rule: String,
+    /// What it says of this return.
+    pub reason: String,
+}
+
+/// A return as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    /// The return (RMA) id.
+    #[schema(value_type = uuid::Uuid)]
+    pub id: ReturnId,
+    /// The caller's key.
+    pub request_id: String,
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: OrderId,
+    /// Where it stands.
+    pub status: ReturnStatus,
+    /// How the items come back.
+    pub method: ReturnMethod,
+    /// Where the money goes.
+    pub refund_to: RefundTo,
+    /// What comes back.
+    pub lines: Vec<ReturnLine>,
+    /// The units received, graded and disposed of.
+    pub units: Vec<ReturnUnit>,
+    /// What the received units refund, in minor units of the order's currency.
+    pub refund_minor: i64,
+    /// Why it was declined, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined: Option<Declined>,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}

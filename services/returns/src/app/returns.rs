@@ -1,0 +1,392 @@
+//! Return authorizations (DESIGN §7): opening one (checked against the order's policy snapshot and what it can
+//! still return, under the order's lock, so two returns racing for the last unit cannot both be taken), and
+//! receiving its units graded at a store: a restock puts the unit back on sale there (a `return_restock` stock
+//! movement for allocation) in the same transaction as the return's events (outbox), and the refund of the received
+//! units is asked of payments (`omni.payment.refund_requested`, answered by `refunded`, which settles the return).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use omni_contracts::api::{MovementKind, OrderLine, StockMovement};
+use omni_contracts::events::{
+    InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnEvent, ReturnReceived,
+    ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked,
+};
+use omni_contracts::returns::{
+    NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit, UnitReceipt,
+};
+use omni_contracts::{Currency, Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
+use omni_db::DbConnection;
+
+use crate::app::State;
+use crate::db::{deliveries, order_views, returns};
+use crate::domain::policy::{Decline, PolicySnapshot};
+use crate::domain::refund::unit_refund;
+use crate::domain::returnable;
+use crate::error::ReturnError;
+
+/// The prefix of the refund ids returns asks payments for: `return-<return id>`.
+pub const REFUND_PREFIX: &str = "return-";
+
+/// What opening a return did.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// A new return.
+    Created(Return),
+    /// Its request id was seen before: the return it made.
+    Again(Return),
+}
+
+/// Opens a return asked by `by` at `now`; with units and an in-store method, receives them at once (the counter's
+/// instant return). Refusals change nothing.
+pub async fn open(
+    state: &State,
+    asked: NewReturn,
+    by: String,
+    now: DateTime<Utc>,
+) -> Result<Opened, ReturnError> {
+    check_request_id(&asked.request_id)?;
+    if asked.lines.is_empty() {
+        return Err(ReturnError::Invalid("lines: name at least one line".into()));
+    }
+    if asked.refund_to == RefundTo::StoreCredit {
+        return Err(ReturnError::Invalid(
+            "refund_to: store credit for returns is not offered yet; refund to the original tenders".into(),
+        ));
+    }
+    let instant = !asked.units.is_empty();
+    if instant && asked.method == ReturnMethod::ByMail {
+        return Err(ReturnError::Invalid(
+            "units: a return by mail is received at the returns desk (POST /v1/returns/{id}/receipts), not when \
+             it is asked"
+                .into(),
+        ));
+    }
+    let mail_days = state.mail_return_days;
+    let opened = state
+        .db
+        .transaction(move |conn| -> Result<Opened, ReturnError> {
+            if let Some(known) = returns::by_request(conn, &asked.request_id)? {
+                return if known.order_id == asked.order_id {
+                    Ok(Opened::Again(known))
+                } else {
+                    Err(ReturnError::RequestIdReused(asked.request_id))
+                };
+            }
+            omni_db::lock_transaction(conn, &format!("returns.order.{}", asked.order_id))?;
+            let order =
+                order_views::find(conn, asked.order_id)?.ok_or(ReturnError::UnknownOrder(asked.order_id))?;
+            let snapshot: PolicySnapshot = order
+                .policy
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .ok_or(ReturnError::UnknownOrder(asked.order_id))?;
+            let (delivered, delivered_at) = deliveries::of_order(conn, asked.order_id)?;
+            let Some(delivered_at) = delivered_at else {
+                return Err(ReturnError::Declined(Decline {
+                    rule: "not_delivered",
+                    reason: "nothing of the order was shipped or handed over yet: cancel it instead".into(),
+                }));
+            };
+            snapshot
+                .allows(&asked.lines, delivered_at.and_utc(), now)
+                .map_err(ReturnError::Declined)?;
+            let held = returns::held_units(conn, asked.order_id, None)?;
+            returnable::fits(&asked.lines, &delivered, &held).map_err(ReturnError::Declined)?;
+            if instant {
+                units_match(&asked.lines_as_units(), &asked.units)?;
+            }
+
+            let id = ReturnId::generate();
+            let status = match asked.method {
+                ReturnMethod::InStore { .. } => ReturnStatus::Approved,
+                ReturnMethod::ByMail => ReturnStatus::AwaitingItems,
+            };
+            let lines: Vec<ReturnLine> = asked
+                .lines
+                .iter()
+                .map(|l| ReturnLine {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity.get(),
+                    reason: l.reason,
+                    received: 0,
+                })
+                .collect();
+            let created = Return {
+                id,
+                request_id: asked.request_id.clone(),
+                order_id: asked.order_id,
+                status,
+                method: asked.method.clone(),
+                refund_to: asked.refund_to,
+                lines: lines.clone(),
+                units: Vec::new(),
+                refund_minor: 0,
+                declined: None,
+                requested_by: by.clone(),
+                created_at: now,
+                updated_at: now,
+            };
+            let expires_at = (asked.method == ReturnMethod::ByMail)
+                .then(|| (now + chrono::Duration::days(i64::from(mail_days))).naive_utc());
+            returns::insert(conn, &created, expires_at)?;
+            announce(
+                conn,
+                ReturnEvent::Requested(ReturnRequested {
+                    return_id: id,
+                    order_id: asked.order_id,
+                    lines,
+                    method: asked.method.clone(),
+                }),
+            )?;
+            announce(
+                conn,
+                ReturnEvent::Approved(ReturnApproved {
+                    return_id: id,
+                    order_id: asked.order_id,
+                    by: "policy".into(),
+                }),
+            )?;
+            if let (true, ReturnMethod::InStore { location_id }) = (instant, &asked.method) {
+                receive_in(
+                    conn,
+                    &created,
+                    &order_lines(&order)?,
+                    order.total_minor,
+                    &order.currency,
+                    location_id,
+                    &asked.units,
+                )?;
+            }
+            let stored = returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?;
+            Ok(Opened::Created(stored))
+        })
+        .await?;
+    state.relay.notify_one();
+    Ok(opened)
+}
+
+/// Receives the graded units of an approved return by mail at `location_id`.
+pub async fn receive(
+    state: &State,
+    id: ReturnId,
+    location_id: LocationId,
+    units: Vec<UnitReceipt>,
+) -> Result<Return, ReturnError> {
+    let received = state
+        .db
+        .transaction(move |conn| -> Result<Return, ReturnError> {
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            omni_db::lock_transaction(conn, &format!("returns.order.{}", found.order_id))?;
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            if found.status != ReturnStatus::AwaitingItems {
+                return Err(ReturnError::NotReceivable(id, found.status));
+            }
+            let asked: Vec<(Sku, u32)> = found.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
+            units_match(&asked, &units)?;
+            let order =
+                order_views::find(conn, found.order_id)?.ok_or(ReturnError::UnknownOrder(found.order_id))?;
+            receive_in(
+                conn,
+                &found,
+                &order_lines(&order)?,
+                order.total_minor,
+                &order.currency,
+                &location_id,
+                &units,
+            )?;
+            returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))
+        })
+        .await?;
+    state.relay.notify_one();
+    Ok(received)
+}
+
+/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`).
+pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<(), ReturnError> {
+    let Some(found) = returns::find(conn, id)? else {
+        return Ok(());
+    };
+    if found.status != ReturnStatus::Graded {
+        return Ok(());
+    }
+    returns::set_status(conn, id, ReturnStatus::Settled)?;
+    announce(
+        conn,
+        ReturnEvent::Settled(ReturnSettled {
+            return_id: id,
+            order_id: found.order_id,
+            refunded,
+            refund_to: "original_tenders".into(),
+        }),
+    )
+}
+
+/// Grades and disposes of each unit, puts restocked units back on sale at `location_id`, and asks for the refund.
+fn receive_in(
+    conn: &mut DbConnection,
+    r: &Return,
+    lines: &[OrderLine],
+    total_minor: i64,
+    currency: &Currency,
+    location_id: &LocationId,
+    units: &[UnitReceipt],
+) -> Result<(), ReturnError> {
+    let mut came = 0;
+    let mut refund = 0;
+    for (n, receipt) in units.iter().enumerate() {
+        let unit = u32::try_from(n).unwrap_or(u32::MAX);
+        let refund_minor = if receipt.disposition.received() {
+            came += 1;
+            unit_refund(lines, total_minor, &receipt.sku).unwrap_or(0)
+        } else {
+            0
+        };
+        refund += refund_minor;
+        returns::insert_unit(
+            conn,
+            r.id,
+            &ReturnUnit {
+                unit,
+                sku: receipt.sku.clone(),
+                grade: receipt.grade,
+                disposition: receipt.disposition.clone(),
+                location_id: location_id.clone(),
+                refund_minor,
+            },
+        )?;
+        announce(
+            conn,
+            ReturnEvent::UnitGraded(ReturnUnitGraded {
+                return_id: r.id,
+                order_id: r.order_id,
+                unit,
+                sku: receipt.sku.clone(),
+                grade: receipt.grade,
+                disposition: receipt.disposition.clone(),
+                location_id: location_id.clone(),
+            }),
+        )?;
+        if let Some(sku) = receipt.disposition.restocked_sku(&receipt.sku) {
+            let movement_id = MovementId::generate();
+            let movement = StockMovement {
+                event_id: movement_id,
+                location_id: location_id.clone(),
+                sku: sku.clone(),
+                kind: MovementKind::ReturnRestock,
+                quantity: Quantity::new(1).map_err(|e| ReturnError::Invalid(e.to_string()))?,
+            };
+            omni_kafka::outbox::enqueue(
+                conn,
+                &Envelope::new("returns", InventoryEvent::Movement(movement)),
+            )?;
+            announce(
+                conn,
+                ReturnEvent::UnitRestocked(ReturnUnitRestocked {
+                    return_id: r.id,
+                    order_id: r.order_id,
+                    unit,
+                    sku: sku.clone(),
+                    location_id: location_id.clone(),
+                    movement_id,
+                }),
+            )?;
+        }
+    }
+    announce(
+        conn,
+        ReturnEvent::Received(ReturnReceived {
+            return_id: r.id,
+            order_id: r.order_id,
+            location_id: location_id.clone(),
+            units: came,
+        }),
+    )?;
+    returns::set_status(conn, r.id, ReturnStatus::Graded)?;
+    let amount = Money {
+        amount_minor: refund,
+        currency: *currency,
+    };
+    if refund == 0 {
+        return settle(conn, r.id, amount);
+    }
+    let command = PaymentEvent::RefundRequested(RefundRequested {
+        order_id: r.order_id,
+        refund_id: format!("{REFUND_PREFIX}{}", r.id),
+        amount,
+        reason: r
+            .lines
+            .iter()
+            .map(|l| l.reason.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+    });
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("returns", command))?;
+    Ok(())
+}
+
+fn announce(conn: &mut DbConnection, event: ReturnEvent) -> Result<(), ReturnError> {
+    omni_kafka::outbox::enqueue(conn, &Envelope::new("returns", event))?;
+    Ok(())
+}
+
+fn order_lines(order: &order_views::OrderView) -> Result<Vec<OrderLine>, ReturnError> {
+    serde_json::from_str(&order.lines)
+        .map_err(|e| ReturnError::Corrupt(format!("order {} lines: {e}", order.order_id)))
+}
+
+/// The units received must be the return's, one per unit asked: as many of each SKU as its line.
+fn units_match(asked: &[(Sku, u32)], units: &[UnitReceipt]) -> Result<(), ReturnError> {
+    let mut want: BTreeMap<&Sku, u32> = BTreeMap::new();
+    for (sku, quantity) in asked {
+        *want.entry(sku).or_default() += quantity;
+    }
+    let mut got: BTreeMap<&Sku, u32> = BTreeMap::new();
+    for unit in units {
+        *got.entry(&unit.sku).or_default() += 1;
+    }
+    if want != got {
+        return Err(ReturnError::Invalid(format!(
+            "units: one graded unit per returned unit, as the lines ask ({}); got {}",
+            describe(&want),
+            describe(&got)
+        )));
+    }
+    Ok(())
+}
+
+fn describe(units: &BTreeMap<&Sku, u32>) -> String {
+    units
+        .iter()
+        .map(|(sku, n)| format!("{n} × {sku}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn check_request_id(id: &str) -> Result<(), ReturnError> {
+    let fine = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if fine {
+        Ok(())
+    } else {
+        Err(ReturnError::Invalid(
+            "request_id: 1 to 64 of A-Z a-z 0-9 . _ -".into(),
+        ))
+    }
+}
+
+/// The lines of a return asked, as units per SKU.
+trait LinesAsUnits {
+    fn lines_as_units(&self) -> Vec<(Sku, u32)>;
+}
+
+impl LinesAsUnits for NewReturn {
+    fn lines_as_units(&self) -> Vec<(Sku, u32)> {
+        self.lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity.get()))
+            .collect()
+    }
+}

@@ -1,0 +1,185 @@
+//! Returns anywhere (issue 23), through the whole mesh on the embedded backends and on the real ones: two tees
+//! bought online, paid with two cards and shipped from the warehouse, are returned at another store, one at a
+//! time at the counter. The first is back on sale at that store at once and refunded over both cards (the one
+//! charged last first); a third tee is refused naming the rule; the second, damaged, is written off: refunded, never
+//! on sale. A return by mail waits for its parcel.
+
+use anyhow::{Context, ensure};
+use omni_testkit::fixtures::order;
+use omni_testkit::testing::{ADMIN_KEY, RealBackends, embedded_options, on_mesh, settings};
+use omni_testkit::{Client, Mesh, Service};
+use serde_json::{Value, json};
+
+use crate::store_work::{available_at, ship, status_is, stores, task_at, tokenize};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_embedded_backends()
+-> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(settings()), returned_elsewhere).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_real_backends() -> anyhow::Result<()>
+{
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = returned_elsewhere(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// A return of one tee at STORE-B's counter, graded as given.
+fn at_the_counter(request_id: &str, order_id: &str, quantity: u32, grade: &str, disposition: Value) -> Value {
+    let units: Vec<Value> = (0..quantity)
+        .map(|_| json!({ "sku": "TEE-1", "grade": grade, "disposition": disposition }))
+        .collect();
+    json!({
+        "request_id": request_id,
+        "order_id": order_id,
+        "lines": [{ "sku": "TEE-1", "quantity": quantity, "reason": "does_not_fit" }],
+        "method": { "type": "in_store", "location_id": "STORE-B" },
+        "units": units,
+    })
+}
+
+/// Waits until the return is settled, and answers it.
+async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
+    omni_testkit::testing::eventually(
+        &format!("return {id} to be settled"),
+        crate::store_work::WAIT,
+        || async {
+            let now = returns.get(&format!("/v1/returns/{id}")).await?.body;
+            Ok((now["status"] == "settled").then_some(now))
+        },
+    )
+    .await
+}
+
+async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
+    stores(
+        mesh,
+        &[("WAREHOUSE", 52.52, 13.40), ("STORE-B", 48.14, 11.58)],
+        &[("WAREHOUSE", "TEE-1")],
+    )
+    .await?;
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
+    let visa = tokenize(&payments, "4242 4242 4242 4242").await?;
+    let mastercard = tokenize(&payments, "5555 5555 5555 4444").await?;
+
+    // Two tees (19.99 each), 20.00 on the Visa and 19.98 on the Mastercard, shipped from the warehouse.
+    let mut body = serde_json::to_value(order("TEE-1", 2, 1999).ship_to(52.52, 13.40).build()?)?;
+    body["tenders"] = json!([
+        { "type": "card", "token": visa, "amount_minor": 2000 },
+        { "type": "card", "token": mastercard },
+    ]);
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "return-me")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &id, "released").await?;
+
+    // Nothing left yet: nothing to return.
+    let early = returns
+        .post(
+            "/v1/returns",
+            &at_the_counter("too-early", &id, 1, "resellable", json!({ "type": "restock" })),
+            &[],
+        )
+        .await?;
+    ensure!(
+        early.status == 422
+            && early.body["code"] == "return_declined"
+            && early.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("not_delivered")),
+        "{early:?}"
+    );
+
+    ship(&fulfillment, &task_at(&fulfillment, "WAREHOUSE", &id).await?).await?;
+    status_is(&orders, &id, "completed").await?;
+
+    // The first tee at STORE-B's counter, as new: on sale at STORE-B at once, refunded 19.99: the Mastercard
+    // (charged last) gives back its 19.98, the Visa 0.01.
+    let first = returns
+        .post(
+            "/v1/returns",
+            &at_the_counter("counter-1", &id, 1, "resellable", json!({ "type": "restock" })),
+            &[],
+        )
+        .await?;
+    ensure!(first.status == 201, "{first:?}");
+    ensure!(
+        first.body["units"][0]["refund_minor"] == 1999 && first.body["units"][0]["location_id"] == "STORE-B",
+        "{}",
+        first.body
+    );
+    let return_id = first.body["id"].as_str().context("return id")?.to_owned();
+    available_at(mesh, "TEE-1", "STORE-B", 1, 0).await?;
+    let done = settled(&returns, &return_id).await?;
+    ensure!(done["refund_minor"] == 1999, "{done}");
+    let intents = payments
+        .get(&format!("/v1/payments/intents?order_id={id}"))
+        .await?
+        .body;
+    let refunded = |tender: usize| intents[0]["money"][tender]["refunded"]["settled"].clone();
+    ensure!(refunded(1) == 1998 && refunded(0) == 1, "{intents}");
+
+    // The same request again: the same return.
+    let again = returns
+        .post(
+            "/v1/returns",
+            &at_the_counter("counter-1", &id, 1, "resellable", json!({ "type": "restock" })),
+            &[],
+        )
+        .await?;
+    ensure!(
+        again.status == 200 && again.body["id"] == return_id.as_str(),
+        "{again:?}"
+    );
+
+    // Two more tees: one is left to return; refused, naming the rule, nothing changed.
+    let more = returns
+        .post(
+            "/v1/returns",
+            &at_the_counter("counter-2", &id, 2, "resellable", json!({ "type": "restock" })),
+            &[],
+        )
+        .await?;
+    ensure!(
+        more.status == 422
+            && more.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("returnable_quantity") && m.contains("1 can be returned")),
+        "{more:?}"
+    );
+
+    // The second tee, damaged: written off, refunded, not on sale.
+    let second = returns
+        .post(
+            "/v1/returns",
+            &at_the_counter("counter-3", &id, 1, "damaged", json!({ "type": "write_off" })),
+            &[],
+        )
+        .await?;
+    ensure!(second.status == 201, "{second:?}");
+    let second_id = second.body["id"].as_str().context("return id")?.to_owned();
+    settled(&returns, &second_id).await?;
+    available_at(mesh, "TEE-1", "STORE-B", 1, 0).await?;
+
+    // Nothing is left to return, by mail either.
+    let by_mail = json!({
+        "request_id": "mail-1", "order_id": id,
+        "lines": [{ "sku": "TEE-1", "quantity": 1, "reason": "no_longer_wanted" }],
+        "method": { "type": "by_mail" },
+    });
+    let answer = returns.post("/v1/returns", &by_mail, &[]).await?;
+    ensure!(answer.status == 422, "{answer:?}");
+    Ok(())
+}
