@@ -2,7 +2,7 @@
 //! bought online, paid with two cards and shipped from the warehouse, are returned at another store, one at a
 //! time at the counter. The first is back on sale at that store at once and refunded over both cards (the one
 //! charged last first); a third tee is refused naming the rule; the second, damaged, is written off: refunded, never
-//! on sale. A return by mail waits for its parcel.
+//! on sale. Twenty counters racing to return an order's last unit: one return holds it, nineteen are refused.
 
 use anyhow::{Context, ensure};
 use omni_testkit::fixtures::order;
@@ -56,6 +56,99 @@ async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
         },
     )
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_counters_racing_for_the_last_unit_take_one_return_on_embedded_backends() -> anyhow::Result<()>
+{
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(settings()), last_unit_race).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_counters_racing_for_the_last_unit_take_one_return_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = last_unit_race(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// One tee, shipped; 20 clients ask to return it at once, each with its own request id: exactly one return holds
+/// it, the others are refused naming the rule.
+async fn last_unit_race(mesh: &Mesh) -> anyhow::Result<()> {
+    stores(
+        mesh,
+        &[("WAREHOUSE", 52.52, 13.40), ("STORE-B", 48.14, 11.58)],
+        &[("WAREHOUSE", "TEE-1")],
+    )
+    .await?;
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let visa = tokenize(&payments, "4242 4242 4242 4242").await?;
+    let mut body = serde_json::to_value(order("TEE-1", 1, 1999).ship_to(52.52, 13.40).build()?)?;
+    body["tenders"] = json!([{ "type": "card", "token": visa }]);
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", "last-unit")])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &id, "released").await?;
+    ship(&fulfillment, &task_at(&fulfillment, "WAREHOUSE", &id).await?).await?;
+    status_is(&orders, &id, "completed").await?;
+    // Returns learns the delivery from fulfillment's event: wait until one return would be taken, without taking it.
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
+    omni_testkit::testing::eventually(
+        "returns to learn the delivery",
+        crate::store_work::WAIT,
+        || async {
+            let too_many = returns
+                .post(
+                    "/v1/returns",
+                    &at_the_counter("probe", &id, 2, "resellable", json!({ "type": "restock" })),
+                    &[],
+                )
+                .await?;
+            Ok(too_many.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("returnable_quantity"))
+                .then_some(()))
+        },
+    )
+    .await?;
+
+    let mut racing = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let returns = mesh.client(Service::Returns, ADMIN_KEY);
+        let asked = at_the_counter(
+            &format!("race-{n}"),
+            &id,
+            1,
+            "resellable",
+            json!({ "type": "restock" }),
+        );
+        racing.spawn(async move { returns.post("/v1/returns", &asked, &[]).await });
+    }
+    let mut taken = 0;
+    let mut refused = 0;
+    while let Some(answer) = racing.join_next().await {
+        let answer = answer??;
+        match answer.status {
+            201 => taken += 1,
+            422 if answer.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("returnable_quantity")) =>
+            {
+                refused += 1
+            }
+            _ => anyhow::bail!("a racing return answered {answer:?}"),
+        }
+    }
+    ensure!(taken == 1 && refused == 19, "{taken} taken, {refused} refused");
+    Ok(())
 }
 
 async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
