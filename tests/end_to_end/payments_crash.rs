@@ -674,11 +674,23 @@ async fn check_gift_cards(
 /// Answers how many events were published again.
 async fn check_announced_once(bootstrap: &str, topic: &str, orders: &[Planned]) -> anyhow::Result<usize> {
     let wanted: BTreeSet<OrderId> = orders.iter().map(|o| o.order_id).collect();
+    // Read until every order's refund was read: each order's events share its partition, in order, so its
+    // earlier ones were read too. Counted by refund id, not by message: the relay may publish one twice.
+    let refund_ids: BTreeSet<String> = orders.iter().map(Planned::refund_id).collect();
+    let read = std::cell::RefCell::new(BTreeSet::new());
+    let looked_at = std::cell::Cell::new(0);
     let refunded = |seen: &[omni_testkit::kafka::Seen]| {
-        seen.iter()
-            .filter(|s| s.header("ce_type") == Some("omni.payment.refunded"))
-            .count()
-            >= orders.len()
+        let mut read = read.borrow_mut();
+        for s in &seen[looked_at.get()..] {
+            if s.header("ce_type") == Some("omni.payment.refunded")
+                && let Some(id) = s.json()["refund_id"].as_str()
+                && refund_ids.contains(id)
+            {
+                read.insert(id.to_owned());
+            }
+        }
+        looked_at.set(seen.len());
+        read.len() == refund_ids.len()
     };
     let seen = omni_testkit::kafka::collect(bootstrap, &[topic], Duration::from_secs(120), refunded).await?;
     let mut ids: BTreeMap<(OrderId, String), BTreeSet<String>> = BTreeMap::new();

@@ -224,6 +224,17 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     let refunded = |tender: usize| intents[0]["money"][tender]["refunded"]["settled"].clone();
     ensure!(refunded(1) == 1998 && refunded(0) == 1, "{intents}");
 
+    // Opening and receiving are audited, by whom and on which return.
+    let audit = returns.get(&format!("/v1/audit?object={return_id}")).await?.body;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["actor"] == "test-admin")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    ensure!(actions == ["return.opened", "return.received"], "{audit}");
+
     // The same request again: the same return.
     let again = returns
         .post(

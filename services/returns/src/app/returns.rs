@@ -15,7 +15,7 @@ use omni_contracts::events::{
 use omni_contracts::returns::{
     NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit, UnitReceipt,
 };
-use omni_contracts::{Currency, Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
+use omni_contracts::{Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
 use omni_db::DbConnection;
 
 use crate::app::State;
@@ -130,6 +130,18 @@ pub async fn open(
             let expires_at = (asked.method == ReturnMethod::ByMail)
                 .then(|| (now + chrono::Duration::days(i64::from(mail_days))).naive_utc());
             returns::insert(conn, &created, expires_at)?;
+            omni_db::audit::record(
+                conn,
+                &by,
+                "return.opened",
+                &id.to_string(),
+                &serde_json::json!({
+                    "order_id": asked.order_id,
+                    "request_id": asked.request_id,
+                    "lines": created.lines,
+                    "method": asked.method,
+                }),
+            )?;
             announce(
                 conn,
                 ReturnEvent::Requested(ReturnRequested {
@@ -148,15 +160,7 @@ pub async fn open(
                 }),
             )?;
             if let (true, ReturnMethod::InStore { location_id }) = (instant, &asked.method) {
-                receive_in(
-                    conn,
-                    &created,
-                    &order_lines(&order)?,
-                    order.total_minor,
-                    &order.currency,
-                    location_id,
-                    &asked.units,
-                )?;
+                receive_in(conn, &created, &order, location_id, &asked.units, &by)?;
             }
             let stored = returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?;
             Ok(Opened::Created(stored))
@@ -166,12 +170,13 @@ pub async fn open(
     Ok(opened)
 }
 
-/// Receives the graded units of an approved return by mail at `location_id`.
+/// Receives the graded units of an approved return by mail at `location_id`, by `by` (audited).
 pub async fn receive(
     state: &State,
     id: ReturnId,
     location_id: LocationId,
     units: Vec<UnitReceipt>,
+    by: String,
 ) -> Result<Return, ReturnError> {
     let received = state
         .db
@@ -186,15 +191,7 @@ pub async fn receive(
             units_match(&asked, &units)?;
             let order =
                 order_views::find(conn, found.order_id)?.ok_or(ReturnError::UnknownOrder(found.order_id))?;
-            receive_in(
-                conn,
-                &found,
-                &order_lines(&order)?,
-                order.total_minor,
-                &order.currency,
-                &location_id,
-                &units,
-            )?;
+            receive_in(conn, &found, &order, &location_id, &units, &by)?;
             returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))
         })
         .await?;
@@ -226,12 +223,13 @@ pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<
 fn receive_in(
     conn: &mut DbConnection,
     r: &Return,
-    lines: &[OrderLine],
-    total_minor: i64,
-    currency: &Currency,
+    order: &order_views::OrderView,
     location_id: &LocationId,
     units: &[UnitReceipt],
+    by: &str,
 ) -> Result<(), ReturnError> {
+    let (lines, total_minor, currency) = (order_lines(order)?, order.total_minor, &order.currency);
+    let lines = lines.as_slice();
     let mut came = 0;
     let mut refund = 0;
     for (n, receipt) in units.iter().enumerate() {
@@ -303,6 +301,13 @@ fn receive_in(
         }),
     )?;
     returns::set_status(conn, r.id, ReturnStatus::Graded)?;
+    omni_db::audit::record(
+        conn,
+        by,
+        "return.received",
+        &r.id.to_string(),
+        &serde_json::json!({ "location_id": location_id, "units": units, "refund_minor": refund }),
+    )?;
     let amount = Money {
         amount_minor: refund,
         currency: *currency,

@@ -39,7 +39,7 @@ pub async fn receive_return(
     }
     let ReceiveReturn { location_id, units } = body.into_inner();
     may_act(&state, &principal, found.order_id, Some(location_id.as_str())).await?;
-    let received = returns::receive(&state, id, location_id, units).await?;
+    let received = returns::receive(&state, id, location_id, units, principal.name.clone()).await?;
     tracing::info!(r#return.id = %id, by = %principal.name, "Return received.");
     Ok(HttpResponse::Ok().json(received))
 }
