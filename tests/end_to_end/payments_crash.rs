@@ -670,68 +670,76 @@ async fn check_gift_cards(
 
 /// Each order announced once: its authorization, each of its two captures (the second final), the void of what
 /// was not delivered and its refund; no refund refused and no reconcile difference, ever. An event the outbox
-/// relay published again after a kill (the same event id, which consumers take once) counts once.
-/// Answers how many events were published again.
+/// relay published again after a kill (the same event id, which consumers take once) counts once. Answers how many
+/// events were published again.
 async fn check_announced_once(bootstrap: &str, topic: &str, orders: &[Planned]) -> anyhow::Result<usize> {
+    const PER_ORDER: usize = 5;
     let wanted: BTreeSet<OrderId> = orders.iter().map(|o| o.order_id).collect();
-    // Read until every order's refund was read: each order's events share its partition, in order, so its
-    // earlier ones were read too. Counted by refund id, not by message: the relay may publish one twice.
-    let refund_ids: BTreeSet<String> = orders.iter().map(Planned::refund_id).collect();
-    let read = std::cell::RefCell::new(BTreeSet::new());
+    // What was read so far, taken in as it comes: per (order, what), the event ids; the events of other kinds.
+    let ids = std::cell::RefCell::new(BTreeMap::<(OrderId, String), BTreeSet<String>>::new());
+    let problems = std::cell::RefCell::new(Vec::new());
+    let published = std::cell::RefCell::new(BTreeMap::<String, usize>::new());
     let looked_at = std::cell::Cell::new(0);
-    let refunded = |seen: &[omni_testkit::kafka::Seen]| {
-        let mut read = read.borrow_mut();
+    // Read until every order's five steps were read (a void may be announced after the refund that overtook it).
+    let all_read = |seen: &[omni_testkit::kafka::Seen]| {
         for s in &seen[looked_at.get()..] {
-            if s.header("ce_type") == Some("omni.payment.refunded")
-                && let Some(id) = s.json()["refund_id"].as_str()
-                && refund_ids.contains(id)
-            {
-                read.insert(id.to_owned());
+            let event_id = s.header("ce_id").unwrap_or_default().to_owned();
+            *published.borrow_mut().entry(event_id.clone()).or_default() += 1;
+            let Ok(envelope) = Envelope::<PaymentEvent>::from_parts(|name| s.header(name), &s.body) else {
+                continue;
+            };
+            let (order_id, what) = match envelope.data {
+                PaymentEvent::Authorized(e) => (e.order_id, "authorized".to_owned()),
+                PaymentEvent::Captured(e) => (
+                    e.order_id,
+                    format!(
+                        "captured {} final={}",
+                        e.fulfillment_id.map(|f| f.to_string()).unwrap_or_default(),
+                        e.final_capture
+                    ),
+                ),
+                PaymentEvent::Voided(e) => (e.order_id, format!("voided {}", e.reason)),
+                PaymentEvent::Refunded(e) => (e.order_id, format!("refunded {}", e.refund_id)),
+                PaymentEvent::RefundRequested(_) => continue,
+                other => {
+                    problems.borrow_mut().push(format!("{other:?}"));
+                    continue;
+                }
+            };
+            if wanted.contains(&order_id) {
+                ids.borrow_mut()
+                    .entry((order_id, what))
+                    .or_default()
+                    .insert(event_id);
             }
         }
         looked_at.set(seen.len());
-        read.len() == refund_ids.len()
+        ids.borrow().len() >= PER_ORDER * wanted.len()
     };
-    let seen = omni_testkit::kafka::collect(bootstrap, &[topic], Duration::from_secs(120), refunded).await?;
-    let mut ids: BTreeMap<(OrderId, String), BTreeSet<String>> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for s in &seen {
-        let header = |name: &str| s.header(name);
-        let Ok(envelope) = Envelope::<PaymentEvent>::from_parts(header, &s.body) else {
-            continue;
-        };
-        let event_id = s.header("ce_id").unwrap_or_default().to_owned();
-        let (order_id, what) = match envelope.data {
-            PaymentEvent::Authorized(e) => (e.order_id, "authorized".to_owned()),
-            PaymentEvent::Captured(e) => (
-                e.order_id,
-                format!(
-                    "captured {} final={}",
-                    e.fulfillment_id.map(|f| f.to_string()).unwrap_or_default(),
-                    e.final_capture
-                ),
-            ),
-            PaymentEvent::Voided(e) => (e.order_id, format!("voided {}", e.reason)),
-            PaymentEvent::Refunded(e) => (e.order_id, format!("refunded {}", e.refund_id)),
-            PaymentEvent::RefundRequested(_) => continue,
-            other => {
-                problems.push(format!("{other:?}"));
-                continue;
-            }
-        };
-        if wanted.contains(&order_id) {
-            ids.entry((order_id, what)).or_default().insert(event_id);
-        }
-    }
-    let mut published = BTreeMap::<&str, usize>::new();
-    for s in &seen {
-        *published
-            .entry(s.header("ce_id").unwrap_or_default())
-            .or_default() += 1;
-    }
-    let again = published.values().map(|n| n - 1).sum();
-    let counts: BTreeMap<(OrderId, String), usize> = ids.into_iter().map(|(k, v)| (k, v.len())).collect();
+    let read = omni_testkit::kafka::collect(bootstrap, &[topic], Duration::from_secs(120), all_read).await;
+    let problems = problems.into_inner();
     ensure!(problems.is_empty(), "unexpected payment events: {problems:?}");
+    let ids = ids.into_inner();
+    if let Err(e) = read {
+        let short: Vec<String> = orders
+            .iter()
+            .filter(|o| ids.keys().filter(|(id, _)| *id == o.order_id).count() < PER_ORDER)
+            .take(5)
+            .map(|o| {
+                let read: Vec<&String> = ids
+                    .keys()
+                    .filter(|(id, _)| *id == o.order_id)
+                    .map(|(_, w)| w)
+                    .collect();
+                format!("{}: {read:?}", o.order_id)
+            })
+            .collect();
+        return Err(e.context(format!(
+            "orders whose steps were not all announced, e.g. {short:?}"
+        )));
+    }
+    let again = published.into_inner().values().map(|n| n - 1).sum();
+    let counts: BTreeMap<(OrderId, String), usize> = ids.into_iter().map(|(k, v)| (k, v.len())).collect();
     for order in orders {
         let of_order: Vec<(&String, &usize)> = counts
             .iter()
