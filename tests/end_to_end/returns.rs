@@ -45,6 +45,19 @@ fn at_the_counter(request_id: &str, order_id: &str, quantity: u32, grade: &str, 
     })
 }
 
+/// Asks `returns` for a return at STORE-B's counter (see [`at_the_counter`]).
+async fn counter(
+    returns: &Client,
+    request_id: &str,
+    order_id: &str,
+    quantity: u32,
+    grade: &str,
+    disposition: Value,
+) -> anyhow::Result<omni_testkit::client::Answer> {
+    let asked = at_the_counter(request_id, order_id, quantity, grade, disposition);
+    returns.post("/v1/returns", &asked, &[]).await
+}
+
 /// Waits until the return is settled, and answers it.
 async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
     omni_testkit::testing::eventually(
@@ -105,13 +118,15 @@ async fn last_unit_race(mesh: &Mesh) -> anyhow::Result<()> {
         "returns to learn the delivery",
         crate::store_work::WAIT,
         || async {
-            let too_many = returns
-                .post(
-                    "/v1/returns",
-                    &at_the_counter("probe", &id, 2, "resellable", json!({ "type": "restock" })),
-                    &[],
-                )
-                .await?;
+            let too_many = counter(
+                &returns,
+                "probe",
+                &id,
+                2,
+                "resellable",
+                json!({ "type": "restock" }),
+            )
+            .await?;
             Ok(too_many.body["message"]
                 .as_str()
                 .is_some_and(|m| m.starts_with("returnable_quantity"))
@@ -179,13 +194,15 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     status_is(&orders, &id, "released").await?;
 
     // Nothing left yet: nothing to return.
-    let early = returns
-        .post(
-            "/v1/returns",
-            &at_the_counter("too-early", &id, 1, "resellable", json!({ "type": "restock" })),
-            &[],
-        )
-        .await?;
+    let early = counter(
+        &returns,
+        "too-early",
+        &id,
+        1,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
     ensure!(
         early.status == 422
             && early.body["code"] == "return_declined"
@@ -200,13 +217,15 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
 
     // The first tee at STORE-B's counter, as new: on sale at STORE-B at once, refunded 19.99: the Mastercard
     // (charged last) gives back its 19.98, the Visa 0.01.
-    let first = returns
-        .post(
-            "/v1/returns",
-            &at_the_counter("counter-1", &id, 1, "resellable", json!({ "type": "restock" })),
-            &[],
-        )
-        .await?;
+    let first = counter(
+        &returns,
+        "counter-1",
+        &id,
+        1,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
     ensure!(first.status == 201, "{first:?}");
     ensure!(
         first.body["units"][0]["refund_minor"] == 1999 && first.body["units"][0]["location_id"] == "STORE-B",
@@ -236,26 +255,30 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     ensure!(actions == ["return.opened", "return.received"], "{audit}");
 
     // The same request again: the same return.
-    let again = returns
-        .post(
-            "/v1/returns",
-            &at_the_counter("counter-1", &id, 1, "resellable", json!({ "type": "restock" })),
-            &[],
-        )
-        .await?;
+    let again = counter(
+        &returns,
+        "counter-1",
+        &id,
+        1,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
     ensure!(
         again.status == 200 && again.body["id"] == return_id.as_str(),
         "{again:?}"
     );
 
     // Two more tees: one is left to return; refused, naming the rule, nothing changed.
-    let more = returns
-        .post(
-            "/v1/returns",
-            &at_the_counter("counter-2", &id, 2, "resellable", json!({ "type": "restock" })),
-            &[],
-        )
-        .await?;
+    let more = counter(
+        &returns,
+        "counter-2",
+        &id,
+        2,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
     ensure!(
         more.status == 422
             && more.body["message"]
@@ -265,13 +288,15 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     );
 
     // The second tee, damaged: written off, refunded, not on sale.
-    let second = returns
-        .post(
-            "/v1/returns",
-            &at_the_counter("counter-3", &id, 1, "damaged", json!({ "type": "write_off" })),
-            &[],
-        )
-        .await?;
+    let second = counter(
+        &returns,
+        "counter-3",
+        &id,
+        1,
+        "damaged",
+        json!({ "type": "write_off" }),
+    )
+    .await?;
     ensure!(second.status == 201, "{second:?}");
     let second_id = second.body["id"].as_str().context("return id")?.to_owned();
     settled(&returns, &second_id).await?;

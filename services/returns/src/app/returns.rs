@@ -94,7 +94,12 @@ pub async fn open(
             let held = returns::held_units(conn, asked.order_id, None)?;
             returnable::fits(&asked.lines, &delivered, &held).map_err(ReturnError::Declined)?;
             if instant {
-                units_match(&asked.lines_as_units(), &asked.units)?;
+                let lines: Vec<(Sku, u32)> = asked
+                    .lines
+                    .iter()
+                    .map(|l| (l.sku.clone(), l.quantity.get()))
+                    .collect();
+                units_match(&lines, &asked.units)?;
             }
 
             let id = ReturnId::generate();
@@ -379,19 +384,5 @@ fn check_request_id(id: &str) -> Result<(), ReturnError> {
         Err(ReturnError::Invalid(
             "request_id: 1 to 64 of A-Z a-z 0-9 . _ -".into(),
         ))
-    }
-}
-
-/// The lines of a return asked, as units per SKU.
-trait LinesAsUnits {
-    fn lines_as_units(&self) -> Vec<(Sku, u32)>;
-}
-
-impl LinesAsUnits for NewReturn {
-    fn lines_as_units(&self) -> Vec<(Sku, u32)> {
-        self.lines
-            .iter()
-            .map(|l| (l.sku.clone(), l.quantity.get()))
-            .collect()
     }
 }
