@@ -170,10 +170,10 @@ def http_panels(l: Layout, service: str) -> None:
                              "{{route}}")], "s"), w=8)
 
 
-# What each service does on Kafka besides its outbox: catalog only publishes; returns only reads (its order read
-# model). A panel for something a service never does would only ever show "no data".
+# What each service does on Kafka besides its outbox: catalog only publishes. A panel for something a service never
+# does would only ever show "no data".
 CONSUMES = {"allocation", "orders", "fulfillment", "payments", "returns"}
-PRODUCES = {"catalog", "allocation", "orders", "fulfillment", "payments"}
+PRODUCES = {"catalog", "allocation", "orders", "fulfillment", "payments", "returns"}
 
 
 def kafka_panels(l: Layout, service: str) -> None:
@@ -215,6 +215,23 @@ def allocation_panels(l: Layout, w: int = 8) -> None:
                      quantiles("omni_reservation_duration_seconds", sel), "s"), w=w)
     l.add(stat("Oversold units", "Units held or committed beyond on-hand, now. Anything above 0 for 2 minutes pages.",
                f"max(omni_oversold_units{{{sel}}})"), w=w)
+
+
+def returns_panels(l: Layout, w: int = 6) -> None:
+    sel = f'{NS}, service="returns"'
+    l.add(timeseries("Returns by outcome", "Returns opened, declined (by the policy or what the order can still return), "
+                     "cancelled, expired (their items never came) and settled (refunded), per hour.",
+                     [target(f"sum by (outcome) (increase(omni_returns_total{{{sel}}}[1h]))", "{{outcome}}")]), w=w)
+    l.add(timeseries("Returned units by reason and store", "Units graded per hour at each store (or returns desk), by "
+                     "the reason the customer gave and what became of them.",
+                     [target(f"sum by (reason, location) (increase(omni_returned_units_total{{{sel}}}[1h]))",
+                             "{{reason}} at {{location}}")]), w=w)
+    l.add(timeseries("Refunded per hour", "Money refunded for returned units to the original tenders, in major units.",
+                     [target(f"sum by (currency) (increase(omni_return_refunds_minor_total{{{sel}}}[1h])) / 100",
+                             "{{currency}}")]), w=w)
+    l.add(timeseries("Restock → available", "From a returned unit graded for restock at a store until it counts in that "
+                     "store's ATP (measured by allocation).",
+                     quantiles("omni_return_restock_available_seconds", f'{NS}, service="allocation"'), "s"), w=w)
 
 
 def lag_panels(l: Layout, w: int = 12) -> None:
@@ -298,6 +315,9 @@ def service_dashboard(service: str) -> dict:
     elif service == "fulfillment":
         l.row("Routing")
         lag_panels(l, w=24)
+    elif service == "returns":
+        l.row("Returns")
+        returns_panels(l)
     http_panels(l, service)
     kafka_panels(l, service)
     return dashboard(f"omni-{service}", f"Omni / {service.capitalize()}",

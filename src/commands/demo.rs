@@ -60,6 +60,9 @@ struct Tally {
 /// The demo's pickup window: pickups left at the counter lapse while it runs.
 const PICKUP_WINDOW_SECONDS: u32 = 20;
 
+/// How long the demo's returns by mail wait for their parcels.
+const RETURN_ITEMS_WITHIN_SECONDS: u64 = 5;
+
 /// Orders for SKUs no single node holds together: routing splits each across two nodes.
 const SPLIT_ORDERS: u32 = 4;
 
@@ -74,6 +77,8 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     // Short enough that the pickups left at the counter lapse while the demo runs.
     settings.fulfillment.store.pickup_window_seconds = PICKUP_WINDOW_SECONDS;
     settings.fulfillment.store.pickup_reminder_before_seconds = PICKUP_WINDOW_SECONDS / 2;
+    // Short enough that the demo's return whose parcel is never sent expires while it runs.
+    settings.returns.items_within_seconds = RETURN_ITEMS_WITHIN_SECONDS;
     let mut dev_args = args.dev.clone();
     if !dev_args.fresh && dev_args.data_dir.is_none() {
         // A demo measures a fresh run: its own data directory, emptied first.
@@ -175,7 +180,10 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     bar.finish();
     let oversold = oversold_units(&allocation).await?;
     let fulfillment = dev.mesh.client(Service::Fulfillment, &dev.admin_key);
-    let lag = availability_lag(&fulfillment.get_text("/metrics").await?);
+    let lag = histogram_ms(
+        &fulfillment.get_text("/metrics").await?,
+        "omni_availability_lag_seconds",
+    );
     let market =
         crate::commands::demo_marketplace::outcome(&dev.mesh, &orders.0, &sent, Duration::from_secs(60))
             .await?;
@@ -265,25 +273,48 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
     for (what, count) in &shift.refused {
         println!("    {count:>5} × store action refused: {what}");
     }
-    // Returns will be checked against its own read model of the order events: the latest orders should be in it.
-    let recent = orders.0.get("/v1/orders?limit=20").await?.body;
-    let ids: Vec<&str> = recent["orders"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["id"].as_str())
+    let returned =
+        crate::commands::demo_returns::take(&dev.mesh, &dev.admin_key, Duration::from_secs(30)).await?;
+    let allocation_metrics = dev
+        .mesh
+        .client(Service::Allocation, &dev.admin_key)
+        .get_text("/metrics")
+        .await?;
+    let mut on_sale = returned.on_sale_after_ms.clone();
+    on_sale.sort_by(f64::total_cmp);
+    let declined: Vec<String> = returned
+        .declined
+        .iter()
+        .map(|(rule, n)| format!("{n} {rule}"))
         .collect();
-    let returns = dev.mesh.client(Service::Returns, &dev.admin_key);
-    let mut known = 0;
-    for id in &ids {
-        if returns.get(&format!("/v1/returns/orders/{id}")).await?.status == 200 {
-            known += 1;
-        }
-    }
     println!(
-        "  returns view      {known} of the {} first orders known to returns (its read model of the order events)",
-        ids.len()
+        "  returns           {} at another store than the one that delivered them, {} by mail (received at the returns desk), {} damaged (written off), {} never sent (expired after {RETURN_ITEMS_WITHIN_SECONDS} s), declined: {}",
+        returned.at_another_store,
+        returned.by_mail,
+        returned.written_off,
+        returned.expired,
+        if declined.is_empty() {
+            "none".to_owned()
+        } else {
+            declined.join(", ")
+        }
     );
+    println!(
+        "                    refunded {:.2} to the original cards ({} returns settled); orders showing returned {}, partially returned {}",
+        minor_units(returned.refunded_minor),
+        returned.settled,
+        returned.orders_returned,
+        returned.orders_partially_returned
+    );
+    match histogram_ms(&allocation_metrics, "omni_return_restock_available_seconds") {
+        Some((count, p50, p99)) => println!(
+            "                    each unit restocked at a counter was in that store's stock {:.1} ms (p50), {:.1} ms (max) after the counter answered, {} not within 10 s; restock → available in allocation p50 ≤ {p50} ms, p99 ≤ {p99} ms over {count} units",
+            percentile(&on_sale, 0.50),
+            on_sale.last().copied().unwrap_or(0.0),
+            returned.not_on_sale
+        ),
+        None => println!("                    restock → available not measured (nothing restocked)"),
+    }
     let statuses: Vec<String> = market.by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
         "  marketplace       {} orders over Kafka ({} sent twice, {} malformed): {} taken ({}), {} taken twice",
@@ -482,12 +513,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// `(count, p50, p99)` in milliseconds from the `omni_availability_lag_seconds` histogram: the upper bounds of the
-/// buckets the percentiles fall in.
-fn availability_lag(metrics: &str) -> Option<(u64, f64, f64)> {
+/// `(count, p50, p99)` in milliseconds from the histogram `name` (in seconds): the upper bounds of the buckets the
+/// percentiles fall in.
+fn histogram_ms(metrics: &str, name: &str) -> Option<(u64, f64, f64)> {
+    let bucket = format!("{name}_bucket");
     let mut buckets: Vec<(f64, u64)> = metrics
         .lines()
-        .filter(|l| l.starts_with("omni_availability_lag_seconds_bucket"))
+        .filter(|l| l.starts_with(&bucket))
         .filter_map(|l| {
             let le = l.split("le=\"").nth(1)?.split('"').next()?;
             let count = l.rsplit(' ').next()?.parse().ok()?;

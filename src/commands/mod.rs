@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod crdgen;
 pub(crate) mod demo;
 pub(crate) mod demo_marketplace;
+pub(crate) mod demo_returns;
 pub(crate) mod demo_splits;
 pub(crate) mod demo_stores;
 pub(crate) mod dev;

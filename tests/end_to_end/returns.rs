@@ -58,6 +58,21 @@ async fn counter(
     returns.post("/v1/returns", &asked, &[]).await
 }
 
+/// Waits until the order shows `tees` tees back and its returned `state`.
+async fn returned_on_order(orders: &Client, id: &str, state: &str, tees: u32) -> anyhow::Result<()> {
+    omni_testkit::testing::eventually(
+        &format!("order {id} to show {tees} tees returned"),
+        crate::store_work::WAIT,
+        || async {
+            let order = orders.get(&format!("/v1/orders/{id}")).await?.body;
+            let shown = order["returns"]
+                == json!({ "state": state, "lines": [{ "sku": "TEE-1", "quantity": tees }] });
+            Ok(shown.then_some(()))
+        },
+    )
+    .await
+}
+
 /// Waits until the return is settled, and answers it.
 async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
     omni_testkit::testing::eventually(
@@ -92,26 +107,7 @@ async fn twenty_counters_racing_for_the_last_unit_take_one_return_on_real_backen
 /// One tee, shipped; 20 clients ask to return it at once, each with its own request id: exactly one return holds
 /// it, the others are refused naming the rule.
 async fn last_unit_race(mesh: &Mesh) -> anyhow::Result<()> {
-    stores(
-        mesh,
-        &[("WAREHOUSE", 52.52, 13.40), ("STORE-B", 48.14, 11.58)],
-        &[("WAREHOUSE", "TEE-1")],
-    )
-    .await?;
-    let payments = mesh.client(Service::Payments, ADMIN_KEY);
-    let orders = mesh.client(Service::Orders, ADMIN_KEY);
-    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
-    let visa = tokenize(&payments, "4242 4242 4242 4242").await?;
-    let mut body = serde_json::to_value(order("TEE-1", 1, 1999).ship_to(52.52, 13.40).build()?)?;
-    body["tenders"] = json!([{ "type": "card", "token": visa }]);
-    let placed = orders
-        .post("/v1/orders", &body, &[("Idempotency-Key", "last-unit")])
-        .await?;
-    ensure!(placed.status == 201, "{placed:?}");
-    let id = placed.body["id"].as_str().context("order id")?.to_owned();
-    status_is(&orders, &id, "released").await?;
-    ship(&fulfillment, &task_at(&fulfillment, "WAREHOUSE", &id).await?).await?;
-    status_is(&orders, &id, "completed").await?;
+    let id = shipped(mesh, 1, "last-unit").await?;
     // Returns learns the delivery from fulfillment's event: wait until one return would be taken, without taking it.
     let returns = mesh.client(Service::Returns, ADMIN_KEY);
     omni_testkit::testing::eventually(
@@ -164,6 +160,35 @@ async fn last_unit_race(mesh: &Mesh) -> anyhow::Result<()> {
     }
     ensure!(taken == 1 && refused == 19, "{taken} taken, {refused} refused");
     Ok(())
+}
+
+/// An order of `tees` tees paid with one card, shipped from the warehouse (STORE-B has none): its id.
+async fn shipped(mesh: &Mesh, tees: u32, key: &str) -> anyhow::Result<String> {
+    stores(
+        mesh,
+        &[("WAREHOUSE", 52.52, 13.40), ("STORE-B", 48.14, 11.58)],
+        &[("WAREHOUSE", "TEE-1")],
+    )
+    .await?;
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let fulfillment = mesh.client(Service::Fulfillment, ADMIN_KEY);
+    let visa = tokenize(&payments, "4242 4242 4242 4242").await?;
+    let mut body = serde_json::to_value(
+        order("TEE-1", i64::from(tees), 1999)
+            .ship_to(52.52, 13.40)
+            .build()?,
+    )?;
+    body["tenders"] = json!([{ "type": "card", "token": visa }]);
+    let placed = orders
+        .post("/v1/orders", &body, &[("Idempotency-Key", key)])
+        .await?;
+    ensure!(placed.status == 201, "{placed:?}");
+    let id = placed.body["id"].as_str().context("order id")?.to_owned();
+    status_is(&orders, &id, "released").await?;
+    ship(&fulfillment, &task_at(&fulfillment, "WAREHOUSE", &id).await?).await?;
+    status_is(&orders, &id, "completed").await?;
+    Ok(id)
 }
 
 async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
@@ -254,6 +279,9 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
         .collect();
     ensure!(actions == ["return.opened", "return.received"], "{audit}");
 
+    // The order shows the tee back: partially returned.
+    returned_on_order(&orders, &id, "partially_returned", 1).await?;
+
     // The same request again: the same return.
     let again = counter(
         &returns,
@@ -287,28 +315,142 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
         "{more:?}"
     );
 
-    // The second tee, damaged: written off, refunded, not on sale.
-    let second = counter(
-        &returns,
-        "counter-3",
-        &id,
-        1,
-        "damaged",
-        json!({ "type": "write_off" }),
-    )
-    .await?;
-    ensure!(second.status == 201, "{second:?}");
-    let second_id = second.body["id"].as_str().context("return id")?.to_owned();
+    // The second tee by mail: asked, withdrawn (twice: the same answer), asked again, then received at STORE-B's
+    // returns desk damaged: written off, refunded, not on sale.
+    let by_mail = |request_id: &str| {
+        json!({
+            "request_id": request_id, "order_id": id,
+            "lines": [{ "sku": "TEE-1", "quantity": 1, "reason": "damaged" }],
+            "method": { "type": "by_mail" },
+        })
+    };
+    let asked = returns.post("/v1/returns", &by_mail("mail-1"), &[]).await?;
+    ensure!(
+        asked.status == 201
+            && asked.body["status"] == "awaiting_items"
+            && asked.body["expires_at"].is_string(),
+        "{asked:?}"
+    );
+    let withdrawn_id = asked.body["id"].as_str().context("return id")?.to_owned();
+    for _ in 0..2 {
+        let withdrawn = returns
+            .post(
+                &format!("/v1/returns/{withdrawn_id}/cancellation"),
+                &json!(null),
+                &[],
+            )
+            .await?;
+        ensure!(
+            withdrawn.status == 200 && withdrawn.body["status"] == "cancelled",
+            "{withdrawn:?}"
+        );
+    }
+    let asked = returns.post("/v1/returns", &by_mail("mail-2"), &[]).await?;
+    ensure!(asked.status == 201, "{asked:?}");
+    let second_id = asked.body["id"].as_str().context("return id")?.to_owned();
+    let receipt = json!({ "location_id": "STORE-B",
+        "units": [{ "sku": "TEE-1", "grade": "damaged", "disposition": { "type": "write_off" } }] });
+    let received = returns
+        .post(&format!("/v1/returns/{second_id}/receipts"), &receipt, &[])
+        .await?;
+    ensure!(received.status == 200, "{received:?}");
     settled(&returns, &second_id).await?;
     available_at(mesh, "TEE-1", "STORE-B", 1, 0).await?;
+    returned_on_order(&orders, &id, "returned", 2).await?;
+    // A received return can neither be received again nor withdrawn.
+    for again in ["receipts", "cancellation"] {
+        let answer = returns
+            .post(&format!("/v1/returns/{second_id}/{again}"), &receipt, &[])
+            .await?;
+        ensure!(answer.status == 409, "{again}: {answer:?}");
+    }
 
     // Nothing is left to return, by mail either.
-    let by_mail = json!({
-        "request_id": "mail-1", "order_id": id,
-        "lines": [{ "sku": "TEE-1", "quantity": 1, "reason": "no_longer_wanted" }],
+    let answer = returns.post("/v1/returns", &by_mail("mail-3"), &[]).await?;
+    ensure!(answer.status == 422, "{answer:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mail_return_whose_items_never_come_expires_on_embedded_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(expiring_soon()), never_sent).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mail_return_whose_items_never_come_expires_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(expiring_soon())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = never_sent(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// Returns wait two seconds for their items.
+fn expiring_soon() -> omni_config::Settings {
+    let mut settings = settings();
+    settings.returns.items_within_seconds = 2;
+    settings
+}
+
+/// Two tees shipped; a return of both by mail whose parcel never comes expires (audited, by the job), is no longer
+/// received, and the tees can be returned again.
+async fn never_sent(mesh: &Mesh) -> anyhow::Result<()> {
+    let id = shipped(mesh, 2, "never-sent").await?;
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
+    let asked = json!({
+        "request_id": "never-sent", "order_id": id,
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "reason": "no_longer_wanted" }],
         "method": { "type": "by_mail" },
     });
-    let answer = returns.post("/v1/returns", &by_mail, &[]).await?;
-    ensure!(answer.status == 422, "{answer:?}");
+    let opened = omni_testkit::testing::eventually(
+        "returns to learn the delivery",
+        crate::store_work::WAIT,
+        || async {
+            let answer = returns.post("/v1/returns", &asked, &[]).await?;
+            Ok((answer.status == 201).then_some(answer.body))
+        },
+    )
+    .await?;
+    let return_id = opened["id"].as_str().context("return id")?.to_owned();
+    omni_testkit::testing::eventually(
+        &format!("return {return_id} to expire"),
+        crate::store_work::WAIT,
+        || async {
+            let now = returns.get(&format!("/v1/returns/{return_id}")).await?.body;
+            Ok((now["status"] == "expired").then_some(()))
+        },
+    )
+    .await?;
+    let unit = json!({ "sku": "TEE-1", "grade": "resellable", "disposition": { "type": "restock" } });
+    let late = returns
+        .post(
+            &format!("/v1/returns/{return_id}/receipts"),
+            &json!({ "location_id": "STORE-B", "units": [unit.clone(), unit] }),
+            &[],
+        )
+        .await?;
+    ensure!(late.status == 409, "{late:?}");
+    let audit = returns.get(&format!("/v1/audit?object={return_id}")).await?.body;
+    ensure!(
+        audit["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["actor"] == "omni:returns" && e["action"] == "return.expired"),
+        "{audit}"
+    );
+    let again = counter(
+        &returns,
+        "after-expiry",
+        &id,
+        2,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
+    ensure!(again.status == 201, "{again:?}");
     Ok(())
 }

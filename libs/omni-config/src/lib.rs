@@ -140,8 +140,9 @@ pub struct ReturnsSettings {
     /// SKU tags (from the catalog) that make an item final sale: never returnable.
     #[serde(default)]
     pub final_sale_tags: Vec<String>,
-    /// Days an approved return by mail waits for its items before it expires.
-    pub mail_return_days: u32,
+    /// Seconds an approved return waits for its items (sent by mail, or to be brought to a store) before it
+    /// expires and its units can be returned again.
+    pub items_within_seconds: u64,
 }
 
 /// Most times routing may split one order (`fulfillment.routing.max_splits`).
@@ -873,8 +874,8 @@ impl Settings {
         if self.policies.reload_interval_seconds == 0 {
             return invalid("policies.reload_interval_seconds", "must be positive");
         }
-        if self.returns.mail_return_days == 0 {
-            return invalid("returns.mail_return_days", "must be positive");
+        if self.returns.items_within_seconds == 0 {
+            return invalid("returns.items_within_seconds", "must be positive");
         }
         if let Some(channel) = self
             .returns

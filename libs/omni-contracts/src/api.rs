@@ -960,10 +960,69 @@ pub struct Order {
     /// Its money as payments reported it: paid, refunded and still due.
     #[serde(default)]
     pub payment: OrderPayment,
+    /// What came back of it, as returns reported.
+    #[serde(default)]
+    pub returns: OrderReturns,
     /// When Omni accepted it.
     pub created_at: DateTime<Utc>,
     /// Last state change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What came back of an order, from returns' reports (each unit that came to a store or the returns desk, as
+/// `omni.return.unit_graded` announced it, whatever became of it there).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderReturns {
+    /// `none`, `partially_returned`, or `returned` (every unit ordered came back).
+    pub state: ReturnedState,
+    /// Units returned per SKU (only SKUs with some).
+    pub lines: Vec<ReturnedQuantity>,
+}
+
+impl OrderReturns {
+    /// What came back of an order with `lines`, `returned` units per SKU.
+    pub fn of(lines: &[OrderLine], returned: &std::collections::BTreeMap<Sku, u32>) -> Self {
+        let ordered: i64 = lines.iter().map(|l| i64::from(l.quantity.get())).sum();
+        let back: i64 = returned.values().map(|n| i64::from(*n)).sum();
+        let state = match back {
+            0 => ReturnedState::None,
+            n if n >= ordered => ReturnedState::Returned,
+            _ => ReturnedState::PartiallyReturned,
+        };
+        Self {
+            state,
+            lines: returned
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(sku, n)| ReturnedQuantity {
+                    sku: sku.clone(),
+                    quantity: *n,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How much of an order came back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnedState {
+    /// Nothing.
+    #[default]
+    None,
+    /// Some units.
+    PartiallyReturned,
+    /// Every unit ordered.
+    Returned,
+}
+
+/// Units of one SKU returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReturnedQuantity {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units that came back.
+    pub quantity: u32,
 }
 
 /// An order's money, from payments' reports (`omni.payment.captured`, `voided`, `refunded`), in minor units.
@@ -1248,6 +1307,32 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn an_order_is_returned_once_every_unit_ordered_came_back() {
+        let line = |sku: &str, quantity: i64| OrderLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+            unit_price_minor: UnitPrice::new(100).unwrap(),
+        };
+        let lines = [line("TEE-1", 2), line("CAP-1", 1)];
+        let back = |n: &[(&str, u32)]| {
+            n.iter()
+                .map(|(sku, q)| (Sku::parse(sku).unwrap(), *q))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(OrderReturns::of(&lines, &back(&[])), OrderReturns::default());
+        let some = OrderReturns::of(&lines, &back(&[("TEE-1", 1), ("CAP-1", 0)]));
+        assert_eq!(some.state, ReturnedState::PartiallyReturned);
+        assert_eq!(some.lines.len(), 1);
+        let all = OrderReturns::of(&lines, &back(&[("TEE-1", 2), ("CAP-1", 1)]));
+        assert_eq!(all.state, ReturnedState::Returned);
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            serde_json::json!({ "state": "returned", "lines": [
+                { "sku": "CAP-1", "quantity": 1 }, { "sku": "TEE-1", "quantity": 2 }] })
+        );
+    }
 
     #[test]
     fn a_payment_plan_resolves_the_remainder_and_adds_up_exactly() {

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-/// `omni_reservation_duration_seconds{outcome}` and `omni_oversold_units`.
+/// `omni_reservation_duration_seconds{outcome}`, `omni_oversold_units` and
+/// `omni_return_restock_available_seconds`.
 #[derive(Clone)]
 pub struct AllocationMetrics {
     /// How long placing a hold took, by outcome: `held`, `rejected` (short) or `failed`.
@@ -11,6 +12,9 @@ pub struct AllocationMetrics {
     /// Units held beyond on-hand at the last reconciliation (a till selling a held unit shows here until the
     /// order is re-routed; anything that stays is oversold).
     pub oversold_units: prometheus::IntGauge,
+    /// From a returned unit's restock at a store (the return's movement, written as the unit is graded) until the
+    /// unit counts in that store's ATP.
+    pub restock_available: prometheus::Histogram,
 }
 
 impl AllocationMetrics {
@@ -28,11 +32,20 @@ impl AllocationMetrics {
             "oversold_units",
             "Units held beyond on-hand at the last reconciliation",
         )?;
+        let restock_available = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "return_restock_available_seconds",
+                "A returned unit restocked at a store: from its grading until it counts in the store's ATP",
+            )
+            .buckets(omni_telemetry::metrics::LATENCY_BUCKETS.to_vec()),
+        )?;
         registry.register(Box::new(reservation_duration.clone()))?;
         registry.register(Box::new(oversold_units.clone()))?;
+        registry.register(Box::new(restock_available.clone()))?;
         Ok(Self {
             reservation_duration,
             oversold_units,
+            restock_available,
         })
     }
 

@@ -100,6 +100,10 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
             ),
             stateful(state.clone(), events::saga::handle),
         ),
+        (
+            ctx.consumer("returns", vec![Topic::Returns]),
+            stateful(state.clone(), events::returns::handle),
+        ),
     ];
     let background = vec![app::dispatch::run(state.clone(), ctx.shutdown.clone())];
     ctx.run(ServiceParts {

@@ -56,6 +56,9 @@ pub enum ReturnError {
     /// The return is not waiting for its items.
     #[error("return {0} is {status}: only a return awaiting its items is received", status = .1.as_str())]
     NotReceivable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
+    /// The return's items came (or it ended): it can no longer be withdrawn.
+    #[error("return {0} is {status}: only a return whose items have not come is cancelled", status = .1.as_str())]
+    NotCancellable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
     /// A return written a moment ago is gone: a bug.
     #[error("return {0} vanished while it was written")]
     Vanished(omni_contracts::ReturnId),
@@ -81,9 +84,9 @@ impl From<ReturnError> for omni_http::ApiError {
             ReturnError::UnknownOrder(id) => ApiError::not_found(format!("order {id}")),
             ReturnError::UnknownReturn(id) => ApiError::not_found(format!("return {id}")),
             ReturnError::Declined(d) => ApiError::new(Code::ReturnDeclined, d.to_string()),
-            e @ (ReturnError::RequestIdReused(_) | ReturnError::NotReceivable(..)) => {
-                ApiError::new(Code::Conflict, e.to_string())
-            }
+            e @ (ReturnError::RequestIdReused(_)
+            | ReturnError::NotReceivable(..)
+            | ReturnError::NotCancellable(..)) => ApiError::new(Code::Conflict, e.to_string()),
             ReturnError::Db(db) => db.into(),
             e @ (ReturnError::Vanished(_) | ReturnError::Corrupt(_)) => {
                 ApiError::new(Code::Internal, e.to_string())

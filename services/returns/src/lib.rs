@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod routes;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -31,6 +32,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
         routes::returns::create::create_return,
         routes::returns::show::show_return,
         routes::returns::receive::receive_return,
+        routes::returns::cancel::cancel_return,
     ),
     components(schemas(omni_http::errors::ErrorBody))
 )]
@@ -39,7 +41,10 @@ pub struct ApiDoc;
 /// Runs returns until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = app::State::new(ctx.db.clone(), relay.waker(), &ctx.settings.returns);
+    let metrics = metrics::ReturnMetrics::register(&ctx.metrics.registry)
+        .map_err(|e| omni_runtime::Error::Startup(format!("cannot register returns' metrics: {e}")))?;
+    let state = app::State::new(ctx.db.clone(), relay.waker(), &ctx.settings.returns, metrics);
+    let background = vec![app::expiry::run(state.clone(), ctx.shutdown.clone())];
     let consumers = vec![
         (
             ctx.consumer("catalog", vec![Topic::Catalog]),
@@ -65,7 +70,7 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
         consumers,
         relay,
         readiness: vec![],
-        background: vec![],
+        background,
     })
     .await
 }

@@ -4,7 +4,8 @@ use omni_contracts::events::InventoryEvent;
 use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
-use crate::app::movements::record_many;
+use crate::app::movements::{Recorded, record_many};
+use omni_contracts::api::MovementKind;
 
 /// `omni.inventory.v1` consumer: one message (as a batch of one).
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -16,15 +17,27 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
 /// [`handle`] instead (which dead-letters only the bad one).
 pub async fn handle_batch(state: State, batch: Vec<Incoming>) -> Result<(), HandlerError> {
     let mut movements = Vec::with_capacity(batch.len());
+    let mut written_at = Vec::with_capacity(batch.len());
     for incoming in &batch {
-        if let InventoryEvent::Movement(movement) = incoming.decode::<InventoryEvent>()?.data {
+        let event = incoming.decode::<InventoryEvent>()?;
+        if let InventoryEvent::Movement(movement) = event.data {
             movements.push(movement);
+            written_at.push(event.time);
         }
     }
     if movements.is_empty() {
         // Allocation's own replenishment requests share the topic; they are for planners, not for the ledger.
         return Ok(());
     }
-    record_many(&state, movements, None).await?;
+    let kinds: Vec<MovementKind> = movements.iter().map(|m| m.kind).collect();
+    let recorded = record_many(&state, movements, None).await?;
+    // A returned unit counts in its store's ATP now: how long after returns restocked it.
+    let now = chrono::Utc::now();
+    for ((kind, at), recorded) in kinds.into_iter().zip(written_at).zip(recorded) {
+        if kind == MovementKind::ReturnRestock && recorded == Recorded::New {
+            let lag = (now - at).to_std().unwrap_or_default();
+            state.metrics.restock_available.observe(lag.as_secs_f64());
+        }
+    }
     Ok(())
 }

@@ -70,6 +70,7 @@ pub fn new_order(
         location_id: None,
         failure_reason: None,
         payment: omni_contracts::api::OrderPayment::of(total_minor, OrderStatus::Accepted, 0, 0, 0),
+        returns: Default::default(),
         created_at: now,
         updated_at: now,
     }

@@ -1,11 +1,11 @@
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderPayment, OrderStatus, Payer};
+use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderPayment, OrderReturns, OrderStatus, Payer};
 use omni_contracts::{
-    Currency, FulfillmentId, LocationId, OrderId, PartnerId, PaymentIntentId, ReservationId,
+    Currency, FulfillmentId, LocationId, OrderId, PartnerId, PaymentIntentId, ReservationId, Sku,
 };
 use omni_db::DbConnection;
 use omni_db::typed::OptionalText;
@@ -70,6 +70,8 @@ pub struct OrderRow {
     pub refunded_minor: i64,
     /// Authorized and released, as payments reported.
     pub voided_minor: i64,
+    /// Units returned per SKU, as returns reported (JSON).
+    pub returned: String,
 }
 
 impl OrderRow {
@@ -77,12 +79,14 @@ impl OrderRow {
     pub fn to_order(&self) -> omni_db::Result<Order> {
         let corrupt =
             |what: String| omni_db::Error::Inconsistent(format!("order {} has a corrupt {what}", self.id));
+        let request = stored_request(&self.request).map_err(|e| corrupt(e.to_string()))?;
+        let returns = OrderReturns::of(&request.lines, &self.returned()?);
         Ok(Order {
             id: self.id,
             status: self.status,
             partner_id: self.partner_id.clone(),
             partner_order_id: self.partner_order_id.clone(),
-            request: stored_request(&self.request).map_err(|e| corrupt(e.to_string()))?,
+            request,
             placed_by: Payer::parse(&self.placed_by).unwrap_or_default(),
             total_minor: self.total_minor,
             location_id: self.location_id.clone(),
@@ -94,10 +98,31 @@ impl OrderRow {
                 self.refunded_minor,
                 self.voided_minor,
             ),
+            returns,
             created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
         })
     }
+
+    /// Units returned per SKU.
+    pub fn returned(&self) -> omni_db::Result<BTreeMap<Sku, u32>> {
+        serde_json::from_str(&self.returned).map_err(|e| {
+            omni_db::Error::Inconsistent(format!("order {} has a corrupt returned: {e}", self.id))
+        })
+    }
+}
+
+/// Counts `units` more of `sku` returned on the order (in the caller's transaction).
+pub fn add_returned(conn: &mut DbConnection, id: OrderId, sku: &Sku, units: u32) -> omni_db::Result<bool> {
+    let Some(row) = find(conn, id)? else {
+        return Ok(false);
+    };
+    let mut returned = row.returned()?;
+    *returned.entry(sku.clone()).or_insert(0) += units;
+    diesel::update(orders::table.find(id.to_string()))
+        .set(orders::returned.eq(serde_json::to_string(&returned).unwrap_or_default()))
+        .execute(conn)?;
+    Ok(true)
 }
 
 /// Reads a stored request. An order stored before orders kept payment methods has its card tenders as tokens:

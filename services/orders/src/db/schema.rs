@@ -24,6 +24,7 @@ diesel::table! {
         captured_minor -> BigInt,
         refunded_minor -> BigInt,
         voided_minor -> BigInt,
+        returned -> Text,
     }
 }
 

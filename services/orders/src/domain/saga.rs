@@ -1013,6 +1013,7 @@ mod tests {
                 location_id: (status != OrderStatus::Accepted).then(|| LocationId::parse("S1").unwrap()),
                 failure_reason: None,
                 payment: api::OrderPayment::default(),
+                returns: api::OrderReturns::default(),
                 created_at: now,
                 updated_at: now,
             },

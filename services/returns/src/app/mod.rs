@@ -1,5 +1,6 @@
 //! Returns' use cases and shared state.
 
+pub mod expiry;
 pub mod read_model;
 pub mod returns;
 
@@ -9,6 +10,7 @@ use omni_db::Db;
 use tokio::sync::Notify;
 
 use crate::domain::policy::ReturnPolicy;
+use crate::metrics::ReturnMetrics;
 
 /// Shared state of handlers and consumers.
 #[derive(Clone)]
@@ -19,22 +21,32 @@ pub struct State {
     pub relay: Arc<Notify>,
     /// The return policy in force: each order keeps a snapshot of it taken when it is accepted.
     pub policy: Arc<ReturnPolicy>,
-    /// Days a return by mail waits for its items.
-    pub mail_return_days: u32,
+    /// Returns' metrics.
+    pub metrics: ReturnMetrics,
+    /// How long an approved return waits for its items before it expires.
+    pub items_within: chrono::Duration,
 }
 
 impl State {
     /// The state from the settings' `[returns]`.
-    pub fn new(db: Db, relay: Arc<Notify>, settings: &omni_config::ReturnsSettings) -> Self {
+    pub fn new(
+        db: Db,
+        relay: Arc<Notify>,
+        settings: &omni_config::ReturnsSettings,
+        metrics: ReturnMetrics,
+    ) -> Self {
         Self {
             db,
             relay,
+            metrics,
             policy: Arc::new(ReturnPolicy {
                 window_days: settings.window_days,
                 channel_window_days: settings.channel_window_days.clone(),
                 final_sale_tags: settings.final_sale_tags.iter().cloned().collect(),
             }),
-            mail_return_days: settings.mail_return_days,
+            items_within: chrono::Duration::seconds(
+                i64::try_from(settings.items_within_seconds).unwrap_or(i64::MAX / 1000),
+            ),
         }
     }
 }

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use omni_contracts::api::{MovementKind, OrderLine, StockMovement};
 use omni_contracts::events::{
-    InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnEvent, ReturnReceived,
-    ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked,
+    InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnCancelled, ReturnEvent,
+    ReturnExpired, ReturnReceived, ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked,
 };
 use omni_contracts::returns::{
     NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit, UnitReceipt,
@@ -24,6 +24,7 @@ use crate::domain::policy::{Decline, PolicySnapshot};
 use crate::domain::refund::unit_refund;
 use crate::domain::returnable;
 use crate::error::ReturnError;
+use crate::metrics::Outcome;
 
 /// The prefix of the refund ids returns asks payments for: `return-<return id>`.
 pub const REFUND_PREFIX: &str = "return-";
@@ -62,7 +63,7 @@ pub async fn open(
                 .into(),
         ));
     }
-    let mail_days = state.mail_return_days;
+    let items_within = state.items_within;
     let opened = state
         .db
         .transaction(move |conn| -> Result<Opened, ReturnError> {
@@ -103,9 +104,11 @@ pub async fn open(
             }
 
             let id = ReturnId::generate();
-            let status = match asked.method {
-                ReturnMethod::InStore { .. } => ReturnStatus::Approved,
-                ReturnMethod::ByMail => ReturnStatus::AwaitingItems,
+            // Approved by the policy: at the counter the units are received below; otherwise they are to come.
+            let status = if instant {
+                ReturnStatus::Approved
+            } else {
+                ReturnStatus::AwaitingItems
             };
             let lines: Vec<ReturnLine> = asked
                 .lines
@@ -129,12 +132,11 @@ pub async fn open(
                 refund_minor: 0,
                 declined: None,
                 requested_by: by.clone(),
+                expires_at: (!instant).then(|| now + items_within),
                 created_at: now,
                 updated_at: now,
             };
-            let expires_at = (asked.method == ReturnMethod::ByMail)
-                .then(|| (now + chrono::Duration::days(i64::from(mail_days))).naive_utc());
-            returns::insert(conn, &created, expires_at)?;
+            returns::insert(conn, &created)?;
             omni_db::audit::record(
                 conn,
                 &by,
@@ -170,12 +172,24 @@ pub async fn open(
             let stored = returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?;
             Ok(Opened::Created(stored))
         })
-        .await?;
-    state.relay.notify_one();
-    Ok(opened)
+        .await;
+    match &opened {
+        Ok(Opened::Created(r)) => {
+            state.relay.notify_one();
+            state.metrics.count(Outcome::Opened);
+            state.metrics.graded(r);
+            if r.status == ReturnStatus::Settled {
+                state.metrics.count(Outcome::Settled);
+            }
+        }
+        Err(ReturnError::Declined(_)) => state.metrics.count(Outcome::Declined),
+        _ => {}
+    }
+    opened
 }
 
-/// Receives the graded units of an approved return by mail at `location_id`, by `by` (audited).
+/// Receives the graded units of a return awaiting them (by mail, or brought to a store later) at `location_id`,
+/// any store, by `by` (audited).
 pub async fn receive(
     state: &State,
     id: ReturnId,
@@ -201,16 +215,94 @@ pub async fn receive(
         })
         .await?;
     state.relay.notify_one();
+    state.metrics.graded(&received);
+    if received.status == ReturnStatus::Settled {
+        state.metrics.count(Outcome::Settled);
+    }
     Ok(received)
 }
 
-/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`).
-pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<(), ReturnError> {
+/// Withdraws a return whose items have not come, by `by` (audited): its units can be returned again.
+pub async fn cancel(state: &State, id: ReturnId, by: String) -> Result<Return, ReturnError> {
+    let cancelled = state
+        .db
+        .transaction(move |conn| -> Result<(Return, bool), ReturnError> {
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            omni_db::lock_transaction(conn, &format!("returns.order.{}", found.order_id))?;
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            match found.status {
+                ReturnStatus::Cancelled => return Ok((found, false)),
+                ReturnStatus::Requested | ReturnStatus::Approved | ReturnStatus::AwaitingItems => {}
+                other => return Err(ReturnError::NotCancellable(id, other)),
+            }
+            returns::set_status(conn, id, ReturnStatus::Cancelled)?;
+            omni_db::audit::record(
+                conn,
+                &by,
+                "return.cancelled",
+                &id.to_string(),
+                &serde_json::json!({ "order_id": found.order_id }),
+            )?;
+            announce(
+                conn,
+                ReturnEvent::Cancelled(ReturnCancelled {
+                    return_id: id,
+                    order_id: found.order_id,
+                    by: by.clone(),
+                }),
+            )?;
+            Ok((returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?, true))
+        })
+        .await?;
+    if cancelled.1 {
+        state.relay.notify_one();
+        state.metrics.count(Outcome::Cancelled);
+    }
+    Ok(cancelled.0)
+}
+
+/// Expires a return still waiting at `now` for items that should have come (the expiry job's step, in the
+/// caller's transaction): its units can be returned again. Whether it did.
+pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Result<bool, ReturnError> {
     let Some(found) = returns::find(conn, id)? else {
-        return Ok(());
+        return Ok(false);
+    };
+    omni_db::lock_transaction(conn, &format!("returns.order.{}", found.order_id))?;
+    let Some(found) = returns::find(conn, id)? else {
+        return Ok(false);
+    };
+    let overdue = found.expires_at.is_some_and(|at| at <= now);
+    if found.status != ReturnStatus::AwaitingItems || !overdue {
+        return Ok(false);
+    }
+    returns::set_status(conn, id, ReturnStatus::Expired)?;
+    omni_db::audit::record(
+        conn,
+        EXPIRY_ACTOR,
+        "return.expired",
+        &id.to_string(),
+        &serde_json::json!({ "order_id": found.order_id, "expires_at": found.expires_at }),
+    )?;
+    announce(
+        conn,
+        ReturnEvent::Expired(ReturnExpired {
+            return_id: id,
+            order_id: found.order_id,
+        }),
+    )?;
+    Ok(true)
+}
+
+/// Who expires returns, in the audit log.
+pub const EXPIRY_ACTOR: &str = "omni:returns";
+
+/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`); whether it did.
+pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<bool, ReturnError> {
+    let Some(found) = returns::find(conn, id)? else {
+        return Ok(false);
     };
     if found.status != ReturnStatus::Graded {
-        return Ok(());
+        return Ok(false);
     }
     returns::set_status(conn, id, ReturnStatus::Settled)?;
     announce(
@@ -221,7 +313,8 @@ pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<
             refunded,
             refund_to: "original_tenders".into(),
         }),
-    )
+    )?;
+    Ok(true)
 }
 
 /// Grades and disposes of each unit, puts restocked units back on sale at `location_id`, and asks for the refund.
@@ -318,7 +411,8 @@ fn receive_in(
         currency: *currency,
     };
     if refund == 0 {
-        return settle(conn, r.id, amount);
+        settle(conn, r.id, amount)?;
+        return Ok(());
     }
     let command = PaymentEvent::RefundRequested(RefundRequested {
         order_id: r.order_id,

@@ -28,11 +28,7 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> omni_db::Resu
 }
 
 /// Stores a new return with its lines.
-pub fn insert(
-    conn: &mut DbConnection,
-    r: &Return,
-    expires_at: Option<chrono::NaiveDateTime>,
-) -> omni_db::Result<()> {
+pub fn insert(conn: &mut DbConnection, r: &Return) -> omni_db::Result<()> {
     diesel::insert_into(returns::table)
         .values((
             returns::id.eq(r.id.to_string()),
@@ -45,7 +41,7 @@ pub fn insert(
             returns::declined_reason.eq(r.declined.as_ref().map(|d| d.reason.clone())),
             returns::requested_by.eq(&r.requested_by),
             returns::refund_minor.eq(r.refund_minor),
-            returns::expires_at.eq(expires_at),
+            returns::expires_at.eq(r.expires_at.map(|t| t.naive_utc())),
             returns::created_at.eq(r.created_at.naive_utc()),
             returns::updated_at.eq(r.updated_at.naive_utc()),
         ))
@@ -107,6 +103,25 @@ pub fn insert_unit(conn: &mut DbConnection, id: ReturnId, unit: &ReturnUnit) -> 
     Ok(())
 }
 
+/// Up to `limit` returns still waiting for their items at `now` although they should have come by then, the
+/// longest overdue first.
+pub fn overdue(
+    conn: &mut DbConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> omni_db::Result<Vec<ReturnId>> {
+    let ids: Vec<String> = returns::table
+        .filter(returns::status.eq(ReturnStatus::AwaitingItems.as_str()))
+        .filter(returns::expires_at.le(now.naive_utc()))
+        .order(returns::expires_at.asc())
+        .limit(limit)
+        .select(returns::id)
+        .load(conn)?;
+    ids.iter()
+        .map(|id| ReturnId::parse(id).map_err(|_| corrupt("id", id)))
+        .collect()
+}
+
 /// The units per SKU the order's returns hold, but `except`: open returns by the units they ask for, settled and
 /// closed ones by the units they received; declined, expired and cancelled ones none.
 pub fn held_units(
@@ -166,6 +181,7 @@ type ReturnRow = (
     Option<String>,
     String,
     i64,
+    Option<chrono::NaiveDateTime>,
     chrono::NaiveDateTime,
     chrono::NaiveDateTime,
 );
@@ -185,6 +201,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             returns::declined_reason,
             returns::requested_by,
             returns::refund_minor,
+            returns::expires_at,
             returns::created_at,
             returns::updated_at,
         ))
@@ -201,6 +218,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         reason,
         by,
         refund,
+        expires,
         created,
         updated,
     )) = row
@@ -263,6 +281,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         refund_minor: refund,
         declined: rule.zip(reason).map(|(rule, reason)| Declined { rule, reason }),
         requested_by: by,
+        expires_at: expires.map(|t| t.and_utc()),
         created_at: created.and_utc(),
         updated_at: updated.and_utc(),
     }))

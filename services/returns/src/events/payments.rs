@@ -8,6 +8,7 @@ use omni_kafka::{HandlerError, Incoming};
 use crate::app::State;
 use crate::app::returns::{self, REFUND_PREFIX};
 use crate::error::ReturnError;
+use crate::metrics::Outcome;
 
 /// Settles returns once their refunds are made.
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
@@ -23,16 +24,19 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
                 return Ok(());
             };
             let event_id = event.id.to_string();
-            state
+            let amount = refunded.amount;
+            let settled = state
                 .db
-                .transaction(move |conn| -> Result<(), ReturnError> {
-                    if omni_db::inbox::claim(conn, "returns.payments", &event_id)? {
-                        returns::settle(conn, id, refunded.amount)?;
-                    }
-                    Ok(())
+                .transaction(move |conn| -> Result<bool, ReturnError> {
+                    Ok(omni_db::inbox::claim(conn, "returns.payments", &event_id)?
+                        && returns::settle(conn, id, amount)?)
                 })
                 .await?;
-            state.relay.notify_one();
+            if settled {
+                state.relay.notify_one();
+                state.metrics.count(Outcome::Settled);
+                state.metrics.refunded(amount);
+            }
         }
         PaymentEvent::RefundRefused(refused) => {
             if let Some(id) = return_of(&refused.refund_id) {

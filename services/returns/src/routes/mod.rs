@@ -41,12 +41,21 @@ pub const RECEIVE_RETURN: Rule = Rule::new(
     Objects::Returns,
 );
 
+/// Withdraws a return whose items have not come.
+pub const CANCEL_RETURN: Rule = Rule::new(
+    Method::Post,
+    "/v1/returns/{id}/cancellation",
+    &[Partner, Associate, Manager, Service],
+    Objects::Returns,
+);
+
 /// The returns service's part of the authorization table.
 pub const AUTHORIZATION: &[Rule] = &[
     LOOKUP_ORDER,
     CREATE_RETURN,
     SHOW_RETURN,
     RECEIVE_RETURN,
+    CANCEL_RETURN,
     omni_http::audit::RULE,
 ];
 
@@ -57,4 +66,5 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     CREATE_RETURN.register(cfg, returns::create::create_return);
     SHOW_RETURN.register(cfg, returns::show::show_return);
     RECEIVE_RETURN.register(cfg, returns::receive::receive_return);
+    CANCEL_RETURN.register(cfg, returns::cancel::cancel_return);
 }

@@ -1,5 +1,6 @@
-//! `/v1/returns`: open a return (or the whole return at the counter), read it, receive its units.
+//! `/v1/returns`: open a return (or the whole return at the counter), read it, receive its units, withdraw it.
 
+pub mod cancel;
 pub mod create;
 pub mod receive;
 pub mod show;
