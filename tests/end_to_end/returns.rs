@@ -282,6 +282,27 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     // The order shows the tee back: partially returned.
     returned_on_order(&orders, &id, "partially_returned", 1).await?;
 
+    // An unknown reason or grade: 400 naming it, nothing taken.
+    let mut odd = at_the_counter("odd-reason", &id, 1, "resellable", json!({ "type": "restock" }));
+    odd["lines"][0]["reason"] = json!("bored");
+    let answer = returns.post("/v1/returns", &odd, &[]).await?;
+    ensure!(
+        answer.status == 400
+            && answer.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("bored")),
+        "{answer:?}"
+    );
+    let odd = at_the_counter("odd-grade", &id, 1, "like new", json!({ "type": "restock" }));
+    let answer = returns.post("/v1/returns", &odd, &[]).await?;
+    ensure!(
+        answer.status == 400
+            && answer.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("like new")),
+        "{answer:?}"
+    );
+
     // The same request again: the same return.
     let again = counter(
         &returns,
