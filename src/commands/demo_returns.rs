@@ -54,7 +54,9 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
     let allocation = mesh.client(Service::Allocation, admin_key);
     let returns = mesh.client(Service::Returns, admin_key);
     let mut done = Returned::default();
-    let page = orders.get("/v1/orders?status=completed&limit=200").await?.body;
+    let page = orders.get("/v1/orders?status=completed&limit=100").await?;
+    anyhow::ensure!(page.status == 200, "listing the completed orders: {page:?}");
+    let page = page.body;
     let candidates: Vec<Value> = page["orders"]
         .as_array()
         .into_iter()
