@@ -180,6 +180,16 @@ impl RunBackends {
 
     /// Starts catalog and allocation on this run's backends, on ephemeral loopback ports.
     pub(crate) async fn start_mesh(&self, settings: Settings) -> anyhow::Result<Mesh> {
+        self.start_services(settings, vec![Service::Catalog, Service::Allocation])
+            .await
+    }
+
+    /// Starts `services` on this run's backends, on ephemeral loopback ports.
+    pub(crate) async fn start_services(
+        &self,
+        settings: Settings,
+        services: Vec<Service>,
+    ) -> anyhow::Result<Mesh> {
         ensure!(
             settings.http.host == "127.0.0.1",
             "the benchmarks bind to 127.0.0.1 only"
@@ -193,10 +203,10 @@ impl RunBackends {
                 prefix: self.redis.prefix.clone(),
             },
             ephemeral_ports: true,
-            services: vec![Service::Catalog, Service::Allocation],
+            services,
         })
         .await
-        .context("starting catalog and allocation")
+        .context("starting the services")
     }
 }
 

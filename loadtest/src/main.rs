@@ -5,10 +5,12 @@
 //! bare consumer of the same topic. Every run is bounded in count and time,
 //! talks to 127.0.0.1 only, and works in its own database, Redis key prefix and topics.
 
+mod availability;
 mod backends;
 mod intake;
 mod pos_lag;
 mod reservations;
+mod return_lag;
 mod routing;
 mod stats;
 
@@ -110,6 +112,9 @@ enum Command {
     /// Routing decision time for 5-line orders over 1,000 nodes (in process, no backend): p50/p99 and CPU per
     /// decision, against the goal p99 ≤ 1 ms.
     Routing(routing::RoutingArgs),
+    /// In-store return → the returned unit in the availability stream: returns at a store counter, each unit
+    /// restocked there, matched to the omni.availability.v1 event showing it; p50/p99 lag on the whole mesh.
+    ReturnLag(return_lag::ReturnLagArgs),
 }
 
 fn main() -> ExitCode {
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
                 Command::PosLag(args) => pos_lag::run(&cli.backends, args).await,
                 Command::Intake(args) => intake::run(&cli.backends, args).await,
                 Command::Routing(args) => routing::run(args),
+                Command::ReturnLag(args) => return_lag::run(&cli.backends, args).await,
             }
         };
         // Ctrl-C drops the run, so its database, keys and services are cleaned up on the way out.
