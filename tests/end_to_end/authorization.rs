@@ -398,6 +398,10 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             Some(json!({ "location_id": side.store(),
                 "units": [{ "sku": SKU, "grade": "resellable", "disposition": { "type": "restock" } }] })),
         ),
+        (Method::Post, "/v1/returns/{id}/decision") => call(
+            format!("/v1/returns/{}/decision", world.return_id[i]),
+            Some(json!({ "approve": true, "reason": "authorization test" })),
+        ),
         (Method::Post, "/v1/returns/{id}/cancellation") => {
             call(format!("/v1/returns/{}/cancellation", world.return_id[i]), None)
         }

@@ -475,3 +475,177 @@ async fn never_sent(mesh: &Mesh) -> anyhow::Result<()> {
     ensure!(again.status == 201, "{again:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_refund_waits_for_a_store_managers_decision_on_embedded_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(with_a_manager()), left_to_a_manager).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_refund_waits_for_a_store_managers_decision_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(with_a_manager())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = left_to_a_manager(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+const CLERK: &str = "returns-associate-store-b-0123456789";
+const MANAGER: &str = "returns-manager-store-b-0123456789";
+
+/// Refunds above 10.00 need a store manager; STORE-B has an associate and a manager.
+fn with_a_manager() -> omni_config::Settings {
+    let mut settings = settings();
+    settings.returns.manager_approval_above_minor = 1_000;
+    for (key, name, role) in [
+        (CLERK, "associate-store-b", omni_config::Role::Associate),
+        (MANAGER, "manager-store-b", omni_config::Role::Manager),
+    ] {
+        settings.auth.api_keys.push(omni_config::ApiKeySettings {
+            key: omni_config::Secret::new(key),
+            name: name.into(),
+            roles: vec![role],
+            partner_id: None,
+            locations: vec!["STORE-B".into()],
+            ..Default::default()
+        });
+    }
+    settings
+}
+
+/// Three tees shipped. A tee (19.99) brought to STORE-B's counter waits for the manager (`refund_above_limit`);
+/// the associate can neither receive it nor decide; the manager approves; the tee is not in the bag after all, and
+/// only the manager may refund it anyway (audited). A return the manager declines frees its units; a return the
+/// manager opens is approved at once.
+async fn left_to_a_manager(mesh: &Mesh) -> anyhow::Result<()> {
+    let id = shipped(mesh, 3, "for-a-manager").await?;
+    let clerk = mesh.client(Service::Returns, CLERK);
+    let manager = mesh.client(Service::Returns, MANAGER);
+    let asked = at_the_counter("manager-1", &id, 1, "resellable", json!({ "type": "restock" }));
+    let opened = omni_testkit::testing::eventually(
+        "returns to learn the delivery",
+        crate::store_work::WAIT,
+        || async {
+            let answer = clerk.post("/v1/returns", &asked, &[]).await?;
+            Ok((answer.status == 201).then_some(answer))
+        },
+    )
+    .await?;
+    ensure!(
+        opened.body["status"] == "requested"
+            && opened.body["awaiting_manager"]["rule"] == "refund_above_limit"
+            && opened.body["units"].as_array().is_some_and(Vec::is_empty),
+        "{opened:?}"
+    );
+    let return_id = opened.body["id"].as_str().context("return id")?.to_owned();
+    let missing = |refund_override: bool| {
+        json!({ "location_id": "STORE-B", "units": [{ "sku": "TEE-1", "grade": "resellable",
+            "disposition": { "type": "missing" }, "refund_override": refund_override }] })
+    };
+    let early = clerk
+        .post(&format!("/v1/returns/{return_id}/receipts"), &missing(false), &[])
+        .await?;
+    ensure!(early.status == 409, "received before the decision: {early:?}");
+    let approve = json!({ "approve": true, "reason": "loyal customer" });
+    let by_clerk = clerk
+        .post(&format!("/v1/returns/{return_id}/decision"), &approve, &[])
+        .await?;
+    ensure!(by_clerk.status == 403, "an associate decided: {by_clerk:?}");
+    let approved = manager
+        .post(&format!("/v1/returns/{return_id}/decision"), &approve, &[])
+        .await?;
+    ensure!(
+        approved.status == 200 && approved.body["status"] == "awaiting_items",
+        "{approved:?}"
+    );
+    let overridden = clerk
+        .post(&format!("/v1/returns/{return_id}/receipts"), &missing(true), &[])
+        .await?;
+    ensure!(
+        overridden.status == 403,
+        "an associate overrode a refund: {overridden:?}"
+    );
+    let received = manager
+        .post(&format!("/v1/returns/{return_id}/receipts"), &missing(true), &[])
+        .await?;
+    ensure!(
+        received.status == 200
+            && received.body["units"][0]["refund_minor"] == 1999
+            && received.body["units"][0]["refund_override"] == true,
+        "{received:?}"
+    );
+    let admin = mesh.client(Service::Returns, ADMIN_KEY);
+    settled(&admin, &return_id).await?;
+    let audit = admin.get(&format!("/v1/audit?object={return_id}")).await?.body;
+    let by_manager: Vec<&str> = audit["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["actor"] == "manager-store-b")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    ensure!(
+        by_manager == ["return.approved", "return.refund_override", "return.received"],
+        "{audit}"
+    );
+
+    // An admin (who decides like a manager) asks for the last two tees by mail: approved at once; withdrawn. The
+    // associate asks for them at STORE-B: they wait; the manager declines (rule `manager`), which frees them, and
+    // the manager's own return of both at the counter is approved at once.
+    let by_mail = json!({ "request_id": "manager-2", "order_id": id,
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "reason": "no_longer_wanted" }], "method": { "type": "by_mail" } });
+    let asked = admin.post("/v1/returns", &by_mail, &[]).await?;
+    ensure!(
+        asked.status == 201 && asked.body["status"] == "awaiting_items",
+        "an admin decides: {asked:?}"
+    );
+    let cancelled = admin
+        .post(
+            &format!(
+                "/v1/returns/{}/cancellation",
+                asked.body["id"].as_str().unwrap_or_default()
+            ),
+            &json!(null),
+            &[],
+        )
+        .await?;
+    ensure!(cancelled.status == 200, "{cancelled:?}");
+    let asked_at_store = clerk.post("/v1/returns", &json!({ "request_id": "manager-3", "order_id": id,
+        "lines": [{ "sku": "TEE-1", "quantity": 2, "reason": "no_longer_wanted" }], "method": { "type": "in_store", "location_id": "STORE-B" } }), &[]).await?;
+    ensure!(
+        asked_at_store.status == 201 && asked_at_store.body["status"] == "requested",
+        "{asked_at_store:?}"
+    );
+    let waiting_id = asked_at_store.body["id"]
+        .as_str()
+        .context("return id")?
+        .to_owned();
+    let declined = manager
+        .post(
+            &format!("/v1/returns/{waiting_id}/decision"),
+            &json!({ "approve": false, "reason": "worn" }),
+            &[],
+        )
+        .await?;
+    ensure!(
+        declined.status == 200
+            && declined.body["status"] == "declined"
+            && declined.body["declined"]["rule"] == "manager",
+        "{declined:?}"
+    );
+    let own = manager
+        .post(
+            "/v1/returns",
+            &at_the_counter("manager-4", &id, 2, "open_box", json!({ "type": "write_off" })),
+            &[],
+        )
+        .await?;
+    ensure!(
+        own.status == 201 && own.body["units"].as_array().map(Vec::len) == Some(2),
+        "{own:?}"
+    );
+    Ok(())
+}

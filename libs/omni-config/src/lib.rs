@@ -140,6 +140,12 @@ pub struct ReturnsSettings {
     /// SKU tags (from the catalog) that make an item final sale: never returnable.
     #[serde(default)]
     pub final_sale_tags: Vec<String>,
+    /// Days past the return window in which a return is not declined but waits for a store manager's decision.
+    #[serde(default)]
+    pub manager_grace_days: u32,
+    /// A return whose refund would exceed this (minor units) waits for a store manager's decision (0: never).
+    #[serde(default)]
+    pub manager_approval_above_minor: i64,
     /// Seconds an approved return waits for its items (sent by mail, or to be brought to a store) before it
     /// expires and its units can be returned again.
     pub items_within_seconds: u64,
@@ -873,6 +879,12 @@ impl Settings {
         }
         if self.policies.reload_interval_seconds == 0 {
             return invalid("policies.reload_interval_seconds", "must be positive");
+        }
+        if self.returns.manager_approval_above_minor < 0 {
+            return invalid(
+                "returns.manager_approval_above_minor",
+                "must be 0 (never) or positive",
+            );
         }
         if self.returns.items_within_seconds == 0 {
             return invalid("returns.items_within_seconds", "must be positive");

@@ -231,6 +231,9 @@ pub struct UnitReceipt {
     pub grade: Grade,
     /// What becomes of it.
     pub disposition: Disposition,
+    /// Refund it although it did not come (`missing`): a store manager's explicit override, audited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refund_override: bool,
 }
 
 /// `POST /v1/returns`: a return authorization (RMA), or with `units` and an in-store method the whole return at
@@ -265,6 +268,16 @@ pub struct ReceiveReturn {
     pub units: Vec<UnitReceipt>,
 }
 
+/// A store manager's decision on a return the policy left to one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnDecision {
+    /// Allow it (its items are then awaited) or decline it.
+    pub approve: bool,
+    /// Why, for the audit log (and the customer, when declined).
+    pub reason: String,
+}
+
 /// A line of a return as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -295,6 +308,9 @@ pub struct ReturnUnit {
     pub location_id: LocationId,
     /// What it refunds, in minor units (0 for a missing unit).
     pub refund_minor: i64,
+    /// Refunded by a manager's override although it did not come.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refund_override: bool,
 }
 
 /// Why a return was declined: the rule and what it says.
@@ -340,6 +356,9 @@ pub struct Return {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Why it waits for a store manager's decision, while it does (`requested`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_manager: Option<Declined>,
     /// When a return whose items are to come expires if they never do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,

@@ -59,6 +59,9 @@ pub enum ReturnError {
     /// The return's items came (or it ended): it can no longer be withdrawn.
     #[error("return {0} is {status}: only a return whose items have not come is cancelled", status = .1.as_str())]
     NotCancellable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
+    /// The return does not wait for a manager's decision (or was decided otherwise).
+    #[error("return {0} is {status}: only a return waiting for a store manager's decision is decided", status = .1.as_str())]
+    NotDecidable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
     /// A return written a moment ago is gone: a bug.
     #[error("return {0} vanished while it was written")]
     Vanished(omni_contracts::ReturnId),
@@ -86,7 +89,8 @@ impl From<ReturnError> for omni_http::ApiError {
             ReturnError::Declined(d) => ApiError::new(Code::ReturnDeclined, d.to_string()),
             e @ (ReturnError::RequestIdReused(_)
             | ReturnError::NotReceivable(..)
-            | ReturnError::NotCancellable(..)) => ApiError::new(Code::Conflict, e.to_string()),
+            | ReturnError::NotCancellable(..)
+            | ReturnError::NotDecidable(..)) => ApiError::new(Code::Conflict, e.to_string()),
             ReturnError::Db(db) => db.into(),
             e @ (ReturnError::Vanished(_) | ReturnError::Corrupt(_)) => {
                 ApiError::new(Code::Internal, e.to_string())

@@ -32,6 +32,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
         routes::returns::create::create_return,
         routes::returns::show::show_return,
         routes::returns::receive::receive_return,
+        routes::returns::decide::decide_return,
         routes::returns::cancel::cancel_return,
     ),
     components(schemas(omni_http::errors::ErrorBody))

@@ -65,6 +65,8 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
         channel_window_days: BTreeMap::new(),
         final_sale_tags: vec![],
         items_within_seconds: 3_600,
+        manager_grace_days: 0,
+        manager_approval_above_minor: 0,
     };
     let metrics = ReturnMetrics::register(&prometheus::Registry::new())?;
     let state = State::new(db, Arc::new(Notify::new()), &settings, metrics);
@@ -78,7 +80,7 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
             match what {
                 0..=3 => {
                     let asked = asked_return(&mut rng, &order, format!("r-{seed}-{step}"))?;
-                    match returns::open(&state, asked, "prop".into(), chrono::Utc::now()).await {
+                    match returns::open(&state, asked, clerk(), chrono::Utc::now()).await {
                         Ok(Opened::Created(r)) => {
                             *tally
                                 .entry(if r.units.is_empty() {
@@ -158,6 +160,14 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
         assert!(n >= 5, "only {n} steps {kind}: {tally:?}");
     }
     Ok(())
+}
+
+/// A store associate (not a manager).
+fn clerk() -> returns::Asker {
+    returns::Asker {
+        name: "prop".into(),
+        manager: false,
+    }
 }
 
 /// An order of the read model: what it is, what was delivered, what it cost.
@@ -302,6 +312,7 @@ fn graded(rng: &mut StdRng, sku: Sku) -> anyhow::Result<UnitReceipt> {
         sku,
         grade,
         disposition,
+        refund_override: false,
     })
 }
 

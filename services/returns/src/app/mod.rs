@@ -43,6 +43,8 @@ impl State {
                 window_days: settings.window_days,
                 channel_window_days: settings.channel_window_days.clone(),
                 final_sale_tags: settings.final_sale_tags.iter().cloned().collect(),
+                manager_grace_days: settings.manager_grace_days,
+                manager_approval_above_minor: settings.manager_approval_above_minor,
             }),
             items_within: chrono::Duration::seconds(
                 i64::try_from(settings.items_within_seconds).unwrap_or(i64::MAX / 1000),

@@ -9,18 +9,20 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use omni_contracts::api::{MovementKind, OrderLine, StockMovement};
 use omni_contracts::events::{
-    InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnCancelled, ReturnEvent,
-    ReturnExpired, ReturnReceived, ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked,
+    InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnCancelled, ReturnDeclined,
+    ReturnEvent, ReturnExpired, ReturnReceived, ReturnRequested, ReturnSettled, ReturnUnitGraded,
+    ReturnUnitRestocked,
 };
 use omni_contracts::returns::{
-    NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit, UnitReceipt,
+    Declined, NewReturn, RefundTo, Return, ReturnDecision, ReturnLine, ReturnMethod, ReturnStatus,
+    ReturnUnit, UnitReceipt,
 };
 use omni_contracts::{Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
 use omni_db::DbConnection;
 
 use crate::app::State;
 use crate::db::{deliveries, order_views, returns};
-use crate::domain::policy::{Decline, PolicySnapshot};
+use crate::domain::policy::{Decline, PolicySnapshot, Verdict, rules};
 use crate::domain::refund::unit_refund;
 use crate::domain::returnable;
 use crate::error::ReturnError;
@@ -38,12 +40,22 @@ pub enum Opened {
     Again(Return),
 }
 
+/// Who asks for a return.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// The principal's name (audit, events).
+    pub name: String,
+    /// Whether they are a store manager (who approves what the policy leaves to one, and may override refunds).
+    pub manager: bool,
+}
+
 /// Opens a return asked by `by` at `now`; with units and an in-store method, receives them at once (the counter's
-/// instant return). Refusals change nothing.
+/// instant return). A return the policy leaves to a store manager is approved at once when `by` is one, and
+/// otherwise waits for the decision (`requested`, its units not received yet). Refusals change nothing.
 pub async fn open(
     state: &State,
     asked: NewReturn,
-    by: String,
+    by: Asker,
     now: DateTime<Utc>,
 ) -> Result<Opened, ReturnError> {
     check_request_id(&asked.request_id)?;
@@ -64,6 +76,7 @@ pub async fn open(
         ));
     }
     let items_within = state.items_within;
+    let Asker { name: by, manager } = by;
     let opened = state
         .db
         .transaction(move |conn| -> Result<Opened, ReturnError> {
@@ -89,8 +102,17 @@ pub async fn open(
                     reason: "nothing of the order was shipped or handed over yet: cancel it instead".into(),
                 }));
             };
-            snapshot
-                .allows(&asked.lines, delivered_at.and_utc(), now)
+            let lines_sold = order_lines(&order)?;
+            let refund_minor: i64 = asked
+                .lines
+                .iter()
+                .map(|l| {
+                    unit_refund(&lines_sold, order.total_minor, &l.sku).unwrap_or(0)
+                        * i64::from(l.quantity.get())
+                })
+                .sum();
+            let verdict = snapshot
+                .allows(&asked.lines, delivered_at.and_utc(), now, refund_minor)
                 .map_err(ReturnError::Declined)?;
             let held = returns::held_units(conn, asked.order_id, None)?;
             returnable::fits(&asked.lines, &delivered, &held).map_err(ReturnError::Declined)?;
@@ -104,11 +126,17 @@ pub async fn open(
             }
 
             let id = ReturnId::generate();
-            // Approved by the policy: at the counter the units are received below; otherwise they are to come.
-            let status = if instant {
-                ReturnStatus::Approved
-            } else {
-                ReturnStatus::AwaitingItems
+            // Approved (by the policy, or by the manager asking): at the counter the units are received below;
+            // otherwise they are to come. Left to a manager: it waits for the decision.
+            let referral = match verdict {
+                Verdict::Approved => None,
+                Verdict::NeedsManager(referral) => Some(referral),
+            };
+            let waits = referral.is_some() && !manager;
+            let status = match (waits, instant) {
+                (true, _) => ReturnStatus::Requested,
+                (false, true) => ReturnStatus::Approved,
+                (false, false) => ReturnStatus::AwaitingItems,
             };
             let lines: Vec<ReturnLine> = asked
                 .lines
@@ -131,8 +159,12 @@ pub async fn open(
                 units: Vec::new(),
                 refund_minor: 0,
                 declined: None,
+                awaiting_manager: referral.as_ref().filter(|_| waits).map(|r| Declined {
+                    rule: r.rule.to_owned(),
+                    reason: r.reason.clone(),
+                }),
                 requested_by: by.clone(),
-                expires_at: (!instant).then(|| now + items_within),
+                expires_at: (status == ReturnStatus::AwaitingItems).then(|| now + items_within),
                 created_at: now,
                 updated_at: now,
             };
@@ -158,12 +190,29 @@ pub async fn open(
                     method: asked.method.clone(),
                 }),
             )?;
+            if waits {
+                let stored = returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?;
+                return Ok(Opened::Created(stored));
+            }
+            if let Some(referral) = &referral {
+                omni_db::audit::record(
+                    conn,
+                    &by,
+                    "return.approved",
+                    &id.to_string(),
+                    &serde_json::json!({ "rule": referral.rule, "reason": referral.reason }),
+                )?;
+            }
             announce(
                 conn,
                 ReturnEvent::Approved(ReturnApproved {
                     return_id: id,
                     order_id: asked.order_id,
-                    by: "policy".into(),
+                    by: if referral.is_some() {
+                        by.clone()
+                    } else {
+                        "policy".into()
+                    },
                 }),
             )?;
             if let (true, ReturnMethod::InStore { location_id }) = (instant, &asked.method) {
@@ -220,6 +269,81 @@ pub async fn receive(
         state.metrics.count(Outcome::Settled);
     }
     Ok(received)
+}
+
+/// A store manager's decision, by `by` (audited), on a return the policy left to one: approved, it awaits its
+/// items; declined, its units can be returned again. Deciding again as decided answers the return as it is.
+pub async fn decide(
+    state: &State,
+    id: ReturnId,
+    decision: ReturnDecision,
+    by: String,
+) -> Result<Return, ReturnError> {
+    if decision.reason.trim().is_empty() || decision.reason.len() > 500 {
+        return Err(ReturnError::Invalid("reason: 1 to 500 characters".into()));
+    }
+    let expires_at = Utc::now() + state.items_within;
+    let decided = state
+        .db
+        .transaction(move |conn| -> Result<(Return, bool), ReturnError> {
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            omni_db::lock_transaction(conn, &format!("returns.order.{}", found.order_id))?;
+            let found = returns::find(conn, id)?.ok_or(ReturnError::UnknownReturn(id))?;
+            match (found.status, decision.approve) {
+                (ReturnStatus::Requested, _) => {}
+                (ReturnStatus::AwaitingItems, true) | (ReturnStatus::Declined, false) => {
+                    return Ok((found, false));
+                }
+                (other, _) => return Err(ReturnError::NotDecidable(id, other)),
+            }
+            let rule = found.awaiting_manager.as_ref().map(|r| r.rule.clone());
+            if decision.approve {
+                returns::approve(conn, id, expires_at)?;
+                announce(
+                    conn,
+                    ReturnEvent::Approved(ReturnApproved {
+                        return_id: id,
+                        order_id: found.order_id,
+                        by: by.clone(),
+                    }),
+                )?;
+            } else {
+                let declined = Declined {
+                    rule: rules::MANAGER.into(),
+                    reason: decision.reason.clone(),
+                };
+                returns::decline(conn, id, &declined)?;
+                announce(
+                    conn,
+                    ReturnEvent::Declined(ReturnDeclined {
+                        return_id: id,
+                        order_id: found.order_id,
+                        rule: declined.rule,
+                        reason: declined.reason,
+                    }),
+                )?;
+            }
+            omni_db::audit::record(
+                conn,
+                &by,
+                if decision.approve {
+                    "return.approved"
+                } else {
+                    "return.declined"
+                },
+                &id.to_string(),
+                &serde_json::json!({ "rule": rule, "reason": decision.reason }),
+            )?;
+            Ok((returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?, true))
+        })
+        .await?;
+    if decided.1 {
+        state.relay.notify_one();
+        if decided.0.status == ReturnStatus::Declined {
+            state.metrics.count(Outcome::Declined);
+        }
+    }
+    Ok(decided.0)
 }
 
 /// Withdraws a return whose items have not come, by `by` (audited): its units can be returned again.
@@ -332,12 +456,24 @@ fn receive_in(
     let mut refund = 0;
     for (n, receipt) in units.iter().enumerate() {
         let unit = u32::try_from(n).unwrap_or(u32::MAX);
-        let refund_minor = if receipt.disposition.received() {
+        if receipt.disposition.received() {
             came += 1;
+        }
+        let refunded = receipt.disposition.received() || receipt.refund_override;
+        let refund_minor = if refunded {
             unit_refund(lines, total_minor, &receipt.sku).unwrap_or(0)
         } else {
             0
         };
+        if receipt.refund_override {
+            omni_db::audit::record(
+                conn,
+                by,
+                "return.refund_override",
+                &r.id.to_string(),
+                &serde_json::json!({ "unit": unit, "sku": receipt.sku, "refund_minor": refund_minor }),
+            )?;
+        }
         refund += refund_minor;
         returns::insert_unit(
             conn,
@@ -349,6 +485,7 @@ fn receive_in(
                 disposition: receipt.disposition.clone(),
                 location_id: location_id.clone(),
                 refund_minor,
+                refund_override: receipt.refund_override,
             },
         )?;
         announce(
@@ -439,8 +576,17 @@ fn order_lines(order: &order_views::OrderView) -> Result<Vec<OrderLine>, ReturnE
         .map_err(|e| ReturnError::Corrupt(format!("order {} lines: {e}", order.order_id)))
 }
 
-/// The units received must be the return's, one per unit asked: as many of each SKU as its line.
+/// The units received must be the return's, one per unit asked: as many of each SKU as its line; a refund is
+/// overridden only for a unit that did not come.
 fn units_match(asked: &[(Sku, u32)], units: &[UnitReceipt]) -> Result<(), ReturnError> {
+    if units
+        .iter()
+        .any(|u| u.refund_override && u.disposition.received())
+    {
+        return Err(ReturnError::Invalid(
+            "units: refund_override is for a missing unit only (a unit that came is refunded anyway)".into(),
+        ));
+    }
     let mut want: BTreeMap<&Sku, u32> = BTreeMap::new();
     for (sku, quantity) in asked {
         *want.entry(sku).or_default() += quantity;

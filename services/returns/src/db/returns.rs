@@ -42,6 +42,8 @@ pub fn insert(conn: &mut DbConnection, r: &Return) -> omni_db::Result<()> {
             returns::requested_by.eq(&r.requested_by),
             returns::refund_minor.eq(r.refund_minor),
             returns::expires_at.eq(r.expires_at.map(|t| t.naive_utc())),
+            returns::manager_rule.eq(r.awaiting_manager.as_ref().map(|d| d.rule.clone())),
+            returns::manager_reason.eq(r.awaiting_manager.as_ref().map(|d| d.reason.clone())),
             returns::created_at.eq(r.created_at.naive_utc()),
             returns::updated_at.eq(r.updated_at.naive_utc()),
         ))
@@ -71,6 +73,39 @@ pub fn set_status(conn: &mut DbConnection, id: ReturnId, status: ReturnStatus) -
     Ok(())
 }
 
+/// Records a manager's approval: the return awaits its items until `expires_at`.
+pub fn approve(
+    conn: &mut DbConnection,
+    id: ReturnId,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> omni_db::Result<()> {
+    diesel::update(returns::table.find(id.to_string()))
+        .set((
+            returns::status.eq(ReturnStatus::AwaitingItems.as_str()),
+            returns::manager_rule.eq(None::<String>),
+            returns::manager_reason.eq(None::<String>),
+            returns::expires_at.eq(Some(expires_at.naive_utc())),
+            returns::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a decline, naming its rule.
+pub fn decline(conn: &mut DbConnection, id: ReturnId, declined: &Declined) -> omni_db::Result<()> {
+    diesel::update(returns::table.find(id.to_string()))
+        .set((
+            returns::status.eq(ReturnStatus::Declined.as_str()),
+            returns::manager_rule.eq(None::<String>),
+            returns::manager_reason.eq(None::<String>),
+            returns::declined_rule.eq(Some(&declined.rule)),
+            returns::declined_reason.eq(Some(&declined.reason)),
+            returns::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records one graded unit (a second disposition for the same unit is refused by the key) and counts it on its
 /// line when it came.
 pub fn insert_unit(conn: &mut DbConnection, id: ReturnId, unit: &ReturnUnit) -> omni_db::Result<()> {
@@ -83,6 +118,7 @@ pub fn insert_unit(conn: &mut DbConnection, id: ReturnId, unit: &ReturnUnit) -> 
             return_units::disposition.eq(json(&unit.disposition)),
             return_units::location_id.eq(unit.location_id.as_str()),
             return_units::refund_minor.eq(unit.refund_minor),
+            return_units::refund_override.eq(unit.refund_override),
         ))
         .execute(conn)?;
     if unit.disposition.received() {
@@ -184,6 +220,8 @@ type ReturnRow = (
     Option<chrono::NaiveDateTime>,
     chrono::NaiveDateTime,
     chrono::NaiveDateTime,
+    Option<String>,
+    Option<String>,
 );
 
 /// One return with its lines and units.
@@ -204,6 +242,8 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             returns::expires_at,
             returns::created_at,
             returns::updated_at,
+            returns::manager_rule,
+            returns::manager_reason,
         ))
         .first(conn)
         .optional()?;
@@ -221,6 +261,8 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         expires,
         created,
         updated,
+        manager_rule,
+        manager_reason,
     )) = row
     else {
         return Ok(None);
@@ -235,7 +277,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             return_lines::received,
         ))
         .load(conn)?;
-    let units: Vec<(i32, String, String, String, String, i64)> = return_units::table
+    let units: Vec<(i32, String, String, String, String, i64, bool)> = return_units::table
         .filter(return_units::return_id.eq(id.to_string()))
         .order(return_units::unit.asc())
         .select((
@@ -245,6 +287,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             return_units::disposition,
             return_units::location_id,
             return_units::refund_minor,
+            return_units::refund_override,
         ))
         .load(conn)?;
     Ok(Some(Return {
@@ -267,19 +310,26 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             .collect::<omni_db::Result<_>>()?,
         units: units
             .into_iter()
-            .map(|(unit, sku, grade, disposition, location, refund)| {
-                Ok(ReturnUnit {
-                    unit: u32::try_from(unit).unwrap_or(0),
-                    sku: Sku::parse(&sku).map_err(|_| corrupt("sku", &sku))?,
-                    grade: parse::<Grade>("grade", &format!("\"{grade}\""))?,
-                    disposition: parse::<Disposition>("disposition", &disposition)?,
-                    location_id: LocationId::parse(&location).map_err(|_| corrupt("location", &location))?,
-                    refund_minor: refund,
-                })
-            })
+            .map(
+                |(unit, sku, grade, disposition, location, refund, refund_override)| {
+                    Ok(ReturnUnit {
+                        unit: u32::try_from(unit).unwrap_or(0),
+                        sku: Sku::parse(&sku).map_err(|_| corrupt("sku", &sku))?,
+                        grade: parse::<Grade>("grade", &format!("\"{grade}\""))?,
+                        disposition: parse::<Disposition>("disposition", &disposition)?,
+                        location_id: LocationId::parse(&location)
+                            .map_err(|_| corrupt("location", &location))?,
+                        refund_minor: refund,
+                        refund_override,
+                    })
+                },
+            )
             .collect::<omni_db::Result<_>>()?,
         refund_minor: refund,
         declined: rule.zip(reason).map(|(rule, reason)| Declined { rule, reason }),
+        awaiting_manager: manager_rule
+            .zip(manager_reason)
+            .map(|(rule, reason)| Declined { rule, reason }),
         requested_by: by,
         expires_at: expires.map(|t| t.and_utc()),
         created_at: created.and_utc(),

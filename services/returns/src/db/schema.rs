@@ -48,6 +48,8 @@ diesel::table! {
         expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        manager_rule -> Nullable<Text>,
+        manager_reason -> Nullable<Text>,
     }
 }
 
@@ -70,6 +72,7 @@ diesel::table! {
         disposition -> Text,
         location_id -> Text,
         refund_minor -> BigInt,
+        refund_override -> Bool,
     }
 }
 

@@ -41,6 +41,14 @@ pub const RECEIVE_RETURN: Rule = Rule::new(
     Objects::Returns,
 );
 
+/// A store manager's decision on a return the policy left to one.
+pub const DECIDE_RETURN: Rule = Rule::new(
+    Method::Post,
+    "/v1/returns/{id}/decision",
+    &[Manager],
+    Objects::Returns,
+);
+
 /// Withdraws a return whose items have not come.
 pub const CANCEL_RETURN: Rule = Rule::new(
     Method::Post,
@@ -55,6 +63,7 @@ pub const AUTHORIZATION: &[Rule] = &[
     CREATE_RETURN,
     SHOW_RETURN,
     RECEIVE_RETURN,
+    DECIDE_RETURN,
     CANCEL_RETURN,
     omni_http::audit::RULE,
 ];
@@ -66,5 +75,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     CREATE_RETURN.register(cfg, returns::create::create_return);
     SHOW_RETURN.register(cfg, returns::show::show_return);
     RECEIVE_RETURN.register(cfg, returns::receive::receive_return);
+    DECIDE_RETURN.register(cfg, returns::decide::decide_return);
     CANCEL_RETURN.register(cfg, returns::cancel::cancel_return);
 }

@@ -30,7 +30,11 @@ pub async fn create_return(
 ) -> Result<HttpResponse, ApiError> {
     let asked = body.into_inner();
     may_act(&state, &principal, asked.order_id, store_of(&asked.method)).await?;
-    let opened = returns::open(&state, asked, principal.name.clone(), chrono::Utc::now()).await?;
+    let by = returns::Asker {
+        name: principal.name.clone(),
+        manager: super::is_manager(&principal),
+    };
+    let opened = returns::open(&state, asked, by, chrono::Utc::now()).await?;
     Ok(match opened {
         Opened::Created(r) => {
             tracing::info!(r#return.id = %r.id, order.id = %r.order_id, status = r.status.as_str(),

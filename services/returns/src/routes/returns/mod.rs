@@ -1,7 +1,9 @@
-//! `/v1/returns`: open a return (or the whole return at the counter), read it, receive its units, withdraw it.
+//! `/v1/returns`: open a return (or the whole return at the counter), read it, decide it (a store manager), receive
+//! its units, withdraw it.
 
 pub mod cancel;
 pub mod create;
+pub mod decide;
 pub mod receive;
 pub mod show;
 
@@ -45,6 +47,11 @@ pub async fn may_act(
         )),
         _ => Ok(()),
     }
+}
+
+/// Whether `principal` decides what the policy leaves to a store manager (and may override refunds).
+pub fn is_manager(principal: &Principal) -> bool {
+    principal.has(omni_config::Role::Manager) || principal.has(omni_config::Role::Admin)
 }
 
 /// The store a return is taken at, if in store.

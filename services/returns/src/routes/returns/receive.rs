@@ -3,7 +3,7 @@ use omni_contracts::ReturnId;
 use omni_contracts::returns::{ReceiveReturn, Return};
 use omni_http::{ApiError, Code, Principal};
 
-use super::{may_act, sees};
+use super::{is_manager, may_act, sees};
 use crate::app::State;
 use crate::app::returns;
 use crate::db;
@@ -16,7 +16,7 @@ use crate::db;
     responses(
         (status = 200, description = "Received and graded", body = Return),
         (status = 400, description = "The units do not match the return's lines (named)", body = omni_http::errors::ErrorBody),
-        (status = 403, description = "Not at one of the caller's stores", body = omni_http::errors::ErrorBody),
+        (status = 403, description = "Not at one of the caller's stores, or a refund override by someone not a store manager", body = omni_http::errors::ErrorBody),
         (status = 404, description = "Unknown return", body = omni_http::errors::ErrorBody),
         (status = 409, description = "Not awaiting its items", body = omni_http::errors::ErrorBody),
     ),
@@ -39,6 +39,15 @@ pub async fn receive_return(
     }
     let ReceiveReturn { location_id, units } = body.into_inner();
     may_act(&state, &principal, found.order_id, Some(location_id.as_str())).await?;
+    if units.iter().any(|u| u.refund_override) && !is_manager(&principal) {
+        return Err(ApiError::new(
+            Code::Forbidden,
+            format!(
+                "{} is not a store manager: only a manager overrides a refund",
+                principal.name
+            ),
+        ));
+    }
     let received = returns::receive(&state, id, location_id, units, principal.name.clone()).await?;
     tracing::info!(r#return.id = %id, by = %principal.name, "Return received.");
     Ok(HttpResponse::Ok().json(received))

@@ -1,1 +1,0 @@
-DROP INDEX returns_overdue;
