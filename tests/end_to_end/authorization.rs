@@ -167,6 +167,8 @@ fn with_callers() -> omni_config::Settings {
     // cut off from guessing (429, proven in the store task tests).
     settings.fulfillment.pickup_code_attempts_per_task = 1000;
     settings.fulfillment.pickup_code_attempts_per_client = 1000;
+    settings.returns.code_attempts_per_order = 1000;
+    settings.returns.code_attempts_per_client = 1000;
     // Partner orders promise no earlier than in two hours: a promise due at once would be reported late by the
     // store task's ready-by timer while the refusals run (a change none of them made).
     for partner in &mut settings.orders.partners {
@@ -398,6 +400,13 @@ fn call_for(rule: &Rule, world: &World, side: Side, caller: &Caller) -> Option<C
             Some(json!({ "location_id": side.store(),
                 "units": [{ "sku": SKU, "grade": "resellable", "disposition": { "type": "restock" } }] })),
         ),
+        (Method::Post, "/v1/returns/by-code") => call(
+            rule.path.into(),
+            Some(
+                json!({ "return_code": "AAAAAAAAAA", "request_id": format!("authz-by-code-{i}"),
+                "order_id": world.returnable[i], "lines": [{ "sku": SKU, "quantity": 1, "reason": "does_not_fit" }] }),
+            ),
+        ),
         (Method::Post, "/v1/returns/{id}/decision") => call(
             format!("/v1/returns/{}/decision", world.return_id[i]),
             Some(json!({ "approve": true, "reason": "authorization test" })),
@@ -435,7 +444,7 @@ fn order_body(caller: &Caller, token: &str) -> Value {
 
 /// What the table says a call must answer: `Ok(())` for "the route's own answer", `Err(status)` for a refusal.
 fn expected(rule: &Rule, caller: &Caller, object_side: Option<Side>) -> Result<(), u16> {
-    if rule.objects == Objects::PickupCode {
+    if matches!(rule.objects, Objects::PickupCode | Objects::ReturnCode) {
         // No key is asked for, and none opens it: only the customer's code does, and no caller here has it.
         return Err(403);
     }

@@ -649,3 +649,104 @@ async fn left_to_a_manager(mesh: &Mesh) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_returns_by_mail_with_the_code_they_were_sent_on_embedded_backends() -> anyhow::Result<()>
+{
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(three_wrong_codes()), with_the_code).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_returns_by_mail_with_the_code_they_were_sent_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(three_wrong_codes())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = with_the_code(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// Three wrong return codes per order lock its code.
+fn three_wrong_codes() -> omni_config::Settings {
+    let mut settings = settings();
+    settings.returns.code_attempts_per_order = 3;
+    settings
+}
+
+/// Two tees shipped: the customer is sent the order's return code. With it, and no API key, they ask to return a
+/// tee by mail; a wrong code is refused (403) and counted; the third wrong one locks the order's code (429, even
+/// for the right code). The code is never written in the return or the audit log.
+async fn with_the_code(mesh: &Mesh) -> anyhow::Result<()> {
+    let id = shipped(mesh, 2, "by-code").await?;
+    let topic = mesh.topic(omni_contracts::Topic::Returns);
+    let is_it = |m: &omni_testkit::kafka::Seen| {
+        m.header("ce_type") == Some("omni.return.code_issued") && m.json()["order_id"] == id.as_str()
+    };
+    let seen = omni_testkit::kafka::collect(
+        mesh.kafka_bootstrap(),
+        &[topic.as_str()],
+        crate::store_work::WAIT,
+        |seen| seen.iter().any(is_it),
+    )
+    .await?;
+    let code = seen
+        .iter()
+        .find(|m| is_it(m))
+        .and_then(|m| m.json()["return_code"].as_str().map(str::to_owned))
+        .context("the return code")?;
+    let customer = Client::new(mesh.url(Service::Returns), "");
+    let asked = |code: &str, request_id: &str| {
+        json!({ "return_code": code, "request_id": request_id, "order_id": id,
+            "lines": [{ "sku": "TEE-1", "quantity": 1, "reason": "does_not_fit" }] })
+    };
+    let wrong = customer
+        .post("/v1/returns/by-code", &asked("AAAAAAAAAA", "mine-1"), &[])
+        .await?;
+    ensure!(wrong.status == 403, "a wrong code: {wrong:?}");
+    let opened = customer
+        .post(
+            "/v1/returns/by-code",
+            &asked(&code.to_ascii_lowercase(), "mine-1"),
+            &[],
+        )
+        .await?;
+    ensure!(
+        opened.status == 201
+            && opened.body["status"] == "awaiting_items"
+            && opened.body["method"]["type"] == "by_mail"
+            && opened.body["requested_by"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("customer@127.0.0.1")),
+        "{opened:?}"
+    );
+    let again = customer
+        .post("/v1/returns/by-code", &asked(&code, "mine-1"), &[])
+        .await?;
+    ensure!(
+        again.status == 200 && again.body["id"] == opened.body["id"],
+        "{again:?}"
+    );
+    for n in 0..2 {
+        let wrong = customer
+            .post("/v1/returns/by-code", &asked("BBBBBBBBBB", "mine-2"), &[])
+            .await?;
+        ensure!(wrong.status == 403, "wrong code {n}: {wrong:?}");
+    }
+    let locked = customer
+        .post("/v1/returns/by-code", &asked(&code, "mine-2"), &[])
+        .await?;
+    ensure!(locked.status == 429, "locked: {locked:?}");
+    let return_id = opened.body["id"].as_str().context("return id")?;
+    let audit = mesh
+        .client(Service::Returns, ADMIN_KEY)
+        .get(&format!("/v1/audit?object={return_id}"))
+        .await?
+        .body;
+    ensure!(
+        !audit.to_string().contains(&code) && !opened.body.to_string().contains(&code),
+        "the code is never written: {audit}"
+    );
+    Ok(())
+}

@@ -146,6 +146,12 @@ pub struct ReturnsSettings {
     /// A return whose refund would exceed this (minor units) waits for a store manager's decision (0: never).
     #[serde(default)]
     pub manager_approval_above_minor: i64,
+    /// Wrong return codes counted per order within `code_lockout_seconds` before its code is refused (429).
+    pub code_attempts_per_order: u32,
+    /// Wrong return codes counted per client address within `code_lockout_seconds` before it is refused (429).
+    pub code_attempts_per_client: u32,
+    /// The window wrong return codes count in.
+    pub code_lockout_seconds: u64,
     /// Seconds an approved return waits for its items (sent by mail, or to be brought to a store) before it
     /// expires and its units can be returned again.
     pub items_within_seconds: u64,
@@ -884,6 +890,15 @@ impl Settings {
             return invalid(
                 "returns.manager_approval_above_minor",
                 "must be 0 (never) or positive",
+            );
+        }
+        if self.returns.code_attempts_per_order == 0
+            || self.returns.code_attempts_per_client == 0
+            || self.returns.code_lockout_seconds == 0
+        {
+            return invalid(
+                "returns.code_attempts_per_order",
+                "the return code limits (per order, per client, lockout seconds) must be positive",
             );
         }
         if self.returns.items_within_seconds == 0 {

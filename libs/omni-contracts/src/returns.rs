@@ -268,6 +268,32 @@ pub struct ReceiveReturn {
     pub units: Vec<UnitReceipt>,
 }
 
+/// A return a customer asks for themselves, by mail, with their order's return code (no API key).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerReturn {
+    /// The code the customer was sent (`omni.return.code_issued`).
+    pub return_code: String,
+    /// The customer's own id for this request: the same id again answers the same return.
+    pub request_id: String,
+    /// The order.
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: OrderId,
+    /// What comes back, and why.
+    pub lines: Vec<ReturnLineRequest>,
+}
+
+impl std::fmt::Debug for CustomerReturn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomerReturn")
+            .field("return_code", &"<hidden>")
+            .field("request_id", &self.request_id)
+            .field("order_id", &self.order_id)
+            .field("lines", &self.lines)
+            .finish()
+    }
+}
+
 /// A store manager's decision on a return the policy left to one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

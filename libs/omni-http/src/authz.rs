@@ -70,6 +70,9 @@ pub enum Objects {
     /// A customer's own pickup: no API key, the caller proves it is the customer with the order's pickup code
     /// (wrong codes are counted per task and per client address, and refused past a limit).
     PickupCode,
+    /// A customer's own return: no API key, the caller proves the order is theirs with its return code (wrong
+    /// codes are counted per order and per client address, and refused past a limit).
+    ReturnCode,
     /// A PSP's webhook: no API key, the PSP proves the call is its own with an HMAC signature of the body and a
     /// recent timestamp; a replayed event is acknowledged and changes nothing.
     PspSignature,
@@ -101,6 +104,10 @@ impl Objects {
                 "no API key: the customer proves the pickup is theirs with its pickup code; wrong codes are \
                  limited per task and per client address"
             }
+            Objects::ReturnCode => {
+                "no API key: the customer proves the order is theirs with its return code; wrong codes are \
+                 limited per order and per client address"
+            }
             Objects::PspSignature => {
                 "no API key: the PSP signs the body (HMAC-SHA256 with the webhook secret) with a timestamp of the \
                  last 5 minutes; replays change nothing"
@@ -110,7 +117,10 @@ impl Objects {
 
     /// Whether the route takes no API key (its handler checks another proof).
     pub fn keyless(self) -> bool {
-        matches!(self, Objects::PickupCode | Objects::PspSignature)
+        matches!(
+            self,
+            Objects::PickupCode | Objects::ReturnCode | Objects::PspSignature
+        )
     }
 }
 
@@ -295,6 +305,8 @@ pub fn markdown<S: std::fmt::Display>(services: &[(S, &'static [Rule])]) -> Stri
                 rule.path,
                 if rule.objects == Objects::PickupCode {
                     "anyone with the pickup code".to_owned()
+                } else if rule.objects == Objects::ReturnCode {
+                    "anyone with the order's return code".to_owned()
                 } else if rule.objects == Objects::PspSignature {
                     "the PSP, by its signature".to_owned()
                 } else if roles.is_empty() {

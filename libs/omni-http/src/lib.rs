@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod client;
+pub mod codes;
 pub mod errors;
 pub mod oidc;
 pub mod principal;

@@ -62,6 +62,12 @@ pub enum ReturnError {
     /// The return does not wait for a manager's decision (or was decided otherwise).
     #[error("return {0} is {status}: only a return waiting for a store manager's decision is decided", status = .1.as_str())]
     NotDecidable(omni_contracts::ReturnId, omni_contracts::returns::ReturnStatus),
+    /// The return code does not match the order's (or the order is unknown, or has no code yet).
+    #[error("the return code does not match the order's")]
+    WrongCode,
+    /// Too many wrong return codes for the order or from the caller's address lately.
+    #[error("too many wrong return codes for this order or from this address; try again in {0} minutes")]
+    TooManyCodes(i64),
     /// A return written a moment ago is gone: a bug.
     #[error("return {0} vanished while it was written")]
     Vanished(omni_contracts::ReturnId),
@@ -91,6 +97,8 @@ impl From<ReturnError> for omni_http::ApiError {
             | ReturnError::NotReceivable(..)
             | ReturnError::NotCancellable(..)
             | ReturnError::NotDecidable(..)) => ApiError::new(Code::Conflict, e.to_string()),
+            e @ ReturnError::WrongCode => ApiError::new(Code::Forbidden, e.to_string()),
+            e @ ReturnError::TooManyCodes(_) => ApiError::new(Code::TooManyAttempts, e.to_string()),
             ReturnError::Db(db) => db.into(),
             e @ (ReturnError::Vanished(_) | ReturnError::Corrupt(_)) => {
                 ApiError::new(Code::Internal, e.to_string())

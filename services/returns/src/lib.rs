@@ -33,6 +33,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
         routes::returns::show::show_return,
         routes::returns::receive::receive_return,
         routes::returns::decide::decide_return,
+        routes::returns::by_code::return_by_code,
         routes::returns::cancel::cancel_return,
     ),
     components(schemas(omni_http::errors::ErrorBody))
@@ -44,7 +45,13 @@ pub async fn run(ctx: ServiceContext) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
     let metrics = metrics::ReturnMetrics::register(&ctx.metrics.registry)
         .map_err(|e| omni_runtime::Error::Startup(format!("cannot register returns' metrics: {e}")))?;
-    let state = app::State::new(ctx.db.clone(), relay.waker(), &ctx.settings.returns, metrics);
+    let state = app::State::new(
+        ctx.db.clone(),
+        relay.waker(),
+        &ctx.settings.returns,
+        metrics,
+        ctx.settings.http.trusted_proxies.clone().into(),
+    );
     let background = vec![app::expiry::run(state.clone(), ctx.shutdown.clone())];
     let consumers = vec![
         (

@@ -67,9 +67,12 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
         items_within_seconds: 3_600,
         manager_grace_days: 0,
         manager_approval_above_minor: 0,
+        code_attempts_per_order: 5,
+        code_attempts_per_client: 20,
+        code_lockout_seconds: 900,
     };
     let metrics = ReturnMetrics::register(&prometheus::Registry::new())?;
-    let state = State::new(db, Arc::new(Notify::new()), &settings, metrics);
+    let state = State::new(db, Arc::new(Notify::new()), &settings, metrics, Arc::from([]));
     let mut tally: BTreeMap<&str, u32> = BTreeMap::new();
     for seed in 0..ORDERS {
         let mut rng = StdRng::seed_from_u64(seed);

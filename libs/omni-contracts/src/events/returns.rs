@@ -28,6 +28,8 @@ pub enum ReturnEvent {
     Expired(ReturnExpired),
     /// It was withdrawn before the items came.
     Cancelled(ReturnCancelled),
+    /// An order can be returned by its customer with the code this carries (the notification to the customer).
+    CodeIssued(ReturnCodeIssued),
 }
 
 crate::event_payload!(ReturnEvent on Topic::Returns, {
@@ -40,6 +42,7 @@ crate::event_payload!(ReturnEvent on Topic::Returns, {
     Settled(ReturnSettled) = "omni.return.settled",
     Expired(ReturnExpired) = "omni.return.expired",
     Cancelled(ReturnCancelled) = "omni.return.cancelled",
+    CodeIssued(ReturnCodeIssued) = "omni.return.code_issued",
 });
 
 /// `omni.return.requested`.
@@ -171,7 +174,29 @@ pub struct ReturnCancelled {
     pub by: String,
 }
 
+/// `omni.return.code_issued`: the notification to the customer once something of their order was delivered. It
+/// carries the order's return code, the one place it is ever written in clear: a notifier passes it on, nothing
+/// logs it (its `Debug` hides it); returns keeps only its hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnCodeIssued {
+    /// The order.
+    pub order_id: OrderId,
+    /// The code the customer asks for returns of the order with (`POST /v1/returns/by-code`).
+    pub return_code: String,
+}
+
+impl std::fmt::Debug for ReturnCodeIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReturnCodeIssued")
+            .field("order_id", &self.order_id)
+            .field("return_code", &"<hidden>")
+            .finish()
+    }
+}
+
 keyed_by_order!(
+    ReturnCodeIssued,
     ReturnRequested,
     ReturnApproved,
     ReturnDeclined,

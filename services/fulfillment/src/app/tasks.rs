@@ -9,8 +9,7 @@ use omni_contracts::events::{
     HoldReduced, PickupReminder, ReadyForPickup, SlaBreached, StoreTaskChanged,
 };
 use omni_contracts::{Envelope, TaskId};
-use rand::Rng;
-use sha2::{Digest, Sha256};
+use omni_http::codes::digest;
 
 use crate::app::{CodeLimits, Schedules};
 use crate::db::fulfillments;
@@ -311,7 +310,7 @@ fn commit(
     };
     let mut code = None;
     if applied.effects.contains(&Effect::ReadyForPickup) {
-        let issued = pickup_code();
+        let issued = omni_http::codes::new_code(PICKUP_CODE_LETTERS);
         after.pickup_code_hash = Some(digest(&issued));
         code = Some(issued);
     }
@@ -833,21 +832,8 @@ pub fn sold_at_till(
     Ok(units)
 }
 
+/// Letters of a pickup code (about 40 bits).
+const PICKUP_CODE_LETTERS: usize = 8;
+
 /// Who changes a task when no person does (a timer, a cancelled order), in audit entries.
 const SERVICE: &str = "omni:fulfillment";
-
-/// The letters of a pickup code: no 0/O, 1/I/L, so it reads back unambiguously.
-const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-
-/// A new pickup code: 8 letters from [`CODE_ALPHABET`] (about 40 bits), from the thread's CSPRNG.
-fn pickup_code() -> String {
-    let mut rng = rand::rng();
-    (0..8)
-        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
-        .collect()
-}
-
-/// What is stored of a pickup code: its SHA-256, hex. Compared after upper-casing and trimming what was typed.
-pub(crate) fn digest(code: &str) -> String {
-    hex::encode(Sha256::digest(code.trim().to_ascii_uppercase().as_bytes()))
-}

@@ -1,5 +1,5 @@
 //! The expiry job: once a second, returns whose items should have come by now and did not are expired, so their
-//! units can be returned again. Each is expired in a transaction of its own under its order's lock, so a receipt
+//! units can be returned again (and wrong return codes older than their window are forgotten). Each is expired in a transaction of its own under its order's lock, so a receipt
 //! racing with it either comes first (the return is received) or finds it expired.
 
 use std::time::Duration;
@@ -38,9 +38,14 @@ pub fn run(
     })
 }
 
-/// Expires up to one round of overdue returns; how many it did.
+/// Expires up to one round of overdue returns; how many it did. Forgets wrong return codes too old to count.
 pub async fn expire_overdue(state: &State) -> Result<usize, ReturnError> {
     let now = chrono::Utc::now();
+    let forget_before = (now - state.code_limits.window).naive_utc();
+    state
+        .db
+        .transaction(move |conn| crate::db::return_codes::prune(conn, forget_before, ROUND * 10))
+        .await?;
     let due: Vec<ReturnId> = state
         .db
         .run(move |conn| returns::overdue(conn, now, ROUND))

@@ -1,5 +1,6 @@
 //! Returns' use cases and shared state.
 
+pub mod customer;
 pub mod expiry;
 pub mod read_model;
 pub mod returns;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use omni_db::Db;
 use tokio::sync::Notify;
 
+use crate::app::customer::CodeLimits;
 use crate::domain::policy::ReturnPolicy;
 use crate::metrics::ReturnMetrics;
 
@@ -23,6 +25,10 @@ pub struct State {
     pub policy: Arc<ReturnPolicy>,
     /// Returns' metrics.
     pub metrics: ReturnMetrics,
+    /// Wrong return codes allowed, and over how long.
+    pub code_limits: CodeLimits,
+    /// The proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// How long an approved return waits for its items before it expires.
     pub items_within: chrono::Duration,
 }
@@ -34,11 +40,20 @@ impl State {
         relay: Arc<Notify>,
         settings: &omni_config::ReturnsSettings,
         metrics: ReturnMetrics,
+        trusted_proxies: Arc<[std::net::IpAddr]>,
     ) -> Self {
         Self {
             db,
             relay,
             metrics,
+            code_limits: CodeLimits {
+                per_order: i64::from(settings.code_attempts_per_order),
+                per_client: i64::from(settings.code_attempts_per_client),
+                window: chrono::Duration::seconds(
+                    i64::try_from(settings.code_lockout_seconds).unwrap_or(i64::MAX / 1000),
+                ),
+            },
+            trusted_proxies,
             policy: Arc::new(ReturnPolicy {
                 window_days: settings.window_days,
                 channel_window_days: settings.channel_window_days.clone(),

@@ -1,11 +1,13 @@
 //! The read model returns are checked against, each event recorded once in one transaction: the orders (lines,
 //! prices, channel, with the return policy's snapshot taken when they are accepted), what left for the customer
-//! (fulfillment's `completed`), and the catalog's SKU tags (for final-sale items).
+//! (fulfillment's `completed`), and the catalog's SKU tags (for final-sale items). Once something of an order was
+//! delivered and the order is known, it is issued its return code (`omni.return.code_issued`, to the customer).
 
 use omni_contracts::api::OrderStatus;
-use omni_contracts::events::{CatalogEvent, FulfillmentCompleted, OrderEvent};
+use omni_contracts::events::{CatalogEvent, FulfillmentCompleted, OrderEvent, ReturnCodeIssued, ReturnEvent};
+use omni_contracts::{Envelope, OrderId};
 
-use crate::db::{deliveries, order_views, sku_tags};
+use crate::db::{deliveries, order_views, return_codes, sku_tags};
 use crate::domain::policy::ReturnPolicy;
 use crate::error::ReadModelError;
 
@@ -41,6 +43,7 @@ pub fn record(
                 source,
             })?;
             order_views::insert_accepted(conn, &a.order, &lines, &snapshot)?;
+            issue_code(conn, a.order.id)?;
         }
         OrderEvent::Reserved(r) => {
             order_views::update_status(conn, r.order_id, OrderStatus::Reserved, Some(&r.location_id))?
@@ -94,6 +97,35 @@ pub fn record_delivery(
         &completed.location_id,
         &completed.delivered,
         at,
+    )?;
+    issue_code(conn, completed.order_id)?;
+    Ok(())
+}
+
+/// Letters of a return code (about 50 bits).
+const RETURN_CODE_LETTERS: usize = 10;
+
+/// Issues the order its return code, once: when the order is known and something of it was delivered (whichever
+/// of the two returns learns last). Only the code's digest is kept; the code goes to the customer in
+/// `omni.return.code_issued`, in the caller's transaction.
+fn issue_code(conn: &mut omni_db::DbConnection, order: OrderId) -> Result<(), ReadModelError> {
+    if order_views::find(conn, order)?.is_none() || return_codes::digest_of(conn, order)?.is_some() {
+        return Ok(());
+    }
+    if deliveries::of_order(conn, order)?.1.is_none() {
+        return Ok(());
+    }
+    let code = omni_http::codes::new_code(RETURN_CODE_LETTERS);
+    return_codes::keep(conn, order, &omni_http::codes::digest(&code))?;
+    omni_kafka::outbox::enqueue(
+        conn,
+        &Envelope::new(
+            "returns",
+            ReturnEvent::CodeIssued(ReturnCodeIssued {
+                order_id: order,
+                return_code: code,
+            }),
+        ),
     )?;
     Ok(())
 }

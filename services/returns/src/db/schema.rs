@@ -12,6 +12,16 @@ diesel::table! {
         total_minor -> BigInt,
         placed_by -> Text,
         policy -> Nullable<Text>,
+        return_code_sha256 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    return_code_failures (id) {
+        id -> Text,
+        order_id -> Text,
+        client -> Text,
+        at -> Timestamp,
     }
 }
 

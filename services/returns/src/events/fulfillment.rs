@@ -19,5 +19,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             crate::app::read_model::record_delivery(conn, &event_id, &completed, at)
         })
         .await?;
+    // A return code may have been issued.
+    state.relay.notify_one();
     Ok(())
 }

@@ -17,5 +17,7 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             crate::app::read_model::record(conn, &event_id, &event.data, &policy)
         })
         .await?;
+    // A return code may have been issued.
+    state.relay.notify_one();
     Ok(())
 }

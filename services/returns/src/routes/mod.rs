@@ -25,6 +25,9 @@ pub const CREATE_RETURN: Rule = Rule::new(
     Objects::Returns,
 );
 
+/// A customer's own return by mail, with the order's return code (no API key).
+pub const RETURN_BY_CODE: Rule = Rule::new(Method::Post, "/v1/returns/by-code", &[], Objects::ReturnCode);
+
 /// A return as it stands.
 pub const SHOW_RETURN: Rule = Rule::new(
     Method::Get,
@@ -61,6 +64,7 @@ pub const CANCEL_RETURN: Rule = Rule::new(
 pub const AUTHORIZATION: &[Rule] = &[
     LOOKUP_ORDER,
     CREATE_RETURN,
+    RETURN_BY_CODE,
     SHOW_RETURN,
     RECEIVE_RETURN,
     DECIDE_RETURN,
@@ -73,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(web::Data::new(state));
     LOOKUP_ORDER.register(cfg, orders::lookup::lookup_order);
     CREATE_RETURN.register(cfg, returns::create::create_return);
+    RETURN_BY_CODE.register(cfg, returns::by_code::return_by_code);
     SHOW_RETURN.register(cfg, returns::show::show_return);
     RECEIVE_RETURN.register(cfg, returns::receive::receive_return);
     DECIDE_RETURN.register(cfg, returns::decide::decide_return);

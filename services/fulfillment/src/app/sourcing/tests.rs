@@ -11,13 +11,14 @@ use omni_db::Db;
 use omni_db::testing::{Backend, TestDatabase};
 
 use super::stop_for_cancel;
-use crate::app::tasks::{Actor, Request, act, digest};
+use crate::app::tasks::{Actor, Request, act};
 use crate::app::{CodeLimits, Schedules};
 use crate::db::fulfillments::{self, FulfillmentRow, Work};
 use crate::db::tasks::{self, StoredTask};
 use crate::domain::FulfillmentStatus;
 use crate::domain::task::{Action, Method, Parcel, PickedLine, Schedule, Task, TaskState, Windows};
 use crate::error::{SourcingError, TaskError};
+use omni_http::codes::digest;
 
 const CODE: &str = "K7M2Q9XR";
 

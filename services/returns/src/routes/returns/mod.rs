@@ -1,6 +1,7 @@
 //! `/v1/returns`: open a return (or the whole return at the counter), read it, decide it (a store manager), receive
 //! its units, withdraw it.
 
+pub mod by_code;
 pub mod cancel;
 pub mod create;
 pub mod decide;
