@@ -750,3 +750,85 @@ async fn with_the_code(mesh: &Mesh) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_refunded_as_store_credit_leaves_the_card_alone_on_embedded_backends() -> anyhow::Result<()>
+{
+    omni_telemetry::init_for_tests();
+    on_mesh(embedded_options(settings()), as_store_credit).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_refunded_as_store_credit_leaves_the_card_alone_on_real_backends() -> anyhow::Result<()> {
+    omni_telemetry::init_for_tests();
+    let backends = RealBackends::new(settings())?;
+    let mesh = Mesh::start(backends.options.clone()).await?;
+    let result = as_store_credit(&mesh).await;
+    let stopped = mesh.stop().await;
+    result?;
+    stopped
+}
+
+/// A tee shipped and paid by card, returned at STORE-B's counter for store credit: payments issues 19.99 of store
+/// credit (its code sent to the customer in `store_credit_issued`, never in the return), the return is settled
+/// with the credit's reference, the card is not refunded, and the code pays 19.99.
+async fn as_store_credit(mesh: &Mesh) -> anyhow::Result<()> {
+    let id = shipped(mesh, 1, "store-credit").await?;
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let mut asked = at_the_counter("credit-1", &id, 1, "resellable", json!({ "type": "restock" }));
+    asked["refund_to"] = json!("store_credit");
+    let opened = omni_testkit::testing::eventually(
+        "returns to learn the delivery",
+        crate::store_work::WAIT,
+        || async {
+            let answer = returns.post("/v1/returns", &asked, &[]).await?;
+            Ok((answer.status == 201).then_some(answer.body))
+        },
+    )
+    .await?;
+    let return_id = opened["id"].as_str().context("return id")?.to_owned();
+    let done = settled(&returns, &return_id).await?;
+    ensure!(
+        done["refund_to"] == "store_credit" && done["store_credit"]["last4"].is_string(),
+        "{done}"
+    );
+    let topic = mesh.topic(omni_contracts::Topic::Payments);
+    let is_it = |m: &omni_testkit::kafka::Seen| {
+        m.header("ce_type") == Some("omni.payment.store_credit_issued") && m.json()["order_id"] == id.as_str()
+    };
+    let seen = omni_testkit::kafka::collect(
+        mesh.kafka_bootstrap(),
+        &[topic.as_str()],
+        crate::store_work::WAIT,
+        |seen| seen.iter().any(is_it),
+    )
+    .await?;
+    let code = seen
+        .iter()
+        .find(|m| is_it(m))
+        .and_then(|m| m.json()["code"].as_str().map(str::to_owned))
+        .context("the store credit's code")?;
+    ensure!(
+        !done.to_string().contains(&code),
+        "the code is not in the return: {done}"
+    );
+    let balance = payments
+        .post("/v1/payments/gift-cards/balance", &json!({ "code": code }), &[])
+        .await?;
+    ensure!(
+        balance.status == 200
+            && balance.body["kind"] == "store_credit"
+            && balance.body["available_minor"] == 1999,
+        "{balance:?}"
+    );
+    let intents = payments
+        .get(&format!("/v1/payments/intents?order_id={id}"))
+        .await?
+        .body;
+    ensure!(
+        intents[0]["money"][0]["refunded"]["settled"] == 0,
+        "the card was refunded too: {intents}"
+    );
+    Ok(())
+}

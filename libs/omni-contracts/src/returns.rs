@@ -139,6 +139,26 @@ pub enum RefundTo {
     StoreCredit,
 }
 
+impl RefundTo {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundTo::OriginalTenders => "original_tenders",
+            RefundTo::StoreCredit => "store_credit",
+        }
+    }
+}
+
+/// The store credit a return was refunded as (its code went to the customer, never here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreCreditRef {
+    /// The stored value's reference.
+    pub reference: String,
+    /// The code's last four.
+    pub last4: String,
+}
+
 /// Where a return stands (DESIGN §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -385,6 +405,9 @@ pub struct Return {
     /// Why it waits for a store manager's decision, while it does (`requested`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awaiting_manager: Option<Declined>,
+    /// The store credit it was refunded as, once issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_credit: Option<StoreCreditRef>,
     /// When a return whose items are to come expires if they never do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,

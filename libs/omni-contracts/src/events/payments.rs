@@ -31,6 +31,11 @@ pub enum PaymentEvent {
     /// A command: give money back on an order (sent by returns or any service; `POST /v1/payments/refunds` does
     /// the same). Payments answers with `refunded` or `refund_refused`.
     RefundRequested(RefundRequested),
+    /// A command: issue store credit for money owed on an order (returns, for a return refunded as store credit).
+    /// Payments answers with `store_credit_issued` or `refund_refused`.
+    StoreCreditRequested(StoreCreditRequested),
+    /// Store credit was issued for a command: the notification to the customer, with its code.
+    StoreCreditIssued(StoreCreditIssued),
 }
 
 crate::event_payload!(PaymentEvent on Topic::Payments, {
@@ -44,6 +49,8 @@ crate::event_payload!(PaymentEvent on Topic::Payments, {
     Reauthorized(PaymentReauthorized) = "omni.payment.reauthorized",
     ReauthorizationFailed(PaymentReauthorizationFailed) = "omni.payment.reauthorization_failed",
     ReconcileDifference(PaymentReconcileDifference) = "omni.payment.reconcile_difference",
+    StoreCreditRequested(StoreCreditRequested) = "omni.payment.store_credit_requested",
+    StoreCreditIssued(StoreCreditIssued) = "omni.payment.store_credit_issued",
 });
 
 /// `omni.payment.authorized`.
@@ -171,6 +178,54 @@ pub struct RefundRequested {
     pub reason: String,
 }
 
+/// `omni.payment.store_credit_requested`: a command to payments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreCreditRequested {
+    /// The order the money is owed on.
+    pub order_id: OrderId,
+    /// The issue's id, chosen by the sender: its idempotency key (1 to 64 of `A-Z a-z 0-9 . _ -`).
+    pub issue_id: String,
+    /// How much credit.
+    pub amount: Money,
+    /// Why (a reason code or words), kept in the audit log.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `omni.payment.store_credit_issued`: the notification to the customer. It carries the credit's code, the one
+/// place it is ever written in clear after the issue: a notifier passes it on, nothing logs it (its `Debug` hides
+/// it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreCreditIssued {
+    /// The order.
+    pub order_id: OrderId,
+    /// The command's issue id.
+    pub issue_id: String,
+    /// The credit.
+    pub amount: Money,
+    /// The stored value's reference (as payment methods show it).
+    pub reference: String,
+    /// The code's last four.
+    pub last4: String,
+    /// The code the customer pays with.
+    pub code: String,
+}
+
+impl std::fmt::Debug for StoreCreditIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreCreditIssued")
+            .field("order_id", &self.order_id)
+            .field("issue_id", &self.issue_id)
+            .field("amount", &self.amount)
+            .field("reference", &self.reference)
+            .field("last4", &self.last4)
+            .field("code", &"<hidden>")
+            .finish()
+    }
+}
+
 /// `omni.payment.reauthorized`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,5 +300,7 @@ keyed_by_order!(
     PaymentVoided,
     PaymentRefunded,
     PaymentRefundRefused,
-    RefundRequested
+    RefundRequested,
+    StoreCreditRequested,
+    StoreCreditIssued
 );

@@ -75,6 +75,8 @@ fn saga_inputs(incoming: &Incoming) -> Result<Vec<(String, OrderId, SagaInput)>,
                 PaymentEvent::ReauthorizationFailed(f) => f.order_id,
                 PaymentEvent::RefundRefused(_)
                 | PaymentEvent::RefundRequested(_)
+                | PaymentEvent::StoreCreditRequested(_)
+                | PaymentEvent::StoreCreditIssued(_)
                 | PaymentEvent::Reauthorized(_)
                 | PaymentEvent::ReconcileDifference(_) => return Ok(vec![]),
             };

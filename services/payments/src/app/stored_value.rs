@@ -97,6 +97,25 @@ pub struct Issued {
 
 /// Issues a card (audited), or answers the one issued before under the same id.
 pub async fn issue(state: &State, issue: Issue) -> Result<Issued> {
+    issue_announced(state, issue, None).await
+}
+
+/// Issues store credit owed on `order` (a command's), announcing it with its code to the customer
+/// (`omni.payment.store_credit_issued`) in the same transaction; a repeated command answers the card issued
+/// before, announced then.
+pub async fn issue_for_order(state: &State, issue: Issue, order: omni_contracts::OrderId) -> Result<Issued> {
+    let issued = issue_announced(state, issue, Some(order)).await?;
+    if issued.code.is_some() {
+        state.relay.notify_one();
+    }
+    Ok(issued)
+}
+
+async fn issue_announced(
+    state: &State,
+    issue: Issue,
+    order: Option<omni_contracts::OrderId>,
+) -> Result<Issued> {
     let code = new_code();
     let reference = omni_contracts::stored_value::reference(&code).unwrap_or_default();
     let card = StoredValueCard {
@@ -127,6 +146,19 @@ pub async fn issue(state: &State, issue: Issue) -> Result<Issued> {
                     "issued_at": chrono::Utc::now().trunc_subsecs(6),
                 }),
             )?;
+            if let Some(order_id) = order {
+                let announced = omni_contracts::events::PaymentEvent::StoreCreditIssued(
+                    omni_contracts::events::StoreCreditIssued {
+                        order_id,
+                        issue_id: issue.issue_id.clone(),
+                        amount: issue.amount,
+                        reference: card.reference.clone(),
+                        last4: card.last4.clone(),
+                        code: code.clone(),
+                    },
+                );
+                omni_kafka::outbox::enqueue(conn, &omni_contracts::Envelope::new("payments", announced))?;
+            }
             Ok(Issued {
                 card,
                 code: Some(code),

@@ -22,3 +22,8 @@ CREATE TABLE return_code_failures (
 );
 CREATE INDEX return_code_failures_by_order ON return_code_failures (order_id, at);
 CREATE INDEX return_code_failures_by_client ON return_code_failures (client, at);
+
+-- A return refunded as store credit: the credit payments issued (its reference and last four; the code went to
+-- the customer in omni.payment.store_credit_issued).
+ALTER TABLE returns ADD COLUMN store_credit_reference TEXT;
+ALTER TABLE returns ADD COLUMN store_credit_last4 TEXT;

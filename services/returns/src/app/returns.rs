@@ -11,11 +11,11 @@ use omni_contracts::api::{MovementKind, OrderLine, StockMovement};
 use omni_contracts::events::{
     InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnCancelled, ReturnDeclined,
     ReturnEvent, ReturnExpired, ReturnReceived, ReturnRequested, ReturnSettled, ReturnUnitGraded,
-    ReturnUnitRestocked,
+    ReturnUnitRestocked, StoreCreditRequested,
 };
 use omni_contracts::returns::{
     Declined, NewReturn, RefundTo, Return, ReturnDecision, ReturnLine, ReturnMethod, ReturnStatus,
-    ReturnUnit, UnitReceipt,
+    ReturnUnit, StoreCreditRef, UnitReceipt,
 };
 use omni_contracts::{Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
 use omni_db::DbConnection;
@@ -28,7 +28,7 @@ use crate::domain::returnable;
 use crate::error::ReturnError;
 use crate::metrics::Outcome;
 
-/// The prefix of the refund ids returns asks payments for: `return-<return id>`.
+/// The prefix of the refund (and store credit issue) ids returns asks payments for: `return-<return id>`.
 pub const REFUND_PREFIX: &str = "return-";
 
 /// What opening a return did.
@@ -61,11 +61,6 @@ pub async fn open(
     check_request_id(&asked.request_id)?;
     if asked.lines.is_empty() {
         return Err(ReturnError::Invalid("lines: name at least one line".into()));
-    }
-    if asked.refund_to == RefundTo::StoreCredit {
-        return Err(ReturnError::Invalid(
-            "refund_to: store credit for returns is not offered yet; refund to the original tenders".into(),
-        ));
     }
     let instant = !asked.units.is_empty();
     if instant && asked.method == ReturnMethod::ByMail {
@@ -159,6 +154,7 @@ pub async fn open(
                 units: Vec::new(),
                 refund_minor: 0,
                 declined: None,
+                store_credit: None,
                 awaiting_manager: referral.as_ref().filter(|_| waits).map(|r| Declined {
                     rule: r.rule.to_owned(),
                     reason: r.reason.clone(),
@@ -420,8 +416,14 @@ pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Resu
 /// Who expires returns, in the audit log.
 pub const EXPIRY_ACTOR: &str = "omni:returns";
 
-/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`); whether it did.
-pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<bool, ReturnError> {
+/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`, or
+/// `store_credit_issued`, with the credit); whether it did.
+pub fn settle(
+    conn: &mut DbConnection,
+    id: ReturnId,
+    refunded: Money,
+    credit: Option<StoreCreditRef>,
+) -> Result<bool, ReturnError> {
     let Some(found) = returns::find(conn, id)? else {
         return Ok(false);
     };
@@ -429,13 +431,16 @@ pub fn settle(conn: &mut DbConnection, id: ReturnId, refunded: Money) -> Result<
         return Ok(false);
     }
     returns::set_status(conn, id, ReturnStatus::Settled)?;
+    if let Some(credit) = &credit {
+        returns::keep_store_credit(conn, id, credit)?;
+    }
     announce(
         conn,
         ReturnEvent::Settled(ReturnSettled {
             return_id: id,
             order_id: found.order_id,
             refunded,
-            refund_to: "original_tenders".into(),
+            refund_to: found.refund_to.as_str().into(),
         }),
     )?;
     Ok(true)
@@ -548,20 +553,31 @@ fn receive_in(
         currency: *currency,
     };
     if refund == 0 {
-        settle(conn, r.id, amount)?;
+        settle(conn, r.id, amount, None)?;
         return Ok(());
     }
-    let command = PaymentEvent::RefundRequested(RefundRequested {
-        order_id: r.order_id,
-        refund_id: format!("{REFUND_PREFIX}{}", r.id),
-        amount,
-        reason: r
-            .lines
+    let (id, reason) = (
+        format!("{REFUND_PREFIX}{}", r.id),
+        r.lines
             .iter()
             .map(|l| l.reason.as_str())
             .collect::<Vec<_>>()
             .join(","),
-    });
+    );
+    let command = match r.refund_to {
+        RefundTo::OriginalTenders => PaymentEvent::RefundRequested(RefundRequested {
+            order_id: r.order_id,
+            refund_id: id,
+            amount,
+            reason,
+        }),
+        RefundTo::StoreCredit => PaymentEvent::StoreCreditRequested(StoreCreditRequested {
+            order_id: r.order_id,
+            issue_id: id,
+            amount,
+            reason,
+        }),
+    };
     omni_kafka::outbox::enqueue(conn, &Envelope::new("returns", command))?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use omni_contracts::returns::{
     Declined, Disposition, Grade, RefundTo, Return, ReturnLine, ReturnMethod, ReturnReason, ReturnStatus,
-    ReturnUnit,
+    ReturnUnit, StoreCreditRef,
 };
 use omni_contracts::{LocationId, OrderId, ReturnId, Sku};
 use omni_db::DbConnection;
@@ -68,6 +68,21 @@ pub fn set_status(conn: &mut DbConnection, id: ReturnId, status: ReturnStatus) -
         .set((
             returns::status.eq(status.as_str()),
             returns::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records the store credit a return was refunded as.
+pub fn keep_store_credit(
+    conn: &mut DbConnection,
+    id: ReturnId,
+    credit: &StoreCreditRef,
+) -> omni_db::Result<()> {
+    diesel::update(returns::table.find(id.to_string()))
+        .set((
+            returns::store_credit_reference.eq(Some(&credit.reference)),
+            returns::store_credit_last4.eq(Some(&credit.last4)),
         ))
         .execute(conn)?;
     Ok(())
@@ -222,6 +237,8 @@ type ReturnRow = (
     chrono::NaiveDateTime,
     Option<String>,
     Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 /// One return with its lines and units.
@@ -244,6 +261,8 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             returns::updated_at,
             returns::manager_rule,
             returns::manager_reason,
+            returns::store_credit_reference,
+            returns::store_credit_last4,
         ))
         .first(conn)
         .optional()?;
@@ -263,6 +282,8 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         updated,
         manager_rule,
         manager_reason,
+        credit_reference,
+        credit_last4,
     )) = row
     else {
         return Ok(None);
@@ -327,6 +348,9 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             .collect::<omni_db::Result<_>>()?,
         refund_minor: refund,
         declined: rule.zip(reason).map(|(rule, reason)| Declined { rule, reason }),
+        store_credit: credit_reference
+            .zip(credit_last4)
+            .map(|(reference, last4)| StoreCreditRef { reference, last4 }),
         awaiting_manager: manager_rule
             .zip(manager_reason)
             .map(|(rule, reason)| Declined { rule, reason }),

@@ -60,6 +60,8 @@ diesel::table! {
         updated_at -> Timestamp,
         manager_rule -> Nullable<Text>,
         manager_reason -> Nullable<Text>,
+        store_credit_reference -> Nullable<Text>,
+        store_credit_last4 -> Nullable<Text>,
     }
 }
 
