@@ -300,8 +300,9 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         }
     );
     println!(
-        "                    refunded {:.2} to the original cards ({} returns settled); orders showing returned {}, partially returned {}",
+        "                    refunded {:.2} to the original cards and {:.2} as store credit ({} returns settled); orders showing returned {}, partially returned {}",
         minor_units(returned.refunded_minor),
+        minor_units(returned.store_credit_minor),
         returned.settled,
         returned.orders_returned,
         returned.orders_partially_returned

@@ -3,7 +3,7 @@
 //! measures how soon that store's stock shows it. Some go by mail and are received at the warehouse's returns
 //! desk; one arrives damaged and is written off; one parcel announced by mail is never sent, so that return
 //! expires; one asks for more than was delivered and is declined, naming the rule. Each is refunded to the cards
-//! the order was paid with, and the orders show what came back.
+//! the order was paid with (one, as store credit), and the orders show what came back.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,8 +38,10 @@ pub(crate) struct Returned {
     pub declined: BTreeMap<String, u64>,
     /// Settled returns: refunded to the original tenders.
     pub settled: u64,
-    /// What they refunded, in minor units.
+    /// What they refunded to the original tenders, in minor units.
     pub refunded_minor: i64,
+    /// What they gave as store credit, in minor units (the second counter return asks for it).
+    pub store_credit_minor: i64,
     /// Orders showing `returned` / `partially_returned`.
     pub orders_returned: u64,
     /// Orders showing `partially_returned`.
@@ -122,8 +124,14 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
             // At another store's counter, as new: on sale there at once.
             _ => {
                 let before = on_hand(&allocation, sku, store).await?;
+                let refund_to = if done.at_another_store == 1 {
+                    "store_credit"
+                } else {
+                    "original_tenders"
+                };
                 let asked = json!({ "request_id": request_id, "order_id": id, "lines": line(1, "does_not_fit"),
-                    "method": { "type": "in_store", "location_id": store }, "units": unit("resellable", "restock") });
+                    "method": { "type": "in_store", "location_id": store }, "units": unit("resellable", "restock"),
+                    "refund_to": refund_to });
                 let answered = returns.post("/v1/returns", &asked, &[]).await?;
                 if answered.status == 201 {
                     let since = Instant::now();
@@ -196,12 +204,17 @@ async fn settle(
     let deadline = Instant::now() + wait;
     loop {
         let mut settled = 0;
-        let mut refunded = 0;
+        let (mut refunded, mut credited) = (0, 0);
         for id in opened {
             let r = returns.get(&format!("/v1/returns/{id}")).await?.body;
             if r["status"] == "settled" {
                 settled += 1;
-                refunded += r["refund_minor"].as_i64().unwrap_or(0);
+                let minor = r["refund_minor"].as_i64().unwrap_or(0);
+                if r["refund_to"] == "store_credit" {
+                    credited += minor;
+                } else {
+                    refunded += minor;
+                }
             }
         }
         let expired = match never_sent {
@@ -214,6 +227,7 @@ async fn settle(
         if all || Instant::now() > deadline {
             done.settled = settled;
             done.refunded_minor = refunded;
+            done.store_credit_minor = credited;
             done.expired = expired;
             return Ok(());
         }

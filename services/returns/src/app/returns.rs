@@ -160,7 +160,9 @@ pub async fn open(
                     reason: r.reason.clone(),
                 }),
                 requested_by: by.clone(),
-                expires_at: (status == ReturnStatus::AwaitingItems).then(|| now + items_within),
+                // Waiting for its items, or for a manager's decision: it lapses if neither comes in time.
+                expires_at: matches!(status, ReturnStatus::AwaitingItems | ReturnStatus::Requested)
+                    .then(|| now + items_within),
                 created_at: now,
                 updated_at: now,
             };
@@ -381,8 +383,8 @@ pub async fn cancel(state: &State, id: ReturnId, by: String) -> Result<Return, R
     Ok(cancelled.0)
 }
 
-/// Expires a return still waiting at `now` for items that should have come (the expiry job's step, in the
-/// caller's transaction): its units can be returned again. Whether it did.
+/// Expires a return still waiting at `now` for items (or a manager's decision) that should have come (the expiry
+/// job's step, in the caller's transaction): its units can be returned again. Whether it did.
 pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Result<bool, ReturnError> {
     let Some(found) = returns::find(conn, id)? else {
         return Ok(false);
@@ -392,7 +394,11 @@ pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Resu
         return Ok(false);
     };
     let overdue = found.expires_at.is_some_and(|at| at <= now);
-    if found.status != ReturnStatus::AwaitingItems || !overdue {
+    let waiting = matches!(
+        found.status,
+        ReturnStatus::AwaitingItems | ReturnStatus::Requested
+    );
+    if !waiting || !overdue {
         return Ok(false);
     }
     returns::set_status(conn, id, ReturnStatus::Expired)?;

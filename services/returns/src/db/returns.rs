@@ -154,15 +154,18 @@ pub fn insert_unit(conn: &mut DbConnection, id: ReturnId, unit: &ReturnUnit) -> 
     Ok(())
 }
 
-/// Up to `limit` returns still waiting for their items at `now` although they should have come by then, the
-/// longest overdue first.
+/// Up to `limit` returns still waiting for their items (or a manager's decision) at `now` although they should
+/// have come by then, the longest overdue first.
 pub fn overdue(
     conn: &mut DbConnection,
     now: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> omni_db::Result<Vec<ReturnId>> {
     let ids: Vec<String> = returns::table
-        .filter(returns::status.eq(ReturnStatus::AwaitingItems.as_str()))
+        .filter(returns::status.eq_any([
+            ReturnStatus::AwaitingItems.as_str(),
+            ReturnStatus::Requested.as_str(),
+        ]))
         .filter(returns::expires_at.le(now.naive_utc()))
         .order(returns::expires_at.asc())
         .limit(limit)
