@@ -259,6 +259,15 @@ pub fn embedded_options(settings: Settings) -> crate::MeshOptions {
     }
 }
 
+/// Runs `test` on a mesh of its own on the real backends (see [`RealBackends`]), stopped whatever it answered.
+pub async fn on_real_backends(
+    settings: omni_config::Settings,
+    test: impl AsyncFnOnce(&crate::Mesh) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let backends = RealBackends::new(settings)?;
+    on_mesh(backends.options.clone(), test).await
+}
+
 /// Starts a mesh, runs `test` on it, and stops the mesh whatever `test` answered; the test's error comes first.
 pub async fn on_mesh(
     options: crate::MeshOptions,

@@ -6,30 +6,36 @@
 
 use anyhow::{Context, ensure};
 use omni_testkit::fixtures::order;
-use omni_testkit::testing::{ADMIN_KEY, RealBackends, embedded_options, on_mesh, settings};
+use omni_testkit::testing::{ADMIN_KEY, embedded_options, on_mesh, on_real_backends, settings};
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
 
 use crate::store_work::{available_at, ship, status_is, stores, task_at, tokenize};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_embedded_backends()
--> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(settings()), returned_elsewhere).await
+/// Two tests of `flow`, each on a mesh of its own with `settings`: `$embedded` on the embedded backends, `$real`
+/// on the real ones.
+macro_rules! on_both_backends {
+    ($embedded:ident, $real:ident, $settings:expr, $flow:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $embedded() -> anyhow::Result<()> {
+            omni_telemetry::init_for_tests();
+            on_mesh(embedded_options($settings), $flow).await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $real() -> anyhow::Result<()> {
+            omni_telemetry::init_for_tests();
+            on_real_backends($settings, $flow).await
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_real_backends() -> anyhow::Result<()>
-{
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(settings())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = returned_elsewhere(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_embedded_backends,
+    a_tee_shipped_from_the_warehouse_is_returned_at_another_store_on_real_backends,
+    settings(),
+    returned_elsewhere
+);
 
 /// A return of one tee at STORE-B's counter, graded as given.
 fn at_the_counter(request_id: &str, order_id: &str, quantity: u32, grade: &str, disposition: Value) -> Value {
@@ -73,6 +79,30 @@ async fn returned_on_order(orders: &Client, id: &str, state: &str, tees: u32) ->
     .await
 }
 
+/// The `field` of the first `ce_type` event of order `id` on `topic`: what a notifier would send the customer.
+async fn sent_to_the_customer(
+    mesh: &Mesh,
+    topic: omni_contracts::Topic,
+    ce_type: &str,
+    id: &str,
+    field: &str,
+) -> anyhow::Result<String> {
+    let topic = mesh.topic(topic);
+    let is_it =
+        |m: &omni_testkit::kafka::Seen| m.header("ce_type") == Some(ce_type) && m.json()["order_id"] == id;
+    let seen = omni_testkit::kafka::collect(
+        mesh.kafka_bootstrap(),
+        &[topic.as_str()],
+        crate::store_work::WAIT,
+        |seen| seen.iter().any(is_it),
+    )
+    .await?;
+    seen.iter()
+        .find(|m| is_it(m))
+        .and_then(|m| m.json()[field].as_str().map(str::to_owned))
+        .with_context(|| format!("{field} in {ce_type}"))
+}
+
 /// Waits until the return is settled, and answers it.
 async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
     omni_testkit::testing::eventually(
@@ -86,23 +116,12 @@ async fn settled(returns: &Client, id: &str) -> anyhow::Result<Value> {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_counters_racing_for_the_last_unit_take_one_return_on_embedded_backends() -> anyhow::Result<()>
-{
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(settings()), last_unit_race).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_counters_racing_for_the_last_unit_take_one_return_on_real_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(settings())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = last_unit_race(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    twenty_counters_racing_for_the_last_unit_take_one_return_on_embedded_backends,
+    twenty_counters_racing_for_the_last_unit_take_one_return_on_real_backends,
+    settings(),
+    last_unit_race
+);
 
 /// One tee, shipped; 20 clients ask to return it at once, each with its own request id: exactly one return holds
 /// it, the others are refused naming the rule.
@@ -392,22 +411,12 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_mail_return_whose_items_never_come_expires_on_embedded_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(expiring_soon()), never_sent).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_mail_return_whose_items_never_come_expires_on_real_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(expiring_soon())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = never_sent(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    a_mail_return_whose_items_never_come_expires_on_embedded_backends,
+    a_mail_return_whose_items_never_come_expires_on_real_backends,
+    expiring_soon(),
+    never_sent
+);
 
 /// Returns wait two seconds for their items.
 fn expiring_soon() -> omni_config::Settings {
@@ -476,22 +485,12 @@ async fn never_sent(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_large_refund_waits_for_a_store_managers_decision_on_embedded_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(with_a_manager()), left_to_a_manager).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_large_refund_waits_for_a_store_managers_decision_on_real_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(with_a_manager())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = left_to_a_manager(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    a_large_refund_waits_for_a_store_managers_decision_on_embedded_backends,
+    a_large_refund_waits_for_a_store_managers_decision_on_real_backends,
+    with_a_manager(),
+    left_to_a_manager
+);
 
 const CLERK: &str = "returns-associate-store-b-0123456789";
 const MANAGER: &str = "returns-manager-store-b-0123456789";
@@ -650,23 +649,12 @@ async fn left_to_a_manager(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_customer_returns_by_mail_with_the_code_they_were_sent_on_embedded_backends() -> anyhow::Result<()>
-{
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(three_wrong_codes()), with_the_code).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_customer_returns_by_mail_with_the_code_they_were_sent_on_real_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(three_wrong_codes())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = with_the_code(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    a_customer_returns_by_mail_with_the_code_they_were_sent_on_embedded_backends,
+    a_customer_returns_by_mail_with_the_code_they_were_sent_on_real_backends,
+    three_wrong_codes(),
+    with_the_code
+);
 
 /// Three wrong return codes per order lock its code.
 fn three_wrong_codes() -> omni_config::Settings {
@@ -680,22 +668,14 @@ fn three_wrong_codes() -> omni_config::Settings {
 /// for the right code). The code is never written in the return or the audit log.
 async fn with_the_code(mesh: &Mesh) -> anyhow::Result<()> {
     let id = shipped(mesh, 2, "by-code").await?;
-    let topic = mesh.topic(omni_contracts::Topic::Returns);
-    let is_it = |m: &omni_testkit::kafka::Seen| {
-        m.header("ce_type") == Some("omni.return.code_issued") && m.json()["order_id"] == id.as_str()
-    };
-    let seen = omni_testkit::kafka::collect(
-        mesh.kafka_bootstrap(),
-        &[topic.as_str()],
-        crate::store_work::WAIT,
-        |seen| seen.iter().any(is_it),
+    let code = sent_to_the_customer(
+        mesh,
+        omni_contracts::Topic::Returns,
+        "omni.return.code_issued",
+        &id,
+        "return_code",
     )
     .await?;
-    let code = seen
-        .iter()
-        .find(|m| is_it(m))
-        .and_then(|m| m.json()["return_code"].as_str().map(str::to_owned))
-        .context("the return code")?;
     let customer = Client::new(mesh.url(Service::Returns), "");
     let asked = |code: &str, request_id: &str| {
         json!({ "return_code": code, "request_id": request_id, "order_id": id,
@@ -751,23 +731,12 @@ async fn with_the_code(mesh: &Mesh) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_return_refunded_as_store_credit_leaves_the_card_alone_on_embedded_backends() -> anyhow::Result<()>
-{
-    omni_telemetry::init_for_tests();
-    on_mesh(embedded_options(settings()), as_store_credit).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_return_refunded_as_store_credit_leaves_the_card_alone_on_real_backends() -> anyhow::Result<()> {
-    omni_telemetry::init_for_tests();
-    let backends = RealBackends::new(settings())?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = as_store_credit(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
-}
+on_both_backends!(
+    a_return_refunded_as_store_credit_leaves_the_card_alone_on_embedded_backends,
+    a_return_refunded_as_store_credit_leaves_the_card_alone_on_real_backends,
+    settings(),
+    as_store_credit
+);
 
 /// A tee shipped and paid by card, returned at STORE-B's counter for store credit: payments issues 19.99 of store
 /// credit (its code sent to the customer in `store_credit_issued`, never in the return), the return is settled
@@ -793,22 +762,14 @@ async fn as_store_credit(mesh: &Mesh) -> anyhow::Result<()> {
         done["refund_to"] == "store_credit" && done["store_credit"]["last4"].is_string(),
         "{done}"
     );
-    let topic = mesh.topic(omni_contracts::Topic::Payments);
-    let is_it = |m: &omni_testkit::kafka::Seen| {
-        m.header("ce_type") == Some("omni.payment.store_credit_issued") && m.json()["order_id"] == id.as_str()
-    };
-    let seen = omni_testkit::kafka::collect(
-        mesh.kafka_bootstrap(),
-        &[topic.as_str()],
-        crate::store_work::WAIT,
-        |seen| seen.iter().any(is_it),
+    let code = sent_to_the_customer(
+        mesh,
+        omni_contracts::Topic::Payments,
+        "omni.payment.store_credit_issued",
+        &id,
+        "code",
     )
     .await?;
-    let code = seen
-        .iter()
-        .find(|m| is_it(m))
-        .and_then(|m| m.json()["code"].as_str().map(str::to_owned))
-        .context("the store credit's code")?;
     ensure!(
         !done.to_string().contains(&code),
         "the code is not in the return: {done}"

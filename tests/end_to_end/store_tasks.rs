@@ -17,7 +17,8 @@ use omni_contracts::api::Channel;
 use omni_testkit::fixtures::{order, sku, store};
 use omni_testkit::kafka::collect;
 use omni_testkit::testing::{
-    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, receive_stock, settings, tokenize,
+    ADMIN_KEY, RealBackends, embedded_options, eventually, on_mesh, on_real_backends, receive_stock,
+    settings, tokenize,
 };
 use omni_testkit::{Client, Mesh, Service};
 use serde_json::{Value, json};
@@ -71,19 +72,6 @@ fn accept_within_two_seconds() -> omni_config::Settings {
     let mut settings = with_associates();
     settings.fulfillment.store.accept_within_seconds = 2;
     settings
-}
-
-/// Runs `flow` on a mesh of its own on the real backends.
-async fn on_real_backends(
-    settings: omni_config::Settings,
-    flow: impl AsyncFnOnce(&Mesh) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let backends = RealBackends::new(settings)?;
-    let mesh = Mesh::start(backends.options.clone()).await?;
-    let result = flow(&mesh).await;
-    let stopped = mesh.stop().await;
-    result?;
-    stopped
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,12 +1,10 @@
 use actix_web::{HttpResponse, web};
-use omni_contracts::ReturnId;
 use omni_contracts::returns::{Return, ReturnDecision};
-use omni_http::{ApiError, Code, Principal};
+use omni_http::{ApiError, Principal};
 
-use super::{may_act, sees, store_of};
+use super::{may_act, store_of, visible};
 use crate::app::State;
 use crate::app::returns;
-use crate::db;
 
 /// A store manager's decision on a return the policy left to one (a few days past the window, a large refund):
 /// approved, its items are awaited; declined, its units can be returned again. Audited.
@@ -28,15 +26,8 @@ pub async fn decide_return(
     id: web::Path<String>,
     body: web::Json<ReturnDecision>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ReturnId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
-    let found = state
-        .db
-        .run(move |conn| db::returns::find(conn, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("return {id}")))?;
-    if !sees(&state, &principal, &found).await? {
-        return Err(ApiError::not_found(format!("return {id}")));
-    }
+    let found = visible(&state, &principal, &id).await?;
+    let id = found.id;
     may_act(&state, &principal, found.order_id, store_of(&found.method)).await?;
     let decided = returns::decide(&state, id, body.into_inner(), principal.name.clone()).await?;
     tracing::info!(r#return.id = %id, by = %principal.name, status = decided.status.as_str(), "Return decided.");

@@ -63,6 +63,20 @@ pub fn store_of(method: &ReturnMethod) -> Option<&str> {
     }
 }
 
+/// The return named in the path, if `principal` sees it (otherwise, as for an unknown one: 404).
+pub async fn visible(state: &State, principal: &Principal, id: &str) -> Result<Return, ApiError> {
+    let id =
+        omni_contracts::ReturnId::parse(id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
+    let found = state
+        .db
+        .run(move |conn| crate::db::returns::find(conn, id))
+        .await?;
+    match found {
+        Some(r) if sees(state, principal, &r).await? => Ok(r),
+        _ => Err(ApiError::not_found(format!("return {id}"))),
+    }
+}
+
 /// Whether `principal` sees `r`: a partner its own orders' returns, an associate those taken at its stores.
 pub async fn sees(state: &State, principal: &Principal, r: &Return) -> Result<bool, ApiError> {
     let stores: Vec<&str> = store_of(&r.method)

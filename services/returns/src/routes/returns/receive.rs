@@ -1,12 +1,10 @@
 use actix_web::{HttpResponse, web};
-use omni_contracts::ReturnId;
 use omni_contracts::returns::{ReceiveReturn, Return};
 use omni_http::{ApiError, Code, Principal};
 
-use super::{is_manager, may_act, sees};
+use super::{is_manager, may_act, visible};
 use crate::app::State;
 use crate::app::returns;
-use crate::db;
 
 /// Receives the units of a return by mail at a store or returns desk, each graded and disposed of: restocked
 /// units are on sale there at once; the received units are refunded to the original tenders.
@@ -28,15 +26,8 @@ pub async fn receive_return(
     id: web::Path<String>,
     body: web::Json<ReceiveReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ReturnId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
-    let found = state
-        .db
-        .run(move |conn| db::returns::find(conn, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("return {id}")))?;
-    if !sees(&state, &principal, &found).await? {
-        return Err(ApiError::not_found(format!("return {id}")));
-    }
+    let found = visible(&state, &principal, &id).await?;
+    let id = found.id;
     let ReceiveReturn { location_id, units } = body.into_inner();
     may_act(&state, &principal, found.order_id, Some(location_id.as_str())).await?;
     if units.iter().any(|u| u.refund_override) && !is_manager(&principal) {

@@ -1,11 +1,9 @@
 use actix_web::{HttpResponse, web};
-use omni_contracts::ReturnId;
 use omni_contracts::returns::Return;
-use omni_http::{ApiError, Code, Principal};
+use omni_http::{ApiError, Principal};
 
-use super::sees;
+use super::visible;
 use crate::app::State;
-use crate::db::returns;
 
 /// A return as it stands: its lines, its graded units and what they refund.
 #[utoipa::path(
@@ -21,10 +19,5 @@ pub async fn show_return(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ReturnId::parse(&id).map_err(|e| ApiError::new(Code::InvalidPath, e.to_string()))?;
-    let found = state.db.run(move |conn| returns::find(conn, id)).await?;
-    match found {
-        Some(r) if sees(&state, &principal, &r).await? => Ok(HttpResponse::Ok().json(r)),
-        _ => Err(ApiError::not_found(format!("return {id}"))),
-    }
+    Ok(HttpResponse::Ok().json(visible(&state, &principal, &id).await?))
 }
