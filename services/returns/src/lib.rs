@@ -2,7 +2,8 @@
 //! placed under and what it can still return, graded per unit at the receiving store, restocked there at once, and
 //! refunded to the original tenders through payments.
 //!
-//! Start reading at [`app::returns`] (opening a return, receiving its units), then `domain::policy`,
+//! Start reading at [`app::returns`] (opening a return, receiving its units), [`app::lifecycle`] (a manager's
+//! decision, a withdrawal, an expiry) and [`app::customer`] (customers with their return code), then `domain::policy`,
 //! `domain::returnable` and `domain::refund` (the rules, pure), and [`app::read_model`] (what returns learns of
 //! orders, deliveries and SKU tags from the other services' events). This file wires them: [`run`].
 

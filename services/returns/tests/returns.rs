@@ -20,6 +20,7 @@ use omni_contracts::returns::{
 use omni_contracts::{FulfillmentId, LocationId, OrderId, Quantity, ReturnId, Sku};
 use omni_db::testing::{Backend, TestDatabase};
 use omni_returns::app::State;
+use omni_returns::app::lifecycle;
 use omni_returns::app::returns::{self, Opened};
 use omni_returns::db::{deliveries, order_views};
 use omni_returns::metrics::ReturnMetrics;
@@ -135,7 +136,7 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
                         approve: rng.random_bool(0.6),
                         reason: "property test".into(),
                     };
-                    if returns::decide(&state, id, decision, "manager".into())
+                    if lifecycle::decide(&state, id, decision, "manager".into())
                         .await
                         .is_ok()
                     {
@@ -144,7 +145,7 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
                 }
                 7 if !opened.is_empty() => {
                     let id = opened[rng.random_range(0..opened.len())];
-                    if returns::cancel(&state, id, "prop".into()).await.is_ok() {
+                    if lifecycle::cancel(&state, id, "prop".into()).await.is_ok() {
                         *tally.entry("cancelled").or_default() += 1;
                     }
                 }
@@ -153,7 +154,7 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
                     let later = chrono::Utc::now() + chrono::Duration::hours(2);
                     if state
                         .db
-                        .transaction(move |conn| returns::expire(conn, id, later))
+                        .transaction(move |conn| lifecycle::expire(conn, id, later))
                         .await?
                     {
                         *tally.entry("expired").or_default() += 1;

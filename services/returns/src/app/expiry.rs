@@ -7,7 +7,7 @@ use std::time::Duration;
 use omni_contracts::ReturnId;
 
 use crate::app::State;
-use crate::app::returns::expire;
+use crate::app::lifecycle::expire;
 use crate::db::returns;
 use crate::error::ReturnError;
 use crate::metrics::Outcome;

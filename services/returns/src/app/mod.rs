@@ -2,6 +2,7 @@
 
 pub mod customer;
 pub mod expiry;
+pub mod lifecycle;
 pub mod read_model;
 pub mod returns;
 

@@ -4,7 +4,7 @@ use omni_http::{ApiError, Principal};
 
 use super::{may_act, store_of, visible};
 use crate::app::State;
-use crate::app::returns;
+use crate::app::lifecycle;
 
 /// Withdraws a return whose items have not come (audited): its units can be returned again. Cancelling a
 /// cancelled return answers it as it is.
@@ -27,7 +27,7 @@ pub async fn cancel_return(
     let found = visible(&state, &principal, &id).await?;
     let id = found.id;
     may_act(&state, &principal, found.order_id, store_of(&found.method)).await?;
-    let cancelled: Return = returns::cancel(&state, id, principal.name.clone()).await?;
+    let cancelled: Return = lifecycle::cancel(&state, id, principal.name.clone()).await?;
     tracing::info!(r#return.id = %id, by = %principal.name, "Return cancelled.");
     Ok(HttpResponse::Ok().json(cancelled))
 }

@@ -4,7 +4,7 @@ use omni_http::{ApiError, Principal};
 
 use super::{may_act, store_of, visible};
 use crate::app::State;
-use crate::app::returns;
+use crate::app::lifecycle;
 
 /// A store manager's decision on a return the policy left to one (a few days past the window, a large refund):
 /// approved, its items are awaited; declined, its units can be returned again. Audited.
@@ -29,7 +29,7 @@ pub async fn decide_return(
     let found = visible(&state, &principal, &id).await?;
     let id = found.id;
     may_act(&state, &principal, found.order_id, store_of(&found.method)).await?;
-    let decided = returns::decide(&state, id, body.into_inner(), principal.name.clone()).await?;
+    let decided = lifecycle::decide(&state, id, body.into_inner(), principal.name.clone()).await?;
     tracing::info!(r#return.id = %id, by = %principal.name, status = decided.status.as_str(), "Return decided.");
     Ok(HttpResponse::Ok().json(decided))
 }
