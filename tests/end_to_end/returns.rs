@@ -301,6 +301,18 @@ async fn returned_elsewhere(mesh: &Mesh) -> anyhow::Result<()> {
     // The order shows the tee back: partially returned.
     returned_on_order(&orders, &id, "partially_returned", 1).await?;
 
+    // An order nobody placed: 404.
+    let nobodys = counter(
+        &returns,
+        "nobodys",
+        "0190d7a5-0000-7000-8000-000000000000",
+        1,
+        "resellable",
+        json!({ "type": "restock" }),
+    )
+    .await?;
+    ensure!(nobodys.status == 404, "{nobodys:?}");
+
     // An unknown reason or grade: 400 naming it, nothing taken.
     let mut odd = at_the_counter("odd-reason", &id, 1, "resellable", json!({ "type": "restock" }));
     odd["lines"][0]["reason"] = json!("bored");
