@@ -45,6 +45,7 @@ use money::{
     a_short_delivery_never_captures_what_did_not_leave,
     a_split_tender_order_is_captured_per_delivery_and_the_rest_voided,
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
+    store_credit_for_an_order_never_exceeds_what_it_paid,
     the_psps_record_outlives_a_payments_restart_and_nothing_moves_twice,
     the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
     wrong_gift_card_codes_are_limited_per_caller,
@@ -92,6 +93,7 @@ on_every_backend!(
     lost_psp_replies_are_asked_again_and_signed_webhooks_bring_results_once,
     the_reconcile_finds_a_ledger_that_differs_from_the_psps_record,
     the_psps_record_outlives_a_payments_restart_and_nothing_moves_twice,
+    store_credit_for_an_order_never_exceeds_what_it_paid,
 );
 
 const KEK: [u8; 32] = [42; 32];

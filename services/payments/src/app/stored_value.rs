@@ -16,7 +16,7 @@ use crate::domain::ledger::Kind;
 use crate::domain::psp::{Authorization, Movement as PspMovement};
 use crate::domain::rate_limit::RateLimiter;
 use crate::domain::stored_value::{Movement, Refused, StoredValueCard, StoredValueKind, new_code};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Wrong codes a caller may try in a burst.
 pub const GUESS_BURST: u32 = 10;
@@ -97,25 +97,53 @@ pub struct Issued {
 
 /// Issues a card (audited), or answers the one issued before under the same id.
 pub async fn issue(state: &State, issue: Issue) -> Result<Issued> {
-    issue_announced(state, issue, None).await
+    match issue_announced(state, issue, None).await? {
+        Ok(issued) => Ok(issued),
+        // Only store credit owed on an order is capped.
+        Err(refused) => Err(Error::Corrupt {
+            what: "stored value issue",
+            reason: refused,
+        }),
+    }
 }
 
 /// Issues store credit owed on `order` (a command's), announcing it with its code to the customer
 /// (`omni.payment.store_credit_issued`) in the same transaction; a repeated command answers the card issued
-/// before, announced then.
-pub async fn issue_for_order(state: &State, issue: Issue, order: omni_contracts::OrderId) -> Result<Issued> {
+/// before, announced then. Refused (`Ok(Err(why))`, nothing issued) when the credit issued for the order would
+/// exceed what the order paid: captured less refunded, over its tenders.
+pub async fn issue_for_order(
+    state: &State,
+    issue: Issue,
+    order: omni_contracts::OrderId,
+) -> Result<std::result::Result<Issued, String>> {
     let issued = issue_announced(state, issue, Some(order)).await?;
-    if issued.code.is_some() {
+    if issued.as_ref().is_ok_and(|i| i.code.is_some()) {
         state.relay.notify_one();
     }
     Ok(issued)
+}
+
+/// What the order paid: captured less refunded (settled and pending), over every tender of its intents.
+fn paid_on(conn: &mut omni_db::DbConnection, order: omni_contracts::OrderId) -> Result<i64> {
+    let mut paid = 0;
+    for intent in crate::db::intents::for_order(conn, order)? {
+        for tender in 0..intent.tenders.len() {
+            let key = crate::db::tender_ledger::TenderKey {
+                intent: intent.id,
+                tender: u32::try_from(tender).unwrap_or(u32::MAX),
+            };
+            let money = crate::db::tender_ledger::money(conn, key)?;
+            paid += money.captured.settled - money.refunded.settled - money.refunded.pending;
+        }
+    }
+    Ok(paid)
 }
 
 async fn issue_announced(
     state: &State,
     issue: Issue,
     order: Option<omni_contracts::OrderId>,
-) -> Result<Issued> {
+) -> Result<std::result::Result<Issued, String>> {
     let code = new_code();
     let reference = omni_contracts::stored_value::reference(&code).unwrap_or_default();
     let card = StoredValueCard {
@@ -130,9 +158,23 @@ async fn issue_announced(
     };
     let issued = state
         .db
-        .transaction(move |conn| -> Result<Issued> {
+        .transaction(move |conn| -> Result<std::result::Result<Issued, String>> {
             if let Some(card) = cards::find_issued(conn, &issue.issue_id)? {
-                return Ok(Issued { card, code: None });
+                return Ok(Ok(Issued { card, code: None }));
+            }
+            if let Some(order_id) = order {
+                // One order's credits are issued one at a time: its intents' lock.
+                for intent in crate::db::intents::for_order(conn, order_id)? {
+                    crate::db::tender_ledger::lock_intent(conn, intent.id)?;
+                }
+                let (paid, issued) = (paid_on(conn, order_id)?, cards::issued_for_order(conn, order_id)?);
+                if issued + issue.amount.amount_minor > paid {
+                    return Ok(Err(format!(
+                        "amount: {} of store credit asked on order {order_id}, which paid {paid} and was issued \
+                         {issued} already",
+                        issue.amount.amount_minor
+                    )));
+                }
             }
             cards::issue(conn, &card, &issue.issued_by)?;
             omni_db::audit::record(
@@ -147,6 +189,7 @@ async fn issue_announced(
                 }),
             )?;
             if let Some(order_id) = order {
+                cards::link_order(conn, &card.reference, order_id)?;
                 let announced = omni_contracts::events::PaymentEvent::StoreCreditIssued(
                     omni_contracts::events::StoreCreditIssued {
                         order_id,
@@ -159,13 +202,15 @@ async fn issue_announced(
                 );
                 omni_kafka::outbox::enqueue(conn, &omni_contracts::Envelope::new("payments", announced))?;
             }
-            Ok(Issued {
+            Ok(Ok(Issued {
                 card,
                 code: Some(code),
-            })
+            }))
         })
         .await?;
-    if issued.code.is_some() {
+    if let Ok(issued) = &issued
+        && issued.code.is_some()
+    {
         tracing::info!(stored_value = %issued.card.reference, kind = issued.card.kind.as_str(), "Stored value issued.");
     }
     Ok(issued)

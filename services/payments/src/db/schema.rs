@@ -101,6 +101,7 @@ diesel::table! {
         customer_id -> Nullable<Text>,
         issued_by -> Text,
         created_at -> Timestamp,
+        order_id -> Nullable<Text>,
     }
 }
 

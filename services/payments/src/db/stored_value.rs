@@ -2,7 +2,7 @@
 //! idempotency key, applied once with a conditional update the table's CHECK constraint backs.
 
 use diesel::prelude::*;
-use omni_contracts::{Currency, Money};
+use omni_contracts::{Currency, Money, OrderId};
 use omni_db::DbConnection;
 
 use super::schema::{stored_value_cards, stored_value_movements};
@@ -91,6 +91,28 @@ pub fn issue(conn: &mut DbConnection, card: &StoredValueCard, issued_by: &str) -
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Names the order a card was issued for (store credit owed on it).
+pub fn link_order(conn: &mut DbConnection, reference: &str, order: OrderId) -> Result<()> {
+    diesel::update(stored_value_cards::table.find(reference))
+        .set(stored_value_cards::order_id.eq(Some(order.to_string())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What was issued, in all, on cards issued for `order`.
+pub fn issued_for_order(conn: &mut DbConnection, order: OrderId) -> Result<i64> {
+    let cards: Vec<String> = stored_value_cards::table
+        .filter(stored_value_cards::order_id.eq(order.to_string()))
+        .select(stored_value_cards::reference)
+        .load(conn)?;
+    let amounts: Vec<i64> = stored_value_movements::table
+        .filter(stored_value_movements::reference.eq_any(cards))
+        .filter(stored_value_movements::kind.eq("issue"))
+        .select(stored_value_movements::amount)
+        .load(conn)?;
+    Ok(amounts.iter().sum())
 }
 
 /// Applies a movement once: `Ok(Ok(()))` when it is applied now or was before under the same id, `Ok(Err(_))`

@@ -122,10 +122,18 @@ async fn store_credit(
         customer_id: None,
         issued_by: format!("service:{source}"),
     };
-    let issued = stored_value::issue_for_order(state, issue, order_id)
+    match stored_value::issue_for_order(state, issue, order_id)
         .await
-        .map_err(HandlerError::from)?;
-    tracing::info!(order.id = %order_id, stored_value = %issued.card.reference, reason = %reason,
-        "Store credit issued for an order.");
-    Ok(None)
+        .map_err(HandlerError::from)?
+    {
+        Ok(issued) => {
+            tracing::info!(order.id = %order_id, stored_value = %issued.card.reference, reason = %reason,
+                "Store credit issued for an order.");
+            Ok(None)
+        }
+        Err(why) => {
+            tracing::warn!(order.id = %order_id, reason = %why, "Store credit refused.");
+            Ok(Some((order_id, issue_id, why)))
+        }
+    }
 }

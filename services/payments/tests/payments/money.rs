@@ -710,3 +710,66 @@ pub(crate) async fn the_psps_record_outlives_a_payments_restart_and_nothing_move
     stop.cancel();
     Ok(())
 }
+
+/// Store credit owed on an order (a return refunded as store credit) never adds up to more than the order paid:
+/// captured less refunded. The same issue id again answers the credit issued before, whatever the cap says now.
+pub(crate) async fn store_credit_for_an_order_never_exceeds_what_it_paid(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    use omni_payments::app::stored_value::{Issue, issue_for_order};
+    use omni_payments::domain::stored_value::StoredValueKind;
+
+    let fx = Fixture::new(backend).await?;
+    let (order, _intent) = split_order(&fx).await?;
+    capture_delivery(&fx.state, order.order_id, delivery(4_000, true)).await?;
+    let credit = |id: &str, amount_minor: i64| Issue {
+        issue_id: id.to_owned(),
+        kind: StoredValueKind::StoreCredit,
+        amount: Money {
+            amount_minor,
+            currency: order.amount.currency,
+        },
+        customer_id: None,
+        issued_by: "service:returns".into(),
+    };
+    let first = issue_for_order(&fx.state, credit("return-1", 3_000), order.order_id)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    ensure!(first.code.is_some(), "issued with its code");
+    let over = issue_for_order(&fx.state, credit("return-2", 1_001), order.order_id).await?;
+    ensure!(
+        over.as_ref()
+            .is_err_and(|why| why.contains("paid 4000") && why.contains("3000 already")),
+        "{over:?}"
+    );
+    // 500 refunded to the cards: 3,500 paid, so only 500 more credit.
+    let refunded = refund(
+        &fx.state,
+        RefundAsk {
+            refund_id: "R-1".into(),
+            order_id: order.order_id,
+            amount: Money {
+                amount_minor: 500,
+                currency: order.amount.currency,
+            },
+            reason: "damaged".into(),
+            requested_by: "manager-mo".into(),
+        },
+    )
+    .await?;
+    ensure!(refunded.is_ok(), "{refunded:?}");
+    let over = issue_for_order(&fx.state, credit("return-2", 501), order.order_id).await?;
+    ensure!(over.is_err(), "{over:?}");
+    let last = issue_for_order(&fx.state, credit("return-2", 500), order.order_id)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    ensure!(last.code.is_some());
+    let again = issue_for_order(&fx.state, credit("return-1", 3_000), order.order_id)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    ensure!(
+        again.code.is_none() && again.card.reference == first.card.reference,
+        "{again:?}"
+    );
+    Ok(())
+}
