@@ -52,7 +52,8 @@ async fn no_card_number_reaches_a_store_a_topic_a_log_or_the_metrics() -> anyhow
     let dir = std::env::temp_dir().join(format!("omni-leaks-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let endpoints = dir.join("endpoints.json");
-    let prefix = format!("leak-{}", uuid::Uuid::new_v4().simple());
+    // Letters only: the sweep reads this prefix back from Redis, and a hex id can hold what looks like a card number.
+    let prefix = format!("leak-{}", omni_testkit::testing::letters_id());
     let redis_url = omni_testkit::testing::redis_url();
     let mut child = Command::new(env!("CARGO_BIN_EXE_omni"))
         .args(["dev", "--ephemeral-ports", "--admin-key", ADMIN])
@@ -324,7 +325,7 @@ async fn sweep(endpoints: &Path) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let shared_name = names.name(omni_contracts::Topic::OrdersInbound).to_owned();
     let partner_order = |edit: &dyn Fn(&mut Value)| {
         let mut o = json!({
-            "partner_id": "northwind-market", "partner_order_id": format!("NW-LEAK-{}", uuid::Uuid::new_v4().simple()),
+            "partner_id": "northwind-market", "partner_order_id": format!("NW-LEAK-{}", omni_testkit::testing::letters_id()),
             "placed_at": "2026-11-23T09:00:00Z", "currency": "EUR", "customer": { "tier": "standard" },
             "lines": [{ "sku": "SNEAKER-42", "quantity": 1, "unit_price_minor": 8999 }], "total_minor": 8999,
             "delivery": { "type": "ship", "lat": 52.5, "lon": 13.4 }, "promise_by": "2026-11-26T18:00:00Z",

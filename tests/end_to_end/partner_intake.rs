@@ -157,19 +157,7 @@ fn partner_order(partner: &str, id: &str) -> serde_json::Value {
 /// of them passing the Luhn check) are masked in the DLQ copy (DESIGN §6), and a random hex id holds such a run in
 /// about one message of 470: the test would then not find the message's bytes in the DLQ.
 fn bad_order_id() -> String {
-    let letters: String = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_digit() {
-                char::from(b'g' + (b - b'0'))
-            } else {
-                char::from(b)
-            }
-        })
-        .collect();
-    format!("BAD-{letters}")
+    format!("BAD-{}", omni_testkit::testing::letters_id())
 }
 
 async fn rejects_and_takes(mesh: &Mesh) -> anyhow::Result<()> {
