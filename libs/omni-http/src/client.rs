@@ -28,6 +28,11 @@ pub fn address(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     )
 }
 
+/// The client's address as text for counting and audit entries (see [`address`]); `unknown` when the peer is.
+pub fn address_or_unknown(req: &HttpRequest, trusted: &[IpAddr]) -> String {
+    address(req, trusted).map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,10 +123,13 @@ pub async fn issue_for_order(
     Ok(issued)
 }
 
-/// What the order paid: captured less refunded (settled and pending), over every tender of its intents.
-fn paid_on(conn: &mut omni_db::DbConnection, order: omni_contracts::OrderId) -> Result<i64> {
+/// What an order's `intents` paid: captured less refunded (settled and pending), over every tender.
+fn paid_on(
+    conn: &mut omni_db::DbConnection,
+    intents: &[crate::domain::intent::PaymentIntent],
+) -> Result<i64> {
     let mut paid = 0;
-    for intent in crate::db::intents::for_order(conn, order)? {
+    for intent in intents {
         for tender in 0..intent.tenders.len() {
             let key = crate::db::tender_ledger::TenderKey {
                 intent: intent.id,
@@ -164,10 +167,11 @@ async fn issue_announced(
             }
             if let Some(order_id) = order {
                 // One order's credits are issued one at a time: its intents' lock.
-                for intent in crate::db::intents::for_order(conn, order_id)? {
+                let intents = crate::db::intents::for_order(conn, order_id)?;
+                for intent in &intents {
                     crate::db::tender_ledger::lock_intent(conn, intent.id)?;
                 }
-                let (paid, issued) = (paid_on(conn, order_id)?, cards::issued_for_order(conn, order_id)?);
+                let (paid, issued) = (paid_on(conn, &intents)?, cards::issued_for_order(conn, order_id)?);
                 if issued + issue.amount.amount_minor > paid {
                     return Ok(Err(format!(
                         "amount: {} of store credit asked on order {order_id}, which paid {paid} and was issued \

@@ -213,7 +213,15 @@ pub async fn open(
                 }),
             )?;
             if let (true, ReturnMethod::InStore { location_id }) = (instant, &asked.method) {
-                receive_in(conn, &created, &order, location_id, &asked.units, &by)?;
+                receive_in(
+                    conn,
+                    &created,
+                    &order,
+                    &lines_sold,
+                    location_id,
+                    &asked.units,
+                    &by,
+                )?;
             }
             let stored = returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))?;
             Ok(Opened::Created(stored))
@@ -256,7 +264,8 @@ pub async fn receive(
             units_match(&asked, &units)?;
             let order =
                 order_views::find(conn, found.order_id)?.ok_or(ReturnError::UnknownOrder(found.order_id))?;
-            receive_in(conn, &found, &order, &location_id, &units, &by)?;
+            let lines = order_lines(&order)?;
+            receive_in(conn, &found, &order, &lines, &location_id, &units, &by)?;
             returns::find(conn, id)?.ok_or(ReturnError::Vanished(id))
         })
         .await?;
@@ -303,12 +312,12 @@ fn receive_in(
     conn: &mut DbConnection,
     r: &Return,
     order: &order_views::OrderView,
+    lines: &[OrderLine],
     location_id: &LocationId,
     units: &[UnitReceipt],
     by: &str,
 ) -> Result<(), ReturnError> {
-    let (lines, total_minor, currency) = (order_lines(order)?, order.total_minor, &order.currency);
-    let lines = lines.as_slice();
+    let (total_minor, currency) = (order.total_minor, &order.currency);
     let mut came = 0;
     let mut refund = 0;
     for (n, receipt) in units.iter().enumerate() {

@@ -137,8 +137,7 @@ impl From<StoredTask> for TaskView {
 /// The caller's address, as wrong pickup codes are counted by (`http.trusted_proxies` decides whose
 /// `X-Forwarded-For` counts).
 fn client_of(req: &actix_web::HttpRequest, state: &crate::app::State) -> String {
-    omni_http::client::address(req, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+    omni_http::client::address_or_unknown(req, &state.trusted_proxies)
 }
 
 /// After a change of a task was tried: a wrong pickup code is counted (in its own transaction: the refused change

@@ -27,8 +27,7 @@ pub async fn return_by_code(
     req: HttpRequest,
     body: web::Json<CustomerReturn>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = omni_http::client::address(&req, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+    let client = omni_http::client::address_or_unknown(&req, &state.trusted_proxies);
     let opened = open_with_code(&state, body.into_inner(), client, chrono::Utc::now()).await?;
     Ok(match opened {
         Opened::Created(r) => {
