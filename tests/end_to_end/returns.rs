@@ -805,3 +805,229 @@ async fn as_store_credit(mesh: &Mesh) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+on_both_backends!(
+    a_tee_is_exchanged_for_another_size_on_embedded_backends,
+    a_tee_is_exchanged_for_another_size_on_real_backends,
+    settings(),
+    exchanged
+);
+
+/// A return of one tee for the tee a size up (`TEE-2`), shipped to the customer.
+fn exchange_for(request_id: &str, order_id: &str, price_minor: i64, tenders: Value) -> Value {
+    json!({
+        "request_id": request_id,
+        "order_id": order_id,
+        "lines": [{ "sku": "TEE-1", "quantity": 1, "reason": "does_not_fit" }],
+        "method": { "type": "by_mail" },
+        "refund_to": "exchange",
+        "exchange": {
+            "lines": [{ "sku": "TEE-2", "quantity": 1, "unit_price_minor": price_minor }],
+            "delivery": { "type": "ship", "lat": 52.52, "lon": 13.40 },
+            "tenders": tenders,
+        },
+    })
+}
+
+/// Waits until orders shows the replacement order `id` in `status`, and answers it.
+async fn replacement_in(orders: &Client, id: &str, status: &str) -> anyhow::Result<Value> {
+    omni_testkit::testing::eventually(
+        &format!("replacement order {id} to be {status}"),
+        crate::store_work::WAIT,
+        || async {
+            let answer = orders.get(&format!("/v1/orders/{id}")).await?;
+            Ok((answer.status == 200 && answer.body["status"] == status).then_some(answer.body))
+        },
+    )
+    .await
+}
+
+/// Three tees shipped and paid by card; a second size (`TEE-2`) in the warehouse.
+///
+/// 1. By mail, for a size up at 24.99: the replacement order is held (not sourced) until the tee comes; received
+///    at STORE-B, the tee is worth 19.99 of store credit that pays the replacement with a second card's 5.00; it
+///    is released and sent on; the original card is not refunded.
+/// 2. At the counter, for a size down at 14.99: the replacement goes on at once, and the 5.00 left goes back to the
+///    original card.
+/// 3. Withdrawn: the return is cancelled before its tee comes, and the held replacement order with it.
+///
+/// Bad input: a dearer replacement without a tender, and an exchange without `refund_to: exchange`, are refused
+/// naming the field, and open nothing.
+async fn exchanged(mesh: &Mesh) -> anyhow::Result<()> {
+    let id = shipped(mesh, 3, "exchange").await?;
+    let (catalog, allocation) = (
+        mesh.client(Service::Catalog, ADMIN_KEY),
+        mesh.client(Service::Allocation, ADMIN_KEY),
+    );
+    ensure!(
+        catalog
+            .post("/v1/skus", &omni_testkit::fixtures::sku("TEE-2")?, &[])
+            .await?
+            .status
+            == 201
+    );
+    omni_testkit::testing::receive_stock(&allocation, "WAREHOUSE", "TEE-2", 5).await?;
+    crate::store_work::routing_sees(mesh, "TEE-2", "WAREHOUSE", 5).await?;
+    let returns = mesh.client(Service::Returns, ADMIN_KEY);
+    let orders = mesh.client(Service::Orders, ADMIN_KEY);
+    let payments = mesh.client(Service::Payments, ADMIN_KEY);
+    let mastercard = tokenize(&payments, "5555 5555 5555 4444").await?;
+
+    // Bad input first: nothing is opened.
+    let unpaid = exchange_for("exchange-unpaid", &id, 2499, json!([]));
+    let refused = omni_testkit::testing::eventually(
+        "returns to learn the delivery",
+        crate::store_work::WAIT,
+        || async {
+            let answer = returns.post("/v1/returns", &unpaid, &[]).await?;
+            Ok((answer.status == 400).then_some(answer.body))
+        },
+    )
+    .await?;
+    ensure!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("exchange.tenders") && m.contains("costs 500 more")),
+        "{refused}"
+    );
+    let mut not_exchange = exchange_for("exchange-refund-to", &id, 1999, json!([]));
+    not_exchange["refund_to"] = json!("original_tenders");
+    let refused = returns.post("/v1/returns", &not_exchange, &[]).await?;
+    ensure!(refused.status == 400, "{refused:?}");
+
+    // 1. By mail, a size up.
+    let asked = exchange_for(
+        "exchange-up",
+        &id,
+        2499,
+        json!([{ "type": "card", "token": mastercard }]),
+    );
+    let opened = returns.post("/v1/returns", &asked, &[]).await?;
+    ensure!(opened.status == 201, "{opened:?}");
+    let opened = opened.body;
+    let exchange = &opened["exchange"];
+    ensure!(
+        opened["status"] == "awaiting_items"
+            && exchange["status"] == "held"
+            && exchange["total_minor"] == 2499
+            && exchange["credit_minor"] == 1999
+            && exchange["tenders"][0]["amount_minor"] == 500,
+        "{opened}"
+    );
+    ensure!(
+        !opened.to_string().contains(&mastercard),
+        "the token is kept: {opened}"
+    );
+    let return_id = opened["id"].as_str().context("return id")?.to_owned();
+    let replacement = exchange["order_id"]
+        .as_str()
+        .context("replacement id")?
+        .to_owned();
+    let held = replacement_in(&orders, &replacement, "held").await?;
+    ensure!(
+        held["exchange_for"]["return_id"] == return_id.as_str()
+            && held["exchange_for"]["order_id"] == id.as_str()
+            && held["total_minor"] == 2499
+            && held["location_id"].is_null(),
+        "{held}"
+    );
+    let receipt = json!({
+        "location_id": "STORE-B",
+        "units": [{ "sku": "TEE-1", "grade": "resellable", "disposition": { "type": "restock" } }],
+    });
+    let received = returns
+        .post(&format!("/v1/returns/{return_id}/receipts"), &receipt, &[])
+        .await?;
+    ensure!(received.status == 200, "{received:?}");
+    let sent_on = replacement_in(&orders, &replacement, "released").await?;
+    let tenders = &sent_on["tenders"];
+    ensure!(
+        tenders[0]["type"] == "store_credit"
+            && tenders[0]["amount_minor"] == 1999
+            && tenders[1]["type"] == "card"
+            && tenders[1]["amount_minor"] == 500,
+        "{sent_on}"
+    );
+    let done = settled(&returns, &return_id).await?;
+    ensure!(
+        done["exchange"]["status"] == "released"
+            && done["refund_minor"] == 1999
+            && done["store_credit"]["last4"].is_string(),
+        "{done}"
+    );
+    let paid = payments
+        .get(&format!("/v1/payments/intents?order_id={replacement}"))
+        .await?
+        .body;
+    ensure!(
+        paid[0]["status"] == "authorized" && paid[0]["amount"]["amount_minor"] == 2499,
+        "{paid}"
+    );
+
+    // 2. At the counter, a size down: the rest goes back to the card.
+    let mut asked = at_the_counter(
+        "exchange-down",
+        &id,
+        1,
+        "resellable",
+        json!({ "type": "restock" }),
+    );
+    asked["refund_to"] = json!("exchange");
+    asked["exchange"] = json!({
+        "lines": [{ "sku": "TEE-2", "quantity": 1, "unit_price_minor": 1499 }],
+        "delivery": { "type": "ship", "lat": 52.52, "lon": 13.40 },
+    });
+    let opened = returns.post("/v1/returns", &asked, &[]).await?;
+    ensure!(opened.status == 201, "{opened:?}");
+    let down_id = opened.body["id"].as_str().context("return id")?.to_owned();
+    let down = opened.body["exchange"]["order_id"]
+        .as_str()
+        .context("replacement id")?
+        .to_owned();
+    let done = settled(&returns, &down_id).await?;
+    ensure!(
+        done["exchange"]["status"] == "released"
+            && done["exchange"]["credit_minor"] == 1499
+            && done["exchange"]["rest_refunded_minor"] == 500,
+        "{done}"
+    );
+    replacement_in(&orders, &down, "released").await?;
+    let original = payments
+        .get(&format!("/v1/payments/intents?order_id={id}"))
+        .await?
+        .body;
+    ensure!(
+        original[0]["money"][0]["refunded"]["settled"] == 500,
+        "only the rest goes back to the original card: {original}"
+    );
+
+    // 3. Withdrawn before the tee comes: the held replacement is cancelled with it.
+    let asked = exchange_for("exchange-withdrawn", &id, 1999, json!([]));
+    let opened = returns.post("/v1/returns", &asked, &[]).await?;
+    ensure!(opened.status == 201, "{opened:?}");
+    let withdrawn_id = opened.body["id"].as_str().context("return id")?.to_owned();
+    let withdrawn = opened.body["exchange"]["order_id"]
+        .as_str()
+        .context("replacement id")?
+        .to_owned();
+    replacement_in(&orders, &withdrawn, "held").await?;
+    let cancelled = returns
+        .post(
+            &format!("/v1/returns/{withdrawn_id}/cancellation"),
+            &json!(null),
+            &[],
+        )
+        .await?;
+    ensure!(
+        cancelled.status == 200 && cancelled.body["exchange"]["status"] == "cancelled",
+        "{cancelled:?}"
+    );
+    let gone = replacement_in(&orders, &withdrawn, "cancelled").await?;
+    ensure!(
+        gone["failure_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("the return was cancelled")),
+        "{gone}"
+    );
+    Ok(())
+}

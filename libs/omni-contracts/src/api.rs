@@ -856,6 +856,8 @@ fn default_customer() -> Customer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
+    /// A return's replacement order, waiting for the returned units: not sourced until they come.
+    Held,
     /// Taken and stored; not yet sourced.
     Accepted,
     /// Stock is held at a node.
@@ -884,6 +886,7 @@ impl OrderStatus {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            OrderStatus::Held => "held",
             OrderStatus::Accepted => "accepted",
             OrderStatus::Reserved => "reserved",
             OrderStatus::PaymentAuthorized => "payment_authorized",
@@ -900,6 +903,7 @@ impl OrderStatus {
     /// Parses the wire name.
     pub fn parse(raw: &str) -> crate::Result<Self> {
         Ok(match raw {
+            "held" => OrderStatus::Held,
             "accepted" => OrderStatus::Accepted,
             "reserved" => OrderStatus::Reserved,
             "payment_authorized" => OrderStatus::PaymentAuthorized,
@@ -963,10 +967,26 @@ pub struct Order {
     /// What came back of it, as returns reported.
     #[serde(default)]
     pub returns: OrderReturns,
+    /// The return it replaces units of, for an exchange's replacement order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_for: Option<ExchangeFor>,
     /// When Omni accepted it.
     pub created_at: DateTime<Utc>,
     /// Last state change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The exchange a replacement order was made for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeFor {
+    /// The return.
+    #[schema(value_type = uuid::Uuid)]
+    pub return_id: crate::ids::ReturnId,
+    /// The order returned from.
+    pub order_id: OrderId,
+    /// What the returned units pay of it (as store credit, added to its tenders once they come), in minor units.
+    pub credit_minor: i64,
 }
 
 /// What came back of an order, from returns' reports (each unit that came to a store or the returns desk, as

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::{Delivery, OrderLine, PaymentMethod, Tender};
 use crate::ids::{LocationId, OrderId, ReturnId, Sku};
 use crate::money::Quantity;
 
@@ -137,6 +138,9 @@ pub enum RefundTo {
     OriginalTenders,
     /// As store credit.
     StoreCredit,
+    /// Toward a replacement order (`exchange`); what the returned units are worth beyond it goes back to the
+    /// tenders that paid.
+    Exchange,
 }
 
 impl RefundTo {
@@ -145,6 +149,7 @@ impl RefundTo {
         match self {
             RefundTo::OriginalTenders => "original_tenders",
             RefundTo::StoreCredit => "store_credit",
+            RefundTo::Exchange => "exchange",
         }
     }
 }
@@ -258,7 +263,7 @@ pub struct UnitReceipt {
 
 /// `POST /v1/returns`: a return authorization (RMA), or with `units` and an in-store method the whole return at
 /// the counter in one call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReturn {
     /// The caller's key for this return (1 to 64 of `A-Z a-z 0-9 . _ -`): asked again, the same return answers.
@@ -276,6 +281,69 @@ pub struct NewReturn {
     /// In store, at the counter: the units, graded, received now (one per returned unit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub units: Vec<UnitReceipt>,
+    /// With `refund_to: "exchange"`: the replacement to send or hand over instead of the money.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<ExchangeRequest>,
+}
+
+/// What a return asks for in exchange: a replacement order for the same customer, held until the returned units
+/// are received. The returned units pay for it up to their worth (as store credit issued on receipt); a dearer
+/// replacement is paid the rest by `tenders`, a cheaper one leaves the rest refunded to the original tenders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// What the customer gets instead (another size, another SKU), at its price (1 to 100 lines).
+    pub lines: Vec<OrderLine>,
+    /// How it reaches them: shipped, or picked up at a store.
+    pub delivery: Delivery,
+    /// What pays the difference when the replacement costs more than the returned units are worth (card tokens
+    /// of the caller, gift cards); empty otherwise. One may leave its amount out: it pays the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenders: Vec<Tender>,
+}
+
+/// Where a return's replacement order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExchangeStatus {
+    /// Created (or about to be) and held until the returned units are received.
+    Held,
+    /// The units came: the replacement goes on like any order, paid by the credit and its tenders.
+    Released,
+    /// Withdrawn (the return ended without its units, the replacement was cancelled or refused, or the units
+    /// received are worth less than the credit the replacement counts on): the return refunds instead.
+    Cancelled,
+}
+
+/// A return's replacement order, as the return shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// The replacement order (in orders).
+    #[schema(value_type = uuid::Uuid)]
+    pub order_id: OrderId,
+    /// What it sends or hands over.
+    pub lines: Vec<OrderLine>,
+    /// How.
+    pub delivery: Delivery,
+    /// Its total, in minor units.
+    pub total_minor: i64,
+    /// What the returned units pay of it (their worth, at most the total), in minor units: issued as store
+    /// credit on receipt.
+    pub credit_minor: i64,
+    /// What pays the rest (`total_minor - credit_minor`), by reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenders: Vec<PaymentMethod>,
+    /// Whose card tokens pay the rest: who asked for the exchange.
+    pub placed_by: crate::api::Payer,
+    /// Where it stands.
+    pub status: ExchangeStatus,
+    /// Why it was cancelled, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_reason: Option<String>,
+    /// What the received units were worth beyond the credit, refunded to the original tenders, once done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_refunded_minor: Option<i64>,
 }
 
 /// `POST /v1/returns/{id}/receipts`: units of an approved return received at a location.
@@ -370,7 +438,7 @@ pub struct Declined {
 }
 
 /// A return as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Return {
     /// The return (RMA) id.
@@ -411,4 +479,7 @@ pub struct Return {
     /// When a return whose items are to come expires if they never do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The replacement order of an exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
 }

@@ -187,6 +187,7 @@ fn clerk() -> returns::Asker {
     returns::Asker {
         name: "prop".into(),
         manager: false,
+        payer: omni_contracts::api::Payer::principal("prop"),
     }
 }
 
@@ -310,6 +311,7 @@ fn asked_return(rng: &mut StdRng, order: &Placed, request_id: String) -> anyhow:
             ReturnMethod::ByMail
         },
         refund_to: RefundTo::OriginalTenders,
+        exchange: None,
         units,
     })
 }

@@ -1,14 +1,15 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::keyed_by_order;
+use crate::api::{Delivery, OrderLine, PaymentMethod};
 use crate::envelope::AggregateKey;
 use crate::ids::{LocationId, MovementId, OrderId, ReturnId, Sku};
 use crate::money::Money;
-use crate::returns::{Disposition, Grade, ReturnLine, ReturnMethod};
+use crate::returns::{Disposition, Grade, ReturnLine, ReturnMethod, StoreCreditRef};
 use crate::topic::Topic;
 
 /// Events on `omni.returns.v1`: a return's steps, keyed by its order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReturnEvent {
     /// A return was asked for.
     Requested(ReturnRequested),
@@ -30,6 +31,12 @@ pub enum ReturnEvent {
     Cancelled(ReturnCancelled),
     /// An order can be returned by its customer with the code this carries (the notification to the customer).
     CodeIssued(ReturnCodeIssued),
+    /// An approved exchange asks orders for its replacement order, held until the units come.
+    ExchangeRequested(ExchangeRequested),
+    /// The units came: the replacement goes on, paid by the credit they were worth.
+    ExchangeReleased(ExchangeReleased),
+    /// The replacement is withdrawn (the return ended without its units, or they were worth too little).
+    ExchangeCancelled(ExchangeCancelled),
 }
 
 crate::event_payload!(ReturnEvent on Topic::Returns, {
@@ -43,6 +50,9 @@ crate::event_payload!(ReturnEvent on Topic::Returns, {
     Expired(ReturnExpired) = "omni.return.expired",
     Cancelled(ReturnCancelled) = "omni.return.cancelled",
     CodeIssued(ReturnCodeIssued) = "omni.return.code_issued",
+    ExchangeRequested(ExchangeRequested) = "omni.return.exchange_requested",
+    ExchangeReleased(ExchangeReleased) = "omni.return.exchange_released",
+    ExchangeCancelled(ExchangeCancelled) = "omni.return.exchange_cancelled",
 });
 
 /// `omni.return.requested`.
@@ -195,7 +205,66 @@ impl std::fmt::Debug for ReturnCodeIssued {
     }
 }
 
+/// `omni.return.exchange_requested`: orders creates the replacement order (`replacement_order_id`, once) for the
+/// customer of `order_id`, held (`held`) until `exchange_released`. Its tenders pay `total - credit_minor`; the
+/// credit is added on release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequested {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order returned from (its customer, channel and currency are the replacement's).
+    pub order_id: OrderId,
+    /// The replacement order's id.
+    pub replacement_order_id: OrderId,
+    /// What it sends or hands over.
+    pub lines: Vec<OrderLine>,
+    /// How.
+    pub delivery: Delivery,
+    /// What the returned units will pay of it, in minor units.
+    pub credit_minor: i64,
+    /// What pays the rest, by reference (each with its amount).
+    pub tenders: Vec<PaymentMethod>,
+    /// Whose card tokens pay the rest (`partner:<id>`, `principal:<name>`): who asked for the exchange.
+    pub placed_by: String,
+}
+
+/// `omni.return.exchange_released`: the returned units came; the replacement order goes on, its credit paid by
+/// the store credit named here (none when the credit is 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeReleased {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order returned from.
+    pub order_id: OrderId,
+    /// The replacement order.
+    pub replacement_order_id: OrderId,
+    /// The store credit that pays `credit_minor` of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<StoreCreditRef>,
+    /// What it pays, in minor units.
+    pub credit_minor: i64,
+}
+
+/// `omni.return.exchange_cancelled`: the replacement order is withdrawn while held; the return refunds instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeCancelled {
+    /// The return.
+    pub return_id: ReturnId,
+    /// The order returned from.
+    pub order_id: OrderId,
+    /// The replacement order.
+    pub replacement_order_id: OrderId,
+    /// Why.
+    pub reason: String,
+}
+
 keyed_by_order!(
+    ExchangeRequested,
+    ExchangeReleased,
+    ExchangeCancelled,
     ReturnCodeIssued,
     ReturnRequested,
     ReturnApproved,

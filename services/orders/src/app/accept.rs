@@ -71,6 +71,7 @@ pub fn new_order(
         failure_reason: None,
         payment: omni_contracts::api::OrderPayment::of(total_minor, OrderStatus::Accepted, 0, 0, 0),
         returns: Default::default(),
+        exchange_for: None,
         created_at: now,
         updated_at: now,
     }

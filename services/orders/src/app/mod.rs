@@ -1,7 +1,9 @@
-//! Orders' use cases: accepting an order, dispatching accepted orders, moving an order through the saga.
+//! Orders' use cases: accepting an order, dispatching accepted orders, moving an order through the saga, and a
+//! return's replacement order.
 
 pub mod accept;
 pub mod dispatch;
+pub mod exchange;
 pub mod intake;
 pub mod saga;
 

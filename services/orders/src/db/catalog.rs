@@ -85,9 +85,9 @@ pub fn remember_location(conn: &mut DbConnection, location: &Location) -> omni_d
 }
 
 /// The catalog as orders knows it for the SKUs and locations `orders` refer to (two queries for all).
-pub fn known_for<'a>(
+pub fn known_for<'a, T: 'a>(
     conn: &mut DbConnection,
-    orders: impl IntoIterator<Item = &'a NewOrder>,
+    orders: impl IntoIterator<Item = &'a NewOrder<T>>,
 ) -> omni_db::Result<KnownCatalog> {
     let (skus, locations) = crate::domain::known_catalog::referenced(orders);
     let skus = if skus.is_empty() {

@@ -3,7 +3,9 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
-use omni_contracts::api::{AcceptedRequest, NewOrder, Order, OrderPayment, OrderReturns, OrderStatus, Payer};
+use omni_contracts::api::{
+    AcceptedRequest, ExchangeFor, NewOrder, Order, OrderPayment, OrderReturns, OrderStatus, Payer,
+};
 use omni_contracts::{
     Currency, FulfillmentId, LocationId, OrderId, PartnerId, PaymentIntentId, ReservationId, Sku,
 };
@@ -72,6 +74,8 @@ pub struct OrderRow {
     pub voided_minor: i64,
     /// Units returned per SKU, as returns reported (JSON).
     pub returned: String,
+    /// The exchange a replacement order was made for (JSON).
+    pub exchange_for: Option<String>,
 }
 
 impl OrderRow {
@@ -99,6 +103,12 @@ impl OrderRow {
                 self.voided_minor,
             ),
             returns,
+            exchange_for: self
+                .exchange_for
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt(format!("exchange_for: {e}")))?,
             created_at: DateTime::<Utc>::from_naive_utc_and_offset(self.created_at, Utc),
             updated_at: DateTime::<Utc>::from_naive_utc_and_offset(self.updated_at, Utc),
         })
@@ -110,6 +120,15 @@ impl OrderRow {
             omni_db::Error::Inconsistent(format!("order {} has a corrupt returned: {e}", self.id))
         })
     }
+}
+
+/// Keeps the exchange a replacement order was made for.
+pub fn set_exchange_for(conn: &mut DbConnection, id: OrderId, exchange: &ExchangeFor) -> omni_db::Result<()> {
+    let json = serde_json::to_string(exchange).map_err(|e| omni_db::Error::Inconsistent(e.to_string()))?;
+    diesel::update(orders::table.find(id.to_string()))
+        .set(orders::exchange_for.eq(Some(json)))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Counts `units` more of `sku` returned on the order (in the caller's transaction).

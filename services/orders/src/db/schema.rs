@@ -25,6 +25,7 @@ diesel::table! {
         refunded_minor -> BigInt,
         voided_minor -> BigInt,
         returned -> Text,
+        exchange_for -> Nullable<Text>,
     }
 }
 

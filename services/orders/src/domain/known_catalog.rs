@@ -18,7 +18,7 @@ pub struct KnownCatalog {
 impl KnownCatalog {
     /// Whether the catalog has every SKU of `order` and the store it is picked up or handed over at, with that
     /// capability; the error names the field.
-    pub fn check(&self, order: &NewOrder) -> Result<(), Invalid> {
+    pub fn check<T>(&self, order: &NewOrder<T>) -> Result<(), Invalid> {
         if let Some(line) = order.lines.iter().find(|l| !self.skus.contains(l.sku.as_str())) {
             return Err(Invalid(format!("lines: unknown SKU `{}`", line.sku)));
         }
@@ -40,8 +40,8 @@ impl KnownCatalog {
 }
 
 /// The SKUs and stores `orders` refer to (what [`KnownCatalog`] must be loaded for).
-pub fn referenced<'a>(
-    orders: impl IntoIterator<Item = &'a NewOrder>,
+pub fn referenced<'a, T: 'a>(
+    orders: impl IntoIterator<Item = &'a NewOrder<T>>,
 ) -> (HashSet<&'a str>, HashSet<&'a str>) {
     let (mut skus, mut locations) = (HashSet::new(), HashSet::new());
     for order in orders {

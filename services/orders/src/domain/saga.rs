@@ -1014,6 +1014,7 @@ mod tests {
                 failure_reason: None,
                 payment: api::OrderPayment::default(),
                 returns: api::OrderReturns::default(),
+                exchange_for: None,
                 created_at: now,
                 updated_at: now,
             },

@@ -63,9 +63,12 @@ pub async fn open_with_code(
         method: ReturnMethod::ByMail,
         refund_to: RefundTo::OriginalTenders,
         units: Vec::new(),
+        exchange: None,
     };
+    let name = format!("customer@{client}");
     let by = Asker {
-        name: format!("customer@{client}"),
+        payer: omni_contracts::api::Payer::principal(&name),
+        name,
         manager: false,
     };
     open(state, asked, by, now).await

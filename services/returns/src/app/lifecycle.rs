@@ -10,6 +10,7 @@ use omni_contracts::returns::{Declined, Return, ReturnDecision, ReturnStatus};
 use omni_db::DbConnection;
 
 use crate::app::State;
+use crate::app::exchange;
 use crate::app::returns::announce;
 use crate::db::returns;
 use crate::domain::policy::rules;
@@ -52,12 +53,15 @@ pub async fn decide(
                         by: by.clone(),
                     }),
                 )?;
+                exchange::request(conn, &found)?;
             } else {
                 let declined = Declined {
                     rule: rules::MANAGER.into(),
                     reason: decision.reason.clone(),
                 };
                 returns::decline(conn, id, &declined)?;
+                // Never asked of orders: it waited for this decision.
+                exchange::withdraw(conn, &found, "the return was declined", false)?;
                 announce(
                     conn,
                     ReturnEvent::Declined(ReturnDeclined {
@@ -105,6 +109,12 @@ pub async fn cancel(state: &State, id: ReturnId, by: String) -> Result<Return, R
                 other => return Err(ReturnError::NotCancellable(id, other)),
             }
             returns::set_status(conn, id, ReturnStatus::Cancelled)?;
+            exchange::withdraw(
+                conn,
+                &found,
+                "the return was cancelled",
+                found.status != ReturnStatus::Requested,
+            )?;
             omni_db::audit::record(
                 conn,
                 &by,
@@ -149,6 +159,12 @@ pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Resu
         return Ok(false);
     }
     returns::set_status(conn, id, ReturnStatus::Expired)?;
+    exchange::withdraw(
+        conn,
+        &found,
+        "the returned units never came",
+        found.status != ReturnStatus::Requested,
+    )?;
     omni_db::audit::record(
         conn,
         EXPIRY_ACTOR,

@@ -1,6 +1,7 @@
 //! Returns' use cases and shared state.
 
 pub mod customer;
+pub mod exchange;
 pub mod expiry;
 pub mod lifecycle;
 pub mod read_model;

@@ -60,7 +60,10 @@ pub fn record(
         OrderEvent::Completed(c) => {
             order_views::update_status(conn, c.order_id, OrderStatus::Completed, None)?
         }
-        OrderEvent::Failed(f) => order_views::update_status(conn, f.order_id, OrderStatus::Failed, None)?,
+        OrderEvent::Failed(f) => {
+            order_views::update_status(conn, f.order_id, OrderStatus::Failed, None)?;
+            crate::app::exchange::replacement_ended(conn, f.order_id, &f.reason)?;
+        }
         // Still accepted: routing chooses another node.
         OrderEvent::RerouteRequested(_) => {}
         // One part of a split order left; the order stays released until every part has.
@@ -69,7 +72,8 @@ pub fn record(
             order_views::update_status(conn, a.order_id, OrderStatus::AwaitingPayment, None)?
         }
         OrderEvent::Cancelled(c) => {
-            order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?
+            order_views::update_status(conn, c.order_id, OrderStatus::Cancelled, None)?;
+            crate::app::exchange::replacement_ended(conn, c.order_id, &format!("cancelled by {}", c.by))?;
         }
         OrderEvent::CancelRequested(c) => {
             order_views::update_status(conn, c.order_id, OrderStatus::Cancelling, None)?

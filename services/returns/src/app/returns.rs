@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use omni_contracts::api::{MovementKind, OrderLine, StockMovement};
+use omni_contracts::api::{MovementKind, OrderLine, Payer, StockMovement};
 use omni_contracts::events::{
     InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnEvent, ReturnReceived,
     ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked, StoreCreditRequested,
@@ -16,10 +16,11 @@ use omni_contracts::returns::{
     Declined, NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit,
     StoreCreditRef, UnitReceipt,
 };
-use omni_contracts::{Envelope, LocationId, Money, MovementId, Quantity, ReturnId, Sku};
+use omni_contracts::{Envelope, LocationId, Money, MovementId, OrderId, Quantity, ReturnId, Sku};
 use omni_db::DbConnection;
 
 use crate::app::State;
+use crate::app::exchange;
 use crate::db::{deliveries, order_views, returns};
 use crate::domain::policy::{Decline, PolicySnapshot, Verdict};
 use crate::domain::refund::unit_refund;
@@ -46,6 +47,8 @@ pub struct Asker {
     pub name: String,
     /// Whether they are a store manager (who approves what the policy leaves to one, and may override refunds).
     pub manager: bool,
+    /// Whose card tokens pay what an exchange's replacement costs beyond the returned units.
+    pub payer: Payer,
 }
 
 /// Opens a return asked by `by` at `now`; with units and an in-store method, receives them at once (the counter's
@@ -61,6 +64,20 @@ pub async fn open(
     if asked.lines.is_empty() {
         return Err(ReturnError::Invalid("lines: name at least one line".into()));
     }
+    match (asked.refund_to, &asked.exchange) {
+        (RefundTo::Exchange, None) => {
+            return Err(ReturnError::Invalid(
+                "exchange: refund_to \"exchange\" needs the replacement (exchange.lines, exchange.delivery)"
+                    .into(),
+            ));
+        }
+        (RefundTo::OriginalTenders | RefundTo::StoreCredit, Some(_)) => {
+            return Err(ReturnError::Invalid(
+                "refund_to: a return with an exchange is refunded toward it (\"exchange\")".into(),
+            ));
+        }
+        _ => {}
+    }
     let instant = !asked.units.is_empty();
     if instant && asked.method == ReturnMethod::ByMail {
         return Err(ReturnError::Invalid(
@@ -70,7 +87,11 @@ pub async fn open(
         ));
     }
     let items_within = state.items_within;
-    let Asker { name: by, manager } = by;
+    let Asker {
+        name: by,
+        manager,
+        payer,
+    } = by;
     let opened = state
         .db
         .transaction(move |conn| -> Result<Opened, ReturnError> {
@@ -108,6 +129,12 @@ pub async fn open(
             let verdict = snapshot
                 .allows(&asked.lines, delivered_at.and_utc(), now, refund_minor)
                 .map_err(ReturnError::Declined)?;
+            let exchange = asked
+                .exchange
+                .as_ref()
+                .map(|e| crate::domain::exchange::plan(e, refund_minor, OrderId::generate(), &payer))
+                .transpose()
+                .map_err(|e| ReturnError::Invalid(e.0))?;
             let held = returns::held_units(conn, asked.order_id, None)?;
             returnable::fits(&asked.lines, &delivered, &held).map_err(ReturnError::Declined)?;
             if instant {
@@ -164,6 +191,7 @@ pub async fn open(
                     .then(|| now + items_within),
                 created_at: now,
                 updated_at: now,
+                exchange,
             };
             returns::insert(conn, &created)?;
             omni_db::audit::record(
@@ -176,6 +204,7 @@ pub async fn open(
                     "request_id": asked.request_id,
                     "lines": created.lines,
                     "method": asked.method,
+                    "exchange": created.exchange,
                 }),
             )?;
             announce(
@@ -212,6 +241,7 @@ pub async fn open(
                     },
                 }),
             )?;
+            exchange::request(conn, &created)?;
             if let (true, ReturnMethod::InStore { location_id }) = (instant, &asked.method) {
                 receive_in(
                     conn,
@@ -413,10 +443,29 @@ fn receive_in(
         amount_minor: refund,
         currency: *currency,
     };
+    // With an exchange going on, what the units are worth beyond its credit is refunded beside it; otherwise
+    // (none, or withdrawn) all of it is.
+    let rest = exchange::on_receipt(conn, r, amount)?;
+    let exchanging = returns::find(conn, r.id)?
+        .and_then(|found| found.exchange)
+        .is_some_and(|e| e.status != omni_contracts::returns::ExchangeStatus::Cancelled);
+    let refund = if exchanging {
+        rest.unwrap_or(refund)
+    } else {
+        refund
+    };
     if refund == 0 {
-        settle(conn, r.id, amount, None)?;
+        if exchanging {
+            exchange::settle_if_done(conn, r.id)?;
+        } else {
+            settle(conn, r.id, amount, None)?;
+        }
         return Ok(());
     }
+    let amount = Money {
+        amount_minor: refund,
+        currency: *currency,
+    };
     let (id, reason) = (
         format!("{REFUND_PREFIX}{}", r.id),
         r.lines
@@ -426,7 +475,7 @@ fn receive_in(
             .join(","),
     );
     let command = match r.refund_to {
-        RefundTo::OriginalTenders => PaymentEvent::RefundRequested(RefundRequested {
+        RefundTo::OriginalTenders | RefundTo::Exchange => PaymentEvent::RefundRequested(RefundRequested {
             order_id: r.order_id,
             refund_id: id,
             amount,

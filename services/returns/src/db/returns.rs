@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use omni_contracts::returns::{
-    Declined, Disposition, Grade, RefundTo, Return, ReturnLine, ReturnMethod, ReturnReason, ReturnStatus,
-    ReturnUnit, StoreCreditRef,
+    Declined, Disposition, Exchange, Grade, RefundTo, Return, ReturnLine, ReturnMethod, ReturnReason,
+    ReturnStatus, ReturnUnit, StoreCreditRef,
 };
 use omni_contracts::{LocationId, OrderId, ReturnId, Sku};
 use omni_db::DbConnection;
@@ -46,6 +46,8 @@ pub fn insert(conn: &mut DbConnection, r: &Return) -> omni_db::Result<()> {
             returns::manager_reason.eq(r.awaiting_manager.as_ref().map(|d| d.reason.clone())),
             returns::created_at.eq(r.created_at.naive_utc()),
             returns::updated_at.eq(r.updated_at.naive_utc()),
+            returns::exchange.eq(r.exchange.as_ref().map(json)),
+            returns::exchange_order_id.eq(r.exchange.as_ref().map(|e| e.order_id.to_string())),
         ))
         .execute(conn)?;
     for line in &r.lines {
@@ -60,6 +62,30 @@ pub fn insert(conn: &mut DbConnection, r: &Return) -> omni_db::Result<()> {
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Keeps where a return's exchange stands.
+pub fn keep_exchange(conn: &mut DbConnection, id: ReturnId, exchange: &Exchange) -> omni_db::Result<()> {
+    diesel::update(returns::table.find(id.to_string()))
+        .set((
+            returns::exchange.eq(json(exchange)),
+            returns::updated_at.eq(omni_db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The return whose exchange made the replacement order `order_id`, if any.
+pub fn by_exchange_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db::Result<Option<Return>> {
+    let id: Option<String> = returns::table
+        .filter(returns::exchange_order_id.eq(order_id.to_string()))
+        .select(returns::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => find(conn, ReturnId::parse(&id).map_err(|_| corrupt("id", &id))?),
+        None => Ok(None),
+    }
 }
 
 /// Moves a return to `status`.
@@ -242,6 +268,7 @@ type ReturnRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// One return with its lines and units.
@@ -266,6 +293,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
             returns::manager_reason,
             returns::store_credit_reference,
             returns::store_credit_last4,
+            returns::exchange,
         ))
         .first(conn)
         .optional()?;
@@ -287,6 +315,7 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         manager_reason,
         credit_reference,
         credit_last4,
+        exchange,
     )) = row
     else {
         return Ok(None);
@@ -361,5 +390,8 @@ pub fn find(conn: &mut DbConnection, id: ReturnId) -> omni_db::Result<Option<Ret
         expires_at: expires.map(|t| t.and_utc()),
         created_at: created.and_utc(),
         updated_at: updated.and_utc(),
+        exchange: exchange
+            .map(|raw| parse::<Exchange>("exchange", &raw))
+            .transpose()?,
     }))
 }

@@ -62,6 +62,8 @@ diesel::table! {
         manager_reason -> Nullable<Text>,
         store_credit_reference -> Nullable<Text>,
         store_credit_last4 -> Nullable<Text>,
+        exchange -> Nullable<Text>,
+        exchange_order_id -> Nullable<Text>,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Returns' rules, free of I/O: the policy and its snapshot ([`policy`]), what an order can still return
-//! ([`returnable`]) and what a unit refunds ([`refund`]).
+//! ([`returnable`]), what a unit refunds ([`refund`]) and what an exchange costs and pays ([`exchange`]).
 
+pub mod exchange;
 pub mod policy;
 pub mod refund;
 pub mod returnable;

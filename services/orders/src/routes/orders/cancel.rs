@@ -56,7 +56,8 @@ pub async fn cancel_order(
                         ),
                     ));
                 }
-                OrderStatus::Accepted | OrderStatus::Reserved => {
+                // Not sent on yet (a held replacement: its return refunds instead), or not paid.
+                OrderStatus::Held | OrderStatus::Accepted | OrderStatus::Reserved => {
                     let by = format!("cancelled by {who}");
                     let event = OrderEvent::Cancelled(OrderCancelled { order_id: id, by });
                     (OrderStatus::Cancelled, event, Outcome::CancelledNow)

@@ -33,6 +33,7 @@ pub async fn create_return(
     let by = returns::Asker {
         name: principal.name.clone(),
         manager: super::is_manager(&principal),
+        payer: principal.payer(),
     };
     let opened = returns::open(&state, asked, by, chrono::Utc::now()).await?;
     Ok(match opened {
