@@ -300,13 +300,18 @@ pub(crate) async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Resul
         }
     );
     println!(
-        "                    refunded {:.2} to the original cards and {:.2} as store credit ({} returns settled); orders showing returned {}, partially returned {}",
+        "                    refunded {:.2} to the original cards and {:.2} as store credit (exchanges' credit included; {} returns settled); orders showing returned {}, partially returned {}",
         minor_units(returned.refunded_minor),
         minor_units(returned.store_credit_minor),
         returned.settled,
         returned.orders_returned,
         returned.orders_partially_returned
     );
+    for (id, status) in &returned.exchanges {
+        println!(
+            "                    1 exchanged at a counter: its replacement order {id} was held until the unit came, paid by the store credit it was worth, and is {status}"
+        );
+    }
     match histogram_ms(&allocation_metrics, "omni_return_restock_available_seconds") {
         Some((count, p50, p99)) => println!(
             "                    each unit restocked at a counter was in that store's stock {:.1} ms (p50), {:.1} ms (max) after the counter answered, {} not within 10 s; restock → available in allocation p50 ≤ {p50} ms, p99 ≤ {p99} ms over {count} units",

@@ -3,7 +3,9 @@
 //! measures how soon that store's stock shows it. Some go by mail and are received at the warehouse's returns
 //! desk; one arrives damaged and is written off; one parcel announced by mail is never sent, so that return
 //! expires; one asks for more than was delivered and is declined, naming the rule. Each is refunded to the cards
-//! the order was paid with (one, as store credit), and the orders show what came back.
+//! the order was paid with (one, as store credit), and the orders show what came back. One more is exchanged at a
+//! counter: a tee for the other colour (anything else like for like), picked up at that store; the replacement
+//! order is paid by the store credit the returned unit is worth and goes on to that store.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -46,6 +48,17 @@ pub(crate) struct Returned {
     pub orders_returned: u64,
     /// Orders showing `partially_returned`.
     pub orders_partially_returned: u64,
+    /// Exchanged at a counter: each replacement order's id and where it stands at the end.
+    pub exchanges: Vec<(String, String)>,
+}
+
+/// What a returned unit is exchanged for in the demo: a tee for the other colour, anything else like for like.
+fn exchanged_for(sku: &str) -> &str {
+    match sku {
+        "TEE-BLACK-M" => "TEE-WHITE-M",
+        "TEE-WHITE-M" => "TEE-BLACK-M",
+        other => other,
+    }
 }
 
 /// Returns some of the demo's completed web orders (see the module's note); waits up to `wait` for refunds and
@@ -65,7 +78,7 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
         .flatten()
         .filter(|o| o["channel"] == "web" && o["partner_id"].is_null())
         .filter(|o| o["tenders"].as_array().is_some_and(|t| !t.is_empty()))
-        .take(RETURNED_ORDERS)
+        .take(RETURNED_ORDERS + 1)
         .cloned()
         .collect();
     let mut opened: Vec<String> = Vec::new();
@@ -87,6 +100,18 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
         let unit = |grade: &str, disposition: &str| json!([{ "sku": sku, "grade": grade, "disposition": { "type": disposition } }]);
         let request_id = format!("demo-return-{id}");
         let answer = match n % 6 {
+            // The one beyond the others: exchanged at another store's counter, picked up there.
+            _ if n == RETURNED_ORDERS => {
+                let price = order["lines"][0]["unit_price_minor"].as_i64().unwrap_or(0);
+                let asked = json!({ "request_id": request_id, "order_id": id, "lines": line(1, "does_not_fit"),
+                    "method": { "type": "in_store", "location_id": store }, "units": unit("resellable", "restock"),
+                    "refund_to": "exchange",
+                    "exchange": {
+                        "lines": [{ "sku": exchanged_for(sku), "quantity": 1, "unit_price_minor": price }],
+                        "delivery": { "type": "pickup", "location_id": store },
+                    } });
+                returns.post("/v1/returns", &asked, &[]).await?
+            }
             // The last one of a few: asks for more than was delivered.
             5 if done.declined.is_empty() => {
                 let asked = json!({ "request_id": request_id, "order_id": id, "lines": line(1000, "does_not_fit"),
@@ -162,10 +187,14 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
                 }
                 let written_off = answer.body["units"][0]["disposition"]["type"] == "write_off";
                 let by_mail = answer.body["method"]["type"] == "by_mail";
-                match (written_off, by_mail) {
-                    (true, _) => done.written_off += 1,
-                    (false, true) => done.by_mail += 1,
-                    (false, false) => done.at_another_store += 1,
+                if let Some(replacement) = answer.body["exchange"]["order_id"].as_str() {
+                    done.exchanges.push((replacement.to_owned(), String::new()));
+                } else {
+                    match (written_off, by_mail) {
+                        (true, _) => done.written_off += 1,
+                        (false, true) => done.by_mail += 1,
+                        (false, false) => done.at_another_store += 1,
+                    }
                 }
                 opened.push(return_id.to_owned());
                 returned_orders.push(id.to_owned());
@@ -182,6 +211,7 @@ pub(crate) async fn take(mesh: &Mesh, admin_key: &str, wait: Duration) -> anyhow
         }
     }
     settle(&returns, &opened, never_sent.as_deref(), wait, &mut done).await?;
+    replacements_sent_on(&orders, wait, &mut done.exchanges).await?;
     for id in &returned_orders {
         let order = orders.get(&format!("/v1/orders/{id}")).await?.body;
         match order["returns"]["state"].as_str() {
@@ -210,7 +240,7 @@ async fn settle(
             if r["status"] == "settled" {
                 settled += 1;
                 let minor = r["refund_minor"].as_i64().unwrap_or(0);
-                if r["refund_to"] == "store_credit" {
+                if r["refund_to"] == "store_credit" || r["refund_to"] == "exchange" {
                     credited += minor;
                 } else {
                     refunded += minor;
@@ -233,6 +263,31 @@ async fn settle(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Waits (up to `wait`) until each replacement order left `held` and its saga reached a resting state (released
+/// to its store, or failed); keeps where each stands.
+async fn replacements_sent_on(
+    orders: &Client,
+    wait: Duration,
+    replacements: &mut [(String, String)],
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    for (id, status) in replacements.iter_mut() {
+        loop {
+            let order = orders.get(&format!("/v1/orders/{id}")).await?.body;
+            *status = order["status"].as_str().unwrap_or("unknown").to_owned();
+            let resting = matches!(
+                status.as_str(),
+                "released" | "fulfilled" | "completed" | "failed" | "cancelled"
+            );
+            if resting || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
 }
 
 /// The node that delivered the order (its first completed fulfillment).
