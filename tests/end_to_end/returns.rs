@@ -873,14 +873,18 @@ async fn exchanged(mesh: &Mesh) -> anyhow::Result<()> {
     let payments = mesh.client(Service::Payments, ADMIN_KEY);
     let mastercard = tokenize(&payments, "5555 5555 5555 4444").await?;
 
-    // Bad input first: nothing is opened.
+    // Bad input first: nothing is opened. (Returns learns the delivery and TEE-2 from events: until it has, the
+    // answer names those.)
     let unpaid = exchange_for("exchange-unpaid", &id, 2499, json!([]));
     let refused = omni_testkit::testing::eventually(
-        "returns to learn the delivery",
+        "returns to learn the delivery and TEE-2",
         crate::store_work::WAIT,
         || async {
             let answer = returns.post("/v1/returns", &unpaid, &[]).await?;
-            Ok((answer.status == 400).then_some(answer.body))
+            let about_tenders = answer.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("exchange.tenders"));
+            Ok((answer.status == 400 && about_tenders).then_some(answer.body))
         },
     )
     .await?;
@@ -889,6 +893,16 @@ async fn exchanged(mesh: &Mesh) -> anyhow::Result<()> {
             .as_str()
             .is_some_and(|m| m.starts_with("exchange.tenders") && m.contains("costs 500 more")),
         "{refused}"
+    );
+    let mut unknown = exchange_for("exchange-unknown", &id, 1999, json!([]));
+    unknown["exchange"]["lines"][0]["sku"] = json!("NOPE-1");
+    let refused = returns.post("/v1/returns", &unknown, &[]).await?;
+    ensure!(
+        refused.status == 400
+            && refused.body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("exchange.lines[0].sku")),
+        "{refused:?}"
     );
     let mut not_exchange = exchange_for("exchange-refund-to", &id, 1999, json!([]));
     not_exchange["refund_to"] = json!("original_tenders");

@@ -6,22 +6,28 @@
 //! - per SKU, what open returns ask plus what was received never exceeds what was delivered;
 //! - the refunds of an order's units never exceed what it was paid, and a unit that did not come refunds nothing;
 //! - each graded return has exactly one unit row (one grade, one disposition) per unit asked, and its lines count
-//!   the units that came; a return not received has none.
+//!   the units that came; a return not received has none;
+//! - an exchange's credit and tenders pay exactly its replacement; it is held while the return is open, withdrawn
+//!   when the return ends without its units or they are worth less than the credit, and a return settled with it
+//!   released refunded exactly what came (credit and rest).
+//!
+//! Payments' answers (the credit issued, the rest or the refund made) are played by a step of their own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use omni_contracts::api::Order;
+use omni_contracts::api::{Delivery, OrderLine, Tender, UnitPrice};
 use omni_contracts::events::HoldLine;
 use omni_contracts::returns::{
-    Disposition, Grade, NewReturn, RefundTo, ReturnDecision, ReturnLineRequest, ReturnMethod, ReturnReason,
-    ReturnStatus, UnitReceipt,
+    Disposition, ExchangeRequest, ExchangeStatus, Grade, NewReturn, RefundTo, ReturnDecision,
+    ReturnLineRequest, ReturnMethod, ReturnReason, ReturnStatus, StoreCreditRef, UnitReceipt,
 };
-use omni_contracts::{FulfillmentId, LocationId, OrderId, Quantity, ReturnId, Sku};
+use omni_contracts::{Currency, FulfillmentId, LocationId, Money, OrderId, Quantity, ReturnId, Sku};
 use omni_db::testing::{Backend, TestDatabase};
 use omni_returns::app::State;
-use omni_returns::app::lifecycle;
 use omni_returns::app::returns::{self, Opened};
+use omni_returns::app::{exchange, lifecycle};
 use omni_returns::db::{deliveries, order_views};
 use omni_returns::metrics::ReturnMetrics;
 use rand::rngs::StdRng;
@@ -76,6 +82,15 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
     };
     let metrics = ReturnMetrics::register(&prometheus::Registry::new())?;
     let state = State::new(db, Arc::new(Notify::new()), &settings, metrics, Arc::from([]));
+    state
+        .db
+        .transaction(|conn| -> anyhow::Result<()> {
+            for s in SKUS {
+                omni_returns::db::sku_tags::upsert(conn, &sku(s)?, &[])?;
+            }
+            Ok(())
+        })
+        .await?;
     let mut tally: BTreeMap<&str, u32> = BTreeMap::new();
     for seed in 0..ORDERS {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -95,6 +110,9 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
                                     "taken at the counter"
                                 })
                                 .or_default() += 1;
+                            if r.exchange.is_some() {
+                                *tally.entry("exchange asked").or_default() += 1;
+                            }
                             opened.push(r.id);
                         }
                         _ => *tally.entry("refused").or_default() += 1,
@@ -143,6 +161,12 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
                         *tally.entry("decided").or_default() += 1;
                     }
                 }
+                8 if !opened.is_empty() && rng.random_bool(0.5) => {
+                    let id = opened[rng.random_range(0..opened.len())];
+                    if let Some(settled) = payments_answer(&state, id).await? {
+                        *tally.entry(settled).or_default() += 1;
+                    }
+                }
                 7 if !opened.is_empty() => {
                     let id = opened[rng.random_range(0..opened.len())];
                     if lifecycle::cancel(&state, id, "prop".into()).await.is_ok() {
@@ -175,11 +199,50 @@ async fn returns_never_take_back_more_than_was_delivered_nor_refund_more_than_wa
         "cancelled",
         "expired",
         "decided",
+        "exchange asked",
+        "settled",
+        "settled with its exchange",
     ] {
         let n = tally.get(kind).copied().unwrap_or(0);
         assert!(n >= 5, "only {n} steps {kind}: {tally:?}");
     }
     Ok(())
+}
+
+/// Payments' answers to a graded return, as its consumer applies them: an exchange's credit issued (then the rest
+/// refunded, if any), or the refund made. How the return settled, if it did.
+async fn payments_answer(state: &State, id: ReturnId) -> anyhow::Result<Option<&'static str>> {
+    state
+        .db
+        .transaction(move |conn| -> anyhow::Result<Option<&'static str>> {
+            let Some(r) = omni_returns::db::returns::find(conn, id)? else {
+                return Ok(None);
+            };
+            if r.status != ReturnStatus::Graded {
+                return Ok(None);
+            }
+            let euros = Currency::parse("EUR")?;
+            let money = |amount_minor| Money {
+                amount_minor,
+                currency: euros,
+            };
+            match &r.exchange {
+                Some(e) if e.status != ExchangeStatus::Cancelled => {
+                    let credit = StoreCreditRef {
+                        reference: format!("sv_{id}"),
+                        last4: "ABCD".into(),
+                    };
+                    let mut settled = exchange::credit_issued(conn, id, credit)?.is_some();
+                    let rest = r.refund_minor - e.credit_minor;
+                    if rest > 0 {
+                        settled |= exchange::rest_refunded(conn, id, money(rest))?.is_some();
+                    }
+                    Ok(settled.then_some("settled with its exchange"))
+                }
+                _ => Ok(returns::settle(conn, id, money(r.refund_minor), None)?.then_some("settled")),
+            }
+        })
+        .await
 }
 
 /// A store associate (not a manager).
@@ -290,6 +353,7 @@ fn asked_return(rng: &mut StdRng, order: &Placed, request_id: String) -> anyhow:
         })
         .collect::<anyhow::Result<_>>()?;
     let at_counter = rng.random_bool(0.5);
+    let exchange = asked_exchange(rng)?;
     let units = if at_counter {
         lines
             .iter()
@@ -310,10 +374,43 @@ fn asked_return(rng: &mut StdRng, order: &Placed, request_id: String) -> anyhow:
         } else {
             ReturnMethod::ByMail
         },
-        refund_to: RefundTo::OriginalTenders,
-        exchange: None,
+        refund_to: if exchange.is_some() {
+            RefundTo::Exchange
+        } else {
+            RefundTo::OriginalTenders
+        },
+        exchange,
         units,
     })
+}
+
+/// A replacement of one unit at times: cheap (the units pay it all, the rest is refunded) or dear (a card pays what
+/// they do not).
+fn asked_exchange(rng: &mut StdRng) -> anyhow::Result<Option<ExchangeRequest>> {
+    if rng.random_bool(0.7) {
+        return Ok(None);
+    }
+    let dear = rng.random_bool(0.3);
+    Ok(Some(ExchangeRequest {
+        lines: vec![OrderLine {
+            sku: sku(SKUS[rng.random_range(0..SKUS.len())])?,
+            quantity: Quantity::new(1)?,
+            unit_price_minor: UnitPrice::new(if dear {
+                rng.random_range(20_000..30_000)
+            } else {
+                rng.random_range(1..=80)
+            })?,
+        }],
+        delivery: Delivery::Ship {
+            lat: serde_json::from_value(json!(52.5))?,
+            lon: serde_json::from_value(json!(13.4))?,
+        },
+        tenders: if dear {
+            vec![Tender::card("tok_prop")]
+        } else {
+            Vec::new()
+        },
+    }))
 }
 
 /// A unit graded at random, any disposition.
@@ -395,6 +492,38 @@ async fn check(state: &State, order: &Placed, opened: &[ReturnId], seed: u64) ->
             r.refund_minor,
             r.units.iter().map(|u| u.refund_minor).sum::<i64>()
         );
+        if let Some(e) = &r.exchange {
+            let tenders: i64 = e.tenders.iter().filter_map(|t| t.amount_minor()).sum();
+            assert_eq!(
+                e.credit_minor + tenders,
+                e.total_minor,
+                "seed {seed}: the credit and tenders pay the replacement: {r:?}"
+            );
+            let ended = !r.status.holds_units();
+            let graded = matches!(r.status, ReturnStatus::Graded | ReturnStatus::Settled);
+            match e.status {
+                ExchangeStatus::Held => assert!(
+                    !ended && (!graded || r.refund_minor >= e.credit_minor),
+                    "seed {seed}: a held exchange on a {:?} return: {r:?}",
+                    r.status
+                ),
+                ExchangeStatus::Released => assert!(
+                    graded && r.refund_minor >= e.credit_minor,
+                    "seed {seed}: released before its units were in: {r:?}"
+                ),
+                ExchangeStatus::Cancelled => assert!(
+                    ended || (graded && r.refund_minor < e.credit_minor),
+                    "seed {seed}: withdrawn on an open return, or units worth the credit: {r:?}"
+                ),
+            }
+            if r.status == ReturnStatus::Settled && e.status == ExchangeStatus::Released {
+                assert_eq!(
+                    e.credit_minor + e.rest_refunded_minor.unwrap_or(0),
+                    r.refund_minor,
+                    "seed {seed}: settled for other than what came: {r:?}"
+                );
+            }
+        }
     }
     for (s, n) in &held {
         let delivered = order.delivered.get(s).copied().unwrap_or(0);

@@ -129,6 +129,16 @@ pub async fn open(
             let verdict = snapshot
                 .allows(&asked.lines, delivered_at.and_utc(), now, refund_minor)
                 .map_err(ReturnError::Declined)?;
+            if let Some(asked) = &asked.exchange {
+                for (i, line) in asked.lines.iter().enumerate() {
+                    if !crate::db::sku_tags::is_known(conn, &line.sku)? {
+                        return Err(ReturnError::Invalid(format!(
+                            "exchange.lines[{i}].sku: `{}` is not in the catalog (or returns has not learnt it yet)",
+                            line.sku
+                        )));
+                    }
+                }
+            }
             let exchange = asked
                 .exchange
                 .as_ref()

@@ -27,3 +27,13 @@ pub fn of(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<Vec<String>> {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default())
 }
+
+/// Whether the catalog named `sku` (as far as returns has read it).
+pub fn is_known(conn: &mut DbConnection, sku: &Sku) -> omni_db::Result<bool> {
+    let found: Option<String> = sku_tags::table
+        .find(sku.as_str())
+        .select(sku_tags::sku)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
