@@ -139,6 +139,18 @@ pub enum SyncError {
     Holds(#[source] crate::holds::HoldError),
 }
 
+impl From<omni_db::Error> for SyncError {
+    fn from(e: omni_db::Error) -> Self {
+        SyncError::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for SyncError {
+    fn from(e: diesel::result::Error) -> Self {
+        SyncError::Db(omni_db::Error::Query(e))
+    }
+}
+
 impl From<PolicyError> for HandlerError {
     fn from(e: PolicyError) -> Self {
         match e {

@@ -83,6 +83,7 @@ pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_runtime::Result<
         )),
         stale: Arc::new(AtomicBool::new(false)),
         changes: Arc::new(tokio::sync::RwLock::new(())),
+        divergences: Default::default(),
     };
     if let Some(path) = state.policies.file.clone() {
         // A bad file stops the start, naming the rule and field; a write conflict with another replica applying

@@ -1,7 +1,9 @@
 //! Group commit for new checkout holds. A hold is acknowledged only after its row is durable in PostgreSQL
 //! (DESIGN §4: store → database → acknowledge), but holds that arrive together need not each pay for a commit:
 //! a writer takes every hold waiting in its queue (up to `MAX_BATCH`) and records them in one transaction. If
-//! that transaction fails, each hold of the batch is written on its own, so one bad hold fails only itself.
+//! that transaction fails, each hold of the batch is written on its own, so one bad hold fails only itself. The
+//! transaction reads the hold store's generation under a shared lock: a hold the store placed under an older
+//! generation (the store was reloaded from the ledger since) is not recorded, but refused (DESIGN §4).
 
 use std::sync::Arc;
 
@@ -13,6 +15,10 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::db::reservations::{self, NewHold};
 use crate::error::HoldFailure;
+use crate::holds::Generation;
+
+/// Why a hold placed in a store that was reloaded since is refused (the caller may ask again).
+pub const RELOADED: &str = "the hold store was reloaded from the ledger while the hold was placed; ask again";
 
 /// Most holds one transaction records.
 pub const MAX_BATCH: usize = 64;
@@ -34,6 +40,8 @@ pub struct PlacedHold {
     pub lines: Vec<HoldLine>,
     /// When it lapses.
     pub expires_at: NaiveDateTime,
+    /// The hold store's generation it was placed under.
+    pub generation: Generation,
 }
 
 impl PlacedHold {
@@ -104,9 +112,13 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         let holds: Vec<PlacedHold> = batch.iter().map(|p| p.hold.clone()).collect();
         let together = db.transaction(move |conn| record(conn, &holds)).await;
         match together {
-            Ok(()) => {
-                for pending in batch {
-                    let _ = pending.done.send(Ok(()));
+            Ok(recorded) => {
+                for (pending, recorded) in batch.into_iter().zip(recorded) {
+                    let _ = pending.done.send(if recorded {
+                        Ok(())
+                    } else {
+                        Err(HoldFailure::Unavailable(RELOADED.into()))
+                    });
                 }
             }
             Err(e) if batch.len() == 1 => {
@@ -119,22 +131,33 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
                 for pending in batch {
                     let hold = vec![pending.hold.clone()];
                     let alone = db.transaction(move |conn| record(conn, &hold)).await;
-                    let _ = pending.done.send(alone);
+                    let _ = pending.done.send(match alone {
+                        Ok(recorded) if recorded.first() == Some(&true) => Ok(()),
+                        Ok(_) => Err(HoldFailure::Unavailable(RELOADED.into())),
+                        Err(e) => Err(e),
+                    });
                 }
             }
         }
     }
 }
 
-fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<(), HoldFailure> {
-    let rows: Vec<NewHold<'_>> = holds.iter().map(PlacedHold::as_new).collect();
+/// Records the holds placed under the current generation; which ones it recorded.
+fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<Vec<bool>, HoldFailure> {
+    let current = crate::db::generation::current_shared(conn)?;
+    let recorded: Vec<bool> = holds.iter().map(|h| h.generation == current).collect();
+    let fresh: Vec<&PlacedHold> = holds.iter().filter(|h| h.generation == current).collect();
+    if fresh.is_empty() {
+        return Ok(recorded);
+    }
+    let rows: Vec<NewHold<'_>> = fresh.iter().map(|h| h.as_new()).collect();
     reservations::insert_held_many(conn, &rows)?;
-    let skus: std::collections::BTreeSet<&omni_contracts::Sku> = holds
+    let skus: std::collections::BTreeSet<&omni_contracts::Sku> = fresh
         .iter()
         .flat_map(|h| h.lines.iter().map(|l| &l.sku))
         .collect();
     for sku in skus {
         crate::app::availability::availability_changed(conn, sku)?;
     }
-    Ok(())
+    Ok(recorded)
 }

@@ -42,6 +42,8 @@ pub struct State {
     /// Changes to the store (reads of the ledger followed by writes to the store) hold this shared; a rebuild
     /// holds it exclusively, so a rebuild never interleaves with a change and counts it twice or not at all.
     pub(crate) changes: Arc<tokio::sync::RwLock<()>>,
+    /// The levels the last reconciliation found holding more than the ledger (repaired if they stay so).
+    pub(crate) divergences: Arc<std::sync::Mutex<std::collections::BTreeSet<store_sync::Divergence>>>,
 }
 
 impl State {

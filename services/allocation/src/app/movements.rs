@@ -42,13 +42,21 @@ pub async fn record_many(
     let stored = movements.clone();
     let outcomes = state
         .db
-        .transaction(move |conn| -> Result<Vec<(Recorded, i64)>, MovementError> {
-            stored
-                .iter()
-                .map(|movement| apply(conn, movement, principal.as_deref()))
-                .collect()
-        })
+        .transaction(
+            move |conn| -> Result<(Vec<(Recorded, i64)>, crate::holds::Generation), MovementError> {
+                // Under the generation's shared lock: a load of the hold store either saw these movements in the
+                // ledger (and the store ignores the adjustments below, made for an older generation) or did not (and
+                // they apply to it).
+                let generation = crate::db::generation::current_shared(conn)?;
+                let outcomes = stored
+                    .iter()
+                    .map(|movement| apply(conn, movement, principal.as_deref()))
+                    .collect::<Result<_, _>>()?;
+                Ok((outcomes, generation))
+            },
+        )
         .await?;
+    let (outcomes, generation) = outcomes;
     if outcomes.iter().any(|(r, _)| *r == Recorded::New) {
         state.changed();
     }
@@ -58,7 +66,7 @@ pub async fn record_many(
         }
         if let Err(e) = state
             .holds
-            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), *delta)
+            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), *delta, generation)
             .await
         {
             // The ledger has it; the hot store will be rebuilt from the ledger.

@@ -13,7 +13,7 @@ use crate::db::reservations::{self, NewHold, StoredHold};
 use crate::db::{catalog, ledger};
 use crate::domain::policy::{Caller, PolicySet};
 use crate::error::HoldFailure;
-use crate::holds::{KeepBack, ReserveOutcome};
+use crate::holds::{Generation, HoldError, KeepBack, ReserveOutcome};
 
 /// Most lines one hold may carry.
 pub const MAX_LINES: usize = 100;
@@ -182,10 +182,10 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             .holds
             .reserve(id, &location, &lines, &keep_back)
             .await
-            .map_err(|e| HoldFailure::Unavailable(e.to_string()))?
+            .map_err(|e| unavailable(state, e))?
         {
             ReserveOutcome::Short(short) => shortages = short,
-            ReserveOutcome::Held => {
+            ReserveOutcome::Held { generation } => {
                 let written = state
                     .writer
                     .write(crate::app::hold_writer::PlacedHold {
@@ -194,6 +194,7 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         location: location.clone(),
                         lines: lines.clone(),
                         expires_at: expires_at.naive_utc(),
+                        generation,
                     })
                     .await;
                 if let Err(HoldFailure::Db(omni_db::Error::Query(e))) = &written
@@ -203,10 +204,11 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                     return Ok((get(state, id).await?, false));
                 }
                 if let Err(e) = written {
-                    if state.holds.release(id, &location).await.is_err() {
-                        state.mark_stale();
-                    }
-                    return Err(e);
+                    return match undo_unless_recorded(state, id, &location, &e).await {
+                        // The commit went through although its answer was lost.
+                        Recorded::Yes => Ok((get(state, id).await?, true)),
+                        Recorded::No | Recorded::Unknown => Err(e),
+                    };
                 }
                 state.changed();
                 let held = StoredHold {
@@ -276,9 +278,10 @@ async fn place_split(
     expires_at: DateTime<Utc>,
 ) -> Result<(Reservation, bool), HoldFailure> {
     let policies = state.policies.current();
-    let mut held: Vec<(ReservationId, LocationId, Vec<HoldLine>)> = Vec::with_capacity(plan.len());
-    let undo = |held: Vec<(ReservationId, LocationId, Vec<HoldLine>)>| async move {
-        for (part, location, _) in held {
+    let mut held: Vec<(ReservationId, LocationId, Vec<HoldLine>, Generation)> =
+        Vec::with_capacity(plan.len());
+    let undo = |held: Vec<(ReservationId, LocationId, Vec<HoldLine>, Generation)>| async move {
+        for (part, location, _, _) in held {
             if state.holds.release(part, &location).await.is_err() {
                 state.mark_stale();
             }
@@ -288,14 +291,14 @@ async fn place_split(
         let keep_back = keep_back(state, &policies, &location, &lines, caller).await?;
         let part = ReservationId::generate();
         match state.holds.reserve(part, &location, &lines, &keep_back).await {
-            Ok(ReserveOutcome::Held) => held.push((part, location, lines)),
+            Ok(ReserveOutcome::Held { generation }) => held.push((part, location, lines, generation)),
             Ok(ReserveOutcome::Short(short)) => {
                 undo(held).await;
                 return Err(HoldFailure::Short(short));
             }
             Err(e) => {
                 undo(held).await;
-                return Err(HoldFailure::Unavailable(e.to_string()));
+                return Err(unavailable(state, e));
             }
         }
     }
@@ -303,8 +306,12 @@ async fn place_split(
     let written = state
         .db
         .transaction(move |conn| -> Result<(), HoldFailure> {
+            let current = crate::db::generation::current_shared(conn)?;
+            if parts.iter().any(|(_, _, _, generation)| *generation != current) {
+                return Err(HoldFailure::Unavailable(crate::app::hold_writer::RELOADED.into()));
+            }
             let mut skus = std::collections::BTreeSet::new();
-            for (part, location, lines) in &parts {
+            for (part, location, lines, _) in &parts {
                 let hold = NewHold {
                     id: *part,
                     order_id: None,
@@ -330,6 +337,56 @@ async fn place_split(
     state.changed();
     tracing::info!(reservation.id = %id, parts = held.len(), "Hold split across locations.");
     Ok((get(state, id).await?, true))
+}
+
+/// A hold store failure, as the caller sees it; an emptied store is rebuilt before the next hold.
+fn unavailable(state: &State, e: HoldError) -> HoldFailure {
+    if matches!(e, HoldError::Unloaded(_)) {
+        state.mark_stale();
+    }
+    HoldFailure::Unavailable(e.to_string())
+}
+
+/// Whether a hold whose write failed is in the ledger after all.
+enum Recorded {
+    /// It is: the commit succeeded and only its answer was lost.
+    Yes,
+    /// It is not: the store's hold was given back.
+    No,
+    /// The ledger cannot say now: the store's hold is kept (over-holding, never overselling) and the store is
+    /// rebuilt from the ledger before the next hold.
+    Unknown,
+}
+
+/// After a failed write of hold `id`: gives the store's hold back only if the ledger surely does not have it (an
+/// ambiguous commit — the connection lost during `COMMIT` — never undoes a hold the ledger keeps).
+async fn undo_unless_recorded(
+    state: &State,
+    id: ReservationId,
+    location: &LocationId,
+    failure: &HoldFailure,
+) -> Recorded {
+    let refused =
+        matches!(failure, HoldFailure::Unavailable(why) if why == crate::app::hold_writer::RELOADED);
+    let recorded = if refused {
+        Ok(false)
+    } else {
+        state.db.run(move |conn| reservations::exists(conn, id)).await
+    };
+    match recorded {
+        Ok(true) => Recorded::Yes,
+        Ok(false) => {
+            if state.holds.release(id, location).await.is_err() {
+                state.mark_stale();
+            }
+            Recorded::No
+        }
+        Err(e) => {
+            tracing::error!(error = %e, reservation.id = %id, "Cannot tell whether a hold was recorded; keeping it in the store and rebuilding the store from the ledger.");
+            state.mark_stale();
+            Recorded::Unknown
+        }
+    }
 }
 
 /// What a new hold request finds in one database call.

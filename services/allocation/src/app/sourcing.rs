@@ -106,7 +106,12 @@ async fn place(
         .holds
         .reserve(id, &sourced.location_id, &lines, &keep_back)
         .await
-        .map_err(|e| HoldFailure::Unavailable(format!("hold store: {e}")))?;
+        .map_err(|e| {
+            if matches!(e, crate::holds::HoldError::Unloaded(_)) {
+                state.mark_stale();
+            }
+            HoldFailure::Unavailable(format!("hold store: {e}"))
+        })?;
     Ok(Some(Placed {
         event_id,
         sourced,
@@ -141,9 +146,16 @@ async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HoldFailure> {
     let written = state
         .db
         .transaction(move |conn| -> Result<(), HoldFailure> {
+            // A hold placed in a store reloaded since is not recorded: the batch fails and is placed again.
+            let current = crate::db::generation::current_shared(conn)?;
+            if records.iter().any(
+                |(_, _, _, o)| matches!(o, ReserveOutcome::Held { generation } if *generation != current),
+            ) {
+                return Err(HoldFailure::Unavailable(crate::app::hold_writer::RELOADED.into()));
+            }
             for (event_id, sourced, lines, outcome) in records {
                 match outcome {
-                    ReserveOutcome::Held => held(conn, &event_id, sourced, lines, ttl)?,
+                    ReserveOutcome::Held { .. } => held(conn, &event_id, sourced, lines, ttl)?,
                     ReserveOutcome::Short(shortages) => rejected(conn, &event_id, sourced, shortages)?,
                 }
             }
@@ -154,7 +166,7 @@ async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HoldFailure> {
         state.metrics.observe_hold(
             match (&written, &p.outcome) {
                 (Err(_), _) => crate::metrics::HoldOutcome::Failed,
-                (Ok(()), ReserveOutcome::Held) => crate::metrics::HoldOutcome::Held,
+                (Ok(()), ReserveOutcome::Held { .. }) => crate::metrics::HoldOutcome::Held,
                 (Ok(()), ReserveOutcome::Short(_)) => crate::metrics::HoldOutcome::Rejected,
             },
             p.started.elapsed(),
@@ -170,7 +182,10 @@ async fn write(state: &State, placed: Vec<Placed>) -> Result<(), HoldFailure> {
 
 /// Releases the holds placed in the store whose records were not written.
 async fn undo(state: &State, placed: &[Placed]) {
-    for p in placed.iter().filter(|p| p.outcome == ReserveOutcome::Held) {
+    for p in placed
+        .iter()
+        .filter(|p| matches!(p.outcome, ReserveOutcome::Held { .. }))
+    {
         let id = p.sourced.reservation_id;
         if let Err(undo) = state.holds.release(id, &p.sourced.location_id).await {
             tracing::error!(error = %undo, reservation.id = %id, "Could not undo a hold after a failed write; the reconciler repairs it.");

@@ -103,3 +103,10 @@ diesel::table! {
         sku -> Text,
     }
 }
+
+diesel::table! {
+    hold_generation (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}

@@ -4,11 +4,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId};
 
-use super::{KeepBack, ReserveOutcome, Snapshot};
+use super::{Generation, KeepBack, ReserveOutcome, Snapshot};
 
 #[derive(Default)]
 struct Inner {
     loaded: bool,
+    generation: Generation,
     on_hand: HashMap<(String, String), i64>,
     reserved: HashMap<(String, String), i64>,
     holds: HashMap<String, (String, Vec<(String, i64)>)>,
@@ -29,9 +30,18 @@ impl MemoryHolds {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(super) fn adjust_on_hand(&self, location: &LocationId, sku: &str, delta: i64) {
-        *self
-            .lock()
+    pub(super) fn adjust_on_hand(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        delta: i64,
+        generation: Generation,
+    ) {
+        let mut inner = self.lock();
+        if !inner.loaded || inner.generation != generation {
+            return;
+        }
+        *inner
             .on_hand
             .entry((location.to_string(), sku.to_owned()))
             .or_default() += delta;
@@ -45,8 +55,9 @@ impl MemoryHolds {
         keep_back: &KeepBack,
     ) -> ReserveOutcome {
         let mut inner = self.lock();
+        let generation = inner.generation;
         if inner.holds.contains_key(&id.to_string()) {
-            return ReserveOutcome::Held;
+            return ReserveOutcome::Held { generation };
         }
         let loc = location.to_string();
         let shortages: Vec<Shortage> = lines
@@ -77,7 +88,7 @@ impl MemoryHolds {
             held.push((line.sku.to_string(), q));
         }
         inner.holds.insert(id.to_string(), (loc, held));
-        ReserveOutcome::Held
+        ReserveOutcome::Held { generation }
     }
 
     pub(super) fn commit(&self, id: ReservationId, left: Option<&[(String, i64)]>) {
@@ -171,6 +182,7 @@ impl MemoryHolds {
                 .holds
                 .insert(hold.id.clone(), (hold.location.clone(), hold.lines.clone()));
         }
+        inner.generation = snapshot.generation;
         inner.loaded = true;
     }
 }

@@ -10,6 +10,11 @@ use omni_contracts::{LocationId, ReservationId};
 pub use memory::MemoryHolds;
 pub use redis_store::{RESERVE_SCRIPT, RedisHolds, RedisOptions};
 
+/// The generation a hold store was loaded under: the one PostgreSQL keeps (`hold_generation`), bumped by every
+/// load. A hold is recorded in the ledger only if the store placed it under the generation still current there
+/// (DESIGN §4: a batch of an older generation never commits).
+pub type Generation = i64;
+
 /// Units the caller's buffer rules withhold from it, by SKU (absent: none). A hold succeeds only if the
 /// location keeps at least this many units unheld after it.
 pub type KeepBack = std::collections::BTreeMap<omni_contracts::Sku, i64>;
@@ -26,13 +31,19 @@ pub enum HoldError {
     /// Redis did not answer a first connection in time.
     #[error("hold store: no connection within {0:?}")]
     Timeout(std::time::Duration),
+    /// The store has no generation for the location: it was emptied (or never loaded with the location).
+    #[error("hold store: not loaded for location {0}")]
+    Unloaded(LocationId),
 }
 
 /// What a reserve call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReserveOutcome {
-    /// Every line is held (or was already held under this id).
-    Held,
+    /// Every line is held (or was already held under this id), under this generation.
+    Held {
+        /// The store's generation when it held them.
+        generation: Generation,
+    },
     /// Nothing is held; these lines were short.
     Short(Vec<Shortage>),
 }
@@ -56,17 +67,19 @@ impl std::fmt::Debug for HoldStore {
 }
 
 impl HoldStore {
-    /// Adds `delta` to on-hand of a SKU at a location.
+    /// Adds `delta` to on-hand of a SKU at a location, for a movement the ledger recorded under `generation`: only
+    /// while the store is still loaded under it (a later load came from a ledger that had the movement).
     pub async fn adjust_on_hand(
         &self,
         location: &LocationId,
         sku: &str,
         delta: i64,
+        generation: Generation,
     ) -> Result<(), HoldError> {
         match self {
-            HoldStore::Redis(r) => r.adjust_on_hand(location, sku, delta).await,
+            HoldStore::Redis(r) => r.adjust_on_hand(location, sku, delta, generation).await,
             HoldStore::Memory(m) => {
-                m.adjust_on_hand(location, sku, delta);
+                m.adjust_on_hand(location, sku, delta, generation);
                 Ok(())
             }
         }
@@ -83,6 +96,7 @@ impl HoldStore {
     ) -> Result<ReserveOutcome, HoldError> {
         match self {
             HoldStore::Redis(r) => r.reserve(id, location, lines, keep_back).await,
+            HoldStore::Memory(m) if !m.is_loaded() => Err(HoldError::Unloaded(location.clone())),
             HoldStore::Memory(m) => Ok(m.reserve(id, location, lines, keep_back)),
         }
     }
@@ -152,6 +166,19 @@ impl HoldStore {
         }
     }
 
+    /// Opens a location the catalog just brought (nothing on hand or held there yet) in a loaded store, under
+    /// `generation` (the ledger's current one); a location already open, or a store not loaded, is left alone.
+    pub async fn open_location(
+        &self,
+        location: &LocationId,
+        generation: Generation,
+    ) -> Result<(), HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.open_location(location, generation).await,
+            HoldStore::Memory(_) => Ok(()),
+        }
+    }
+
     /// Whether the store has been loaded from the ledger (false after a Redis restart or a fresh process).
     pub async fn is_loaded(&self) -> Result<bool, HoldError> {
         match self {
@@ -160,7 +187,7 @@ impl HoldStore {
         }
     }
 
-    /// Replaces the store's content with the ledger's truth and marks it loaded under a new generation.
+    /// Replaces the store's content with the ledger's truth and marks it loaded under the snapshot's generation.
     pub async fn load(&self, snapshot: &Snapshot) -> Result<(), HoldError> {
         match self {
             HoldStore::Redis(r) => r.load(snapshot).await,
@@ -183,6 +210,10 @@ impl HoldStore {
 /// The ledger's truth, to (re)load a store.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The generation the store is loaded under (bumped in PostgreSQL by the load's transaction).
+    pub generation: Generation,
+    /// Every location the catalog knows (each gets the generation, stock or not).
+    pub locations: Vec<String>,
     /// `(location, sku, on_hand)`.
     pub on_hand: Vec<(String, String, i64)>,
     /// Every held reservation.

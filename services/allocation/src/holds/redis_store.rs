@@ -2,14 +2,23 @@ use omni_contracts::events::{HoldLine, Shortage};
 use omni_contracts::{LocationId, ReservationId, Sku};
 use redis::aio::ConnectionManager;
 
-use super::{HoldError, KeepBack, ReserveOutcome, Snapshot};
+use super::{Generation, HoldError, KeepBack, ReserveOutcome, Snapshot};
 
-/// Holds every line at one location or none; idempotent by reservation id.
-/// KEYS: on-hand hash, reserved hash, the reservation's hash. ARGV: line count, then `sku, qty, keep_back`
-/// triples (`keep_back`: units the caller's buffer rules withhold from it). Returns `{"held"}` or
-/// `{"short", sku, requested, available, ...}`.
+/// Holds every line at one location or none; idempotent by reservation id. Every hold is stamped with the
+/// location's generation (the one the hold store was last loaded under, `{loc}:gen`): a hold of an earlier
+/// generation was not in the ledger when the store was loaded, so it is not counted, and every script ignores it
+/// (and drops it).
+/// KEYS: on-hand hash, reserved hash, the reservation's hash, the location's generation. ARGV: line count, then
+/// `sku, qty, keep_back` triples (`keep_back`: units the caller's buffer rules withhold from it). Returns
+/// `{"held", generation}`, `{"short", sku, requested, available, ...}`, or `{"unloaded"}` when the location has no
+/// generation (the store was emptied, or never loaded with it).
 pub const RESERVE_SCRIPT: &str = r#"
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'held'} end
+local gen = redis.call('GET', KEYS[4])
+if not gen then return {'unloaded'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  if redis.call('HGET', KEYS[3], '_gen') == gen then return {'held', gen} end
+  redis.call('DEL', KEYS[3])
+end
 local n = tonumber(ARGV[1])
 local short = {'short'}
 for i = 0, n - 1 do
@@ -27,22 +36,44 @@ for i = 0, n - 1 do
   redis.call('HINCRBY', KEYS[2], sku, qty)
   redis.call('HSET', KEYS[3], sku, qty)
 end
-return {'held'}
+redis.call('HSET', KEYS[3], '_gen', gen)
+return {'held', gen}
 "#;
 
-/// Releases a hold: gives its lines back and deletes it. KEYS: reserved hash, the reservation's hash.
+/// The lines of a hold counted in the current generation, or nothing (it is dropped) when it is of an earlier one
+/// or unknown. KEYS[gen_key] is the location's generation, KEYS[res_key] the reservation's hash.
+const CURRENT_LINES: &str = r#"
+local function current_lines(res_key, gen_key)
+  local gen = redis.call('GET', gen_key)
+  local stamp = redis.call('HGET', res_key, '_gen')
+  if not stamp or stamp ~= gen then
+    redis.call('DEL', res_key)
+    return {}
+  end
+  local all = redis.call('HGETALL', res_key)
+  local lines = {}
+  for i = 1, #all, 2 do
+    if all[i] ~= '_gen' then table.insert(lines, all[i]); table.insert(lines, all[i + 1]) end
+  end
+  return lines
+end
+"#;
+
+/// Releases a hold: gives its lines back and deletes it. KEYS: reserved hash, the reservation's hash, the
+/// location's generation.
 const RELEASE: &str = r#"
-local lines = redis.call('HGETALL', KEYS[2])
+local lines = current_lines(KEYS[2], KEYS[3])
 for i = 1, #lines, 2 do redis.call('HINCRBY', KEYS[1], lines[i], -tonumber(lines[i + 1])) end
 redis.call('DEL', KEYS[2])
 return #lines / 2
 "#;
 
 /// Commits a hold: the units that left leave on-hand, and the hold is gone (fulfilled), in one step. KEYS: on-hand
-/// hash, reserved hash, the reservation's hash. ARGV: `sku, units` pairs of what left, when not every held unit did
-/// (the rest is released; at most what was held leaves). Returns the number of lines (0 when nothing was held).
+/// hash, reserved hash, the reservation's hash, the location's generation. ARGV: `sku, units` pairs of what left,
+/// when not every held unit did (the rest is released; at most what was held leaves). Returns the number of lines
+/// (0 when nothing was held in this generation: the ledger the store was loaded from had it committed already).
 const COMMIT: &str = r#"
-local lines = redis.call('HGETALL', KEYS[3])
+local lines = current_lines(KEYS[3], KEYS[4])
 local left = nil
 if #ARGV > 0 then
   left = {}
@@ -60,9 +91,12 @@ redis.call('DEL', KEYS[3])
 return #lines / 2
 "#;
 
-/// Gives back units of a hold: KEYS: reserved hash, the reservation's hash. ARGV: `sku, units` pairs (at most what
-/// is held of each). A line given back whole leaves the hold. Returns the units given back.
+/// Gives back units of a hold: KEYS: reserved hash, the reservation's hash, the location's generation. ARGV:
+/// `sku, units` pairs (at most what is held of each). A line given back whole leaves the hold. Returns the units
+/// given back.
 const REDUCE: &str = r#"
+local lines = current_lines(KEYS[2], KEYS[3])
+if #lines == 0 then return 0 end
 local given = 0
 for i = 1, #ARGV, 2 do
   local held = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
@@ -74,6 +108,15 @@ for i = 1, #ARGV, 2 do
   end
 end
 return given
+"#;
+
+/// Moves on-hand of a SKU by a ledger movement recorded under a generation, only if the store is still loaded
+/// under it (a store loaded later was loaded from a ledger that had the movement). KEYS: on-hand hash, the
+/// location's generation. ARGV: sku, delta, generation. Returns 1 if applied.
+const ADJUST: &str = r#"
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+return 1
 "#;
 
 /// How long the first connection may take before the start fails.
@@ -133,6 +176,7 @@ pub struct RedisHolds {
     release: std::sync::Arc<redis::Script>,
     commit: std::sync::Arc<redis::Script>,
     reduce: std::sync::Arc<redis::Script>,
+    adjust: std::sync::Arc<redis::Script>,
 }
 
 impl RedisHolds {
@@ -175,9 +219,10 @@ impl RedisHolds {
             conn,
             prefix: prefix.to_owned(),
             reserve: std::sync::Arc::new(redis::Script::new(RESERVE_SCRIPT)),
-            release: std::sync::Arc::new(redis::Script::new(RELEASE)),
-            commit: std::sync::Arc::new(redis::Script::new(COMMIT)),
-            reduce: std::sync::Arc::new(redis::Script::new(REDUCE)),
+            release: std::sync::Arc::new(redis::Script::new(&format!("{CURRENT_LINES}{RELEASE}"))),
+            commit: std::sync::Arc::new(redis::Script::new(&format!("{CURRENT_LINES}{COMMIT}"))),
+            reduce: std::sync::Arc::new(redis::Script::new(&format!("{CURRENT_LINES}{REDUCE}"))),
+            adjust: std::sync::Arc::new(redis::Script::new(ADJUST)),
         })
     }
 
@@ -194,13 +239,17 @@ impl RedisHolds {
         location: &LocationId,
         sku: &str,
         delta: i64,
+        generation: Generation,
     ) -> Result<(), HoldError> {
         let mut conn = self.conn.clone();
-        let _: i64 = redis::cmd("HINCRBY")
-            .arg(self.key(location.as_str(), "onhand"))
+        let _: i64 = self
+            .adjust
+            .key(self.key(location.as_str(), "onhand"))
+            .key(self.key(location.as_str(), "gen"))
             .arg(sku)
             .arg(delta)
-            .query_async(&mut conn)
+            .arg(generation)
+            .invoke_async(&mut conn)
             .await?;
         Ok(())
     }
@@ -218,6 +267,7 @@ impl RedisHolds {
             .key(self.key(loc, "onhand"))
             .key(self.key(loc, "reserved"))
             .key(self.key(loc, &format!("res:{id}")))
+            .key(self.key(loc, "gen"))
             .arg(lines.len());
         for line in lines {
             invocation
@@ -228,7 +278,13 @@ impl RedisHolds {
         let mut conn = self.conn.clone();
         let answer: Vec<String> = invocation.invoke_async(&mut conn).await?;
         match answer.first().map(String::as_str) {
-            Some("held") => Ok(ReserveOutcome::Held),
+            Some("held") => Ok(ReserveOutcome::Held {
+                generation: answer
+                    .get(1)
+                    .and_then(|g| g.parse().ok())
+                    .ok_or_else(|| HoldError::Protocol(format!("{answer:?}")))?,
+            }),
+            Some("unloaded") => Err(HoldError::Unloaded(location.clone())),
             Some("short") => {
                 let shortages = answer[1..]
                     .chunks(3)
@@ -263,7 +319,8 @@ impl RedisHolds {
         invocation
             .key(self.key(loc, "onhand"))
             .key(self.key(loc, "reserved"))
-            .key(self.key(loc, &format!("res:{id}")));
+            .key(self.key(loc, &format!("res:{id}")))
+            .key(self.key(loc, "gen"));
         if let Some(left) = left {
             // A committed hold of which nothing left still names one SKU, so the script knows it is partial.
             invocation.arg("").arg(0);
@@ -286,7 +343,8 @@ impl RedisHolds {
         let mut invocation = self.reduce.prepare_invoke();
         invocation
             .key(self.key(loc, "reserved"))
-            .key(self.key(loc, &format!("res:{id}")));
+            .key(self.key(loc, &format!("res:{id}")))
+            .key(self.key(loc, "gen"));
         for (sku, n) in units {
             invocation.arg(sku).arg(*n);
         }
@@ -301,6 +359,7 @@ impl RedisHolds {
             .release
             .key(self.key(loc, "reserved"))
             .key(self.key(loc, &format!("res:{id}")))
+            .key(self.key(loc, "gen"))
             .invoke_async(&mut conn)
             .await?;
         Ok(())
@@ -347,6 +406,24 @@ impl RedisHolds {
         Ok(levels)
     }
 
+    pub(super) async fn open_location(
+        &self,
+        location: &LocationId,
+        generation: Generation,
+    ) -> Result<(), HoldError> {
+        if !self.is_loaded().await? {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let _: Option<String> = redis::cmd("SET")
+            .arg(self.key(location.as_str(), "gen"))
+            .arg(generation)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn is_loaded(&self) -> Result<bool, HoldError> {
         let mut conn = self.conn.clone();
         let generation: Option<String> = redis::cmd("GET")
@@ -371,8 +448,13 @@ impl RedisHolds {
         for hold in &snapshot.holds {
             locations.entry(hold.location.as_str()).or_default().1.push(hold);
         }
-        // One atomic pipeline per location (its keys share a cluster slot); the generation is set last, so a
-        // load cut short is simply done again (every step overwrites).
+        for location in &snapshot.locations {
+            locations.entry(location.as_str()).or_default();
+        }
+        // One atomic pipeline per location (its keys share a cluster slot), ending with the location's generation:
+        // holds stamped with an earlier one are no longer counted (the scripts drop them when they meet them).
+        // The store's own generation is set last, so a load cut short is simply done again (every step
+        // overwrites).
         for (loc, (on_hand, holds)) in &locations {
             let mut pipe = redis::pipe();
             pipe.atomic();
@@ -389,6 +471,12 @@ impl RedisHolds {
             }
             for hold in holds {
                 let id = &hold.id;
+                pipe.cmd("DEL").arg(self.key(loc, &format!("res:{id}"))).ignore();
+                pipe.cmd("HSET")
+                    .arg(self.key(loc, &format!("res:{id}")))
+                    .arg("_gen")
+                    .arg(snapshot.generation)
+                    .ignore();
                 for (sku, q) in &hold.lines {
                     pipe.cmd("HINCRBY")
                         .arg(self.key(loc, "reserved"))
@@ -402,11 +490,15 @@ impl RedisHolds {
                         .ignore();
                 }
             }
+            pipe.cmd("SET")
+                .arg(self.key(loc, "gen"))
+                .arg(snapshot.generation)
+                .ignore();
             let () = pipe.query_async(&mut conn).await?;
         }
         let () = redis::cmd("SET")
             .arg(self.generation_key())
-            .arg(uuid::Uuid::now_v7().to_string())
+            .arg(snapshot.generation)
             .query_async(&mut conn)
             .await?;
         Ok(())

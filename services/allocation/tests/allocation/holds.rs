@@ -19,6 +19,24 @@ async fn stores() -> anyhow::Result<(Vec<(&'static str, HoldStore)>, RedisNamesp
     Ok((stores, namespace))
 }
 
+/// The generation the tests load their stores under.
+const GENERATION: i64 = 1;
+
+/// `units` of `sku` on hand at S1, in a store loaded (empty) under [`GENERATION`] first if it was not.
+async fn stock(store: &HoldStore, sku: &str, units: i64) -> anyhow::Result<()> {
+    if !store.is_loaded().await? {
+        store
+            .load(&Snapshot {
+                generation: GENERATION,
+                locations: vec!["S1".into()],
+                ..Snapshot::default()
+            })
+            .await?;
+    }
+    store.adjust_on_hand(&loc(), sku, units, GENERATION).await?;
+    Ok(())
+}
+
 fn loc() -> LocationId {
     LocationId::parse("S1").unwrap_or_else(|e| panic!("{e}"))
 }
@@ -34,8 +52,8 @@ fn line(sku: &str, q: i64) -> HoldLine {
 async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 2).await?;
-        store.adjust_on_hand(&loc(), "B", 1).await?;
+        stock(&store, "A", 2).await?;
+        stock(&store, "B", 1).await?;
         let outcome = store
             .reserve(
                 ReservationId::generate(),
@@ -66,20 +84,24 @@ async fn a_hold_takes_every_line_or_none() -> anyhow::Result<()> {
 async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 3).await?;
+        stock(&store, "A", 3).await?;
         let id = ReservationId::generate();
         ensure!(
             store
                 .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
                 .await?
-                == ReserveOutcome::Held,
+                == ReserveOutcome::Held {
+                    generation: GENERATION
+                },
             "{name}"
         );
         ensure!(
             store
                 .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
                 .await?
-                == ReserveOutcome::Held,
+                == ReserveOutcome::Held {
+                    generation: GENERATION
+                },
             "{name}: a retry answers held"
         );
         ensure!(
@@ -94,7 +116,7 @@ async fn a_hold_is_idempotent_by_reservation_id() -> anyhow::Result<()> {
 async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 1).await?;
+        stock(&store, "A", 1).await?;
         let first = store
             .reserve(
                 ReservationId::generate(),
@@ -112,7 +134,11 @@ async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
             )
             .await?;
         ensure!(
-            first == ReserveOutcome::Held && matches!(second, ReserveOutcome::Short(_)),
+            first
+                == (ReserveOutcome::Held {
+                    generation: GENERATION
+                })
+                && matches!(second, ReserveOutcome::Short(_)),
             "{name}: {first:?} {second:?}"
         );
     }
@@ -123,7 +149,7 @@ async fn the_last_unit_goes_to_one_of_two_buyers() -> anyhow::Result<()> {
 async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 10).await?;
+        stock(&store, "A", 10).await?;
         let attempts = (0..32).map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -139,7 +165,7 @@ async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<(
         });
         let mut held = 0;
         for attempt in futures::future::join_all(attempts).await {
-            if attempt?? == ReserveOutcome::Held {
+            if matches!(attempt??, ReserveOutcome::Held { .. }) {
                 held += 1;
             }
         }
@@ -153,7 +179,7 @@ async fn concurrent_buyers_never_hold_more_than_is_on_hand() -> anyhow::Result<(
 async fn a_released_hold_is_available_again_and_a_second_release_changes_nothing() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 2).await?;
+        stock(&store, "A", 2).await?;
         let id = ReservationId::generate();
         store
             .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
@@ -172,6 +198,8 @@ async fn loading_a_snapshot_replaces_the_store_and_marks_it_loaded() -> anyhow::
         ensure!(!store.is_loaded().await?, "{name}: a new store is not loaded");
         let id = ReservationId::generate();
         let snapshot = Snapshot {
+            generation: GENERATION,
+            locations: vec!["S1".into()],
             on_hand: vec![("S1".into(), "A".into(), 5)],
             holds: vec![SnapshotHold {
                 id: id.to_string(),
@@ -195,7 +223,7 @@ async fn loading_a_snapshot_replaces_the_store_and_marks_it_loaded() -> anyhow::
 async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 5).await?;
+        stock(&store, "A", 5).await?;
         let id = ReservationId::generate();
         store
             .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
@@ -221,8 +249,8 @@ async fn a_committed_hold_leaves_on_hand_and_reserved_together_once() -> anyhow:
 async fn units_given_back_from_a_hold_leave_it_at_once() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 5).await?;
-        store.adjust_on_hand(&loc(), "B", 5).await?;
+        stock(&store, "A", 5).await?;
+        stock(&store, "B", 5).await?;
         let id = ReservationId::generate();
         store
             .reserve(id, &loc(), &[line("A", 3), line("B", 2)], &KeepBack::new())
@@ -260,8 +288,8 @@ async fn units_given_back_from_a_hold_leave_it_at_once() -> anyhow::Result<()> {
 async fn a_hold_committed_in_part_releases_the_rest_in_the_same_step() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 5).await?;
-        store.adjust_on_hand(&loc(), "B", 5).await?;
+        stock(&store, "A", 5).await?;
+        stock(&store, "B", 5).await?;
         let id = ReservationId::generate();
         store
             .reserve(id, &loc(), &[line("A", 3), line("B", 2)], &KeepBack::new())
@@ -291,8 +319,8 @@ async fn a_hold_committed_in_part_releases_the_rest_in_the_same_step() -> anyhow
 async fn a_hold_never_takes_the_units_its_rules_keep_back() -> anyhow::Result<()> {
     let (stores, _namespace) = stores().await?;
     for (name, store) in stores {
-        store.adjust_on_hand(&loc(), "A", 5).await?;
-        store.adjust_on_hand(&loc(), "B", 5).await?;
+        stock(&store, "A", 5).await?;
+        stock(&store, "B", 5).await?;
         let keep = KeepBack::from([(Sku::parse("A")?, 2)]);
         let outcome = store
             .reserve(
@@ -317,7 +345,9 @@ async fn a_hold_never_takes_the_units_its_rules_keep_back() -> anyhow::Result<()
             store
                 .reserve(ReservationId::generate(), &loc(), &[line("A", 3)], &keep)
                 .await?
-                == ReserveOutcome::Held,
+                == ReserveOutcome::Held {
+                    generation: GENERATION
+                },
             "{name}: up to the kept-back units is fine"
         );
         ensure!(
@@ -329,8 +359,89 @@ async fn a_hold_never_takes_the_units_its_rules_keep_back() -> anyhow::Result<()
                     &KeepBack::new()
                 )
                 .await?
-                == ReserveOutcome::Held,
+                == ReserveOutcome::Held {
+                    generation: GENERATION
+                },
             "{name}: a caller no rule restricts may take them"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_store_not_loaded_holds_nothing() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        let outcome = store
+            .reserve(
+                ReservationId::generate(),
+                &loc(),
+                &[line("A", 1)],
+                &KeepBack::new(),
+            )
+            .await;
+        ensure!(
+            matches!(outcome, Err(omni_allocation::holds::HoldError::Unloaded(_))),
+            "{name}: {outcome:?}"
+        );
+    }
+    Ok(())
+}
+
+/// A hold placed before a load that did not have it (it was not in the ledger yet) is not counted after the load:
+/// releasing it changes nothing, and placing it again counts it once, under the new generation. A movement of the
+/// older generation is not applied again.
+#[tokio::test]
+async fn a_hold_of_an_earlier_generation_is_not_counted_after_a_load() -> anyhow::Result<()> {
+    let (stores, _namespace) = stores().await?;
+    for (name, store) in stores {
+        stock(&store, "A", 3).await?;
+        let id = ReservationId::generate();
+        let first = store
+            .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+            .await?;
+        ensure!(
+            first
+                == (ReserveOutcome::Held {
+                    generation: GENERATION
+                }),
+            "{name}: {first:?}"
+        );
+        store
+            .load(&Snapshot {
+                generation: GENERATION + 1,
+                locations: vec!["S1".into()],
+                on_hand: vec![("S1".into(), "A".into(), 3)],
+                holds: Vec::new(),
+            })
+            .await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: the load counts only its own holds"
+        );
+        store.release(id, &loc()).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: releasing the old hold gives back nothing"
+        );
+        store.adjust_on_hand(&loc(), "A", 4, GENERATION).await?;
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 0),
+            "{name}: an old movement is not applied again"
+        );
+        let again = store
+            .reserve(id, &loc(), &[line("A", 2)], &KeepBack::new())
+            .await?;
+        ensure!(
+            again
+                == (ReserveOutcome::Held {
+                    generation: GENERATION + 1
+                }),
+            "{name}: {again:?}"
+        );
+        ensure!(
+            store.levels(&loc(), "A").await? == (3, 2),
+            "{name}: held once, under the new generation"
         );
     }
     Ok(())

@@ -113,9 +113,17 @@ fn line(sku: &str, q: i64) -> HoldLine {
 async fn exercise(store: &HoldStore) -> anyhow::Result<Vec<String>> {
     const LOCATIONS: usize = 12;
     let mut seen = Vec::new();
+    let locations: Vec<String> = (0..LOCATIONS).map(|i| location(i).to_string()).collect();
+    store
+        .load(&Snapshot {
+            generation: 1,
+            locations: locations.clone(),
+            ..Snapshot::default()
+        })
+        .await?;
     for i in 0..LOCATIONS {
-        store.adjust_on_hand(&location(i), "TEE", 5).await?;
-        store.adjust_on_hand(&location(i), "CAP", 1).await?;
+        store.adjust_on_hand(&location(i), "TEE", 5, 1).await?;
+        store.adjust_on_hand(&location(i), "CAP", 1, 1).await?;
     }
     let mut held = Vec::new();
     for i in 0..LOCATIONS {
@@ -128,7 +136,10 @@ async fn exercise(store: &HoldStore) -> anyhow::Result<Vec<String>> {
                 &KeepBack::new(),
             )
             .await?;
-        seen.push(format!("{i}: {}", matches!(outcome, ReserveOutcome::Held)));
+        seen.push(format!(
+            "{i}: {}",
+            matches!(outcome, ReserveOutcome::Held { generation: 1 })
+        ));
         // The CAP is gone now: a second hold on it is short, and holds nothing of TEE either.
         let again = store
             .reserve(
@@ -160,6 +171,8 @@ async fn exercise(store: &HoldStore) -> anyhow::Result<Vec<String>> {
     }
     // A rebuild from the ledger: what each location holds afterwards is exactly the snapshot.
     let snapshot = Snapshot {
+        generation: 2,
+        locations,
         on_hand: (0..LOCATIONS)
             .map(|i| (location(i).to_string(), "TEE".to_owned(), 10 + i as i64))
             .collect(),
