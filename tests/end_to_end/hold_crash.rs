@@ -2,7 +2,9 @@
 //! allocation`) on one PostgreSQL database and one Redis of the test's own, 20 SKUs × 2 locations × 5 units plus
 //! one hot SKU, 32 clients holding, releasing, committing and asking again with the same id, with short TTLs so
 //! the sweeper expires holds, while every 2–5 s one fault strikes: `kill -9` of a replica (started again), Redis
-//! killed and started again empty, or `FLUSHALL`. Then, with every fault over:
+//! killed and started again empty, `FLUSHALL`, or every database connection of the run cut at once (as a
+//! PostgreSQL restart does: transactions aborted mid-way, commits whose answer is lost). Then, with every fault
+//! over:
 //!
 //! - **no acknowledged hold lost**: every hold a client saw held has its row, every acknowledged commit is
 //!   `committed` and every acknowledged release `released`, and the ledger counts every acknowledged commit;
@@ -461,13 +463,17 @@ async fn crash_run(
     while Instant::now() + Duration::from_secs(5) < until {
         tokio::time::sleep(Duration::from_millis(rng.random_range(2_000..5_000))).await;
         turn += 1;
-        match turn % 3 {
+        match turn % 4 {
             0 => {
                 let n = rng.random_range(0..replicas.len());
                 replicas[n].kill()?;
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 replicas[n].start().await?;
                 *faults.entry("replica killed").or_default() += 1;
+            }
+            2 => {
+                cut_database_connections(&backends.database.url).await?;
+                *faults.entry("database connections cut").or_default() += 1;
             }
             1 => {
                 redis.kill()?;
@@ -491,7 +497,7 @@ async fn crash_run(
         holds = seen.holds.len(),
         "Hold crash run over; checking."
     );
-    ensure!(faults.len() == 3, "every kind of fault struck: {faults:?}");
+    ensure!(faults.len() == 4, "every kind of fault struck: {faults:?}");
     ensure!(
         seen.holds.len() >= 100,
         "only {} holds were acknowledged",
@@ -603,6 +609,22 @@ async fn crash_run(
     })
     .await?;
     Ok(())
+}
+
+/// Terminates every other connection to the run's database (the replicas' pools), as a PostgreSQL restart would.
+async fn cut_database_connections(url: &str) -> anyhow::Result<()> {
+    use diesel::{Connection, RunQueryDsl};
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = diesel::PgConnection::establish(&url)?;
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut conn)?;
+        Ok(())
+    })
+    .await?
 }
 
 fn bases_of(replicas: &[Replica]) -> Vec<String> {

@@ -184,8 +184,15 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(Error::Query)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose transaction manager is broken (a rollback that failed: the server went away mid-way)
+    /// is dropped rather than handed out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking()
+            || match conn {
+                DbConnection::Pg(pg) => pg.is_broken(),
+                DbConnection::Sqlite(sqlite) => sqlite.is_broken(),
+            }
     }
 }
 
@@ -270,6 +277,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         let writer = self.sqlite_writer.clone();
+        let target = self.target.clone();
         // The caller's span follows the work onto the blocking thread, so events written to the outbox there
         // carry the caller's trace context.
         let span = tracing::Span::current();
@@ -281,7 +289,19 @@ impl Db {
                 .as_ref()
                 .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(|e| E::from(Error::Pool(e)))?;
-            audit::with_context(audit, || f(&mut conn))
+            let done = audit::with_context(audit, || f(&mut conn));
+            // After a failure, one round trip tells a dead connection (the server restarted, failed over or
+            // ended the backend) from a failed query: a dead one is replaced in the pool now, so no later caller
+            // gets it. Nothing is paid while queries succeed.
+            if done.is_err() && conn.batch_execute("SELECT 1").is_err() {
+                match Manager(target.as_ref().clone()).connect() {
+                    Ok(fresh) => *conn = fresh,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "A dead database connection could not be replaced yet.")
+                    }
+                }
+            }
+            done
         })
         .await
         .map_err(|e| E::from(Error::Task(e.to_string())))?
