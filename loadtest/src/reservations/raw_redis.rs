@@ -45,6 +45,8 @@ pub(crate) fn run(
     let base = format!("{}:raw", redis.prefix);
     let onhand = format!("{base}:{{{LOCATION}}}:onhand");
     let reserved = format!("{base}:{{{LOCATION}}}:reserved");
+    // The store's generation for the location, as a load sets it: the script stamps each hold with it.
+    let generation = format!("{base}:{{{LOCATION}}}:gen");
     // Far more on hand than the run can take: no call goes short.
     let mut fill = redis::pipe();
     for chunk in (0..skus).collect::<Vec<_>>().chunks(500) {
@@ -61,6 +63,7 @@ pub(crate) fn run(
         .arg(1_000_000_000_i64)
         .ignore();
     fill.cmd("DEL").arg(&reserved).ignore();
+    fill.cmd("SET").arg(&generation).arg(1).ignore();
     let () = fill.query(&mut conn)?;
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")
@@ -93,10 +96,11 @@ pub(crate) fn run(
         "--csv".into(),
         "EVALSHA".into(),
         sha,
-        "3".into(),
+        "4".into(),
         onhand,
         reserved.clone(),
         reservation,
+        generation,
         "3".into(),
     ];
     for sku in lines {
