@@ -82,6 +82,11 @@ pub fn by_exchange_order(conn: &mut DbConnection, order_id: OrderId) -> omni_db:
         .select(returns::id)
         .first(conn)
         .optional()?;
+    find_stored(conn, id)
+}
+
+/// The return of a stored id, if one was found.
+fn find_stored(conn: &mut DbConnection, id: Option<String>) -> omni_db::Result<Option<Return>> {
     match id {
         Some(id) => find(conn, ReturnId::parse(&id).map_err(|_| corrupt("id", &id))?),
         None => Ok(None),
@@ -244,10 +249,7 @@ pub fn by_request(conn: &mut DbConnection, request_id: &str) -> omni_db::Result<
         .select(returns::id)
         .first(conn)
         .optional()?;
-    match id {
-        Some(id) => find(conn, ReturnId::parse(&id).map_err(|_| corrupt("id", &id))?),
-        None => Ok(None),
-    }
+    find_stored(conn, id)
 }
 
 type ReturnRow = (
