@@ -27,7 +27,7 @@ use omni_contracts::{Currency, FulfillmentId, LocationId, Money, OrderId, Quanti
 use omni_db::testing::{Backend, TestDatabase};
 use omni_returns::app::State;
 use omni_returns::app::returns::{self, Opened};
-use omni_returns::app::{exchange, lifecycle};
+use omni_returns::app::{exchange, lifecycle, settlement};
 use omni_returns::db::{deliveries, order_views};
 use omni_returns::metrics::ReturnMetrics;
 use rand::rngs::StdRng;
@@ -239,7 +239,7 @@ async fn payments_answer(state: &State, id: ReturnId) -> anyhow::Result<Option<&
                     }
                     Ok(settled.then_some("settled with its exchange"))
                 }
-                _ => Ok(returns::settle(conn, id, money(r.refund_minor), None)?.then_some("settled")),
+                _ => Ok(settlement::settle(conn, id, money(r.refund_minor), None)?.then_some("settled")),
             }
         })
         .await

@@ -12,7 +12,7 @@ use omni_contracts::returns::{ExchangeStatus, Return, StoreCreditRef};
 use omni_contracts::{Envelope, Money, OrderId, ReturnId};
 use omni_db::DbConnection;
 
-use crate::app::returns::announce;
+use crate::app::announce;
 use crate::db::returns;
 use crate::domain::exchange::{self, OnReceipt};
 use crate::error::ReturnError;
@@ -202,7 +202,7 @@ pub fn settle_if_done(conn: &mut DbConnection, id: ReturnId) -> Result<Option<Mo
         amount_minor: found.refund_minor,
         currency,
     };
-    Ok(crate::app::returns::settle(conn, id, worth, None)?.then_some(worth))
+    Ok(crate::app::settlement::settle(conn, id, worth, None)?.then_some(worth))
 }
 
 fn release(conn: &mut DbConnection, r: &Return, credit: Option<StoreCreditRef>) -> Result<(), ReturnError> {

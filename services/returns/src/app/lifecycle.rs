@@ -10,8 +10,8 @@ use omni_contracts::returns::{Declined, Return, ReturnDecision, ReturnStatus};
 use omni_db::DbConnection;
 
 use crate::app::State;
+use crate::app::announce;
 use crate::app::exchange;
-use crate::app::returns::announce;
 use crate::db::returns;
 use crate::domain::policy::rules;
 use crate::error::ReturnError;

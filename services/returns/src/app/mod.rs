@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod lifecycle;
 pub mod read_model;
 pub mod returns;
+pub mod settlement;
 
 use std::sync::Arc;
 
@@ -15,6 +16,15 @@ use tokio::sync::Notify;
 use crate::app::customer::CodeLimits;
 use crate::domain::policy::ReturnPolicy;
 use crate::metrics::ReturnMetrics;
+
+/// Writes one of the returns' events to the outbox, in the caller's transaction.
+pub(crate) fn announce(
+    conn: &mut omni_db::DbConnection,
+    event: omni_contracts::events::ReturnEvent,
+) -> Result<(), crate::error::ReturnError> {
+    omni_kafka::outbox::enqueue(conn, &omni_contracts::Envelope::new("returns", event))?;
+    Ok(())
+}
 
 /// Shared state of handlers and consumers.
 #[derive(Clone)]

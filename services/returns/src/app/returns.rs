@@ -10,17 +10,17 @@ use chrono::{DateTime, Utc};
 use omni_contracts::api::{MovementKind, OrderLine, Payer, StockMovement};
 use omni_contracts::events::{
     InventoryEvent, PaymentEvent, RefundRequested, ReturnApproved, ReturnEvent, ReturnReceived,
-    ReturnRequested, ReturnSettled, ReturnUnitGraded, ReturnUnitRestocked, StoreCreditRequested,
+    ReturnRequested, ReturnUnitGraded, ReturnUnitRestocked, StoreCreditRequested,
 };
 use omni_contracts::returns::{
-    Declined, NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit,
-    StoreCreditRef, UnitReceipt,
+    Declined, NewReturn, RefundTo, Return, ReturnLine, ReturnMethod, ReturnStatus, ReturnUnit, UnitReceipt,
 };
 use omni_contracts::{Envelope, LocationId, Money, MovementId, OrderId, Quantity, ReturnId, Sku};
 use omni_db::DbConnection;
 
-use crate::app::State;
 use crate::app::exchange;
+use crate::app::settlement::settle;
+use crate::app::{State, announce};
 use crate::db::{deliveries, order_views, returns};
 use crate::domain::policy::{Decline, PolicySnapshot, Verdict};
 use crate::domain::refund::unit_refund;
@@ -317,36 +317,6 @@ pub async fn receive(
     Ok(received)
 }
 
-/// Settles the return a refund was for, once (`omni.payment.refunded` of `return-<id>`, or
-/// `store_credit_issued`, with the credit); whether it did.
-pub fn settle(
-    conn: &mut DbConnection,
-    id: ReturnId,
-    refunded: Money,
-    credit: Option<StoreCreditRef>,
-) -> Result<bool, ReturnError> {
-    let Some(found) = returns::find(conn, id)? else {
-        return Ok(false);
-    };
-    if found.status != ReturnStatus::Graded {
-        return Ok(false);
-    }
-    returns::set_status(conn, id, ReturnStatus::Settled)?;
-    if let Some(credit) = &credit {
-        returns::keep_store_credit(conn, id, credit)?;
-    }
-    announce(
-        conn,
-        ReturnEvent::Settled(ReturnSettled {
-            return_id: id,
-            order_id: found.order_id,
-            refunded,
-            refund_to: found.refund_to.as_str().into(),
-        }),
-    )?;
-    Ok(true)
-}
-
 /// Grades and disposes of each unit, puts restocked units back on sale at `location_id`, and asks for the refund.
 fn receive_in(
     conn: &mut DbConnection,
@@ -499,12 +469,6 @@ fn receive_in(
         }),
     };
     omni_kafka::outbox::enqueue(conn, &Envelope::new("returns", command))?;
-    Ok(())
-}
-
-/// Writes one of the return's events to the outbox, in the caller's transaction.
-pub(crate) fn announce(conn: &mut DbConnection, event: ReturnEvent) -> Result<(), ReturnError> {
-    omni_kafka::outbox::enqueue(conn, &Envelope::new("returns", event))?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use omni_kafka::{HandlerError, Incoming};
 
 use crate::app::State;
 use crate::app::exchange::{self, CREDIT_PREFIX};
-use crate::app::returns::{self, REFUND_PREFIX};
+use crate::app::returns::REFUND_PREFIX;
+use crate::app::settlement;
 use crate::error::ReturnError;
 use crate::metrics::Outcome;
 
@@ -95,7 +96,7 @@ async fn settled(
         if exchanging {
             exchange::rest_refunded(conn, id, amount)
         } else {
-            Ok(returns::settle(conn, id, amount, credit)?.then_some(amount))
+            Ok(settlement::settle(conn, id, amount, credit)?.then_some(amount))
         }
     })
     .await
