@@ -8,7 +8,7 @@
 use omni_contracts::events::{
     ExchangeCancelled, ExchangeReleased, ExchangeRequested, PaymentEvent, ReturnEvent, StoreCreditRequested,
 };
-use omni_contracts::returns::{ExchangeStatus, Return, StoreCreditRef};
+use omni_contracts::returns::{ExchangeStatus, Return, ReturnStatus, StoreCreditRef};
 use omni_contracts::{Envelope, Money, OrderId, ReturnId};
 use omni_db::DbConnection;
 
@@ -42,7 +42,7 @@ pub fn request(conn: &mut DbConnection, r: &Return) -> Result<(), ReturnError> {
 
 /// Withdraws a held exchange, saying why; `tell_orders` when orders holds the replacement (it was asked for, and
 /// orders did not end it itself). A released or cancelled exchange stays as it is.
-pub fn withdraw(conn: &mut DbConnection, r: &Return, reason: &str, tell_orders: bool) -> omni_db::Result<()> {
+fn withdraw(conn: &mut DbConnection, r: &Return, reason: &str, tell_orders: bool) -> omni_db::Result<()> {
     let Some(exchange) = &r.exchange else {
         return Ok(());
     };
@@ -71,6 +71,12 @@ pub fn withdraw(conn: &mut DbConnection, r: &Return, reason: &str, tell_orders: 
     Ok(())
 }
 
+/// The return ended without its units (declined, cancelled, expired): its held exchange is withdrawn, and orders is
+/// told unless the return never got past `requested` (the replacement was never asked for).
+pub fn end_with_return(conn: &mut DbConnection, r: &Return, reason: &str) -> omni_db::Result<()> {
+    withdraw(conn, r, reason, r.status != ReturnStatus::Requested)
+}
+
 /// The replacement order ended by itself while held (cancelled by its customer or staff, or refused by orders):
 /// its exchange is withdrawn, and the return will refund instead.
 pub fn replacement_ended(conn: &mut DbConnection, order_id: OrderId, why: &str) -> omni_db::Result<()> {
@@ -89,18 +95,26 @@ pub fn replacement_ended(conn: &mut DbConnection, order_id: OrderId, why: &str) 
     )
 }
 
-/// The units of a return with a held exchange are in, worth `received`: either its credit is asked of payments as
-/// store credit (and the exchange released when it is issued; a credit of 0 releases it now) and the rest is
-/// returned as the refund to ask for, or the exchange is withdrawn and all of `received` is. `None`: the return
-/// has no held exchange.
-pub fn on_receipt(conn: &mut DbConnection, r: &Return, received: Money) -> Result<Option<i64>, ReturnError> {
+/// What a return whose units are in refunds beside its exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToRefund {
+    /// Everything the units are worth: no exchange goes on (none, withdrawn before, or withdrawn now).
+    All,
+    /// What they are worth beyond the exchange's credit, which is asked of payments as store credit (the exchange
+    /// is released when it is issued; a credit of 0 releases it now).
+    Rest(i64),
+}
+
+/// The units of a return with a held exchange are in, worth `received`: either its credit is asked of payments and
+/// the rest is to be refunded, or the exchange is withdrawn and all of `received` is.
+pub fn on_receipt(conn: &mut DbConnection, r: &Return, received: Money) -> Result<ToRefund, ReturnError> {
     let Some(exchange) = r.exchange.as_ref().filter(|e| e.status == ExchangeStatus::Held) else {
-        return Ok(None);
+        return Ok(ToRefund::All);
     };
     match exchange::on_receipt(exchange, received.amount_minor) {
         OnReceipt::Short { reason } => {
             withdraw(conn, r, &reason, true)?;
-            Ok(Some(received.amount_minor))
+            Ok(ToRefund::All)
         }
         OnReceipt::Release {
             credit_minor,
@@ -125,7 +139,7 @@ pub fn on_receipt(conn: &mut DbConnection, r: &Return, received: Money) -> Resul
                     ),
                 )?;
             }
-            Ok(Some(rest_minor))
+            Ok(ToRefund::Rest(rest_minor))
         }
     }
 }

@@ -60,8 +60,7 @@ pub async fn decide(
                     reason: decision.reason.clone(),
                 };
                 returns::decline(conn, id, &declined)?;
-                // Never asked of orders: it waited for this decision.
-                exchange::withdraw(conn, &found, "the return was declined", false)?;
+                exchange::end_with_return(conn, &found, "the return was declined")?;
                 announce(
                     conn,
                     ReturnEvent::Declined(ReturnDeclined {
@@ -109,12 +108,7 @@ pub async fn cancel(state: &State, id: ReturnId, by: String) -> Result<Return, R
                 other => return Err(ReturnError::NotCancellable(id, other)),
             }
             returns::set_status(conn, id, ReturnStatus::Cancelled)?;
-            exchange::withdraw(
-                conn,
-                &found,
-                "the return was cancelled",
-                found.status != ReturnStatus::Requested,
-            )?;
+            exchange::end_with_return(conn, &found, "the return was cancelled")?;
             omni_db::audit::record(
                 conn,
                 &by,
@@ -159,12 +153,7 @@ pub fn expire(conn: &mut DbConnection, id: ReturnId, now: DateTime<Utc>) -> Resu
         return Ok(false);
     }
     returns::set_status(conn, id, ReturnStatus::Expired)?;
-    exchange::withdraw(
-        conn,
-        &found,
-        "the returned units never came",
-        found.status != ReturnStatus::Requested,
-    )?;
+    exchange::end_with_return(conn, &found, "the returned units never came")?;
     omni_db::audit::record(
         conn,
         EXPIRY_ACTOR,

@@ -425,14 +425,9 @@ fn receive_in(
     };
     // With an exchange going on, what the units are worth beyond its credit is refunded beside it; otherwise
     // (none, or withdrawn) all of it is.
-    let rest = exchange::on_receipt(conn, r, amount)?;
-    let exchanging = returns::find(conn, r.id)?
-        .and_then(|found| found.exchange)
-        .is_some_and(|e| e.status != omni_contracts::returns::ExchangeStatus::Cancelled);
-    let refund = if exchanging {
-        rest.unwrap_or(refund)
-    } else {
-        refund
+    let (refund, exchanging) = match exchange::on_receipt(conn, r, amount)? {
+        exchange::ToRefund::All => (refund, false),
+        exchange::ToRefund::Rest(rest) => (rest, true),
     };
     if refund == 0 {
         if exchanging {
