@@ -8,6 +8,7 @@ mod cancel;
 mod cli;
 mod dashboards_live;
 mod dlq;
+mod hold_crash;
 mod intake_crash;
 mod kafka_tls;
 mod leak_sweep;

@@ -51,6 +51,16 @@ pub(crate) fn free_ports<const N: usize>() -> anyhow::Result<[u16; N]> {
 
 /// Starts `omni <args>` with the settings file `config`, its stdout and stderr appended to `log`.
 pub(crate) fn start_omni(args: &[&str], config: &Path, log: &Path) -> anyhow::Result<Child> {
+    start_omni_with(args, config, log, &[])
+}
+
+/// [`start_omni`] with extra environment variables (failpoints, say).
+pub(crate) fn start_omni_with(
+    args: &[&str],
+    config: &Path,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Child> {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -62,6 +72,7 @@ pub(crate) fn start_omni(args: &[&str], config: &Path, log: &Path) -> anyhow::Re
         .arg("--config")
         .arg(config)
         .env_remove("OMNI_CONFIG")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

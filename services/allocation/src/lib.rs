@@ -11,12 +11,11 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod failpoints;
 pub mod holds;
 pub mod metrics;
 pub mod routes;
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -24,7 +23,6 @@ use omni_contracts::Topic;
 use omni_http::ReadinessCheck;
 use omni_kafka::consumer::stateful;
 use omni_runtime::{ServiceContext, ServiceParts};
-use tokio::sync::Notify;
 use utoipa::OpenApi;
 
 pub use holds::HoldStore;
@@ -66,25 +64,19 @@ pub struct ApiDoc;
 /// Runs allocation until its shutdown token is cancelled.
 pub async fn run(ctx: ServiceContext, holds: HoldStore) -> omni_runtime::Result<()> {
     let relay = ctx.outbox_relay();
-    let state = app::State {
-        db: ctx.db.clone(),
+    let metrics = metrics::AllocationMetrics::register(&ctx.metrics.registry)
+        .map_err(|e| omni_runtime::Error::Startup(format!("cannot register allocation's metrics: {e}")))?;
+    failpoints::configure_from_env().map_err(omni_runtime::Error::Startup)?;
+    let state = app::State::new(
+        ctx.db.clone(),
         holds,
-        relay: relay.waker(),
-        availability: Arc::new(Notify::new()),
-        writer: app::hold_writer::HoldWriter::start(ctx.db.clone()),
-        metrics: metrics::AllocationMetrics::register(&ctx.metrics.registry).map_err(|e| {
-            omni_runtime::Error::Startup(format!("cannot register allocation's metrics: {e}"))
-        })?,
-        ttl: Duration::from_secs(ctx.settings.reservations.ttl_seconds),
-        policies: Arc::new(app::policies::Policies::new(
-            Some(ctx.settings.policies.file.trim())
-                .filter(|f| !f.is_empty())
-                .map(std::path::PathBuf::from),
-        )),
-        stale: Arc::new(AtomicBool::new(false)),
-        changes: Arc::new(tokio::sync::RwLock::new(())),
-        divergences: Default::default(),
-    };
+        relay.waker(),
+        metrics,
+        Duration::from_secs(ctx.settings.reservations.ttl_seconds),
+        Some(ctx.settings.policies.file.trim())
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from),
+    );
     if let Some(path) = state.policies.file.clone() {
         // A bad file stops the start, naming the rule and field; a write conflict with another replica applying
         // the same file at the same moment does not (the reload loop applies it again).

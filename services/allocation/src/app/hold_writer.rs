@@ -20,6 +20,11 @@ use crate::holds::Generation;
 /// Why a hold placed in a store that was reloaded since is refused (the caller may ask again).
 pub const RELOADED: &str = "the hold store was reloaded from the ledger while the hold was placed; ask again";
 
+/// Why a hold placed in a store loaded under a generation the ledger never took (a load whose transaction did not
+/// commit) is refused: the store is loaded again before the next hold (the caller may ask again).
+pub const UNCOMMITTED_LOAD: &str =
+    "the hold store was loaded by a load that never finished; it is loaded again, ask again";
+
 /// Most holds one transaction records.
 pub const MAX_BATCH: usize = 64;
 /// Writers taking batches from the queue: one commits while the next batch gathers.
@@ -114,11 +119,7 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         match together {
             Ok(recorded) => {
                 for (pending, recorded) in batch.into_iter().zip(recorded) {
-                    let _ = pending.done.send(if recorded {
-                        Ok(())
-                    } else {
-                        Err(HoldFailure::Unavailable(RELOADED.into()))
-                    });
+                    let _ = pending.done.send(recorded.answer());
                 }
             }
             Err(e) if batch.len() == 1 => {
@@ -132,8 +133,7 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
                     let hold = vec![pending.hold.clone()];
                     let alone = db.transaction(move |conn| record(conn, &hold)).await;
                     let _ = pending.done.send(match alone {
-                        Ok(recorded) if recorded.first() == Some(&true) => Ok(()),
-                        Ok(_) => Err(HoldFailure::Unavailable(RELOADED.into())),
+                        Ok(recorded) => recorded.first().copied().unwrap_or(Written::Reloaded).answer(),
                         Err(e) => Err(e),
                     });
                 }
@@ -142,13 +142,42 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
     }
 }
 
-/// Records the holds placed under the current generation; which ones it recorded.
-fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<Vec<bool>, HoldFailure> {
+/// What became of one hold of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Recorded: placed under the generation current in the ledger.
+    Recorded,
+    /// Refused: placed under an earlier generation (the store was reloaded since).
+    Reloaded,
+    /// Refused: placed under a generation the ledger never took (a load that did not commit).
+    UncommittedLoad,
+}
+
+impl Written {
+    fn of(hold: &PlacedHold, current: Generation) -> Self {
+        match hold.generation.cmp(&current) {
+            std::cmp::Ordering::Equal => Written::Recorded,
+            std::cmp::Ordering::Less => Written::Reloaded,
+            std::cmp::Ordering::Greater => Written::UncommittedLoad,
+        }
+    }
+
+    fn answer(self) -> Result<(), HoldFailure> {
+        match self {
+            Written::Recorded => Ok(()),
+            Written::Reloaded => Err(HoldFailure::Unavailable(RELOADED.into())),
+            Written::UncommittedLoad => Err(HoldFailure::Unavailable(UNCOMMITTED_LOAD.into())),
+        }
+    }
+}
+
+/// Records the holds placed under the current generation; what became of each.
+fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<Vec<Written>, HoldFailure> {
     let current = crate::db::generation::current_shared(conn)?;
-    let recorded: Vec<bool> = holds.iter().map(|h| h.generation == current).collect();
+    let written: Vec<Written> = holds.iter().map(|h| Written::of(h, current)).collect();
     let fresh: Vec<&PlacedHold> = holds.iter().filter(|h| h.generation == current).collect();
     if fresh.is_empty() {
-        return Ok(recorded);
+        return Ok(written);
     }
     let rows: Vec<NewHold<'_>> = fresh.iter().map(|h| h.as_new()).collect();
     reservations::insert_held_many(conn, &rows)?;
@@ -159,5 +188,5 @@ fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<Vec<
     for sku in skus {
         crate::app::availability::availability_changed(conn, sku)?;
     }
-    Ok(recorded)
+    Ok(written)
 }

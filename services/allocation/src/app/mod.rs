@@ -47,6 +47,31 @@ pub struct State {
 }
 
 impl State {
+    /// The state of one allocation process on `db` and `holds`, its hold writers started; `ttl` is how long an
+    /// order's hold lasts, `policies_file` the buffer rules file it applies (if any).
+    pub fn new(
+        db: Db,
+        holds: HoldStore,
+        relay: Arc<Notify>,
+        metrics: crate::metrics::AllocationMetrics,
+        ttl: Duration,
+        policies_file: Option<std::path::PathBuf>,
+    ) -> Self {
+        Self {
+            writer: hold_writer::HoldWriter::start(db.clone()),
+            db,
+            holds,
+            relay,
+            availability: Arc::new(Notify::new()),
+            metrics,
+            ttl,
+            policies: Arc::new(policies::Policies::new(policies_file)),
+            stale: Arc::new(AtomicBool::new(false)),
+            changes: Arc::new(tokio::sync::RwLock::new(())),
+            divergences: Default::default(),
+        }
+    }
+
     /// After a commit that wrote events or availability marks: wakes the relay and the availability publisher.
     pub fn changed(&self) {
         self.relay.notify_one();

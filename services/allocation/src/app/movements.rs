@@ -11,6 +11,8 @@ use omni_contracts::{Envelope, OrderId, ReservationId};
 use crate::app::State;
 use crate::db::{catalog, ledger};
 use crate::error::MovementError;
+use crate::failpoints::{self, failpoint};
+use crate::holds::Generation;
 
 /// Whether a movement was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,35 @@ pub async fn record_many(
     principal: Option<String>,
 ) -> Result<Vec<Recorded>, MovementError> {
     let _change = state.change_guard().await;
+    // Whatever takes units leaves the hold store first, then the ledger (DESIGN §4): a crash in between leaves the
+    // store offering less than the ledger has (the reconciler repairs it), never more.
+    let mut taken: Vec<Option<(Generation, i64)>> = Vec::with_capacity(movements.len());
+    for movement in &movements {
+        let take = crate::domain::take_ahead(movement.kind, movement.quantity);
+        taken.push(if take == crate::domain::TakeAhead::Nothing {
+            None
+        } else {
+            match state
+                .holds
+                .take_ahead(&movement.location_id, movement.sku.as_str(), take)
+                .await
+            {
+                Ok(taken) => taken,
+                Err(e) => {
+                    // Recorded anyway (a till's sale is a fact); the store is loaded again before the next hold.
+                    tracing::error!(error = %e, sku = %movement.sku, "Hold store missed a movement; rebuilding it from the ledger.");
+                    state.mark_stale();
+                    None
+                }
+            }
+        });
+    }
+    failpoint!(
+        failpoints::MOVEMENT_BETWEEN_STORE_AND_LEDGER,
+        Err(MovementError::Db(omni_db::Error::Task(
+            failpoints::MOVEMENT_BETWEEN_STORE_AND_LEDGER.into()
+        )))
+    );
     let stored = movements.clone();
     let outcomes = state
         .db
@@ -55,26 +86,64 @@ pub async fn record_many(
                 Ok((outcomes, generation))
             },
         )
-        .await?;
-    let (outcomes, generation) = outcomes;
+        .await;
+    let (outcomes, generation) = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            // Nothing recorded: what was taken ahead goes back (unless the store was loaded again since).
+            for (movement, taken) in movements.iter().zip(&taken) {
+                if let Some((under, units)) = taken {
+                    follow(state, movement, *units, *under).await;
+                }
+            }
+            return Err(e);
+        }
+    };
+    failpoint!(
+        failpoints::MOVEMENT_BETWEEN_LEDGER_AND_STORE,
+        Err(MovementError::Db(omni_db::Error::Task(
+            failpoints::MOVEMENT_BETWEEN_LEDGER_AND_STORE.into()
+        )))
+    );
     if outcomes.iter().any(|(r, _)| *r == Recorded::New) {
         state.changed();
     }
-    for (movement, (recorded, delta)) in movements.iter().zip(&outcomes) {
-        if *recorded != Recorded::New {
-            continue;
-        }
-        if let Err(e) = state
-            .holds
-            .adjust_on_hand(&movement.location_id, movement.sku.as_str(), *delta, generation)
-            .await
-        {
-            // The ledger has it; the hot store will be rebuilt from the ledger.
-            tracing::error!(error = %e, sku = %movement.sku, "Hold store missed a movement; rebuilding it from the ledger.");
-            state.mark_stale();
+    for ((movement, (recorded, delta)), taken) in movements.iter().zip(&outcomes).zip(&taken) {
+        match (recorded, taken) {
+            // Recorded before: what this call took ahead goes back.
+            (Recorded::Duplicate, Some((under, units))) => follow(state, movement, *units, *under).await,
+            (Recorded::Duplicate, None) => {}
+            // Taken ahead under the generation it was recorded under: the rest of its change (a count's).
+            (Recorded::New, Some((under, units))) if *under == generation => {
+                follow(
+                    state,
+                    movement,
+                    crate::domain::still_owed(*delta, *units),
+                    generation,
+                )
+                .await;
+            }
+            // Taken ahead under a store loaded again since (the load overwrote it), or not at all: the whole change.
+            (Recorded::New, _) => follow(state, movement, *delta, generation).await,
         }
     }
     Ok(outcomes.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Moves the store's on-hand of a movement's SKU by `delta` if it is still loaded under `generation`; if the
+/// store cannot be reached, it is loaded again from the ledger before the next hold.
+async fn follow(state: &State, movement: &StockMovement, delta: i64, generation: Generation) {
+    if delta == 0 {
+        return;
+    }
+    if let Err(e) = state
+        .holds
+        .adjust_on_hand(&movement.location_id, movement.sku.as_str(), delta, generation)
+        .await
+    {
+        tracing::error!(error = %e, sku = %movement.sku, "Hold store missed a movement; rebuilding it from the ledger.");
+        state.mark_stale();
+    }
 }
 
 /// Appends one movement to the ledger in the caller's transaction, with what it announces (shortage,

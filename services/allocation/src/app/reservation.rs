@@ -13,6 +13,7 @@ use crate::db::reservations::{self, NewHold, StoredHold};
 use crate::db::{catalog, ledger};
 use crate::domain::policy::{Caller, PolicySet};
 use crate::error::HoldFailure;
+use crate::failpoints::{self, failpoint};
 use crate::holds::{Generation, HoldError, KeepBack, ReserveOutcome};
 
 /// Most lines one hold may carry.
@@ -186,6 +187,12 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         {
             ReserveOutcome::Short(short) => shortages = short,
             ReserveOutcome::Held { generation } => {
+                failpoint!(
+                    failpoints::HOLD_BETWEEN_STORE_AND_LEDGER,
+                    Err(HoldFailure::Unavailable(
+                        failpoints::HOLD_BETWEEN_STORE_AND_LEDGER.into()
+                    ))
+                );
                 let written = state
                     .writer
                     .write(crate::app::hold_writer::PlacedHold {
@@ -210,6 +217,12 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         Recorded::No | Recorded::Unknown => Err(e),
                     };
                 }
+                failpoint!(
+                    failpoints::HOLD_BETWEEN_LEDGER_AND_ANSWER,
+                    Err(HoldFailure::Unavailable(
+                        failpoints::HOLD_BETWEEN_LEDGER_AND_ANSWER.into()
+                    ))
+                );
                 state.changed();
                 let held = StoredHold {
                     reservation_id: id,
@@ -366,8 +379,11 @@ async fn undo_unless_recorded(
     location: &LocationId,
     failure: &HoldFailure,
 ) -> Recorded {
-    let refused =
-        matches!(failure, HoldFailure::Unavailable(why) if why == crate::app::hold_writer::RELOADED);
+    let refused = matches!(failure, HoldFailure::Unavailable(why)
+        if why == crate::app::hold_writer::RELOADED || why == crate::app::hold_writer::UNCOMMITTED_LOAD);
+    if matches!(failure, HoldFailure::Unavailable(why) if why == crate::app::hold_writer::UNCOMMITTED_LOAD) {
+        state.mark_stale();
+    }
     let recorded = if refused {
         Ok(false)
     } else {
@@ -553,8 +569,16 @@ async fn end_part(state: &State, hold: StoredHold, how: Ending) -> Result<Stored
         })
         .await?;
     if !ended {
-        // Someone else ended it first: answer what it is now.
-        return existing(state, hold.reservation_id).await;
+        // Ended before (by another caller, or by this one whose answer or store step was lost): the store follows
+        // the ledger again (a no-op if it did), then the answer is what it is now.
+        let now = existing(state, hold.reservation_id).await?;
+        if matches!(
+            now.status,
+            ReservationStatus::Released | ReservationStatus::Expired
+        ) {
+            follow_store(state, &now, Follow::Release).await;
+        }
+        return Ok(now);
     }
     follow_store(state, &hold, Follow::Release).await;
     Ok(StoredHold {
@@ -649,6 +673,10 @@ async fn commit_part(
     let committed = state
         .db
         .transaction(move |conn| -> Result<bool, HoldFailure> {
+            // Under the generation's shared lock: units leave on-hand either before a load reads the ledger (its
+            // snapshot has them gone and the hold ended) or after it (its snapshot has both, and the store then
+            // commits the hold it loaded) — never between a snapshot's read of the levels and its read of the holds.
+            crate::db::generation::current_shared(conn)?;
             if !reservations::transition(conn, stored.reservation_id, ReservationStatus::Committed, now)? {
                 return Ok(false);
             }
@@ -668,15 +696,21 @@ async fn commit_part(
             Ok(true)
         })
         .await?;
-    if !committed {
-        return Err(not_held(&existing(state, hold.reservation_id).await?));
-    }
     let partial = left.map(|_| {
         leaving
             .iter()
             .map(|(sku, units)| (sku.to_string(), *units))
             .collect::<Vec<_>>()
     });
+    if !committed {
+        // Committed before (a retry whose answer or store step was lost): the store follows again (a no-op if it
+        // did).
+        let now = existing(state, hold.reservation_id).await?;
+        if now.status == ReservationStatus::Committed {
+            follow_store(state, &now, Follow::Commit(partial.as_deref())).await;
+        }
+        return Err(not_held(&now));
+    }
     follow_store(state, &hold, Follow::Commit(partial.as_deref())).await;
     Ok(StoredHold {
         status: ReservationStatus::Committed,
@@ -724,6 +758,8 @@ enum Follow<'a> {
 /// After the database decided, the store follows; if it cannot, it is rebuilt from the ledger.
 async fn follow_store(state: &State, hold: &StoredHold, how: Follow<'_>) {
     state.changed();
+    // Struck here, the store keeps holding what the ledger ended (over-holding): the reconciler repairs it.
+    failpoint!(failpoints::END_BETWEEN_LEDGER_AND_STORE, ());
     let (id, location) = (hold.reservation_id, &hold.location_id);
     let outcome = match how {
         Follow::Commit(left) => state.holds.commit(id, location, left).await,

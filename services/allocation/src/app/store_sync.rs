@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use super::State;
 use crate::db;
 use crate::error::SyncError;
+use crate::failpoints::{self, failpoint};
 use crate::holds;
 
 /// A level of the store that differs from the ledger: `(location, sku, store's (on_hand, reserved), ledger's)`.
@@ -38,6 +39,12 @@ impl State {
                 let generation = db::generation::bump(conn).map_err(SyncError::Db)?;
                 let snapshot = ledger_snapshot(conn, generation).map_err(SyncError::Db)?;
                 load(&holds, &snapshot)?;
+                failpoint!(
+                    failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+                    Err(SyncError::Db(omni_db::Error::Task(
+                        failpoints::LOAD_BETWEEN_STORE_AND_COMMIT.into()
+                    )))
+                );
                 Ok(snapshot)
             })
             .await?;
@@ -68,11 +75,12 @@ impl State {
                 metrics
                     .oversold_units
                     .set(holds::Snapshot::units_beyond_on_hand(&expected));
-                let now = block_on(diverged(&holds, &expected))?;
+                let (now, unstamped) = block_on(diverged(&holds, &expected, generation))?;
                 let mut before = seen_before
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let repair = now.iter().any(|d| could_oversell(d) || before.contains(d));
+                let repair =
+                    !unstamped.is_empty() || now.iter().any(|d| could_oversell(d) || before.contains(d));
                 if !repair {
                     *before = now;
                     return Ok(Reconciled::Equal);
@@ -82,6 +90,9 @@ impl State {
                 for (location, sku, got, want) in &now {
                     tracing::warn!(location.id = %location, sku = %sku, ?got, ?want, "Hold store diverged from the ledger.");
                 }
+                for (location, stamp) in &unstamped {
+                    tracing::warn!(location.id = %location, ?stamp, generation, "Hold store loaded under another generation than the ledger's (a load cut short).");
+                }
                 let generation = db::generation::bump(conn).map_err(SyncError::Db)?;
                 load(
                     &holds,
@@ -90,7 +101,13 @@ impl State {
                         ..snapshot
                     },
                 )?;
-                Ok(Reconciled::Repaired(now.len()))
+                failpoint!(
+                    failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+                    Err(SyncError::Db(omni_db::Error::Task(
+                        failpoints::LOAD_BETWEEN_STORE_AND_COMMIT.into()
+                    )))
+                );
+                Ok(Reconciled::Repaired(now.len() + unstamped.len()))
             })
             .await?;
         Ok(match reconciled {
@@ -109,6 +126,10 @@ fn ledger_snapshot(
     generation: holds::Generation,
 ) -> omni_db::Result<holds::Snapshot> {
     let on_hand = db::ledger::all_levels(conn)?;
+    failpoint!(
+        failpoints::SNAPSHOT_BETWEEN_READS,
+        Err(omni_db::Error::Task(failpoints::SNAPSHOT_BETWEEN_READS.into()))
+    );
     let holds = db::reservations::all_held(conn)?
         .into_iter()
         .map(|h| holds::SnapshotHold {
@@ -144,17 +165,34 @@ fn could_oversell((_, _, got, want): &Divergence) -> bool {
     got.0 - got.1 > want.0 - want.1
 }
 
-/// The (location, SKU) levels of the store that differ from `expected`.
+/// The (location, SKU) levels of the store that differ from `expected`, and the locations of `expected` the store
+/// is not loaded under `generation` at, with the generation it has there (a load whose transaction never committed
+/// left its stamp: holds placed under it are refused by every writer until the store is loaded again).
 async fn diverged(
     holds: &holds::HoldStore,
     expected: &std::collections::BTreeMap<(String, String), (i64, i64)>,
-) -> Result<std::collections::BTreeSet<Divergence>, SyncError> {
+    generation: holds::Generation,
+) -> Result<
+    (
+        std::collections::BTreeSet<Divergence>,
+        Vec<(String, Option<holds::Generation>)>,
+    ),
+    SyncError,
+> {
     let mut diverged = std::collections::BTreeSet::new();
+    let mut unstamped = Vec::new();
     let locations: std::collections::BTreeSet<&String> = expected.keys().map(|(l, _)| l).collect();
     for location in locations {
         let Ok(location_id) = omni_contracts::LocationId::parse(location) else {
             continue;
         };
+        let stamp = holds
+            .location_generation(&location_id)
+            .await
+            .map_err(SyncError::Holds)?;
+        if stamp != Some(generation) {
+            unstamped.push((location.clone(), stamp));
+        }
         let have = holds
             .location_levels(&location_id)
             .await
@@ -169,5 +207,5 @@ async fn diverged(
             }
         }
     }
-    Ok(diverged)
+    Ok((diverged, unstamped))
 }

@@ -27,13 +27,24 @@ pub fn current_exclusive(conn: &mut DbConnection) -> omni_db::Result<Generation>
     })
 }
 
-/// Bumps the generation (under the row's lock, held until the transaction ends) and returns the new one.
+/// Bumps the generation (under the row's lock, held until the transaction ends) and returns the new one: past the
+/// current one and past the clock in microseconds. A load whose transaction never committed (its process killed
+/// mid-way) may have stamped the store with the number it was about to take; the clock is not rolled back with
+/// it, so the next load's number differs from that one and the stamps it left are never taken for current.
 pub fn bump(conn: &mut DbConnection) -> omni_db::Result<Generation> {
+    // The row is written first: SQLite takes its write lock before the read, so two loads never both read.
     diesel::update(hold_generation::table.find(1))
         .set(hold_generation::generation.eq(hold_generation::generation + 1))
         .execute(conn)?;
-    Ok(hold_generation::table
+    let bumped: Generation = hold_generation::table
         .find(1)
         .select(hold_generation::generation)
-        .first(conn)?)
+        .first(conn)?;
+    let next = bumped.max(chrono::Utc::now().timestamp_micros());
+    if next != bumped {
+        diesel::update(hold_generation::table.find(1))
+            .set(hold_generation::generation.eq(next))
+            .execute(conn)?;
+    }
+    Ok(next)
 }

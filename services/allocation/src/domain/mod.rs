@@ -36,6 +36,37 @@ pub fn movement_delta(kind: MovementKind, quantity: Quantity, current_on_hand: i
     }
 }
 
+/// What a movement takes from on-hand in the hold store before the ledger records it (DESIGN §4: whatever takes
+/// units goes to the hold store first, so a crash in between undersells, never oversells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeAhead {
+    /// Nothing: the movement brings units (they follow once the ledger has them).
+    Nothing,
+    /// This many units leave (a till sale, a transfer out).
+    By(i64),
+    /// On-hand goes down to this level if it is above it (a count).
+    DownTo(i64),
+}
+
+/// What `kind` takes ahead of the ledger.
+pub fn take_ahead(kind: MovementKind, quantity: Quantity) -> TakeAhead {
+    let q = i64::from(quantity);
+    match kind {
+        MovementKind::Receipt
+        | MovementKind::Adjustment
+        | MovementKind::TransferIn
+        | MovementKind::ReturnRestock => TakeAhead::Nothing,
+        MovementKind::PosSale | MovementKind::TransferOut => TakeAhead::By(q),
+        MovementKind::Count => TakeAhead::DownTo(q),
+    }
+}
+
+/// What the hold store still owes a movement once the ledger recorded it with `delta`, when it took `taken`
+/// units ahead under the generation the ledger recorded it under (the rest of a count's change, say).
+pub fn still_owed(delta: i64, taken: i64) -> i64 {
+    delta + taken
+}
+
 /// Merges lines on the same SKU, so two lines of one order can never each pass the stock check alone.
 pub fn merge_lines(lines: &[HoldLine]) -> Result<Vec<HoldLine>, omni_contracts::ContractError> {
     let mut by_sku: BTreeMap<&Sku, i64> = BTreeMap::new();

@@ -30,6 +30,34 @@ impl MemoryHolds {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub(super) fn generation(&self) -> Generation {
+        self.lock().generation
+    }
+
+    pub(super) fn take_ahead(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        take: crate::domain::TakeAhead,
+    ) -> Option<(Generation, i64)> {
+        let mut inner = self.lock();
+        if !inner.loaded {
+            return None;
+        }
+        let generation = inner.generation;
+        let on_hand = inner
+            .on_hand
+            .entry((location.to_string(), sku.to_owned()))
+            .or_default();
+        let taken = match take {
+            crate::domain::TakeAhead::Nothing => 0,
+            crate::domain::TakeAhead::By(units) => units,
+            crate::domain::TakeAhead::DownTo(level) => (*on_hand - level).max(0),
+        };
+        *on_hand -= taken;
+        Some((generation, taken))
+    }
+
     pub(super) fn adjust_on_hand(
         &self,
         location: &LocationId,

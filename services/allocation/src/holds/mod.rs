@@ -85,6 +85,21 @@ impl HoldStore {
         }
     }
 
+    /// Takes units off on-hand of a SKU at a location ahead of the ledger (a movement that takes units), under the
+    /// generation the store is loaded under there; the generation and the units taken, or `None` when the store is
+    /// not loaded there (its next load reads the ledger).
+    pub async fn take_ahead(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        take: crate::domain::TakeAhead,
+    ) -> Result<Option<(Generation, i64)>, HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.take_ahead(location, sku, take).await,
+            HoldStore::Memory(m) => Ok(m.take_ahead(location, sku, take)),
+        }
+    }
+
     /// Holds every line at the location, or none, leaving at least `keep_back` of each SKU unheld.
     /// Idempotent by reservation id. `lines` must be merged by SKU.
     pub async fn reserve(
@@ -176,6 +191,14 @@ impl HoldStore {
         match self {
             HoldStore::Redis(r) => r.open_location(location, generation).await,
             HoldStore::Memory(_) => Ok(()),
+        }
+    }
+
+    /// The generation the store was last loaded under at a location (`None`: not loaded there).
+    pub async fn location_generation(&self, location: &LocationId) -> Result<Option<Generation>, HoldError> {
+        match self {
+            HoldStore::Redis(r) => r.location_generation(location).await,
+            HoldStore::Memory(m) => Ok(m.is_loaded().then(|| m.generation())),
         }
     }
 

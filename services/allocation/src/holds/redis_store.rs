@@ -119,6 +119,20 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 return 1
 "#;
 
+/// Takes units off on-hand ahead of the ledger, under the location's generation. KEYS: on-hand hash, the
+/// location's generation. ARGV: sku, units, `by` (take that many) or `to` (down to that level, if above). Returns
+/// `{generation, taken}`, or nothing when the location is not loaded.
+const TAKE_AHEAD: &str = r#"
+local gen = redis.call('GET', KEYS[2])
+if not gen then return {} end
+local take = tonumber(ARGV[2])
+if ARGV[3] == 'to' then
+  take = math.max(0, tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') - take)
+end
+if take > 0 then redis.call('HINCRBY', KEYS[1], ARGV[1], -take) end
+return {gen, tostring(take)}
+"#;
+
 /// How long the first connection may take before the start fails.
 const FIRST_CONNECTION: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -177,6 +191,7 @@ pub struct RedisHolds {
     commit: std::sync::Arc<redis::Script>,
     reduce: std::sync::Arc<redis::Script>,
     adjust: std::sync::Arc<redis::Script>,
+    take_ahead: std::sync::Arc<redis::Script>,
 }
 
 impl RedisHolds {
@@ -223,6 +238,7 @@ impl RedisHolds {
             commit: std::sync::Arc::new(redis::Script::new(&format!("{CURRENT_LINES}{COMMIT}"))),
             reduce: std::sync::Arc::new(redis::Script::new(&format!("{CURRENT_LINES}{REDUCE}"))),
             adjust: std::sync::Arc::new(redis::Script::new(ADJUST)),
+            take_ahead: std::sync::Arc::new(redis::Script::new(TAKE_AHEAD)),
         })
     }
 
@@ -252,6 +268,41 @@ impl RedisHolds {
             .invoke_async(&mut conn)
             .await?;
         Ok(())
+    }
+
+    pub(super) async fn take_ahead(
+        &self,
+        location: &LocationId,
+        sku: &str,
+        take: crate::domain::TakeAhead,
+    ) -> Result<Option<(Generation, i64)>, HoldError> {
+        let (units, how) = match take {
+            crate::domain::TakeAhead::Nothing => return Ok(None),
+            crate::domain::TakeAhead::By(units) => (units, "by"),
+            crate::domain::TakeAhead::DownTo(level) => (level, "to"),
+        };
+        let mut conn = self.conn.clone();
+        let answer: Vec<String> = self
+            .take_ahead
+            .key(self.key(location.as_str(), "onhand"))
+            .key(self.key(location.as_str(), "gen"))
+            .arg(sku)
+            .arg(units)
+            .arg(how)
+            .invoke_async(&mut conn)
+            .await?;
+        match answer.as_slice() {
+            [] => Ok(None),
+            [generation, taken] => Ok(Some((
+                generation
+                    .parse()
+                    .map_err(|_| HoldError::Protocol(format!("{answer:?}")))?,
+                taken
+                    .parse()
+                    .map_err(|_| HoldError::Protocol(format!("{answer:?}")))?,
+            ))),
+            _ => Err(HoldError::Protocol(format!("{answer:?}"))),
+        }
     }
 
     pub(super) async fn reserve(
@@ -422,6 +473,23 @@ impl RedisHolds {
             .query_async(&mut conn)
             .await?;
         Ok(())
+    }
+
+    pub(super) async fn location_generation(
+        &self,
+        location: &LocationId,
+    ) -> Result<Option<Generation>, HoldError> {
+        let mut conn = self.conn.clone();
+        let generation: Option<String> = redis::cmd("GET")
+            .arg(self.key(location.as_str(), "gen"))
+            .query_async(&mut conn)
+            .await?;
+        generation
+            .map(|g| {
+                g.parse()
+                    .map_err(|_| HoldError::Protocol(format!("generation {g}")))
+            })
+            .transpose()
     }
 
     pub(super) async fn is_loaded(&self) -> Result<bool, HoldError> {
