@@ -1,9 +1,10 @@
 //! Crash test of the hold path (issue 24, DESIGN §4; short form): two allocation replicas (`omni serve
-//! allocation`) on one PostgreSQL database and one Redis of the test's own, 20 SKUs × 2 locations × 5 units plus
-//! one hot SKU, 32 clients holding, releasing, committing and asking again with the same id, with short TTLs so
-//! the sweeper expires holds, while every 2–5 s one fault strikes: `kill -9` of a replica (started again), Redis
-//! killed and started again empty, `FLUSHALL`, or every database connection of the run cut at once (as a
-//! PostgreSQL restart does: transactions aborted mid-way, commits whose answer is lost). Failpoints
+//! allocation`) on a PostgreSQL cluster and a Redis of the test's own, 20 SKUs × 2 locations × 5 units plus one
+//! hot SKU, 32 clients holding, releasing, committing and asking again with the same id, with short TTLs so the
+//! sweeper expires holds, while every 2–5 s one fault strikes, each kind in turn: `kill -9` of a replica (started
+//! again), Redis killed and started again empty, every database connection cut at once (transactions aborted
+//! mid-way, commits whose answer is lost), `FLUSHALL`, or PostgreSQL stopped as a crash stops it
+//! (`pg_ctl stop -m immediate`) and started again. Failpoints
 //! (`omni_allocation::failpoints`) widen the window between a snapshot's two reads of the ledger on both replicas,
 //! and end the second replica now and then between Redis and the database (it is started again). Then, with every
 //! fault over:
@@ -29,7 +30,7 @@ use omni_testkit::testing::eventually;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use crate::processes::{Backends, ScratchDir, free_port, kill_hard, start_omni_with, tail};
+use crate::processes::{Backends, PrivatePostgres, ScratchDir, free_port, kill_hard, start_omni_with, tail};
 
 const ADMIN: &str = "hold-crash-admin-key-0123456789";
 const LOCATIONS: [&str; 2] = ["CRASH-A", "CRASH-B"];
@@ -38,7 +39,7 @@ const HOT: &str = "CRASH-HOT";
 const UNITS: i64 = 5;
 const CLIENTS: usize = 32;
 /// How long the clients and the faults run.
-const RUN: Duration = Duration::from_secs(30);
+const RUN: Duration = Duration::from_secs(40);
 const KEY_PREFIX: &str = "hold-crash";
 
 fn sku_name(n: usize) -> String {
@@ -145,6 +146,23 @@ impl Replica {
             kill_hard(&mut child)?;
         }
         Ok(())
+    }
+
+    /// Starts it again after a kill or a crash; a start that a failpoint ends before it is ready (the sweeper, say,
+    /// struck one) is counted and made again, at most 10 times.
+    async fn restart(&mut self, faults: &mut BTreeMap<&str, u32>) -> anyhow::Result<()> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.start().await {
+                Ok(()) => return Ok(()),
+                Err(_) if attempts < 10 && self.crashed()? => {
+                    *faults.entry("replica crashed at a failpoint").or_default() += 1;
+                    self.child = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Whether it ended on its own (a failpoint crashed it).
@@ -403,6 +421,7 @@ async fn holds_survive_kills_an_emptied_redis_and_never_oversell() -> anyhow::Re
     };
     redis.start()?;
     redis.ready().await?;
+    let mut postgres = PrivatePostgres::create(&dir.join("postgres"))?;
     let mut replicas = Vec::new();
     for n in 0..2 {
         let port = free_port()?;
@@ -414,7 +433,7 @@ async fn holds_survive_kills_an_emptied_redis_and_never_oversell() -> anyhow::Re
                  [redis]\nurl = \"{redis}\"\nkey_prefix = \"{KEY_PREFIX}\"\n\n\
                  [reservations]\nttl_seconds = 900\nreconcile_interval_seconds = 2\n\n\
                  [[auth.api_keys]]\nkey = \"{ADMIN}\"\nname = \"crash-admin\"\nroles = [\"admin\"]\n",
-                backends = backends.toml(6_000),
+                backends = backends.toml_on(&postgres.url(), 6_000),
                 redis = redis.url(),
             ),
         )?;
@@ -429,7 +448,7 @@ async fn holds_survive_kills_an_emptied_redis_and_never_oversell() -> anyhow::Re
     for replica in &mut replicas {
         replica.start().await?;
     }
-    let outcome = crash_run(&backends, &mut redis, &mut replicas).await;
+    let outcome = crash_run(&backends, &mut redis, &mut postgres, &mut replicas).await;
     let logs: String = replicas
         .iter()
         .map(|r| format!("\n--- {}:\n{}", r.log.display(), tail(&r.log, 40)))
@@ -440,6 +459,7 @@ async fn holds_survive_kills_an_emptied_redis_and_never_oversell() -> anyhow::Re
 async fn crash_run(
     backends: &Backends,
     redis: &mut PrivateRedis,
+    postgres: &mut PrivatePostgres,
     replicas: &mut [Replica],
 ) -> anyhow::Result<()> {
     // Allocation learns locations and SKUs from the catalog topic, as in production; then the stock arrives.
@@ -485,17 +505,23 @@ async fn crash_run(
             restart_crashed(replicas, &mut faults).await?;
         }
         turn += 1;
-        match turn % 4 {
+        match turn % 5 {
             0 => {
                 let n = rng.random_range(0..replicas.len());
                 replicas[n].kill()?;
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                replicas[n].start().await?;
+                replicas[n].restart(&mut faults).await?;
                 *faults.entry("replica killed").or_default() += 1;
             }
             2 => {
-                cut_database_connections(&backends.database.url).await?;
+                cut_database_connections(&postgres.url()).await?;
                 *faults.entry("database connections cut").or_default() += 1;
+            }
+            4 => {
+                postgres.stop_immediately()?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                postgres.start()?;
+                *faults.entry("database stopped at once and started").or_default() += 1;
             }
             1 => {
                 redis.kill()?;
@@ -517,12 +543,14 @@ async fn crash_run(
     let seen = std::mem::take(&mut *seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
     tracing::info!(
         ?faults,
+        struck = ?failpoints_struck(replicas)?,
         holds = seen.holds.len(),
         "Hold crash run over; checking."
     );
     for kind in [
         "replica killed",
         "database connections cut",
+        "database stopped at once and started",
         "redis restarted empty",
         "flushall",
     ] {
@@ -660,13 +688,30 @@ fn failpoints(n: usize) -> String {
     armed.join(";")
 }
 
+/// How many times each failpoint ended a replica, from their logs.
+fn failpoints_struck(replicas: &[Replica]) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut struck = BTreeMap::new();
+    for replica in replicas {
+        let log = std::fs::read_to_string(&replica.log)?;
+        for line in log.lines() {
+            if let Some(name) = line
+                .strip_prefix("failpoint ")
+                .and_then(|rest| rest.strip_suffix(": the process ends here"))
+            {
+                *struck.entry(name.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    Ok(struck)
+}
+
 /// Starts again every replica a failpoint ended, counting them by the failpoint each names in its log.
 async fn restart_crashed(replicas: &mut [Replica], faults: &mut BTreeMap<&str, u32>) -> anyhow::Result<()> {
     for replica in replicas.iter_mut() {
         if replica.crashed()? {
             *faults.entry("replica crashed at a failpoint").or_default() += 1;
             replica.child = None;
-            replica.start().await?;
+            replica.restart(faults).await?;
         }
     }
     Ok(())

@@ -31,6 +31,132 @@ impl Drop for ScratchDir {
     }
 }
 
+/// A PostgreSQL cluster of a test's own (`initdb` into a scratch directory, on a free port of 127.0.0.1) that can
+/// be stopped as a crash stops it (`pg_ctl stop -m immediate`: no checkpoint, every client cut) and started again
+/// on its data. Run as the `postgres` user when the test runs as root (`initdb` refuses root). The server's
+/// programs are found with `pg_config --bindir`, or in `OMNI_POSTGRES_BIN_DIR`.
+pub(crate) struct PrivatePostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_postgres: bool,
+    running: bool,
+}
+
+impl PrivatePostgres {
+    /// Creates the cluster under `dir` and starts it.
+    pub(crate) fn create(dir: &Path) -> anyhow::Result<Self> {
+        let bin = match std::env::var("OMNI_POSTGRES_BIN_DIR") {
+            Ok(dir) => PathBuf::from(dir),
+            Err(_) => {
+                let out = Command::new("pg_config")
+                    .arg("--bindir")
+                    .output()
+                    .context("pg_config (set OMNI_POSTGRES_BIN_DIR to the PostgreSQL server's bin)")?;
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            }
+        };
+        let uid = Command::new("id").arg("-u").output().context("id -u")?;
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        let data = dir.join("pgdata");
+        std::fs::create_dir_all(&data)?;
+        let mut postgres = Self {
+            bin,
+            data,
+            port: free_port()?,
+            as_postgres,
+            running: false,
+        };
+        if as_postgres {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&postgres.data))?;
+        }
+        let data = postgres.data.clone();
+        run(postgres.command("initdb").arg("-D").arg(&data).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]))?;
+        postgres.start()?;
+        Ok(postgres)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Starts it (on the data it has) and waits until it takes connections.
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.data.display()
+        );
+        let (data, log) = (self.data.clone(), self.data.join("server.log"));
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-w", "-t", "60", "-o", &options, "start"]))?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Stops it at once, as a crash does: every connection cut, nothing flushed beyond what committed.
+    pub(crate) fn stop_immediately(&mut self) -> anyhow::Result<()> {
+        let data = self.data.clone();
+        run(self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"]))?;
+        self.running = false;
+        Ok(())
+    }
+
+    /// Its `postgres` database.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = self.stop_immediately();
+        }
+    }
+}
+
+/// Runs `command` to its end; an error with its output if it failed.
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let out = command
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 /// A free port on 127.0.0.1 (free when asked; the process that binds it comes next).
 pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -142,6 +268,11 @@ impl Backends {
     /// The settings file's `[database]` and `[kafka]` sections for a process of the run: a member that dies is
     /// out of its consumer group after `session_timeout_ms`.
     pub(crate) fn toml(&self, session_timeout_ms: u32) -> String {
+        self.toml_on(&self.database.url, session_timeout_ms)
+    }
+
+    /// [`Backends::toml`] with the database at `database_url` instead of the run's own.
+    pub(crate) fn toml_on(&self, database_url: &str, session_timeout_ms: u32) -> String {
         let topics: String = self
             .settings
             .kafka
@@ -153,7 +284,7 @@ impl Backends {
             "[database]\nurl = \"{db}\"\n\n[kafka]\nbootstrap_servers = \"{bootstrap}\"\ngroup_prefix = \"{group}\"\n\n\
              [kafka.properties]\n\"session.timeout.ms\" = \"{session_timeout_ms}\"\n\
              \"heartbeat.interval.ms\" = \"500\"\n\n[kafka.topics]\n{topics}\n",
-            db = self.database.url,
+            db = database_url,
             bootstrap = self.settings.kafka.bootstrap_servers,
             group = self.settings.kafka.group_prefix,
         )

@@ -257,3 +257,92 @@ async fn a_till_sale_cut_off_after_the_ledger_never_leaves_its_units_on_offer() 
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_load_cut_short_is_never_taken_for_the_current_one() -> anyhow::Result<()> {
+    let shared = Shared::new().await?;
+    let (loading, other) = (shared.replica()?, shared.replica()?);
+    // A load fills the store and its transaction never commits (its process died there).
+    fail::cfg(
+        omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+        "1*return",
+    )
+    .map_err(anyhow::Error::msg)?;
+    loading.mark_stale();
+    ensure!(!loading.holds_ready().await, "the load was cut short");
+    fail::remove(omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT);
+    let stamp = shared.holds.location_generation(&shared.location).await?;
+    ensure!(stamp.is_some(), "the cut load left its stamp");
+
+    // A hold meeting the stamp is refused once (the caller asks again) and the store is loaded again: the next is
+    // recorded under a generation the ledger took, and the stamp is gone.
+    let first = shared.hold(&other, ReservationId::generate(), 1).await;
+    ensure!(
+        matches!(&first, Err(omni_allocation::error::HoldFailure::Unavailable(_))),
+        "{first:?}"
+    );
+    let (held, placed) = shared.hold(&other, ReservationId::generate(), 1).await?;
+    ensure!(placed && held.status == omni_contracts::api::ReservationStatus::Held);
+    let now = shared.holds.location_generation(&shared.location).await?;
+    ensure!(now != stamp, "loaded again: {now:?} after {stamp:?}");
+    ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (5, 1));
+
+    // Cut short again and met by no hold: the reconciler (any replica) reloads it.
+    fail::cfg(
+        omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+        "1*return",
+    )
+    .map_err(anyhow::Error::msg)?;
+    loading.mark_stale();
+    ensure!(!loading.holds_ready().await, "the load was cut short");
+    fail::remove(omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT);
+    let stamp = shared.holds.location_generation(&shared.location).await?;
+    let repaired = shared.replica()?.reconcile().await?;
+    ensure!(repaired >= 1, "the reconciler repaired the stamped location");
+    let now = shared.holds.location_generation(&shared.location).await?;
+    ensure!(now != stamp, "reloaded: {now:?} after {stamp:?}");
+    let (held, _) = shared.hold(&other, ReservationId::generate(), 1).await?;
+    ensure!(held.status == omni_contracts::api::ReservationStatus::Held);
+    ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (5, 2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn movements_taken_ahead_are_counted_once() -> anyhow::Result<()> {
+    let shared = Shared::new().await?;
+    let till = shared.replica()?;
+    let sale = StockMovement {
+        event_id: MovementId::generate(),
+        location_id: shared.location.clone(),
+        sku: shared.tee.clone(),
+        kind: MovementKind::PosSale,
+        quantity: Quantity::new(1)?,
+    };
+    // Sold, then the same sale again (a redelivery): one unit leaves, in the ledger and the store.
+    movements::record(&till, sale.clone(), None).await?;
+    movements::record(&till, sale, None).await?;
+    ensure!(shared.ledger_on_hand().await? == 4);
+    ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (4, 0));
+    // A count down to 2, and one up to 6: the store follows the ledger.
+    shared.movement(&till, MovementKind::Count, 2).await?;
+    ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (2, 0));
+    shared.movement(&till, MovementKind::Count, 6).await?;
+    ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (6, 0));
+    ensure!(shared.ledger_on_hand().await? == 6);
+    // A sale the ledger refuses (a SKU it does not know) takes nothing from the store.
+    let refused = movements::record(
+        &till,
+        StockMovement {
+            event_id: MovementId::generate(),
+            location_id: shared.location.clone(),
+            sku: Sku::parse("FENCE-UNKNOWN")?,
+            kind: MovementKind::PosSale,
+            quantity: Quantity::new(1)?,
+        },
+        None,
+    )
+    .await;
+    ensure!(refused.is_err());
+    ensure!(shared.holds.levels(&shared.location, "FENCE-UNKNOWN").await? == (0, 0));
+    Ok(())
+}
