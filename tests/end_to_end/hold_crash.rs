@@ -240,6 +240,24 @@ async fn call(
     Ok(None)
 }
 
+/// Asks for the hold `body` (`POST /v1/reservations`) as [`call`] does.
+async fn ask_hold(
+    http: &reqwest::Client,
+    bases: &[String],
+    body: &Value,
+    rng: &mut rand::rngs::StdRng,
+) -> anyhow::Result<Option<(u16, Value)>> {
+    call(
+        http,
+        bases,
+        reqwest::Method::POST,
+        "/v1/reservations",
+        Some(body),
+        rng,
+    )
+    .await
+}
+
 /// One client until `until`: holds one line at a random location, sometimes asks again with the same id, then
 /// releases, commits or lets it lapse.
 async fn client(
@@ -268,16 +286,7 @@ async fn client(
             "lines": [{ "sku": sku, "quantity": quantity }], "ttl_seconds": ttl,
         });
         let asked = Instant::now();
-        let Some((status, answer)) = call(
-            &http,
-            &bases,
-            reqwest::Method::POST,
-            "/v1/reservations",
-            Some(&body),
-            &mut rng,
-        )
-        .await?
-        else {
+        let Some((status, answer)) = ask_hold(&http, &bases, &body, &mut rng).await? else {
             continue;
         };
         let acknowledged = Instant::now();
@@ -298,15 +307,7 @@ async fn client(
             end: None,
         };
         if rng.random_bool(0.2) {
-            let again = call(
-                &http,
-                &bases,
-                reqwest::Method::POST,
-                "/v1/reservations",
-                Some(&body),
-                &mut rng,
-            )
-            .await?;
+            let again = ask_hold(&http, &bases, &body, &mut rng).await?;
             if let Some((201, _)) = again {
                 seen.lock()
                     .map_err(|_| anyhow::anyhow!("poisoned"))?

@@ -149,6 +149,32 @@ impl Shared {
         .await
     }
 
+    /// Asking `replica` for `units` is refused: fewer are left.
+    async fn ensure_short(&self, replica: &State, units: i64) -> anyhow::Result<()> {
+        let more = self.hold(replica, ReservationId::generate(), units).await;
+        ensure!(
+            matches!(more, Err(omni_allocation::error::HoldFailure::Short(_))),
+            "{units} units are refused: {more:?}"
+        );
+        Ok(())
+    }
+
+    /// A load by `replica` fills the store and its transaction never commits (its process died there); the stamp
+    /// it left at the location.
+    async fn cut_a_load_short(&self, replica: &State) -> anyhow::Result<Option<i64>> {
+        fail::cfg(
+            omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+            "1*return",
+        )
+        .map_err(anyhow::Error::msg)?;
+        replica.mark_stale();
+        ensure!(!replica.holds_ready().await, "the load was cut short");
+        fail::remove(omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT);
+        let stamp = self.holds.location_generation(&self.location).await?;
+        ensure!(stamp.is_some(), "the cut load left its stamp");
+        Ok(stamp)
+    }
+
     async fn ledger_on_hand(&self) -> anyhow::Result<i64> {
         let (location, tee) = (self.location.clone(), self.tee.clone());
         Ok(self
@@ -218,12 +244,7 @@ async fn a_commit_during_another_replicas_rebuild_never_frees_its_units_twice() 
         levels == (3, 0),
         "the store has (on hand, held) {levels:?}, the ledger (3, 0)"
     );
-    let more = shared.hold(&committing, ReservationId::generate(), 4).await;
-    ensure!(
-        matches!(more, Err(omni_allocation::error::HoldFailure::Short(_))),
-        "4 of the 3 left are refused: {more:?}"
-    );
-    Ok(())
+    shared.ensure_short(&committing, 4).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -249,30 +270,14 @@ async fn a_till_sale_cut_off_after_the_ledger_never_leaves_its_units_on_offer() 
         "the store offers {} units, the ledger 3",
         on_hand - held
     );
-    let web = shared.replica()?;
-    let more = shared.hold(&web, ReservationId::generate(), 4).await;
-    ensure!(
-        matches!(more, Err(omni_allocation::error::HoldFailure::Short(_))),
-        "4 of the 3 left are refused: {more:?}"
-    );
-    Ok(())
+    shared.ensure_short(&shared.replica()?, 4).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_load_cut_short_is_never_taken_for_the_current_one() -> anyhow::Result<()> {
     let shared = Shared::new().await?;
     let (loading, other) = (shared.replica()?, shared.replica()?);
-    // A load fills the store and its transaction never commits (its process died there).
-    fail::cfg(
-        omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
-        "1*return",
-    )
-    .map_err(anyhow::Error::msg)?;
-    loading.mark_stale();
-    ensure!(!loading.holds_ready().await, "the load was cut short");
-    fail::remove(omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT);
-    let stamp = shared.holds.location_generation(&shared.location).await?;
-    ensure!(stamp.is_some(), "the cut load left its stamp");
+    let stamp = shared.cut_a_load_short(&loading).await?;
 
     // A hold meeting the stamp is refused once (the caller asks again) and the store is loaded again: the next is
     // recorded under a generation the ledger took, and the stamp is gone.
@@ -288,15 +293,7 @@ async fn a_load_cut_short_is_never_taken_for_the_current_one() -> anyhow::Result
     ensure!(shared.holds.levels(&shared.location, shared.tee.as_str()).await? == (5, 1));
 
     // Cut short again and met by no hold: the reconciler (any replica) reloads it.
-    fail::cfg(
-        omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
-        "1*return",
-    )
-    .map_err(anyhow::Error::msg)?;
-    loading.mark_stale();
-    ensure!(!loading.holds_ready().await, "the load was cut short");
-    fail::remove(omni_allocation::failpoints::LOAD_BETWEEN_STORE_AND_COMMIT);
-    let stamp = shared.holds.location_generation(&shared.location).await?;
+    let stamp = shared.cut_a_load_short(&loading).await?;
     let repaired = shared.replica()?.reconcile().await?;
     ensure!(repaired >= 1, "the reconciler repaired the stamped location");
     let now = shared.holds.location_generation(&shared.location).await?;
