@@ -25,6 +25,10 @@ pub const RELOADED: &str = "the hold store was reloaded from the ledger while th
 pub const UNCOMMITTED_LOAD: &str =
     "the hold store was loaded by a load that never finished; it is loaded again, ask again";
 
+/// Why a hold whose id stands for a split hold already (its parts are recorded under it) is not recorded: the
+/// caller answers with what was placed.
+pub const PLACED_BEFORE: &str = "the reservation id was placed before";
+
 /// Most holds one transaction records.
 pub const MAX_BATCH: usize = 64;
 /// Writers taking batches from the queue: one commits while the next batch gathers.
@@ -151,6 +155,8 @@ enum Written {
     Reloaded,
     /// Refused: placed under a generation the ledger never took (a load that did not commit).
     UncommittedLoad,
+    /// Not recorded: its id stands for a split hold recorded before.
+    PlacedBefore,
 }
 
 impl Written {
@@ -167,6 +173,7 @@ impl Written {
             Written::Recorded => Ok(()),
             Written::Reloaded => Err(HoldFailure::Unavailable(RELOADED.into())),
             Written::UncommittedLoad => Err(HoldFailure::Unavailable(UNCOMMITTED_LOAD.into())),
+            Written::PlacedBefore => Err(HoldFailure::Unavailable(PLACED_BEFORE.into())),
         }
     }
 }
@@ -174,8 +181,21 @@ impl Written {
 /// Records the holds placed under the current generation; what became of each.
 fn record(conn: &mut omni_db::DbConnection, holds: &[PlacedHold]) -> Result<Vec<Written>, HoldFailure> {
     let current = crate::db::generation::current_shared(conn)?;
-    let written: Vec<Written> = holds.iter().map(|h| Written::of(h, current)).collect();
-    let fresh: Vec<&PlacedHold> = holds.iter().filter(|h| h.generation == current).collect();
+    let mut written: Vec<Written> = holds.iter().map(|h| Written::of(h, current)).collect();
+    // An id under which a split hold's parts are recorded is taken (a retry that named a location this time).
+    let ids: Vec<String> = holds.iter().map(|h| h.id.to_string()).collect();
+    let split = reservations::parents_among(conn, &ids)?;
+    for (written, id) in written.iter_mut().zip(&ids) {
+        if *written == Written::Recorded && split.contains(id) {
+            *written = Written::PlacedBefore;
+        }
+    }
+    let fresh: Vec<&PlacedHold> = holds
+        .iter()
+        .zip(&written)
+        .filter(|(_, w)| **w == Written::Recorded)
+        .map(|(h, _)| h)
+        .collect();
     if fresh.is_empty() {
         return Ok(written);
     }

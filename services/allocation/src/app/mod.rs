@@ -3,6 +3,7 @@
 pub mod availability;
 pub mod availability_publisher;
 pub mod hold_writer;
+pub mod known;
 pub mod movements;
 pub mod policies;
 pub mod reservation;
@@ -38,6 +39,8 @@ pub struct State {
     pub ttl: Duration,
     /// The buffer and segment policies in force.
     pub policies: Arc<policies::Policies>,
+    /// The SKUs and locations met so far (the hold path asks the database only about others).
+    pub known: Arc<known::Known>,
     pub(crate) stale: Arc<AtomicBool>,
     /// Changes to the store (reads of the ledger followed by writes to the store) hold this shared; a rebuild
     /// holds it exclusively, so a rebuild never interleaves with a change and counts it twice or not at all.
@@ -66,6 +69,7 @@ impl State {
             metrics,
             ttl,
             policies: Arc::new(policies::Policies::new(policies_file)),
+            known: Default::default(),
             stale: Arc::new(AtomicBool::new(false)),
             changes: Arc::new(tokio::sync::RwLock::new(())),
             divergences: Default::default(),

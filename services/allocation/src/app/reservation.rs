@@ -157,9 +157,16 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         })
         .collect();
     let lines = crate::domain::merge_lines(&wanted).map_err(|e| HoldFailure::Invalid(e.to_string()))?;
-    let candidates = match candidates(state, id, request.location_id.clone(), lines.clone()).await? {
-        Candidates::Placed(placed) => return Ok((view_group(id, &placed)?, false)),
-        Candidates::Locations(locations) => locations,
+    // A hold at a named location whose SKUs and location this process has met asks the database nothing before the
+    // store (DESIGN §4): a retry of an id placed before is found when its row is written, or when the store is short.
+    let skus: Vec<&Sku> = lines.iter().map(|l| &l.sku).collect();
+    let unchecked = matches!(&request.location_id, Some(location) if state.known.all(location, &skus));
+    let candidates = match &request.location_id {
+        Some(location) if unchecked => vec![location.clone()],
+        _ => match candidates(state, id, request.location_id.clone(), lines.clone()).await? {
+            Candidates::Placed(placed) => return Ok((view_group(id, &placed)?, false)),
+            Candidates::Locations(locations) => locations,
+        },
     };
     if !state.holds_ready().await {
         return Err(HoldFailure::Unavailable(
@@ -204,16 +211,23 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         generation,
                     })
                     .await;
-                if let Err(HoldFailure::Db(omni_db::Error::Query(e))) = &written
-                    && omni_db::is_unique_violation(e)
-                {
-                    // A concurrent retry of the same hold recorded it first; the store's hold is that one's.
-                    return Ok((get(state, id).await?, false));
+                if placed_before(&written) {
+                    return answer_placed_before(state, id, &location).await;
                 }
                 if let Err(e) = written {
                     return match undo_unless_recorded(state, id, &location, &e).await {
-                        // The commit went through although its answer was lost.
-                        Recorded::Yes => Ok((get(state, id).await?, true)),
+                        // Recorded: by this call, whose commit went through although its answer was lost (the row
+                        // is this call's to the microsecond), or before (a retry).
+                        Recorded::Yes => {
+                            let placed = members(state, id).await?;
+                            let ours = matches!(placed.as_slice(), [only]
+                                if only.expires_at == expires_at.naive_utc() && only.location_id == location);
+                            if ours {
+                                Ok((view_group(id, &placed)?, true))
+                            } else {
+                                answer_placed_before(state, id, &location).await
+                            }
+                        }
                         Recorded::No | Recorded::Unknown => Err(e),
                     };
                 }
@@ -239,6 +253,13 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
             }
         }
     }
+    if unchecked {
+        // Short: unless the id was placed before (a retry, answered with what was placed).
+        let placed = members(state, id).await?;
+        if !placed.is_empty() {
+            return Ok((view_group(id, &placed)?, false));
+        }
+    }
     if request.location_id.is_none() {
         // No single location has every line: split the hold, a part per location, all or none.
         let available = split_availability(state, &policies, &lines, caller).await?;
@@ -247,6 +268,32 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
         }
     }
     Err(HoldFailure::Short(shortages))
+}
+
+/// Whether a hold's write failed because its id was placed before (a retry, or a concurrent one).
+fn placed_before(written: &Result<(), HoldFailure>) -> bool {
+    match written {
+        Err(HoldFailure::Db(omni_db::Error::Query(e))) => omni_db::is_unique_violation(e),
+        Err(HoldFailure::Unavailable(why)) => why == crate::app::hold_writer::PLACED_BEFORE,
+        _ => false,
+    }
+}
+
+/// Answers a hold whose id was placed before with what was placed. The store's hold this call asked for is that
+/// one only if it is held at this location (the script answered it held again); otherwise this call made it, and
+/// it is given back.
+async fn answer_placed_before(
+    state: &State,
+    id: ReservationId,
+    location: &LocationId,
+) -> Result<(Reservation, bool), HoldFailure> {
+    let placed = members(state, id).await?;
+    let same = matches!(placed.as_slice(), [only]
+        if only.reservation_id == id && only.status == ReservationStatus::Held && only.location_id == *location);
+    if !same && state.holds.release(id, location).await.is_err() {
+        state.mark_stale();
+    }
+    Ok((view_group(id, &placed)?, false))
 }
 
 /// What the caller may take of each SKU at each location, under its rules.
@@ -421,6 +468,7 @@ async fn candidates(
     requested: Option<LocationId>,
     lines: Vec<HoldLine>,
 ) -> Result<Candidates, HoldFailure> {
+    let known = state.known.clone();
     state
         .db
         .run(move |conn| -> Result<Candidates, HoldFailure> {
@@ -432,12 +480,14 @@ async fn candidates(
             if let Some(sku) = catalog::first_unknown_sku(conn, &skus)? {
                 return Err(HoldFailure::UnknownReference(format!("sku: unknown SKU `{sku}`")));
             }
+            known.remember_skus(skus.iter().copied());
             if let Some(location) = requested {
                 if !catalog::location_known(conn, &location)? {
                     return Err(HoldFailure::UnknownReference(format!(
                         "location_id: unknown location `{location}`"
                     )));
                 }
+                known.remember_location(&location);
                 return Ok(Candidates::Locations(vec![location]));
             }
             let mut atp: std::collections::BTreeMap<LocationId, (usize, i64)> = Default::default();

@@ -188,6 +188,19 @@ fn load_all(conn: &mut DbConnection, ids: &[String]) -> omni_db::Result<Vec<Stor
     Ok(holds)
 }
 
+/// Which of `ids` stand for split holds (their parts are recorded under them).
+pub fn parents_among(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> omni_db::Result<std::collections::HashSet<String>> {
+    let parents: Vec<Option<String>> = reservations::table
+        .filter(reservations::parent_id.eq_any(ids))
+        .select(reservations::parent_id)
+        .distinct()
+        .load(conn)?;
+    Ok(parents.into_iter().flatten().collect())
+}
+
 /// The holds a caller's id stands for, in one lookup: the hold itself, or the parts of a split one (by
 /// location). Empty when the id is unknown.
 pub fn group(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<Vec<StoredHold>> {

@@ -8,6 +8,7 @@ use crate::db::catalog;
 pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError> {
     let event = incoming.decode::<CatalogEvent>()?;
     let event_id = event.id.to_string();
+    let known = event.data.clone();
     let changed_sku = match &event.data {
         CatalogEvent::SkuUpserted(record) => Some(record.sku.clone()),
         CatalogEvent::LocationUpserted(_) => None,
@@ -34,6 +35,10 @@ pub async fn handle(state: State, incoming: Incoming) -> Result<(), HandlerError
             }
         })
         .await?;
+    match &known {
+        CatalogEvent::SkuUpserted(record) => state.known.remember_skus([&record.sku]),
+        CatalogEvent::LocationUpserted(location) => state.known.remember_location(&location.id),
+    }
     // A new location takes holds at once: the hold store opens it under the ledger's generation.
     if let Some((location, generation)) = opened
         && let Err(e) = state.holds.open_location(&location, generation).await

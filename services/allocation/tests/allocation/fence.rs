@@ -343,3 +343,45 @@ async fn movements_taken_ahead_are_counted_once() -> anyhow::Result<()> {
     ensure!(shared.holds.levels(&shared.location, "FENCE-UNKNOWN").await? == (0, 0));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_id_is_answered_with_what_was_placed_and_holds_nothing_more() -> anyhow::Result<()> {
+    use omni_contracts::api::ReservationStatus;
+    let shared = Shared::new().await?;
+    let web = shared.replica()?;
+    let levels = || shared.holds.levels(&shared.location, shared.tee.as_str());
+    // The first ask places it; asked again (by this replica, which now knows the SKU and location and asks the
+    // database nothing first), it is the same hold.
+    let id = ReservationId::generate();
+    let (first, placed) = shared.hold(&web, id, 2).await?;
+    ensure!(placed && first.status == ReservationStatus::Held);
+    let (again, placed) = shared.hold(&web, id, 2).await?;
+    ensure!(!placed && again == first, "{again:?}");
+    ensure!(levels().await? == (5, 2));
+    // Released, then asked again: answered released, and the store holds nothing for it.
+    reservation::release_all(&web, id).await?;
+    let (again, placed) = shared.hold(&web, id, 2).await?;
+    ensure!(
+        !placed && again.status == ReservationStatus::Released,
+        "{again:?}"
+    );
+    ensure!(levels().await? == (5, 0));
+    // Committed, then asked again: answered committed, nothing held.
+    let id = ReservationId::generate();
+    shared.hold(&web, id, 2).await?;
+    reservation::commit(&web, id).await?;
+    let (again, placed) = shared.hold(&web, id, 2).await?;
+    ensure!(
+        !placed && again.status == ReservationStatus::Committed,
+        "{again:?}"
+    );
+    ensure!(levels().await? == (3, 0));
+    // Asked again for more than is left: answered with what was placed, not short.
+    let (again, placed) = shared.hold(&web, id, 4).await?;
+    ensure!(
+        !placed && again.status == ReservationStatus::Committed,
+        "{again:?}"
+    );
+    ensure!(levels().await? == (3, 0));
+    Ok(())
+}
