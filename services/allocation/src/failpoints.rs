@@ -45,6 +45,8 @@ macro_rules! failpoint {
             }
             $failed
         });
+        #[cfg(not(feature = "failpoints"))]
+        let _ = $name;
     };
 }
 pub(crate) use failpoint;
