@@ -201,20 +201,20 @@ pub fn parents_among(
     Ok(parents.into_iter().flatten().collect())
 }
 
-/// The holds a caller's id stands for, in one lookup: the hold itself, or the parts of a split one (by
-/// location). Empty when the id is unknown.
+/// The holds a caller's id stands for: the hold itself, and the parts of a split one (by location). Empty when
+/// the id is unknown. Two equality lookups, each on its own index, not one `OR`: a prepared statement's generic
+/// plan of `reservation_id = $1 OR parent_id = $2`, made while the table was small, scanned the whole table on
+/// every release (docs/perf-log/reservations.md).
 pub fn group(conn: &mut DbConnection, id: ReservationId) -> omni_db::Result<Vec<StoredHold>> {
-    let id = id.to_string();
-    let ids: Vec<String> = reservations::table
-        .filter(
-            reservations::reservation_id
-                .eq(&id)
-                .or(reservations::parent_id.eq(&id)),
-        )
+    let mut holds: Vec<StoredHold> = find(conn, id)?.into_iter().collect();
+    let parts: Vec<String> = reservations::table
+        .filter(reservations::parent_id.eq(id.to_string()))
         .order(reservations::location_id.asc())
         .select(reservations::reservation_id)
         .load(conn)?;
-    load_all(conn, &ids)
+    holds.extend(load_all(conn, &parts)?);
+    holds.sort_by(|a, b| a.location_id.cmp(&b.location_id));
+    Ok(holds)
 }
 
 /// The held reservations of an order.
