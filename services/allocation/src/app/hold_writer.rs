@@ -25,9 +25,44 @@ pub const RELOADED: &str = "the hold store was reloaded from the ledger while th
 pub const UNCOMMITTED_LOAD: &str =
     "the hold store was loaded by a load that never finished; it is loaded again, ask again";
 
-/// Why a hold whose id stands for a split hold already (its parts are recorded under it) is not recorded: the
-/// caller answers with what was placed.
-pub const PLACED_BEFORE: &str = "the reservation id was placed before";
+/// Why a hold was not written.
+#[derive(Debug)]
+pub enum Unwritten {
+    /// Refused: placed under an earlier generation (the store was reloaded since; the caller may ask again).
+    Reloaded,
+    /// Refused: placed under a generation the ledger never took (a load that did not commit); the store is to be
+    /// loaded again.
+    UncommittedLoad,
+    /// Nothing written: its id was placed before (a retry, or its id stands for a split hold's parts).
+    PlacedBefore,
+    /// The write failed; its commit may have gone through all the same.
+    Failed(HoldFailure),
+}
+
+impl From<Unwritten> for HoldFailure {
+    fn from(unwritten: Unwritten) -> Self {
+        match unwritten {
+            Unwritten::Reloaded => HoldFailure::Unavailable(RELOADED.into()),
+            Unwritten::UncommittedLoad => HoldFailure::Unavailable(UNCOMMITTED_LOAD.into()),
+            Unwritten::PlacedBefore => {
+                HoldFailure::Unavailable("the reservation id was placed before".into())
+            }
+            Unwritten::Failed(failure) => failure,
+        }
+    }
+}
+
+impl Unwritten {
+    /// A failed write: a unique violation means the id was placed before.
+    fn failed(failure: HoldFailure) -> Self {
+        match &failure {
+            HoldFailure::Db(omni_db::Error::Query(e)) if omni_db::is_unique_violation(e) => {
+                Unwritten::PlacedBefore
+            }
+            _ => Unwritten::Failed(failure),
+        }
+    }
+}
 
 /// Most holds one transaction records.
 pub const MAX_BATCH: usize = 64;
@@ -69,7 +104,7 @@ impl PlacedHold {
 
 struct Pending {
     hold: PlacedHold,
-    done: oneshot::Sender<Result<(), HoldFailure>>,
+    done: oneshot::Sender<Result<(), Unwritten>>,
 }
 
 /// The queue in front of the writers.
@@ -90,15 +125,15 @@ impl HoldWriter {
     }
 
     /// Records `hold` (and its availability marks); returns once it is committed, or why it was not.
-    pub async fn write(&self, hold: PlacedHold) -> Result<(), HoldFailure> {
+    pub async fn write(&self, hold: PlacedHold) -> Result<(), Unwritten> {
         let (done, answer) = oneshot::channel();
         self.queue
             .send(Pending { hold, done })
             .await
-            .map_err(|_| HoldFailure::Unavailable("allocation is shutting down".into()))?;
+            .map_err(|_| Unwritten::Failed(HoldFailure::Unavailable("allocation is shutting down".into())))?;
         answer
             .await
-            .map_err(|_| HoldFailure::Unavailable("the hold writer stopped".into()))?
+            .map_err(|_| Unwritten::Failed(HoldFailure::Unavailable("the hold writer stopped".into())))?
     }
 }
 
@@ -128,7 +163,7 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
             }
             Err(e) if batch.len() == 1 => {
                 if let Some(pending) = batch.into_iter().next() {
-                    let _ = pending.done.send(Err(e));
+                    let _ = pending.done.send(Err(Unwritten::failed(e)));
                 }
             }
             Err(e) => {
@@ -138,7 +173,7 @@ async fn write_batches(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Pending>>>) {
                     let alone = db.transaction(move |conn| record(conn, &hold)).await;
                     let _ = pending.done.send(match alone {
                         Ok(recorded) => recorded.first().copied().unwrap_or(Written::Reloaded).answer(),
-                        Err(e) => Err(e),
+                        Err(e) => Err(Unwritten::failed(e)),
                     });
                 }
             }
@@ -168,12 +203,12 @@ impl Written {
         }
     }
 
-    fn answer(self) -> Result<(), HoldFailure> {
+    fn answer(self) -> Result<(), Unwritten> {
         match self {
             Written::Recorded => Ok(()),
-            Written::Reloaded => Err(HoldFailure::Unavailable(RELOADED.into())),
-            Written::UncommittedLoad => Err(HoldFailure::Unavailable(UNCOMMITTED_LOAD.into())),
-            Written::PlacedBefore => Err(HoldFailure::Unavailable(PLACED_BEFORE.into())),
+            Written::Reloaded => Err(Unwritten::Reloaded),
+            Written::UncommittedLoad => Err(Unwritten::UncommittedLoad),
+            Written::PlacedBefore => Err(Unwritten::PlacedBefore),
         }
     }
 }

@@ -47,7 +47,11 @@ fn read(set: &RwLock<HashSet<String>>) -> std::sync::RwLockReadGuard<'_, HashSet
 
 fn remember<'a>(set: &RwLock<HashSet<String>>, entries: impl IntoIterator<Item = &'a str>) {
     let entries: Vec<&str> = entries.into_iter().collect();
-    if entries.iter().all(|e| read(set).contains(*e)) {
+    let all_known = {
+        let known = read(set);
+        entries.iter().all(|e| known.contains(*e))
+    };
+    if all_known {
         return;
     }
     let mut set = set.write().unwrap_or_else(std::sync::PoisonError::into_inner);

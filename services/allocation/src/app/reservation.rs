@@ -9,6 +9,7 @@ use omni_contracts::events::HoldLine;
 use omni_contracts::{LocationId, Quantity, ReservationId, Sku};
 
 use crate::app::State;
+use crate::app::hold_writer::Unwritten;
 use crate::db::reservations::{self, NewHold, StoredHold};
 use crate::db::{catalog, ledger};
 use crate::domain::policy::{Caller, PolicySet};
@@ -211,25 +212,40 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
                         generation,
                     })
                     .await;
-                if placed_before(&written) {
-                    return answer_placed_before(state, id, &location).await;
-                }
-                if let Err(e) = written {
-                    return match undo_unless_recorded(state, id, &location, &e).await {
-                        // Recorded: by this call, whose commit went through although its answer was lost (the row
-                        // is this call's to the microsecond), or before (a retry).
-                        Recorded::Yes => {
-                            let placed = members(state, id).await?;
-                            let ours = matches!(placed.as_slice(), [only]
-                                if only.expires_at == expires_at.naive_utc() && only.location_id == location);
-                            if ours {
-                                Ok((view_group(id, &placed)?, true))
-                            } else {
-                                answer_placed_before(state, id, &location).await
-                            }
+                match written {
+                    Ok(()) => {}
+                    Err(Unwritten::PlacedBefore) => {
+                        let placed = members(state, id).await?;
+                        return answer_placed_before(state, id, &location, placed).await;
+                    }
+                    Err(refused @ (Unwritten::Reloaded | Unwritten::UncommittedLoad)) => {
+                        // Not recorded: the store's hold is given back (it is of a store loaded again since, or
+                        // of a load that never committed, which is loaded again before the next hold).
+                        if matches!(refused, Unwritten::UncommittedLoad) {
+                            state.mark_stale();
                         }
-                        Recorded::No | Recorded::Unknown => Err(e),
-                    };
+                        if state.holds.release(id, &location).await.is_err() {
+                            state.mark_stale();
+                        }
+                        return Err(refused.into());
+                    }
+                    Err(Unwritten::Failed(e)) => {
+                        return match undo_unless_recorded(state, id, &location).await {
+                            // Recorded: by this call, whose commit went through although its answer was lost (the
+                            // row is this call's to the microsecond), or before (a retry).
+                            Recorded::Yes => {
+                                let placed = members(state, id).await?;
+                                let ours = matches!(placed.as_slice(), [only]
+                                    if only.expires_at == expires_at.naive_utc() && only.location_id == location);
+                                if ours {
+                                    Ok((view_group(id, &placed)?, true))
+                                } else {
+                                    answer_placed_before(state, id, &location, placed).await
+                                }
+                            }
+                            Recorded::No | Recorded::Unknown => Err(e),
+                        };
+                    }
                 }
                 failpoint!(
                     failpoints::HOLD_BETWEEN_LEDGER_AND_ANSWER,
@@ -270,24 +286,15 @@ pub async fn place(state: &State, request: NewReservation) -> Result<(Reservatio
     Err(HoldFailure::Short(shortages))
 }
 
-/// Whether a hold's write failed because its id was placed before (a retry, or a concurrent one).
-fn placed_before(written: &Result<(), HoldFailure>) -> bool {
-    match written {
-        Err(HoldFailure::Db(omni_db::Error::Query(e))) => omni_db::is_unique_violation(e),
-        Err(HoldFailure::Unavailable(why)) => why == crate::app::hold_writer::PLACED_BEFORE,
-        _ => false,
-    }
-}
-
-/// Answers a hold whose id was placed before with what was placed. The store's hold this call asked for is that
-/// one only if it is held at this location (the script answered it held again); otherwise this call made it, and
-/// it is given back.
+/// Answers a hold whose id was placed before with what was placed (`placed`, as read). The store's hold this
+/// call asked for is that one only if it is held at this location (the script answered it held again); otherwise
+/// this call made it, and it is given back.
 async fn answer_placed_before(
     state: &State,
     id: ReservationId,
     location: &LocationId,
+    placed: Vec<StoredHold>,
 ) -> Result<(Reservation, bool), HoldFailure> {
-    let placed = members(state, id).await?;
     let same = matches!(placed.as_slice(), [only]
         if only.reservation_id == id && only.status == ReservationStatus::Held && only.location_id == *location);
     if !same && state.holds.release(id, location).await.is_err() {
@@ -420,23 +427,8 @@ enum Recorded {
 
 /// After a failed write of hold `id`: gives the store's hold back only if the ledger surely does not have it (an
 /// ambiguous commit — the connection lost during `COMMIT` — never undoes a hold the ledger keeps).
-async fn undo_unless_recorded(
-    state: &State,
-    id: ReservationId,
-    location: &LocationId,
-    failure: &HoldFailure,
-) -> Recorded {
-    let refused = matches!(failure, HoldFailure::Unavailable(why)
-        if why == crate::app::hold_writer::RELOADED || why == crate::app::hold_writer::UNCOMMITTED_LOAD);
-    if matches!(failure, HoldFailure::Unavailable(why) if why == crate::app::hold_writer::UNCOMMITTED_LOAD) {
-        state.mark_stale();
-    }
-    let recorded = if refused {
-        Ok(false)
-    } else {
-        state.db.run(move |conn| reservations::exists(conn, id)).await
-    };
-    match recorded {
+async fn undo_unless_recorded(state: &State, id: ReservationId, location: &LocationId) -> Recorded {
+    match state.db.run(move |conn| reservations::exists(conn, id)).await {
         Ok(true) => Recorded::Yes,
         Ok(false) => {
             if state.holds.release(id, location).await.is_err() {

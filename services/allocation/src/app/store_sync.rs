@@ -39,12 +39,6 @@ impl State {
                 let generation = db::generation::bump(conn).map_err(SyncError::Db)?;
                 let snapshot = ledger_snapshot(conn, generation).map_err(SyncError::Db)?;
                 load(&holds, &snapshot)?;
-                failpoint!(
-                    failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
-                    Err(SyncError::Db(omni_db::Error::Task(
-                        failpoints::LOAD_BETWEEN_STORE_AND_COMMIT.into()
-                    )))
-                );
                 Ok(snapshot)
             })
             .await?;
@@ -101,12 +95,6 @@ impl State {
                         ..snapshot
                     },
                 )?;
-                failpoint!(
-                    failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
-                    Err(SyncError::Db(omni_db::Error::Task(
-                        failpoints::LOAD_BETWEEN_STORE_AND_COMMIT.into()
-                    )))
-                );
                 Ok(Reconciled::Repaired(now.len() + unstamped.len()))
             })
             .await?;
@@ -150,9 +138,16 @@ fn ledger_snapshot(
     })
 }
 
-/// Loads the store from the blocking thread of a database transaction.
+/// Loads the store from the blocking thread of a database transaction (which commits the generation after).
 fn load(holds: &holds::HoldStore, snapshot: &holds::Snapshot) -> Result<(), SyncError> {
-    block_on(holds.load(snapshot)).map_err(SyncError::Holds)
+    block_on(holds.load(snapshot)).map_err(SyncError::Holds)?;
+    failpoint!(
+        failpoints::LOAD_BETWEEN_STORE_AND_COMMIT,
+        Err(SyncError::Db(omni_db::Error::Task(
+            failpoints::LOAD_BETWEEN_STORE_AND_COMMIT.into()
+        )))
+    );
+    Ok(())
 }
 
 /// Runs a hold store call from the blocking thread a database transaction runs on.
